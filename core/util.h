@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.h - small helpers shared by the whole core: allocation that never
+ * returns NULL, a bounded growable buffer, string lists and leveled
+ * key=value logging.  Nothing here knows about tasks or plugins.
+ */
+#ifndef PADDOCK_UTIL_H
+#define PADDOCK_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PD_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define PD_UNUSED __attribute__((unused))
+
+/* Allocation: abort with a message on out-of-memory (the only abort). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);          /* NULL-safe: returns NULL for NULL */
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) PD_PRINTF(1, 2);
+
+/* Zero then free `n` bytes (secrets).  NULL-safe. */
+void secure_free(void *p, size_t n);
+
+/* Write a message into a caller-supplied error buffer; returns `rc` so
+ * callers can `return errf(err, errlen, -EINVAL, "...")`. */
+int errf(char *err, size_t errlen, int rc, const char *fmt, ...) PD_PRINTF(4, 5);
+
+/* A growable byte buffer with a hard cap (curl's dynbuf idea).  Appends
+ * past `cap` fail with -E2BIG and leave the buffer as it was. */
+struct buf {
+	char *data;   /* always NUL-terminated when non-NULL */
+	size_t len;
+	size_t alloc;
+	size_t cap;   /* 0: unbounded (only for data we produce ourselves) */
+};
+void buf_init(struct buf *b, size_t cap);
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) PD_PRINTF(2, 3);
+char *buf_steal(struct buf *b);        /* owned result, never NULL; resets b */
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+
+/* A NULL-terminated vector of owned strings. */
+struct strv {
+	char **v;
+	size_t n;
+	size_t alloc;
+};
+void strv_push(struct strv *s, const char *str);       /* copies */
+void strv_push_owned(struct strv *s, char *str);       /* takes ownership */
+void strv_free(struct strv *s);
+
+bool str_eq(const char *a, const char *b);             /* NULL-safe */
+bool str_startswith(const char *s, const char *prefix);
+bool str_endswith(const char *s, const char *suffix);
+
+/* Read a whole file, at most `cap` bytes (-E2BIG beyond).  Owned result. */
+int read_file(const char *path, size_t cap, char **out, size_t *len);
+/* Write atomically (tmp + rename) with `mode`. */
+int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* mkdir -p with `mode` for the directories it creates. */
+int mkdir_p(const char *path, unsigned mode);
+/* rm -rf, not following symlinks, not crossing into other filesystems. */
+int rm_rf(const char *path);
+
+/* Monotonic and wall clocks in milliseconds. */
+int64_t now_mono_ms(void);
+int64_t now_wall_ms(void);
+/* RFC 3339 UTC ("2026-11-22T15:37:55Z") into buf (>= 21 bytes). */
+void format_time(int64_t wall_ms, char *buf, size_t n);
+/* Parse "90", "90s", "15m", "2h", "1h30m" into seconds; -EINVAL if bad. */
+int parse_duration(const char *s, long *seconds);
+
+/* ---- logging ---------------------------------------------------- */
+enum log_level { LOG_ERR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+enum log_format { LOG_FORMAT_KV = 0, LOG_FORMAT_JSON = 1 };
+
+void log_setup(int level, int format);
+int log_level_from_string(const char *s); /* -1 if unknown */
+/* log_kv(LOG_INFO, "task started", "task", "default/x", "pid", "42", NULL):
+ * a message, then key/value string pairs ending with NULL.  Values are
+ * quoted when needed.  Never pass a secret. */
+void log_kv(int level, const char *msg, ...);
+#define log_error(...) log_kv(LOG_ERR, __VA_ARGS__, (char *)NULL)
+#define log_warn(...) log_kv(LOG_WARN, __VA_ARGS__, (char *)NULL)
+#define log_info(...) log_kv(LOG_INFO, __VA_ARGS__, (char *)NULL)
+#define log_debug(...) log_kv(LOG_DEBUG, __VA_ARGS__, (char *)NULL)
+void log_kvv(int level, const char *msg, va_list ap);
+
+#endif

@@ -11,7 +11,7 @@
 
 #include <paddock/plugin.h>
 
-#include "config.h"
+#include "conf.h"
 
 struct host_backend {
 	void *ctx;

@@ -10,7 +10,7 @@
 #include <paddock/plugin.h>
 #include <stdbool.h>
 
-#include "config.h"
+#include "conf.h"
 
 struct loaded_plugin {
 	char *path;                          /* the .so */

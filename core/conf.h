@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config.h - the operator's config file (paddock.yaml), parsed with
+ * conf.h - the operator's config file (paddock.yaml), parsed with
  * libyaml.  Unknown keys and wrong types are errors with line:column and
  * the valid choices.  See etc/paddock.yaml for every key and its default.
  */

@@ -176,6 +176,9 @@ struct paddock_task_view {
 	const char *effort;
 	const char *credentials_type; /* "api-key", "oauth" or "none" */
 	const char *credentials_secret; /* Secret name in `secret_ns`, or NULL */
+	const char *credentials_key;  /* key in that Secret; the core fills the
+				       * default: "apiKey" for api-key,
+				       * "oauthToken" for oauth */
 	const char *secret_ns;        /* namespace where the run and its secrets live */
 	const char *workspace_repo;
 	const char *workspace_ref;

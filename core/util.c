@@ -362,6 +362,40 @@ void format_time(int64_t wall_ms, char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void format_time_ms(int64_t wall_ms, char *buf, size_t n)
+{
+	time_t t = (time_t)(wall_ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char base[32];
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%s.%03dZ", base, (int)(wall_ms % 1000));
+}
+
+int parse_time(const char *s, int64_t *wall_ms)
+{
+	if (!s)
+		return -EINVAL;
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -EINVAL;
+	int64_t ms = 0;
+	if (*p == '.') {
+		int digits = 0;
+		for (p++; isdigit((unsigned char)*p); p++, digits++)
+			if (digits < 3)
+				ms = ms * 10 + (*p - '0');
+		for (; digits < 3; digits++)
+			ms *= 10;
+	}
+	if (*p != 'Z' || p[1])
+		return -EINVAL;
+	*wall_ms = (int64_t)timegm(&tm) * 1000 + ms;
+	return 0;
+}
+
 int parse_duration(const char *s, long *seconds)
 {
 	if (!s || !*s)

@@ -75,6 +75,10 @@ int64_t now_mono_ms(void);
 int64_t now_wall_ms(void);
 /* RFC 3339 UTC ("2026-11-22T15:37:55Z") into buf (>= 21 bytes). */
 void format_time(int64_t wall_ms, char *buf, size_t n);
+/* RFC 3339 UTC with milliseconds ("2026-11-22T15:37:55.123Z"), >= 25 bytes. */
+void format_time_ms(int64_t wall_ms, char *buf, size_t n);
+/* Parse RFC 3339 UTC, with or without fractional seconds.  -EINVAL if bad. */
+int parse_time(const char *s, int64_t *wall_ms);
 /* Parse "90", "90s", "15m", "2h", "1h30m" into seconds; -EINVAL if bad. */
 int parse_duration(const char *s, long *seconds);
 

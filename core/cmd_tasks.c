@@ -1,0 +1,1364 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_tasks.c - the task author's commands on the local backend:
+ * apply, run, get, describe, logs, stop, delete, and the controller
+ * daemon.  kubectl habits: NAME TYPE PHASE AGE tables, -o yaml|json|wide,
+ * -n NAMESPACE, -A.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "manifest.h"
+#include "model.h"
+#include "reconcile.h"
+#include "runtime.h"
+#include "store.h"
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static json_object *jobj(json_object *o, const char *key)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+/* Open the runtime for a command: config, plugins (instantiated), store. */
+static int open_rt(struct cli_ctx *ctx, struct runtime **rt)
+{
+	if (cli_load_plugins(ctx, true) < 0)
+		return CLI_EXIT_CONFIG;
+	char err[512];
+	if (runtime_open(ctx->cfg, ctx->plugins, rt, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_CONFIG;
+	}
+	return 0;
+}
+
+/* ---- YAML output ---------------------------------------------------- */
+
+static bool yaml_plain_ok(const char *s)
+{
+	if (!*s || strchr("-?:,[]{}#&*!|>'\"%@` ", *s) || strstr(s, ": ") || strstr(s, " #"))
+		return false;
+	static const char *const reserved[] = { "true", "false", "null", "yes", "no", "on", "off", "~" };
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
+		if (!strcasecmp(s, reserved[i]))
+			return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == '\\')
+			return false;
+	char *end;
+	strtod(s, &end);
+	if (!*end)
+		return false;
+	size_t n = strlen(s);
+	return s[n - 1] != ' ' && s[n - 1] != ':';
+}
+
+static void yaml_scalar(struct buf *b, json_object *v)
+{
+	if (!v) {
+		buf_puts(b, "null");
+		return;
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+		if (yaml_plain_ok(s))
+			buf_puts(b, s);
+		else
+			buf_puts(b, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+								       JSON_C_TO_STRING_NOSLASHESCAPE));
+		return;
+	}
+	buf_puts(b, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+}
+
+static bool is_container(json_object *v)
+{
+	return v && (json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array));
+}
+
+static bool is_empty(json_object *v)
+{
+	if (json_object_is_type(v, json_type_object))
+		return json_object_object_length(v) == 0;
+	return json_object_array_length(v) == 0;
+}
+
+static void yaml_emit(struct buf *b, json_object *v, int indent)
+{
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, k, val) {
+			buf_printf(b, "%*s", indent, "");
+			json_object *ks = json_object_new_string(k);
+			yaml_scalar(b, ks);
+			json_object_put(ks);
+			if (is_container(val) && !is_empty(val)) {
+				buf_puts(b, ":\n");
+				yaml_emit(b, val, json_object_is_type(val, json_type_array) ? indent : indent + 2);
+			} else {
+				buf_puts(b, ": ");
+				if (is_container(val))
+					buf_puts(b, json_object_is_type(val, json_type_array) ? "[]" : "{}");
+				else
+					yaml_scalar(b, val);
+				buf_puts(b, "\n");
+			}
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			buf_printf(b, "%*s- ", indent, "");
+			if (is_container(e) && !is_empty(e)) {
+				struct buf sub;
+				buf_init(&sub, 0);
+				yaml_emit(&sub, e, indent + 2);
+				/* the first line goes after "- " */
+				buf_puts(b, sub.data + indent + 2);
+				buf_free(&sub);
+			} else {
+				if (is_container(e))
+					buf_puts(b, json_object_is_type(e, json_type_array) ? "[]" : "{}");
+				else
+					yaml_scalar(b, e);
+				buf_puts(b, "\n");
+			}
+		}
+	}
+}
+
+/* Secrets are printed without their values. */
+static json_object *redacted(json_object *obj, enum model_kind kind)
+{
+	json_object *c = NULL;
+	json_object_deep_copy(obj, &c, NULL);
+	if (kind == MODEL_SECRET) {
+		json_object *data = jobj(c, "data");
+		if (data) {
+			json_object_object_foreach(data, k, v) {
+				(void)v;
+				json_object_object_add(data, k, json_object_new_string("<redacted>"));
+			}
+		}
+		json_object_object_del(c, "stringData");
+	}
+	return c;
+}
+
+static void print_object(json_object *obj, enum model_kind kind, const char *fmt)
+{
+	json_object *c = redacted(obj, kind);
+	if (!strcmp(fmt, "json")) {
+		puts(json_object_to_json_string_ext(c, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else {
+		struct buf b;
+		buf_init(&b, 0);
+		yaml_emit(&b, c, 0);
+		fputs(b.data ? b.data : "", stdout);
+		buf_free(&b);
+	}
+	json_object_put(c);
+}
+
+/* ---- tables ------------------------------------------------------- */
+
+static void age(int64_t since_ms, char *out, size_t n)
+{
+	int64_t s = (now_wall_ms() - since_ms) / 1000;
+	if (since_ms <= 0 || s < 0)
+		snprintf(out, n, "<unknown>");
+	else if (s < 120)
+		snprintf(out, n, "%llds", (long long)s);
+	else if (s < 7200)
+		snprintf(out, n, "%lldm", (long long)(s / 60));
+	else if (s < 172800)
+		snprintf(out, n, "%lldh", (long long)(s / 3600));
+	else
+		snprintf(out, n, "%lldd", (long long)(s / 86400));
+}
+
+static int64_t jtime(json_object *o, const char *key)
+{
+	int64_t ms = 0;
+	const char *s = jstr(o, key);
+	if (s && parse_time(s, &ms) < 0)
+		ms = 0;
+	return ms;
+}
+
+static const char *task_type(json_object *task)
+{
+	json_object *spec = jobj(task, "spec");
+	const char *t = jstr(spec, "type");
+	if (t)
+		return t;
+	static char buf[160];
+	json_object *ref = jobj(spec, "agentRef");
+	snprintf(buf, sizeof(buf), "agent:%s", jstr(ref, "name") ? jstr(ref, "name") : "?");
+	return buf;
+}
+
+struct table {
+	const char *fmt;  /* "", "wide", "yaml", "json", "name" */
+	enum model_kind kind;
+	bool all_ns;
+	size_t rows;
+	json_object *list; /* for -o json/yaml */
+};
+
+static int table_row(json_object *obj, void *vctx)
+{
+	struct table *t = vctx;
+	json_object *md = jobj(obj, "metadata");
+	if (!strcmp(t->fmt, "json") || !strcmp(t->fmt, "yaml")) {
+		json_object_array_add(t->list, redacted(obj, t->kind));
+		t->rows++;
+		return 0;
+	}
+	if (!strcmp(t->fmt, "name")) {
+		printf("%s/%s\n", model_kind_name(t->kind), jstr(md, "name"));
+		t->rows++;
+		return 0;
+	}
+	char a[32];
+	age(jtime(md, "creationTimestamp"), a, sizeof(a));
+	bool wide = !strcmp(t->fmt, "wide");
+	if (t->rows++ == 0) {
+		if (t->all_ns)
+			printf("%-16s ", "NAMESPACE");
+		if (t->kind == MODEL_TASK)
+			printf("%-28s %-16s %-10s %-6s%s\n", "NAME", "TYPE", "PHASE", "AGE",
+			       wide ? " REASON            DURATION  TOKENS(IN/OUT)  MESSAGE" : "");
+		else if (t->kind == MODEL_AGENT)
+			printf("%-28s %-16s %-8s %-6s\n", "NAME", "TYPE", "MAXRUN", "AGE");
+		else
+			printf("%-28s %-6s\n", "NAME", "AGE");
+	}
+	if (t->all_ns)
+		printf("%-16s ", jstr(md, "namespace"));
+	if (t->kind == MODEL_TASK) {
+		json_object *st = jobj(obj, "status");
+		printf("%-28s %-16s %-10s %-6s", jstr(md, "name"), task_type(obj),
+		       jstr(st, "phase") ? jstr(st, "phase") : "Pending", a);
+		if (wide) {
+			char dur[32] = "-";
+			int64_t s0 = jtime(st, "startTime"), s1 = jtime(st, "completionTime");
+			if (s0 && s1)
+				snprintf(dur, sizeof(dur), "%.1fs", (double)(s1 - s0) / 1000.0);
+			json_object *u = jobj(st, "usage");
+			char tok[48] = "-";
+			if (jobj(u, "inputTokens") || jobj(u, "outputTokens"))
+				snprintf(tok, sizeof(tok), "%lld/%lld",
+					 (long long)json_object_get_int64(jobj(u, "inputTokens")),
+					 (long long)json_object_get_int64(jobj(u, "outputTokens")));
+			printf(" %-17s %-9s %-15s %s", jstr(st, "reason") ? jstr(st, "reason") : "", dur, tok,
+			       jstr(st, "message") ? jstr(st, "message") : "");
+		}
+		printf("\n");
+	} else if (t->kind == MODEL_AGENT) {
+		json_object *spec = jobj(obj, "spec");
+		json_object *m = jobj(spec, "maxConcurrentTasks");
+		char max[16] = "-";
+		if (m && json_object_get_int(m) > 0)
+			snprintf(max, sizeof(max), "%d", json_object_get_int(m));
+		printf("%-28s %-16s %-8s %-6s\n", jstr(md, "name"), jstr(spec, "type"), max, a);
+	} else {
+		printf("%-28s %-6s\n", jstr(md, "name"), a);
+	}
+	return 0;
+}
+
+/* ---- common option parsing ------------------------------------------ */
+
+static const char *default_ns(struct cli_ctx *ctx, const char *flag)
+{
+	if (flag)
+		return flag;
+	const char *e = getenv("PADDOCK_NAMESPACE");
+	(void)ctx;
+	return e && *e ? e : MODEL_DEFAULT_NAMESPACE;
+}
+
+static int parse_kind(const char *s, enum model_kind *k)
+{
+	int v = model_kind_parse(s);
+	if (v < 0)
+		return -EINVAL;
+	*k = (enum model_kind)v;
+	return 0;
+}
+
+/* ---- apply ---------------------------------------------------------- */
+
+static int apply_file(struct runtime *rt, struct cli_ctx *ctx, const char *path)
+{
+	char *data = NULL;
+	size_t len = 0;
+	size_t cap = ctx->cfg->limits.manifest_bytes;
+	int rc;
+	if (!strcmp(path, "-")) {
+		struct buf b;
+		buf_init(&b, cap);
+		char chunk[8192];
+		ssize_t n;
+		rc = 0;
+		while ((n = read(0, chunk, sizeof(chunk))) > 0)
+			if ((rc = buf_append(&b, chunk, (size_t)n)) < 0)
+				break;
+		len = b.len;
+		data = buf_steal(&b);
+	} else {
+		rc = read_file(path, cap, &data, &len);
+	}
+	if (rc == -E2BIG) {
+		cli_error("%s: manifest larger than %zu bytes (limits.manifestBytes)", path, cap);
+		free(data);
+		return CLI_EXIT_FAILED;
+	}
+	if (rc < 0) {
+		cli_error("%s: %s", path, strerror(-rc));
+		free(data);
+		return CLI_EXIT_FAILED;
+	}
+	json_object **docs = NULL;
+	size_t n = 0;
+	char err[1024];
+	struct manifest_limits lim = { .max_bytes = cap, .max_depth = 64, .max_nodes = 100000 };
+	rc = manifest_parse(path, data, len, &lim, &docs, &n, err, sizeof(err));
+	free(data);
+	if (rc < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	int ret = CLI_EXIT_OK;
+	/* All or nothing would need one transaction over the plugins'
+	 * validation too; instead every document is validated before any is
+	 * stored, in order, so a bad file changes nothing. */
+	for (size_t i = 0; i < n; i++) {
+		json_object *copy = NULL;
+		json_object_deep_copy(docs[i], &copy, NULL);
+		struct model_limits ml = { .prompt_bytes = ctx->cfg->limits.prompt_bytes };
+		enum model_kind k;
+		if (model_validate(copy, &ml, &k, err, sizeof(err)) < 0) {
+			cli_error("%s: document %zu: %s", path, i + 1, err);
+			ret = CLI_EXIT_FAILED;
+		}
+		json_object_put(copy);
+	}
+	for (size_t i = 0; ret == CLI_EXIT_OK && i < n; i++) {
+		bool created = false;
+		enum model_kind k = MODEL_TASK;
+		rc = runtime_apply(rt, docs[i], &created, &k, err, sizeof(err));
+		if (rc < 0) {
+			cli_error("%s: document %zu: %s", path, i + 1, err);
+			ret = CLI_EXIT_FAILED;
+			break;
+		}
+		json_object *md = jobj(docs[i], "metadata");
+		printf("%s/%s %s\n", model_kind_name(k), jstr(md, "name"), created ? "created" : "configured");
+	}
+	manifest_docs_free(docs, n);
+	return ret;
+}
+
+static int cmd_apply_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "filename", required_argument, NULL, 'f' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	struct strv files = { 0 };
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+		if (c == 'f')
+			strv_push(&files, optarg);
+		else {
+			strv_free(&files);
+			return cli_usage_error(NULL, "apply: unknown option");
+		}
+	}
+	if (!files.n) {
+		strv_free(&files);
+		return cli_usage_error(NULL, "apply: give at least one -f FILE (or -f - for stdin)");
+	}
+	struct runtime *rt = NULL;
+	int ret = open_rt(ctx, &rt);
+	for (size_t i = 0; ret == 0 && i < files.n; i++)
+		ret = apply_file(rt, ctx, files.v[i]);
+	runtime_close(rt);
+	strv_free(&files);
+	return ret;
+}
+
+const struct cli_command cmd_apply = {
+	"apply", "create or update Tasks, Agents, Secrets and ConfigMaps from YAML or JSON",
+	"Usage: paddock apply -f FILE [-f FILE...]\n"
+	"\n"
+	"Create or update every document in FILE (YAML, multi-document YAML, or JSON;\n"
+	"'-' reads standard input).  Every document is validated before any is stored,\n"
+	"so a file with an error changes nothing.  A Task's spec cannot change once it\n"
+	"has started; delete and re-create it to run it again.\n"
+	"\n"
+	"Kinds: Task, Agent (apiVersion paddock.dev/v1alpha1); Secret, ConfigMap (v1).\n"
+	"\n"
+	"Examples:\n"
+	"  paddock apply -f etc/examples/hello.yaml\n"
+	"  kubectl create secret generic claude --from-literal=apiKey=$KEY --dry-run=client -o yaml | paddock apply -f -\n",
+	cmd_apply_fn,
+};
+
+/* ---- watching -------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static bool phase_done(const char *p)
+{
+	return str_eq(p, "Succeeded") || str_eq(p, "Failed") || str_eq(p, "Stopped");
+}
+
+/* Reconcile in-process when no controller runs, else watch.  Returns the
+ * final phase's exit code.  `show` prints a NAME TYPE PHASE AGE row on
+ * every phase change. */
+static int wait_task(struct runtime *rt, const char *ns, const char *name, bool show)
+{
+	char last[32] = "";
+	bool header = false;
+	int ret = CLI_EXIT_FAILED;
+	int64_t last_note = now_mono_ms();
+	while (!stop_flag) {
+		int64_t next = 0;
+		if (runtime_lock(rt) == 1)
+			runtime_tick(rt, &next);
+		json_object *task = NULL;
+		if (store_get(rt->store, MODEL_TASK, ns, name, &task) < 0) {
+			cli_error("task \"%s/%s\" disappeared (deleted?)", ns, name);
+			return CLI_EXIT_NOT_FOUND;
+		}
+		json_object *st = jobj(task, "status");
+		const char *phase = jstr(st, "phase") ? jstr(st, "phase") : "Pending";
+		if (strcmp(phase, last) != 0) {
+			snprintf(last, sizeof(last), "%s", phase);
+			if (show) {
+				if (!header) {
+					printf("%-28s %-16s %-10s %-6s\n", "NAME", "TYPE", "PHASE", "AGE");
+					header = true;
+				}
+				char a[32];
+				age(jtime(jobj(task, "metadata"), "creationTimestamp"), a, sizeof(a));
+				printf("%-28s %-16s %-10s %-6s\n", name, task_type(task), phase, a);
+				fflush(stdout);
+			}
+			last_note = now_mono_ms();
+		} else if (show && now_mono_ms() - last_note > 30000) {
+			fprintf(stderr, "paddock: still %s (%s)\n", phase,
+				jstr(st, "message") && *jstr(st, "message") ? jstr(st, "message") : "waiting");
+			last_note = now_mono_ms();
+		}
+		if (phase_done(phase)) {
+			if (!str_eq(phase, "Succeeded"))
+				fprintf(stderr, "paddock: task %s/%s %s: %s: %s\n", ns, name, phase,
+					jstr(st, "reason") ? jstr(st, "reason") : "",
+					jstr(st, "message") ? jstr(st, "message") : "");
+			ret = str_eq(phase, "Succeeded") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+			json_object_put(task);
+			return ret;
+		}
+		json_object_put(task);
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "paddock: interrupted; task %s/%s keeps its state (paddock get task %s)\n", ns, name,
+		name);
+	return CLI_EXIT_FAILED;
+}
+
+/* ---- run ----------------------------------------------------------- */
+
+struct cred_env {
+	const char *driver;
+	const char *api_env;   /* for api-key */
+	const char *oauth_env; /* for oauth */
+};
+
+static const struct cred_env cred_envs[] = {
+	{ "claude-code", "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN" },
+	{ "codex", "CODEX_API_KEY", NULL },
+	{ "gemini", "GEMINI_API_KEY", NULL },
+	{ "opencode", "OPENCODE_API_KEY", NULL },
+};
+
+/* apiKey / oauthToken from ~/.config/paddock/config.yaml (a flat map). */
+static char *user_config_value(const char *key)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char *path = xdg && *xdg ? xasprintf("%s/paddock/config.yaml", xdg)
+				 : xasprintf("%s/.config/paddock/config.yaml", home ? home : "/");
+	char *data = NULL;
+	size_t len = 0;
+	char *val = NULL;
+	if (read_file(path, 64 * 1024, &data, &len) == 0) {
+		json_object **docs = NULL;
+		size_t n = 0;
+		char err[256];
+		struct manifest_limits lim = { 64 * 1024, 8, 1000 };
+		if (manifest_parse(path, data, len, &lim, &docs, &n, err, sizeof(err)) == 0 && n > 0) {
+			const char *v = jstr(docs[0], key);
+			if (v)
+				val = xstrdup(v);
+			manifest_docs_free(docs, n);
+		} else if (n == 0) {
+			cli_error("%s", err);
+		}
+		secure_free(data, len);
+	}
+	free(path);
+	return val;
+}
+
+/* Find a credential for `driver` (flags > env > user config) and store it
+ * as Secret paddock-<driver>-credentials.  Returns 1 if stored (secret
+ * name in *secret), 0 if none was found. */
+static int auto_credentials(struct runtime *rt, const char *ns, const char *driver, const char *type,
+			    const char **secret_name, const char **source)
+{
+	const struct cred_env *ce = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(cred_envs); i++)
+		if (str_eq(cred_envs[i].driver, driver))
+			ce = &cred_envs[i];
+	bool oauth = str_eq(type, "oauth");
+	const char *envs[3] = { oauth ? "PADDOCK_OAUTH_TOKEN" : "PADDOCK_API_KEY",
+				ce ? (oauth ? ce->oauth_env : ce->api_env) : NULL, NULL };
+	char *value = NULL;
+	for (size_t i = 0; i < 2 && !value; i++) {
+		const char *v = envs[i] ? getenv(envs[i]) : NULL;
+		if (v && *v) {
+			value = xstrdup(v);
+			*source = envs[i];
+		}
+	}
+	if (!value) {
+		value = user_config_value(oauth ? "oauthToken" : "apiKey");
+		if (value)
+			*source = oauth ? "oauthToken in ~/.config/paddock/config.yaml"
+					: "apiKey in ~/.config/paddock/config.yaml";
+	}
+	if (!value)
+		return 0;
+	static char name[128];
+	snprintf(name, sizeof(name), "paddock-%s-credentials", driver);
+	json_object *doc = json_object_new_object();
+	json_object_object_add(doc, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(doc, "kind", json_object_new_string("Secret"));
+	json_object *md = json_object_new_object();
+	json_object_object_add(md, "name", json_object_new_string(name));
+	json_object_object_add(md, "namespace", json_object_new_string(ns));
+	json_object_object_add(doc, "metadata", md);
+	json_object *sd = json_object_new_object();
+	json_object_object_add(sd, oauth ? "oauthToken" : "apiKey", json_object_new_string(value));
+	json_object_object_add(doc, "stringData", sd);
+	secure_free(value, strlen(value));
+	char err[512];
+	bool created;
+	enum model_kind k;
+	int rc = runtime_apply(rt, doc, &created, &k, err, sizeof(err));
+	json_object_put(doc);
+	if (rc < 0) {
+		cli_error("storing credentials: %s", err);
+		return rc;
+	}
+	*secret_name = name;
+	return 1;
+}
+
+static void random_suffix(char *out, size_t n)
+{
+	static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned seed = (unsigned)(now_wall_ms() ^ (getpid() << 16));
+	for (size_t i = 0; i + 1 < n; i++)
+		out[i] = al[rand_r(&seed) % (sizeof(al) - 1)];
+	out[n - 1] = '\0';
+}
+
+static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	enum { O_MODEL = 256, O_EFFORT, O_REPO, O_REF, O_REPO_SECRET, O_DEP, O_TIMEOUT, O_NAME, O_OUTPUT,
+	       O_CRED, O_SECRET, O_TTL, O_DETACH, O_CONTEXT };
+	static const struct option opts[] = {
+		{ "prompt", required_argument, NULL, 'p' },
+		{ "type", required_argument, NULL, 't' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "model", required_argument, NULL, O_MODEL },
+		{ "effort", required_argument, NULL, O_EFFORT },
+		{ "workspace-repo", required_argument, NULL, O_REPO },
+		{ "workspace-ref", required_argument, NULL, O_REF },
+		{ "workspace-secret", required_argument, NULL, O_REPO_SECRET },
+		{ "depends-on", required_argument, NULL, O_DEP },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, O_OUTPUT },
+		{ "context", required_argument, NULL, O_CONTEXT },
+		{ "credentials", required_argument, NULL, O_CRED },
+		{ "secret", required_argument, NULL, O_SECRET },
+		{ "ttl", required_argument, NULL, O_TTL },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "detach", no_argument, NULL, O_DETACH },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *prompt = NULL, *type = NULL, *agent = NULL, *model = NULL, *effort = NULL, *repo = NULL,
+		   *ref = NULL, *repo_secret = NULL, *timeout = NULL, *name = NULL, *ns = NULL,
+		   *cred = NULL, *secret = NULL, *ttl = NULL;
+	struct strv deps = { 0 }, outputs = { 0 }, contexts = { 0 };
+	bool watch = false, detach = false;
+	int c, ret = CLI_EXIT_OK;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "p:t:a:n:wh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': prompt = optarg; break;
+		case 't': type = optarg; break;
+		case 'a': agent = optarg; break;
+		case 'n': ns = optarg; break;
+		case 'w': watch = true; break;
+		case O_MODEL: model = optarg; break;
+		case O_EFFORT: effort = optarg; break;
+		case O_REPO: repo = optarg; break;
+		case O_REF: ref = optarg; break;
+		case O_REPO_SECRET: repo_secret = optarg; break;
+		case O_DEP: strv_push(&deps, optarg); break;
+		case O_TIMEOUT: timeout = optarg; break;
+		case O_NAME: name = optarg; break;
+		case O_OUTPUT: strv_push(&outputs, optarg); break;
+		case O_CONTEXT: strv_push(&contexts, optarg); break;
+		case O_CRED: cred = optarg; break;
+		case O_SECRET: secret = optarg; break;
+		case O_TTL: ttl = optarg; break;
+		case O_DETACH: detach = true; break;
+		default: ret = cli_usage_error(NULL, "run: unknown option (see paddock run --help)"); goto out;
+		}
+	}
+	if (optind < argc) {
+		ret = cli_usage_error(NULL, "run: unexpected argument \"%s\": quote the prompt and pass it with -p",
+				      argv[optind]);
+		goto out;
+	}
+	if (!prompt) {
+		ret = cli_usage_error(NULL, "run: -p PROMPT is required");
+		goto out;
+	}
+	if (!!type == !!agent) {
+		ret = cli_usage_error(NULL, "run: give exactly one of --type DRIVER or --agent AGENT");
+		goto out;
+	}
+	ns = default_ns(ctx, ns);
+	struct runtime *rt = NULL;
+	if ((ret = open_rt(ctx, &rt)) != 0)
+		goto out;
+
+	char gen[64];
+	if (!name) {
+		char sfx[7];
+		random_suffix(sfx, sizeof(sfx));
+		snprintf(gen, sizeof(gen), "task-%s", sfx);
+		name = gen;
+	}
+	json_object *doc = json_object_new_object();
+	json_object_object_add(doc, "apiVersion", json_object_new_string(MODEL_API_GROUP_VERSION));
+	json_object_object_add(doc, "kind", json_object_new_string("Task"));
+	json_object *md = json_object_new_object();
+	json_object_object_add(md, "name", json_object_new_string(name));
+	json_object_object_add(md, "namespace", json_object_new_string(ns));
+	json_object_object_add(doc, "metadata", md);
+	json_object *spec = json_object_new_object();
+	json_object_object_add(doc, "spec", spec);
+	if (type)
+		json_object_object_add(spec, "type", json_object_new_string(type));
+	else {
+		json_object *ar = json_object_new_object();
+		json_object_object_add(ar, "name", json_object_new_string(agent));
+		json_object_object_add(spec, "agentRef", ar);
+	}
+	json_object_object_add(spec, "prompt", json_object_new_string(prompt));
+	if (model)
+		json_object_object_add(spec, "model", json_object_new_string(model));
+	if (effort)
+		json_object_object_add(spec, "effort", json_object_new_string(effort));
+	if (timeout)
+		json_object_object_add(spec, "timeout", json_object_new_string(timeout));
+	if (ttl)
+		json_object_object_add(spec, "ttlSecondsAfterFinished", json_object_new_int(atoi(ttl)));
+	if (repo) {
+		json_object *ws = json_object_new_object();
+		json_object_object_add(ws, "repo", json_object_new_string(repo));
+		if (ref)
+			json_object_object_add(ws, "ref", json_object_new_string(ref));
+		if (repo_secret) {
+			json_object *sr = json_object_new_object();
+			json_object_object_add(sr, "name", json_object_new_string(repo_secret));
+			json_object_object_add(ws, "secretRef", sr);
+		}
+		json_object_object_add(spec, "workspace", ws);
+	}
+	if (deps.n) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < deps.n; i++)
+			json_object_array_add(a, json_object_new_string(deps.v[i]));
+		json_object_object_add(spec, "dependsOn", a);
+	}
+	if (contexts.n) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < contexts.n; i++) {
+			json_object *it = json_object_new_object();
+			json_object_object_add(it, "type", json_object_new_string("Text"));
+			json_object_object_add(it, "text", json_object_new_string(contexts.v[i]));
+			json_object_array_add(a, it);
+		}
+		json_object_object_add(spec, "contexts", a);
+	}
+	if (outputs.n) {
+		json_object *params = json_object_new_array();
+		for (size_t i = 0; i < outputs.n; i++) {
+			char *eq = strchr(outputs.v[i], '=');
+			if (!eq) {
+				ret = cli_usage_error(NULL, "run: --output %s: use NAME=PATH", outputs.v[i]);
+				json_object_put(params);
+				goto free_doc;
+			}
+			json_object *p = json_object_new_object();
+			json_object_object_add(p, "name", json_object_new_string_len(outputs.v[i],
+										      (int)(eq - outputs.v[i])));
+			json_object_object_add(p, "path", json_object_new_string(eq + 1));
+			json_object_array_add(params, p);
+		}
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "parameters", params);
+		json_object_object_add(spec, "outputs", o);
+	}
+	/* Credentials: --credentials/--secret, else found in the environment or
+	 * the user config and stored as a Secret, else none for exec. */
+	if (type && !str_eq(cred, "none")) {
+		const char *ctype = cred ? cred : "api-key";
+		const char *sname = secret, *source = NULL;
+		if (!sname && !str_eq(type, "exec")) {
+			int r = auto_credentials(rt, ns, type, ctype, &sname, &source);
+			if (r < 0) {
+				ret = CLI_EXIT_FAILED;
+				goto free_doc;
+			}
+			if (r == 0) {
+				const struct cred_env *ce = NULL;
+				for (size_t i = 0; i < ARRAY_SIZE(cred_envs); i++)
+					if (str_eq(cred_envs[i].driver, type))
+						ce = &cred_envs[i];
+				const char *var = ce ? (str_eq(ctype, "oauth") ? ce->oauth_env : ce->api_env) : NULL;
+				cli_error("no %s credential for driver %s: set %s%s%s, or %s in ~/.config/paddock/config.yaml, or pass --secret NAME (a Secret with key %s), or --credentials none",
+					  ctype, type, var ? var : "", var ? " or " : "",
+					  str_eq(ctype, "oauth") ? "PADDOCK_OAUTH_TOKEN" : "PADDOCK_API_KEY",
+					  str_eq(ctype, "oauth") ? "oauthToken" : "apiKey",
+					  str_eq(ctype, "oauth") ? "oauthToken" : "apiKey");
+				ret = CLI_EXIT_FAILED;
+				goto free_doc;
+			}
+		}
+		if (sname) {
+			json_object *cr = json_object_new_object();
+			json_object_object_add(cr, "type", json_object_new_string(ctype));
+			json_object *sr = json_object_new_object();
+			json_object_object_add(sr, "name", json_object_new_string(sname));
+			json_object_object_add(cr, "secretRef", sr);
+			json_object_object_add(spec, "credentials", cr);
+		}
+	} else if (type) {
+		json_object *cr = json_object_new_object();
+		json_object_object_add(cr, "type", json_object_new_string("none"));
+		json_object_object_add(spec, "credentials", cr);
+	}
+	char err[1024];
+	bool created;
+	enum model_kind k;
+	if (runtime_apply(rt, doc, &created, &k, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		ret = CLI_EXIT_FAILED;
+		goto free_doc;
+	}
+	if (!created) {
+		cli_error("task \"%s/%s\" already exists: pick another --name, or paddock delete task %s", ns, name,
+			  name);
+		ret = CLI_EXIT_FAILED;
+		goto free_doc;
+	}
+	if (!watch)
+		printf("Task/%s created\n", name);
+	fflush(stdout);
+	install_signals();
+	bool daemon_runs = runtime_lock(rt) == 0;
+	if (detach || (daemon_runs && !watch)) {
+		if (!daemon_runs)
+			fprintf(stderr, "paddock: no controller is running: start `paddock controller` to run %s\n",
+				name);
+		ret = CLI_EXIT_OK;
+	} else {
+		ret = wait_task(rt, ns, name, watch);
+		if (!watch) {
+			json_object *task = NULL;
+			if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
+				json_object *st = jobj(task, "status");
+				printf("Task/%s %s", name, jstr(st, "phase") ? jstr(st, "phase") : "?");
+				if (jstr(st, "message") && *jstr(st, "message"))
+					printf(": %s", jstr(st, "message"));
+				printf("\n");
+				json_object_put(task);
+			}
+		}
+	}
+free_doc:
+	json_object_put(doc);
+	runtime_close(rt);
+out:
+	strv_free(&deps);
+	strv_free(&outputs);
+	strv_free(&contexts);
+	return ret;
+}
+
+const struct cli_command cmd_run = {
+	"run", "submit a task and (without a running controller) run it to completion",
+	"Usage: paddock run -p PROMPT (--type DRIVER | --agent AGENT) [options]\n"
+	"\n"
+	"Create a Task and run it.  With no `paddock controller` running, this process\n"
+	"acts as the controller until the task is done; with one running, it only\n"
+	"submits (and with -w watches).  Exit status: 0 when the task Succeeded, 1 when\n"
+	"it Failed or was Stopped, 2 on a usage error, 4 on a config error.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --prompt TEXT         what to do (templates: {{ deps.NAME.results.KEY }})\n"
+	"  -t, --type DRIVER         the agent driver (exec, claude-code, codex, gemini, opencode)\n"
+	"  -a, --agent NAME          an Agent (applied with paddock apply) instead of --type\n"
+	"      --name NAME           task name (default: task-XXXXXX)\n"
+	"  -n, --namespace NS        namespace (default: default, or $PADDOCK_NAMESPACE)\n"
+	"      --model M, --effort E model and reasoning effort for the agent\n"
+	"      --workspace-repo URL  clone this git repository as the workspace\n"
+	"      --workspace-ref REF   branch, tag or full commit SHA\n"
+	"      --workspace-secret S  Secret with `token` or `ssh-privatekey` for the clone\n"
+	"      --depends-on TASK     wait for TASK to succeed (repeatable)\n"
+	"      --context TEXT        add a Text context (repeatable)\n"
+	"      --output NAME=PATH    declare an output read from PATH in the workspace (repeatable)\n"
+	"      --timeout DURATION    e.g. 30m, 2h (default: limits.defaultTaskTimeout)\n"
+	"      --ttl SECONDS         delete the task this long after it finishes\n"
+	"      --credentials TYPE    api-key (default for agent CLIs), oauth or none\n"
+	"      --secret NAME         Secret holding apiKey / oauthToken\n"
+	"  -w, --watch               show NAME TYPE PHASE AGE as the phase changes\n"
+	"      --detach              submit only, never run in-process\n"
+	"\n"
+	"Credentials for --type: --secret, else $PADDOCK_API_KEY or the driver's own\n"
+	"variable (ANTHROPIC_API_KEY, CODEX_API_KEY, GEMINI_API_KEY, OPENCODE_API_KEY),\n"
+	"else apiKey/oauthToken in ~/.config/paddock/config.yaml.  A found value is\n"
+	"stored as Secret paddock-DRIVER-credentials and never printed.\n"
+	"\n"
+	"Examples:\n"
+	"  paddock run --agent hello -p 'say hi' --output greeting=greeting.txt -w\n"
+	"  paddock run --type claude-code -p 'fix the failing test' \\\n"
+	"      --workspace-repo https://example.com/repo.git --workspace-ref main -w\n",
+	cmd_run_fn,
+};
+
+/* ---- get ------------------------------------------------------------ */
+
+static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+					      { "namespace", required_argument, NULL, 'n' },
+					      { "all-namespaces", no_argument, NULL, 'A' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *fmt = "", *ns = NULL;
+	bool all = false;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "o:n:Ah", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': fmt = optarg; break;
+		case 'n': ns = optarg; break;
+		case 'A': all = true; break;
+		default: return cli_usage_error(NULL, "get: unknown option");
+		}
+	}
+	if (strcmp(fmt, "") && strcmp(fmt, "wide") && strcmp(fmt, "yaml") && strcmp(fmt, "json") &&
+	    strcmp(fmt, "name"))
+		return cli_usage_error(NULL, "get: -o %s: use wide, yaml, json or name", fmt);
+	if (optind >= argc)
+		return cli_usage_error(NULL, "get: what? use tasks, agents, secrets or configmaps");
+	enum model_kind kind;
+	if (parse_kind(argv[optind], &kind) < 0)
+		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, secrets or configmaps",
+				       argv[optind]);
+	const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
+	ns = default_ns(ctx, ns);
+	struct runtime *rt = NULL;
+	int ret = open_rt(ctx, &rt);
+	if (ret)
+		return ret;
+	if (name) {
+		json_object *obj = NULL;
+		if (store_get(rt->store, kind, ns, name, &obj) < 0) {
+			cli_error("%s \"%s\" not found in namespace %s", model_kind_name(kind), name, ns);
+			ret = CLI_EXIT_NOT_FOUND;
+		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
+			print_object(obj, kind, fmt);
+		} else {
+			struct table t = { fmt, kind, false, 0, NULL };
+			table_row(obj, &t);
+		}
+		json_object_put(obj);
+	} else {
+		struct table t = { fmt, kind, all, 0, json_object_new_array() };
+		store_list(rt->store, kind, all ? NULL : ns, table_row, &t);
+		if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
+			json_object *list = json_object_new_object();
+			json_object_object_add(list, "apiVersion", json_object_new_string("v1"));
+			json_object_object_add(list, "kind", json_object_new_string("List"));
+			json_object_object_add(list, "items", json_object_get(t.list));
+			if (!strcmp(fmt, "json"))
+				puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY |
+									  JSON_C_TO_STRING_NOSLASHESCAPE));
+			else {
+				struct buf b;
+				buf_init(&b, 0);
+				yaml_emit(&b, list, 0);
+				fputs(b.data, stdout);
+				buf_free(&b);
+			}
+			json_object_put(list);
+		} else if (t.rows == 0) {
+			fprintf(stderr, "No %ss found in %s.\n", model_kind_name(kind),
+				all ? "any namespace" : ns);
+		}
+		json_object_put(t.list);
+	}
+	runtime_close(rt);
+	return ret;
+}
+
+const struct cli_command cmd_get = {
+	"get", "list tasks, agents, secrets or configmaps, or show one",
+	"Usage: paddock get (tasks|agents|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
+	"\n"
+	"Without NAME, a NAME TYPE PHASE AGE table (tasks) in creation order.  -o wide\n"
+	"adds the reason, duration, tokens and message; -o yaml/json prints whole\n"
+	"objects with their status (outputs, results, usage).  Secret values are\n"
+	"never printed.\n"
+	"\n"
+	"Examples:\n"
+	"  paddock get tasks\n"
+	"  paddock get task hello-paddock -o yaml\n"
+	"  paddock get tasks -A -o wide\n",
+	cmd_get_fn,
+};
+
+/* ---- describe --------------------------------------------------------- */
+
+static int print_event(int64_t t, const char *type, const char *reason, const char *message, void *ctx)
+{
+	(void)ctx;
+	char ts[40];
+	format_time_ms(t, ts, sizeof(ts));
+	printf("  %-25s %-8s %-18s %s\n", ts, type ? type : "", reason ? reason : "", message ? message : "");
+	return 0;
+}
+
+static void describe_map(const char *title, json_object *m)
+{
+	if (!m || !json_object_is_type(m, json_type_object) || !json_object_object_length(m))
+		return;
+	printf("%s:\n", title);
+	json_object_object_foreach(m, k, v)
+		printf("  %s: %s\n", k, json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+										  : json_object_to_json_string(v));
+}
+
+static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *ns = NULL;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		if (c == 'n')
+			ns = optarg;
+		else
+			return cli_usage_error(NULL, "describe: unknown option");
+	}
+	const char *name = NULL;
+	enum model_kind kind = MODEL_TASK;
+	if (optind + 1 < argc) {
+		if (parse_kind(argv[optind], &kind) < 0)
+			return cli_usage_error(NULL, "describe: unknown kind \"%s\"", argv[optind]);
+		name = argv[optind + 1];
+	} else if (optind < argc) {
+		name = argv[optind];
+	} else {
+		return cli_usage_error(NULL, "describe: give a task name: paddock describe task NAME");
+	}
+	ns = default_ns(ctx, ns);
+	struct runtime *rt = NULL;
+	int ret = open_rt(ctx, &rt);
+	if (ret)
+		return ret;
+	json_object *obj = NULL;
+	if (store_get(rt->store, kind, ns, name, &obj) < 0) {
+		cli_error("%s \"%s\" not found in namespace %s", model_kind_name(kind), name, ns);
+		runtime_close(rt);
+		return CLI_EXIT_NOT_FOUND;
+	}
+	json_object *md = jobj(obj, "metadata"), *spec = jobj(obj, "spec"), *st = jobj(obj, "status");
+	printf("Name:         %s\nNamespace:    %s\nKind:         %s\nUID:          %s\nCreated:      %s\n",
+	       jstr(md, "name"), jstr(md, "namespace"), model_kind_name(kind), jstr(md, "uid") ?: "",
+	       jstr(md, "creationTimestamp") ?: "");
+	describe_map("Labels", jobj(md, "labels"));
+	if (kind == MODEL_TASK) {
+		printf("Type:         %s\n", task_type(obj));
+		if (jstr(spec, "model"))
+			printf("Model:        %s\n", jstr(spec, "model"));
+		printf("Phase:        %s\n", jstr(st, "phase") ?: "Pending");
+		printf("Reason:       %s\n", jstr(st, "reason") ?: "");
+		printf("Message:      %s\n", jstr(st, "message") ?: "");
+		printf("Run:          %s\n", jstr(st, "runId") ?: "");
+		printf("Started:      %s\n", jstr(st, "startTime") ?: "");
+		printf("Completed:    %s\n", jstr(st, "completionTime") ?: "");
+		if (jstr(st, "result"))
+			printf("Result:       %s\n", jstr(st, "result"));
+		describe_map("Outputs", jobj(st, "outputs"));
+		describe_map("Results", jobj(st, "results"));
+		describe_map("Usage", jobj(st, "usage"));
+		char *run_dir = runtime_run_dir(rt, obj);
+		printf("Run dir:      %s\n", run_dir);
+		free(run_dir);
+		printf("Prompt:\n  %s\n", jstr(spec, "prompt") ?: "");
+		printf("Events:\n");
+		store_events(rt->store, jstr(md, "namespace"), jstr(md, "name"), print_event, NULL);
+	} else {
+		print_object(obj, kind, "yaml");
+	}
+	json_object_put(obj);
+	runtime_close(rt);
+	return ret;
+}
+
+const struct cli_command cmd_describe = {
+	"describe", "show a task's status, outputs, usage and events",
+	"Usage: paddock describe [task] NAME [-n NS]\n"
+	"       paddock describe agent NAME\n"
+	"\n"
+	"Shows the phase with its reason and message, the run, the outputs, results\n"
+	"and usage, and the event log: one line per transition with its time.\n",
+	cmd_describe_fn,
+};
+
+/* ---- logs ----------------------------------------------------------- */
+
+static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "follow", no_argument, NULL, 'f' },
+					      { "namespace", required_argument, NULL, 'n' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *ns = NULL;
+	bool follow = false;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "fn:h", opts, NULL)) != -1) {
+		if (c == 'f')
+			follow = true;
+		else if (c == 'n')
+			ns = optarg;
+		else
+			return cli_usage_error(NULL, "logs: unknown option");
+	}
+	if (optind >= argc)
+		return cli_usage_error(NULL, "logs: give a task name");
+	const char *name = argv[optind];
+	if (!strcmp(name, "task") && optind + 1 < argc)
+		name = argv[optind + 1];
+	ns = default_ns(ctx, ns);
+	struct runtime *rt = NULL;
+	int ret = open_rt(ctx, &rt);
+	if (ret)
+		return ret;
+	json_object *task = NULL;
+	if (store_get(rt->store, MODEL_TASK, ns, name, &task) < 0) {
+		cli_error("task \"%s\" not found in namespace %s", name, ns);
+		runtime_close(rt);
+		return CLI_EXIT_NOT_FOUND;
+	}
+	char *run_dir = runtime_run_dir(rt, task);
+	char *path = xasprintf("%s/log", run_dir);
+	json_object_put(task);
+	install_signals();
+	FILE *f = NULL;
+	int64_t waited = now_mono_ms();
+	for (;;) {
+		if (!f)
+			f = fopen(path, "r");
+		if (f) {
+			char chunk[8192];
+			size_t n;
+			while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+				fwrite(chunk, 1, n, stdout);
+			fflush(stdout);
+			clearerr(f);
+		}
+		if (!follow || stop_flag)
+			break;
+		json_object *t = NULL;
+		bool done = true;
+		if (store_get(rt->store, MODEL_TASK, ns, name, &t) == 0) {
+			done = phase_done(jstr(jobj(t, "status"), "phase"));
+			json_object_put(t);
+		}
+		if (done && f) {
+			char chunk[8192];
+			size_t n;
+			while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+				fwrite(chunk, 1, n, stdout);
+			break;
+		}
+		if (!f && now_mono_ms() - waited > 30000) {
+			fprintf(stderr, "paddock: task %s has no log yet (not started); still waiting\n", name);
+			waited = now_mono_ms();
+		}
+		usleep(200 * 1000);
+	}
+	if (!f && !follow) {
+		cli_error("task %s has no log yet: it has not started (paddock describe task %s)", name, name);
+		ret = CLI_EXIT_NOT_FOUND;
+	}
+	if (f)
+		fclose(f);
+	free(path);
+	free(run_dir);
+	runtime_close(rt);
+	return ret;
+}
+
+const struct cli_command cmd_logs = {
+	"logs", "print (or follow) a task's agent output",
+	"Usage: paddock logs NAME [-f] [-n NS]\n"
+	"\n"
+	"Prints the combined output of the task's run (capped at limits.logBytesPerRun).\n"
+	"-f keeps following until the task has finished.\n",
+	cmd_logs_fn,
+};
+
+/* ---- stop / delete ---------------------------------------------------- */
+
+static int name_args(const char *cmd, int argc, char **argv, const char **ns, enum model_kind *kind,
+		     struct strv *names)
+{
+	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
+					      { "help", no_argument, NULL, 'h' },
+					      { "ignore-not-found", no_argument, NULL, 'i' },
+					      { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		if (c == 'n')
+			*ns = optarg;
+		else if (c != 'i')
+			return cli_usage_error(NULL, "%s: unknown option", cmd);
+	}
+	int i = optind;
+	if (i < argc && model_kind_parse(argv[i]) >= 0 && i + 1 < argc) {
+		*kind = (enum model_kind)model_kind_parse(argv[i]);
+		i++;
+	}
+	for (; i < argc; i++)
+		strv_push(names, argv[i]);
+	if (!names->n)
+		return cli_usage_error(NULL, "%s: give at least one name", cmd);
+	return 0;
+}
+
+static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *ns = NULL;
+	enum model_kind kind = MODEL_TASK;
+	struct strv names = { 0 };
+	int ret = name_args("stop", argc, argv, &ns, &kind, &names);
+	if (ret) {
+		strv_free(&names);
+		return ret;
+	}
+	ns = default_ns(ctx, ns);
+	struct runtime *rt = NULL;
+	if ((ret = open_rt(ctx, &rt)) == 0) {
+		for (size_t i = 0; i < names.n; i++) {
+			char err[512];
+			if (runtime_stop(rt, ns, names.v[i], err, sizeof(err)) < 0) {
+				cli_error("%s", err);
+				ret = CLI_EXIT_NOT_FOUND;
+			} else {
+				printf("Task/%s stop requested\n", names.v[i]);
+			}
+		}
+	}
+	runtime_close(rt);
+	strv_free(&names);
+	return ret;
+}
+
+const struct cli_command cmd_stop = {
+	"stop", "stop a task: kill its whole run and record reason Stopped",
+	"Usage: paddock stop NAME... [-n NS]\n"
+	"\n"
+	"A task that has not started is Stopped at once; a running one is killed\n"
+	"(the whole process tree) by the controller, or by this command when no\n"
+	"controller runs.  Dependents of a stopped task fail with DependencyFailed.\n",
+	cmd_stop_fn,
+};
+
+static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *ns = NULL;
+	enum model_kind kind = MODEL_TASK;
+	struct strv names = { 0 };
+	bool ignore = false;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--ignore-not-found"))
+			ignore = true;
+	int ret = name_args("delete", argc, argv, &ns, &kind, &names);
+	if (ret) {
+		strv_free(&names);
+		return ret;
+	}
+	ns = default_ns(ctx, ns);
+	struct runtime *rt = NULL;
+	if ((ret = open_rt(ctx, &rt)) == 0) {
+		for (size_t i = 0; i < names.n; i++) {
+			char err[512] = "";
+			int rc = runtime_delete(rt, kind, ns, names.v[i], err, sizeof(err));
+			if (rc == -ENOENT) {
+				if (!ignore) {
+					cli_error("%s \"%s\" not found in namespace %s", model_kind_name(kind),
+						  names.v[i], ns);
+					ret = CLI_EXIT_NOT_FOUND;
+				}
+			} else if (rc < 0) {
+				cli_error("%s", err);
+				ret = CLI_EXIT_FAILED;
+			} else {
+				printf("%s/%s deleted\n", model_kind_name(kind), names.v[i]);
+			}
+		}
+	}
+	runtime_close(rt);
+	strv_free(&names);
+	return ret;
+}
+
+const struct cli_command cmd_delete = {
+	"delete", "delete tasks (killing their runs), agents, secrets or configmaps",
+	"Usage: paddock delete [task|agent|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
+	"\n"
+	"Deleting a running task kills its run first, then removes the task, its\n"
+	"events and its run directory.\n",
+	cmd_delete_fn,
+};
+
+/* ---- controller -------------------------------------------------------- */
+
+static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") && strcmp(argv[i], "-h"))
+			return cli_usage_error(NULL, "controller: unexpected argument \"%s\"", argv[i]);
+	struct runtime *rt = NULL;
+	int ret = open_rt(ctx, &rt);
+	if (ret)
+		return ret;
+	install_signals();
+	bool said = false;
+	int r;
+	while ((r = runtime_lock(rt)) == 0 && !stop_flag) {
+		if (!said) {
+			log_info("another controller holds the lock; waiting", "state_dir", rt->state_dir);
+			said = true;
+		}
+		sleep(1);
+	}
+	if (r < 0) {
+		cli_error("%s/controller.lock: %s", rt->state_dir, strerror(-r));
+		runtime_close(rt);
+		return CLI_EXIT_FAILED;
+	}
+	log_info("controller started", "state_dir", rt->state_dir, "backend", ctx->cfg->backend, "isolation",
+		 ctx->cfg->isolation);
+	int64_t last_version = -1;
+	int64_t last_tick = 0;
+	int64_t next = 0;
+	while (!stop_flag) {
+		int64_t v = store_data_version(rt->store);
+		int64_t now = now_wall_ms();
+		/* Tick on changes, when a deadline is due, and at least every second
+		 * (runs end without touching the store). */
+		if (v != last_version || now - last_tick >= 1000 || (next && now >= next)) {
+			runtime_tick(rt, &next);
+			last_version = store_data_version(rt->store);
+			last_tick = now;
+		}
+		usleep(100 * 1000);
+	}
+	log_info("controller stopping; runs keep going under their supervisors");
+	runtime_close(rt);
+	return CLI_EXIT_OK;
+}
+
+const struct cli_command cmd_controller = {
+	"controller", "run the local controller daemon (reconciles tasks until SIGTERM)",
+	"Usage: paddock controller\n"
+	"\n"
+	"The long-running daemon of the local backend.  One controller acts at a time\n"
+	"(STATE_DIR/controller.lock); a second one waits.  Runs are owned by their own\n"
+	"supervisor processes, so stopping or killing the controller never loses a\n"
+	"run: a restarted controller re-adopts live runs and collects finished ones.\n"
+	"SIGTERM or SIGINT stop it gracefully.\n",
+	cmd_controller_fn,
+};

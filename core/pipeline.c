@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+void pipeline_effective(const struct model_task *t, const struct model_agent *a,
+			struct pipeline_eff *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->driver = a ? a->type : t->type;
+	e->model = t->model ? t->model : a ? a->model : NULL;
+	e->effort = t->effort ? t->effort : a ? a->effort : NULL;
+	e->image = a ? a->image : NULL;
+	if (t->cred_type) {
+		e->cred_type = t->cred_type;
+		e->cred_secret = t->cred_secret;
+		e->cred_key = t->cred_key;
+		e->cred_field = "spec.credentials";
+	} else if (a && a->cred_type) {
+		e->cred_type = a->cred_type;
+		e->cred_secret = a->cred_secret;
+		e->cred_key = a->cred_key;
+		e->cred_field = "Agent spec.credentials";
+	} else {
+		e->cred_type = "none";
+		e->cred_field = "spec.credentials";
+	}
+	e->run_ns = a ? a->ns : t->ns;
+}
+
+static const char *agent_field(const struct paddock_task_view *v, const char *key)
+{
+	const struct model_agent *a = v->priv;
+	if (!a || !key)
+		return NULL;
+	char path[256];
+	if ((size_t)snprintf(path, sizeof(path), "spec.%s", key) >= sizeof(path))
+		return NULL;
+	return model_field(a->obj, path);
+}
+
+void pipeline_view(const struct model_task *t, const struct model_agent *a,
+		   const struct pipeline_eff *e, const char *prompt, struct paddock_task_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->size = sizeof(*v);
+	v->ns = t->ns;
+	v->name = t->name;
+	v->uid = t->uid;
+	v->type = e->driver;
+	v->prompt = prompt ? prompt : t->prompt;
+	v->model = e->model;
+	v->effort = e->effort;
+	v->credentials_type = e->cred_type;
+	v->credentials_secret = e->cred_secret;
+	v->credentials_key = e->cred_key;
+	v->secret_ns = e->run_ns;
+	v->workspace_repo = t->ws_repo;
+	v->workspace_ref = t->ws_ref;
+	v->outputs = t->outputs;
+	v->n_outputs = t->n_outputs;
+	v->timeout_seconds = t->timeout_s > 0 ? t->timeout_s : 0;
+	v->image = e->image;
+	v->agent_field = agent_field;
+	v->priv = a;
+}
+
+static const char *item_field(const struct paddock_context_item *it, const char *key)
+{
+	return model_field((json_object *)it->priv, key);
+}
+
+/* Fill an item view for contexts[i] of `list`, labelled `prefix[i]`. */
+static void item_view(json_object *item, const char *ns, const char *label,
+		      struct paddock_context_item *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->size = sizeof(*v);
+	v->type = model_field(item, "type");
+	v->name = model_field(item, "name");
+	v->mount_path = model_field(item, "mountPath");
+	json_object *m = NULL;
+	v->file_mode = json_object_object_get_ex(item, "fileMode", &m) ? json_object_get_int(m) : -1;
+	v->ns = ns;
+	v->field_path = label;
+	v->field = item_field;
+	v->priv = item;
+}
+
+static unsigned cred_bit(const char *t)
+{
+	if (str_eq(t, "api-key"))
+		return PADDOCK_CRED_API_KEY;
+	if (str_eq(t, "oauth"))
+		return PADDOCK_CRED_OAUTH;
+	return PADDOCK_CRED_NONE;
+}
+
+static void cred_choices(unsigned bits, char *out, size_t n)
+{
+	const char *names[3];
+	size_t k = 0;
+	if (bits & PADDOCK_CRED_API_KEY)
+		names[k++] = "api-key";
+	if (bits & PADDOCK_CRED_OAUTH)
+		names[k++] = "oauth";
+	if (bits & PADDOCK_CRED_NONE)
+		names[k++] = "none";
+	out[0] = '\0';
+	for (size_t i = 0; i < k; i++)
+		snprintf(out + strlen(out), n - strlen(out), "%s%s", i == 0 ? "" : i + 1 == k ? " or " : ", ",
+			 names[i]);
+}
+
+typedef int (*item_fn)(void *ctx, const struct loaded_plugin *p, const struct paddock_context_item *it,
+		       char *err, size_t errlen);
+
+/* Walk the Agent's contexts, then the Task's, resolving each item's plugin. */
+static int each_context(const struct plugin_set *ps, const struct model_task *t,
+			const struct model_agent *a, item_fn fn, void *ctx, char *err, size_t errlen)
+{
+	struct {
+		json_object *list;
+		const char *prefix;
+		const char *ns;
+	} lists[2] = {
+		{ a ? a->contexts : NULL, "Agent spec.contexts", a ? a->ns : NULL },
+		{ t->contexts, "spec.contexts", t->ns },
+	};
+	for (size_t l = 0; l < 2; l++) {
+		if (!lists[l].list)
+			continue;
+		size_t n = json_object_array_length(lists[l].list);
+		for (size_t i = 0; i < n; i++) {
+			json_object *item = json_object_array_get_idx(lists[l].list, i);
+			char label[96];
+			snprintf(label, sizeof(label), "%s[%zu]", lists[l].prefix, i);
+			struct paddock_context_item v;
+			item_view(item, lists[l].ns, label, &v);
+			const struct loaded_plugin *p = plugins_context(ps, v.type);
+			if (!p)
+				return errf(err, errlen, -EINVAL,
+					    "%s.type: no enabled context plugin for type \"%s\": enable it under contexts: in paddock.yaml (see `paddock plugins`)",
+					    label, v.type ? v.type : "");
+			int rc = fn(ctx, p, &v, err, errlen);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int validate_item(void *ctx, const struct loaded_plugin *p,
+			 const struct paddock_context_item *it, char *err, size_t errlen)
+{
+	(void)ctx;
+	const struct paddock_context_ops *ops = plugin_context_ops(p);
+	if (!ops->validate)
+		return 0;
+	int rc = ops->validate(p->instance, it, err, errlen);
+	return rc < 0 ? rc : 0;
+}
+
+int pipeline_validate(const struct plugin_set *ps, const struct model_task *t,
+		      const struct model_agent *a, char *err, size_t errlen)
+{
+	struct pipeline_eff e;
+	pipeline_effective(t, a, &e);
+	const char *field = a ? "Agent spec.type" : "spec.type";
+	const struct loaded_plugin *d = plugins_driver(ps, e.driver);
+	if (!d)
+		return errf(err, errlen, -EINVAL,
+			    "%s: no enabled driver \"%s\": enable it under drivers: in paddock.yaml (see `paddock plugins`)",
+			    field, e.driver ? e.driver : "");
+	const struct paddock_driver_ops *ops = plugin_driver_ops(d);
+	unsigned bits = ops->credential_types ? ops->credential_types(d->instance) : PADDOCK_CRED_NONE;
+	if (!(bits & cred_bit(e.cred_type))) {
+		char choices[64];
+		cred_choices(bits, choices, sizeof(choices));
+		return errf(err, errlen, -EINVAL,
+			    "%s.type: unsupported value \"%s\" for driver %s: use %s", e.cred_field,
+			    e.cred_type, e.driver, choices);
+	}
+	if (!str_eq(e.cred_type, "none") && !e.cred_secret)
+		return errf(err, errlen, -EINVAL,
+			    "%s.secretRef.name: required for credentials type %s: name the Secret that holds the %s (paddock apply -f secret.yaml)",
+			    e.cred_field, e.cred_type, e.cred_key ? e.cred_key : "credential");
+	struct paddock_task_view v;
+	pipeline_view(t, a, &e, NULL, &v);
+	if (ops->validate) {
+		int rc = ops->validate(d->instance, &v, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return each_context(ps, t, a, validate_item, NULL, err, errlen);
+}
+
+struct resolve_ctx {
+	const struct paddock_task_view *view;
+	struct run_plan *plan;
+	const struct paddock_plan_builder *b;
+};
+
+static int resolve_item(void *ctx, const struct loaded_plugin *p,
+			const struct paddock_context_item *it, char *err, size_t errlen)
+{
+	struct resolve_ctx *rc = ctx;
+	const struct paddock_context_ops *ops = plugin_context_ops(p);
+	plan_set_origin(rc->plan, it->field_path);
+	int r = ops->resolve(p->instance, rc->view, it, rc->b, err, errlen);
+	if (r >= 0 && rc->plan->rc < 0)
+		r = errf(err, errlen, rc->plan->rc, "%s", rc->plan->err);
+	return r < 0 ? r : 0;
+}
+
+int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
+		  const struct model_task *t, const struct model_agent *a, const char *prompt,
+		  struct run_plan *plan, char *err, size_t errlen)
+{
+	(void)cfg;
+	struct pipeline_eff e;
+	pipeline_effective(t, a, &e);
+	const struct loaded_plugin *d = plugins_driver(ps, e.driver);
+	if (!d)
+		return errf(err, errlen, -ENOENT, "driver \"%s\" is not enabled", e.driver ? e.driver : "");
+	const struct paddock_driver_ops *ops = plugin_driver_ops(d);
+	struct paddock_task_view v;
+	pipeline_view(t, a, &e, prompt, &v);
+	struct paddock_plan_builder b;
+	plan_builder(plan, &b);
+
+	int rc = 0;
+	plan_set_origin(plan, "driver credentials");
+	if (ops->credentials && (rc = ops->credentials(d->instance, &v, &b, err, errlen)) < 0)
+		goto out;
+	plan_set_origin(plan, "driver entrypoint");
+	if ((rc = ops->entrypoint(d->instance, &v, &b, err, errlen)) < 0)
+		goto out;
+	if (plan->rc < 0) {
+		rc = errf(err, errlen, plan->rc, "driver %s: %s", e.driver, plan->err);
+		goto out;
+	}
+	if (t->ws_repo) {
+		plan_set_origin(plan, "spec.workspace");
+		struct paddock_git_fetch g = {
+			.size = sizeof(g),
+			.repository = t->ws_repo,
+			.ref = t->ws_ref,
+			.dest = "",
+			.secret_name = t->ws_secret,
+		};
+		if ((rc = b.add_git(b.ctx, &g)) < 0) {
+			rc = errf(err, errlen, rc, "%s", plan->err);
+			goto out;
+		}
+	}
+	struct resolve_ctx rctx = { &v, plan, &b };
+	if ((rc = each_context(ps, t, a, resolve_item, &rctx, err, errlen)) < 0)
+		goto out;
+
+	/* The core's half of the entrypoint contract (DESIGN §6). */
+	char *task_id = xasprintf("%s/%s", t->ns, t->name);
+	b.set_env(b.ctx, "PADDOCK_TASK", task_id);
+	free(task_id);
+	if (e.model)
+		b.set_env(b.ctx, "PADDOCK_MODEL", e.model);
+	if (e.effort)
+		b.set_env(b.ctx, "PADDOCK_EFFORT", e.effort);
+	struct buf outs;
+	buf_init(&outs, 0);
+	for (size_t i = 0; i < t->n_outputs; i++)
+		buf_printf(&outs, "%s\t%s\n", t->outputs[i].name, t->outputs[i].path);
+	if (outs.len)
+		b.set_env(b.ctx, "PADDOCK_OUTPUTS", outs.data);
+	buf_free(&outs);
+	if (!plan->image && e.image)
+		b.set_image(b.ctx, e.image);
+	if (!plan->command)
+		rc = errf(err, errlen, -EINVAL, "driver %s set no entrypoint command", e.driver);
+	else if (plan->rc < 0)
+		rc = errf(err, errlen, plan->rc, "%s", plan->err);
+out:
+	return rc;
+}

@@ -1,0 +1,903 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "local.h"
+#include "outputs.h"
+#include "pipeline.h"
+#include "reconcile.h"
+#include "template.h"
+
+#define TTL_SCAN_INTERVAL_MS 10000
+
+/* ---- small json helpers ------------------------------------------- */
+
+static const char *jget_str(json_object *o, const char *key)
+{
+	json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static json_object *jget(json_object *o, const char *key)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static int64_t jget_time(json_object *o, const char *key)
+{
+	int64_t ms = 0;
+	const char *s = jget_str(o, key);
+	if (s && parse_time(s, &ms) < 0)
+		ms = 0;
+	return ms;
+}
+
+static void jset_time(json_object *o, const char *key, int64_t ms)
+{
+	char ts[40];
+	format_time_ms(ms, ts, sizeof(ts));
+	json_object_object_add(o, key, json_object_new_string(ts));
+}
+
+/* ---- host backend: secrets and ConfigMaps from the store ------------ */
+
+static int hb_secret_get(void *ctx, const char *ns, const char *name, const char *key, char **value,
+			 size_t *len, char *err, size_t errlen)
+{
+	return store_secret_get(ctx, ns, name, key, value, len, err, errlen);
+}
+
+static int hb_object_get(void *ctx, const char *kind, const char *ns, const char *name,
+			 struct paddock_object **out, char *err, size_t errlen)
+{
+	if (!str_eq(kind, "ConfigMap"))
+		return errf(err, errlen, -ENOTSUP, "object kind \"%s\" is not available locally: use ConfigMap",
+			    kind ? kind : "");
+	return store_configmap_get(ctx, ns, name, out, err, errlen);
+}
+
+static int ls_secret_get(void *ctx, const char *ns, const char *name, const char *key, char **value,
+			 size_t *len, char *err, size_t errlen)
+{
+	return store_secret_get(ctx, ns, name, key, value, len, err, errlen);
+}
+
+/* ---- open / lock ---------------------------------------------------- */
+
+static char *default_data_dir(void)
+{
+	const char *e = getenv("PADDOCK_DATA_DIR");
+	return xstrdup(e && *e ? e : PADDOCK_DATADIR);
+}
+
+int runtime_open(const struct pd_config *cfg, const struct plugin_set *ps, struct runtime **out,
+		 char *err, size_t errlen)
+{
+	const char *dir = cfg->state_dir;
+	const char *env = getenv("PADDOCK_STATE_DIR");
+	if (env && *env)
+		dir = env;
+	if (!dir)
+		dir = store_default_dir();
+	struct store *st = NULL;
+	int rc = store_open(dir, &st, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	rt->cfg = cfg;
+	rt->plugins = ps;
+	rt->store = st;
+	rt->state_dir = xstrdup(dir);
+	rt->data_dir = default_data_dir();
+	rt->lock_fd = -1;
+	static struct host_backend hb;
+	hb.ctx = st;
+	hb.secret_get = hb_secret_get;
+	hb.object_get = hb_object_get;
+	host_set_backend(&hb);
+	*out = rt;
+	return 0;
+}
+
+void runtime_close(struct runtime *rt)
+{
+	if (!rt)
+		return;
+	host_set_backend(NULL);
+	store_close(rt->store);
+	if (rt->lock_fd >= 0)
+		close(rt->lock_fd);
+	free(rt->state_dir);
+	free(rt->data_dir);
+	free(rt);
+}
+
+int runtime_lock(struct runtime *rt)
+{
+	if (rt->lock_fd >= 0)
+		return 1;
+	char *path = xasprintf("%s/controller.lock", rt->state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		return e == EWOULDBLOCK ? 0 : -e;
+	}
+	rt->lock_fd = fd;
+	return 1;
+}
+
+char *runtime_run_dir(const struct runtime *rt, json_object *task)
+{
+	const char *uid = jget_str(jget(task, "metadata"), "uid");
+	return xasprintf("%s/runs/%s", rt->state_dir, uid ? uid : "unknown");
+}
+
+/* ---- apply ---------------------------------------------------------- */
+
+static int load_agent(struct runtime *rt, const char *ns, const char *name, struct model_agent **out)
+{
+	json_object *doc = NULL;
+	int rc = store_get(rt->store, MODEL_AGENT, ns, name, &doc);
+	if (rc < 0)
+		return rc;
+	char err[256];
+	rc = model_agent_from_json(doc, out, err, sizeof(err));
+	json_object_put(doc);
+	return rc;
+}
+
+int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum model_kind *kind,
+		  char *err, size_t errlen)
+{
+	struct model_limits lim = { .prompt_bytes = rt->cfg->limits.prompt_bytes };
+	enum model_kind k;
+	int rc = model_validate(doc, &lim, &k, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (k == MODEL_TASK) {
+		struct model_task *t = NULL;
+		struct model_agent *a = NULL;
+		if ((rc = model_task_from_json(doc, &t, err, errlen)) < 0)
+			return rc;
+		if (t->agent_name) {
+			rc = load_agent(rt, t->agent_ns, t->agent_name, &a);
+			if (rc == -ENOENT) {
+				rc = errf(err, errlen, -ENOENT,
+					  "spec.agentRef: agent \"%s/%s\" not found: apply the Agent first (paddock get agents)",
+					  t->agent_ns, t->agent_name);
+			} else if (rc == 0 && !model_agent_allows(a, t->ns)) {
+				rc = errf(err, errlen, -EPERM,
+					  "spec.agentRef: agent \"%s/%s\" does not allow namespace \"%s\": add it to the Agent's spec.allowedNamespaces",
+					  t->agent_ns, t->agent_name, t->ns);
+			}
+		}
+		if (rc == 0)
+			rc = pipeline_validate(rt->plugins, t, a, err, errlen);
+		if (rc == 0) {
+			const char *const *deps = (const char *const *)t->deps.v;
+			rc = tmpl_check_deps(t->prompt, deps, t->deps.n, err, errlen);
+		}
+		model_agent_free(a);
+		model_task_free(t);
+		if (rc < 0)
+			return rc;
+	}
+	rc = store_apply(rt->store, doc, k, created, err, errlen);
+	if (rc == 0 && kind)
+		*kind = k;
+	return rc;
+}
+
+/* ---- status writes --------------------------------------------------- */
+
+/* Copy of the task's status (or a fresh one) to modify. */
+static json_object *status_copy(json_object *task)
+{
+	json_object *st = jget(task, "status");
+	json_object *c = NULL;
+	if (st && json_object_deep_copy(st, &c, NULL) == 0)
+		return c;
+	return json_object_new_object();
+}
+
+static int write_status(struct runtime *rt, json_object *task, json_object *st, const char *phase,
+			const char *reason, const char *message)
+{
+	json_object *md = jget(task, "metadata");
+	const char *ns = jget_str(md, "namespace"), *name = jget_str(md, "name");
+	json_object_object_add(st, "phase", json_object_new_string(phase));
+	json_object_object_add(st, "reason", json_object_new_string(reason ? reason : ""));
+	json_object_object_add(st, "message", json_object_new_string(message ? message : ""));
+	char err[512];
+	int rc = store_set_status(rt->store, ns, name, st, reason, message, err, sizeof(err));
+	if (rc < 0 && rc != -ENOENT)
+		log_error("status write failed", "task", name, "namespace", ns, "error", err);
+	else if (rc == 0)
+		log_info("task phase", "namespace", ns, "task", name, "phase", phase, "reason",
+			 reason ? reason : "", "message", message ? message : "");
+	json_object_put(st);
+	return rc;
+}
+
+/* ---- the run's stream sink (runs in the supervisor) ------------------ */
+
+struct sink_ctx {
+	const struct paddock_driver_ops *ops;
+	void *parser;
+	struct outputs_parser *outputs;
+};
+
+static void sink_line(void *ctx, const char *line, size_t len)
+{
+	struct sink_ctx *s = ctx;
+	outputs_feed_line(s->outputs, line, len, false);
+	if (s->parser && s->ops->parser_line)
+		s->ops->parser_line(s->parser, line, len);
+}
+
+static void sink_finish(void *ctx, int exit_code, struct buf *out)
+{
+	struct sink_ctx *s = ctx;
+	outputs_finish(s->outputs);
+	struct paddock_run_result r;
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.input_tokens = r.output_tokens = -1;
+	r.cost_usd = -1;
+	if (s->parser && s->ops->parser_finish)
+		s->ops->parser_finish(s->parser, exit_code, &r);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "outcome", json_object_new_int(r.outcome));
+	if (r.input_tokens >= 0)
+		json_object_object_add(o, "inputTokens", json_object_new_int64(r.input_tokens));
+	if (r.output_tokens >= 0)
+		json_object_object_add(o, "outputTokens", json_object_new_int64(r.output_tokens));
+	if (r.cost_usd >= 0)
+		json_object_object_add(o, "costUSD", json_object_new_double(r.cost_usd));
+	r.result[sizeof(r.result) - 1] = '\0';
+	r.error[sizeof(r.error) - 1] = '\0';
+	if (r.result[0])
+		json_object_object_add(o, "result", json_object_new_string(r.result));
+	if (r.error[0])
+		json_object_object_add(o, "error", json_object_new_string(r.error));
+	if (outputs_found(s->outputs))
+		json_object_object_add(o, "outputs", outputs_to_json(s->outputs));
+	if (outputs_warning(s->outputs))
+		json_object_object_add(o, "outputsWarning",
+				       json_object_new_string(outputs_warning(s->outputs)));
+	buf_puts(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+/* ---- starting a run -------------------------------------------------- */
+
+struct dep_lookup {
+	struct runtime *rt;
+	const char *ns;
+	json_object *cache; /* name -> task doc */
+};
+
+static int dep_result(void *ctx, const char *dep, const char *key, const char **value, char *avail,
+		      size_t availlen)
+{
+	struct dep_lookup *d = ctx;
+	json_object *task = jget(d->cache, dep);
+	if (!task) {
+		if (store_get(d->rt->store, MODEL_TASK, d->ns, dep, &task) < 0) {
+			snprintf(avail, availlen, "%s", "");
+			return -ENOENT;
+		}
+		json_object_object_add(d->cache, dep, task);
+	}
+	json_object *res = jget(jget(task, "status"), "results");
+	const char *v = jget_str(res, key);
+	if (v) {
+		*value = v;
+		return 0;
+	}
+	avail[0] = '\0';
+	if (res) {
+		json_object_object_foreach(res, k, val) {
+			(void)val;
+			size_t l = strlen(avail);
+			snprintf(avail + l, availlen - l, "%s%s", l ? ", " : "", k);
+		}
+	}
+	return -ENODATA;
+}
+
+static bool is_entrypoint_placeholder(const char *cmd)
+{
+	return str_eq(cmd, "/paddock_entrypoint.sh");
+}
+
+/* Prepare and start the run of `task`.  Returns 0, or a negative errno
+ * with the reason (a failure of this task, not of the controller). */
+static int start_run(struct runtime *rt, json_object *task, const struct model_task *t,
+		     const struct model_agent *a, char *err, size_t errlen)
+{
+	struct pipeline_eff e;
+	pipeline_effective(t, a, &e);
+	char *prompt = NULL, *task_md = NULL, *run_dir = NULL, *entry = NULL, *lib = NULL;
+	struct run_plan plan;
+	plan_init(&plan, e.run_ns, rt->cfg->limits.context_item_bytes,
+		  rt->cfg->limits.context_total_bytes);
+	struct sink_ctx sc = { 0 };
+	struct dep_lookup dl = { rt, t->ns, json_object_new_object() };
+	int rc = tmpl_render(t->prompt, dep_result, &dl, rt->cfg->limits.prompt_bytes, &prompt, err,
+			     errlen);
+	if (rc < 0)
+		goto out;
+	if ((rc = pipeline_plan(rt->cfg, rt->plugins, t, a, prompt, &plan, err, errlen)) < 0)
+		goto out;
+	task_md = plan_render_task_md(&plan, prompt);
+	run_dir = runtime_run_dir(rt, task);
+	if (is_entrypoint_placeholder(plan.command)) {
+		entry = xasprintf("%s/drivers/%s/paddock_entrypoint.sh", rt->data_dir, e.driver);
+		if (access(entry, R_OK) < 0) {
+			rc = errf(err, errlen, -ENOENT,
+				  "entrypoint script %s for driver %s not found: reinstall paddock or set PADDOCK_DATA_DIR",
+				  entry, e.driver);
+			goto out;
+		}
+	}
+	lib = xasprintf("%s/drivers/paddock_lib.sh", rt->data_dir);
+	if (access(lib, R_OK) < 0) {
+		free(lib);
+		lib = xasprintf("%s/paddock_lib.sh", rt->data_dir);
+	}
+
+	const struct loaded_plugin *d = plugins_driver(rt->plugins, e.driver);
+	sc.ops = plugin_driver_ops(d);
+	sc.outputs = outputs_new(rt->cfg->limits.output_bytes);
+	if (sc.ops->parser_new && sc.ops->parser_new(d->instance, &sc.parser) < 0)
+		sc.parser = NULL;
+	struct local_sink sink = { &sc, sink_line, sink_finish };
+	struct local_secrets secrets = { rt->store, ls_secret_get };
+	const char *const *ro = a ? (const char *const *)a->ro_paths.v : NULL;
+	char *git_locks = xasprintf("%s/git-slots", rt->state_dir);
+	mkdir_p(git_locks, 0700);
+	struct local_spec spec = {
+		.run_dir = run_dir,
+		.plan = &plan,
+		.task_md = task_md,
+		.entrypoint_path = entry,
+		.lib_path = access(lib, R_OK) == 0 ? lib : NULL,
+		.isolation = !str_eq(rt->cfg->isolation, "none"),
+		.ro_paths = ro,
+		.timeout_s = t->timeout_s > 0 ? t->timeout_s : rt->cfg->limits.default_task_timeout,
+		.log_cap = rt->cfg->limits.log_bytes_per_run,
+		.git_timeout_s = rt->cfg->limits.git_timeout_seconds,
+		.git_lock_dir = git_locks,
+		.git_max_concurrent = (int)rt->cfg->limits.concurrent_clones,
+		.ns = e.run_ns,
+		.secrets = &secrets,
+		.sink = &sink,
+	};
+	/* A crash between prepare and start leaves a half-made run dir:
+	 * nothing ran yet, so it is safe to make it again. */
+	struct local_obs obs = { 0 };
+	if (local_observe(run_dir, &obs) == 0 && obs.state == LOCAL_NONE)
+		rm_rf(run_dir);
+	local_obs_free(&obs);
+	rc = local_prepare(&spec, err, errlen);
+	if (rc == 0)
+		rc = local_start(&spec, err, errlen);
+	free(git_locks);
+out:
+	if (sc.parser && sc.ops->parser_free)
+		sc.ops->parser_free(sc.parser);
+	outputs_free(sc.outputs);
+	json_object_put(dl.cache);
+	plan_free(&plan);
+	free(prompt);
+	free(task_md);
+	free(run_dir);
+	free(entry);
+	free(lib);
+	return rc;
+}
+
+/* ---- reconcile one task ----------------------------------------------- */
+
+struct deps_graph {
+	struct runtime *rt;
+	const char *ns;
+	struct model_task *cur; /* last loaded, owns the deps array handed out */
+};
+
+static int graph_deps(void *ctx, const char *name, const char *const **deps, size_t *n)
+{
+	struct deps_graph *g = ctx;
+	model_task_free(g->cur);
+	g->cur = NULL;
+	json_object *doc = NULL;
+	if (store_get(g->rt->store, MODEL_TASK, g->ns, name, &doc) < 0)
+		return -ENOENT;
+	char err[128];
+	int rc = model_task_from_json(doc, &g->cur, err, sizeof(err));
+	json_object_put(doc);
+	if (rc < 0)
+		return -ENOENT;
+	*deps = (const char *const *)g->cur->deps.v;
+	*n = g->cur->deps.n;
+	return 0;
+}
+
+/* Fill the run observation of a Running task. */
+static void observe_run(struct runtime *rt, json_object *task, struct rec_input *in,
+			struct local_obs *obs, json_object **result)
+{
+	char *run_dir = runtime_run_dir(rt, task);
+	if (local_observe(run_dir, obs) < 0)
+		obs->state = LOCAL_LOST;
+	free(run_dir);
+	switch (obs->state) {
+	case LOCAL_NONE: in->run = REC_RUN_NONE; break;
+	case LOCAL_RUNNING: in->run = REC_RUN_ACTIVE; break;
+	case LOCAL_LOST: in->run = REC_RUN_LOST; break;
+	case LOCAL_EXITED:
+		in->run = REC_RUN_EXITED;
+		in->exit_code = obs->term_signal ? -obs->term_signal : obs->exit_code;
+		in->run_end_reason = obs->end_reason[0] ? obs->end_reason : NULL;
+		*result = obs->result_json ? json_tokener_parse(obs->result_json) : NULL;
+		if (*result) {
+			json_object *oc = jget(*result, "outcome");
+			in->outcome = oc ? json_object_get_int(oc) : 0;
+			in->run_error = jget_str(*result, "error");
+		}
+		break;
+	}
+}
+
+/* Record what a finished run produced: results, outputs, usage. */
+static void fill_results(json_object *st, const struct model_task *t, json_object *result,
+			 const struct local_obs *obs)
+{
+	json_object *outs = jget(result, "outputs");
+	json_object *results = json_object_new_object();
+	if (outs) {
+		json_object_object_foreach(outs, k, v)
+			json_object_object_add(results, k, json_object_get(v));
+	}
+	json_object *declared = json_object_new_object();
+	for (size_t i = 0; i < t->n_outputs; i++) {
+		const char *v = jget_str(outs, t->outputs[i].name);
+		if (!v)
+			v = t->outputs[i].dflt;
+		if (v)
+			json_object_object_add(declared, t->outputs[i].name, json_object_new_string(v));
+	}
+	json_object_object_add(st, "results", results);
+	json_object_object_add(st, "outputs", declared);
+	json_object *usage = json_object_new_object();
+	static const char *const keys[] = { "inputTokens", "outputTokens", "costUSD" };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_object *v = jget(result, keys[i]);
+		if (v)
+			json_object_object_add(usage, keys[i], json_object_get(v));
+	}
+	json_object_object_add(st, "usage", usage);
+	const char *text = jget_str(result, "result");
+	if (text)
+		json_object_object_add(st, "result", json_object_new_string(text));
+	json_object_object_add(st, "exitCode", json_object_new_int(obs->exit_code));
+	if (obs->start_ms)
+		jset_time(st, "runStartTime", obs->start_ms);
+	if (obs->end_ms)
+		jset_time(st, "runEndTime", obs->end_ms);
+	const char *w = jget_str(result, "outputsWarning");
+	if (w)
+		json_object_object_add(st, "outputsWarning", json_object_new_string(w));
+}
+
+struct reconcile_ctx {
+	bool admit;          /* the task is a queue head being considered */
+	long agent_running, agent_max, global_running, global_max;
+	int64_t next_ms;
+	bool started;
+};
+
+static void reconcile_task(struct runtime *rt, json_object *task, struct reconcile_ctx *rc_ctx)
+{
+	char err[1024] = "";
+	struct model_task *t = NULL;
+	struct model_agent *a = NULL;
+	json_object *result = NULL;
+	struct local_obs obs = { 0 };
+	struct deps_graph g = { rt, NULL, NULL };
+	json_object *md = jget(task, "metadata");
+	if (model_task_from_json(task, &t, err, sizeof(err)) < 0) {
+		log_error("unreadable task", "task", jget_str(md, "name"), "error", err);
+		return;
+	}
+	g.ns = t->ns;
+	json_object *st = jget(task, "status");
+	struct rec_input in;
+	memset(&in, 0, sizeof(in));
+	enum rec_phase ph = REC_PENDING;
+	rec_phase_parse(jget_str(st, "phase") ? jget_str(st, "phase") : "Pending", &ph);
+	in.phase = ph;
+	in.now_ms = now_wall_ms();
+	in.created_ms = jget_time(md, "creationTimestamp");
+	in.start_ms = jget_time(st, "startTime");
+	in.completion_ms = jget_time(st, "completionTime");
+	in.stop_requested = store_stop_requested(task);
+	in.timeout_s = t->timeout_s > 0 ? t->timeout_s : rt->cfg->limits.default_task_timeout;
+	in.ttl_s = t->ttl_s;
+
+	char invalid[512] = "";
+	const char *invalid_reason = NULL;
+	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {
+		if (t->agent_name) {
+			int r = load_agent(rt, t->agent_ns, t->agent_name, &a);
+			if (r < 0) {
+				snprintf(invalid, sizeof(invalid), "agent \"%s/%s\" not found", t->agent_ns,
+					 t->agent_name);
+				invalid_reason = "AgentNotFound";
+			} else if (!model_agent_allows(a, t->ns)) {
+				snprintf(invalid, sizeof(invalid),
+					 "agent \"%s/%s\" does not allow namespace \"%s\"", t->agent_ns,
+					 t->agent_name, t->ns);
+				invalid_reason = "Forbidden";
+			}
+		}
+		struct pipeline_eff e;
+		pipeline_effective(t, a, &e);
+		if (!invalid_reason && !plugins_driver(rt->plugins, e.driver)) {
+			snprintf(invalid, sizeof(invalid), "driver \"%s\" is not enabled", e.driver ? e.driver : "");
+			invalid_reason = "DriverNotFound";
+		}
+		if (!invalid_reason && !str_eq(e.cred_type, "none") && e.cred_secret) {
+			char *v = NULL;
+			size_t vl = 0;
+			char serr[256];
+			if (store_secret_get(rt->store, e.run_ns, e.cred_secret, e.cred_key ? e.cred_key : "apiKey",
+					     &v, &vl, serr, sizeof(serr)) < 0) {
+				snprintf(invalid, sizeof(invalid), "%s: %s", e.cred_field, serr);
+				invalid_reason = "SecretNotFound";
+			}
+			secure_free(v, vl);
+		}
+		/* dependencies */
+		in.deps_total = t->deps.n;
+		for (size_t i = 0; i < t->deps.n; i++) {
+			json_object *dep = NULL;
+			if (store_get(rt->store, MODEL_TASK, t->ns, t->deps.v[i], &dep) < 0) {
+				in.deps_missing++;
+				in.missing_dep = t->deps.v[i];
+				continue;
+			}
+			enum rec_phase dph = REC_PENDING;
+			rec_phase_parse(jget_str(jget(dep, "status"), "phase") ?: "Pending", &dph);
+			if (dph == REC_SUCCEEDED)
+				in.deps_succeeded++;
+			else if (dph == REC_FAILED || dph == REC_STOPPED) {
+				in.deps_failed++;
+				in.failed_dep = t->deps.v[i];
+			}
+			json_object_put(dep);
+		}
+	}
+	char cycle[512] = "";
+	if (t->deps.n && !rec_phase_terminal(ph) && ph != REC_RUNNING) {
+		char cerr[256];
+		int c = rec_find_cycle(t->name, graph_deps, &g, 0, cycle, sizeof(cycle), cerr, sizeof(cerr));
+		if (c == 1) {
+			in.dep_cycle = true;
+			in.cycle_path = cycle;
+		}
+	}
+	if (invalid_reason) {
+		in.invalid = invalid;
+		in.invalid_reason = invalid_reason;
+	}
+	in.agent_running = rc_ctx->agent_running;
+	in.agent_max = rc_ctx->agent_max;
+	in.global_running = rc_ctx->global_running;
+	in.global_max = rc_ctx->global_max;
+	in.head_of_queue = rc_ctx->admit;
+	if (ph == REC_RUNNING)
+		observe_run(rt, task, &in, &obs, &result);
+
+	/* A Running task whose run never started (the controller died
+	 * between recording Running and starting it): start it now. */
+	if (ph == REC_RUNNING && in.run == REC_RUN_NONE && !in.stop_requested) {
+		if (a == NULL && t->agent_name)
+			load_agent(rt, t->agent_ns, t->agent_name, &a);
+		if (start_run(rt, task, t, a, err, sizeof(err)) < 0)
+			write_status(rt, task, status_copy(task), "Failed", "StartFailed", err);
+		goto out;
+	}
+
+	struct rec_decision d;
+	rec_decide(&in, &d);
+	if (d.requeue_after_ms > 0) {
+		int64_t due = in.now_ms + d.requeue_after_ms;
+		if (rc_ctx->next_ms == 0 || due < rc_ctx->next_ms)
+			rc_ctx->next_ms = due;
+	}
+	const char *old_reason = jget_str(st, "reason");
+	switch (d.action) {
+	case REC_NOOP:
+		break;
+	case REC_SET_PHASE: {
+		bool same = d.phase == ph && str_eq(old_reason, d.reason) &&
+			    str_eq(jget_str(st, "message"), d.message);
+		if (same)
+			break;
+		json_object *ns_st = status_copy(task);
+		if (rec_phase_terminal(d.phase)) {
+			jset_time(ns_st, "completionTime", in.now_ms);
+			if (result)
+				fill_results(ns_st, t, result, &obs);
+		}
+		write_status(rt, task, ns_st, rec_phase_name(d.phase), d.reason, d.message);
+		break;
+	}
+	case REC_START: {
+		/* Record the intent first: a crash after this restarts the run
+		 * (see above); a crash before leaves the task Queued.  Either
+		 * way it runs once. */
+		json_object *ns_st = status_copy(task);
+		jset_time(ns_st, "startTime", in.now_ms);
+		json_object_object_add(ns_st, "runId", json_object_new_string(t->uid ? t->uid : ""));
+		if (write_status(rt, task, ns_st, "Running", d.reason, d.message) < 0)
+			break;
+		rc_ctx->started = true;
+		json_object *fresh = NULL;
+		if (store_get(rt->store, MODEL_TASK, t->ns, t->name, &fresh) < 0)
+			break;
+		if (start_run(rt, fresh, t, a, err, sizeof(err)) < 0) {
+			log_warn("start failed", "namespace", t->ns, "task", t->name, "error", err);
+			write_status(rt, fresh, status_copy(fresh), "Failed", "StartFailed", err);
+		}
+		json_object_put(fresh);
+		break;
+	}
+	case REC_KILL: {
+		char *run_dir = runtime_run_dir(rt, task);
+		int r = local_stop(run_dir);
+		free(run_dir);
+		if (r == -ESRCH || r == -ENOENT) {
+			json_object *ns_st = status_copy(task);
+			jset_time(ns_st, "completionTime", in.now_ms);
+			write_status(rt, task, ns_st, d.reason && !strcmp(d.reason, "Stopped") ? "Stopped" : "Failed",
+				     d.reason, d.message);
+		}
+		if (rc_ctx->next_ms == 0 || in.now_ms + 500 < rc_ctx->next_ms)
+			rc_ctx->next_ms = in.now_ms + 500;
+		break;
+	}
+	case REC_DELETE: {
+		char *run_dir = runtime_run_dir(rt, task);
+		local_cleanup(run_dir);
+		free(run_dir);
+		store_delete(rt->store, MODEL_TASK, t->ns, t->name, err, sizeof(err));
+		log_info("task deleted after TTL", "namespace", t->ns, "task", t->name);
+		break;
+	}
+	}
+out:
+	if (result)
+		json_object_put(result);
+	local_obs_free(&obs);
+	model_task_free(g.cur);
+	model_agent_free(a);
+	model_task_free(t);
+}
+
+/* ---- the pass ------------------------------------------------------- */
+
+struct collect {
+	json_object **v;
+	size_t n, alloc;
+};
+
+static int collect_cb(json_object *obj, void *ctx)
+{
+	struct collect *c = ctx;
+	if (c->n == c->alloc) {
+		c->alloc = c->alloc ? c->alloc * 2 : 16;
+		c->v = xrealloc(c->v, c->alloc * sizeof(*c->v));
+	}
+	c->v[c->n++] = json_object_get(obj);
+	return 0;
+}
+
+static void collect_free(struct collect *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		json_object_put(c->v[i]);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static long agent_limit(struct runtime *rt, const char *agent_key)
+{
+	if (!agent_key || !*agent_key)
+		return 0;
+	const char *slash = strchr(agent_key, '/');
+	if (!slash)
+		return 0;
+	char *ns = xstrndup(agent_key, (size_t)(slash - agent_key));
+	struct model_agent *a = NULL;
+	long max = 0;
+	if (load_agent(rt, ns, slash + 1, &a) == 0)
+		max = a->max_concurrent;
+	model_agent_free(a);
+	free(ns);
+	return max;
+}
+
+/* Admission: repeatedly take the oldest queue head whose Agent has a free
+ * slot, while the global limit allows.  Each step costs one indexed
+ * lookup per Agent, whatever the queue length (docs/lifecycle.md). */
+static void admit(struct runtime *rt, struct reconcile_ctx *base)
+{
+	struct collect agents = { 0 };
+	store_list(rt->store, MODEL_AGENT, NULL, collect_cb, &agents);
+	size_t nkeys = agents.n + 1;
+	char **keys = xcalloc(nkeys, sizeof(char *));
+	long *limits = xcalloc(nkeys, sizeof(long));
+	keys[0] = xstrdup("");
+	for (size_t i = 0; i < agents.n; i++) {
+		json_object *md = jget(agents.v[i], "metadata");
+		keys[i + 1] = xasprintf("%s/%s", jget_str(md, "namespace"), jget_str(md, "name"));
+		limits[i + 1] = agent_limit(rt, keys[i + 1]);
+	}
+	long global_max = rt->cfg->limits.max_concurrent_tasks;
+	for (int guard = 0; guard < 10000; guard++) {
+		long global_running = store_count_phase(rt->store, MODEL_PHASE_RUNNING, NULL);
+		if (global_max > 0 && global_running >= global_max)
+			break;
+		json_object *best = NULL;
+		size_t best_i = 0;
+		int64_t best_seq = 0;
+		for (size_t i = 0; i < nkeys; i++) {
+			long running = store_count_phase(rt->store, MODEL_PHASE_RUNNING, keys[i]);
+			if (limits[i] > 0 && running >= limits[i])
+				continue;
+			json_object *head = NULL;
+			if (store_next_queued(rt->store, keys[i], &head) < 0)
+				continue;
+			json_object *seqo = jget(jget(head, "metadata"), "paddock.dev/seq");
+			int64_t seq = seqo ? json_object_get_int64(seqo) : 0;
+			int64_t created = jget_time(jget(head, "metadata"), "creationTimestamp");
+			int64_t order = seq ? seq : created;
+			if (!best || order < best_seq) {
+				if (best)
+					json_object_put(best);
+				best = head;
+				best_i = i;
+				best_seq = order;
+			} else {
+				json_object_put(head);
+			}
+		}
+		if (!best)
+			break;
+		struct reconcile_ctx c = *base;
+		c.admit = true;
+		c.global_running = global_running;
+		c.global_max = global_max;
+		c.agent_max = limits[best_i];
+		c.agent_running = store_count_phase(rt->store, MODEL_PHASE_RUNNING, keys[best_i]);
+		c.started = false;
+		reconcile_task(rt, best, &c);
+		json_object_put(best);
+		if (c.next_ms && (base->next_ms == 0 || c.next_ms < base->next_ms))
+			base->next_ms = c.next_ms;
+		if (!c.started)
+			break; /* the head did not start (e.g. failed validation): look again next pass */
+	}
+	for (size_t i = 0; i < nkeys; i++)
+		free(keys[i]);
+	free(keys);
+	free(limits);
+	collect_free(&agents);
+}
+
+int runtime_tick(struct runtime *rt, int64_t *next_ms)
+{
+	struct reconcile_ctx base = { 0 };
+	base.global_max = rt->cfg->limits.max_concurrent_tasks;
+	static const enum model_phase active[] = { MODEL_PHASE_RUNNING, MODEL_PHASE_PENDING,
+						   MODEL_PHASE_WAITING };
+	for (size_t p = 0; p < ARRAY_SIZE(active); p++) {
+		struct collect c = { 0 };
+		store_list_phase(rt->store, active[p], collect_cb, &c);
+		for (size_t i = 0; i < c.n; i++)
+			reconcile_task(rt, c.v[i], &base);
+		collect_free(&c);
+	}
+	admit(rt, &base);
+	int64_t now = now_wall_ms();
+	if (now - rt->last_ttl_scan_ms >= TTL_SCAN_INTERVAL_MS) {
+		rt->last_ttl_scan_ms = now;
+		static const enum model_phase done[] = { MODEL_PHASE_SUCCEEDED, MODEL_PHASE_FAILED,
+							 MODEL_PHASE_STOPPED };
+		for (size_t p = 0; p < ARRAY_SIZE(done); p++) {
+			struct collect c = { 0 };
+			store_list_phase(rt->store, done[p], collect_cb, &c);
+			for (size_t i = 0; i < c.n; i++) {
+				json_object *spec = jget(c.v[i], "spec");
+				if (jget(spec, "ttlSecondsAfterFinished"))
+					reconcile_task(rt, c.v[i], &base);
+			}
+			collect_free(&c);
+		}
+	}
+	if (next_ms)
+		*next_ms = base.next_ms;
+	return 0;
+}
+
+/* ---- stop / delete ------------------------------------------------------ */
+
+int runtime_stop(struct runtime *rt, const char *ns, const char *name, char *err, size_t errlen)
+{
+	json_object *task = NULL;
+	if (store_get(rt->store, MODEL_TASK, ns, name, &task) < 0)
+		return errf(err, errlen, -ENOENT, "task \"%s/%s\" not found", ns, name);
+	int rc = store_set_annotation(rt->store, MODEL_TASK, ns, name, STORE_ANNOTATION_STOP, "true", err,
+				      errlen);
+	if (rc == 0) {
+		enum rec_phase ph = REC_PENDING;
+		rec_phase_parse(jget_str(jget(task, "status"), "phase") ?: "Pending", &ph);
+		if (ph == REC_RUNNING) {
+			char *run_dir = runtime_run_dir(rt, task);
+			local_stop(run_dir);
+			free(run_dir);
+		} else if (!rec_phase_terminal(ph)) {
+			json_object *st = status_copy(task);
+			jset_time(st, "completionTime", now_wall_ms());
+			write_status(rt, task, st, "Stopped", "Stopped", "stopped before it started");
+		}
+	}
+	json_object_put(task);
+	return rc;
+}
+
+int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, const char *name,
+		   char *err, size_t errlen)
+{
+	if (kind == MODEL_TASK) {
+		json_object *task = NULL;
+		if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
+			char *run_dir = runtime_run_dir(rt, task);
+			struct local_obs obs = { 0 };
+			if (local_observe(run_dir, &obs) == 0 && obs.state == LOCAL_RUNNING) {
+				local_stop(run_dir);
+				for (int i = 0; i < 100; i++) {
+					local_obs_free(&obs);
+					if (local_observe(run_dir, &obs) < 0 || obs.state != LOCAL_RUNNING)
+						break;
+					usleep(100 * 1000);
+				}
+			}
+			local_obs_free(&obs);
+			local_cleanup(run_dir);
+			free(run_dir);
+			json_object_put(task);
+		}
+	}
+	return store_delete(rt->store, kind, ns, name, err, errlen);
+}

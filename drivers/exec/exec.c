@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exec - the generic driver: runs any command template with the prompt as
+ * $1 (and ./task.md in the workspace).  The template comes from the
+ * Agent's spec.command or else drivers.exec.settings.command; the
+ * entrypoint script runs it with `sh -c`.  Output is plain text: the
+ * result is the last non-empty line, the outcome is the exit code.
+ */
+#include "config.h"
+#include "../common/drv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DRIVER_NAME "exec"
+
+static const char *command_of(struct drv *d, const struct paddock_task_view *t)
+{
+	const char *c = NULL;
+	if (t->agent_field)
+		c = t->agent_field(t, "command");
+	if (!c || !*c)
+		c = drv_setting(d, "command");
+	return c && *c ? c : NULL;
+}
+
+static int exec_validate(struct drv *d, const struct paddock_task_view *t, char *err, size_t errlen)
+{
+	const char *c = command_of(d, t);
+	if (!c)
+		return drv_errf(err, errlen, -EINVAL,
+				"spec.type exec: no command: set spec.command on the Agent or "
+				"drivers.exec.settings.command in paddock.yaml");
+	if (strlen(c) > 65536)
+		return drv_errf(err, errlen, -E2BIG,
+				"spec.command: %zu bytes, over the limit of 65536: put a long script in a file "
+				"context and run that",
+				strlen(c));
+	return 0;
+}
+
+static int exec_entrypoint(struct drv *d, const struct paddock_task_view *t,
+			   const struct paddock_plan_builder *plan, char *err, size_t errlen)
+{
+	int rc = exec_validate(d, t, err, errlen);
+	if (rc < 0)
+		return rc;
+	return drv_env(plan, "PADDOCK_COMMAND", command_of(d, t), err, errlen);
+}
+
+static void exec_line(struct drv_parser *p, struct json_object *obj, const char *line, size_t len)
+{
+	(void)obj;
+	size_t i = 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == len)
+		return;
+	drv_copy(p->result, sizeof(p->result), line, len);
+}
+
+static void exec_finish(struct drv_parser *p, int exit_code, struct paddock_run_result *out)
+{
+	if (exit_code != 0) {
+		snprintf(p->error, sizeof(p->error), "command exited with status %d", exit_code);
+		drv_fill(p, PADDOCK_OUTCOME_FAILED, out);
+		return;
+	}
+	drv_fill(p, PADDOCK_OUTCOME_SUCCESS, out);
+}
+
+static const struct drv_spec exec_spec = {
+	.name = DRIVER_NAME,
+	.cli = "command",
+	.default_bin = NULL,
+	.cred_types = PADDOCK_CRED_NONE | PADDOCK_CRED_API_KEY | PADDOCK_CRED_OAUTH,
+	.any_effort = true, /* the command reads PADDOCK_EFFORT if it wants */
+	.api_key_env = "PADDOCK_API_KEY",
+	.oauth_env = "PADDOCK_OAUTH_TOKEN",
+	.json = false,
+	.validate = exec_validate,
+	.entrypoint = exec_entrypoint,
+	.line = exec_line,
+	.finish = exec_finish,
+};
+
+DRV_DECLARE(exec_spec, DRIVER_NAME, exec_desc, exec_ops,
+	    "Generic driver: runs a command template with the prompt as $1")

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * opencode - drives OpenCode (`opencode run --format json`).
+ *
+ * Credentials: the Secret is exposed as the provider's own key variable,
+ * chosen by the model's "provider/" prefix (table below); a provider that
+ * is not in the table is reached through drivers.opencode.settings.baseURL
+ * as an OpenAI-compatible gateway and gets OPENCODE_API_KEY, which the
+ * generated config references as {env:OPENCODE_API_KEY}.
+ * Settings: bin, baseURL (the provider's options.baseURL).
+ *
+ * Home files: ~/.config/opencode/opencode.json (autoupdate off, sharing
+ * disabled, the provider's baseURL).
+ *
+ * Stream: step_start, tool_use, text {part.text}, step_finish {part.tokens,
+ * part.cost, part.reason}, error {error.name, error.data.message,
+ * error.data.statusCode}.  There is no final "result" event: the last
+ * step_finish whose reason is not "tool-calls" ends a finished run.
+ */
+#include "config.h"
+#include "../common/drv.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DRIVER_NAME "opencode"
+
+static const char *const opencode_efforts[] = { "minimal", "low", "medium", "high", "xhigh", "max",
+						NULL };
+
+/* provider prefix -> the variable opencode (the AI SDK) reads its key from. */
+static const char *const providers[][2] = {
+	{ "anthropic", "ANTHROPIC_API_KEY" },
+	{ "openai", "OPENAI_API_KEY" },
+	{ "google", "GOOGLE_GENERATIVE_AI_API_KEY" },
+	{ "opencode", "OPENCODE_API_KEY" },
+	{ "openrouter", "OPENROUTER_API_KEY" },
+	{ "groq", "GROQ_API_KEY" },
+	{ "mistral", "MISTRAL_API_KEY" },
+	{ "xai", "XAI_API_KEY" },
+	{ "deepseek", "DEEPSEEK_API_KEY" },
+	{ "togetherai", "TOGETHER_AI_API_KEY" },
+	{ "fireworks-ai", "FIREWORKS_API_KEY" },
+	{ "cerebras", "CEREBRAS_API_KEY" },
+};
+
+/* The provider part of "provider/model" into buf; false if there is none. */
+static bool provider_of(const char *model, char *buf, size_t n)
+{
+	const char *slash = model ? strchr(model, '/') : NULL;
+	if (!slash || slash == model || !slash[1] || (size_t)(slash - model) >= n)
+		return false;
+	memcpy(buf, model, (size_t)(slash - model));
+	buf[slash - model] = '\0';
+	return true;
+}
+
+static const char *key_env_of(const char *provider)
+{
+	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
+		if (strcmp(providers[i][0], provider) == 0)
+			return providers[i][1];
+	return NULL;
+}
+
+static int opencode_validate(struct drv *d, const struct paddock_task_view *t, char *err,
+			     size_t errlen)
+{
+	char prov[64];
+	const char *type = drv_cred_type(t);
+	if (!t->model || !*t->model) {
+		if (strcmp(type, "none") != 0)
+			return drv_errf(err, errlen, -EINVAL,
+					"spec.model: required for driver opencode with credentials type %s: "
+					"use provider/model (e.g. anthropic/claude-sonnet-4-5); the prefix picks the key variable",
+					type);
+		return 0;
+	}
+	if (!provider_of(t->model, prov, sizeof(prov)))
+		return drv_errf(err, errlen, -EINVAL,
+				"spec.model: invalid value \"%.64s\" for driver opencode: use provider/model, "
+				"e.g. anthropic/claude-sonnet-4-5",
+				t->model);
+	if (strpbrk(t->model, "\"\\{}"))
+		return drv_errf(err, errlen, -EINVAL,
+				"spec.model: invalid value \"%.64s\" for driver opencode: quotes, backslashes and braces are not allowed",
+				t->model);
+	if (!key_env_of(prov) && !drv_setting(d, "baseURL"))
+		return drv_errf(err, errlen, -EINVAL,
+				"spec.model: unknown provider \"%s\" for driver opencode: use anthropic/, openai/, "
+				"google/, opencode/, openrouter/, groq/, mistral/, xai/, deepseek/, togetherai/, "
+				"fireworks-ai/ or cerebras/, or set drivers.opencode.settings.baseURL for an "
+				"OpenAI-compatible gateway",
+				prov);
+	return 0;
+}
+
+static int opencode_credentials(struct drv *d, const struct paddock_task_view *t,
+				const struct paddock_plan_builder *plan, char *err, size_t errlen)
+{
+	if (strcmp(drv_cred_type(t), "none") == 0)
+		return 0;
+	int rc = opencode_validate(d, t, err, errlen);
+	if (rc < 0)
+		return rc;
+	char prov[64];
+	provider_of(t->model, prov, sizeof(prov));
+	const char *env = key_env_of(prov);
+	return drv_env_secret(t, plan, env ? env : "OPENCODE_API_KEY", err, errlen);
+}
+
+static int add_config(struct drv *d, const struct paddock_task_view *t,
+		      const struct paddock_plan_builder *plan, char *err, size_t errlen)
+{
+	struct json_object *root = json_object_new_object();
+	json_object_object_add(root, "$schema", json_object_new_string("https://opencode.ai/config.json"));
+	json_object_object_add(root, "autoupdate", json_object_new_boolean(0));
+	json_object_object_add(root, "share", json_object_new_string("disabled"));
+	char prov[64];
+	const char *url = drv_setting(d, "baseURL");
+	if (t->model && provider_of(t->model, prov, sizeof(prov))) {
+		json_object_object_add(root, "model", json_object_new_string(t->model));
+		/* Titles and summaries use the same model: no second provider. */
+		json_object_object_add(root, "small_model", json_object_new_string(t->model));
+		if (url) {
+			struct json_object *p = json_object_new_object();
+			struct json_object *opts = json_object_new_object();
+			json_object_object_add(opts, "baseURL", json_object_new_string(url));
+			if (!key_env_of(prov)) {
+				/* A gateway: OpenAI-compatible chat completions. */
+				json_object_object_add(p, "npm", json_object_new_string("@ai-sdk/openai-compatible"));
+				json_object_object_add(p, "name", json_object_new_string(prov));
+				if (strcmp(drv_cred_type(t), "none") != 0)
+					json_object_object_add(opts, "apiKey",
+							       json_object_new_string("{env:OPENCODE_API_KEY}"));
+				else
+					json_object_object_add(opts, "apiKey", json_object_new_string("none"));
+				struct json_object *models = json_object_new_object();
+				struct json_object *m = json_object_new_object();
+				const char *mname = strchr(t->model, '/') + 1;
+				json_object_object_add(m, "name", json_object_new_string(mname));
+				json_object_object_add(m, "tool_call", json_object_new_boolean(1));
+				json_object_object_add(models, mname, m);
+				json_object_object_add(p, "models", models);
+			}
+			json_object_object_add(p, "options", opts);
+			struct json_object *provs = json_object_new_object();
+			json_object_object_add(provs, prov, p);
+			json_object_object_add(root, "provider", provs);
+		}
+	}
+	const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+							     JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = plan->add_file(plan->ctx, PADDOCK_ROOT_HOME, ".config/opencode/opencode.json", s,
+				strlen(s), 0600);
+	json_object_put(root);
+	if (rc < 0)
+		return drv_errf(err, errlen, rc, "entrypoint: cannot add ~/.config/opencode/opencode.json");
+	return 0;
+}
+
+static int opencode_entrypoint(struct drv *d, const struct paddock_task_view *t,
+			       const struct paddock_plan_builder *plan, char *err, size_t errlen)
+{
+	int rc = opencode_validate(d, t, err, errlen);
+	if (rc == 0)
+		rc = drv_env(plan, "OPENCODE_DISABLE_AUTOUPDATE", "1", err, errlen);
+	if (rc == 0)
+		rc = drv_env(plan, "OPENCODE_DISABLE_MODELS_FETCH", "1", err, errlen);
+	if (rc == 0)
+		rc = add_config(d, t, plan, err, errlen);
+	return rc;
+}
+
+static void opencode_line(struct drv_parser *p, struct json_object *o, const char *line, size_t len)
+{
+	(void)line;
+	(void)len;
+	const char *type = drv_jstr(o, "type");
+	if (!type)
+		return;
+	if (strcmp(type, "text") == 0) {
+		const char *txt = drv_jstr(o, "part.text");
+		if (txt) {
+			drv_text_reset(p);
+			drv_text_append(p, txt, strlen(txt));
+		}
+	} else if (strcmp(type, "step_start") == 0) {
+		p->saw_final = false;
+	} else if (strcmp(type, "step_finish") == 0) {
+		int64_t in = drv_jint(o, "part.tokens.input", -1);
+		int64_t out = drv_jint(o, "part.tokens.output", -1);
+		if (in >= 0) {
+			in += drv_jint(o, "part.tokens.cache.read", 0);
+			in += drv_jint(o, "part.tokens.cache.write", 0);
+			p->input_tokens = (p->input_tokens < 0 ? 0 : p->input_tokens) + in;
+		}
+		if (out >= 0) {
+			out += drv_jint(o, "part.tokens.reasoning", 0);
+			p->output_tokens = (p->output_tokens < 0 ? 0 : p->output_tokens) + out;
+		}
+		struct json_object *c = drv_jpath(o, "part.cost");
+		if (c && (json_object_is_type(c, json_type_double) || json_object_is_type(c, json_type_int)))
+			p->cost_usd = (p->cost_usd < 0 ? 0 : p->cost_usd) + json_object_get_double(c);
+		const char *reason = drv_jstr(o, "part.reason");
+		p->saw_final = !reason || strcmp(reason, "tool-calls") != 0;
+	} else if (strcmp(type, "error") == 0) {
+		const char *msg = drv_jstr(o, "error.data.message");
+		const char *name = drv_jstr(o, "error.name");
+		int status = (int)drv_jint(o, "error.data.statusCode", 0);
+		char buf[1024];
+		snprintf(buf, sizeof(buf), "%s%s%s", name ? name : "", name && msg ? ": " : "",
+			 msg ? msg : (name ? "" : "opencode reported an error"));
+		drv_fail(p, status, buf);
+	}
+}
+
+static const struct drv_spec opencode_spec = {
+	.name = DRIVER_NAME,
+	.cli = "opencode",
+	.default_bin = "opencode",
+	.cred_types = PADDOCK_CRED_NONE | PADDOCK_CRED_API_KEY | PADDOCK_CRED_OAUTH,
+	.efforts = opencode_efforts,
+	.json = true,
+	.validate = opencode_validate,
+	.credentials = opencode_credentials,
+	.entrypoint = opencode_entrypoint,
+	.line = opencode_line,
+};
+
+DRV_DECLARE(opencode_spec, DRIVER_NAME, opencode_desc, opencode_ops,
+	    "OpenCode (opencode run --format json)")

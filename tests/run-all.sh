@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# tests/run-all.sh BUILD_DIR - every test suite, in the order CI runs them.
+# Called by `./setup.sh test` (which installs and builds first).
+# Prints each stage's result and ends with one summary line
+# "N passed, N failed" counting stages.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/_build}
+jobs=${JOBS:-2}
+passed=0 failed=0 failures=()
+log_dir="$build/test-logs"
+mkdir -p "$log_dir"
+
+stage() { # stage NAME CMD...
+	local name=$1; shift
+	printf '==> %s\n' "$name"
+	local t0=$SECONDS
+	if "$@" >"$log_dir/$name.log" 2>&1; then
+		passed=$((passed + 1))
+		printf '    ok (%ds)\n' $((SECONDS - t0))
+		grep -E '^[0-9]+%: Checks: |^# (PASS|FAIL|ERROR|SKIP|TOTAL):' "$log_dir/$name.log" | sed 's/^/    /' | tail -n 12
+	else
+		failed=$((failed + 1)) failures+=("$name")
+		printf '    FAILED (%ds); last lines of %s:\n' $((SECONDS - t0)) "$log_dir/$name.log"
+		tail -n 60 "$log_dir/$name.log" | sed 's/^/    | /'
+	fi
+}
+
+unit() { make -C "$build" -j"$jobs" check; }
+
+sanitizers() {
+	local b="$here/_build-asan"
+	mkdir -p "$b" && cd "$b" || return 1
+	[ -f Makefile ] || "$here/configure" --enable-werror --enable-sanitizers >/dev/null || return 1
+	make -s -j"$jobs" >/dev/null && ASAN_OPTIONS=detect_leaks=1 make -j"$jobs" check
+}
+
+valgrind_pass() { "$here/tests/valgrind.sh" "$build"; }
+
+distcheck() { make -C "$build" -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror; }
+
+e2e() {
+	[ "${PADDOCK_SKIP_E2E:-0}" = 1 ] && { echo "skipped (PADDOCK_SKIP_E2E=1)"; return 0; }
+	"$here/tests/e2e/run.sh" "$build"
+}
+
+stage unit unit
+stage sanitizers sanitizers
+[ -x "$here/tests/valgrind.sh" ] && stage valgrind valgrind_pass
+[ -x "$here/tests/e2e/run.sh" ] && stage e2e e2e
+stage distcheck distcheck
+
+echo
+[ $failed -gt 0 ] && echo "failed stages: ${failures[*]} (logs in $log_dir)"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

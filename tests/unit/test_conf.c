@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: MIT */
+/* test_conf.c - paddock.yaml parsing: defaults, every key, and the errors
+ * an operator sees (with line:column and the fix). */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <paddock/plugin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "util.h"
+
+static char err[1024];
+
+static struct pd_config *parse_ok(const char *yaml)
+{
+	struct pd_config *c = NULL;
+	err[0] = '\0';
+	int rc = config_parse("t.yaml", yaml, strlen(yaml), &c, err, sizeof(err));
+	ck_assert_msg(rc == 0, "parse failed: %s", err);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/* Parse must fail with exactly `want`. */
+static void parse_fails(const char *yaml, const char *want)
+{
+	struct pd_config *c = NULL;
+	err[0] = '\0';
+	int rc = config_parse("t.yaml", yaml, strlen(yaml), &c, err, sizeof(err));
+	ck_assert_int_lt(rc, 0);
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(err, want);
+}
+
+static void setup(void)
+{
+	unsetenv("PADDOCK_PLUGIN_PATH");
+	unsetenv("PADDOCK_CONFIG");
+}
+
+static void check_default_limits(const struct pd_limits *l)
+{
+	ck_assert_int_eq(l->max_concurrent_tasks, 4);
+	ck_assert_uint_eq(l->prompt_bytes, 262144);
+	ck_assert_uint_eq(l->manifest_bytes, 1048576);
+	ck_assert_uint_eq(l->log_bytes_per_run, 16777216);
+	ck_assert_uint_eq(l->output_bytes, 65536);
+	ck_assert_uint_eq(l->context_item_bytes, 1048576);
+	ck_assert_uint_eq(l->context_total_bytes, 8388608);
+	ck_assert_uint_eq(l->url_fetch_bytes, 1048576);
+	ck_assert_int_eq(l->url_fetch_timeout_ms, 10000);
+	ck_assert_int_eq(l->url_max_redirects, 3);
+	ck_assert_int_eq(l->git_timeout_seconds, 300);
+	ck_assert_int_eq(l->concurrent_clones, 2);
+	ck_assert_int_eq(l->default_task_timeout, 3600);
+}
+
+static void check_defaults(const struct pd_config *c)
+{
+	ck_assert_str_eq(c->backend, "local");
+	ck_assert_str_eq(c->isolation, "bwrap");
+	ck_assert_uint_eq(c->plugin_dirs.n, 1);
+	ck_assert(str_endswith(c->plugin_dirs.v[0], "/paddock/plugins"));
+	ck_assert_ptr_null(c->state_dir);
+	ck_assert_int_eq(c->log_level, LOG_INFO);
+	ck_assert_int_eq(c->log_format, LOG_FORMAT_KV);
+	ck_assert(!c->allow_loopback);
+	ck_assert(!c->allow_private);
+	ck_assert_ptr_null(c->kubeconfig);
+	ck_assert_ptr_null(c->kube_namespace);
+	ck_assert_str_eq(c->listen, "127.0.0.1:9464");
+	ck_assert_uint_eq(c->n_plugins, 0);
+	check_default_limits(&c->limits);
+}
+
+START_TEST(defaults)
+{
+	struct pd_config *c = config_new_default();
+	check_defaults(c);
+	ck_assert_ptr_null(c->path);
+	config_free(c);
+
+	/* An empty file, a comment-only file and empty sections: defaults too. */
+	c = parse_ok("");
+	check_defaults(c);
+	config_free(c);
+	c = parse_ok("# nothing here\n");
+	check_defaults(c);
+	config_free(c);
+	c = parse_ok("limits:\nlog: {}\ndrivers:\n");
+	check_defaults(c);
+	config_free(c);
+	config_free(NULL);
+}
+END_TEST
+
+START_TEST(every_key)
+{
+	struct pd_config *c = parse_ok(
+		"backend: kubernetes\n"
+		"pluginDirs: [/opt/a, /opt/b]\n"
+		"stateDir: /srv/paddock\n"
+		"isolation: none\n"
+		"log: {level: debug, format: json}\n"
+		"network: {allowLoopback: true, allowPrivate: true}\n"
+		"kubernetes: {kubeconfig: /root/.kube/config, namespace: agents}\n"
+		"controller: {listen: \"0.0.0.0:9000\"}\n"
+		"limits:\n"
+		"  maxConcurrentTasks: 7\n"
+		"  promptBytes: 64Ki\n"
+		"  manifestBytes: 2Mi\n"
+		"  logBytesPerRun: 1Gi\n"
+		"  outputBytes: 1000\n"
+		"  contextItemBytes: 3k\n"
+		"  contextTotalBytes: 2M\n"
+		"  urlFetchBytes: 512Ki\n"
+		"  urlFetchTimeout: 30s\n"
+		"  urlMaxRedirects: 0\n"
+		"  gitTimeout: 5m\n"
+		"  concurrentClones: 9\n"
+		"  defaultTaskTimeout: 1h30m\n"
+		"drivers:\n"
+		"  exec: {enabled: true, settings: {command: \"/bin/echo hi\", retries: 3}}\n"
+		"  claude-code: {enabled: false}\n"
+		"  codex:\n"
+		"contexts:\n"
+		"  text: {enabled: true}\n");
+	ck_assert_str_eq(c->backend, "kubernetes");
+	ck_assert_uint_eq(c->plugin_dirs.n, 2);
+	ck_assert_str_eq(c->plugin_dirs.v[0], "/opt/a");
+	ck_assert_str_eq(c->plugin_dirs.v[1], "/opt/b");
+	ck_assert_str_eq(c->state_dir, "/srv/paddock");
+	ck_assert_str_eq(c->isolation, "none");
+	ck_assert_int_eq(c->log_level, LOG_DEBUG);
+	ck_assert_int_eq(c->log_format, LOG_FORMAT_JSON);
+	ck_assert(c->allow_loopback);
+	ck_assert(c->allow_private);
+	ck_assert_str_eq(c->kubeconfig, "/root/.kube/config");
+	ck_assert_str_eq(c->kube_namespace, "agents");
+	ck_assert_str_eq(c->listen, "0.0.0.0:9000");
+	const struct pd_limits *l = &c->limits;
+	ck_assert_int_eq(l->max_concurrent_tasks, 7);
+	ck_assert_uint_eq(l->prompt_bytes, 65536);
+	ck_assert_uint_eq(l->manifest_bytes, 2 * 1048576);
+	ck_assert_uint_eq(l->log_bytes_per_run, 1073741824);
+	ck_assert_uint_eq(l->output_bytes, 1000);
+	ck_assert_uint_eq(l->context_item_bytes, 3000);
+	ck_assert_uint_eq(l->context_total_bytes, 2000000);
+	ck_assert_uint_eq(l->url_fetch_bytes, 524288);
+	ck_assert_int_eq(l->url_fetch_timeout_ms, 30000);
+	ck_assert_int_eq(l->url_max_redirects, 0);
+	ck_assert_int_eq(l->git_timeout_seconds, 300);
+	ck_assert_int_eq(l->concurrent_clones, 9);
+	ck_assert_int_eq(l->default_task_timeout, 5400);
+
+	ck_assert_uint_eq(c->n_plugins, 4);
+	const struct pd_plugin_conf *p = config_plugin(c, "exec");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(p->kind, PADDOCK_KIND_DRIVER);
+	ck_assert(p->enabled);
+	ck_assert_int_eq(p->line, 24);
+	ck_assert_int_eq(p->column, 3);
+	ck_assert_str_eq(config_plugin_setting(c, "exec", "command"), "/bin/echo hi");
+	ck_assert_str_eq(config_plugin_setting(c, "exec", "retries"), "3");
+	ck_assert_ptr_null(config_plugin_setting(c, "exec", "nope"));
+	ck_assert_ptr_null(config_plugin_setting(c, "nope", "command"));
+	p = config_plugin(c, "claude-code");
+	ck_assert(!p->enabled);
+	/* Listed without a body: enabled, no settings. */
+	p = config_plugin(c, "codex");
+	ck_assert(p->enabled);
+	ck_assert_uint_eq(p->n_settings, 0);
+	p = config_plugin(c, "text");
+	ck_assert_int_eq(p->kind, PADDOCK_KIND_CONTEXT);
+	ck_assert(p->enabled);
+	ck_assert_ptr_null(config_plugin(c, "git"));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(shipped_example)
+{
+	/* etc/paddock.yaml must stay valid and enable what it says. */
+	struct pd_config *c = NULL;
+	int rc = config_load(TOP_SRCDIR "/etc/paddock.yaml", &c, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_str_eq(c->path, TOP_SRCDIR "/etc/paddock.yaml");
+	static const char *const drivers[] = { "exec", "claude-code", "codex", "gemini",
+					       "opencode" };
+	static const char *const contexts[] = { "text", "configmap", "git", "url", "runtime" };
+	for (size_t i = 0; i < ARRAY_SIZE(drivers); i++) {
+		const struct pd_plugin_conf *p = config_plugin(c, drivers[i]);
+		ck_assert_msg(p && p->enabled && p->kind == PADDOCK_KIND_DRIVER, "%s", drivers[i]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(contexts); i++) {
+		const struct pd_plugin_conf *p = config_plugin(c, contexts[i]);
+		ck_assert_msg(p && p->enabled && p->kind == PADDOCK_KIND_CONTEXT, "%s",
+			      contexts[i]);
+	}
+	/* It documents the defaults, so its limits are the defaults. */
+	check_default_limits(&c->limits);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(unknown_keys)
+{
+	parse_fails("backend: local\nlimits:\n  promptBytes: 1\n  foo: 2\n",
+		    "t.yaml:4:3: unknown key \"foo\" in limits: valid keys are "
+		    "maxConcurrentTasks, promptBytes, manifestBytes, logBytesPerRun, outputBytes, "
+		    "contextItemBytes, contextTotalBytes, urlFetchBytes, urlFetchTimeout, "
+		    "urlMaxRedirects, gitTimeout, concurrentClones and defaultTaskTimeout");
+	parse_fails("limit: {}\n",
+		    "t.yaml:1:1: unknown key \"limit\": valid keys are backend, pluginDirs, "
+		    "stateDir, isolation, log, network, kubernetes, controller, limits, drivers "
+		    "and contexts");
+	parse_fails("log: {level: info, colour: true}\n",
+		    "t.yaml:1:20: unknown key \"colour\" in log: valid keys are level and format");
+	parse_fails("drivers:\n  exec: {enable: true}\n",
+		    "t.yaml:2:10: unknown key \"enable\" in drivers.exec: valid keys are enabled "
+		    "and settings");
+}
+END_TEST
+
+START_TEST(wrong_types)
+{
+	parse_fails("backend: k8s\n",
+		    "t.yaml:1:10: backend: unsupported value \"k8s\": use local or kubernetes");
+	parse_fails("isolation: docker\n",
+		    "t.yaml:1:12: isolation: unsupported value \"docker\": use bwrap or none");
+	parse_fails("log:\n  level: verbose\n",
+		    "t.yaml:2:10: log.level: unsupported value \"verbose\": use error, warn, info "
+		    "or debug");
+	parse_fails("log: {format: text}\n",
+		    "t.yaml:1:15: log.format: unsupported value \"text\": use kv or json");
+	parse_fails("network: {allowLoopback: yes}\n",
+		    "t.yaml:1:26: network.allowLoopback: unsupported value \"yes\": use false or "
+		    "true");
+	parse_fails("backend: [local]\n",
+		    "t.yaml:1:10: backend: expected a scalar, got a list");
+	parse_fails("limits: 5\n", "t.yaml:1:9: limits: expected a mapping, got a scalar");
+	parse_fails("limits: {promptBytes: 12x}\n",
+		    "t.yaml:1:23: limits.promptBytes: invalid size \"12x\": use a positive byte "
+		    "count such as 65536, 64Ki or 1Mi");
+	parse_fails("limits: {promptBytes: 0}\n",
+		    "t.yaml:1:23: limits.promptBytes: invalid size \"0\": use a positive byte "
+		    "count such as 65536, 64Ki or 1Mi");
+	parse_fails("limits: {promptBytes: -5}\n",
+		    "t.yaml:1:23: limits.promptBytes: invalid size \"-5\": use a positive byte "
+		    "count such as 65536, 64Ki or 1Mi");
+	parse_fails("limits: {outputBytes: 99999999999999999999999}\n",
+		    "t.yaml:1:23: limits.outputBytes: invalid size \"99999999999999999999999\": "
+		    "use a positive byte count such as 65536, 64Ki or 1Mi");
+	parse_fails("limits: {maxConcurrentTasks: 0}\n",
+		    "t.yaml:1:30: limits.maxConcurrentTasks: invalid value \"0\": use a whole "
+		    "number from 1 to 100000");
+	parse_fails("limits: {urlFetchTimeout: 5 minutes}\n",
+		    "t.yaml:1:27: limits.urlFetchTimeout: invalid duration \"5 minutes\": use e.g. "
+		    "30s, 15m, 2h or 1h30m");
+	parse_fails("limits: {contextItemBytes: 2Mi, contextTotalBytes: 1Mi}\n",
+		    "t.yaml: limits.contextItemBytes (2097152) is larger than "
+		    "limits.contextTotalBytes (1048576): raise contextTotalBytes");
+	parse_fails("pluginDirs: /opt/plugins\n",
+		    "t.yaml:1:13: pluginDirs: expected a list of directories, got a scalar");
+	parse_fails("pluginDirs: [plugins]\n",
+		    "t.yaml:1:14: pluginDirs[0]: expected an absolute directory path, got plugins");
+	parse_fails("stateDir: var/lib\n",
+		    "t.yaml:1:11: stateDir: relative path \"var/lib\": use an absolute path");
+	parse_fails("controller: {listen: 9464}\n",
+		    "t.yaml:1:22: controller.listen: invalid address \"9464\": use HOST:PORT, e.g. "
+		    "127.0.0.1:9464");
+	parse_fails("drivers: [exec]\n",
+		    "t.yaml:1:10: drivers: expected a mapping of plugin names, got a list");
+	parse_fails("drivers:\n  Exec_1: {}\n",
+		    "t.yaml:2:3: drivers: invalid plugin name \"Exec_1\": use lowercase letters, "
+		    "digits and '-' (at most 64)");
+	parse_fails("drivers:\n  text: {}\ncontexts:\n  text: {}\n",
+		    "t.yaml:4:3: contexts.text: plugin \"text\" is already listed at line 2: list "
+		    "it once, under drivers or contexts");
+}
+END_TEST
+
+START_TEST(settings)
+{
+	struct pd_config *c = parse_ok("drivers:\n"
+				       "  exec:\n"
+				       "    settings:\n"
+				       "      command: 'echo \"$1\"'\n"
+				       "      empty:\n"
+				       "      flag: true\n");
+	ck_assert_str_eq(config_plugin_setting(c, "exec", "command"), "echo \"$1\"");
+	ck_assert_str_eq(config_plugin_setting(c, "exec", "empty"), "");
+	ck_assert_str_eq(config_plugin_setting(c, "exec", "flag"), "true");
+	config_free(c);
+	parse_fails("drivers:\n  exec:\n    settings:\n      env: {A: b}\n",
+		    "t.yaml:4:12: drivers.exec.settings.env: settings values must be scalars, got "
+		    "a mapping: write it as a string");
+	parse_fails("drivers:\n  exec: {settings: [a]}\n",
+		    "t.yaml:2:20: drivers.exec.settings: expected a mapping of scalars, got a list");
+	parse_fails("drivers:\n  exec: {enabled: maybe}\n",
+		    "t.yaml:2:19: drivers.exec.enabled: unsupported value \"maybe\": use false or "
+		    "true");
+}
+END_TEST
+
+START_TEST(duplicates_and_aliases)
+{
+	parse_fails("backend: local\nisolation: none\nbackend: kubernetes\n",
+		    "t.yaml:3:1: duplicate key \"backend\" (first at line 1): keep only one");
+	parse_fails("limits:\n  promptBytes: 1\n  promptBytes: 2\n",
+		    "t.yaml:3:3: duplicate key \"promptBytes\" (first at line 2): keep only one");
+	parse_fails("drivers:\n  exec: &x {enabled: true}\ncontexts:\n  text: *x\n",
+		    "t.yaml:2:9: anchor \"&x\" is not supported: write the value out in full");
+	parse_fails("backend: *b\n",
+		    "t.yaml:1:10: alias \"*b\" is not supported: write the value out in full");
+	parse_fails("backend: local\n---\nbackend: local\n",
+		    "t.yaml:2:1: more than one YAML document: keep only one");
+}
+END_TEST
+
+START_TEST(syntax_errors)
+{
+	struct pd_config *c = NULL;
+	const char *bad = "backend: local\nlimits: {promptBytes: 1\n";
+	int rc = config_parse("t.yaml", bad, strlen(bad), &c, err, sizeof(err));
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(str_startswith(err, "t.yaml:3:1: YAML syntax error: "), "%s", err);
+
+	bad = "backend: local\n\tisolation: none\n";
+	rc = config_parse("t.yaml", bad, strlen(bad), &c, err, sizeof(err));
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_msg(str_startswith(err, "t.yaml:2:1: YAML syntax error: "), "%s", err);
+
+	/* Deep nesting is bounded. */
+	struct buf b;
+	buf_init(&b, 0);
+	buf_puts(&b, "drivers: {exec: {settings: ");
+	for (int i = 0; i < 100; i++)
+		buf_puts(&b, "[");
+	rc = config_parse("t.yaml", b.data, b.len, &c, err, sizeof(err));
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_msg(strstr(err, "nesting deeper than"), "%s", err);
+	buf_free(&b);
+
+	/* So is the number of items in one collection. */
+	buf_init(&b, 0);
+	buf_puts(&b, "pluginDirs: [");
+	for (int i = 0; i <= 10000; i++)
+		buf_puts(&b, "/a,");
+	buf_puts(&b, "/a]\n");
+	rc = config_parse("t.yaml", b.data, b.len, &c, err, sizeof(err));
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_msg(strstr(err, "more than 10000 items in one list"), "%s", err);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(size_limit)
+{
+	size_t n = 1024 * 1024 + 1;
+	char *big = xmalloc(n);
+	memset(big, '#', n);
+	struct pd_config *c = NULL;
+	int rc = config_parse("big.yaml", big, n, &c, err, sizeof(err));
+	ck_assert_int_eq(rc, -E2BIG);
+	ck_assert_str_eq(err, "big.yaml: larger than 1048576 bytes: is this the right file?");
+
+	char path[] = "/tmp/paddock-conf-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(write_file_atomic(path, big, n, 0600), 0);
+	rc = config_load(path, &c, err, sizeof(err));
+	ck_assert_int_eq(rc, -E2BIG);
+	ck_assert_ptr_null(c);
+	ck_assert(str_startswith(err, path));
+	unlink(path);
+	free(big);
+}
+END_TEST
+
+START_TEST(load_file)
+{
+	struct pd_config *c = NULL;
+	int rc = config_load("/nonexistent/paddock.yaml", &c, err, sizeof(err));
+	ck_assert_int_eq(rc, -ENOENT);
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(err, "/nonexistent/paddock.yaml: cannot read the config file: No such "
+			      "file or directory");
+
+	char path[] = "/tmp/paddock-conf-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	const char *yaml = "backend: local\nlimits: {bogus: 1}\n";
+	ck_assert_int_eq(write_file_atomic(path, yaml, strlen(yaml), 0600), 0);
+	rc = config_load(path, &c, err, sizeof(err));
+	ck_assert_int_eq(rc, -EINVAL);
+	char want[256];
+	snprintf(want, sizeof(want), "%s:2:10: unknown key \"bogus\" in limits", path);
+	ck_assert_msg(str_startswith(err, want), "%s", err);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(env_overrides)
+{
+	setenv("PADDOCK_PLUGIN_PATH", "/x/a::/x/b:", 1);
+	struct pd_config *c = parse_ok("pluginDirs: [/opt/p]\n");
+	ck_assert_uint_eq(c->plugin_dirs.n, 2);
+	ck_assert_str_eq(c->plugin_dirs.v[0], "/x/a");
+	ck_assert_str_eq(c->plugin_dirs.v[1], "/x/b");
+	config_free(c);
+	c = config_new_default();
+	ck_assert_uint_eq(c->plugin_dirs.n, 2);
+	config_free(c);
+	unsetenv("PADDOCK_PLUGIN_PATH");
+
+	setenv("PADDOCK_CONFIG", "/srv/p.yaml", 1);
+	ck_assert_str_eq(config_default_path(), "/srv/p.yaml");
+	unsetenv("PADDOCK_CONFIG");
+	ck_assert(str_endswith(config_default_path(), "/paddock/paddock.yaml"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("conf");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, every_key);
+	tcase_add_test(tc, shipped_example);
+	tcase_add_test(tc, unknown_keys);
+	tcase_add_test(tc, wrong_types);
+	tcase_add_test(tc, settings);
+	tcase_add_test(tc, duplicates_and_aliases);
+	tcase_add_test(tc, syntax_errors);
+	tcase_add_test(tc, size_limit);
+	tcase_add_test(tc, load_file);
+	tcase_add_test(tc, env_overrides);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -54,9 +54,11 @@ build() {
 	[ -x configure ] && [ configure -nt configure.ac ] || { say "autoreconf"; autoreconf -fi >/dev/null; }
 	mkdir -p "$build"
 	cd "$build"
-	if [ ! -f Makefile ] || [ "$here/configure" -nt config.status ]; then
+	if [ ! -f Makefile ] || [ "$here/configure" -nt config.status ] ||
+		! ./config.status --config | grep -q -- "--prefix=$build/inst"; then
 		say "configure"
 		"$here/configure" --enable-werror --prefix="$build/inst" >/dev/null
+		make -s clean >/dev/null # paths are compiled in
 	fi
 	say "make -j$jobs"
 	make -s -j"$jobs" >/dev/null
@@ -64,21 +66,27 @@ build() {
 }
 
 main_job() {
-	local state
-	state=$(mktemp -d "${TMPDIR:-/tmp}/paddock-main.XXXXXX")
-	export PADDOCK_STATE_DIR="$state/state"
-	export PADDOCK_PLUGIN_PATH="$build/drivers/.libs:$build/contexts/.libs"
-	export PADDOCK_DATA_DIR="$here/drivers"
-	local bin="$build/core/paddock"
+	# The installed layout, exactly as a user gets it from `make install`.
+	say "make install (prefix $build/inst)"
+	make -s -C "$build" install >/dev/null
+	local bin="$build/inst/bin/paddock"
+	export PADDOCK_STATE_DIR="${PADDOCK_STATE_DIR:-$build/state}"
 	say "paddock plugins"
-	"$bin" --config "$here/etc/examples/local.yaml" plugins
-	say "paddock apply -f etc/examples/hello.yaml && paddock run (waits for the task)"
-	"$bin" --config "$here/etc/examples/local.yaml" apply -f "$here/etc/examples/hello.yaml"
-	"$bin" --config "$here/etc/examples/local.yaml" run --name hello-paddock --agent hello \
-		-p "Write a greeting into greeting.txt" -w
+	"$bin" plugins
+	say "paddock apply -f etc/examples/hello-agent.yaml"
+	"$bin" apply -f "$here/etc/examples/hello-agent.yaml"
+	"$bin" delete task hello-paddock --ignore-not-found >/dev/null
+	say "paddock run --agent hello ... -w   (a real task: exec driver, bubblewrap sandbox, SQLite store)"
+	"$bin" run --agent hello --name hello-paddock \
+		-p "Write a greeting into greeting.txt." --context "Keep it short." \
+		--output greeting=greeting.txt --output words=words.txt -w
 	say "paddock get task hello-paddock -o yaml"
-	"$bin" --config "$here/etc/examples/local.yaml" get task hello-paddock -o yaml
-	say "state kept in $state (remove it when done)"
+	"$bin" get task hello-paddock -o yaml
+	cat >&2 <<EOT
+==> done.  To look around:
+      export PATH=$build/inst/bin:\$PATH PADDOCK_STATE_DIR=$PADDOCK_STATE_DIR
+      paddock get tasks -o wide; paddock describe task hello-paddock; paddock logs hello-paddock
+EOT
 }
 
 install_packages

@@ -43,6 +43,10 @@ static int open_rt(struct cli_ctx *ctx, struct runtime **rt)
 {
 	if (cli_load_plugins(ctx, true) < 0)
 		return CLI_EXIT_CONFIG;
+	/* Interactive commands log warnings and errors only; the controller
+	 * (and -v) keep the configured level. */
+	if (!ctx->verbose && ctx->cfg->log_level > LOG_WARN)
+		log_setup(LOG_WARN, ctx->log_format >= 0 ? ctx->log_format : ctx->cfg->log_format);
 	char err[512];
 	if (runtime_open(ctx->cfg, ctx->plugins, rt, err, sizeof(err)) < 0) {
 		cli_error("%s", err);
@@ -1311,9 +1315,13 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 		if (strcmp(argv[i], "--help") && strcmp(argv[i], "-h"))
 			return cli_usage_error(NULL, "controller: unexpected argument \"%s\"", argv[i]);
 	struct runtime *rt = NULL;
-	int ret = open_rt(ctx, &rt);
-	if (ret)
-		return ret;
+	if (cli_load_plugins(ctx, true) < 0)
+		return CLI_EXIT_CONFIG;
+	char oerr[512];
+	if (runtime_open(ctx->cfg, ctx->plugins, &rt, oerr, sizeof(oerr)) < 0) {
+		cli_error("%s", oerr);
+		return CLI_EXIT_CONFIG;
+	}
 	install_signals();
 	bool said = false;
 	int r;

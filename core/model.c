@@ -868,7 +868,7 @@ static int check_task(struct vctx *v, json_object *doc)
 					      "credentials", "model",	 "effort",
 					      "workspace",   "contexts", "outputs",
 					      "dependsOn",   "timeout",	 "ttlSecondsAfterFinished",
-					      NULL };
+					      "stop",	     NULL };
 	static const char *const ref_fields[] = { "name", "namespace", NULL };
 	json_object *spec = NULL, *ref = NULL, *md = fget(doc, "metadata");
 	const char *type = NULL, *prompt = NULL, *s = NULL;
@@ -926,6 +926,9 @@ static int check_task(struct vctx *v, json_object *doc)
 	if (t && timeout_seconds(t, &secs) < 0)
 		return verr(v, "spec.timeout: invalid value %.64s: use a positive duration such as 30m, 1h30m or 900 (seconds)",
 			    json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN));
+	json_object *stop = fget(spec, "stop");
+	if (stop && !json_object_is_type(stop, json_type_boolean))
+		return verr(v, "spec.stop: expected a boolean, got %s: use true or false", tname(stop));
 	int64_t ttl;
 	bool has;
 	return get_int(v, spec, "ttlSecondsAfterFinished", "spec", 0, INT32_MAX, &ttl, &has);

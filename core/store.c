@@ -395,12 +395,16 @@ char *store_agent_key(json_object *task)
 
 bool store_stop_requested(json_object *task)
 {
+	json_object *stop = NULL;
+	if (json_object_object_get_ex(jobj(task, "spec"), "stop", &stop) &&
+	    json_object_get_boolean(stop))
+		return true;
 	return str_eq(jstr(jobj(jobj(task, "metadata"), "annotations"), STORE_ANNOTATION_STOP),
 		      "true");
 }
 
-/* The document minus metadata and status: what "the spec" means for the
- * update rules (data for Secrets and ConfigMaps). */
+/* The document minus metadata, status and spec.stop: what "the spec"
+ * means for the update rules (data for Secrets and ConfigMaps). */
 static bool same_content(json_object *a, json_object *b)
 {
 	json_object *x = NULL, *y = NULL;
@@ -410,6 +414,10 @@ static bool same_content(json_object *a, json_object *b)
 	json_object_object_del(y, "metadata");
 	json_object_object_del(x, "status");
 	json_object_object_del(y, "status");
+	if (jobj(x, "spec"))
+		json_object_object_del(jobj(x, "spec"), "stop");
+	if (jobj(y, "spec"))
+		json_object_object_del(jobj(y, "spec"), "stop");
 	bool eq = json_object_equal(x, y);
 	json_object_put(x);
 	json_object_put(y);
@@ -554,6 +562,22 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 		}
 		if (!same)
 			generation++;
+		/* keep annotations the core set (paddock.dev/...), e.g. a stop
+		 * request, unless the new document sets them itself */
+		json_object *oann = jobj(omd, "annotations");
+		if (oann) {
+			json_object *nann = jobj(cmd, "annotations");
+			json_object_object_foreach(oann, ak, av) {
+				if (!str_startswith(ak, "paddock.dev/") ||
+				    json_object_object_get_ex(nann, ak, NULL))
+					continue;
+				if (!nann) {
+					nann = json_object_new_object();
+					json_object_object_add(cmd, "annotations", nann);
+				}
+				json_object_object_add(nann, ak, json_object_get(av));
+			}
+		}
 		snprintf(uid, sizeof(uid), "%s", jstr(omd, "uid") ? jstr(omd, "uid") : "");
 		snprintf(ts, sizeof(ts), "%s",
 			 jstr(omd, "creationTimestamp") ? jstr(omd, "creationTimestamp") : "");

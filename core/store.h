@@ -16,9 +16,12 @@
  *
  * Update rules (store_apply): Agents, Secrets and ConfigMaps are replaced
  * (status kept).  A Task's spec can change only while it has not started
- * (Pending, Waiting, Queued); afterwards only metadata.labels and
- * metadata.annotations may change (delete and re-create it to run again).
- * A spec change bumps metadata.generation.
+ * (Pending, Waiting, Queued); afterwards only metadata.labels,
+ * metadata.annotations and spec.stop may change (delete and re-create it
+ * to run again).
+ * A spec change bumps metadata.generation.  Annotations under
+ * paddock.dev/ that the new document does not set are kept (a stop
+ * request survives a re-apply).
  *
  * Secrets are stored in the objects table (data base64, the file is
  * 0600).  store_get() returns them whole: callers that print objects must
@@ -114,6 +117,7 @@ long store_count_phase(struct store *s, enum model_phase phase, const char *agen
  * generation (e.g. STORE_ANNOTATION_STOP = "true" for `paddock stop`). */
 int store_set_annotation(struct store *s, enum model_kind kind, const char *ns, const char *name,
 			 const char *key, const char *value, char *err, size_t errlen);
+/* spec.stop is true or annotation STORE_ANNOTATION_STOP is "true". */
 bool store_stop_requested(json_object *task);
 
 /* Secret `ns/name` key `key`, decoded: owned NUL-terminated *value of

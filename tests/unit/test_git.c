@@ -230,6 +230,17 @@ START_TEST(test_subpath)
 	ck_assert(!ws_exists(&f, "lib/vendored/a.txt"));
 	fetch_free(&f);
 
+	/* A subpath as the workspace itself. */
+	fetch_init(&f, "subpath-ws");
+	add_git(&f, url, "main", 1, "sub", "", NULL);
+	ck_assert_msg(fetch_run(&f) == 0, "%s", f.err);
+	d = ws_file(&f, "inner.txt");
+	ck_assert_str_eq(d, "inner\n");
+	free(d);
+	ck_assert(!ws_exists(&f, ".git"));
+	ck_assert(ws_exists(&f, "task.md"));
+	fetch_free(&f);
+
 	/* A subpath that is a symlink in the repository is refused. */
 	fetch_init(&f, "subpath-link");
 	add_git(&f, url, "main", 0, "evil", "x", NULL);

@@ -278,6 +278,16 @@ START_TEST(test_files_exact_modes)
 	free(d);
 	free(p);
 
+	/* Prepared again before start: from a clean slate. */
+	p = path_in(ws, "stray.txt");
+	ck_assert_int_eq(write_file_atomic(p, "s", 1, 0644), 0);
+	ck_assert_msg(local_prepare(&r.spec, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_ne(access(p, F_OK), 0);
+	free(p);
+	p = path_in(ws, "bin/run.sh");
+	ck_assert_uint_eq(mode_of(p), 0755);
+	free(p);
+
 	/* A missing secret fails with its name and no value. */
 	struct run r2;
 	run_init(&r2, "files2", "exit 0", false);

@@ -162,7 +162,7 @@ START_TEST(task_errors)
 {
 	/* exact messages: what the user reads */
 	invalid(TASK "spec: {type: exec, promt: hi}\n",
-		"spec.promt: unknown field: valid fields are type, agentRef, prompt, credentials, model, effort, workspace, contexts, outputs, dependsOn, timeout, ttlSecondsAfterFinished",
+		"spec.promt: unknown field: valid fields are type, agentRef, prompt, credentials, model, effort, workspace, contexts, outputs, dependsOn, timeout, ttlSecondsAfterFinished, stop",
 		true);
 	invalid(TASK "spec: {type: exec, prompt: hi, credentials: {type: foo}}\n",
 		"spec.credentials.type: unsupported value \"foo\": use api-key, oauth or none", true);
@@ -244,6 +244,8 @@ START_TEST(task_errors)
 	invalid(TASK "spec: {type: exec, prompt: hi, timeout: 0}\n", "spec.timeout: invalid value 0", false);
 	invalid(TASK "spec: {type: exec, prompt: hi, ttlSecondsAfterFinished: -1}\n",
 		"spec.ttlSecondsAfterFinished: invalid value -1: use an integer from 0 to 2147483647", true);
+	invalid(TASK "spec: {type: exec, prompt: hi, stop: yes}\n",
+		"spec.stop: expected a boolean, got a string: use true or false", true);
 	invalid(TASK "spec: [1]\n", "spec: expected a mapping, got a list", true);
 	invalid(TASK, "spec: required field is missing", true);
 

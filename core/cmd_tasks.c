@@ -171,7 +171,7 @@ static void print_object(json_object *obj, enum model_kind kind, const char *fmt
 {
 	json_object *c = redacted(obj, kind);
 	if (!strcmp(fmt, "json")) {
-		puts(json_object_to_json_string_ext(c, JSON_C_TO_STRING_PRETTY |
+		puts(json_object_to_json_string_ext(c, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 							       JSON_C_TO_STRING_NOSLASHESCAPE));
 	} else {
 		struct buf b;
@@ -958,7 +958,7 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 			json_object_object_add(list, "kind", json_object_new_string("List"));
 			json_object_object_add(list, "items", json_object_get(t.list));
 			if (!strcmp(fmt, "json"))
-				puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY |
+				puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 									  JSON_C_TO_STRING_NOSLASHESCAPE));
 			else {
 				struct buf b;

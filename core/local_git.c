@@ -36,6 +36,8 @@ struct git_run {
 	char *tmpdir;          /* owned path of the private temp dir (HOME, key) */
 	char *repo;            /* redacted repository, for messages */
 	char *ref;             /* borrowed */
+	const char *url;       /* what git is given: the repository, or `repo` when
+				* its userinfo became a header */
 	char *scrub;           /* owned secret to scrub from messages, or NULL */
 	size_t scrub_len;
 	long timeout_s;
@@ -90,7 +92,7 @@ static bool is_sha(const char *r)
 	return true;
 }
 
-/* Replace every occurrence of the secret in `line` by "***". */
+/* Remove userinfo from URLs in `line` and mask every occurrence of the secret. */
 static void scrub_line(const struct git_run *g, char *line, size_t cap)
 {
 	char *red = local_url_redact(line);
@@ -98,11 +100,12 @@ static void scrub_line(const struct git_run *g, char *line, size_t cap)
 	free(red);
 	if (!g->scrub || !g->scrub_len)
 		return;
+	/* Each hit becomes '*' of the same length: never longer, never rescanned. */
+	char *pos = line;
 	char *hit;
-	while ((hit = memmem(line, strlen(line), g->scrub, g->scrub_len))) {
-		size_t rest = strlen(hit + g->scrub_len);
-		memmove(hit + 3, hit + g->scrub_len, rest + 1);
-		memcpy(hit, "***", 3);
+	while ((hit = memmem(pos, strlen(pos), g->scrub, g->scrub_len))) {
+		memset(hit, '*', g->scrub_len);
+		pos = hit + g->scrub_len;
 	}
 }
 
@@ -235,6 +238,53 @@ static void env_add(struct git_run *g, const char *name, const char *value)
 	strv_push_owned(&g->env, xasprintf("%s=%s", name, value));
 }
 
+/* Send `user:pass` (len bytes) as HTTP Basic auth to the repository's URL
+ * only, through git's environment. */
+static void set_basic_auth(struct git_run *g, const char *cred, size_t len)
+{
+	char *b64 = base64((const unsigned char *)cred, len);
+	env_add(g, "GIT_CONFIG_COUNT", "1");
+	strv_push_owned(&g->env, xasprintf("GIT_CONFIG_KEY_0=http.%s.extraHeader", g->repo));
+	strv_push_owned(&g->env, xasprintf("GIT_CONFIG_VALUE_0=Authorization: Basic %s", b64));
+	secure_free(b64, strlen(b64));
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* "https://user:pass@host/x": the percent-decoded "user:pass", or NULL
+ * when the URL is not http(s) or carries no password.  Owned. */
+static char *http_userinfo(const char *url, size_t *len)
+{
+	if (!str_startswith(url, "http://") && !str_startswith(url, "https://"))
+		return NULL;
+	const char *a = strstr(url, "://") + 3;
+	size_t alen = strcspn(a, "/?#");
+	const char *at = NULL;
+	for (size_t i = 0; i < alen; i++)
+		if (a[i] == '@')
+			at = a + i;
+	if (!at || !memchr(a, ':', (size_t)(at - a)))
+		return NULL;
+	char *out = xmalloc((size_t)(at - a) + 1);
+	size_t o = 0;
+	for (const char *p = a; p < at; p++) {
+		int h, l;
+		if (*p == '%' && p + 2 < at && (h = hexval(p[1])) >= 0 && (l = hexval(p[2])) >= 0) {
+			out[o++] = (char)(h * 16 + l);
+			p += 2;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	*len = o;
+	return out;
+}
+
 /* Build git's environment and its private temp dir; fetch credentials. */
 static int git_setup(struct git_run *g, const struct plan_git *pg, char *err, size_t errlen)
 {
@@ -260,6 +310,16 @@ static int git_setup(struct git_run *g, const struct plan_git *pg, char *err, si
 		if (v)
 			env_add(g, pass[i], v);
 	}
+	/* A password in an http(s) URL would show in `ps` and in the
+	 * checkout's .git/config: move it into a header, like a token. */
+	size_t uilen = 0;
+	char *ui = http_userinfo(pg->repository, &uilen);
+	if (ui) {
+		g->url = g->repo;
+		if (!pg->secret_name)
+			set_basic_auth(g, ui, uilen);
+		secure_free(ui, uilen + 1);
+	}
 	if (!pg->secret_name) {
 		env_add(g, "GIT_SSH_COMMAND",
 			"ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new");
@@ -282,16 +342,10 @@ static int git_setup(struct git_run *g, const struct plan_git *pg, char *err, si
 		memcpy(user, "x-access-token:", 15);
 		memcpy(user + 15, val, len);
 		user[ulen] = '\0';
-		char *b64 = base64((unsigned char *)user, ulen);
+		set_basic_auth(g, user, ulen);
 		secure_free(user, ulen + 1);
-		char *key = xasprintf("http.%s.extraHeader", g->repo);
-		env_add(g, "GIT_CONFIG_COUNT", "1");
-		strv_push_owned(&g->env, xasprintf("GIT_CONFIG_KEY_0=%s", key));
-		strv_push_owned(&g->env, xasprintf("GIT_CONFIG_VALUE_0=Authorization: Basic %s", b64));
-		free(key);
 		g->scrub = val;
 		g->scrub_len = len;
-		secure_free(b64, strlen(b64));
 		env_add(g, "GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new");
 		return 0;
 	}
@@ -373,7 +427,7 @@ static int fetch_into(struct git_run *g, const struct plan_git *pg, int tfd, cha
 	int rc;
 	if (is_sha(pg->ref)) {
 		const char *init[] = {"init", "-q", ".", NULL};
-		const char *radd[] = {"remote", "add", "origin", "--", pg->repository, NULL};
+		const char *radd[] = {"remote", "add", "origin", "--", g->url, NULL};
 		if ((rc = run_git(g, tfd, init, last, sizeof(last))) < 0 ||
 		    (rc = run_git(g, tfd, radd, last, sizeof(last))) < 0)
 			return git_fail(g, rc, last, err, errlen);
@@ -407,7 +461,7 @@ static int fetch_into(struct git_run *g, const struct plan_git *pg, int tfd, cha
 		args[n++] = pg->ref;
 	}
 	args[n++] = "--";
-	args[n++] = pg->repository;
+	args[n++] = g->url;
 	args[n++] = ".";
 	args[n] = NULL;
 	rc = run_git(g, tfd, args, last, sizeof(last));
@@ -494,6 +548,7 @@ static int fetch_one(const struct local_spec *s, const struct plan_git *pg, int 
 	g.git = s->git_path ? s->git_path : GIT_PATH;
 	g.repo = local_url_redact(pg->repository);
 	g.ref = pg->ref;
+	g.url = pg->repository;
 	g.timeout_s = s->git_timeout_s > 0 ? s->git_timeout_s : GIT_DEFAULT_TIMEOUT_S;
 	int tfd = -1, cfd = -1, slot = -1;
 	int rc = 0;

@@ -520,8 +520,9 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 	const char *kname = model_kind_name(kind);
 	json_object *md = jobj(doc, "metadata");
 	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
-	if (!kname || !name)
-		return errf(err, errlen, -EINVAL, "store: apply: not a validated document");
+	if (!kname || !name || !str_eq(jstr(doc, "kind"), kname))
+		return errf(err, errlen, -EINVAL, "store: apply: not a validated %s document",
+			    kname ? kname : "?");
 	if (!ns)
 		ns = MODEL_DEFAULT_NAMESPACE;
 	json_object *copy = NULL;

@@ -58,11 +58,16 @@ for name in $want; do
 			echo "install-clis.sh: npm install $pkg@$ver failed" >&2
 			exit 1
 		fi
-		rm -rf "$tmp_home"
-		if ! "$bin" --version >/dev/null 2>&1 </dev/null; then
+		# opencode writes its config dirs on every start: keep that out
+		# of the real HOME too.
+		if ! HOME="$tmp_home" XDG_CONFIG_HOME="$tmp_home/.config" XDG_DATA_HOME="$tmp_home/.local/share" \
+			XDG_CACHE_HOME="$tmp_home/.cache" XDG_STATE_HOME="$tmp_home/.local/state" \
+			"$bin" --version >/dev/null 2>&1 </dev/null; then
+			rm -rf "$tmp_home"
 			echo "install-clis.sh: $bin --version failed after install" >&2
 			exit 1
 		fi
+		rm -rf "$tmp_home"
 		touch "$prefix/.paddock-installed"
 	fi
 	echo "$name $bin"

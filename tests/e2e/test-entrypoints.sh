@@ -19,7 +19,7 @@
 #
 # Usage: tests/e2e/test-entrypoints.sh [--record] [CLI...]
 #   CLI: claude-code codex gemini opencode (default: all four)
-#   --record: also copy each stream to tests/data/streams/<cli>-<case>.log
+#   --record: also copy each stream to tests/data/streams/<cli>-<case>.jsonl
 #             (+ .exit) for the unit tests.
 # Env: TOP_BUILDDIR (default: the newest _build*/ with built drivers),
 #      PADDOCK_CACHE_DIR (see install-clis.sh), E2E_RUNNER (direct).
@@ -189,7 +189,7 @@ record() { # record CLI CASE CASE_DIR
 		echo "not recording $1-$2: the canary is in the stream" >&2
 		return 1
 	fi
-	cp "$3/stream" "$out.log"
+	cp "$3/stream" "$out.jsonl"
 	cp "$3/rc" "$out.exit"
 }
 

@@ -485,7 +485,7 @@ static struct paddock_run_result parse_stream(const char *driver, const char *ka
 					      size_t *len)
 {
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/tests/data/streams/%s-%s.log", TOP_SRCDIR, driver, kase);
+	snprintf(path, sizeof(path), "%s/tests/data/streams/%s-%s.jsonl", TOP_SRCDIR, driver, kase);
 	ck_assert_msg(read_file(path, 16 << 20, data, len) == 0, "cannot read %s", path);
 	char *ex = NULL;
 	size_t exlen;

@@ -467,6 +467,22 @@ START_TEST(test_http_private_token)
 	ck_assert_str_eq(n, "0");
 	fetch_free(&f);
 
+	/* A token written into the URL works too, and leaves no trace either. */
+	char *url3 = xasprintf("http://x-access-token:%s@127.0.0.1:%d/repo.git", TOKEN, h.port);
+	fetch_init(&f, "http-userinfo");
+	f.spec.git_path = wrap;
+	add_git(&f, url3, "main", 1, NULL, "", NULL);
+	rc = fetch_run(&f);
+	ck_assert_msg(rc == 0, "%s", f.err);
+	al = slurp(argvlog);
+	ck_assert_ptr_null(strstr(al, TOKEN));
+	free(al);
+	c = ws_file(&f, ".git/config");
+	ck_assert_ptr_null(strstr(c, TOKEN));
+	free(c);
+	fetch_free(&f);
+	free(url3);
+
 	/* Without the secret: refused by the server, no prompt, a clear message. */
 	fetch_init(&f, "http-anon");
 	add_git(&f, url, "main", 1, NULL, "", NULL);

@@ -1,0 +1,29 @@
+# tests/local/lib.sh - shared set-up for the local-backend scripts: a
+# private state dir, a config pointing at the build tree's plugins, and
+# a `pd` function running the built binary.
+set -euo pipefail
+: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${TOP_BUILDDIR:=$TOP_SRCDIR/_build}"
+PADDOCK_BIN=${PADDOCK_BIN:-$TOP_BUILDDIR/core/paddock}
+work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-test.XXXXXX")
+export PADDOCK_STATE_DIR=$work/state
+export PADDOCK_DATA_DIR=$TOP_SRCDIR
+export PADDOCK_PLUGIN_PATH=$TOP_BUILDDIR/drivers/.libs:$TOP_BUILDDIR/contexts/.libs
+export PADDOCK_CONFIG=$work/paddock.yaml
+isolation=${ISOLATION:-bwrap}
+cat >"$PADDOCK_CONFIG" <<EOT
+isolation: $isolation
+log: {level: info}
+limits: {maxConcurrentTasks: ${GLOBAL_MAX:-8}}
+drivers: {exec: {enabled: true}}
+contexts: {text: {enabled: true}, configmap: {enabled: true}, git: {enabled: true, settings: {allowFileRepositories: "true"}}, url: {enabled: true}, runtime: {enabled: true}}
+EOT
+pd() { "$PADDOCK_BIN" "$@"; }
+cleanup_pids=()
+cleanup() {
+	for p in "${cleanup_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "PASS: $*"; }

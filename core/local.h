@@ -101,7 +101,8 @@ struct local_obs {
 	enum local_state state;
 	int exit_code;          /* EXITED: the command's exit status (128+N if killed) */
 	int term_signal;        /* EXITED: the signal that ended it, or 0 */
-	char end_reason[32];    /* "", "Timeout" or "Stopped" */
+	char end_reason[32];    /* "", "Timeout", "Stopped" (or "SupervisorError":
+				 * it could not spawn the command) */
 	int64_t start_ms, end_ms; /* wall clock; 0 when unknown */
 	char *result_json;      /* owned: what sink->finish produced, or NULL */
 };

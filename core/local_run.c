@@ -525,7 +525,8 @@ static void close_other_fds(int keep)
 		close(fd);
 }
 
-static _Noreturn void spawn_child(const struct local_spec *s, char **argv, char **envp, int out_w)
+static _Noreturn void spawn_child(const struct local_spec *s, char **argv, char **envp, int out_w,
+				  pid_t sup_pid)
 {
 	setpgid(0, 0);
 	for (int sig = 1; sig < NSIG; sig++)
@@ -537,10 +538,14 @@ static _Noreturn void spawn_child(const struct local_spec *s, char **argv, char 
 	int dn = open("/dev/null", O_RDONLY);
 	if (dn < 0 || dup2(dn, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
 		_exit(126);
+	/* If the supervisor is killed, the run must not go on unsupervised:
+	 * the command (or bwrap, whose --die-with-parent then takes the
+	 * sandbox down) gets SIGKILL.  Checked against the race with an
+	 * already dead parent. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != sup_pid)
+		_exit(125);
 	if (!s->isolation) {
-		/* Without bwrap's --die-with-parent, at least the command dies
-		 * with the supervisor. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		char *ws = xasprintf("%s/workspace", s->run_dir);
 		if (chdir(ws) < 0) {
 			dprintf(2, "paddock: cannot enter %s: %s\n", ws, strerror(errno));
@@ -605,6 +610,7 @@ static _Noreturn void supervise(const struct local_spec *s, char **argv, char **
 		_exit(1);
 	}
 	fcntl(sfd, F_SETFD, FD_CLOEXEC);
+	pid_t sup_pid = getpid();
 	u.child = fork();
 	if (u.child < 0) {
 		status_msg(sfd, -errno, "cannot fork the command");
@@ -613,7 +619,7 @@ static _Noreturn void supervise(const struct local_spec *s, char **argv, char **
 		_exit(1);
 	}
 	if (u.child == 0)
-		spawn_child(s, argv, envp, op[1]);
+		spawn_child(s, argv, envp, op[1], sup_pid);
 	setpgid(u.child, u.child);
 	close(op[1]);
 	/* The secrets have been handed over; this process no longer needs them. */

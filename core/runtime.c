@@ -778,10 +778,10 @@ static void admit(struct runtime *rt, struct reconcile_ctx *base)
 			json_object *head = NULL;
 			if (store_next_queued(rt->store, keys[i], &head) < 0)
 				continue;
-			json_object *seqo = jget(jget(head, "metadata"), "paddock.dev/seq");
-			int64_t seq = seqo ? json_object_get_int64(seqo) : 0;
-			int64_t created = jget_time(jget(head, "metadata"), "creationTimestamp");
-			int64_t order = seq ? seq : created;
+			/* Heads of different Agents are compared by creation time
+			 * (milliseconds); within an Agent the store's sequence
+			 * already decided. */
+			int64_t order = jget_time(jget(head, "metadata"), "creationTimestamp");
 			if (!best || order < best_seq) {
 				if (best)
 					json_object_put(best);

@@ -540,7 +540,7 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 	int64_t now = now_wall_ms();
 	int64_t generation = 1;
 	char uid[37];
-	char ts[32];
+	char ts[40];
 	if (exists) {
 		json_object *omd = jobj(old.doc, "metadata");
 		json_object *g = NULL;
@@ -584,7 +584,7 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 			 jstr(omd, "creationTimestamp") ? jstr(omd, "creationTimestamp") : "");
 	} else {
 		new_uid(uid);
-		format_time(now, ts, sizeof(ts));
+		format_time_ms(now, ts, sizeof(ts)); /* ms: FIFO across agents compares these */
 	}
 	json_object_object_add(cmd, "uid", json_object_new_string(uid));
 	json_object_object_add(cmd, "creationTimestamp", json_object_new_string(ts));

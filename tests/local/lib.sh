@@ -22,7 +22,7 @@ pd() { "$PADDOCK_BIN" "$@"; }
 cleanup_pids=()
 cleanup() {
 	for p in "${cleanup_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	[ -n "${KEEP:-}" ] || rm -rf "$work"
+	[ -n "${KEEP:-}" ] || rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; } || true
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -705,8 +705,14 @@ END_TEST
 START_TEST(test_lost)
 {
 	struct run r;
-	run_init(&r, "lost", "sleep 1000", true);
+	char mark[64], body[256];
+	snprintf(mark, sizeof(mark), "1000.%d3", (int)getpid());
+	snprintf(body, sizeof(body), "sleep %s & sleep %s; wait", mark, mark);
+	run_init(&r, "lost", body, true);
 	start_ok(&r);
+	for (int i = 0; i < 100 && count_procs(mark) < 2; i++)
+		msleep(50);
+	ck_assert_int_eq(count_procs(mark), 2);
 	char *pf = path_in(r.run_dir, "supervisor.pid");
 	char *d = slurp(pf);
 	ck_assert_ptr_nonnull(d);
@@ -717,6 +723,10 @@ START_TEST(test_lost)
 	wait_state(r.run_dir, LOCAL_LOST, 10, &o);
 	local_obs_free(&o);
 	ck_assert_int_eq(local_stop(r.run_dir), -ESRCH);
+	/* The sandbox does not outlive its supervisor. */
+	for (int i = 0; i < 100 && count_procs(mark) > 0; i++)
+		msleep(50);
+	ck_assert_int_eq(count_procs(mark), 0);
 	free(d);
 	free(pf);
 	run_free(&r);

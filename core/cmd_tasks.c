@@ -1345,14 +1345,15 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	while (!stop_flag) {
 		int64_t v = store_data_version(rt->store);
 		int64_t now = now_wall_ms();
-		/* Tick on changes, when a deadline is due, and at least every second
-		 * (runs end without touching the store). */
-		if (v != last_version || now - last_tick >= 1000 || (next && now >= next)) {
+		/* Tick on changes, when a deadline is due, every 25 ms while runs
+		 * are live (they end without touching the store), else every second. */
+		bool live = store_count_phase(rt->store, MODEL_PHASE_RUNNING, NULL) > 0;
+		if (v != last_version || now - last_tick >= (live ? 25 : 1000) || (next && now >= next)) {
 			runtime_tick(rt, &next);
 			last_version = store_data_version(rt->store);
 			last_tick = now;
 		}
-		usleep(100 * 1000);
+		usleep(5 * 1000);
 	}
 	log_info("controller stopping; runs keep going under their supervisors");
 	runtime_close(rt);

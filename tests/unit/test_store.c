@@ -187,7 +187,7 @@ START_TEST(apply_rules)
 	ck_assert_str_eq(field(o, "status.phase"), "Pending"); /* input status ignored */
 	ck_assert_str_eq(field(o, "metadata.generation"), "1");
 	ck_assert_uint_eq(strlen(field(o, "metadata.uid")), 36);
-	ck_assert_uint_eq(strlen(field(o, "metadata.creationTimestamp")), 20);
+	ck_assert_uint_eq(strlen(field(o, "metadata.creationTimestamp")), 24); /* with milliseconds */
 	char *uid = xstrdup(field(o, "metadata.uid"));
 	json_object_put(o);
 

@@ -188,6 +188,11 @@ int local_argv_build(const struct local_spec *s, struct strv *out, char *err, si
 	struct stat st;
 	if (stat("/opt", &st) == 0 && S_ISDIR(st.st_mode))
 		add3(&a, "--ro-bind", "/opt", "/opt");
+	add2(&a, "--proc", "/proc");
+	add2(&a, "--dev", "/dev");
+	add2(&a, "--tmpfs", "/tmp");
+	add3(&a, "--symlink", "../tmp", "/var/tmp");
+	/* After the private /tmp, so a read-only path below /tmp stays visible. */
 	for (size_t i = 0; s->ro_paths && s->ro_paths[i]; i++) {
 		const char *r = s->ro_paths[i];
 		if (r[0] != '/') {
@@ -202,10 +207,6 @@ int local_argv_build(const struct local_spec *s, struct strv *out, char *err, si
 		}
 		add3(&a, "--ro-bind", r, r);
 	}
-	add2(&a, "--proc", "/proc");
-	add2(&a, "--dev", "/dev");
-	add2(&a, "--tmpfs", "/tmp");
-	add3(&a, "--symlink", "../tmp", "/var/tmp");
 	char *ws = xasprintf("%s/workspace", s->run_dir);
 	char *home = xasprintf("%s/home", s->run_dir);
 	add3(&a, "--bind", ws, LOCAL_SANDBOX_WORKSPACE);

@@ -124,6 +124,17 @@ int cu_check_file_mode(const struct paddock_context_item *item, char *err, size_
 	return 0;
 }
 
+int cu_check_item(const struct paddock_context_item *item, const char *own_prefix, char *err,
+		  size_t errlen)
+{
+	int rc = cu_check_foreign(item, own_prefix, err, errlen);
+	if (rc == 0)
+		rc = cu_check_mount_path(item, false, err, errlen);
+	if (rc == 0)
+		rc = cu_check_file_mode(item, err, errlen);
+	return rc;
+}
+
 int cu_check_foreign(const struct paddock_context_item *item, const char *own_prefix, char *err,
 		     size_t errlen)
 {
@@ -281,21 +292,33 @@ int cu_plan_failed(const struct paddock_context_item *item, int rc, const char *
 		       strerror(-rc));
 }
 
+int cu_add_text(const struct paddock_plan_builder *plan, const struct paddock_context_item *item,
+		const char *name, const char *type, const char *data, size_t len, char *err,
+		size_t errlen)
+{
+	int rc = plan->add_text(plan->ctx, name, type, data, len);
+	if (rc < 0)
+		return cu_plan_failed(item, rc, "the text for task.md", err, errlen);
+	return 0;
+}
+
+int cu_add_file(const struct paddock_plan_builder *plan, const struct paddock_context_item *item,
+		const char *path, const char *data, size_t len, const char *what, char *err,
+		size_t errlen)
+{
+	unsigned mode = item->file_mode >= 0 ? (unsigned)item->file_mode : 0644;
+	int rc = plan->add_file(plan->ctx, PADDOCK_ROOT_WORKSPACE, path, data, len, mode);
+	if (rc < 0)
+		return cu_plan_failed(item, rc, what, err, errlen);
+	return 0;
+}
+
 int cu_emit(const struct paddock_plan_builder *plan, const struct paddock_context_item *item,
 	    const char *name, const char *type, const char *data, size_t len, char *err,
 	    size_t errlen)
 {
-	int rc;
-	if (item->mount_path) {
-		unsigned mode = item->file_mode >= 0 ? (unsigned)item->file_mode : 0644;
-		rc = plan->add_file(plan->ctx, PADDOCK_ROOT_WORKSPACE, item->mount_path, data, len,
-				    mode);
-		if (rc < 0)
-			return cu_plan_failed(item, rc, "the file at mountPath", err, errlen);
-		return 0;
-	}
-	rc = plan->add_text(plan->ctx, name, type, data, len);
-	if (rc < 0)
-		return cu_plan_failed(item, rc, "the text for task.md", err, errlen);
-	return 0;
+	if (item->mount_path)
+		return cu_add_file(plan, item, item->mount_path, data, len, "the file at mountPath",
+				   err, errlen);
+	return cu_add_text(plan, item, name, type, data, len, err, errlen);
 }

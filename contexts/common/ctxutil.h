@@ -41,6 +41,11 @@ int cu_check_mount_path(const struct paddock_context_item *item, bool required, 
 int cu_check_rel_path(const char *path, const char *fp, const char *field, char *err,
 		      size_t errlen);
 int cu_check_file_mode(const struct paddock_context_item *item, char *err, size_t errlen);
+/* The checks of an item that becomes text or a file: no fields of other
+ * types (own_prefix as for cu_check_foreign), an optional mountPath, and
+ * fileMode. */
+int cu_check_item(const struct paddock_context_item *item, const char *own_prefix, char *err,
+		  size_t errlen);
 /* Refuse fields that belong to another type ("url.url" on a Text). */
 int cu_check_foreign(const struct paddock_context_item *item, const char *own_prefix, char *err,
 		     size_t errlen);
@@ -65,6 +70,15 @@ int cu_str_puts(struct cu_str *s, const char *p);
 int cu_str_printf(struct cu_str *s, const char *fmt, ...) PADDOCK_PRINTF(2, 3);
 void cu_str_free(struct cu_str *s);
 
+/* A <context> block in task.md named `name`. */
+int cu_add_text(const struct paddock_plan_builder *plan, const struct paddock_context_item *item,
+		const char *name, const char *type, const char *data, size_t len, char *err,
+		size_t errlen);
+/* A file at `path` in the workspace with the item's fileMode (or 0644);
+ * `what` names it if the builder refuses it. */
+int cu_add_file(const struct paddock_plan_builder *plan, const struct paddock_context_item *item,
+		const char *path, const char *data, size_t len, const char *what, char *err,
+		size_t errlen);
 /* Material for an item: with a mountPath a file there (fileMode or
  * 0644), else a <context> block in task.md named `name`. */
 int cu_emit(const struct paddock_plan_builder *plan, const struct paddock_context_item *item,

@@ -36,11 +36,7 @@ static int cm_validate(void *instance, const struct paddock_context_item *item, 
 	if (!item)
 		return cu_errf(err, errlen, -EINVAL, "configmap context: no item");
 	const char *fp = cu_fp(item);
-	int rc = cu_check_foreign(item, "configMap", err, errlen);
-	if (rc == 0)
-		rc = cu_check_mount_path(item, false, err, errlen);
-	if (rc == 0)
-		rc = cu_check_file_mode(item, err, errlen);
+	int rc = cu_check_item(item, "configMap", err, errlen);
 	if (rc < 0)
 		return rc;
 	const char *name = cu_field(item, "configMap.name");
@@ -148,22 +144,16 @@ static int cm_resolve(void *instance, const struct paddock_task_view *task,
 				goto out;
 			}
 			snprintf(path, n, "%s/%s", item->mount_path, kv->key);
-			unsigned mode = item->file_mode >= 0 ? (unsigned)item->file_mode : 0644;
-			rc = plan->add_file(plan->ctx, PADDOCK_ROOT_WORKSPACE, path, kv->value, kv->len,
-					    mode);
-			if (rc < 0) {
-				rc = cu_plan_failed(item, rc, "a file of the ConfigMap", err, errlen);
-				goto out;
-			}
+			rc = cu_add_file(plan, item, path, kv->value, kv->len, "a file of the ConfigMap",
+					 err, errlen);
 		} else {
 			char tname[512];
 			snprintf(tname, sizeof(tname), "%s/%s", cu_name(item, name), kv->key);
-			rc = plan->add_text(plan->ctx, tname, "ConfigMap", kv->value, kv->len);
-			if (rc < 0) {
-				rc = cu_plan_failed(item, rc, "the text for task.md", err, errlen);
-				goto out;
-			}
+			rc = cu_add_text(plan, item, tname, "ConfigMap", kv->value, kv->len, err,
+					 errlen);
 		}
+		if (rc < 0)
+			goto out;
 	}
 	rc = 0;
 out:

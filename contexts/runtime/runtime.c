@@ -31,12 +31,7 @@ static int rt_validate(void *instance, const struct paddock_context_item *item, 
 	(void)instance;
 	if (!item)
 		return cu_errf(err, errlen, -EINVAL, "runtime context: no item");
-	int rc = cu_check_foreign(item, NULL, err, errlen);
-	if (rc == 0)
-		rc = cu_check_mount_path(item, false, err, errlen);
-	if (rc == 0)
-		rc = cu_check_file_mode(item, err, errlen);
-	return rc;
+	return cu_check_item(item, NULL, err, errlen);
 }
 
 static void rt_build(struct cu_str *s, const struct paddock_task_view *t)

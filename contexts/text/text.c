@@ -14,11 +14,7 @@ static int text_validate(void *instance, const struct paddock_context_item *item
 	(void)instance;
 	if (!item)
 		return cu_errf(err, errlen, -EINVAL, "text context: no item");
-	int rc = cu_check_foreign(item, "text", err, errlen);
-	if (rc == 0)
-		rc = cu_check_mount_path(item, false, err, errlen);
-	if (rc == 0)
-		rc = cu_check_file_mode(item, err, errlen);
+	int rc = cu_check_item(item, "text", err, errlen);
 	if (rc == 0 && !cu_field(item, "text"))
 		rc = cu_errf(err, errlen, -EINVAL,
 			     "%s.text: required for type Text: give the text inline", cu_fp(item));

@@ -104,11 +104,7 @@ static int url_validate(void *instance, const struct paddock_context_item *item,
 	if (!item)
 		return cu_errf(err, errlen, -EINVAL, "url context: no item");
 	const char *fp = cu_fp(item);
-	int rc = cu_check_foreign(item, "url", err, errlen);
-	if (rc == 0)
-		rc = cu_check_mount_path(item, false, err, errlen);
-	if (rc == 0)
-		rc = cu_check_file_mode(item, err, errlen);
+	int rc = cu_check_item(item, "url", err, errlen);
 	if (rc < 0)
 		return rc;
 	const char *url = cu_field(item, "url.url");
@@ -332,9 +328,7 @@ static int url_resolve(void *instance, const struct paddock_task_view *task,
 					 "This URL context could not be fetched and was skipped: %s\n",
 					 reason);
 			size_t nl = n < 0 ? 0 : ((size_t)n < sizeof(note) ? (size_t)n : sizeof(note) - 1);
-			rc = plan->add_text(plan->ctx, cu_name(item, "url"), "URL", note, nl);
-			if (rc < 0)
-				rc = cu_plan_failed(item, rc, "the text for task.md", err, errlen);
+			rc = cu_add_text(plan, item, cu_name(item, "url"), "URL", note, nl, err, errlen);
 		}
 		goto out;
 	}

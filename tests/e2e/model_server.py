@@ -22,8 +22,9 @@ Modes: normal (default) or --fail-401 (or MODEL_SERVER_MODE=fail-401): every
 model request gets HTTP 401 in the protocol's own error shape.
 
 Each request is logged as one JSON line to --log FILE: method, path, the
-NAMES of the auth headers present (never their values), whether tools were
-offered and what was replied.
+NAMES of the auth headers present (never their values) and the sha256 of
+each credential ("Bearer " stripped), whether tools were offered and what
+was replied.
 
 Usage: model_server.py [--port N] [--fail-401] [--log FILE] [--port-file FILE]
                        [--lifetime SECONDS]
@@ -31,6 +32,7 @@ Prints "PORT <n>" on stdout once listening.  Exits after --lifetime seconds
 (default 900) so a forgotten server cannot outlive a test run.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -50,6 +52,15 @@ MODE = "normal"
 LOG_LOCK = threading.Lock()
 LOG_FILE = None
 USAGE_IN, USAGE_OUT = 12, 7
+
+
+def key_digest(value):
+    """sha256 (hex) of an auth header's credential, "Bearer " stripped: lets
+    a test check WHICH key arrived without the key being logged."""
+    v = value.strip()
+    if v.lower().startswith("bearer "):
+        v = v[7:].strip()
+    return hashlib.sha256(v.encode()).hexdigest()
 
 
 def log_request(entry):
@@ -283,6 +294,7 @@ class Handler(BaseHTTPRequestHandler):
     def entry(self, **kw):
         e = {"method": self.command, "path": self.path,
              "auth_headers": sorted(h.lower() for h in self.headers.keys() if h.lower() in AUTH_HEADERS),
+             "auth_sha256": sorted(key_digest(v) for h, v in self.headers.items() if h.lower() in AUTH_HEADERS),
              "time": round(time.time(), 3)}
         e.update(kw)
         log_request(e)

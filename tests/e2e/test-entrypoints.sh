@@ -22,7 +22,10 @@
 #   --record: also copy each stream to tests/data/streams/<cli>-<case>.jsonl
 #             (+ .exit) for the unit tests.
 # Env: TOP_BUILDDIR (default: the newest _build*/ with built drivers),
-#      PADDOCK_CACHE_DIR (see install-clis.sh), E2E_RUNNER (direct).
+#      PADDOCK_CACHE_DIR (see install-clis.sh), E2E_RUNNER (direct),
+#      PLAN_DUMP (a built tests/e2e/plan-dump; default: built here).
+# The same drivers through `paddock run` and bubblewrap: test-paddock.sh;
+# both are run by tests/e2e/run.sh BUILD_DIR.
 # Exit 77 (skip) when the CLIs are not installed: run install-clis.sh.
 set -u
 set -o pipefail
@@ -73,8 +76,9 @@ if ! BINS=$("$HERE/install-clis.sh" --print $CLIS 2>"$WORK/install.err"); then
 fi
 bin_of() { printf '%s\n' "$BINS" | awk -v n="$1" '$1 == n { print $2 }'; }
 
-PLAN_DUMP=$WORK/plan-dump
-if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+if [ -n "${PLAN_DUMP:-}" ] && [ -x "$PLAN_DUMP" ]; then
+	: # built by run.sh
+elif PLAN_DUMP=$WORK/plan-dump && ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 	-I"$TOP_BUILDDIR" -I"$TOP_SRCDIR/core" -I"$TOP_SRCDIR/core/include" \
 	"$HERE/plan-dump.c" "$TOP_SRCDIR/core/plan.c" "$TOP_SRCDIR/core/util.c" -ldl -o "$PLAN_DUMP"; then
 	echo "test-entrypoints: cannot build plan-dump" >&2
@@ -164,15 +168,10 @@ run_task_direct() {
 	echo $((t1 - t0)) >"$dir/seconds"
 }
 
-run_task_paddock() {
-	echo "E2E_RUNNER=paddock: not wired yet (paddock run + bwrap)" >&2
-	exit 2
-}
-
 run_task() {
 	case $RUNNER in
 	direct) run_task_direct "$@" ;;
-	paddock) run_task_paddock "$@" ;;
+	paddock) echo "E2E_RUNNER=paddock: the paddock run + bwrap test is tests/e2e/test-paddock.sh" >&2; exit 2 ;;
 	*) echo "unknown E2E_RUNNER $RUNNER" >&2; exit 2 ;;
 	esac
 }

@@ -10,12 +10,13 @@
 # sandbox.readOnlyPaths = the CLI cache) and the Secret e2e-key whose
 # apiKey is a random canary.
 #
-#   success      through a `paddock controller` daemon (`paddock run -w`
+#   success      through a `paddock -v controller` daemon (`paddock run -w`
 #                submits and watches): a git workspace (--workspace-repo);
 #                Succeeded; the CLI's tool call wrote RUN_DIR/workspace/out.txt;
 #                status.results has branch, commit and the declared output;
 #                status.usage input/output tokens > 0; result text; the server
-#                saw an auth header; the canary is nowhere: paddock logs,
+#                saw an auth header carrying the Secret's value (by sha256:
+#                the server never logs a key); the canary is nowhere: paddock logs,
 #                get -o yaml/json, describe, task.md, the controller's and the
 #                CLI's stderr, the state dir (grep -r, paddock.db* excluded),
 #                the server log.
@@ -52,6 +53,7 @@ RUN_TIMEOUT=${E2E_RUN_TIMEOUT:-180} # timeout(1) around one `paddock run`
 
 CANARY_HEX=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 CANARY="sk-paddock-canary-$CANARY_HEX"
+CANARY_SHA=$(printf '%s' "$CANARY" | sha256sum | cut -d' ' -f1)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/paddock-e2e-run.XXXXXX")
 CACHE=${PADDOCK_CACHE_DIR:-$HOME/.cache/paddock}/clis
 SERVER_PID=
@@ -289,7 +291,8 @@ EOT
 	d=$cdir/success
 	mkdir -p "$d"
 	: >"$WORK/server.log"
-	"$PADDOCK_BIN" controller </dev/null >"$d/controller.out" 2>"$d/controller.err" &
+	# -v: debug logging, so the canary check covers the chattiest logs.
+	"$PADDOCK_BIN" -v controller </dev/null >"$d/controller.out" 2>"$d/controller.err" &
 	CONTROLLER_PID=$!
 	name=$cli-ok
 	run_case "$cli" success "$name" -- \
@@ -318,6 +321,8 @@ EOT
 	check "$cli success: result text" grep -q SCRIPTED_OK <<<"$(json_field "$d/task.json" status.result)"
 	check "$cli success: the server saw an auth header" \
 		grep -q '"auth_headers": \["[a-z-]*"\]' "$WORK/server.log"
+	check "$cli success: the CLI sent the Secret's value (its sha256 in the server log)" \
+		grep -qF "\"$CANARY_SHA\"" "$WORK/server.log"
 	check "$cli success: canary nowhere (logs, get -o json/yaml, describe, task.md, stderr, state dir, server log)" \
 		canary_nowhere "$d" "$PADDOCK_STATE_DIR" "$rd" "$d/logs" "$d/task.json" "$d/task.yaml" \
 		"$d/describe" "$d/run.out" "$d/run.err" "$d/controller.err" "$d/controller.out" "$WORK/server.log"

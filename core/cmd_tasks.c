@@ -38,6 +38,33 @@ static json_object *jobj(json_object *o, const char *key)
 	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
+/* o[key] = the string value. */
+static void jset_str(json_object *o, const char *key, const char *value)
+{
+	json_object_object_add(o, key, json_object_new_string(value));
+}
+
+/* A new {"name": name} (agentRef, secretRef). */
+static json_object *jnamed(const char *name)
+{
+	json_object *o = json_object_new_object();
+	jset_str(o, "name", name);
+	return o;
+}
+
+/* A new document {apiVersion, kind, metadata: {name, namespace}}; owned. */
+static json_object *new_doc(const char *api_version, const char *kind, const char *ns,
+			    const char *name)
+{
+	json_object *doc = json_object_new_object();
+	jset_str(doc, "apiVersion", api_version);
+	jset_str(doc, "kind", kind);
+	json_object *md = jnamed(name);
+	jset_str(md, "namespace", ns);
+	json_object_object_add(doc, "metadata", md);
+	return doc;
+}
+
 /* Open the runtime for a command: config, plugins (instantiated), store. */
 static int open_rt(struct cli_ctx *ctx, struct runtime **rt)
 {
@@ -159,7 +186,7 @@ static json_object *redacted(json_object *obj, enum model_kind kind)
 		if (data) {
 			json_object_object_foreach(data, k, v) {
 				(void)v;
-				json_object_object_add(data, k, json_object_new_string("<redacted>"));
+				jset_str(data, k, "<redacted>");
 			}
 		}
 		json_object_object_del(c, "stringData");
@@ -167,19 +194,25 @@ static json_object *redacted(json_object *obj, enum model_kind kind)
 	return c;
 }
 
-static void print_object(json_object *obj, enum model_kind kind, const char *fmt)
+/* `o` as pretty JSON (fmt "json") or else YAML on stdout. */
+static void print_json_or_yaml(json_object *o, const char *fmt)
 {
-	json_object *c = redacted(obj, kind);
 	if (!strcmp(fmt, "json")) {
-		puts(json_object_to_json_string_ext(c, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 							       JSON_C_TO_STRING_NOSLASHESCAPE));
 	} else {
 		struct buf b;
 		buf_init(&b, 0);
-		yaml_emit(&b, c, 0);
+		yaml_emit(&b, o, 0);
 		fputs(b.data ? b.data : "", stdout);
 		buf_free(&b);
 	}
+}
+
+static void print_object(json_object *obj, enum model_kind kind, const char *fmt)
+{
+	json_object *c = redacted(obj, kind);
+	print_json_or_yaml(c, fmt);
 	json_object_put(c);
 }
 
@@ -525,6 +558,15 @@ static const struct cred_env cred_envs[] = {
 	{ "opencode", "OPENCODE_API_KEY", NULL },
 };
 
+static const struct cred_env *find_cred_env(const char *driver)
+{
+	const struct cred_env *ce = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(cred_envs); i++)
+		if (str_eq(cred_envs[i].driver, driver))
+			ce = &cred_envs[i];
+	return ce;
+}
+
 /* apiKey / oauthToken from ~/.config/paddock/config.yaml (a flat map). */
 static char *user_config_value(const char *key)
 {
@@ -560,10 +602,7 @@ static char *user_config_value(const char *key)
 static int auto_credentials(struct runtime *rt, const char *ns, const char *driver, const char *type,
 			    const char **secret_name, const char **source)
 {
-	const struct cred_env *ce = NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(cred_envs); i++)
-		if (str_eq(cred_envs[i].driver, driver))
-			ce = &cred_envs[i];
+	const struct cred_env *ce = find_cred_env(driver);
 	bool oauth = str_eq(type, "oauth");
 	const char *envs[3] = { oauth ? "PADDOCK_OAUTH_TOKEN" : "PADDOCK_API_KEY",
 				ce ? (oauth ? ce->oauth_env : ce->api_env) : NULL, NULL };
@@ -585,15 +624,9 @@ static int auto_credentials(struct runtime *rt, const char *ns, const char *driv
 		return 0;
 	static char name[128];
 	snprintf(name, sizeof(name), "paddock-%s-credentials", driver);
-	json_object *doc = json_object_new_object();
-	json_object_object_add(doc, "apiVersion", json_object_new_string("v1"));
-	json_object_object_add(doc, "kind", json_object_new_string("Secret"));
-	json_object *md = json_object_new_object();
-	json_object_object_add(md, "name", json_object_new_string(name));
-	json_object_object_add(md, "namespace", json_object_new_string(ns));
-	json_object_object_add(doc, "metadata", md);
+	json_object *doc = new_doc("v1", "Secret", ns, name);
 	json_object *sd = json_object_new_object();
-	json_object_object_add(sd, oauth ? "oauthToken" : "apiKey", json_object_new_string(value));
+	jset_str(sd, oauth ? "oauthToken" : "apiKey", value);
 	json_object_object_add(doc, "stringData", sd);
 	secure_free(value, strlen(value));
 	char err[512];
@@ -701,41 +734,29 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		snprintf(gen, sizeof(gen), "task-%s", sfx);
 		name = gen;
 	}
-	json_object *doc = json_object_new_object();
-	json_object_object_add(doc, "apiVersion", json_object_new_string(MODEL_API_GROUP_VERSION));
-	json_object_object_add(doc, "kind", json_object_new_string("Task"));
-	json_object *md = json_object_new_object();
-	json_object_object_add(md, "name", json_object_new_string(name));
-	json_object_object_add(md, "namespace", json_object_new_string(ns));
-	json_object_object_add(doc, "metadata", md);
+	json_object *doc = new_doc(MODEL_API_GROUP_VERSION, "Task", ns, name);
 	json_object *spec = json_object_new_object();
 	json_object_object_add(doc, "spec", spec);
 	if (type)
-		json_object_object_add(spec, "type", json_object_new_string(type));
-	else {
-		json_object *ar = json_object_new_object();
-		json_object_object_add(ar, "name", json_object_new_string(agent));
-		json_object_object_add(spec, "agentRef", ar);
-	}
-	json_object_object_add(spec, "prompt", json_object_new_string(prompt));
+		jset_str(spec, "type", type);
+	else
+		json_object_object_add(spec, "agentRef", jnamed(agent));
+	jset_str(spec, "prompt", prompt);
 	if (model)
-		json_object_object_add(spec, "model", json_object_new_string(model));
+		jset_str(spec, "model", model);
 	if (effort)
-		json_object_object_add(spec, "effort", json_object_new_string(effort));
+		jset_str(spec, "effort", effort);
 	if (timeout)
-		json_object_object_add(spec, "timeout", json_object_new_string(timeout));
+		jset_str(spec, "timeout", timeout);
 	if (ttl)
 		json_object_object_add(spec, "ttlSecondsAfterFinished", json_object_new_int(atoi(ttl)));
 	if (repo) {
 		json_object *ws = json_object_new_object();
-		json_object_object_add(ws, "repo", json_object_new_string(repo));
+		jset_str(ws, "repo", repo);
 		if (ref)
-			json_object_object_add(ws, "ref", json_object_new_string(ref));
-		if (repo_secret) {
-			json_object *sr = json_object_new_object();
-			json_object_object_add(sr, "name", json_object_new_string(repo_secret));
-			json_object_object_add(ws, "secretRef", sr);
-		}
+			jset_str(ws, "ref", ref);
+		if (repo_secret)
+			json_object_object_add(ws, "secretRef", jnamed(repo_secret));
 		json_object_object_add(spec, "workspace", ws);
 	}
 	if (deps.n) {
@@ -748,8 +769,8 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		json_object *a = json_object_new_array();
 		for (size_t i = 0; i < contexts.n; i++) {
 			json_object *it = json_object_new_object();
-			json_object_object_add(it, "type", json_object_new_string("Text"));
-			json_object_object_add(it, "text", json_object_new_string(contexts.v[i]));
+			jset_str(it, "type", "Text");
+			jset_str(it, "text", contexts.v[i]);
 			json_object_array_add(a, it);
 		}
 		json_object_object_add(spec, "contexts", a);
@@ -766,7 +787,7 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 			json_object *p = json_object_new_object();
 			json_object_object_add(p, "name", json_object_new_string_len(outputs.v[i],
 										      (int)(eq - outputs.v[i])));
-			json_object_object_add(p, "path", json_object_new_string(eq + 1));
+			jset_str(p, "path", eq + 1);
 			json_object_array_add(params, p);
 		}
 		json_object *o = json_object_new_object();
@@ -785,10 +806,7 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 				goto free_doc;
 			}
 			if (r == 0) {
-				const struct cred_env *ce = NULL;
-				for (size_t i = 0; i < ARRAY_SIZE(cred_envs); i++)
-					if (str_eq(cred_envs[i].driver, type))
-						ce = &cred_envs[i];
+				const struct cred_env *ce = find_cred_env(type);
 				const char *var = ce ? (str_eq(ctype, "oauth") ? ce->oauth_env : ce->api_env) : NULL;
 				cli_error("no %s credential for driver %s: set %s%s%s, or %s in ~/.config/paddock/config.yaml, or pass --secret NAME (a Secret with key %s), or --credentials none",
 					  ctype, type, var ? var : "", var ? " or " : "",
@@ -801,15 +819,13 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		}
 		if (sname) {
 			json_object *cr = json_object_new_object();
-			json_object_object_add(cr, "type", json_object_new_string(ctype));
-			json_object *sr = json_object_new_object();
-			json_object_object_add(sr, "name", json_object_new_string(sname));
-			json_object_object_add(cr, "secretRef", sr);
+			jset_str(cr, "type", ctype);
+			json_object_object_add(cr, "secretRef", jnamed(sname));
 			json_object_object_add(spec, "credentials", cr);
 		}
 	} else if (type) {
 		json_object *cr = json_object_new_object();
-		json_object_object_add(cr, "type", json_object_new_string("none"));
+		jset_str(cr, "type", "none");
 		json_object_object_add(spec, "credentials", cr);
 	}
 	char err[1024];
@@ -954,19 +970,10 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		store_list(rt->store, kind, all ? NULL : ns, table_row, &t);
 		if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
 			json_object *list = json_object_new_object();
-			json_object_object_add(list, "apiVersion", json_object_new_string("v1"));
-			json_object_object_add(list, "kind", json_object_new_string("List"));
+			jset_str(list, "apiVersion", "v1");
+			jset_str(list, "kind", "List");
 			json_object_object_add(list, "items", json_object_get(t.list));
-			if (!strcmp(fmt, "json"))
-				puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-									  JSON_C_TO_STRING_NOSLASHESCAPE));
-			else {
-				struct buf b;
-				buf_init(&b, 0);
-				yaml_emit(&b, list, 0);
-				fputs(b.data, stdout);
-				buf_free(&b);
-			}
+			print_json_or_yaml(list, fmt);
 			json_object_put(list);
 		} else if (t.rows == 0) {
 			fprintf(stderr, "No %ss found in %s.\n", model_kind_name(kind),
@@ -1097,6 +1104,15 @@ const struct cli_command cmd_describe = {
 
 /* ---- logs ----------------------------------------------------------- */
 
+/* Copy what f has from its position to stdout. */
+static void copy_to_stdout(FILE *f)
+{
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, stdout);
+}
+
 static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "follow", no_argument, NULL, 'f' },
@@ -1141,10 +1157,7 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 		if (!f)
 			f = fopen(path, "r");
 		if (f) {
-			char chunk[8192];
-			size_t n;
-			while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-				fwrite(chunk, 1, n, stdout);
+			copy_to_stdout(f);
 			fflush(stdout);
 			clearerr(f);
 		}
@@ -1157,10 +1170,7 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 			json_object_put(t);
 		}
 		if (done && f) {
-			char chunk[8192];
-			size_t n;
-			while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-				fwrite(chunk, 1, n, stdout);
+			copy_to_stdout(f);
 			break;
 		}
 		if (!f && now_mono_ms() - waited > 30000) {

@@ -347,20 +347,22 @@ static const struct cnode *map_get(const struct cnode *n, const char *key)
 	return NULL;
 }
 
+/* 1: n is a scalar to read; 0: n is null (the default stays); or the
+ * error for anything else. */
 static int want_scalar(struct walk *w, const struct cnode *n, const char *path)
 {
+	if (cnode_is_null(n))
+		return 0;
 	if (n->type != CN_SCALAR)
 		return werr(w, n, "%s: expected a scalar, got %s", path, type_name(n));
-	return 0;
+	return 1;
 }
 
 /* Optional string: null leaves *dst as it was. */
 static int get_str(struct walk *w, const struct cnode *n, const char *path, char **dst)
 {
-	if (cnode_is_null(n))
-		return 0;
 	int rc = want_scalar(w, n, path);
-	if (rc < 0)
+	if (rc <= 0)
 		return rc;
 	free(*dst);
 	*dst = xstrdup(n->value);
@@ -370,10 +372,8 @@ static int get_str(struct walk *w, const struct cnode *n, const char *path, char
 static int get_enum(struct walk *w, const struct cnode *n, const char *path,
 		    const char *const *choices, size_t nchoices, int *idx)
 {
-	if (cnode_is_null(n))
-		return 0;
 	int rc = want_scalar(w, n, path);
-	if (rc < 0)
+	if (rc <= 0)
 		return rc;
 	for (size_t i = 0; i < nchoices; i++) {
 		if (!strcmp(n->value, choices[i])) {
@@ -384,6 +384,19 @@ static int get_enum(struct walk *w, const struct cnode *n, const char *path,
 	char list[256];
 	join_choices(list, sizeof(list), choices, nchoices, " or ");
 	return werr(w, n, "%s: unsupported value \"%s\": use %s", path, n->value, list);
+}
+
+/* An enum whose value is kept as an owned copy in *dst. */
+static int get_enum_str(struct walk *w, const struct cnode *n, const char *path,
+			const char *const *choices, size_t nchoices, char **dst)
+{
+	int idx = -1;
+	int rc = get_enum(w, n, path, choices, nchoices, &idx);
+	if (rc == 0 && idx >= 0) {
+		free(*dst);
+		*dst = xstrdup(choices[idx]);
+	}
+	return rc;
 }
 
 static int get_bool(struct walk *w, const struct cnode *n, const char *path, bool *dst)
@@ -416,10 +429,8 @@ static bool parse_ulong(const char *s, unsigned long long *v, const char **end)
 static int get_long(struct walk *w, const struct cnode *n, const char *path, long min, long max,
 		    long *dst)
 {
-	if (cnode_is_null(n))
-		return 0;
 	int rc = want_scalar(w, n, path);
-	if (rc < 0)
+	if (rc <= 0)
 		return rc;
 	unsigned long long v;
 	const char *end;
@@ -439,10 +450,8 @@ static int get_bytes(struct walk *w, const struct cnode *n, const char *path, si
 		{ "Gi", 1024ULL * 1024 * 1024 }, { "k", 1000ULL }, { "K", 1000ULL },
 		{ "M", 1000ULL * 1000 }, { "G", 1000ULL * 1000 * 1000 },
 	};
-	if (cnode_is_null(n))
-		return 0;
 	int rc = want_scalar(w, n, path);
-	if (rc < 0)
+	if (rc <= 0)
 		return rc;
 	unsigned long long v;
 	const char *end;
@@ -463,10 +472,8 @@ static int get_bytes(struct walk *w, const struct cnode *n, const char *path, si
 static int get_duration(struct walk *w, const struct cnode *n, const char *path, bool allow_zero,
 			long *seconds)
 {
-	if (cnode_is_null(n))
-		return 0;
 	int rc = want_scalar(w, n, path);
-	if (rc < 0)
+	if (rc <= 0)
 		return rc;
 	long s;
 	if (parse_duration(n->value, &s) < 0 || (s == 0 && !allow_zero))
@@ -629,22 +636,11 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 	if (rc < 0 || cnode_is_null(root))
 		return rc;
 
-	int idx = -1;
-	if ((rc = get_enum(w, map_get(root, "backend"), "backend", backends,
-			   ARRAY_SIZE(backends), &idx)) < 0)
+	if ((rc = get_enum_str(w, map_get(root, "backend"), "backend", backends,
+			       ARRAY_SIZE(backends), &c->backend)) < 0 ||
+	    (rc = get_enum_str(w, map_get(root, "isolation"), "isolation", isolations,
+			       ARRAY_SIZE(isolations), &c->isolation)) < 0)
 		return rc;
-	if (idx >= 0) {
-		free(c->backend);
-		c->backend = xstrdup(backends[idx]);
-	}
-	idx = -1;
-	if ((rc = get_enum(w, map_get(root, "isolation"), "isolation", isolations,
-			   ARRAY_SIZE(isolations), &idx)) < 0)
-		return rc;
-	if (idx >= 0) {
-		free(c->isolation);
-		c->isolation = xstrdup(isolations[idx]);
-	}
 	if ((rc = get_str(w, map_get(root, "stateDir"), "stateDir", &c->state_dir)) < 0)
 		return rc;
 	if (c->state_dir && c->state_dir[0] != '/')

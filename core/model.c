@@ -330,6 +330,14 @@ static const char *tname(json_object *o)
 	return "?";
 }
 
+/* The hint after "expected a string, got ...": quoting helps a scalar. */
+static const char *quote_hint(json_object *o)
+{
+	return json_object_is_type(o, json_type_object) || json_object_is_type(o, json_type_array)
+		       ? ""
+		       : ": quote the value";
+}
+
 /* out = path "." key (or key alone), truncated to n bytes. */
 static void join(char *out, size_t n, const char *path, const char *key)
 {
@@ -404,11 +412,7 @@ static int get_str(struct vctx *v, json_object *o, const char *key, const char *
 		return 0;
 	}
 	if (!json_object_is_type(f, json_type_string))
-		return verr(v, "%s: expected a string, got %s%s", p, tname(f),
-			    json_object_is_type(f, json_type_object) ||
-					    json_object_is_type(f, json_type_array)
-				    ? ""
-				    : ": quote the value");
+		return verr(v, "%s: expected a string, got %s%s", p, tname(f), quote_hint(f));
 	const char *s = json_object_get_string(f);
 	if (!*s)
 		return verr(v, "%s: must not be empty", p);
@@ -491,11 +495,7 @@ static int check_string_map(struct vctx *v, json_object *m, const char *path,
 			return verr(v, "%s[\"%.64s\"]: invalid key: %s", path, k, key_hint);
 		if (!json_object_is_type(val, json_type_string))
 			return verr(v, "%s[\"%.64s\"]: expected a string, got %s%s", path, k,
-				    tname(val),
-				    json_object_is_type(val, json_type_object) ||
-						    json_object_is_type(val, json_type_array)
-					    ? ""
-					    : ": quote the value");
+				    tname(val), quote_hint(val));
 		if (val_ok && !val_ok(json_object_get_string(val)))
 			return verr(v, "%s[\"%.64s\"]: invalid value \"%.64s\": %s", path, k,
 				    json_object_get_string(val), val_hint);
@@ -1071,17 +1071,23 @@ static int check_agent(struct vctx *v, json_object *doc)
 
 /* ---- Secret / ConfigMap -------------------------------------------- */
 
+static int check_immutable(struct vctx *v, json_object *doc)
+{
+	json_object *imm = fget(doc, "immutable");
+	if (imm && !json_object_is_type(imm, json_type_boolean))
+		return verr(v, "immutable: expected a boolean, got %s", tname(imm));
+	return 0;
+}
+
 static int check_secret(struct vctx *v, json_object *doc)
 {
 	json_object *data = NULL, *sd = NULL;
 	const char *type = NULL;
 	int rc = get_str(v, doc, "type", "", false, &type);
 	if (rc < 0 || (rc = get_obj(v, doc, "data", "", false, &data)) < 0 ||
-	    (rc = get_obj(v, doc, "stringData", "", false, &sd)) < 0)
+	    (rc = get_obj(v, doc, "stringData", "", false, &sd)) < 0 ||
+	    (rc = check_immutable(v, doc)) < 0)
 		return rc;
-	json_object *imm = fget(doc, "immutable");
-	if (imm && !json_object_is_type(imm, json_type_boolean))
-		return verr(v, "immutable: expected a boolean, got %s", tname(imm));
 	if (data) {
 		json_object_object_foreach(data, k, val) {
 			if (!data_key_ok(k))
@@ -1127,11 +1133,9 @@ static int check_configmap(struct vctx *v, json_object *doc)
 {
 	json_object *data = NULL, *bin = NULL;
 	int rc = get_obj(v, doc, "data", "", false, &data);
-	if (rc < 0 || (rc = get_obj(v, doc, "binaryData", "", false, &bin)) < 0)
+	if (rc < 0 || (rc = get_obj(v, doc, "binaryData", "", false, &bin)) < 0 ||
+	    (rc = check_immutable(v, doc)) < 0)
 		return rc;
-	json_object *imm = fget(doc, "immutable");
-	if (imm && !json_object_is_type(imm, json_type_boolean))
-		return verr(v, "immutable: expected a boolean, got %s", tname(imm));
 	if (data && (rc = check_string_map(v, data, "data", data_key_ok, DATA_KEY_HINT, NULL, NULL)) < 0)
 		return rc;
 	if (!bin)
@@ -1241,6 +1245,51 @@ static const char *sget(json_object *o, const char *path)
 	return json_object_is_type(x, json_type_string) ? json_object_get_string(x) : NULL;
 }
 
+/* The value at `path` if it has type `t`, else NULL (borrowed). */
+static json_object *typed_get(json_object *o, const char *path, json_type t)
+{
+	json_object *x = path_get(o, path);
+	return json_object_is_type(x, t) ? x : NULL;
+}
+
+/* An integer at `path`, else `dflt`. */
+static long long_get(json_object *o, const char *path, long dflt)
+{
+	json_object *x = typed_get(o, path, json_type_int);
+	return x ? (long)json_object_get_int64(x) : dflt;
+}
+
+/* Copies of the strings of the list at `path` (other items skipped). */
+static void strv_get(json_object *o, const char *path, struct strv *out)
+{
+	json_object *a = typed_get(o, path, json_type_array);
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		json_object *s = json_object_array_get_idx(a, i);
+		if (json_object_is_type(s, json_type_string))
+			strv_push(out, json_object_get_string(s));
+	}
+}
+
+/* metadata namespace (defaulted), name and uid; borrowed from doc. */
+static void meta_get(json_object *doc, const char **ns, const char **name, const char **uid)
+{
+	*ns = sget(doc, "metadata.namespace");
+	if (!*ns)
+		*ns = MODEL_DEFAULT_NAMESPACE;
+	*name = sget(doc, "metadata.name");
+	*uid = sget(doc, "metadata.uid");
+}
+
+/* spec.credentials; the key defaults by type when a Secret is named. */
+static void cred_get(json_object *doc, const char **type, const char **secret, const char **key)
+{
+	*type = sget(doc, "spec.credentials.type");
+	*secret = sget(doc, "spec.credentials.secretRef.name");
+	*key = sget(doc, "spec.credentials.secretRef.key");
+	if (*secret && !*key)
+		*key = str_eq(*type, "oauth") ? "oauthToken" : "apiKey";
+}
+
 static int check_kind(json_object *doc, const char *kind, char *err, size_t errlen)
 {
 	if (!str_eq(sget(doc, "kind"), kind) || !sget(doc, "metadata.name") ||
@@ -1258,11 +1307,7 @@ int model_task_from_json(json_object *doc, struct model_task **out, char *err, s
 		return errf(err, errlen, -EINVAL, "spec.prompt: required field is missing");
 	struct model_task *t = xcalloc(1, sizeof(*t));
 	t->obj = json_object_get(doc);
-	t->ns = sget(doc, "metadata.namespace");
-	if (!t->ns)
-		t->ns = MODEL_DEFAULT_NAMESPACE;
-	t->name = sget(doc, "metadata.name");
-	t->uid = sget(doc, "metadata.uid");
+	meta_get(doc, &t->ns, &t->name, &t->uid);
 	t->type = sget(doc, "spec.type");
 	t->agent_name = sget(doc, "spec.agentRef.name");
 	t->agent_ns = sget(doc, "spec.agentRef.namespace");
@@ -1271,16 +1316,12 @@ int model_task_from_json(json_object *doc, struct model_task **out, char *err, s
 	t->prompt = sget(doc, "spec.prompt");
 	t->model = sget(doc, "spec.model");
 	t->effort = sget(doc, "spec.effort");
-	t->cred_type = sget(doc, "spec.credentials.type");
-	t->cred_secret = sget(doc, "spec.credentials.secretRef.name");
-	t->cred_key = sget(doc, "spec.credentials.secretRef.key");
-	if (t->cred_secret && !t->cred_key)
-		t->cred_key = str_eq(t->cred_type, "oauth") ? "oauthToken" : "apiKey";
+	cred_get(doc, &t->cred_type, &t->cred_secret, &t->cred_key);
 	t->ws_repo = sget(doc, "spec.workspace.repo");
 	t->ws_ref = sget(doc, "spec.workspace.ref");
 	t->ws_secret = sget(doc, "spec.workspace.secretRef.name");
-	json_object *params = path_get(doc, "spec.outputs.parameters");
-	size_t np = json_object_is_type(params, json_type_array) ? json_object_array_length(params) : 0;
+	json_object *params = typed_get(doc, "spec.outputs.parameters", json_type_array);
+	size_t np = params ? json_object_array_length(params) : 0;
 	t->outputs = np ? xcalloc(np, sizeof(*t->outputs)) : NULL;
 	for (size_t i = 0; i < np; i++) {
 		json_object *p = json_object_array_get_idx(params, i);
@@ -1291,21 +1332,13 @@ int model_task_from_json(json_object *doc, struct model_task **out, char *err, s
 		t->outputs[t->n_outputs].dflt = sget(p, "default");
 		t->n_outputs++;
 	}
-	json_object *deps = path_get(doc, "spec.dependsOn");
-	for (size_t i = 0; json_object_is_type(deps, json_type_array) && i < json_object_array_length(deps); i++) {
-		json_object *d = json_object_array_get_idx(deps, i);
-		if (json_object_is_type(d, json_type_string))
-			strv_push(&t->deps, json_object_get_string(d));
-	}
+	strv_get(doc, "spec.dependsOn", &t->deps);
 	json_object *to = path_get(doc, "spec.timeout");
 	if (!to || timeout_seconds(to, &t->timeout_s) < 0)
 		t->timeout_s = -1;
-	json_object *ttl = path_get(doc, "spec.ttlSecondsAfterFinished");
-	t->ttl_s = json_object_is_type(ttl, json_type_int) ? (long)json_object_get_int64(ttl) : -1;
-	json_object *ctx = path_get(doc, "spec.contexts");
-	t->contexts = json_object_is_type(ctx, json_type_array) ? ctx : NULL;
-	json_object *st = path_get(doc, "status");
-	t->status = json_object_is_type(st, json_type_object) ? st : NULL;
+	t->ttl_s = long_get(doc, "spec.ttlSecondsAfterFinished", -1);
+	t->contexts = typed_get(doc, "spec.contexts", json_type_array);
+	t->status = typed_get(doc, "status", json_type_object);
 	int ph = model_phase_parse(sget(doc, "status.phase"));
 	t->phase = ph < 0 ? MODEL_PHASE_PENDING : (enum model_phase)ph;
 	*out = t;
@@ -1331,41 +1364,19 @@ int model_agent_from_json(json_object *doc, struct model_agent **out, char *err,
 		return errf(err, errlen, -EINVAL, "spec.type: required field is missing");
 	struct model_agent *a = xcalloc(1, sizeof(*a));
 	a->obj = json_object_get(doc);
-	a->ns = sget(doc, "metadata.namespace");
-	if (!a->ns)
-		a->ns = MODEL_DEFAULT_NAMESPACE;
-	a->name = sget(doc, "metadata.name");
-	a->uid = sget(doc, "metadata.uid");
+	meta_get(doc, &a->ns, &a->name, &a->uid);
 	a->type = sget(doc, "spec.type");
 	a->image = sget(doc, "spec.image");
 	a->model = sget(doc, "spec.model");
 	a->effort = sget(doc, "spec.effort");
 	a->command = sget(doc, "spec.command");
-	a->cred_type = sget(doc, "spec.credentials.type");
-	a->cred_secret = sget(doc, "spec.credentials.secretRef.name");
-	a->cred_key = sget(doc, "spec.credentials.secretRef.key");
-	if (a->cred_secret && !a->cred_key)
-		a->cred_key = str_eq(a->cred_type, "oauth") ? "oauthToken" : "apiKey";
-	json_object *ctx = path_get(doc, "spec.contexts");
-	a->contexts = json_object_is_type(ctx, json_type_array) ? ctx : NULL;
-	json_object *m = path_get(doc, "spec.maxConcurrentTasks");
-	a->max_concurrent = json_object_is_type(m, json_type_int) ? (long)json_object_get_int64(m) : 0;
-	json_object *al = path_get(doc, "spec.allowedNamespaces");
-	for (size_t i = 0; json_object_is_type(al, json_type_array) && i < json_object_array_length(al); i++) {
-		json_object *g = json_object_array_get_idx(al, i);
-		if (json_object_is_type(g, json_type_string))
-			strv_push(&a->allowed_ns, json_object_get_string(g));
-	}
-	json_object *ro = path_get(doc, "spec.sandbox.readOnlyPaths");
-	for (size_t i = 0; json_object_is_type(ro, json_type_array) && i < json_object_array_length(ro); i++) {
-		json_object *g = json_object_array_get_idx(ro, i);
-		if (json_object_is_type(g, json_type_string))
-			strv_push(&a->ro_paths, json_object_get_string(g));
-	}
-	json_object *env = path_get(doc, "spec.sandbox.env");
-	a->sandbox_env = json_object_is_type(env, json_type_object) ? env : NULL;
-	json_object *pod = path_get(doc, "spec.pod");
-	a->pod = json_object_is_type(pod, json_type_object) ? pod : NULL;
+	cred_get(doc, &a->cred_type, &a->cred_secret, &a->cred_key);
+	a->contexts = typed_get(doc, "spec.contexts", json_type_array);
+	a->max_concurrent = long_get(doc, "spec.maxConcurrentTasks", 0);
+	strv_get(doc, "spec.allowedNamespaces", &a->allowed_ns);
+	strv_get(doc, "spec.sandbox.readOnlyPaths", &a->ro_paths);
+	a->sandbox_env = typed_get(doc, "spec.sandbox.env", json_type_object);
+	a->pod = typed_get(doc, "spec.pod", json_type_object);
 	*out = a;
 	return 0;
 }

@@ -145,6 +145,30 @@ static json_object *parse_json_text(const char *t)
 	return t ? json_tokener_parse(t) : NULL;
 }
 
+/* The stored form of a document (spec_json, status_json). */
+static const char *json_text(json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* The object of a row: spec_json in column `col` with status_json (column
+ * col + 1) merged in as "status".  Owned; NULL when spec_json is not a
+ * JSON object. */
+static json_object *col_doc(sqlite3_stmt *st, int col)
+{
+	json_object *doc = parse_json_text(col_text(st, col));
+	json_object *status = parse_json_text(col_text(st, col + 1));
+	if (!json_object_is_type(doc, json_type_object)) {
+		json_object_put(doc);
+		json_object_put(status);
+		return NULL;
+	}
+	if (status)
+		json_object_object_add(doc, "status", status);
+	return doc;
+}
+
 static const char *jstr(json_object *o, const char *k)
 {
 	json_object *v = NULL;
@@ -337,24 +361,25 @@ void store_close(struct store *s)
 	free(s);
 }
 
-int store_schema_version(struct store *s)
+/* The number a PRAGMA returns, or -EIO. */
+static int64_t pragma_int(struct store *s, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -EIO;
-	sqlite3_finalize(st);
-	return v;
-}
-
-int64_t store_data_version(struct store *s)
-{
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -EIO;
 	sqlite3_finalize(st);
 	return v;
+}
+
+int store_schema_version(struct store *s)
+{
+	return (int)pragma_int(s, "PRAGMA user_version");
+}
+
+int64_t store_data_version(struct store *s)
+{
+	return pragma_int(s, "PRAGMA data_version");
 }
 
 /* ---- objects ------------------------------------------------------- */
@@ -489,16 +514,11 @@ static int load(struct store *s, const char *kind, const char *ns, const char *n
 	} else if (r != SQLITE_ROW) {
 		rc = db_err(s, r, err, errlen, "select");
 	} else {
-		json_object *doc = parse_json_text(col_text(st, 1));
-		json_object *status = parse_json_text(col_text(st, 2));
-		if (!json_object_is_type(doc, json_type_object)) {
-			json_object_put(doc);
-			json_object_put(status);
+		json_object *doc = col_doc(st, 1);
+		if (!doc) {
 			rc = errf(err, errlen, -EIO, "store %s: %s %s/%s: stored document is corrupt",
 				  s->path, kind, ns, name);
 		} else {
-			if (status)
-				json_object_object_add(doc, "status", status);
 			out->seq = sqlite3_column_int64(st, 0);
 			out->doc = doc;
 			out->phase = xstrdup(col_text(st, 3));
@@ -591,8 +611,7 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 	json_object_object_add(cmd, "generation", json_object_new_int64(generation));
 
 	char *akey = kind == MODEL_TASK ? store_agent_key(copy) : xstrdup("");
-	const char *spec = json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN |
-									JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *spec = json_text(copy);
 	sqlite3_stmt *st = NULL;
 	if (exists)
 		rc = prep(s,
@@ -675,12 +694,9 @@ static int walk(struct store *s, sqlite3_stmt *st, store_obj_cb cb, void *ctx)
 	size_t n = 0, alloc = 0;
 	int r, rc = 0;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		json_object *doc = parse_json_text(col_text(st, 0));
+		json_object *doc = col_doc(st, 0);
 		if (!doc)
 			continue;
-		json_object *status = parse_json_text(col_text(st, 1));
-		if (status)
-			json_object_object_add(doc, "status", status);
 		if (n == alloc) {
 			alloc = alloc ? alloc * 2 : 16;
 			v = xrealloc(v, alloc * sizeof(*v));
@@ -799,8 +815,7 @@ int store_set_status(struct store *s, const char *ns, const char *name, json_obj
 	if ((rc = prep(s, "UPDATE objects SET status_json = ?, phase = ?, updated_ms = ? WHERE seq = ?",
 		       &st, err, errlen)) < 0)
 		goto out;
-	bind_text(st, 1, json_object_to_json_string_ext(status, JSON_C_TO_STRING_PLAIN |
-									JSON_C_TO_STRING_NOSLASHESCAPE));
+	bind_text(st, 1, json_text(status));
 	bind_text(st, 2, phase);
 	sqlite3_bind_int64(st, 3, now_wall_ms());
 	sqlite3_bind_int64(st, 4, seq);
@@ -864,16 +879,11 @@ int store_next_queued(struct store *s, const char *agent_key, json_object **task
 		bind_text(st, 1, agent_key);
 	int r = sqlite3_step(st);
 	if (r == SQLITE_ROW) {
-		json_object *doc = parse_json_text(col_text(st, 0));
-		json_object *status = parse_json_text(col_text(st, 1));
-		if (doc) {
-			if (status)
-				json_object_object_add(doc, "status", status);
+		json_object *doc = col_doc(st, 0);
+		if (doc)
 			*task = doc;
-		} else {
-			json_object_put(status);
+		else
 			rc = -EIO;
-		}
 	} else {
 		rc = r == SQLITE_DONE ? -ENOENT : db_err(s, r, NULL, 0, "select");
 	}
@@ -933,8 +943,7 @@ int store_set_annotation(struct store *s, enum model_kind kind, const char *ns, 
 	if ((rc = prep(s, "UPDATE objects SET spec_json = ?, stop_requested = ?, updated_ms = ? WHERE seq = ?",
 		       &st, err, errlen)) < 0)
 		goto out;
-	bind_text(st, 1, json_object_to_json_string_ext(r.doc, JSON_C_TO_STRING_PLAIN |
-									JSON_C_TO_STRING_NOSLASHESCAPE));
+	bind_text(st, 1, json_text(r.doc));
 	sqlite3_bind_int(st, 2, store_stop_requested(r.doc));
 	sqlite3_bind_int64(st, 3, now_wall_ms());
 	sqlite3_bind_int64(st, 4, r.seq);

@@ -494,7 +494,7 @@ static bool phase_done(const char *p)
 static int wait_task(struct runtime *rt, const char *ns, const char *name, bool show)
 {
 	char last[32] = "";
-	bool header = false;
+	struct table rows = { "", MODEL_TASK, false, 0, NULL };
 	int ret = CLI_EXIT_FAILED;
 	int64_t last_note = now_mono_ms();
 	while (!stop_flag) {
@@ -511,13 +511,7 @@ static int wait_task(struct runtime *rt, const char *ns, const char *name, bool 
 		if (strcmp(phase, last) != 0) {
 			snprintf(last, sizeof(last), "%s", phase);
 			if (show) {
-				if (!header) {
-					printf("%-28s %-16s %-10s %-6s\n", "NAME", "TYPE", "PHASE", "AGE");
-					header = true;
-				}
-				char a[32];
-				age(jtime(jobj(task, "metadata"), "creationTimestamp"), a, sizeof(a));
-				printf("%-28s %-16s %-10s %-6s\n", name, task_type(task), phase, a);
+				table_row(task, &rows); /* the header before the first row */
 				fflush(stdout);
 			}
 			last_note = now_mono_ms();

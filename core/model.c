@@ -1290,21 +1290,23 @@ static void cred_get(json_object *doc, const char **type, const char **secret, c
 		*key = str_eq(*type, "oauth") ? "oauthToken" : "apiKey";
 }
 
-static int check_kind(json_object *doc, const char *kind, char *err, size_t errlen)
+/* doc is a validated `kind` with the string field `required`. */
+static int check_kind(json_object *doc, const char *kind, const char *required, char *err,
+		      size_t errlen)
 {
 	if (!str_eq(sget(doc, "kind"), kind) || !sget(doc, "metadata.name") ||
 	    !json_object_is_type(path_get(doc, "spec"), json_type_object))
 		return errf(err, errlen, -EINVAL, "document is not a validated %s", kind);
+	if (!sget(doc, required))
+		return errf(err, errlen, -EINVAL, "%s: required field is missing", required);
 	return 0;
 }
 
 int model_task_from_json(json_object *doc, struct model_task **out, char *err, size_t errlen)
 {
-	int rc = check_kind(doc, "Task", err, errlen);
+	int rc = check_kind(doc, "Task", "spec.prompt", err, errlen);
 	if (rc < 0)
 		return rc;
-	if (!sget(doc, "spec.prompt"))
-		return errf(err, errlen, -EINVAL, "spec.prompt: required field is missing");
 	struct model_task *t = xcalloc(1, sizeof(*t));
 	t->obj = json_object_get(doc);
 	meta_get(doc, &t->ns, &t->name, &t->uid);
@@ -1357,11 +1359,9 @@ void model_task_free(struct model_task *t)
 
 int model_agent_from_json(json_object *doc, struct model_agent **out, char *err, size_t errlen)
 {
-	int rc = check_kind(doc, "Agent", err, errlen);
+	int rc = check_kind(doc, "Agent", "spec.type", err, errlen);
 	if (rc < 0)
 		return rc;
-	if (!sget(doc, "spec.type"))
-		return errf(err, errlen, -EINVAL, "spec.type: required field is missing");
 	struct model_agent *a = xcalloc(1, sizeof(*a));
 	a->obj = json_object_get(doc);
 	meta_get(doc, &a->ns, &a->name, &a->uid);

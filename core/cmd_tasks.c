@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "manifest.h"
+#include "metrics.h"
 #include "model.h"
 #include "reconcile.h"
 #include "runtime.h"
@@ -1343,6 +1344,20 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	log_info("controller started", "state_dir", rt->state_dir, "backend", ctx->cfg->backend, "isolation",
 		 ctx->cfg->isolation);
+	/* The endpoint is an observer: a busy port is logged, the controller
+	 * keeps reconciling (listening only once we hold the lock, so a
+	 * waiting second controller does not take the port). */
+	struct metrics *m = metrics_new();
+	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
+	char merr[512];
+	if (metrics_listen(m, ctx->cfg->listen, merr, sizeof(merr)) < 0) {
+		log_error("metrics endpoint disabled", "error", merr);
+	} else {
+		char port[16];
+		snprintf(port, sizeof(port), "%d", metrics_port(m));
+		log_info("metrics endpoint listening", "listen", ctx->cfg->listen, "port", port);
+	}
+	rt->metrics = m;
 	int64_t last_version = -1;
 	int64_t last_tick = 0;
 	int64_t next = 0;
@@ -1353,13 +1368,18 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 		 * are live (they end without touching the store), else every second. */
 		bool live = store_count_phase(rt->store, MODEL_PHASE_RUNNING, NULL) > 0;
 		if (v != last_version || now - last_tick >= (live ? 25 : 1000) || (next && now >= next)) {
-			runtime_tick(rt, &next);
+			double t0 = metrics_now();
+			int tr = runtime_tick(rt, &next);
+			metrics_observe_tick(m, metrics_now() - t0, tr >= 0, tr < 0 ? strerror(-tr) : NULL);
+			metrics_refresh(m, rt->store);
 			last_version = store_data_version(rt->store);
 			last_tick = now;
 		}
 		usleep(5 * 1000);
 	}
 	log_info("controller stopping; runs keep going under their supervisors");
+	rt->metrics = NULL;
+	metrics_free(m);
 	runtime_close(rt);
 	return CLI_EXIT_OK;
 }

@@ -13,6 +13,7 @@
 
 #include "host.h"
 #include "local.h"
+#include "metrics.h"
 #include "outputs.h"
 #include "pipeline.h"
 #include "reconcile.h"
@@ -508,6 +509,27 @@ static void fill_results(json_object *st, const struct model_task *t, json_objec
 		json_object_object_add(st, "outputsWarning", json_object_new_string(w));
 }
 
+/* Metrics of a run that has just finished (controller only). */
+static void observe_finished(struct runtime *rt, const struct model_task *t,
+			     const struct model_agent *a, json_object *result, const struct local_obs *obs)
+{
+	if (!rt->metrics)
+		return;
+	struct model_agent *own = NULL;
+	if (!a && t->agent_name && load_agent(rt, t->agent_ns, t->agent_name, &own) == 0)
+		a = own;
+	struct pipeline_eff e;
+	pipeline_effective(t, a, &e);
+	double secs = obs->start_ms && obs->end_ms >= obs->start_ms ?
+			      (double)(obs->end_ms - obs->start_ms) / 1000.0 : -1;
+	json_object *v;
+	long long in = (v = jget(result, "inputTokens")) ? (long long)json_object_get_int64(v) : -1;
+	long long out = (v = jget(result, "outputTokens")) ? (long long)json_object_get_int64(v) : -1;
+	double cost = (v = jget(result, "costUSD")) ? json_object_get_double(v) : -1;
+	metrics_run_finished(rt->metrics, e.driver, secs, in, out, cost);
+	model_agent_free(own);
+}
+
 struct reconcile_ctx {
 	bool admit;          /* the task is a queue head being considered */
 	long agent_running, agent_max, global_running, global_max;
@@ -644,12 +666,15 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 		if (same)
 			break;
 		json_object *ns_st = status_copy(task);
-		if (rec_phase_terminal(d.phase)) {
+		bool finished = rec_phase_terminal(d.phase);
+		if (finished) {
 			jset_time(ns_st, "completionTime", in.now_ms);
 			if (result)
 				fill_results(ns_st, t, result, &obs);
 		}
-		write_status(rt, task, ns_st, rec_phase_name(d.phase), d.reason, d.message);
+		if (write_status(rt, task, ns_st, rec_phase_name(d.phase), d.reason, d.message) == 0 &&
+		    finished && ph == REC_RUNNING)
+			observe_finished(rt, t, a, result, &obs);
 		break;
 	}
 	case REC_START: {

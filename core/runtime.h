@@ -23,6 +23,8 @@
 #include "model.h"
 #include "store.h"
 
+struct metrics;
+
 struct runtime {
 	const struct pd_config *cfg;   /* borrowed */
 	const struct plugin_set *plugins; /* borrowed; instances needed to act */
@@ -31,6 +33,7 @@ struct runtime {
 	char *data_dir;                /* entrypoint scripts; owned */
 	int lock_fd;                   /* >= 0 while we are the controller */
 	int64_t last_ttl_scan_ms;
+	struct metrics *metrics;       /* borrowed; NULL outside `paddock controller` */
 };
 
 /* Open the store in the configured state dir.  Owned *out. */

@@ -14,6 +14,7 @@ isolation=${ISOLATION:-bwrap}
 cat >"$PADDOCK_CONFIG" <<EOT
 isolation: $isolation
 log: {level: info}
+controller: {listen: "127.0.0.1:0"}
 limits: {maxConcurrentTasks: ${GLOBAL_MAX:-8}}
 drivers: {exec: {enabled: true}}
 contexts: {text: {enabled: true}, configmap: {enabled: true}, git: {enabled: true, settings: {allowFileRepositories: "true"}}, url: {enabled: true}, runtime: {enabled: true}}

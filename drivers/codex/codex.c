@@ -62,7 +62,12 @@ static int codex_entrypoint(struct drv *d, const struct paddock_task_view *t,
 			 "check_for_update_on_startup = false\n"
 			 "%s"
 			 "\n[analytics]\nenabled = false\n"
+			 /* shell_snapshot: codex dumps the whole environment,
+			  * CODEX_API_KEY included, into ~/.codex/shell_snapshots/
+			  * (0644), and leaves it behind when it exits early or is
+			  * killed: the key would outlive the run on disk. */
 			 "\n[features]\nplugins = false\nremote_plugin = false\napps = false\n"
+			 "shell_snapshot = false\n"
 			 "%s",
 			 url ? "model_provider = \"paddock\"\n" : "",
 			 retries >= 0 ? "unbounded_connection_retries = false\n" : "");

@@ -18,8 +18,9 @@
 # Prints every check, then a final line "N passed, N failed" (over all
 # stages; a stage that dies without its summary, a skip or a timeout counts
 # as one failure), and exits non-zero on any failure.
+# The stages run in a loopback-only network namespace when possible (root).
 # Env: E2E_STAGES (default "paddock direct"), E2E_CLIS (default all four),
-#      PADDOCK_CACHE_DIR, KEEP=1 (keep work dirs).
+#      E2E_NETNS=0 (host network), PADDOCK_CACHE_DIR, KEEP=1 (keep work dirs).
 set -u
 set -o pipefail
 
@@ -75,6 +76,19 @@ fi
 export PLAN_DUMP
 
 # ---- 3./4. the stages -----------------------------------------------------
+# In a loopback-only network namespace (as root): the model server is the
+# only peer, so a CLI that phones home (opencode installs its plugin package
+# from npm in the background when it can) cannot reach out, and a test that
+# passes does not depend on the internet.  E2E_NETNS=0 turns it off.
+NETNS=()
+if [ "${E2E_NETNS:-1}" = 1 ] && command -v unshare >/dev/null && command -v ip >/dev/null &&
+	unshare -n ip link set lo up 2>/dev/null; then
+	NETNS=(unshare -n sh -c 'ip link set lo up && exec "$@"' sh)
+	echo "run.sh: stages run in a loopback-only network namespace (unshare -n)"
+else
+	echo "run.sh: note: stages run with the host network (no unshare -n here: needs root and ip(8))"
+fi
+
 # run_stage NAME TIME_LIMIT COMMAND...: adds the stage's "N passed, N failed".
 run_stage() {
 	local name=$1 limit=$2 out rc line p f t0
@@ -82,7 +96,7 @@ run_stage() {
 	out=$(mktemp "${TMPDIR:-/tmp}/paddock-e2e-stage.XXXXXX")
 	t0=$(date +%s)
 	echo "==== stage $name: $*"
-	timeout -k 15 "$limit" "$@" 2>&1 | tee "$out"
+	timeout -k 15 "$limit" "${NETNS[@]}" "$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
 	rm -f "$out"

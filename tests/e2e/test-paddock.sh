@@ -149,6 +149,7 @@ write_config() { # write_config FILE CLI BASE_URL
 isolation: bwrap
 log: {level: info}
 limits: {maxConcurrentTasks: 2}
+controller: {listen: "127.0.0.1:0"} # any free port: never collide with another controller
 drivers:
   $2:
     enabled: true
@@ -178,7 +179,7 @@ leftovers() { # leftovers RUN_DIR TASK
 		read -r pid st _ <"$rd/supervisor.pid"
 		if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] &&
 			[ "$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $20 }')" = "$st" ]; then
-			echo "supervisor:$pid:state=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)"
+			echo "supervisor:$pid:state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
 		fi
 	fi
 	local cwd cmd env
@@ -326,6 +327,12 @@ EOT
 	check "$cli success: canary nowhere (logs, get -o json/yaml, describe, task.md, stderr, state dir, server log)" \
 		canary_nowhere "$d" "$PADDOCK_STATE_DIR" "$rd" "$d/logs" "$d/task.json" "$d/task.yaml" \
 		"$d/describe" "$d/run.out" "$d/run.err" "$d/controller.err" "$d/controller.out" "$WORK/server.log"
+	if [ "$cli" = codex ]; then
+		# codex's shell snapshot is a dump of its environment, the key
+		# included; left behind when codex exits early (driver turns it off).
+		check "$cli success: no shell snapshot (environment dump) in the run's home" \
+			test ! -e "$rd/home/.codex/shell_snapshots"
+	fi
 	check "$cli success: no process of the run left" no_leftovers "$rd" "$name"
 	[ "$FAIL" = "$nfail" ] || show "$d" "$rd"
 	t_ok=$(cat "$d/seconds")

@@ -77,7 +77,7 @@ spec:
   outputs: {parameters: [{name: verdict, path: verdict.txt, default: none}]}
 EOT
 pd apply -f "$work/all.yaml" >/dev/null
-pd controller >>"$work/controller.log" 2>&1 &
+"$PADDOCK_BIN" controller >>"$work/controller.log" 2>&1 & # the real process, so kills reach it
 cleanup_pids+=("$!")
 for _ in $(seq 300); do
 	phase=$(pd get task all-contexts -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"].get("phase",""))')

@@ -57,7 +57,7 @@ metadata: {name: cycle-b}
 spec: {agentRef: {name: sh}, prompt: b, dependsOn: [cycle-a]}
 EOT
 pd apply -f "$work/chain.yaml" >/dev/null
-pd controller >>"$work/controller.log" 2>&1 &
+"$PADDOCK_BIN" controller >>"$work/controller.log" 2>&1 & # the real process, so kills reach it
 cleanup_pids+=("$!")
 phase() { pd get task "$1" -o json | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; print(s.get("phase",""), s.get("reason",""))'; }
 for _ in $(seq 150); do

@@ -30,7 +30,7 @@ done
 pd apply -f "$manifest" >/dev/null
 
 start_controller() {
-	pd controller >>"$work/controller.log" 2>&1 &
+	"$PADDOCK_BIN" controller >>"$work/controller.log" 2>&1 & # the real process, so kills reach it
 	cpid=$!
 	cleanup_pids+=("$cpid")
 }
@@ -44,12 +44,14 @@ while :; do
 	[ "$done_count" -ge "$N" ] && break
 	kill -9 "$cpid" 2>/dev/null || true
 	wait "$cpid" 2>/dev/null || true
+	[ ! -d "/proc/$cpid" ] || fail "controller $cpid survived SIGKILL"
 	kills=$((kills + 1))
 	start_controller
 done
 kill -TERM "$cpid" 2>/dev/null || true
 wait "$cpid" 2>/dev/null || true
 echo "controller SIGKILLed $kills times"
+[ "$kills" -ge 3 ] || fail "only $kills kills: the test did not exercise restarts"
 pd get tasks -o json >"$work/tasks.json"
 for i in $(seq -w 1 "$N"); do pd describe task "t$i"; done >"$work/describe.txt"
 python3 - "$work/tasks.json" "$journal" "$work/describe.txt" "$N" <<'PY'

@@ -70,7 +70,7 @@ sleep 1
 pass "timeout kills the whole tree (reason Timeout)"
 
 pd run --agent sleeper --name stopme -p "sleep" --detach >/dev/null
-pd controller >>"$work/controller.log" 2>&1 &
+"$PADDOCK_BIN" controller >>"$work/controller.log" 2>&1 & # the real process, so kills reach it
 cleanup_pids+=("$!")
 for _ in $(seq 50); do pd get task stopme -o json | grep -q '"phase": "Running"' && break; sleep 0.2; done
 pd stop stopme >/dev/null

@@ -18,7 +18,7 @@ stage() { # stage NAME CMD...
 	if "$@" >"$log_dir/$name.log" 2>&1; then
 		passed=$((passed + 1))
 		printf '    ok (%ds)\n' $((SECONDS - t0))
-		grep -E '^[0-9]+%: Checks: |^# (PASS|FAIL|ERROR|SKIP|TOTAL):' "$log_dir/$name.log" | sed 's/^/    /' | tail -n 12
+		grep -E '^[0-9]+%: Checks: |^# (PASS|FAIL|ERROR|SKIP|TOTAL):|^[0-9]+ passed, [0-9]+ failed|: [0-9]+ execs|ratio|ms/task|^(direct|bwrap|paddock|pipeline|[0-9]+ +[0-9.]+ +[0-9.]+$)' "$log_dir/$name.log" | sed 's/^/    /' | tail -n 14
 	else
 		failed=$((failed + 1)) failures+=("$name")
 		printf '    FAILED (%ds); last lines of %s:\n' $((SECONDS - t0)) "$log_dir/$name.log"
@@ -37,6 +37,10 @@ sanitizers() {
 
 valgrind_pass() { "$here/tests/valgrind.sh" "$build"; }
 
+fuzz() { "$here/tests/fuzz/run.sh" "$build" "${FUZZ_SECONDS:-20}"; }
+
+bench() { make -C "$build/core" bench && N=${BENCH_TASKS:-200} "$here/bench/pipeline.sh" "$build"; }
+
 distcheck() { make -C "$build" -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror; }
 
 e2e() {
@@ -48,6 +52,8 @@ stage unit unit
 stage sanitizers sanitizers
 [ -x "$here/tests/valgrind.sh" ] && stage valgrind valgrind_pass
 [ -x "$here/tests/e2e/run.sh" ] && stage e2e e2e
+stage fuzz fuzz
+stage bench bench
 stage distcheck distcheck
 
 echo

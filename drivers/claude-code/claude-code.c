@@ -73,17 +73,18 @@ static void claude_line(struct drv_parser *p, struct json_object *o, const char 
 	if (strcmp(type, "result") != 0)
 		return;
 	p->saw_final = true;
-	int64_t in = drv_jint(o, "usage.input_tokens", -1);
+	int64_t in = drv_jcount(o, "usage.input_tokens");
 	if (in >= 0) {
-		in += drv_jint(o, "usage.cache_creation_input_tokens", 0);
-		in += drv_jint(o, "usage.cache_read_input_tokens", 0);
+		in = drv_count_add(in, drv_jcount(o, "usage.cache_creation_input_tokens"));
+		in = drv_count_add(in, drv_jcount(o, "usage.cache_read_input_tokens"));
 		p->input_tokens = in;
 	}
-	p->output_tokens = drv_jint(o, "usage.output_tokens", p->output_tokens);
-	struct json_object *cost = drv_jget(o, "total_cost_usd");
-	if (cost && (json_object_is_type(cost, json_type_double) ||
-		     json_object_is_type(cost, json_type_int)))
-		p->cost_usd = json_object_get_double(cost);
+	int64_t out = drv_jcount(o, "usage.output_tokens");
+	if (out >= 0)
+		p->output_tokens = out;
+	double cost = drv_jcost(o, "total_cost_usd");
+	if (cost >= 0)
+		p->cost_usd = cost;
 	const char *res = drv_jstr(o, "result");
 	const char *sub = drv_jstr(o, "subtype");
 	bool is_error = drv_jbool(o, "is_error", false) || (sub && strcmp(sub, "success") != 0);

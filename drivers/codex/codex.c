@@ -129,12 +129,8 @@ static void codex_line(struct drv_parser *p, struct json_object *o, const char *
 				 strlen(drv_jstr(o, "item.message")));
 	} else if (strcmp(type, "turn.completed") == 0) {
 		p->saw_final = true;
-		int64_t in = drv_jint(o, "usage.input_tokens", -1);
-		int64_t out = drv_jint(o, "usage.output_tokens", -1);
-		if (in >= 0)
-			p->input_tokens = (p->input_tokens < 0 ? 0 : p->input_tokens) + in;
-		if (out >= 0)
-			p->output_tokens = (p->output_tokens < 0 ? 0 : p->output_tokens) + out;
+		p->input_tokens = drv_count_add(p->input_tokens, drv_jcount(o, "usage.input_tokens"));
+		p->output_tokens = drv_count_add(p->output_tokens, drv_jcount(o, "usage.output_tokens"));
 	} else if (strcmp(type, "turn.failed") == 0) {
 		p->saw_final = true;
 		const char *msg = drv_jstr(o, "error.message");

@@ -157,6 +157,41 @@ int64_t drv_jint(struct json_object *o, const char *path, int64_t dflt)
 	return json_object_get_int64(v);
 }
 
+int64_t drv_jcount(struct json_object *o, const char *path)
+{
+	struct json_object *v = drv_jpath(o, path);
+	if (!v)
+		return -1;
+	if (json_object_is_type(v, json_type_double)) {
+		double d = json_object_get_double(v);
+		if (!(d >= 0 && d <= (double)DRV_COUNT_MAX) || d != (double)(int64_t)d)
+			return -1;
+		return (int64_t)d;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return -1;
+	int64_t n = json_object_get_int64(v);
+	return n >= 0 && n <= DRV_COUNT_MAX ? n : -1;
+}
+
+int64_t drv_count_add(int64_t a, int64_t b)
+{
+	if (b < 0)
+		return a;
+	if (a < 0)
+		a = 0;
+	return a > DRV_COUNT_MAX - b ? DRV_COUNT_MAX : a + b;
+}
+
+double drv_jcost(struct json_object *o, const char *path)
+{
+	struct json_object *v = drv_jpath(o, path);
+	if (!v || !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+		return -1;
+	double d = json_object_get_double(v);
+	return d >= 0 && d <= 1e9 ? d : -1; /* also refuses NaN */
+}
+
 bool drv_jbool(struct json_object *o, const char *path, bool dflt)
 {
 	struct json_object *v = drv_jpath(o, path);

@@ -119,6 +119,15 @@ struct json_object *drv_jget(struct json_object *o, const char *key);
 struct json_object *drv_jpath(struct json_object *o, const char *path);
 const char *drv_jstr(struct json_object *o, const char *path);   /* NULL if not a string */
 int64_t drv_jint(struct json_object *o, const char *path, int64_t dflt);
+/* Token counts come from the agent's stream and are not trusted: a count
+ * is an integer (or whole double) in [0, DRV_COUNT_MAX], else -1 (unknown),
+ * and sums saturate instead of overflowing (found by fuzz_driver). */
+#define DRV_COUNT_MAX ((int64_t)1 << 53)
+int64_t drv_jcount(struct json_object *o, const char *path);
+/* a + b where -1 means unknown: unknown b leaves a; saturates at the cap. */
+int64_t drv_count_add(int64_t a, int64_t b);
+/* A cost in USD at `path`: finite and in [0, 1e9], else -1 (unknown). */
+double drv_jcost(struct json_object *o, const char *path);
 bool drv_jbool(struct json_object *o, const char *path, bool dflt);
 
 /* Bounded text: copy/append with truncation at a UTF-8 boundary. */

@@ -134,8 +134,11 @@ static void gemini_line(struct drv_parser *p, struct json_object *o, const char 
 			drv_copy(p->last_raw, sizeof(p->last_raw), msg, strlen(msg));
 	} else if (strcmp(type, "result") == 0) {
 		p->saw_final = true;
-		p->input_tokens = drv_jint(o, "stats.input_tokens", p->input_tokens);
-		p->output_tokens = drv_jint(o, "stats.output_tokens", p->output_tokens);
+		int64_t in = drv_jcount(o, "stats.input_tokens"), out = drv_jcount(o, "stats.output_tokens");
+		if (in >= 0)
+			p->input_tokens = in;
+		if (out >= 0)
+			p->output_tokens = out;
 		const char *status = drv_jstr(o, "status");
 		if (status && strcmp(status, "success") != 0) {
 			struct json_object *e = drv_jget(o, "error");

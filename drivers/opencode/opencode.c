@@ -190,20 +190,20 @@ static void opencode_line(struct drv_parser *p, struct json_object *o, const cha
 	} else if (strcmp(type, "step_start") == 0) {
 		p->saw_final = false;
 	} else if (strcmp(type, "step_finish") == 0) {
-		int64_t in = drv_jint(o, "part.tokens.input", -1);
-		int64_t out = drv_jint(o, "part.tokens.output", -1);
+		int64_t in = drv_jcount(o, "part.tokens.input");
+		int64_t out = drv_jcount(o, "part.tokens.output");
 		if (in >= 0) {
-			in += drv_jint(o, "part.tokens.cache.read", 0);
-			in += drv_jint(o, "part.tokens.cache.write", 0);
-			p->input_tokens = (p->input_tokens < 0 ? 0 : p->input_tokens) + in;
+			in = drv_count_add(in, drv_jcount(o, "part.tokens.cache.read"));
+			in = drv_count_add(in, drv_jcount(o, "part.tokens.cache.write"));
+			p->input_tokens = drv_count_add(p->input_tokens, in);
 		}
 		if (out >= 0) {
-			out += drv_jint(o, "part.tokens.reasoning", 0);
-			p->output_tokens = (p->output_tokens < 0 ? 0 : p->output_tokens) + out;
+			out = drv_count_add(out, drv_jcount(o, "part.tokens.reasoning"));
+			p->output_tokens = drv_count_add(p->output_tokens, out);
 		}
-		struct json_object *c = drv_jpath(o, "part.cost");
-		if (c && (json_object_is_type(c, json_type_double) || json_object_is_type(c, json_type_int)))
-			p->cost_usd = (p->cost_usd < 0 ? 0 : p->cost_usd) + json_object_get_double(c);
+		double c = drv_jcost(o, "part.cost");
+		if (c >= 0)
+			p->cost_usd = (p->cost_usd < 0 ? 0 : p->cost_usd) + c;
 		const char *reason = drv_jstr(o, "part.reason");
 		p->saw_final = !reason || strcmp(reason, "tool-calls") != 0;
 	} else if (strcmp(type, "error") == 0) {

@@ -57,6 +57,9 @@ stage bench bench
 stage distcheck distcheck
 
 echo
+# Check's own summary, summed over every suite of the unit stage.
+find "$build/tests" -name '*.log' -path '*unit*' -exec grep -hE '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' {} + 2>/dev/null |
+	awk -F'[:,] *' '{c += $3; f += $5; e += $7} END {if (c) printf "%d%%: Checks: %d, Failures: %d, Errors: %d (all Check suites)\n", c ? int(100 * (c - f - e) / c) : 0, c, f, e}'
 [ $failed -gt 0 ] && echo "failed stages: ${failures[*]} (logs in $log_dir)"
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

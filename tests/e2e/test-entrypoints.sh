@@ -58,23 +58,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
+. "$HERE/lib.sh"
 
 # ---- tools --------------------------------------------------------------
-if ! BINS=$("$HERE/install-clis.sh" --print $CLIS 2>"$WORK/install.err"); then
-	cat "$WORK/install.err" >&2
-	echo "test-entrypoints: SKIP: agent CLIs missing (run tests/e2e/install-clis.sh)" >&2
-	exit 77
-fi
-bin_of() { printf '%s\n' "$BINS" | awk -v n="$1" '$1 == n { print $2 }'; }
+find_clis test-entrypoints
 
 if [ -n "${PLAN_DUMP:-}" ] && [ -x "$PLAN_DUMP" ]; then
 	: # built by run.sh
@@ -101,24 +88,6 @@ start_server() { # start_server [--fail-401]
 }
 
 # A port with nothing listening: bind, note, close.
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-base_url_of() { # base_url_of CLI PORT
-	case $1 in
-	claude-code | gemini) echo "http://127.0.0.1:$2" ;;
-	codex | opencode) echo "http://127.0.0.1:$2/v1" ;;
-	esac
-}
-model_of() {
-	case $1 in
-	claude-code) echo claude-sonnet-4-5 ;;
-	codex) echo gpt-5.5 ;;
-	gemini) echo gemini-2.5-pro ;;
-	opencode) echo mock/mock-model ;; # a gateway: OpenAI-compatible chat completions
-	esac
-}
 
 # Any process still carrying this run's PADDOCK_TASK in its environment.
 leftovers() { # leftovers TASK

@@ -361,8 +361,9 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 	}
 	lib = xasprintf("%s/drivers/paddock_lib.sh", rt->data_dir);
 	if (access(lib, R_OK) < 0) {
-		free(lib);
-		lib = xasprintf("%s/paddock_lib.sh", rt->data_dir);
+		rc = errf(err, errlen, -ENOENT,
+			  "entrypoint library %s not found: reinstall paddock or set PADDOCK_DATA_DIR", lib);
+		goto out;
 	}
 
 	const struct loaded_plugin *d = plugins_driver(rt->plugins, e.driver);
@@ -380,7 +381,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 		.plan = &plan,
 		.task_md = task_md,
 		.entrypoint_path = entry,
-		.lib_path = access(lib, R_OK) == 0 ? lib : NULL,
+		.lib_path = lib,
 		.isolation = !str_eq(rt->cfg->isolation, "none"),
 		.ro_paths = ro,
 		.timeout_s = t->timeout_s > 0 ? t->timeout_s : rt->cfg->limits.default_task_timeout,

@@ -10,7 +10,7 @@ if [ -n "${PADDOCK_LIB:-}" ]; then
 	_lib=$PADDOCK_LIB
 else
 	_dir=$(dirname -- "$0")
-	for _lib in /paddock_lib.sh "$_dir/../paddock_lib.sh" "$_dir/../../paddock_lib.sh"; do
+	for _lib in /paddock_lib.sh "$_dir/../paddock_lib.sh"; do
 		[ -f "$_lib" ] && break
 	done
 fi

@@ -1358,22 +1358,27 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 		log_info("metrics endpoint listening", "listen", ctx->cfg->listen, "port", port);
 	}
 	rt->metrics = m;
-	int64_t last_version = -1;
-	int64_t last_tick = 0;
-	int64_t next = 0;
+	int64_t last_version = -1, last_tick = 0, last_observe = 0, next = 0;
+	bool full = true, live = false;
 	while (!stop_flag) {
 		int64_t v = store_data_version(rt->store);
 		int64_t now = now_wall_ms();
-		/* Tick on changes, when a deadline is due, every 25 ms while runs
-		 * are live (they end without touching the store), else every second. */
-		bool live = store_count_phase(rt->store, MODEL_PHASE_RUNNING, NULL) > 0;
-		if (v != last_version || now - last_tick >= (live ? 25 : 1000) || (next && now >= next)) {
+		/* A full pass when another process changed the store, when a run of
+		 * ours ended (a slot is free), when a deadline is due, and every
+		 * second.  Between passes, live runs are only observed, every 25 ms:
+		 * they end without touching the store. */
+		if (full || v != last_version || now - last_tick >= 1000 || (next && now >= next)) {
 			double t0 = metrics_now();
 			int tr = runtime_tick(rt, &next);
 			metrics_observe_tick(m, metrics_now() - t0, tr >= 0, tr < 0 ? strerror(-tr) : NULL);
 			metrics_refresh(m, rt->store);
 			last_version = store_data_version(rt->store);
-			last_tick = now;
+			last_tick = last_observe = now;
+			live = store_count_phase(rt->store, MODEL_PHASE_RUNNING, NULL) > 0;
+			full = false;
+		} else if (live && now - last_observe >= 25) {
+			full = runtime_observe(rt) > 0;
+			last_observe = now;
 		}
 		usleep(5 * 1000);
 	}

@@ -231,6 +231,8 @@ static int write_status(struct runtime *rt, json_object *task, json_object *st, 
 	if (rc < 0 && rc != -ENOENT)
 		log_error("status write failed", "task", name, "namespace", ns, "error", err);
 	else if (rc == 0)
+		rt->status_writes++;
+	if (rc == 0)
 		log_info("task phase", "namespace", ns, "task", name, "phase", phase, "reason",
 			 reason ? reason : "", "message", message ? message : "");
 	json_object_put(st);
@@ -839,6 +841,19 @@ static void admit(struct runtime *rt, struct reconcile_ctx *base)
 	free(keys);
 	free(limits);
 	collect_free(&agents);
+}
+
+int runtime_observe(struct runtime *rt)
+{
+	unsigned long before = rt->status_writes;
+	struct reconcile_ctx base = { 0 };
+	base.global_max = rt->cfg->limits.max_concurrent_tasks;
+	struct collect c = { 0 };
+	store_list_phase(rt->store, MODEL_PHASE_RUNNING, collect_cb, &c);
+	for (size_t i = 0; i < c.n; i++)
+		reconcile_task(rt, c.v[i], &base);
+	collect_free(&c);
+	return (int)(rt->status_writes - before);
 }
 
 int runtime_tick(struct runtime *rt, int64_t *next_ms)

@@ -33,6 +33,7 @@ struct runtime {
 	char *data_dir;                /* entrypoint scripts; owned */
 	int lock_fd;                   /* >= 0 while we are the controller */
 	int64_t last_ttl_scan_ms;
+	unsigned long status_writes;   /* successful status writes, ever */
 	struct metrics *metrics;       /* borrowed; NULL outside `paddock controller` */
 };
 
@@ -53,6 +54,12 @@ int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum mode
 /* One reconcile pass (controller only).  *next_ms: when a time-based
  * transition is next due (0: none known). */
 int runtime_tick(struct runtime *rt, int64_t *next_ms);
+
+/* Observe live runs only: reconcile the Running tasks (a stat and a pid
+ * check each), nothing else.  Cheap enough to call every few tens of
+ * milliseconds; returns how many task statuses it changed, after which a
+ * full runtime_tick() is due (a slot may have freed). */
+int runtime_observe(struct runtime *rt);
 
 /* Ask a task to stop.  A task that has not started is Stopped at once;
  * a running one is killed by the controller. */

@@ -1379,6 +1379,8 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 		} else if (live && now - last_observe >= 25) {
 			full = runtime_observe(rt) > 0;
 			last_observe = now;
+			if (full)
+				continue; /* a slot is free: admit now, not after a sleep */
 		}
 		usleep(5 * 1000);
 	}

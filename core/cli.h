@@ -33,6 +33,8 @@ struct cli_ctx {
 	struct plugin_set *plugins; /* owned, after cli_load_plugins */
 	int verbose;              /* -v count: forces log level debug */
 	int log_format;           /* --log-format, -1 when not given */
+	const char *kubeconfig;   /* --kubeconfig: talk to that cluster; borrowed, or NULL */
+	const char *kube_context; /* --context: the kubeconfig context; borrowed, or NULL */
 };
 
 struct cli_command {

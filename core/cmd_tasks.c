@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_tasks.c - the task author's commands on the local backend:
- * apply, run, get, describe, logs, stop, delete, and the controller
- * daemon.  kubectl habits: NAME TYPE PHASE AGE tables, -o yaml|json|wide,
- * -n NAMESPACE, -A.
+ * cmd_tasks.c - the task author's commands: apply, run, get, describe,
+ * logs, stop, delete, and the local controller daemon.  kubectl habits:
+ * NAME TYPE PHASE AGE tables, -o yaml|json|wide, -n NAMESPACE, -A.
+ *
+ * The commands work on a backend (struct backend): the local store and
+ * runtime, or a cluster through cmd_kube.h.  Everything the user reads is
+ * printed here, whichever backend answered.
  */
 #include "config.h"
 
@@ -18,12 +21,25 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_kube.h"
+#include "kube_controller.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "model.h"
 #include "reconcile.h"
 #include "runtime.h"
 #include "store.h"
+
+/* The cluster paragraph of every task command's --help: the first lines,
+ * then `what` (whole lines), then where the namespace comes from. */
+#define CLUSTER_HELP_HEAD(what)                                                              \
+	"\n"                                                                                   \
+	"Cluster: `paddock --kubeconfig FILE [--context NAME] COMMAND ...`, or backend:\n"    \
+	"kubernetes in the config, works against that cluster's API server.\n" what
+#define CLUSTER_HELP(what)                                                                   \
+	CLUSTER_HELP_HEAD(what)                                                              \
+	"The namespace: -n NS, else $PADDOCK_NAMESPACE, else kubernetes.namespace in\n"      \
+	"the config, else the kubeconfig context's namespace, else default.\n"
 
 static const char *jstr(json_object *o, const char *key)
 {
@@ -66,15 +82,20 @@ static json_object *new_doc(const char *api_version, const char *kind, const cha
 	return doc;
 }
 
+/* Interactive commands log warnings and errors only; the controller
+ * (and -v) keep the configured level. */
+static void quiet_logs(struct cli_ctx *ctx)
+{
+	if (!ctx->verbose && ctx->cfg->log_level > LOG_WARN)
+		log_setup(LOG_WARN, ctx->log_format >= 0 ? ctx->log_format : ctx->cfg->log_format);
+}
+
 /* Open the runtime for a command: config, plugins (instantiated), store. */
 static int open_rt(struct cli_ctx *ctx, struct runtime **rt)
 {
 	if (cli_load_plugins(ctx, true) < 0)
 		return CLI_EXIT_CONFIG;
-	/* Interactive commands log warnings and errors only; the controller
-	 * (and -v) keep the configured level. */
-	if (!ctx->verbose && ctx->cfg->log_level > LOG_WARN)
-		log_setup(LOG_WARN, ctx->log_format >= 0 ? ctx->log_format : ctx->cfg->log_format);
+	quiet_logs(ctx);
 	char err[512];
 	if (runtime_open(ctx->cfg, ctx->plugins, rt, err, sizeof(err)) < 0) {
 		cli_error("%s", err);
@@ -345,9 +366,78 @@ static int parse_kind(const char *s, enum model_kind *k)
 	return 0;
 }
 
+/* ---- the backend: the local store, or a cluster ------------------------ */
+
+struct backend {
+	struct runtime *rt; /* local: owned, else NULL */
+	struct kcli *kc;    /* cluster: owned, else NULL */
+	const char *ns;     /* the namespace: -n, else the backend's default */
+};
+
+/* Open the backend for a command; `validate`: it will apply documents
+ * (the cluster needs the plugins then).  0 or an exit code (printed). */
+static int be_open(struct cli_ctx *ctx, const char *ns_flag, bool validate, struct backend *be)
+{
+	memset(be, 0, sizeof(*be));
+	if (cli_load_config(ctx) < 0)
+		return CLI_EXIT_CONFIG;
+	if (!kcli_wanted(ctx)) {
+		be->ns = default_ns(ctx, ns_flag);
+		return open_rt(ctx, &be->rt);
+	}
+	if (validate && cli_load_plugins(ctx, true) < 0)
+		return CLI_EXIT_CONFIG;
+	quiet_logs(ctx);
+	char err[1024];
+	if (kcli_open(ctx, ns_flag, ctx->plugins, &be->kc, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_CONFIG;
+	}
+	be->ns = kcli_namespace(be->kc);
+	return 0;
+}
+
+static void be_close(struct backend *be)
+{
+	runtime_close(be->rt);
+	kcli_close(be->kc);
+	be->rt = NULL;
+	be->kc = NULL;
+}
+
+/* A failed lookup of `what` "name": not found (3), or what the cluster
+ * said (err).  The local store only ever answers "not found". */
+static int be_fail(const struct backend *be, int rc, const char *what, const char *name,
+		   const char *ns, const char *err)
+{
+	if (!be->kc || rc == -ENOENT) {
+		cli_error("%s \"%s\" not found in namespace %s", what, name, ns);
+		return CLI_EXIT_NOT_FOUND;
+	}
+	cli_error("%s", err);
+	return kcli_exit_code(rc);
+}
+
+static int be_get(struct backend *be, enum model_kind kind, const char *ns, const char *name,
+		  json_object **out, char *err, size_t errlen)
+{
+	if (be->kc)
+		return kcli_get(be->kc, kind, ns, name, out, err, errlen);
+	return store_get(be->rt->store, kind, ns, name, out);
+}
+
+/* Validate and store; `create_only` (cluster): -EEXIST when it exists. */
+static int be_apply(struct backend *be, json_object *doc, bool create_only, bool *created,
+		    enum model_kind *kind, char *err, size_t errlen)
+{
+	if (be->kc)
+		return kcli_apply(be->kc, doc, create_only, created, kind, err, errlen);
+	return runtime_apply(be->rt, doc, created, kind, err, errlen);
+}
+
 /* ---- apply ---------------------------------------------------------- */
 
-static int apply_file(struct runtime *rt, struct cli_ctx *ctx, const char *path)
+static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -388,6 +478,13 @@ static int apply_file(struct runtime *rt, struct cli_ctx *ctx, const char *path)
 		return CLI_EXIT_FAILED;
 	}
 	int ret = CLI_EXIT_OK;
+	/* On a cluster, documents without a namespace go to the current one
+	 * (-n, $PADDOCK_NAMESPACE, kubernetes.namespace, the context's). */
+	for (size_t i = 0; be->kc && i < n; i++) {
+		json_object *md = jobj(docs[i], "metadata");
+		if (md && json_object_is_type(md, json_type_object) && !jobj(md, "namespace"))
+			jset_str(md, "namespace", be->ns);
+	}
 	/* All or nothing would need one transaction over the plugins'
 	 * validation too; instead every document is validated before any is
 	 * stored, in order, so a bad file changes nothing. */
@@ -405,7 +502,12 @@ static int apply_file(struct runtime *rt, struct cli_ctx *ctx, const char *path)
 	for (size_t i = 0; ret == CLI_EXIT_OK && i < n; i++) {
 		bool created = false;
 		enum model_kind k = MODEL_TASK;
-		rc = runtime_apply(rt, docs[i], &created, &k, err, sizeof(err));
+		rc = be_apply(be, docs[i], false, &created, &k, err, sizeof(err));
+		if (rc == -EHOSTUNREACH) { /* the server, not the document */
+			cli_error("%s", err);
+			ret = CLI_EXIT_FAILED;
+			break;
+		}
 		if (rc < 0) {
 			cli_error("%s: document %zu: %s", path, i + 1, err);
 			ret = CLI_EXIT_FAILED;
@@ -438,11 +540,11 @@ static int cmd_apply_fn(struct cli_ctx *ctx, int argc, char **argv)
 		strv_free(&files);
 		return cli_usage_error(NULL, "apply: give at least one -f FILE (or -f - for stdin)");
 	}
-	struct runtime *rt = NULL;
-	int ret = open_rt(ctx, &rt);
+	struct backend be;
+	int ret = be_open(ctx, NULL, true, &be);
 	for (size_t i = 0; ret == 0 && i < files.n; i++)
-		ret = apply_file(rt, ctx, files.v[i]);
-	runtime_close(rt);
+		ret = apply_file(&be, ctx, files.v[i]);
+	be_close(&be);
 	strv_free(&files);
 	return ret;
 }
@@ -457,6 +559,11 @@ const struct cli_command cmd_apply = {
 	"has started; delete and re-create it to run it again.\n"
 	"\n"
 	"Kinds: Task, Agent (apiVersion paddock.dev/v1alpha1); Secret, ConfigMap (v1).\n"
+	CLUSTER_HELP_HEAD("The documents are validated the same way, then created or updated on the\n"
+			  "server (spec or data, labels and annotations; never status).  Documents\n"
+			  "without metadata.namespace go to $PADDOCK_NAMESPACE, else\n"
+			  "kubernetes.namespace in the config, else the kubeconfig context's\n"
+			  "namespace, else default.\n")
 	"\n"
 	"Examples:\n"
 	"  paddock apply -f etc/examples/hello.yaml\n"
@@ -489,24 +596,55 @@ static bool phase_done(const char *p)
 	return str_eq(p, "Succeeded") || str_eq(p, "Failed") || str_eq(p, "Stopped");
 }
 
-/* Reconcile in-process when no controller runs, else watch.  Returns the
- * final phase's exit code.  `show` prints a NAME TYPE PHASE AGE row on
- * every phase change. */
-static int wait_task(struct runtime *rt, const char *ns, const char *name, bool show)
+/* The task's next state: locally, reconcile in-process when no controller
+ * runs, then read the store; on a cluster, from the watch (*task stays
+ * NULL while nothing is known).  0, -ENOENT when it is gone, or another
+ * error with err. */
+static int next_state(struct backend *be, struct kcli_watch *kw, const char *ns, const char *name,
+		      json_object **task, char *err, size_t errlen)
+{
+	if (kw)
+		return kcli_watch_next(kw, 500, task, err, errlen);
+	int64_t next = 0;
+	if (runtime_lock(be->rt) == 1)
+		runtime_tick(be->rt, &next);
+	return store_get(be->rt->store, MODEL_TASK, ns, name, task) < 0 ? -ENOENT : 0;
+}
+
+/* Wait for the task to finish (at most limit_s seconds on a cluster).
+ * Returns the final phase's exit code.  `show` prints a NAME TYPE PHASE
+ * AGE row on every phase change. */
+static int wait_task(struct backend *be, const char *ns, const char *name, bool show, long limit_s)
 {
 	char last[32] = "";
 	struct table rows = { "", MODEL_TASK, false, 0, NULL };
 	int ret = CLI_EXIT_FAILED;
-	int64_t last_note = now_mono_ms();
+	int64_t last_note = now_mono_ms(), deadline = last_note + (int64_t)limit_s * 1000;
+	char err[1024];
+	struct kcli_watch *kw = NULL;
+	if (be->kc && kcli_watch_open(be->kc, ns, name, &kw, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAILED;
+	}
 	while (!stop_flag) {
-		int64_t next = 0;
-		if (runtime_lock(rt) == 1)
-			runtime_tick(rt, &next);
-		json_object *task = NULL;
-		if (store_get(rt->store, MODEL_TASK, ns, name, &task) < 0) {
-			cli_error("task \"%s/%s\" disappeared (deleted?)", ns, name);
-			return CLI_EXIT_NOT_FOUND;
+		if (kw && now_mono_ms() > deadline) {
+			cli_error("gave up waiting after %lds: task %s/%s is still %s (paddock get task %s)",
+				  limit_s, ns, name, *last ? last : "Pending", name);
+			goto out;
 		}
+		json_object *task = NULL;
+		int rc = next_state(be, kw, ns, name, &task, err, sizeof(err));
+		if (rc == -ENOENT) {
+			cli_error("task \"%s/%s\" disappeared (deleted?)", ns, name);
+			ret = CLI_EXIT_NOT_FOUND;
+			goto out;
+		}
+		if (rc < 0) {
+			cli_error("%s", err);
+			goto out;
+		}
+		if (!task)
+			continue;
 		json_object *st = jobj(task, "status");
 		const char *phase = jstr(st, "phase") ? jstr(st, "phase") : "Pending";
 		if (strcmp(phase, last) != 0) {
@@ -528,14 +666,17 @@ static int wait_task(struct runtime *rt, const char *ns, const char *name, bool 
 					jstr(st, "message") ? jstr(st, "message") : "");
 			ret = str_eq(phase, "Succeeded") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 			json_object_put(task);
-			return ret;
+			goto out;
 		}
 		json_object_put(task);
-		usleep(100 * 1000);
+		if (!kw)
+			usleep(100 * 1000);
 	}
 	fprintf(stderr, "paddock: interrupted; task %s/%s keeps its state (paddock get task %s)\n", ns, name,
 		name);
-	return CLI_EXIT_FAILED;
+out:
+	kcli_watch_free(kw);
+	return ret;
 }
 
 /* ---- run ----------------------------------------------------------- */
@@ -594,7 +735,7 @@ static char *user_config_value(const char *key)
 /* Find a credential for `driver` (flags > env > user config) and store it
  * as Secret paddock-<driver>-credentials.  Returns 1 if stored (secret
  * name in *secret), 0 if none was found. */
-static int auto_credentials(struct runtime *rt, const char *ns, const char *driver, const char *type,
+static int auto_credentials(struct backend *be, const char *ns, const char *driver, const char *type,
 			    const char **secret_name, const char **source)
 {
 	const struct cred_env *ce = find_cred_env(driver);
@@ -627,7 +768,7 @@ static int auto_credentials(struct runtime *rt, const char *ns, const char *driv
 	char err[512];
 	bool created;
 	enum model_kind k;
-	int rc = runtime_apply(rt, doc, &created, &k, err, sizeof(err));
+	int rc = be_apply(be, doc, false, &created, &k, err, sizeof(err));
 	json_object_put(doc);
 	if (rc < 0) {
 		cli_error("storing credentials: %s", err);
@@ -644,6 +785,16 @@ static void random_suffix(char *out, size_t n)
 	for (size_t i = 0; i + 1 < n; i++)
 		out[i] = al[rand_r(&seed) % (sizeof(al) - 1)];
 	out[n - 1] = '\0';
+}
+
+/* How long -w waits on a cluster: the task's timeout (--timeout, else
+ * limits.defaultTaskTimeout) and a margin for queueing and the pod. */
+static long watch_limit(const struct cli_ctx *ctx, const char *timeout)
+{
+	long s = 0;
+	if (!timeout || parse_duration(timeout, &s) < 0 || s <= 0)
+		s = ctx->cfg->limits.default_task_timeout;
+	return s + 600;
 }
 
 static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
@@ -717,10 +868,11 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		ret = cli_usage_error(NULL, "run: give exactly one of --type DRIVER or --agent AGENT");
 		goto out;
 	}
-	ns = default_ns(ctx, ns);
-	struct runtime *rt = NULL;
-	if ((ret = open_rt(ctx, &rt)) != 0)
+	struct backend be;
+	if ((ret = be_open(ctx, ns, true, &be)) != 0)
 		goto out;
+	struct runtime *rt = be.rt;
+	ns = be.ns;
 
 	char gen[64];
 	if (!name) {
@@ -795,7 +947,7 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		const char *ctype = cred ? cred : "api-key";
 		const char *sname = secret, *source = NULL;
 		if (!sname && !str_eq(type, "exec")) {
-			int r = auto_credentials(rt, ns, type, ctype, &sname, &source);
+			int r = auto_credentials(&be, ns, type, ctype, &sname, &source);
 			if (r < 0) {
 				ret = CLI_EXIT_FAILED;
 				goto free_doc;
@@ -824,9 +976,10 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		json_object_object_add(spec, "credentials", cr);
 	}
 	char err[1024];
-	bool created;
+	bool created = false;
 	enum model_kind k;
-	if (runtime_apply(rt, doc, &created, &k, err, sizeof(err)) < 0) {
+	int rc = be_apply(&be, doc, true, &created, &k, err, sizeof(err));
+	if (rc < 0 && rc != -EEXIST) {
 		cli_error("%s", err);
 		ret = CLI_EXIT_FAILED;
 		goto free_doc;
@@ -841,14 +994,15 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		printf("Task/%s created\n", name);
 	fflush(stdout);
 	install_signals();
-	bool daemon_runs = runtime_lock(rt) == 0;
+	/* A cluster always has its controller: submit, and watch with -w. */
+	bool daemon_runs = be.kc || runtime_lock(rt) == 0;
 	if (detach || (daemon_runs && !watch)) {
 		if (!daemon_runs)
 			fprintf(stderr, "paddock: no controller is running: start `paddock controller` to run %s\n",
 				name);
 		ret = CLI_EXIT_OK;
 	} else {
-		ret = wait_task(rt, ns, name, watch);
+		ret = wait_task(&be, ns, name, watch, watch_limit(ctx, timeout));
 		if (!watch) {
 			json_object *task = NULL;
 			if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
@@ -863,7 +1017,7 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 	}
 free_doc:
 	json_object_put(doc);
-	runtime_close(rt);
+	be_close(&be);
 out:
 	strv_free(&deps);
 	strv_free(&outputs);
@@ -904,6 +1058,9 @@ const struct cli_command cmd_run = {
 	"variable (ANTHROPIC_API_KEY, CODEX_API_KEY, GEMINI_API_KEY, OPENCODE_API_KEY),\n"
 	"else apiKey/oauthToken in ~/.config/paddock/config.yaml.  A found value is\n"
 	"stored as Secret paddock-DRIVER-credentials and never printed.\n"
+	CLUSTER_HELP("The Task (and a found credential, as the Secret above) is created in the\n"
+		     "cluster, whose controller runs it as a Job: run only submits; -w watches\n"
+		     "the phase (at most the timeout plus 10 minutes), with the same exit status.\n")
 	"\n"
 	"Examples:\n"
 	"  paddock run --agent hello -p 'say hi' --output greeting=greeting.txt -w\n"
@@ -943,16 +1100,17 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, secrets or configmaps",
 				       argv[optind]);
 	const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
-	ns = default_ns(ctx, ns);
-	struct runtime *rt = NULL;
-	int ret = open_rt(ctx, &rt);
+	struct backend be;
+	int ret = be_open(ctx, ns, false, &be);
 	if (ret)
 		return ret;
+	ns = be.ns;
+	char err[1024] = "";
 	if (name) {
 		json_object *obj = NULL;
-		if (store_get(rt->store, kind, ns, name, &obj) < 0) {
-			cli_error("%s \"%s\" not found in namespace %s", model_kind_name(kind), name, ns);
-			ret = CLI_EXIT_NOT_FOUND;
+		int rc = be_get(&be, kind, ns, name, &obj, err, sizeof(err));
+		if (rc < 0) {
+			ret = be_fail(&be, rc, model_kind_name(kind), name, ns, err);
 		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
 			print_object(obj, kind, fmt);
 		} else {
@@ -962,8 +1120,18 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		json_object_put(obj);
 	} else {
 		struct table t = { fmt, kind, all, 0, json_object_new_array() };
-		store_list(rt->store, kind, all ? NULL : ns, table_row, &t);
-		if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
+		if (be.kc) {
+			int rc = kcli_list(be.kc, kind, all ? NULL : ns, table_row, &t, err, sizeof(err));
+			if (rc < 0) {
+				cli_error("%s", err);
+				ret = kcli_exit_code(rc);
+			}
+		} else {
+			store_list(be.rt->store, kind, all ? NULL : ns, table_row, &t);
+		}
+		if (ret) {
+			/* the error says it all */
+		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
 			json_object *list = json_object_new_object();
 			jset_str(list, "apiVersion", "v1");
 			jset_str(list, "kind", "List");
@@ -976,7 +1144,7 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		}
 		json_object_put(t.list);
 	}
-	runtime_close(rt);
+	be_close(&be);
 	return ret;
 }
 
@@ -988,6 +1156,7 @@ const struct cli_command cmd_get = {
 	"adds the reason, duration, tokens and message; -o yaml/json prints whole\n"
 	"objects with their status (outputs, results, usage).  Secret values are\n"
 	"never printed.\n"
+	CLUSTER_HELP("Same columns and formats; -A lists every namespace.\n")
 	"\n"
 	"Examples:\n"
 	"  paddock get tasks\n"
@@ -1042,16 +1211,18 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 	} else {
 		return cli_usage_error(NULL, "describe: give a task name: paddock describe task NAME");
 	}
-	ns = default_ns(ctx, ns);
-	struct runtime *rt = NULL;
-	int ret = open_rt(ctx, &rt);
+	struct backend be;
+	int ret = be_open(ctx, ns, false, &be);
 	if (ret)
 		return ret;
+	ns = be.ns;
 	json_object *obj = NULL;
-	if (store_get(rt->store, kind, ns, name, &obj) < 0) {
-		cli_error("%s \"%s\" not found in namespace %s", model_kind_name(kind), name, ns);
-		runtime_close(rt);
-		return CLI_EXIT_NOT_FOUND;
+	char err[1024] = "";
+	int rc = be_get(&be, kind, ns, name, &obj, err, sizeof(err));
+	if (rc < 0) {
+		ret = be_fail(&be, rc, model_kind_name(kind), name, ns, err);
+		be_close(&be);
+		return ret;
 	}
 	json_object *md = jobj(obj, "metadata"), *spec = jobj(obj, "spec"), *st = jobj(obj, "status");
 	printf("Name:         %s\nNamespace:    %s\nKind:         %s\nUID:          %s\nCreated:      %s\n",
@@ -1073,17 +1244,28 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 		describe_map("Outputs", jobj(st, "outputs"));
 		describe_map("Results", jobj(st, "results"));
 		describe_map("Usage", jobj(st, "usage"));
-		char *run_dir = runtime_run_dir(rt, obj);
-		printf("Run dir:      %s\n", run_dir);
-		free(run_dir);
+		if (be.kc) {
+			printf("Job:          %s%s%s\n", jstr(st, "runNamespace") ?: "",
+			       jstr(st, "runNamespace") ? "/" : "", jstr(st, "jobName") ?: "");
+		} else {
+			char *run_dir = runtime_run_dir(be.rt, obj);
+			printf("Run dir:      %s\n", run_dir);
+			free(run_dir);
+		}
 		printf("Prompt:\n  %s\n", jstr(spec, "prompt") ?: "");
 		printf("Events:\n");
-		store_events(rt->store, jstr(md, "namespace"), jstr(md, "name"), print_event, NULL);
+		if (!be.kc) {
+			store_events(be.rt->store, jstr(md, "namespace"), jstr(md, "name"), print_event, NULL);
+		} else if ((rc = kcli_events(be.kc, obj, print_event, NULL, err, sizeof(err))) < 0) {
+			fflush(stdout);
+			cli_error("%s", err);
+			ret = kcli_exit_code(rc);
+		}
 	} else {
 		print_object(obj, kind, "yaml");
 	}
 	json_object_put(obj);
-	runtime_close(rt);
+	be_close(&be);
 	return ret;
 }
 
@@ -1093,7 +1275,11 @@ const struct cli_command cmd_describe = {
 	"       paddock describe agent NAME\n"
 	"\n"
 	"Shows the phase with its reason and message, the run, the outputs, results\n"
-	"and usage, and the event log: one line per transition with its time.\n",
+	"and usage, and the event log: one line per transition with its time.\n"
+	CLUSTER_HELP("Events are the Task's Events in its namespace; Job is the run's Job.\n")
+	"\n"
+	"Example:\n"
+	"  paddock --kubeconfig ~/.kube/config describe task hello-paddock -n agents\n",
 	cmd_describe_fn,
 };
 
@@ -1131,15 +1317,26 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 	const char *name = argv[optind];
 	if (!strcmp(name, "task") && optind + 1 < argc)
 		name = argv[optind + 1];
-	ns = default_ns(ctx, ns);
-	struct runtime *rt = NULL;
-	int ret = open_rt(ctx, &rt);
+	struct backend be;
+	int ret = be_open(ctx, ns, false, &be);
 	if (ret)
 		return ret;
+	ns = be.ns;
+	struct runtime *rt = be.rt;
+	if (be.kc) {
+		char err[1024] = "";
+		install_signals();
+		int rc = kcli_logs(be.kc, ns, name, follow, ctx->cfg->limits.log_bytes_per_run, &stop_flag,
+				   err, sizeof(err));
+		if (rc < 0)
+			ret = be_fail(&be, rc, "task", name, ns, err);
+		be_close(&be);
+		return ret;
+	}
 	json_object *task = NULL;
 	if (store_get(rt->store, MODEL_TASK, ns, name, &task) < 0) {
 		cli_error("task \"%s\" not found in namespace %s", name, ns);
-		runtime_close(rt);
+		be_close(&be);
 		return CLI_EXIT_NOT_FOUND;
 	}
 	char *run_dir = runtime_run_dir(rt, task);
@@ -1182,7 +1379,7 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 		fclose(f);
 	free(path);
 	free(run_dir);
-	runtime_close(rt);
+	be_close(&be);
 	return ret;
 }
 
@@ -1191,7 +1388,12 @@ const struct cli_command cmd_logs = {
 	"Usage: paddock logs NAME [-f] [-n NS]\n"
 	"\n"
 	"Prints the combined output of the task's run (capped at limits.logBytesPerRun).\n"
-	"-f keeps following until the task has finished.\n",
+	"-f keeps following until the task has finished.\n"
+	CLUSTER_HELP("Prints the log of container \"agent\" of the Job's pod; -f follows it until\n"
+		     "the pod ends.  A task that has not started has no logs yet (exit 3).\n")
+	"\n"
+	"Example:\n"
+	"  paddock --kubeconfig ~/.kube/config logs -f hello-paddock\n",
 	cmd_logs_fn,
 };
 
@@ -1234,20 +1436,24 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 		strv_free(&names);
 		return ret;
 	}
-	ns = default_ns(ctx, ns);
-	struct runtime *rt = NULL;
-	if ((ret = open_rt(ctx, &rt)) == 0) {
+	struct backend be;
+	if ((ret = be_open(ctx, ns, false, &be)) == 0) {
+		ns = be.ns;
 		for (size_t i = 0; i < names.n; i++) {
-			char err[512];
-			if (runtime_stop(rt, ns, names.v[i], err, sizeof(err)) < 0) {
+			char err[1024];
+			int rc = be.kc ? kcli_stop(be.kc, ns, names.v[i], err, sizeof(err))
+				       : runtime_stop(be.rt, ns, names.v[i], err, sizeof(err));
+			if (rc < 0) {
 				cli_error("%s", err);
-				ret = CLI_EXIT_NOT_FOUND;
+				ret = be.kc ? kcli_exit_code(rc) : CLI_EXIT_NOT_FOUND;
+				if (rc == -EHOSTUNREACH)
+					break; /* once is enough */
 			} else {
 				printf("Task/%s stop requested\n", names.v[i]);
 			}
 		}
 	}
-	runtime_close(rt);
+	be_close(&be);
 	strv_free(&names);
 	return ret;
 }
@@ -1258,7 +1464,11 @@ const struct cli_command cmd_stop = {
 	"\n"
 	"A task that has not started is Stopped at once; a running one is killed\n"
 	"(the whole process tree) by the controller, or by this command when no\n"
-	"controller runs.  Dependents of a stopped task fail with DependencyFailed.\n",
+	"controller runs.  Dependents of a stopped task fail with DependencyFailed.\n"
+	CLUSTER_HELP("Sets annotation paddock.dev/stop=true; the cluster's controller stops the run.\n")
+	"\n"
+	"Example:\n"
+	"  paddock --kubeconfig ~/.kube/config stop hello-paddock\n",
 	cmd_stop_fn,
 };
 
@@ -1276,12 +1486,13 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 		strv_free(&names);
 		return ret;
 	}
-	ns = default_ns(ctx, ns);
-	struct runtime *rt = NULL;
-	if ((ret = open_rt(ctx, &rt)) == 0) {
+	struct backend be;
+	if ((ret = be_open(ctx, ns, false, &be)) == 0) {
+		ns = be.ns;
 		for (size_t i = 0; i < names.n; i++) {
-			char err[512] = "";
-			int rc = runtime_delete(rt, kind, ns, names.v[i], err, sizeof(err));
+			char err[1024] = "";
+			int rc = be.kc ? kcli_delete(be.kc, kind, ns, names.v[i], err, sizeof(err))
+				       : runtime_delete(be.rt, kind, ns, names.v[i], err, sizeof(err));
 			if (rc == -ENOENT) {
 				if (!ignore) {
 					cli_error("%s \"%s\" not found in namespace %s", model_kind_name(kind),
@@ -1291,12 +1502,14 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 			} else if (rc < 0) {
 				cli_error("%s", err);
 				ret = CLI_EXIT_FAILED;
+				if (rc == -EHOSTUNREACH)
+					break; /* once is enough */
 			} else {
 				printf("%s/%s deleted\n", model_kind_name(kind), names.v[i]);
 			}
 		}
 	}
-	runtime_close(rt);
+	be_close(&be);
 	strv_free(&names);
 	return ret;
 }
@@ -1306,11 +1519,43 @@ const struct cli_command cmd_delete = {
 	"Usage: paddock delete [task|agent|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
 	"\n"
 	"Deleting a running task kills its run first, then removes the task, its\n"
-	"events and its run directory.\n",
+	"events and its run directory.\n"
+	CLUSTER_HELP("Deletes with propagation Background: a task's Job goes by garbage collection.\n")
+	"\n"
+	"Example:\n"
+	"  paddock --kubeconfig ~/.kube/config delete task hello-paddock\n",
 	cmd_delete_fn,
 };
 
 /* ---- controller -------------------------------------------------------- */
+
+/* The Kubernetes backend's controller: informers, the Lease, Jobs. */
+static int controller_kube(struct cli_ctx *ctx)
+{
+	install_signals();
+	struct metrics *m = metrics_new();
+	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
+	char err[512];
+	if (metrics_listen(m, ctx->cfg->listen, err, sizeof(err)) < 0) {
+		log_error("metrics endpoint disabled", "error", err);
+	} else {
+		char port[16];
+		snprintf(port, sizeof(port), "%d", metrics_port(m));
+		log_info("metrics endpoint listening", "listen", ctx->cfg->listen, "port", port);
+	}
+	struct kube_controller_opts o = {
+		.kubeconfig = ctx->kubeconfig,
+		.context = ctx->kube_context,
+		.metrics = m,
+	};
+	int rc = kube_controller_run(ctx->cfg, ctx->plugins, &o, &stop_flag, err, sizeof(err));
+	metrics_free(m);
+	if (rc < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_CONFIG;
+	}
+	return CLI_EXIT_OK;
+}
 
 static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -1322,6 +1567,8 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	struct runtime *rt = NULL;
 	if (cli_load_plugins(ctx, true) < 0)
 		return CLI_EXIT_CONFIG;
+	if (kcli_wanted(ctx))
+		return controller_kube(ctx);
 	char oerr[512];
 	if (runtime_open(ctx->cfg, ctx->plugins, &rt, oerr, sizeof(oerr)) < 0) {
 		cli_error("%s", oerr);
@@ -1392,13 +1639,28 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 const struct cli_command cmd_controller = {
-	"controller", "run the local controller daemon (reconciles tasks until SIGTERM)",
+	"controller", "run the controller daemon, local or on Kubernetes (until SIGTERM)",
 	"Usage: paddock controller\n"
 	"\n"
 	"The long-running daemon of the local backend.  One controller acts at a time\n"
 	"(STATE_DIR/controller.lock); a second one waits.  Runs are owned by their own\n"
 	"supervisor processes, so stopping or killing the controller never loses a\n"
 	"run: a restarted controller re-adopts live runs and collects finished ones.\n"
-	"SIGTERM or SIGINT stop it gracefully.\n",
+	"SIGTERM or SIGINT stop it gracefully.\n"
+	"\n"
+	"Kubernetes (backend: kubernetes, or paddock --kubeconfig FILE controller):\n"
+	"it watches Tasks, Agents and its Jobs in every namespace and turns each\n"
+	"admitted Task into a Job + ConfigMap in the Agent's namespace.  Replicas\n"
+	"elect a leader on the Lease paddock-controller (kubernetes.leaseNamespace,\n"
+	"else $POD_NAMESPACE, else paddock-system); only the leader acts, and SIGTERM\n"
+	"hands the Lease over at once.  The identity is $POD_NAME, else HOST_PID.\n"
+	"\n"
+	"Both serve /metrics, /healthz and /readyz on controller.listen\n"
+	"(default 127.0.0.1:9464); on Kubernetes /readyz says \"ok: leader\" or\n"
+	"\"ok: standby\", and /readyz?leader is 503 on a standby.\n"
+	"\n"
+	"Examples:\n"
+	"  paddock controller\n"
+	"  paddock --kubeconfig ~/.kube/config controller\n",
 	cmd_controller_fn,
 };

@@ -489,7 +489,8 @@ static const char *const top_keys[] = {
 };
 static const char *const log_keys[] = { "level", "format" };
 static const char *const network_keys[] = { "allowLoopback", "allowPrivate" };
-static const char *const kube_keys[] = { "kubeconfig", "namespace" };
+static const char *const kube_keys[] = { "kubeconfig", "namespace", "defaultImage", "gitImage",
+					 "leaseNamespace" };
 static const char *const controller_keys[] = { "listen" };
 static const char *const limits_keys[] = {
 	"maxConcurrentTasks", "promptBytes", "manifestBytes", "logBytesPerRun", "outputBytes",
@@ -689,7 +690,12 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 	    (rc = get_str(w, map_get(kube, "kubeconfig"), "kubernetes.kubeconfig",
 			  &c->kubeconfig)) < 0 ||
 	    (rc = get_str(w, map_get(kube, "namespace"), "kubernetes.namespace",
-			  &c->kube_namespace)) < 0)
+			  &c->kube_namespace)) < 0 ||
+	    (rc = get_str(w, map_get(kube, "defaultImage"), "kubernetes.defaultImage",
+			  &c->kube_default_image)) < 0 ||
+	    (rc = get_str(w, map_get(kube, "gitImage"), "kubernetes.gitImage", &c->kube_git_image)) < 0 ||
+	    (rc = get_str(w, map_get(kube, "leaseNamespace"), "kubernetes.leaseNamespace",
+			  &c->kube_lease_ns)) < 0)
 		return rc;
 
 	const struct cnode *ctl = map_get(root, "controller");
@@ -742,6 +748,7 @@ static struct pd_config *config_alloc(void)
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_FORMAT_KV;
 	c->listen = xstrdup("127.0.0.1:9464");
+	c->kube_default_image = xstrdup("debian:bookworm-slim");
 	c->limits = (struct pd_limits){
 		.max_concurrent_tasks = 4,
 		.prompt_bytes = 256 * 1024,
@@ -824,6 +831,9 @@ void config_free(struct pd_config *c)
 	free(c->isolation);
 	free(c->kubeconfig);
 	free(c->kube_namespace);
+	free(c->kube_default_image);
+	free(c->kube_git_image);
+	free(c->kube_lease_ns);
 	free(c->listen);
 	for (size_t i = 0; i < c->n_plugins; i++)
 		plugin_conf_clear(&c->plugins[i]);

@@ -54,6 +54,9 @@ struct pd_config {
 	bool allow_private;       /* network.allowPrivate: URL contexts may reach RFC 1918 */
 	char *kubeconfig;         /* kubernetes.kubeconfig */
 	char *kube_namespace;     /* kubernetes.namespace */
+	char *kube_default_image; /* kubernetes.defaultImage: runs whose Agent and driver name none */
+	char *kube_git_image;     /* kubernetes.gitImage: git init containers; NULL: the run's image */
+	char *kube_lease_ns;      /* kubernetes.leaseNamespace; NULL: $POD_NAMESPACE, else paddock-system */
 	char *listen;             /* controller.listen, default 127.0.0.1:9464 */
 	struct pd_limits limits;
 	struct pd_plugin_conf *plugins;  /* drivers: and contexts: entries */

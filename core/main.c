@@ -27,6 +27,7 @@ extern const struct cli_command cmd_logs;
 extern const struct cli_command cmd_stop;
 extern const struct cli_command cmd_delete;
 extern const struct cli_command cmd_controller;
+extern const struct cli_command cmd_install;
 
 static const struct cli_command *const commands[] = {
 	&cmd_run,
@@ -37,6 +38,7 @@ static const struct cli_command *const commands[] = {
 	&cmd_stop,
 	&cmd_delete,
 	&cmd_controller,
+	&cmd_install,
 	&cmd_plugins,
 	&cmd_config,
 	&cmd_version,
@@ -54,6 +56,9 @@ static void print_usage(FILE *f)
 		"                         %s)\n"
 		"  -v, --verbose          log at debug level\n"
 		"      --log-format FMT   log format on stderr: kv or json\n"
+		"      --kubeconfig FILE  work against the Kubernetes cluster of FILE (the task\n"
+		"                         commands; also when the config says backend: kubernetes)\n"
+		"      --context NAME     the kubeconfig context to use (default: current-context)\n"
 		"  -h, --help             show this help\n"
 		"      --version          print the version\n"
 		"\n"
@@ -69,6 +74,9 @@ static void print_usage(FILE *f)
 		"Environment:\n"
 		"  PADDOCK_CONFIG         config file when --config is not given\n"
 		"  PADDOCK_PLUGIN_PATH    colon-separated plugin directories; replaces pluginDirs\n"
+		"  PADDOCK_NAMESPACE      namespace when -n is not given\n"
+		"  KUBECONFIG             kubeconfig when --kubeconfig and kubernetes.kubeconfig\n"
+		"                         are not given (backend kubernetes only)\n"
 		"\n"
 		"Exit codes: 0 success, 1 failed (operation, task or check), 2 usage error,\n"
 		"3 not found, 4 config or plugin error.\n");
@@ -210,13 +218,15 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VERSION = 256, OPT_LOG_FORMAT };
+	enum { OPT_VERSION = 256, OPT_LOG_FORMAT, OPT_KUBECONFIG, OPT_CONTEXT };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "context", required_argument, NULL, OPT_CONTEXT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_ctx ctx = { .log_format = -1 };
@@ -241,6 +251,16 @@ int main(int argc, char **argv)
 			else
 				return cli_usage_error(NULL, "--log-format: unsupported value "
 						       "\"%s\": use kv or json", optarg);
+			break;
+		case OPT_KUBECONFIG:
+			if (!*optarg)
+				return cli_usage_error(NULL, "--kubeconfig: give a file name");
+			ctx.kubeconfig = optarg;
+			break;
+		case OPT_CONTEXT:
+			if (!*optarg)
+				return cli_usage_error(NULL, "--context: give a context name");
+			ctx.kube_context = optarg;
 			break;
 		case 'h':
 			print_usage(stdout);

@@ -67,6 +67,8 @@ struct metrics {
 	struct driver_entry *drivers;
 	size_t n_drivers;
 	uint64_t plugin_failures;
+	int leader;             /* Kubernetes: 1 leads, 0 standby; -1 local backend */
+	unsigned long api_errors, api_retries;
 	/* readiness */
 	bool have_tick;
 	bool tick_ok;
@@ -103,6 +105,7 @@ struct metrics *metrics_new(void)
 	hist_init(&m->tick, tick_bounds, ARRAY_SIZE(tick_bounds));
 	hist_init(&m->run, run_bounds, ARRAY_SIZE(run_bounds));
 	m->store_ok = true;
+	m->leader = -1;
 	m->last_refresh_ms = INT64_MIN;
 	return m;
 }
@@ -272,6 +275,25 @@ void metrics_run_finished(struct metrics *m, const char *driver, double seconds,
 		if (cost_usd > 0)
 			d->cost_usd += cost_usd;
 	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_leader(struct metrics *m, bool leader)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->leader = leader ? 1 : 0;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_api(struct metrics *m, unsigned long errors, unsigned long retries)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->api_errors = errors;
+	m->api_retries = retries;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -489,6 +511,18 @@ static void render_locked(struct metrics *m, struct buf *b)
 		   "Plugins found in the plugin directories and refused when the controller started.");
 	buf_printf(b, "paddock_plugin_load_failures_total %llu\n", (unsigned long long)m->plugin_failures);
 
+	if (m->leader >= 0) {
+		put_header(b, "paddock_leader", "gauge",
+			   "1 when this replica holds the leader Lease and acts, 0 on standby.");
+		buf_printf(b, "paddock_leader %d\n", m->leader);
+		put_header(b, "paddock_api_errors_total", "counter",
+			   "Kubernetes API requests that failed (transport errors and 5xx).");
+		buf_printf(b, "paddock_api_errors_total %lu\n", m->api_errors);
+		put_header(b, "paddock_api_retries_total", "counter",
+			   "Kubernetes API requests retried (conflicts, watch restarts, relists).");
+		buf_printf(b, "paddock_api_retries_total %lu\n", m->api_retries);
+	}
+
 	put_header(b, "paddock_tokens_total", "counter",
 		   "Model tokens used by finished runs, as reported by their driver.");
 	for (size_t i = 0; i < m->n_drivers; i++) {
@@ -573,8 +607,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return reply(c, MHD_HTTP_OK, TEXT, xstrdup("ok\n"));
 	if (!strcmp(url, "/readyz")) {
 		char why[512];
-		if (metrics_ready(m, now_mono_ms(), why, sizeof(why)))
-			return reply(c, MHD_HTTP_OK, TEXT, xstrdup("ok\n"));
+		if (metrics_ready(m, now_mono_ms(), why, sizeof(why))) {
+			pthread_mutex_lock(&m->lock);
+			int leader = m->leader;
+			pthread_mutex_unlock(&m->lock);
+			/* A standby replica is ready (it could take over at any
+			 * moment); ?leader asks for the leader only. */
+			if (leader == 0 && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "leader"))
+				return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, TEXT,
+					     xstrdup("not ready: standby, another replica leads\n"));
+			return reply(c, MHD_HTTP_OK, TEXT,
+				     xstrdup(leader == 1 ? "ok: leader\n" :
+					     leader == 0 ? "ok: standby, another replica leads\n" : "ok\n"));
+		}
 		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, TEXT, xasprintf("not ready: %s\n", why));
 	}
 	return reply(c, MHD_HTTP_NOT_FOUND, TEXT, xstrdup("not found: use /metrics, /healthz or /readyz\n"));

@@ -91,6 +91,12 @@ int metrics_refresh(struct metrics *m, struct store *s);
 void metrics_run_finished(struct metrics *m, const char *driver, double seconds,
 			  long long in_tokens, long long out_tokens, double cost_usd);
 
+/* Kubernetes backend: whether this replica leads (paddock_leader; /readyz
+ * says so, and /readyz?leader is 503 on a standby), and the API client's
+ * error and retry counters (totals so far). */
+void metrics_set_leader(struct metrics *m, bool leader);
+void metrics_set_api(struct metrics *m, unsigned long errors, unsigned long retries);
+
 /* Add `n` to paddock_plugin_load_failures_total. */
 void metrics_plugin_failures(struct metrics *m, long n);
 

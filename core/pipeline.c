@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "outputs.h"
 
 void pipeline_effective(const struct model_task *t, const struct model_agent *a,
 			struct pipeline_eff *e)
@@ -284,4 +287,204 @@ int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 		rc = errf(err, errlen, plan->rc, "%s", plan->err);
 out:
 	return rc;
+}
+
+/* ---- resolution --------------------------------------------------- */
+
+void pipeline_resolve(const struct plugin_set *ps, const struct model_task *t,
+		      const struct pipeline_lookup *lk, struct rec_input *in,
+		      struct pipeline_resolution *res)
+{
+	memset(res, 0, sizeof(*res));
+	const char *reason = NULL;
+	struct model_agent *a = NULL;
+	if (t->agent_name) {
+		if (lk->agent(lk->ctx, t->agent_ns, t->agent_name, &a) < 0) {
+			snprintf(res->invalid, sizeof(res->invalid), "agent \"%s/%s\" not found",
+				 t->agent_ns, t->agent_name);
+			reason = "AgentNotFound";
+		} else if (!model_agent_allows(a, t->ns)) {
+			snprintf(res->invalid, sizeof(res->invalid),
+				 "agent \"%s/%s\" does not allow namespace \"%s\"", t->agent_ns,
+				 t->agent_name, t->ns);
+			reason = "Forbidden";
+		}
+	}
+	res->agent = a;
+	struct pipeline_eff e;
+	pipeline_effective(t, a, &e);
+	if (!reason && !plugins_driver(ps, e.driver)) {
+		snprintf(res->invalid, sizeof(res->invalid), "driver \"%s\" is not enabled",
+			 e.driver ? e.driver : "");
+		reason = "DriverNotFound";
+	}
+	if (!reason && lk->secret && !str_eq(e.cred_type, "none") && e.cred_secret) {
+		char serr[256];
+		if (lk->secret(lk->ctx, e.run_ns, e.cred_secret, e.cred_key ? e.cred_key : "apiKey",
+			       serr, sizeof(serr)) < 0) {
+			snprintf(res->invalid, sizeof(res->invalid), "%s: %s", e.cred_field, serr);
+			reason = "SecretNotFound";
+		}
+	}
+	in->deps_total = t->deps.n;
+	for (size_t i = 0; i < t->deps.n; i++) {
+		enum rec_phase dph = REC_PENDING;
+		if (lk->task_phase(lk->ctx, t->ns, t->deps.v[i], &dph) < 0) {
+			in->deps_missing++;
+			in->missing_dep = t->deps.v[i];
+		} else if (dph == REC_SUCCEEDED) {
+			in->deps_succeeded++;
+		} else if (dph == REC_FAILED || dph == REC_STOPPED) {
+			in->deps_failed++;
+			in->failed_dep = t->deps.v[i];
+		}
+	}
+	if (t->deps.n && lk->task_deps) {
+		char cerr[256];
+		if (rec_find_cycle(t->name, lk->task_deps, lk->ctx, 0, res->cycle, sizeof(res->cycle),
+				   cerr, sizeof(cerr)) == 1) {
+			in->dep_cycle = true;
+			in->cycle_path = res->cycle;
+		}
+	}
+	if (reason) {
+		in->invalid = res->invalid;
+		in->invalid_reason = reason;
+	}
+}
+
+void pipeline_resolution_free(struct pipeline_resolution *res)
+{
+	model_agent_free(res->agent);
+	res->agent = NULL;
+}
+
+/* ---- the run's result ---------------------------------------------- */
+
+void pipeline_sink_init(struct pipeline_sink *s, const struct pd_config *cfg,
+			const struct plugin_set *ps, const char *driver)
+{
+	memset(s, 0, sizeof(*s));
+	const struct loaded_plugin *d = plugins_driver(ps, driver);
+	s->ops = d ? plugin_driver_ops(d) : NULL;
+	s->outputs = outputs_new(cfg->limits.output_bytes);
+	if (s->ops && s->ops->parser_new && s->ops->parser_new(d->instance, &s->parser) < 0)
+		s->parser = NULL;
+}
+
+void pipeline_sink_line(struct pipeline_sink *s, const char *line, size_t len)
+{
+	outputs_feed_line(s->outputs, line, len, false);
+	if (s->parser && s->ops->parser_line)
+		s->ops->parser_line(s->parser, line, len);
+}
+
+void pipeline_sink_text(struct pipeline_sink *s, const char *text, size_t len, size_t line_max)
+{
+	while (len > 0) {
+		const char *nl = memchr(text, '\n', len);
+		size_t l = nl ? (size_t)(nl - text) : len;
+		pipeline_sink_line(s, text, l < line_max ? l : line_max);
+		if (!nl)
+			break;
+		len -= l + 1;
+		text = nl + 1;
+	}
+}
+
+json_object *pipeline_sink_finish(struct pipeline_sink *s, int exit_code)
+{
+	outputs_finish(s->outputs);
+	struct paddock_run_result r;
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.input_tokens = r.output_tokens = -1;
+	r.cost_usd = -1;
+	if (s->parser && s->ops->parser_finish)
+		s->ops->parser_finish(s->parser, exit_code, &r);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "outcome", json_object_new_int(r.outcome));
+	if (r.input_tokens >= 0)
+		json_object_object_add(o, "inputTokens", json_object_new_int64(r.input_tokens));
+	if (r.output_tokens >= 0)
+		json_object_object_add(o, "outputTokens", json_object_new_int64(r.output_tokens));
+	if (r.cost_usd >= 0)
+		json_object_object_add(o, "costUSD", json_object_new_double(r.cost_usd));
+	r.result[sizeof(r.result) - 1] = '\0';
+	r.error[sizeof(r.error) - 1] = '\0';
+	if (r.result[0])
+		json_object_object_add(o, "result", json_object_new_string(r.result));
+	if (r.error[0])
+		json_object_object_add(o, "error", json_object_new_string(r.error));
+	if (outputs_found(s->outputs))
+		json_object_object_add(o, "outputs", outputs_to_json(s->outputs));
+	if (outputs_warning(s->outputs))
+		json_object_object_add(o, "outputsWarning",
+				       json_object_new_string(outputs_warning(s->outputs)));
+	return o;
+}
+
+void pipeline_sink_free(struct pipeline_sink *s)
+{
+	if (s->parser && s->ops->parser_free)
+		s->ops->parser_free(s->parser);
+	outputs_free(s->outputs);
+	memset(s, 0, sizeof(*s));
+}
+
+static json_object *jchild(json_object *o, const char *key)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static const char *jchild_str(json_object *o, const char *key)
+{
+	json_object *v = jchild(o, key);
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+void pipeline_fill_results(json_object *st, const struct model_task *t, json_object *result,
+			   int exit_code, int64_t start_ms, int64_t end_ms)
+{
+	json_object *outs = jchild(result, "outputs");
+	json_object *results = json_object_new_object();
+	if (outs) {
+		json_object_object_foreach(outs, k, v)
+			json_object_object_add(results, k, json_object_get(v));
+	}
+	json_object *declared = json_object_new_object();
+	for (size_t i = 0; i < t->n_outputs; i++) {
+		const char *v = jchild_str(outs, t->outputs[i].name);
+		if (!v)
+			v = t->outputs[i].dflt;
+		if (v)
+			json_object_object_add(declared, t->outputs[i].name, json_object_new_string(v));
+	}
+	json_object_object_add(st, "results", results);
+	json_object_object_add(st, "outputs", declared);
+	json_object *usage = json_object_new_object();
+	static const char *const keys[] = { "inputTokens", "outputTokens", "costUSD" };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_object *v = jchild(result, keys[i]);
+		if (v)
+			json_object_object_add(usage, keys[i], json_object_get(v));
+	}
+	json_object_object_add(st, "usage", usage);
+	const char *text = jchild_str(result, "result");
+	if (text)
+		json_object_object_add(st, "result", json_object_new_string(text));
+	json_object_object_add(st, "exitCode", json_object_new_int(exit_code));
+	char ts[40];
+	if (start_ms) {
+		format_time_ms(start_ms, ts, sizeof(ts));
+		json_object_object_add(st, "runStartTime", json_object_new_string(ts));
+	}
+	if (end_ms) {
+		format_time_ms(end_ms, ts, sizeof(ts));
+		json_object_object_add(st, "runEndTime", json_object_new_string(ts));
+	}
+	const char *w = jchild_str(result, "outputsWarning");
+	if (w)
+		json_object_object_add(st, "outputsWarning", json_object_new_string(w));
 }

@@ -15,6 +15,9 @@
 #include "loader.h"
 #include "model.h"
 #include "plan.h"
+#include "reconcile.h"
+
+struct outputs_parser;
 
 /* The effective settings of a task: the Task's fields over its Agent's. */
 struct pipeline_eff {
@@ -47,5 +50,66 @@ int pipeline_validate(const struct plugin_set *ps, const struct model_task *t,
 int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 		  const struct model_task *t, const struct model_agent *a, const char *prompt,
 		  struct run_plan *plan, char *err, size_t errlen);
+
+/* ---- resolution: what the reconciler needs to know before a run ------- */
+
+/* Where a backend looks things up (its store, or its informer caches). */
+struct pipeline_lookup {
+	void *ctx;
+	/* The phase of task ns/name: 0, or -ENOENT when it does not exist. */
+	int (*task_phase)(void *ctx, const char *ns, const char *name, enum rec_phase *phase);
+	/* The dependsOn of a task, for the cycle search (see rec_deps_fn; the
+	 * namespace is the one passed to pipeline_resolve). */
+	rec_deps_fn task_deps;
+	/* Owned *out (model_agent_free), or -ENOENT. */
+	int (*agent)(void *ctx, const char *ns, const char *name, struct model_agent **out);
+	/* Does Secret ns/name hold `key`?  0, or negative errno with a
+	 * one-line message (never a value).  NULL: not checked. */
+	int (*secret)(void *ctx, const char *ns, const char *name, const char *key, char *err,
+		      size_t errlen);
+};
+
+/* What pipeline_resolve found; `in` points into it, so it must outlive
+ * the rec_decide() call.  Release with pipeline_resolution_free. */
+struct pipeline_resolution {
+	char invalid[512];
+	char cycle[512];
+	struct model_agent *agent; /* owned, or NULL */
+};
+
+/* Fill the resolution part of `in` for task `t` (a missing or forbidden
+ * Agent, a driver that is not enabled, a missing credential Secret, the
+ * dependencies' phases and a dependency cycle) - the same rules for every
+ * backend.  Only for tasks that are neither Running nor finished. */
+void pipeline_resolve(const struct plugin_set *ps, const struct model_task *t,
+		      const struct pipeline_lookup *lk, struct rec_input *in,
+		      struct pipeline_resolution *res);
+void pipeline_resolution_free(struct pipeline_resolution *res);
+
+/* ---- a run's result: the stream parsed by the driver and the outputs --- */
+
+struct pipeline_sink {
+	const struct paddock_driver_ops *ops;
+	void *parser;                    /* the driver's, or NULL */
+	struct outputs_parser *outputs;
+};
+
+/* Set up for driver `driver` (may be missing: then only outputs). */
+void pipeline_sink_init(struct pipeline_sink *s, const struct pd_config *cfg,
+			const struct plugin_set *ps, const char *driver);
+/* One line of the run's output, without its newline. */
+void pipeline_sink_line(struct pipeline_sink *s, const char *line, size_t len);
+/* Feed a whole log (split into lines, each cut at `line_max`). */
+void pipeline_sink_text(struct pipeline_sink *s, const char *text, size_t len, size_t line_max);
+/* The result as a JSON object: outcome, inputTokens, outputTokens,
+ * costUSD, result, error, outputs, outputsWarning.  Owned. */
+json_object *pipeline_sink_finish(struct pipeline_sink *s, int exit_code);
+void pipeline_sink_free(struct pipeline_sink *s);
+
+/* Record what a finished run produced into a status object: results (all
+ * outputs), outputs (the declared ones, with defaults), usage, result,
+ * outputsWarning, exitCode, runStartTime/runEndTime (when known). */
+void pipeline_fill_results(json_object *st, const struct model_task *t, json_object *result,
+			   int exit_code, int64_t start_ms, int64_t end_ms);
 
 #endif

@@ -241,50 +241,14 @@ static int write_status(struct runtime *rt, json_object *task, json_object *st, 
 
 /* ---- the run's stream sink (runs in the supervisor) ------------------ */
 
-struct sink_ctx {
-	const struct paddock_driver_ops *ops;
-	void *parser;
-	struct outputs_parser *outputs;
-};
-
 static void sink_line(void *ctx, const char *line, size_t len)
 {
-	struct sink_ctx *s = ctx;
-	outputs_feed_line(s->outputs, line, len, false);
-	if (s->parser && s->ops->parser_line)
-		s->ops->parser_line(s->parser, line, len);
+	pipeline_sink_line(ctx, line, len);
 }
 
 static void sink_finish(void *ctx, int exit_code, struct buf *out)
 {
-	struct sink_ctx *s = ctx;
-	outputs_finish(s->outputs);
-	struct paddock_run_result r;
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.input_tokens = r.output_tokens = -1;
-	r.cost_usd = -1;
-	if (s->parser && s->ops->parser_finish)
-		s->ops->parser_finish(s->parser, exit_code, &r);
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "outcome", json_object_new_int(r.outcome));
-	if (r.input_tokens >= 0)
-		json_object_object_add(o, "inputTokens", json_object_new_int64(r.input_tokens));
-	if (r.output_tokens >= 0)
-		json_object_object_add(o, "outputTokens", json_object_new_int64(r.output_tokens));
-	if (r.cost_usd >= 0)
-		json_object_object_add(o, "costUSD", json_object_new_double(r.cost_usd));
-	r.result[sizeof(r.result) - 1] = '\0';
-	r.error[sizeof(r.error) - 1] = '\0';
-	if (r.result[0])
-		json_object_object_add(o, "result", json_object_new_string(r.result));
-	if (r.error[0])
-		json_object_object_add(o, "error", json_object_new_string(r.error));
-	if (outputs_found(s->outputs))
-		json_object_object_add(o, "outputs", outputs_to_json(s->outputs));
-	if (outputs_warning(s->outputs))
-		json_object_object_add(o, "outputsWarning",
-				       json_object_new_string(outputs_warning(s->outputs)));
+	json_object *o = pipeline_sink_finish(ctx, exit_code);
 	buf_puts(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 }
@@ -342,7 +306,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 	struct run_plan plan;
 	plan_init(&plan, e.run_ns, rt->cfg->limits.context_item_bytes,
 		  rt->cfg->limits.context_total_bytes);
-	struct sink_ctx sc = { 0 };
+	struct pipeline_sink sc = { 0 };
 	struct dep_lookup dl = { rt, t->ns, json_object_new_object() };
 	int rc = tmpl_render(t->prompt, dep_result, &dl, rt->cfg->limits.prompt_bytes, &prompt, err,
 			     errlen);
@@ -368,11 +332,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 		goto out;
 	}
 
-	const struct loaded_plugin *d = plugins_driver(rt->plugins, e.driver);
-	sc.ops = plugin_driver_ops(d);
-	sc.outputs = outputs_new(rt->cfg->limits.output_bytes);
-	if (sc.ops->parser_new && sc.ops->parser_new(d->instance, &sc.parser) < 0)
-		sc.parser = NULL;
+	pipeline_sink_init(&sc, rt->cfg, rt->plugins, e.driver);
 	struct local_sink sink = { &sc, sink_line, sink_finish };
 	struct local_secrets secrets = { rt->store, ls_secret_get };
 	const char *const *ro = a ? (const char *const *)a->ro_paths.v : NULL;
@@ -406,9 +366,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 		rc = local_start(&spec, err, errlen);
 	free(git_locks);
 out:
-	if (sc.parser && sc.ops->parser_free)
-		sc.ops->parser_free(sc.parser);
-	outputs_free(sc.outputs);
+	pipeline_sink_free(&sc);
 	json_object_put(dl.cache);
 	plan_free(&plan);
 	free(prompt);
@@ -445,6 +403,35 @@ static int graph_deps(void *ctx, const char *name, const char *const **deps, siz
 	return 0;
 }
 
+static int lk_task_phase(void *ctx, const char *ns, const char *name, enum rec_phase *ph)
+{
+	struct deps_graph *g = ctx;
+	json_object *dep = NULL;
+	if (store_get(g->rt->store, MODEL_TASK, ns, name, &dep) < 0)
+		return -ENOENT;
+	*ph = REC_PENDING;
+	rec_phase_parse(jget_str(jget(dep, "status"), "phase") ?: "Pending", ph);
+	json_object_put(dep);
+	return 0;
+}
+
+static int lk_agent(void *ctx, const char *ns, const char *name, struct model_agent **out)
+{
+	struct deps_graph *g = ctx;
+	return load_agent(g->rt, ns, name, out);
+}
+
+static int lk_secret(void *ctx, const char *ns, const char *name, const char *key, char *err,
+		     size_t errlen)
+{
+	struct deps_graph *g = ctx;
+	char *v = NULL;
+	size_t vl = 0;
+	int rc = store_secret_get(g->rt->store, ns, name, key, &v, &vl, err, errlen);
+	secure_free(v, vl);
+	return rc;
+}
+
 /* Fill the run observation of a Running task. */
 static void observe_run(struct runtime *rt, json_object *task, struct rec_input *in,
 			struct local_obs *obs, json_object **result)
@@ -469,47 +456,6 @@ static void observe_run(struct runtime *rt, json_object *task, struct rec_input 
 		}
 		break;
 	}
-}
-
-/* Record what a finished run produced: results, outputs, usage. */
-static void fill_results(json_object *st, const struct model_task *t, json_object *result,
-			 const struct local_obs *obs)
-{
-	json_object *outs = jget(result, "outputs");
-	json_object *results = json_object_new_object();
-	if (outs) {
-		json_object_object_foreach(outs, k, v)
-			json_object_object_add(results, k, json_object_get(v));
-	}
-	json_object *declared = json_object_new_object();
-	for (size_t i = 0; i < t->n_outputs; i++) {
-		const char *v = jget_str(outs, t->outputs[i].name);
-		if (!v)
-			v = t->outputs[i].dflt;
-		if (v)
-			json_object_object_add(declared, t->outputs[i].name, json_object_new_string(v));
-	}
-	json_object_object_add(st, "results", results);
-	json_object_object_add(st, "outputs", declared);
-	json_object *usage = json_object_new_object();
-	static const char *const keys[] = { "inputTokens", "outputTokens", "costUSD" };
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		json_object *v = jget(result, keys[i]);
-		if (v)
-			json_object_object_add(usage, keys[i], json_object_get(v));
-	}
-	json_object_object_add(st, "usage", usage);
-	const char *text = jget_str(result, "result");
-	if (text)
-		json_object_object_add(st, "result", json_object_new_string(text));
-	json_object_object_add(st, "exitCode", json_object_new_int(obs->exit_code));
-	if (obs->start_ms)
-		jset_time(st, "runStartTime", obs->start_ms);
-	if (obs->end_ms)
-		jset_time(st, "runEndTime", obs->end_ms);
-	const char *w = jget_str(result, "outputsWarning");
-	if (w)
-		json_object_object_add(st, "outputsWarning", json_object_new_string(w));
 }
 
 /* Metrics of a run that has just finished (controller only). */
@@ -568,71 +514,12 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 	in.timeout_s = t->timeout_s > 0 ? t->timeout_s : rt->cfg->limits.default_task_timeout;
 	in.ttl_s = t->ttl_s;
 
-	char invalid[512] = "";
-	const char *invalid_reason = NULL;
+	struct pipeline_resolution res = { 0 };
 	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {
-		if (t->agent_name) {
-			int r = load_agent(rt, t->agent_ns, t->agent_name, &a);
-			if (r < 0) {
-				snprintf(invalid, sizeof(invalid), "agent \"%s/%s\" not found", t->agent_ns,
-					 t->agent_name);
-				invalid_reason = "AgentNotFound";
-			} else if (!model_agent_allows(a, t->ns)) {
-				snprintf(invalid, sizeof(invalid),
-					 "agent \"%s/%s\" does not allow namespace \"%s\"", t->agent_ns,
-					 t->agent_name, t->ns);
-				invalid_reason = "Forbidden";
-			}
-		}
-		struct pipeline_eff e;
-		pipeline_effective(t, a, &e);
-		if (!invalid_reason && !plugins_driver(rt->plugins, e.driver)) {
-			snprintf(invalid, sizeof(invalid), "driver \"%s\" is not enabled", e.driver ? e.driver : "");
-			invalid_reason = "DriverNotFound";
-		}
-		if (!invalid_reason && !str_eq(e.cred_type, "none") && e.cred_secret) {
-			char *v = NULL;
-			size_t vl = 0;
-			char serr[256];
-			if (store_secret_get(rt->store, e.run_ns, e.cred_secret, e.cred_key ? e.cred_key : "apiKey",
-					     &v, &vl, serr, sizeof(serr)) < 0) {
-				snprintf(invalid, sizeof(invalid), "%s: %s", e.cred_field, serr);
-				invalid_reason = "SecretNotFound";
-			}
-			secure_free(v, vl);
-		}
-		/* dependencies */
-		in.deps_total = t->deps.n;
-		for (size_t i = 0; i < t->deps.n; i++) {
-			json_object *dep = NULL;
-			if (store_get(rt->store, MODEL_TASK, t->ns, t->deps.v[i], &dep) < 0) {
-				in.deps_missing++;
-				in.missing_dep = t->deps.v[i];
-				continue;
-			}
-			enum rec_phase dph = REC_PENDING;
-			rec_phase_parse(jget_str(jget(dep, "status"), "phase") ?: "Pending", &dph);
-			if (dph == REC_SUCCEEDED)
-				in.deps_succeeded++;
-			else if (dph == REC_FAILED || dph == REC_STOPPED) {
-				in.deps_failed++;
-				in.failed_dep = t->deps.v[i];
-			}
-			json_object_put(dep);
-		}
-	}
-	char cycle[512] = "";
-	if (t->deps.n && !rec_phase_terminal(ph) && ph != REC_RUNNING) {
-		char cerr[256];
-		int c = rec_find_cycle(t->name, graph_deps, &g, 0, cycle, sizeof(cycle), cerr, sizeof(cerr));
-		if (c == 1) {
-			in.dep_cycle = true;
-			in.cycle_path = cycle;
-		}
-	}
-	if (invalid_reason) {
-		in.invalid = invalid;
-		in.invalid_reason = invalid_reason;
+		const struct pipeline_lookup lk = { &g, lk_task_phase, graph_deps, lk_agent, lk_secret };
+		pipeline_resolve(rt->plugins, t, &lk, &in, &res);
+		a = res.agent;
+		res.agent = NULL;
 	}
 	in.agent_running = rc_ctx->agent_running;
 	in.agent_max = rc_ctx->agent_max;
@@ -673,7 +560,8 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 		if (finished) {
 			jset_time(ns_st, "completionTime", in.now_ms);
 			if (result)
-				fill_results(ns_st, t, result, &obs);
+				pipeline_fill_results(ns_st, t, result, obs.exit_code, obs.start_ms,
+						      obs.end_ms);
 		}
 		if (write_status(rt, task, ns_st, rec_phase_name(d.phase), d.reason, d.message) == 0 &&
 		    finished && ph == REC_RUNNING)

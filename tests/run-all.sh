@@ -18,7 +18,7 @@ stage() { # stage NAME CMD...
 	if "$@" >"$log_dir/$name.log" 2>&1; then
 		passed=$((passed + 1))
 		printf '    ok (%ds)\n' $((SECONDS - t0))
-		grep -E '^[0-9]+%: Checks: |^# (PASS|FAIL|ERROR|SKIP|TOTAL):|^[0-9]+ passed, [0-9]+ failed|: [0-9]+ execs|ratio|ms/task|^(direct|bwrap|paddock|pipeline|[0-9]+ +[0-9.]+ +[0-9.]+$)' "$log_dir/$name.log" | sed 's/^/    /' | tail -n 14
+		grep -E '^not ok|^# watch|^[0-9]+%: Checks: |^# (PASS|FAIL|ERROR|SKIP|TOTAL):|^[0-9]+ passed, [0-9]+ failed|: [0-9]+ execs|ratio|ms/task|^(direct|bwrap|paddock|pipeline|[0-9]+ +[0-9.]+ +[0-9.]+$)' "$log_dir/$name.log" | sed 's/^/    /' | tail -n 14
 	else
 		failed=$((failed + 1)) failures+=("$name")
 		printf '    FAILED (%ds); last lines of %s:\n' $((SECONDS - t0)) "$log_dir/$name.log"
@@ -48,10 +48,16 @@ e2e() {
 	"$here/tests/e2e/run.sh" "$build"
 }
 
+k8s() {
+	[ "${PADDOCK_SKIP_K8S:-0}" = 1 ] && { echo "skipped (PADDOCK_SKIP_K8S=1)"; return 0; }
+	TOP_BUILDDIR="$build" "$here/tests/k8s/run.sh"
+}
+
 stage unit unit
 stage sanitizers sanitizers
 [ -x "$here/tests/valgrind.sh" ] && stage valgrind valgrind_pass
 [ -x "$here/tests/e2e/run.sh" ] && stage e2e e2e
+[ -x "$here/tests/k8s/run.sh" ] && stage k8s k8s
 stage fuzz fuzz
 stage bench bench
 stage distcheck distcheck

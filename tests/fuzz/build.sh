@@ -62,6 +62,12 @@ MODEL=$(obj model "$top/core/model.c" "$CORE_CPPFLAGS")
 CONF=$(obj conf "$top/core/conf.c" "$CORE_CPPFLAGS")
 OUTPUTS=$(obj outputs "$top/core/outputs.c" "$CORE_CPPFLAGS")
 TEMPLATE=$(obj template "$top/core/template.c" "$CORE_CPPFLAGS")
+# The Kubernetes client: kubeconfig and watch framing are pure, but the
+# module links libcurl for the rest.
+CURL_CFLAGS=$(pkg-config --cflags libcurl 2>/dev/null || true)
+CURL_LIBS=$(pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# shellcheck disable=SC2086
+KUBE=$(obj kube "$top/core/kube.c" "$CORE_CPPFLAGS" $CURL_CFLAGS)
 
 # Drivers: compiled in (instrumented), not dlopen'ed.  Each driver's
 # exported entry point is renamed so that all five link into one binary;
@@ -79,3 +85,5 @@ target fuzz_config $CONF $UTIL
 target fuzz_outputs $OUTPUTS $UTIL
 target fuzz_template $TEMPLATE $UTIL
 target fuzz_driver $DRV $DRIVERS
+target fuzz_kubeconfig $KUBE $MANIFEST $MODEL $UTIL $CURL_LIBS
+target fuzz_watch $KUBE $MANIFEST $MODEL $UTIL $CURL_LIBS

@@ -1,0 +1,462 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tests/k8s/test-cli.sh [KUBECONFIG] - the task commands (run, apply, get,
+# describe, logs, stop, delete) against a real kube-apiserver, as a user
+# types them: paddock --kubeconfig FILE COMMAND ...
+#
+# Needs a running test cluster (tests/k8s/env.sh start DIR) and:
+#   KUBECONFIG     its kubeconfig (or the first argument)
+#   PADDOCK_BIN    the paddock binary (default: _build/core/paddock)
+#   PADDOCK_PLUGIN_PATH  plugin directories; default: drivers/.libs and
+#                  contexts/.libs next to a build tree's core/paddock
+#   KUBECTL        kubectl (default: K8S_BIN of the env's ports.env, else PATH)
+#
+# Everything happens in fresh namespaces that are deleted at the end; the
+# CRDs (etc/kubernetes/crds.yaml) are applied.  No controller is needed:
+# the test writes status itself (kubectl patch --subresource=status), and
+# kube-controller-manager + kwok turn Jobs into pods with logs.
+# Prints "ok N - ..." / "not ok N - ..." and exits non-zero on a failure.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+KUBECONFIG=${1:-${KUBECONFIG:-}}
+[ -n "$KUBECONFIG" ] && [ -r "$KUBECONFIG" ] || { echo "usage: $0 KUBECONFIG (or set KUBECONFIG)" >&2; exit 2; }
+KUBECONFIG=$(cd "$(dirname "$KUBECONFIG")" && pwd)/$(basename "$KUBECONFIG")
+export KUBECONFIG
+ENVDIR=$(dirname "$KUBECONFIG")
+P=${PADDOCK_BIN:-$SRC/_build/core/paddock}
+[ -x "$P" ] || { echo "paddock binary $P not found: set PADDOCK_BIN" >&2; exit 2; }
+if [ -z "${KUBECTL:-}" ]; then
+	K8S_BIN=
+	[ -f "$ENVDIR/ports.env" ] && K8S_BIN=$(sed -n 's/^K8S_BIN=//p' "$ENVDIR/ports.env")
+	if [ -n "$K8S_BIN" ] && [ -x "$K8S_BIN/kubectl" ]; then KUBECTL=$K8S_BIN/kubectl; else KUBECTL=kubectl; fi
+fi
+if [ -z "${PADDOCK_PLUGIN_PATH:-}" ]; then
+	b=$(cd "$(dirname "$P")/.." && pwd)
+	[ -d "$b/drivers/.libs" ] && export PADDOCK_PLUGIN_PATH=$b/drivers/.libs:$b/contexts/.libs
+fi
+K() { "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
+
+WORK=$(mktemp -d /tmp/paddock-test-cli.XXXXXX)
+NS=pcli-$$-$RANDOM
+NS2=$NS-b
+SECRET_VALUE="sk-paddock-test-$RANDOM$RANDOM-do-not-print"
+# Local state and the user's own config stay out of the way.
+export HOME=$WORK/home PADDOCK_STATE_DIR=$WORK/state XDG_CONFIG_HOME=$WORK/home/.config
+unset PADDOCK_NAMESPACE PADDOCK_API_KEY ANTHROPIC_API_KEY CLAUDE_CODE_OAUTH_TOKEN || true
+mkdir -p "$HOME"
+cat > "$WORK/paddock.yaml" <<EOF
+isolation: none
+drivers:
+  exec:
+    enabled: true
+    settings: {command: "echo hello"}
+  claude-code: {enabled: true}
+contexts:
+  text: {enabled: true}
+EOF
+export PADDOCK_CONFIG=$WORK/paddock.yaml
+
+AGENT_LOG=$ENVDIR/kwok/agent.log
+[ -f "$AGENT_LOG" ] && cp "$AGENT_LOG" "$WORK/agent.log.saved"
+cleanup() {
+	jobs -p | xargs -r kill 2>/dev/null
+	[ -f "$WORK/agent.log.saved" ] && cp "$WORK/agent.log.saved" "$AGENT_LOG"
+	K delete namespace "$NS" "$NS2" --wait=false >/dev/null 2>&1
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+# check DESC CMD...: ok when CMD succeeds.
+check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d" "failed: $*"; fi; }
+show() { sed 's/^/#     /' "$@"; }
+
+# pd ARGS...: paddock against the cluster; stdout in $WORK/out, stderr in
+# $WORK/err, exit status in $rc; every output also goes to $WORK/all.
+pd() {
+	"$P" --kubeconfig "$KUBECONFIG" "$@" >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	cat "$WORK/out" "$WORK/err" >> "$WORK/all"
+	return 0
+}
+expect() { # expect DESC RC [grep-pattern-on-stdout+stderr]
+	local d=$1 want=$2 pat=${3:-}
+	if [ "$rc" -ne "$want" ]; then
+		nok "$d" "exit $rc, expected $want"; echo "#   stdout:"; show "$WORK/out"; echo "#   stderr:"; show "$WORK/err"
+	elif [ -n "$pat" ] && ! cat "$WORK/out" "$WORK/err" | grep -qE -- "$pat"; then
+		nok "$d" "output does not match /$pat/"; echo "#   stdout:"; show "$WORK/out"; echo "#   stderr:"; show "$WORK/err"
+	else
+		ok "$d"
+	fi
+}
+status() { # status TASK JSON: write the status as a controller would
+	K -n "$NS" patch task "$1" --subresource=status --type=merge -p "{\"status\":$2}" >/dev/null
+}
+wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
+	local end=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done
+}
+
+# ---- setup ------------------------------------------------------------------
+
+if ! K apply -f "$SRC/etc/kubernetes/crds.yaml" >"$WORK/crd.log" 2>&1; then
+	echo "# kubectl apply -f etc/kubernetes/crds.yaml reported errors:"; show "$WORK/crd.log"
+fi
+check "Task CRD established" K wait --for=condition=Established crd/tasks.paddock.dev --timeout=30s
+HAVE_AGENTS=0
+K wait --for=condition=Established crd/agents.paddock.dev --timeout=10s >/dev/null 2>&1 && HAVE_AGENTS=1
+K create namespace "$NS" >/dev/null && K create namespace "$NS2" >/dev/null
+wait_for 30 K -n "$NS" get serviceaccount default
+
+# ---- help -------------------------------------------------------------------
+
+bad=
+for c in run apply get describe logs stop delete; do
+	"$P" "$c" --help | grep -q -- '--kubeconfig FILE \[--context NAME\]' || bad="$bad $c"
+done
+"$P" --help | grep -q -- '--kubeconfig FILE' || bad="$bad (paddock --help)"
+check "every task command's --help names the cluster options" test -z "$bad"
+
+# ---- apply --------------------------------------------------------------------
+
+cat > "$WORK/bad.yaml" <<EOF
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: good-one, namespace: $NS}
+spec: {type: exec, prompt: hi}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: bad-one, namespace: $NS}
+spec: {type: exec, promt: hi}
+EOF
+pd apply -f "$WORK/bad.yaml"
+expect "apply with a bad field fails" 1 'document 2: spec\.promt: unknown field: valid fields are'
+"$P" apply -f "$WORK/bad.yaml" >/dev/null 2>"$WORK/local.err"
+check "the error is the local backend's, word for word" diff "$WORK/local.err" "$WORK/err"
+check "a file with an error creates nothing on the server" \
+	test -z "$(K -n "$NS" get tasks -o name 2>&1)"
+
+cat > "$WORK/good.yaml" <<EOF
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: a1, namespace: $NS, labels: {team: one}}
+spec: {type: exec, prompt: first}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm1, namespace: $NS}
+data: {notes.md: hello}
+EOF
+pd apply -f "$WORK/good.yaml"
+expect "apply creates" 0 '^Task/a1 created$'
+check "the Task is on the server as applied" \
+	test "$(K -n "$NS" get task a1 -o jsonpath='{.spec.prompt}/{.metadata.labels.team}/{.spec.credentials.type}')" = "first/one/none"
+sed -i 's/prompt: first/prompt: second/; s/team: one/team: two/' "$WORK/good.yaml"
+pd apply -f "$WORK/good.yaml"
+expect "apply again updates (configured)" 0 '^Task/a1 configured$'
+check "the update replaced spec and labels" \
+	test "$(K -n "$NS" get task a1 -o jsonpath='{.spec.prompt}/{.metadata.labels.team}/{.metadata.generation}')" = "second/two/2"
+status a1 '{"phase":"Running","reason":"Started","message":"running"}'
+sed -i 's/prompt: second/prompt: third/' "$WORK/good.yaml"
+pd apply -f "$WORK/good.yaml"
+expect "a started task's spec cannot change" 1 'task "'"$NS"'/a1" is Running: its spec cannot change once started'
+check "...and its status was not touched" \
+	test "$(K -n "$NS" get task a1 -o jsonpath='{.spec.prompt}/{.status.phase}')" = "second/Running"
+
+# ---- run ----------------------------------------------------------------------
+
+pd run --type exec -p "say hi" --name r1 -n "$NS" --output greeting=greeting.txt --timeout 15m --context "some text"
+expect "run submits the Task" 0 '^Task/r1 created$'
+check "run built the Task like the local run (type, outputs, timeout, contexts)" \
+	test "$(K -n "$NS" get task r1 -o jsonpath='{.spec.type}/{.spec.outputs.parameters[0].name}={.spec.outputs.parameters[0].path}/{.spec.timeout}/{.spec.contexts[0].text}')" = "exec/greeting=greeting.txt/15m/some text"
+pd run --type exec -p "again" --name r1 -n "$NS"
+expect "run with an existing name is refused" 1 'task "'"$NS"'/r1" already exists: pick another --name'
+
+ANTHROPIC_API_KEY=$SECRET_VALUE pd run --type claude-code -p "fix it" --name s1 -n "$NS"
+expect "run --type claude-code with a key in the environment" 0 '^Task/s1 created$'
+check "the key is stored as Secret paddock-claude-code-credentials" \
+	test "$(K -n "$NS" get secret paddock-claude-code-credentials -o jsonpath='{.data.apiKey}' | base64 -d)" = "$SECRET_VALUE"
+check "the Task references the Secret" \
+	test "$(K -n "$NS" get task s1 -o jsonpath='{.spec.credentials.type}/{.spec.credentials.secretRef.name}')" = "api-key/paddock-claude-code-credentials"
+ANTHROPIC_API_KEY=$SECRET_VALUE-2 pd run --type claude-code -p "fix it" --name s2 -n "$NS"
+check "a second run updates the Secret" \
+	test "$(K -n "$NS" get secret paddock-claude-code-credentials -o jsonpath='{.data.apiKey}' | base64 -d)" = "$SECRET_VALUE-2"
+pd get task s1 -n "$NS" -o yaml
+pd get secrets -n "$NS" -o yaml
+expect "get secrets -o yaml redacts the values" 0 'apiKey: <redacted>'
+pd get secret paddock-claude-code-credentials -n "$NS" -o json
+pd describe task s1 -n "$NS"
+b64=$(printf %s "$SECRET_VALUE" | base64 -w0)
+check "the key never appears in any output (plain or base64)" \
+	bash -c "! grep -qF -e '$SECRET_VALUE' -e '$b64' '$WORK/all'"
+
+# ---- get ----------------------------------------------------------------------
+
+pd get tasks -n "$NS"
+expect "get tasks: the local table" 0 '^NAME +TYPE +PHASE +AGE'
+check "...in creation order with type and phase" \
+	test "$(awk 'NR>1 {print $1 ":" $2 ":" $3}' "$WORK/out" | tr '\n' ' ')" = "a1:exec:Running r1:exec:Pending s1:claude-code:Pending s2:claude-code:Pending "
+pd get tasks -n "$NS" -o wide
+expect "get -o wide adds reason and message" 0 '^a1 +exec +Running +[0-9]+s +Started +- +- +running$'
+pd get tasks -n "$NS" -o name
+expect "get -o name" 0 '^Task/r1$'
+pd get tasks -n "$NS" -o json
+check "get -o json is a List of Tasks with apiVersion and kind" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["kind"] == "List" and len(d["items"]) == 4, d
+for it in d["items"]:
+    assert it["apiVersion"] == "paddock.dev/v1alpha1" and it["kind"] == "Task", it
+    assert "managedFields" not in it["metadata"]
+' "$WORK/out"
+pd get task r1 -n "$NS" -o yaml
+expect "get task NAME -o yaml" 0 '^  name: r1$'
+pd get tasks -A
+expect "get -A has a NAMESPACE column" 0 "^$NS +r1 +exec +Pending"
+pd get tasks -n "$NS2"
+expect "an empty namespace" 0 "^No Tasks found in $NS2\.$"
+pd get task nope -n "$NS"
+expect "get of a missing task: exit 3" 3 "^paddock: Task \"nope\" not found in namespace $NS$"
+
+# ---- namespaces and contexts --------------------------------------------------------
+
+PADDOCK_NAMESPACE=$NS pd get task r1
+expect "\$PADDOCK_NAMESPACE is the default namespace" 0 '^r1 '
+# the current context's namespace set to $NS (env.sh writes "    namespace:")
+python3 - "$KUBECONFIG" "$WORK/kc-ns" "$NS" <<'PY'
+import sys, re
+src, dst, ns = sys.argv[1:]
+t = open(src).read()
+m = re.search(r"^contexts:\n- name: .*\n  context:\n((?:    .*\n)+)", t, re.M)
+body = re.sub(r"    namespace: .*\n", "", m.group(1)) + "    namespace: %s\n" % ns
+open(dst, "w").write(t[:m.start(1)] + body + t[m.end(1):])
+PY
+"$P" --kubeconfig "$WORK/kc-ns" get task r1 >"$WORK/out" 2>"$WORK/err"; rc=$?
+expect "the kubeconfig context's namespace is the default" 0 '^r1 '
+# a second context, chosen with --context
+python3 - "$KUBECONFIG" "$WORK/kc-two" "$NS2" <<'PY'
+import sys, re
+src, dst, ns = sys.argv[1:]
+t = open(src).read()
+ctx = re.search(r"^current-context: *(\S+)", t, re.M).group(1)
+m = re.search(r"^contexts:\n- name: .*\n  context:\n((?:    .*\n)+)", t, re.M)
+body = re.sub(r"    namespace: .*\n", "", m.group(1)) + "    namespace: %s\n" % ns
+t = t.replace("contexts:\n", "contexts:\n- name: other\n  context:\n" + body, 1)
+open(dst, "w").write(t)
+PY
+"$P" --kubeconfig "$WORK/kc-two" --context other get tasks >"$WORK/out" 2>"$WORK/err"; rc=$?
+expect "--context picks the context (and its namespace)" 0 "^No Tasks found in $NS2\.$"
+cat > "$WORK/kube.yaml" <<EOF
+backend: kubernetes
+kubernetes:
+  kubeconfig: $KUBECONFIG
+  namespace: $NS
+drivers:
+  exec: {enabled: true, settings: {command: "echo hello"}}
+EOF
+"$P" -c "$WORK/kube.yaml" get task r1 >"$WORK/out" 2>"$WORK/err"; rc=$?
+expect "backend: kubernetes and kubernetes.namespace in the config" 0 '^r1 '
+"$P" get tasks >"$WORK/out" 2>"$WORK/err"; rc=$?
+expect "without --kubeconfig nor backend: kubernetes, the local store" 0 '^No Tasks found in default\.$'
+
+# ---- describe -----------------------------------------------------------------
+
+status r1 '{"phase":"Running","reason":"Started","message":"the agent runs","runId":"run-1","startTime":"2030-01-02T03:04:06Z","jobName":"r1-job","runNamespace":"'"$NS"'"}'
+uid=$(K -n "$NS" get task r1 -o jsonpath='{.metadata.uid}')
+event() { # event REASON MESSAGE TIME: as the controller records them
+	K create -f - >/dev/null <<EOF
+{"apiVersion":"v1","kind":"Event","metadata":{"generateName":"r1.","namespace":"$NS"},
+ "involvedObject":{"apiVersion":"paddock.dev/v1alpha1","kind":"Task","name":"r1","namespace":"$NS","uid":"$uid"},
+ "reason":"$1","message":"$2","type":"Normal","firstTimestamp":"$3","lastTimestamp":"$3","count":1,
+ "source":{"component":"paddock-controller"}}
+EOF
+}
+event Started "Running: the agent runs" 2030-01-02T03:04:06Z
+event Queued "Queued: waiting for a slot" 2030-01-02T03:04:05Z
+pd describe task r1 -n "$NS"
+expect "describe: phase, reason, message" 0 '^Phase: +Running$'
+check "describe shows the Job" grep -qE "^Job: +$NS/r1-job$" "$WORK/out"
+sed -n '/^Events:/,$p' "$WORK/out" > "$WORK/events"
+check "describe lists the Task's Events in time order" test "$(sed -n '2,$p' "$WORK/events" | awk '{print $1 " " $3}' | tr '\n' ' ')" = "2030-01-02T03:04:05.000Z Queued 2030-01-02T03:04:06.000Z Started "
+pd describe nope -n "$NS"
+expect "describe of a missing task: exit 3" 3 "not found in namespace $NS"
+
+# ---- run -w -------------------------------------------------------------------
+
+watch_case() { # watch_case NAME FINAL_PHASE
+	"$P" --kubeconfig "$KUBECONFIG" run --type exec -p hi --name "$1" -n "$NS" -w >"$WORK/w.out" 2>"$WORK/w.err" &
+	local pid=$!
+	wait_for 20 K -n "$NS" get task "$1" || return 1
+	sleep 1
+	status "$1" '{"phase":"Queued","reason":"Queued","message":"waiting"}'; sleep 1
+	status "$1" '{"phase":"Running","reason":"Started","message":"running"}'; sleep 1
+	status "$1" '{"phase":"'"$2"'","reason":"Done'"$2"'","message":"it is over"}'
+	local end=$((SECONDS + 20))
+	while kill -0 $pid 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
+	kill $pid 2>/dev/null
+	wait $pid; rc=$?
+	cp "$WORK/w.out" "$WORK/out"; cp "$WORK/w.err" "$WORK/err"
+}
+watch_case w1 Succeeded
+expect "run -w: exit 0 when Succeeded" 0
+check "run -w prints a row per phase" \
+	test "$(awk '{print $1 ":" $3}' "$WORK/out" | tr '\n' ' ')" = "NAME:PHASE w1:Pending w1:Queued w1:Running w1:Succeeded "
+watch_case w2 Failed
+expect "run -w: exit 1 when Failed, with the reason" 1 "task $NS/w2 Failed: DoneFailed: it is over"
+
+# ---- logs ---------------------------------------------------------------------
+
+status s1 '{"phase":"Queued","reason":"Queued","message":"waiting for a slot"}'
+pd logs s1 -n "$NS"
+expect "logs of a task that has not started: exit 3" 3 '^paddock: task s1 is Queued: no logs yet'
+ts() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
+job() { # job NAME [RUN_TIME]: a Job whose pod kwok runs (container "agent")
+	K -n "$NS" create -f - >/dev/null <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata: {name: $1}
+spec:
+  backoffLimit: 0
+  template:
+    metadata: {labels: {kwok.paddock.dev/run-time: "${2:-0s}"}}
+    spec:
+      restartPolicy: Never
+      containers: [{name: agent, image: busybox, command: ["true"]}]
+EOF
+}
+if [ -d "$ENVDIR/kwok" ]; then
+	printf '%s stdout F line one\n%s stdout F line two\n' "$(ts)" "$(ts)" > "$AGENT_LOG"
+	job r1-job
+	wait_for 30 bash -c "\"$KUBECTL\" --kubeconfig \"$KUBECONFIG\" -n $NS get pods -l batch.kubernetes.io/job-name=r1-job -o jsonpath='{.items[0].status.phase}' | grep -q Succeeded"
+	pd logs r1 -n "$NS"
+	expect "logs prints the agent container's log" 0
+	check "...exactly" test "$(cat "$WORK/out")" = "$(printf 'line one\nline two')"
+
+	printf '%s stdout F first\n' "$(ts)" > "$AGENT_LOG"
+	job f1-job 6s
+	"$P" --kubeconfig "$KUBECONFIG" run --type exec -p hi --name f1 -n "$NS" >/dev/null
+	status f1 '{"phase":"Running","reason":"Started","message":"running","jobName":"f1-job","runNamespace":"'"$NS"'"}'
+	"$P" --kubeconfig "$KUBECONFIG" logs -f f1 -n "$NS" >"$WORK/f.out" 2>"$WORK/f.err" &
+	fpid=$!
+	sleep 2; printf '%s stdout F second\n' "$(ts)" >> "$AGENT_LOG"
+	sleep 1; printf '%s stdout F third\n%s stdout F fourth\n' "$(ts)" "$(ts)" >> "$AGENT_LOG"
+	end=$((SECONDS + 30))
+	while kill -0 $fpid 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
+	kill $fpid 2>/dev/null; wait $fpid; rc=$?
+	cp "$WORK/f.out" "$WORK/out"; cp "$WORK/f.err" "$WORK/err"
+	expect "logs -f ends when the pod ends" 0
+	check "logs -f printed every line once, in order" \
+		test "$(tr '\n' ' ' < "$WORK/out")" = "first second third fourth "
+else
+	ok "# SKIP pod logs: $ENVDIR/kwok missing (not a tests/k8s/env.sh cluster)"
+fi
+
+# ---- stop / delete --------------------------------------------------------------
+
+pd stop r1 -n "$NS"
+expect "stop" 0 '^Task/r1 stop requested$'
+check "stop sets annotation paddock.dev/stop=true" \
+	test "$(K -n "$NS" get task r1 -o jsonpath='{.metadata.annotations.paddock\.dev/stop}')" = true
+pd stop nope -n "$NS"
+expect "stop of a missing task: exit 3" 3 "task \"nope\" not found in namespace $NS"
+# A Job owned by the Task goes with it (background propagation + GC).
+K -n "$NS" create -f - >/dev/null <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: owned-job
+  ownerReferences:
+  - {apiVersion: paddock.dev/v1alpha1, kind: Task, name: r1, uid: $(K -n "$NS" get task r1 -o jsonpath='{.metadata.uid}'), controller: true, blockOwnerDeletion: true}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: agent, image: busybox, command: ["true"]}]
+EOF
+pd delete task r1 -n "$NS"
+expect "delete" 0 '^Task/r1 deleted$'
+check "the Task is gone" bash -c "! \"$KUBECTL\" --kubeconfig \"$KUBECONFIG\" -n $NS get task r1 >/dev/null 2>&1"
+check "its Job goes by garbage collection" \
+	wait_for 60 bash -c "! \"$KUBECTL\" --kubeconfig \"$KUBECONFIG\" -n $NS get job owned-job >/dev/null 2>&1"
+pd delete task r1 -n "$NS"
+expect "delete of a missing task: exit 3" 3 "^paddock: Task \"r1\" not found in namespace $NS$"
+pd delete task r1 -n "$NS" --ignore-not-found
+expect "delete --ignore-not-found" 0
+pd delete configmap cm1 -n "$NS"
+expect "delete a ConfigMap" 0 '^ConfigMap/cm1 deleted$'
+
+# ---- agents ---------------------------------------------------------------------
+
+if [ "$HAVE_AGENTS" = 1 ]; then
+	cat > "$WORK/agent.yaml" <<EOF
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: hello, namespace: $NS}
+spec: {type: exec, command: "echo hello", maxConcurrentTasks: 2}
+EOF
+	pd apply -f "$WORK/agent.yaml"
+	expect "apply an Agent" 0 '^Agent/hello created$'
+	pd get agents -n "$NS"
+	expect "get agents" 0 '^hello +exec +2 '
+	pd run --agent hello -p hi --name ag1 -n "$NS"
+	expect "run --agent" 0 '^Task/ag1 created$'
+	pd run --agent nope -p hi --name ag2 -n "$NS"
+	expect "run --agent with a missing Agent: the local message" 1 \
+		"spec.agentRef: agent \"$NS/nope\" not found: apply the Agent first"
+else
+	ok "# SKIP Agents: the agents.paddock.dev CRD is not established"
+fi
+
+# ---- server-side errors -------------------------------------------------------------
+
+python3 -c 'print("x" * 300000)' > "$WORK/big"
+python3 - "$WORK/big.json" "$NS" <<'PY'
+import json, sys
+json.dump({"apiVersion": "paddock.dev/v1alpha1", "kind": "Task",
+           "metadata": {"name": "big", "namespace": sys.argv[2]},
+           "spec": {"type": "exec", "prompt": "x" * 300000}}, open(sys.argv[1], "w"))
+PY
+printf 'limits: {promptBytes: 1048576}\ndrivers: {exec: {enabled: true, settings: {command: "true"}}}\n' > "$WORK/big.yaml"
+"$P" -c "$WORK/big.yaml" --kubeconfig "$KUBECONFIG" apply -f "$WORK/big.json" >"$WORK/out" 2>"$WORK/err"; rc=$?
+expect "422 Invalid: the server's field causes" 1 'the API server refused task "big": spec\.prompt: Too long'
+
+K -n "$NS" create serviceaccount nobody >/dev/null
+token=$(K -n "$NS" create token nobody 2>/dev/null)
+python3 - "$KUBECONFIG" "$WORK/kc-nobody" "$token" <<'PY'
+import sys, re
+src, dst, tok = sys.argv[1:]
+t = open(src).read()
+t = re.sub(r"^(- name: .*\n  user:\n)((?:    .*\n)+)", lambda m: m.group(1) + "    token: " + tok + "\n", t, count=1, flags=re.M)
+open(dst, "w").write(t)
+PY
+"$P" --kubeconfig "$WORK/kc-nobody" get tasks -n "$NS" >"$WORK/out" 2>"$WORK/err"; rc=$?
+expect "403: says which verb on which resource is forbidden" 1 "^paddock: forbidden: .*may not list tasks\.paddock\.dev in namespace $NS"
+check "...and never prints the token" bash -c "! grep -qF '$token' '$WORK/out' '$WORK/err'"
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+sed -E "s#(server: https://127\.0\.0\.1:)[0-9]+#\1$port#" "$KUBECONFIG" > "$WORK/kc-dead"
+bad=
+for c in "get tasks" "describe task r1" "logs r1" "stop r1" "delete task r1" "apply -f $WORK/good.yaml" "run --type exec -p hi"; do
+	# shellcheck disable=SC2086
+	"$P" --kubeconfig "$WORK/kc-dead" $c >"$WORK/out" 2>"$WORK/err"; rc=$?
+	if [ $rc -ne 1 ] || [ -s "$WORK/out" ] || [ "$(wc -l < "$WORK/err")" -ne 1 ] ||
+	   ! grep -qE "^paddock: cannot reach the API server at https://127\.0\.0\.1:$port: .+ \(check --kubeconfig / kubectl cluster-info\)$" "$WORK/err"; then
+		bad="$bad [$c: exit $rc: $(head -c 300 "$WORK/err")]"
+	fi
+done
+check "a dead API server: one line, exit 1, for every command" test -z "$bad"
+[ -n "$bad" ] && echo "#  $bad"
+
+check "no output ever held the key" bash -c "! grep -qF -e '$SECRET_VALUE' -e '$b64' '$WORK/all'"
+
+echo "1..$n"
+if [ $failed -ne 0 ]; then
+	echo "# $failed of $n failed"
+	exit 1
+fi
+echo "# all $n passed"

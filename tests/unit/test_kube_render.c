@@ -1,0 +1,960 @@
+/* SPDX-License-Identifier: MIT */
+/* test_kube_render.c - a run plan rendered as a Job + ConfigMap: names,
+ * ownership, the restricted pod, secret references (never values), the
+ * Agent's pod settings, files with exact modes (the materials script is
+ * run for real against a scratch directory), git init containers, and
+ * the errors. */
+#include "config.h"
+#include "kube_render.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Would be the value of Secret "anthropic" if anyone resolved it. */
+#define CANARY "sk-ant-CANARY-7d1f0c55e2"
+#define UID1 "0b5c6a3e-9c1d-4e3f-8a6b-2f1e0d9c8b7a"
+
+static char err[1024];
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static json_object *valid_doc(const char *json, enum model_kind want)
+{
+	json_object *d = json_tokener_parse(json);
+	ck_assert_msg(d != NULL, "bad JSON: %s", json);
+	enum model_kind k;
+	int rc = model_validate(d, NULL, &k, err, sizeof(err));
+	ck_assert_msg(rc == 0, "validate: %s", err);
+	ck_assert_int_eq(k, want);
+	return d;
+}
+
+static struct model_task *task_in(const char *ns, const char *name, const char *uid)
+{
+	char *json = xasprintf("{\"apiVersion\":\"paddock.dev/v1alpha1\",\"kind\":\"Task\","
+			       "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\"},"
+			       "\"spec\":{\"type\":\"exec\",\"prompt\":\"hi\"}}",
+			       name, ns, uid);
+	json_object *d = valid_doc(json, MODEL_TASK);
+	free(json);
+	struct model_task *t = NULL;
+	ck_assert_int_eq(model_task_from_json(d, &t, err, sizeof(err)), 0);
+	json_object_put(d);
+	return t;
+}
+
+static struct model_agent *agent_with_pod(void)
+{
+	json_object *d = valid_doc(
+		"{\"apiVersion\":\"paddock.dev/v1alpha1\",\"kind\":\"Agent\","
+		"\"metadata\":{\"name\":\"coder\",\"namespace\":\"team-a\"},"
+		"\"spec\":{\"type\":\"exec\",\"image\":\"example.com/agent:1\",\"command\":\"true\","
+		"\"pod\":{\"labels\":{\"team\":\"a\",\"paddock.dev/task\":\"forged\",\"job-name\":\"x\"},"
+		"\"runtimeClassName\":\"gvisor\",\"nodeSelector\":{\"pool\":\"agents\"},"
+		"\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Equal\",\"value\":\"agents\","
+		"\"effect\":\"NoSchedule\"}],"
+		"\"resources\":{\"limits\":{\"memory\":\"4Gi\",\"cpu\":2},"
+		"\"requests\":{\"cpu\":0.1,\"memory\":\"1Gi\"}}}}}",
+		MODEL_AGENT);
+	struct model_agent *a = NULL;
+	ck_assert_int_eq(model_agent_from_json(d, &a, err, sizeof(err)), 0);
+	json_object_put(d);
+	return a;
+}
+
+struct fx {
+	struct model_task *t;
+	struct model_agent *a;
+	struct run_plan plan;
+	struct paddock_plan_builder b;
+	char *task_md;
+	struct kube_render_in in;
+	json_object *job, *cm;
+};
+
+/* A Task team-a/fix-bug and a claude-code-like plan. */
+static void fx_init(struct fx *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->t = task_in("team-a", "fix-bug", UID1);
+	plan_init(&f->plan, "team-a", 0, 0);
+	plan_builder(&f->plan, &f->b);
+	f->b.set_image(f->b.ctx, "paddock/agent-claude-code:0.1.0");
+	f->b.set_command(f->b.ctx, "/paddock_entrypoint.sh");
+	f->b.set_env(f->b.ctx, "PADDOCK_MODEL", "claude-sonnet-4-5");
+	/* A stale plain value replaced by a reference must not survive. */
+	f->b.set_env(f->b.ctx, "ANTHROPIC_API_KEY", CANARY);
+	f->b.set_env_secret(f->b.ctx, "ANTHROPIC_API_KEY", "anthropic", "apiKey");
+	f->b.set_env(f->b.ctx, "HOME", "/root");
+	f->task_md = xstrdup("Fix the bug.\n");
+	f->in.t = f->t;
+	f->in.plan = &f->plan;
+	f->in.task_md = f->task_md;
+	f->in.run_ns = "team-a";
+	f->in.timeout_s = 5400;
+}
+
+static void fx_render(struct fx *f)
+{
+	f->in.task_md = f->task_md;
+	int rc = kube_render(&f->in, &f->job, &f->cm, err, sizeof(err));
+	ck_assert_msg(rc == 0, "render: %s", err);
+	ck_assert_ptr_nonnull(f->job);
+	ck_assert_ptr_nonnull(f->cm);
+}
+
+static void fx_free(struct fx *f)
+{
+	json_object_put(f->job);
+	json_object_put(f->cm);
+	free(f->task_md);
+	plan_free(&f->plan);
+	model_task_free(f->t);
+	model_agent_free(f->a);
+}
+
+/* ---- JSON helpers ------------------------------------------------------ */
+
+/* "a.b.0.c": object keys and array indexes; NULL when absent. */
+static json_object *jp(json_object *o, const char *path)
+{
+	char *p = xstrdup(path);
+	char *save = NULL;
+	for (char *tok = strtok_r(p, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(o, json_type_array)) {
+			char *end;
+			long i = strtol(tok, &end, 10);
+			o = *end ? NULL : json_object_array_get_idx(o, (size_t)i);
+		} else if (!json_object_object_get_ex(o, tok, &o)) {
+			o = NULL;
+		}
+	}
+	free(p);
+	return o;
+}
+
+static const char *js(json_object *o, const char *path)
+{
+	json_object *v = jp(o, path);
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static const char *label(json_object *o, const char *path, const char *key)
+{
+	json_object *l = jp(o, path), *v = NULL;
+	return l && json_object_object_get_ex(l, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static json_object *by_name(json_object *arr, const char *name)
+{
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		json_object *it = json_object_array_get_idx(arr, i);
+		if (str_eq(js(it, "name"), name))
+			return it;
+	}
+	return NULL;
+}
+
+static const char *dump(json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* What the kubelet's $(VAR) expansion makes of a rendered string when no
+ * variable matches: "$$" is one '$'. */
+static char *unexpand(const char *s)
+{
+	char *out = xmalloc(strlen(s) + 1), *o = out;
+	for (; *s; s++) {
+		*o++ = *s;
+		if (s[0] == '$' && s[1] == '$')
+			s++;
+	}
+	*o = '\0';
+	return out;
+}
+
+static json_object *pod_spec(json_object *job)
+{
+	return jp(job, "spec.template.spec");
+}
+
+/* ---- names ------------------------------------------------------------- */
+
+START_TEST(job_name_stable_and_valid)
+{
+	char *a = kube_job_name("team-a", "fix-bug", UID1);
+	char *b = kube_job_name("team-a", "fix-bug", UID1);
+	ck_assert_str_eq(a, b);
+	ck_assert(str_startswith(a, "fix-bug-"));
+	ck_assert_uint_eq(strlen(a), strlen("fix-bug-") + 8);
+	ck_assert(model_dns1123_label(a));
+	/* Each of namespace, name and uid changes the hash. */
+	char *c = kube_job_name("team-b", "fix-bug", UID1);
+	char *d = kube_job_name("team-a", "fix-bug", "other-uid");
+	char *e = kube_job_name("team-a", "fix-bu", "g/" UID1);
+	ck_assert_str_ne(a, c);
+	ck_assert_str_ne(a, d);
+	ck_assert_str_ne(a, e);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+	free(e);
+
+	/* A 63-character name is cut so that pod names (+6) stay <= 63. */
+	const char *longname = "a23456789-123456789-123456789-123456789-123456789-123456789-123";
+	ck_assert_uint_eq(strlen(longname), 63);
+	a = kube_job_name("ns", longname, UID1);
+	ck_assert_uint_le(strlen(a), 52);
+	ck_assert(model_dns1123_label(a));
+	ck_assert(strncmp(a, longname, 43) == 0);
+	/* Two long names differing only past the cut still differ. */
+	char *longname2 = xstrdup(longname);
+	longname2[60] = 'x';
+	b = kube_job_name("ns", longname2, UID1);
+	ck_assert_str_ne(a, b);
+	free(a);
+	free(b);
+	free(longname2);
+
+	/* A cut that ends on '-' does not leave "--"-free garbage: no
+	 * trailing '-' before the hash, no leading '-'; odd input is mapped. */
+	a = kube_job_name("ns", "-Ab.c_", "u");
+	ck_assert(model_dns1123_label(a));
+	ck_assert(str_startswith(a, "ab-c-"));
+	free(a);
+	a = kube_job_name(NULL, "---", NULL);
+	ck_assert(str_startswith(a, "task-"));
+	ck_assert(model_dns1123_label(a));
+	free(a);
+}
+END_TEST
+
+/* ---- the Job ----------------------------------------------------------- */
+
+START_TEST(job_same_namespace)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_render(&f);
+	json_object *job = f.job;
+	char *name = kube_job_name("team-a", "fix-bug", UID1);
+
+	ck_assert_str_eq(js(job, "apiVersion"), "batch/v1");
+	ck_assert_str_eq(js(job, "kind"), "Job");
+	ck_assert_str_eq(js(job, "metadata.name"), name);
+	ck_assert_str_eq(js(job, "metadata.namespace"), "team-a");
+	ck_assert_str_eq(label(job, "metadata.labels", KUBE_LABEL_MANAGED), "paddock");
+	ck_assert_str_eq(label(job, "metadata.labels", KUBE_LABEL_TASK), "fix-bug");
+	ck_assert_str_eq(label(job, "metadata.labels", KUBE_LABEL_TASK_NS), "team-a");
+	ck_assert_str_eq(label(job, "metadata.labels", KUBE_LABEL_TASK_UID), UID1);
+	ck_assert_uint_eq(json_object_array_length(jp(job, "metadata.ownerReferences")), 1);
+	ck_assert_str_eq(js(job, "metadata.ownerReferences.0.apiVersion"), "paddock.dev/v1alpha1");
+	ck_assert_str_eq(js(job, "metadata.ownerReferences.0.kind"), "Task");
+	ck_assert_str_eq(js(job, "metadata.ownerReferences.0.name"), "fix-bug");
+	ck_assert_str_eq(js(job, "metadata.ownerReferences.0.uid"), UID1);
+	ck_assert(json_object_get_boolean(jp(job, "metadata.ownerReferences.0.controller")));
+	ck_assert(json_object_get_boolean(jp(job, "metadata.ownerReferences.0.blockOwnerDeletion")));
+
+	ck_assert_int_eq(json_object_get_int(jp(job, "spec.backoffLimit")), 0);
+	ck_assert_ptr_nonnull(jp(job, "spec.backoffLimit"));
+	ck_assert_int_eq(json_object_get_int64(jp(job, "spec.activeDeadlineSeconds")), 5400);
+	ck_assert_ptr_null(jp(job, "spec.ttlSecondsAfterFinished"));
+	ck_assert_str_eq(label(job, "spec.template.metadata.labels", KUBE_LABEL_TASK_UID), UID1);
+
+	json_object *ps = pod_spec(job);
+	ck_assert_str_eq(js(ps, "restartPolicy"), "Never");
+	ck_assert(!json_object_get_boolean(jp(ps, "automountServiceAccountToken")));
+	ck_assert_ptr_nonnull(jp(ps, "automountServiceAccountToken"));
+	ck_assert(!json_object_get_boolean(jp(ps, "enableServiceLinks")));
+	ck_assert_ptr_nonnull(jp(ps, "enableServiceLinks"));
+	ck_assert(json_object_get_boolean(jp(ps, "securityContext.runAsNonRoot")));
+	ck_assert_int_eq(json_object_get_int(jp(ps, "securityContext.runAsUser")), 1000);
+	ck_assert_int_eq(json_object_get_int(jp(ps, "securityContext.runAsGroup")), 1000);
+	ck_assert_int_eq(json_object_get_int(jp(ps, "securityContext.fsGroup")), 1000);
+	ck_assert_str_eq(js(ps, "securityContext.seccompProfile.type"), "RuntimeDefault");
+	ck_assert_ptr_null(jp(ps, "runtimeClassName")); /* no Agent: no pod settings */
+	ck_assert_ptr_null(jp(ps, "nodeSelector"));
+
+	/* The agent container. */
+	json_object *ag = by_name(jp(ps, "containers"), "agent");
+	ck_assert_ptr_nonnull(ag);
+	ck_assert_uint_eq(json_object_array_length(jp(ps, "containers")), 1);
+	ck_assert_str_eq(js(ag, "image"), "paddock/agent-claude-code:0.1.0");
+	ck_assert_uint_eq(json_object_array_length(jp(ag, "command")), 1);
+	ck_assert_str_eq(js(ag, "command.0"), "/paddock_entrypoint.sh");
+	ck_assert_uint_eq(json_object_array_length(jp(ag, "args")), 1);
+	ck_assert_str_eq(js(ag, "args.0"), "Fix the bug.\n");
+	ck_assert_str_eq(js(ag, "workingDir"), "/workspace");
+	ck_assert_ptr_null(jp(ag, "resources"));
+	json_object *env = jp(ag, "env");
+	ck_assert_uint_eq(json_object_array_length(env), 3); /* model, key, HOME */
+	ck_assert_str_eq(js(env, "0.name"), "PADDOCK_MODEL");
+	ck_assert_str_eq(js(env, "0.value"), "claude-sonnet-4-5");
+	ck_assert_str_eq(js(env, "1.name"), "ANTHROPIC_API_KEY");
+	ck_assert_str_eq(js(env, "2.name"), "HOME");
+	ck_assert_str_eq(js(env, "2.value"), "/home/agent"); /* the plan's /root is not taken */
+	json_object *mounts = jp(ag, "volumeMounts");
+	ck_assert_uint_eq(json_object_array_length(mounts), 2);
+	ck_assert_str_eq(js(by_name(mounts, "workspace"), "mountPath"), "/workspace");
+	ck_assert_str_eq(js(by_name(mounts, "home"), "mountPath"), "/home/agent");
+
+	/* Volumes: two emptyDirs and the ConfigMap named like the Job. */
+	json_object *vols = jp(ps, "volumes");
+	ck_assert_ptr_nonnull(jp(by_name(vols, "workspace"), "emptyDir"));
+	ck_assert_ptr_nonnull(jp(by_name(vols, "home"), "emptyDir"));
+	ck_assert_str_eq(js(by_name(vols, "config"), "configMap.name"), name);
+	/* The copies get their own modes; the sources are only readable. */
+	ck_assert_int_eq(json_object_get_int(jp(by_name(vols, "config"), "configMap.defaultMode")),
+			 0444);
+	ck_assert_ptr_null(by_name(vols, "secrets"));
+
+	/* The ConfigMap: same name, labels and owner. */
+	json_object *cm = f.cm;
+	ck_assert_str_eq(js(cm, "apiVersion"), "v1");
+	ck_assert_str_eq(js(cm, "kind"), "ConfigMap");
+	ck_assert_str_eq(js(cm, "metadata.name"), name);
+	ck_assert_str_eq(js(cm, "metadata.namespace"), "team-a");
+	ck_assert_str_eq(label(cm, "metadata.labels", KUBE_LABEL_TASK_UID), UID1);
+	ck_assert_str_eq(js(cm, "metadata.ownerReferences.0.uid"), UID1);
+	ck_assert_str_eq(label(cm, "data", "task.md"), "Fix the bug.\n");
+	ck_assert_ptr_null(jp(cm, "binaryData"));
+	free(name);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(job_other_namespace_no_owner)
+{
+	struct fx f;
+	fx_init(&f);
+	f.in.run_ns = "paddock-runs";
+	f.in.timeout_s = 0;
+	fx_render(&f);
+	ck_assert_str_eq(js(f.job, "metadata.namespace"), "paddock-runs");
+	ck_assert_str_eq(js(f.cm, "metadata.namespace"), "paddock-runs");
+	ck_assert_ptr_null(jp(f.job, "metadata.ownerReferences"));
+	ck_assert_ptr_null(jp(f.cm, "metadata.ownerReferences"));
+	/* The labels say whose it is. */
+	ck_assert_str_eq(label(f.job, "metadata.labels", KUBE_LABEL_TASK_NS), "team-a");
+	ck_assert_str_eq(label(f.cm, "metadata.labels", KUBE_LABEL_TASK), "fix-bug");
+	ck_assert_ptr_null(jp(f.job, "spec.activeDeadlineSeconds"));
+	fx_free(&f);
+}
+END_TEST
+
+/* Every container, init containers included, is locked down. */
+static void assert_restricted(json_object *c)
+{
+	const char *n = js(c, "name");
+	ck_assert_msg(jp(c, "securityContext.allowPrivilegeEscalation") &&
+			      !json_object_get_boolean(jp(c, "securityContext.allowPrivilegeEscalation")),
+		      "%s: allowPrivilegeEscalation", n);
+	ck_assert_msg(json_object_get_boolean(jp(c, "securityContext.runAsNonRoot")),
+		      "%s: runAsNonRoot", n);
+	ck_assert_uint_eq(json_object_array_length(jp(c, "securityContext.capabilities.drop")), 1);
+	ck_assert_str_eq(js(c, "securityContext.capabilities.drop.0"), "ALL");
+	ck_assert_ptr_null(jp(c, "securityContext.capabilities.add"));
+}
+
+START_TEST(job_every_container_restricted)
+{
+	struct fx f;
+	fx_init(&f);
+	struct paddock_git_fetch g = {sizeof(g), "https://github.com/example/repo.git", "main", 1,
+				      NULL, NULL, "git-token"};
+	f.b.add_git(f.b.ctx, &g);
+	f.b.add_secret_file(f.b.ctx, PADDOCK_ROOT_HOME, ".netrc", "netrc", "netrc", 0600);
+	fx_render(&f);
+	json_object *ps = pod_spec(f.job);
+	json_object *init = jp(ps, "initContainers");
+	ck_assert_uint_eq(json_object_array_length(init), 2); /* git-0, materials */
+	for (size_t i = 0; i < json_object_array_length(init); i++)
+		assert_restricted(json_object_array_get_idx(init, i));
+	assert_restricted(by_name(jp(ps, "containers"), "agent"));
+	fx_free(&f);
+}
+END_TEST
+
+/* ---- secrets ------------------------------------------------------------ */
+
+START_TEST(secrets_are_references)
+{
+	struct fx f;
+	fx_init(&f);
+	f.b.add_secret_file(f.b.ctx, PADDOCK_ROOT_HOME, ".claude/.credentials.json", "anthropic",
+			    "credentials.json", 0);
+	f.b.add_secret_file(f.b.ctx, PADDOCK_ROOT_WORKSPACE, "keys/deploy.pem", "deploy", "key",
+			    0400);
+	fx_render(&f);
+	json_object *ps = pod_spec(f.job);
+	json_object *env = jp(by_name(jp(ps, "containers"), "agent"), "env");
+	json_object *key = by_name(env, "ANTHROPIC_API_KEY");
+	ck_assert_ptr_nonnull(key);
+	ck_assert_ptr_null(jp(key, "value"));
+	ck_assert_str_eq(js(key, "valueFrom.secretKeyRef.name"), "anthropic");
+	ck_assert_str_eq(js(key, "valueFrom.secretKeyRef.key"), "apiKey");
+	ck_assert_ptr_null(jp(key, "valueFrom.secretKeyRef.optional"));
+	/* The replaced plain value is gone everywhere. */
+	ck_assert_ptr_null(strstr(dump(f.job), CANARY));
+	ck_assert_ptr_null(strstr(dump(f.cm), CANARY));
+
+	/* Secret files: a projected volume of secret items, mounted only in
+	 * the materials container, read-only. */
+	json_object *sv = by_name(jp(ps, "volumes"), "secrets");
+	ck_assert_ptr_nonnull(sv);
+	json_object *src = jp(sv, "projected.sources");
+	ck_assert_uint_eq(json_object_array_length(src), 2);
+	ck_assert_str_eq(js(src, "0.secret.name"), "anthropic");
+	ck_assert_str_eq(js(src, "0.secret.items.0.key"), "credentials.json");
+	ck_assert_str_eq(js(src, "0.secret.items.0.path"), "s0");
+	ck_assert_str_eq(js(src, "1.secret.name"), "deploy");
+	ck_assert_str_eq(js(src, "1.secret.items.0.key"), "key");
+	ck_assert_str_eq(js(src, "1.secret.items.0.path"), "s1");
+	ck_assert_ptr_null(jp(sv, "secret"));
+	/* Root-owned in the volume: uid 1000 reads them through fsGroup. */
+	ck_assert_int_eq(json_object_get_int(jp(sv, "projected.defaultMode")), 0440);
+	json_object *mat = by_name(jp(ps, "initContainers"), "materials");
+	json_object *m = by_name(jp(mat, "volumeMounts"), "secrets");
+	ck_assert_str_eq(js(m, "mountPath"), "/paddock/secrets");
+	ck_assert(json_object_get_boolean(jp(m, "readOnly")));
+	ck_assert_ptr_null(by_name(jp(by_name(jp(ps, "containers"), "agent"), "volumeMounts"),
+				   "secrets"));
+	/* Nothing about secret files goes to the ConfigMap. */
+	ck_assert_ptr_null(label(f.cm, "data", "s0"));
+	ck_assert_ptr_null(jp(f.cm, "binaryData"));
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(secret_ref_invalid)
+{
+	struct fx f;
+	fx_init(&f);
+	f.b.set_env_secret(f.b.ctx, "TOKEN", "Bad_Name", "k");
+	ck_assert_int_eq(kube_render(&f.in, &f.job, &f.cm, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "env TOKEN: invalid Secret name \"Bad_Name\""));
+	ck_assert_ptr_null(f.job);
+	ck_assert_ptr_null(f.cm);
+	fx_free(&f);
+}
+END_TEST
+
+/* ---- pod settings --------------------------------------------------------- */
+
+START_TEST(pod_settings_copied)
+{
+	struct fx f;
+	fx_init(&f);
+	f.a = agent_with_pod();
+	f.in.a = f.a;
+	struct paddock_git_fetch g = {sizeof(g), "https://example.com/r.git", NULL, 0, NULL, NULL,
+				      NULL};
+	f.b.add_git(f.b.ctx, &g);
+	fx_render(&f);
+	json_object *tl = jp(f.job, "spec.template.metadata.labels");
+	ck_assert_str_eq(label(f.job, "spec.template.metadata.labels", "team"), "a");
+	/* Paddock's and the Job controller's labels cannot be overridden. */
+	ck_assert_str_eq(label(f.job, "spec.template.metadata.labels", KUBE_LABEL_TASK), "fix-bug");
+	ck_assert_ptr_null(label(f.job, "spec.template.metadata.labels", "job-name"));
+	ck_assert_int_eq(json_object_object_length(tl), 5);
+	/* The Job's own labels are Paddock's only. */
+	ck_assert_ptr_null(label(f.job, "metadata.labels", "team"));
+
+	json_object *ps = pod_spec(f.job);
+	ck_assert_str_eq(js(ps, "runtimeClassName"), "gvisor");
+	ck_assert_str_eq(js(ps, "nodeSelector.pool"), "agents");
+	ck_assert_uint_eq(json_object_array_length(jp(ps, "tolerations")), 1);
+	ck_assert_str_eq(js(ps, "tolerations.0.key"), "dedicated");
+	ck_assert_str_eq(js(ps, "tolerations.0.effect"), "NoSchedule");
+	json_object *ag = by_name(jp(ps, "containers"), "agent");
+	ck_assert_str_eq(js(ag, "resources.limits.memory"), "4Gi");
+	ck_assert_str_eq(js(ag, "resources.limits.cpu"), "2"); /* a number became a quantity string */
+	ck_assert_str_eq(js(ag, "resources.requests.cpu"), "0.1");
+	ck_assert_str_eq(js(ag, "resources.requests.memory"), "1Gi");
+	/* Init containers get the same, for quotas that demand limits. */
+	json_object *init = jp(ps, "initContainers");
+	for (size_t i = 0; i < json_object_array_length(init); i++)
+		ck_assert_str_eq(js(json_object_array_get_idx(init, i), "resources.limits.memory"),
+				 "4Gi");
+	/* The plan's image wins over the Agent document (the plan has it). */
+	ck_assert_str_eq(js(ag, "image"), "paddock/agent-claude-code:0.1.0");
+	fx_free(&f);
+}
+END_TEST
+
+/* ---- files ------------------------------------------------------------- */
+
+static void assert_args(json_object *c, const char *const *want, size_t n)
+{
+	json_object *args = jp(c, "args");
+	ck_assert_uint_eq(json_object_array_length(args), n);
+	for (size_t i = 0; i < n; i++) {
+		char *got = unexpand(json_object_get_string(json_object_array_get_idx(args, i)));
+		ck_assert_msg(!strcmp(got, want[i]), "arg %zu: \"%s\", want \"%s\"", i, got, want[i]);
+		free(got);
+	}
+}
+
+static const char BIN[] = {'\x7f', 'E', 'L', 'F', '\0', '\xff', '\xfe', '\n'};
+
+START_TEST(files_and_modes)
+{
+	struct fx f;
+	fx_init(&f);
+	f.b.add_file(f.b.ctx, PADDOCK_ROOT_WORKSPACE, "docs/notes.md", "notes\n", 6, 0640);
+	f.b.add_file(f.b.ctx, PADDOCK_ROOT_HOME, ".config/tool/bin.dat", BIN, sizeof(BIN), 0755);
+	f.b.add_dir(f.b.ctx, PADDOCK_ROOT_WORKSPACE, "out", 0700);
+	f.b.add_secret_file(f.b.ctx, PADDOCK_ROOT_HOME, ".netrc", "netrc", "netrc", 0);
+	f.b.add_dir(f.b.ctx, PADDOCK_ROOT_HOME, "cache", 0);
+	fx_render(&f);
+	json_object *ps = pod_spec(f.job);
+	json_object *init = jp(ps, "initContainers");
+	ck_assert_uint_eq(json_object_array_length(init), 1);
+	json_object *mat = json_object_array_get_idx(init, 0);
+	ck_assert_str_eq(js(mat, "name"), "materials");
+	ck_assert_str_eq(js(mat, "image"), "paddock/agent-claude-code:0.1.0");
+	ck_assert_str_eq(js(mat, "command.0"), "sh");
+	ck_assert_str_eq(js(mat, "command.1"), "-c");
+	static const char *const want[] = {
+		"f", "0640", "/paddock/config/f0",  "/workspace",  "docs/notes.md",
+		"f", "0755", "/paddock/config/f1",  "/home/agent", ".config/tool/bin.dat",
+		"d", "0700", "-",                   "/workspace",  "out",
+		"f", "0600", "/paddock/secrets/s3", "/home/agent", ".netrc",
+		"d", "0755", "-",                   "/home/agent", "cache",
+		"f", "0644", "/paddock/config/task.md", "/workspace", "task.md",
+	};
+	assert_args(mat, want, ARRAY_SIZE(want));
+	json_object *mm = jp(mat, "volumeMounts");
+	ck_assert(json_object_get_boolean(jp(by_name(mm, "config"), "readOnly")));
+	ck_assert_str_eq(js(by_name(mm, "config"), "mountPath"), "/paddock/config");
+	ck_assert_str_eq(js(by_name(mm, "home"), "mountPath"), "/home/agent");
+
+	/* Text in data, the binary file in binaryData, base64. */
+	ck_assert_str_eq(label(f.cm, "data", "f0"), "notes\n");
+	ck_assert_ptr_null(label(f.cm, "data", "f1"));
+	const char *b64 = label(f.cm, "binaryData", "f1");
+	ck_assert_ptr_nonnull(b64);
+	char *raw = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(model_b64_decode(b64, strlen(b64), &raw, &len), 0);
+	ck_assert_uint_eq(len, sizeof(BIN));
+	ck_assert(memcmp(raw, BIN, len) == 0);
+	free(raw);
+	ck_assert_str_eq(label(f.cm, "data", "task.md"), "Fix the bug.\n");
+	ck_assert(json_object_get_boolean(jp(f.cm, "immutable")));
+	fx_free(&f);
+}
+END_TEST
+
+/* Run the rendered materials script with sh, its paths mapped into `dir`. */
+static int run_materials(json_object *mat, const char *dir, char **out_err)
+{
+	char *script = unexpand(js(mat, "command.2"));
+	json_object *args = jp(mat, "args");
+	size_t n = json_object_array_length(args);
+	char **argv = xcalloc(n + 5, sizeof(char *));
+	argv[0] = "sh";
+	argv[1] = "-c";
+	argv[2] = script;
+	argv[3] = "paddock-materials";
+	static const char *const map[] = {"/workspace", "/home/agent", "/paddock/config",
+					  "/paddock/secrets"};
+	for (size_t i = 0; i < n; i++) {
+		char *a = unexpand(json_object_get_string(json_object_array_get_idx(args, i)));
+		for (size_t k = 0; k < ARRAY_SIZE(map); k++) {
+			if (str_startswith(a, map[k])) {
+				char *m = xasprintf("%s%s", dir, a);
+				free(a);
+				a = m;
+				break;
+			}
+		}
+		argv[4 + i] = a;
+	}
+	char *errfile = xasprintf("%s/stderr", dir);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0)
+			dup2(fd, 2);
+		execv("/bin/sh", argv);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	for (size_t i = 0; i < n; i++)
+		free(argv[4 + i]);
+	free(argv);
+	free(script);
+	*out_err = NULL;
+	read_file(errfile, 1 << 16, out_err, NULL);
+	free(errfile);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static unsigned mode_of(const char *dir, const char *rel)
+{
+	char *p = xasprintf("%s%s", dir, rel);
+	struct stat st;
+	ck_assert_msg(lstat(p, &st) == 0, "%s missing", p);
+	free(p);
+	return st.st_mode & 07777;
+}
+
+static void put_file(const char *dir, const char *rel, const void *data, size_t len)
+{
+	char *p = xasprintf("%s%s", dir, rel);
+	ck_assert_int_eq(write_file_atomic(p, data, len, 0444), 0);
+	free(p);
+}
+
+START_TEST(materials_script_runs)
+{
+	struct fx f;
+	fx_init(&f);
+	f.b.add_file(f.b.ctx, PADDOCK_ROOT_WORKSPACE, "docs/notes.md", "notes\n", 6, 0640);
+	f.b.add_file(f.b.ctx, PADDOCK_ROOT_HOME, ".config/tool/bin.dat", BIN, sizeof(BIN), 0751);
+	f.b.add_dir(f.b.ctx, PADDOCK_ROOT_WORKSPACE, "out", 0700);
+	f.b.add_secret_file(f.b.ctx, PADDOCK_ROOT_HOME, ".netrc", "netrc", "netrc", 0);
+	f.b.add_file(f.b.ctx, PADDOCK_ROOT_WORKSPACE, "odd $(HOME) name", "x", 1, 0600);
+	fx_render(&f);
+	json_object *mat = by_name(jp(pod_spec(f.job), "initContainers"), "materials");
+
+	char dir[] = "/tmp/paddock-test-kr-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	static const char *const dirs[] = {"/workspace", "/home", "/home/agent", "/paddock",
+					   "/paddock/config", "/paddock/secrets"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		char *p = xasprintf("%s%s", dir, dirs[i]);
+		ck_assert_int_eq(mkdir(p, 0755), 0);
+		free(p);
+	}
+	/* What the kubelet would project from the ConfigMap and the Secret. */
+	put_file(dir, "/paddock/config/f0", "notes\n", 6);
+	put_file(dir, "/paddock/config/f1", BIN, sizeof(BIN));
+	put_file(dir, "/paddock/config/f4", "x", 1);
+	put_file(dir, "/paddock/config/task.md", f.task_md, strlen(f.task_md));
+	put_file(dir, "/paddock/secrets/s3", "machine x login y\n", 18);
+	/* An existing read-only file is replaced (as after a checkout). */
+	put_file(dir, "/workspace/task.md", "old", 3);
+
+	char *e = NULL;
+	int rc = run_materials(mat, dir, &e);
+	ck_assert_msg(rc == 0, "materials exited %d: %s", rc, e ? e : "");
+	free(e);
+	ck_assert_uint_eq(mode_of(dir, "/workspace/docs/notes.md"), 0640);
+	ck_assert_uint_eq(mode_of(dir, "/workspace/docs"), 0755);
+	ck_assert_uint_eq(mode_of(dir, "/home/agent/.config/tool/bin.dat"), 0751);
+	ck_assert_uint_eq(mode_of(dir, "/workspace/out"), 0700);
+	ck_assert_uint_eq(mode_of(dir, "/home/agent/.netrc"), 0600);
+	ck_assert_uint_eq(mode_of(dir, "/workspace/odd $(HOME) name"), 0600);
+	ck_assert_uint_eq(mode_of(dir, "/workspace/task.md"), 0644);
+	char *p = xasprintf("%s/home/agent/.config/tool/bin.dat", dir);
+	char *data = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(read_file(p, 1 << 20, &data, &len), 0);
+	ck_assert_uint_eq(len, sizeof(BIN));
+	ck_assert(memcmp(data, BIN, len) == 0);
+	free(data);
+	free(p);
+	p = xasprintf("%s/workspace/task.md", dir);
+	ck_assert_int_eq(read_file(p, 1 << 20, &data, &len), 0);
+	ck_assert_str_eq(data, "Fix the bug.\n");
+	free(data);
+	free(p);
+
+	/* A symbolic link in the way (a checkout may hold one) is refused. */
+	char *ws = xasprintf("%s/workspace", dir);
+	char *docs = xasprintf("%s/docs", ws);
+	char *target = xasprintf("%s/elsewhere", dir);
+	ck_assert_int_eq(mkdir(target, 0755), 0);
+	ck_assert_int_eq(rm_rf(docs), 0);
+	ck_assert_int_eq(symlink(target, docs), 0);
+	rc = run_materials(mat, dir, &e);
+	ck_assert_int_ne(rc, 0);
+	ck_assert_msg(e && strstr(e, "docs is a symbolic link: refusing to write through it"), "%s",
+		      e ? e : "");
+	free(e);
+	char *leaked = xasprintf("%s/notes.md", target);
+	ck_assert_int_ne(access(leaked, F_OK), 0);
+	free(leaked);
+	free(target);
+	free(docs);
+	free(ws);
+	rm_rf(dir);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(configmap_too_big)
+{
+	struct fx f;
+	fx_init(&f);
+	size_t n = 600 * 1024;
+	char *big = xmalloc(n);
+	memset(big, 'a', n);
+	f.b.add_file(f.b.ctx, PADDOCK_ROOT_WORKSPACE, "a", big, n, 0644);
+	f.b.add_file(f.b.ctx, PADDOCK_ROOT_WORKSPACE, "b", big, n, 0644);
+	free(big);
+	ck_assert_int_eq(kube_render(&f.in, &f.job, &f.cm, err, sizeof(err)), -E2BIG);
+	ck_assert_ptr_nonnull(strstr(err, "limit of a Kubernetes ConfigMap"));
+	ck_assert_ptr_null(f.job);
+	fx_free(&f);
+}
+END_TEST
+
+/* ---- argv and env are taken literally ----------------------------------- */
+
+START_TEST(literal_strings)
+{
+	struct fx f;
+	fx_init(&f);
+	f.b.set_env(f.b.ctx, "PADDOCK_COMMAND", "echo $(HOME) $$ $1");
+	f.b.add_arg(f.b.ctx, "--flag=$(PATH)");
+	free(f.task_md);
+	f.task_md = xstrdup("Use $(HOME) and \xff\xfe bytes\n");
+	fx_render(&f);
+	json_object *ag = by_name(jp(pod_spec(f.job), "containers"), "agent");
+	ck_assert_str_eq(js(by_name(jp(ag, "env"), "PADDOCK_COMMAND"), "value"),
+			 "echo $$(HOME) $$$$ $$1");
+	ck_assert_str_eq(js(ag, "args.0"), "--flag=$$(PATH)");
+	/* The last argument is task.md: valid UTF-8 for the API, '$' escaped. */
+	ck_assert_str_eq(js(ag, "args.1"), "Use $$(HOME) and \xef\xbf\xbd\xef\xbf\xbd bytes\n");
+	/* /workspace/task.md keeps the exact bytes: binaryData. */
+	ck_assert_ptr_null(label(f.cm, "data", "task.md"));
+	const char *b64 = label(f.cm, "binaryData", "task.md");
+	char *raw = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(model_b64_decode(b64, strlen(b64), &raw, &len), 0);
+	ck_assert_str_eq(raw, f.task_md);
+	free(raw);
+	fx_free(&f);
+}
+END_TEST
+
+/* ---- git ----------------------------------------------------------------- */
+
+START_TEST(git_init_containers)
+{
+	struct fx f;
+	fx_init(&f);
+	f.in.git_image = "alpine/git:2.47.1";
+	/* Added before the workspace checkout, run after it. */
+	struct paddock_git_fetch lib = {sizeof(lib), "git@github.com:example/lib.git",
+					"0123456789abcdef0123456789abcdef01234567", 0, "./pkg//lib/",
+					"vendor/lib", "lib-key"};
+	struct paddock_git_fetch ws = {sizeof(ws), "https://github.com/example/repo.git", "main", 1,
+				       NULL, ".", "git-token"};
+	ck_assert_int_eq(f.b.add_git(f.b.ctx, &lib), 0);
+	ck_assert_int_eq(f.b.add_git(f.b.ctx, &ws), 0);
+	fx_render(&f);
+	json_object *init = jp(pod_spec(f.job), "initContainers");
+	ck_assert_uint_eq(json_object_array_length(init), 3);
+	json_object *g0 = json_object_array_get_idx(init, 0);
+	json_object *g1 = json_object_array_get_idx(init, 1);
+	ck_assert_str_eq(js(g0, "name"), "git-0");
+	ck_assert_str_eq(js(g1, "name"), "git-1");
+	ck_assert_str_eq(js(json_object_array_get_idx(init, 2), "name"), "materials");
+	ck_assert_str_eq(js(g0, "image"), "alpine/git:2.47.1");
+	/* The repository, ref, ... are positional arguments of a fixed script. */
+	static const char *const w0[] = {"https://github.com/example/repo.git", "main", "1", "", "",
+					 "git-token"};
+	assert_args(g0, w0, ARRAY_SIZE(w0));
+	static const char *const w1[] = {"git@github.com:example/lib.git",
+					 "0123456789abcdef0123456789abcdef01234567", "", "pkg/lib",
+					 "vendor/lib", "lib-key"};
+	assert_args(g1, w1, ARRAY_SIZE(w1));
+	ck_assert_str_eq(js(g0, "command.0"), "sh");
+	ck_assert_str_eq(js(g0, "command.1"), "-c");
+	ck_assert_str_eq(js(g0, "command.2"), js(g1, "command.2"));
+	ck_assert_ptr_null(strstr(js(g0, "command.2"), "github.com"));
+	ck_assert_ptr_null(strstr(js(g0, "command.2"), "git-token"));
+	ck_assert_uint_eq(json_object_array_length(jp(g0, "command")), 4);
+	/* The token: env secretKeyRef, optional (the Secret may hold an ssh key
+	 * instead), never a value. */
+	json_object *env = jp(g0, "env");
+	ck_assert_uint_eq(json_object_array_length(env), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_object *e = json_object_array_get_idx(env, i);
+		ck_assert_ptr_null(jp(e, "value"));
+		ck_assert_str_eq(js(e, "valueFrom.secretKeyRef.name"), "git-token");
+		ck_assert(json_object_get_boolean(jp(e, "valueFrom.secretKeyRef.optional")));
+	}
+	ck_assert_str_eq(js(by_name(env, "PADDOCK_GIT_TOKEN"), "valueFrom.secretKeyRef.key"), "token");
+	ck_assert_str_eq(js(by_name(env, "PADDOCK_GIT_SSH_KEY"), "valueFrom.secretKeyRef.key"),
+			 "ssh-privatekey");
+	/* The Basic header is computed in the script, from the env variable. */
+	ck_assert_ptr_nonnull(strstr(js(g0, "command.2"), "x-access-token:%s"));
+	ck_assert_ptr_nonnull(strstr(js(g0, "command.2"), "GIT_CONFIG_KEY_0"));
+	/* Git sees the workspace only. */
+	json_object *mounts = jp(g0, "volumeMounts");
+	ck_assert_uint_eq(json_object_array_length(mounts), 1);
+	ck_assert_str_eq(js(mounts, "0.mountPath"), "/workspace");
+
+	/* Without gitImage: the run's image; without a Secret: no env. */
+	json_object_put(f.job);
+	json_object_put(f.cm);
+	f.job = f.cm = NULL;
+	f.in.git_image = NULL;
+	plan_free(&f.plan);
+	plan_init(&f.plan, "team-a", 0, 0);
+	plan_builder(&f.plan, &f.b);
+	f.b.set_command(f.b.ctx, "/paddock_entrypoint.sh");
+	ws.secret_name = NULL;
+	f.b.add_git(f.b.ctx, &ws);
+	f.in.default_image = "example.com/default:1";
+	fx_render(&f);
+	g0 = json_object_array_get_idx(jp(pod_spec(f.job), "initContainers"), 0);
+	ck_assert_str_eq(js(g0, "image"), "example.com/default:1");
+	ck_assert_ptr_null(jp(g0, "env"));
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(git_password_in_url_refused)
+{
+	struct fx f;
+	fx_init(&f);
+	struct paddock_git_fetch g = {sizeof(g), "https://bob:hun@ter2@git.example.com/r.git", NULL,
+				      0, NULL, NULL, NULL};
+	f.b.add_git(f.b.ctx, &g);
+	ck_assert_int_eq(kube_render(&f.in, &f.job, &f.cm, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(strstr(err, "hun"));
+	ck_assert_ptr_null(strstr(err, "ter2"));
+	ck_assert_ptr_nonnull(strstr(err, "https://***@git.example.com/r.git"));
+	ck_assert_ptr_nonnull(strstr(err, "secretRef"));
+	fx_free(&f);
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------- */
+
+START_TEST(image_required)
+{
+	struct fx f;
+	fx_init(&f);
+	free(f.plan.image);
+	f.plan.image = NULL;
+	ck_assert_int_eq(kube_render(&f.in, &f.job, &f.cm, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "spec.image"));
+	ck_assert_ptr_nonnull(strstr(err, "kubernetes.defaultImage"));
+	ck_assert_ptr_null(f.job);
+	ck_assert_ptr_null(f.cm);
+	f.in.default_image = "example.com/default:1";
+	fx_render(&f);
+	ck_assert_str_eq(js(by_name(jp(pod_spec(f.job), "containers"), "agent"), "image"),
+			 "example.com/default:1");
+	ck_assert_str_eq(js(by_name(jp(pod_spec(f.job), "initContainers"), "materials"), "image"),
+			 "example.com/default:1");
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(task_md_too_long)
+{
+	struct fx f;
+	fx_init(&f);
+	free(f.task_md);
+	f.task_md = xmalloc(128 * 1024 + 1);
+	memset(f.task_md, 'x', 128 * 1024);
+	f.task_md[128 * 1024] = '\0';
+	f.in.task_md = f.task_md;
+	ck_assert_int_eq(kube_render(&f.in, &f.job, &f.cm, err, sizeof(err)), -E2BIG);
+	ck_assert_ptr_nonnull(strstr(err, "task.md is 131072 bytes"));
+	ck_assert_ptr_nonnull(strstr(err, "mountPath"));
+	/* One byte less fits. */
+	f.task_md[128 * 1024 - 1] = '\0';
+	fx_render(&f);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(bad_inputs)
+{
+	struct fx f;
+	fx_init(&f);
+	/* The builder's first error is the render's. */
+	f.b.add_file(f.b.ctx, PADDOCK_ROOT_WORKSPACE, "../escape", "x", 1, 0644);
+	ck_assert_int_lt(kube_render(&f.in, &f.job, &f.cm, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "\"..\""));
+	fx_free(&f);
+
+	fx_init(&f);
+	f.in.run_ns = "Not_A_Namespace";
+	ck_assert_int_eq(kube_render(&f.in, &f.job, &f.cm, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "Not_A_Namespace"));
+	f.in.run_ns = NULL;
+	ck_assert_int_eq(kube_render(&f.in, &f.job, &f.cm, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(kube_render(NULL, &f.job, &f.cm, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(f.job);
+	fx_free(&f);
+
+	/* A Task that never went through the API server has no uid. */
+	fx_init(&f);
+	json_object *d = valid_doc("{\"apiVersion\":\"paddock.dev/v1alpha1\",\"kind\":\"Task\","
+				   "\"metadata\":{\"name\":\"t\"},\"spec\":{\"type\":\"exec\",\"prompt\":\"hi\"}}",
+				   MODEL_TASK);
+	struct model_task *t = NULL;
+	ck_assert_int_eq(model_task_from_json(d, &t, err, sizeof(err)), 0);
+	json_object_put(d);
+	f.in.t = t;
+	ck_assert_int_eq(kube_render(&f.in, &f.job, &f.cm, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "metadata.uid"));
+	model_task_free(t);
+	fx_free(&f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("kube_render");
+	TCase *t = tcase_create("names");
+	tcase_add_test(t, job_name_stable_and_valid);
+	suite_add_tcase(s, t);
+	t = tcase_create("job");
+	tcase_add_test(t, job_same_namespace);
+	tcase_add_test(t, job_other_namespace_no_owner);
+	tcase_add_test(t, job_every_container_restricted);
+	tcase_add_test(t, pod_settings_copied);
+	tcase_add_test(t, literal_strings);
+	suite_add_tcase(s, t);
+	t = tcase_create("secrets");
+	tcase_add_test(t, secrets_are_references);
+	tcase_add_test(t, secret_ref_invalid);
+	suite_add_tcase(s, t);
+	t = tcase_create("files");
+	tcase_add_test(t, files_and_modes);
+	tcase_add_test(t, materials_script_runs);
+	tcase_add_test(t, configmap_too_big);
+	suite_add_tcase(s, t);
+	t = tcase_create("git");
+	tcase_add_test(t, git_init_containers);
+	tcase_add_test(t, git_password_in_url_refused);
+	suite_add_tcase(s, t);
+	t = tcase_create("errors");
+	tcase_add_test(t, image_required);
+	tcase_add_test(t, task_md_too_long);
+	tcase_add_test(t, bad_inputs);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "cmd_kube.h"
+#include "jsonutil.h"
 #include "kube_controller.h"
 #include "manifest.h"
 #include "metrics.h"
@@ -41,25 +42,8 @@
 	"The namespace: -n NS, else $PADDOCK_NAMESPACE, else kubernetes.namespace in\n"      \
 	"the config, else the kubeconfig context's namespace, else default.\n"
 
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
 
-static json_object *jobj(json_object *o, const char *key)
-{
-	json_object *v;
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
 
-/* o[key] = the string value. */
-static void jset_str(json_object *o, const char *key, const char *value)
-{
-	json_object_object_add(o, key, json_object_new_string(value));
-}
 
 /* A new {"name": name} (agentRef, secretRef). */
 static json_object *jnamed(const char *name)
@@ -204,7 +188,7 @@ static json_object *redacted(json_object *obj, enum model_kind kind)
 	json_object *c = NULL;
 	json_object_deep_copy(obj, &c, NULL);
 	if (kind == MODEL_SECRET) {
-		json_object *data = jobj(c, "data");
+		json_object *data = jget(c, "data");
 		if (data) {
 			json_object_object_foreach(data, k, v) {
 				(void)v;
@@ -255,23 +239,15 @@ static void age(int64_t since_ms, char *out, size_t n)
 		snprintf(out, n, "%lldd", (long long)(s / 86400));
 }
 
-static int64_t jtime(json_object *o, const char *key)
-{
-	int64_t ms = 0;
-	const char *s = jstr(o, key);
-	if (s && parse_time(s, &ms) < 0)
-		ms = 0;
-	return ms;
-}
 
 static const char *task_type(json_object *task)
 {
-	json_object *spec = jobj(task, "spec");
+	json_object *spec = jget(task, "spec");
 	const char *t = jstr(spec, "type");
 	if (t)
 		return t;
 	static char buf[160];
-	json_object *ref = jobj(spec, "agentRef");
+	json_object *ref = jget(spec, "agentRef");
 	snprintf(buf, sizeof(buf), "agent:%s", jstr(ref, "name") ? jstr(ref, "name") : "?");
 	return buf;
 }
@@ -287,7 +263,7 @@ struct table {
 static int table_row(json_object *obj, void *vctx)
 {
 	struct table *t = vctx;
-	json_object *md = jobj(obj, "metadata");
+	json_object *md = jget(obj, "metadata");
 	if (!strcmp(t->fmt, "json") || !strcmp(t->fmt, "yaml")) {
 		json_object_array_add(t->list, redacted(obj, t->kind));
 		t->rows++;
@@ -315,7 +291,7 @@ static int table_row(json_object *obj, void *vctx)
 	if (t->all_ns)
 		printf("%-16s ", jstr(md, "namespace"));
 	if (t->kind == MODEL_TASK) {
-		json_object *st = jobj(obj, "status");
+		json_object *st = jget(obj, "status");
 		printf("%-28s %-16s %-10s %-6s", jstr(md, "name"), task_type(obj),
 		       jstr(st, "phase") ? jstr(st, "phase") : "Pending", a);
 		if (wide) {
@@ -323,19 +299,19 @@ static int table_row(json_object *obj, void *vctx)
 			int64_t s0 = jtime(st, "startTime"), s1 = jtime(st, "completionTime");
 			if (s0 && s1)
 				snprintf(dur, sizeof(dur), "%.1fs", (double)(s1 - s0) / 1000.0);
-			json_object *u = jobj(st, "usage");
+			json_object *u = jget(st, "usage");
 			char tok[48] = "-";
-			if (jobj(u, "inputTokens") || jobj(u, "outputTokens"))
+			if (jget(u, "inputTokens") || jget(u, "outputTokens"))
 				snprintf(tok, sizeof(tok), "%lld/%lld",
-					 (long long)json_object_get_int64(jobj(u, "inputTokens")),
-					 (long long)json_object_get_int64(jobj(u, "outputTokens")));
+					 (long long)json_object_get_int64(jget(u, "inputTokens")),
+					 (long long)json_object_get_int64(jget(u, "outputTokens")));
 			printf(" %-17s %-9s %-15s %s", jstr(st, "reason") ? jstr(st, "reason") : "", dur, tok,
 			       jstr(st, "message") ? jstr(st, "message") : "");
 		}
 		printf("\n");
 	} else if (t->kind == MODEL_AGENT) {
-		json_object *spec = jobj(obj, "spec");
-		json_object *m = jobj(spec, "maxConcurrentTasks");
+		json_object *spec = jget(obj, "spec");
+		json_object *m = jget(spec, "maxConcurrentTasks");
 		char max[16] = "-";
 		if (m && json_object_get_int(m) > 0)
 			snprintf(max, sizeof(max), "%d", json_object_get_int(m));
@@ -481,8 +457,8 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 	/* On a cluster, documents without a namespace go to the current one
 	 * (-n, $PADDOCK_NAMESPACE, kubernetes.namespace, the context's). */
 	for (size_t i = 0; be->kc && i < n; i++) {
-		json_object *md = jobj(docs[i], "metadata");
-		if (md && json_object_is_type(md, json_type_object) && !jobj(md, "namespace"))
+		json_object *md = jget(docs[i], "metadata");
+		if (md && json_object_is_type(md, json_type_object) && !jget(md, "namespace"))
 			jset_str(md, "namespace", be->ns);
 	}
 	/* All or nothing would need one transaction over the plugins'
@@ -513,7 +489,7 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 			ret = CLI_EXIT_FAILED;
 			break;
 		}
-		json_object *md = jobj(docs[i], "metadata");
+		json_object *md = jget(docs[i], "metadata");
 		printf("%s/%s %s\n", model_kind_name(k), jstr(md, "name"), created ? "created" : "configured");
 	}
 	manifest_docs_free(docs, n);
@@ -645,7 +621,7 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 		}
 		if (!task)
 			continue;
-		json_object *st = jobj(task, "status");
+		json_object *st = jget(task, "status");
 		const char *phase = jstr(st, "phase") ? jstr(st, "phase") : "Pending";
 		if (strcmp(phase, last) != 0) {
 			snprintf(last, sizeof(last), "%s", phase);
@@ -1006,7 +982,7 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		if (!watch) {
 			json_object *task = NULL;
 			if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
-				json_object *st = jobj(task, "status");
+				json_object *st = jget(task, "status");
 				printf("Task/%s %s", name, jstr(st, "phase") ? jstr(st, "phase") : "?");
 				if (jstr(st, "message") && *jstr(st, "message"))
 					printf(": %s", jstr(st, "message"));
@@ -1224,11 +1200,11 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 		be_close(&be);
 		return ret;
 	}
-	json_object *md = jobj(obj, "metadata"), *spec = jobj(obj, "spec"), *st = jobj(obj, "status");
+	json_object *md = jget(obj, "metadata"), *spec = jget(obj, "spec"), *st = jget(obj, "status");
 	printf("Name:         %s\nNamespace:    %s\nKind:         %s\nUID:          %s\nCreated:      %s\n",
 	       jstr(md, "name"), jstr(md, "namespace"), model_kind_name(kind), jstr(md, "uid") ?: "",
 	       jstr(md, "creationTimestamp") ?: "");
-	describe_map("Labels", jobj(md, "labels"));
+	describe_map("Labels", jget(md, "labels"));
 	if (kind == MODEL_TASK) {
 		printf("Type:         %s\n", task_type(obj));
 		if (jstr(spec, "model"))
@@ -1241,9 +1217,9 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 		printf("Completed:    %s\n", jstr(st, "completionTime") ?: "");
 		if (jstr(st, "result"))
 			printf("Result:       %s\n", jstr(st, "result"));
-		describe_map("Outputs", jobj(st, "outputs"));
-		describe_map("Results", jobj(st, "results"));
-		describe_map("Usage", jobj(st, "usage"));
+		describe_map("Outputs", jget(st, "outputs"));
+		describe_map("Results", jget(st, "results"));
+		describe_map("Usage", jget(st, "usage"));
 		if (be.kc) {
 			printf("Job:          %s%s%s\n", jstr(st, "runNamespace") ?: "",
 			       jstr(st, "runNamespace") ? "/" : "", jstr(st, "jobName") ?: "");
@@ -1358,7 +1334,7 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 		json_object *t = NULL;
 		bool done = true;
 		if (store_get(rt->store, MODEL_TASK, ns, name, &t) == 0) {
-			done = phase_done(jstr(jobj(t, "status"), "phase"));
+			done = phase_done(jstr(jget(t, "status"), "phase"));
 			json_object_put(t);
 		}
 		if (done && f) {
@@ -1529,10 +1505,10 @@ const struct cli_command cmd_delete = {
 
 /* ---- controller -------------------------------------------------------- */
 
-/* The Kubernetes backend's controller: informers, the Lease, Jobs. */
-static int controller_kube(struct cli_ctx *ctx)
+/* The controller's /metrics, /healthz and /readyz.  An observer: a busy
+ * port is logged and the controller goes on without it. */
+static struct metrics *start_metrics(struct cli_ctx *ctx)
 {
-	install_signals();
 	struct metrics *m = metrics_new();
 	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
 	char err[512];
@@ -1543,6 +1519,15 @@ static int controller_kube(struct cli_ctx *ctx)
 		snprintf(port, sizeof(port), "%d", metrics_port(m));
 		log_info("metrics endpoint listening", "listen", ctx->cfg->listen, "port", port);
 	}
+	return m;
+}
+
+/* The Kubernetes backend's controller: informers, the Lease, Jobs. */
+static int controller_kube(struct cli_ctx *ctx)
+{
+	install_signals();
+	struct metrics *m = start_metrics(ctx);
+	char err[512];
 	struct kube_controller_opts o = {
 		.kubeconfig = ctx->kubeconfig,
 		.context = ctx->kube_context,
@@ -1594,16 +1579,7 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	/* The endpoint is an observer: a busy port is logged, the controller
 	 * keeps reconciling (listening only once we hold the lock, so a
 	 * waiting second controller does not take the port). */
-	struct metrics *m = metrics_new();
-	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
-	char merr[512];
-	if (metrics_listen(m, ctx->cfg->listen, merr, sizeof(merr)) < 0) {
-		log_error("metrics endpoint disabled", "error", merr);
-	} else {
-		char port[16];
-		snprintf(port, sizeof(port), "%d", metrics_port(m));
-		log_info("metrics endpoint listening", "listen", ctx->cfg->listen, "port", port);
-	}
+	struct metrics *m = start_metrics(ctx);
 	rt->metrics = m;
 	int64_t last_version = -1, last_tick = 0, last_observe = 0, next = 0;
 	bool full = true, live = false;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "jsonutil.h"
 #include "kube_render.h"
 #include "metrics.h"
 #include "model.h"
@@ -46,41 +47,6 @@ struct kctl {
 	int64_t next_due_ms;    /* wall: a timeout or TTL falls due */
 	int64_t last_sweep_ms;
 };
-
-/* ---- small json helpers ----------------------------------------------- */
-
-static json_object *jget(json_object *o, const char *key)
-{
-	json_object *v;
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int64_t jtime(json_object *o, const char *key)
-{
-	int64_t ms = 0;
-	const char *s = jstr(o, key);
-	if (s && parse_time(s, &ms) < 0)
-		ms = 0;
-	return ms;
-}
-
-static void jset_str(json_object *o, const char *key, const char *v)
-{
-	json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
-}
-
-static void jset_time(json_object *o, const char *key, int64_t ms)
-{
-	char ts[40];
-	format_time_ms(ms, ts, sizeof(ts));
-	jset_str(o, key, ts);
-}
 
 static enum rec_phase task_phase_of(json_object *task)
 {
@@ -562,6 +528,59 @@ static void observe_job(struct kctl *k, json_object *task, const struct model_ta
 	in->run_error = jstr(o->result, "error");
 }
 
+/* ---- validation: what `paddock apply` checks before storing ------------- */
+
+/*
+ * Tasks created with kubectl reach the controller without `paddock apply`'s
+ * checks (the CRD schema holds only the declarative part).  Validate a
+ * copy as apply would - schema with its defaults, the plugins, the
+ * template's dependency references - and return it (owned), with the
+ * server's metadata kept.  On a problem, `invalid` gets the message.
+ */
+static json_object *validated_copy(struct kctl *k, json_object *task, bool full, char *invalid,
+				   size_t invlen)
+{
+	json_object *c = NULL;
+	if (json_object_deep_copy(task, &c, NULL) != 0)
+		return json_object_get(task);
+	json_object *md = jget(c, "metadata");
+	json_object *slim = json_object_new_object();
+	static const char *const keep[] = { "name", "namespace", "labels", "annotations", "uid",
+					    "resourceVersion", "generation", "creationTimestamp" };
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+		json_object *v = jget(md, keep[i]);
+		if (v)
+			json_object_object_add(slim, keep[i], json_object_get(v));
+	}
+	json_object_get(md);
+	json_object_object_add(c, "metadata", slim);
+	struct model_limits lim = { .prompt_bytes = k->cfg->limits.prompt_bytes };
+	enum model_kind kind;
+	int rc = model_validate(c, &lim, &kind, invalid, invlen);
+	json_object_object_add(c, "metadata", md); /* the server's, whole */
+	if (rc == 0 && full) {
+		struct model_task *t = NULL;
+		struct model_agent *a = NULL;
+		if (model_task_from_json(c, &t, invalid, invlen) == 0) {
+			struct klookup l = { k, t->ns, false };
+			if (t->agent_name)
+				lk_agent(&l, t->agent_ns, t->agent_name, &a);
+			/* a missing Agent is the resolution's to report */
+			if ((!t->agent_name || a) &&
+			    pipeline_validate(k->ps, t, a, invalid, invlen) < 0)
+				rc = -EINVAL;
+			else if (tmpl_check_deps(t->prompt, (const char *const *)t->deps.v, t->deps.n,
+						 invalid, invlen) < 0)
+				rc = -EINVAL;
+		}
+		model_agent_free(a);
+		model_task_free(t);
+	}
+	if (rc == 0)
+		invalid[0] = '\0';
+	return c;
+}
+
 /* ---- reconcile one task ----------------------------------------------- */
 
 struct kadmit {
@@ -577,13 +596,20 @@ static void reconcile_task(struct kctl *k, json_object *task, struct kadmit *ad)
 	struct model_agent *a = NULL;
 	struct kobs o = { 0 };
 	json_object *md = jget(task, "metadata");
-	if (model_task_from_json(task, &t, err, sizeof(err)) < 0) {
+	enum rec_phase ph = task_phase_of(task);
+	char invalid[1024] = "";
+	/* Spec checks (and defaults) for a task that has not started; a
+	 * started one ran with its spec as it was. */
+	bool fresh = ph == REC_PENDING || ph == REC_WAITING;
+	json_object *doc = validated_copy(k, task, fresh, invalid, sizeof(invalid));
+	if (model_task_from_json(doc, &t, err, sizeof(err)) < 0) {
 		log_error("unreadable task", "namespace", jstr(md, "namespace"), "task", jstr(md, "name"),
 			  "error", err);
+		json_object_put(doc);
 		return;
 	}
+	json_object_put(doc); /* t holds its own reference */
 	json_object *st = jget(task, "status");
-	enum rec_phase ph = task_phase_of(task);
 	struct rec_input in;
 	memset(&in, 0, sizeof(in));
 	in.phase = ph;
@@ -604,6 +630,10 @@ static void reconcile_task(struct kctl *k, json_object *task, struct kadmit *ad)
 		pipeline_resolve(k->ps, t, &lk, &in, &res);
 		a = res.agent;
 		res.agent = NULL;
+		if (fresh && invalid[0] && !in.invalid) {
+			in.invalid = invalid;
+			in.invalid_reason = "InvalidSpec";
+		}
 	} else if (t->agent_name) {
 		lk_agent(&l, t->agent_ns, t->agent_name, &a);
 	}
@@ -639,17 +669,10 @@ static void reconcile_task(struct kctl *k, json_object *task, struct kadmit *ad)
 				pipeline_fill_results(patch, t, o.result, o.exit_code, o.start_ms, o.end_ms);
 		}
 		if (write_status(k, task, t, patch, rec_phase_name(d.phase), d.reason, d.message) == 0 &&
-		    finished && ph == REC_RUNNING && k->m) {
+		    finished && ph == REC_RUNNING) {
 			struct pipeline_eff e;
 			pipeline_effective(t, a, &e);
-			json_object *u = o.result;
-			json_object *v;
-			double secs = o.start_ms && o.end_ms >= o.start_ms ?
-					      (double)(o.end_ms - o.start_ms) / 1000.0 : -1;
-			long long tin = (v = jget(u, "inputTokens")) ? (long long)json_object_get_int64(v) : -1;
-			long long tout = (v = jget(u, "outputTokens")) ? (long long)json_object_get_int64(v) : -1;
-			double cost = (v = jget(u, "costUSD")) ? json_object_get_double(v) : -1;
-			metrics_run_finished(k->m, e.driver, secs, tin, tout, cost);
+			pipeline_count_run(k->m, e.driver, o.result, o.start_ms, o.end_ms);
 		}
 		break;
 	}
@@ -844,7 +867,8 @@ static void pass(struct kctl *k)
 {
 	struct pass p = { 0 };
 	kube_informer_foreach(k->inf[INF_TASKS], collect, &p);
-	qsort(p.v, p.n, sizeof(*p.v), fifo_cmp);
+	if (p.n > 1)
+		qsort(p.v, p.n, sizeof(*p.v), fifo_cmp);
 	struct counts c = { 0 };
 	long global_running = 0;
 	for (size_t i = 0; i < p.n; i++) {

@@ -17,6 +17,17 @@
 #include <string.h>
 
 #define KR_WORKSPACE "/workspace"
+/* Shell: nofollow BASE REL fails (through the script's fail()) when a
+ * component of BASE/REL is a symbolic link: never write through one. */
+#define KR_NOFOLLOW \
+	"nofollow() {\n" \
+	"\t_p=$1 _ifs=$IFS; IFS=/\n" \
+	"\tfor _c in $2; do\n" \
+	"\t\t_p=$_p/$_c\n" \
+	"\t\tif [ -L \"$_p\" ]; then IFS=$_ifs; fail \"$_p is a symbolic link: refusing to write through it\"; fi\n" \
+	"\tdone\n" \
+	"\tIFS=$_ifs\n" \
+	"}\n"
 #define KR_HOME "/home/agent"
 #define KR_CONFIG_DIR "/paddock/config"
 #define KR_SECRETS_DIR "/paddock/secrets"
@@ -45,14 +56,7 @@ static const char GIT_SCRIPT[] =
 	"repo=$1 ref=$2 depth=$3 subpath=$4 dest=$5 secret=$6\n"
 	"ws=" KR_WORKSPACE "\n"
 	"fail() { echo \"paddock: git: $repo: $*\" >&2; exit 1; }\n"
-	"nofollow() {\n"
-	"\t_p=$1 _ifs=$IFS; IFS=/\n"
-	"\tfor _c in $2; do\n"
-	"\t\t_p=$_p/$_c\n"
-	"\t\tif [ -L \"$_p\" ]; then IFS=$_ifs; fail \"$_p is a symbolic link: refusing to write through it\"; fi\n"
-	"\tdone\n"
-	"\tIFS=$_ifs\n"
-	"}\n"
+	KR_NOFOLLOW
 	"command -v git >/dev/null 2>&1 || fail \"git is not installed in this image: set kubernetes.gitImage\"\n"
 	"tmp=$(mktemp -d /tmp/paddock-git.XXXXXX)\n"
 	"trap 'cd /; rm -rf \"$tmp\"' EXIT\n"
@@ -142,14 +146,7 @@ static const char MATERIALS_SCRIPT[] =
 	"set -euf\n"
 	"umask 022\n"
 	"fail() { echo \"paddock: materials: $*\" >&2; exit 1; }\n"
-	"nofollow() {\n"
-	"\t_p=$1 _ifs=$IFS; IFS=/\n"
-	"\tfor _c in $2; do\n"
-	"\t\t_p=$_p/$_c\n"
-	"\t\tif [ -L \"$_p\" ]; then IFS=$_ifs; fail \"$_p is a symbolic link: refusing to write through it\"; fi\n"
-	"\tdone\n"
-	"\tIFS=$_ifs\n"
-	"}\n"
+	KR_NOFOLLOW
 	"while [ $# -ge 5 ]; do\n"
 	"\tkind=$1 mode=$2 src=$3 root=$4 rel=$5\n"
 	"\tshift 5\n"
@@ -552,25 +549,11 @@ static int apply_pod(json_object *pod, json_object *spec, json_object *labels,
 	return 0;
 }
 
-/* In "https://user:pass@host/...", the '@' that ends a userinfo holding
- * a password; NULL when there is none. */
-static const char *url_password_end(const char *url)
-{
-	if (!str_startswith(url, "http://") && !str_startswith(url, "https://"))
-		return NULL;
-	const char *a = strstr(url, "://") + 3;
-	size_t alen = strcspn(a, "/?#");
-	const char *at = NULL;
-	for (size_t i = 0; i < alen; i++)
-		if (a[i] == '@')
-			at = a + i;
-	return at && memchr(a, ':', (size_t)(at - a)) ? at : NULL;
-}
 
 static int git_container(const struct plan_git *pg, size_t idx, const char *image,
 			 json_object **out, char *err, size_t errlen)
 {
-	const char *at = url_password_end(pg->repository);
+	const char *at = plan_url_password_at(pg->repository);
 	if (at) {
 		const char *a = strstr(pg->repository, "://") + 3;
 		return errf(err, errlen, -EINVAL,

@@ -259,16 +259,10 @@ static int hexval(char c)
  * when the URL is not http(s) or carries no password.  Owned. */
 static char *http_userinfo(const char *url, size_t *len)
 {
-	if (!str_startswith(url, "http://") && !str_startswith(url, "https://"))
+	const char *at = plan_url_password_at(url);
+	if (!at)
 		return NULL;
 	const char *a = strstr(url, "://") + 3;
-	size_t alen = strcspn(a, "/?#");
-	const char *at = NULL;
-	for (size_t i = 0; i < alen; i++)
-		if (a[i] == '@')
-			at = a + i;
-	if (!at || !memchr(a, ':', (size_t)(at - a)))
-		return NULL;
 	char *out = xmalloc((size_t)(at - a) + 1);
 	size_t o = 0;
 	for (const char *p = a; p < at; p++) {

@@ -583,6 +583,27 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 
 #define TEXT "text/plain; charset=utf-8"
 
+/* Is `key` in the query string ("?leader", "?leader=1")?  MHD keeps a
+ * key without '=' with a NULL value, which MHD_lookup_connection_value
+ * cannot tell from an absent key. */
+static enum MHD_Result arg_seen(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct { const char *want; bool seen; } *a = cls;
+	if (key && !strcmp(key, a->want))
+		a->seen = true;
+	return MHD_YES;
+}
+
+static bool has_arg(struct MHD_Connection *c, const char *key)
+{
+	struct { const char *want; bool seen; } a = { key, false };
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_seen, &a);
+	return a.seen;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -613,7 +634,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			pthread_mutex_unlock(&m->lock);
 			/* A standby replica is ready (it could take over at any
 			 * moment); ?leader asks for the leader only. */
-			if (leader == 0 && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "leader"))
+			if (leader == 0 && has_arg(c, "leader"))
 				return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, TEXT,
 					     xstrdup("not ready: standby, another replica leads\n"));
 			return reply(c, MHD_HTTP_OK, TEXT,

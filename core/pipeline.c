@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonutil.h"
+#include "metrics.h"
 #include "outputs.h"
 
 void pipeline_effective(const struct model_task *t, const struct model_agent *a,
@@ -432,22 +434,10 @@ void pipeline_sink_free(struct pipeline_sink *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static json_object *jchild(json_object *o, const char *key)
-{
-	json_object *v;
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *jchild_str(json_object *o, const char *key)
-{
-	json_object *v = jchild(o, key);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 void pipeline_fill_results(json_object *st, const struct model_task *t, json_object *result,
 			   int exit_code, int64_t start_ms, int64_t end_ms)
 {
-	json_object *outs = jchild(result, "outputs");
+	json_object *outs = jget(result, "outputs");
 	json_object *results = json_object_new_object();
 	if (outs) {
 		json_object_object_foreach(outs, k, v)
@@ -455,7 +445,7 @@ void pipeline_fill_results(json_object *st, const struct model_task *t, json_obj
 	}
 	json_object *declared = json_object_new_object();
 	for (size_t i = 0; i < t->n_outputs; i++) {
-		const char *v = jchild_str(outs, t->outputs[i].name);
+		const char *v = jstr(outs, t->outputs[i].name);
 		if (!v)
 			v = t->outputs[i].dflt;
 		if (v)
@@ -466,25 +456,33 @@ void pipeline_fill_results(json_object *st, const struct model_task *t, json_obj
 	json_object *usage = json_object_new_object();
 	static const char *const keys[] = { "inputTokens", "outputTokens", "costUSD" };
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		json_object *v = jchild(result, keys[i]);
+		json_object *v = jget(result, keys[i]);
 		if (v)
 			json_object_object_add(usage, keys[i], json_object_get(v));
 	}
 	json_object_object_add(st, "usage", usage);
-	const char *text = jchild_str(result, "result");
+	const char *text = jstr(result, "result");
 	if (text)
 		json_object_object_add(st, "result", json_object_new_string(text));
 	json_object_object_add(st, "exitCode", json_object_new_int(exit_code));
-	char ts[40];
-	if (start_ms) {
-		format_time_ms(start_ms, ts, sizeof(ts));
-		json_object_object_add(st, "runStartTime", json_object_new_string(ts));
-	}
-	if (end_ms) {
-		format_time_ms(end_ms, ts, sizeof(ts));
-		json_object_object_add(st, "runEndTime", json_object_new_string(ts));
-	}
-	const char *w = jchild_str(result, "outputsWarning");
+	if (start_ms)
+		jset_time(st, "runStartTime", start_ms);
+	if (end_ms)
+		jset_time(st, "runEndTime", end_ms);
+	const char *w = jstr(result, "outputsWarning");
 	if (w)
 		json_object_object_add(st, "outputsWarning", json_object_new_string(w));
+}
+
+void pipeline_count_run(struct metrics *m, const char *driver, json_object *result,
+			int64_t start_ms, int64_t end_ms)
+{
+	if (!m)
+		return;
+	double secs = start_ms && end_ms >= start_ms ? (double)(end_ms - start_ms) / 1000.0 : -1;
+	json_object *v;
+	long long in = (v = jget(result, "inputTokens")) ? (long long)json_object_get_int64(v) : -1;
+	long long out = (v = jget(result, "outputTokens")) ? (long long)json_object_get_int64(v) : -1;
+	double cost = (v = jget(result, "costUSD")) ? json_object_get_double(v) : -1;
+	metrics_run_finished(m, driver, secs, in, out, cost);
 }

@@ -112,4 +112,10 @@ void pipeline_sink_free(struct pipeline_sink *s);
 void pipeline_fill_results(json_object *st, const struct model_task *t, json_object *result,
 			   int exit_code, int64_t start_ms, int64_t end_ms);
 
+/* Count a finished run in the metrics (m may be NULL): its duration
+ * (start_ms/end_ms, 0 when unknown) and the result's tokens and cost. */
+struct metrics;
+void pipeline_count_run(struct metrics *m, const char *driver, json_object *result,
+			int64_t start_ms, int64_t end_ms);
+
 #endif

@@ -436,3 +436,16 @@ const char *plan_env_get(const struct run_plan *p, const char *name)
 			return p->env[i].value;
 	return NULL;
 }
+
+const char *plan_url_password_at(const char *url)
+{
+	if (!url || (!str_startswith(url, "http://") && !str_startswith(url, "https://")))
+		return NULL;
+	const char *a = strstr(url, "://") + 3;
+	size_t alen = strcspn(a, "/?#");
+	const char *at = NULL;
+	for (size_t i = 0; i < alen; i++)
+		if (a[i] == '@')
+			at = a + i;
+	return at && memchr(a, ':', (size_t)(at - a)) ? at : NULL;
+}

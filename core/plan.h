@@ -87,6 +87,11 @@ int plan_clean_path(const char *path, const char *field, char **out, char *err, 
  * <context name=".." type="..">...</context>.  Owned result. */
 char *plan_render_task_md(const struct run_plan *p, const char *prompt);
 
+/* In "http(s)://user:pass@host/...", the '@' that ends a userinfo
+ * holding a password (user:pass); NULL for other URLs.  Both backends
+ * keep such a password out of argv, logs and Job specs. */
+const char *plan_url_password_at(const char *url);
+
 /* Lookup a plain env value set in the plan (NULL if absent or secret). */
 const char *plan_env_get(const struct run_plan *p, const char *name);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "jsonutil.h"
 #include "local.h"
 #include "metrics.h"
 #include "outputs.h"
@@ -20,38 +21,6 @@
 #include "template.h"
 
 #define TTL_SCAN_INTERVAL_MS 10000
-
-/* ---- small json helpers ------------------------------------------- */
-
-static const char *jget_str(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static json_object *jget(json_object *o, const char *key)
-{
-	json_object *v;
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static int64_t jget_time(json_object *o, const char *key)
-{
-	int64_t ms = 0;
-	const char *s = jget_str(o, key);
-	if (s && parse_time(s, &ms) < 0)
-		ms = 0;
-	return ms;
-}
-
-static void jset_time(json_object *o, const char *key, int64_t ms)
-{
-	char ts[40];
-	format_time_ms(ms, ts, sizeof(ts));
-	json_object_object_add(o, key, json_object_new_string(ts));
-}
 
 /* ---- host backend: secrets and ConfigMaps from the store ------------ */
 
@@ -146,7 +115,7 @@ int runtime_lock(struct runtime *rt)
 
 char *runtime_run_dir(const struct runtime *rt, json_object *task)
 {
-	const char *uid = jget_str(jget(task, "metadata"), "uid");
+	const char *uid = jstr(jget(task, "metadata"), "uid");
 	return xasprintf("%s/runs/%s", rt->state_dir, uid ? uid : "unknown");
 }
 
@@ -222,7 +191,7 @@ static int write_status(struct runtime *rt, json_object *task, json_object *st, 
 			const char *reason, const char *message)
 {
 	json_object *md = jget(task, "metadata");
-	const char *ns = jget_str(md, "namespace"), *name = jget_str(md, "name");
+	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
 	json_object_object_add(st, "phase", json_object_new_string(phase));
 	json_object_object_add(st, "reason", json_object_new_string(reason ? reason : ""));
 	json_object_object_add(st, "message", json_object_new_string(message ? message : ""));
@@ -274,7 +243,7 @@ static int dep_result(void *ctx, const char *dep, const char *key, const char **
 		json_object_object_add(d->cache, dep, task);
 	}
 	json_object *res = jget(jget(task, "status"), "results");
-	const char *v = jget_str(res, key);
+	const char *v = jstr(res, key);
 	if (v) {
 		*value = v;
 		return 0;
@@ -410,7 +379,7 @@ static int lk_task_phase(void *ctx, const char *ns, const char *name, enum rec_p
 	if (store_get(g->rt->store, MODEL_TASK, ns, name, &dep) < 0)
 		return -ENOENT;
 	*ph = REC_PENDING;
-	rec_phase_parse(jget_str(jget(dep, "status"), "phase") ?: "Pending", ph);
+	rec_phase_parse(jstr(jget(dep, "status"), "phase") ?: "Pending", ph);
 	json_object_put(dep);
 	return 0;
 }
@@ -452,7 +421,7 @@ static void observe_run(struct runtime *rt, json_object *task, struct rec_input 
 		if (*result) {
 			json_object *oc = jget(*result, "outcome");
 			in->outcome = oc ? json_object_get_int(oc) : 0;
-			in->run_error = jget_str(*result, "error");
+			in->run_error = jstr(*result, "error");
 		}
 		break;
 	}
@@ -469,13 +438,7 @@ static void observe_finished(struct runtime *rt, const struct model_task *t,
 		a = own;
 	struct pipeline_eff e;
 	pipeline_effective(t, a, &e);
-	double secs = obs->start_ms && obs->end_ms >= obs->start_ms ?
-			      (double)(obs->end_ms - obs->start_ms) / 1000.0 : -1;
-	json_object *v;
-	long long in = (v = jget(result, "inputTokens")) ? (long long)json_object_get_int64(v) : -1;
-	long long out = (v = jget(result, "outputTokens")) ? (long long)json_object_get_int64(v) : -1;
-	double cost = (v = jget(result, "costUSD")) ? json_object_get_double(v) : -1;
-	metrics_run_finished(rt->metrics, e.driver, secs, in, out, cost);
+	pipeline_count_run(rt->metrics, e.driver, result, obs->start_ms, obs->end_ms);
 	model_agent_free(own);
 }
 
@@ -496,7 +459,7 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 	struct deps_graph g = { rt, NULL, NULL };
 	json_object *md = jget(task, "metadata");
 	if (model_task_from_json(task, &t, err, sizeof(err)) < 0) {
-		log_error("unreadable task", "task", jget_str(md, "name"), "error", err);
+		log_error("unreadable task", "task", jstr(md, "name"), "error", err);
 		return;
 	}
 	g.ns = t->ns;
@@ -504,12 +467,12 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 	struct rec_input in;
 	memset(&in, 0, sizeof(in));
 	enum rec_phase ph = REC_PENDING;
-	rec_phase_parse(jget_str(st, "phase") ? jget_str(st, "phase") : "Pending", &ph);
+	rec_phase_parse(jstr(st, "phase") ? jstr(st, "phase") : "Pending", &ph);
 	in.phase = ph;
 	in.now_ms = now_wall_ms();
-	in.created_ms = jget_time(md, "creationTimestamp");
-	in.start_ms = jget_time(st, "startTime");
-	in.completion_ms = jget_time(st, "completionTime");
+	in.created_ms = jtime(md, "creationTimestamp");
+	in.start_ms = jtime(st, "startTime");
+	in.completion_ms = jtime(st, "completionTime");
 	in.stop_requested = store_stop_requested(task);
 	in.timeout_s = t->timeout_s > 0 ? t->timeout_s : rt->cfg->limits.default_task_timeout;
 	in.ttl_s = t->ttl_s;
@@ -546,13 +509,13 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 		if (rc_ctx->next_ms == 0 || due < rc_ctx->next_ms)
 			rc_ctx->next_ms = due;
 	}
-	const char *old_reason = jget_str(st, "reason");
+	const char *old_reason = jstr(st, "reason");
 	switch (d.action) {
 	case REC_NOOP:
 		break;
 	case REC_SET_PHASE: {
 		bool same = d.phase == ph && str_eq(old_reason, d.reason) &&
-			    str_eq(jget_str(st, "message"), d.message);
+			    str_eq(jstr(st, "message"), d.message);
 		if (same)
 			break;
 		json_object *ns_st = status_copy(task);
@@ -676,7 +639,7 @@ static void admit(struct runtime *rt, struct reconcile_ctx *base)
 	keys[0] = xstrdup("");
 	for (size_t i = 0; i < agents.n; i++) {
 		json_object *md = jget(agents.v[i], "metadata");
-		keys[i + 1] = xasprintf("%s/%s", jget_str(md, "namespace"), jget_str(md, "name"));
+		keys[i + 1] = xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
 		limits[i + 1] = agent_limit(rt, keys[i + 1]);
 	}
 	long global_max = rt->cfg->limits.max_concurrent_tasks;
@@ -697,7 +660,7 @@ static void admit(struct runtime *rt, struct reconcile_ctx *base)
 			/* Heads of different Agents are compared by creation time
 			 * (milliseconds); within an Agent the store's sequence
 			 * already decided. */
-			int64_t order = jget_time(jget(head, "metadata"), "creationTimestamp");
+			int64_t order = jtime(jget(head, "metadata"), "creationTimestamp");
 			if (!best || order < best_seq) {
 				if (best)
 					json_object_put(best);
@@ -790,7 +753,7 @@ int runtime_stop(struct runtime *rt, const char *ns, const char *name, char *err
 				      errlen);
 	if (rc == 0) {
 		enum rec_phase ph = REC_PENDING;
-		rec_phase_parse(jget_str(jget(task, "status"), "phase") ?: "Pending", &ph);
+		rec_phase_parse(jstr(jget(task, "status"), "phase") ?: "Pending", &ph);
 		if (ph == REC_RUNNING) {
 			char *run_dir = runtime_run_dir(rt, task);
 			local_stop(run_dir);

@@ -1,5 +1,6 @@
 #!/bin/sh
-# tests/valgrind.sh - run the config and loader suites under valgrind.
+# tests/valgrind.sh - run the core suites (config, loader, reconciler,
+# templates, outputs, Kubernetes client and Job renderer) under valgrind.
 # Exits non-zero on any memory error or leak.  Not part of `make check`
 # (slow); CI runs it after `make check`:
 #
@@ -21,10 +22,10 @@ MAKE=${MAKE:-make}
 unset MAKEFLAGS MFLAGS 2>/dev/null || true
 # The fixtures are check_LTLIBRARIES: build them and the two suites.
 $MAKE -s -C "$build/tests/fixtures" check >/dev/null
-$MAKE -s -C "$build/tests" unit/test_conf unit/test_loader >/dev/null
+$MAKE -s -C "$build/tests" unit/test_conf unit/test_loader unit/test_reconcile unit/test_template unit/test_outputs unit/test_kube unit/test_kube_render >/dev/null
 
 status=0
-for t in test_conf test_loader; do
+for t in test_conf test_loader test_reconcile test_template test_outputs test_kube test_kube_render; do
 	prog=$build/tests/unit/$t
 	log=$build/tests/unit/$t.valgrind.log
 	echo "valgrind: $t"

@@ -66,7 +66,7 @@ contexts: {text: {enabled: true}, configmap: {enabled: true}}
 EOF
 
 start_controller() { # NAME: a replica whose Lease identity is NAME
-	POD_NAME=$1 "$PADDOCK_BIN" controller >"$work/$1.log" 2>&1 &
+	POD_NAME=$1 "$PADDOCK_BIN" controller >>"$work/$1.log" 2>&1 &
 	ctl_pids+=($!)
 	ctl_pid[$1]=$!
 }
@@ -199,6 +199,23 @@ check "events record the transitions (Queued, Running, Succeeded)" bash -c \
 	 grep -q 'Queued:' && kubectl -n team-a get events --field-selector involvedObject.name=first -o jsonpath='{.items[*].message}' | grep -q 'Succeeded:'"
 check "only the leader ($leader) created Jobs" bash -c "! grep -q 'job created' '$work/$standby.log' && grep -q 'job created' '$work/$leader.log'"
 
+# ---- the endpoints: /readyz knows who leads, /metrics passes promtool -------
+mport() { sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$work/$1.log" | tail -1; }
+lp=$(mport "$leader") sp=$(mport "$standby")
+check "/readyz on the leader: ok: leader" bash -c "curl -fsS http://127.0.0.1:$lp/readyz | grep -q 'ok: leader'"
+check "/readyz on the standby: 200 ok: standby; /readyz?leader: 503" bash -c \
+	"curl -fsS http://127.0.0.1:$sp/readyz | grep -q 'ok: standby' &&
+	 [ \"\$(curl -s -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$sp/readyz?leader')\" = 503 ]"
+curl -fsS "http://127.0.0.1:$lp/metrics" >"$work/metrics.txt"
+check "/metrics: paddock_leader 1, tasks by phase, API counters$(command -v promtool >/dev/null && echo ', promtool check metrics')" bash -c \
+	"grep -q '^paddock_leader 1' '$work/metrics.txt' && grep -q '^paddock_tasks{phase=\"Succeeded\"} 1' '$work/metrics.txt' &&
+	 grep -q '^paddock_api_errors_total' '$work/metrics.txt' &&
+	 { ! command -v promtool >/dev/null || promtool check metrics <'$work/metrics.txt'; }"
+
+# ---- paddock install --dry-run: the manifests the API server accepts ---------
+check "paddock install --dry-run | kubectl apply --dry-run=server (CRDs, RBAC, Deployment)" bash -c \
+	"'$PADDOCK_BIN' install --dry-run | kubectl apply --dry-run=server -f - >'$work/install.log' 2>&1"
+
 # ---- no secret value anywhere in Jobs, ConfigMaps, Tasks, Events ------------
 check "the credential's value is in no Job, ConfigMap, Task, Event or controller log" bash -c \
 	"! { kubectl get jobs,configmaps,tasks,events -A -o yaml; cat '$work'/replica-*.log; } | grep -qF '$canary'"
@@ -308,6 +325,26 @@ EOF
 wait_for 30 phase_is other sneaky Failed
 check "agentRef from a namespace not in allowedNamespaces fails Forbidden" \
 	test "$(kc -n other get task sneaky -o jsonpath='{.status.reason}')" = Forbidden
+
+# ---- what kubectl lets through, the controller checks as `paddock apply` does ----
+kc apply -f - >/dev/null <<EOF
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: bad-driver, namespace: team-b}
+spec: {type: no-such-driver, prompt: "hi"}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: bad-template, namespace: team-b}
+spec: {agentRef: {name: slow, namespace: team-a}, prompt: "use {{ deps.nowhere.results.x }}"}
+EOF
+wait_for 30 phase_is team-b bad-driver Failed
+check "a Task naming a driver that is not enabled fails DriverNotFound" \
+	test "$(kc -n team-b get task bad-driver -o jsonpath='{.status.reason}')" = DriverNotFound
+wait_for 30 phase_is team-b bad-template Failed
+check "a template naming a task not in dependsOn fails InvalidSpec, naming it" bash -c \
+	"[ \"\$(kubectl -n team-b get task bad-template -o jsonpath='{.status.reason}')\" = InvalidSpec ] &&
+	 kubectl -n team-b get task bad-template -o jsonpath='{.status.message}' | grep -q nowhere"
 
 # ---- delete cascades through the garbage collector ------------------------------------
 fjob=$(kc -n team-a get task first -o jsonpath='{.status.jobName}')

@@ -179,6 +179,44 @@ START_TEST(health_and_readiness)
 }
 END_TEST
 
+/* Kubernetes: /readyz says who leads; ?leader is 503 on a standby; the
+ * leader gauge and API counters appear only there (not locally). */
+START_TEST(leader_readiness)
+{
+	struct metrics *m = serve();
+	int port = metrics_port(m);
+	metrics_observe_tick(m, 0.001, true, NULL);
+	char *text = metrics_render(m);
+	ck_assert_msg(!strstr(text, "paddock_leader"), "local backend has no leader gauge:\n%s", text);
+	free(text);
+
+	metrics_set_leader(m, false);
+	metrics_set_api(m, 3, 7);
+	struct resp r = http(port, "GET", "/readyz");
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body.data, "ok: standby, another replica leads\n");
+	buf_free(&r.body);
+	r = http(port, "GET", "/readyz?leader");
+	ck_assert_int_eq(r.status, 503);
+	buf_free(&r.body);
+	r = http(port, "GET", "/readyz?leader=1");
+	ck_assert_int_eq(r.status, 503);
+	buf_free(&r.body);
+
+	metrics_set_leader(m, true);
+	r = http(port, "GET", "/readyz?leader");
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body.data, "ok: leader\n");
+	buf_free(&r.body);
+	text = metrics_render(m);
+	ck_line(text, "paddock_leader 1");
+	ck_line(text, "paddock_api_errors_total 3");
+	ck_line(text, "paddock_api_retries_total 7");
+	free(text);
+	metrics_free(m);
+}
+END_TEST
+
 static void feed(struct metrics *m)
 {
 	long counts[METRICS_N_PHASES] = { 1, 0, 3, 2, 10, 4, 0 };
@@ -478,6 +516,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, parse_addresses);
 	tcase_add_test(tc, health_and_readiness);
+	tcase_add_test(tc, leader_readiness);
 	tcase_add_test(tc, metrics_text);
 	tcase_add_test(tc, promtool_check);
 	tcase_add_test(tc, series_are_capped);

@@ -387,6 +387,24 @@ wait_for 60 phase_is team-a after-failover Succeeded
 check "after failover, a new Task runs to Succeeded under $standby" bash -c \
 	"[ '$(phase team-a after-failover)' = Succeeded ] && grep -q 'task=after-failover' '$work/$standby.log'"
 
+# ---- the paddock CLI against the cluster, with the controller acting ------------
+pd() { "$PADDOCK_BIN" "$@"; }
+check "paddock run --agent echo -w: Succeeded through the controller (exit 0)" \
+	pd run -n team-a --agent echo --name via-cli -p "hello through the CLI" -w
+check "paddock logs via-cli: the agent container's log" bash -c "'$PADDOCK_BIN' logs -n team-a via-cli | grep -q 'hello from kwok'"
+check "paddock get task via-cli -o yaml: results.branch main" bash -c \
+	"'$PADDOCK_BIN' get task via-cli -n team-a -o yaml | grep -Eq '^ +branch: main'"
+kc apply -f - >/dev/null <<EOF
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: stop-cli, namespace: team-b}
+spec: {agentRef: {name: slow, namespace: team-a}, prompt: "long"}
+EOF
+wait_for 60 phase_is team-b stop-cli Running
+pd stop -n team-b stop-cli >/dev/null
+wait_for 30 phase_is team-b stop-cli Stopped
+check "paddock stop: Running -> Stopped" phase_is team-b stop-cli Stopped
+
 # ---- the CLI against the cluster (it writes status itself: no controller) ---------------
 stop_all
 if [ -x "$HERE/test-cli.sh" ]; then

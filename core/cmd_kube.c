@@ -492,20 +492,8 @@ static int check_task(struct kcli *k, json_object *doc, char *err, size_t errlen
 	int rc = model_task_from_json(doc, &t, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (t->agent_name)
-		rc = server_agent(k, t->agent_ns, t->agent_name, &a, err, errlen);
-	if (rc == -ENOENT)
-		errf(err, errlen, rc,
-		     "spec.agentRef: agent \"%s/%s\" not found: apply the Agent first (paddock get agents)",
-		     t->agent_ns, t->agent_name);
-	else if (a && !model_agent_allows(a, t->ns))
-		rc = errf(err, errlen, -EPERM,
-			  "spec.agentRef: agent \"%s/%s\" does not allow namespace \"%s\": add it to the Agent's spec.allowedNamespaces",
-			  t->agent_ns, t->agent_name, t->ns);
-	if (rc == 0 && k->ps)
-		rc = pipeline_validate(k->ps, t, a, err, errlen);
-	if (rc == 0)
-		rc = tmpl_check_deps(t->prompt, (const char *const *)t->deps.v, t->deps.n, err, errlen);
+	int arc = t->agent_name ? server_agent(k, t->agent_ns, t->agent_name, &a, err, errlen) : 0;
+	rc = pipeline_check_task(k->ps, t, arc, a, err, errlen);
 	model_agent_free(a);
 	model_task_free(t);
 	return rc;

@@ -563,15 +563,11 @@ static json_object *validated_copy(struct kctl *k, json_object *task, bool full,
 		struct model_agent *a = NULL;
 		if (model_task_from_json(c, &t, invalid, invlen) == 0) {
 			struct klookup l = { k, t->ns, false };
-			if (t->agent_name)
-				lk_agent(&l, t->agent_ns, t->agent_name, &a);
-			/* a missing Agent is the resolution's to report */
-			if ((!t->agent_name || a) &&
-			    pipeline_validate(k->ps, t, a, invalid, invlen) < 0)
-				rc = -EINVAL;
-			else if (tmpl_check_deps(t->prompt, (const char *const *)t->deps.v, t->deps.n,
-						 invalid, invlen) < 0)
-				rc = -EINVAL;
+			int arc = t->agent_name ? lk_agent(&l, t->agent_ns, t->agent_name, &a) : 0;
+			/* a missing or forbidding Agent is the resolution's to
+			 * report (AgentNotFound, Forbidden) */
+			if (arc == 0 && (!a || model_agent_allows(a, t->ns)))
+				rc = pipeline_check_task(k->ps, t, arc, a, invalid, invlen);
 		}
 		model_agent_free(a);
 		model_task_free(t);
@@ -611,15 +607,7 @@ static void reconcile_task(struct kctl *k, json_object *task, struct kadmit *ad)
 	json_object_put(doc); /* t holds its own reference */
 	json_object *st = jget(task, "status");
 	struct rec_input in;
-	memset(&in, 0, sizeof(in));
-	in.phase = ph;
-	in.now_ms = now_wall_ms();
-	in.created_ms = jtime(md, "creationTimestamp");
-	in.start_ms = jtime(st, "startTime");
-	in.completion_ms = jtime(st, "completionTime");
-	in.stop_requested = store_stop_requested(task);
-	in.timeout_s = t->timeout_s > 0 ? t->timeout_s : k->cfg->limits.default_task_timeout;
-	in.ttl_s = t->ttl_s;
+	pipeline_rec_input(k->cfg, task, t, &in);
 	struct klookup l = { k, t->ns, ad->admit };
 	struct pipeline_resolution res = { 0 };
 	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {

@@ -10,6 +10,8 @@
 #include "jsonutil.h"
 #include "metrics.h"
 #include "outputs.h"
+#include "store.h"
+#include "template.h"
 
 void pipeline_effective(const struct model_task *t, const struct model_agent *a,
 			struct pipeline_eff *e)
@@ -293,6 +295,24 @@ out:
 
 /* ---- resolution --------------------------------------------------- */
 
+void pipeline_rec_input(const struct pd_config *cfg, json_object *task, const struct model_task *t,
+			struct rec_input *in)
+{
+	json_object *md = jget(task, "metadata"), *st = jget(task, "status");
+	memset(in, 0, sizeof(*in));
+	enum rec_phase ph = REC_PENDING;
+	if (jstr(st, "phase"))
+		rec_phase_parse(jstr(st, "phase"), &ph);
+	in->phase = ph;
+	in->now_ms = now_wall_ms();
+	in->created_ms = jtime(md, "creationTimestamp");
+	in->start_ms = jtime(st, "startTime");
+	in->completion_ms = jtime(st, "completionTime");
+	in->stop_requested = store_stop_requested(task);
+	in->timeout_s = t->timeout_s > 0 ? t->timeout_s : cfg->limits.default_task_timeout;
+	in->ttl_s = t->ttl_s;
+}
+
 void pipeline_resolve(const struct plugin_set *ps, const struct model_task *t,
 		      const struct pipeline_lookup *lk, struct rec_input *in,
 		      struct pipeline_resolution *res)
@@ -485,4 +505,25 @@ void pipeline_count_run(struct metrics *m, const char *driver, json_object *resu
 	long long out = (v = jget(result, "outputTokens")) ? (long long)json_object_get_int64(v) : -1;
 	double cost = (v = jget(result, "costUSD")) ? json_object_get_double(v) : -1;
 	metrics_run_finished(m, driver, secs, in, out, cost);
+}
+
+int pipeline_check_task(const struct plugin_set *ps, const struct model_task *t, int agent_rc,
+			const struct model_agent *a, char *err, size_t errlen)
+{
+	if (t->agent_name) {
+		if (agent_rc == -ENOENT)
+			return errf(err, errlen, -ENOENT,
+				    "spec.agentRef: agent \"%s/%s\" not found: apply the Agent first (paddock get agents)",
+				    t->agent_ns, t->agent_name);
+		if (agent_rc < 0)
+			return agent_rc;
+		if (!model_agent_allows(a, t->ns))
+			return errf(err, errlen, -EPERM,
+				    "spec.agentRef: agent \"%s/%s\" does not allow namespace \"%s\": add it to the Agent's spec.allowedNamespaces",
+				    t->agent_ns, t->agent_name, t->ns);
+	}
+	int rc = ps ? pipeline_validate(ps, t, a, err, errlen) : 0;
+	if (rc == 0)
+		rc = tmpl_check_deps(t->prompt, (const char *const *)t->deps.v, t->deps.n, err, errlen);
+	return rc;
 }

@@ -42,6 +42,17 @@ void pipeline_view(const struct model_task *t, const struct model_agent *a,
 int pipeline_validate(const struct plugin_set *ps, const struct model_task *t,
 		      const struct model_agent *a, char *err, size_t errlen);
 
+/* A Task's checks past the schema, the same for `paddock apply` (local
+ * store or API server) and for the Kubernetes controller (Tasks made with
+ * kubectl): its Agent - looked up by the caller, agent_rc being that
+ * lookup's result (0, -ENOENT, or another error already described in err)
+ * and `a` the Agent or NULL - exists and allows the Task's namespace; the
+ * plugins accept it (pipeline_validate; skipped when ps is NULL); its
+ * templates name only its dependencies.  0, or a negative errno with the
+ * field path and the fix in err. */
+int pipeline_check_task(const struct plugin_set *ps, const struct model_task *t, int agent_rc,
+			const struct model_agent *a, char *err, size_t errlen);
+
 /* Build the plan: driver credentials + entrypoint, the Agent's contexts
  * then the Task's, the workspace fetch, and the core's env contract
  * (PADDOCK_TASK, PADDOCK_MODEL, PADDOCK_EFFORT, PADDOCK_OUTPUTS).  `plan`
@@ -68,6 +79,13 @@ struct pipeline_lookup {
 	int (*secret)(void *ctx, const char *ns, const char *name, const char *key, char *err,
 		      size_t errlen);
 };
+
+/* The part of the reconciler's input that comes from the Task itself:
+ * phase (status.phase, Pending when unset), clocks (now, creation, start,
+ * completion), the stop request, timeout (the config's default when the
+ * Task sets none) and TTL.  `in` is zeroed first. */
+void pipeline_rec_input(const struct pd_config *cfg, json_object *task, const struct model_task *t,
+			struct rec_input *in);
 
 /* What pipeline_resolve found; `in` points into it, so it must outlive
  * the rec_decide() call.  Release with pipeline_resolution_free. */

@@ -146,24 +146,8 @@ int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum mode
 		struct model_agent *a = NULL;
 		if ((rc = model_task_from_json(doc, &t, err, errlen)) < 0)
 			return rc;
-		if (t->agent_name) {
-			rc = load_agent(rt, t->agent_ns, t->agent_name, &a);
-			if (rc == -ENOENT) {
-				rc = errf(err, errlen, -ENOENT,
-					  "spec.agentRef: agent \"%s/%s\" not found: apply the Agent first (paddock get agents)",
-					  t->agent_ns, t->agent_name);
-			} else if (rc == 0 && !model_agent_allows(a, t->ns)) {
-				rc = errf(err, errlen, -EPERM,
-					  "spec.agentRef: agent \"%s/%s\" does not allow namespace \"%s\": add it to the Agent's spec.allowedNamespaces",
-					  t->agent_ns, t->agent_name, t->ns);
-			}
-		}
-		if (rc == 0)
-			rc = pipeline_validate(rt->plugins, t, a, err, errlen);
-		if (rc == 0) {
-			const char *const *deps = (const char *const *)t->deps.v;
-			rc = tmpl_check_deps(t->prompt, deps, t->deps.n, err, errlen);
-		}
+		int arc = t->agent_name ? load_agent(rt, t->agent_ns, t->agent_name, &a) : 0;
+		rc = pipeline_check_task(rt->plugins, t, arc, a, err, errlen);
 		model_agent_free(a);
 		model_task_free(t);
 		if (rc < 0)
@@ -465,17 +449,8 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 	g.ns = t->ns;
 	json_object *st = jget(task, "status");
 	struct rec_input in;
-	memset(&in, 0, sizeof(in));
-	enum rec_phase ph = REC_PENDING;
-	rec_phase_parse(jstr(st, "phase") ? jstr(st, "phase") : "Pending", &ph);
-	in.phase = ph;
-	in.now_ms = now_wall_ms();
-	in.created_ms = jtime(md, "creationTimestamp");
-	in.start_ms = jtime(st, "startTime");
-	in.completion_ms = jtime(st, "completionTime");
-	in.stop_requested = store_stop_requested(task);
-	in.timeout_s = t->timeout_s > 0 ? t->timeout_s : rt->cfg->limits.default_task_timeout;
-	in.ttl_s = t->ttl_s;
+	pipeline_rec_input(rt->cfg, task, t, &in);
+	enum rec_phase ph = in.phase;
 
 	struct pipeline_resolution res = { 0 };
 	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {

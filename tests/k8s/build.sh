@@ -20,16 +20,34 @@ BIN=$CACHE/$K8S_VERSION-etcd$ETCD_VERSION-kwok$KWOK_VERSION/bin
 SRC=$CACHE/src
 mkdir -p "$BIN" "$SRC"
 
-export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
+export GOFLAGS=-mod=mod CGO_ENABLED=0
 export GOPATH=${GOPATH:-$CACHE/gopath}
 log() { echo "k8s-build: $*" >&2; }
 
-if ! command -v go >/dev/null; then
-    log "go not found: install Go (Debian package golang-go, or the Go toolchain) and re-run"
-    exit 1
+need() { local b; for b in "$@"; do [ -x "$BIN/$b" ] || return 0; done; return 1; }
+if ! need etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; then
+    echo "$BIN"
+    exit 0
 fi
 
-need() { local b; for b in "$@"; do [ -x "$BIN/$b" ] || return 0; done; return 1; }
+# Go: on PATH, else the usual install location.  k8s.io/kubernetes v1.37
+# needs Go 1.26; a Go from 1.21 on fetches that toolchain from the module
+# proxy by itself (GOTOOLCHAIN=auto), an older one cannot.
+command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && PATH=$PATH:/usr/local/go/bin; }
+if ! command -v go >/dev/null; then
+    log "go not found: install Go 1.21 or newer (https://go.dev/doc/install, or /usr/local/go) and re-run"
+    exit 1
+fi
+gominor=$(go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+if [ "${gominor:-0}" -ge 26 ]; then
+    export GOTOOLCHAIN=local
+elif [ "${gominor:-0}" -ge 21 ]; then
+    export GOTOOLCHAIN=go1.26.8
+    log "Go $(go env GOVERSION) is older than 1.26: using toolchain $GOTOOLCHAIN from the module proxy"
+else
+    log "Go $(go env GOVERSION) is too old: k8s.io/kubernetes $K8S_VERSION needs Go 1.26 (1.21 or newer can fetch it); install a newer Go and re-run"
+    exit 1
+fi
 
 # k8s.io/kubernetes declares its k8s.io/* staging modules as v0.0.0 with
 # replace directives into its own tree; a consuming module has to pin each

@@ -1143,7 +1143,20 @@ struct kube_informer {
 	struct kube_watchbuf wb;
 	char *stop;                      /* set by an ERROR event: why the watch is dropped */
 	bool stop_gone;                  /* ... and it was 410 Gone */
+	void (*trim)(json_object *obj);  /* kube_informer_set_trim(), or NULL */
 };
+
+/* What the cache keeps of an object: never metadata.managedFields (three
+ * quarters of a parsed Job or Task, and nobody reads it), and less when
+ * the owner says so. */
+static void inf_trim(const struct kube_informer *inf, json_object *obj)
+{
+	json_object *md = NULL;
+	if (json_object_object_get_ex(obj, "metadata", &md) && json_object_is_type(md, json_type_object))
+		json_object_object_del(md, "managedFields");
+	if (inf->trim)
+		inf->trim(obj);
+}
 
 static const char *inf_ns(const struct kube_informer *inf)
 {
@@ -1274,6 +1287,7 @@ static void inf_event(void *ctx, enum kube_event_type type, json_object *obj)
 			free(key); /* older than what kube_informer_store() put there */
 			return;
 		}
+		inf_trim(inf, obj);
 		json_object_object_add(inf->cache, key, json_object_get(obj));
 	}
 	free(key);
@@ -1398,6 +1412,7 @@ static int inf_take_page(struct kube_informer *inf, json_object *page, char *why
 			json_object_object_add(it, "kind", json_object_new_string(ikind));
 		if (api && !json_object_object_get_ex(it, "apiVersion", NULL))
 			json_object_object_add(it, "apiVersion", json_object_new_string(api));
+		inf_trim(inf, it);
 		json_object_object_add(inf->listing, key, json_object_get(it));
 		free(key);
 	}
@@ -1698,9 +1713,17 @@ void kube_informer_store(struct kube_informer *inf, json_object *obj)
 		return;
 	if (!(json_object_object_get_ex(inf->cache, key, &cur) &&
 	      rv_newer(meta_str(cur, "resourceVersion"), meta_str(obj, "resourceVersion"))) &&
-	    json_object_deep_copy(obj, &copy, NULL) == 0)
+	    json_object_deep_copy(obj, &copy, NULL) == 0) {
+		inf_trim(inf, copy);
 		json_object_object_add(inf->cache, key, copy);
+	}
 	free(key);
+}
+
+void kube_informer_set_trim(struct kube_informer *inf, void (*trim)(json_object *obj))
+{
+	if (inf)
+		inf->trim = trim;
 }
 
 unsigned long kube_informer_relists(const struct kube_informer *inf)

@@ -212,6 +212,11 @@ size_t kube_informer_count(const struct kube_informer *inf);
  * than what the watch has delivered so far); ignored when the cache
  * already holds a newer resourceVersion.  obj is copied. */
 void kube_informer_store(struct kube_informer *inf, json_object *obj);
+/* The cache never keeps metadata.managedFields; `trim` (may be NULL),
+ * called on each object before it is cached, may drop more of what the
+ * owner never reads (the controller keeps only metadata and status of
+ * Jobs).  Set it before the first poll. */
+void kube_informer_set_trim(struct kube_informer *inf, void (*trim)(json_object *obj));
 /* How many relists (initial list excluded) this informer has done. */
 unsigned long kube_informer_relists(const struct kube_informer *inf);
 

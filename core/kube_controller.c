@@ -46,6 +46,7 @@ struct kctl {
 	bool dirty;             /* something changed since the last pass */
 	int64_t next_due_ms;    /* wall: a timeout or TTL falls due */
 	int64_t last_sweep_ms;
+	json_object *events;    /* Events to send after the pass: array of {ns, event} */
 };
 
 static enum rec_phase task_phase_of(json_object *task)
@@ -269,13 +270,27 @@ static void record_event(struct kctl *k, const struct model_task *t, const char 
 	json_object_object_add(ev, "source", src);
 	jset_str(ev, "reportingComponent", "paddock-controller");
 	jset_str(ev, "reportingInstance", k->identity);
-	char *path = kube_path(&KUBE_EVENTS, t->ns, NULL, NULL, NULL);
-	char err[512];
-	int st = kube_request(k->kc, "POST", path, ev, NULL, NULL, err, sizeof(err));
-	if (st != 201 && st != 200)
-		log_warn("event not recorded", "namespace", t->ns, "task", t->name, "error", err);
-	free(path);
-	json_object_put(ev);
+	/* Sent after the pass: a third of the requests a start makes, and
+	 * nothing waits for them. */
+	json_object_array_add(k->events, ev);
+}
+
+static void flush_events(struct kctl *k)
+{
+	size_t n = json_object_array_length(k->events);
+	for (size_t i = 0; i < n; i++) {
+		json_object *ev = json_object_array_get_idx(k->events, i);
+		const char *ns = jstr(jget(ev, "metadata"), "namespace");
+		char *path = kube_path(&KUBE_EVENTS, ns, NULL, NULL, NULL);
+		char err[512];
+		int st = kube_request(k->kc, "POST", path, ev, NULL, NULL, err, sizeof(err));
+		if (st != 201 && st != 200)
+			log_warn("event not recorded", "namespace", ns, "task",
+				 jstr(jget(ev, "involvedObject"), "name"), "error", err);
+		free(path);
+	}
+	if (n)
+		json_object_array_del_idx(k->events, 0, n);
 }
 
 /* Write status fields in `patch` (taken) plus phase/reason/message. */
@@ -851,6 +866,33 @@ static void publish_metrics(struct kctl *k, const struct pass *p, const struct c
 	free(keys);
 }
 
+static void lease_tick(struct kctl *k);
+
+/* Renew the Lease when due, also in the middle of a long pass (1,000
+ * admissions take longer than the Lease lasts).  False once another
+ * replica leads: stop acting at once. */
+static bool still_leader(struct kctl *k)
+{
+	if (now_mono_ms() >= k->lease_next_ms) {
+		lease_tick(k);
+		k->lease_next_ms = now_mono_ms() + KUBE_LEASE_RENEW_MS;
+	}
+	return k->leader;
+}
+
+/* The entry's task as the cache has it now (after our own writes). */
+static void refresh(struct kctl *k, struct entry *e)
+{
+	json_object *md = jget(e->task, "metadata");
+	json_object *now = kube_informer_get(k->inf[INF_TASKS], jstr(md, "namespace"), jstr(md, "name"));
+	if (!now || now == e->task)
+		return;
+	json_object_get(now);
+	json_object_put(e->task);
+	e->task = now;
+	e->phase = task_phase_of(now);
+}
+
 static void pass(struct kctl *k)
 {
 	struct pass p = { 0 };
@@ -869,9 +911,11 @@ static void pass(struct kctl *k)
 		}
 	}
 	long global_max = k->cfg->limits.max_concurrent_tasks;
+	bool *blocked = xcalloc(c.n + 1, sizeof(bool));
 	k->next_due_ms = 0;
 	/* Everything but the queue: Pending, Waiting and Running tasks, a
-	 * stopped Queued one, and finished ones with a TTL. */
+	 * stopped Queued one, and finished ones with a TTL.  A task that
+	 * becomes Queued here is admitted below, in the same pass. */
 	for (size_t i = 0; i < p.n; i++) {
 		struct entry *e = &p.v[i];
 		bool ttl = rec_phase_terminal(e->phase) &&
@@ -879,22 +923,24 @@ static void pass(struct kctl *k)
 		bool stop_queued = e->phase == REC_QUEUED && store_stop_requested(e->task);
 		if ((rec_phase_terminal(e->phase) && !ttl) || (e->phase == REC_QUEUED && !stop_queued))
 			continue;
+		if (!still_leader(k))
+			goto out;
 		size_t s = count_slot(&c, k, e->key);
 		struct kadmit ad = { false, c.running[s], c.max[s], global_running, global_max, false };
+		enum rec_phase before = e->phase;
 		reconcile_task(k, e->task, &ad);
-		if (e->phase == REC_RUNNING) {
-			json_object *now = kube_informer_get(k->inf[INF_TASKS],
-				jstr(jget(e->task, "metadata"), "namespace"),
-				jstr(jget(e->task, "metadata"), "name"));
-			if (!now || task_phase_of(now) != REC_RUNNING) {
-				c.running[s]--;
-				global_running--;
-			}
+		refresh(k, e);
+		if (before == REC_RUNNING && e->phase != REC_RUNNING) {
+			c.running[s]--;
+			global_running--;
 		}
+		if (before != REC_QUEUED && e->phase == REC_QUEUED)
+			c.queued[s]++;
+		if (before == REC_QUEUED && e->phase != REC_QUEUED)
+			c.queued[s]--;
 	}
 	/* Admission, oldest first (creationTimestamp, then uid).  A queue head
 	 * that does not start holds its Agent's line. */
-	bool *blocked = xcalloc(c.n + 1, sizeof(bool));
 	for (size_t i = 0; i < p.n; i++) {
 		struct entry *e = &p.v[i];
 		if (e->phase != REC_QUEUED || store_stop_requested(e->task))
@@ -902,37 +948,36 @@ static void pass(struct kctl *k)
 		if (global_max > 0 && global_running >= global_max)
 			break;
 		size_t s = count_slot(&c, k, e->key);
-		if (s >= c.n || blocked[s] || (c.max[s] > 0 && c.running[s] >= c.max[s]))
+		if (blocked[s] || (c.max[s] > 0 && c.running[s] >= c.max[s]))
 			continue;
+		if (!still_leader(k))
+			goto out;
 		struct kadmit ad = { true, c.running[s], c.max[s], global_running, global_max, false };
 		reconcile_task(k, e->task, &ad);
+		refresh(k, e);
 		if (ad.started) {
 			c.running[s]++;
 			c.queued[s]--;
 			global_running++;
+		} else if (e->phase == REC_QUEUED) {
+			blocked[s] = true;
 		} else {
-			json_object *now = kube_informer_get(k->inf[INF_TASKS],
-				jstr(jget(e->task, "metadata"), "namespace"),
-				jstr(jget(e->task, "metadata"), "name"));
-			if (now && task_phase_of(now) == REC_QUEUED)
-				blocked[s] = true;
-			else
-				c.queued[s]--;
+			c.queued[s]--;
 		}
-		/* count_slot may have grown the arrays */
-		blocked = xrealloc(blocked, (c.n + 1) * sizeof(bool));
 	}
-	free(blocked);
 	int64_t mono = now_mono_ms();
 	if (mono - k->last_sweep_ms >= SWEEP_INTERVAL_MS) {
 		k->last_sweep_ms = mono;
 		sweep_orphans(k, &p);
 	}
 	publish_metrics(k, &p, &c);
+out:
+	free(blocked);
 	counts_free(&c);
 	for (size_t i = 0; i < p.n; i++)
 		json_object_put(p.v[i].task);
 	free(p.v);
+	flush_events(k);
 }
 
 /* ---- leader election on a coordination.k8s.io Lease ---------------------- */
@@ -1071,6 +1116,13 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 	k->dirty = true;
 }
 
+/* Of a Job the controller reads metadata (name, labels) and
+ * status.conditions only: the pod template is most of its size. */
+static void trim_job(json_object *job)
+{
+	json_object_object_del(job, "spec");
+}
+
 static char *default_identity(void)
 {
 	const char *pod = getenv("POD_NAME");
@@ -1100,6 +1152,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 		return rc;
 	}
 	k.identity = o->identity ? xstrdup(o->identity) : default_identity();
+	k.events = json_object_new_array();
 	const char *pns = getenv("POD_NAMESPACE");
 	k.lease_ns = xstrdup(cfg->kube_lease_ns ? cfg->kube_lease_ns
 				: pns && *pns ? pns : "paddock-system");
@@ -1108,6 +1161,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.inf[INF_AGENTS] = kube_informer_new(k.kc, &KUBE_AGENTS, NULL, NULL, on_event, &k);
 	k.inf[INF_JOBS] = kube_informer_new(k.kc, &KUBE_JOBS, NULL,
 					    KUBE_LABEL_MANAGED "=paddock", on_event, &k);
+	kube_informer_set_trim(k.inf[INF_JOBS], trim_job);
 	const struct host_backend hb = { &k, hb_secret_get, hb_object_get };
 	host_set_backend(&hb);
 	log_info("controller started", "backend", "kubernetes", "server", kcfg->server, "identity",
@@ -1157,6 +1211,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	for (int i = 0; i < N_INF; i++)
 		kube_informer_free(k.inf[i]);
 	kube_client_free(k.kc);
+	json_object_put(k.events);
 	free(k.identity);
 	free(k.lease_ns);
 	return 0;

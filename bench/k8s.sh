@@ -1,0 +1,404 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench/k8s.sh [BUILD_DIR] - the Kubernetes controller under a burst of
+# Tasks, against a private control plane (tests/k8s/env.sh: etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kwok), as ratios
+# against a baseline measured in this same run:
+#
+#   - Task-to-Job latency: from the moment the API server answered 201 to
+#     a Task's POST to the moment the Job's ADDED event reached a watch on
+#     Jobs (both local monotonic times of this client).  Baseline: 20
+#     Tasks one at a time, each waiting for its Job.  Burst: N Tasks
+#     POSTed as fast as a few client threads can.
+#   - the controller's memory: VmRSS with its caches synced and no Tasks,
+#     then VmHWM and VmRSS after the burst.
+#
+# Environment: BENCH_K8S_TASKS (N, default 1000), BENCH_K8S_TIMEOUT
+# (seconds to wait for the burst's Jobs, default 900), BENCH_K8S_THREADS
+# (POSTing threads, default 4), BENCH_K8S_LOG_LEVEL (the controller's
+# log.level, default info), K8S_NODES (fake nodes; default enough for
+# every pod to be scheduled), KEEP=1 (keep the work directory: controller
+# log, cluster logs).  Needs tests/k8s/build.sh's binaries (built once).
+# Nothing is asserted about time: it prints figures and ratios.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$here/_build}" && pwd) || exit 1
+bin=$build/core/paddock
+N=${BENCH_K8S_TASKS:-1000}
+BASE=20
+TIMEOUT=${BENCH_K8S_TIMEOUT:-900}
+THREADS=${BENCH_K8S_THREADS:-4}
+[ -x "$bin" ] || { echo "bench/k8s: $bin not built" >&2; exit 1; }
+case $N in '' | *[!0-9]*) echo "bench/k8s: BENCH_K8S_TASKS must be a number" >&2; exit 2 ;; esac
+
+K8S_BIN=$("$here/tests/k8s/build.sh" | tail -n1) || { echo "bench/k8s: building the control plane failed" >&2; exit 1; }
+export K8S_BIN
+# 110 pods per fake node: enough nodes that every run's pod is scheduled.
+export K8S_NODES=${K8S_NODES:-$(((N + BASE + 109) / 110 + 1))}
+work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-bench-k8s.XXXXXX")
+cluster=$work/cluster
+cpid='' ppid=''
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+	[ -z "$ppid" ] || { kill -TERM "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null; }
+	if [ -n "$cpid" ]; then
+		kill -TERM "$cpid" 2>/dev/null
+		for _ in $(seq 1 30); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$cpid" 2>/dev/null
+		wait "$cpid" 2>/dev/null
+	fi
+	"$here/tests/k8s/env.sh" stop "$cluster" >/dev/null 2>&1
+	if [ -n "${KEEP:-}" ]; then echo "bench/k8s: kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$here/tests/k8s/env.sh" start "$cluster" >/dev/null 2>"$work/env.log" ||
+	{ cat "$work/env.log" >&2; echo "bench/k8s: the control plane did not start" >&2; exit 1; }
+export KUBECONFIG=$cluster/kubeconfig
+kc() { "$K8S_BIN/kubectl" --request-timeout=20s "$@"; }
+kc apply -f "$here/etc/kubernetes/crds.yaml" >/dev/null &&
+	kc wait --for condition=established --timeout=60s crd/tasks.paddock.dev crd/agents.paddock.dev >/dev/null ||
+	{ echo "bench/k8s: CRDs not established" >&2; exit 1; }
+for ns in paddock-system bench; do kc create namespace "$ns" >/dev/null || exit 1; done
+kc apply -f - >/dev/null <<'EOF' || { echo "bench/k8s: applying the Agent failed" >&2; exit 1; }
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: bench, namespace: bench}
+spec:
+  type: exec
+  image: debian:bookworm-slim
+  command: "true"
+  pod: {labels: {kwok.paddock.dev/run-time: "1h"}}
+EOF
+
+export PADDOCK_CONFIG=$work/paddock.yaml
+export PADDOCK_PLUGIN_PATH=$build/drivers/.libs:$build/contexts/.libs
+export PADDOCK_DATA_DIR=$here
+cat >"$PADDOCK_CONFIG" <<EOF
+backend: kubernetes
+log: {level: ${BENCH_K8S_LOG_LEVEL:-info}}
+controller: {listen: "127.0.0.1:0"}
+kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system}
+limits: {maxConcurrentTasks: $((N + BASE + 100)), defaultTaskTimeout: 2h}
+drivers: {exec: {enabled: true}}
+contexts: {text: {enabled: true}}
+EOF
+POD_NAME=bench "$bin" controller >"$work/controller.log" 2>&1 &
+cpid=$!
+
+# Ready: holds the Lease, and its metrics endpoint says a pass ran with
+# synced caches (/readyz?leader).
+port='' ready='' end=$((SECONDS + 60))
+while [ $SECONDS -lt $end ]; do
+	kill -0 "$cpid" 2>/dev/null || { echo "bench/k8s: the controller exited:" >&2; tail -n 20 "$work/controller.log" >&2; exit 1; }
+	[ -n "$port" ] || port=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$work/controller.log" | head -n1)
+	holder=$(kc -n paddock-system get lease paddock-controller -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)
+	if [ "$holder" = bench ] && [ -n "$port" ] &&
+		curl -fsS --max-time 2 "http://127.0.0.1:$port/readyz?leader" >/dev/null 2>&1; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+[ -n "${ready:-}" ] || { echo "bench/k8s: the controller did not take the Lease within 60 s" >&2; tail -n 20 "$work/controller.log" >&2; exit 1; }
+sleep 1 # settle: a few idle passes, Lease renewals
+
+python3 - "$cluster" "$N" "$BASE" "$TIMEOUT" "$THREADS" "$cpid" \
+	"$(cat "$cluster/pids/kube-apiserver.pid")" "$port" <<'PY' &
+import http.client, json, os, ssl, statistics, sys, threading, time
+
+cluster, N, BASE, TIMEOUT, THREADS, CPID, APID, MPORT = sys.argv[1:9]
+N, BASE, TIMEOUT, THREADS = int(N), int(BASE), float(TIMEOUT), max(1, int(THREADS))
+ports = dict(l.strip().split("=", 1) for l in open(os.path.join(cluster, "ports.env")) if "=" in l)
+HOST, PORT = "127.0.0.1", int(ports["APISERVER_PORT"])
+pki = os.path.join(cluster, "pki")
+ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+ctx.load_cert_chain(os.path.join(pki, "admin.crt"), os.path.join(pki, "admin.key"))
+NS = "bench"
+TASKS = "/apis/paddock.dev/v1alpha1/namespaces/%s/tasks" % NS
+
+def conn(timeout=30):
+    return http.client.HTTPSConnection(HOST, PORT, context=ctx, timeout=timeout)
+
+def proc_status(pid, key):
+    try:
+        for l in open("/proc/%s/status" % pid):
+            if l.startswith(key + ":"):
+                return int(l.split()[1])  # kB
+    except OSError:
+        pass
+    return 0
+
+def cpu_s(pid):
+    try:
+        f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+def metrics():
+    """The controller's pass-duration histogram: (count, sum seconds)."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", int(MPORT), timeout=5)
+        c.request("GET", "/metrics")
+        body = c.getresponse().read().decode()
+        c.close()
+    except (OSError, http.client.HTTPException):
+        return 0, 0.0
+    cnt = tot = 0
+    for l in body.splitlines():
+        if l.startswith("paddock_reconcile_duration_seconds_count"):
+            cnt = int(float(l.split()[-1]))
+        elif l.startswith("paddock_reconcile_duration_seconds_sum"):
+            tot = float(l.split()[-1])
+    return cnt, tot
+
+API_REQS = (("PUT", "tasks", "status"), ("POST", "events", ""), ("POST", "jobs", ""),
+            ("POST", "configmaps", ""))
+def api_metrics():
+    """kube-apiserver's own time per (verb, resource, subresource): {key: [count, seconds]}."""
+    out = {}
+    try:
+        c = conn()
+        c.request("GET", "/metrics")
+        body = c.getresponse().read().decode()
+        c.close()
+    except (OSError, http.client.HTTPException):
+        return out
+    for l in body.splitlines():
+        if not l.startswith("apiserver_request_duration_seconds_"):
+            continue
+        name, _, rest = l.partition("{")
+        kind = name.rsplit("_", 1)[1]
+        if kind not in ("count", "sum"):
+            continue
+        lab = dict(kv.split("=", 1) for kv in rest.rsplit("}", 1)[0].replace('"', "").split(",") if "=" in kv)
+        key = (lab.get("verb"), lab.get("resource"), lab.get("subresource", ""))
+        if key in API_REQS:
+            out.setdefault(key, [0, 0.0])[0 if kind == "count" else 1] += float(l.rsplit(" ", 1)[1])
+    return out
+
+# ---- watches: Jobs (ADDED, by label paddock.dev/task) and Tasks (phase) ---
+lock = threading.Condition()
+job_seen = {}       # task name -> monotonic time of the Job's ADDED event
+phase_seen = {}     # (task name, phase) -> monotonic time first seen
+n_running = [0]     # tasks seen Running
+
+def watch(path, on_event, ready):
+    rv = None
+    while True:
+        try:
+            c = conn(timeout=None)
+            q = "?watch=1&timeoutSeconds=3600" + ("&resourceVersion=" + rv if rv else "")
+            c.request("GET", path + q)
+            r = c.getresponse()
+            if r.status != 200:
+                raise OSError("watch %s: HTTP %d" % (path, r.status))
+            ready.set()
+            while True:
+                line = r.readline()
+                if not line:
+                    break
+                now = time.monotonic()
+                ev = json.loads(line)
+                if ev.get("type") == "ERROR":
+                    rv = None
+                    break
+                obj = ev.get("object", {})
+                rv = obj.get("metadata", {}).get("resourceVersion", rv)
+                on_event(ev["type"], obj, now)
+            c.close()
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            print("# watch %s: %s; reopening" % (path, e), file=sys.stderr)
+            time.sleep(0.5)
+
+def on_job(typ, obj, now):
+    if typ != "ADDED":
+        return
+    t = obj.get("metadata", {}).get("labels", {}).get("paddock.dev/task")
+    if t:
+        with lock:
+            job_seen.setdefault(t, now)
+            lock.notify_all()
+
+def on_task(typ, obj, now):
+    ph = (obj.get("status") or {}).get("phase")
+    if ph:
+        with lock:
+            key = (obj["metadata"]["name"], ph)
+            if key not in phase_seen:
+                phase_seen[key] = now
+                if ph == "Running":
+                    n_running[0] += 1
+                    lock.notify_all()
+
+lease_seen = []     # monotonic times the controller's Lease was written
+def on_lease(typ, obj, now):
+    if obj.get("metadata", {}).get("name") == "paddock-controller":
+        with lock:
+            lease_seen.append(now)
+
+for path, fn in (("/apis/batch/v1/namespaces/%s/jobs" % NS, on_job), (TASKS, on_task),
+                 ("/apis/coordination.k8s.io/v1/namespaces/paddock-system/leases", on_lease)):
+    ev = threading.Event()
+    threading.Thread(target=watch, args=(path, fn, ev), daemon=True).start()
+    if not ev.wait(30):
+        sys.exit("bench/k8s: could not open the watch on " + path)
+
+def task_body(name):
+    return json.dumps({"apiVersion": "paddock.dev/v1alpha1", "kind": "Task",
+                       "metadata": {"name": name, "namespace": NS},
+                       "spec": {"agentRef": {"name": "bench"}, "prompt": "p"}})
+
+def post(c, name):
+    """POST one Task; returns (the connection to reuse, monotonic time of the 201)."""
+    for attempt in range(3):
+        try:
+            c.request("POST", TASKS, task_body(name), {"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            t = time.monotonic()
+            if r.status == 201:
+                return c, t
+            raise OSError("HTTP %d" % r.status)
+        except (OSError, http.client.HTTPException) as e:
+            print("# POST %s: %s (attempt %d)" % (name, e, attempt + 1), file=sys.stderr)
+            c.close()
+            c = conn()
+            time.sleep(0.2)
+    return c, None
+
+def pct(v, p):
+    """Nearest-rank percentile."""
+    s = sorted(v)
+    return s[max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))]
+
+def ms(x):
+    return x * 1000.0
+
+# ---- idle figures -------------------------------------------------------
+rss_idle = proc_status(CPID, "VmRSS")
+api_rss_idle = proc_status(APID, "VmRSS")
+
+# ---- baseline: one at a time --------------------------------------------
+posted = {}
+c = conn()
+for i in range(BASE):
+    name = "base-%02d" % i
+    c, t = post(c, name)
+    if t is None:
+        sys.exit("bench/k8s: could not create " + name)
+    posted[name] = t
+    with lock:
+        if not lock.wait_for(lambda: name in job_seen, timeout=60):
+            sys.exit("bench/k8s: no Job for %s within 60 s" % name)
+    time.sleep(0.2)  # let the controller go idle again
+c.close()
+base = [job_seen[n] - posted[n] for n in posted]
+b_med, b_p99 = statistics.median(base), pct(base, 99)
+def split(names, t_posted):
+    """Medians and p99s of POST -> status Queued and Queued -> Job."""
+    q = [phase_seen[(n, "Queued")] - t_posted[n] for n in names if (n, "Queued") in phase_seen]
+    j = [job_seen[n] - phase_seen[(n, "Queued")] for n in names if (n, "Queued") in phase_seen]
+    if not q:
+        return "no Queued status seen"
+    return ("POST -> Queued: median %.0f ms, p99 %.0f ms; Queued -> Job: median %.0f ms, p99 %.0f ms"
+            % (ms(statistics.median(q)), ms(pct(q, 99)), ms(statistics.median(j)), ms(pct(j, 99))))
+print("task->job latency, %d tasks one at a time: median %.0f ms, p99 %.0f ms (baseline, ratio 1.0; min %.0f ms)"
+      % (BASE, ms(b_med), ms(b_p99), ms(min(base))), flush=True)
+print("  " + split(list(posted), posted))
+time.sleep(2)
+
+# ---- burst: N Tasks as fast as THREADS clients can ------------------------
+names = ["burst-%04d" % i for i in range(N)]
+burst_posted = {}
+plock = threading.Lock()
+cpu0 = {p: cpu_s(p) for p in (CPID, APID)}
+m0 = metrics()
+a0 = api_metrics()
+def poster(part):
+    c = conn()
+    for name in part:
+        c, t = post(c, name)
+        if t is not None:
+            with plock:
+                burst_posted[name] = t
+    c.close()
+t0 = time.monotonic()
+ths = [threading.Thread(target=poster, args=(names[i::THREADS],), daemon=True) for i in range(THREADS)]
+for th in ths:
+    th.start()
+for th in ths:
+    th.join(timeout=max(1.0, TIMEOUT - (time.monotonic() - t0)))
+t_posted = time.monotonic()
+deadline = t0 + TIMEOUT
+with lock:
+    lock.wait_for(lambda: len(job_seen) >= BASE + len(burst_posted), timeout=max(0.0, deadline - time.monotonic()))
+    seen = [n for n in burst_posted if n in job_seen]
+t_end = max([job_seen[n] for n in seen], default=time.monotonic())
+# The pass that created the last Job still writes its status: the
+# controller's figures are taken once every task with a Job is Running.
+with lock:
+    lock.wait_for(lambda: n_running[0] >= BASE + len(seen), timeout=60)
+    t_run = max([phase_seen.get((n, "Running"), 0) for n in seen], default=t_end)
+time.sleep(0.3)
+cpu1 = {p: cpu_s(p) for p in (CPID, APID)}
+m1 = metrics()
+a1 = api_metrics()
+time.sleep(1)
+hwm = proc_status(CPID, "VmHWM")
+rss_after = proc_status(CPID, "VmRSS")
+api_rss_after = proc_status(APID, "VmRSS")
+
+lat = [job_seen[n] - burst_posted[n] for n in seen]
+if not lat:
+    sys.exit("bench/k8s: no Job seen for any of the %d burst tasks (%d POSTed)" % (N, len(burst_posted)))
+med, p99 = statistics.median(lat), pct(lat, 99)
+span = t_end - t0
+print("task->job latency, burst of %d: median %.0f ms (ratio %.1f), p99 %.0f ms (ratio %.1f); %d jobs in %.1f s (%.0f tasks/s)"
+      % (N, ms(med), med / b_med, ms(p99), p99 / b_p99, len(seen), span, len(seen) / span if span > 0 else 0), flush=True)
+if len(seen) < N:
+    print("bench/k8s: INCOMPLETE: %d of %d tasks POSTed, %d Jobs seen within %.0f s"
+          % (len(burst_posted), N, len(seen), TIMEOUT), flush=True)
+print("  " + split(seen, burst_posted))
+print("  POSTing %d tasks took %.1f s (%.0f tasks/s, %d threads)"
+      % (len(burst_posted), t_posted - t0, len(burst_posted) / max(1e-9, t_posted - t0), THREADS))
+passes, psum = m1[0] - m0[0], m1[1] - m0[1]
+ccpu, acpu = cpu1[CPID] - cpu0[CPID], cpu1[APID] - cpu0[APID]
+wspan = max(t_run, t_end) - t0
+print("  first POST to all Running, %.1f s: %d reconcile passes, %.1f s in passes; controller CPU %.1f s (%.0f%%), kube-apiserver CPU %.1f s"
+      % (wspan, passes, psum, ccpu, 100 * ccpu / wspan if wspan > 0 else 0, acpu))
+with lock:
+    ls = [t for t in lease_seen if t0 <= t <= t0 + wspan] + [t0 + wspan]
+    prev = max([t for t in lease_seen if t < t0], default=t0)
+gaps = [b - a for a, b in zip([prev] + ls, ls)]
+print("  Lease renewals: at most %.1f s apart from the first POST to all Running (leaseDurationSeconds 15)"
+      % max(gaps))
+parts, tot = [], 0.0
+for key in API_REQS:
+    c1, s1 = a1.get(key, [0, 0.0])
+    c0, s0 = a0.get(key, [0, 0.0])
+    if c1 > c0:
+        parts.append("%s %s%s %d x %.1f ms" % (key[0], key[1], "/" + key[2] if key[2] else "", c1 - c0,
+                                               ms((s1 - s0) / (c1 - c0))))
+        tot += s1 - s0
+if parts:
+    print("  kube-apiserver's own time on the controller's kinds of write (events: every component's): "
+          + ", ".join(parts) + "; %.1f s in all" % tot)
+kib = lambda kb: kb / 1024.0
+print("controller RSS: idle %.1f MiB, after %d tasks %.1f MiB peak (VmHWM; ratio %.2f, %.1f KiB/task), %.1f MiB now"
+      % (kib(rss_idle), N + BASE, kib(hwm), hwm / rss_idle if rss_idle else 0,
+         (hwm - rss_idle) / (N + BASE), kib(rss_after)))
+print("kube-apiserver RSS (for context): idle %.0f MiB, after the burst %.0f MiB (ratio %.2f)"
+      % (kib(api_rss_idle), kib(api_rss_after), api_rss_after / api_rss_idle if api_rss_idle else 0))
+sys.exit(0 if len(seen) == N else 1)
+PY
+ppid=$!
+wait "$ppid"
+rc=$?
+ppid=
+kill -0 "$cpid" 2>/dev/null || { echo "bench/k8s: the controller died during the run:" >&2; tail -n 20 "$work/controller.log" >&2; rc=1; }
+n_err=$(grep -c 'level=error' "$work/controller.log")
+[ "$n_err" -eq 0 ] || { echo "bench/k8s: $n_err errors in the controller log, e.g.:" >&2; grep -m3 'level=error' "$work/controller.log" >&2; }
+exit $rc

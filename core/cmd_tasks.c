@@ -1202,21 +1202,22 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	json_object *md = jget(obj, "metadata"), *spec = jget(obj, "spec"), *st = jget(obj, "status");
 	printf("Name:         %s\nNamespace:    %s\nKind:         %s\nUID:          %s\nCreated:      %s\n",
-	       jstr(md, "name"), jstr(md, "namespace"), model_kind_name(kind), jstr(md, "uid") ?: "",
+	       jstr(md, "name") ?: "", jstr(md, "namespace") ?: "", model_kind_name(kind), jstr(md, "uid") ?: "",
 	       jstr(md, "creationTimestamp") ?: "");
 	describe_map("Labels", jget(md, "labels"));
 	if (kind == MODEL_TASK) {
 		printf("Type:         %s\n", task_type(obj));
-		if (jstr(spec, "model"))
-			printf("Model:        %s\n", jstr(spec, "model"));
+		const char *model = jstr(spec, "model"), *result = jstr(st, "result");
+		if (model)
+			printf("Model:        %s\n", model);
 		printf("Phase:        %s\n", jstr(st, "phase") ?: "Pending");
 		printf("Reason:       %s\n", jstr(st, "reason") ?: "");
 		printf("Message:      %s\n", jstr(st, "message") ?: "");
 		printf("Run:          %s\n", jstr(st, "runId") ?: "");
 		printf("Started:      %s\n", jstr(st, "startTime") ?: "");
 		printf("Completed:    %s\n", jstr(st, "completionTime") ?: "");
-		if (jstr(st, "result"))
-			printf("Result:       %s\n", jstr(st, "result"));
+		if (result)
+			printf("Result:       %s\n", result);
 		describe_map("Outputs", jget(st, "outputs"));
 		describe_map("Results", jget(st, "results"));
 		describe_map("Usage", jget(st, "usage"));

@@ -29,6 +29,7 @@
 #define PASS_MAX_INTERVAL_MS 1000
 #define SWEEP_INTERVAL_MS 10000
 #define LOG_LINE_MAX (64 * 1024)
+#define SCRIPT_MAX (256 * 1024)
 
 enum { INF_TASKS, INF_AGENTS, INF_JOBS, N_INF };
 
@@ -364,7 +365,7 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	struct run_plan plan;
 	plan_init(&plan, e.run_ns, k->cfg->limits.context_item_bytes,
 		  k->cfg->limits.context_total_bytes);
-	char *prompt = NULL, *task_md = NULL;
+	char *prompt = NULL, *task_md = NULL, *entry = NULL, *lib = NULL;
 	json_object *job = NULL, *cm = NULL, *created = NULL;
 	struct klookup l = { k, t->ns, false };
 	int rc = tmpl_render(t->prompt, dep_result, &l, k->cfg->limits.prompt_bytes, &prompt, err,
@@ -374,6 +375,21 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	if ((rc = pipeline_plan(k->cfg, k->ps, t, a, prompt, &plan, err, errlen)) < 0)
 		goto out;
 	task_md = plan_render_task_md(&plan, prompt);
+	/* The driver's entrypoint as this controller has it, when installed
+	 * (else the image's own /paddock_entrypoint.sh runs). */
+	char *dd = pipeline_data_dir();
+	char *ep = xasprintf("%s/drivers/%s/paddock_entrypoint.sh", dd, e.driver ? e.driver : "");
+	char *lp = xasprintf("%s/drivers/paddock_lib.sh", dd);
+	size_t elen = 0, llen = 0;
+	if (read_file(ep, SCRIPT_MAX, &entry, &elen) < 0 || read_file(lp, SCRIPT_MAX, &lib, &llen) < 0) {
+		log_debug("entrypoint scripts not installed: the image's own runs", "path", ep);
+		free(entry);
+		free(lib);
+		entry = lib = NULL;
+	}
+	free(dd);
+	free(ep);
+	free(lp);
 	struct kube_render_in in = {
 		.t = t,
 		.a = a,
@@ -383,6 +399,8 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 		.timeout_s = t->timeout_s > 0 ? t->timeout_s : k->cfg->limits.default_task_timeout,
 		.default_image = k->cfg->kube_default_image,
 		.git_image = k->cfg->kube_git_image,
+		.entrypoint = entry,
+		.lib = lib,
 	};
 	if ((rc = kube_render(&in, &job, &cm, err, errlen)) < 0)
 		goto out;
@@ -425,6 +443,8 @@ out:
 	plan_free(&plan);
 	free(prompt);
 	free(task_md);
+	free(entry);
+	free(lib);
 	return rc;
 }
 

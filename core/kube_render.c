@@ -630,6 +630,12 @@ static void materials_item(json_object *c, const char *kind, unsigned mode, cons
 
 /* The materials init container, the ConfigMap's data and the projected
  * secret volume's sources (NULL when the plan has no secret file). */
+/* Run the controller's copy of the driver's entrypoint (kube_render_in). */
+static bool own_entrypoint(const struct kube_render_in *in)
+{
+	return in->entrypoint && in->lib && str_eq(in->plan->command, "/paddock_entrypoint.sh");
+}
+
 static int materials(const struct kube_render_in *in, const char *image, json_object **out,
 		     struct cm_data *cm, json_object **secret_sources, char *err, size_t errlen)
 {
@@ -671,6 +677,10 @@ static int materials(const struct kube_render_in *in, const char *image, json_ob
 		snprintf(src, sizeof(src), KR_CONFIG_DIR "/%s", key);
 		cm_put(cm, key, f->data ? f->data : "", f->data ? f->len : 0);
 		materials_item(c, "f", f->mode, src, f->root, f->path);
+	}
+	if (own_entrypoint(in)) {
+		cm_put(cm, "paddock_entrypoint.sh", in->entrypoint, strlen(in->entrypoint));
+		cm_put(cm, "paddock_lib.sh", in->lib, strlen(in->lib));
 	}
 	if (in->task_md) {
 		cm_put(cm, "task.md", in->task_md, strlen(in->task_md));
@@ -728,12 +738,20 @@ static int agent_container(const struct kube_render_in *in, const char *image, j
 		json_object_array_add(env, env_secret(e->name, e->secret_name, e->secret_key, false));
 	}
 	json_object_array_add(env, env_value("HOME", KR_HOME));
+	bool own = own_entrypoint(in);
+	if (own)
+		json_object_array_add(env, env_value("PADDOCK_LIB", KR_CONFIG_DIR "/paddock_lib.sh"));
 
 	json_object *c = json_object_new_object();
 	put(c, "name", jstr("agent"));
 	put(c, "image", jstr(image));
 	json_object *cmd = json_object_new_array();
-	json_object_array_add(cmd, jtext(p->command, true));
+	if (own) {
+		json_object_array_add(cmd, jstr("/bin/sh"));
+		json_object_array_add(cmd, jstr(KR_CONFIG_DIR "/paddock_entrypoint.sh"));
+	} else {
+		json_object_array_add(cmd, jtext(p->command, true));
+	}
 	put(c, "command", cmd);
 	json_object *args = json_object_new_array();
 	for (size_t i = 0; i < p->args.n; i++)
@@ -746,6 +764,8 @@ static int agent_container(const struct kube_render_in *in, const char *image, j
 	json_object *mounts = json_object_new_array();
 	json_object_array_add(mounts, mount("workspace", KR_WORKSPACE, false));
 	json_object_array_add(mounts, mount("home", KR_HOME, false));
+	if (own)
+		json_object_array_add(mounts, mount("config", KR_CONFIG_DIR, true));
 	put(c, "volumeMounts", mounts);
 	put(c, "securityContext", container_security());
 	*out = c;

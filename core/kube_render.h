@@ -115,6 +115,14 @@ struct kube_render_in {
 	long timeout_s;               /* activeDeadlineSeconds; <= 0: unset */
 	const char *default_image;    /* when plan->image is NULL; NULL: error */
 	const char *git_image;        /* for git init containers; NULL: the run image */
+	/* The driver's entrypoint script and paddock_lib.sh as this controller
+	 * has them (contents), for a plan whose command is the image's
+	 * /paddock_entrypoint.sh: they travel in the ConfigMap and the agent
+	 * runs `/bin/sh /paddock/config/paddock_entrypoint.sh`, as the local
+	 * backend binds its own copy - so any image with a shell works and the
+	 * script always matches the controller.  NULL: the image's own. */
+	const char *entrypoint;
+	const char *lib;
 };
 
 /* "NAME-HASH8" (lowercase, <= 52 chars so pod names stay valid), stable

@@ -293,6 +293,12 @@ out:
 	return rc;
 }
 
+char *pipeline_data_dir(void)
+{
+	const char *e = getenv("PADDOCK_DATA_DIR");
+	return xstrdup(e && *e ? e : PADDOCK_DATADIR);
+}
+
 /* ---- resolution --------------------------------------------------- */
 
 void pipeline_rec_input(const struct pd_config *cfg, json_object *task, const struct model_task *t,

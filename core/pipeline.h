@@ -62,6 +62,11 @@ int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 		  const struct model_task *t, const struct model_agent *a, const char *prompt,
 		  struct run_plan *plan, char *err, size_t errlen);
 
+/* Where the drivers' entrypoint scripts and paddock_lib.sh are installed
+ * (DATA_DIR/drivers/NAME/paddock_entrypoint.sh, DATA_DIR/drivers/
+ * paddock_lib.sh): $PADDOCK_DATA_DIR, else $(pkgdatadir).  Owned. */
+char *pipeline_data_dir(void);
+
 /* ---- resolution: what the reconciler needs to know before a run ------- */
 
 /* Where a backend looks things up (its store, or its informer caches). */

@@ -47,12 +47,6 @@ static int ls_secret_get(void *ctx, const char *ns, const char *name, const char
 
 /* ---- open / lock ---------------------------------------------------- */
 
-static char *default_data_dir(void)
-{
-	const char *e = getenv("PADDOCK_DATA_DIR");
-	return xstrdup(e && *e ? e : PADDOCK_DATADIR);
-}
-
 int runtime_open(const struct pd_config *cfg, const struct plugin_set *ps, struct runtime **out,
 		 char *err, size_t errlen)
 {
@@ -71,7 +65,7 @@ int runtime_open(const struct pd_config *cfg, const struct plugin_set *ps, struc
 	rt->plugins = ps;
 	rt->store = st;
 	rt->state_dir = xstrdup(dir);
-	rt->data_dir = default_data_dir();
+	rt->data_dir = pipeline_data_dir();
 	rt->lock_fd = -1;
 	static struct host_backend hb;
 	hb.ctx = st;

@@ -185,6 +185,7 @@ want(pod.get("nodeSelector") == {"type": "kwok"}, "nodeSelector")
 want(any(t.get("key") == "dedicated" for t in pod.get("tolerations", [])), "tolerations")
 want(spec["template"]["metadata"]["labels"].get("team") == "a", "pod labels")
 want(agent.get("resources", {}).get("limits", {}).get("memory") == "256Mi", "resources")
+want(agent.get("command") == ["/bin/sh", "/paddock/config/paddock_entrypoint.sh"], "the controller's entrypoint script, from the ConfigMap")
 want(canary not in json.dumps(j), "no secret value")
 if errs:
     print("  missing: " + ", ".join(errs), file=sys.stderr); sys.exit(1)

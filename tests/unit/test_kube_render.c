@@ -861,6 +861,65 @@ START_TEST(image_required)
 }
 END_TEST
 
+/* With the controller's own entrypoint scripts, they travel in the
+ * ConfigMap and the agent runs them with sh: any image with a shell. */
+START_TEST(own_entrypoint)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_render(&f);
+	json_object *agent = by_name(jp(pod_spec(f.job), "containers"), "agent");
+	ck_assert_str_eq(js(agent, "command.0"), "/paddock_entrypoint.sh");
+	ck_assert_ptr_null(json_object_object_get(jp(f.cm, "data"), "paddock_entrypoint.sh"));
+	json_object_put(f.job);
+	json_object_put(f.cm);
+	f.job = f.cm = NULL;
+
+	f.in.entrypoint = "#!/bin/sh\necho entry\n";
+	f.in.lib = "paddock_finish() { :; }\n";
+	fx_render(&f);
+	agent = by_name(jp(pod_spec(f.job), "containers"), "agent");
+	ck_assert_str_eq(js(agent, "command.0"), "/bin/sh");
+	ck_assert_str_eq(js(agent, "command.1"), "/paddock/config/paddock_entrypoint.sh");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(jp(f.cm, "data"),
+									  "paddock_entrypoint.sh")),
+			 "#!/bin/sh\necho entry\n");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(jp(f.cm, "data"),
+									  "paddock_lib.sh")),
+			 "paddock_finish() { :; }\n");
+	json_object *env = jp(agent, "env");
+	bool lib = false;
+	for (size_t i = 0; i < json_object_array_length(env); i++) {
+		json_object *e = json_object_array_get_idx(env, i);
+		if (!strcmp(js(e, "name"), "PADDOCK_LIB")) {
+			ck_assert_str_eq(js(e, "value"), "/paddock/config/paddock_lib.sh");
+			lib = true;
+		}
+	}
+	ck_assert_msg(lib, "PADDOCK_LIB not set: %s", dump(agent));
+	bool mounted = false;
+	json_object *mounts = jp(agent, "volumeMounts");
+	for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+		json_object *m = json_object_array_get_idx(mounts, i);
+		if (!strcmp(js(m, "mountPath"), "/paddock/config"))
+			mounted = json_object_get_boolean(jp(m, "readOnly"));
+	}
+	ck_assert_msg(mounted, "config not mounted read-only in the agent: %s", dump(agent));
+	json_object_put(f.job);
+	json_object_put(f.cm);
+	f.job = f.cm = NULL;
+
+	/* A plan with its own command keeps it. */
+	free(f.plan.command);
+	f.plan.command = xstrdup("/usr/local/bin/my-agent");
+	fx_render(&f);
+	agent = by_name(jp(pod_spec(f.job), "containers"), "agent");
+	ck_assert_str_eq(js(agent, "command.0"), "/usr/local/bin/my-agent");
+	ck_assert_ptr_null(json_object_object_get(jp(f.cm, "data"), "paddock_entrypoint.sh"));
+	fx_free(&f);
+}
+END_TEST
+
 START_TEST(task_md_too_long)
 {
 	struct fx f;
@@ -944,6 +1003,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("errors");
 	tcase_add_test(t, image_required);
+	tcase_add_test(t, own_entrypoint);
 	tcase_add_test(t, task_md_too_long);
 	tcase_add_test(t, bad_inputs);
 	suite_add_tcase(s, t);

@@ -822,6 +822,124 @@ START_TEST(git_init_containers)
 }
 END_TEST
 
+/* Run a rendered git init container's script with /bin/sh, the pod's
+ * /workspace mapped to `ws` (the only path it names in the script). */
+static int run_git(json_object *g, const char *ws, char **out_err)
+{
+	char *script = unexpand(js(g, "command.2"));
+	char *at = strstr(script, "ws=/workspace\n");
+	ck_assert_ptr_nonnull(at);
+	char *mapped = xasprintf("%.*sws=%s\n%s", (int)(at - script), script, ws,
+				 at + strlen("ws=/workspace\n"));
+	json_object *args = jp(g, "args");
+	size_t n = json_object_array_length(args);
+	char **argv = xcalloc(n + 5, sizeof(char *));
+	argv[0] = "sh";
+	argv[1] = "-c";
+	argv[2] = mapped;
+	argv[3] = "paddock-git";
+	for (size_t i = 0; i < n; i++)
+		argv[4 + i] = unexpand(json_object_get_string(json_object_array_get_idx(args, i)));
+	char *errfile = xasprintf("%s.stderr", ws);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0)
+			dup2(fd, 2);
+		execv("/bin/sh", argv);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	for (size_t i = 0; i < n; i++)
+		free(argv[4 + i]);
+	free(argv);
+	free(script);
+	free(mapped);
+	*out_err = NULL;
+	read_file(errfile, 1 << 16, out_err, NULL);
+	unlink(errfile);
+	free(errfile);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void sh_ok(const char *cmd)
+{
+	int rc = system(cmd);
+	ck_assert_msg(rc == 0, "%s: exit %d", cmd, rc);
+}
+
+/* The rendered git init containers really fetch: a branch into the
+ * workspace, a tag's subpath into a destination, with the real git
+ * against a local repository (file://). */
+START_TEST(git_script_runs)
+{
+	if (system("git --version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "git_script_runs: git not installed, skipped\n");
+		return;
+	}
+	char tmpl[] = "/tmp/paddock-kr-git.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	ck_assert_ptr_nonnull(dir);
+	char *cmd = xasprintf(
+		"set -e; cd %s; git init -q -b main src; cd src;"
+		"git -c user.name=t -c user.email=t@t commit -q --allow-empty -m init;"
+		"mkdir -p sub; echo hello > sub/greeting.txt; echo top > README;"
+		"git add -A; git -c user.name=t -c user.email=t@t commit -q -m files; git tag v1;"
+		"echo later > later.txt; git add -A; git -c user.name=t -c user.email=t@t commit -q -m later",
+		dir);
+	sh_ok(cmd);
+	free(cmd);
+	char *repo = xasprintf("file://%s/src", dir);
+	struct fx f;
+	fx_init(&f);
+	struct paddock_git_fetch ws = {sizeof(ws), repo, "main", 1, NULL, ".", NULL};
+	struct paddock_git_fetch lib = {sizeof(lib), repo, "v1", 0, "sub", "vendor/lib", NULL};
+	ck_assert_int_eq(f.b.add_git(f.b.ctx, &lib), 0);
+	ck_assert_int_eq(f.b.add_git(f.b.ctx, &ws), 0);
+	fx_render(&f);
+	json_object *init = jp(pod_spec(f.job), "initContainers");
+	char *w = xasprintf("%s/workspace", dir);
+	ck_assert_int_eq(mkdir(w, 0755), 0);
+	for (size_t i = 0; i < 2; i++) {
+		char *e = NULL;
+		int rc = run_git(json_object_array_get_idx(init, i), w, &e);
+		ck_assert_msg(rc == 0, "git-%zu: exit %d: %s", i, rc, e ? e : "");
+		free(e);
+	}
+	char *check = xasprintf("set -e; cd %s; test -f README && test -f later.txt &&"
+				" test \"$(git log --oneline | wc -l)\" = 1 &&"
+				" test \"$(cat vendor/lib/greeting.txt)\" = hello && test ! -e vendor/lib/README",
+				w);
+	sh_ok(check);
+	free(check);
+	/* A missing branch fails, naming the repository. */
+	json_object_put(f.job);
+	json_object_put(f.cm);
+	f.job = f.cm = NULL;
+	plan_free(&f.plan);
+	plan_init(&f.plan, "team-a", 0, 0);
+	plan_builder(&f.plan, &f.b);
+	f.b.set_image(f.b.ctx, "img:1");
+	f.b.set_command(f.b.ctx, "/paddock_entrypoint.sh");
+	struct paddock_git_fetch bad = {sizeof(bad), repo, "no-such-branch", 1, NULL, "other", NULL};
+	ck_assert_int_eq(f.b.add_git(f.b.ctx, &bad), 0);
+	fx_render(&f);
+	char *e = NULL;
+	int rc = run_git(json_object_array_get_idx(jp(pod_spec(f.job), "initContainers"), 0), w, &e);
+	ck_assert_int_ne(rc, 0);
+	ck_assert_msg(e && strstr(e, "no-such-branch"), "stderr: %s", e ? e : "");
+	free(e);
+	fx_free(&f);
+	char *rm = xasprintf("rm -rf %s", dir);
+	sh_ok(rm);
+	free(rm);
+	free(w);
+	free(repo);
+}
+END_TEST
+
 START_TEST(git_password_in_url_refused)
 {
 	struct fx f;
@@ -1004,6 +1122,7 @@ static Suite *suite(void)
 	t = tcase_create("errors");
 	tcase_add_test(t, image_required);
 	tcase_add_test(t, own_entrypoint);
+	tcase_add_test(t, git_script_runs);
 	tcase_add_test(t, task_md_too_long);
 	tcase_add_test(t, bad_inputs);
 	suite_add_tcase(s, t);

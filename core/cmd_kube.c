@@ -766,14 +766,19 @@ int kcli_watch_open(struct kcli *k, const char *ns, const char *name, struct kcl
 	w->ns = xstrdup(ns);
 	w->name = xstrdup(name);
 	w->first = first;
-	if (rc >= 0)
+	if (rc >= 0) {
 		w->inf = kube_informer_new(k->cl, &KUBE_TASKS, ns, NULL, watch_event, w);
+		char *sel = xasprintf("metadata.name=%s", name);
+		kube_informer_set_field_selector(w->inf, sel);
+		free(sel);
+	}
 	w->opened_ms = now_mono_ms();
 	*out = w;
 	return 0;
 }
 
-/* A watch (list+watch of the namespace's Tasks: one stream, no polling).
+/* A watch (list+watch of this one Task, fieldSelector metadata.name: one
+ * stream, no polling, no other task's events).
  * Where tasks may not be listed, or the watch does not sync within 5 s
  * (watch forbidden, say), a GET every half second instead. */
 int kcli_watch_next(struct kcli_watch *w, int timeout_ms, json_object **task, char *err,
@@ -836,81 +841,6 @@ static int job_pod(struct kcli *k, const char *ns, const char *job, json_object 
 	return rc;
 }
 
-/* A log line's timestamp (timestamps=true: RFC 3339 with nanoseconds)
- * in nanoseconds; -1 when the line has none. */
-static long long line_ns(const char *line, size_t len, size_t *skip)
-{
-	const char *sp = memchr(line, ' ', len);
-	if (!sp || sp - line < 20 || sp - line > 40)
-		return -1;
-	char ts[48];
-	size_t n = (size_t)(sp - line);
-	memcpy(ts, line, n);
-	ts[n] = '\0';
-	long long frac = 0;
-	int digits = 0;
-	char *dot = strchr(ts, '.');
-	if (dot) {
-		char *p = dot + 1;
-		for (; *p >= '0' && *p <= '9'; p++, digits++)
-			if (digits < 9)
-				frac = frac * 10 + (*p - '0');
-		memmove(dot, p, strlen(p) + 1); /* "...:05Z" */
-	}
-	for (; digits < 9; digits++)
-		frac *= 10;
-	int64_t ms;
-	if (parse_time(ts, &ms) < 0)
-		return -1;
-	*skip = n + 1;
-	return (long long)(ms / 1000) * 1000000000LL + frac;
-}
-
-struct log_cursor {
-	long long last_ns; /* timestamp of the last line printed */
-	size_t at_last;    /* lines printed with exactly that timestamp */
-};
-
-/* Print the lines of one fetch (timestamps=true) that are newer than the
- * cursor.  `complete`: the fetch was not cut, so a last line without its
- * newline is whole.  Returns the number of lines printed. */
-static size_t print_new_lines(struct log_cursor *cur, const char *data, size_t len, bool complete)
-{
-	size_t printed = 0, seen_at_last = 0;
-	const char *p = data, *end = data + len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl && !complete)
-			break;
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		size_t skip = 0;
-		long long t = line_ns(p, n, &skip);
-		bool show = true;
-		if (t >= 0 && t < cur->last_ns)
-			show = false;
-		else if (t >= 0 && t == cur->last_ns && seen_at_last < cur->at_last) {
-			seen_at_last++;
-			show = false;
-		}
-		if (show) {
-			fwrite(p + skip, 1, n - skip, stdout);
-			fputc('\n', stdout);
-			printed++;
-			if (t >= 0 && t == cur->last_ns) {
-				cur->at_last++;
-				seen_at_last++;
-			} else if (t >= 0) {
-				cur->last_ns = t;
-				cur->at_last = 1;
-				seen_at_last = 1;
-			}
-		}
-		p = nl ? nl + 1 : end;
-	}
-	fflush(stdout);
-	return printed;
-}
-
 static bool pod_done(json_object *pod)
 {
 	const char *ph = field(pod, "status.phase");
@@ -923,47 +853,283 @@ static bool task_done(json_object *task)
 	return p >= 0 && model_phase_finished((enum model_phase)p);
 }
 
+/* A log request's answer >= 300 as -errno with a line for the user:
+ * -EAGAIN when the agent container has not started. */
+static int log_answer_error(struct kcli *k, const char *ns, const char *pod, int st,
+			    const char *kerr, char *err, size_t errlen)
+{
+	if (st == 400 && (strstr(kerr, "waiting to start") || strstr(kerr, "PodInitializing") ||
+			  strstr(kerr, "ContainerCreating")))
+		return errf(err, errlen, -EAGAIN, "pod %s/%s: the agent container has not started yet",
+			    ns, pod);
+	if (st == 400) {
+		const char *m = strstr(kerr, ": 400 ");
+		return errf(err, errlen, -EINVAL, "pod %s/%s: %s", ns, pod, m ? m + 2 : kerr);
+	}
+	struct call c = { .method = "GET", .r = &KUBE_PODS, .what = "pod", .group = "", .ns = ns,
+			  .name = pod, .sub = "log" };
+	return api_error(k, &c, st, NULL, kerr, err, errlen);
+}
+
 /* One GET of the agent container's log; *out owned.  400 (the container
  * has not started) is -EAGAIN. */
 static int fetch_log(struct kcli *k, const char *ns, const char *pod, const char *query,
 		     size_t max, char **out, size_t *len, bool *cut, char *err, size_t errlen)
 {
-	struct call c = { .method = "GET", .r = &KUBE_PODS, .what = "pod", .group = "", .ns = ns,
-			  .name = pod, .sub = "log", .query = query };
-	char *path = kube_path(c.r, ns, pod, "log", query);
+	char *path = kube_path(&KUBE_PODS, ns, pod, "log", query);
 	char kerr[1024] = "";
 	int st = kube_get_raw(k->cl, path, max, out, len, cut, kerr, sizeof(kerr));
 	free(path);
 	if (st < 0)
 		return unreachable(k, kerr, err, errlen);
-	if (st == 400 && (strstr(kerr, "waiting to start") || strstr(kerr, "PodInitializing") ||
-			  strstr(kerr, "ContainerCreating"))) {
-		free(*out);
-		*out = NULL;
-		return errf(err, errlen, -EAGAIN, "pod %s/%s: the agent container has not started yet",
-			    ns, pod);
-	}
-	if (st == 400) {
-		free(*out);
-		*out = NULL;
-		const char *m = strstr(kerr, ": 400 ");
-		return errf(err, errlen, -EINVAL, "pod %s/%s: %s", ns, pod, m ? m + 2 : kerr);
-	}
 	if (st >= 300) {
 		free(*out);
 		*out = NULL;
-		return api_error(k, &c, st, NULL, kerr, err, errlen);
+		return log_answer_error(k, ns, pod, st, kerr, err, errlen);
 	}
 	return 0;
+}
+
+/* Has container "agent" of the pod ended (or the whole pod)? */
+static bool agent_ended(json_object *pod)
+{
+	if (pod_done(pod))
+		return true;
+	json_object *cs = member(member(pod, "status"), "containerStatuses");
+	size_t n = cs && json_object_is_type(cs, json_type_array) ? json_object_array_length(cs) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(cs, i);
+		if (str_eq(field(c, "name"), "agent"))
+			return member(member(c, "state"), "terminated") != NULL;
+	}
+	return false;
+}
+
+/* The pod ns/name, owned *out; -ENOENT when it is gone. */
+static int get_pod(struct kcli *k, const char *ns, const char *name, json_object **out, char *err,
+		   size_t errlen)
+{
+	struct call c = { .method = "GET", .r = &KUBE_PODS, .what = "pod", .group = "", .ns = ns,
+			  .name = name };
+	int rc = call(k, &c, out, err, errlen);
+	return rc < 0 ? rc : 0;
+}
+
+/* The task's timeout (spec.timeout, else limits.defaultTaskTimeout) in
+ * seconds: how long -f waits for its pod to start. */
+static long task_timeout_s(const struct kcli *k, json_object *task)
+{
+	struct model_task *t = NULL;
+	char terr[256];
+	long s = -1;
+	if (model_task_from_json(task, &t, terr, sizeof(terr)) == 0)
+		s = t->timeout_s;
+	model_task_free(t);
+	if (s <= 0 && k->cfg)
+		s = k->cfg->limits.default_task_timeout;
+	if (s <= 0)
+		s = 3600;
+	return s;
+}
+
+/* A log stream being followed (kube_stream's callback). */
+struct follow {
+	struct kcli *k;
+	const char *ns, *pod;  /* borrowed */
+	size_t bytes;          /* written to stdout */
+	int64_t last_data_ms;  /* when bytes last came */
+	int64_t next_check_ms; /* the next look at the pod */
+	int64_t done_ms;       /* when the pod was first seen ended, or 0 */
+	bool gone;             /* the pod was deleted */
+	int werr;              /* errno of a failed write to stdout, or 0 */
+};
+
+#define FOLLOW_CHECK_MS 2000 /* how often the pod is looked at while following */
+#define FOLLOW_QUIET_MS 1000 /* an ended pod's stream is closed after this much silence */
+#define FOLLOW_DRAIN_MS 10000 /* ... or this long after the end was seen */
+
+/* Bytes go to stdout as they come.  A tick (no data) looks at the pod
+ * every FOLLOW_CHECK_MS: a kubelet ends the stream itself when the
+ * container ends, but a server that does not (kwok, a node that lost the
+ * container) is left once the pod has ended and the stream is quiet. */
+static int follow_chunk(void *ctx, const char *data, size_t len)
+{
+	struct follow *f = ctx;
+	int64_t now = now_mono_ms();
+	if (len) {
+		errno = 0;
+		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+			f->werr = errno ? errno : EIO;
+			return 1;
+		}
+		f->bytes += len;
+		f->last_data_ms = now;
+		return 0;
+	}
+	if (!f->done_ms && now >= f->next_check_ms) {
+		json_object *pod = NULL;
+		char perr[512];
+		int rc = get_pod(f->k, f->ns, f->pod, &pod, perr, sizeof(perr));
+		if (rc == -ENOENT) {
+			f->gone = true;
+			return 1;
+		}
+		if (rc == 0 && pod_done(pod))
+			f->done_ms = now;
+		json_object_put(pod);
+		f->next_check_ms = now_mono_ms() + FOLLOW_CHECK_MS;
+	}
+	return f->done_ms &&
+	       (now - f->last_data_ms >= FOLLOW_QUIET_MS || now - f->done_ms >= FOLLOW_DRAIN_MS);
+}
+
+/* Wait (a look every 0.5 s, until `deadline`) for the newest pod of Job
+ * run_ns/job to be past Pending; owned *pod_name.  0 with *pod_name NULL
+ * when *stop was set.  Task ns/task is looked at every 5 s: -EAGAIN when
+ * it finished meanwhile (stopped, say) and the pod never started. */
+static int wait_pod_started(struct kcli *k, const char *ns, const char *task, const char *run_ns,
+			    const char *job, int64_t deadline, long timeout_s,
+			    volatile sig_atomic_t *stop, char **pod_name, char *err, size_t errlen)
+{
+	bool said_none = false, said_pending = false;
+	for (unsigned round = 1;; round++) {
+		json_object *pod = NULL;
+		if (round % 10 == 0) {
+			json_object *t = NULL;
+			int trc = kcli_get(k, MODEL_TASK, ns, task, &t, err, errlen);
+			if (trc == 0 && task_done(t))
+				trc = errf(err, errlen, -EAGAIN,
+					   "task %s is %s and its pod never started: no logs (paddock describe task %s)",
+					   task, field(t, "status.phase"), task);
+			json_object_put(t);
+			if (trc < 0)
+				return trc;
+		}
+		int rc = job_pod(k, run_ns, job, &pod, err, errlen);
+		if (rc < 0 && rc != -ESRCH)
+			return rc;
+		const char *phase = rc == 0 ? field(pod, "status.phase") : NULL;
+		if (rc == 0 && phase && !str_eq(phase, "Pending")) {
+			*pod_name = xstrdup(field(pod, "metadata.name"));
+			json_object_put(pod);
+			return 0;
+		}
+		if (rc == -ESRCH && !said_none) {
+			fprintf(stderr, "paddock: task %s: Job %s/%s has no pod yet; waiting\n", task,
+				run_ns, job);
+			said_none = true;
+		} else if (rc == 0 && !said_pending) {
+			fprintf(stderr, "paddock: pod %s/%s is Pending; waiting for it to start\n", run_ns,
+				field(pod, "metadata.name"));
+			said_pending = true;
+		}
+		if (now_mono_ms() >= deadline) {
+			rc = rc == -ESRCH
+				     ? errf(err, errlen, -ETIMEDOUT,
+					    "task %s: Job %s/%s still has no pod after %lds (the task's timeout): kubectl describe job -n %s %s",
+					    task, run_ns, job, timeout_s, run_ns, job)
+				     : errf(err, errlen, -ETIMEDOUT,
+					    "task %s: pod %s/%s is still Pending after %lds (the task's timeout): kubectl describe pod -n %s %s",
+					    task, run_ns, field(pod, "metadata.name"), timeout_s, run_ns,
+					    field(pod, "metadata.name"));
+			json_object_put(pod);
+			return rc;
+		}
+		json_object_put(pod);
+		for (int i = 0; i < 5 && !*stop; i++)
+			usleep(100 * 1000);
+		if (*stop)
+			return 0;
+	}
+}
+
+/* Follow the agent container's log of pod run_ns/pod with one stream
+ * (follow=true) until the server ends it, the pod ends or *stop.  Not
+ * resumed when it breaks: nothing is ever printed twice. */
+static int follow_pod(struct kcli *k, const char *task, const char *run_ns, const char *pod,
+		      int64_t deadline, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	char *path = kube_path(&KUBE_PODS, run_ns, pod, "log", "container=agent&follow=true");
+	bool said_waiting = false;
+	int rc;
+	for (;;) {
+		struct follow f = { .k = k, .ns = run_ns, .pod = pod };
+		f.last_data_ms = f.next_check_ms = now_mono_ms(); /* the first tick looks */
+		char kerr[1024] = "";
+		int st = kube_stream(k->cl, path, follow_chunk, &f, stop, kerr, sizeof(kerr));
+		if (f.werr) {
+			/* `paddock logs -f | head`: the reader has gone; not an error */
+			rc = f.werr == EPIPE ? 0
+					     : errf(err, errlen, -EIO, "writing the log to stdout: %s",
+						    strerror(f.werr));
+			break;
+		}
+		if (*stop) {
+			rc = 0;
+			break;
+		}
+		if (st < 0 && f.bytes) {
+			rc = errf(err, errlen, -EIO,
+				  "pod %s/%s: the log stream broke: %s (not resumed: paddock logs -f %s prints it again from the start)",
+				  run_ns, pod, transport_reason(kerr), task);
+			break;
+		}
+		if (st < 0) {
+			rc = unreachable(k, kerr, err, errlen);
+			break;
+		}
+		if (st >= 300) {
+			rc = log_answer_error(k, run_ns, pod, st, kerr, err, errlen);
+			if (rc == -EAGAIN && now_mono_ms() < deadline) {
+				if (!said_waiting)
+					fprintf(stderr, "paddock: %s; waiting\n", err);
+				said_waiting = true;
+				for (int i = 0; i < 5 && !*stop; i++)
+					usleep(100 * 1000);
+				if (*stop) {
+					rc = 0;
+					break;
+				}
+				continue;
+			}
+			break;
+		}
+		if (f.gone || f.done_ms) {
+			rc = 0;
+			break;
+		}
+		/* The server ended the stream: the container has ended (its
+		 * status may take a moment to say so), or the stream was cut
+		 * (API server restart). */
+		rc = 0;
+		for (int i = 0; i < 10; i++) {
+			json_object *p = NULL;
+			char perr[512];
+			int prc = get_pod(k, run_ns, pod, &p, perr, sizeof(perr));
+			bool ended = prc == -ENOENT || (prc == 0 && agent_ended(p));
+			const char *phase = field(p, "status.phase") ? field(p, "status.phase") : "Running";
+			if (!ended && i == 9)
+				rc = errf(err, errlen, -EIO,
+					  "pod %s/%s is still %s but the API server ended its log stream (restarted?): not resumed: paddock logs -f %s prints it again from the start",
+					  run_ns, pod, phase, task);
+			json_object_put(p);
+			if (ended || *stop)
+				break;
+			if (i < 9)
+				usleep(500 * 1000);
+		}
+		break;
+	}
+	free(path);
+	return rc;
 }
 
 int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, size_t max_bytes,
 	      volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-	json_object *task = NULL, *pod = NULL;
+	json_object *task = NULL;
 	int rc;
 	int64_t noted = now_mono_ms();
-	const size_t chunk = 4u << 20;
 	/* the run: status.jobName in status.runNamespace */
 	for (;;) {
 		if ((rc = kcli_get(k, MODEL_TASK, ns, name, &task, err, errlen)) < 0)
@@ -991,81 +1157,50 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 	char *job = xstrdup(field(task, "status.jobName"));
 	bool finished = task_done(task);
 	char *phase = xstrdup(field(task, "status.phase") ? field(task, "status.phase") : "Pending");
+	long timeout_s = task_timeout_s(k, task);
 	json_object_put(task);
 	task = NULL;
+	json_object *pod = NULL;
 	char *pod_name = NULL;
-	struct log_cursor cur = { -1, 0 };
-	bool said_waiting = false;
-	while (!*stop) {
-		json_object_put(pod);
-		pod = NULL;
-		rc = job_pod(k, run_ns, job, &pod, err, errlen);
-		if (rc == -ESRCH && follow && pod_name) {
-			rc = 0; /* it went while we followed it (stopped, deleted) */
-			break;
-		}
-		if (rc == -ESRCH && follow && !finished) {
-			usleep(1000 * 1000); /* the Job's pod is being created */
-			continue;
-		}
-		if (rc == -ESRCH && finished)
-			errf(err, errlen, rc,
-			     "task %s is %s and the pod of Job %s/%s is gone: no logs (its outputs: paddock describe task %s)",
-			     name, phase, run_ns, job, name);
-		else if (rc == -ESRCH)
-			rc = errf(err, errlen, -EAGAIN, "task %s is %s: no logs yet (Job %s/%s has no pod yet)",
-			     name, phase, run_ns, job);
-		if (rc < 0)
-			break;
-		free(pod_name);
-		pod_name = xstrdup(field(pod, "metadata.name"));
-		bool done = pod_done(pod);
-		char *sel = NULL;
-		if (cur.last_ns >= 0) {
-			char ts[40];
-			format_time((int64_t)(cur.last_ns / 1000000000LL) * 1000, ts, sizeof(ts));
-			sel = kube_query_escape(ts);
-		}
-		char *q = xasprintf("container=agent%s%s%s", follow ? "&timestamps=true" : "",
-				    sel ? "&sinceTime=" : "", sel ? sel : "");
-		free(sel);
-		char *data = NULL;
-		size_t len = 0;
-		bool cut = false;
-		rc = fetch_log(k, run_ns, pod_name, q, follow ? chunk : max_bytes, &data, &len, &cut, err,
-			       errlen);
-		free(q);
-		if (rc == -EAGAIN && follow && !done) {
-			if (!said_waiting)
-				fprintf(stderr, "paddock: %s; waiting\n", err);
-			said_waiting = true;
-			usleep(1000 * 1000);
-			continue;
-		}
-		if (rc < 0)
-			break;
-		if (!follow) {
-			fwrite(data, 1, len, stdout);
-			fflush(stdout);
-			if (cut)
-				fprintf(stderr, "paddock: log cut at %zu bytes (limits.logBytesPerRun)\n",
-					max_bytes);
-			free(data);
-			break;
-		}
-		size_t printed = print_new_lines(&cur, data, len, !cut);
-		free(data);
-		if (cut && printed == 0) {
-			rc = errf(err, errlen, -EIO, "pod %s/%s: a log line longer than %zu bytes",
-				  run_ns, pod_name, chunk);
-			break;
-		}
-		if (cut)
-			continue; /* more is there: fetch on at once */
-		if (done)
-			break; /* the pod had ended before this fetch: that was all */
-		usleep(500 * 1000);
+	if (follow && !finished) {
+		int64_t deadline = now_mono_ms() + (int64_t)timeout_s * 1000;
+		rc = wait_pod_started(k, ns, name, run_ns, job, deadline, timeout_s, stop, &pod_name,
+				      err, errlen);
+		if (rc == 0 && pod_name)
+			rc = follow_pod(k, name, run_ns, pod_name, deadline, stop, err, errlen);
+		goto out;
 	}
+	rc = job_pod(k, run_ns, job, &pod, err, errlen);
+	if (rc == -ESRCH && finished)
+		errf(err, errlen, rc,
+		     "task %s is %s and the pod of Job %s/%s is gone: no logs (its outputs: paddock describe task %s)",
+		     name, phase, run_ns, job, name);
+	else if (rc == -ESRCH)
+		rc = errf(err, errlen, -EAGAIN, "task %s is %s: no logs yet (Job %s/%s has no pod yet)",
+			  name, phase, run_ns, job);
+	if (rc < 0)
+		goto out;
+	pod_name = xstrdup(field(pod, "metadata.name"));
+	if (follow && !pod_done(pod)) {
+		/* the task has finished but its pod still runs: follow it to its end */
+		rc = follow_pod(k, name, run_ns, pod_name, now_mono_ms() + (int64_t)timeout_s * 1000,
+				stop, err, errlen);
+		goto out;
+	}
+	char *data = NULL;
+	size_t len = 0;
+	bool cut = false;
+	rc = fetch_log(k, run_ns, pod_name, "container=agent", max_bytes, &data, &len, &cut, err,
+		       errlen);
+	if (rc == 0) {
+		fwrite(data, 1, len, stdout);
+		fflush(stdout);
+		if (cut)
+			fprintf(stderr, "paddock: log cut at %zu bytes (limits.logBytesPerRun)\n",
+				max_bytes);
+	}
+	free(data);
+out:
 	json_object_put(pod);
 	free(pod_name);
 	free(phase);

@@ -97,10 +97,17 @@ int kcli_watch_next(struct kcli_watch *w, int timeout_ms, json_object **task, ch
 		    size_t errlen);
 void kcli_watch_free(struct kcli_watch *w); /* NULL-safe */
 
-/* Print the agent container's log of the Task's pod to stdout; with
- * `follow`, until the pod ends, the Task finishes or *stop is set.
+/* Print the agent container's log of the Task's pod to stdout (at most
+ * max_bytes).  With `follow`: waits for the Task to start (a GET every
+ * second) and for its pod to be past Pending (every 0.5 s, at most the
+ * task's timeout: -ETIMEDOUT), then streams the log with one request
+ * (follow=true), each chunk written as it comes, until the server ends the
+ * stream (the container ended), the pod has ended or is gone, or *stop is
+ * set (0).  A stream that breaks, or that the server ends while the pod
+ * still runs (API server restart), is not resumed: -EIO saying so, and no
+ * byte is ever printed twice.
  * -EAGAIN with "task x is Queued: no logs yet" when it has not started
- * (with follow: waits for it). */
+ * (without follow). */
 int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, size_t max_bytes,
 	      volatile sig_atomic_t *stop, char *err, size_t errlen);
 

@@ -7,6 +7,11 @@
  *    has its strings zeroed before it is freed (it held credentials).
  *  - requests: one curl easy handle per client, reset and set up for
  *    each request (the connection is kept), body bounded by kube_limits.
+ *  - streams: a handle and a multi handle of their own per kube_stream()
+ *    (so its callbacks may use the client's handle), driven with
+ *    curl_multi_poll() in short waits so that the stop flag is seen;
+ *    the write callback only buffers (pausing when full), data is handed
+ *    on after curl_multi_perform() returns.
  *  - informers: one curl multi handle for the whole process (created
  *    with the first informer, released with the last).  Write callbacks
  *    only buffer; events are framed and delivered after
@@ -50,6 +55,9 @@
 #define KUBE_BACKOFF_MAX_MS 30000L
 #define KUBE_STATUS_BODY_MAX ((size_t)64 << 10) /* a failed watch's Status */
 #define KUBE_PENDING_MAX ((size_t)256 << 10)    /* unframed watch bytes before pausing */
+#define KUBE_STREAM_MAX ((size_t)64 << 10)      /* stream bytes before pausing */
+#define KUBE_STREAM_TICK_MS 1000                /* kube_stream's (NULL, 0) calls */
+#define KUBE_STREAM_POLL_MS 200                 /* how soon *stop is noticed */
 
 const struct kube_resource KUBE_TASKS = { "/apis/paddock.dev/v1alpha1", "tasks", true };
 const struct kube_resource KUBE_AGENTS = { "/apis/paddock.dev/v1alpha1", "agents", true };
@@ -914,6 +922,151 @@ int kube_get_raw(struct kube_client *c, const char *path, size_t max, char **out
 	return rc;
 }
 
+/* ---- streams ------------------------------------------------------------ */
+
+struct stream {
+	CURL *h;
+	struct buf pending; /* 2xx bytes not yet handed on; bounded (pause) */
+	struct buf status;  /* the body of an answer >= 300; what is over the cap is dropped */
+	bool paused;
+};
+
+/* Write callback of a stream: only buffers. */
+static size_t stream_write(char *p, size_t size, size_t nmemb, void *userdata)
+{
+	struct stream *s = userdata;
+	size_t n = size * nmemb;
+	long code = 0;
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+	if (code < 200 || code >= 300) {
+		size_t room = s->status.cap - s->status.len;
+		buf_append(&s->status, p, n < room ? n : room);
+		return n;
+	}
+	/* Handed on after curl_multi_perform() returns; until then at most
+	 * KUBE_STREAM_MAX bytes (plus one curl write) wait here. */
+	if (s->pending.len && s->pending.len + n > KUBE_STREAM_MAX) {
+		s->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	return buf_append(&s->pending, p, n) < 0 ? 0 : n; /* 0: cannot happen (cap), fails */
+}
+
+int kube_stream(struct kube_client *c, const char *path, kube_chunk_fn chunk, void *ctx,
+		volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	if (!c || !path || path[0] != '/' || !chunk)
+		return errf(err, errlen, -EINVAL, "kube_stream: missing argument or path without '/'");
+	struct stream s = { 0 };
+	struct curl_slist *hdrs = NULL;
+	char cerr[CURL_ERROR_SIZE] = "";
+	CURLM *m = NULL;
+	bool added = false, ended = false;
+	CURLcode cc = CURLE_OK;
+	long code = 0;
+	int rc;
+	buf_init(&s.pending, KUBE_STREAM_MAX + CURL_MAX_WRITE_SIZE);
+	buf_init(&s.status, KUBE_STATUS_BODY_MAX);
+	if (!(s.h = curl_easy_init()) || !(m = curl_multi_init())) {
+		rc = errf(err, errlen, -ENOMEM, "GET %s: cannot create a curl handle", path);
+		goto out;
+	}
+	/* Its own handle: callbacks may use the client's meanwhile. */
+	rc = client_setup(c, s.h, "GET", path, "*/*", NULL, &hdrs, err, errlen);
+	if (rc < 0) {
+		c->errors++;
+		goto out;
+	}
+	/* Identity: a compressed stream could hold bytes back until more come. */
+	curl_easy_setopt(s.h, CURLOPT_ACCEPT_ENCODING, NULL);
+	curl_easy_setopt(s.h, CURLOPT_WRITEFUNCTION, stream_write);
+	curl_easy_setopt(s.h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(s.h, CURLOPT_ERRORBUFFER, cerr);
+	CURLMcode mc = curl_multi_add_handle(m, s.h);
+	if (mc != CURLM_OK) {
+		rc = errf(err, errlen, -EIO, "GET %s: curl_multi_add_handle: %s", path,
+			  curl_multi_strerror(mc));
+		goto out;
+	}
+	added = true;
+	log_debug("kube: stream", "path", path);
+	int64_t next_tick = now_mono_ms() + KUBE_STREAM_TICK_MS;
+	for (;;) {
+		int running = 0, left = 0;
+		curl_multi_perform(m, &running);
+		CURLMsg *msg;
+		while ((msg = curl_multi_info_read(m, &left)))
+			if (msg->msg == CURLMSG_DONE) {
+				ended = true;
+				cc = msg->data.result;
+			}
+		bool stopped = false;
+		if (s.pending.len) {
+			stopped = chunk(ctx, s.pending.data, s.pending.len) != 0;
+			buf_reset(&s.pending);
+		}
+		if (stopped || ended || (stop && *stop))
+			break;
+		if (s.paused) {
+			s.paused = false;
+			curl_easy_pause(s.h, CURLPAUSE_CONT); /* may buffer again at once */
+			continue;
+		}
+		int64_t now = now_mono_ms();
+		if (now >= next_tick) {
+			curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &code);
+			if ((code == 0 || (code >= 200 && code < 300)) && chunk(ctx, NULL, 0) != 0)
+				break;
+			next_tick = now_mono_ms() + KUBE_STREAM_TICK_MS;
+			continue; /* the check may have taken a while */
+		}
+		int64_t wait = next_tick - now;
+		if (wait > KUBE_STREAM_POLL_MS)
+			wait = KUBE_STREAM_POLL_MS;
+		curl_multi_poll(m, NULL, 0, (int)wait, NULL);
+	}
+	code = 0;
+	curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &code);
+	if (ended && cc != CURLE_OK) {
+		c->errors++;
+		if (cc == CURLE_OPERATION_TIMEDOUT && !code)
+			rc = errf(err, errlen, -ETIMEDOUT, "GET %s: no connection after %ld s", path,
+				  c->lim.connect_timeout_s);
+		else
+			rc = errf(err, errlen, -EIO, "GET %s: %s%s%s", path, curl_easy_strerror(cc),
+				  cerr[0] ? ": " : "", cerr);
+		goto out;
+	}
+	if (!code) { /* stopped before an answer came */
+		rc = 0;
+		goto out;
+	}
+	if (code >= 500)
+		c->errors++;
+	if (code >= 300) {
+		json_object *st = NULL;
+		if (!ended)
+			log_debug("kube: stream stopped before its error body was complete", "path", path);
+		if (kube_json_parse(s.status.data ? s.status.data : "", s.status.len, &st) < 0)
+			st = NULL;
+		request_error("GET", path, false, code, st, err, errlen);
+		json_object_put(st);
+	}
+	rc = (int)code;
+out:
+	if (added)
+		curl_multi_remove_handle(m, s.h);
+	if (s.h) {
+		curl_easy_setopt(s.h, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_cleanup(s.h);
+	}
+	curl_multi_cleanup(m);
+	slist_free_secret(hdrs);
+	buf_free(&s.pending);
+	buf_free(&s.status);
+	return rc;
+}
+
 /* ---- paths ------------------------------------------------------------- */
 
 /* Percent-encode all but RFC 3986 unreserved bytes; a whole "." or ".."
@@ -1120,6 +1273,7 @@ struct kube_informer {
 	struct kube_client *c;           /* borrowed */
 	const struct kube_resource *r;   /* borrowed */
 	char *ns, *selector;
+	char *field_selector;            /* kube_informer_set_field_selector(), or NULL */
 	kube_informer_fn fn;
 	void *ctx;
 	json_object *cache;              /* key() -> object */
@@ -1340,6 +1494,10 @@ static void inf_start(struct kube_informer *inf, int64_t now)
 	if (inf->selector) {
 		buf_puts(&q, "&labelSelector=");
 		esc_into(&q, inf->selector, false);
+	}
+	if (inf->field_selector) {
+		buf_puts(&q, "&fieldSelector=");
+		esc_into(&q, inf->field_selector, false);
 	}
 	char *path = kube_path(inf->r, inf->ns, NULL, NULL, q.data);
 	buf_free(&q);
@@ -1650,6 +1808,7 @@ void kube_informer_free(struct kube_informer *inf)
 	free(inf->rv);
 	free(inf->ns);
 	free(inf->selector);
+	free(inf->field_selector);
 	free(inf->stop);
 	buf_free(&inf->body);
 	buf_free(&inf->pending);
@@ -1724,6 +1883,14 @@ void kube_informer_set_trim(struct kube_informer *inf, void (*trim)(json_object 
 {
 	if (inf)
 		inf->trim = trim;
+}
+
+void kube_informer_set_field_selector(struct kube_informer *inf, const char *field_selector)
+{
+	if (!inf)
+		return;
+	free(inf->field_selector);
+	inf->field_selector = field_selector && *field_selector ? xstrdup(field_selector) : NULL;
 }
 
 unsigned long kube_informer_relists(const struct kube_informer *inf)

@@ -8,6 +8,8 @@
  *                   files, CA as data or file, insecure-skip-tls-verify)
  *                   or the in-cluster service account.
  *   kube_request    one JSON request/response, every response bounded.
+ *   kube_stream     one long GET (pod logs with follow=true) handed on
+ *                   as it arrives, bounded buffers, no total cap.
  *   kube_watchbuf   the watch stream's framing (one JSON event per line),
  *                   bounded; pure, so it is fuzzed (tests/fuzz).
  *   kube_informer   list+watch of one resource kept as a local cache:
@@ -27,6 +29,7 @@
 #define PADDOCK_KUBE_H
 
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,6 +110,32 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
  * NUL-terminated. */
 int kube_get_raw(struct kube_client *c, const char *path, size_t max, char **out, size_t *len,
 		 bool *truncated, char *err, size_t errlen);
+
+/*
+ * Stream the body of GET `path` (pod logs with follow=true) to `chunk` as
+ * it arrives: each call gets the bytes received since the last one (data
+ * borrowed for the call, at most about 80 KiB: the transfer is paused
+ * while a chunk is being handed on, so memory stays bounded whatever the
+ * total).  Callbacks run outside libcurl and may make other requests on
+ * the client (the stream has its own connection).  `chunk` is also called
+ * with (NULL, 0) about once a second while the stream is open, data or
+ * not, so the caller can check what else should end it.  A non-zero
+ * return of `chunk` ends the stream.
+ *
+ * No overall timeout and no size cap (only the connect timeout); it ends
+ * when the server ends the body, when `chunk` says so, or when *stop (may
+ * be NULL: a SIGINT/SIGTERM flag) becomes non-zero, noticed within about
+ * 0.2 s.  Returns the HTTP status (2xx: the stream ran and ended one of
+ * these ways; 0 when it was ended before the server answered) or a
+ * negative errno for a transport failure ("GET PATH: curl error[:
+ * detail]", also when the connection breaks mid-stream).
+ * For status >= 300 nothing is handed to `chunk`: the body (bounded,
+ * 64 KiB) gives err "GET PATH: CODE Reason: message".  Counted in
+ * kube_client_errors() like kube_request (transport failures, >= 500).
+ */
+typedef int (*kube_chunk_fn)(void *ctx, const char *data, size_t len);
+int kube_stream(struct kube_client *c, const char *path, kube_chunk_fn chunk, void *ctx,
+		volatile sig_atomic_t *stop, char *err, size_t errlen);
 
 /* A resource type. */
 struct kube_resource {
@@ -217,6 +246,10 @@ void kube_informer_store(struct kube_informer *inf, json_object *obj);
  * owner never reads (the controller keeps only metadata and status of
  * Jobs).  Set it before the first poll. */
 void kube_informer_set_trim(struct kube_informer *inf, void (*trim)(json_object *obj));
+/* Restrict the list and watch with a field selector
+ * ("metadata.name=NAME": one object, without every other object's
+ * events); NULL or "" for none.  Copied.  Set it before the first poll. */
+void kube_informer_set_field_selector(struct kube_informer *inf, const char *field_selector);
 /* How many relists (initial list excluded) this informer has done. */
 unsigned long kube_informer_relists(const struct kube_informer *inf);
 

@@ -289,7 +289,7 @@ expect "describe of a missing task: exit 3" 3 "not found in namespace $NS"
 # ---- run -w -------------------------------------------------------------------
 
 watch_case() { # watch_case NAME FINAL_PHASE
-	"$P" --kubeconfig "$KUBECONFIG" run --type exec -p hi --name "$1" -n "$NS" -w >"$WORK/w.out" 2>"$WORK/w.err" &
+	"$P" -v --kubeconfig "$KUBECONFIG" run --type exec -p hi --name "$1" -n "$NS" -w >"$WORK/w.out" 2>"$WORK/w.err" &
 	local pid=$!
 	wait_for 20 K -n "$NS" get task "$1" || return 1
 	sleep 1
@@ -306,6 +306,10 @@ watch_case w1 Succeeded
 expect "run -w: exit 0 when Succeeded" 0
 check "run -w prints a row per phase" \
 	test "$(awk '{print $1 ":" $3}' "$WORK/out" | tr '\n' ' ')" = "NAME:PHASE w1:Pending w1:Queued w1:Running w1:Succeeded "
+# -v logs each request: the list and the watch ask for this one Task only
+check "run -w lists and watches only its Task (fieldSelector metadata.name)" \
+	test "$(grep -cE 'msg="kube: (list|watch)" path="/apis/paddock.dev/v1alpha1/namespaces/'"$NS"'/tasks\?.*&fieldSelector=metadata.name%3Dw1"' "$WORK/err")" -ge 2 -a \
+	"$(grep -E 'msg="kube: (list|watch)"' "$WORK/err" | grep -vc 'fieldSelector=metadata.name%3Dw1')" -eq 0
 watch_case w2 Failed
 expect "run -w: exit 1 when Failed, with the reason" 1 "task $NS/w2 Failed: DoneFailed: it is over"
 
@@ -315,7 +319,10 @@ status s1 '{"phase":"Queued","reason":"Queued","message":"waiting for a slot"}'
 pd logs s1 -n "$NS"
 expect "logs of a task that has not started: exit 3" 3 '^paddock: task s1 is Queued: no logs yet'
 ts() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
-job() { # job NAME [RUN_TIME]: a Job whose pod kwok runs (container "agent")
+job() { # job NAME [RUN_TIME] [gated]: a Job whose pod kwok runs (container "agent");
+	# gated: its pod stays Pending (a scheduling gate) until `ungate NAME`
+	local gates=
+	[ "${3:-}" = gated ] && gates="schedulingGates: [{name: paddock.dev/test-hold}]"
 	K -n "$NS" create -f - >/dev/null <<EOF
 apiVersion: batch/v1
 kind: Job
@@ -326,8 +333,30 @@ spec:
     metadata: {labels: {kwok.paddock.dev/run-time: "${2:-0s}"}}
     spec:
       restartPolicy: Never
+      $gates
       containers: [{name: agent, image: busybox, command: ["true"]}]
 EOF
+}
+job_pod() { K -n "$NS" get pods -l "batch.kubernetes.io/job-name=$1" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null; }
+pod_phase() { K -n "$NS" get pods -l "batch.kubernetes.io/job-name=$1" -o jsonpath='{.items[0].status.phase}' 2>/dev/null; }
+ungate() { K -n "$NS" patch pod "$(job_pod "$1")" --type=json -p '[{"op":"remove","path":"/spec/schedulingGates"}]' >/dev/null; }
+running_task() { # running_task NAME JOB [run flags...]: a Task that (the test says) runs as JOB
+	local t=$1 j=$2; shift 2
+	"$P" --kubeconfig "$KUBECONFIG" run --type exec -p hi --name "$t" -n "$NS" "$@" >/dev/null
+	status "$t" '{"phase":"Running","reason":"Started","message":"running","jobName":"'"$j"'","runNamespace":"'"$NS"'"}'
+}
+# How many pod log requests the API server has answered (from its
+# metrics; empty when they cannot be read).
+log_requests() {
+	K get --raw /metrics 2>/dev/null |
+		awk '/^apiserver_request_total\{/ && /subresource="log"/ { s += $NF; n++ } END { if (n) print s }'
+}
+# wait_exit PID SECONDS: wait for PID to end (killed after SECONDS); its
+# exit status in $rc.
+wait_exit() {
+	local end=$((SECONDS + $2))
+	while kill -0 "$1" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.1; done
+	kill "$1" 2>/dev/null; wait "$1"; rc=$?
 }
 if [ -d "$ENVDIR/kwok" ]; then
 	printf '%s stdout F line one\n%s stdout F line two\n' "$(ts)" "$(ts)" > "$AGENT_LOG"
@@ -337,21 +366,78 @@ if [ -d "$ENVDIR/kwok" ]; then
 	expect "logs prints the agent container's log" 0
 	check "...exactly" test "$(cat "$WORK/out")" = "$(printf 'line one\nline two')"
 
+	# -f: one streaming request; each line shows up while the pod still
+	# runs; the command returns once the pod has ended.
 	printf '%s stdout F first\n' "$(ts)" > "$AGENT_LOG"
-	job f1-job 6s
-	"$P" --kubeconfig "$KUBECONFIG" run --type exec -p hi --name f1 -n "$NS" >/dev/null
-	status f1 '{"phase":"Running","reason":"Started","message":"running","jobName":"f1-job","runNamespace":"'"$NS"'"}'
+	job f1-job 12s
+	running_task f1 f1-job
+	wait_for 20 test "$(pod_phase f1-job)" = Running
+	before=$(log_requests)
 	"$P" --kubeconfig "$KUBECONFIG" logs -f f1 -n "$NS" >"$WORK/f.out" 2>"$WORK/f.err" &
 	fpid=$!
-	sleep 2; printf '%s stdout F second\n' "$(ts)" >> "$AGENT_LOG"
+	wait_for 10 grep -qx first "$WORK/f.out"
+	sleep 1; printf '%s stdout F second\n' "$(ts)" >> "$AGENT_LOG"
+	wait_for 5 grep -qx second "$WORK/f.out"; seen=$?
+	check "logs -f prints a line as it is written, while the pod runs" \
+		test "$seen $(pod_phase f1-job)" = "0 Running"
 	sleep 1; printf '%s stdout F third\n%s stdout F fourth\n' "$(ts)" "$(ts)" >> "$AGENT_LOG"
-	end=$((SECONDS + 30))
-	while kill -0 $fpid 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
-	kill $fpid 2>/dev/null; wait $fpid; rc=$?
+	wait_for 5 grep -qx fourth "$WORK/f.out"
+	running=no; kill -0 $fpid 2>/dev/null && running=yes
+	check "logs -f keeps following while the pod runs" test "$running $(pod_phase f1-job)" = "yes Running"
+	wait_for 30 test "$(pod_phase f1-job)" = Succeeded
+	wait_exit $fpid 15
 	cp "$WORK/f.out" "$WORK/out"; cp "$WORK/f.err" "$WORK/err"
-	expect "logs -f ends when the pod ends" 0
+	expect "logs -f returns when the pod ends (exit 0)" 0
 	check "logs -f printed every line once, in order" \
 		test "$(tr '\n' ' ' < "$WORK/out")" = "first second third fourth "
+	if [ -n "$before" ]; then
+		wait_for 5 test "$(log_requests)" -gt "$before"
+		check "logs -f read the log with one request (a stream, no polling)" \
+			test "$(( $(log_requests) - before ))" -eq 1
+	fi
+
+	# -f on a pod that is still Pending: waits, then follows (a line far
+	# longer than any buffer comes out whole).
+	long=$(head -c 200000 /dev/zero | tr '\0' x)
+	printf '%s stdout F after the wait\n%s stdout F %s\n' "$(ts)" "$(ts)" "$long" > "$AGENT_LOG"
+	job p1-job 2s gated
+	running_task p1 p1-job
+	wait_for 20 test "$(pod_phase p1-job)" = Pending
+	"$P" --kubeconfig "$KUBECONFIG" logs -f p1 -n "$NS" >"$WORK/p.out" 2>"$WORK/p.err" &
+	ppid=$!
+	wait_for 10 grep -q "is Pending; waiting for it to start" "$WORK/p.err"; seen=$?
+	sleep 1
+	running=no; kill -0 $ppid 2>/dev/null && running=yes
+	check "logs -f waits while the pod is Pending" test "$seen $running $(wc -c < "$WORK/p.out")" = "0 yes 0"
+	ungate p1-job
+	wait_exit $ppid 30
+	cp "$WORK/p.out" "$WORK/out"; cp "$WORK/p.err" "$WORK/err"
+	expect "...then follows the log once the pod started, to its end" 0
+	check "...all of it, once (a 200 kB line whole)" test "$(cat "$WORK/out")" = "$(printf 'after the wait\n%s' "$long")"
+	# the task's timeout bounds that wait
+	job p2-job 2s gated
+	running_task p2 p2-job --timeout 2s
+	wait_for 20 test "$(pod_phase p2-job)" = Pending
+	timeout 60 "$P" --kubeconfig "$KUBECONFIG" logs -f p2 -n "$NS" >"$WORK/out" 2>"$WORK/err"; rc=$?
+	cat "$WORK/out" "$WORK/err" >> "$WORK/all"
+	expect "logs -f stops waiting for a Pending pod after the task's timeout (exit 1)" 1 \
+		"^paddock: task p2: pod $NS/p2-job-[a-z0-9]+ is still Pending after 2s \(the task's timeout\)"
+
+	# SIGINT and SIGTERM end -f at once, exit 0.
+	printf '%s stdout F long\n' "$(ts)" > "$AGENT_LOG"
+	job i1-job 120s
+	running_task i1 i1-job
+	wait_for 20 test "$(pod_phase i1-job)" = Running
+	for sig in INT TERM; do
+		"$P" --kubeconfig "$KUBECONFIG" logs -f i1 -n "$NS" >"$WORK/i.out" 2>"$WORK/i.err" &
+		ipid=$!
+		wait_for 10 grep -qx long "$WORK/i.out"
+		kill -$sig $ipid
+		wait_exit $ipid 3
+		cp "$WORK/i.out" "$WORK/out"; cp "$WORK/i.err" "$WORK/err"
+		expect "SIG$sig ends logs -f within 3 s, exit 0" 0 '^long$'
+	done
+	K -n "$NS" delete job i1-job --wait=false >/dev/null 2>&1
 else
 	ok "# SKIP pod logs: $ENVDIR/kwok missing (not a tests/k8s/env.sh cluster)"
 fi

@@ -7,10 +7,14 @@
 
 #include <check.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <json-c/json.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "kube.h"
@@ -413,6 +417,125 @@ START_TEST(test_client_errors_no_token)
 }
 END_TEST
 
+/* ---- streams (no server: a closed port, a peer that never answers) ---------- */
+
+struct chunks {
+	size_t data_calls, ticks, bytes;
+	int stop_after_ticks; /* > 0: return 1 on that tick */
+	volatile sig_atomic_t *set_stop; /* set on the first tick, when not NULL */
+};
+
+static int on_chunk(void *ctx, const char *data, size_t len)
+{
+	struct chunks *c = ctx;
+	if (len) {
+		ck_assert_ptr_nonnull(data);
+		c->data_calls++;
+		c->bytes += len;
+		return 0;
+	}
+	c->ticks++;
+	if (c->set_stop)
+		*c->set_stop = 1;
+	return c->stop_after_ticks > 0 && c->ticks >= (size_t)c->stop_after_ticks;
+}
+
+/* A loopback port that accepts connections (the kernel's backlog) and
+ * never answers: *fd is its socket. */
+static int silent_port(int *fd)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t n = sizeof(a);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(*fd, 0);
+	ck_assert_int_eq(bind(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(*fd, 4), 0);
+	ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&a, &n), 0);
+	return ntohs(a.sin_port);
+}
+
+static volatile sig_atomic_t alarm_stop;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarm_stop = 1;
+}
+
+START_TEST(test_stream)
+{
+	const char *path = "/api/v1/namespaces/a/pods/p/log?container=agent&follow=true";
+	struct kube_config *cfg = cfg_closed_port();
+	struct kube_client *c = NULL;
+	struct chunks got = { 0 };
+	ck_assert_int_eq(kube_client_new(cfg, NULL, &c, err, sizeof(err)), 0);
+
+	/* Arguments. */
+	ck_assert_int_eq(kube_stream(NULL, path, on_chunk, &got, NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(kube_stream(c, "api/v1", on_chunk, &got, NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(kube_stream(c, NULL, on_chunk, &got, NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(kube_stream(c, path, NULL, &got, NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "kube_stream: missing argument"));
+	ck_assert_uint_eq(kube_client_errors(c), 0);
+
+	/* Nothing listens: a transport error naming the request, counted,
+	 * without the token; nothing handed on. */
+	err[0] = '\0';
+	int rc = kube_stream(c, path, on_chunk, &got, NULL, err, sizeof(err));
+	ck_assert_int_lt(rc, 0);
+	ck_assert_msg(strstr(err, "GET /api/v1/namespaces/a/pods/p/log?container=agent&follow=true: "),
+		      "%s", err);
+	ck_assert_msg(strstr(err, "onnect"), "%s", err); /* "Couldn't connect ...: Failed to connect ..." */
+	ck_assert_ptr_null(strstr(err, TOKEN));
+	ck_assert_uint_eq(kube_client_errors(c), 1);
+	ck_assert_uint_eq(got.data_calls, 0);
+	kube_client_free(c);
+
+	/* A server that never answers: the stream stays open (no overall
+	 * timeout) and ticks; a tick's non-zero return ends it, as does the
+	 * stop flag, set before, from a tick, or by a signal.  No answer:
+	 * status 0, nothing counted as an error. */
+	int fd;
+	free(cfg->server);
+	cfg->server = xasprintf("http://127.0.0.1:%d", silent_port(&fd));
+	ck_assert_int_eq(kube_client_new(cfg, NULL, &c, err, sizeof(err)), 0);
+	got = (struct chunks){ .stop_after_ticks = 2 };
+	ck_assert_int_eq(kube_stream(c, path, on_chunk, &got, NULL, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got.ticks, 2);
+	ck_assert_uint_eq(got.data_calls, 0);
+
+	volatile sig_atomic_t stop = 1;
+	got = (struct chunks){ 0 };
+	ck_assert_int_eq(kube_stream(c, path, on_chunk, &got, &stop, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got.ticks, 0);
+
+	stop = 0;
+	got = (struct chunks){ .set_stop = &stop };
+	ck_assert_int_eq(kube_stream(c, path, on_chunk, &got, &stop, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got.ticks, 1);
+
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, &old), 0);
+	alarm_stop = 0;
+	got = (struct chunks){ 0 };
+	int64_t t0 = now_mono_ms();
+	alarm(2);
+	ck_assert_int_eq(kube_stream(c, path, on_chunk, &got, &alarm_stop, err, sizeof(err)), 0);
+	alarm(0);
+	ck_assert_int_eq(alarm_stop, 1);
+	ck_assert_int_ge(now_mono_ms() - t0, 1500); /* it was open until the signal */
+	ck_assert_uint_ge(got.ticks, 1);
+	sigaction(SIGALRM, &old, NULL);
+	ck_assert_uint_eq(kube_client_errors(c), 0);
+	close(fd);
+	kube_client_free(c);
+	kube_config_free(cfg);
+}
+END_TEST
+
 /* ---- paths ----------------------------------------------------------------- */
 
 START_TEST(test_paths)
@@ -686,6 +809,14 @@ START_TEST(test_informer_cache_and_backoff)
 	struct kube_informer *none[] = { NULL };
 	ck_assert_int_eq(kube_informers_poll(none, 1, 0), -EINVAL);
 	ck_assert_int_eq(kube_informers_poll(NULL, 0, 0), 0);
+	/* A field selector: copied, replaced, cleared; NULL-safe. */
+	char sel[] = "metadata.name=t1";
+	kube_informer_set_field_selector(inf, sel);
+	sel[0] = 'X';
+	kube_informer_set_field_selector(inf, "metadata.name=t2");
+	kube_informer_set_field_selector(inf, "");
+	kube_informer_set_field_selector(inf, "metadata.name=t3");
+	kube_informer_set_field_selector(NULL, "metadata.name=t1");
 	kube_informer_free(inf);
 	kube_informer_free(NULL);
 	ck_assert_ptr_null(kube_informer_new(NULL, &KUBE_TASKS, NULL, NULL, NULL, NULL));
@@ -708,6 +839,8 @@ static Suite *suite(void)
 	tcase_add_test(t, test_client_errors_no_token);
 	tcase_add_test(t, test_paths);
 	tcase_add_test(t, test_informer_cache_and_backoff);
+	tcase_add_test(t, test_stream);
+	tcase_set_timeout(t, 30);
 	suite_add_tcase(s, t);
 	t = tcase_create("watch");
 	tcase_add_test(t, test_watch_every_split);

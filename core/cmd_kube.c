@@ -454,25 +454,12 @@ static int server_agent(struct kcli *k, const char *ns, const char *name, struct
 	int rc = kcli_get(k, MODEL_AGENT, ns, name, &obj, err, errlen);
 	if (rc < 0)
 		return rc;
-	/* Keep what a manifest may say; the server adds more metadata. */
-	json_object *doc = json_object_new_object();
-	json_object *md = json_object_new_object();
-	const char *keep[] = { "name", "namespace", "labels", "annotations", "uid" };
-	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
-		json_object *v = member(member(obj, "metadata"), keep[i]);
-		if (v)
-			json_object_object_add(md, keep[i], json_object_get(v));
-	}
-	json_object_object_add(doc, "apiVersion", json_object_new_string(MODEL_API_GROUP_VERSION));
-	json_object_object_add(doc, "kind", json_object_new_string("Agent"));
-	json_object_object_add(doc, "metadata", md);
-	if (member(obj, "spec"))
-		json_object_object_add(doc, "spec", json_object_get(member(obj, "spec")));
-	json_object_put(obj);
 	struct model_limits lim = { .prompt_bytes = k->cfg->limits.prompt_bytes };
 	enum model_kind kind;
 	char verr[768];
-	rc = model_validate(doc, &lim, &kind, verr, sizeof(verr));
+	json_object *doc = NULL;
+	rc = model_from_server(obj, &lim, &kind, &doc, verr, sizeof(verr));
+	json_object_put(obj);
 	if (rc == 0)
 		rc = model_agent_from_json(doc, out, verr, sizeof(verr));
 	if (rc < 0)

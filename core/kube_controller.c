@@ -146,7 +146,8 @@ static int hb_object_get(void *ctx, const char *kind, const char *ns, const char
 struct klookup {
 	struct kctl *k;
 	const char *ns;
-	bool check_secret;
+	const char **deps;     /* lk_task_deps's answer, valid until its next call */
+	size_t deps_cap;
 };
 
 static int lk_task_phase(void *ctx, const char *ns, const char *name, enum rec_phase *ph)
@@ -165,28 +166,40 @@ static int lk_task_deps(void *ctx, const char *name, const char *const **deps, s
 	json_object *t = kube_informer_get(l->k->inf[INF_TASKS], l->ns, name);
 	if (!t)
 		return -ENOENT;
-	/* spec.dependsOn is validated: an array of strings.  The strings are
-	 * borrowed from the cache, which does not change during a pass. */
-	static const char *v[64];
+	/* spec.dependsOn is validated: an array of strings, borrowed from the
+	 * cache, which does not change during a pass. */
 	json_object *arr = jget(jget(t, "spec"), "dependsOn");
 	size_t m = arr ? json_object_array_length(arr) : 0;
-	if (m > ARRAY_SIZE(v))
-		m = ARRAY_SIZE(v);
+	if (m > l->deps_cap) {
+		l->deps_cap = m;
+		l->deps = xrealloc(l->deps, m * sizeof(*l->deps));
+	}
 	for (size_t i = 0; i < m; i++)
-		v[i] = json_object_get_string(json_object_array_get_idx(arr, i));
-	*deps = v;
+		l->deps[i] = json_object_get_string(json_object_array_get_idx(arr, i));
+	*deps = l->deps;
 	*n = m;
 	return 0;
 }
-
 static int lk_agent(void *ctx, const char *ns, const char *name, struct model_agent **out)
 {
 	struct klookup *l = ctx;
-	json_object *a = kube_informer_get(l->k->inf[INF_AGENTS], ns, name);
+	json_object *a = kube_informer_get(l->k->inf[INF_AGENTS], ns, name), *doc = NULL;
 	if (!a)
 		return -ENOENT;
-	char err[256];
-	return model_agent_from_json(a, out, err, sizeof(err));
+	/* The Agent's defaults, as `paddock apply` fills them; an Agent the
+	 * checks refuse counts as missing (its message is in the log). */
+	struct model_limits lim = { .prompt_bytes = l->k->cfg->limits.prompt_bytes };
+	enum model_kind kind;
+	char err[512];
+	int rc = model_from_server(a, &lim, &kind, &doc, err, sizeof(err));
+	if (rc == 0)
+		rc = model_agent_from_json(doc, out, err, sizeof(err));
+	if (rc < 0) {
+		log_warn("invalid agent", "namespace", ns, "agent", name, "error", err);
+		rc = -ENOENT;
+	}
+	json_object_put(doc);
+	return rc;
 }
 
 static int lk_secret(void *ctx, const char *ns, const char *name, const char *key, char *err,
@@ -367,7 +380,7 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 		  k->cfg->limits.context_total_bytes);
 	char *prompt = NULL, *task_md = NULL, *entry = NULL, *lib = NULL;
 	json_object *job = NULL, *cm = NULL, *created = NULL;
-	struct klookup l = { k, t->ns, false };
+	struct klookup l = { k, t->ns, NULL, 0 };
 	int rc = tmpl_render(t->prompt, dep_result, &l, k->cfg->limits.prompt_bytes, &prompt, err,
 			     errlen);
 	if (rc < 0)
@@ -535,8 +548,10 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 	json_object_put(pods);
 }
 
+/* A Running task's Job.  Its Agent (*a, owned; for the driver's parser)
+ * is looked up only once the Job has ended. */
 static void observe_job(struct kctl *k, json_object *task, const struct model_task *t,
-			const struct model_agent *a, struct rec_input *in, struct kobs *o)
+			struct model_agent **a, struct rec_input *in, struct kobs *o)
 {
 	json_object *st = jget(task, "status");
 	const char *jn = jstr(st, "jobName"), *ns = jstr(st, "runNamespace");
@@ -546,15 +561,19 @@ static void observe_job(struct kctl *k, json_object *task, const struct model_ta
 		return;
 	}
 	const char *why = NULL;
-	if (job_condition(job, "Complete", NULL)) {
-		collect_run(k, t, a, ns, jn, true, o);
-	} else if (job_condition(job, "Failed", &why)) {
-		collect_run(k, t, a, ns, jn, false, o);
-		if (str_eq(why, "DeadlineExceeded"))
-			in->run_end_reason = "Timeout";
-	} else {
+	bool complete = job_condition(job, "Complete", NULL);
+	if (!complete && !job_condition(job, "Failed", &why)) {
 		in->run = REC_RUN_ACTIVE;
 		return;
+	}
+	if (t->agent_name && !*a) {
+		struct klookup l = { k, t->ns, NULL, 0 };
+		lk_agent(&l, t->agent_ns, t->agent_name, a);
+	}
+	collect_run(k, t, *a, ns, jn, complete, o);
+	if (!complete) {
+		if (str_eq(why, "DeadlineExceeded"))
+			in->run_end_reason = "Timeout";
 	}
 	in->run = REC_RUN_EXITED;
 	in->exit_code = o->exit_code;
@@ -567,49 +586,41 @@ static void observe_job(struct kctl *k, json_object *task, const struct model_ta
 
 /*
  * Tasks created with kubectl reach the controller without `paddock apply`'s
- * checks (the CRD schema holds only the declarative part).  Validate a
- * copy as apply would - schema with its defaults, the plugins, the
- * template's dependency references - and return it (owned), with the
- * server's metadata kept.  On a problem, `invalid` gets the message.
+ * checks (the CRD schema holds only the declarative part).  The task as a
+ * validated view - schema and defaults, as apply would - into *out; with
+ * `plugins`, also apply's checks through the Agent and the plugins.  A
+ * problem goes into `invalid` (the task then fails InvalidSpec); only a
+ * document that cannot be read at all returns an error.
  */
-static json_object *validated_copy(struct kctl *k, json_object *task, bool full, char *invalid,
-				   size_t invlen)
+static int task_view(struct kctl *k, json_object *task, bool plugins, struct model_task **out,
+		     char *invalid, size_t invlen)
 {
-	json_object *c = NULL;
-	if (json_object_deep_copy(task, &c, NULL) != 0)
-		return json_object_get(task);
-	json_object *md = jget(c, "metadata");
-	json_object *slim = json_object_new_object();
-	static const char *const keep[] = { "name", "namespace", "labels", "annotations", "uid",
-					    "resourceVersion", "generation", "creationTimestamp" };
-	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
-		json_object *v = jget(md, keep[i]);
-		if (v)
-			json_object_object_add(slim, keep[i], json_object_get(v));
-	}
-	json_object_get(md);
-	json_object_object_add(c, "metadata", slim);
 	struct model_limits lim = { .prompt_bytes = k->cfg->limits.prompt_bytes };
 	enum model_kind kind;
-	int rc = model_validate(c, &lim, &kind, invalid, invlen);
-	json_object_object_add(c, "metadata", md); /* the server's, whole */
-	if (rc == 0 && full) {
-		struct model_task *t = NULL;
-		struct model_agent *a = NULL;
-		if (model_task_from_json(c, &t, invalid, invlen) == 0) {
-			struct klookup l = { k, t->ns, false };
-			int arc = t->agent_name ? lk_agent(&l, t->agent_ns, t->agent_name, &a) : 0;
-			/* a missing or forbidding Agent is the resolution's to
-			 * report (AgentNotFound, Forbidden) */
-			if (arc == 0 && (!a || model_agent_allows(a, t->ns)))
-				rc = pipeline_check_task(k->ps, t, arc, a, invalid, invlen);
-		}
-		model_agent_free(a);
-		model_task_free(t);
+	json_object *doc = NULL;
+	invalid[0] = '\0';
+	if (model_from_server(task, &lim, &kind, &doc, invalid, invlen) < 0)
+		doc = json_object_get(task); /* read as it is, to fail it with the message */
+	char rerr[512];
+	int rc = model_task_from_json(doc, out, rerr, sizeof(rerr));
+	json_object_put(doc); /* the view holds its own reference */
+	if (rc < 0) {
+		snprintf(invalid, invlen, "%s", rerr);
+		return rc;
 	}
-	if (rc == 0)
+	if (invalid[0] || !plugins)
+		return 0;
+	const struct model_task *t = *out;
+	struct model_agent *a = NULL;
+	struct klookup l = { k, t->ns, NULL, 0 };
+	int arc = t->agent_name ? lk_agent(&l, t->agent_ns, t->agent_name, &a) : 0;
+	/* a missing or forbidding Agent is the resolution's to report
+	 * (AgentNotFound, Forbidden) */
+	if (arc == 0 && (!a || model_agent_allows(a, t->ns)) &&
+	    pipeline_check_task(k->ps, t, arc, a, invalid, invlen) == 0)
 		invalid[0] = '\0';
-	return c;
+	model_agent_free(a);
+	return 0;
 }
 
 /* ---- reconcile one task ----------------------------------------------- */
@@ -629,21 +640,22 @@ static void reconcile_task(struct kctl *k, json_object *task, struct kadmit *ad)
 	json_object *md = jget(task, "metadata");
 	enum rec_phase ph = task_phase_of(task);
 	char invalid[1024] = "";
-	/* Spec checks (and defaults) for a task that has not started; a
-	 * started one ran with its spec as it was. */
-	bool fresh = ph == REC_PENDING || ph == REC_WAITING;
-	json_object *doc = validated_copy(k, task, fresh, invalid, sizeof(invalid));
-	if (model_task_from_json(doc, &t, err, sizeof(err)) < 0) {
+	/* The spec's checks and defaults matter until the run starts: all of
+	 * apply's checks once, when the task is first seen (Pending); the
+	 * schema's defaults up to admission; a started task is read as is. */
+	int vrc = ph == REC_PENDING || ph == REC_WAITING || ph == REC_QUEUED ?
+			  task_view(k, task, ph == REC_PENDING, &t, invalid, sizeof(invalid)) :
+			  model_task_from_json(task, &t, invalid, sizeof(invalid));
+	if (vrc < 0) {
 		log_error("unreadable task", "namespace", jstr(md, "namespace"), "task", jstr(md, "name"),
-			  "error", err);
-		json_object_put(doc);
+			  "error", invalid);
 		return;
 	}
-	json_object_put(doc); /* t holds its own reference */
+	bool fresh = ph == REC_PENDING || ph == REC_WAITING;
 	json_object *st = jget(task, "status");
 	struct rec_input in;
 	pipeline_rec_input(k->cfg, task, t, &in);
-	struct klookup l = { k, t->ns, ad->admit };
+	struct klookup l = { k, t->ns, NULL, 0 };
 	struct pipeline_resolution res = { 0 };
 	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {
 		/* The Secret is fetched only for a task about to start: one
@@ -657,8 +669,6 @@ static void reconcile_task(struct kctl *k, json_object *task, struct kadmit *ad)
 			in.invalid = invalid;
 			in.invalid_reason = "InvalidSpec";
 		}
-	} else if (t->agent_name) {
-		lk_agent(&l, t->agent_ns, t->agent_name, &a);
 	}
 	in.agent_running = ad->agent_running;
 	in.agent_max = ad->agent_max;
@@ -666,7 +676,7 @@ static void reconcile_task(struct kctl *k, json_object *task, struct kadmit *ad)
 	in.global_max = ad->global_max;
 	in.head_of_queue = ad->admit;
 	if (ph == REC_RUNNING && !in.stop_requested)
-		observe_job(k, task, t, a, &in, &o);
+		observe_job(k, task, t, &a, &in, &o);
 	else if (ph == REC_RUNNING)
 		in.run = REC_RUN_ACTIVE;
 
@@ -737,6 +747,7 @@ static void reconcile_task(struct kctl *k, json_object *task, struct kadmit *ad)
 		break;
 	}
 	json_object_put(o.result);
+	free(l.deps);
 	pipeline_resolution_free(&res);
 	model_agent_free(a);
 	model_task_free(t);
@@ -753,8 +764,9 @@ struct entry {
 };
 
 struct pass {
-	struct entry *v;
+	struct entry *v;       /* the tasks a pass may act on */
 	size_t n, cap;
+	long phases[METRICS_N_PHASES]; /* every task, by phase (metrics) */
 };
 
 static void agent_key(json_object *task, char *key, size_t n)
@@ -774,20 +786,27 @@ static void agent_key(json_object *task, char *key, size_t n)
 static int collect(void *ctx, json_object *task)
 {
 	struct pass *p = ctx;
+	enum rec_phase ph = task_phase_of(task);
+	int mp = model_phase_parse(rec_phase_name(ph));
+	if (mp >= 0 && mp < METRICS_N_PHASES)
+		p->phases[mp]++;
+	/* A finished task is only counted, unless its TTL will delete it:
+	 * the thousands a cluster keeps cost no pass any work. */
+	if (rec_phase_terminal(ph) && !jget(jget(task, "spec"), "ttlSecondsAfterFinished"))
+		return 0;
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 64;
 		p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
 	}
 	struct entry *e = &p->v[p->n++];
 	e->task = json_object_get(task);
-	e->phase = task_phase_of(task);
+	e->phase = ph;
 	json_object *md = jget(task, "metadata");
 	e->created_ms = jtime(md, "creationTimestamp");
 	e->uid = jstr(md, "uid");
 	agent_key(task, e->key, sizeof(e->key));
 	return 0;
 }
-
 static int fifo_cmp(const void *pa, const void *pb)
 {
 	const struct entry *a = pa, *b = pb;
@@ -839,53 +858,61 @@ static void counts_free(struct counts *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static int add_uid(void *ctx, json_object *task)
+{
+	const char *uid = jstr(jget(task, "metadata"), "uid");
+	if (uid)
+		json_object_object_add(ctx, uid, NULL);
+	return 0;
+}
+
+struct orphans {
+	json_object *uids;     /* every task's uid */
+	json_object *found;    /* [job, ...] whose task is gone */
+};
+
+static int find_orphan(void *ctx, json_object *job)
+{
+	struct orphans *o = ctx;
+	json_object *md = jget(job, "metadata"), *labels = jget(md, "labels");
+	const char *uid = jstr(labels, KUBE_LABEL_TASK_UID);
+	if (uid && !str_eq(jstr(labels, KUBE_LABEL_TASK_NS), jstr(md, "namespace")) &&
+	    !json_object_object_get_ex(o->uids, uid, NULL))
+		json_object_array_add(o->found, json_object_get(job));
+	return 0;
+}
+
 /* Cross-namespace runs have no ownerReference (those cannot cross
  * namespaces): their Jobs and ConfigMaps go when their Task has gone. */
-static void sweep_orphans(struct kctl *k, const struct pass *p)
+static void sweep_orphans(struct kctl *k)
 {
-	json_object *uids = json_object_new_object();
-	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].uid)
-			json_object_object_add(uids, p->v[i].uid, NULL);
-	struct pass jobs = { 0 };
-	kube_informer_foreach(k->inf[INF_JOBS], collect, &jobs);
-	for (size_t i = 0; i < jobs.n; i++) {
-		json_object *md = jget(jobs.v[i].task, "metadata");
+	struct orphans o = { json_object_new_object(), json_object_new_array() };
+	kube_informer_foreach(k->inf[INF_TASKS], add_uid, o.uids);
+	kube_informer_foreach(k->inf[INF_JOBS], find_orphan, &o);
+	for (size_t i = 0; i < json_object_array_length(o.found); i++) {
+		json_object *md = jget(json_object_array_get_idx(o.found, i), "metadata");
 		json_object *labels = jget(md, "labels");
-		const char *uid = jstr(labels, KUBE_LABEL_TASK_UID);
-		const char *tns = jstr(labels, KUBE_LABEL_TASK_NS);
 		const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
-		if (!uid || str_eq(tns, ns) || json_object_object_get_ex(uids, uid, NULL))
-			continue;
-		log_info("deleting the run of a deleted task", "namespace", tns, "task",
-			 jstr(labels, KUBE_LABEL_TASK), "job", name, "job_namespace", ns);
+		log_info("deleting the run of a deleted task", "namespace",
+			 jstr(labels, KUBE_LABEL_TASK_NS), "task", jstr(labels, KUBE_LABEL_TASK), "job",
+			 name, "job_namespace", ns);
 		delete_object(k, &KUBE_JOBS, ns, name);
 		delete_object(k, &KUBE_CONFIGMAPS, ns, name);
 	}
-	for (size_t i = 0; i < jobs.n; i++)
-		json_object_put(jobs.v[i].task);
-	free(jobs.v);
-	json_object_put(uids);
+	json_object_put(o.found);
+	json_object_put(o.uids);
 }
-
 static void publish_metrics(struct kctl *k, const struct pass *p, const struct counts *c)
 {
 	if (!k->m)
 		return;
-	long phases[METRICS_N_PHASES] = { 0 };
-	for (size_t i = 0; i < p->n; i++) {
-		int mp = model_phase_parse(rec_phase_name(p->v[i].phase));
-		if (mp >= 0 && mp < METRICS_N_PHASES)
-			phases[mp]++;
-	}
-	metrics_set_phase_counts(k->m, phases);
+	metrics_set_phase_counts(k->m, p->phases);
 	const char **keys = xcalloc(c->n + 1, sizeof(char *));
 	for (size_t i = 0; i < c->n; i++)
 		keys[i] = c->keys[i][0] ? c->keys[i] : "(none)";
 	metrics_set_queue_depths(k->m, keys, c->queued, c->n);
 	free(keys);
 }
-
 static void lease_tick(struct kctl *k);
 
 /* Renew the Lease when due, also in the middle of a long pass (1,000
@@ -934,14 +961,12 @@ static void pass(struct kctl *k)
 	bool *blocked = xcalloc(c.n + 1, sizeof(bool));
 	k->next_due_ms = 0;
 	/* Everything but the queue: Pending, Waiting and Running tasks, a
-	 * stopped Queued one, and finished ones with a TTL.  A task that
-	 * becomes Queued here is admitted below, in the same pass. */
+	 * stopped Queued one, and finished ones with a TTL (collect() kept
+	 * no other finished ones).  A task that becomes Queued here is
+	 * admitted below, in the same pass. */
 	for (size_t i = 0; i < p.n; i++) {
 		struct entry *e = &p.v[i];
-		bool ttl = rec_phase_terminal(e->phase) &&
-			   jget(jget(e->task, "spec"), "ttlSecondsAfterFinished");
-		bool stop_queued = e->phase == REC_QUEUED && store_stop_requested(e->task);
-		if ((rec_phase_terminal(e->phase) && !ttl) || (e->phase == REC_QUEUED && !stop_queued))
+		if (e->phase == REC_QUEUED && !store_stop_requested(e->task))
 			continue;
 		if (!still_leader(k))
 			goto out;
@@ -988,7 +1013,7 @@ static void pass(struct kctl *k)
 	int64_t mono = now_mono_ms();
 	if (mono - k->last_sweep_ms >= SWEEP_INTERVAL_MS) {
 		k->last_sweep_ms = mono;
-		sweep_orphans(k, &p);
+		sweep_orphans(k);
 	}
 	publish_metrics(k, &p, &c);
 out:

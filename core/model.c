@@ -1204,6 +1204,41 @@ int model_validate(json_object *doc, const struct model_limits *lim, enum model_
 	return 0;
 }
 
+int model_from_server(json_object *obj, const struct model_limits *lim, enum model_kind *kind,
+		      json_object **out, char *err, size_t errlen)
+{
+	static const char *const keep[] = { "name", "namespace", "labels", "annotations", "uid",
+					    "resourceVersion", "generation", "creationTimestamp" };
+	if (!json_object_is_type(obj, json_type_object))
+		return errf(err, errlen, -EINVAL, "the server's object is not a mapping");
+	json_object *doc = json_object_new_object(), *md = NULL;
+	json_object_object_foreach(obj, key, val) {
+		if (strcmp(key, "metadata"))
+			json_object_object_add(doc, key, json_object_get(val));
+		else
+			md = val;
+	}
+	json_object *slim = json_object_new_object();
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+		json_object *v = NULL;
+		if (md && json_object_object_get_ex(md, keep[i], &v))
+			json_object_object_add(slim, keep[i], json_object_get(v));
+	}
+	json_object_object_add(doc, "metadata", slim);
+	/* Validation fills defaults in place: never into the caller's object. */
+	json_object *copy = NULL;
+	int rc = json_object_deep_copy(doc, &copy, NULL) == 0 ? 0 : -ENOMEM;
+	json_object_put(doc);
+	if (rc == 0)
+		rc = model_validate(copy, lim, kind, err, errlen);
+	if (rc < 0) {
+		json_object_put(copy);
+		return rc;
+	}
+	*out = copy;
+	return 0;
+}
+
 /* ---- views --------------------------------------------------------- */
 
 static json_object *path_get(json_object *o, const char *dotted)

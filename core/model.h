@@ -58,6 +58,15 @@ struct model_limits {
 int model_validate(json_object *doc, const struct model_limits *lim, enum model_kind *kind,
 		   char *err, size_t errlen);
 
+/* An object read from the API server, as a validated document: a copy
+ * with only the metadata a manifest may hold (name, namespace, labels,
+ * annotations, uid, resourceVersion, generation, creationTimestamp; not
+ * managedFields, ownerReferences, finalizers, ...), passed through
+ * model_validate() - so the same checks and defaults as `paddock apply`.
+ * Owned *out; on error err says what is wrong with the server's object. */
+int model_from_server(json_object *obj, const struct model_limits *lim, enum model_kind *kind,
+		      json_object **out, char *err, size_t errlen);
+
 /* Name checks (Kubernetes rules). */
 bool model_dns1123_label(const char *s);     /* [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63 */
 bool model_dns1123_subdomain(const char *s); /* labels joined by '.', <= 253 */

@@ -842,20 +842,17 @@ int kube_render(const struct kube_render_in *in, json_object **job, json_object 
 	    (rc = apply_pod(in->a->pod, spec, pod_labels, &resources, err, errlen)) < 0)
 		goto out;
 
-	/* Git fetches: the workspace checkout first (it needs an empty directory). */
-	size_t gi = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < p->n_gits; i++) {
-			const struct plan_git *pg = &p->gits[i];
-			bool ws = !pg->dest || !*pg->dest;
-			if ((pass == 0) != ws)
-				continue;
-			json_object *g = NULL;
-			if ((rc = git_container(pg, gi++, git_image, &g, err, errlen)) < 0)
-				goto out;
-			json_object_array_add(init, g);
-		}
+	/* Git fetches, in the order the local backend runs them. */
+	size_t *order = plan_git_order(p);
+	for (size_t i = 0; i < p->n_gits; i++) {
+		json_object *g = NULL;
+		if ((rc = git_container(&p->gits[order[i]], i, git_image, &g, err, errlen)) < 0)
+			break;
+		json_object_array_add(init, g);
 	}
+	free(order);
+	if (rc < 0)
+		goto out;
 	if ((rc = materials(in, image, &mat, &data, &sources, err, errlen)) < 0)
 		goto out;
 	json_object_array_add(init, mat);

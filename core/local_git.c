@@ -593,17 +593,10 @@ out:
 int local_git_fetch_all(const struct local_spec *s, int ws_fd, char *err, size_t errlen)
 {
 	const struct run_plan *p = s->plan;
-	/* The workspace checkout first: it needs an empty directory. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < p->n_gits; i++) {
-			const struct plan_git *pg = &p->gits[i];
-			bool ws = !pg->dest || !*pg->dest;
-			if ((pass == 0) != ws)
-				continue;
-			int rc = fetch_one(s, pg, ws_fd, err, errlen);
-			if (rc < 0)
-				return rc;
-		}
-	}
-	return 0;
+	size_t *order = plan_git_order(p);
+	int rc = 0;
+	for (size_t i = 0; i < p->n_gits && rc == 0; i++)
+		rc = fetch_one(s, &p->gits[order[i]], ws_fd, err, errlen);
+	free(order);
+	return rc;
 }

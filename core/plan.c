@@ -449,3 +449,15 @@ const char *plan_url_password_at(const char *url)
 			at = a + i;
 	return at && memchr(a, ':', (size_t)(at - a)) ? at : NULL;
 }
+
+size_t *plan_git_order(const struct run_plan *p)
+{
+	size_t *order = xcalloc(p->n_gits + 1, sizeof(size_t)), n = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < p->n_gits; i++) {
+			const char *dest = p->gits[i].dest;
+			if ((pass == 0) == (!dest || !*dest))
+				order[n++] = i;
+		}
+	return order;
+}

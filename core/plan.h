@@ -92,6 +92,11 @@ char *plan_render_task_md(const struct run_plan *p, const char *prompt);
  * keep such a password out of argv, logs and Job specs. */
 const char *plan_url_password_at(const char *url);
 
+/* The order the plan's git fetches run in, as indexes into p->gits
+ * (p->n_gits of them): the workspace checkout (dest "") first, as it
+ * needs an empty directory, then the others, each in plan order.  Owned. */
+size_t *plan_git_order(const struct run_plan *p);
+
 /* Lookup a plain env value set in the plan (NULL if absent or secret). */
 const char *plan_env_get(const struct run_plan *p, const char *name);
 

@@ -400,26 +400,27 @@ void pipeline_sink_init(struct pipeline_sink *s, const struct pd_config *cfg,
 		s->parser = NULL;
 }
 
-void pipeline_sink_line(struct pipeline_sink *s, const char *line, size_t len)
+static int sink_line(void *ctx, const char *line, size_t len, bool truncated)
 {
-	outputs_feed_line(s->outputs, line, len, false);
+	struct pipeline_sink *s = ctx;
+	outputs_feed_line(s->outputs, line, len, truncated);
 	if (s->parser && s->ops->parser_line)
 		s->ops->parser_line(s->parser, line, len);
+	return 0;
+}
+
+void pipeline_sink_line(struct pipeline_sink *s, const char *line, size_t len)
+{
+	sink_line(s, line, len, false);
 }
 
 void pipeline_sink_text(struct pipeline_sink *s, const char *text, size_t len, size_t line_max)
 {
-	while (len > 0) {
-		const char *nl = memchr(text, '\n', len);
-		size_t l = nl ? (size_t)(nl - text) : len;
-		pipeline_sink_line(s, text, l < line_max ? l : line_max);
-		if (!nl)
-			break;
-		len -= l + 1;
-		text = nl + 1;
-	}
+	struct line_splitter *ls = lines_new(line_max, sink_line, s);
+	lines_feed(ls, text, len);
+	lines_finish(ls);
+	lines_free(ls);
 }
-
 json_object *pipeline_sink_finish(struct pipeline_sink *s, int exit_code)
 {
 	outputs_finish(s->outputs);

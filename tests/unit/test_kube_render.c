@@ -557,6 +557,26 @@ START_TEST(files_and_modes)
 END_TEST
 
 /* Run the rendered materials script with sh, its paths mapped into `dir`. */
+/* Run /bin/sh with argv, stderr into errfile; *out_err gets what it
+ * printed (owned, or NULL).  The exit status, or 128 when killed. */
+static int run_sh(char **argv, const char *errfile, char **out_err)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0)
+			dup2(fd, 2);
+		execv("/bin/sh", argv);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	*out_err = NULL;
+	read_file(errfile, 1 << 16, out_err, NULL);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
 static int run_materials(json_object *mat, const char *dir, char **out_err)
 {
 	char *script = unexpand(js(mat, "command.2"));
@@ -582,25 +602,13 @@ static int run_materials(json_object *mat, const char *dir, char **out_err)
 		argv[4 + i] = a;
 	}
 	char *errfile = xasprintf("%s/stderr", dir);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execv("/bin/sh", argv);
-		_exit(127);
-	}
-	int status = 0;
-	waitpid(pid, &status, 0);
+	int rc = run_sh(argv, errfile, out_err);
 	for (size_t i = 0; i < n; i++)
 		free(argv[4 + i]);
 	free(argv);
 	free(script);
-	*out_err = NULL;
-	read_file(errfile, 1 << 16, out_err, NULL);
 	free(errfile);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	return rc;
 }
 
 static unsigned mode_of(const char *dir, const char *rel)
@@ -841,27 +849,15 @@ static int run_git(json_object *g, const char *ws, char **out_err)
 	for (size_t i = 0; i < n; i++)
 		argv[4 + i] = unexpand(json_object_get_string(json_object_array_get_idx(args, i)));
 	char *errfile = xasprintf("%s.stderr", ws);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execv("/bin/sh", argv);
-		_exit(127);
-	}
-	int status = 0;
-	waitpid(pid, &status, 0);
+	int rc = run_sh(argv, errfile, out_err);
+	unlink(errfile);
 	for (size_t i = 0; i < n; i++)
 		free(argv[4 + i]);
 	free(argv);
 	free(script);
 	free(mapped);
-	*out_err = NULL;
-	read_file(errfile, 1 << 16, out_err, NULL);
-	unlink(errfile);
 	free(errfile);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	return rc;
 }
 
 static void sh_ok(const char *cmd)

@@ -75,3 +75,9 @@ printf '%-26s %10.2f %12.2f\n' "paddock pipeline" "$(echo "$pipeline*1000" | bc 
 printf 'pipeline / bwrap: %.2f; pipeline overhead over bwrap: %.2f ms/task\n' \
 	"$(echo "$pipeline/$viabwrap" | bc -l)" "$(echo "($pipeline-$viabwrap)*1000" | bc -l)"
 [ "$failed" -eq 0 ]
+
+# 4. the fence alone: a trivial command in the sandbox runs get now (own
+# uid in a user namespace, seccomp filter, cgroup) against bare bwrap.
+if [ "$(id -u)" -eq 0 ] && [ -x "$build/core/sandbox_bench" ]; then
+	"$build/core/sandbox_bench" "${SANDBOX_N:-200}"
+fi

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "cli.h"
+#include "runtime.h"
 
 #include "util.h"
 
@@ -242,6 +243,31 @@ const struct cli_command cmd_plugins = {
 
 /* ---- config ------------------------------------------------------- */
 
+/* Each enabled driver's CLI, looked up in a real sandbox (local backend). */
+static int probe_clis(struct cli_ctx *ctx)
+{
+	if (!str_eq(ctx->cfg->backend, "local"))
+		return 0;
+	char err[1024];
+	struct runtime *rt = NULL;
+	if (runtime_open(ctx->cfg, ctx->plugins, &rt, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return -1;
+	}
+	int bad = 0;
+	for (size_t i = 0; i < ctx->plugins->n; i++) {
+		const struct loaded_plugin *lp = &ctx->plugins->v[i];
+		if (!lp->enabled || lp->desc->kind != PADDOCK_KIND_DRIVER)
+			continue;
+		if (runtime_probe_cli(rt, lp->desc->name, err, sizeof(err)) < 0) {
+			cli_error("%s", err);
+			bad++;
+		}
+	}
+	runtime_close(rt);
+	return bad ? -1 : 0;
+}
+
 static int config_check(struct cli_ctx *ctx, int argc, char **argv)
 {
 	if (argc > 2)
@@ -273,6 +299,8 @@ static int config_check(struct cli_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < ctx->plugins->n_refused; i++)
 		fprintf(stderr, "paddock: warning: %s: %s\n", ctx->plugins->refused[i].path,
 			ctx->plugins->refused[i].reason);
+	if (probe_clis(ctx) < 0)
+		return CLI_EXIT_FAILED;
 	if (cfg->path)
 		printf("config OK: %s (%zu driver%s, %zu context%s enabled)\n", cfg->path, nd,
 		       nd == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
@@ -299,7 +327,10 @@ const struct cli_command cmd_config = {
 		"\n"
 		"Read the config file (FILE, else --config, else $PADDOCK_CONFIG, else\n"
 		"the default path), load every plugin and create an instance of each\n"
-		"enabled one, exactly as the controller does at startup.  Prints\n"
+		"enabled one, exactly as the controller does at startup.  On the local\n"
+		"backend, also look each enabled driver's CLI up inside a real sandbox,\n"
+		"as its runs see it (a CLI the sandbox cannot see fails the check).\n"
+		"Prints\n"
 		"\"config OK: PATH (N drivers, M contexts enabled)\" or the first problem,\n"
 		"as FILE:LINE:COLUMN: field: problem: fix.  Plugins that were refused but\n"
 		"are not enabled are printed as warnings.\n"

@@ -9,6 +9,7 @@
 #include "cmd_kube.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "kube.h"
 #include "pipeline.h"
 #include "template.h"
+#include "term.h"
 #include "util.h"
 
 struct kcli {
@@ -828,6 +830,21 @@ static int job_pod(struct kcli *k, const char *ns, const char *job, json_object 
 	return rc;
 }
 
+/* A progress note on stderr, escaped: it quotes what the API server said. */
+static void PD_PRINTF(1, 2) say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	char *e = term_safe(msg ? msg : fmt, 0);
+	fprintf(stderr, "paddock: %s\n", e);
+	free(e);
+	free(msg);
+}
+
 static bool pod_done(json_object *pod)
 {
 	const char *ph = field(pod, "status.phase");
@@ -929,6 +946,7 @@ struct follow {
 	int64_t done_ms;       /* when the pod was first seen ended, or 0 */
 	bool gone;             /* the pod was deleted */
 	int werr;              /* errno of a failed write to stdout, or 0 */
+	struct term_stream *ts; /* stdout is a terminal: escape through this; else NULL */
 };
 
 #define FOLLOW_CHECK_MS 2000 /* how often the pod is looked at while following */
@@ -945,8 +963,15 @@ static int follow_chunk(void *ctx, const char *data, size_t len)
 	int64_t now = now_mono_ms();
 	if (len) {
 		errno = 0;
-		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
-			f->werr = errno ? errno : EIO;
+		int wrc = 0;
+		if (f->ts) /* stdout is a terminal */
+			wrc = term_stream_write(f->ts, stdout, data, len);
+		else if (fwrite(data, 1, len, stdout) != len)
+			wrc = -(errno ? errno : EIO);
+		if (wrc == 0 && fflush(stdout) != 0)
+			wrc = -(errno ? errno : EIO);
+		if (wrc < 0) {
+			f->werr = -wrc;
 			return 1;
 		}
 		f->bytes += len;
@@ -1002,12 +1027,11 @@ static int wait_pod_started(struct kcli *k, const char *ns, const char *task, co
 			return 0;
 		}
 		if (rc == -ESRCH && !said_none) {
-			fprintf(stderr, "paddock: task %s: Job %s/%s has no pod yet; waiting\n", task,
-				run_ns, job);
+			say("task %s: Job %s/%s has no pod yet; waiting", task, run_ns, job);
 			said_none = true;
 		} else if (rc == 0 && !said_pending) {
-			fprintf(stderr, "paddock: pod %s/%s is Pending; waiting for it to start\n", run_ns,
-				field(pod, "metadata.name"));
+			say("pod %s/%s is Pending; waiting for it to start", run_ns,
+			    field(pod, "metadata.name"));
 			said_pending = true;
 		}
 		if (now_mono_ms() >= deadline) {
@@ -1038,9 +1062,12 @@ static int follow_pod(struct kcli *k, const char *task, const char *run_ns, cons
 {
 	char *path = kube_path(&KUBE_PODS, run_ns, pod, "log", "container=agent&follow=true");
 	bool said_waiting = false;
+	struct term_stream tstream;
+	term_stream_init(&tstream, TERM_MULTILINE);
+	struct term_stream *ts = isatty(1) ? &tstream : NULL;
 	int rc;
 	for (;;) {
-		struct follow f = { .k = k, .ns = run_ns, .pod = pod };
+		struct follow f = { .k = k, .ns = run_ns, .pod = pod, .ts = ts };
 		f.last_data_ms = f.next_check_ms = now_mono_ms(); /* the first tick looks */
 		char kerr[1024] = "";
 		int st = kube_stream(k->cl, path, follow_chunk, &f, stop, kerr, sizeof(kerr));
@@ -1069,7 +1096,7 @@ static int follow_pod(struct kcli *k, const char *task, const char *run_ns, cons
 			rc = log_answer_error(k, run_ns, pod, st, kerr, err, errlen);
 			if (rc == -EAGAIN && now_mono_ms() < deadline) {
 				if (!said_waiting)
-					fprintf(stderr, "paddock: %s; waiting\n", err);
+					say("%s; waiting", err);
 				said_waiting = true;
 				for (int i = 0; i < 5 && !*stop; i++)
 					usleep(100 * 1000);
@@ -1107,6 +1134,10 @@ static int follow_pod(struct kcli *k, const char *task, const char *run_ns, cons
 		}
 		break;
 	}
+	if (ts) {
+		term_stream_end(ts, stdout);
+		fflush(stdout);
+	}
 	free(path);
 	return rc;
 }
@@ -1133,7 +1164,7 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 		json_object_put(task);
 		task = NULL;
 		if (now_mono_ms() - noted > 30000) {
-			fprintf(stderr, "paddock: task %s is %s: no logs yet; still waiting\n", name, phase);
+			say("task %s is %s: no logs yet; still waiting", name, phase);
 			noted = now_mono_ms();
 		}
 		if (*stop)
@@ -1180,7 +1211,15 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 	rc = fetch_log(k, run_ns, pod_name, "container=agent", max_bytes, &data, &len, &cut, err,
 		       errlen);
 	if (rc == 0) {
-		fwrite(data, 1, len, stdout);
+		if (isatty(1)) { /* on a terminal, escaped; else exact */
+			struct buf e;
+			buf_init(&e, 0);
+			term_sanitize(&e, data, len, TERM_MULTILINE);
+			fwrite(e.data, 1, e.len, stdout);
+			buf_free(&e);
+		} else {
+			fwrite(data, 1, len, stdout);
+		}
 		fflush(stdout);
 		if (cut)
 			fprintf(stderr, "paddock: log cut at %zu bytes (limits.logBytesPerRun)\n",

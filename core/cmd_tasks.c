@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,12 @@
 #include "manifest.h"
 #include "metrics.h"
 #include "model.h"
+#include "pipeline.h"
+#include "quantity.h"
 #include "reconcile.h"
 #include "runtime.h"
 #include "store.h"
+#include "term.h"
 
 /* The cluster paragraph of every task command's --help: the first lines,
  * then `what` (whole lines), then where the namespace comes from. */
@@ -66,6 +70,55 @@ static json_object *new_doc(const char *api_version, const char *kind, const cha
 	return doc;
 }
 
+/* ---- text from outside, for a terminal --------------------------------- */
+
+/*
+ * Everything an agent, a Task author or an API server controls (status
+ * message and reason, results, outputs, events, names, error messages
+ * quoting them) is printed for a human through these: control characters,
+ * escape sequences, bidi controls and invalid UTF-8 are shown escaped
+ * (term.h), so that they never act on the terminal.  -o json and -o yaml
+ * keep values exact (their own escaping, below).
+ */
+
+/* s escaped on f; TERM_MULTILINE where s may span lines. */
+static void put_safe(FILE *f, const char *s, unsigned flags)
+{
+	char *e = term_safe(s, flags);
+	fputs(e, f);
+	free(e);
+}
+
+/* A table cell: s escaped, padded to `width` columns (measured on the
+ * escaped text, so wide characters and escapes keep columns aligned),
+ * then `sep`.  A longer cell pushes the rest of the row, as before. */
+static void cell(const char *s, int width, const char *sep)
+{
+	char *e = term_safe(s, 0);
+	size_t w = term_width(e);
+	fputs(e, stdout);
+	for (; w < (size_t)width; w++)
+		putchar(' ');
+	fputs(sep, stdout);
+	free(e);
+}
+
+/* cli_error() with the whole message escaped: for messages that quote
+ * what the cluster, a manifest or a task's status said. */
+static void PD_PRINTF(1, 2) error_escaped(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	char *e = term_safe(msg ? msg : fmt, 0);
+	cli_error("%s", e);
+	free(e);
+	free(msg);
+}
+
 /* Interactive commands log warnings and errors only; the controller
  * (and -v) keep the configured level. */
 static void quiet_logs(struct cli_ctx *ctx)
@@ -89,6 +142,72 @@ static int open_rt(struct cli_ctx *ctx, struct runtime **rt)
 }
 
 /* ---- YAML output ---------------------------------------------------- */
+
+/* Code points written as an escape in a double-quoted scalar: those a
+ * terminal acts on (term.h), and those YAML does not allow raw or reads
+ * as line breaks (U+0085 is C1), so the value reads back exact. */
+static bool yaml_escaped_cp(uint32_t cp)
+{
+	return term_cp_unsafe(cp) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp == 0xfffe ||
+	       cp == 0xffff;
+}
+
+/* Does s[0..n) hold anything yaml_escaped_cp(), a NUL or invalid UTF-8? */
+static bool yaml_needs_escapes(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		int k = term_utf8_decode(s + i, n - i, &cp);
+		if (k <= 0 || yaml_escaped_cp(cp))
+			return true;
+		i += (size_t)k;
+	}
+	return false;
+}
+
+/* The YAML escape of a character with a short one ("\n"), or NULL. */
+static const char *yaml_named_escape(uint32_t cp)
+{
+	switch (cp) {
+	case 0: return "\\0";
+	case '\a': return "\\a";
+	case '\b': return "\\b";
+	case '\t': return "\\t";
+	case '\n': return "\\n";
+	case '\v': return "\\v";
+	case '\f': return "\\f";
+	case '\r': return "\\r";
+	case 0x1b: return "\\e";
+	case '"': return "\\\"";
+	case '\\': return "\\\\";
+	default: return NULL;
+	}
+}
+
+/* s[0..n) as a YAML double-quoted scalar that reads back exact.  Invalid
+ * UTF-8 has no exact form in YAML (a Unicode format): such a byte is
+ * written \xNN, which reads back as U+00NN; -o json keeps the bytes. */
+static void yaml_quoted(struct buf *b, const char *s, size_t n)
+{
+	buf_puts(b, "\"");
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		int k = term_utf8_decode(s + i, n - i, &cp);
+		const char *named = k > 0 ? yaml_named_escape(cp) : NULL;
+		if (k <= 0)
+			buf_printf(b, "\\x%02x", (unsigned char)s[i]);
+		else if (named)
+			buf_puts(b, named);
+		else if (yaml_escaped_cp(cp) && cp < 0x80)
+			buf_printf(b, "\\x%02x", (unsigned)cp);
+		else if (yaml_escaped_cp(cp))
+			buf_printf(b, "\\u%04x", (unsigned)cp);
+		else
+			buf_append(b, s + i, (size_t)k);
+		i += k > 0 ? (size_t)k : 1;
+	}
+	buf_puts(b, "\"");
+}
 
 static bool yaml_plain_ok(const char *s)
 {
@@ -117,11 +236,11 @@ static void yaml_scalar(struct buf *b, json_object *v)
 	}
 	if (json_object_is_type(v, json_type_string)) {
 		const char *s = json_object_get_string(v);
-		if (yaml_plain_ok(s))
+		size_t n = (size_t)json_object_get_string_len(v);
+		if (strlen(s) == n && yaml_plain_ok(s) && !yaml_needs_escapes(s, n))
 			buf_puts(b, s);
 		else
-			buf_puts(b, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-								       JSON_C_TO_STRING_NOSLASHESCAPE));
+			yaml_quoted(b, s, n);
 		return;
 	}
 	buf_puts(b, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
@@ -204,8 +323,25 @@ static json_object *redacted(json_object *obj, enum model_kind kind)
 static void print_json_or_yaml(json_object *o, const char *fmt)
 {
 	if (!strcmp(fmt, "json")) {
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							       JSON_C_TO_STRING_NOSLASHESCAPE));
+		/* json-c escapes C0 controls; DEL, C1 and bidi controls
+		 * (term.h) it writes raw: \uXXXX for them too, the same
+		 * values.  Invalid UTF-8 is kept as it is. */
+		const char *js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								       JSON_C_TO_STRING_SPACED |
+								       JSON_C_TO_STRING_NOSLASHESCAPE);
+		struct buf b;
+		buf_init(&b, 0);
+		for (size_t n = strlen(js), i = 0; i < n;) {
+			uint32_t cp = 0;
+			int k = term_utf8_decode(js + i, n - i, &cp);
+			if (k > 0 && cp >= 0x7f && term_cp_unsafe(cp)) /* not the layout's \n */
+				buf_printf(&b, "\\u%04x", (unsigned)cp);
+			else
+				buf_append(&b, js + i, k > 0 ? (size_t)k : 1);
+			i += k > 0 ? (size_t)k : 1;
+		}
+		puts(b.data ? b.data : "");
+		buf_free(&b);
 	} else {
 		struct buf b;
 		buf_init(&b, 0);
@@ -270,7 +406,9 @@ static int table_row(json_object *obj, void *vctx)
 		return 0;
 	}
 	if (!strcmp(t->fmt, "name")) {
-		printf("%s/%s\n", model_kind_name(t->kind), jstr(md, "name"));
+		printf("%s/", model_kind_name(t->kind));
+		put_safe(stdout, jstr(md, "name"), 0);
+		putchar('\n');
 		t->rows++;
 		return 0;
 	}
@@ -289,11 +427,13 @@ static int table_row(json_object *obj, void *vctx)
 			printf("%-28s %-6s\n", "NAME", "AGE");
 	}
 	if (t->all_ns)
-		printf("%-16s ", jstr(md, "namespace"));
+		cell(jstr(md, "namespace"), 16, " ");
 	if (t->kind == MODEL_TASK) {
 		json_object *st = jget(obj, "status");
-		printf("%-28s %-16s %-10s %-6s", jstr(md, "name"), task_type(obj),
-		       jstr(st, "phase") ? jstr(st, "phase") : "Pending", a);
+		cell(jstr(md, "name"), 28, " ");
+		cell(task_type(obj), 16, " ");
+		cell(jstr(st, "phase") ? jstr(st, "phase") : "Pending", 10, " ");
+		cell(a, 6, "");
 		if (wide) {
 			char dur[32] = "-";
 			int64_t s0 = jtime(st, "startTime"), s1 = jtime(st, "completionTime");
@@ -305,8 +445,11 @@ static int table_row(json_object *obj, void *vctx)
 				snprintf(tok, sizeof(tok), "%lld/%lld",
 					 (long long)json_object_get_int64(jget(u, "inputTokens")),
 					 (long long)json_object_get_int64(jget(u, "outputTokens")));
-			printf(" %-17s %-9s %-15s %s", jstr(st, "reason") ? jstr(st, "reason") : "", dur, tok,
-			       jstr(st, "message") ? jstr(st, "message") : "");
+			putchar(' ');
+			cell(jstr(st, "reason"), 17, " ");
+			cell(dur, 9, " ");
+			cell(tok, 15, " ");
+			put_safe(stdout, jstr(st, "message"), 0);
 		}
 		printf("\n");
 	} else if (t->kind == MODEL_AGENT) {
@@ -315,9 +458,13 @@ static int table_row(json_object *obj, void *vctx)
 		char max[16] = "-";
 		if (m && json_object_get_int(m) > 0)
 			snprintf(max, sizeof(max), "%d", json_object_get_int(m));
-		printf("%-28s %-16s %-8s %-6s\n", jstr(md, "name"), jstr(spec, "type"), max, a);
+		cell(jstr(md, "name"), 28, " ");
+		cell(jstr(spec, "type"), 16, " ");
+		cell(max, 8, " ");
+		cell(a, 6, "\n");
 	} else {
-		printf("%-28s %-6s\n", jstr(md, "name"), a);
+		cell(jstr(md, "name"), 28, " ");
+		cell(a, 6, "\n");
 	}
 	return 0;
 }
@@ -387,10 +534,10 @@ static int be_fail(const struct backend *be, int rc, const char *what, const cha
 		   const char *ns, const char *err)
 {
 	if (!be->kc || rc == -ENOENT) {
-		cli_error("%s \"%s\" not found in namespace %s", what, name, ns);
+		error_escaped("%s \"%s\" not found in namespace %s", what, name, ns);
 		return CLI_EXIT_NOT_FOUND;
 	}
-	cli_error("%s", err);
+	error_escaped("%s", err);
 	return kcli_exit_code(rc);
 }
 
@@ -450,7 +597,7 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 	rc = manifest_parse(path, data, len, &lim, &docs, &n, err, sizeof(err));
 	free(data);
 	if (rc < 0) {
-		cli_error("%s", err);
+		error_escaped("%s", err);
 		return CLI_EXIT_FAILED;
 	}
 	int ret = CLI_EXIT_OK;
@@ -470,8 +617,11 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		struct model_limits ml = { .prompt_bytes = ctx->cfg->limits.prompt_bytes };
 		enum model_kind k;
 		if (model_validate(copy, &ml, &k, err, sizeof(err)) < 0) {
-			cli_error("%s: document %zu: %s", path, i + 1, err);
+			error_escaped("%s: document %zu: %s", path, i + 1, err);
 			ret = CLI_EXIT_FAILED;
+		} else if (model_deprecated(copy)) {
+			log_warn(model_deprecated(copy), "file", path, "name",
+				 jstr(jget(copy, "metadata"), "name"));
 		}
 		json_object_put(copy);
 	}
@@ -480,17 +630,19 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		enum model_kind k = MODEL_TASK;
 		rc = be_apply(be, docs[i], false, &created, &k, err, sizeof(err));
 		if (rc == -EHOSTUNREACH) { /* the server, not the document */
-			cli_error("%s", err);
+			error_escaped("%s", err);
 			ret = CLI_EXIT_FAILED;
 			break;
 		}
 		if (rc < 0) {
-			cli_error("%s: document %zu: %s", path, i + 1, err);
+			error_escaped("%s: document %zu: %s", path, i + 1, err);
 			ret = CLI_EXIT_FAILED;
 			break;
 		}
 		json_object *md = jget(docs[i], "metadata");
-		printf("%s/%s %s\n", model_kind_name(k), jstr(md, "name"), created ? "created" : "configured");
+		printf("%s/", model_kind_name(k));
+		put_safe(stdout, jstr(md, "name"), 0);
+		printf(" %s\n", created ? "created" : "configured");
 	}
 	manifest_docs_free(docs, n);
 	return ret;
@@ -599,24 +751,24 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 	char err[1024];
 	struct kcli_watch *kw = NULL;
 	if (be->kc && kcli_watch_open(be->kc, ns, name, &kw, err, sizeof(err)) < 0) {
-		cli_error("%s", err);
+		error_escaped("%s", err);
 		return CLI_EXIT_FAILED;
 	}
 	while (!stop_flag) {
 		if (kw && now_mono_ms() > deadline) {
-			cli_error("gave up waiting after %lds: task %s/%s is still %s (paddock get task %s)",
+			error_escaped("gave up waiting after %lds: task %s/%s is still %s (paddock get task %s)",
 				  limit_s, ns, name, *last ? last : "Pending", name);
 			goto out;
 		}
 		json_object *task = NULL;
 		int rc = next_state(be, kw, ns, name, &task, err, sizeof(err));
 		if (rc == -ENOENT) {
-			cli_error("task \"%s/%s\" disappeared (deleted?)", ns, name);
+			error_escaped("task \"%s/%s\" disappeared (deleted?)", ns, name);
 			ret = CLI_EXIT_NOT_FOUND;
 			goto out;
 		}
 		if (rc < 0) {
-			cli_error("%s", err);
+			error_escaped("%s", err);
 			goto out;
 		}
 		if (!task)
@@ -631,15 +783,15 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 			}
 			last_note = now_mono_ms();
 		} else if (show && now_mono_ms() - last_note > 30000) {
-			fprintf(stderr, "paddock: still %s (%s)\n", phase,
-				jstr(st, "message") && *jstr(st, "message") ? jstr(st, "message") : "waiting");
+			error_escaped("still %s (%s)", phase,
+				      jstr(st, "message") && *jstr(st, "message") ? jstr(st, "message") : "waiting");
 			last_note = now_mono_ms();
 		}
 		if (phase_done(phase)) {
 			if (!str_eq(phase, "Succeeded"))
-				fprintf(stderr, "paddock: task %s/%s %s: %s: %s\n", ns, name, phase,
-					jstr(st, "reason") ? jstr(st, "reason") : "",
-					jstr(st, "message") ? jstr(st, "message") : "");
+				error_escaped("task %s/%s %s: %s: %s", ns, name, phase,
+					      jstr(st, "reason") ? jstr(st, "reason") : "",
+					      jstr(st, "message") ? jstr(st, "message") : "");
 			ret = str_eq(phase, "Succeeded") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 			json_object_put(task);
 			goto out;
@@ -648,8 +800,7 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 		if (!kw)
 			usleep(100 * 1000);
 	}
-	fprintf(stderr, "paddock: interrupted; task %s/%s keeps its state (paddock get task %s)\n", ns, name,
-		name);
+	error_escaped("interrupted; task %s/%s keeps its state (paddock get task %s)", ns, name, name);
 out:
 	kcli_watch_free(kw);
 	return ret;
@@ -747,7 +898,7 @@ static int auto_credentials(struct backend *be, const char *ns, const char *driv
 	int rc = be_apply(be, doc, false, &created, &k, err, sizeof(err));
 	json_object_put(doc);
 	if (rc < 0) {
-		cli_error("storing credentials: %s", err);
+		error_escaped("storing credentials: %s", err);
 		return rc;
 	}
 	*secret_name = name;
@@ -956,7 +1107,7 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 	enum model_kind k;
 	int rc = be_apply(&be, doc, true, &created, &k, err, sizeof(err));
 	if (rc < 0 && rc != -EEXIST) {
-		cli_error("%s", err);
+		error_escaped("%s", err);
 		ret = CLI_EXIT_FAILED;
 		goto free_doc;
 	}
@@ -983,9 +1134,12 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 			json_object *task = NULL;
 			if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
 				json_object *st = jget(task, "status");
-				printf("Task/%s %s", name, jstr(st, "phase") ? jstr(st, "phase") : "?");
-				if (jstr(st, "message") && *jstr(st, "message"))
-					printf(": %s", jstr(st, "message"));
+				printf("Task/%s ", name);
+				put_safe(stdout, jstr(st, "phase") ? jstr(st, "phase") : "?", 0);
+				if (jstr(st, "message") && *jstr(st, "message")) {
+					fputs(": ", stdout);
+					put_safe(stdout, jstr(st, "message"), 0);
+				}
 				printf("\n");
 				json_object_put(task);
 			}
@@ -1099,7 +1253,7 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		if (be.kc) {
 			int rc = kcli_list(be.kc, kind, all ? NULL : ns, table_row, &t, err, sizeof(err));
 			if (rc < 0) {
-				cli_error("%s", err);
+				error_escaped("%s", err);
 				ret = kcli_exit_code(rc);
 			}
 		} else {
@@ -1131,7 +1285,8 @@ const struct cli_command cmd_get = {
 	"Without NAME, a NAME TYPE PHASE AGE table (tasks) in creation order.  -o wide\n"
 	"adds the reason, duration, tokens and message; -o yaml/json prints whole\n"
 	"objects with their status (outputs, results, usage).  Secret values are\n"
-	"never printed.\n"
+	"never printed.  Tables show text from agents with control characters and\n"
+	"escape sequences escaped (\\x1b, \\u009b); -o yaml/json keep values exact.\n"
 	CLUSTER_HELP("Same columns and formats; -A lists every namespace.\n")
 	"\n"
 	"Examples:\n"
@@ -1148,8 +1303,20 @@ static int print_event(int64_t t, const char *type, const char *reason, const ch
 	(void)ctx;
 	char ts[40];
 	format_time_ms(t, ts, sizeof(ts));
-	printf("  %-25s %-8s %-18s %s\n", ts, type ? type : "", reason ? reason : "", message ? message : "");
+	printf("  %-25s ", ts);
+	cell(type, 8, " ");
+	cell(reason, 18, " ");
+	put_safe(stdout, message, 0);
+	putchar('\n');
 	return 0;
+}
+
+/* "Label:        value", the value escaped on one line. */
+static void describe_field(const char *label, const char *value)
+{
+	printf("%-14s", label);
+	put_safe(stdout, value, 0);
+	putchar('\n');
 }
 
 static void describe_map(const char *title, json_object *m)
@@ -1157,9 +1324,48 @@ static void describe_map(const char *title, json_object *m)
 	if (!m || !json_object_is_type(m, json_type_object) || !json_object_object_length(m))
 		return;
 	printf("%s:\n", title);
-	json_object_object_foreach(m, k, v)
-		printf("  %s: %s\n", k, json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-										  : json_object_to_json_string(v));
+	json_object_object_foreach(m, k, v) {
+		fputs("  ", stdout);
+		put_safe(stdout, k, 0);
+		fputs(": ", stdout);
+		put_safe(stdout, json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+									 : json_object_to_json_string(v), 0);
+		putchar('\n');
+	}
+}
+
+/* Multi-line text (the prompt), escaped, each line indented by two. */
+static void describe_block(const char *text)
+{
+	char *e = term_safe(text, TERM_MULTILINE);
+	for (char *line = e, *nl; line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		printf("  %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+	}
+	free(e);
+}
+
+/* "Limits:" and the run's effective limits (pipeline_limits): the Task's,
+ * else its Agent's, else paddock.yaml's (this host's, also for a cluster). */
+static void describe_limits(struct cli_ctx *ctx, struct backend *be, json_object *task)
+{
+	struct model_task *t = NULL;
+	struct model_agent *a = NULL;
+	json_object *adoc = NULL;
+	char err[512], text[160];
+	if (model_task_from_json(task, &t, err, sizeof(err)) < 0)
+		return;
+	if (t->agent_name &&
+	    be_get(be, MODEL_AGENT, t->agent_ns, t->agent_name, &adoc, err, sizeof(err)) == 0 &&
+	    model_agent_from_json(adoc, &a, err, sizeof(err)) < 0)
+		a = NULL;
+	struct run_limits l;
+	pipeline_limits(ctx->cfg, t, a, &l);
+	limits_format(&l, text, sizeof(text));
+	printf("%-14s%s\n", "Limits:", text);
+	model_agent_free(a);
+	json_object_put(adoc);
+	model_task_free(t);
 }
 
 static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
@@ -1201,41 +1407,47 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 		return ret;
 	}
 	json_object *md = jget(obj, "metadata"), *spec = jget(obj, "spec"), *st = jget(obj, "status");
-	printf("Name:         %s\nNamespace:    %s\nKind:         %s\nUID:          %s\nCreated:      %s\n",
-	       jstr(md, "name") ?: "", jstr(md, "namespace") ?: "", model_kind_name(kind), jstr(md, "uid") ?: "",
-	       jstr(md, "creationTimestamp") ?: "");
+	describe_field("Name:", jstr(md, "name"));
+	describe_field("Namespace:", jstr(md, "namespace"));
+	describe_field("Kind:", model_kind_name(kind));
+	describe_field("UID:", jstr(md, "uid"));
+	describe_field("Created:", jstr(md, "creationTimestamp"));
 	describe_map("Labels", jget(md, "labels"));
 	if (kind == MODEL_TASK) {
-		printf("Type:         %s\n", task_type(obj));
+		describe_field("Type:", task_type(obj));
 		const char *model = jstr(spec, "model"), *result = jstr(st, "result");
 		if (model)
-			printf("Model:        %s\n", model);
-		printf("Phase:        %s\n", jstr(st, "phase") ?: "Pending");
-		printf("Reason:       %s\n", jstr(st, "reason") ?: "");
-		printf("Message:      %s\n", jstr(st, "message") ?: "");
-		printf("Run:          %s\n", jstr(st, "runId") ?: "");
-		printf("Started:      %s\n", jstr(st, "startTime") ?: "");
-		printf("Completed:    %s\n", jstr(st, "completionTime") ?: "");
+			describe_field("Model:", model);
+		describe_limits(ctx, &be, obj);
+		describe_field("Phase:", jstr(st, "phase") ?: "Pending");
+		describe_field("Reason:", jstr(st, "reason"));
+		describe_field("Message:", jstr(st, "message"));
+		describe_field("Run:", jstr(st, "runId"));
+		describe_field("Started:", jstr(st, "startTime"));
+		describe_field("Completed:", jstr(st, "completionTime"));
 		if (result)
-			printf("Result:       %s\n", result);
+			describe_field("Result:", result);
 		describe_map("Outputs", jget(st, "outputs"));
 		describe_map("Results", jget(st, "results"));
 		describe_map("Usage", jget(st, "usage"));
 		if (be.kc) {
-			printf("Job:          %s%s%s\n", jstr(st, "runNamespace") ?: "",
-			       jstr(st, "runNamespace") ? "/" : "", jstr(st, "jobName") ?: "");
+			char *job = xasprintf("%s%s%s", jstr(st, "runNamespace") ?: "",
+					      jstr(st, "runNamespace") ? "/" : "", jstr(st, "jobName") ?: "");
+			describe_field("Job:", job);
+			free(job);
 		} else {
 			char *run_dir = runtime_run_dir(be.rt, obj);
-			printf("Run dir:      %s\n", run_dir);
+			describe_field("Run dir:", run_dir);
 			free(run_dir);
 		}
-		printf("Prompt:\n  %s\n", jstr(spec, "prompt") ?: "");
+		printf("Prompt:\n");
+		describe_block(jstr(spec, "prompt"));
 		printf("Events:\n");
 		if (!be.kc) {
 			store_events(be.rt->store, jstr(md, "namespace"), jstr(md, "name"), print_event, NULL);
 		} else if ((rc = kcli_events(be.kc, obj, print_event, NULL, err, sizeof(err))) < 0) {
 			fflush(stdout);
-			cli_error("%s", err);
+			error_escaped("%s", err);
 			ret = kcli_exit_code(rc);
 		}
 	} else {
@@ -1253,6 +1465,8 @@ const struct cli_command cmd_describe = {
 	"\n"
 	"Shows the phase with its reason and message, the run, the outputs, results\n"
 	"and usage, and the event log: one line per transition with its time.\n"
+	"Text from agents and Task authors is shown with control characters, escape\n"
+	"sequences, bidi controls and invalid UTF-8 escaped (\\x1b, \\u009b, \\xff).\n"
 	CLUSTER_HELP("Events are the Task's Events in its namespace; Job is the run's Job.\n")
 	"\n"
 	"Example:\n"
@@ -1262,13 +1476,18 @@ const struct cli_command cmd_describe = {
 
 /* ---- logs ----------------------------------------------------------- */
 
-/* Copy what f has from its position to stdout. */
-static void copy_to_stdout(FILE *f)
+/* Copy what f has from its position to stdout: exact, or escaped
+ * through `ts` (stdout is a terminal). */
+static void copy_to_stdout(FILE *f, struct term_stream *ts)
 {
 	char chunk[8192];
 	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, stdout);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (ts)
+			term_stream_write(ts, stdout, chunk, n);
+		else
+			fwrite(chunk, 1, n, stdout);
+	}
 }
 
 static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
@@ -1320,13 +1539,18 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 	char *path = xasprintf("%s/log", run_dir);
 	json_object_put(task);
 	install_signals();
+	/* The agent's raw stream: exact into a pipe or a file, escaped (line
+	 * by line, newlines kept) on a terminal. */
+	struct term_stream tstream;
+	term_stream_init(&tstream, TERM_MULTILINE);
+	struct term_stream *ts = isatty(1) ? &tstream : NULL;
 	FILE *f = NULL;
 	int64_t waited = now_mono_ms();
 	for (;;) {
 		if (!f)
 			f = fopen(path, "r");
 		if (f) {
-			copy_to_stdout(f);
+			copy_to_stdout(f, ts);
 			fflush(stdout);
 			clearerr(f);
 		}
@@ -1339,7 +1563,7 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 			json_object_put(t);
 		}
 		if (done && f) {
-			copy_to_stdout(f);
+			copy_to_stdout(f, ts);
 			break;
 		}
 		if (!f && now_mono_ms() - waited > 30000) {
@@ -1348,6 +1572,8 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 		}
 		usleep(200 * 1000);
 	}
+	if (ts)
+		term_stream_end(ts, stdout);
 	if (!f && !follow) {
 		cli_error("task %s has no log yet: it has not started (paddock describe task %s)", name, name);
 		ret = CLI_EXIT_NOT_FOUND;
@@ -1365,7 +1591,10 @@ const struct cli_command cmd_logs = {
 	"Usage: paddock logs NAME [-f] [-n NS]\n"
 	"\n"
 	"Prints the combined output of the task's run (capped at limits.logBytesPerRun).\n"
-	"-f keeps following until the task has finished.\n"
+	"-f keeps following until the task has finished.  Into a pipe or a file the\n"
+	"output is exact; when stdout is a terminal, control characters, escape\n"
+	"sequences, bidi controls and invalid UTF-8 are shown escaped (\\x1b, \\u009b,\n"
+	"\\xff), line by line, newlines and tabs kept.\n"
 	CLUSTER_HELP("Prints the log of container \"agent\" of the Job's pod; -f follows it until\n"
 		     "the pod ends.  A task that has not started has no logs yet (exit 3).\n")
 	"\n"
@@ -1421,7 +1650,7 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 			int rc = be.kc ? kcli_stop(be.kc, ns, names.v[i], err, sizeof(err))
 				       : runtime_stop(be.rt, ns, names.v[i], err, sizeof(err));
 			if (rc < 0) {
-				cli_error("%s", err);
+				error_escaped("%s", err);
 				ret = be.kc ? kcli_exit_code(rc) : CLI_EXIT_NOT_FOUND;
 				if (rc == -EHOSTUNREACH)
 					break; /* once is enough */
@@ -1477,7 +1706,7 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 					ret = CLI_EXIT_NOT_FOUND;
 				}
 			} else if (rc < 0) {
-				cli_error("%s", err);
+				error_escaped("%s", err);
 				ret = CLI_EXIT_FAILED;
 				if (rc == -EHOSTUNREACH)
 					break; /* once is enough */

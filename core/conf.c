@@ -19,6 +19,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "quantity.h"
+
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_DEPTH 32
 #define CONFIG_MAX_ITEMS 10000 /* per mapping or list: keeps duplicate checks cheap */
@@ -442,31 +444,42 @@ static int get_long(struct walk *w, const struct cnode *n, const char *path, lon
 	return 0;
 }
 
-/* A byte count: 262144, 256Ki, 1Mi, 1Gi (or k/K, M, G in powers of 1000). */
+/* A byte count: 262144, 256Ki, 1Mi, 1Gi, 1M, 1e6 (a quantity, quantity.h;
+ * K is also taken for k, as it always was here). */
 static int get_bytes(struct walk *w, const struct cnode *n, const char *path, size_t *dst)
 {
-	static const struct { const char *suffix; unsigned long long mult; } units[] = {
-		{ "", 1 }, { "Ki", 1024ULL }, { "Mi", 1024ULL * 1024 },
-		{ "Gi", 1024ULL * 1024 * 1024 }, { "k", 1000ULL }, { "K", 1000ULL },
-		{ "M", 1000ULL * 1000 }, { "G", 1000ULL * 1000 * 1000 },
-	};
 	int rc = want_scalar(w, n, path);
 	if (rc <= 0)
 		return rc;
-	unsigned long long v;
-	const char *end;
-	if (parse_ulong(n->value, &v, &end)) {
-		for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-			if (strcmp(end, units[i].suffix))
-				continue;
-			if (v == 0 || v > SIZE_MAX / units[i].mult)
-				break;
-			*dst = (size_t)(v * units[i].mult);
-			return 0;
-		}
+	char *s = xstrdup(n->value);
+	size_t len = strlen(s);
+	if (len > 1 && s[len - 1] == 'K')
+		s[len - 1] = 'k';
+	int64_t v = 0;
+	rc = quantity_parse(s, QUANTITY_BYTES, &v, NULL);
+	free(s);
+	if (rc == 0 && v > 0 && (uint64_t)v <= SIZE_MAX) {
+		*dst = (size_t)v;
+		return 0;
 	}
 	return werr(w, n, "%s: invalid size \"%s\": use a positive byte count such as 65536, "
 		    "64Ki or 1Mi", path, n->value);
+}
+
+/* A resource quantity (resources.limits.memory: 4Gi); 0 is none. */
+static int get_quantity(struct walk *w, const struct cnode *n, const char *path,
+			enum quantity_kind kind, int64_t *dst)
+{
+	int rc = want_scalar(w, n, path);
+	if (rc <= 0)
+		return rc;
+	const char *why = NULL;
+	int64_t v = 0;
+	if (quantity_parse(n->value, kind, &v, &why) < 0)
+		return werr(w, n, "%s: invalid quantity \"%s\": %s%s%s", path, n->value,
+			    why ? why : "", why ? ": " : "", quantity_hint(kind));
+	*dst = v;
+	return 0;
 }
 
 static int get_duration(struct walk *w, const struct cnode *n, const char *path, bool allow_zero,
@@ -485,7 +498,7 @@ static int get_duration(struct walk *w, const struct cnode *n, const char *path,
 
 static const char *const top_keys[] = {
 	"backend", "pluginDirs", "stateDir", "isolation", "log", "network",
-	"kubernetes", "controller", "limits", "drivers", "contexts",
+	"kubernetes", "controller", "limits", "resources", "sandbox", "drivers", "contexts",
 };
 static const char *const log_keys[] = { "level", "format" };
 static const char *const network_keys[] = { "allowLoopback", "allowPrivate" };
@@ -497,6 +510,10 @@ static const char *const limits_keys[] = {
 	"contextItemBytes", "contextTotalBytes", "urlFetchBytes", "urlFetchTimeout",
 	"urlMaxRedirects", "gitTimeout", "concurrentClones", "defaultTaskTimeout",
 };
+static const char *const resources_keys[] = { "limits", "requests" };
+static const char *const res_limits_keys[] = { "cpu", "memory", "ephemeral-storage", "pids" };
+static const char *const res_requests_keys[] = { "cpu", "memory", "ephemeral-storage" };
+static const char *const sandbox_keys[] = { "uidBase", "uidCount" };
 static const char *const plugin_keys[] = { "enabled", "settings" };
 static const char *const backends[] = { "local", "kubernetes" };
 static const char *const isolations[] = { "bwrap", "none" };
@@ -549,6 +566,92 @@ static int walk_limits(struct walk *w, const struct cnode *n, struct pd_limits *
 			    "limits.contextTotalBytes (%zu): raise contextTotalBytes",
 			    w->name, l->context_item_bytes, l->context_total_bytes);
 	return 0;
+}
+
+/* Linux's highest pid_max (PID_MAX_LIMIT on 64-bit). */
+#define PIDS_MAX 4194304L
+/* Sandbox uids stay below 2^31: some tools still take a uid as a signed int. */
+#define UID_TOP 2147483647L
+
+static int walk_resources(struct walk *w, const struct cnode *n, struct pd_config *c)
+{
+	static const char *const names[] = { "cpu", "memory", "ephemeral-storage" };
+	static const enum quantity_kind kinds[] = { QUANTITY_CPU, QUANTITY_BYTES, QUANTITY_BYTES };
+	int64_t *lim[] = { &c->default_limits.cpu_milli, &c->default_limits.memory_bytes,
+			   &c->default_limits.storage_bytes };
+	int64_t *req[] = { &c->default_requests.cpu_milli, &c->default_requests.memory_bytes,
+			   &c->default_requests.storage_bytes };
+	int rc = MAP_CHECK(w, n, "resources", resources_keys);
+	if (rc < 0)
+		return rc;
+	const struct cnode *ln = map_get(n, "limits"), *rn = map_get(n, "requests");
+	if ((rc = MAP_CHECK(w, ln, "resources.limits", res_limits_keys)) < 0 ||
+	    (rc = MAP_CHECK(w, rn, "resources.requests", res_requests_keys)) < 0)
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "resources.limits.%s", names[i]);
+		if ((rc = get_quantity(w, map_get(ln, names[i]), path, kinds[i], lim[i])) < 0)
+			return rc;
+		snprintf(path, sizeof(path), "resources.requests.%s", names[i]);
+		if ((rc = get_quantity(w, map_get(rn, names[i]), path, kinds[i], req[i])) < 0)
+			return rc;
+	}
+	long pids = -1;
+	if ((rc = get_long(w, map_get(ln, "pids"), "resources.limits.pids", 0, PIDS_MAX,
+			   &pids)) < 0)
+		return rc;
+	if (pids >= 0)
+		c->default_limits.pids = pids;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!*req[i] || !*lim[i] || *req[i] <= *lim[i])
+			continue;
+		char rq[32], lq[32];
+		quantity_format(*req[i], kinds[i], rq, sizeof(rq));
+		quantity_format(*lim[i], kinds[i], lq, sizeof(lq));
+		return werr(w, map_get(rn, names[i]),
+			    "resources.requests.%s: %s is above resources.limits.%s (%s): lower "
+			    "the request or raise the limit", names[i], rq, names[i], lq);
+	}
+	return 0;
+}
+
+/* sandbox: (after limits:, which it is checked against). */
+static int walk_sandbox(struct walk *w, const struct cnode *n, const struct cnode *lim,
+			struct pd_config *c)
+{
+	long base = -1, count = -1;
+	int rc = MAP_CHECK(w, n, "sandbox", sandbox_keys);
+	if (rc < 0 ||
+	    (rc = get_long(w, map_get(n, "uidBase"), "sandbox.uidBase", 65536, UID_TOP,
+			   &base)) < 0 ||
+	    (rc = get_long(w, map_get(n, "uidCount"), "sandbox.uidCount", 1, 1000000,
+			   &count)) < 0)
+		return rc;
+	if (base >= 0)
+		c->sandbox_uid_base = base;
+	if (count >= 0)
+		c->sandbox_uid_count = count;
+	const struct cnode *at = map_get(n, "uidCount") ? map_get(n, "uidCount")
+							: map_get(n, "uidBase");
+	if (c->sandbox_uid_base + c->sandbox_uid_count - 1 > UID_TOP)
+		return werr(w, at,
+			    "sandbox: uidBase %lld + uidCount %lld goes past uid %ld: lower "
+			    "sandbox.uidBase", (long long)c->sandbox_uid_base,
+			    (long long)c->sandbox_uid_count, UID_TOP);
+	if (c->sandbox_uid_count >= c->limits.max_concurrent_tasks)
+		return 0;
+	if (!at)
+		at = map_get(lim, "maxConcurrentTasks");
+	char msg[384];
+	snprintf(msg, sizeof(msg),
+		 "sandbox.uidCount (%lld) is less than limits.maxConcurrentTasks (%ld): the local "
+		 "backend runs each concurrent task as its own uid: raise sandbox.uidCount or "
+		 "lower limits.maxConcurrentTasks", (long long)c->sandbox_uid_count,
+		 c->limits.max_concurrent_tasks);
+	if (at)
+		return werr(w, at, "%s", msg);
+	return errf(w->err, w->errlen, -EINVAL, "%s: %s", w->name, msg);
 }
 
 static bool plugin_name_valid(const char *s)
@@ -707,7 +810,9 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 			    "controller.listen: invalid address \"%s\": use HOST:PORT, e.g. "
 			    "127.0.0.1:9464", c->listen);
 
-	if ((rc = walk_limits(w, map_get(root, "limits"), &c->limits)) < 0)
+	if ((rc = walk_limits(w, map_get(root, "limits"), &c->limits)) < 0 ||
+	    (rc = walk_resources(w, map_get(root, "resources"), c)) < 0 ||
+	    (rc = walk_sandbox(w, map_get(root, "sandbox"), map_get(root, "limits"), c)) < 0)
 		return rc;
 	if ((rc = walk_plugins(w, c, map_get(root, "drivers"), "drivers",
 			       PADDOCK_KIND_DRIVER)) < 0 ||
@@ -764,6 +869,14 @@ static struct pd_config *config_alloc(void)
 		.concurrent_clones = 2,
 		.default_task_timeout = 3600,
 	};
+	c->default_limits = (struct run_limits){
+		.cpu_milli = 2000,
+		.memory_bytes = (int64_t)4 << 30,
+		.storage_bytes = (int64_t)10 << 30,
+		.pids = 1024,
+	};
+	c->sandbox_uid_base = 2100000000;
+	c->sandbox_uid_count = 256;
 	return c;
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "run_limits.h"
 #include "util.h"
 
 struct pd_setting {
@@ -59,6 +60,17 @@ struct pd_config {
 	char *kube_lease_ns;      /* kubernetes.leaseNamespace; NULL: $POD_NAMESPACE, else paddock-system */
 	char *listen;             /* controller.listen, default 127.0.0.1:9464 */
 	struct pd_limits limits;
+	/* resources: the bounds of a run whose Task and Agent set none, field
+	 * by field (0: none).  Limits default to cpu 2, memory 4Gi,
+	 * ephemeral-storage 10Gi, pids 1024; requests (Kubernetes only) to
+	 * none. */
+	struct run_limits default_limits;
+	struct run_limits default_requests; /* pids unused */
+	/* sandbox: the host uids of local runs, one per concurrent run:
+	 * uidBase .. uidBase + uidCount - 1.  Default 2100000000 and 256;
+	 * uidCount >= limits.maxConcurrentTasks. */
+	int64_t sandbox_uid_base;
+	int64_t sandbox_uid_count;
 	struct pd_plugin_conf *plugins;  /* drivers: and contexts: entries */
 	size_t n_plugins;
 };

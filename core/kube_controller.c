@@ -403,6 +403,9 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	free(dd);
 	free(ep);
 	free(lp);
+	struct run_limits lim, req;
+	pipeline_limits(k->cfg, t, a, &lim);
+	pipeline_requests(k->cfg, t, a, &req);
 	struct kube_render_in in = {
 		.t = t,
 		.a = a,
@@ -414,6 +417,8 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 		.git_image = k->cfg->kube_git_image,
 		.entrypoint = entry,
 		.lib = lib,
+		.limits = &lim,
+		.requests = &req,
 	};
 	if ((rc = kube_render(&in, &job, &cm, err, errlen)) < 0)
 		goto out;

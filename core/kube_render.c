@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quantity.h"
+
 #define KR_WORKSPACE "/workspace"
 /* Shell: nofollow BASE REL fails (through the script's fail()) when a
  * component of BASE/REL is a symbolic link: never write through one. */
@@ -493,6 +495,48 @@ static json_object *resources_copy(json_object *res)
 	return out;
 }
 
+/* The run's effective cpu, memory and ephemeral-storage (lim, req; NULL:
+ * leave them) over `res`, the copy of spec.pod.resources (owned, or NULL).
+ * NULL when nothing is left. */
+static json_object *resources_effective(json_object *res, const struct run_limits *lim,
+					const struct run_limits *req)
+{
+	static const char *const parts[] = { "limits", "requests" };
+	static const char *const names[] = { "cpu", "memory", "ephemeral-storage" };
+	const struct run_limits *src[] = { lim, req };
+	if (!lim && !req)
+		return res;
+	if (!res)
+		res = json_object_new_object();
+	for (size_t j = 0; j < ARRAY_SIZE(parts); j++) {
+		if (!src[j])
+			continue;
+		json_object *m = NULL;
+		if (!json_object_object_get_ex(res, parts[j], &m) ||
+		    !json_object_is_type(m, json_type_object)) {
+			m = json_object_new_object();
+			put(res, parts[j], m);
+		}
+		const int64_t v[] = { src[j]->cpu_milli, src[j]->memory_bytes, src[j]->storage_bytes };
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+			char q[32];
+			if (v[i] <= 0) {
+				json_object_object_del(m, names[i]);
+				continue;
+			}
+			quantity_format(v[i], i == 0 ? QUANTITY_CPU : QUANTITY_BYTES, q, sizeof(q));
+			put(m, names[i], jstr(q));
+		}
+		if (json_object_object_length(m) == 0)
+			json_object_object_del(res, parts[j]);
+	}
+	if (json_object_object_length(res) == 0) {
+		json_object_put(res);
+		return NULL;
+	}
+	return res;
+}
+
 /* Label keys of spec.pod.labels that Paddock or the Job controller own. */
 static bool reserved_label(const char *k)
 {
@@ -841,6 +885,7 @@ int kube_render(const struct kube_render_in *in, json_object **job, json_object 
 	if (in->a && in->a->pod &&
 	    (rc = apply_pod(in->a->pod, spec, pod_labels, &resources, err, errlen)) < 0)
 		goto out;
+	resources = resources_effective(resources, in->limits, in->requests);
 
 	/* Git fetches, in the order the local backend runs them. */
 	size_t *order = plan_git_order(p);

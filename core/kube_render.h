@@ -71,10 +71,17 @@
  *              capabilities drop ALL, runAsNonRoot,
  *              readOnlyRootFilesystem false)
  *   pod        the Agent's spec.pod: labels, runtimeClassName,
- *              nodeSelector, tolerations, resources (numbers become
- *              quantity strings; on the agent container and, so that a
- *              quota demanding limits admits the pod, on the init
- *              containers too)
+ *              nodeSelector, tolerations
+ *   resources  the run's effective limits and requests (in->limits,
+ *              in->requests: pipeline_limits/pipeline_requests) as cpu,
+ *              memory and ephemeral-storage quantities (quantity_format:
+ *              "500m", "2", "256Mi"; pids is not a container resource and
+ *              is left to the node's podPidsLimit), over the other keys of
+ *              the Agent's deprecated spec.pod.resources (extended
+ *              resources such as nvidia.com/gpu, copied as written); on the
+ *              agent container and, so that a quota demanding limits
+ *              admits the pod, on the init containers too.  Without
+ *              in->limits/in->requests, spec.pod.resources as written.
  *   agent      container "agent": image, command [plan.command],
  *              args plan.args + [task.md], workingDir /workspace, env
  *              exactly the plan's (HOME, TMPDIR, PWD, PADDOCK_LIB from the
@@ -97,6 +104,7 @@
 
 #include <json-c/json.h>
 
+#include "run_limits.h"
 #include "model.h"
 #include "plan.h"
 
@@ -123,6 +131,10 @@ struct kube_render_in {
 	 * script always matches the controller.  NULL: the image's own. */
 	const char *entrypoint;
 	const char *lib;
+	/* The run's effective resources (pipeline_limits, pipeline_requests;
+	 * 0 fields: none).  NULL: the Agent's spec.pod.resources as written. */
+	const struct run_limits *limits;
+	const struct run_limits *requests;
 };
 
 /* "NAME-HASH8" (lowercase, <= 52 chars so pod names stay valid), stable

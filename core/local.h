@@ -28,7 +28,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "run_limits.h"
 #include "plan.h"
 #include "util.h"
 
@@ -40,6 +42,16 @@
 #define LOCAL_SANDBOX_WORKSPACE "/workspace"
 #define LOCAL_SANDBOX_HOME "/home/agent"
 #define LOCAL_SANDBOX_LIB "/paddock_lib.sh"
+/* The uid and gid the agent has inside the sandbox's user namespace. */
+#define LOCAL_SANDBOX_UID 1000
+/* Descriptors the command's bwrap finds its seccomp filter and user
+ * namespace on. */
+#define LOCAL_FD_SECCOMP 10
+#define LOCAL_FD_USERNS 11
+/* The most binds of a run's own (readOnlyPaths included). */
+#define LOCAL_BINDS_MAX 64
+/* run_dir/etc: the passwd and group files the sandbox sees. */
+#define LOCAL_ETC_DIR "etc"
 
 /* Secret lookup.  On success *value is owned by the caller, who releases
  * it with secure_free(*value, *len).  -ENOENT if the Secret or key is
@@ -80,6 +92,16 @@ struct local_spec {
 	const char *ns;               /* secret namespace; NULL: plan->secret_ns */
 	const struct local_secrets *secrets; /* NULL: any secret reference fails */
 	const struct local_sink *sink;       /* may be NULL */
+	const char *uid_slot_dir;     /* as root: the run takes a uid of its own from
+				       * uid_base..+uid_count, locked through a file
+				       * here.  NULL: no uid change (not root) */
+	long uid_base, uid_count;
+	const struct run_limits *limits; /* NULL: none */
+	const char *const *private_paths; /* never bound into the sandbox, nor
+				       * anything above them: the state directory,
+				       * the config file's directory; may be NULL */
+	const char *cgroup_root;      /* NULL: /sys/fs/cgroup */
+	const char *self_cgroup;      /* NULL: /proc/self/cgroup */
 	const char *bwrap_path;       /* NULL: BWRAP_PATH */
 	const char *git_path;         /* NULL: GIT_PATH */
 };
@@ -101,8 +123,13 @@ struct local_obs {
 	enum local_state state;
 	int exit_code;          /* EXITED: the command's exit status (128+N if killed) */
 	int term_signal;        /* EXITED: the signal that ended it, or 0 */
-	char end_reason[32];    /* "", "Timeout", "Stopped" (or "SupervisorError":
-				 * it could not spawn the command) */
+	char end_reason[32];    /* "", "Timeout", "Stopped", a limit ("OOMKilled",
+				 * "PidsLimitReached", "DiskQuotaExceeded"), or
+				 * "SupervisorError": it could not start the command */
+	char end_message[256];  /* with a limit: which one, e.g. "memory limit 256Mi ..." */
+	long uid;               /* the host uid the run had, or -1 */
+	double cpu_seconds;     /* CPU time of the run's cgroup; 0 when unknown */
+	int64_t memory_peak;    /* bytes; 0 when unknown */
 	int64_t start_ms, end_ms; /* wall clock; 0 when unknown */
 	char *result_json;      /* owned: what sink->finish produced, or NULL */
 };
@@ -112,12 +139,13 @@ struct local_obs {
 int local_observe(const char *run_dir, struct local_obs *o);
 void local_obs_free(struct local_obs *o); /* NULL-safe */
 
-/* Ask the supervisor to end the run (end reason "Stopped").  0 if asked
- * or already exited, -ENOENT if never started, -ESRCH if lost. */
-int local_stop(const char *run_dir);
+/* Ask the supervisor to end the run, recording `reason` (LOCAL_STOP_* ).
+ * 0 if asked or already exited, -ENOENT if never started, -ESRCH if lost. */
+enum { LOCAL_STOP_USER = 1, LOCAL_STOP_TIMEOUT = 2 };
+int local_stop(const char *run_dir, int reason);
 
 /* Remove run_dir.  -EBUSY while the run is running. */
-int local_cleanup(const char *run_dir);
+int local_cleanup(const char *run_dir, char *err, size_t errlen);
 
 /* ---- internal, shared by local_*.c ------------------------------- */
 
@@ -143,9 +171,46 @@ int local_git_fetch_all(const struct local_spec *s, int ws_fd, char *err, size_t
 int local_env_build(const struct local_spec *s, char ***envp, char *err, size_t errlen);
 void local_env_free(char **envp);
 /* The argv that runs the command: bwrap ... -- command args task_md, or
- * the entrypoint directly.  Owned. */
-int local_argv_build(const struct local_spec *s, struct strv *argv, char *err, size_t errlen);
-/* Check once per process that bubblewrap exists and works here. */
-int local_sandbox_check(const char *bwrap, char *err, size_t errlen);
+ * the entrypoint directly.  *srcs: the host paths to stage for it
+ * (local_stage_binds), empty when bwrap runs as the Paddock user.  Both
+ * owned. */
+int local_argv_build(const struct local_spec *s, struct strv *argv, struct strv *srcs, char *err,
+		     size_t errlen);
+/* Check once per process that bubblewrap exists and can build a sandbox
+ * with a user namespace here: one made by Paddock (`own_uid`, as root) or
+ * by bwrap itself (unprivileged). */
+int local_sandbox_check(const char *bwrap, bool own_uid, char *err, size_t errlen);
+/* A memfd holding the sandbox's seccomp BPF program (compiled once per
+ * process), positioned at 0.  Owned; -errno with err on failure. */
+int local_seccomp_fd(char *err, size_t errlen);
+/* Take a free uid of base..base+count-1: returns the fd whose flock holds
+ * it (owned: the uid is free again when it is closed). */
+int local_uid_claim(const char *slot_dir, long base, long count, uid_t *uid, char *err,
+		    size_t errlen);
+/* Root only: a user namespace owned by host uid `host`, mapping
+ * LOCAL_SANDBOX_UID (uid and gid) to `host` and nothing else.  Returns an
+ * owned fd of it. */
+int local_userns_new(uid_t host, char *err, size_t errlen);
+/* Where a run's bind sources are staged: a directory every uid may
+ * traverse, covered by a tmpfs in the run's private mount namespace. */
+const char *local_stage_dir(void);
+/* Root only, in the forked child before it drops to the run's uid: a
+ * private mount namespace with srcs[i] bind-mounted at STAGE/i, so that
+ * bwrap, as the run's uid, reaches them whatever the modes above them.
+ * 0 or -errno. */
+int local_stage_binds(char *const *srcs);
+/* Root only: become `uid` (and gid), with no supplementary groups, an
+ * empty capability bounding set and no_new_privs.  0 or -errno. */
+int local_drop_to(uid_t uid);
+/* -EPERM with a message naming `field` when `path` contains or lies
+ * inside one of `privates` (NULL-terminated; compared as real paths). */
+int local_check_bind(const char *path, const char *const *privates, const char *field, char *err,
+		     size_t errlen);
+/* True when the run takes a host uid of its own (isolation, as root). */
+bool local_uses_slots(const struct local_spec *s);
+/* Where the agent CLI named by the plan (PADDOCK_AGENT_BIN) lives on the
+ * host, as bwrap arguments that make it visible read-only at the same
+ * path; appended to `a`.  Nothing for a CLI below /usr. */
+void local_cli_binds(const struct local_spec *s, struct strv *a, struct strv *srcs);
 
 #endif

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 #include "local.h"
+#include "local_cgroup.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -108,6 +111,26 @@ static int write_plan_file(const struct local_spec *s, const struct plan_file *f
 	return 0;
 }
 
+/* The users the sandbox knows: the agent, and root and nobody for the
+ * files it sees owned by ids outside its namespace. */
+static int write_etc(int rfd, char *err, size_t errlen)
+{
+	char e2[256], passwd[256], group[128];
+	snprintf(passwd, sizeof(passwd),
+		 "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+		 "agent:x:%d:%d:Paddock agent:" LOCAL_SANDBOX_HOME ":/bin/sh\n"
+		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+		 LOCAL_SANDBOX_UID, LOCAL_SANDBOX_UID);
+	snprintf(group, sizeof(group), "root:x:0:\nagent:x:%d:\nnogroup:x:65534:\n",
+		 LOCAL_SANDBOX_UID);
+	int rc = local_write_at(rfd, LOCAL_ETC_DIR "/passwd", passwd, strlen(passwd), 0644, e2,
+				sizeof(e2));
+	if (rc == 0)
+		rc = local_write_at(rfd, LOCAL_ETC_DIR "/group", group, strlen(group), 0644, e2,
+				    sizeof(e2));
+	return rc < 0 ? errf(err, errlen, rc, "%s", e2) : 0;
+}
+
 int local_prepare(const struct local_spec *s, char *err, size_t errlen)
 {
 	if (!s || !s->run_dir || !*s->run_dir || !s->plan)
@@ -147,9 +170,13 @@ int local_prepare(const struct local_spec *s, char *err, size_t errlen)
 	if (s->task_md) {
 		char e2[256];
 		rc = local_write_at(ws, "task.md", s->task_md, strlen(s->task_md), 0644, e2, sizeof(e2));
-		if (rc < 0)
+		if (rc < 0) {
 			errf(err, errlen, rc, "task.md: %s", e2);
+			goto out;
+		}
 	}
+	if (s->isolation)
+		rc = write_etc(rfd, err, errlen);
 out:
 	if (ws >= 0)
 		close(ws);
@@ -246,8 +273,13 @@ struct sup {
 	int child_status;
 	bool child_done;
 	const char *end_reason;
+	char end_message[256];
 	bool term_sent;
 	int64_t kill_at;
+	struct cg_run *cg;     /* NULL: no cgroup (not root, or none here) */
+	long uid;              /* the run's host uid, or -1 */
+	int64_t next_check_ms; /* next limits check */
+	int64_t check_every_ms;
 };
 
 static void deliver(struct sup *u, const char *p, size_t n)
@@ -433,6 +465,81 @@ static void status_msg(int sfd, int rc, const char *msg)
 	dprintf(sfd, "%d %s", rc, msg);
 }
 
+static void fmt_bytes(int64_t v, char *buf, size_t n)
+{
+	static const char *const sfx[] = {"", "Ki", "Mi", "Gi", "Ti"};
+	size_t i = 0;
+	while (i + 1 < ARRAY_SIZE(sfx) && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, n, "%lld%s", (long long)v, sfx[i]);
+}
+
+/* A limit was hit: end the run with `reason`.  The first reason stays. */
+static void limit_hit(struct sup *u, const char *reason, const char *fmt, ...) PD_PRINTF(3, 4);
+static void limit_hit(struct sup *u, const char *reason, const char *fmt, ...)
+{
+	if (u->end_reason)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(u->end_message, sizeof(u->end_message), fmt, ap);
+	va_end(ap);
+	if (u->log_fd >= 0)
+		dprintf(u->log_fd, "\n[paddock] %s: %s\n", reason, u->end_message);
+	begin_kill(u, reason);
+}
+
+/* The kernel's verdicts (OOM kills, refused forks) and the run's
+ * writable space against its limits. */
+static void check_limits(struct sup *u)
+{
+	const struct run_limits *l = u->s->limits;
+	if (!l)
+		return;
+	char v[32];
+	struct cg_usage cu;
+	if (u->cg && cg_usage_read(u->cg, &cu) == 0) {
+		if (cu.oom_kills > 0 && l->memory_bytes > 0) {
+			fmt_bytes(l->memory_bytes, v, sizeof(v));
+			limit_hit(u, "OOMKilled",
+				  "memory limit %s exceeded: the kernel killed %lld process%s of the run",
+				  v, (long long)cu.oom_kills, cu.oom_kills == 1 ? "" : "es");
+		} else if (cu.pids_max_hits > 0 && l->pids > 0) {
+			limit_hit(u, "PidsLimitReached",
+				  "process limit %lld reached: %lld fork%s refused", (long long)l->pids,
+				  (long long)cu.pids_max_hits, cu.pids_max_hits == 1 ? " was" : "s were");
+		}
+	}
+	if (l->storage_bytes <= 0 || u->end_reason)
+		return;
+	/* Walk the writable space; walking a big tree costs, so a slow walk
+	 * makes the next one wait longer (at most every 1 s, at least 10 s). */
+	int64_t t0 = now_mono_ms(), total = 0;
+	static const char *const dirs[] = {"workspace", "home", "tmp"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		int64_t bytes = 0, entries = 0;
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", u->s->run_dir, dirs[i]);
+		int rc = tree_usage(path, &bytes, &entries, 2000000);
+		total += bytes;
+		if (rc == -E2BIG) {
+			limit_hit(u, "DiskQuotaExceeded",
+				  "ephemeral-storage: more than 2000000 files in %s", dirs[i]);
+			return;
+		}
+	}
+	int64_t took = now_mono_ms() - t0;
+	u->check_every_ms = took * 10 < 1000 ? 1000 : took * 10 > 10000 ? 10000 : took * 10;
+	if (total > l->storage_bytes) {
+		fmt_bytes(l->storage_bytes, v, sizeof(v));
+		limit_hit(u, "DiskQuotaExceeded",
+			  "ephemeral-storage limit %s exceeded: workspace, home and /tmp hold %lld MiB",
+			  v, (long long)(total >> 20));
+	}
+}
+
 static void finish_run(struct sup *u, int64_t start_ms)
 {
 	const struct local_spec *s = u->s;
@@ -471,6 +578,14 @@ static void finish_run(struct sup *u, int64_t start_ms)
 	json_object_object_add(o, "exitCode", json_object_new_int(code));
 	json_object_object_add(o, "signal", json_object_new_int(sig));
 	json_object_object_add(o, "endReason", json_object_new_string(u->end_reason ? u->end_reason : ""));
+	if (u->end_message[0])
+		json_object_object_add(o, "endMessage", json_object_new_string(u->end_message));
+	json_object_object_add(o, "uid", json_object_new_int64(u->uid));
+	struct cg_usage cu;
+	if (u->cg && cg_usage_read(u->cg, &cu) == 0) {
+		json_object_object_add(o, "cpuSeconds", json_object_new_double((double)cu.cpu_ns / 1e9));
+		json_object_object_add(o, "memoryPeakBytes", json_object_new_int64(cu.memory_peak));
+	}
 	json_object_object_add(o, "startTime", json_object_new_string(st));
 	json_object_object_add(o, "endTime", json_object_new_string(et));
 	json_object_object_add(o, "startMs", json_object_new_int64(start_ms));
@@ -525,8 +640,29 @@ static void close_other_fds(int keep)
 		close(fd);
 }
 
-static _Noreturn void spawn_child(const struct local_spec *s, char **argv, char **envp, int out_w,
-				  pid_t sup_pid)
+struct child_fds {
+	int seccomp, userns; /* -1: none */
+	char **srcs;         /* bind sources, NULL-terminated (may be NULL) */
+};
+
+/* Put the filter and the namespace on the descriptors argv names;
+ * both go out of the way first (>= 256), so neither move clobbers the
+ * other. */
+static int place_fds(const struct child_fds *cf)
+{
+	int tmp[2] = {-1, -1}, want[2] = {LOCAL_FD_SECCOMP, LOCAL_FD_USERNS};
+	int from[2] = {cf->seccomp, cf->userns};
+	for (int i = 0; i < 2; i++)
+		if (from[i] >= 0 && (tmp[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 256)) < 0)
+			return -1;
+	for (int i = 0; i < 2; i++)
+		if (tmp[i] >= 0 && (dup2(tmp[i], want[i]) < 0 || close(tmp[i]) < 0))
+			return -1;
+	return 0;
+}
+
+static _Noreturn void spawn_child(const struct local_spec *s, const struct sup *u, char **argv,
+				  char **envp, int out_w, const struct child_fds *cf, pid_t sup_pid)
 {
 	setpgid(0, 0);
 	for (int sig = 1; sig < NSIG; sig++)
@@ -538,6 +674,35 @@ static _Noreturn void spawn_child(const struct local_spec *s, char **argv, char 
 	int dn = open("/dev/null", O_RDONLY);
 	if (dn < 0 || dup2(dn, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
 		_exit(126);
+	/* Into the run's cgroup before anything of the run exists. */
+	if (u->cg && cg_attach(u->cg, getpid()) < 0) {
+		dprintf(2, "paddock: cannot enter the run's cgroup: %s\n", strerror(errno));
+		_exit(126);
+	}
+	if (place_fds(cf) < 0) {
+		dprintf(2, "paddock: cannot pass the sandbox its descriptors: %s\n", strerror(errno));
+		_exit(126);
+	}
+	int src = local_stage_binds(cf->srcs);
+	if (src < 0) {
+		dprintf(2, "paddock: cannot stage the sandbox's binds: %s\n", strerror(-src));
+		_exit(126);
+	}
+	/* The run's own uid from here on: bwrap too is never root. */
+	if (u->uid >= 0 && local_drop_to((uid_t)u->uid) < 0) {
+		dprintf(2, "paddock: cannot become uid %ld: %s\n", u->uid, strerror(errno));
+		_exit(126);
+	}
+	/* A fresh, empty session keyring: nothing of the controller's. */
+	(void)syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
+	/* No core dumps of agent processes into the host's handler; a file
+	 * never larger than the run's whole writable space. */
+	struct rlimit rl = {0, 0};
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	if (s->limits && s->limits->storage_bytes > 0) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)s->limits->storage_bytes;
+		(void)setrlimit(RLIMIT_FSIZE, &rl);
+	}
 	/* If the supervisor is killed, the run must not go on unsupervised:
 	 * the command (or bwrap, whose --die-with-parent then takes the
 	 * sandbox down) gets SIGKILL.  Checked against the race with an
@@ -558,7 +723,68 @@ static _Noreturn void spawn_child(const struct local_spec *s, char **argv, char 
 	_exit(127);
 }
 
-static _Noreturn void supervise(const struct local_spec *s, char **argv, char **envp, int sfd)
+/* Hand the freshly prepared directories to the run's uid. */
+static int chown_run(const struct local_spec *s, uid_t uid, char *err, size_t errlen)
+{
+	static const char *const dirs[] = {"workspace", "home", "tmp"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", s->run_dir, dirs[i]);
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return errf(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+		int rc = tree_chown(fd, uid, uid, err, errlen);
+		close(fd);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Everything the command needs beyond argv and envp: its uid, user
+ * namespace, seccomp filter and cgroup.  Runs in the supervisor, before
+ * the fork; `sfd` reports a failure to local_start(). */
+static int setup_run(struct sup *u, struct child_fds *cf, char *err, size_t errlen)
+{
+	const struct local_spec *s = u->s;
+	int rc;
+	if (s->isolation) {
+		if ((cf->seccomp = local_seccomp_fd(err, errlen)) < 0)
+			return cf->seccomp;
+	}
+	if (local_uses_slots(s)) {
+		uid_t uid;
+		/* The lock fd stays open (close-on-exec) for the supervisor's life. */
+		if ((rc = local_uid_claim(s->uid_slot_dir, s->uid_base, s->uid_count, &uid, err,
+					  errlen)) < 0)
+			return rc;
+		u->uid = (long)uid;
+		if ((rc = chown_run(s, uid, err, errlen)) < 0)
+			return rc;
+		if ((cf->userns = local_userns_new(uid, err, errlen)) < 0)
+			return cf->userns;
+	}
+	const struct run_limits *l = s->limits;
+	if (l && (l->cpu_milli > 0 || l->memory_bytes > 0 || l->pids > 0)) {
+		const char *id = strrchr(s->run_dir, '/');
+		char name[300];
+		snprintf(name, sizeof(name), "paddock/%s", id ? id + 1 : s->run_dir);
+		char e2[512];
+		rc = cg_create(s->cgroup_root ? s->cgroup_root : "/sys/fs/cgroup",
+			       s->self_cgroup ? s->self_cgroup : "/proc/self/cgroup", name, l, &u->cg,
+			       e2, sizeof(e2));
+		if (rc < 0 && geteuid() == 0)
+			return errf(err, errlen, rc, "resource limits: %s", e2);
+		/* Not root and no delegated cgroup: say so in the run's log. */
+		if (rc < 0 && u->log_fd >= 0)
+			dprintf(u->log_fd, "[paddock] warning: cpu, memory and process limits are not enforced: %s\n",
+				e2);
+	}
+	return 0;
+}
+
+static _Noreturn void supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
+				int sfd)
 {
 	int64_t start_ms = now_wall_ms();
 	sigset_t set;
@@ -598,9 +824,21 @@ static _Noreturn void supervise(const struct local_spec *s, char **argv, char **
 	struct sup u;
 	memset(&u, 0, sizeof(u));
 	u.s = s;
+	u.uid = -1;
+	u.check_every_ms = 1000;
 	u.log_cap = s->log_cap ? s->log_cap : DEFAULT_LOG_CAP;
 	u.log_fd = open(LOG_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	u.line = xmalloc(LOCAL_LINE_MAX);
+	struct child_fds cf = {-1, -1, srcs};
+	char serr[768];
+	if ((rc = setup_run(&u, &cf, serr, sizeof(serr))) < 0) {
+		status_msg(sfd, rc, serr);
+		u.end_reason = "SupervisorError";
+		snprintf(u.end_message, sizeof(u.end_message), "%.200s", serr);
+		finish_run(&u, start_ms);
+		(void)cg_destroy(u.cg);
+		_exit(1);
+	}
 	int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	int op[2];
 	if (sigfd < 0 || pipe2(op, O_CLOEXEC) < 0) {
@@ -619,9 +857,13 @@ static _Noreturn void supervise(const struct local_spec *s, char **argv, char **
 		_exit(1);
 	}
 	if (u.child == 0)
-		spawn_child(s, argv, envp, op[1], sup_pid);
+		spawn_child(s, &u, argv, envp, op[1], &cf, sup_pid);
 	setpgid(u.child, u.child);
 	close(op[1]);
+	if (cf.seccomp >= 0)
+		close(cf.seccomp);
+	if (cf.userns >= 0)
+		close(cf.userns);
 	/* The secrets have been handed over; this process no longer needs them. */
 	local_env_free(envp);
 	status_msg(sfd, 0, "started");
@@ -637,6 +879,8 @@ static _Noreturn void supervise(const struct local_spec *s, char **argv, char **
 			wait = deadline - now;
 		if (u.term_sent && u.kill_at - now < wait)
 			wait = u.kill_at - now;
+		if (!u.term_sent && u.next_check_ms - now < wait)
+			wait = u.next_check_ms - now;
 		if (wait < 0)
 			wait = 0;
 		struct pollfd pf[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = out_fd, .events = POLLIN}};
@@ -656,19 +900,30 @@ static _Noreturn void supervise(const struct local_spec *s, char **argv, char **
 		if (r > 0 && (pf[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 			while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				if (si.ssi_signo != SIGCHLD)
-					begin_kill(&u, "Stopped");
+				if (si.ssi_signo == SIGCHLD)
+					continue;
+				bool timeout = si.ssi_code == SI_QUEUE && si.ssi_int == LOCAL_STOP_TIMEOUT;
+				begin_kill(&u, timeout ? "Timeout" : "Stopped");
 			}
 		}
 		no_children = reap(&u);
 		now = now_mono_ms();
 		if (deadline && !u.term_sent && now >= deadline)
 			begin_kill(&u, "Timeout");
+		/* Limits: on a timer while the command runs, once when it ends
+		 * (an OOM kill is often what ended it). */
+		if ((!u.term_sent && now >= u.next_check_ms) || (u.child_done && !u.term_sent)) {
+			check_limits(&u);
+			u.next_check_ms = now_mono_ms() + u.check_every_ms;
+		}
 		/* The command is done: what it left behind goes too. */
 		if (u.child_done && !u.term_sent)
 			begin_kill(&u, NULL);
-		if (u.term_sent && now >= u.kill_at)
+		if (u.term_sent && now >= u.kill_at) {
 			kill_tree(&u, SIGKILL);
+			if (u.cg)
+				(void)cg_kill_all(u.cg, 0);
+		}
 		if (u.child_done && no_children) {
 			if (out_fd < 0)
 				break;
@@ -684,7 +939,12 @@ static _Noreturn void supervise(const struct local_spec *s, char **argv, char **
 			break;
 		}
 	}
+	/* Whatever is left in the cgroup (a process that escaped the tree
+	 * walk by double-forking under bwrap's init) goes too. */
+	if (u.cg)
+		(void)cg_kill_all(u.cg, 2000);
 	finish_run(&u, start_ms);
+	(void)cg_destroy(u.cg);
 	_exit(0);
 }
 
@@ -714,14 +974,21 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 	if (s.lib_path && access(s.lib_path, R_OK) < 0)
 		return errf(err, errlen, -errno, "paddock_lib.sh %s: %s", s.lib_path, strerror(errno));
 	int rc;
-	if (s.isolation && (rc = local_sandbox_check(s.bwrap_path, err, errlen)) < 0)
+	/* bwrap's own user namespace, made by root, maps the agent to host
+	 * uid 0: never.  As root a run always gets a uid of its own. */
+	if (s.isolation && geteuid() == 0 && !s.uid_slot_dir)
+		return errf(err, errlen, -EPERM,
+			    "run %s: running as root, the sandbox needs a uid range for its runs (uid_slot_dir)",
+			    abs);
+	if (s.isolation && (rc = local_sandbox_check(s.bwrap_path, local_uses_slots(&s), err, errlen)) < 0)
 		return rc;
-	struct strv argv = {0};
+	struct strv argv = {0}, srcs = {0};
 	char **envp = NULL;
-	if ((rc = local_argv_build(&s, &argv, err, errlen)) < 0)
+	if ((rc = local_argv_build(&s, &argv, &srcs, err, errlen)) < 0)
 		return rc;
 	if ((rc = local_env_build(&s, &envp, err, errlen)) < 0) {
 		strv_free(&argv);
+		strv_free(&srcs);
 		return rc;
 	}
 	int sp[2];
@@ -748,7 +1015,7 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 		}
 		if (b > 0)
 			_exit(0);
-		supervise(&s, argv.v, envp, sp[1]);
+		supervise(&s, argv.v, srcs.v, envp, sp[1]);
 	}
 	close(sp[1]);
 	int ast;
@@ -789,6 +1056,7 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 	}
 out:
 	strv_free(&argv);
+	strv_free(&srcs);
 	local_env_free(envp);
 	return rc;
 }
@@ -807,6 +1075,15 @@ static int parse_result(const char *data, struct local_obs *o)
 		o->term_signal = json_object_get_int(v);
 	if (json_object_object_get_ex(root, "endReason", &v))
 		snprintf(o->end_reason, sizeof(o->end_reason), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(root, "endMessage", &v))
+		snprintf(o->end_message, sizeof(o->end_message), "%s", json_object_get_string(v));
+	o->uid = -1;
+	if (json_object_object_get_ex(root, "uid", &v))
+		o->uid = (long)json_object_get_int64(v);
+	if (json_object_object_get_ex(root, "cpuSeconds", &v))
+		o->cpu_seconds = json_object_get_double(v);
+	if (json_object_object_get_ex(root, "memoryPeakBytes", &v))
+		o->memory_peak = json_object_get_int64(v);
 	if (json_object_object_get_ex(root, "startMs", &v))
 		o->start_ms = json_object_get_int64(v);
 	if (json_object_object_get_ex(root, "endMs", &v))
@@ -880,7 +1157,7 @@ void local_obs_free(struct local_obs *o)
 	o->result_json = NULL;
 }
 
-int local_stop(const char *run_dir)
+int local_stop(const char *run_dir, int reason)
 {
 	struct local_obs o;
 	int rc = local_observe(run_dir, &o);
@@ -898,17 +1175,19 @@ int local_stop(const char *run_dir)
 		return rc;
 	if (!pid_alive(&pi))
 		return 0;
-	return kill(pi.pid, SIGTERM) < 0 ? -errno : 0;
+	/* The reason travels with the signal: a timeout is not a stop. */
+	union sigval sv = {.sival_int = reason};
+	return sigqueue(pi.pid, SIGTERM, sv) < 0 ? -errno : 0;
 }
 
-int local_cleanup(const char *run_dir)
+int local_cleanup(const char *run_dir, char *err, size_t errlen)
 {
 	struct local_obs o;
 	int rc = local_observe(run_dir, &o);
 	if (rc == 0) {
 		local_obs_free(&o);
 		if (o.state == LOCAL_RUNNING)
-			return -EBUSY;
+			return errf(err, errlen, -EBUSY, "cannot remove %s: its run is still running", run_dir);
 	}
-	return rm_rf(run_dir);
+	return rm_rf_report(run_dir, err, errlen);
 }

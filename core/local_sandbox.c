@@ -9,6 +9,7 @@
 #include "local.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,8 +30,9 @@
  * sudoers, cron, machine-id, the package manager's configuration. */
 static const char *const etc_files[] = {
 	"/etc/resolv.conf", "/etc/hosts", "/etc/host.conf", "/etc/nsswitch.conf",
-	"/etc/gai.conf", "/etc/services", "/etc/protocols", "/etc/passwd", "/etc/group",
-	"/etc/ssl", "/etc/ca-certificates", "/etc/ca-certificates.conf", "/etc/pki",
+	"/etc/gai.conf", "/etc/services", "/etc/protocols",
+	"/etc/ssl/certs", "/etc/ssl/openssl.cnf", "/etc/ca-certificates.conf", "/etc/pki/tls/certs",
+	"/etc/pki/ca-trust/extracted",
 	"/etc/crypto-policies", "/etc/alternatives", "/etc/localtime", "/etc/timezone",
 	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/mime.types",
 	"/etc/os-release", "/etc/debian_version", "/etc/gitconfig",
@@ -128,6 +130,11 @@ out:
 	return 0;
 }
 
+bool local_uses_slots(const struct local_spec *s)
+{
+	return s->isolation && s->uid_slot_dir && geteuid() == 0;
+}
+
 static void add2(struct strv *a, const char *opt, const char *x)
 {
 	strv_push(a, opt);
@@ -141,7 +148,121 @@ static void add3(struct strv *a, const char *opt, const char *x, const char *y)
 	strv_push(a, y);
 }
 
-int local_argv_build(const struct local_spec *s, struct strv *out, char *err, size_t errlen)
+/* Bind `src` at `dest` through the staging directory: the supervisor's
+ * child, still root, mounts `src` at STAGE/n in a private mount namespace
+ * (local_stage_binds), because bwrap sets up the sandbox as the run's
+ * uid, which may not traverse the directories above `src` (a 0700 state
+ * directory, /root). */
+static void bind_staged(struct strv *a, struct strv *srcs, bool ro, const char *src,
+			const char *dest)
+{
+	if (!srcs) { /* bwrap runs as the Paddock user: it can reach src */
+		add3(a, ro ? "--ro-bind" : "--bind", src, dest);
+		return;
+	}
+	char *st = xasprintf("%s/%zu", local_stage_dir(), srcs->n);
+	strv_push(srcs, src);
+	add3(a, ro ? "--ro-bind" : "--bind", st, dest);
+	free(st);
+}
+
+static bool below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+}
+
+/* Bound anyway: /usr and the merged-/usr directories. */
+static bool already_bound(const char *path)
+{
+	if (below(path, "/usr"))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(sys_dirs); i++)
+		if (below(path, sys_dirs[i]))
+			return true;
+	return false;
+}
+
+/* An executable file named `name` in the colon-separated `path`; owned. */
+static char *path_lookup(const char *name, const char *path)
+{
+	if (strchr(name, '/'))
+		return xstrdup(name);
+	for (const char *p = path; p && *p;) {
+		const char *c = strchr(p, ':');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		if (n && p[0] == '/') {
+			char *cand = xasprintf("%.*s/%s", (int)n, p, name);
+			if (access(cand, X_OK) == 0)
+				return cand;
+			free(cand);
+		}
+		p = c ? c + 1 : NULL;
+	}
+	return NULL;
+}
+
+int local_check_bind(const char *path, const char *const *privates, const char *field, char *err,
+		     size_t errlen)
+{
+	char rp[PATH_MAX], rq[PATH_MAX];
+	if (!realpath(path, rp))
+		return 0; /* nothing there to expose; binding it fails later */
+	for (size_t i = 0; privates && privates[i]; i++) {
+		if (!realpath(privates[i], rq))
+			continue;
+		if (below(rp, rq) || below(rq, rp))
+			return errf(err, errlen, -EPERM,
+				    "%s: %s %s %s, which holds Paddock's state or configuration (Secrets, other runs): bind a directory that lies beside it, not above or inside it",
+				    field, path, below(rp, rq) ? "lies inside" : "contains", privates[i]);
+	}
+	return 0;
+}
+
+void local_cli_binds(const struct local_spec *s, struct strv *a, struct strv *srcs)
+{
+	const char *bin = NULL, *path = DEFAULT_PATH;
+	for (size_t i = 0; i < s->plan->n_env; i++) {
+		const struct plan_env *e = &s->plan->env[i];
+		if (e->secret_name || !e->value)
+			continue;
+		if (!strcmp(e->name, "PADDOCK_AGENT_BIN"))
+			bin = e->value;
+		else if (!strcmp(e->name, "PATH"))
+			path = e->value;
+	}
+	if (!bin || !*bin)
+		return;
+	char *found = path_lookup(bin, path);
+	char real[PATH_MAX];
+	if (!found || found[0] != '/' || !realpath(found, real)) {
+		free(found); /* not there: the run says so itself (exit 127) */
+		return;
+	}
+	/* An npm install keeps a package's dependencies beside it, in the
+	 * outermost node_modules: bind that whole tree; anything else
+	 * brings just its own directory. */
+	char root[PATH_MAX];
+	snprintf(root, sizeof(root), "%s", real);
+	char *nm = strstr(root, "/node_modules/");
+	if (nm)
+		nm[strlen("/node_modules")] = '\0';
+	else
+		*strrchr(root, '/') = '\0';
+	if (!root[0] || !strcmp(root, "/") ||
+	    local_check_bind(root, s->private_paths, "agent CLI", NULL, 0) < 0) {
+		free(found);
+		return;
+	}
+	if (!already_bound(root))
+		bind_staged(a, srcs, true, root, root);
+	if (strcmp(found, real) && !already_bound(found) && !below(found, root))
+		add3(a, "--symlink", real, found);
+	free(found);
+}
+
+int local_argv_build(const struct local_spec *s, struct strv *out, struct strv *srcs, char *err,
+		     size_t errlen)
 {
 	const struct run_plan *p = s->plan;
 	if (!p->command || !*p->command)
@@ -150,7 +271,8 @@ int local_argv_build(const struct local_spec *s, struct strv *out, char *err, si
 		return errf(err, errlen, -E2BIG,
 			    "task.md is %zu bytes, over the %d-byte limit of one program argument: shorten the prompt or move contexts to files (mountPath)",
 			    strlen(s->task_md), ARG_STRLEN_MAX - 1);
-	struct strv a = {0};
+	struct strv a = {0}, b = {0};
+	struct strv *bs = local_uses_slots(s) ? &b : NULL;
 	int rc = 0;
 	if (!s->isolation) {
 		strv_push(&a, s->entrypoint_path ? s->entrypoint_path : p->command);
@@ -165,7 +287,22 @@ int local_argv_build(const struct local_spec *s, struct strv *out, char *err, si
 					    "--new-session"};
 	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
 		strv_push(&a, flags[i]);
-	/* bwrap run by root keeps every capability unless told otherwise. */
+	/* Identity: a user namespace in which the agent is LOCAL_SANDBOX_UID.
+	 * As root it is made by the supervisor and maps to the run's own
+	 * host uid (local_ident.c); otherwise bwrap makes it, mapping to
+	 * the caller's uid. */
+	char fdnum[16], uidnum[16];
+	snprintf(uidnum, sizeof(uidnum), "%d", LOCAL_SANDBOX_UID);
+	if (local_uses_slots(s)) {
+		snprintf(fdnum, sizeof(fdnum), "%d", LOCAL_FD_USERNS);
+		add2(&a, "--userns", fdnum);
+	} else {
+		strv_push(&a, "--unshare-user");
+	}
+	add2(&a, "--uid", uidnum);
+	add2(&a, "--gid", uidnum);
+	snprintf(fdnum, sizeof(fdnum), "%d", LOCAL_FD_SECCOMP);
+	add2(&a, "--seccomp", fdnum);
 	add2(&a, "--cap-drop", "ALL");
 	add3(&a, "--ro-bind", "/usr", "/usr");
 	for (size_t i = 0; i < ARRAY_SIZE(sys_dirs); i++) {
@@ -185,14 +322,31 @@ int local_argv_build(const struct local_spec *s, struct strv *out, char *err, si
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(etc_files); i++)
 		add3(&a, "--ro-bind-try", etc_files[i], etc_files[i]);
-	struct stat st;
-	if (stat("/opt", &st) == 0 && S_ISDIR(st.st_mode))
-		add3(&a, "--ro-bind", "/opt", "/opt");
+	/* Users and groups as the sandbox sees them (written by prepare). */
+	char *passwd = xasprintf("%s/" LOCAL_ETC_DIR "/passwd", s->run_dir);
+	char *group = xasprintf("%s/" LOCAL_ETC_DIR "/group", s->run_dir);
+	bind_staged(&a, bs, true, passwd, "/etc/passwd");
+	bind_staged(&a, bs, true, group, "/etc/group");
+	free(passwd);
+	free(group);
 	add2(&a, "--proc", "/proc");
 	add2(&a, "--dev", "/dev");
-	add2(&a, "--tmpfs", "/tmp");
+	/* /tmp is the run's own directory: on disk, counted against its
+	 * ephemeral-storage limit, gone with the run. */
+	char *tmp = xasprintf("%s/tmp", s->run_dir);
+	bind_staged(&a, bs, false, tmp, "/tmp");
+	free(tmp);
 	add3(&a, "--symlink", "../tmp", "/var/tmp");
-	/* After the private /tmp, so a read-only path below /tmp stays visible. */
+	local_cli_binds(s, &a, bs);
+	/* A state or config directory below /usr (a `make install` puts
+	 * paddock.yaml in /usr/local/etc) is hidden under an empty tmpfs. */
+	struct stat st;
+	for (size_t i = 0; s->private_paths && s->private_paths[i]; i++) {
+		const char *pp = s->private_paths[i];
+		if (pp[0] == '/' && already_bound(pp) && stat(pp, &st) == 0 && S_ISDIR(st.st_mode))
+			add2(&a, "--tmpfs", pp);
+	}
+	/* After /tmp, so a read-only path below /tmp stays visible. */
 	for (size_t i = 0; s->ro_paths && s->ro_paths[i]; i++) {
 		const char *r = s->ro_paths[i];
 		if (r[0] != '/') {
@@ -205,18 +359,26 @@ int local_argv_build(const struct local_spec *s, struct strv *out, char *err, si
 				  strerror(errno));
 			goto out;
 		}
-		add3(&a, "--ro-bind", r, r);
+		if ((rc = local_check_bind(r, s->private_paths, "spec.sandbox.readOnlyPaths", err,
+					   errlen)) < 0)
+			goto out;
+		if (i >= LOCAL_BINDS_MAX - 8) {
+			rc = errf(err, errlen, -E2BIG, "sandbox: more than %d read-only paths",
+				  LOCAL_BINDS_MAX - 8);
+			goto out;
+		}
+		bind_staged(&a, bs, true, r, r);
 	}
 	char *ws = xasprintf("%s/workspace", s->run_dir);
 	char *home = xasprintf("%s/home", s->run_dir);
-	add3(&a, "--bind", ws, LOCAL_SANDBOX_WORKSPACE);
-	add3(&a, "--bind", home, LOCAL_SANDBOX_HOME);
+	bind_staged(&a, bs, false, ws, LOCAL_SANDBOX_WORKSPACE);
+	bind_staged(&a, bs, false, home, LOCAL_SANDBOX_HOME);
 	free(ws);
 	free(home);
 	if (s->entrypoint_path)
-		add3(&a, "--ro-bind", s->entrypoint_path, p->command);
+		bind_staged(&a, bs, true, s->entrypoint_path, p->command);
 	if (s->lib_path)
-		add3(&a, "--ro-bind", s->lib_path, LOCAL_SANDBOX_LIB);
+		bind_staged(&a, bs, true, s->lib_path, LOCAL_SANDBOX_LIB);
 	add2(&a, "--chdir", LOCAL_SANDBOX_WORKSPACE);
 	/* Nothing outside the binds above is writable, not even the root. */
 	add2(&a, "--remount-ro", "/");
@@ -230,28 +392,49 @@ tail:
 out:
 	if (rc < 0) {
 		strv_free(&a);
+		strv_free(&b);
 		return rc;
 	}
 	*out = a;
+	*srcs = b;
 	return 0;
 }
 
-int local_sandbox_check(const char *bwrap, char *err, size_t errlen)
+int local_sandbox_check(const char *bwrap, bool own_uid, char *err, size_t errlen)
 {
-	static char ok_for[512];
+	static char ok_for[520];
+	char key[520];
 	if (!bwrap)
 		bwrap = BWRAP_PATH;
-	if (!strcmp(ok_for, bwrap))
+	snprintf(key, sizeof(key), "%d%s", own_uid, bwrap);
+	if (!strcmp(ok_for, key))
 		return 0;
 	if (access(bwrap, X_OK) < 0)
 		return errf(err, errlen, -ENOENT,
 			    "bubblewrap (bwrap) not found at %s: install the bubblewrap package, or set isolation: none in paddock.yaml",
 			    bwrap);
 	const char *truebin = access("/usr/bin/true", X_OK) == 0 ? "/usr/bin/true" : "/bin/true";
+	/* The same kind of user namespace the runs get (local_ident.c). */
+	int nsfd = -1;
+	char fdnum[16];
+	if (own_uid) {
+		int rc = local_userns_new(65534, err, errlen);
+		if (rc < 0)
+			return rc;
+		nsfd = rc;
+		snprintf(fdnum, sizeof(fdnum), "%d", nsfd);
+	}
 	const char *argv[] = {bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts",
 			      "--die-with-parent", "--cap-drop", "ALL", "--ro-bind", "/", "/",
-			      "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/",
-			      "--", truebin, NULL};
+			      "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro",
+			      "/", "--uid", "1000", "--gid", "1000", "--unshare-user", "--", truebin,
+			      NULL, NULL};
+	if (own_uid) { /* "--userns FD" in place of "--unshare-user" */
+		argv[ARRAY_SIZE(argv) - 5] = "--userns";
+		argv[ARRAY_SIZE(argv) - 4] = fdnum;
+		argv[ARRAY_SIZE(argv) - 3] = "--";
+		argv[ARRAY_SIZE(argv) - 2] = truebin;
+	}
 	char *const envp[] = {"PATH=" DEFAULT_PATH, NULL};
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -267,11 +450,15 @@ int local_sandbox_check(const char *bwrap, char *err, size_t errlen)
 		int dn = open("/dev/null", O_RDWR);
 		if (dn < 0 || dup2(dn, 0) < 0 || dup2(dn, 1) < 0 || dup2(pfd[1], 2) < 0)
 			_exit(126);
+		if (nsfd >= 0 && (fcntl(nsfd, F_SETFD, 0) < 0 || local_drop_to(65534) < 0))
+			_exit(126);
 		execve(bwrap, (char *const *)argv, envp);
 		dprintf(2, "cannot run %s: %s\n", bwrap, strerror(errno));
 		_exit(127);
 	}
 	close(pfd[1]);
+	if (nsfd >= 0)
+		close(nsfd);
 	char msg[512];
 	size_t len = 0;
 	int64_t deadline = now_mono_ms() + 10000;
@@ -315,8 +502,10 @@ int local_sandbox_check(const char *bwrap, char *err, size_t errlen)
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return errf(err, errlen, -EPERM,
-			    "bubblewrap does not work here: %s: allow user namespaces (e.g. sysctl kernel.unprivileged_userns_clone=1), run with the needed privileges, or set isolation: none in paddock.yaml",
-			    msg[0] ? msg : "it failed without a message");
-	snprintf(ok_for, sizeof(ok_for), "%s", bwrap);
+			    "bubblewrap does not work here: %s: %s, or set isolation: none in paddock.yaml",
+			    msg[0] ? msg : "it failed without a message",
+			    own_uid ? "user namespaces must be enabled (sysctl user.max_user_namespaces above 0)"
+				    : "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 on Debian, kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu, user.max_user_namespaces above 0), or run Paddock as root");
+	snprintf(ok_for, sizeof(ok_for), "%s", key);
 	return 0;
 }

@@ -5,17 +5,22 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "quantity.h"
+
 #define MAX_CONTEXTS 64
 #define MAX_OUTPUTS 64
 #define MAX_DEPS 256
 #define MAX_ANNOTATION_BYTES (256 * 1024)
 #define PATHLEN 320
+/* Linux's highest pid_max (PID_MAX_LIMIT on 64-bit). */
+#define PIDS_MAX 4194304
 
 /* ---- names --------------------------------------------------------- */
 
@@ -719,6 +724,111 @@ static int check_contexts(struct vctx *v, json_object *spec)
 	return rc;
 }
 
+/* ---- resources ----------------------------------------------------- */
+
+static const char *const res_names[] = { "cpu", "memory", "ephemeral-storage" };
+static const enum quantity_kind res_kinds[] = { QUANTITY_CPU, QUANTITY_BYTES, QUANTITY_BYTES };
+
+/* Field i of res_names (3: pids). */
+static int64_t *res_field(struct run_limits *l, size_t i)
+{
+	switch (i) {
+	case 0: return &l->cpu_milli;
+	case 1: return &l->memory_bytes;
+	case 2: return &l->storage_bytes;
+	default: return &l->pids;
+	}
+}
+
+/* The text of a quantity: a string as it is, a number as YAML wrote it
+ * ("%.15g": 0.1, not 0.10000000000000001); NULL for other types. */
+static const char *qtext(json_object *f, char *buf, size_t len)
+{
+	if (json_object_is_type(f, json_type_string))
+		return json_object_get_string(f);
+	if (json_object_is_type(f, json_type_int)) {
+		snprintf(buf, len, "%" PRId64, json_object_get_int64(f));
+		return buf;
+	}
+	if (json_object_is_type(f, json_type_double)) {
+		snprintf(buf, len, "%.15g", json_object_get_double(f));
+		return buf;
+	}
+	return NULL;
+}
+
+/* The value f at path p as a quantity of `kind`; `positive`: 0 refused. */
+static int check_quantity(struct vctx *v, json_object *f, const char *p, enum quantity_kind kind,
+			  bool positive, int64_t *out)
+{
+	char num[48];
+	const char *s = qtext(f, num, sizeof(num));
+	if (!s)
+		return verr(v, "%s: expected a quantity (a string or a number), got %s", p, tname(f));
+	if (json_object_is_type(f, json_type_string) &&
+	    (size_t)json_object_get_string_len(f) != strlen(s))
+		return verr(v, "%s: must not contain NUL characters", p);
+	const char *why = NULL;
+	int64_t q = 0;
+	if (quantity_parse(s, kind, &q, &why) < 0)
+		return verr(v, "%s: invalid quantity \"%.64s\": %s%s%s", p, s, why ? why : "",
+			    why ? ": " : "", quantity_hint(kind));
+	if (q == 0 && positive)
+		return verr(v, "%s: invalid quantity \"%.64s\": must be greater than 0: remove the field to get the default",
+			    p, s);
+	*out = q;
+	return 0;
+}
+
+/* spec.resources, Kubernetes' shape: limits {cpu, memory,
+ * ephemeral-storage, pids}, requests {cpu, memory, ephemeral-storage}. */
+static int check_resources(struct vctx *v, json_object *spec)
+{
+	static const char *const fields[] = { "limits", "requests", NULL };
+	static const char *const lfields[] = { "cpu", "memory", "ephemeral-storage", "pids", NULL };
+	static const char *const rfields[] = { "cpu", "memory", "ephemeral-storage", NULL };
+	json_object *res = NULL, *lim = NULL, *req = NULL;
+	struct run_limits l = { 0 }, r = { 0 };
+	int rc = get_obj(v, spec, "resources", "spec", false, &res);
+	if (rc < 0 || !res || (rc = check_fields(v, res, "spec.resources", fields)) < 0)
+		return rc;
+	if ((rc = get_obj(v, res, "limits", "spec.resources", false, &lim)) < 0 ||
+	    (rc = get_obj(v, res, "requests", "spec.resources", false, &req)) < 0 ||
+	    (lim && (rc = check_fields(v, lim, "spec.resources.limits", lfields)) < 0) ||
+	    (req && (rc = check_fields(v, req, "spec.resources.requests", rfields)) < 0))
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(res_names); i++) {
+		struct {
+			json_object *m;
+			const char *path;
+			struct run_limits *out;
+		} parts[] = { { lim, "spec.resources.limits", &l }, { req, "spec.resources.requests", &r } };
+		for (size_t j = 0; j < ARRAY_SIZE(parts); j++) {
+			json_object *f = parts[j].m ? fget(parts[j].m, res_names[i]) : NULL;
+			char p[PATHLEN];
+			join(p, sizeof(p), parts[j].path, res_names[i]);
+			if (f && (rc = check_quantity(v, f, p, res_kinds[i], true,
+						      res_field(parts[j].out, i))) < 0)
+				return rc;
+		}
+	}
+	int64_t pids;
+	bool has;
+	if (lim && (rc = get_int(v, lim, "pids", "spec.resources.limits", 1, PIDS_MAX, &pids, &has)) < 0)
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(res_names); i++) {
+		int64_t rq = *res_field(&r, i), lq = *res_field(&l, i);
+		if (!rq || !lq || rq <= lq)
+			continue;
+		char rs[32], ls[32];
+		quantity_format(rq, res_kinds[i], rs, sizeof(rs));
+		quantity_format(lq, res_kinds[i], ls, sizeof(ls));
+		return verr(v, "spec.resources.requests.%s: %s is above spec.resources.limits.%s (%s): lower the request or raise the limit",
+			    res_names[i], rs, res_names[i], ls);
+	}
+	return 0;
+}
+
 /* ---- Task ---------------------------------------------------------- */
 
 static int check_workspace(struct vctx *v, json_object *spec)
@@ -868,7 +978,7 @@ static int check_task(struct vctx *v, json_object *doc)
 					      "credentials", "model",	 "effort",
 					      "workspace",   "contexts", "outputs",
 					      "dependsOn",   "timeout",	 "ttlSecondsAfterFinished",
-					      "stop",	     NULL };
+					      "stop",	     "resources", NULL };
 	static const char *const ref_fields[] = { "name", "namespace", NULL };
 	json_object *spec = NULL, *ref = NULL, *md = fget(doc, "metadata");
 	const char *type = NULL, *prompt = NULL, *s = NULL;
@@ -919,7 +1029,8 @@ static int check_task(struct vctx *v, json_object *doc)
 		json_object_object_add(spec, "credentials", c);
 	}
 	if ((rc = check_workspace(v, spec)) < 0 || (rc = check_contexts(v, spec)) < 0 ||
-	    (rc = check_outputs(v, spec)) < 0 || (rc = check_deps(v, spec, self)) < 0)
+	    (rc = check_outputs(v, spec)) < 0 || (rc = check_deps(v, spec, self)) < 0 ||
+	    (rc = check_resources(v, spec)) < 0)
 		return rc;
 	json_object *t = fget(spec, "timeout");
 	long secs;
@@ -958,9 +1069,17 @@ static int check_sandbox(struct vctx *v, json_object *spec)
 		if (!env_name_ok(k))
 			return verr(v, "spec.sandbox.env[\"%.64s\"]: invalid name: use letters, digits and '_', not starting with a digit",
 				    k);
+		/* The sandbox's own (local_sandbox.c, kube_render.c) and the
+		 * core's and drivers' contract (PADDOCK_TASK, PADDOCK_LIB, ...). */
+		if (!strcmp(k, "HOME") || !strcmp(k, "TMPDIR") || !strcmp(k, "PWD") ||
+		    str_startswith(k, "PADDOCK_"))
+			return verr(v, "spec.sandbox.env[\"%.64s\"]: reserved name: Paddock sets HOME, TMPDIR, PWD and the PADDOCK_* variables itself: remove it",
+				    k);
 		if (!json_object_is_type(val, json_type_string))
 			return verr(v, "spec.sandbox.env[\"%.64s\"]: expected a string, got %s: quote the value",
 				    k, tname(val));
+		if ((size_t)json_object_get_string_len(val) != strlen(json_object_get_string(val)))
+			return verr(v, "spec.sandbox.env[\"%.64s\"]: must not contain NUL characters", k);
 	}
 	return 0;
 }
@@ -1015,6 +1134,16 @@ static int check_pod(struct vctx *v, json_object *spec)
 					     json_object_is_type(val, json_type_double)))
 				return verr(v, "%s[\"%.64s\"]: expected a quantity (a string or a number), got %s",
 					    p, k, tname(val));
+			/* The ones spec.resources also has are read by Paddock
+			 * (pipeline_limits): the same parser, 0 still allowed. */
+			for (size_t j = 0; j < ARRAY_SIZE(res_names); j++) {
+				char kp[PATHLEN];
+				int64_t q;
+				join(kp, sizeof(kp), p, k);
+				if (!strcmp(k, res_names[j]) &&
+				    (rc = check_quantity(v, val, kp, res_kinds[j], false, &q)) < 0)
+					return rc;
+			}
 		}
 	}
 	return 0;
@@ -1025,7 +1154,7 @@ static int check_agent(struct vctx *v, json_object *doc)
 	static const char *const fields[] = { "type",	 "image",    "model",
 					      "effort",	 "command",  "credentials",
 					      "contexts", "maxConcurrentTasks", "allowedNamespaces",
-					      "sandbox", "pod",	     NULL };
+					      "sandbox", "pod",	     "resources", NULL };
 	json_object *spec = NULL, *allowed = NULL;
 	const char *type = NULL, *s = NULL;
 	int rc = get_obj(v, doc, "spec", "", true, &spec);
@@ -1064,7 +1193,7 @@ static int check_agent(struct vctx *v, json_object *doc)
 			return verr(v, "spec.allowedNamespaces[%zu]: invalid value %.64s: use a namespace name or a glob such as team-*",
 				    i, json_object_to_json_string_ext(it, JSON_C_TO_STRING_PLAIN));
 	}
-	if ((rc = check_sandbox(v, spec)) < 0)
+	if ((rc = check_sandbox(v, spec)) < 0 || (rc = check_resources(v, spec)) < 0)
 		return rc;
 	return check_pod(v, spec);
 }
@@ -1305,6 +1434,40 @@ static void strv_get(json_object *o, const char *path, struct strv *out)
 	}
 }
 
+/* The resources at `path` (spec.resources, spec.pod.resources); what does
+ * not parse, or is 0, stays unset: the document was validated. */
+static void res_get(json_object *doc, const char *path, bool with_pids, struct model_resources *out)
+{
+	static const char *const parts[] = { "limits", "requests" };
+	memset(out, 0, sizeof(*out));
+	for (size_t j = 0; j < ARRAY_SIZE(parts); j++) {
+		char p[128];
+		snprintf(p, sizeof(p), "%s.%s", path, parts[j]);
+		json_object *m = typed_get(doc, p, json_type_object), *f = NULL;
+		struct run_limits *l = j == 0 ? &out->limits : &out->requests;
+		for (size_t i = 0; m && i < ARRAY_SIZE(res_names); i++) {
+			char num[48];
+			const char *s = json_object_object_get_ex(m, res_names[i], &f)
+						? qtext(f, num, sizeof(num))
+						: NULL;
+			int64_t q = 0;
+			if (s && quantity_parse(s, res_kinds[i], &q, NULL) == 0 && q > 0)
+				*res_field(l, i) = q;
+		}
+		if (m && j == 0 && with_pids && json_object_object_get_ex(m, "pids", &f) &&
+		    json_object_is_type(f, json_type_int) && json_object_get_int64(f) > 0)
+			l->pids = json_object_get_int64(f);
+	}
+}
+
+const char *model_deprecated(json_object *doc)
+{
+	if (str_eq(sget(doc, "kind"), "Agent") &&
+	    typed_get(doc, "spec.pod.resources", json_type_object))
+		return "spec.pod.resources is deprecated: use spec.resources (the same limits and requests, for both backends; it wins field by field when both are set)";
+	return NULL;
+}
+
 /* metadata namespace (defaulted), name and uid; borrowed from doc. */
 static void meta_get(json_object *doc, const char **ns, const char **name, const char **uid)
 {
@@ -1375,6 +1538,7 @@ int model_task_from_json(json_object *doc, struct model_task **out, char *err, s
 		t->timeout_s = -1;
 	t->ttl_s = long_get(doc, "spec.ttlSecondsAfterFinished", -1);
 	t->contexts = typed_get(doc, "spec.contexts", json_type_array);
+	res_get(doc, "spec.resources", true, &t->res);
 	t->status = typed_get(doc, "status", json_type_object);
 	int ph = model_phase_parse(sget(doc, "status.phase"));
 	t->phase = ph < 0 ? MODEL_PHASE_PENDING : (enum model_phase)ph;
@@ -1412,6 +1576,8 @@ int model_agent_from_json(json_object *doc, struct model_agent **out, char *err,
 	strv_get(doc, "spec.sandbox.readOnlyPaths", &a->ro_paths);
 	a->sandbox_env = typed_get(doc, "spec.sandbox.env", json_type_object);
 	a->pod = typed_get(doc, "spec.pod", json_type_object);
+	res_get(doc, "spec.resources", true, &a->res);
+	res_get(doc, "spec.pod.resources", false, &a->pod_res);
 	*out = a;
 	return 0;
 }

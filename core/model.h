@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "run_limits.h"
 #include "util.h"
 
 #define MODEL_API_GROUP_VERSION "paddock.dev/v1alpha1"
@@ -77,8 +78,20 @@ bool model_dns1123_subdomain(const char *s); /* labels joined by '.', <= 253 */
 int model_b64_decode(const char *in, size_t inlen, char **out, size_t *len);
 char *model_b64_encode(const void *in, size_t len); /* owned */
 
+/* A validated document's use of a deprecated field, as one line "FIELD
+ * is deprecated: use ..." for a warning (static), or NULL.  Today: an
+ * Agent's spec.pod.resources (use spec.resources). */
+const char *model_deprecated(json_object *doc);
+
 /* ---- typed views (of validated documents) -------------------------- */
 /* All `const char *` members are borrowed from `obj` (NULL when unset). */
+
+/* spec.resources, parsed (quantity.h): 0 for a field that is not set.
+ * requests.pids is never set. */
+struct model_resources {
+	struct run_limits limits;
+	struct run_limits requests;
+};
 
 struct model_task {
 	const char *ns, *name, *uid;
@@ -95,6 +108,7 @@ struct model_task {
 	long timeout_s;                    /* -1: unset */
 	long ttl_s;                        /* -1: unset */
 	json_object *contexts;             /* spec.contexts array, borrowed, or NULL */
+	struct model_resources res;        /* spec.resources */
 	json_object *status;               /* borrowed, or NULL */
 	enum model_phase phase;            /* status.phase, Pending when unset */
 	json_object *obj;                  /* owned reference to the document */
@@ -115,6 +129,9 @@ struct model_agent {
 	struct strv ro_paths;              /* sandbox.readOnlyPaths, owned copies */
 	json_object *sandbox_env;          /* sandbox.env object, borrowed, or NULL */
 	json_object *pod;                  /* spec.pod, borrowed, or NULL */
+	struct model_resources res;        /* spec.resources */
+	struct model_resources pod_res;    /* spec.pod.resources cpu, memory, ephemeral-storage
+					    * (deprecated; spec.resources wins field by field) */
 	json_object *obj;                  /* owned reference */
 };
 

@@ -10,6 +10,7 @@
 #include "jsonutil.h"
 #include "metrics.h"
 #include "outputs.h"
+#include "quantity.h"
 #include "store.h"
 #include "template.h"
 
@@ -36,6 +37,136 @@ void pipeline_effective(const struct model_task *t, const struct model_agent *a,
 		e->cred_field = "spec.credentials";
 	}
 	e->run_ns = a ? a->ns : t->ns;
+}
+
+/* ---- resources ------------------------------------------------------ */
+
+static const char *const res_names[] = { "cpu", "memory", "ephemeral-storage", "pids" };
+static const char RES_FROM_CONFIG[] = "paddock.yaml resources";
+
+static int64_t *res_field(struct run_limits *l, size_t i)
+{
+	switch (i) {
+	case 0: return &l->cpu_milli;
+	case 1: return &l->memory_bytes;
+	case 2: return &l->storage_bytes;
+	default: return &l->pids;
+	}
+}
+
+/* Field i of the run's limits (or requests) and where it comes from
+ * (NULL when no level sets it). */
+static int64_t res_pick(const struct pd_config *cfg, const struct model_task *t,
+			const struct model_agent *a, bool req, size_t i, const char **from)
+{
+	struct {
+		const struct run_limits *l;
+		const char *from;
+	} lv[] = {
+		{ req ? &t->res.requests : &t->res.limits, "spec.resources" },
+		{ !a ? NULL : req ? &a->res.requests : &a->res.limits, "Agent spec.resources" },
+		{ !a ? NULL : req ? &a->pod_res.requests : &a->pod_res.limits,
+		  "Agent spec.pod.resources" },
+		{ !cfg ? NULL : req ? &cfg->default_requests : &cfg->default_limits, RES_FROM_CONFIG },
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(lv); k++) {
+		struct run_limits l = lv[k].l ? *lv[k].l : (struct run_limits){ 0 };
+		int64_t v = *res_field(&l, i);
+		if (v > 0) {
+			*from = lv[k].from;
+			return v;
+		}
+	}
+	*from = NULL;
+	return 0;
+}
+
+void pipeline_limits(const struct pd_config *cfg, const struct model_task *t,
+		     const struct model_agent *a, struct run_limits *out)
+{
+	const char *from;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < ARRAY_SIZE(res_names); i++)
+		*res_field(out, i) = res_pick(cfg, t, a, false, i, &from);
+}
+
+void pipeline_requests(const struct pd_config *cfg, const struct model_task *t,
+		       const struct model_agent *a, struct run_limits *out)
+{
+	const char *from, *lfrom;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < 3; i++) {
+		int64_t rq = res_pick(cfg, t, a, true, i, &from);
+		int64_t lq = res_pick(cfg, t, a, false, i, &lfrom);
+		if (lq && rq > lq && from == RES_FROM_CONFIG)
+			rq = lq;
+		*res_field(out, i) = rq;
+	}
+}
+
+int pipeline_check_resources(const struct pd_config *cfg, const struct model_task *t,
+			     const struct model_agent *a, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < 3; i++) {
+		const char *rfrom, *lfrom;
+		int64_t rq = res_pick(cfg, t, a, true, i, &rfrom);
+		int64_t lq = res_pick(cfg, t, a, false, i, &lfrom);
+		if (!rq || !lq || rq <= lq || rfrom == RES_FROM_CONFIG)
+			continue;
+		enum quantity_kind k = i == 0 ? QUANTITY_CPU : QUANTITY_BYTES;
+		char rs[32], ls[32];
+		quantity_format(rq, k, rs, sizeof(rs));
+		quantity_format(lq, k, ls, sizeof(ls));
+		return errf(err, errlen, -EINVAL,
+			    "%s.requests.%s: %s is above the run's %s limit %s (%s.limits.%s): lower the request or set spec.resources.limits.%s",
+			    rfrom, res_names[i], rs, res_names[i], ls, lfrom, res_names[i],
+			    res_names[i]);
+	}
+	return 0;
+}
+
+/* ---- the Agent's spec.sandbox.env ------------------------------------ */
+
+/* A name of spec.sandbox.env that the plan has from a Secret (a
+ * credential of the driver or of a context): -EINVAL. */
+static int sandbox_env_check(const struct model_agent *a, const struct run_plan *plan, char *err,
+			     size_t errlen)
+{
+	if (!a || !a->sandbox_env)
+		return 0;
+	json_object_object_foreach(a->sandbox_env, k, val) {
+		(void)val;
+		for (size_t i = 0; i < plan->n_env; i++)
+			if (plan->env[i].secret_name && str_eq(plan->env[i].name, k))
+				return errf(err, errlen, -EINVAL,
+					    "Agent spec.sandbox.env[\"%.64s\"]: the run sets it from Secret \"%s\" (a credential): remove it from spec.sandbox.env",
+					    k, plan->env[i].secret_name);
+	}
+	return 0;
+}
+
+/* spec.sandbox.env into the plan, over the plain variables already there. */
+static int sandbox_env(const struct model_agent *a, struct run_plan *plan,
+		       const struct paddock_plan_builder *b, char *err, size_t errlen)
+{
+	int rc = sandbox_env_check(a, plan, err, errlen);
+	if (rc < 0 || !a || !a->sandbox_env)
+		return rc;
+	plan_set_origin(plan, "Agent spec.sandbox.env");
+	json_object_object_foreach(a->sandbox_env, k, val) {
+		/* Refused by validation since it applies; an older stored
+		 * document may still have them. */
+		if (!strcmp(k, "HOME") || !strcmp(k, "TMPDIR") || !strcmp(k, "PWD") ||
+		    str_startswith(k, "PADDOCK_") || !json_object_is_type(val, json_type_string)) {
+			log_warn("Agent spec.sandbox.env: reserved name ignored", "agent", a->name,
+				 "name", k);
+			continue;
+		}
+		b->set_env(b->ctx, k, json_object_get_string(val));
+	}
+	if (plan->rc < 0)
+		return errf(err, errlen, plan->rc, "Agent spec.sandbox.env: %s", plan->err);
+	return 0;
 }
 
 static const char *agent_field(const struct paddock_task_view *v, const char *key)
@@ -202,6 +333,21 @@ int pipeline_validate(const struct plugin_set *ps, const struct model_task *t,
 		if (rc < 0)
 			return rc;
 	}
+	if (a && a->sandbox_env && ops->credentials) {
+		/* The driver's credential variables, to refuse a sandbox.env
+		 * name among them now rather than when the run starts. */
+		struct run_plan scratch;
+		struct paddock_plan_builder sb;
+		char cerr[256];
+		plan_init(&scratch, e.run_ns, 0, 0);
+		plan_builder(&scratch, &sb);
+		int rc = ops->credentials(d->instance, &v, &sb, cerr, sizeof(cerr)) < 0
+				 ? 0
+				 : sandbox_env_check(a, &scratch, err, errlen);
+		plan_free(&scratch);
+		if (rc < 0)
+			return rc;
+	}
 	return each_context(ps, t, a, validate_item, NULL, err, errlen);
 }
 
@@ -227,19 +373,20 @@ int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 		  const struct model_task *t, const struct model_agent *a, const char *prompt,
 		  struct run_plan *plan, char *err, size_t errlen)
 {
-	(void)cfg;
 	struct pipeline_eff e;
 	pipeline_effective(t, a, &e);
 	const struct loaded_plugin *d = plugins_driver(ps, e.driver);
 	if (!d)
 		return errf(err, errlen, -ENOENT, "driver \"%s\" is not enabled", e.driver ? e.driver : "");
+	int rc = pipeline_check_resources(cfg, t, a, err, errlen);
+	if (rc < 0)
+		return rc;
 	const struct paddock_driver_ops *ops = plugin_driver_ops(d);
 	struct paddock_task_view v;
 	pipeline_view(t, a, &e, prompt, &v);
 	struct paddock_plan_builder b;
 	plan_builder(plan, &b);
 
-	int rc = 0;
 	plan_set_origin(plan, "driver credentials");
 	if (ops->credentials && (rc = ops->credentials(d->instance, &v, &b, err, errlen)) < 0)
 		goto out;
@@ -266,6 +413,9 @@ int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 	}
 	struct resolve_ctx rctx = { &v, plan, &b };
 	if ((rc = each_context(ps, t, a, resolve_item, &rctx, err, errlen)) < 0)
+		goto out;
+	/* After the driver and the contexts, before the core's contract. */
+	if ((rc = sandbox_env(a, plan, &b, err, errlen)) < 0)
 		goto out;
 
 	/* The core's half of the entrypoint contract (DESIGN §6). */
@@ -530,7 +680,35 @@ int pipeline_check_task(const struct plugin_set *ps, const struct model_task *t,
 				    t->agent_ns, t->agent_name, t->ns);
 	}
 	int rc = ps ? pipeline_validate(ps, t, a, err, errlen) : 0;
+	if (rc == 0) /* Task against Agent; paddock.yaml's defaults at run time */
+		rc = pipeline_check_resources(NULL, t, a, err, errlen);
 	if (rc == 0)
 		rc = tmpl_check_deps(t->prompt, (const char *const *)t->deps.v, t->deps.n, err, errlen);
 	return rc;
+}
+
+static const char *no_agent_field(const struct paddock_task_view *v, const char *key)
+{
+	(void)v;
+	(void)key;
+	return NULL;
+}
+
+int pipeline_driver_entry(const struct plugin_set *ps, const char *driver, struct run_plan *plan,
+			  char *err, size_t errlen)
+{
+	const struct loaded_plugin *d = plugins_driver(ps, driver);
+	if (!d)
+		return errf(err, errlen, -ENOENT, "driver \"%s\" is not enabled", driver ? driver : "");
+	struct paddock_task_view v = {
+		.size = sizeof(v), .ns = "default", .name = "config-check", .uid = "config-check",
+		.type = driver, .prompt = "", .credentials_type = "none", .secret_ns = "default",
+		.agent_field = no_agent_field,
+	};
+	struct paddock_plan_builder b;
+	plan_builder(plan, &b);
+	int rc = plugin_driver_ops(d)->entrypoint(d->instance, &v, &b, err, errlen);
+	if (rc >= 0 && plan->rc < 0)
+		rc = errf(err, errlen, plan->rc, "driver %s: %s", driver, plan->err);
+	return rc < 0 ? rc : 0;
 }

@@ -31,6 +31,22 @@ struct pipeline_eff {
 void pipeline_effective(const struct model_task *t, const struct model_agent *a,
 			struct pipeline_eff *e);
 
+/* A run's resource limits, field by field: the Task's spec.resources,
+ * else its Agent's spec.resources, else the Agent's deprecated
+ * spec.pod.resources, else paddock.yaml's resources.limits (cfg NULL: no
+ * defaults).  0: none.  `a` may be NULL.  limits_format() (quantity.h)
+ * writes it as text. */
+void pipeline_limits(const struct pd_config *cfg, const struct model_task *t,
+		     const struct model_agent *a, struct run_limits *out);
+/* The same for requests (Kubernetes only; pids stays 0).  A request from
+ * paddock.yaml above the run's limit is lowered to that limit. */
+void pipeline_requests(const struct pd_config *cfg, const struct model_task *t,
+		       const struct model_agent *a, struct run_limits *out);
+/* A request the Task or its Agent sets above the run's limit (which may
+ * come from another level): -EINVAL naming both fields, else 0. */
+int pipeline_check_resources(const struct pd_config *cfg, const struct model_task *t,
+			     const struct model_agent *a, char *err, size_t errlen);
+
 /* Fill `v` (borrowing from t, a, e and prompt) for plugin calls. */
 void pipeline_view(const struct model_task *t, const struct model_agent *a,
 		   const struct pipeline_eff *e, const char *prompt, struct paddock_task_view *v);
@@ -53,9 +69,12 @@ int pipeline_validate(const struct plugin_set *ps, const struct model_task *t,
 int pipeline_check_task(const struct plugin_set *ps, const struct model_task *t, int agent_rc,
 			const struct model_agent *a, char *err, size_t errlen);
 
-/* Build the plan: driver credentials + entrypoint, the Agent's contexts
- * then the Task's, the workspace fetch, and the core's env contract
- * (PADDOCK_TASK, PADDOCK_MODEL, PADDOCK_EFFORT, PADDOCK_OUTPUTS).  `plan`
+/* Build the plan: driver credentials + entrypoint, the workspace fetch,
+ * the Agent's contexts then the Task's, the Agent's spec.sandbox.env
+ * (over the driver's and contexts' plain variables; a name they set from
+ * a Secret is an error), and the core's env contract (PADDOCK_TASK,
+ * PADDOCK_MODEL, PADDOCK_EFFORT, PADDOCK_OUTPUTS).  A request above the
+ * run's limit (pipeline_check_resources) is an error too.  `plan`
  * must be plan_init'ed by the caller; on error it holds what was added so
  * far and err has the first problem. */
 int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
@@ -140,5 +159,11 @@ void pipeline_fill_results(json_object *st, const struct model_task *t, json_obj
 struct metrics;
 void pipeline_count_run(struct metrics *m, const char *driver, json_object *result,
 			int64_t start_ms, int64_t end_ms);
+
+/* The plan a driver's entrypoint op makes for a minimal Task (no
+ * credentials, empty prompt): what `config check` needs to know how the
+ * driver's CLI is found (PADDOCK_AGENT_BIN). */
+int pipeline_driver_entry(const struct plugin_set *ps, const char *driver, struct run_plan *plan,
+			  char *err, size_t errlen);
 
 #endif

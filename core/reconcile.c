@@ -150,6 +150,28 @@ static void decide_ended(const struct rec_input *in, struct rec_decision *out)
 	bool lost = in->run == REC_RUN_LOST;
 
 	fmt_exit(ex, sizeof(ex), in->exit_code);
+	/* What the run itself recorded comes first: a run killed for its
+	 * timeout is a timeout even if a stop was asked for meanwhile. */
+	bool clean = !lost && in->exit_code == 0 && in->outcome == 1;
+	int64_t start = in->start_ms > 0 ? in->start_ms : in->created_ms;
+	bool timed_out = str_eq(in->run_end_reason, "Timeout") ||
+			 (!clean && !str_eq(in->run_end_reason, "Stopped") && in->timeout_s > 0 &&
+			  start > 0 && in->now_ms >= deadline_ms(start, in->timeout_s));
+	if (timed_out) {
+		char d[32];
+		fmt_dur(d, sizeof(d), in->timeout_s);
+		say(out, REC_SET_PHASE, REC_FAILED, "Timeout",
+		    "timeout of %s exceeded: the run was killed (%s)", d,
+		    lost ? "lost" : ex);
+		return;
+	}
+	if (str_eq(in->run_end_reason, "OOMKilled") ||
+	    str_eq(in->run_end_reason, "PidsLimitReached") ||
+	    str_eq(in->run_end_reason, "DiskQuotaExceeded")) {
+		say(out, REC_SET_PHASE, REC_FAILED, in->run_end_reason, "%s: the run was killed (%s)",
+		    nz(in->run_end_message, "a resource limit was exceeded"), ex);
+		return;
+	}
 	if (str_eq(in->run_end_reason, "Stopped") || in->stop_requested) {
 		if (lost)
 			say(out, REC_SET_PHASE, REC_STOPPED, "Stopped",
@@ -157,20 +179,6 @@ static void decide_ended(const struct rec_input *in, struct rec_decision *out)
 		else
 			say(out, REC_SET_PHASE, REC_STOPPED, "Stopped",
 			    "stopped by request; the run ended (%s)", ex);
-		return;
-	}
-	/* A run that failed after its deadline was killed for the timeout,
-	 * even when whoever killed it did not record why. */
-	bool clean = !lost && in->exit_code == 0 && in->outcome == 1;
-	int64_t start = in->start_ms > 0 ? in->start_ms : in->created_ms;
-	if (str_eq(in->run_end_reason, "Timeout") ||
-	    (!clean && in->timeout_s > 0 && start > 0 &&
-	     in->now_ms >= deadline_ms(start, in->timeout_s))) {
-		char d[32];
-		fmt_dur(d, sizeof(d), in->timeout_s);
-		say(out, REC_SET_PHASE, REC_FAILED, "Timeout",
-		    "timeout of %s exceeded: the run was killed (%s)", d,
-		    lost ? "lost" : ex);
 		return;
 	}
 	if (lost) {

@@ -77,7 +77,10 @@ struct rec_input {
 	int exit_code;            /* exit status, or -SIGNUM when killed by a signal */
 	int outcome;              /* enum paddock_outcome: 0 unknown, 1 success, 2 failed */
 	const char *run_error;    /* the driver parser's error text, or NULL */
-	const char *run_end_reason; /* why the run was killed: "Timeout", "Stopped", or NULL */
+	const char *run_end_reason; /* why the run was killed: "Timeout", "Stopped", a
+				     * limit ("OOMKilled", "PidsLimitReached",
+				     * "DiskQuotaExceeded"), or NULL */
+	const char *run_end_message; /* with a limit: which one and by how much, or NULL */
 };
 
 enum rec_action {

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -127,6 +128,41 @@ static int load_agent(struct runtime *rt, const char *ns, const char *name, stru
 	return rc;
 }
 
+/* What no sandbox may see: the state directory (Secrets, other runs)
+ * and the directory of the config file.  `cfgdir` is owned scratch. */
+static void private_paths(const struct runtime *rt, const char *v[3], char **cfgdir)
+{
+	*cfgdir = NULL;
+	if (rt->cfg->path) {
+		*cfgdir = xstrdup(rt->cfg->path);
+		char *sl = strrchr(*cfgdir, '/');
+		if (sl && sl != *cfgdir)
+			*sl = '\0';
+		else if (!sl)
+			snprintf(*cfgdir, strlen(*cfgdir) + 1, ".");
+	}
+	v[0] = rt->state_dir;
+	v[1] = *cfgdir;
+	v[2] = NULL;
+}
+
+/* An Agent's readOnlyPaths must not expose Paddock's own files. */
+static int check_agent_binds(struct runtime *rt, const struct model_agent *a, char *err,
+			     size_t errlen)
+{
+	const char *priv[3];
+	char *cfgdir;
+	int rc = 0;
+	private_paths(rt, priv, &cfgdir);
+	for (size_t i = 0; rc == 0 && i < a->ro_paths.n; i++) {
+		char field[64];
+		snprintf(field, sizeof(field), "spec.sandbox.readOnlyPaths[%zu]", i);
+		rc = local_check_bind(a->ro_paths.v[i], priv, field, err, errlen);
+	}
+	free(cfgdir);
+	return rc;
+}
+
 int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum model_kind *kind,
 		  char *err, size_t errlen)
 {
@@ -144,6 +180,15 @@ int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum mode
 		rc = pipeline_check_task(rt->plugins, t, arc, a, err, errlen);
 		model_agent_free(a);
 		model_task_free(t);
+		if (rc < 0)
+			return rc;
+	}
+	if (k == MODEL_AGENT) {
+		struct model_agent *a = NULL;
+		if ((rc = model_agent_from_json(doc, &a, err, errlen)) < 0)
+			return rc;
+		rc = check_agent_binds(rt, a, err, errlen);
+		model_agent_free(a);
 		if (rc < 0)
 			return rc;
 	}
@@ -284,7 +329,13 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 	struct local_secrets secrets = { rt->store, ls_secret_get };
 	const char *const *ro = a ? (const char *const *)a->ro_paths.v : NULL;
 	char *git_locks = xasprintf("%s/git-slots", rt->state_dir);
-	mkdir_p(git_locks, 0700);
+	(void)mkdir_p(git_locks, 0700);
+	char *uid_slots = xasprintf("%s/uid-slots", rt->state_dir);
+	struct run_limits lim;
+	pipeline_limits(rt->cfg, t, a, &lim);
+	const char *priv[3];
+	char *cfgdir;
+	private_paths(rt, priv, &cfgdir);
 	struct local_spec spec = {
 		.run_dir = run_dir,
 		.plan = &plan,
@@ -301,6 +352,11 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 		.ns = e.run_ns,
 		.secrets = &secrets,
 		.sink = &sink,
+		.uid_slot_dir = uid_slots,
+		.uid_base = rt->cfg->sandbox_uid_base,
+		.uid_count = rt->cfg->sandbox_uid_count,
+		.limits = &lim,
+		.private_paths = priv,
 	};
 	/* A crash between prepare and start leaves a half-made run dir:
 	 * nothing ran yet, so it is safe to make it again. */
@@ -312,6 +368,8 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 	if (rc == 0)
 		rc = local_start(&spec, err, errlen);
 	free(git_locks);
+	free(uid_slots);
+	free(cfgdir);
 out:
 	pipeline_sink_free(&sc);
 	json_object_put(dl.cache);
@@ -395,6 +453,7 @@ static void observe_run(struct runtime *rt, json_object *task, struct rec_input 
 		in->run = REC_RUN_EXITED;
 		in->exit_code = obs->term_signal ? -obs->term_signal : obs->exit_code;
 		in->run_end_reason = obs->end_reason[0] ? obs->end_reason : NULL;
+		in->run_end_message = obs->end_message[0] ? obs->end_message : NULL;
 		*result = obs->result_json ? json_tokener_parse(obs->result_json) : NULL;
 		if (*result) {
 			json_object *oc = jget(*result, "outcome");
@@ -418,6 +477,25 @@ static void observe_finished(struct runtime *rt, const struct model_task *t,
 	pipeline_effective(t, a, &e);
 	pipeline_count_run(rt->metrics, e.driver, result, obs->start_ms, obs->end_ms);
 	model_agent_free(own);
+}
+
+/* What the run's cgroup measured, beside the agent's own token counts. */
+static void add_run_usage(json_object *st, const struct local_obs *obs)
+{
+	if (obs->state != LOCAL_EXITED || (obs->cpu_seconds <= 0 && obs->memory_peak <= 0))
+		return;
+	json_object *u = jget(st, "usage");
+	if (!u) {
+		u = json_object_new_object();
+		json_object_object_add(st, "usage", u);
+	}
+	if (obs->cpu_seconds > 0) {
+		char v[32];
+		snprintf(v, sizeof(v), "%.3f", obs->cpu_seconds);
+		json_object_object_add(u, "cpuSeconds", json_object_new_double_s(obs->cpu_seconds, v));
+	}
+	if (obs->memory_peak > 0)
+		json_object_object_add(u, "memoryPeakBytes", json_object_new_int64(obs->memory_peak));
 }
 
 struct reconcile_ctx {
@@ -494,6 +572,7 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 			if (result)
 				pipeline_fill_results(ns_st, t, result, obs.exit_code, obs.start_ms,
 						      obs.end_ms);
+			add_run_usage(ns_st, &obs);
 		}
 		if (write_status(rt, task, ns_st, rec_phase_name(d.phase), d.reason, d.message) == 0 &&
 		    finished && ph == REC_RUNNING)
@@ -522,7 +601,7 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 	}
 	case REC_KILL: {
 		char *run_dir = runtime_run_dir(rt, task);
-		int r = local_stop(run_dir);
+		int r = local_stop(run_dir, str_eq(d.reason, "Timeout") ? LOCAL_STOP_TIMEOUT : LOCAL_STOP_USER);
 		free(run_dir);
 		if (r == -ESRCH || r == -ENOENT) {
 			json_object *ns_st = status_copy(task);
@@ -535,8 +614,12 @@ static void reconcile_task(struct runtime *rt, json_object *task, struct reconci
 		break;
 	}
 	case REC_DELETE: {
+		/* The task goes even if its run dir cannot: sweep_orphans()
+		 * tries that again. */
 		char *run_dir = runtime_run_dir(rt, task);
-		local_cleanup(run_dir);
+		if (local_cleanup(run_dir, err, sizeof(err)) < 0)
+			log_warn("run directory left after TTL deletion: retried later", "namespace", t->ns, "task",
+				 t->name, "error", err);
 		free(run_dir);
 		store_delete(rt->store, MODEL_TASK, t->ns, t->name, err, sizeof(err));
 		log_info("task deleted after TTL", "namespace", t->ns, "task", t->name);
@@ -676,6 +759,84 @@ int runtime_observe(struct runtime *rt)
 	return (int)(rt->status_writes - before);
 }
 
+/* ---- orphaned run directories ---------------------------------------- */
+
+#define ORPHAN_SWEEP_INTERVAL_MS 30000
+#define ORPHAN_SWEEP_MAX 4 /* removals tried per sweep */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int collect_uid(json_object *obj, void *ctx)
+{
+	const char *uid = jstr(jget(obj, "metadata"), "uid");
+	if (uid)
+		strv_push(ctx, uid);
+	return 0;
+}
+
+/* Run directories whose task is gone: their removal failed (a mount
+ * point, an entry root may not remove) or an older version left them.
+ * Every ORPHAN_SWEEP_INTERVAL_MS, try ORPHAN_SWEEP_MAX of them, going
+ * round the directory (after the last one tried) so that stuck ones do
+ * not starve the others; runs still running are left alone.  One log
+ * line per attempt. */
+static void sweep_orphans(struct runtime *rt, int64_t now)
+{
+	static int64_t last_ms; /* one controller per process */
+	static char after[128]; /* the last directory tried */
+	if (now - last_ms < ORPHAN_SWEEP_INTERVAL_MS)
+		return;
+	last_ms = now;
+	struct strv dirs = { 0 }, uids = { 0 };
+	char *runs = xasprintf("%s/runs", rt->state_dir);
+	DIR *d = opendir(runs);
+	struct dirent *e;
+	struct stat st;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.' &&
+		    (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st,
+										  AT_SYMLINK_NOFOLLOW) == 0 &&
+					       S_ISDIR(st.st_mode))))
+			strv_push(&dirs, e->d_name);
+	if (d)
+		closedir(d);
+	/* The tasks after the directories: a task is stored before its run
+	 * dir is made.  No list, no sweep. */
+	if (!dirs.n || store_list(rt->store, MODEL_TASK, NULL, collect_uid, &uids) < 0)
+		goto out;
+	qsort(dirs.v, dirs.n, sizeof(char *), cmp_str);
+	if (uids.n)
+		qsort(uids.v, uids.n, sizeof(char *), cmp_str);
+	size_t start = 0;
+	while (start < dirs.n && strcmp(dirs.v[start], after) <= 0)
+		start++;
+	int tried = 0;
+	for (size_t k = 0; k < dirs.n && tried < ORPHAN_SWEEP_MAX; k++) {
+		const char *name = dirs.v[(start + k) % dirs.n];
+		if (uids.n && bsearch(&name, uids.v, uids.n, sizeof(char *), cmp_str))
+			continue;
+		char *dir = xasprintf("%s/%s", runs, name);
+		char err[1024];
+		int rc = local_cleanup(dir, err, sizeof(err));
+		if (rc != -EBUSY) {
+			tried++;
+			snprintf(after, sizeof(after), "%s", name);
+		}
+		if (rc == 0)
+			log_info("orphaned run directory removed", "dir", dir);
+		else if (rc != -EBUSY)
+			log_warn("cannot remove an orphaned run directory: retrying later", "dir", dir, "error", err);
+		free(dir);
+	}
+out:
+	strv_free(&dirs);
+	strv_free(&uids);
+	free(runs);
+}
+
 int runtime_tick(struct runtime *rt, int64_t *next_ms)
 {
 	struct reconcile_ctx base = { 0 };
@@ -706,6 +867,7 @@ int runtime_tick(struct runtime *rt, int64_t *next_ms)
 			collect_free(&c);
 		}
 	}
+	sweep_orphans(rt, now);
 	if (next_ms)
 		*next_ms = base.next_ms;
 	return 0;
@@ -725,7 +887,7 @@ int runtime_stop(struct runtime *rt, const char *ns, const char *name, char *err
 		rec_phase_parse(jstr(jget(task, "status"), "phase") ?: "Pending", &ph);
 		if (ph == REC_RUNNING) {
 			char *run_dir = runtime_run_dir(rt, task);
-			local_stop(run_dir);
+			(void)local_stop(run_dir, LOCAL_STOP_USER);
 			free(run_dir);
 		} else if (!rec_phase_terminal(ph)) {
 			json_object *st = status_copy(task);
@@ -740,13 +902,15 @@ int runtime_stop(struct runtime *rt, const char *ns, const char *name, char *err
 int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, const char *name,
 		   char *err, size_t errlen)
 {
+	char left[1024] = "";
+	int lrc = 0;
 	if (kind == MODEL_TASK) {
 		json_object *task = NULL;
 		if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
 			char *run_dir = runtime_run_dir(rt, task);
 			struct local_obs obs = { 0 };
 			if (local_observe(run_dir, &obs) == 0 && obs.state == LOCAL_RUNNING) {
-				local_stop(run_dir);
+				(void)local_stop(run_dir, LOCAL_STOP_USER);
 				for (int i = 0; i < 100; i++) {
 					local_obs_free(&obs);
 					if (local_observe(run_dir, &obs) < 0 || obs.state != LOCAL_RUNNING)
@@ -755,10 +919,84 @@ int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, con
 				}
 			}
 			local_obs_free(&obs);
-			local_cleanup(run_dir);
+			lrc = local_cleanup(run_dir, left, sizeof(left));
 			free(run_dir);
 			json_object_put(task);
 		}
 	}
-	return store_delete(rt->store, kind, ns, name, err, errlen);
+	/* The task goes even if its run dir cannot (say so: the caller
+	 * fails); a controller's sweep_orphans() tries that again. */
+	int rc = store_delete(rt->store, kind, ns, name, err, errlen);
+	if (rc == 0 && lrc < 0)
+		rc = errf(err, errlen, lrc,
+			  "task \"%s/%s\" deleted, but not all of its run directory: %s; `paddock controller` "
+			  "retries removing it",
+			  ns, name, left);
+	return rc;
+}
+
+/* ---- config check: is each driver's CLI visible in a sandbox? -------- */
+
+int runtime_probe_cli(struct runtime *rt, const char *driver, char *err, size_t errlen)
+{
+	struct run_plan plan;
+	plan_init(&plan, "default", 1 << 20, 1 << 20);
+	char *run_dir = NULL, *uid_slots = NULL, *cfgdir = NULL, *log = NULL;
+	const char *bin = NULL;
+	int rc = pipeline_driver_entry(rt->plugins, driver, &plan, err, errlen);
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < plan.n_env; i++)
+		if (!strcmp(plan.env[i].name, "PADDOCK_AGENT_BIN"))
+			bin = plan.env[i].value;
+	if (!bin || !*bin)
+		goto out; /* a driver without a CLI of its own (exec) */
+	/* The driver's lookup, in the sandbox a run of it gets. */
+	free(plan.command);
+	plan.command = xstrdup("/bin/sh");
+	strv_free(&plan.args);
+	strv_push(&plan.args, "-c");
+	strv_push(&plan.args, "p=$(command -v \"$PADDOCK_AGENT_BIN\") && [ -x \"$p\" ] && [ -r \"$p\" ] ||"
+			      " { echo \"not found or not executable\"; exit 127; }");
+	run_dir = xasprintf("%s/probes/%s-%d", rt->state_dir, driver, (int)getpid());
+	uid_slots = xasprintf("%s/uid-slots", rt->state_dir);
+	const char *priv[3];
+	private_paths(rt, priv, &cfgdir);
+	struct local_spec spec = {
+		.run_dir = run_dir, .plan = &plan, .isolation = !str_eq(rt->cfg->isolation, "none"),
+		.timeout_s = 30, .uid_slot_dir = uid_slots, .uid_base = rt->cfg->sandbox_uid_base,
+		.uid_count = rt->cfg->sandbox_uid_count, .private_paths = priv,
+	};
+	(void)rm_rf(run_dir);
+	if ((rc = local_prepare(&spec, err, errlen)) < 0 || (rc = local_start(&spec, err, errlen)) < 0)
+		goto out;
+	struct local_obs o = { 0 };
+	for (int i = 0; i < 400; i++) {
+		local_obs_free(&o);
+		if (local_observe(run_dir, &o) < 0 || o.state == LOCAL_EXITED || o.state == LOCAL_LOST)
+			break;
+		usleep(25 * 1000);
+	}
+	int code = o.state == LOCAL_EXITED ? o.exit_code : -1;
+	local_obs_free(&o);
+	if (code != 0) {
+		char *lp = xasprintf("%s/log", run_dir);
+		(void)read_file(lp, 512, &log, NULL);
+		free(lp);
+		char *nl = log ? strchr(log, '\n') : NULL;
+		if (nl)
+			*nl = '\0';
+		rc = errf(err, errlen, -ENOENT,
+			  "drivers.%s: its CLI \"%s\" is not visible inside the sandbox (%s): install it below /usr, or set drivers.%s.settings.bin to its absolute path",
+			  driver, bin, log && *log ? log : "the probe did not finish", driver);
+	}
+out:
+	if (run_dir)
+		(void)rm_rf(run_dir);
+	plan_free(&plan);
+	free(run_dir);
+	free(uid_slots);
+	free(cfgdir);
+	free(log);
+	return rc;
 }

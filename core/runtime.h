@@ -72,4 +72,9 @@ int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, con
 /* The run directory of a task (owned). */
 char *runtime_run_dir(const struct runtime *rt, json_object *task);
 
+/* Look the driver's CLI up inside a sandbox like its runs get (config
+ * check).  0 when found, or for a driver without a CLI; -ENOENT with a
+ * message that names the driver, the CLI and the fix. */
+int runtime_probe_cli(struct runtime *rt, const char *driver, char *err, size_t errlen);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -296,46 +297,336 @@ out:
 	return rc;
 }
 
-static int rm_rf_at(int parent, const char *name, dev_t dev)
+/* ---- directory trees ------------------------------------------------ */
+
+/*
+ * One iterative walker for rm_rf, tree_usage and tree_chown.  Each
+ * directory is read once, completely, when it is entered: its
+ * non-directories are handled there and then, the names of its
+ * subdirectories are kept in its level.  The levels are a heap-allocated
+ * stack (no recursion).  The first WALK_KEEP levels keep their fd; deeper
+ * ones close it when going down and reopen ".." when coming back up,
+ * checked against the dev/ino they had.  So a walk holds at most
+ * WALK_KEEP + 3 fds whatever the depth, and reads each directory once
+ * whatever its width.  Never follows a symbolic link (every open is
+ * O_NOFOLLOW, one component below a directory fd), never enters another
+ * mount (st_dev and the mount id, where statx gives it).
+ */
+#define WALK_KEEP 32
+
+enum walk_op { WALK_RM, WALK_USAGE, WALK_CHOWN };
+
+struct walk_level {
+	int fd;          /* -1 while a deeper level is current (levels >= WALK_KEEP) */
+	dev_t dev;
+	ino_t ino;
+	struct strv sub; /* its subdirectories; sub.v[next - 1] is being walked */
+	size_t next;
+	bool failed;     /* something in it could not be handled */
+};
+
+struct walk {
+	enum walk_op op;
+	uid_t uid;                /* WALK_CHOWN */
+	gid_t gid;
+	int64_t bytes, entries;   /* WALK_USAGE */
+	int64_t max_entries;      /* WALK_USAGE, 0: no limit */
+	int root_pfd;             /* the root is root_name below root_pfd */
+	const char *root_name;
+	dev_t dev;                /* the root's filesystem and mount (0: unknown) */
+	uint64_t mnt_id;
+	struct walk_level *lv;    /* owned; lv[depth - 1] is the current level */
+	size_t depth, alloc;
+	int stop;                 /* < 0: stop now (-E2BIG, or lost our way) */
+	long nfail;               /* entries that could not be handled */
+	int rc;                   /* the first failure... */
+	char *first;              /* ... as "relative/path: reason"; owned */
+};
+
+/* Record a failure on `name` in the current directory (NULL: on the
+ * current directory itself). */
+static void walk_fail(struct walk *w, const char *name, int rc, const char *why)
 {
+	w->nfail++;
+	if (w->depth)
+		w->lv[w->depth - 1].failed = true;
+	if (w->first)
+		return;
+	struct buf b;
+	buf_init(&b, 0);
+	for (size_t i = 1; i < w->depth; i++)
+		(void)buf_printf(&b, "%s%s", i > 1 ? "/" : "", w->lv[i - 1].sub.v[w->lv[i - 1].next - 1]);
+	if (name && w->depth)
+		(void)buf_printf(&b, "%s%s", b.len ? "/" : "", name);
+	const char *path = b.len ? b.data : ".";
+	size_t tail = b.len > 200 ? b.len - 200 : 0; /* a deep path: its end */
+	w->rc = rc;
+	w->first = xasprintf("%s%s: %s", tail ? "..." : "", path + tail, why ? why : strerror(-rc));
+	buf_free(&b);
+}
+
+/* Open a directory we may not read (mode 0000, 0300...) after adding
+ * u+rwx to it, through an O_PATH fd: the very inode checked, never what a
+ * symbolic link points to.  -1 with errno set on failure. */
+static int open_chmod(int pfd, const char *name)
+{
+	int p = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (p < 0)
+		return -1;
+	char proc[48];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", p);
 	struct stat st;
-	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-	if (st.st_dev != dev)
-		return -EXDEV;
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* Make sure we may enter and delete even if the agent chmod'ed it. */
-	(void)fchmod(fd, 0700);
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
+	int fd = -1, e = EACCES;
+	if (fstat(p, &st) == 0 && chmod(proc, (st.st_mode & 07777) | 0700) == 0) {
+		fd = openat(p, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		e = errno;
 	}
-	int rc = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		int r = rm_rf_at(dirfd(d), e->d_name, dev);
-		if (r < 0 && rc == 0)
-			rc = r;
+	close(p);
+	errno = e;
+	return fd;
+}
+
+#ifdef STATX_MNT_ID
+#define WALK_STATX (STATX_BASIC_STATS | STATX_MNT_ID)
+#define STATX_MNT(sx) (((sx)->stx_mask & STATX_MNT_ID) ? (sx)->stx_mnt_id : 0)
+#else
+#define WALK_STATX STATX_BASIC_STATS
+#define STATX_MNT(sx) 0
+#endif
+
+/* Open directory `name` below `pfd` and make it the current level (the
+ * first one is the root).  0, or a negative errno when it is not entered:
+ * recorded unless it is the root, vanished, or another mount not
+ * being removed. */
+static int walk_push(struct walk *w, int pfd, const char *name)
+{
+	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && w->op == WALK_RM)
+		fd = open_chmod(pfd, name);
+	int e = errno;
+	struct statx sx;
+	if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH, WALK_STATX, &sx) < 0) {
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		/* Replaced by a non-directory since it was read: remove that. */
+		if ((e == ELOOP || e == ENOTDIR) && w->op == WALK_RM && w->depth)
+			e = unlinkat(pfd, name, 0) < 0 ? errno : ENOENT;
+		if (w->depth && e != ENOENT)
+			walk_fail(w, name, -e, NULL);
+		return -e;
+	}
+	dev_t dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	if (!w->depth) {
+		w->dev = dev;
+		w->mnt_id = STATX_MNT(&sx);
+	} else if (dev != w->dev || STATX_MNT(&sx) != w->mnt_id) {
+		close(fd);
+		if (w->op == WALK_RM)
+			walk_fail(w, name, -EXDEV, "a mount point: not entered");
+		return -EXDEV;
+	}
+	if (w->op == WALK_RM && (sx.stx_mode & 0700) != 0700)
+		(void)fchmod(fd, (sx.stx_mode & 07777) | 0700);
+	if (w->op == WALK_CHOWN && fchown(fd, w->uid, w->gid) < 0)
+		walk_fail(w, w->depth ? name : NULL, -errno, NULL);
+	if (w->op == WALK_USAGE && !w->depth)
+		w->bytes += (int64_t)sx.stx_blocks * 512;
+	if (w->depth == w->alloc) {
+		w->alloc = w->alloc ? w->alloc * 2 : 64;
+		w->lv = xrealloc(w->lv, w->alloc * sizeof(*w->lv));
+	}
+	w->lv[w->depth++] = (struct walk_level){ .fd = fd, .dev = dev, .ino = sx.stx_ino };
+	return 0;
+}
+
+/* One entry of the current directory: a subdirectory is kept for later,
+ * anything else is handled now. */
+static void walk_entry(struct walk *w, const char *name, unsigned char type)
+{
+	struct walk_level *l = &w->lv[w->depth - 1];
+	struct stat st;
+	if (w->op != WALK_RM || type == DT_UNKNOWN) {
+		if (fstatat(l->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				walk_fail(w, name, -errno, NULL);
+			return;
+		}
+		type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+	}
+	if (w->op == WALK_USAGE) {
+		if (st.st_dev != w->dev)
+			return;
+		w->entries++;
+		w->bytes += (int64_t)st.st_blocks * 512;
+		if (w->max_entries > 0 && w->entries > w->max_entries)
+			w->stop = -E2BIG;
+	}
+	if (type == DT_DIR) {
+		strv_push(&l->sub, name);
+	} else if (w->op == WALK_RM && unlinkat(l->fd, name, 0) < 0) {
+		if (errno == EISDIR) /* a directory now */
+			strv_push(&l->sub, name);
+		else if (errno != ENOENT)
+			walk_fail(w, name, -errno, NULL);
+	} else if (w->op == WALK_CHOWN && st.st_nlink == 1 && /* else it is elsewhere too */
+		   fchownat(l->fd, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT) {
+		walk_fail(w, name, -errno, NULL);
+	}
+}
+
+/* Read the current directory, all of it (through a dup: the level keeps
+ * its fd). */
+static void walk_read(struct walk *w)
+{
+	int fd = fcntl(w->lv[w->depth - 1].fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		walk_fail(w, NULL, -errno, NULL);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	while (!w->stop) {
+		errno = 0;
+		struct dirent *e = readdir(d);
+		if (!e) {
+			if (errno)
+				walk_fail(w, NULL, -errno, NULL);
+			break;
+		}
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			walk_entry(w, e->d_name, e->d_type);
 	}
 	closedir(d);
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && rc == 0)
+}
+
+/* Leave the current level for its parent (reopened through ".." if it
+ * was closed, and checked: something moved otherwise) and, when removing,
+ * remove it there. */
+static void walk_pop(struct walk *w)
+{
+	struct walk_level *l = &w->lv[w->depth - 1];
+	struct walk_level *p = w->depth > 1 ? l - 1 : NULL;
+	if (p && p->fd < 0) {
+		int fd = openat(l->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int e = errno == ENOENT ? ESTALE : errno; /* removed meanwhile */
+		struct stat st;
+		if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino)) {
+			close(fd);
+			fd = -1;
+			e = ESTALE;
+		}
+		if (fd < 0) {
+			walk_fail(w, NULL, -e, e == ESTALE ? "moved while being walked: stopped" : NULL);
+			w->stop = -e;
+			return;
+		}
+		p->fd = fd;
+	}
+	bool failed = l->failed;
+	close(l->fd);
+	strv_free(&l->sub);
+	w->depth--;
+	if (p && failed)
+		p->failed = true;
+	if (w->op != WALK_RM)
+		return;
+	const char *name = p ? p->sub.v[p->next - 1] : w->root_name;
+	if (unlinkat(p ? p->fd : w->root_pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT &&
+	    !(failed && (errno == ENOTEMPTY || errno == EEXIST)))
+		walk_fail(w, name, -errno, NULL);
+}
+
+/* Walk the directory `name` below `pfd`.  A negative errno if the root
+ * cannot be opened (nothing recorded), else 0: see w->nfail, w->stop. */
+static int walk_run(struct walk *w, int pfd, const char *name)
+{
+	w->root_pfd = pfd;
+	w->root_name = name;
+	int rc = walk_push(w, pfd, name);
+	if (rc < 0)
+		return rc;
+	walk_read(w);
+	while (w->depth && !w->stop) {
+		struct walk_level *l = &w->lv[w->depth - 1];
+		if (l->next == l->sub.n) {
+			walk_pop(w);
+			continue;
+		}
+		if (walk_push(w, l->fd, l->sub.v[l->next++]) < 0)
+			continue;
+		l = &w->lv[w->depth - 2]; /* w->lv may have moved */
+		if (w->depth - 2 >= WALK_KEEP) {
+			close(l->fd);
+			l->fd = -1;
+		}
+		walk_read(w);
+	}
+	for (size_t i = 0; i < w->depth; i++) {
+		if (w->lv[i].fd >= 0)
+			close(w->lv[i].fd);
+		strv_free(&w->lv[i].sub);
+	}
+	free(w->lv);
+	w->lv = NULL;
+	w->depth = 0;
+	return 0;
+}
+
+int rm_rf_report(const char *path, char *err, size_t errlen)
+{
+	struct walk w = { .op = WALK_RM };
+	struct stat st;
+	int rc;
+	if (lstat(path, &st) < 0)
 		rc = -errno;
+	else if (!S_ISDIR(st.st_mode)) /* a symbolic link goes, not what it points to */
+		rc = unlink(path) < 0 ? -errno : 0;
+	else
+		rc = walk_run(&w, AT_FDCWD, path);
+	if (rc == -ENOENT)
+		rc = 0;
+	else if (rc < 0)
+		rc = errf(err, errlen, rc, "cannot remove %s: %s", path, strerror(-rc));
+	else if (w.nfail)
+		rc = errf(err, errlen, w.rc, "could not remove %ld entr%s below %s, first: %s", w.nfail,
+			  w.nfail == 1 ? "y" : "ies", path, w.first);
+	free(w.first);
 	return rc;
 }
 
 int rm_rf(const char *path)
 {
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	return rm_rf_at(AT_FDCWD, path, st.st_dev);
+	return rm_rf_report(path, NULL, 0);
+}
+
+int tree_usage(const char *path, int64_t *bytes, int64_t *entries, int64_t max_entries)
+{
+	struct walk w = { .op = WALK_USAGE, .max_entries = max_entries };
+	int rc = walk_run(&w, AT_FDCWD, path);
+	free(w.first);
+	if (rc < 0)
+		return rc;
+	*bytes = w.bytes;
+	*entries = w.entries;
+	return w.stop ? w.stop : w.rc;
+}
+
+int tree_chown(int dirfd, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	struct walk w = { .op = WALK_CHOWN, .uid = uid, .gid = gid };
+	int rc = walk_run(&w, dirfd, ".");
+	if (rc < 0)
+		rc = errf(err, errlen, rc, "cannot open the directory to change its owner: %s", strerror(-rc));
+	else if (w.nfail)
+		rc = errf(err, errlen, w.rc, "could not change the owner of %ld entr%s to %ld:%ld, first: %s",
+			  w.nfail, w.nfail == 1 ? "y" : "ies", (long)uid, (long)gid, w.first);
+	free(w.first);
+	return rc;
 }
 
 /* ---- time --------------------------------------------------------- */

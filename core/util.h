@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PD_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -67,8 +68,32 @@ int read_file(const char *path, size_t cap, char **out, size_t *len);
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 /* mkdir -p with `mode` for the directories it creates. */
 int mkdir_p(const char *path, unsigned mode);
-/* rm -rf, not following symlinks, not crossing into other filesystems. */
-int rm_rf(const char *path);
+/* Directory trees that someone else (an agent) controls.  One iterative
+ * walker: a bounded number of fds (about 35) and no recursion whatever
+ * the depth, each directory read once whatever its width, symbolic links
+ * never followed, other mounts (st_dev, mount id) never entered; entries
+ * that vanish meanwhile are skipped.
+ *
+ * rm -rf.  Directories the remover may not enter or empty (mode 0000,
+ * 0500) get u+rwx first, through an fd.  0 once `path` is gone (or was
+ * never there), else the first failure's errno and, in err, what is left:
+ * "could not remove 3 entries below /x, first: a/b: Permission denied"
+ * (entries: what could not be removed, apart from the directories above
+ * them).  A mount point inside is reported, never entered. */
+int rm_rf_report(const char *path, char *err, size_t errlen);
+int rm_rf(const char *path); /* rm_rf_report without the message */
+/* Disk space (st_blocks * 512, the directory itself included; hard links
+ * counted each time) and number of entries (the directory itself
+ * excluded) below `path`.  Stops with -E2BIG once more than max_entries
+ * (> 0) entries are seen; other failures (an unreadable directory: its
+ * content is not counted) give their errno.  *bytes and *entries are
+ * filled with what was counted whenever the root could be opened. */
+int tree_usage(const char *path, int64_t *bytes, int64_t *entries, int64_t max_entries);
+/* fchownat(..., AT_SYMLINK_NOFOLLOW) of the directory open at `dirfd`
+ * (borrowed, left as it was) and of everything below it, except files
+ * with more than one link (also elsewhere: a `git clone` of a local path
+ * hard-links its objects).  For a tree only root has written to yet. */
+int tree_chown(int dirfd, uid_t uid, gid_t gid, char *err, size_t errlen);
 
 /* Monotonic and wall clocks in milliseconds. */
 int64_t now_mono_ms(void);

@@ -60,6 +60,7 @@ UTIL=$(obj util "$top/core/util.c" "$CORE_CPPFLAGS")
 MANIFEST=$(obj manifest "$top/core/manifest.c" "$CORE_CPPFLAGS")
 MODEL=$(obj model "$top/core/model.c" "$CORE_CPPFLAGS")
 CONF=$(obj conf "$top/core/conf.c" "$CORE_CPPFLAGS")
+QUANTITY=$(obj quantity "$top/core/quantity.c" "$CORE_CPPFLAGS")
 OUTPUTS=$(obj outputs "$top/core/outputs.c" "$CORE_CPPFLAGS")
 TEMPLATE=$(obj template "$top/core/template.c" "$CORE_CPPFLAGS")
 # The Kubernetes client: kubeconfig and watch framing are pure, but the
@@ -80,10 +81,10 @@ for d in exec claude-code codex gemini opencode; do
 		-fvisibility=hidden -Dpaddock_plugin_entry=fuzz_entry_"$id")"
 done
 
-target fuzz_manifest $MANIFEST $MODEL $UTIL
-target fuzz_config $CONF $UTIL
+target fuzz_manifest $MANIFEST $MODEL $QUANTITY $UTIL
+target fuzz_config $CONF $QUANTITY $UTIL
 target fuzz_outputs $OUTPUTS $UTIL
 target fuzz_template $TEMPLATE $UTIL
 target fuzz_driver $DRV $DRIVERS
-target fuzz_kubeconfig $KUBE $MANIFEST $MODEL $UTIL $CURL_LIBS
-target fuzz_watch $KUBE $MANIFEST $MODEL $UTIL $CURL_LIBS
+target fuzz_kubeconfig $KUBE $MANIFEST $MODEL $QUANTITY $UTIL $CURL_LIBS
+target fuzz_watch $KUBE $MANIFEST $MODEL $QUANTITY $UTIL $CURL_LIBS

@@ -9,7 +9,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-test.XXXXXX")
 export PADDOCK_STATE_DIR=$work/state
 export PADDOCK_DATA_DIR=$TOP_SRCDIR
 export PADDOCK_PLUGIN_PATH=$TOP_BUILDDIR/drivers/.libs:$TOP_BUILDDIR/contexts/.libs
-export PADDOCK_CONFIG=$work/paddock.yaml
+# In a directory of its own: a sandbox may not see the config's directory.
+mkdir -p "$work/etc"
+export PADDOCK_CONFIG=$work/etc/paddock.yaml
 isolation=${ISOLATION:-bwrap}
 cat >"$PADDOCK_CONFIG" <<EOT
 isolation: $isolation

@@ -60,6 +60,21 @@ static void check_default_limits(const struct pd_limits *l)
 	ck_assert_int_eq(l->default_task_timeout, 3600);
 }
 
+/* resources: and sandbox: when paddock.yaml says nothing. */
+static void check_default_resources(const struct pd_config *c)
+{
+	ck_assert_int_eq(c->default_limits.cpu_milli, 2000);
+	ck_assert_int_eq(c->default_limits.memory_bytes, 4LL << 30);
+	ck_assert_int_eq(c->default_limits.storage_bytes, 10LL << 30);
+	ck_assert_int_eq(c->default_limits.pids, 1024);
+	ck_assert_int_eq(c->default_requests.cpu_milli, 0);
+	ck_assert_int_eq(c->default_requests.memory_bytes, 0);
+	ck_assert_int_eq(c->default_requests.storage_bytes, 0);
+	ck_assert_int_eq(c->default_requests.pids, 0);
+	ck_assert_int_eq(c->sandbox_uid_base, 2100000000);
+	ck_assert_int_eq(c->sandbox_uid_count, 256);
+}
+
 static void check_defaults(const struct pd_config *c)
 {
 	ck_assert_str_eq(c->backend, "local");
@@ -76,6 +91,7 @@ static void check_defaults(const struct pd_config *c)
 	ck_assert_str_eq(c->listen, "127.0.0.1:9464");
 	ck_assert_uint_eq(c->n_plugins, 0);
 	check_default_limits(&c->limits);
+	check_default_resources(c);
 }
 
 START_TEST(defaults)
@@ -204,6 +220,7 @@ START_TEST(shipped_example)
 	}
 	/* It documents the defaults, so its limits are the defaults. */
 	check_default_limits(&c->limits);
+	check_default_resources(c);
 	config_free(c);
 }
 END_TEST
@@ -217,8 +234,8 @@ START_TEST(unknown_keys)
 		    "urlMaxRedirects, gitTimeout, concurrentClones and defaultTaskTimeout");
 	parse_fails("limit: {}\n",
 		    "t.yaml:1:1: unknown key \"limit\": valid keys are backend, pluginDirs, "
-		    "stateDir, isolation, log, network, kubernetes, controller, limits, drivers "
-		    "and contexts");
+		    "stateDir, isolation, log, network, kubernetes, controller, limits, resources, "
+		    "sandbox, drivers and contexts");
 	parse_fails("log: {level: info, colour: true}\n",
 		    "t.yaml:1:20: unknown key \"colour\" in log: valid keys are level and format");
 	parse_fails("drivers:\n  exec: {enable: true}\n",
@@ -282,6 +299,89 @@ START_TEST(wrong_types)
 	parse_fails("drivers:\n  text: {}\ncontexts:\n  text: {}\n",
 		    "t.yaml:4:3: contexts.text: plugin \"text\" is already listed at line 2: list "
 		    "it once, under drivers or contexts");
+}
+END_TEST
+
+#define MEM_HINT "use a number with an optional suffix Ki, Mi, Gi (or k, M, G), e.g. 256Mi"
+
+START_TEST(resources_and_sandbox)
+{
+	/* Each field on its own: the others keep their defaults; 0 is none. */
+	struct pd_config *c = parse_ok("resources:\n"
+				       "  limits: {cpu: 500m, memory: 0, pids: 64}\n"
+				       "  requests: {cpu: \"0.25\", memory: 1e9, ephemeral-storage: 1Gi}\n"
+				       "sandbox: {uidBase: 300000000, uidCount: 8}\n");
+	ck_assert_int_eq(c->default_limits.cpu_milli, 500);
+	ck_assert_int_eq(c->default_limits.memory_bytes, 0);
+	ck_assert_int_eq(c->default_limits.storage_bytes, 10LL << 30);
+	ck_assert_int_eq(c->default_limits.pids, 64);
+	ck_assert_int_eq(c->default_requests.cpu_milli, 250);
+	ck_assert_int_eq(c->default_requests.memory_bytes, 1000000000);
+	ck_assert_int_eq(c->default_requests.storage_bytes, 1LL << 30);
+	ck_assert_int_eq(c->sandbox_uid_base, 300000000);
+	ck_assert_int_eq(c->sandbox_uid_count, 8);
+	config_free(c);
+	c = parse_ok("resources:\nsandbox: {}\n");
+	check_default_resources(c);
+	config_free(c);
+	/* The byte limits share the parser: decimal units and exponents too,
+	 * and K still means k. */
+	c = parse_ok("limits: {promptBytes: 1.5Ki, manifestBytes: 2e6, outputBytes: 3K}\n");
+	ck_assert_uint_eq(c->limits.prompt_bytes, 1536);
+	ck_assert_uint_eq(c->limits.manifest_bytes, 2000000);
+	ck_assert_uint_eq(c->limits.output_bytes, 3000);
+	config_free(c);
+	/* uidCount covers maxConcurrentTasks, from either side. */
+	c = parse_ok("limits: {maxConcurrentTasks: 256}\n");
+	config_free(c);
+
+	parse_fails("resources: {limits: {memory: 256MB}}\n",
+		    "t.yaml:1:30: resources.limits.memory: invalid quantity \"256MB\": " MEM_HINT);
+	parse_fails("resources:\n  requests:\n    ephemeral-storage: -1Gi\n",
+		    "t.yaml:3:24: resources.requests.ephemeral-storage: invalid quantity \"-1Gi\": "
+		    "must not be negative: " MEM_HINT);
+	parse_fails("resources: {limits: {cpu: 0.0001}}\n",
+		    "t.yaml:1:27: resources.limits.cpu: invalid quantity \"0.0001\": finer than 1m "
+		    "(a thousandth of a core): use a number of cores with an optional suffix m "
+		    "(thousandths), e.g. 500m, 0.5 or 2");
+	parse_fails("resources: {limits: {memory: 99999999999999999999Ei}}\n",
+		    "t.yaml:1:30: resources.limits.memory: invalid quantity "
+		    "\"99999999999999999999Ei\": too large: " MEM_HINT);
+	parse_fails("resources: {limits: {pids: lots}}\n",
+		    "t.yaml:1:28: resources.limits.pids: invalid value \"lots\": use a whole number "
+		    "from 0 to 4194304");
+	parse_fails("resources: {limits: {gpu: 1}}\n",
+		    "t.yaml:1:22: unknown key \"gpu\" in resources.limits: valid keys are cpu, "
+		    "memory, ephemeral-storage and pids");
+	parse_fails("resources: {requests: {pids: 1}}\n",
+		    "t.yaml:1:24: unknown key \"pids\" in resources.requests: valid keys are cpu, "
+		    "memory and ephemeral-storage");
+	parse_fails("resources: {limit: {}}\n",
+		    "t.yaml:1:13: unknown key \"limit\" in resources: valid keys are limits and "
+		    "requests");
+	parse_fails("resources: {requests: {memory: 8Gi}}\n",
+		    "t.yaml:1:32: resources.requests.memory: 8Gi is above resources.limits.memory "
+		    "(4Gi): lower the request or raise the limit");
+	parse_fails("sandbox: {uidBase: 1000}\n",
+		    "t.yaml:1:20: sandbox.uidBase: invalid value \"1000\": use a whole number from "
+		    "65536 to 2147483647");
+	parse_fails("sandbox: {uidCount: 0}\n",
+		    "t.yaml:1:21: sandbox.uidCount: invalid value \"0\": use a whole number from 1 "
+		    "to 1000000");
+	parse_fails("sandbox: {uidBase: 2147483600, uidCount: 100}\n",
+		    "t.yaml:1:42: sandbox: uidBase 2147483600 + uidCount 100 goes past uid "
+		    "2147483647: lower sandbox.uidBase");
+	parse_fails("sandbox: {uidKind: x}\n",
+		    "t.yaml:1:11: unknown key \"uidKind\" in sandbox: valid keys are uidBase and "
+		    "uidCount");
+	parse_fails("limits: {maxConcurrentTasks: 300}\n",
+		    "t.yaml:1:30: sandbox.uidCount (256) is less than limits.maxConcurrentTasks "
+		    "(300): the local backend runs each concurrent task as its own uid: raise "
+		    "sandbox.uidCount or lower limits.maxConcurrentTasks");
+	parse_fails("limits: {maxConcurrentTasks: 8}\nsandbox: {uidCount: 4}\n",
+		    "t.yaml:2:21: sandbox.uidCount (4) is less than limits.maxConcurrentTasks (8): "
+		    "the local backend runs each concurrent task as its own uid: raise "
+		    "sandbox.uidCount or lower limits.maxConcurrentTasks");
 }
 END_TEST
 
@@ -439,6 +539,7 @@ int main(void)
 	tcase_add_test(tc, shipped_example);
 	tcase_add_test(tc, unknown_keys);
 	tcase_add_test(tc, wrong_types);
+	tcase_add_test(tc, resources_and_sandbox);
 	tcase_add_test(tc, settings);
 	tcase_add_test(tc, duplicates_and_aliases);
 	tcase_add_test(tc, syntax_errors);

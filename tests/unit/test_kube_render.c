@@ -6,6 +6,7 @@
  * the errors. */
 #include "config.h"
 #include "kube_render.h"
+#include "pipeline.h"
 
 #include <check.h>
 #include <errno.h>
@@ -489,6 +490,162 @@ START_TEST(pod_settings_copied)
 	/* The plan's image wins over the Agent document (the plan has it). */
 	ck_assert_str_eq(js(ag, "image"), "paddock/agent-claude-code:0.1.0");
 	fx_free(&f);
+}
+END_TEST
+
+/* ---- resources --------------------------------------------------------- */
+
+static struct model_task *task_with(const char *spec_extra)
+{
+	char *json = xasprintf("{\"apiVersion\":\"paddock.dev/v1alpha1\",\"kind\":\"Task\","
+			       "\"metadata\":{\"name\":\"fix-bug\",\"namespace\":\"team-a\","
+			       "\"uid\":\"%s\"},\"spec\":{\"agentRef\":{\"name\":\"coder\"},"
+			       "\"prompt\":\"hi\"%s}}",
+			       UID1, spec_extra);
+	json_object *d = valid_doc(json, MODEL_TASK);
+	free(json);
+	struct model_task *t = NULL;
+	ck_assert_int_eq(model_task_from_json(d, &t, err, sizeof(err)), 0);
+	json_object_put(d);
+	return t;
+}
+
+static struct model_agent *agent_with(const char *spec_extra)
+{
+	char *json = xasprintf("{\"apiVersion\":\"paddock.dev/v1alpha1\",\"kind\":\"Agent\","
+			       "\"metadata\":{\"name\":\"coder\",\"namespace\":\"team-a\"},"
+			       "\"spec\":{\"type\":\"exec\",\"command\":\"true\"%s}}",
+			       spec_extra);
+	json_object *d = valid_doc(json, MODEL_AGENT);
+	free(json);
+	struct model_agent *a = NULL;
+	ck_assert_int_eq(model_agent_from_json(d, &a, err, sizeof(err)), 0);
+	json_object_put(d);
+	return a;
+}
+
+/* Render f with the effective resources of cfg, f->t and f->a, as the
+ * controller does; the agent container. */
+static json_object *render_with_resources(struct fx *f, const struct pd_config *cfg)
+{
+	struct run_limits lim, req;
+	pipeline_limits(cfg, f->t, f->a, &lim);
+	pipeline_requests(cfg, f->t, f->a, &req);
+	f->in.a = f->a;
+	f->in.limits = &lim;
+	f->in.requests = &req;
+	fx_render(f);
+	f->in.limits = f->in.requests = NULL;
+	return by_name(jp(pod_spec(f->job), "containers"), "agent");
+}
+
+/* The agent container's resources as "limits: cpu=.. memory=.. es=..;
+ * requests: ..", keys in a fixed order, absent ones skipped. */
+static char *res_text(json_object *c)
+{
+	static const char *const keys[] = { "cpu", "memory", "ephemeral-storage", "nvidia.com/gpu",
+					    "pids" };
+	struct buf b;
+	buf_init(&b, 0);
+	json_object *r = jp(c, "resources");
+	if (!r)
+		return xstrdup("none");
+	json_object_object_foreach(r, part, m) {
+		buf_printf(&b, "%s%s:", b.len ? "; " : "", part);
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			json_object *v = NULL;
+			if (json_object_object_get_ex(m, keys[i], &v))
+				buf_printf(&b, " %s=%s", keys[i], json_object_get_string(v));
+		}
+	}
+	return buf_steal(&b);
+}
+
+static void assert_resources(json_object *c, const char *want)
+{
+	char *got = res_text(c);
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+START_TEST(resources_precedence)
+{
+	struct pd_config *cfg = config_new_default();
+	struct fx f;
+
+	/* Nobody says anything: paddock.yaml's defaults bound the run
+	 * (pids is not a container resource: the node's podPidsLimit). */
+	fx_init(&f);
+	f.a = agent_with("");
+	assert_resources(render_with_resources(&f, cfg),
+			 "limits: cpu=2 memory=4Gi ephemeral-storage=10Gi");
+	/* ... on the init containers too. */
+	json_object *init = jp(pod_spec(f.job), "initContainers");
+	ck_assert_uint_ge(json_object_array_length(init), 1);
+	for (size_t i = 0; i < json_object_array_length(init); i++)
+		assert_resources(json_object_array_get_idx(init, i),
+				 "limits: cpu=2 memory=4Gi ephemeral-storage=10Gi");
+	fx_free(&f);
+
+	/* The Agent's spec.resources over the defaults, field by field. */
+	fx_init(&f);
+	f.a = agent_with(",\"resources\":{\"limits\":{\"cpu\":1,\"memory\":\"1Gi\",\"pids\":64},"
+			 "\"requests\":{\"cpu\":\"250m\"}}");
+	assert_resources(render_with_resources(&f, cfg),
+			 "limits: cpu=1 memory=1Gi ephemeral-storage=10Gi; requests: cpu=250m");
+	fx_free(&f);
+
+	/* The Task's over the Agent's. */
+	fx_init(&f);
+	model_task_free(f.t);
+	f.t = task_with(",\"resources\":{\"limits\":{\"memory\":\"512Mi\",\"ephemeral-storage\":2e9},"
+			"\"requests\":{\"cpu\":0.5,\"memory\":268435456}}");
+	f.in.t = f.t;
+	f.a = agent_with(",\"resources\":{\"limits\":{\"cpu\":1,\"memory\":\"1Gi\"},"
+			 "\"requests\":{\"cpu\":\"250m\"}}");
+	assert_resources(render_with_resources(&f, cfg),
+			 "limits: cpu=1 memory=512Mi ephemeral-storage=2G; requests: cpu=500m memory=256Mi");
+	fx_free(&f);
+
+	/* The deprecated spec.pod.resources alone still works, as the Agent's
+	 * level (numbers become quantity strings). */
+	fx_init(&f);
+	f.a = agent_with_pod();
+	assert_resources(render_with_resources(&f, cfg),
+			 "limits: cpu=2 memory=4Gi ephemeral-storage=10Gi; requests: cpu=100m memory=1Gi");
+	fx_free(&f);
+
+	/* Both: spec.resources wins field by field; what only
+	 * spec.pod.resources can say (a GPU) is kept as written. */
+	fx_init(&f);
+	f.a = agent_with(",\"resources\":{\"limits\":{\"memory\":\"2Gi\"}},"
+			 "\"pod\":{\"resources\":{\"limits\":{\"memory\":\"4Gi\",\"cpu\":3,"
+			 "\"nvidia.com/gpu\":1}}}");
+	assert_resources(render_with_resources(&f, cfg),
+			 "limits: cpu=3 memory=2Gi ephemeral-storage=10Gi nvidia.com/gpu=1");
+	fx_free(&f);
+
+	/* An operator who turns the defaults off (0) and a run that sets
+	 * nothing: no resources at all. */
+	config_free(cfg);
+	const char *none = "resources: {limits: {cpu: 0, memory: 0, ephemeral-storage: 0}}\n";
+	ck_assert_int_eq(config_parse("t.yaml", none, strlen(none), &cfg, err, sizeof(err)), 0);
+	fx_init(&f);
+	f.a = agent_with("");
+	assert_resources(render_with_resources(&f, cfg), "none");
+	fx_free(&f);
+
+	/* A request from paddock.yaml above the run's own limit is lowered to
+	 * it (the API server would refuse the pod). */
+	config_free(cfg);
+	const char *req = "resources: {requests: {memory: 2Gi, cpu: 1}}\n";
+	ck_assert_int_eq(config_parse("t.yaml", req, strlen(req), &cfg, err, sizeof(err)), 0);
+	fx_init(&f);
+	f.a = agent_with(",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}");
+	assert_resources(render_with_resources(&f, cfg),
+			 "limits: cpu=2 memory=1Gi ephemeral-storage=10Gi; requests: cpu=1 memory=1Gi");
+	fx_free(&f);
+	config_free(cfg);
 }
 END_TEST
 
@@ -1100,6 +1257,7 @@ static Suite *suite(void)
 	tcase_add_test(t, job_other_namespace_no_owner);
 	tcase_add_test(t, job_every_container_restricted);
 	tcase_add_test(t, pod_settings_copied);
+	tcase_add_test(t, resources_precedence);
 	tcase_add_test(t, literal_strings);
 	suite_add_tcase(s, t);
 	t = tcase_create("secrets");

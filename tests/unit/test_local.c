@@ -122,6 +122,7 @@ struct run {
 	struct local_spec spec;
 	char *run_dir;
 	char *entry;
+	char *slot_dir;
 };
 
 static void run_init(struct run *r, const char *name, const char *body, bool isolation)
@@ -139,6 +140,11 @@ static void run_init(struct run *r, const char *name, const char *body, bool iso
 	r->spec.task_md = "Do the thing.\n";
 	r->spec.entrypoint_path = r->entry;
 	r->spec.isolation = isolation;
+	/* As root, each run takes a uid of its own (docs/sandbox.md). */
+	r->slot_dir = xasprintf("%s/uid-slots", base);
+	r->spec.uid_slot_dir = r->slot_dir;
+	r->spec.uid_base = 2100000000;
+	r->spec.uid_count = 8;
 	r->spec.secrets = &secrets;
 	r->spec.sink = &sink;
 	r->spec.log_cap = 1 << 20;
@@ -149,6 +155,7 @@ static void run_free(struct run *r)
 	plan_free(&r->plan);
 	free(r->run_dir);
 	free(r->entry);
+	free(r->slot_dir);
 }
 
 static void start_ok(struct run *r)
@@ -595,14 +602,14 @@ START_TEST(test_stop)
 	ck_assert_int_eq(local_observe(r.run_dir, &o), 0);
 	ck_assert_int_eq(o.state, LOCAL_RUNNING);
 	ck_assert_int_gt(o.start_ms, 0);
-	ck_assert_int_eq(local_cleanup(r.run_dir), -EBUSY);
-	ck_assert_int_eq(local_stop(r.run_dir), 0);
+	ck_assert_int_eq(local_cleanup(r.run_dir, NULL, 0), -EBUSY);
+	ck_assert_int_eq(local_stop(r.run_dir, LOCAL_STOP_USER), 0);
 	wait_state(r.run_dir, LOCAL_EXITED, 30, &o);
 	ck_assert_str_eq(o.end_reason, "Stopped");
 	ck_assert_int_ne(o.exit_code, 0);
 	local_obs_free(&o);
-	ck_assert_int_eq(local_stop(r.run_dir), 0);
-	ck_assert_int_eq(local_cleanup(r.run_dir), 0);
+	ck_assert_int_eq(local_stop(r.run_dir, LOCAL_STOP_USER), 0);
+	ck_assert_int_eq(local_cleanup(r.run_dir, NULL, 0), 0);
 	ck_assert_int_ne(access(r.run_dir, F_OK), 0);
 	run_free(&r);
 }
@@ -722,7 +729,7 @@ START_TEST(test_lost)
 	struct local_obs o;
 	wait_state(r.run_dir, LOCAL_LOST, 10, &o);
 	local_obs_free(&o);
-	ck_assert_int_eq(local_stop(r.run_dir), -ESRCH);
+	ck_assert_int_eq(local_stop(r.run_dir, LOCAL_STOP_USER), -ESRCH);
 	/* The sandbox does not outlive its supervisor. */
 	for (int i = 0; i < 100 && count_procs(mark) > 0; i++)
 		msleep(50);

@@ -12,6 +12,7 @@
 
 #include "manifest.h"
 #include "model.h"
+#include "quantity.h"
 #include "util.h"
 
 static char err[1024];
@@ -162,7 +163,7 @@ START_TEST(task_errors)
 {
 	/* exact messages: what the user reads */
 	invalid(TASK "spec: {type: exec, promt: hi}\n",
-		"spec.promt: unknown field: valid fields are type, agentRef, prompt, credentials, model, effort, workspace, contexts, outputs, dependsOn, timeout, ttlSecondsAfterFinished, stop",
+		"spec.promt: unknown field: valid fields are type, agentRef, prompt, credentials, model, effort, workspace, contexts, outputs, dependsOn, timeout, ttlSecondsAfterFinished, stop, resources",
 		true);
 	invalid(TASK "spec: {type: exec, prompt: hi, credentials: {type: foo}}\n",
 		"spec.credentials.type: unsupported value \"foo\": use api-key, oauth or none", true);
@@ -446,6 +447,287 @@ START_TEST(names_and_base64)
 }
 END_TEST
 
+/* ---- quantities and spec.resources ---------------------------------- */
+
+#define CPU QUANTITY_CPU
+#define BYTES QUANTITY_BYTES
+#define FRAC_B "a fraction of a byte"
+#define FRAC_C "finer than 1m (a thousandth of a core)"
+#define NEG "must not be negative"
+#define BIG "too large"
+
+static const struct {
+	const char *in;
+	enum quantity_kind kind;
+	int rc;
+	int64_t want;    /* rc 0 */
+	const char *why; /* rc < 0: the reason, NULL when not a quantity at all */
+} quantities[] = {
+	/* CPU, in millicores */
+	{ "500m", CPU, 0, 500, NULL },
+	{ "0.5", CPU, 0, 500, NULL },
+	{ ".5", CPU, 0, 500, NULL },
+	{ "2", CPU, 0, 2000, NULL },
+	{ "2.", CPU, 0, 2000, NULL },
+	{ "+2", CPU, 0, 2000, NULL },
+	{ "0.250", CPU, 0, 250, NULL },
+	{ "1500000u", CPU, 0, 1500, NULL },
+	{ "2e-3", CPU, 0, 2, NULL },
+	{ "1E1", CPU, 0, 10000, NULL },
+	{ "1k", CPU, 0, 1000000, NULL },
+	{ "0", CPU, 0, 0, NULL },
+	{ "0.0001", CPU, -EINVAL, 0, FRAC_C },
+	{ "100u", CPU, -EINVAL, 0, FRAC_C },
+	{ "1n", CPU, -EINVAL, 0, FRAC_C },
+	{ "-1", CPU, -EINVAL, 0, NEG },
+	{ "-500m", CPU, -EINVAL, 0, NEG },
+	{ "500mi", CPU, -EINVAL, 0, NULL },
+	{ "two", CPU, -EINVAL, 0, NULL },
+	{ "9223372036854775807", CPU, -ERANGE, 0, BIG },
+	/* bytes */
+	{ "256Mi", BYTES, 0, 268435456, NULL },
+	{ "1Gi", BYTES, 0, 1073741824, NULL },
+	{ "512M", BYTES, 0, 512000000, NULL },
+	{ "1e9", BYTES, 0, 1000000000, NULL },
+	{ "1E9", BYTES, 0, 1000000000, NULL },
+	{ "1e+9", BYTES, 0, 1000000000, NULL },
+	{ "1073741824", BYTES, 0, 1073741824, NULL },
+	{ "1.5Gi", BYTES, 0, 1610612736, NULL },
+	{ "0.5Ki", BYTES, 0, 512, NULL },
+	{ "1.000Gi", BYTES, 0, 1073741824, NULL },
+	{ "12k", BYTES, 0, 12000, NULL },
+	{ "2T", BYTES, 0, 2000000000000, NULL },
+	{ "3Ti", BYTES, 0, (int64_t)3 << 40, NULL },
+	{ "1000m", BYTES, 0, 1, NULL },
+	{ "7Ei", BYTES, 0, (int64_t)7 << 60, NULL },
+	{ "9223372036854775807", BYTES, 0, INT64_MAX, NULL },
+	{ "000042", BYTES, 0, 42, NULL },
+	{ "0e999", BYTES, 0, 0, NULL },
+	{ "-0", BYTES, 0, 0, NULL },
+	{ "0.5", BYTES, -EINVAL, 0, FRAC_B },
+	{ "1.5", BYTES, -EINVAL, 0, FRAC_B },
+	{ "1m", BYTES, -EINVAL, 0, FRAC_B },
+	{ "0.3Ki", BYTES, -EINVAL, 0, FRAC_B },
+	{ "1e-400", BYTES, -EINVAL, 0, FRAC_B },
+	{ "-1Gi", BYTES, -EINVAL, 0, NEG },
+	{ "-1", BYTES, -EINVAL, 0, NEG },
+	{ "8Ei", BYTES, -ERANGE, 0, BIG },
+	{ "9223372036854775808", BYTES, -ERANGE, 0, BIG },
+	{ "99999999999999999999999", BYTES, -ERANGE, 0, BIG },
+	{ "1e19", BYTES, -ERANGE, 0, BIG },
+	{ "1e400", BYTES, -ERANGE, 0, BIG },
+	{ "1e99999999999999999999", BYTES, -ERANGE, 0, BIG },
+	{ "256MB", BYTES, -EINVAL, 0, NULL },
+	{ "1K", BYTES, -EINVAL, 0, NULL },
+	{ "1 Gi", BYTES, -EINVAL, 0, NULL },
+	{ "1Gi ", BYTES, -EINVAL, 0, NULL },
+	{ "", BYTES, -EINVAL, 0, NULL },
+	{ "Mi", BYTES, -EINVAL, 0, NULL },
+	{ ".", BYTES, -EINVAL, 0, NULL },
+	{ "+", BYTES, -EINVAL, 0, NULL },
+	{ "0x10", BYTES, -EINVAL, 0, NULL },
+	{ "1e", BYTES, -EINVAL, 0, NULL },
+	{ "1e+", BYTES, -EINVAL, 0, NULL },
+	{ "1e1.5", BYTES, -EINVAL, 0, NULL },
+	{ "1..5", BYTES, -EINVAL, 0, NULL },
+	{ "--1", BYTES, -EINVAL, 0, NULL },
+};
+
+START_TEST(quantity_table)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(quantities); i++) {
+		int64_t v = -42;
+		const char *why = "unset";
+		int rc = quantity_parse(quantities[i].in, quantities[i].kind, &v, &why);
+		ck_assert_msg(rc == quantities[i].rc, "\"%s\": rc %d, want %d", quantities[i].in, rc,
+			      quantities[i].rc);
+		if (rc == 0) {
+			ck_assert_msg(v == quantities[i].want, "\"%s\": %lld, want %lld",
+				      quantities[i].in, (long long)v, (long long)quantities[i].want);
+			ck_assert_ptr_null(why);
+			/* The text Kubernetes would get parses back to the same value. */
+			char text[32];
+			int64_t back = -1;
+			quantity_format(v, quantities[i].kind, text, sizeof(text));
+			ck_assert_int_eq(quantity_parse(text, quantities[i].kind, &back, NULL), 0);
+			ck_assert_msg(back == v, "%s -> %s -> %lld", quantities[i].in, text,
+				      (long long)back);
+		} else {
+			ck_assert_msg(v == -42, "\"%s\": out written on failure", quantities[i].in);
+			if (quantities[i].why)
+				ck_assert_msg(why && !strcmp(why, quantities[i].why),
+					      "\"%s\": why \"%s\", want \"%s\"", quantities[i].in,
+					      why ? why : "(null)", quantities[i].why);
+			else
+				ck_assert_msg(!why, "\"%s\": why \"%s\", want none", quantities[i].in,
+					      why);
+		}
+	}
+	ck_assert_int_eq(quantity_parse(NULL, BYTES, NULL, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(quantity_text)
+{
+	static const struct {
+		int64_t v;
+		enum quantity_kind kind;
+		const char *want;
+	} cases[] = {
+		{ 500, CPU, "500m" }, { 2000, CPU, "2" }, { 1500, CPU, "1500m" }, { 0, CPU, "0" },
+		{ 268435456, BYTES, "256Mi" }, { 1073741824, BYTES, "1Gi" },
+		{ 1000000000, BYTES, "1G" }, { 512000000, BYTES, "512M" }, { 1000, BYTES, "1k" },
+		{ 1024, BYTES, "1Ki" }, { 1000001, BYTES, "1000001" }, { 0, BYTES, "0" },
+		{ (int64_t)10 << 30, BYTES, "10Gi" }, { INT64_MAX, BYTES, "9223372036854775807" },
+	};
+	char buf[32];
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		quantity_format(cases[i].v, cases[i].kind, buf, sizeof(buf));
+		ck_assert_str_eq(buf, cases[i].want);
+	}
+	struct run_limits l = { .cpu_milli = 500, .memory_bytes = 268435456,
+				.storage_bytes = 1073741824, .pids = 512 };
+	char line[160];
+	limits_format(&l, line, sizeof(line));
+	ck_assert_str_eq(line, "cpu=500m memory=256Mi ephemeral-storage=1Gi pids=512");
+	l = (struct run_limits){ .memory_bytes = 4LL << 30 };
+	limits_format(&l, line, sizeof(line));
+	ck_assert_str_eq(line, "memory=4Gi");
+	l = (struct run_limits){ .cpu_milli = 2000, .pids = 1024 };
+	limits_format(&l, line, sizeof(line));
+	ck_assert_str_eq(line, "cpu=2 pids=1024");
+	l = (struct run_limits){ 0 };
+	limits_format(&l, line, sizeof(line));
+	ck_assert_str_eq(line, "none");
+}
+END_TEST
+
+#define MEM_HINT "use a number with an optional suffix Ki, Mi, Gi (or k, M, G), e.g. 256Mi"
+#define CPU_HINT "use a number of cores with an optional suffix m (thousandths), e.g. 500m, 0.5 or 2"
+
+START_TEST(resources)
+{
+	/* A Task: strings and numbers, as YAML writes them. */
+	json_object *d = valid(TASK "spec:\n  type: exec\n  prompt: hi\n  resources:\n"
+				    "    limits: {cpu: 0.5, memory: 256Mi, ephemeral-storage: 1e9, pids: 512}\n"
+				    "    requests: {cpu: 250m, memory: 268435456}\n",
+			       MODEL_TASK);
+	struct model_task *t = NULL;
+	ck_assert_int_eq(model_task_from_json(d, &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(t->res.limits.cpu_milli, 500);
+	ck_assert_int_eq(t->res.limits.memory_bytes, 268435456);
+	ck_assert_int_eq(t->res.limits.storage_bytes, 1000000000);
+	ck_assert_int_eq(t->res.limits.pids, 512);
+	ck_assert_int_eq(t->res.requests.cpu_milli, 250);
+	ck_assert_int_eq(t->res.requests.memory_bytes, 268435456);
+	ck_assert_int_eq(t->res.requests.storage_bytes, 0);
+	ck_assert_int_eq(t->res.requests.pids, 0);
+	ck_assert_ptr_null(model_deprecated(d));
+	model_task_free(t);
+	json_object_put(d);
+
+	/* A Task without: all unset. */
+	d = valid(TASK "spec: {type: exec, prompt: hi}\n", MODEL_TASK);
+	ck_assert_int_eq(model_task_from_json(d, &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(t->res.limits.cpu_milli + t->res.limits.memory_bytes +
+				 t->res.limits.storage_bytes + t->res.limits.pids,
+			 0);
+	model_task_free(t);
+	json_object_put(d);
+
+	/* An Agent with both: the views keep them apart (pipeline_limits
+	 * merges); the deprecated one is reported. */
+	d = valid(AGENT "spec:\n  type: exec\n  resources: {limits: {memory: 1Gi}}\n"
+			"  pod: {resources: {limits: {cpu: 2, memory: 4Gi, nvidia.com/gpu: 1},"
+			" requests: {cpu: \"0\"}}}\n",
+		  MODEL_AGENT);
+	struct model_agent *a = NULL;
+	ck_assert_int_eq(model_agent_from_json(d, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(a->res.limits.memory_bytes, 1073741824);
+	ck_assert_int_eq(a->res.limits.cpu_milli, 0);
+	ck_assert_int_eq(a->pod_res.limits.cpu_milli, 2000);
+	ck_assert_int_eq(a->pod_res.limits.memory_bytes, 4294967296);
+	ck_assert_int_eq(a->pod_res.requests.cpu_milli, 0);
+	ck_assert_ptr_nonnull(model_deprecated(d));
+	ck_assert_ptr_nonnull(strstr(model_deprecated(d), "spec.pod.resources is deprecated: use spec.resources"));
+	model_agent_free(a);
+	json_object_put(d);
+
+	/* The mistakes, with the field, the value and the fix. */
+	const char *task = TASK "spec:\n  type: exec\n  prompt: hi\n  resources: ";
+	struct {
+		const char *res;
+		const char *want;
+	} bad[] = {
+		{ "{limits: {memory: 256MB}}",
+		  "spec.resources.limits.memory: invalid quantity \"256MB\": " MEM_HINT },
+		{ "{limits: {memory: 0.5}}",
+		  "spec.resources.limits.memory: invalid quantity \"0.5\": a fraction of a byte: " MEM_HINT },
+		{ "{requests: {ephemeral-storage: -1Gi}}",
+		  "spec.resources.requests.ephemeral-storage: invalid quantity \"-1Gi\": must not be negative: " MEM_HINT },
+		{ "{limits: {ephemeral-storage: 99999999999999999999Gi}}",
+		  "spec.resources.limits.ephemeral-storage: invalid quantity \"99999999999999999999Gi\": too large: " MEM_HINT },
+		{ "{limits: {cpu: 2 cores}}",
+		  "spec.resources.limits.cpu: invalid quantity \"2 cores\": " CPU_HINT },
+		{ "{limits: {cpu: -1}}",
+		  "spec.resources.limits.cpu: invalid quantity \"-1\": must not be negative: " CPU_HINT },
+		{ "{requests: {cpu: 0.0005}}",
+		  "spec.resources.requests.cpu: invalid quantity \"0.0005\": finer than 1m (a thousandth of a core): " CPU_HINT },
+		{ "{limits: {memory: 0}}",
+		  "spec.resources.limits.memory: invalid quantity \"0\": must be greater than 0: remove the field to get the default" },
+		{ "{limits: {cpu: true}}",
+		  "spec.resources.limits.cpu: expected a quantity (a string or a number), got a boolean" },
+		{ "{limits: {pids: 0}}",
+		  "spec.resources.limits.pids: invalid value 0: use an integer from 1 to 4194304" },
+		{ "{limits: {pids: \"512\"}}",
+		  "spec.resources.limits.pids: expected an integer, got a string" },
+		{ "{limits: {gpu: 1}}",
+		  "spec.resources.limits.gpu: unknown field: valid fields are cpu, memory, ephemeral-storage, pids" },
+		{ "{requests: {pids: 5}}",
+		  "spec.resources.requests.pids: unknown field: valid fields are cpu, memory, ephemeral-storage" },
+		{ "{storage: 1Gi}",
+		  "spec.resources.storage: unknown field: valid fields are limits, requests" },
+		{ "{limits: 2}", "spec.resources.limits: expected a mapping, got an integer" },
+		{ "4Gi", "spec.resources: expected a mapping, got a string" },
+		{ "{limits: {memory: 1Gi}, requests: {memory: 2Gi}}",
+		  "spec.resources.requests.memory: 2Gi is above spec.resources.limits.memory (1Gi): lower the request or raise the limit" },
+		{ "{limits: {cpu: 500m}, requests: {cpu: 1}}",
+		  "spec.resources.requests.cpu: 1 is above spec.resources.limits.cpu (500m): lower the request or raise the limit" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *y = xasprintf("%s%s\n", task, bad[i].res);
+		invalid(y, bad[i].want, true);
+		free(y);
+	}
+	/* The same rules on an Agent, and on the known keys of the deprecated
+	 * spec.pod.resources (others, such as GPUs, stay as written). */
+	invalid(AGENT "spec: {type: exec, resources: {limits: {memory: 4GB}}}\n",
+		"spec.resources.limits.memory: invalid quantity \"4GB\": " MEM_HINT, true);
+	invalid(AGENT "spec: {type: exec, pod: {resources: {limits: {memory: 4GB}}}}\n",
+		"spec.pod.resources.limits.memory: invalid quantity \"4GB\": " MEM_HINT, true);
+	invalid(AGENT "spec: {type: exec, pod: {resources: {requests: {cpu: lots}}}}\n",
+		"spec.pod.resources.requests.cpu: invalid quantity \"lots\": " CPU_HINT, true);
+}
+END_TEST
+
+START_TEST(sandbox_env_reserved)
+{
+	static const char *const reserved[] = { "HOME", "TMPDIR", "PWD", "PADDOCK_LIB",
+						"PADDOCK_TASK", "PADDOCK_AGENT_BIN" };
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++) {
+		char *y = xasprintf(AGENT "spec: {type: exec, sandbox: {env: {%s: x}}}\n", reserved[i]);
+		char *want = xasprintf("spec.sandbox.env[\"%s\"]: reserved name: Paddock sets HOME, TMPDIR, PWD and the PADDOCK_* variables itself: remove it",
+				       reserved[i]);
+		invalid(y, want, true);
+		free(y);
+		free(want);
+	}
+	json_object *d = valid(AGENT "spec: {type: exec, sandbox: {env: {HOMEDIR: x, MY_PADDOCK_X: y}}}\n",
+			       MODEL_AGENT);
+	json_object_put(d);
+}
+END_TEST
+
 START_TEST(views_refuse_other_kinds)
 {
 	json_object *d = valid(AGENT "spec: {type: exec}\n", MODEL_AGENT);
@@ -471,6 +753,10 @@ int main(void)
 	tcase_add_test(tc, secrets);
 	tcase_add_test(tc, names_and_base64);
 	tcase_add_test(tc, views_refuse_other_kinds);
+	tcase_add_test(tc, quantity_table);
+	tcase_add_test(tc, quantity_text);
+	tcase_add_test(tc, resources);
+	tcase_add_test(tc, sandbox_env_reserved);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * limits.h - the resource bounds of one run, backend-neutral.  Filled from
+ * run_limits.h - the resource bounds of one run, backend-neutral.  Filled from
  * Task.spec.resources, then Agent.spec.resources, then the operator's
  * defaults in paddock.yaml (`resources:`); rendered as container resources
  * on Kubernetes and as a cgroup plus a writable-space cap locally.
  */
-#ifndef PADDOCK_LIMITS_H
-#define PADDOCK_LIMITS_H
+#ifndef PADDOCK_RUN_LIMITS_H
+#define PADDOCK_RUN_LIMITS_H
 
 #include <stdint.h>
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "local.h"
@@ -37,7 +38,7 @@ static int run(char **argv, char **srcs, int seccomp_fd, int userns_fd, const st
 		int dn = open("/dev/null", O_RDWR);
 		if (dn < 0 || dup2(dn, 0) < 0 || dup2(dn, 1) < 0)
 			_exit(126);
-		if (cg && cg_attach(cg, getpid()) < 0)
+		if (cg && !getenv("NOCG") && cg_attach(cg, getpid()) < 0)
 			_exit(126);
 		if (seccomp_fd >= 0 && dup2(seccomp_fd, LOCAL_FD_SECCOMP) < 0)
 			_exit(126);
@@ -75,6 +76,12 @@ int main(int argc, char **argv)
 	plan.command = xstrdup("/usr/bin/true");
 	struct run_limits lim = {.cpu_milli = 1000, .memory_bytes = 512 << 20, .pids = 256,
 				 .storage_bytes = 1 << 30};
+	if (getenv("ONLY")) {
+		const char *o = getenv("ONLY");
+		if (strcmp(o, "cpu")) lim.cpu_milli = 0;
+		if (strcmp(o, "mem")) lim.memory_bytes = 0;
+		if (strcmp(o, "pids")) lim.pids = 0;
+	}
 	struct local_spec s = {.run_dir = run_dir, .plan = &plan, .isolation = true,
 			       .uid_slot_dir = slots, .uid_base = 2100000000, .uid_count = 4,
 			       .limits = &lim};
@@ -86,20 +93,34 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sandbox_bench: %s\n", err);
 		return 1;
 	}
-	char *ws = xasprintf("%s/workspace", run_dir), *home = xasprintf("%s/home", run_dir);
-	char *bare[] = {BWRAP_PATH, "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-			"--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-			"--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink",
-			"usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc",
-			"--dev", "/dev", "--tmpfs", "/tmp", "--bind", ws, "/workspace", "--bind", home,
-			"/home/agent", "--chdir", "/workspace", "--remount-ro", "/", "--",
-			"/usr/bin/true", NULL};
+	/* The baseline: the same binds through bwrap run as root, without the
+	 * user namespace, the filter or the cgroup (what Paddock ran before). */
+	struct local_spec sb = s;
+	sb.uid_slot_dir = NULL;
+	struct strv tmp = {0}, none = {0}, bare = {0};
+	if (local_argv_build(&sb, &tmp, &none, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sandbox_bench: %s\n", err);
+		return 1;
+	}
+	for (size_t k = 0; k < tmp.n; k++) {
+		if (!strcmp(tmp.v[k], "--unshare-user"))
+			continue;
+		if (!strcmp(tmp.v[k], "--uid") || !strcmp(tmp.v[k], "--gid") ||
+		    !strcmp(tmp.v[k], "--seccomp")) {
+			k++;
+			continue;
+		}
+		strv_push(&bare, tmp.v[k]);
+	}
+	strv_free(&tmp);
+	strv_free(&none);
+	char *ws = xasprintf("%s/workspace", run_dir);
 	int64_t t_bare = 0, t_fenced = 0;
 	int failed = 0;
 	for (int i = 0; i < n; i++) {
 		struct timespec a, b;
 		clock_gettime(CLOCK_MONOTONIC, &a);
-		if (run(bare, NULL, -1, -1, NULL, -1) < 0)
+		if (run(bare.v, NULL, -1, -1, NULL, -1) < 0)
 			failed++;
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		t_bare += (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
@@ -137,7 +158,7 @@ int main(int argc, char **argv)
 	double mb = (double)t_bare / n / 1e6, mf = (double)t_fenced / n / 1e6;
 	printf("sandbox starts: %d each (failed: %d)\n", n, failed);
 	printf("%-34s %10s %8s\n", "", "ms/start", "ratio");
-	printf("%-34s %10.2f %8.2f\n", "bwrap, bare", mb, 1.0);
+	printf("%-34s %10.2f %8.2f\n", "bwrap, same binds, as root", mb, 1.0);
 	printf("%-34s %10.2f %8.2f\n", "sandbox (userns+seccomp+cgroup)", mf, mf / mb);
 	strv_free(&fenced);
 	strv_free(&srcs);
@@ -146,6 +167,6 @@ int main(int argc, char **argv)
 	free(run_dir);
 	free(slots);
 	free(ws);
-	free(home);
+	strv_free(&bare);
 	return failed ? 1 : 0;
 }

@@ -1741,6 +1741,7 @@ static struct metrics *start_metrics(struct cli_ctx *ctx)
 {
 	struct metrics *m = metrics_new();
 	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
+	metrics_set_default_limits(m, &ctx->cfg->default_limits);
 	char err[512];
 	if (metrics_listen(m, ctx->cfg->listen, err, sizeof(err)) < 0) {
 		log_error("metrics endpoint disabled", "error", err);

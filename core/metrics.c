@@ -55,6 +55,8 @@ struct driver_entry {
 	double cost_usd;
 };
 
+static const char *const limit_reasons[] = {"OOMKilled", "PidsLimitReached", "DiskQuotaExceeded"};
+
 struct metrics {
 	pthread_mutex_t lock;   /* everything below */
 	struct MHD_Daemon *daemon;
@@ -67,6 +69,10 @@ struct metrics {
 	struct driver_entry *drivers;
 	size_t n_drivers;
 	uint64_t plugin_failures;
+	uint64_t limit_kills[3];   /* METRICS_LIMIT_REASONS order */
+	double run_cpu_seconds;    /* cgroup CPU time of finished runs */
+	struct run_limits defaults; /* resources.limits in paddock.yaml */
+	bool have_defaults;
 	int leader;             /* Kubernetes: 1 leads, 0 standby; -1 local backend */
 	unsigned long api_errors, api_retries;
 	/* readiness */
@@ -275,6 +281,29 @@ void metrics_run_finished(struct metrics *m, const char *driver, double seconds,
 		if (cost_usd > 0)
 			d->cost_usd += cost_usd;
 	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_run_resources(struct metrics *m, const char *end_reason, double cpu_seconds)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < ARRAY_SIZE(limit_reasons); i++)
+		if (str_eq(end_reason, limit_reasons[i]))
+			m->limit_kills[i]++;
+	if (cpu_seconds > 0)
+		m->run_cpu_seconds += cpu_seconds;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_default_limits(struct metrics *m, const struct run_limits *l)
+{
+	if (!m || !l)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->defaults = *l;
+	m->have_defaults = true;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -506,6 +535,27 @@ static void render_locked(struct metrics *m, struct buf *b)
 		      "Duration of the controller's reconcile passes.", &m->tick);
 	put_histogram(b, "paddock_run_duration_seconds",
 		      "Duration of finished agent runs, from run start to run end.", &m->run);
+
+	put_header(b, "paddock_run_limit_exceeded_total", "counter",
+		   "Runs ended because they exceeded a resource limit, by reason.");
+	for (size_t i = 0; i < ARRAY_SIZE(limit_reasons); i++)
+		buf_printf(b, "paddock_run_limit_exceeded_total{reason=\"%s\"} %llu\n", limit_reasons[i],
+			   (unsigned long long)m->limit_kills[i]);
+	put_header(b, "paddock_run_cpu_seconds_total", "counter",
+		   "CPU time used by finished local runs, read from their cgroups.");
+	buf_printf(b, "paddock_run_cpu_seconds_total %.3f\n", m->run_cpu_seconds);
+	if (m->have_defaults) {
+		put_header(b, "paddock_default_limit", "gauge",
+			   "The operator's default limit per run (paddock.yaml resources.limits; 0: none); cpu in cores, memory and ephemeral-storage in bytes.");
+		buf_printf(b, "paddock_default_limit{resource=\"cpu\"} %.3f\n",
+			   (double)m->defaults.cpu_milli / 1000);
+		buf_printf(b, "paddock_default_limit{resource=\"memory\"} %lld\n",
+			   (long long)m->defaults.memory_bytes);
+		buf_printf(b, "paddock_default_limit{resource=\"ephemeral-storage\"} %lld\n",
+			   (long long)m->defaults.storage_bytes);
+		buf_printf(b, "paddock_default_limit{resource=\"pids\"} %lld\n",
+			   (long long)m->defaults.pids);
+	}
 
 	put_header(b, "paddock_plugin_load_failures_total", "counter",
 		   "Plugins found in the plugin directories and refused when the controller started.");

@@ -33,6 +33,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "run_limits.h"
+
 struct metrics;
 struct store;
 
@@ -90,6 +92,12 @@ int metrics_refresh(struct metrics *m, struct store *s);
  * are not recorded.  driver borrowed (NULL: "unknown"). */
 void metrics_run_finished(struct metrics *m, const char *driver, double seconds,
 			  long long in_tokens, long long out_tokens, double cost_usd);
+
+/* A local run finished: count it under paddock_run_limit_exceeded_total
+ * when `end_reason` is a limit, add its cgroup CPU time (<= 0: unknown). */
+void metrics_run_resources(struct metrics *m, const char *end_reason, double cpu_seconds);
+/* The operator's default limits (paddock_default_limit). */
+void metrics_set_default_limits(struct metrics *m, const struct run_limits *l);
 
 /* Kubernetes backend: whether this replica leads (paddock_leader; /readyz
  * says so, and /readyz?leader is 503 on a standby), and the API client's

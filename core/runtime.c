@@ -476,6 +476,7 @@ static void observe_finished(struct runtime *rt, const struct model_task *t,
 	struct pipeline_eff e;
 	pipeline_effective(t, a, &e);
 	pipeline_count_run(rt->metrics, e.driver, result, obs->start_ms, obs->end_ms);
+	metrics_run_resources(rt->metrics, obs->end_reason, obs->cpu_seconds);
 	model_agent_free(own);
 }
 
@@ -943,8 +944,11 @@ int runtime_probe_cli(struct runtime *rt, const char *driver, char *err, size_t 
 	plan_init(&plan, "default", 1 << 20, 1 << 20);
 	char *run_dir = NULL, *uid_slots = NULL, *cfgdir = NULL, *log = NULL;
 	const char *bin = NULL;
-	int rc = pipeline_driver_entry(rt->plugins, driver, &plan, err, errlen);
-	if (rc < 0)
+	/* A driver that needs more of a Task than this to say how it runs
+	 * (exec: the Agent's command) has no CLI of its own to look up. */
+	char e2[256];
+	int rc = 0;
+	if (pipeline_driver_entry(rt->plugins, driver, &plan, e2, sizeof(e2)) < 0)
 		goto out;
 	for (size_t i = 0; i < plan.n_env; i++)
 		if (!strcmp(plan.env[i].name, "PADDOCK_AGENT_BIN"))
@@ -987,7 +991,7 @@ int runtime_probe_cli(struct runtime *rt, const char *driver, char *err, size_t 
 		if (nl)
 			*nl = '\0';
 		rc = errf(err, errlen, -ENOENT,
-			  "drivers.%s: its CLI \"%s\" is not visible inside the sandbox (%s): install it below /usr, or set drivers.%s.settings.bin to its absolute path",
+			  "drivers.%s: its CLI \"%s\" is not visible inside the sandbox (%s): make it readable and executable by every user (each run has a uid of its own), install it below /usr, or set drivers.%s.settings.bin to its absolute path",
 			  driver, bin, log && *log ? log : "the probe did not finish", driver);
 	}
 out:

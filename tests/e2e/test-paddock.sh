@@ -6,9 +6,9 @@
 #
 # Per CLI, one private state dir and, per case, a config enabling the
 # driver with settings bin (the cached CLI), baseURL (the mock server) and
-# maxRetries 0; an Agent (type, credentials api-key -> Secret e2e-key,
-# sandbox.readOnlyPaths = the CLI cache) and the Secret e2e-key whose
-# apiKey is a random canary.
+# maxRetries 0; an Agent (type, credentials api-key -> Secret e2e-key; no
+# readOnlyPaths: the sandbox binds the driver's CLI by itself) and the
+# Secret e2e-key whose apiKey is a random canary.
 #
 #   success      through a `paddock -v controller` daemon (`paddock run -w`
 #                submits and watches): a git workspace (--workspace-repo);
@@ -252,7 +252,6 @@ spec:
   type: $cli
   model: $(model_of "$cli")
   credentials: {type: api-key, secretRef: {name: e2e-key}}
-  sandbox: {readOnlyPaths: ["$CACHE"]}
 EOT
 	export PADDOCK_CONFIG=$cdir/success.yaml
 	if ! pd apply -f "$cdir/objects.yaml" >"$cdir/apply.out" 2>&1; then

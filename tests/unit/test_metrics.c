@@ -232,6 +232,12 @@ static void feed(struct metrics *m)
 	metrics_run_finished(m, "exec", 0.5, -1, -1, -1); /* no usage reported */
 	metrics_run_finished(m, "codex", -1, 3, -1, -1);   /* no duration known */
 	metrics_plugin_failures(m, 2);
+	metrics_run_resources(m, "OOMKilled", 1.25);
+	metrics_run_resources(m, "OOMKilled", 0);
+	metrics_run_resources(m, "", 0.5);
+	const struct run_limits defaults = {.cpu_milli = 1500, .memory_bytes = 4LL << 30,
+					    .storage_bytes = 0, .pids = 1024};
+	metrics_set_default_limits(m, &defaults);
 }
 
 START_TEST(metrics_text)
@@ -243,6 +249,13 @@ START_TEST(metrics_text)
 	ck_assert_str_eq(r.ctype, "text/plain; version=0.0.4; charset=utf-8");
 	const char *b = r.body.data;
 	char line[256];
+	/* Limits: kills by reason, cgroup CPU time, the operator's defaults. */
+	ck_assert_ptr_nonnull(strstr(b, "\npaddock_run_limit_exceeded_total{reason=\"OOMKilled\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(b, "\npaddock_run_limit_exceeded_total{reason=\"PidsLimitReached\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(b, "\npaddock_run_cpu_seconds_total 1.750\n"));
+	ck_assert_ptr_nonnull(strstr(b, "\npaddock_default_limit{resource=\"cpu\"} 1.500\n"));
+	ck_assert_ptr_nonnull(strstr(b, "\npaddock_default_limit{resource=\"memory\"} 4294967296\n"));
+	ck_assert_ptr_nonnull(strstr(b, "\npaddock_default_limit{resource=\"pids\"} 1024\n"));
 	snprintf(line, sizeof(line), "paddock_build_info{version=\"%s\",abi=\"1.0\"} 1", PACKAGE_VERSION);
 	ck_line(b, line);
 	ck_line(b, "# TYPE paddock_tasks gauge");

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "kube_controller.h"
+#include "quantity.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -472,6 +473,8 @@ struct kobs {
 	json_object *result;   /* owned: pipeline_sink_finish's, or NULL */
 	int exit_code;
 	int64_t start_ms, end_ms;
+	const char *end_reason; /* a limit the kubelet enforced, or NULL */
+	char end_message[256];
 };
 
 static bool job_condition(json_object *job, const char *type, const char **reason)
@@ -520,6 +523,25 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 			o->exit_code = json_object_get_int(ec);
 		o->start_ms = jtime(term, "startedAt");
 		o->end_ms = jtime(term, "finishedAt");
+		if (str_eq(jstr(term, "reason"), "OOMKilled"))
+			o->end_reason = "OOMKilled";
+	}
+	/* The kubelet evicts a pod over its ephemeral-storage limit. */
+	const char *pmsg = jstr(jget(pod, "status"), "message");
+	if (!o->end_reason && str_eq(jstr(jget(pod, "status"), "reason"), "Evicted") && pmsg &&
+	    strstr(pmsg, "ephemeral"))
+		o->end_reason = "DiskQuotaExceeded";
+	if (o->end_reason) {
+		struct run_limits lim;
+		pipeline_limits(k->cfg, t, a, &lim);
+		char qv[32] = "";
+		bool mem = str_eq(o->end_reason, "OOMKilled");
+		int64_t v = mem ? lim.memory_bytes : lim.storage_bytes;
+		if (v > 0)
+			quantity_format(v, QUANTITY_BYTES, qv, sizeof(qv));
+		snprintf(o->end_message, sizeof(o->end_message), "%s limit %s exceeded: %s",
+			 mem ? "memory" : "ephemeral-storage", qv[0] ? qv : "(none set)",
+			 mem ? "the kernel killed the agent (OOMKilled)" : "the kubelet evicted the pod");
 	}
 	struct pipeline_eff e;
 	pipeline_effective(t, a, &e);
@@ -579,6 +601,10 @@ static void observe_job(struct kctl *k, json_object *task, const struct model_ta
 	if (!complete) {
 		if (str_eq(why, "DeadlineExceeded"))
 			in->run_end_reason = "Timeout";
+	}
+	if (o->end_reason) {
+		in->run_end_reason = o->end_reason;
+		in->run_end_message = o->end_message;
 	}
 	in->run = REC_RUN_EXITED;
 	in->exit_code = o->exit_code;

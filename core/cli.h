@@ -56,6 +56,9 @@ int cli_load_plugins(struct cli_ctx *ctx, bool instantiate);
 
 /* Print "paddock: " + message to stderr. */
 void cli_error(const char *fmt, ...) PD_PRINTF(1, 2);
+/* cli_error() with the whole message escaped for a terminal (term.h):
+ * for messages that quote a server, a manifest or an agent. */
+void cli_error_escaped(const char *fmt, ...) PD_PRINTF(1, 2);
 
 /* "Run 'paddock help CMD'" style usage error; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...) PD_PRINTF(2, 3);

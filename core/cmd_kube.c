@@ -830,20 +830,6 @@ static int job_pod(struct kcli *k, const char *ns, const char *job, json_object 
 	return rc;
 }
 
-/* A progress note on stderr, escaped: it quotes what the API server said. */
-static void PD_PRINTF(1, 2) say(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	char *e = term_safe(msg ? msg : fmt, 0);
-	fprintf(stderr, "paddock: %s\n", e);
-	free(e);
-	free(msg);
-}
 
 static bool pod_done(json_object *pod)
 {
@@ -1027,10 +1013,10 @@ static int wait_pod_started(struct kcli *k, const char *ns, const char *task, co
 			return 0;
 		}
 		if (rc == -ESRCH && !said_none) {
-			say("task %s: Job %s/%s has no pod yet; waiting", task, run_ns, job);
+			cli_error_escaped("task %s: Job %s/%s has no pod yet; waiting", task, run_ns, job);
 			said_none = true;
 		} else if (rc == 0 && !said_pending) {
-			say("pod %s/%s is Pending; waiting for it to start", run_ns,
+			cli_error_escaped("pod %s/%s is Pending; waiting for it to start", run_ns,
 			    field(pod, "metadata.name"));
 			said_pending = true;
 		}
@@ -1096,7 +1082,7 @@ static int follow_pod(struct kcli *k, const char *task, const char *run_ns, cons
 			rc = log_answer_error(k, run_ns, pod, st, kerr, err, errlen);
 			if (rc == -EAGAIN && now_mono_ms() < deadline) {
 				if (!said_waiting)
-					say("%s; waiting", err);
+					cli_error_escaped("%s; waiting", err);
 				said_waiting = true;
 				for (int i = 0; i < 5 && !*stop; i++)
 					usleep(100 * 1000);
@@ -1164,7 +1150,7 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 		json_object_put(task);
 		task = NULL;
 		if (now_mono_ms() - noted > 30000) {
-			say("task %s is %s: no logs yet; still waiting", name, phase);
+			cli_error_escaped("task %s is %s: no logs yet; still waiting", name, phase);
 			noted = now_mono_ms();
 		}
 		if (*stop)

@@ -103,21 +103,6 @@ static void cell(const char *s, int width, const char *sep)
 	free(e);
 }
 
-/* cli_error() with the whole message escaped: for messages that quote
- * what the cluster, a manifest or a task's status said. */
-static void PD_PRINTF(1, 2) error_escaped(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	char *e = term_safe(msg ? msg : fmt, 0);
-	cli_error("%s", e);
-	free(e);
-	free(msg);
-}
 
 /* Interactive commands log warnings and errors only; the controller
  * (and -v) keep the configured level. */
@@ -534,10 +519,10 @@ static int be_fail(const struct backend *be, int rc, const char *what, const cha
 		   const char *ns, const char *err)
 {
 	if (!be->kc || rc == -ENOENT) {
-		error_escaped("%s \"%s\" not found in namespace %s", what, name, ns);
+		cli_error_escaped("%s \"%s\" not found in namespace %s", what, name, ns);
 		return CLI_EXIT_NOT_FOUND;
 	}
-	error_escaped("%s", err);
+	cli_error_escaped("%s", err);
 	return kcli_exit_code(rc);
 }
 
@@ -597,7 +582,7 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 	rc = manifest_parse(path, data, len, &lim, &docs, &n, err, sizeof(err));
 	free(data);
 	if (rc < 0) {
-		error_escaped("%s", err);
+		cli_error_escaped("%s", err);
 		return CLI_EXIT_FAILED;
 	}
 	int ret = CLI_EXIT_OK;
@@ -617,7 +602,7 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		struct model_limits ml = { .prompt_bytes = ctx->cfg->limits.prompt_bytes };
 		enum model_kind k;
 		if (model_validate(copy, &ml, &k, err, sizeof(err)) < 0) {
-			error_escaped("%s: document %zu: %s", path, i + 1, err);
+			cli_error_escaped("%s: document %zu: %s", path, i + 1, err);
 			ret = CLI_EXIT_FAILED;
 		} else if (model_deprecated(copy)) {
 			log_warn(model_deprecated(copy), "file", path, "name",
@@ -630,12 +615,12 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		enum model_kind k = MODEL_TASK;
 		rc = be_apply(be, docs[i], false, &created, &k, err, sizeof(err));
 		if (rc == -EHOSTUNREACH) { /* the server, not the document */
-			error_escaped("%s", err);
+			cli_error_escaped("%s", err);
 			ret = CLI_EXIT_FAILED;
 			break;
 		}
 		if (rc < 0) {
-			error_escaped("%s: document %zu: %s", path, i + 1, err);
+			cli_error_escaped("%s: document %zu: %s", path, i + 1, err);
 			ret = CLI_EXIT_FAILED;
 			break;
 		}
@@ -751,24 +736,24 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 	char err[1024];
 	struct kcli_watch *kw = NULL;
 	if (be->kc && kcli_watch_open(be->kc, ns, name, &kw, err, sizeof(err)) < 0) {
-		error_escaped("%s", err);
+		cli_error_escaped("%s", err);
 		return CLI_EXIT_FAILED;
 	}
 	while (!stop_flag) {
 		if (kw && now_mono_ms() > deadline) {
-			error_escaped("gave up waiting after %lds: task %s/%s is still %s (paddock get task %s)",
+			cli_error_escaped("gave up waiting after %lds: task %s/%s is still %s (paddock get task %s)",
 				  limit_s, ns, name, *last ? last : "Pending", name);
 			goto out;
 		}
 		json_object *task = NULL;
 		int rc = next_state(be, kw, ns, name, &task, err, sizeof(err));
 		if (rc == -ENOENT) {
-			error_escaped("task \"%s/%s\" disappeared (deleted?)", ns, name);
+			cli_error_escaped("task \"%s/%s\" disappeared (deleted?)", ns, name);
 			ret = CLI_EXIT_NOT_FOUND;
 			goto out;
 		}
 		if (rc < 0) {
-			error_escaped("%s", err);
+			cli_error_escaped("%s", err);
 			goto out;
 		}
 		if (!task)
@@ -783,13 +768,13 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 			}
 			last_note = now_mono_ms();
 		} else if (show && now_mono_ms() - last_note > 30000) {
-			error_escaped("still %s (%s)", phase,
+			cli_error_escaped("still %s (%s)", phase,
 				      jstr(st, "message") && *jstr(st, "message") ? jstr(st, "message") : "waiting");
 			last_note = now_mono_ms();
 		}
 		if (phase_done(phase)) {
 			if (!str_eq(phase, "Succeeded"))
-				error_escaped("task %s/%s %s: %s: %s", ns, name, phase,
+				cli_error_escaped("task %s/%s %s: %s: %s", ns, name, phase,
 					      jstr(st, "reason") ? jstr(st, "reason") : "",
 					      jstr(st, "message") ? jstr(st, "message") : "");
 			ret = str_eq(phase, "Succeeded") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
@@ -800,7 +785,7 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 		if (!kw)
 			usleep(100 * 1000);
 	}
-	error_escaped("interrupted; task %s/%s keeps its state (paddock get task %s)", ns, name, name);
+	cli_error_escaped("interrupted; task %s/%s keeps its state (paddock get task %s)", ns, name, name);
 out:
 	kcli_watch_free(kw);
 	return ret;
@@ -898,7 +883,7 @@ static int auto_credentials(struct backend *be, const char *ns, const char *driv
 	int rc = be_apply(be, doc, false, &created, &k, err, sizeof(err));
 	json_object_put(doc);
 	if (rc < 0) {
-		error_escaped("storing credentials: %s", err);
+		cli_error_escaped("storing credentials: %s", err);
 		return rc;
 	}
 	*secret_name = name;
@@ -1107,7 +1092,7 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 	enum model_kind k;
 	int rc = be_apply(&be, doc, true, &created, &k, err, sizeof(err));
 	if (rc < 0 && rc != -EEXIST) {
-		error_escaped("%s", err);
+		cli_error_escaped("%s", err);
 		ret = CLI_EXIT_FAILED;
 		goto free_doc;
 	}
@@ -1253,7 +1238,7 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		if (be.kc) {
 			int rc = kcli_list(be.kc, kind, all ? NULL : ns, table_row, &t, err, sizeof(err));
 			if (rc < 0) {
-				error_escaped("%s", err);
+				cli_error_escaped("%s", err);
 				ret = kcli_exit_code(rc);
 			}
 		} else {
@@ -1447,7 +1432,7 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 			store_events(be.rt->store, jstr(md, "namespace"), jstr(md, "name"), print_event, NULL);
 		} else if ((rc = kcli_events(be.kc, obj, print_event, NULL, err, sizeof(err))) < 0) {
 			fflush(stdout);
-			error_escaped("%s", err);
+			cli_error_escaped("%s", err);
 			ret = kcli_exit_code(rc);
 		}
 	} else {
@@ -1650,7 +1635,7 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 			int rc = be.kc ? kcli_stop(be.kc, ns, names.v[i], err, sizeof(err))
 				       : runtime_stop(be.rt, ns, names.v[i], err, sizeof(err));
 			if (rc < 0) {
-				error_escaped("%s", err);
+				cli_error_escaped("%s", err);
 				ret = be.kc ? kcli_exit_code(rc) : CLI_EXIT_NOT_FOUND;
 				if (rc == -EHOSTUNREACH)
 					break; /* once is enough */
@@ -1706,7 +1691,7 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 					ret = CLI_EXIT_NOT_FOUND;
 				}
 			} else if (rc < 0) {
-				error_escaped("%s", err);
+				cli_error_escaped("%s", err);
 				ret = CLI_EXIT_FAILED;
 				if (rc == -EHOSTUNREACH)
 					break; /* once is enough */

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "cli.h"
+#include "term.h"
 
 #include "util.h"
 
@@ -109,6 +110,22 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+/* cli_error() with the whole message escaped: for messages that quote
+ * what the cluster, a manifest or a task's status said. */
+void cli_error_escaped(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	char *e = term_safe(msg ? msg : fmt, 0);
+	cli_error("%s", e);
+	free(e);
+	free(msg);
 }
 
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)

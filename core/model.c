@@ -726,19 +726,10 @@ static int check_contexts(struct vctx *v, json_object *spec)
 
 /* ---- resources ----------------------------------------------------- */
 
-static const char *const res_names[] = { "cpu", "memory", "ephemeral-storage" };
+/* The quantities of resources.limits/requests (pids is a plain integer,
+ * limits only). */
+#define N_QUANTITIES 3
 static const enum quantity_kind res_kinds[] = { QUANTITY_CPU, QUANTITY_BYTES, QUANTITY_BYTES };
-
-/* Field i of res_names (3: pids). */
-static int64_t *res_field(struct run_limits *l, size_t i)
-{
-	switch (i) {
-	case 0: return &l->cpu_milli;
-	case 1: return &l->memory_bytes;
-	case 2: return &l->storage_bytes;
-	default: return &l->pids;
-	}
-}
 
 /* The text of a quantity: a string as it is, a number as YAML wrote it
  * ("%.15g": 0.1, not 0.10000000000000001); NULL for other types. */
@@ -797,18 +788,18 @@ static int check_resources(struct vctx *v, json_object *spec)
 	    (lim && (rc = check_fields(v, lim, "spec.resources.limits", lfields)) < 0) ||
 	    (req && (rc = check_fields(v, req, "spec.resources.requests", rfields)) < 0))
 		return rc;
-	for (size_t i = 0; i < ARRAY_SIZE(res_names); i++) {
+	for (size_t i = 0; i < N_QUANTITIES; i++) {
 		struct {
 			json_object *m;
 			const char *path;
 			struct run_limits *out;
 		} parts[] = { { lim, "spec.resources.limits", &l }, { req, "spec.resources.requests", &r } };
 		for (size_t j = 0; j < ARRAY_SIZE(parts); j++) {
-			json_object *f = parts[j].m ? fget(parts[j].m, res_names[i]) : NULL;
+			json_object *f = parts[j].m ? fget(parts[j].m, limits_names[i]) : NULL;
 			char p[PATHLEN];
-			join(p, sizeof(p), parts[j].path, res_names[i]);
+			join(p, sizeof(p), parts[j].path, limits_names[i]);
 			if (f && (rc = check_quantity(v, f, p, res_kinds[i], true,
-						      res_field(parts[j].out, i))) < 0)
+						      limits_field(parts[j].out, i))) < 0)
 				return rc;
 		}
 	}
@@ -816,15 +807,15 @@ static int check_resources(struct vctx *v, json_object *spec)
 	bool has;
 	if (lim && (rc = get_int(v, lim, "pids", "spec.resources.limits", 1, PIDS_MAX, &pids, &has)) < 0)
 		return rc;
-	for (size_t i = 0; i < ARRAY_SIZE(res_names); i++) {
-		int64_t rq = *res_field(&r, i), lq = *res_field(&l, i);
+	for (size_t i = 0; i < N_QUANTITIES; i++) {
+		int64_t rq = *limits_field(&r, i), lq = *limits_field(&l, i);
 		if (!rq || !lq || rq <= lq)
 			continue;
 		char rs[32], ls[32];
 		quantity_format(rq, res_kinds[i], rs, sizeof(rs));
 		quantity_format(lq, res_kinds[i], ls, sizeof(ls));
 		return verr(v, "spec.resources.requests.%s: %s is above spec.resources.limits.%s (%s): lower the request or raise the limit",
-			    res_names[i], rs, res_names[i], ls);
+			    limits_names[i], rs, limits_names[i], ls);
 	}
 	return 0;
 }
@@ -1136,11 +1127,11 @@ static int check_pod(struct vctx *v, json_object *spec)
 					    p, k, tname(val));
 			/* The ones spec.resources also has are read by Paddock
 			 * (pipeline_limits): the same parser, 0 still allowed. */
-			for (size_t j = 0; j < ARRAY_SIZE(res_names); j++) {
+			for (size_t j = 0; j < N_QUANTITIES; j++) {
 				char kp[PATHLEN];
 				int64_t q;
 				join(kp, sizeof(kp), p, k);
-				if (!strcmp(k, res_names[j]) &&
+				if (!strcmp(k, limits_names[j]) &&
 				    (rc = check_quantity(v, val, kp, res_kinds[j], false, &q)) < 0)
 					return rc;
 			}
@@ -1445,14 +1436,14 @@ static void res_get(json_object *doc, const char *path, bool with_pids, struct m
 		snprintf(p, sizeof(p), "%s.%s", path, parts[j]);
 		json_object *m = typed_get(doc, p, json_type_object), *f = NULL;
 		struct run_limits *l = j == 0 ? &out->limits : &out->requests;
-		for (size_t i = 0; m && i < ARRAY_SIZE(res_names); i++) {
+		for (size_t i = 0; m && i < N_QUANTITIES; i++) {
 			char num[48];
-			const char *s = json_object_object_get_ex(m, res_names[i], &f)
+			const char *s = json_object_object_get_ex(m, limits_names[i], &f)
 						? qtext(f, num, sizeof(num))
 						: NULL;
 			int64_t q = 0;
 			if (s && quantity_parse(s, res_kinds[i], &q, NULL) == 0 && q > 0)
-				*res_field(l, i) = q;
+				*limits_field(l, i) = q;
 		}
 		if (m && j == 0 && with_pids && json_object_object_get_ex(m, "pids", &f) &&
 		    json_object_is_type(f, json_type_int) && json_object_get_int64(f) > 0)

@@ -41,18 +41,7 @@ void pipeline_effective(const struct model_task *t, const struct model_agent *a,
 
 /* ---- resources ------------------------------------------------------ */
 
-static const char *const res_names[] = { "cpu", "memory", "ephemeral-storage", "pids" };
 static const char RES_FROM_CONFIG[] = "paddock.yaml resources";
-
-static int64_t *res_field(struct run_limits *l, size_t i)
-{
-	switch (i) {
-	case 0: return &l->cpu_milli;
-	case 1: return &l->memory_bytes;
-	case 2: return &l->storage_bytes;
-	default: return &l->pids;
-	}
-}
 
 /* Field i of the run's limits (or requests) and where it comes from
  * (NULL when no level sets it). */
@@ -71,7 +60,7 @@ static int64_t res_pick(const struct pd_config *cfg, const struct model_task *t,
 	};
 	for (size_t k = 0; k < ARRAY_SIZE(lv); k++) {
 		struct run_limits l = lv[k].l ? *lv[k].l : (struct run_limits){ 0 };
-		int64_t v = *res_field(&l, i);
+		int64_t v = *limits_field(&l, i);
 		if (v > 0) {
 			*from = lv[k].from;
 			return v;
@@ -86,8 +75,8 @@ void pipeline_limits(const struct pd_config *cfg, const struct model_task *t,
 {
 	const char *from;
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < ARRAY_SIZE(res_names); i++)
-		*res_field(out, i) = res_pick(cfg, t, a, false, i, &from);
+	for (size_t i = 0; i < LIMITS_N; i++)
+		*limits_field(out, i) = res_pick(cfg, t, a, false, i, &from);
 }
 
 void pipeline_requests(const struct pd_config *cfg, const struct model_task *t,
@@ -100,7 +89,7 @@ void pipeline_requests(const struct pd_config *cfg, const struct model_task *t,
 		int64_t lq = res_pick(cfg, t, a, false, i, &lfrom);
 		if (lq && rq > lq && from == RES_FROM_CONFIG)
 			rq = lq;
-		*res_field(out, i) = rq;
+		*limits_field(out, i) = rq;
 	}
 }
 
@@ -119,8 +108,8 @@ int pipeline_check_resources(const struct pd_config *cfg, const struct model_tas
 		quantity_format(lq, k, ls, sizeof(ls));
 		return errf(err, errlen, -EINVAL,
 			    "%s.requests.%s: %s is above the run's %s limit %s (%s.limits.%s): lower the request or set spec.resources.limits.%s",
-			    rfrom, res_names[i], rs, res_names[i], ls, lfrom, res_names[i],
-			    res_names[i]);
+			    rfrom, limits_names[i], rs, limits_names[i], ls, lfrom, limits_names[i],
+			    limits_names[i]);
 	}
 	return 0;
 }

@@ -243,3 +243,15 @@ void limits_format(const struct run_limits *l, char *buf, size_t len)
 	snprintf(buf, len, "%s", b.len ? b.data : "none");
 	buf_free(&b);
 }
+
+const char *const limits_names[LIMITS_N] = { "cpu", "memory", "ephemeral-storage", "pids" };
+
+int64_t *limits_field(struct run_limits *l, size_t i)
+{
+	switch (i) {
+	case 0: return &l->cpu_milli;
+	case 1: return &l->memory_bytes;
+	case 2: return &l->storage_bytes;
+	default: return &l->pids;
+	}
+}

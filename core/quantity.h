@@ -49,4 +49,10 @@ void quantity_format(int64_t v, enum quantity_kind kind, char *buf, size_t len);
  * is set. */
 void limits_format(const struct run_limits *l, char *buf, size_t len);
 
+/* The fields of struct run_limits by index, in the order of their names
+ * in resources.limits: 0 cpu, 1 memory, 2 ephemeral-storage, 3 pids. */
+#define LIMITS_N 4
+extern const char *const limits_names[LIMITS_N];
+int64_t *limits_field(struct run_limits *l, size_t i);
+
 #endif

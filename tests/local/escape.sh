@@ -176,20 +176,8 @@ wait_done() { # NAME: until the task is Succeeded/Failed/Stopped (60 s)
 	fail "$1 did not finish: $(pd get task "$1" -o json | grep -E '"(phase|reason|message)"')"
 }
 
-# run_case FUNCTION: run one case in a subshell, so that a `fail` ends
-# that case only; every case runs and reports, the script fails at the
-# end if any did.
-failed=()
-run_case() {
-	set +e
-	(
-		set -e
-		"$1"
-	)
-	local rc=$?
-	set -e
-	[ $rc -eq 0 ] || failed+=("$1")
-}
+# Every case runs through run_case (lib.sh) and reports; the script fails
+# at the end if any did.
 
 # ---------------------------------------------------------------- sysctls
 sysctl_script=$(cat <<'EOS'

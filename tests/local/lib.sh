@@ -37,3 +37,17 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "PASS: $*"; }
+# Suites of independent cases: run_case FUNCTION runs one in a subshell,
+# so that a `fail` ends that case only; the names of the failed ones
+# collect in ${failed[@]} for the script's end.
+failed=()
+run_case() {
+	set +e
+	(
+		set -e
+		"$1"
+	)
+	local rc=$?
+	set -e
+	[ $rc -eq 0 ] || failed+=("$1")
+}

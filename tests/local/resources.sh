@@ -161,17 +161,6 @@ expect_limit() {
 mib() { du -sm "$1" | cut -f1; } # disk use of a directory, MiB
 ws() { echo "$(pd describe task "$1" | sed -n 's/^Run dir: *//p')/workspace"; }
 
-failed=()
-run_case() { # FUNCTION: one case in a subshell; a `fail` ends that case only
-	set +e
-	(
-		set -e
-		"$1"
-	)
-	local rc=$?
-	set -e
-	[ $rc -eq 0 ] || failed+=("$1")
-}
 
 # ---------------------------------------------------------------- submit
 # The bounds below are checked one after the other, but their tasks run

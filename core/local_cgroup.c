@@ -276,6 +276,42 @@ static int64_t quota_us(int64_t cpu_milli)
 	return cpu_milli && q < CG_MIN_QUOTA_US ? CG_MIN_QUOTA_US : q;
 }
 
+/* CPU weight, as Kubernetes sets it: a run's cpu.shares follow its cpu
+ * limit (1000m = 1024), so that runs and the processes around them are
+ * weighed by what they may use; without a limit, the whole machine's.
+ * The runs' parent directory weighs as much as the machine's CPUs (the
+ * kubelet does the same for kubepods), else all runs together would
+ * count as one process of the host under contention. */
+static int64_t cpu_shares(int64_t cpu_milli)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t sh = cpu_milli > 0 ? cpu_milli * 1024 / 1000 : 1024 * (ncpu > 0 ? ncpu : 1);
+	return sh < 2 ? 2 : sh > 262144 ? 262144 : sh;
+}
+
+static int64_t cpu_weight(int64_t shares) /* cgroup v2: 1 .. 10000 */
+{
+	return 1 + (shares - 2) * 9999 / 262142;
+}
+
+/* The weight of the run's parent directory (best effort: optional). */
+static void parent_weight(const struct cg_run *c, int h, const char *file, int64_t v)
+{
+	if (!c->dir[h])
+		return;
+	char *parent = xstrdup(c->dir[h]);
+	char *sl = strrchr(parent, '/');
+	if (sl) {
+		*sl = '\0';
+		char *p = xasprintf("%s/%s", parent, file);
+		char val[VAL_MAX];
+		num(val, v, "");
+		(void)wr(p, val);
+		free(p);
+	}
+	free(parent);
+}
+
 static int v1_limits(struct cg_run *c, const struct run_limits *l, char *err, size_t errlen)
 {
 	/* memsw >= limit at every step: memsw to unlimited, limit, memsw. */
@@ -287,12 +323,15 @@ static int v1_limits(struct cg_run *c, const struct run_limits *l, char *err, si
 		{H_PIDS, "pids.max", "", false},
 		{H_CPU, "cpu.cfs_period_us", "", false},
 		{H_CPU, "cpu.cfs_quota_us", "", false},
+		{H_CPU, "cpu.shares", "", true},
 	};
 	num(ops[1].val, l->memory_bytes, "-1");
 	num(ops[2].val, l->memory_bytes, "-1");
 	num(ops[4].val, l->pids, "max");
 	num(ops[5].val, CG_PERIOD_US, "");
 	num(ops[6].val, quota_us(l->cpu_milli), "-1");
+	num(ops[7].val, cpu_shares(l->cpu_milli), "");
+	parent_weight(c, H_CPU, "cpu.shares", cpu_shares(0));
 	return apply(c, ops, ARRAY_SIZE(ops), err, errlen);
 }
 
@@ -385,6 +424,7 @@ static int create_v2(struct cg_run *c, const char *root, const char *self, const
 		{on[1] ? 0 : -1, "memory.swap.max", "", true},
 		{on[2] ? 0 : -1, "pids.max", "", false},
 		{on[0] ? 0 : -1, "cpu.max", "", false},
+		{on[0] ? 0 : -1, "cpu.weight", "", true},
 	};
 	num(ops[0].val, l->memory_bytes, "max");
 	num(ops[1].val, 0, l->memory_bytes ? "0" : "max"); /* no swapping past the limit */
@@ -392,6 +432,9 @@ static int create_v2(struct cg_run *c, const char *root, const char *self, const
 	num(ops[3].val, quota_us(l->cpu_milli), "max");
 	size_t n = strlen(ops[3].val);
 	snprintf(ops[3].val + n, sizeof(ops[3].val) - n, " %d", CG_PERIOD_US);
+	num(ops[4].val, cpu_weight(cpu_shares(l->cpu_milli)), "");
+	if (on[0])
+		parent_weight(c, 0, "cpu.weight", cpu_weight(cpu_shares(0)));
 	rc = apply(c, ops, ARRAY_SIZE(ops), err, errlen);
 out:
 	free(own);

@@ -607,6 +607,8 @@ START_TEST(test_real_v1)
 	ck_file(cg_path(c, "pids"), "pids.max", "16");
 	ck_file(cg_path(c, "cpu"), "cpu.cfs_quota_us", "25000");
 	ck_file(cg_path(c, "cpu"), "cpu.cfs_period_us", "100000");
+	/* Weighed by its limit (1000m = 1024 shares), as Kubernetes does. */
+	ck_file(cg_path(c, "cpu"), "cpu.shares", "256");
 
 	/* pids: 40 background sleeps under a limit of 16. */
 	struct cg_usage u;

@@ -178,21 +178,32 @@ int local_stage_binds(char *const *srcs)
 {
 	if (!srcs || !srcs[0])
 		return 0;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	/* Every source is opened (in the new namespace: a mount is bound
+	 * only from its own) before the stage covers its directory, since a
+	 * source may lie below it (/mnt/tools/...). */
+	int fds[LOCAL_BINDS_MAX];
+	size_t n = 0;
+	for (; srcs[n] && n < LOCAL_BINDS_MAX; n++)
+		if ((fds[n] = open(srcs[n], O_PATH | O_CLOEXEC)) < 0)
+			return -errno;
 	const char *stage = local_stage_dir();
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("paddock-stage", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	if (mount("paddock-stage", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "mode=0755,size=64k") < 0)
 		return -errno;
-	for (size_t i = 0; srcs[i] && i < LOCAL_BINDS_MAX; i++) {
-		char at[64];
+	for (size_t i = 0; i < n; i++) {
+		char at[64], from[64];
 		struct stat st;
 		snprintf(at, sizeof(at), "%s/%zu", stage, i);
-		if (stat(srcs[i], &st) < 0)
+		snprintf(from, sizeof(from), "/proc/self/fd/%d", fds[i]);
+		if (fstat(fds[i], &st) < 0)
 			return -errno;
 		if (S_ISDIR(st.st_mode) ? mkdir(at, 0755) < 0 : mknod(at, S_IFREG | 0444, 0) < 0)
 			return -errno;
-		if (mount(srcs[i], at, NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (mount(from, at, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return -errno;
+		close(fds[i]);
 	}
 	return 0;
 }

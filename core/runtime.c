@@ -796,12 +796,13 @@ static void sweep_orphans(struct runtime *rt, int64_t now)
 	DIR *d = opendir(runs);
 	struct dirent *e;
 	struct stat st;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.' &&
-		    (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st,
-										  AT_SYMLINK_NOFOLLOW) == 0 &&
-					       S_ISDIR(st.st_mode))))
+	while (d && (e = readdir(d))) {
+		bool dir = e->d_type == DT_DIR;
+		if (e->d_type == DT_UNKNOWN)
+			dir = fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+		if (dir && e->d_name[0] != '.')
 			strv_push(&dirs, e->d_name);
+	}
 	if (d)
 		closedir(d);
 	/* The tasks after the directories: a task is stored before its run
@@ -930,7 +931,7 @@ int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, con
 	int rc = store_delete(rt->store, kind, ns, name, err, errlen);
 	if (rc == 0 && lrc < 0)
 		rc = errf(err, errlen, lrc,
-			  "task \"%s/%s\" deleted, but not all of its run directory: %s; `paddock controller` "
+			  "task \"%s/%s\" deleted, but its run directory remains: %s; `paddock controller` "
 			  "retries removing it",
 			  ns, name, left);
 	return rc;

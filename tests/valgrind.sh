@@ -1,5 +1,6 @@
 #!/bin/sh
-# tests/valgrind.sh - run the core suites (config, loader, reconciler,
+# tests/valgrind.sh - run the core suites (config, loader, reconciler, model,
+# resources and plan, terminal escaping, cgroups, the tree walker,
 # templates, outputs, Kubernetes client and Job renderer) under valgrind.
 # Exits non-zero on any memory error or leak.  Not part of `make check`
 # (slow); CI runs it after `make check`:
@@ -22,10 +23,11 @@ MAKE=${MAKE:-make}
 unset MAKEFLAGS MFLAGS 2>/dev/null || true
 # The fixtures are check_LTLIBRARIES: build them and the two suites.
 $MAKE -s -C "$build/tests/fixtures" check >/dev/null
-$MAKE -s -C "$build/tests" unit/test_conf unit/test_loader unit/test_reconcile unit/test_template unit/test_outputs unit/test_kube unit/test_kube_render >/dev/null
+$MAKE -s -C "$build/tests" unit/test_conf unit/test_loader unit/test_reconcile unit/test_template unit/test_outputs unit/test_kube unit/test_kube_render unit/test_model unit/test_pipeline unit/test_term unit/test_cgroup unit/test_util_tree >/dev/null
 
 status=0
-for t in test_conf test_loader test_reconcile test_template test_outputs test_kube test_kube_render; do
+for t in test_conf test_loader test_reconcile test_template test_outputs test_kube test_kube_render \
+	test_model test_pipeline test_term test_cgroup test_util_tree; do
 	prog=$build/tests/unit/$t
 	log=$build/tests/unit/$t.valgrind.log
 	echo "valgrind: $t"
@@ -34,7 +36,7 @@ for t in test_conf test_loader test_reconcile test_template test_outputs test_ku
 		prog=$build/tests/unit/.libs/$t
 	fi
 	if ! CK_FORK=no TOP_SRCDIR="$here/.." TOP_BUILDDIR="$build" \
-		valgrind --quiet --error-exitcode=1 --leak-check=full \
+		valgrind --quiet --error-exitcode=1 --leak-check=full --child-silent-after-fork=yes \
 		--show-leak-kinds=definite,indirect,possible \
 		--errors-for-leak-kinds=definite,indirect,possible \
 		--suppressions="$here/valgrind.supp" --log-file="$log" \

@@ -334,6 +334,10 @@ START_TEST(resources_and_sandbox)
 	/* uidCount covers maxConcurrentTasks, from either side. */
 	c = parse_ok("limits: {maxConcurrentTasks: 256}\n");
 	config_free(c);
+	/* Kubernetes runs take no host uid: any concurrency. */
+	c = parse_ok("backend: kubernetes\nlimits: {maxConcurrentTasks: 1120}\n");
+	ck_assert_int_eq(c->limits.max_concurrent_tasks, 1120);
+	config_free(c);
 
 	parse_fails("resources: {limits: {memory: 256MB}}\n",
 		    "t.yaml:1:30: resources.limits.memory: invalid quantity \"256MB\": " MEM_HINT);

@@ -7,6 +7,8 @@
  * Owns, per run, the directory `run_dir`:
  *   workspace/       the agent's cwd (/workspace in the sandbox)
  *   home/            its $HOME (/home/agent in the sandbox)
+ *   tmp/             its /tmp
+ *   etc/             the passwd and group files the sandbox sees
  *   log              the combined stdout+stderr, capped at log_cap bytes
  *   supervisor.pid   "PID STARTTIME START_MS": the supervisor's identity
  *   result.json      written once, atomically, when the run has ended
@@ -16,6 +18,12 @@
  * it.  It survives the caller being killed; a restarted controller only
  * calls local_observe() again.  Nothing here is ever run twice: a second
  * local_start() on the same run_dir fails with -EEXIST.
+ *
+ * The fence (docs/sandbox.md): as root, each run takes a host uid of its
+ * own (local_ident.c), workspace/home/tmp are handed to it, and bwrap
+ * runs as that uid in a user namespace made for the run, with a seccomp
+ * filter (local_seccomp.c) and, given limits, a cgroup of its own
+ * (local_cgroup.c); the supervisor enforces the writable-space limit.
  *
  * Secrets: the plan holds references only.  Values are fetched through
  * `secrets` at prepare (secret files) and start (secret env), passed to

@@ -18,7 +18,7 @@ stage() { # stage NAME CMD...
 	if "$@" >"$log_dir/$name.log" 2>&1; then
 		passed=$((passed + 1))
 		printf '    ok (%ds)\n' $((SECONDS - t0))
-		grep -E '^not ok|^# watch|^[0-9]+%: Checks: |^# (PASS|FAIL|ERROR|SKIP|TOTAL):|^[0-9]+ passed, [0-9]+ failed|: [0-9]+ execs|ratio|ms/task|^(direct|bwrap|paddock|pipeline|[0-9]+ +[0-9.]+ +[0-9.]+$)' "$log_dir/$name.log" | sed 's/^/    /' | tail -n 14
+		grep -E '^not ok|^# watch|^[0-9]+%: Checks: |^# (PASS|FAIL|ERROR|SKIP|TOTAL):|^[0-9]+ passed, [0-9]+ failed|: [0-9]+ execs|ratio|ms/task|^(direct|bwrap|paddock|pipeline|sandbox|[0-9]+ +[0-9.]+ +[0-9.]+$)' "$log_dir/$name.log" | sed 's/^/    /' | tail -n 14
 	else
 		failed=$((failed + 1)) failures+=("$name")
 		printf '    FAILED (%ds); last lines of %s:\n' $((SECONDS - t0)) "$log_dir/$name.log"

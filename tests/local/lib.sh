@@ -33,6 +33,17 @@ cleanup() {
 		fi
 	done
 	[ -n "${KEEP:-}" ] || rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; } || true
+	# The runs' cgroups went with their runs; their shared parent
+	# "paddock" below our own cgroup goes too once empty (rmdir refuses
+	# while another run lives in it).
+	local line ctl path
+	while IFS=: read -r _ ctl path; do
+		for c in ${ctl//,/ }; do
+			[ -n "$c" ] && [ "${c#name=}" = "$c" ] || continue
+			rmdir "/sys/fs/cgroup/$c${path%/}/paddock" 2>/dev/null || true
+		done
+		[ -z "$ctl" ] && rmdir "/sys/fs/cgroup${path%/}/paddock" 2>/dev/null || true
+	done </proc/self/cgroup
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }

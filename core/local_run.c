@@ -13,6 +13,7 @@
 #include "config.h"
 #include "local.h"
 #include "local_cgroup.h"
+#include "quantity.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -465,17 +466,6 @@ static void status_msg(int sfd, int rc, const char *msg)
 	dprintf(sfd, "%d %s", rc, msg);
 }
 
-static void fmt_bytes(int64_t v, char *buf, size_t n)
-{
-	static const char *const sfx[] = {"", "Ki", "Mi", "Gi", "Ti"};
-	size_t i = 0;
-	while (i + 1 < ARRAY_SIZE(sfx) && v >= 1024 && v % 1024 == 0) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(buf, n, "%lld%s", (long long)v, sfx[i]);
-}
-
 /* A limit was hit: end the run with `reason`.  The first reason stays. */
 static void limit_hit(struct sup *u, const char *reason, const char *fmt, ...) PD_PRINTF(3, 4);
 static void limit_hit(struct sup *u, const char *reason, const char *fmt, ...)
@@ -502,7 +492,7 @@ static void check_limits(struct sup *u)
 	struct cg_usage cu;
 	if (u->cg && cg_usage_read(u->cg, &cu) == 0) {
 		if (cu.oom_kills > 0 && l->memory_bytes > 0) {
-			fmt_bytes(l->memory_bytes, v, sizeof(v));
+			quantity_format(l->memory_bytes, QUANTITY_BYTES, v, sizeof(v));
 			limit_hit(u, "OOMKilled",
 				  "memory limit %s exceeded: the kernel killed %lld process%s of the run",
 				  v, (long long)cu.oom_kills, cu.oom_kills == 1 ? "" : "es");
@@ -533,7 +523,7 @@ static void check_limits(struct sup *u)
 	int64_t took = now_mono_ms() - t0;
 	u->check_every_ms = took * 10 < 1000 ? 1000 : took * 10 > 10000 ? 10000 : took * 10;
 	if (total > l->storage_bytes) {
-		fmt_bytes(l->storage_bytes, v, sizeof(v));
+		quantity_format(l->storage_bytes, QUANTITY_BYTES, v, sizeof(v));
 		limit_hit(u, "DiskQuotaExceeded",
 			  "ephemeral-storage limit %s exceeded: workspace, home and /tmp hold %lld MiB",
 			  v, (long long)(total >> 20));

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 #include "metrics.h"
+#include "reconcile.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,8 +56,6 @@ struct driver_entry {
 	double cost_usd;
 };
 
-static const char *const limit_reasons[] = {"OOMKilled", "PidsLimitReached", "DiskQuotaExceeded"};
-
 struct metrics {
 	pthread_mutex_t lock;   /* everything below */
 	struct MHD_Daemon *daemon;
@@ -69,7 +68,7 @@ struct metrics {
 	struct driver_entry *drivers;
 	size_t n_drivers;
 	uint64_t plugin_failures;
-	uint64_t limit_kills[3];   /* METRICS_LIMIT_REASONS order */
+	uint64_t limit_kills[REC_N_LIMIT_REASONS]; /* rec_limit_reasons order */
 	double run_cpu_seconds;    /* cgroup CPU time of finished runs */
 	struct run_limits defaults; /* resources.limits in paddock.yaml */
 	bool have_defaults;
@@ -289,8 +288,8 @@ void metrics_run_resources(struct metrics *m, const char *end_reason, double cpu
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	for (size_t i = 0; i < ARRAY_SIZE(limit_reasons); i++)
-		if (str_eq(end_reason, limit_reasons[i]))
+	for (size_t i = 0; i < REC_N_LIMIT_REASONS; i++)
+		if (str_eq(end_reason, rec_limit_reasons[i]))
 			m->limit_kills[i]++;
 	if (cpu_seconds > 0)
 		m->run_cpu_seconds += cpu_seconds;
@@ -538,8 +537,8 @@ static void render_locked(struct metrics *m, struct buf *b)
 
 	put_header(b, "paddock_run_limit_exceeded_total", "counter",
 		   "Runs ended because they exceeded a resource limit, by reason.");
-	for (size_t i = 0; i < ARRAY_SIZE(limit_reasons); i++)
-		buf_printf(b, "paddock_run_limit_exceeded_total{reason=\"%s\"} %llu\n", limit_reasons[i],
+	for (size_t i = 0; i < REC_N_LIMIT_REASONS; i++)
+		buf_printf(b, "paddock_run_limit_exceeded_total{reason=\"%s\"} %llu\n", rec_limit_reasons[i],
 			   (unsigned long long)m->limit_kills[i]);
 	put_header(b, "paddock_run_cpu_seconds_total", "counter",
 		   "CPU time used by finished local runs, read from their cgroups.");

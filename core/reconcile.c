@@ -143,6 +143,17 @@ static void decide_terminal(const struct rec_input *in, struct rec_decision *out
 
 /* ---- running --------------------------------------------------------- */
 
+const char *const rec_limit_reasons[REC_N_LIMIT_REASONS] = {"OOMKilled", "PidsLimitReached",
+								 "DiskQuotaExceeded"};
+
+bool rec_is_limit_reason(const char *reason)
+{
+	for (size_t i = 0; i < REC_N_LIMIT_REASONS; i++)
+		if (str_eq(reason, rec_limit_reasons[i]))
+			return true;
+	return false;
+}
+
 static void decide_ended(const struct rec_input *in, struct rec_decision *out)
 {
 	char ex[48];
@@ -165,9 +176,7 @@ static void decide_ended(const struct rec_input *in, struct rec_decision *out)
 		    lost ? "lost" : ex);
 		return;
 	}
-	if (str_eq(in->run_end_reason, "OOMKilled") ||
-	    str_eq(in->run_end_reason, "PidsLimitReached") ||
-	    str_eq(in->run_end_reason, "DiskQuotaExceeded")) {
+	if (rec_is_limit_reason(in->run_end_reason)) {
 		say(out, REC_SET_PHASE, REC_FAILED, in->run_end_reason, "%s: the run was killed (%s)",
 		    nz(in->run_end_message, "a resource limit was exceeded"), ex);
 		return;

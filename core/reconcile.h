@@ -132,4 +132,10 @@ typedef int (*rec_deps_fn)(void *ctx, const char *name, const char *const **deps
 int rec_find_cycle(const char *start, rec_deps_fn deps, void *ctx, size_t max_nodes,
 		   char *path, size_t pathlen, char *err, size_t errlen);
 
+/* The run end reasons that mean a resource limit was exceeded (the run
+ * was killed for it): the task fails with that reason. */
+#define REC_N_LIMIT_REASONS 3
+extern const char *const rec_limit_reasons[REC_N_LIMIT_REASONS];
+bool rec_is_limit_reason(const char *reason);
+
 #endif

@@ -267,6 +267,12 @@ EOT
 	# -v: debug logging, so the canary check covers the chattiest logs.
 	"$PADDOCK_BIN" -v controller </dev/null >"$d/controller.out" 2>"$d/controller.err" &
 	CONTROLLER_PID=$!
+	# Submit once it holds the controller lock (logged right after), else
+	# `paddock run` may find no daemon yet and run the task in-process.
+	for _ in $(seq 100); do
+		grep -q 'controller started' "$d/controller.err" 2>/dev/null && break
+		sleep 0.1
+	done
 	name=$cli-ok
 	run_case "$cli" success "$name" -- \
 		-p "TOOLTEST: write the file PADDOCK_TOOL_PATH=/workspace/out.txt then reply SCRIPTED_OK." \

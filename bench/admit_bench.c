@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model.h"
-#include "store.h"
-#include "util.h"
+#include "model/model.h"
+#include "local/store.h"
+#include "base/util.h"
 
 #define ADMITS 50
 #define ROUNDS 5

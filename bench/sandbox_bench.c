@@ -25,10 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "local.h"
-#include "local_cgroup.h"
-#include "plan.h"
-#include "util.h"
+#include "local/local.h"
+#include "local/cgroup.h"
+#include "control/plan.h"
+#include "base/util.h"
 
 static int run(char **argv, char **srcs, int seccomp_fd, int userns_fd, const struct cg_run *cg,
 	       long uid)

@@ -2,7 +2,7 @@
 /*
  * plan-dump - stand in for the core's "plan one task" step in the driver
  * e2e tests: load a driver plugin, run validate + credentials +
- * entrypoint into a real run_plan (core/plan.c), then
+ * entrypoint into a real run_plan (core/control/plan.c), then
  *   - write the plan's files under --home / --workspace (secret files
  *     resolved from --secrets),
  *   - print the run's command and environment as shell assignments
@@ -17,10 +17,10 @@
  * --secrets: lines "SECRET/KEY=VALUE".  Exit 0, or 2 with the driver's
  * error on stderr (e.g. a validation refusal).
  *
- * Built by tests/e2e/test-entrypoints.sh from core/plan.c and core/util.c.
+ * Built by tests/e2e/test-entrypoints.sh from core/control/plan.c and core/base/util.c.
  */
 #include "config.h"
-#include "plan.h"
+#include "control/plan.h"
 
 #include <dlfcn.h>
 #include <errno.h>

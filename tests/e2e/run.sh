@@ -62,12 +62,12 @@ echo "run.sh: CLIs ready in $(($(date +%s) - t0))s"
 # ---- 2. plan-dump ---------------------------------------------------------
 PLAN_DUMP=$BUILD_DIR/tests/e2e/plan-dump
 mkdir -p "$(dirname "$PLAN_DUMP")"
-if [ ! -x "$PLAN_DUMP" ] || [ -n "$(find "$HERE/plan-dump.c" "$TOP_SRCDIR/core/plan.c" \
-	"$TOP_SRCDIR/core/plan.h" "$TOP_SRCDIR/core/util.c" "$TOP_SRCDIR/core/util.h" \
+if [ ! -x "$PLAN_DUMP" ] || [ -n "$(find "$HERE/plan-dump.c" "$TOP_SRCDIR/core/control/plan.c" \
+	"$TOP_SRCDIR/core/control/plan.h" "$TOP_SRCDIR/core/base/util.c" "$TOP_SRCDIR/core/base/util.h" \
 	"$TOP_SRCDIR/core/include/paddock/plugin.h" -newer "$PLAN_DUMP" 2>/dev/null)" ]; then
 	if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 		-I"$BUILD_DIR" -I"$TOP_SRCDIR/core" -I"$TOP_SRCDIR/core/include" \
-		"$HERE/plan-dump.c" "$TOP_SRCDIR/core/plan.c" "$TOP_SRCDIR/core/util.c" -ldl -o "$PLAN_DUMP"; then
+		"$HERE/plan-dump.c" "$TOP_SRCDIR/core/control/plan.c" "$TOP_SRCDIR/core/base/util.c" -ldl -o "$PLAN_DUMP"; then
 		echo "FAIL build tests/e2e/plan-dump"
 		FAIL=$((FAIL + 1))
 		summary

@@ -67,7 +67,7 @@ if [ -n "${PLAN_DUMP:-}" ] && [ -x "$PLAN_DUMP" ]; then
 	: # built by run.sh
 elif PLAN_DUMP=$WORK/plan-dump && ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 	-I"$TOP_BUILDDIR" -I"$TOP_SRCDIR/core" -I"$TOP_SRCDIR/core/include" \
-	"$HERE/plan-dump.c" "$TOP_SRCDIR/core/plan.c" "$TOP_SRCDIR/core/util.c" -ldl -o "$PLAN_DUMP"; then
+	"$HERE/plan-dump.c" "$TOP_SRCDIR/core/control/plan.c" "$TOP_SRCDIR/core/base/util.c" -ldl -o "$PLAN_DUMP"; then
 	echo "test-entrypoints: cannot build plan-dump" >&2
 	exit 2
 fi

@@ -56,19 +56,19 @@ target() { # target NAME OBJS... ; links tests/fuzz/NAME.c
 }
 
 # Core modules (the parsers and what they need).
-UTIL=$(obj util "$top/core/util.c" "$CORE_CPPFLAGS")
-MANIFEST=$(obj manifest "$top/core/manifest.c" "$CORE_CPPFLAGS")
-MODEL=$(obj model "$top/core/model.c" "$CORE_CPPFLAGS")
-CONF=$(obj conf "$top/core/conf.c" "$CORE_CPPFLAGS")
-QUANTITY=$(obj quantity "$top/core/quantity.c" "$CORE_CPPFLAGS")
-OUTPUTS=$(obj outputs "$top/core/outputs.c" "$CORE_CPPFLAGS")
-TEMPLATE=$(obj template "$top/core/template.c" "$CORE_CPPFLAGS")
+UTIL=$(obj util "$top/core/base/util.c" "$CORE_CPPFLAGS")
+MANIFEST=$(obj manifest "$top/core/model/manifest.c" "$CORE_CPPFLAGS")
+MODEL=$(obj model "$top/core/model/model.c" "$CORE_CPPFLAGS")
+CONF=$(obj conf "$top/core/base/conf.c" "$CORE_CPPFLAGS")
+QUANTITY=$(obj quantity "$top/core/base/quantity.c" "$CORE_CPPFLAGS")
+OUTPUTS=$(obj outputs "$top/core/control/outputs.c" "$CORE_CPPFLAGS")
+TEMPLATE=$(obj template "$top/core/control/template.c" "$CORE_CPPFLAGS")
 # The Kubernetes client: kubeconfig and watch framing are pure, but the
 # module links libcurl for the rest.
 CURL_CFLAGS=$(pkg-config --cflags libcurl 2>/dev/null || true)
 CURL_LIBS=$(pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 # shellcheck disable=SC2086
-KUBE=$(obj kube "$top/core/kube.c" "$CORE_CPPFLAGS" $CURL_CFLAGS)
+KUBE=$(obj kube "$top/core/kube/client.c" "$CORE_CPPFLAGS" $CURL_CFLAGS)
 
 # Drivers: compiled in (instrumented), not dlopen'ed.  Each driver's
 # exported entry point is renamed so that all five link into one binary;

@@ -23,9 +23,9 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "kube.h"
-#include "manifest.h"
-#include "util.h"
+#include "kube/client.h"
+#include "model/manifest.h"
+#include "base/util.h"
 
 #define BASE "/fuzz/base"
 

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "manifest.h"
-#include "model.h"
-#include "util.h"
+#include "model/manifest.h"
+#include "model/model.h"
+#include "base/util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

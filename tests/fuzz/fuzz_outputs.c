@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "outputs.h"
+#include "control/outputs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "template.h"
+#include "control/template.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "kube.h"
-#include "util.h"
+#include "kube/client.h"
+#include "base/util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -3,7 +3,7 @@
  * ctx_harness.h - a test host for context plugins: loads a built plugin
  * with dlopen, hands it a paddock_host with in-memory Secrets, ConfigMaps
  * and settings, the real http_fetch() under a test policy, and a log that
- * tests can search; resolves items into a real run_plan (core/plan.c).
+ * tests can search; resolves items into a real run_plan (core/control/plan.c).
  * Also starts tests/url-server.py on 127.0.0.1.
  */
 #ifndef PADDOCK_CTX_HARNESS_H
@@ -12,9 +12,9 @@
 #include <paddock/plugin.h>
 #include <sys/types.h>
 
-#include "http.h"
-#include "plan.h"
-#include "util.h"
+#include "plugin/http.h"
+#include "control/plan.h"
+#include "base/util.h"
 
 struct ch_host {
 	struct paddock_host table;

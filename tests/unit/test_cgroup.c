@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The per-run cgroup (core/local_cgroup.c).
+/* The per-run cgroup (core/local/cgroup.c).
  *
  * Fake trees: a temporary directory laid out like cgroupfs.  The module
  * opens control files and never creates them (the kernel does, on
@@ -14,8 +14,8 @@
  * removed by the unchecked teardown, which runs in the runner process.
  * Otherwise they print why they are skipped. */
 #include "config.h"
-#include "local_cgroup.h"
-#include "util.h"
+#include "local/cgroup.h"
+#include "base/util.h"
 
 #include <check.h>
 #include <dirent.h>

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "util.h"
+#include "base/conf.h"
+#include "base/util.h"
 
 static char err[1024];
 

@@ -8,7 +8,7 @@
  * (tests/data/streams/, recorded by tests/e2e/test-entrypoints.sh --record).
  */
 #include "config.h"
-#include "plan.h"
+#include "control/plan.h"
 
 #include <check.h>
 #include <dlfcn.h>

@@ -3,7 +3,7 @@
  * file://, git daemon, and a private repository over smart HTTP that
  * needs a token (tests/git-http-server.py around git http-backend). */
 #include "config.h"
-#include "local.h"
+#include "local/local.h"
 
 #include <arpa/inet.h>
 #include <check.h>

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "ctx_harness.h"
-#include "http.h"
+#include "plugin/http.h"
 
 #define TOKEN "tok-http-5f2a9c"
 

@@ -17,9 +17,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "kube.h"
-#include "model.h"
-#include "util.h"
+#include "kube/client.h"
+#include "model/model.h"
+#include "base/util.h"
 
 #define TOKEN "tok-kube-3b9f0e7d1c"
 #define CA_PEM "-----BEGIN CERTIFICATE-----\nMIIBca\n-----END CERTIFICATE-----\n"

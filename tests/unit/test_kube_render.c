@@ -5,8 +5,8 @@
  * run for real against a scratch directory), git init containers, and
  * the errors. */
 #include "config.h"
-#include "kube_render.h"
-#include "pipeline.h"
+#include "kube/render.h"
+#include "control/pipeline.h"
 
 #include <check.h>
 #include <errno.h>

@@ -12,11 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "host.h"
-#include "loader.h"
-#include "plan.h"
-#include "util.h"
+#include "base/conf.h"
+#include "plugin/host.h"
+#include "plugin/loader.h"
+#include "control/plan.h"
+#include "base/util.h"
 
 #define FIXDIR TOP_BUILDDIR "/tests/fixtures/.libs"
 

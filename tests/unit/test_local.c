@@ -3,7 +3,7 @@
  * environment, and the detached supervisor (timeouts, stop, controller
  * crash, lost runs, log cap). */
 #include "config.h"
-#include "local.h"
+#include "local/local.h"
 
 #include <check.h>
 #include <dirent.h>

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest.h"
-#include "util.h"
+#include "model/manifest.h"
+#include "base/util.h"
 
 static char err[1024];
 

@@ -16,11 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "manifest.h"
-#include "metrics.h"
-#include "model.h"
-#include "store.h"
-#include "util.h"
+#include "model/manifest.h"
+#include "control/metrics.h"
+#include "model/model.h"
+#include "local/store.h"
+#include "base/util.h"
 
 static char err[1024];
 

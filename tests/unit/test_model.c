@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest.h"
-#include "model.h"
-#include "quantity.h"
-#include "util.h"
+#include "model/manifest.h"
+#include "model/model.h"
+#include "base/quantity.h"
+#include "base/util.h"
 
 static char err[1024];
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outputs.h"
-#include "util.h"
+#include "control/outputs.h"
+#include "base/util.h"
 
 #define S OUTPUTS_START_MARKER "\n"
 #define E OUTPUTS_END_MARKER "\n"

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "loader.h"
-#include "model.h"
-#include "pipeline.h"
-#include "plan.h"
-#include "quantity.h"
-#include "util.h"
+#include "base/conf.h"
+#include "plugin/loader.h"
+#include "model/model.h"
+#include "control/pipeline.h"
+#include "control/plan.h"
+#include "base/quantity.h"
+#include "base/util.h"
 
 static char err[1024];
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reconcile.h"
-#include "util.h"
+#include "control/reconcile.h"
+#include "base/util.h"
 
 /* The table starts each case from a preset (READY, RUNNING ...) and
  * overrides some fields: that is the point, not a mistake. */

@@ -15,11 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "host.h"
-#include "manifest.h"
-#include "model.h"
-#include "store.h"
-#include "util.h"
+#include "plugin/host.h"
+#include "model/manifest.h"
+#include "model/model.h"
+#include "local/store.h"
+#include "base/util.h"
 
 static char err[1024];
 static char dir[256];
@@ -216,20 +216,20 @@ START_TEST(apply_rules)
 	/* spec.stop may change on a started task */
 	ck_assert_int_eq(apply(s, T1 "spec: {type: exec, prompt: two, stop: true}\n", &created), 0);
 	ck_assert_int_eq(store_get(s, MODEL_TASK, "default", "t1", &o), 0);
-	ck_assert(store_stop_requested(o));
+	ck_assert(model_stop_requested(o));
 	ck_assert_str_eq(field(o, "metadata.generation"), "2");
 	json_object_put(o);
 	ck_assert_int_eq(apply(s, T1 "spec: {type: exec, prompt: two}\n", &created), 0);
 	ck_assert_int_eq(store_get(s, MODEL_TASK, "default", "t1", &o), 0);
-	ck_assert(!store_stop_requested(o));
+	ck_assert(!model_stop_requested(o));
 	json_object_put(o);
 
 	/* stop request: an annotation, no generation bump, kept by re-apply */
-	ck_assert_int_eq(store_set_annotation(s, MODEL_TASK, "default", "t1", STORE_ANNOTATION_STOP,
+	ck_assert_int_eq(store_set_annotation(s, MODEL_TASK, "default", "t1", MODEL_ANNOTATION_STOP,
 					      "true", err, sizeof(err)), 0);
 	ck_assert_int_eq(apply(s, T1 "spec: {type: exec, prompt: two}\n", &created), 0);
 	ck_assert_int_eq(store_get(s, MODEL_TASK, "default", "t1", &o), 0);
-	ck_assert(store_stop_requested(o));
+	ck_assert(model_stop_requested(o));
 	ck_assert_str_eq(field(o, "status.phase"), "Running");
 	ck_assert_str_eq(field(o, "metadata.generation"), "2");
 	json_object_put(o);

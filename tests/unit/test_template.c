@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
-#include "util.h"
+#include "control/template.h"
+#include "base/util.h"
 
 struct dep {
 	const char *name;

@@ -12,8 +12,8 @@
 
 /* By path: the core directory is searched after the system headers
  * (-idirafter), and ncurses has a <term.h> of its own. */
-#include "../../core/term.h"
-#include "util.h"
+#include "base/term.h"
+#include "base/util.h"
 
 /* term_sanitize of the first n bytes of s (n < 0: strlen), owned. */
 static char *san_n(const char *s, long n, unsigned flags)

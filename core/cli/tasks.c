@@ -1,0 +1,1858 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli/tasks.c - the task author's commands: apply, run, get, describe,
+ * logs, stop, delete, and the local controller daemon.  kubectl habits:
+ * NAME TYPE PHASE AGE tables, -o yaml|json|wide, -n NAMESPACE, -A.
+ *
+ * The commands work on a backend (struct backend): the local store and
+ * runtime, or a cluster through cli/kube.h.  Everything the user reads is
+ * printed here, whichever backend answered.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/kube.h"
+#include "base/jsonutil.h"
+#include "kube/backend.h"
+#include "model/manifest.h"
+#include "control/metrics.h"
+#include "model/model.h"
+#include "control/pipeline.h"
+#include "base/quantity.h"
+#include "control/reconcile.h"
+#include "local/backend.h"
+#include "local/store.h"
+#include "base/term.h"
+
+/* The cluster paragraph of every task command's --help: the first lines,
+ * then `what` (whole lines), then where the namespace comes from. */
+#define CLUSTER_HELP_HEAD(what)                                                              \
+	"\n"                                                                                   \
+	"Cluster: `paddock --kubeconfig FILE [--context NAME] COMMAND ...`, or backend:\n"    \
+	"kubernetes in the config, works against that cluster's API server.\n" what
+#define CLUSTER_HELP(what)                                                                   \
+	CLUSTER_HELP_HEAD(what)                                                              \
+	"The namespace: -n NS, else $PADDOCK_NAMESPACE, else kubernetes.namespace in\n"      \
+	"the config, else the kubeconfig context's namespace, else default.\n"
+
+
+
+
+/* A new {"name": name} (agentRef, secretRef). */
+static json_object *jnamed(const char *name)
+{
+	json_object *o = json_object_new_object();
+	jset_str(o, "name", name);
+	return o;
+}
+
+/* A new document {apiVersion, kind, metadata: {name, namespace}}; owned. */
+static json_object *new_doc(const char *api_version, const char *kind, const char *ns,
+			    const char *name)
+{
+	json_object *doc = json_object_new_object();
+	jset_str(doc, "apiVersion", api_version);
+	jset_str(doc, "kind", kind);
+	json_object *md = jnamed(name);
+	jset_str(md, "namespace", ns);
+	json_object_object_add(doc, "metadata", md);
+	return doc;
+}
+
+/* ---- text from outside, for a terminal --------------------------------- */
+
+/*
+ * Everything an agent, a Task author or an API server controls (status
+ * message and reason, results, outputs, events, names, error messages
+ * quoting them) is printed for a human through these: control characters,
+ * escape sequences, bidi controls and invalid UTF-8 are shown escaped
+ * (term.h), so that they never act on the terminal.  -o json and -o yaml
+ * keep values exact (their own escaping, below).
+ */
+
+/* s escaped on f; TERM_MULTILINE where s may span lines. */
+static void put_safe(FILE *f, const char *s, unsigned flags)
+{
+	char *e = term_safe(s, flags);
+	fputs(e, f);
+	free(e);
+}
+
+/* A table cell: s escaped, padded to `width` columns (measured on the
+ * escaped text, so wide characters and escapes keep columns aligned),
+ * then `sep`.  A longer cell pushes the rest of the row, as before. */
+static void cell(const char *s, int width, const char *sep)
+{
+	char *e = term_safe(s, 0);
+	size_t w = term_width(e);
+	fputs(e, stdout);
+	for (; w < (size_t)width; w++)
+		putchar(' ');
+	fputs(sep, stdout);
+	free(e);
+}
+
+
+/* Interactive commands log warnings and errors only; the controller
+ * (and -v) keep the configured level. */
+static void quiet_logs(struct cli_ctx *ctx)
+{
+	if (!ctx->verbose && ctx->cfg->log_level > LOG_WARN)
+		log_setup(LOG_WARN, ctx->log_format >= 0 ? ctx->log_format : ctx->cfg->log_format);
+}
+
+/* Open the runtime for a command: config, plugins (instantiated), store. */
+static int open_rt(struct cli_ctx *ctx, struct runtime **rt)
+{
+	if (cli_load_plugins(ctx, true) < 0)
+		return CLI_EXIT_CONFIG;
+	quiet_logs(ctx);
+	char err[512];
+	if (runtime_open(ctx->cfg, ctx->plugins, rt, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_CONFIG;
+	}
+	return 0;
+}
+
+/* ---- YAML output ---------------------------------------------------- */
+
+/* Code points written as an escape in a double-quoted scalar: those a
+ * terminal acts on (term.h), and those YAML does not allow raw or reads
+ * as line breaks (U+0085 is C1), so the value reads back exact. */
+static bool yaml_escaped_cp(uint32_t cp)
+{
+	return term_cp_unsafe(cp) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp == 0xfffe ||
+	       cp == 0xffff;
+}
+
+/* Does s[0..n) hold anything yaml_escaped_cp(), a NUL or invalid UTF-8? */
+static bool yaml_needs_escapes(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		int k = term_utf8_decode(s + i, n - i, &cp);
+		if (k <= 0 || yaml_escaped_cp(cp))
+			return true;
+		i += (size_t)k;
+	}
+	return false;
+}
+
+/* The YAML escape of a character with a short one ("\n"), or NULL. */
+static const char *yaml_named_escape(uint32_t cp)
+{
+	switch (cp) {
+	case 0: return "\\0";
+	case '\a': return "\\a";
+	case '\b': return "\\b";
+	case '\t': return "\\t";
+	case '\n': return "\\n";
+	case '\v': return "\\v";
+	case '\f': return "\\f";
+	case '\r': return "\\r";
+	case 0x1b: return "\\e";
+	case '"': return "\\\"";
+	case '\\': return "\\\\";
+	default: return NULL;
+	}
+}
+
+/* s[0..n) as a YAML double-quoted scalar that reads back exact.  Invalid
+ * UTF-8 has no exact form in YAML (a Unicode format): such a byte is
+ * written \xNN, which reads back as U+00NN; -o json keeps the bytes. */
+static void yaml_quoted(struct buf *b, const char *s, size_t n)
+{
+	buf_puts(b, "\"");
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		int k = term_utf8_decode(s + i, n - i, &cp);
+		const char *named = k > 0 ? yaml_named_escape(cp) : NULL;
+		if (k <= 0)
+			buf_printf(b, "\\x%02x", (unsigned char)s[i]);
+		else if (named)
+			buf_puts(b, named);
+		else if (yaml_escaped_cp(cp) && cp < 0x80)
+			buf_printf(b, "\\x%02x", (unsigned)cp);
+		else if (yaml_escaped_cp(cp))
+			buf_printf(b, "\\u%04x", (unsigned)cp);
+		else
+			buf_append(b, s + i, (size_t)k);
+		i += k > 0 ? (size_t)k : 1;
+	}
+	buf_puts(b, "\"");
+}
+
+static bool yaml_plain_ok(const char *s)
+{
+	if (!*s || strchr("-?:,[]{}#&*!|>'\"%@` ", *s) || strstr(s, ": ") || strstr(s, " #"))
+		return false;
+	static const char *const reserved[] = { "true", "false", "null", "yes", "no", "on", "off", "~" };
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
+		if (!strcasecmp(s, reserved[i]))
+			return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == '\\')
+			return false;
+	char *end;
+	strtod(s, &end);
+	if (!*end)
+		return false;
+	size_t n = strlen(s);
+	return s[n - 1] != ' ' && s[n - 1] != ':';
+}
+
+static void yaml_scalar(struct buf *b, json_object *v)
+{
+	if (!v) {
+		buf_puts(b, "null");
+		return;
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+		size_t n = (size_t)json_object_get_string_len(v);
+		if (strlen(s) == n && yaml_plain_ok(s) && !yaml_needs_escapes(s, n))
+			buf_puts(b, s);
+		else
+			yaml_quoted(b, s, n);
+		return;
+	}
+	buf_puts(b, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+}
+
+static bool is_container(json_object *v)
+{
+	return v && (json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array));
+}
+
+static bool is_empty(json_object *v)
+{
+	if (json_object_is_type(v, json_type_object))
+		return json_object_object_length(v) == 0;
+	return json_object_array_length(v) == 0;
+}
+
+static void yaml_emit(struct buf *b, json_object *v, int indent)
+{
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, k, val) {
+			buf_printf(b, "%*s", indent, "");
+			json_object *ks = json_object_new_string(k);
+			yaml_scalar(b, ks);
+			json_object_put(ks);
+			if (is_container(val) && !is_empty(val)) {
+				buf_puts(b, ":\n");
+				yaml_emit(b, val, json_object_is_type(val, json_type_array) ? indent : indent + 2);
+			} else {
+				buf_puts(b, ": ");
+				if (is_container(val))
+					buf_puts(b, json_object_is_type(val, json_type_array) ? "[]" : "{}");
+				else
+					yaml_scalar(b, val);
+				buf_puts(b, "\n");
+			}
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			buf_printf(b, "%*s- ", indent, "");
+			if (is_container(e) && !is_empty(e)) {
+				struct buf sub;
+				buf_init(&sub, 0);
+				yaml_emit(&sub, e, indent + 2);
+				/* the first line goes after "- " */
+				buf_puts(b, sub.data + indent + 2);
+				buf_free(&sub);
+			} else {
+				if (is_container(e))
+					buf_puts(b, json_object_is_type(e, json_type_array) ? "[]" : "{}");
+				else
+					yaml_scalar(b, e);
+				buf_puts(b, "\n");
+			}
+		}
+	}
+}
+
+/* Secrets are printed without their values. */
+static json_object *redacted(json_object *obj, enum model_kind kind)
+{
+	json_object *c = NULL;
+	json_object_deep_copy(obj, &c, NULL);
+	if (kind == MODEL_SECRET) {
+		json_object *data = jget(c, "data");
+		if (data) {
+			json_object_object_foreach(data, k, v) {
+				(void)v;
+				jset_str(data, k, "<redacted>");
+			}
+		}
+		json_object_object_del(c, "stringData");
+	}
+	return c;
+}
+
+/* `o` as pretty JSON (fmt "json") or else YAML on stdout. */
+static void print_json_or_yaml(json_object *o, const char *fmt)
+{
+	if (!strcmp(fmt, "json")) {
+		/* json-c escapes C0 controls; DEL, C1 and bidi controls
+		 * (term.h) it writes raw: \uXXXX for them too, the same
+		 * values.  Invalid UTF-8 is kept as it is. */
+		const char *js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								       JSON_C_TO_STRING_SPACED |
+								       JSON_C_TO_STRING_NOSLASHESCAPE);
+		struct buf b;
+		buf_init(&b, 0);
+		for (size_t n = strlen(js), i = 0; i < n;) {
+			uint32_t cp = 0;
+			int k = term_utf8_decode(js + i, n - i, &cp);
+			if (k > 0 && cp >= 0x7f && term_cp_unsafe(cp)) /* not the layout's \n */
+				buf_printf(&b, "\\u%04x", (unsigned)cp);
+			else
+				buf_append(&b, js + i, k > 0 ? (size_t)k : 1);
+			i += k > 0 ? (size_t)k : 1;
+		}
+		puts(b.data ? b.data : "");
+		buf_free(&b);
+	} else {
+		struct buf b;
+		buf_init(&b, 0);
+		yaml_emit(&b, o, 0);
+		fputs(b.data ? b.data : "", stdout);
+		buf_free(&b);
+	}
+}
+
+static void print_object(json_object *obj, enum model_kind kind, const char *fmt)
+{
+	json_object *c = redacted(obj, kind);
+	print_json_or_yaml(c, fmt);
+	json_object_put(c);
+}
+
+/* ---- tables ------------------------------------------------------- */
+
+static void age(int64_t since_ms, char *out, size_t n)
+{
+	int64_t s = (now_wall_ms() - since_ms) / 1000;
+	if (since_ms <= 0 || s < 0)
+		snprintf(out, n, "<unknown>");
+	else if (s < 120)
+		snprintf(out, n, "%llds", (long long)s);
+	else if (s < 7200)
+		snprintf(out, n, "%lldm", (long long)(s / 60));
+	else if (s < 172800)
+		snprintf(out, n, "%lldh", (long long)(s / 3600));
+	else
+		snprintf(out, n, "%lldd", (long long)(s / 86400));
+}
+
+
+static const char *task_type(json_object *task)
+{
+	json_object *spec = jget(task, "spec");
+	const char *t = jstr(spec, "type");
+	if (t)
+		return t;
+	static char buf[160];
+	json_object *ref = jget(spec, "agentRef");
+	snprintf(buf, sizeof(buf), "agent:%s", jstr(ref, "name") ? jstr(ref, "name") : "?");
+	return buf;
+}
+
+struct table {
+	const char *fmt;  /* "", "wide", "yaml", "json", "name" */
+	enum model_kind kind;
+	bool all_ns;
+	size_t rows;
+	json_object *list; /* for -o json/yaml */
+};
+
+static int table_row(json_object *obj, void *vctx)
+{
+	struct table *t = vctx;
+	json_object *md = jget(obj, "metadata");
+	if (!strcmp(t->fmt, "json") || !strcmp(t->fmt, "yaml")) {
+		json_object_array_add(t->list, redacted(obj, t->kind));
+		t->rows++;
+		return 0;
+	}
+	if (!strcmp(t->fmt, "name")) {
+		printf("%s/", model_kind_name(t->kind));
+		put_safe(stdout, jstr(md, "name"), 0);
+		putchar('\n');
+		t->rows++;
+		return 0;
+	}
+	char a[32];
+	age(jtime(md, "creationTimestamp"), a, sizeof(a));
+	bool wide = !strcmp(t->fmt, "wide");
+	if (t->rows++ == 0) {
+		if (t->all_ns)
+			printf("%-16s ", "NAMESPACE");
+		if (t->kind == MODEL_TASK)
+			printf("%-28s %-16s %-10s %-6s%s\n", "NAME", "TYPE", "PHASE", "AGE",
+			       wide ? " REASON            DURATION  TOKENS(IN/OUT)  MESSAGE" : "");
+		else if (t->kind == MODEL_AGENT)
+			printf("%-28s %-16s %-8s %-6s\n", "NAME", "TYPE", "MAXRUN", "AGE");
+		else
+			printf("%-28s %-6s\n", "NAME", "AGE");
+	}
+	if (t->all_ns)
+		cell(jstr(md, "namespace"), 16, " ");
+	if (t->kind == MODEL_TASK) {
+		json_object *st = jget(obj, "status");
+		cell(jstr(md, "name"), 28, " ");
+		cell(task_type(obj), 16, " ");
+		cell(jstr(st, "phase") ? jstr(st, "phase") : "Pending", 10, " ");
+		cell(a, 6, "");
+		if (wide) {
+			char dur[32] = "-";
+			int64_t s0 = jtime(st, "startTime"), s1 = jtime(st, "completionTime");
+			if (s0 && s1)
+				snprintf(dur, sizeof(dur), "%.1fs", (double)(s1 - s0) / 1000.0);
+			json_object *u = jget(st, "usage");
+			char tok[48] = "-";
+			if (jget(u, "inputTokens") || jget(u, "outputTokens"))
+				snprintf(tok, sizeof(tok), "%lld/%lld",
+					 (long long)json_object_get_int64(jget(u, "inputTokens")),
+					 (long long)json_object_get_int64(jget(u, "outputTokens")));
+			putchar(' ');
+			cell(jstr(st, "reason"), 17, " ");
+			cell(dur, 9, " ");
+			cell(tok, 15, " ");
+			put_safe(stdout, jstr(st, "message"), 0);
+		}
+		printf("\n");
+	} else if (t->kind == MODEL_AGENT) {
+		json_object *spec = jget(obj, "spec");
+		json_object *m = jget(spec, "maxConcurrentTasks");
+		char max[16] = "-";
+		if (m && json_object_get_int(m) > 0)
+			snprintf(max, sizeof(max), "%d", json_object_get_int(m));
+		cell(jstr(md, "name"), 28, " ");
+		cell(jstr(spec, "type"), 16, " ");
+		cell(max, 8, " ");
+		cell(a, 6, "\n");
+	} else {
+		cell(jstr(md, "name"), 28, " ");
+		cell(a, 6, "\n");
+	}
+	return 0;
+}
+
+/* ---- common option parsing ------------------------------------------ */
+
+static const char *default_ns(struct cli_ctx *ctx, const char *flag)
+{
+	if (flag)
+		return flag;
+	const char *e = getenv("PADDOCK_NAMESPACE");
+	(void)ctx;
+	return e && *e ? e : MODEL_DEFAULT_NAMESPACE;
+}
+
+static int parse_kind(const char *s, enum model_kind *k)
+{
+	int v = model_kind_parse(s);
+	if (v < 0)
+		return -EINVAL;
+	*k = (enum model_kind)v;
+	return 0;
+}
+
+/* ---- the backend: the local store, or a cluster ------------------------ */
+
+struct backend {
+	struct runtime *rt; /* local: owned, else NULL */
+	struct kcli *kc;    /* cluster: owned, else NULL */
+	const char *ns;     /* the namespace: -n, else the backend's default */
+};
+
+/* Open the backend for a command; `validate`: it will apply documents
+ * (the cluster needs the plugins then).  0 or an exit code (printed). */
+static int be_open(struct cli_ctx *ctx, const char *ns_flag, bool validate, struct backend *be)
+{
+	memset(be, 0, sizeof(*be));
+	if (cli_load_config(ctx) < 0)
+		return CLI_EXIT_CONFIG;
+	if (!kcli_wanted(ctx)) {
+		be->ns = default_ns(ctx, ns_flag);
+		return open_rt(ctx, &be->rt);
+	}
+	if (validate && cli_load_plugins(ctx, true) < 0)
+		return CLI_EXIT_CONFIG;
+	quiet_logs(ctx);
+	char err[1024];
+	if (kcli_open(ctx, ns_flag, ctx->plugins, &be->kc, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_CONFIG;
+	}
+	be->ns = kcli_namespace(be->kc);
+	return 0;
+}
+
+static void be_close(struct backend *be)
+{
+	runtime_close(be->rt);
+	kcli_close(be->kc);
+	be->rt = NULL;
+	be->kc = NULL;
+}
+
+/* A failed lookup of `what` "name": not found (3), or what the cluster
+ * said (err).  The local store only ever answers "not found". */
+static int be_fail(const struct backend *be, int rc, const char *what, const char *name,
+		   const char *ns, const char *err)
+{
+	if (!be->kc || rc == -ENOENT) {
+		cli_error_escaped("%s \"%s\" not found in namespace %s", what, name, ns);
+		return CLI_EXIT_NOT_FOUND;
+	}
+	cli_error_escaped("%s", err);
+	return kcli_exit_code(rc);
+}
+
+static int be_get(struct backend *be, enum model_kind kind, const char *ns, const char *name,
+		  json_object **out, char *err, size_t errlen)
+{
+	if (be->kc)
+		return kcli_get(be->kc, kind, ns, name, out, err, errlen);
+	return store_get(be->rt->store, kind, ns, name, out);
+}
+
+/* Validate and store; `create_only` (cluster): -EEXIST when it exists. */
+static int be_apply(struct backend *be, json_object *doc, bool create_only, bool *created,
+		    enum model_kind *kind, char *err, size_t errlen)
+{
+	if (be->kc)
+		return kcli_apply(be->kc, doc, create_only, created, kind, err, errlen);
+	return runtime_apply(be->rt, doc, created, kind, err, errlen);
+}
+
+/* ---- apply ---------------------------------------------------------- */
+
+static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
+{
+	char *data = NULL;
+	size_t len = 0;
+	size_t cap = ctx->cfg->limits.manifest_bytes;
+	int rc;
+	if (!strcmp(path, "-")) {
+		struct buf b;
+		buf_init(&b, cap);
+		char chunk[8192];
+		ssize_t n;
+		rc = 0;
+		while ((n = read(0, chunk, sizeof(chunk))) > 0)
+			if ((rc = buf_append(&b, chunk, (size_t)n)) < 0)
+				break;
+		len = b.len;
+		data = buf_steal(&b);
+	} else {
+		rc = read_file(path, cap, &data, &len);
+	}
+	if (rc == -E2BIG) {
+		cli_error("%s: manifest larger than %zu bytes (limits.manifestBytes)", path, cap);
+		free(data);
+		return CLI_EXIT_FAILED;
+	}
+	if (rc < 0) {
+		cli_error("%s: %s", path, strerror(-rc));
+		free(data);
+		return CLI_EXIT_FAILED;
+	}
+	json_object **docs = NULL;
+	size_t n = 0;
+	char err[1024];
+	struct manifest_limits lim = { .max_bytes = cap, .max_depth = 64, .max_nodes = 100000 };
+	rc = manifest_parse(path, data, len, &lim, &docs, &n, err, sizeof(err));
+	free(data);
+	if (rc < 0) {
+		cli_error_escaped("%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	int ret = CLI_EXIT_OK;
+	/* On a cluster, documents without a namespace go to the current one
+	 * (-n, $PADDOCK_NAMESPACE, kubernetes.namespace, the context's). */
+	for (size_t i = 0; be->kc && i < n; i++) {
+		json_object *md = jget(docs[i], "metadata");
+		if (md && json_object_is_type(md, json_type_object) && !jget(md, "namespace"))
+			jset_str(md, "namespace", be->ns);
+	}
+	/* All or nothing would need one transaction over the plugins'
+	 * validation too; instead every document is validated before any is
+	 * stored, in order, so a bad file changes nothing. */
+	for (size_t i = 0; i < n; i++) {
+		json_object *copy = NULL;
+		json_object_deep_copy(docs[i], &copy, NULL);
+		struct model_limits ml = { .prompt_bytes = ctx->cfg->limits.prompt_bytes };
+		enum model_kind k;
+		if (model_validate(copy, &ml, &k, err, sizeof(err)) < 0) {
+			cli_error_escaped("%s: document %zu: %s", path, i + 1, err);
+			ret = CLI_EXIT_FAILED;
+		} else if (model_deprecated(copy)) {
+			log_warn(model_deprecated(copy), "file", path, "name",
+				 jstr(jget(copy, "metadata"), "name"));
+		}
+		json_object_put(copy);
+	}
+	for (size_t i = 0; ret == CLI_EXIT_OK && i < n; i++) {
+		bool created = false;
+		enum model_kind k = MODEL_TASK;
+		rc = be_apply(be, docs[i], false, &created, &k, err, sizeof(err));
+		if (rc == -EHOSTUNREACH) { /* the server, not the document */
+			cli_error_escaped("%s", err);
+			ret = CLI_EXIT_FAILED;
+			break;
+		}
+		if (rc < 0) {
+			cli_error_escaped("%s: document %zu: %s", path, i + 1, err);
+			ret = CLI_EXIT_FAILED;
+			break;
+		}
+		json_object *md = jget(docs[i], "metadata");
+		printf("%s/", model_kind_name(k));
+		put_safe(stdout, jstr(md, "name"), 0);
+		printf(" %s\n", created ? "created" : "configured");
+	}
+	manifest_docs_free(docs, n);
+	return ret;
+}
+
+static int cmd_apply_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "filename", required_argument, NULL, 'f' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	struct strv files = { 0 };
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+		if (c == 'f')
+			strv_push(&files, optarg);
+		else {
+			strv_free(&files);
+			return cli_usage_error(NULL, "apply: unknown option");
+		}
+	}
+	if (!files.n) {
+		strv_free(&files);
+		return cli_usage_error(NULL, "apply: give at least one -f FILE (or -f - for stdin)");
+	}
+	struct backend be;
+	int ret = be_open(ctx, NULL, true, &be);
+	for (size_t i = 0; ret == 0 && i < files.n; i++)
+		ret = apply_file(&be, ctx, files.v[i]);
+	be_close(&be);
+	strv_free(&files);
+	return ret;
+}
+
+const struct cli_command cmd_apply = {
+	"apply", "create or update Tasks, Agents, Secrets and ConfigMaps from YAML or JSON",
+	"Usage: paddock apply -f FILE [-f FILE...]\n"
+	"\n"
+	"Create or update every document in FILE (YAML, multi-document YAML, or JSON;\n"
+	"'-' reads standard input).  Every document is validated before any is stored,\n"
+	"so a file with an error changes nothing.  A Task's spec cannot change once it\n"
+	"has started; delete and re-create it to run it again.\n"
+	"\n"
+	"Kinds: Task, Agent (apiVersion paddock.dev/v1alpha1); Secret, ConfigMap (v1).\n"
+	CLUSTER_HELP_HEAD("The documents are validated the same way, then created or updated on the\n"
+			  "server (spec or data, labels and annotations; never status).  Documents\n"
+			  "without metadata.namespace go to $PADDOCK_NAMESPACE, else\n"
+			  "kubernetes.namespace in the config, else the kubeconfig context's\n"
+			  "namespace, else default.\n")
+	"\n"
+	"Examples:\n"
+	"  paddock apply -f etc/examples/hello.yaml\n"
+	"  kubectl create secret generic claude --from-literal=apiKey=$KEY --dry-run=client -o yaml | paddock apply -f -\n",
+	cmd_apply_fn,
+};
+
+/* ---- watching -------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static bool phase_done(const char *p)
+{
+	return str_eq(p, "Succeeded") || str_eq(p, "Failed") || str_eq(p, "Stopped");
+}
+
+/* The task's next state: locally, reconcile in-process when no controller
+ * runs, then read the store; on a cluster, from the watch (*task stays
+ * NULL while nothing is known).  0, -ENOENT when it is gone, or another
+ * error with err. */
+static int next_state(struct backend *be, struct kcli_watch *kw, const char *ns, const char *name,
+		      json_object **task, char *err, size_t errlen)
+{
+	if (kw)
+		return kcli_watch_next(kw, 500, task, err, errlen);
+	int64_t next = 0;
+	if (runtime_lock(be->rt) == 1)
+		runtime_tick(be->rt, &next);
+	return store_get(be->rt->store, MODEL_TASK, ns, name, task) < 0 ? -ENOENT : 0;
+}
+
+/* Wait for the task to finish (at most limit_s seconds on a cluster).
+ * Returns the final phase's exit code.  `show` prints a NAME TYPE PHASE
+ * AGE row on every phase change. */
+static int wait_task(struct backend *be, const char *ns, const char *name, bool show, long limit_s)
+{
+	char last[32] = "";
+	struct table rows = { "", MODEL_TASK, false, 0, NULL };
+	int ret = CLI_EXIT_FAILED;
+	int64_t last_note = now_mono_ms(), deadline = last_note + (int64_t)limit_s * 1000;
+	char err[1024];
+	struct kcli_watch *kw = NULL;
+	if (be->kc && kcli_watch_open(be->kc, ns, name, &kw, err, sizeof(err)) < 0) {
+		cli_error_escaped("%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	while (!stop_flag) {
+		if (kw && now_mono_ms() > deadline) {
+			cli_error_escaped("gave up waiting after %lds: task %s/%s is still %s (paddock get task %s)",
+				  limit_s, ns, name, *last ? last : "Pending", name);
+			goto out;
+		}
+		json_object *task = NULL;
+		int rc = next_state(be, kw, ns, name, &task, err, sizeof(err));
+		if (rc == -ENOENT) {
+			cli_error_escaped("task \"%s/%s\" disappeared (deleted?)", ns, name);
+			ret = CLI_EXIT_NOT_FOUND;
+			goto out;
+		}
+		if (rc < 0) {
+			cli_error_escaped("%s", err);
+			goto out;
+		}
+		if (!task)
+			continue;
+		json_object *st = jget(task, "status");
+		const char *phase = jstr(st, "phase") ? jstr(st, "phase") : "Pending";
+		if (strcmp(phase, last) != 0) {
+			snprintf(last, sizeof(last), "%s", phase);
+			if (show) {
+				table_row(task, &rows); /* the header before the first row */
+				fflush(stdout);
+			}
+			last_note = now_mono_ms();
+		} else if (show && now_mono_ms() - last_note > 30000) {
+			cli_error_escaped("still %s (%s)", phase,
+				      jstr(st, "message") && *jstr(st, "message") ? jstr(st, "message") : "waiting");
+			last_note = now_mono_ms();
+		}
+		if (phase_done(phase)) {
+			if (!str_eq(phase, "Succeeded"))
+				cli_error_escaped("task %s/%s %s: %s: %s", ns, name, phase,
+					      jstr(st, "reason") ? jstr(st, "reason") : "",
+					      jstr(st, "message") ? jstr(st, "message") : "");
+			ret = str_eq(phase, "Succeeded") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+			json_object_put(task);
+			goto out;
+		}
+		json_object_put(task);
+		if (!kw)
+			usleep(100 * 1000);
+	}
+	cli_error_escaped("interrupted; task %s/%s keeps its state (paddock get task %s)", ns, name, name);
+out:
+	kcli_watch_free(kw);
+	return ret;
+}
+
+/* ---- run ----------------------------------------------------------- */
+
+struct cred_env {
+	const char *driver;
+	const char *api_env;   /* for api-key */
+	const char *oauth_env; /* for oauth */
+};
+
+static const struct cred_env cred_envs[] = {
+	{ "claude-code", "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN" },
+	{ "codex", "CODEX_API_KEY", NULL },
+	{ "gemini", "GEMINI_API_KEY", NULL },
+	{ "opencode", "OPENCODE_API_KEY", NULL },
+};
+
+static const struct cred_env *find_cred_env(const char *driver)
+{
+	const struct cred_env *ce = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(cred_envs); i++)
+		if (str_eq(cred_envs[i].driver, driver))
+			ce = &cred_envs[i];
+	return ce;
+}
+
+/* apiKey / oauthToken from ~/.config/paddock/config.yaml (a flat map). */
+static char *user_config_value(const char *key)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char *path = xdg && *xdg ? xasprintf("%s/paddock/config.yaml", xdg)
+				 : xasprintf("%s/.config/paddock/config.yaml", home ? home : "/");
+	char *data = NULL;
+	size_t len = 0;
+	char *val = NULL;
+	if (read_file(path, 64 * 1024, &data, &len) == 0) {
+		json_object **docs = NULL;
+		size_t n = 0;
+		char err[256];
+		struct manifest_limits lim = { 64 * 1024, 8, 1000 };
+		if (manifest_parse(path, data, len, &lim, &docs, &n, err, sizeof(err)) == 0 && n > 0) {
+			const char *v = jstr(docs[0], key);
+			if (v)
+				val = xstrdup(v);
+			manifest_docs_free(docs, n);
+		} else if (n == 0) {
+			cli_error("%s", err);
+		}
+		secure_free(data, len);
+	}
+	free(path);
+	return val;
+}
+
+/* Find a credential for `driver` (flags > env > user config) and store it
+ * as Secret paddock-<driver>-credentials.  Returns 1 if stored (secret
+ * name in *secret), 0 if none was found. */
+static int auto_credentials(struct backend *be, const char *ns, const char *driver, const char *type,
+			    const char **secret_name, const char **source)
+{
+	const struct cred_env *ce = find_cred_env(driver);
+	bool oauth = str_eq(type, "oauth");
+	const char *envs[3] = { oauth ? "PADDOCK_OAUTH_TOKEN" : "PADDOCK_API_KEY",
+				ce ? (oauth ? ce->oauth_env : ce->api_env) : NULL, NULL };
+	char *value = NULL;
+	for (size_t i = 0; i < 2 && !value; i++) {
+		const char *v = envs[i] ? getenv(envs[i]) : NULL;
+		if (v && *v) {
+			value = xstrdup(v);
+			*source = envs[i];
+		}
+	}
+	if (!value) {
+		value = user_config_value(oauth ? "oauthToken" : "apiKey");
+		if (value)
+			*source = oauth ? "oauthToken in ~/.config/paddock/config.yaml"
+					: "apiKey in ~/.config/paddock/config.yaml";
+	}
+	if (!value)
+		return 0;
+	static char name[128];
+	snprintf(name, sizeof(name), "paddock-%s-credentials", driver);
+	json_object *doc = new_doc("v1", "Secret", ns, name);
+	json_object *sd = json_object_new_object();
+	jset_str(sd, oauth ? "oauthToken" : "apiKey", value);
+	json_object_object_add(doc, "stringData", sd);
+	secure_free(value, strlen(value));
+	char err[512];
+	bool created;
+	enum model_kind k;
+	int rc = be_apply(be, doc, false, &created, &k, err, sizeof(err));
+	json_object_put(doc);
+	if (rc < 0) {
+		cli_error_escaped("storing credentials: %s", err);
+		return rc;
+	}
+	*secret_name = name;
+	return 1;
+}
+
+static void random_suffix(char *out, size_t n)
+{
+	static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned seed = (unsigned)(now_wall_ms() ^ (getpid() << 16));
+	for (size_t i = 0; i + 1 < n; i++)
+		out[i] = al[rand_r(&seed) % (sizeof(al) - 1)];
+	out[n - 1] = '\0';
+}
+
+/* How long -w waits on a cluster: the task's timeout (--timeout, else
+ * limits.defaultTaskTimeout) and a margin for queueing and the pod. */
+static long watch_limit(const struct cli_ctx *ctx, const char *timeout)
+{
+	long s = 0;
+	if (!timeout || parse_duration(timeout, &s) < 0 || s <= 0)
+		s = ctx->cfg->limits.default_task_timeout;
+	return s + 600;
+}
+
+static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	enum { O_MODEL = 256, O_EFFORT, O_REPO, O_REF, O_REPO_SECRET, O_DEP, O_TIMEOUT, O_NAME, O_OUTPUT,
+	       O_CRED, O_SECRET, O_TTL, O_DETACH, O_CONTEXT };
+	static const struct option opts[] = {
+		{ "prompt", required_argument, NULL, 'p' },
+		{ "type", required_argument, NULL, 't' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "model", required_argument, NULL, O_MODEL },
+		{ "effort", required_argument, NULL, O_EFFORT },
+		{ "workspace-repo", required_argument, NULL, O_REPO },
+		{ "workspace-ref", required_argument, NULL, O_REF },
+		{ "workspace-secret", required_argument, NULL, O_REPO_SECRET },
+		{ "depends-on", required_argument, NULL, O_DEP },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, O_OUTPUT },
+		{ "context", required_argument, NULL, O_CONTEXT },
+		{ "credentials", required_argument, NULL, O_CRED },
+		{ "secret", required_argument, NULL, O_SECRET },
+		{ "ttl", required_argument, NULL, O_TTL },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "detach", no_argument, NULL, O_DETACH },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *prompt = NULL, *type = NULL, *agent = NULL, *model = NULL, *effort = NULL, *repo = NULL,
+		   *ref = NULL, *repo_secret = NULL, *timeout = NULL, *name = NULL, *ns = NULL,
+		   *cred = NULL, *secret = NULL, *ttl = NULL;
+	struct strv deps = { 0 }, outputs = { 0 }, contexts = { 0 };
+	bool watch = false, detach = false;
+	int c, ret = CLI_EXIT_OK;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "p:t:a:n:wh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': prompt = optarg; break;
+		case 't': type = optarg; break;
+		case 'a': agent = optarg; break;
+		case 'n': ns = optarg; break;
+		case 'w': watch = true; break;
+		case O_MODEL: model = optarg; break;
+		case O_EFFORT: effort = optarg; break;
+		case O_REPO: repo = optarg; break;
+		case O_REF: ref = optarg; break;
+		case O_REPO_SECRET: repo_secret = optarg; break;
+		case O_DEP: strv_push(&deps, optarg); break;
+		case O_TIMEOUT: timeout = optarg; break;
+		case O_NAME: name = optarg; break;
+		case O_OUTPUT: strv_push(&outputs, optarg); break;
+		case O_CONTEXT: strv_push(&contexts, optarg); break;
+		case O_CRED: cred = optarg; break;
+		case O_SECRET: secret = optarg; break;
+		case O_TTL: ttl = optarg; break;
+		case O_DETACH: detach = true; break;
+		default: ret = cli_usage_error(NULL, "run: unknown option (see paddock run --help)"); goto out;
+		}
+	}
+	if (optind < argc) {
+		ret = cli_usage_error(NULL, "run: unexpected argument \"%s\": quote the prompt and pass it with -p",
+				      argv[optind]);
+		goto out;
+	}
+	if (!prompt) {
+		ret = cli_usage_error(NULL, "run: -p PROMPT is required");
+		goto out;
+	}
+	if (!!type == !!agent) {
+		ret = cli_usage_error(NULL, "run: give exactly one of --type DRIVER or --agent AGENT");
+		goto out;
+	}
+	struct backend be;
+	if ((ret = be_open(ctx, ns, true, &be)) != 0)
+		goto out;
+	struct runtime *rt = be.rt;
+	ns = be.ns;
+
+	char gen[64];
+	if (!name) {
+		char sfx[7];
+		random_suffix(sfx, sizeof(sfx));
+		snprintf(gen, sizeof(gen), "task-%s", sfx);
+		name = gen;
+	}
+	json_object *doc = new_doc(MODEL_API_GROUP_VERSION, "Task", ns, name);
+	json_object *spec = json_object_new_object();
+	json_object_object_add(doc, "spec", spec);
+	if (type)
+		jset_str(spec, "type", type);
+	else
+		json_object_object_add(spec, "agentRef", jnamed(agent));
+	jset_str(spec, "prompt", prompt);
+	if (model)
+		jset_str(spec, "model", model);
+	if (effort)
+		jset_str(spec, "effort", effort);
+	if (timeout)
+		jset_str(spec, "timeout", timeout);
+	if (ttl)
+		json_object_object_add(spec, "ttlSecondsAfterFinished", json_object_new_int(atoi(ttl)));
+	if (repo) {
+		json_object *ws = json_object_new_object();
+		jset_str(ws, "repo", repo);
+		if (ref)
+			jset_str(ws, "ref", ref);
+		if (repo_secret)
+			json_object_object_add(ws, "secretRef", jnamed(repo_secret));
+		json_object_object_add(spec, "workspace", ws);
+	}
+	if (deps.n) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < deps.n; i++)
+			json_object_array_add(a, json_object_new_string(deps.v[i]));
+		json_object_object_add(spec, "dependsOn", a);
+	}
+	if (contexts.n) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < contexts.n; i++) {
+			json_object *it = json_object_new_object();
+			jset_str(it, "type", "Text");
+			jset_str(it, "text", contexts.v[i]);
+			json_object_array_add(a, it);
+		}
+		json_object_object_add(spec, "contexts", a);
+	}
+	if (outputs.n) {
+		json_object *params = json_object_new_array();
+		for (size_t i = 0; i < outputs.n; i++) {
+			char *eq = strchr(outputs.v[i], '=');
+			if (!eq) {
+				ret = cli_usage_error(NULL, "run: --output %s: use NAME=PATH", outputs.v[i]);
+				json_object_put(params);
+				goto free_doc;
+			}
+			json_object *p = json_object_new_object();
+			json_object_object_add(p, "name", json_object_new_string_len(outputs.v[i],
+										      (int)(eq - outputs.v[i])));
+			jset_str(p, "path", eq + 1);
+			json_object_array_add(params, p);
+		}
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "parameters", params);
+		json_object_object_add(spec, "outputs", o);
+	}
+	/* Credentials: --credentials/--secret, else found in the environment or
+	 * the user config and stored as a Secret, else none for exec. */
+	if (type && !str_eq(cred, "none")) {
+		const char *ctype = cred ? cred : "api-key";
+		const char *sname = secret, *source = NULL;
+		if (!sname && !str_eq(type, "exec")) {
+			int r = auto_credentials(&be, ns, type, ctype, &sname, &source);
+			if (r < 0) {
+				ret = CLI_EXIT_FAILED;
+				goto free_doc;
+			}
+			if (r == 0) {
+				const struct cred_env *ce = find_cred_env(type);
+				const char *var = ce ? (str_eq(ctype, "oauth") ? ce->oauth_env : ce->api_env) : NULL;
+				cli_error("no %s credential for driver %s: set %s%s%s, or %s in ~/.config/paddock/config.yaml, or pass --secret NAME (a Secret with key %s), or --credentials none",
+					  ctype, type, var ? var : "", var ? " or " : "",
+					  str_eq(ctype, "oauth") ? "PADDOCK_OAUTH_TOKEN" : "PADDOCK_API_KEY",
+					  str_eq(ctype, "oauth") ? "oauthToken" : "apiKey",
+					  str_eq(ctype, "oauth") ? "oauthToken" : "apiKey");
+				ret = CLI_EXIT_FAILED;
+				goto free_doc;
+			}
+		}
+		if (sname) {
+			json_object *cr = json_object_new_object();
+			jset_str(cr, "type", ctype);
+			json_object_object_add(cr, "secretRef", jnamed(sname));
+			json_object_object_add(spec, "credentials", cr);
+		}
+	} else if (type) {
+		json_object *cr = json_object_new_object();
+		jset_str(cr, "type", "none");
+		json_object_object_add(spec, "credentials", cr);
+	}
+	char err[1024];
+	bool created = false;
+	enum model_kind k;
+	int rc = be_apply(&be, doc, true, &created, &k, err, sizeof(err));
+	if (rc < 0 && rc != -EEXIST) {
+		cli_error_escaped("%s", err);
+		ret = CLI_EXIT_FAILED;
+		goto free_doc;
+	}
+	if (!created) {
+		cli_error("task \"%s/%s\" already exists: pick another --name, or paddock delete task %s", ns, name,
+			  name);
+		ret = CLI_EXIT_FAILED;
+		goto free_doc;
+	}
+	if (!watch)
+		printf("Task/%s created\n", name);
+	fflush(stdout);
+	install_signals();
+	/* A cluster always has its controller: submit, and watch with -w. */
+	bool daemon_runs = be.kc || runtime_lock(rt) == 0;
+	if (detach || (daemon_runs && !watch)) {
+		if (!daemon_runs)
+			fprintf(stderr, "paddock: no controller is running: start `paddock controller` to run %s\n",
+				name);
+		ret = CLI_EXIT_OK;
+	} else {
+		ret = wait_task(&be, ns, name, watch, watch_limit(ctx, timeout));
+		if (!watch) {
+			json_object *task = NULL;
+			if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
+				json_object *st = jget(task, "status");
+				printf("Task/%s ", name);
+				put_safe(stdout, jstr(st, "phase") ? jstr(st, "phase") : "?", 0);
+				if (jstr(st, "message") && *jstr(st, "message")) {
+					fputs(": ", stdout);
+					put_safe(stdout, jstr(st, "message"), 0);
+				}
+				printf("\n");
+				json_object_put(task);
+			}
+		}
+	}
+free_doc:
+	json_object_put(doc);
+	be_close(&be);
+out:
+	strv_free(&deps);
+	strv_free(&outputs);
+	strv_free(&contexts);
+	return ret;
+}
+
+const struct cli_command cmd_run = {
+	"run", "submit a task and (without a running controller) run it to completion",
+	"Usage: paddock run -p PROMPT (--type DRIVER | --agent AGENT) [options]\n"
+	"\n"
+	"Create a Task and run it.  With no `paddock controller` running, this process\n"
+	"acts as the controller until the task is done; with one running, it only\n"
+	"submits (and with -w watches).  Exit status: 0 when the task Succeeded, 1 when\n"
+	"it Failed or was Stopped, 2 on a usage error, 4 on a config error.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --prompt TEXT         what to do (templates: {{ deps.NAME.results.KEY }})\n"
+	"  -t, --type DRIVER         the agent driver (exec, claude-code, codex, gemini, opencode)\n"
+	"  -a, --agent NAME          an Agent (applied with paddock apply) instead of --type\n"
+	"      --name NAME           task name (default: task-XXXXXX)\n"
+	"  -n, --namespace NS        namespace (default: default, or $PADDOCK_NAMESPACE)\n"
+	"      --model M, --effort E model and reasoning effort for the agent\n"
+	"      --workspace-repo URL  clone this git repository as the workspace\n"
+	"      --workspace-ref REF   branch, tag or full commit SHA\n"
+	"      --workspace-secret S  Secret with `token` or `ssh-privatekey` for the clone\n"
+	"      --depends-on TASK     wait for TASK to succeed (repeatable)\n"
+	"      --context TEXT        add a Text context (repeatable)\n"
+	"      --output NAME=PATH    declare an output read from PATH in the workspace (repeatable)\n"
+	"      --timeout DURATION    e.g. 30m, 2h (default: limits.defaultTaskTimeout)\n"
+	"      --ttl SECONDS         delete the task this long after it finishes\n"
+	"      --credentials TYPE    api-key (default for agent CLIs), oauth or none\n"
+	"      --secret NAME         Secret holding apiKey / oauthToken\n"
+	"  -w, --watch               show NAME TYPE PHASE AGE as the phase changes\n"
+	"      --detach              submit only, never run in-process\n"
+	"\n"
+	"Credentials for --type: --secret, else $PADDOCK_API_KEY or the driver's own\n"
+	"variable (ANTHROPIC_API_KEY, CODEX_API_KEY, GEMINI_API_KEY, OPENCODE_API_KEY),\n"
+	"else apiKey/oauthToken in ~/.config/paddock/config.yaml.  A found value is\n"
+	"stored as Secret paddock-DRIVER-credentials and never printed.\n"
+	CLUSTER_HELP("The Task (and a found credential, as the Secret above) is created in the\n"
+		     "cluster, whose controller runs it as a Job: run only submits; -w watches\n"
+		     "the phase (at most the timeout plus 10 minutes), with the same exit status.\n")
+	"\n"
+	"Examples:\n"
+	"  paddock run --agent hello -p 'say hi' --output greeting=greeting.txt -w\n"
+	"  paddock run --type claude-code -p 'fix the failing test' \\\n"
+	"      --workspace-repo https://example.com/repo.git --workspace-ref main -w\n",
+	cmd_run_fn,
+};
+
+/* ---- get ------------------------------------------------------------ */
+
+static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+					      { "namespace", required_argument, NULL, 'n' },
+					      { "all-namespaces", no_argument, NULL, 'A' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *fmt = "", *ns = NULL;
+	bool all = false;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "o:n:Ah", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': fmt = optarg; break;
+		case 'n': ns = optarg; break;
+		case 'A': all = true; break;
+		default: return cli_usage_error(NULL, "get: unknown option");
+		}
+	}
+	if (strcmp(fmt, "") && strcmp(fmt, "wide") && strcmp(fmt, "yaml") && strcmp(fmt, "json") &&
+	    strcmp(fmt, "name"))
+		return cli_usage_error(NULL, "get: -o %s: use wide, yaml, json or name", fmt);
+	if (optind >= argc)
+		return cli_usage_error(NULL, "get: what? use tasks, agents, secrets or configmaps");
+	enum model_kind kind;
+	if (parse_kind(argv[optind], &kind) < 0)
+		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, secrets or configmaps",
+				       argv[optind]);
+	const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
+	struct backend be;
+	int ret = be_open(ctx, ns, false, &be);
+	if (ret)
+		return ret;
+	ns = be.ns;
+	char err[1024] = "";
+	if (name) {
+		json_object *obj = NULL;
+		int rc = be_get(&be, kind, ns, name, &obj, err, sizeof(err));
+		if (rc < 0) {
+			ret = be_fail(&be, rc, model_kind_name(kind), name, ns, err);
+		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
+			print_object(obj, kind, fmt);
+		} else {
+			struct table t = { fmt, kind, false, 0, NULL };
+			table_row(obj, &t);
+		}
+		json_object_put(obj);
+	} else {
+		struct table t = { fmt, kind, all, 0, json_object_new_array() };
+		if (be.kc) {
+			int rc = kcli_list(be.kc, kind, all ? NULL : ns, table_row, &t, err, sizeof(err));
+			if (rc < 0) {
+				cli_error_escaped("%s", err);
+				ret = kcli_exit_code(rc);
+			}
+		} else {
+			store_list(be.rt->store, kind, all ? NULL : ns, table_row, &t);
+		}
+		if (ret) {
+			/* the error says it all */
+		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
+			json_object *list = json_object_new_object();
+			jset_str(list, "apiVersion", "v1");
+			jset_str(list, "kind", "List");
+			json_object_object_add(list, "items", json_object_get(t.list));
+			print_json_or_yaml(list, fmt);
+			json_object_put(list);
+		} else if (t.rows == 0) {
+			fprintf(stderr, "No %ss found in %s.\n", model_kind_name(kind),
+				all ? "any namespace" : ns);
+		}
+		json_object_put(t.list);
+	}
+	be_close(&be);
+	return ret;
+}
+
+const struct cli_command cmd_get = {
+	"get", "list tasks, agents, secrets or configmaps, or show one",
+	"Usage: paddock get (tasks|agents|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
+	"\n"
+	"Without NAME, a NAME TYPE PHASE AGE table (tasks) in creation order.  -o wide\n"
+	"adds the reason, duration, tokens and message; -o yaml/json prints whole\n"
+	"objects with their status (outputs, results, usage).  Secret values are\n"
+	"never printed.  Tables show text from agents with control characters and\n"
+	"escape sequences escaped (\\x1b, \\u009b); -o yaml/json keep values exact.\n"
+	CLUSTER_HELP("Same columns and formats; -A lists every namespace.\n")
+	"\n"
+	"Examples:\n"
+	"  paddock get tasks\n"
+	"  paddock get task hello-paddock -o yaml\n"
+	"  paddock get tasks -A -o wide\n",
+	cmd_get_fn,
+};
+
+/* ---- describe --------------------------------------------------------- */
+
+static int print_event(int64_t t, const char *type, const char *reason, const char *message, void *ctx)
+{
+	(void)ctx;
+	char ts[40];
+	format_time_ms(t, ts, sizeof(ts));
+	printf("  %-25s ", ts);
+	cell(type, 8, " ");
+	cell(reason, 18, " ");
+	put_safe(stdout, message, 0);
+	putchar('\n');
+	return 0;
+}
+
+/* "Label:        value", the value escaped on one line. */
+static void describe_field(const char *label, const char *value)
+{
+	printf("%-14s", label);
+	put_safe(stdout, value, 0);
+	putchar('\n');
+}
+
+static void describe_map(const char *title, json_object *m)
+{
+	if (!m || !json_object_is_type(m, json_type_object) || !json_object_object_length(m))
+		return;
+	printf("%s:\n", title);
+	json_object_object_foreach(m, k, v) {
+		fputs("  ", stdout);
+		put_safe(stdout, k, 0);
+		fputs(": ", stdout);
+		put_safe(stdout, json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+									 : json_object_to_json_string(v), 0);
+		putchar('\n');
+	}
+}
+
+/* Multi-line text (the prompt), escaped, each line indented by two. */
+static void describe_block(const char *text)
+{
+	char *e = term_safe(text, TERM_MULTILINE);
+	for (char *line = e, *nl; line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		printf("  %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+	}
+	free(e);
+}
+
+/* "Limits:" and the run's effective limits (pipeline_limits): the Task's,
+ * else its Agent's, else paddock.yaml's (this host's, also for a cluster). */
+static void describe_limits(struct cli_ctx *ctx, struct backend *be, json_object *task)
+{
+	struct model_task *t = NULL;
+	struct model_agent *a = NULL;
+	json_object *adoc = NULL;
+	char err[512], text[160];
+	if (model_task_from_json(task, &t, err, sizeof(err)) < 0)
+		return;
+	if (t->agent_name &&
+	    be_get(be, MODEL_AGENT, t->agent_ns, t->agent_name, &adoc, err, sizeof(err)) == 0 &&
+	    model_agent_from_json(adoc, &a, err, sizeof(err)) < 0)
+		a = NULL;
+	struct run_limits l;
+	pipeline_limits(ctx->cfg, t, a, &l);
+	limits_format(&l, text, sizeof(text));
+	printf("%-14s%s\n", "Limits:", text);
+	model_agent_free(a);
+	json_object_put(adoc);
+	model_task_free(t);
+}
+
+static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *ns = NULL;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		if (c == 'n')
+			ns = optarg;
+		else
+			return cli_usage_error(NULL, "describe: unknown option");
+	}
+	const char *name = NULL;
+	enum model_kind kind = MODEL_TASK;
+	if (optind + 1 < argc) {
+		if (parse_kind(argv[optind], &kind) < 0)
+			return cli_usage_error(NULL, "describe: unknown kind \"%s\"", argv[optind]);
+		name = argv[optind + 1];
+	} else if (optind < argc) {
+		name = argv[optind];
+	} else {
+		return cli_usage_error(NULL, "describe: give a task name: paddock describe task NAME");
+	}
+	struct backend be;
+	int ret = be_open(ctx, ns, false, &be);
+	if (ret)
+		return ret;
+	ns = be.ns;
+	json_object *obj = NULL;
+	char err[1024] = "";
+	int rc = be_get(&be, kind, ns, name, &obj, err, sizeof(err));
+	if (rc < 0) {
+		ret = be_fail(&be, rc, model_kind_name(kind), name, ns, err);
+		be_close(&be);
+		return ret;
+	}
+	json_object *md = jget(obj, "metadata"), *spec = jget(obj, "spec"), *st = jget(obj, "status");
+	describe_field("Name:", jstr(md, "name"));
+	describe_field("Namespace:", jstr(md, "namespace"));
+	describe_field("Kind:", model_kind_name(kind));
+	describe_field("UID:", jstr(md, "uid"));
+	describe_field("Created:", jstr(md, "creationTimestamp"));
+	describe_map("Labels", jget(md, "labels"));
+	if (kind == MODEL_TASK) {
+		describe_field("Type:", task_type(obj));
+		const char *model = jstr(spec, "model"), *result = jstr(st, "result");
+		if (model)
+			describe_field("Model:", model);
+		describe_limits(ctx, &be, obj);
+		describe_field("Phase:", jstr(st, "phase") ?: "Pending");
+		describe_field("Reason:", jstr(st, "reason"));
+		describe_field("Message:", jstr(st, "message"));
+		describe_field("Run:", jstr(st, "runId"));
+		describe_field("Started:", jstr(st, "startTime"));
+		describe_field("Completed:", jstr(st, "completionTime"));
+		if (result)
+			describe_field("Result:", result);
+		describe_map("Outputs", jget(st, "outputs"));
+		describe_map("Results", jget(st, "results"));
+		describe_map("Usage", jget(st, "usage"));
+		if (be.kc) {
+			char *job = xasprintf("%s%s%s", jstr(st, "runNamespace") ?: "",
+					      jstr(st, "runNamespace") ? "/" : "", jstr(st, "jobName") ?: "");
+			describe_field("Job:", job);
+			free(job);
+		} else {
+			char *run_dir = runtime_run_dir(be.rt, obj);
+			describe_field("Run dir:", run_dir);
+			free(run_dir);
+		}
+		printf("Prompt:\n");
+		describe_block(jstr(spec, "prompt"));
+		printf("Events:\n");
+		if (!be.kc) {
+			store_events(be.rt->store, jstr(md, "namespace"), jstr(md, "name"), print_event, NULL);
+		} else if ((rc = kcli_events(be.kc, obj, print_event, NULL, err, sizeof(err))) < 0) {
+			fflush(stdout);
+			cli_error_escaped("%s", err);
+			ret = kcli_exit_code(rc);
+		}
+	} else {
+		print_object(obj, kind, "yaml");
+	}
+	json_object_put(obj);
+	be_close(&be);
+	return ret;
+}
+
+const struct cli_command cmd_describe = {
+	"describe", "show a task's status, outputs, usage and events",
+	"Usage: paddock describe [task] NAME [-n NS]\n"
+	"       paddock describe agent NAME\n"
+	"\n"
+	"Shows the phase with its reason and message, the run, the outputs, results\n"
+	"and usage, and the event log: one line per transition with its time.\n"
+	"Text from agents and Task authors is shown with control characters, escape\n"
+	"sequences, bidi controls and invalid UTF-8 escaped (\\x1b, \\u009b, \\xff).\n"
+	CLUSTER_HELP("Events are the Task's Events in its namespace; Job is the run's Job.\n")
+	"\n"
+	"Example:\n"
+	"  paddock --kubeconfig ~/.kube/config describe task hello-paddock -n agents\n",
+	cmd_describe_fn,
+};
+
+/* ---- logs ----------------------------------------------------------- */
+
+/* Copy what f has from its position to stdout: exact, or escaped
+ * through `ts` (stdout is a terminal). */
+static void copy_to_stdout(FILE *f, struct term_stream *ts)
+{
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (ts)
+			term_stream_write(ts, stdout, chunk, n);
+		else
+			fwrite(chunk, 1, n, stdout);
+	}
+}
+
+static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "follow", no_argument, NULL, 'f' },
+					      { "namespace", required_argument, NULL, 'n' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *ns = NULL;
+	bool follow = false;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "fn:h", opts, NULL)) != -1) {
+		if (c == 'f')
+			follow = true;
+		else if (c == 'n')
+			ns = optarg;
+		else
+			return cli_usage_error(NULL, "logs: unknown option");
+	}
+	if (optind >= argc)
+		return cli_usage_error(NULL, "logs: give a task name");
+	const char *name = argv[optind];
+	if (!strcmp(name, "task") && optind + 1 < argc)
+		name = argv[optind + 1];
+	struct backend be;
+	int ret = be_open(ctx, ns, false, &be);
+	if (ret)
+		return ret;
+	ns = be.ns;
+	struct runtime *rt = be.rt;
+	if (be.kc) {
+		char err[1024] = "";
+		install_signals();
+		int rc = kcli_logs(be.kc, ns, name, follow, ctx->cfg->limits.log_bytes_per_run, &stop_flag,
+				   err, sizeof(err));
+		if (rc < 0)
+			ret = be_fail(&be, rc, "task", name, ns, err);
+		be_close(&be);
+		return ret;
+	}
+	json_object *task = NULL;
+	if (store_get(rt->store, MODEL_TASK, ns, name, &task) < 0) {
+		cli_error("task \"%s\" not found in namespace %s", name, ns);
+		be_close(&be);
+		return CLI_EXIT_NOT_FOUND;
+	}
+	char *run_dir = runtime_run_dir(rt, task);
+	char *path = xasprintf("%s/log", run_dir);
+	json_object_put(task);
+	install_signals();
+	/* The agent's raw stream: exact into a pipe or a file, escaped (line
+	 * by line, newlines kept) on a terminal. */
+	struct term_stream tstream;
+	term_stream_init(&tstream, TERM_MULTILINE);
+	struct term_stream *ts = isatty(1) ? &tstream : NULL;
+	FILE *f = NULL;
+	int64_t waited = now_mono_ms();
+	for (;;) {
+		if (!f)
+			f = fopen(path, "r");
+		if (f) {
+			copy_to_stdout(f, ts);
+			fflush(stdout);
+			clearerr(f);
+		}
+		if (!follow || stop_flag)
+			break;
+		json_object *t = NULL;
+		bool done = true;
+		if (store_get(rt->store, MODEL_TASK, ns, name, &t) == 0) {
+			done = phase_done(jstr(jget(t, "status"), "phase"));
+			json_object_put(t);
+		}
+		if (done && f) {
+			copy_to_stdout(f, ts);
+			break;
+		}
+		if (!f && now_mono_ms() - waited > 30000) {
+			fprintf(stderr, "paddock: task %s has no log yet (not started); still waiting\n", name);
+			waited = now_mono_ms();
+		}
+		usleep(200 * 1000);
+	}
+	if (ts)
+		term_stream_end(ts, stdout);
+	if (!f && !follow) {
+		cli_error("task %s has no log yet: it has not started (paddock describe task %s)", name, name);
+		ret = CLI_EXIT_NOT_FOUND;
+	}
+	if (f)
+		fclose(f);
+	free(path);
+	free(run_dir);
+	be_close(&be);
+	return ret;
+}
+
+const struct cli_command cmd_logs = {
+	"logs", "print (or follow) a task's agent output",
+	"Usage: paddock logs NAME [-f] [-n NS]\n"
+	"\n"
+	"Prints the combined output of the task's run (capped at limits.logBytesPerRun).\n"
+	"-f keeps following until the task has finished.  Into a pipe or a file the\n"
+	"output is exact; when stdout is a terminal, control characters, escape\n"
+	"sequences, bidi controls and invalid UTF-8 are shown escaped (\\x1b, \\u009b,\n"
+	"\\xff), line by line, newlines and tabs kept.\n"
+	CLUSTER_HELP("Prints the log of container \"agent\" of the Job's pod; -f follows it until\n"
+		     "the pod ends.  A task that has not started has no logs yet (exit 3).\n")
+	"\n"
+	"Example:\n"
+	"  paddock --kubeconfig ~/.kube/config logs -f hello-paddock\n",
+	cmd_logs_fn,
+};
+
+/* ---- stop / delete ---------------------------------------------------- */
+
+static int name_args(const char *cmd, int argc, char **argv, const char **ns, enum model_kind *kind,
+		     struct strv *names)
+{
+	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
+					      { "help", no_argument, NULL, 'h' },
+					      { "ignore-not-found", no_argument, NULL, 'i' },
+					      { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		if (c == 'n')
+			*ns = optarg;
+		else if (c != 'i')
+			return cli_usage_error(NULL, "%s: unknown option", cmd);
+	}
+	int i = optind;
+	if (i < argc && model_kind_parse(argv[i]) >= 0 && i + 1 < argc) {
+		*kind = (enum model_kind)model_kind_parse(argv[i]);
+		i++;
+	}
+	for (; i < argc; i++)
+		strv_push(names, argv[i]);
+	if (!names->n)
+		return cli_usage_error(NULL, "%s: give at least one name", cmd);
+	return 0;
+}
+
+static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *ns = NULL;
+	enum model_kind kind = MODEL_TASK;
+	struct strv names = { 0 };
+	int ret = name_args("stop", argc, argv, &ns, &kind, &names);
+	if (ret) {
+		strv_free(&names);
+		return ret;
+	}
+	struct backend be;
+	if ((ret = be_open(ctx, ns, false, &be)) == 0) {
+		ns = be.ns;
+		for (size_t i = 0; i < names.n; i++) {
+			char err[1024];
+			int rc = be.kc ? kcli_stop(be.kc, ns, names.v[i], err, sizeof(err))
+				       : runtime_stop(be.rt, ns, names.v[i], err, sizeof(err));
+			if (rc < 0) {
+				cli_error_escaped("%s", err);
+				ret = be.kc ? kcli_exit_code(rc) : CLI_EXIT_NOT_FOUND;
+				if (rc == -EHOSTUNREACH)
+					break; /* once is enough */
+			} else {
+				printf("Task/%s stop requested\n", names.v[i]);
+			}
+		}
+	}
+	be_close(&be);
+	strv_free(&names);
+	return ret;
+}
+
+const struct cli_command cmd_stop = {
+	"stop", "stop a task: kill its whole run and record reason Stopped",
+	"Usage: paddock stop NAME... [-n NS]\n"
+	"\n"
+	"A task that has not started is Stopped at once; a running one is killed\n"
+	"(the whole process tree) by the controller, or by this command when no\n"
+	"controller runs.  Dependents of a stopped task fail with DependencyFailed.\n"
+	CLUSTER_HELP("Sets annotation paddock.dev/stop=true; the cluster's controller stops the run.\n")
+	"\n"
+	"Example:\n"
+	"  paddock --kubeconfig ~/.kube/config stop hello-paddock\n",
+	cmd_stop_fn,
+};
+
+static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *ns = NULL;
+	enum model_kind kind = MODEL_TASK;
+	struct strv names = { 0 };
+	bool ignore = false;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--ignore-not-found"))
+			ignore = true;
+	int ret = name_args("delete", argc, argv, &ns, &kind, &names);
+	if (ret) {
+		strv_free(&names);
+		return ret;
+	}
+	struct backend be;
+	if ((ret = be_open(ctx, ns, false, &be)) == 0) {
+		ns = be.ns;
+		for (size_t i = 0; i < names.n; i++) {
+			char err[1024] = "";
+			int rc = be.kc ? kcli_delete(be.kc, kind, ns, names.v[i], err, sizeof(err))
+				       : runtime_delete(be.rt, kind, ns, names.v[i], err, sizeof(err));
+			if (rc == -ENOENT) {
+				if (!ignore) {
+					cli_error("%s \"%s\" not found in namespace %s", model_kind_name(kind),
+						  names.v[i], ns);
+					ret = CLI_EXIT_NOT_FOUND;
+				}
+			} else if (rc < 0) {
+				cli_error_escaped("%s", err);
+				ret = CLI_EXIT_FAILED;
+				if (rc == -EHOSTUNREACH)
+					break; /* once is enough */
+			} else {
+				printf("%s/%s deleted\n", model_kind_name(kind), names.v[i]);
+			}
+		}
+	}
+	be_close(&be);
+	strv_free(&names);
+	return ret;
+}
+
+const struct cli_command cmd_delete = {
+	"delete", "delete tasks (killing their runs), agents, secrets or configmaps",
+	"Usage: paddock delete [task|agent|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
+	"\n"
+	"Deleting a running task kills its run first, then removes the task, its\n"
+	"events and its run directory.\n"
+	CLUSTER_HELP("Deletes with propagation Background: a task's Job goes by garbage collection.\n")
+	"\n"
+	"Example:\n"
+	"  paddock --kubeconfig ~/.kube/config delete task hello-paddock\n",
+	cmd_delete_fn,
+};
+
+/* ---- controller -------------------------------------------------------- */
+
+/* The controller's /metrics, /healthz and /readyz.  An observer: a busy
+ * port is logged and the controller goes on without it. */
+static struct metrics *start_metrics(struct cli_ctx *ctx)
+{
+	struct metrics *m = metrics_new();
+	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
+	metrics_set_default_limits(m, &ctx->cfg->default_limits);
+	char err[512];
+	if (metrics_listen(m, ctx->cfg->listen, err, sizeof(err)) < 0) {
+		log_error("metrics endpoint disabled", "error", err);
+	} else {
+		char port[16];
+		snprintf(port, sizeof(port), "%d", metrics_port(m));
+		log_info("metrics endpoint listening", "listen", ctx->cfg->listen, "port", port);
+	}
+	return m;
+}
+
+/* The Kubernetes backend's controller: informers, the Lease, Jobs. */
+static int controller_kube(struct cli_ctx *ctx)
+{
+	install_signals();
+	struct metrics *m = start_metrics(ctx);
+	char err[512];
+	struct kube_controller_opts o = {
+		.kubeconfig = ctx->kubeconfig,
+		.context = ctx->kube_context,
+		.metrics = m,
+	};
+	int rc = kube_controller_run(ctx->cfg, ctx->plugins, &o, &stop_flag, err, sizeof(err));
+	metrics_free(m);
+	if (rc < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_CONFIG;
+	}
+	return CLI_EXIT_OK;
+}
+
+static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") && strcmp(argv[i], "-h"))
+			return cli_usage_error(NULL, "controller: unexpected argument \"%s\"", argv[i]);
+	struct runtime *rt = NULL;
+	if (cli_load_plugins(ctx, true) < 0)
+		return CLI_EXIT_CONFIG;
+	if (kcli_wanted(ctx))
+		return controller_kube(ctx);
+	char oerr[512];
+	if (runtime_open(ctx->cfg, ctx->plugins, &rt, oerr, sizeof(oerr)) < 0) {
+		cli_error("%s", oerr);
+		return CLI_EXIT_CONFIG;
+	}
+	install_signals();
+	bool said = false;
+	int r;
+	while ((r = runtime_lock(rt)) == 0 && !stop_flag) {
+		if (!said) {
+			log_info("another controller holds the lock; waiting", "state_dir", rt->state_dir);
+			said = true;
+		}
+		sleep(1);
+	}
+	if (r < 0) {
+		cli_error("%s/controller.lock: %s", rt->state_dir, strerror(-r));
+		runtime_close(rt);
+		return CLI_EXIT_FAILED;
+	}
+	log_info("controller started", "state_dir", rt->state_dir, "backend", ctx->cfg->backend, "isolation",
+		 ctx->cfg->isolation);
+	/* The endpoint is an observer: a busy port is logged, the controller
+	 * keeps reconciling (listening only once we hold the lock, so a
+	 * waiting second controller does not take the port). */
+	struct metrics *m = start_metrics(ctx);
+	rt->metrics = m;
+	int64_t last_version = -1, last_tick = 0, last_observe = 0, next = 0;
+	bool full = true, live = false;
+	while (!stop_flag) {
+		int64_t v = store_data_version(rt->store);
+		int64_t now = now_wall_ms();
+		/* A full pass when another process changed the store, when a run of
+		 * ours ended (a slot is free), when a deadline is due, and every
+		 * second.  Between passes, live runs are only observed, every 25 ms:
+		 * they end without touching the store. */
+		if (full || v != last_version || now - last_tick >= 1000 || (next && now >= next)) {
+			double t0 = metrics_now();
+			int tr = runtime_tick(rt, &next);
+			metrics_observe_tick(m, metrics_now() - t0, tr >= 0, tr < 0 ? strerror(-tr) : NULL);
+			metrics_refresh(m, rt->store);
+			last_version = store_data_version(rt->store);
+			last_tick = last_observe = now;
+			live = store_count_phase(rt->store, MODEL_PHASE_RUNNING, NULL) > 0;
+			full = false;
+		} else if (live && now - last_observe >= 25) {
+			full = runtime_observe(rt) > 0;
+			last_observe = now;
+			if (full)
+				continue; /* a slot is free: admit now, not after a sleep */
+		}
+		usleep(5 * 1000);
+	}
+	log_info("controller stopping; runs keep going under their supervisors");
+	rt->metrics = NULL;
+	metrics_free(m);
+	runtime_close(rt);
+	return CLI_EXIT_OK;
+}
+
+const struct cli_command cmd_controller = {
+	"controller", "run the controller daemon, local or on Kubernetes (until SIGTERM)",
+	"Usage: paddock controller\n"
+	"\n"
+	"The long-running daemon of the local backend.  One controller acts at a time\n"
+	"(STATE_DIR/controller.lock); a second one waits.  Runs are owned by their own\n"
+	"supervisor processes, so stopping or killing the controller never loses a\n"
+	"run: a restarted controller re-adopts live runs and collects finished ones.\n"
+	"SIGTERM or SIGINT stop it gracefully.\n"
+	"\n"
+	"Kubernetes (backend: kubernetes, or paddock --kubeconfig FILE controller):\n"
+	"it watches Tasks, Agents and its Jobs in every namespace and turns each\n"
+	"admitted Task into a Job + ConfigMap in the Agent's namespace.  Replicas\n"
+	"elect a leader on the Lease paddock-controller (kubernetes.leaseNamespace,\n"
+	"else $POD_NAMESPACE, else paddock-system); only the leader acts, and SIGTERM\n"
+	"hands the Lease over at once.  The identity is $POD_NAME, else HOST_PID.\n"
+	"\n"
+	"Both serve /metrics, /healthz and /readyz on controller.listen\n"
+	"(default 127.0.0.1:9464); on Kubernetes /readyz says \"ok: leader\" or\n"
+	"\"ok: standby\", and /readyz?leader is 503 on a standby.\n"
+	"\n"
+	"Examples:\n"
+	"  paddock controller\n"
+	"  paddock --kubeconfig ~/.kube/config controller\n",
+	cmd_controller_fn,
+};

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * control/metrics.h - the controller's HTTP endpoint (libmicrohttpd, one internal
+ * polling thread, bound to controller.listen only):
+ *
+ *   GET /metrics  Prometheus text exposition format 0.0.4
+ *   GET /healthz  200 "ok" while the process runs
+ *   GET /readyz   200 "ok" when the last reconcile pass succeeded, the
+ *                 store answered the last count query and the last pass
+ *                 is at most METRICS_READY_MAX_AGE_S old; else 503 with
+ *                 the reason
+ *
+ * Threads: the controller thread writes (the functions below), the HTTP
+ * thread only reads this module's own copy of the values, under one
+ * mutex.  The HTTP thread never touches the store: the controller
+ * publishes counts with metrics_refresh() after each pass.
+ *
+ * Everything is bounded: at most METRICS_MAX_AGENTS queue-depth series
+ * and METRICS_MAX_DRIVERS driver series (the rest is summed under the
+ * label value "(other)"), label values of at most METRICS_LABEL_MAX
+ * bytes, a response of at most METRICS_BODY_MAX bytes, a few connections
+ * with a timeout.  Labels only carry phases, Agent keys (namespace/name)
+ * and driver names: never a secret.
+ *
+ * Every function accepts a NULL `m` and then does nothing, so callers
+ * outside the controller (paddock run -w) need no checks.
+ */
+#ifndef PADDOCK_METRICS_H
+#define PADDOCK_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/run_limits.h"
+
+struct metrics;
+struct store;
+
+#define METRICS_DEFAULT_LISTEN "127.0.0.1:9464"
+#define METRICS_MAX_AGENTS 1000
+#define METRICS_MAX_DRIVERS 64
+#define METRICS_LABEL_MAX 256
+#define METRICS_BODY_MAX ((size_t)4 * 1024 * 1024)
+#define METRICS_READY_MAX_AGE_S 60
+#define METRICS_REFRESH_MS 1000
+#define METRICS_N_PHASES 7 /* enum model_phase: Pending .. Stopped */
+
+/* Owned; metrics_free().  Never NULL. */
+struct metrics *metrics_new(void);
+/* Stops the HTTP thread (waits for it), then frees.  NULL-safe. */
+void metrics_free(struct metrics *m);
+
+/* Parse "HOST:PORT" (IPv4 "127.0.0.1:9464", IPv6 "[::1]:9464",
+ * "localhost:9464"; PORT 0 picks a free port).  -EINVAL with
+ * `controller.listen: invalid address "..."...` in err. */
+int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len,
+		       char *err, size_t errlen);
+
+/* Start serving on `addr` (see metrics_parse_addr; NULL: the default).
+ * -EINVAL for a bad address, -EADDRINUSE (or another errno) when the
+ * socket cannot be bound, -EALREADY when already listening; the message
+ * names the address and the fix.  The HTTP thread blocks all signals. */
+int metrics_listen(struct metrics *m, const char *addr, char *err, size_t errlen);
+/* The bound port (useful with port 0), or 0 when not listening. */
+int metrics_port(const struct metrics *m);
+
+/* A monotonic clock in seconds, for timing passes. */
+double metrics_now(void);
+
+/* One reconcile pass took `seconds`; ok false with `error` (borrowed,
+ * copied, may be NULL) makes /readyz answer 503 until a good pass. */
+void metrics_observe_tick(struct metrics *m, double seconds, bool ok, const char *error);
+
+/* paddock_tasks{phase}: counts indexed by enum model_phase. */
+void metrics_set_phase_counts(struct metrics *m, const long counts[METRICS_N_PHASES]);
+
+/* Replace every paddock_queue_depth{agent} series at once.  keys are
+ * Agent keys "namespace/name" ("" for Tasks with spec.type, shown as
+ * "(none)"); borrowed, copied. */
+void metrics_set_queue_depths(struct metrics *m, const char *const *keys, const long *counts,
+			      size_t n);
+
+/* Controller side: read counts by phase and Queued per Agent from the
+ * store (indexed count queries) and publish them, at most once every
+ * METRICS_REFRESH_MS (earlier calls return 0 at once).  A failing query
+ * makes /readyz answer 503 with the error.  0 or -errno. */
+int metrics_refresh(struct metrics *m, struct store *s);
+
+/* A run finished: seconds < 0, tokens < 0 and cost < 0 mean unknown and
+ * are not recorded.  driver borrowed (NULL: "unknown"). */
+void metrics_run_finished(struct metrics *m, const char *driver, double seconds,
+			  long long in_tokens, long long out_tokens, double cost_usd);
+
+/* A local run finished: count it under paddock_run_limit_exceeded_total
+ * when `end_reason` is a limit, add its cgroup CPU time (<= 0: unknown). */
+void metrics_run_resources(struct metrics *m, const char *end_reason, double cpu_seconds);
+/* The operator's default limits (paddock_default_limit). */
+void metrics_set_default_limits(struct metrics *m, const struct run_limits *l);
+
+/* Kubernetes backend: whether this replica leads (paddock_leader; /readyz
+ * says so, and /readyz?leader is 503 on a standby), and the API client's
+ * error and retry counters (totals so far). */
+void metrics_set_leader(struct metrics *m, bool leader);
+void metrics_set_api(struct metrics *m, unsigned long errors, unsigned long retries);
+
+/* Add `n` to paddock_plugin_load_failures_total. */
+void metrics_plugin_failures(struct metrics *m, long n);
+
+/* Render /metrics into an owned NUL-terminated string (tests, debugging);
+ * NULL if it would exceed METRICS_BODY_MAX. */
+char *metrics_render(struct metrics *m);
+/* Readiness as /readyz sees it at `now_ms` (now_mono_ms()); when not
+ * ready, the reason goes into why. */
+bool metrics_ready(struct metrics *m, int64_t now_ms, char *why, size_t whylen);
+
+#endif

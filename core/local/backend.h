@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * local/backend.h - the local backend's controller: it owns the store, the
+ * controller lock and the reconcile loop.  Each pass reads tasks from the
+ * store, asks the pure reconciler (control/reconcile.h) what to do, and does it:
+ * status writes (one transaction each), starting runs through the
+ * pipeline (control/pipeline.h) and the local backend (local/local.h), stopping them,
+ * deleting expired tasks.
+ *
+ * Only the holder of STATE_DIR/controller.lock acts on tasks (starts,
+ * kills, finishes); anyone may read the store and submit to it.  The lock
+ * is a flock(2), so a SIGKILLed controller releases it at once and the
+ * next one re-adopts live runs from their run directories.
+ */
+#ifndef PADDOCK_RUNTIME_H
+#define PADDOCK_RUNTIME_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "base/conf.h"
+#include "plugin/loader.h"
+#include "model/model.h"
+#include "local/store.h"
+
+struct metrics;
+
+struct runtime {
+	const struct pd_config *cfg;   /* borrowed */
+	const struct plugin_set *plugins; /* borrowed; instances needed to act */
+	struct store *store;           /* owned */
+	char *state_dir;               /* owned */
+	char *data_dir;                /* entrypoint scripts; owned */
+	int lock_fd;                   /* >= 0 while we are the controller */
+	int64_t last_ttl_scan_ms;
+	unsigned long status_writes;   /* successful status writes, ever */
+	struct metrics *metrics;       /* borrowed; NULL outside `paddock controller` */
+};
+
+/* Open the store in the configured state dir.  Owned *out. */
+int runtime_open(const struct pd_config *cfg, const struct plugin_set *ps, struct runtime **out,
+		 char *err, size_t errlen);
+void runtime_close(struct runtime *rt); /* NULL-safe */
+
+/* Try to become the controller (non-blocking).  1 if we are, 0 if another
+ * process is, negative errno on error. */
+int runtime_lock(struct runtime *rt);
+
+/* Validate (schema, then plugins for Tasks) and store one document.
+ * *created tells whether it was new.  Errors name the field. */
+int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum model_kind *kind,
+		  char *err, size_t errlen);
+
+/* One reconcile pass (controller only).  *next_ms: when a time-based
+ * transition is next due (0: none known). */
+int runtime_tick(struct runtime *rt, int64_t *next_ms);
+
+/* Observe live runs only: reconcile the Running tasks (a stat and a pid
+ * check each), nothing else.  Cheap enough to call every few tens of
+ * milliseconds; returns how many task statuses it changed, after which a
+ * full runtime_tick() is due (a slot may have freed). */
+int runtime_observe(struct runtime *rt);
+
+/* Ask a task to stop.  A task that has not started is Stopped at once;
+ * a running one is killed by the controller. */
+int runtime_stop(struct runtime *rt, const char *ns, const char *name, char *err, size_t errlen);
+
+/* Delete a task: stop its run and remove the task and its run dir. */
+int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, const char *name,
+		   char *err, size_t errlen);
+
+/* The run directory of a task (owned). */
+char *runtime_run_dir(const struct runtime *rt, json_object *task);
+
+/* Look the driver's CLI up inside a sandbox like its runs get (config
+ * check).  0 when found, or for a driver without a CLI; -ENOENT with a
+ * message that names the driver, the CLI and the fix. */
+int runtime_probe_cli(struct runtime *rt, const char *driver, char *err, size_t errlen);
+
+#endif

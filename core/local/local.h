@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * local/local.h - the local backend: renders a run plan into a run directory
+ * (workspace, private home, files, git checkouts, task.md) and runs its
+ * command under a detached supervisor, optionally inside bubblewrap.
+ *
+ * Owns, per run, the directory `run_dir`:
+ *   workspace/       the agent's cwd (/workspace in the sandbox)
+ *   home/            its $HOME (/home/agent in the sandbox)
+ *   tmp/             its /tmp
+ *   etc/             the passwd and group files the sandbox sees
+ *   log              the combined stdout+stderr, capped at log_cap bytes
+ *   supervisor.pid   "PID STARTTIME START_MS": the supervisor's identity
+ *   result.json      written once, atomically, when the run has ended
+ *
+ * The supervisor is a forked child of the calling process (double fork +
+ * setsid), so the sink callbacks (driver parsers in loaded plugins) run in
+ * it.  It survives the caller being killed; a restarted controller only
+ * calls local_observe() again.  Nothing here is ever run twice: a second
+ * local_start() on the same run_dir fails with -EEXIST.
+ *
+ * The fence (docs/sandbox.md): as root, each run takes a host uid of its
+ * own (local/ident.c), workspace/home/tmp are handed to it, and bwrap
+ * runs as that uid in a user namespace made for the run, with a seccomp
+ * filter (local/seccomp.c) and, given limits, a cgroup of its own
+ * (local/cgroup.c); the supervisor enforces the writable-space limit.
+ *
+ * Secrets: the plan holds references only.  Values are fetched through
+ * `secrets` at prepare (secret files) and start (secret env), passed to
+ * the command through its environment (never argv), and zeroed after use.
+ * See docs/sandbox.md.
+ */
+#ifndef PADDOCK_LOCAL_H
+#define PADDOCK_LOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/run_limits.h"
+#include "control/plan.h"
+#include "base/util.h"
+
+/* The longest output line handed to sink->line; longer lines are cut. */
+#define LOCAL_LINE_MAX (64 * 1024)
+/* Seconds between SIGTERM and SIGKILL on timeout, stop or exit. */
+#define LOCAL_KILL_GRACE_S 5
+/* Where the sandbox sees the run's directories and helper. */
+#define LOCAL_SANDBOX_WORKSPACE "/workspace"
+#define LOCAL_SANDBOX_HOME "/home/agent"
+#define LOCAL_SANDBOX_LIB "/paddock_lib.sh"
+/* The uid and gid the agent has inside the sandbox's user namespace. */
+#define LOCAL_SANDBOX_UID 1000
+/* Descriptors the command's bwrap finds its seccomp filter and user
+ * namespace on. */
+#define LOCAL_FD_SECCOMP 10
+#define LOCAL_FD_USERNS 11
+/* The most binds of a run's own (readOnlyPaths included). */
+#define LOCAL_BINDS_MAX 64
+/* run_dir/etc: the passwd and group files the sandbox sees. */
+#define LOCAL_ETC_DIR "etc"
+
+/* Secret lookup.  On success *value is owned by the caller, who releases
+ * it with secure_free(*value, *len).  -ENOENT if the Secret or key is
+ * missing; the message goes into err and never holds a value. */
+struct local_secrets {
+	void *ctx;
+	int (*get)(void *ctx, const char *ns, const char *name, const char *key, char **value,
+		   size_t *len, char *err, size_t errlen);
+};
+
+/* The core's stream consumers, called IN THE SUPERVISOR process. */
+struct local_sink {
+	void *ctx;
+	/* Each line of the combined stdout+stderr, without its newline; `len`
+	 * bytes (at most LOCAL_LINE_MAX), not NUL-terminated.  May be NULL. */
+	void (*line)(void *ctx, const char *line, size_t len);
+	/* At the end: append one JSON value (normally an object) describing
+	 * the parsed results into `out`.  Invalid JSON is recorded as null.
+	 * May be NULL. */
+	void (*finish)(void *ctx, int exit_code, struct buf *out);
+};
+
+/* Everything borrowed, for the duration of the call. */
+struct local_spec {
+	const char *run_dir;          /* created by local_prepare (0700) */
+	const struct run_plan *plan;
+	const char *task_md;          /* written to workspace/task.md, passed as the last argv */
+	const char *entrypoint_path;  /* host path; bound read-only at plan->command.
+				       * NULL: plan->command is run as is */
+	const char *lib_path;         /* host path of paddock_lib.sh, or NULL */
+	bool isolation;               /* true: bubblewrap; false: run directly */
+	const char *const *ro_paths;  /* extra read-only binds, NULL-terminated; may be NULL */
+	long timeout_s;               /* 0: none */
+	size_t log_cap;               /* bytes kept in run_dir/log; 0: 8 MiB */
+	long git_timeout_s;           /* per git command; 0: 600 s */
+	const char *git_lock_dir;     /* slot files for limiting concurrent fetches; NULL: no limit */
+	int git_max_concurrent;       /* with git_lock_dir; <= 0: no limit */
+	const char *ns;               /* secret namespace; NULL: plan->secret_ns */
+	const struct local_secrets *secrets; /* NULL: any secret reference fails */
+	const struct local_sink *sink;       /* may be NULL */
+	const char *uid_slot_dir;     /* as root: the run takes a uid of its own from
+				       * uid_base..+uid_count, locked through a file
+				       * here.  NULL: no uid change (not root) */
+	long uid_base, uid_count;
+	const struct run_limits *limits; /* NULL: none */
+	const char *const *private_paths; /* never bound into the sandbox, nor
+				       * anything above them: the state directory,
+				       * the config file's directory; may be NULL */
+	const char *cgroup_root;      /* NULL: /sys/fs/cgroup */
+	const char *self_cgroup;      /* NULL: /proc/self/cgroup */
+	const char *bwrap_path;       /* NULL: BWRAP_PATH */
+	const char *git_path;         /* NULL: GIT_PATH */
+};
+
+/* Create run_dir (0700) with workspace/ and home/, perform the git
+ * fetches, write the plan's files with their exact modes (secret files
+ * default to 0600) and task.md (0644).  Never follows a symbolic link
+ * below the workspace or home.  May be called again until local_start. */
+int local_prepare(const struct local_spec *s, char *err, size_t errlen);
+
+/* Start the detached supervisor; returns once it has recorded its pid and
+ * spawned the command (or with the reason it could not).  -EEXIST if the
+ * run was already started. */
+int local_start(const struct local_spec *s, char *err, size_t errlen);
+
+enum local_state { LOCAL_NONE, LOCAL_RUNNING, LOCAL_EXITED, LOCAL_LOST };
+
+struct local_obs {
+	enum local_state state;
+	int exit_code;          /* EXITED: the command's exit status (128+N if killed) */
+	int term_signal;        /* EXITED: the signal that ended it, or 0 */
+	char end_reason[32];    /* "", "Timeout", "Stopped", a limit ("OOMKilled",
+				 * "PidsLimitReached", "DiskQuotaExceeded"), or
+				 * "SupervisorError": it could not start the command */
+	char end_message[256];  /* with a limit: which one, e.g. "memory limit 256Mi ..." */
+	long uid;               /* the host uid the run had, or -1 */
+	double cpu_seconds;     /* CPU time of the run's cgroup; 0 when unknown */
+	int64_t memory_peak;    /* bytes; 0 when unknown */
+	int64_t start_ms, end_ms; /* wall clock; 0 when unknown */
+	char *result_json;      /* owned: what sink->finish produced, or NULL */
+};
+
+/* Fill *o from run_dir.  Returns 0 (state NONE when never started) or a
+ * negative errno for an unreadable run.  Release with local_obs_free. */
+int local_observe(const char *run_dir, struct local_obs *o);
+void local_obs_free(struct local_obs *o); /* NULL-safe */
+
+/* Ask the supervisor to end the run, recording `reason` (LOCAL_STOP_* ).
+ * 0 if asked or already exited, -ENOENT if never started, -ESRCH if lost. */
+enum { LOCAL_STOP_USER = 1, LOCAL_STOP_TIMEOUT = 2 };
+int local_stop(const char *run_dir, int reason);
+
+/* Remove run_dir.  -EBUSY while the run is running. */
+int local_cleanup(const char *run_dir, char *err, size_t errlen);
+
+/* ---- internal, shared by local_*.c ------------------------------- */
+
+/* Open (creating with `dmode` when `create`) the directory `rel` below
+ * `dirfd`, one component at a time, never following a symbolic link.
+ * Returns an O_DIRECTORY fd or a negative errno; err names the component. */
+int local_open_dir(int dirfd, const char *rel, bool create, unsigned dmode, char *err,
+		   size_t errlen);
+/* Write `len` bytes at `rel` below `dirfd` with exactly `mode`; parents
+ * are created 0755.  Refuses symbolic links anywhere on the path. */
+int local_write_at(int dirfd, const char *rel, const void *data, size_t len, unsigned mode,
+		   char *err, size_t errlen);
+
+/* Copy `url` without any userinfo ("https://u:p@h/x" -> "https://h/x").  Owned. */
+char *local_url_redact(const char *url);
+
+/* Perform the plan's git fetches into the workspace open at `ws_fd`. */
+int local_git_fetch_all(const struct local_spec *s, int ws_fd, char *err, size_t errlen);
+
+/* Resolve the plan's environment (secret references included) into a
+ * NULL-terminated envp for the command.  Owned: free with local_env_free,
+ * which zeroes every entry. */
+int local_env_build(const struct local_spec *s, char ***envp, char *err, size_t errlen);
+void local_env_free(char **envp);
+/* The argv that runs the command: bwrap ... -- command args task_md, or
+ * the entrypoint directly.  *srcs: the host paths to stage for it
+ * (local_stage_binds), empty when bwrap runs as the Paddock user.  Both
+ * owned. */
+int local_argv_build(const struct local_spec *s, struct strv *argv, struct strv *srcs, char *err,
+		     size_t errlen);
+/* Check once per process that bubblewrap exists and can build a sandbox
+ * with a user namespace here: one made by Paddock (`own_uid`, as root) or
+ * by bwrap itself (unprivileged). */
+int local_sandbox_check(const char *bwrap, bool own_uid, char *err, size_t errlen);
+/* A memfd holding the sandbox's seccomp BPF program (compiled once per
+ * process), positioned at 0.  Owned; -errno with err on failure. */
+int local_seccomp_fd(char *err, size_t errlen);
+/* Take a free uid of base..base+count-1: returns the fd whose flock holds
+ * it (owned: the uid is free again when it is closed). */
+int local_uid_claim(const char *slot_dir, long base, long count, uid_t *uid, char *err,
+		    size_t errlen);
+/* Root only: a user namespace owned by host uid `host`, mapping
+ * LOCAL_SANDBOX_UID (uid and gid) to `host` and nothing else.  Returns an
+ * owned fd of it. */
+int local_userns_new(uid_t host, char *err, size_t errlen);
+/* Where a run's bind sources are staged: a directory every uid may
+ * traverse, covered by a tmpfs in the run's private mount namespace. */
+const char *local_stage_dir(void);
+/* Root only, in the forked child before it drops to the run's uid: a
+ * private mount namespace with srcs[i] bind-mounted at STAGE/i, so that
+ * bwrap, as the run's uid, reaches them whatever the modes above them.
+ * 0 or -errno. */
+int local_stage_binds(char *const *srcs);
+/* Root only: become `uid` (and gid), with no supplementary groups, an
+ * empty capability bounding set and no_new_privs.  0 or -errno. */
+int local_drop_to(uid_t uid);
+/* -EPERM with a message naming `field` when `path` contains or lies
+ * inside one of `privates` (NULL-terminated; compared as real paths). */
+int local_check_bind(const char *path, const char *const *privates, const char *field, char *err,
+		     size_t errlen);
+/* True when the run takes a host uid of its own (isolation, as root). */
+bool local_uses_slots(const struct local_spec *s);
+/* Where the agent CLI named by the plan (PADDOCK_AGENT_BIN) lives on the
+ * host, as bwrap arguments that make it visible read-only at the same
+ * path; appended to `a`.  Nothing for a CLI below /usr. */
+void local_cli_binds(const struct local_spec *s, struct strv *a, struct strv *srcs);
+
+#endif

@@ -1,0 +1,1183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * local/run.c - the local backend's run directory and supervisor.
+ *
+ * local_start() double-forks a supervisor (setsid, subreaper) that owns
+ * the run until it ends: it spawns the command in its own process group,
+ * reads its combined output line by line (bounded), keeps a capped log,
+ * feeds the sink, enforces the timeout, obeys SIGTERM (local_stop), kills
+ * and reaps the whole process tree, and writes result.json exactly once
+ * (link() of an fsynced temporary file).  supervisor.pid records the pid
+ * and /proc starttime, so that a reused pid is never mistaken for it.
+ */
+#include "config.h"
+#include "local/local.h"
+#include "local/cgroup.h"
+#include "base/quantity.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PID_FILE "supervisor.pid"
+#define RESULT_FILE "result.json"
+#define LOG_FILE "log"
+#define DEFAULT_LOG_CAP (8u * 1024 * 1024)
+#define RESULT_SINK_CAP (1024 * 1024)
+#define RESULT_READ_CAP (4 * 1024 * 1024)
+
+/* ---- prepare -------------------------------------------------------- */
+
+static int fresh_dir(int rfd, const char *name, unsigned mode, char *err, size_t errlen)
+{
+	char e2[256];
+	struct stat st;
+	if (fstatat(rfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* A previous, failed prepare: start again from nothing. */
+		int fd = openat(rfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return errf(err, errlen, -errno, "cannot open the run directory: %s", strerror(errno));
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", fd, name);
+		int rc = rm_rf(path);
+		close(fd);
+		if (rc < 0)
+			return errf(err, errlen, rc, "cannot remove the old %s: %s", name, strerror(-rc));
+	}
+	if (mkdirat(rfd, name, 0700) < 0)
+		return errf(err, errlen, -errno, "cannot create %s: %s", name, strerror(errno));
+	int fd = local_open_dir(rfd, name, false, 0, e2, sizeof(e2));
+	if (fd < 0)
+		return errf(err, errlen, fd, "%s", e2);
+	if (fchmod(fd, mode) < 0) {
+		int e = errno;
+		close(fd);
+		return errf(err, errlen, -e, "cannot chmod %s: %s", name, strerror(e));
+	}
+	return fd;
+}
+
+static int write_plan_file(const struct local_spec *s, const struct plan_file *f, int root_fd,
+			   char *err, size_t errlen)
+{
+	char e2[384];
+	const char *o = f->origin ? f->origin : "plan";
+	if (f->is_dir) {
+		int fd = local_open_dir(root_fd, f->path, true, f->mode ? f->mode : 0755, e2, sizeof(e2));
+		if (fd < 0)
+			return errf(err, errlen, fd, "%s: %s", o, e2);
+		int rc = 0;
+		if (f->mode && fchmod(fd, f->mode) < 0)
+			rc = errf(err, errlen, -errno, "%s: chmod \"%s\": %s", o, f->path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	int rc;
+	if (f->secret_name) {
+		const char *ns = s->ns ? s->ns : s->plan->secret_ns;
+		if (!s->secrets || !s->secrets->get)
+			return errf(err, errlen, -ENOENT, "%s: no secret store to read Secret %s from", o,
+				    f->secret_name);
+		char *val = NULL;
+		size_t len = 0;
+		char serr[256] = "";
+		rc = s->secrets->get(s->secrets->ctx, ns, f->secret_name, f->secret_key, &val, &len,
+				     serr, sizeof(serr));
+		if (rc < 0)
+			return errf(err, errlen, rc, "%s: Secret %s/%s key %s: %s", o, ns ? ns : "",
+				    f->secret_name, f->secret_key, serr[0] ? serr : strerror(-rc));
+		rc = local_write_at(root_fd, f->path, val, len, f->mode ? f->mode : 0600, e2,
+				    sizeof(e2));
+		secure_free(val, len);
+	} else {
+		rc = local_write_at(root_fd, f->path, f->data, f->len, f->mode, e2, sizeof(e2));
+	}
+	if (rc < 0)
+		return errf(err, errlen, rc, "%s: %s", o, e2);
+	return 0;
+}
+
+/* The users the sandbox knows: the agent, and root and nobody for the
+ * files it sees owned by ids outside its namespace. */
+static int write_etc(int rfd, char *err, size_t errlen)
+{
+	char e2[256], passwd[256], group[128];
+	snprintf(passwd, sizeof(passwd),
+		 "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+		 "agent:x:%d:%d:Paddock agent:" LOCAL_SANDBOX_HOME ":/bin/sh\n"
+		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+		 LOCAL_SANDBOX_UID, LOCAL_SANDBOX_UID);
+	snprintf(group, sizeof(group), "root:x:0:\nagent:x:%d:\nnogroup:x:65534:\n",
+		 LOCAL_SANDBOX_UID);
+	int rc = local_write_at(rfd, LOCAL_ETC_DIR "/passwd", passwd, strlen(passwd), 0644, e2,
+				sizeof(e2));
+	if (rc == 0)
+		rc = local_write_at(rfd, LOCAL_ETC_DIR "/group", group, strlen(group), 0644, e2,
+				    sizeof(e2));
+	return rc < 0 ? errf(err, errlen, rc, "%s", e2) : 0;
+}
+
+int local_prepare(const struct local_spec *s, char *err, size_t errlen)
+{
+	if (!s || !s->run_dir || !*s->run_dir || !s->plan)
+		return errf(err, errlen, -EINVAL, "local: run directory and plan are required");
+	if (s->plan->rc < 0)
+		return errf(err, errlen, s->plan->rc, "%s", s->plan->err);
+	int rc = mkdir_p(s->run_dir, 0700);
+	if (rc < 0)
+		return errf(err, errlen, rc, "cannot create %s: %s", s->run_dir, strerror(-rc));
+	int rfd = open(s->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rfd < 0)
+		return errf(err, errlen, -errno, "cannot open %s: %s", s->run_dir, strerror(errno));
+	int ws = -1, home = -1, tmp = -1;
+	if (fchmod(rfd, 0700) < 0) {
+		rc = errf(err, errlen, -errno, "cannot chmod %s: %s", s->run_dir, strerror(errno));
+		goto out;
+	}
+	if (faccessat(rfd, PID_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    faccessat(rfd, RESULT_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		rc = errf(err, errlen, -EEXIST, "run %s was already started", s->run_dir);
+		goto out;
+	}
+	if ((ws = fresh_dir(rfd, "workspace", 0755, err, errlen)) < 0 ||
+	    (home = fresh_dir(rfd, "home", 0700, err, errlen)) < 0 ||
+	    (tmp = fresh_dir(rfd, "tmp", 0700, err, errlen)) < 0) {
+		rc = ws < 0 ? ws : home < 0 ? home : tmp;
+		goto out;
+	}
+	if ((rc = local_git_fetch_all(s, ws, err, errlen)) < 0)
+		goto out;
+	for (size_t i = 0; i < s->plan->n_files; i++) {
+		const struct plan_file *f = &s->plan->files[i];
+		int root = f->root == PADDOCK_ROOT_HOME ? home : ws;
+		if ((rc = write_plan_file(s, f, root, err, errlen)) < 0)
+			goto out;
+	}
+	if (s->task_md) {
+		char e2[256];
+		rc = local_write_at(ws, "task.md", s->task_md, strlen(s->task_md), 0644, e2, sizeof(e2));
+		if (rc < 0) {
+			errf(err, errlen, rc, "task.md: %s", e2);
+			goto out;
+		}
+	}
+	if (s->isolation)
+		rc = write_etc(rfd, err, errlen);
+out:
+	if (ws >= 0)
+		close(ws);
+	if (home >= 0)
+		close(home);
+	if (tmp >= 0)
+		close(tmp);
+	close(rfd);
+	return rc;
+}
+
+/* ---- process identity ------------------------------------------------ */
+
+/* starttime (field 22) and state of /proc/PID/stat; -ESRCH if gone. */
+static int proc_stat(pid_t pid, unsigned long long *start, char *state, pid_t *ppid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -ESRCH;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -EIO;
+	char st = 0;
+	int pp = 0;
+	unsigned long long t = 0;
+	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+	 *  utime stime cutime cstime priority nice threads itrealvalue starttime" */
+	if (sscanf(p + 1, " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &st, &pp, &t) != 3)
+		return -EIO;
+	if (start)
+		*start = t;
+	if (state)
+		*state = st;
+	if (ppid)
+		*ppid = pp;
+	return 0;
+}
+
+struct pidinfo {
+	pid_t pid;
+	unsigned long long start;
+	int64_t start_ms;
+};
+
+static int read_pidfile(const char *run_dir, struct pidinfo *pi)
+{
+	char *path = xasprintf("%s/" PID_FILE, run_dir);
+	char *data = NULL;
+	int rc = read_file(path, 256, &data, NULL);
+	free(path);
+	if (rc < 0)
+		return rc;
+	int pid = 0;
+	long long ms = 0;
+	unsigned long long st = 0;
+	if (sscanf(data, "%d %llu %lld", &pid, &st, &ms) != 3 || pid <= 0)
+		rc = -EINVAL;
+	free(data);
+	if (rc == 0) {
+		pi->pid = pid;
+		pi->start = st;
+		pi->start_ms = ms;
+	}
+	return rc;
+}
+
+static bool pid_alive(const struct pidinfo *pi)
+{
+	unsigned long long st;
+	char state;
+	if (proc_stat(pi->pid, &st, &state, NULL) < 0)
+		return false;
+	return st == pi->start && state != 'Z' && state != 'X';
+}
+
+/* ---- supervisor ------------------------------------------------------ */
+
+struct sup {
+	const struct local_spec *s;
+	int log_fd;
+	size_t log_cap, log_kept, log_dropped;
+	char *line;
+	size_t line_len;
+	bool skipping;
+	pid_t child;
+	int child_status;
+	bool child_done;
+	const char *end_reason;
+	char end_message[256];
+	bool term_sent;
+	int64_t kill_at;
+	struct cg_run *cg;     /* NULL: no cgroup (not root, or none here) */
+	long uid;              /* the run's host uid, or -1 */
+	int64_t next_check_ms; /* next limits check */
+	int64_t check_every_ms;
+};
+
+static void deliver(struct sup *u, const char *p, size_t n)
+{
+	if (n && p[n - 1] == '\r')
+		n--;
+	if (u->s->sink && u->s->sink->line)
+		u->s->sink->line(u->s->sink->ctx, p, n);
+}
+
+static void feed(struct sup *u, const char *p, size_t n)
+{
+	if (u->log_fd >= 0) {
+		size_t room = u->log_cap - u->log_kept;
+		size_t take = n < room ? n : room;
+		if (take) {
+			ssize_t w = write(u->log_fd, p, take);
+			if (w > 0)
+				u->log_kept += (size_t)w;
+		}
+		u->log_dropped += n - take;
+	}
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t seg = nl ? (size_t)(nl - p) : n;
+		if (!u->skipping) {
+			size_t room = LOCAL_LINE_MAX - u->line_len;
+			size_t take = seg < room ? seg : room;
+			memcpy(u->line + u->line_len, p, take);
+			u->line_len += take;
+			if (u->line_len == LOCAL_LINE_MAX && (seg > take || !nl)) {
+				/* Too long: deliver what fits, drop the rest of the line. */
+				deliver(u, u->line, u->line_len);
+				u->line_len = 0;
+				u->skipping = true;
+			}
+		}
+		if (nl) {
+			if (!u->skipping)
+				deliver(u, u->line, u->line_len);
+			u->line_len = 0;
+			u->skipping = false;
+			seg++;
+		}
+		p += seg;
+		n -= seg;
+	}
+}
+
+/* Signal every descendant of this process (found through /proc) and the
+ * command's process group.  Returns how many processes were signalled. */
+static int kill_tree(struct sup *u, int sig)
+{
+	if (u->child > 0 && !u->child_done)
+		kill(-u->child, sig);
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	size_t n = 0, cap = 256;
+	pid_t *pids = xmalloc(cap * sizeof(*pids)), *ppids = xmalloc(cap * sizeof(*ppids));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long v = strtol(e->d_name, &end, 10);
+		if (*end || v <= 0)
+			continue;
+		pid_t pp;
+		char st;
+		if (proc_stat((pid_t)v, NULL, &st, &pp) < 0 || st == 'Z')
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			pids = xrealloc(pids, cap * sizeof(*pids));
+			ppids = xrealloc(ppids, cap * sizeof(*ppids));
+		}
+		pids[n] = (pid_t)v;
+		ppids[n] = pp;
+		n++;
+	}
+	closedir(d);
+	/* Mark descendants: repeat until no new process joins the set. */
+	bool *in = xcalloc(n ? n : 1, sizeof(bool));
+	pid_t self = getpid();
+	bool grew = true;
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			if (in[i])
+				continue;
+			bool parent_in = ppids[i] == self;
+			for (size_t j = 0; j < n && !parent_in; j++)
+				parent_in = in[j] && pids[j] == ppids[i];
+			if (parent_in) {
+				in[i] = true;
+				grew = true;
+			}
+		}
+	}
+	int count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] && kill(pids[i], sig) == 0)
+			count++;
+	}
+	free(in);
+	free(pids);
+	free(ppids);
+	return count;
+}
+
+static void begin_kill(struct sup *u, const char *reason)
+{
+	if (reason && !u->end_reason)
+		u->end_reason = reason;
+	if (u->term_sent)
+		return;
+	u->term_sent = true;
+	u->kill_at = now_mono_ms() + LOCAL_KILL_GRACE_S * 1000;
+	kill_tree(u, SIGTERM);
+}
+
+/* Reap whatever exited; true when no child is left at all. */
+static bool reap(struct sup *u)
+{
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, WNOHANG);
+		if (w > 0) {
+			if (w == u->child) {
+				u->child_status = st;
+				u->child_done = true;
+			}
+			continue;
+		}
+		return w < 0 && errno == ECHILD;
+	}
+}
+
+static int write_result(const char *run_dir, const char *json)
+{
+	char *tmp = xasprintf("%s/" RESULT_FILE ".tmp.%d", run_dir, (int)getpid());
+	char *dst = xasprintf("%s/" RESULT_FILE, run_dir);
+	int rc = 0;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	size_t len = strlen(json), off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, json + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	/* link() never replaces: result.json is written once. */
+	if (rc == 0 && link(tmp, dst) < 0)
+		rc = -errno;
+	unlink(tmp);
+	if (rc == 0) {
+		int dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+out:
+	free(tmp);
+	free(dst);
+	return rc;
+}
+
+static void status_msg(int sfd, int rc, const char *msg)
+{
+	if (sfd < 0)
+		return;
+	dprintf(sfd, "%d %s", rc, msg);
+}
+
+/* A limit was hit: end the run with `reason`.  The first reason stays. */
+static void limit_hit(struct sup *u, const char *reason, const char *fmt, ...) PD_PRINTF(3, 4);
+static void limit_hit(struct sup *u, const char *reason, const char *fmt, ...)
+{
+	if (u->end_reason)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(u->end_message, sizeof(u->end_message), fmt, ap);
+	va_end(ap);
+	if (u->log_fd >= 0)
+		dprintf(u->log_fd, "\n[paddock] %s: %s\n", reason, u->end_message);
+	begin_kill(u, reason);
+}
+
+/* The kernel's verdicts (OOM kills, refused forks) and the run's
+ * writable space against its limits. */
+static void check_limits(struct sup *u)
+{
+	const struct run_limits *l = u->s->limits;
+	if (!l)
+		return;
+	char v[32];
+	struct cg_usage cu;
+	if (u->cg && cg_usage_read(u->cg, &cu) == 0) {
+		if (cu.oom_kills > 0 && l->memory_bytes > 0) {
+			quantity_format(l->memory_bytes, QUANTITY_BYTES, v, sizeof(v));
+			limit_hit(u, "OOMKilled",
+				  "memory limit %s exceeded: the kernel killed %lld process%s of the run",
+				  v, (long long)cu.oom_kills, cu.oom_kills == 1 ? "" : "es");
+		} else if (cu.pids_max_hits > 0 && l->pids > 0) {
+			limit_hit(u, "PidsLimitReached",
+				  "process limit %lld reached: %lld fork%s refused", (long long)l->pids,
+				  (long long)cu.pids_max_hits, cu.pids_max_hits == 1 ? " was" : "s were");
+		}
+	}
+	if (l->storage_bytes <= 0 || u->end_reason)
+		return;
+	/* Walk the writable space; walking a big tree costs, so a slow walk
+	 * makes the next one wait longer (at most every 1 s, at least 10 s). */
+	int64_t t0 = now_mono_ms(), total = 0;
+	static const char *const dirs[] = {"workspace", "home", "tmp"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		int64_t bytes = 0, entries = 0;
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", u->s->run_dir, dirs[i]);
+		int rc = tree_usage(path, &bytes, &entries, 2000000);
+		total += bytes;
+		if (rc == -E2BIG) {
+			limit_hit(u, "DiskQuotaExceeded",
+				  "ephemeral-storage: more than 2000000 files in %s", dirs[i]);
+			return;
+		}
+	}
+	int64_t took = now_mono_ms() - t0;
+	u->check_every_ms = took * 10 < 1000 ? 1000 : took * 10 > 10000 ? 10000 : took * 10;
+	if (total > l->storage_bytes) {
+		quantity_format(l->storage_bytes, QUANTITY_BYTES, v, sizeof(v));
+		limit_hit(u, "DiskQuotaExceeded",
+			  "ephemeral-storage limit %s exceeded: workspace, home and /tmp hold %lld MiB",
+			  v, (long long)(total >> 20));
+	}
+}
+
+static void finish_run(struct sup *u, int64_t start_ms)
+{
+	const struct local_spec *s = u->s;
+	int64_t end_ms = now_wall_ms();
+	if (u->line_len && !u->skipping)
+		deliver(u, u->line, u->line_len);
+	if (u->log_fd >= 0 && u->log_dropped)
+		dprintf(u->log_fd, "\n[paddock] log truncated: %zu more bytes were not kept (log cap %zu bytes)\n",
+			u->log_dropped, u->log_cap);
+	int code = -1, sig = 0;
+	if (u->child_done && WIFEXITED(u->child_status)) {
+		code = WEXITSTATUS(u->child_status);
+	} else if (u->child_done && WIFSIGNALED(u->child_status)) {
+		sig = WTERMSIG(u->child_status);
+		code = 128 + sig;
+	}
+	struct buf out;
+	buf_init(&out, RESULT_SINK_CAP);
+	if (s->sink && s->sink->finish)
+		s->sink->finish(s->sink->ctx, code, &out);
+	json_object *res = NULL;
+	if (out.len) {
+		json_tokener *tok = json_tokener_new();
+		res = json_tokener_parse_ex(tok, out.data, (int)out.len);
+		if (json_tokener_get_error(tok) != json_tokener_success) {
+			json_object_put(res);
+			res = NULL;
+		}
+		json_tokener_free(tok);
+	}
+	buf_free(&out);
+	char st[32], et[32];
+	format_time(start_ms, st, sizeof(st));
+	format_time(end_ms, et, sizeof(et));
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "exitCode", json_object_new_int(code));
+	json_object_object_add(o, "signal", json_object_new_int(sig));
+	json_object_object_add(o, "endReason", json_object_new_string(u->end_reason ? u->end_reason : ""));
+	if (u->end_message[0])
+		json_object_object_add(o, "endMessage", json_object_new_string(u->end_message));
+	json_object_object_add(o, "uid", json_object_new_int64(u->uid));
+	struct cg_usage cu;
+	if (u->cg && cg_usage_read(u->cg, &cu) == 0) {
+		json_object_object_add(o, "cpuSeconds", json_object_new_double((double)cu.cpu_ns / 1e9));
+		json_object_object_add(o, "memoryPeakBytes", json_object_new_int64(cu.memory_peak));
+	}
+	json_object_object_add(o, "startTime", json_object_new_string(st));
+	json_object_object_add(o, "endTime", json_object_new_string(et));
+	json_object_object_add(o, "startMs", json_object_new_int64(start_ms));
+	json_object_object_add(o, "endMs", json_object_new_int64(end_ms));
+	json_object_object_add(o, "logBytes", json_object_new_int64((int64_t)u->log_kept));
+	json_object_object_add(o, "logDropped", json_object_new_int64((int64_t)u->log_dropped));
+	json_object_object_add(o, "result", res);
+	write_result(s->run_dir, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static int claim_pidfile(const char *run_dir, int64_t start_ms)
+{
+	unsigned long long st = 0;
+	if (proc_stat(getpid(), &st, NULL, NULL) < 0)
+		return -EIO;
+	char *tmp = xasprintf("%s/" PID_FILE ".tmp.%d", run_dir, (int)getpid());
+	char *dst = xasprintf("%s/" PID_FILE, run_dir);
+	char data[96];
+	int len = snprintf(data, sizeof(data), "%d %llu %lld\n", (int)getpid(), st, (long long)start_ms);
+	int rc = 0;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (write(fd, data, (size_t)len) != len)
+		rc = -EIO;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	/* Two concurrent starts: only one link() succeeds. */
+	if (rc == 0 && link(tmp, dst) < 0)
+		rc = -errno;
+	unlink(tmp);
+out:
+	free(tmp);
+	free(dst);
+	return rc;
+}
+
+static void close_other_fds(int keep)
+{
+	if (keep >= 0 && keep != 3) {
+		if (dup2(keep, 3) < 0)
+			_exit(1);
+		close(keep);
+	}
+	if (close_range(keep >= 0 ? 4 : 3, ~0U, 0) == 0)
+		return;
+	for (int fd = keep >= 0 ? 4 : 3; fd < 65536; fd++)
+		close(fd);
+}
+
+struct child_fds {
+	int seccomp, userns; /* -1: none */
+	char **srcs;         /* bind sources, NULL-terminated (may be NULL) */
+};
+
+/* Put the filter and the namespace on the descriptors argv names;
+ * both go out of the way first (>= 256), so neither move clobbers the
+ * other. */
+static int place_fds(const struct child_fds *cf)
+{
+	int tmp[2] = {-1, -1}, want[2] = {LOCAL_FD_SECCOMP, LOCAL_FD_USERNS};
+	int from[2] = {cf->seccomp, cf->userns};
+	for (int i = 0; i < 2; i++)
+		if (from[i] >= 0 && (tmp[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 256)) < 0)
+			return -1;
+	for (int i = 0; i < 2; i++)
+		if (tmp[i] >= 0 && (dup2(tmp[i], want[i]) < 0 || close(tmp[i]) < 0))
+			return -1;
+	return 0;
+}
+
+static _Noreturn void spawn_child(const struct local_spec *s, const struct sup *u, char **argv,
+				  char **envp, int out_w, const struct child_fds *cf, pid_t sup_pid)
+{
+	setpgid(0, 0);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	int dn = open("/dev/null", O_RDONLY);
+	if (dn < 0 || dup2(dn, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
+		_exit(126);
+	/* Into the run's cgroup before anything of the run exists. */
+	if (u->cg && cg_attach(u->cg, getpid()) < 0) {
+		dprintf(2, "paddock: cannot enter the run's cgroup: %s\n", strerror(errno));
+		_exit(126);
+	}
+	if (place_fds(cf) < 0) {
+		dprintf(2, "paddock: cannot pass the sandbox its descriptors: %s\n", strerror(errno));
+		_exit(126);
+	}
+	int src = local_stage_binds(cf->srcs);
+	if (src < 0) {
+		dprintf(2, "paddock: cannot stage the sandbox's binds: %s\n", strerror(-src));
+		_exit(126);
+	}
+	/* The run's own uid from here on: bwrap too is never root. */
+	if (u->uid >= 0 && local_drop_to((uid_t)u->uid) < 0) {
+		dprintf(2, "paddock: cannot become uid %ld: %s\n", u->uid, strerror(errno));
+		_exit(126);
+	}
+	/* A fresh, empty session keyring: nothing of the controller's. */
+	(void)syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
+	/* No core dumps of agent processes into the host's handler; a file
+	 * never larger than the run's whole writable space. */
+	struct rlimit rl = {0, 0};
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	if (s->limits && s->limits->storage_bytes > 0) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)s->limits->storage_bytes;
+		(void)setrlimit(RLIMIT_FSIZE, &rl);
+	}
+	/* If the supervisor is killed, the run must not go on unsupervised:
+	 * the command (or bwrap, whose --die-with-parent then takes the
+	 * sandbox down) gets SIGKILL.  Checked against the race with an
+	 * already dead parent. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != sup_pid)
+		_exit(125);
+	if (!s->isolation) {
+		char *ws = xasprintf("%s/workspace", s->run_dir);
+		if (chdir(ws) < 0) {
+			dprintf(2, "paddock: cannot enter %s: %s\n", ws, strerror(errno));
+			_exit(126);
+		}
+	}
+	umask(022);
+	execve(argv[0], argv, envp);
+	dprintf(2, "paddock: cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Hand the freshly prepared directories to the run's uid. */
+static int chown_run(const struct local_spec *s, uid_t uid, char *err, size_t errlen)
+{
+	static const char *const dirs[] = {"workspace", "home", "tmp"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", s->run_dir, dirs[i]);
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return errf(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+		int rc = tree_chown(fd, uid, uid, err, errlen);
+		close(fd);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Everything the command needs beyond argv and envp: its uid, user
+ * namespace, seccomp filter and cgroup.  Runs in the supervisor, before
+ * the fork; `sfd` reports a failure to local_start(). */
+static int setup_run(struct sup *u, struct child_fds *cf, char *err, size_t errlen)
+{
+	const struct local_spec *s = u->s;
+	int rc;
+	if (s->isolation) {
+		if ((cf->seccomp = local_seccomp_fd(err, errlen)) < 0)
+			return cf->seccomp;
+	}
+	if (local_uses_slots(s)) {
+		uid_t uid;
+		/* The lock fd stays open (close-on-exec) for the supervisor's life. */
+		if ((rc = local_uid_claim(s->uid_slot_dir, s->uid_base, s->uid_count, &uid, err,
+					  errlen)) < 0)
+			return rc;
+		u->uid = (long)uid;
+		if ((rc = chown_run(s, uid, err, errlen)) < 0)
+			return rc;
+		if ((cf->userns = local_userns_new(uid, err, errlen)) < 0)
+			return cf->userns;
+	}
+	const struct run_limits *l = s->limits;
+	if (l && (l->cpu_milli > 0 || l->memory_bytes > 0 || l->pids > 0)) {
+		const char *id = strrchr(s->run_dir, '/');
+		char name[300];
+		snprintf(name, sizeof(name), "paddock/%s", id ? id + 1 : s->run_dir);
+		char e2[512];
+		rc = cg_create(s->cgroup_root ? s->cgroup_root : "/sys/fs/cgroup",
+			       s->self_cgroup ? s->self_cgroup : "/proc/self/cgroup", name, l, &u->cg,
+			       e2, sizeof(e2));
+		if (rc < 0 && geteuid() == 0)
+			return errf(err, errlen, rc, "resource limits: %s", e2);
+		/* Not root and no delegated cgroup: say so in the run's log. */
+		if (rc < 0 && u->log_fd >= 0)
+			dprintf(u->log_fd, "[paddock] warning: cpu, memory and process limits are not enforced: %s\n",
+				e2);
+	}
+	return 0;
+}
+
+static _Noreturn void supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
+				int sfd)
+{
+	int64_t start_ms = now_wall_ms();
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	/* The controller may be gone when we write to it. */
+	signal(SIGPIPE, SIG_IGN);
+	close_other_fds(sfd);
+	sfd = 3;
+	int dn = open("/dev/null", O_RDWR);
+	if (dn >= 0) {
+		dup2(dn, 0);
+		dup2(dn, 1);
+		dup2(dn, 2);
+		if (dn > 3)
+			close(dn);
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (chdir(s->run_dir) < 0) {
+		status_msg(sfd, -errno, "cannot enter the run directory");
+		_exit(1);
+	}
+	int rc = claim_pidfile(s->run_dir, start_ms);
+	if (rc < 0) {
+		status_msg(sfd, rc, rc == -EEXIST ? "run was already started" :
+				     "cannot write supervisor.pid");
+		_exit(1);
+	}
+	struct sup u;
+	memset(&u, 0, sizeof(u));
+	u.s = s;
+	u.uid = -1;
+	u.check_every_ms = 1000;
+	u.log_cap = s->log_cap ? s->log_cap : DEFAULT_LOG_CAP;
+	u.log_fd = open(LOG_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	u.line = xmalloc(LOCAL_LINE_MAX);
+	struct child_fds cf = {-1, -1, srcs};
+	char serr[768];
+	if ((rc = setup_run(&u, &cf, serr, sizeof(serr))) < 0) {
+		status_msg(sfd, rc, serr);
+		u.end_reason = "SupervisorError";
+		snprintf(u.end_message, sizeof(u.end_message), "%.200s", serr);
+		finish_run(&u, start_ms);
+		(void)cg_destroy(u.cg);
+		_exit(1);
+	}
+	int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	int op[2];
+	if (sigfd < 0 || pipe2(op, O_CLOEXEC) < 0) {
+		status_msg(sfd, -errno, "cannot set up the supervisor");
+		u.end_reason = "SupervisorError";
+		finish_run(&u, start_ms);
+		_exit(1);
+	}
+	fcntl(sfd, F_SETFD, FD_CLOEXEC);
+	pid_t sup_pid = getpid();
+	u.child = fork();
+	if (u.child < 0) {
+		status_msg(sfd, -errno, "cannot fork the command");
+		u.end_reason = "SupervisorError";
+		finish_run(&u, start_ms);
+		_exit(1);
+	}
+	if (u.child == 0)
+		spawn_child(s, &u, argv, envp, op[1], &cf, sup_pid);
+	setpgid(u.child, u.child);
+	close(op[1]);
+	if (cf.seccomp >= 0)
+		close(cf.seccomp);
+	if (cf.userns >= 0)
+		close(cf.userns);
+	/* The secrets have been handed over; this process no longer needs them. */
+	local_env_free(envp);
+	status_msg(sfd, 0, "started");
+	close(sfd);
+
+	int64_t deadline = s->timeout_s > 0 ? now_mono_ms() + (int64_t)s->timeout_s * 1000 : 0;
+	int out_fd = op[0];
+	bool no_children = false;
+	for (;;) {
+		int64_t now = now_mono_ms();
+		int64_t wait = 1000;
+		if (deadline && !u.term_sent && deadline - now < wait)
+			wait = deadline - now;
+		if (u.term_sent && u.kill_at - now < wait)
+			wait = u.kill_at - now;
+		if (!u.term_sent && u.next_check_ms - now < wait)
+			wait = u.next_check_ms - now;
+		if (wait < 0)
+			wait = 0;
+		struct pollfd pf[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = out_fd, .events = POLLIN}};
+		int r = poll(pf, out_fd >= 0 ? 2 : 1, (int)wait);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0 && out_fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			char chunk[65536];
+			ssize_t n = read(out_fd, chunk, sizeof(chunk));
+			if (n > 0) {
+				feed(&u, chunk, (size_t)n);
+			} else if (n == 0 || errno != EINTR) {
+				close(out_fd);
+				out_fd = -1;
+			}
+		}
+		if (r > 0 && (pf[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD)
+					continue;
+				bool timeout = si.ssi_code == SI_QUEUE && si.ssi_int == LOCAL_STOP_TIMEOUT;
+				begin_kill(&u, timeout ? "Timeout" : "Stopped");
+			}
+		}
+		no_children = reap(&u);
+		now = now_mono_ms();
+		if (deadline && !u.term_sent && now >= deadline)
+			begin_kill(&u, "Timeout");
+		/* Limits: on a timer while the command runs, once when it ends
+		 * (an OOM kill is often what ended it). */
+		if ((!u.term_sent && now >= u.next_check_ms) || (u.child_done && !u.term_sent)) {
+			check_limits(&u);
+			u.next_check_ms = now_mono_ms() + u.check_every_ms;
+		}
+		/* The command is done: what it left behind goes too. */
+		if (u.child_done && !u.term_sent)
+			begin_kill(&u, NULL);
+		if (u.term_sent && now >= u.kill_at) {
+			kill_tree(&u, SIGKILL);
+			if (u.cg)
+				(void)cg_kill_all(u.cg, 0);
+		}
+		if (u.child_done && no_children) {
+			if (out_fd < 0)
+				break;
+			/* Every writer is gone: drain what is left, then stop. */
+			int fl = fcntl(out_fd, F_GETFL);
+			fcntl(out_fd, F_SETFL, fl | O_NONBLOCK);
+			char chunk[65536];
+			ssize_t n;
+			while ((n = read(out_fd, chunk, sizeof(chunk))) > 0)
+				feed(&u, chunk, (size_t)n);
+			close(out_fd);
+			out_fd = -1;
+			break;
+		}
+	}
+	/* Whatever is left in the cgroup (a process that escaped the tree
+	 * walk by double-forking under bwrap's init) goes too. */
+	if (u.cg)
+		(void)cg_kill_all(u.cg, 2000);
+	finish_run(&u, start_ms);
+	(void)cg_destroy(u.cg);
+	_exit(0);
+}
+
+/* ---- start / observe / stop / cleanup -------------------------------- */
+
+int local_start(const struct local_spec *s0, char *err, size_t errlen)
+{
+	if (!s0 || !s0->run_dir || !s0->plan)
+		return errf(err, errlen, -EINVAL, "local: run directory and plan are required");
+	char abs[PATH_MAX];
+	if (!realpath(s0->run_dir, abs))
+		return errf(err, errlen, -errno, "run %s: %s: call local_prepare first", s0->run_dir,
+			    strerror(errno));
+	struct local_spec s = *s0;
+	s.run_dir = abs;
+	char *ws = xasprintf("%s/workspace", abs);
+	struct stat st;
+	int wrc = stat(ws, &st);
+	free(ws);
+	if (wrc < 0)
+		return errf(err, errlen, -ENOENT, "run %s is not prepared: call local_prepare first", abs);
+	struct pidinfo pi;
+	if (read_pidfile(abs, &pi) == 0)
+		return errf(err, errlen, -EEXIST, "run %s was already started", abs);
+	if (s.entrypoint_path && access(s.entrypoint_path, R_OK) < 0)
+		return errf(err, errlen, -errno, "entrypoint %s: %s", s.entrypoint_path, strerror(errno));
+	if (s.lib_path && access(s.lib_path, R_OK) < 0)
+		return errf(err, errlen, -errno, "paddock_lib.sh %s: %s", s.lib_path, strerror(errno));
+	int rc;
+	/* bwrap's own user namespace, made by root, maps the agent to host
+	 * uid 0: never.  As root a run always gets a uid of its own. */
+	if (s.isolation && geteuid() == 0 && !s.uid_slot_dir)
+		return errf(err, errlen, -EPERM,
+			    "run %s: running as root, the sandbox needs a uid range for its runs (uid_slot_dir)",
+			    abs);
+	if (s.isolation && (rc = local_sandbox_check(s.bwrap_path, local_uses_slots(&s), err, errlen)) < 0)
+		return rc;
+	struct strv argv = {0}, srcs = {0};
+	char **envp = NULL;
+	if ((rc = local_argv_build(&s, &argv, &srcs, err, errlen)) < 0)
+		return rc;
+	if ((rc = local_env_build(&s, &envp, err, errlen)) < 0) {
+		strv_free(&argv);
+		strv_free(&srcs);
+		return rc;
+	}
+	int sp[2];
+	if (pipe2(sp, O_CLOEXEC) < 0) {
+		rc = errf(err, errlen, -errno, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	pid_t a = fork();
+	if (a < 0) {
+		rc = errf(err, errlen, -errno, "fork: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		goto out;
+	}
+	if (a == 0) {
+		/* Intermediate: a new session, then leave the supervisor orphaned
+		 * so that nothing ties it to the controller. */
+		close(sp[0]);
+		setsid();
+		pid_t b = fork();
+		if (b < 0) {
+			status_msg(sp[1], -errno, "cannot fork the supervisor");
+			_exit(1);
+		}
+		if (b > 0)
+			_exit(0);
+		supervise(&s, argv.v, srcs.v, envp, sp[1]);
+	}
+	close(sp[1]);
+	int ast;
+	while (waitpid(a, &ast, 0) < 0 && errno == EINTR)
+		;
+	char msg[256];
+	size_t len = 0;
+	int64_t dl = now_mono_ms() + 30000;
+	for (;;) {
+		int64_t left = dl - now_mono_ms();
+		struct pollfd pf = {.fd = sp[0], .events = POLLIN};
+		if (left <= 0)
+			break;
+		int r = poll(&pf, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		ssize_t n = read(sp[0], msg + len, sizeof(msg) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(msg) - 1)
+			break;
+	}
+	close(sp[0]);
+	msg[len] = '\0';
+	int code = 0;
+	int off = 0;
+	if (sscanf(msg, "%d %n", &code, &off) < 1) {
+		rc = errf(err, errlen, -EIO, "run %s: the supervisor did not report back", abs);
+	} else if (code < 0) {
+		rc = errf(err, errlen, code, "run %s: %s", abs, msg + off);
+	} else {
+		rc = 0;
+	}
+out:
+	strv_free(&argv);
+	strv_free(&srcs);
+	local_env_free(envp);
+	return rc;
+}
+
+static int parse_result(const char *data, struct local_obs *o)
+{
+	json_object *root = json_tokener_parse(data);
+	if (!root || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return -EINVAL;
+	}
+	json_object *v;
+	if (json_object_object_get_ex(root, "exitCode", &v))
+		o->exit_code = json_object_get_int(v);
+	if (json_object_object_get_ex(root, "signal", &v))
+		o->term_signal = json_object_get_int(v);
+	if (json_object_object_get_ex(root, "endReason", &v))
+		snprintf(o->end_reason, sizeof(o->end_reason), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(root, "endMessage", &v))
+		snprintf(o->end_message, sizeof(o->end_message), "%s", json_object_get_string(v));
+	o->uid = -1;
+	if (json_object_object_get_ex(root, "uid", &v))
+		o->uid = (long)json_object_get_int64(v);
+	if (json_object_object_get_ex(root, "cpuSeconds", &v))
+		o->cpu_seconds = json_object_get_double(v);
+	if (json_object_object_get_ex(root, "memoryPeakBytes", &v))
+		o->memory_peak = json_object_get_int64(v);
+	if (json_object_object_get_ex(root, "startMs", &v))
+		o->start_ms = json_object_get_int64(v);
+	if (json_object_object_get_ex(root, "endMs", &v))
+		o->end_ms = json_object_get_int64(v);
+	if (json_object_object_get_ex(root, "result", &v) && v)
+		o->result_json = xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	json_object_put(root);
+	return 0;
+}
+
+static int read_result(const char *run_dir, struct local_obs *o)
+{
+	char *path = xasprintf("%s/" RESULT_FILE, run_dir);
+	char *data = NULL;
+	int rc = read_file(path, RESULT_READ_CAP, &data, NULL);
+	free(path);
+	if (rc < 0)
+		return rc;
+	struct local_obs tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.state = LOCAL_EXITED;
+	rc = parse_result(data, &tmp);
+	free(data);
+	if (rc == 0)
+		*o = tmp;
+	return rc;
+}
+
+int local_observe(const char *run_dir, struct local_obs *o)
+{
+	if (!run_dir || !o)
+		return -EINVAL;
+	struct local_obs r;
+	memset(&r, 0, sizeof(r));
+	int rc = read_result(run_dir, &r);
+	if (rc == 0)
+		goto done;
+	if (rc != -ENOENT)
+		return rc;
+	struct pidinfo pi;
+	rc = read_pidfile(run_dir, &pi);
+	if (rc == -ENOENT) {
+		r.state = LOCAL_NONE;
+		goto done;
+	}
+	if (rc < 0)
+		return rc;
+	r.start_ms = pi.start_ms;
+	if (pid_alive(&pi)) {
+		r.state = LOCAL_RUNNING;
+		goto done;
+	}
+	/* It may have written the result just before exiting. */
+	rc = read_result(run_dir, &r);
+	if (rc == 0)
+		goto done;
+	if (rc != -ENOENT)
+		return rc;
+	r.state = LOCAL_LOST;
+	r.start_ms = pi.start_ms;
+done:
+	*o = r;
+	return 0;
+}
+
+void local_obs_free(struct local_obs *o)
+{
+	if (!o)
+		return;
+	free(o->result_json);
+	o->result_json = NULL;
+}
+
+int local_stop(const char *run_dir, int reason)
+{
+	struct local_obs o;
+	int rc = local_observe(run_dir, &o);
+	if (rc < 0)
+		return rc;
+	local_obs_free(&o);
+	if (o.state == LOCAL_NONE)
+		return -ENOENT;
+	if (o.state == LOCAL_EXITED)
+		return 0;
+	if (o.state == LOCAL_LOST)
+		return -ESRCH;
+	struct pidinfo pi;
+	if ((rc = read_pidfile(run_dir, &pi)) < 0)
+		return rc;
+	if (!pid_alive(&pi))
+		return 0;
+	/* The reason travels with the signal: a timeout is not a stop. */
+	union sigval sv = {.sival_int = reason};
+	return sigqueue(pi.pid, SIGTERM, sv) < 0 ? -errno : 0;
+}
+
+int local_cleanup(const char *run_dir, char *err, size_t errlen)
+{
+	struct local_obs o;
+	int rc = local_observe(run_dir, &o);
+	if (rc == 0) {
+		local_obs_free(&o);
+		if (o.state == LOCAL_RUNNING)
+			return errf(err, errlen, -EBUSY, "cannot remove %s: its run is still running", run_dir);
+	}
+	return rm_rf_report(run_dir, err, errlen);
+}

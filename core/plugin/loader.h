@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loader.h - finds plugins in the configured directories, checks their
+ * ABI and file permissions, and creates instances of the enabled ones.
+ * One bad plugin never stops the others, unless the config enables it.
+ */
+#ifndef PADDOCK_LOADER_H
+#define PADDOCK_LOADER_H
+
+#include <paddock/plugin.h>
+#include <stdbool.h>
+
+#include "base/conf.h"
+
+struct loaded_plugin {
+	char *path;                          /* the .so */
+	void *dl;                            /* dlopen handle */
+	const struct paddock_plugin *desc;   /* borrowed from the .so */
+	bool enabled;                        /* listed enabled in the config */
+	struct paddock_host *host;           /* owned, when instantiated */
+	void *instance;                      /* from ops->create, when enabled */
+};
+
+struct plugin_refusal {
+	char *path;
+	char *reason;   /* one line: "ABI 2.0 not supported (host 1.0)" */
+};
+
+struct plugin_set {
+	struct loaded_plugin *v;
+	size_t n;
+	struct plugin_refusal *refused;
+	size_t n_refused;
+};
+
+/* Scan cfg->plugin_dirs (non-recursively, *.so), load every plugin, and
+ * create instances of the enabled ones when `instantiate` is true.
+ * Returns 0, or a negative errno with "PATH: reason" in err when an
+ * enabled plugin was refused, missing or failed to create. */
+int plugins_load(const struct pd_config *cfg, bool instantiate, struct plugin_set **out,
+		 char *err, size_t errlen);
+void plugins_free(struct plugin_set *s); /* destroys instances, then dlclose */
+
+/* Enabled, instantiated plugins only.  Borrowed. */
+const struct loaded_plugin *plugins_driver(const struct plugin_set *s, const char *name);
+const struct loaded_plugin *plugins_context(const struct plugin_set *s, const char *type);
+static inline const struct paddock_driver_ops *plugin_driver_ops(const struct loaded_plugin *p)
+{
+	return (const struct paddock_driver_ops *)p->desc->ops;
+}
+static inline const struct paddock_context_ops *plugin_context_ops(const struct loaded_plugin *p)
+{
+	return (const struct paddock_context_ops *)p->desc->ops;
+}
+
+#endif

@@ -31,7 +31,7 @@ unit() { make -C "$build" -j"$jobs" check; }
 sanitizers() {
 	local b="$here/_build-asan"
 	mkdir -p "$b" && cd "$b" || return 1
-	[ -f Makefile ] || "$here/configure" --enable-werror --enable-sanitizers >/dev/null || return 1
+	[ -f Makefile ] || "$here/configure" --enable-werror --enable-sanitizers --enable-test-hooks >/dev/null || return 1
 	make -s -j"$jobs" >/dev/null && ASAN_OPTIONS=detect_leaks=1 make -j"$jobs" check
 }
 

@@ -33,6 +33,9 @@ static int version_fn(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(&cmd_version, "unexpected argument \"%s\"", argv[1]);
 	printf("%s %s (plugin ABI %d.%d)\n", PACKAGE_NAME, PACKAGE_VERSION, PADDOCK_ABI_MAJOR,
 	       PADDOCK_ABI_MINOR);
+#ifdef PADDOCK_TEST_HOOKS
+	printf("test hooks: compiled in (a test build: not for production)\n");
+#endif
 	return CLI_EXIT_OK;
 }
 

@@ -30,8 +30,10 @@
 #include "model/model.h"
 #include "control/pipeline.h"
 #include "base/quantity.h"
+#include "base/sha256.h"
 #include "control/reconcile.h"
 #include "local/backend.h"
+#include "local/local.h"
 #include "local/store.h"
 #include "base/term.h"
 
@@ -718,9 +720,8 @@ static int next_state(struct backend *be, struct kcli_watch *kw, const char *ns,
 {
 	if (kw)
 		return kcli_watch_next(kw, 500, task, err, errlen);
-	int64_t next = 0;
 	if (runtime_lock(be->rt) == 1)
-		runtime_tick(be->rt, &next);
+		(void)runtime_sync(be->rt);
 	return store_get(be->rt->store, MODEL_TASK, ns, name, task) < 0 ? -ENOENT : 0;
 }
 
@@ -844,14 +845,39 @@ static char *user_config_value(const char *key)
 	return val;
 }
 
-/* Find a credential for `driver` (flags > env > user config) and store it
- * as Secret paddock-<driver>-credentials.  Returns 1 if stored (secret
- * name in *secret), 0 if none was found. */
+/* Wipe the values of a Secret document (stringData, and data once
+ * validation has folded stringData in) before it is freed. */
+static void scrub_secret_doc(json_object *doc)
+{
+	static const char *const fields[] = { "stringData", "data" };
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		json_object *d = jget(doc, fields[i]);
+		if (!d || !json_object_is_type(d, json_type_object))
+			continue;
+		json_object_object_foreach(d, k, v) {
+			(void)k;
+			if (json_object_is_type(v, json_type_string))
+				explicit_bzero((char *)json_object_get_string(v),
+					       (size_t)json_object_get_string_len(v));
+		}
+	}
+}
+
+/* Find a credential for `driver` (env > user config) and store it as the
+ * Secret paddock-<driver>-credentials-<hash>: hash is the first 10 hex
+ * digits of SHA-256(key name, a NUL, value), so the name follows the
+ * content.  A Task queued with one value keeps it when a later run finds
+ * another (that one gets a Secret of its own), and the same value reuses
+ * its Secret.  The Secret is created only when absent, never updated, and
+ * is immutable.  Neither the value nor the full digest is ever printed.
+ * Returns 1 if stored (secret name in *secret_name), 0 if none was found,
+ * < 0 on an error (printed). */
 static int auto_credentials(struct backend *be, const char *ns, const char *driver, const char *type,
 			    const char **secret_name, const char **source)
 {
 	const struct cred_env *ce = find_cred_env(driver);
 	bool oauth = str_eq(type, "oauth");
+	const char *key = oauth ? "oauthToken" : "apiKey";
 	const char *envs[3] = { oauth ? "PADDOCK_OAUTH_TOKEN" : "PADDOCK_API_KEY",
 				ce ? (oauth ? ce->oauth_env : ce->api_env) : NULL, NULL };
 	char *value = NULL;
@@ -863,26 +889,51 @@ static int auto_credentials(struct backend *be, const char *ns, const char *driv
 		}
 	}
 	if (!value) {
-		value = user_config_value(oauth ? "oauthToken" : "apiKey");
+		value = user_config_value(key);
 		if (value)
 			*source = oauth ? "oauthToken in ~/.config/paddock/config.yaml"
 					: "apiKey in ~/.config/paddock/config.yaml";
 	}
 	if (!value)
 		return 0;
+	struct sha256 h;
+	char hash[11];
+	sha256_init(&h);
+	sha256_update(&h, key, strlen(key) + 1);
+	sha256_update(&h, value, strlen(value));
+	sha256_final_hex(&h, hash, 10);
 	static char name[128];
-	snprintf(name, sizeof(name), "paddock-%s-credentials", driver);
-	json_object *doc = new_doc("v1", "Secret", ns, name);
-	json_object *sd = json_object_new_object();
-	jset_str(sd, oauth ? "oauthToken" : "apiKey", value);
-	json_object_object_add(doc, "stringData", sd);
-	secure_free(value, strlen(value));
+	snprintf(name, sizeof(name), "paddock-%s-credentials-%s", driver, hash);
 	char err[512];
+	int rc;
+	/* Locally: look first, and leave an existing one as it is.  On a
+	 * cluster: create only; AlreadyExists (409) is the same content. */
+	if (!be->kc) {
+		json_object *cur = NULL;
+		rc = be_get(be, MODEL_SECRET, ns, name, &cur, err, sizeof(err));
+		if (rc == 0) {
+			scrub_secret_doc(cur);
+			json_object_put(cur);
+			secure_free(value, strlen(value));
+			*secret_name = name;
+			return 1;
+		}
+	}
+	json_object *doc = new_doc("v1", "Secret", ns, name);
+	json_object *labels = json_object_new_object();
+	jset_str(labels, "paddock.dev/credentials", driver);
+	json_object_object_add(jget(doc, "metadata"), "labels", labels);
+	json_object *sd = json_object_new_object();
+	jset_str(sd, key, value);
+	json_object_object_add(doc, "stringData", sd);
+	json_object_object_add(doc, "immutable", json_object_new_boolean(true));
+	secure_free(value, strlen(value));
 	bool created;
 	enum model_kind k;
-	int rc = be_apply(be, doc, false, &created, &k, err, sizeof(err));
+	rc = be_apply(be, doc, true, &created, &k, err, sizeof(err));
+	scrub_secret_doc(doc);
 	json_object_put(doc);
-	if (rc < 0) {
+	if (rc < 0 && rc != -EEXIST) {
 		cli_error_escaped("storing credentials: %s", err);
 		return rc;
 	}
@@ -1054,7 +1105,8 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		json_object_object_add(spec, "outputs", o);
 	}
 	/* Credentials: --credentials/--secret, else found in the environment or
-	 * the user config and stored as a Secret, else none for exec. */
+	 * the user config and stored as a Secret named by its content, else
+	 * none for exec. */
 	if (type && !str_eq(cred, "none")) {
 		const char *ctype = cred ? cred : "api-key";
 		const char *sname = secret, *source = NULL;
@@ -1172,7 +1224,10 @@ const struct cli_command cmd_run = {
 	"Credentials for --type: --secret, else $PADDOCK_API_KEY or the driver's own\n"
 	"variable (ANTHROPIC_API_KEY, CODEX_API_KEY, GEMINI_API_KEY, OPENCODE_API_KEY),\n"
 	"else apiKey/oauthToken in ~/.config/paddock/config.yaml.  A found value is\n"
-	"stored as Secret paddock-DRIVER-credentials and never printed.\n"
+	"stored as Secret paddock-DRIVER-credentials-HASH (HASH: 10 hex digits of\n"
+	"SHA-256 of the key name and value), created once and never changed, so a\n"
+	"queued task keeps the value it was submitted with; the value is never\n"
+	"printed.  Old ones stay: paddock delete secret NAME once no task uses it.\n"
 	CLUSTER_HELP("The Task (and a found credential, as the Secret above) is created in the\n"
 		     "cluster, whose controller runs it as a Job: run only submits; -w watches\n"
 		     "the phase (at most the timeout plus 10 minutes), with the same exit status.\n")
@@ -1617,6 +1672,35 @@ static int name_args(const char *cmd, int argc, char **argv, const char **ns, en
 	return 0;
 }
 
+#define SETTLE_WAIT_S 60
+
+/* After a stop or delete intent, locally: wait until the task is
+ * finished (gone) - doing the controller's work in-process when no
+ * controller runs - so that the command returns when it is true.
+ * 0, or -ETIMEDOUT after SETTLE_WAIT_S (the intent stays). */
+static int local_settle(struct backend *be, const char *ns, const char *name, bool gone)
+{
+	int64_t start = now_mono_ms();
+	bool said = false;
+	while (!stop_flag && now_mono_ms() - start < SETTLE_WAIT_S * 1000) {
+		if (runtime_lock(be->rt) == 1)
+			(void)runtime_sync(be->rt);
+		json_object *task = NULL;
+		if (store_get(be->rt->store, MODEL_TASK, ns, name, &task) < 0)
+			return 0;
+		bool done = !gone && phase_done(jstr(jget(task, "status"), "phase"));
+		json_object_put(task);
+		if (done)
+			return 0;
+		if (!said && now_mono_ms() - start > 2000) {
+			fprintf(stderr, "paddock: waiting for the run of %s/%s to end...\n", ns, name);
+			said = true;
+		}
+		usleep(50 * 1000);
+	}
+	return -ETIMEDOUT;
+}
+
 static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *ns = NULL;
@@ -1639,6 +1723,8 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 				ret = be.kc ? kcli_exit_code(rc) : CLI_EXIT_NOT_FOUND;
 				if (rc == -EHOSTUNREACH)
 					break; /* once is enough */
+			} else if (!be.kc && local_settle(&be, ns, names.v[i], false) == 0) {
+				printf("Task/%s stopped\n", names.v[i]);
 			} else {
 				printf("Task/%s stop requested\n", names.v[i]);
 			}
@@ -1653,9 +1739,12 @@ const struct cli_command cmd_stop = {
 	"stop", "stop a task: kill its whole run and record reason Stopped",
 	"Usage: paddock stop NAME... [-n NS]\n"
 	"\n"
-	"A task that has not started is Stopped at once; a running one is killed\n"
-	"(the whole process tree) by the controller, or by this command when no\n"
-	"controller runs.  Dependents of a stopped task fail with DependencyFailed.\n"
+	"Records the request (annotation paddock.dev/stop=true); the controller\n"
+	"then stops a task that has not started, or kills a running one (the whole\n"
+	"process tree) and records Stopped.  With no `paddock controller` running,\n"
+	"this command does the controller's work itself.  It returns once the task\n"
+	"is finished (at most 60 s, then it says the stop is still pending).\n"
+	"Dependents of a stopped task fail with DependencyFailed.\n"
 	CLUSTER_HELP("Sets annotation paddock.dev/stop=true; the cluster's controller stops the run.\n")
 	"\n"
 	"Example:\n"
@@ -1682,6 +1771,12 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 		ns = be.ns;
 		for (size_t i = 0; i < names.n; i++) {
 			char err[1024] = "";
+			char *run_dir = NULL;
+			json_object *task = NULL;
+			if (!be.kc && kind == MODEL_TASK &&
+			    store_get(be.rt->store, MODEL_TASK, ns, names.v[i], &task) == 0)
+				run_dir = runtime_run_dir(be.rt, task);
+			json_object_put(task);
 			int rc = be.kc ? kcli_delete(be.kc, kind, ns, names.v[i], err, sizeof(err))
 				       : runtime_delete(be.rt, kind, ns, names.v[i], err, sizeof(err));
 			if (rc == -ENOENT) {
@@ -1695,9 +1790,21 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 				ret = CLI_EXIT_FAILED;
 				if (rc == -EHOSTUNREACH)
 					break; /* once is enough */
+			} else if (!be.kc && kind == MODEL_TASK &&
+				   local_settle(&be, ns, names.v[i], true) < 0) {
+				printf("%s/%s marked for deletion: its run has not ended yet\n",
+				       model_kind_name(kind), names.v[i]);
+			} else if (!be.kc && kind == MODEL_TASK && run_dir &&
+				   access(run_dir, F_OK) == 0 &&
+				   local_cleanup(run_dir, err, sizeof(err)) < 0) {
+				cli_error_escaped("task \"%s/%s\" deleted, but its run directory remains: %s; "
+						  "`paddock controller` retries removing it",
+						  ns, names.v[i], err);
+				ret = CLI_EXIT_FAILED;
 			} else {
 				printf("%s/%s deleted\n", model_kind_name(kind), names.v[i]);
 			}
+			free(run_dir);
 		}
 	}
 	be_close(&be);
@@ -1709,8 +1816,10 @@ const struct cli_command cmd_delete = {
 	"delete", "delete tasks (killing their runs), agents, secrets or configmaps",
 	"Usage: paddock delete [task|agent|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
 	"\n"
-	"Deleting a running task kills its run first, then removes the task, its\n"
-	"events and its run directory.\n"
+	"A task is marked for deletion (metadata.deletionTimestamp); the controller\n"
+	"kills its run, removes its run directory, then the task and its events.\n"
+	"With no `paddock controller` running, this command does that itself.  It\n"
+	"returns once the task is gone (at most 60 s).\n"
 	CLUSTER_HELP("Deletes with propagation Background: a task's Job goes by garbage collection.\n")
 	"\n"
 	"Example:\n"
@@ -1797,32 +1906,7 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	 * waiting second controller does not take the port). */
 	struct metrics *m = start_metrics(ctx);
 	rt->metrics = m;
-	int64_t last_version = -1, last_tick = 0, last_observe = 0, next = 0;
-	bool full = true, live = false;
-	while (!stop_flag) {
-		int64_t v = store_data_version(rt->store);
-		int64_t now = now_wall_ms();
-		/* A full pass when another process changed the store, when a run of
-		 * ours ended (a slot is free), when a deadline is due, and every
-		 * second.  Between passes, live runs are only observed, every 25 ms:
-		 * they end without touching the store. */
-		if (full || v != last_version || now - last_tick >= 1000 || (next && now >= next)) {
-			double t0 = metrics_now();
-			int tr = runtime_tick(rt, &next);
-			metrics_observe_tick(m, metrics_now() - t0, tr >= 0, tr < 0 ? strerror(-tr) : NULL);
-			metrics_refresh(m, rt->store);
-			last_version = store_data_version(rt->store);
-			last_tick = last_observe = now;
-			live = store_count_phase(rt->store, MODEL_PHASE_RUNNING, NULL) > 0;
-			full = false;
-		} else if (live && now - last_observe >= 25) {
-			full = runtime_observe(rt) > 0;
-			last_observe = now;
-			if (full)
-				continue; /* a slot is free: admit now, not after a sleep */
-		}
-		usleep(5 * 1000);
-	}
+	(void)runtime_serve(rt, &stop_flag);
 	log_info("controller stopping; runs keep going under their supervisors");
 	rt->metrics = NULL;
 	metrics_free(m);

@@ -18,7 +18,6 @@
 #include <paddock/plugin.h>
 
 #include "model/model.h"
-#include "local/store.h"
 #include "base/util.h"
 
 #define OTHER_LABEL "(other)"
@@ -345,26 +344,12 @@ static void set_store_status(struct metrics *m, bool ok, const char *error)
 	pthread_mutex_unlock(&m->lock);
 }
 
-static int agent_key_cb(json_object *obj, void *ctx)
-{
-	struct strv *keys = ctx;
-	if (keys->n >= METRICS_MAX_AGENTS)
-		return 1; /* the rest is counted as "(other)" */
-	json_object *md, *ns, *name;
-	if (!json_object_object_get_ex(obj, "metadata", &md) ||
-	    !json_object_object_get_ex(md, "namespace", &ns) ||
-	    !json_object_object_get_ex(md, "name", &name))
-		return 0;
-	strv_push_owned(keys, xasprintf("%s/%s", json_object_get_string(ns), json_object_get_string(name)));
-	return 0;
-}
-
 /* Counts by phase and Queued per Agent key; 0 or -errno with why. */
-static int publish_counts(struct metrics *m, struct store *s, char *why, size_t whylen)
+static int publish_counts(struct metrics *m, const struct metrics_source *s, char *why, size_t whylen)
 {
 	long counts[METRICS_N_PHASES];
 	for (int p = 0; p < METRICS_N_PHASES; p++) {
-		long c = store_count_phase(s, (enum model_phase)p, NULL);
+		long c = s->count(s->ctx, (enum model_phase)p, NULL);
 		if (c < 0) {
 			snprintf(why, whylen, "store: counting %s tasks: %s",
 				 model_phase_name((enum model_phase)p), strerror((int)-c));
@@ -374,7 +359,7 @@ static int publish_counts(struct metrics *m, struct store *s, char *why, size_t 
 	}
 	struct strv keys = { 0 };
 	strv_push(&keys, ""); /* Tasks with spec.type */
-	int rc = store_list(s, MODEL_AGENT, NULL, agent_key_cb, &keys);
+	int rc = s->agent_keys(s->ctx, &keys);
 	if (rc < 0) {
 		snprintf(why, whylen, "store: listing agents: %s", strerror(-rc));
 		strv_free(&keys);
@@ -387,7 +372,7 @@ static int publish_counts(struct metrics *m, struct store *s, char *why, size_t 
 	const char **names = xcalloc(keys.n + 1, sizeof(char *));
 	long sum = 0;
 	for (size_t i = 0; i < keys.n; i++) {
-		long c = store_count_phase(s, MODEL_PHASE_QUEUED, keys.v[i]);
+		long c = s->count(s->ctx, MODEL_PHASE_QUEUED, keys.v[i]);
 		if (c < 0) {
 			snprintf(why, whylen, "store: counting queued tasks: %s", strerror((int)-c));
 			rc = (int)c;
@@ -412,7 +397,7 @@ out:
 	return rc;
 }
 
-int metrics_refresh(struct metrics *m, struct store *s)
+int metrics_refresh(struct metrics *m, const struct metrics_source *s)
 {
 	if (!m || !s)
 		return 0;

@@ -34,9 +34,10 @@
 #include <sys/socket.h>
 
 #include "base/run_limits.h"
+#include "base/util.h"
+#include "model/model.h"
 
 struct metrics;
-struct store;
 
 #define METRICS_DEFAULT_LISTEN "127.0.0.1:9464"
 #define METRICS_MAX_AGENTS 1000
@@ -86,7 +87,17 @@ void metrics_set_queue_depths(struct metrics *m, const char *const *keys, const 
  * store (indexed count queries) and publish them, at most once every
  * METRICS_REFRESH_MS (earlier calls return 0 at once).  A failing query
  * makes /readyz answer 503 with the error.  0 or -errno. */
-int metrics_refresh(struct metrics *m, struct store *s);
+/* Where the counts come from (a backend). */
+struct metrics_source {
+	void *ctx;
+	/* Tasks in `phase` (of agent_key "ns/name", "" for spec.type; NULL:
+	 * all), or -errno. */
+	long (*count)(void *ctx, enum model_phase phase, const char *agent_key);
+	/* Push the Agents' "ns/name" onto keys, at most METRICS_MAX_AGENTS
+	 * (the rest is counted as "(other)"); 0 or -errno. */
+	int (*agent_keys)(void *ctx, struct strv *keys);
+};
+int metrics_refresh(struct metrics *m, const struct metrics_source *s);
 
 /* A run finished: seconds < 0, tokens < 0 and cost < 0 mean unknown and
  * are not recorded.  driver borrowed (NULL: "unknown"). */

@@ -18,15 +18,15 @@
 
 #include "plugin/host.h"
 #include "base/jsonutil.h"
+#include "kube/lease.h"
 #include "kube/render.h"
+#include "control/controller.h"
 #include "control/metrics.h"
 #include "model/model.h"
 #include "control/pipeline.h"
 #include "control/reconcile.h"
 #include "control/template.h"
 
-#define PASS_MIN_INTERVAL_MS 50
-#define PASS_MAX_INTERVAL_MS 1000
 #define SWEEP_INTERVAL_MS 10000
 #define LOG_LINE_MAX (64 * 1024)
 #define SCRIPT_MAX (256 * 1024)
@@ -41,11 +41,10 @@ struct kctl {
 	struct metrics *m;
 	char *identity;
 	char *lease_ns;
-	bool leader;
-	int64_t lease_ok_ms;    /* monotonic: last successful acquire or renew */
+	struct kube_lease *lease;
 	int64_t lease_next_ms;  /* monotonic: next lease attempt */
-	bool dirty;             /* something changed since the last pass */
-	int64_t next_due_ms;    /* wall: a timeout or TTL falls due */
+	bool was_leading;       /* leading and caches synced at the last look */
+	struct ctl *ctl;
 	int64_t last_sweep_ms;
 	json_object *events;    /* Events to send after the pass: array of {ns, event} */
 };
@@ -167,7 +166,7 @@ static int lk_task_deps(void *ctx, const char *name, const char *const **deps, s
 	if (!t)
 		return -ENOENT;
 	/* spec.dependsOn is validated: an array of strings, borrowed from the
-	 * cache, which does not change during a pass. */
+	 * cache, which does not change during one reconcile. */
 	json_object *arr = jget(jget(t, "spec"), "dependsOn");
 	size_t m = arr ? json_object_array_length(arr) : 0;
 	if (m > l->deps_cap) {
@@ -238,18 +237,6 @@ static int dep_result(void *ctx, const char *dep, const char *key, const char **
 
 /* ---- writes ---------------------------------------------------------- */
 
-static void apply_status(void *ctx, json_object *fresh)
-{
-	json_object *patch = ctx;
-	json_object *st = jget(fresh, "status");
-	if (!st) {
-		st = json_object_new_object();
-		json_object_object_add(fresh, "status", st);
-	}
-	json_object_object_foreach(patch, key, val)
-		json_object_object_add(st, key, val ? json_object_get(val) : NULL);
-}
-
 /* Record an Event about the task (what `paddock describe` lists). */
 static void record_event(struct kctl *k, const struct model_task *t, const char *phase,
 			 const char *reason, const char *message)
@@ -307,39 +294,9 @@ static void flush_events(struct kctl *k)
 		json_object_array_del_idx(k->events, 0, n);
 }
 
-/* Write status fields in `patch` (taken) plus phase/reason/message. */
-static int write_status(struct kctl *k, json_object *task, const struct model_task *t,
-			json_object *patch, const char *phase, const char *reason,
-			const char *message)
-{
-	jset_str(patch, "phase", phase);
-	jset_str(patch, "reason", reason ? reason : "");
-	jset_str(patch, "message", message ? message : "");
-	json_object *copy = NULL;
-	json_object_deep_copy(task, &copy, NULL);
-	apply_status(patch, copy);
-	json_object *updated = NULL;
-	char err[512];
-	int st = kube_update_status(k->kc, &KUBE_TASKS, copy, apply_status, patch, &updated, err,
-				    sizeof(err));
-	json_object_put(copy);
-	int rc = 0;
-	if (st == 200 && updated) {
-		kube_informer_store(k->inf[INF_TASKS], updated);
-		log_info("task phase", "namespace", t->ns, "task", t->name, "phase", phase, "reason",
-			 reason ? reason : "", "message", message ? message : "");
-		record_event(k, t, phase, reason, message);
-	} else if (st == 404) {
-		rc = -ENOENT;
-	} else {
-		log_error("status write failed", "namespace", t->ns, "task", t->name, "error", err);
-		rc = -EIO;
-	}
-	json_object_put(updated);
-	json_object_put(patch);
-	return rc;
-}
-
+/* A Job is deleted in the foreground: it stays (with a
+ * deletionTimestamp) until its pod is gone, so that the controller, which
+ * counts it until then, never frees its slot while the agent still runs. */
 static int delete_object(struct kctl *k, const struct kube_resource *r, const char *ns,
 			 const char *name)
 {
@@ -347,7 +304,7 @@ static int delete_object(struct kctl *k, const struct kube_resource *r, const ch
 	json_object *opts = json_object_new_object();
 	jset_str(opts, "kind", "DeleteOptions");
 	jset_str(opts, "apiVersion", "v1");
-	jset_str(opts, "propagationPolicy", "Background");
+	jset_str(opts, "propagationPolicy", r == &KUBE_JOBS ? "Foreground" : "Background");
 	char err[512];
 	int st = kube_request(k->kc, "DELETE", path, opts, NULL, NULL, err, sizeof(err));
 	json_object_put(opts);
@@ -574,44 +531,6 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 	json_object_put(pods);
 }
 
-/* A Running task's Job.  Its Agent (*a, owned; for the driver's parser)
- * is looked up only once the Job has ended. */
-static void observe_job(struct kctl *k, json_object *task, const struct model_task *t,
-			struct model_agent **a, struct rec_input *in, struct kobs *o)
-{
-	json_object *st = jget(task, "status");
-	const char *jn = jstr(st, "jobName"), *ns = jstr(st, "runNamespace");
-	json_object *job = jn && ns ? kube_informer_get(k->inf[INF_JOBS], ns, jn) : NULL;
-	if (!job) {
-		in->run = REC_RUN_LOST;
-		return;
-	}
-	const char *why = NULL;
-	bool complete = job_condition(job, "Complete", NULL);
-	if (!complete && !job_condition(job, "Failed", &why)) {
-		in->run = REC_RUN_ACTIVE;
-		return;
-	}
-	if (t->agent_name && !*a) {
-		struct klookup l = { k, t->ns, NULL, 0 };
-		lk_agent(&l, t->agent_ns, t->agent_name, a);
-	}
-	collect_run(k, t, *a, ns, jn, complete, o);
-	if (!complete) {
-		if (str_eq(why, "DeadlineExceeded"))
-			in->run_end_reason = "Timeout";
-	}
-	if (o->end_reason) {
-		in->run_end_reason = o->end_reason;
-		in->run_end_message = o->end_message;
-	}
-	in->run = REC_RUN_EXITED;
-	in->exit_code = o->exit_code;
-	json_object *oc = jget(o->result, "outcome");
-	in->outcome = oc ? json_object_get_int(oc) : 0;
-	in->run_error = jstr(o->result, "error");
-}
-
 /* ---- validation: what `paddock apply` checks before storing ------------- */
 
 /*
@@ -653,151 +572,9 @@ static int task_view(struct kctl *k, json_object *task, bool plugins, struct mod
 	return 0;
 }
 
-/* ---- reconcile one task ----------------------------------------------- */
+/* ---- the controller's operations on the API server ----------------------- */
 
-struct kadmit {
-	bool admit;
-	long agent_running, agent_max, global_running, global_max;
-	bool started;
-};
-
-static void reconcile_task(struct kctl *k, json_object *task, struct kadmit *ad)
-{
-	char err[1024] = "";
-	struct model_task *t = NULL;
-	struct model_agent *a = NULL;
-	struct kobs o = { 0 };
-	json_object *md = jget(task, "metadata");
-	enum rec_phase ph = task_phase_of(task);
-	char invalid[1024] = "";
-	/* The spec's checks and defaults matter until the run starts: all of
-	 * apply's checks once, when the task is first seen (Pending); the
-	 * schema's defaults up to admission; a started task is read as is. */
-	int vrc = ph == REC_PENDING || ph == REC_WAITING || ph == REC_QUEUED ?
-			  task_view(k, task, ph == REC_PENDING, &t, invalid, sizeof(invalid)) :
-			  model_task_from_json(task, &t, invalid, sizeof(invalid));
-	if (vrc < 0) {
-		log_error("unreadable task", "namespace", jstr(md, "namespace"), "task", jstr(md, "name"),
-			  "error", invalid);
-		return;
-	}
-	bool fresh = ph == REC_PENDING || ph == REC_WAITING;
-	json_object *st = jget(task, "status");
-	struct rec_input in;
-	pipeline_rec_input(k->cfg, task, t, &in);
-	struct klookup l = { k, t->ns, NULL, 0 };
-	struct pipeline_resolution res = { 0 };
-	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {
-		/* The Secret is fetched only for a task about to start: one
-		 * GET per admission, not one per task per pass. */
-		const struct pipeline_lookup lk = { &l, lk_task_phase, lk_task_deps, lk_agent,
-						    ad->admit ? lk_secret : NULL };
-		pipeline_resolve(k->ps, t, &lk, &in, &res);
-		a = res.agent;
-		res.agent = NULL;
-		if (fresh && invalid[0] && !in.invalid) {
-			in.invalid = invalid;
-			in.invalid_reason = "InvalidSpec";
-		}
-	}
-	in.agent_running = ad->agent_running;
-	in.agent_max = ad->agent_max;
-	in.global_running = ad->global_running;
-	in.global_max = ad->global_max;
-	in.head_of_queue = ad->admit;
-	if (ph == REC_RUNNING && !in.stop_requested)
-		observe_job(k, task, t, &a, &in, &o);
-	else if (ph == REC_RUNNING)
-		in.run = REC_RUN_ACTIVE;
-
-	struct rec_decision d;
-	rec_decide(&in, &d);
-	if (d.requeue_after_ms > 0) {
-		int64_t due = in.now_ms + d.requeue_after_ms;
-		if (k->next_due_ms == 0 || due < k->next_due_ms)
-			k->next_due_ms = due;
-	}
-	switch (d.action) {
-	case REC_NOOP:
-		break;
-	case REC_SET_PHASE: {
-		if (d.phase == ph && str_eq(jstr(st, "reason"), d.reason) &&
-		    str_eq(jstr(st, "message"), d.message))
-			break;
-		json_object *patch = json_object_new_object();
-		bool finished = rec_phase_terminal(d.phase);
-		if (finished) {
-			jset_time(patch, "completionTime", in.now_ms);
-			if (o.result)
-				pipeline_fill_results(patch, t, o.result, o.exit_code, o.start_ms, o.end_ms);
-		}
-		if (write_status(k, task, t, patch, rec_phase_name(d.phase), d.reason, d.message) == 0 &&
-		    finished && ph == REC_RUNNING) {
-			struct pipeline_eff e;
-			pipeline_effective(t, a, &e);
-			pipeline_count_run(k->m, e.driver, o.result, o.start_ms, o.end_ms);
-		}
-		break;
-	}
-	case REC_START: {
-		/* Job first, then status: a restart in between finds the Job
-		 * (409) and adopts it, so the run is created once. */
-		char *job_name = NULL, *run_ns = NULL;
-		if (start_job(k, t, a, &job_name, &run_ns, err, sizeof(err)) < 0) {
-			log_warn("start failed", "namespace", t->ns, "task", t->name, "error", err);
-			json_object *patch = json_object_new_object();
-			jset_time(patch, "completionTime", in.now_ms);
-			write_status(k, task, t, patch, "Failed", "StartFailed", err);
-			break;
-		}
-		json_object *patch = json_object_new_object();
-		jset_time(patch, "startTime", in.now_ms);
-		jset_str(patch, "runId", t->uid);
-		jset_str(patch, "jobName", job_name);
-		jset_str(patch, "runNamespace", run_ns);
-		if (write_status(k, task, t, patch, "Running", d.reason, d.message) == 0)
-			ad->started = true;
-		free(job_name);
-		free(run_ns);
-		break;
-	}
-	case REC_KILL: {
-		const char *jn = jstr(st, "jobName"), *ns = jstr(st, "runNamespace");
-		if (jn && ns && delete_object(k, &KUBE_JOBS, ns, jn) < 0)
-			break; /* try again next pass */
-		json_object *patch = json_object_new_object();
-		jset_time(patch, "completionTime", in.now_ms);
-		write_status(k, task, t, patch, str_eq(d.reason, "Stopped") ? "Stopped" : "Failed",
-			     d.reason, d.message);
-		break;
-	}
-	case REC_DELETE:
-		if (delete_object(k, &KUBE_TASKS, t->ns, t->name) == 0)
-			log_info("task deleted after TTL", "namespace", t->ns, "task", t->name);
-		break;
-	}
-	json_object_put(o.result);
-	free(l.deps);
-	pipeline_resolution_free(&res);
-	model_agent_free(a);
-	model_task_free(t);
-}
-
-/* ---- the pass ----------------------------------------------------------- */
-
-struct entry {
-	json_object *task;     /* borrowed from the cache (taken a reference) */
-	enum rec_phase phase;
-	int64_t created_ms;
-	const char *uid;
-	char key[320];         /* the Agent "ns/name", or "" */
-};
-
-struct pass {
-	struct entry *v;       /* the tasks a pass may act on */
-	size_t n, cap;
-	long phases[METRICS_N_PHASES]; /* every task, by phase (metrics) */
-};
+static void sweep_orphans(struct kctl *k);
 
 static void agent_key(json_object *task, char *key, size_t n)
 {
@@ -813,80 +590,509 @@ static void agent_key(json_object *task, char *key, size_t n)
 	snprintf(key, n, "%s/%s", ns ? ns : "", name);
 }
 
-static int collect(void *ctx, json_object *task)
+/* FIFO: creationTimestamp, then uid (the order lives in the objects). */
+static bool fifo_before(json_object *a, json_object *b)
 {
-	struct pass *p = ctx;
-	enum rec_phase ph = task_phase_of(task);
-	int mp = model_phase_parse(rec_phase_name(ph));
-	if (mp >= 0 && mp < METRICS_N_PHASES)
-		p->phases[mp]++;
-	/* A finished task is only counted, unless its TTL will delete it:
-	 * the thousands a cluster keeps cost no pass any work. */
-	if (rec_phase_terminal(ph) && !jget(jget(task, "spec"), "ttlSecondsAfterFinished"))
-		return 0;
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 64;
-		p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
-	}
-	struct entry *e = &p->v[p->n++];
-	e->task = json_object_get(task);
-	e->phase = ph;
-	json_object *md = jget(task, "metadata");
-	e->created_ms = jtime(md, "creationTimestamp");
-	e->uid = jstr(md, "uid");
-	agent_key(task, e->key, sizeof(e->key));
-	return 0;
-}
-static int fifo_cmp(const void *pa, const void *pb)
-{
-	const struct entry *a = pa, *b = pb;
-	if (a->created_ms != b->created_ms)
-		return a->created_ms < b->created_ms ? -1 : 1;
-	return strcmp(a->uid ? a->uid : "", b->uid ? b->uid : "");
+	json_object *ma = jget(a, "metadata"), *mb = jget(b, "metadata");
+	int64_t ca = jtime(ma, "creationTimestamp"), cb = jtime(mb, "creationTimestamp");
+	if (ca != cb)
+		return ca < cb;
+	const char *ua = jstr(ma, "uid"), *ub = jstr(mb, "uid");
+	return strcmp(ua ? ua : "", ub ? ub : "") < 0;
 }
 
-/* Running tasks per Agent key, counted from the cache. */
-struct counts {
-	char **keys;
-	long *running, *queued, *max;
-	size_t n;
+static json_object *op_get(void *b, const char *ns, const char *name)
+{
+	struct kctl *k = b;
+	json_object *t = kube_informer_get(k->inf[INF_TASKS], ns, name);
+	return t ? json_object_get(t) : NULL;
+}
+
+struct kfilter {
+	struct kctl *k;
+	struct ctl *c;
+	ctl_task_cb cb;
+	enum rec_phase phase;
+	const char *key;       /* agent key filter, or NULL */
+	long n;                /* counted */
+	json_object *best;     /* queue head (borrowed) */
+	struct strv *keys;
 };
 
-static size_t count_slot(struct counts *c, struct kctl *k, const char *key)
+static int list_cb(void *ctx, json_object *task)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->keys[i], key))
-			return i;
-	c->keys = xrealloc(c->keys, (c->n + 1) * sizeof(char *));
-	c->running = xrealloc(c->running, (c->n + 1) * sizeof(long));
-	c->queued = xrealloc(c->queued, (c->n + 1) * sizeof(long));
-	c->max = xrealloc(c->max, (c->n + 1) * sizeof(long));
-	c->keys[c->n] = xstrdup(key);
-	c->running[c->n] = c->queued[c->n] = 0;
-	long max = 0;
-	const char *slash = strchr(key, '/');
-	if (slash) {
-		char ns[256];
-		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
-		json_object *a = kube_informer_get(k->inf[INF_AGENTS], ns, slash + 1);
-		json_object *m = jget(jget(a, "spec"), "maxConcurrentTasks");
-		if (m)
-			max = (long)json_object_get_int64(m);
-	}
-	c->max[c->n] = max;
-	return c->n++;
+	struct kfilter *f = ctx;
+	if (task_phase_of(task) == f->phase)
+		f->cb(f->c, task);
+	return 0;
 }
 
-static void counts_free(struct counts *c)
+static int op_list(void *b, enum rec_phase phase, ctl_task_cb cb, struct ctl *c)
 {
-	for (size_t i = 0; i < c->n; i++)
-		free(c->keys[i]);
-	free(c->keys);
-	free(c->running);
-	free(c->queued);
-	free(c->max);
-	memset(c, 0, sizeof(*c));
+	struct kctl *k = b;
+	struct kfilter f = { .k = k, .c = c, .cb = cb, .phase = phase };
+	kube_informer_foreach(k->inf[INF_TASKS], list_cb, &f);
+	return 0;
 }
+
+static int op_view(void *b, json_object *task, enum rec_phase ph, struct model_task **t,
+		   char *invalid, size_t invlen)
+{
+	struct kctl *k = b;
+	/* The spec's checks and defaults matter until the run starts: all of
+	 * apply's checks when the task is first seen (Pending), the schema's
+	 * defaults up to admission; a started task is read as it is. */
+	if (ph == REC_PENDING || ph == REC_WAITING || ph == REC_QUEUED)
+		return task_view(k, task, ph == REC_PENDING, t, invalid, invlen);
+	invalid[0] = '\0';
+	return model_task_from_json(task, t, invalid, invlen);
+}
+
+static void op_lookup(void *b, const char *ns, bool with_secret, struct pipeline_lookup *lk)
+{
+	struct klookup *l = xcalloc(1, sizeof(*l));
+	l->k = b;
+	l->ns = ns;
+	/* The Secret is fetched only for a task about to start: one GET per
+	 * admission, not one per task per reconcile. */
+	*lk = (struct pipeline_lookup){ l, lk_task_phase, lk_task_deps, lk_agent,
+					with_secret ? lk_secret : NULL };
+}
+
+static void op_lookup_done(void *b, struct pipeline_lookup *lk)
+{
+	(void)b;
+	struct klookup *l = lk->ctx;
+	if (l)
+		free(l->deps);
+	free(l);
+	lk->ctx = NULL;
+}
+
+static int count_cb(void *ctx, json_object *task)
+{
+	struct kfilter *f = ctx;
+	if (task_phase_of(task) != f->phase)
+		return 0;
+	if (f->key) {
+		char key[320];
+		agent_key(task, key, sizeof(key));
+		if (strcmp(key, f->key) != 0)
+			return 0;
+	}
+	f->n++;
+	return 0;
+}
+
+/* A Job counts against its Agent until it has ended and is gone, also
+ * when its Task is no longer Running (stopped, deleted: the pod may still
+ * be terminating). */
+static int active_job_cb(void *ctx, json_object *job)
+{
+	struct kfilter *f = ctx;
+	if (job_condition(job, "Complete", NULL) || job_condition(job, "Failed", NULL))
+		return 0;
+	json_object *md = jget(job, "metadata"), *labels = jget(md, "labels");
+	const char *akey = jstr(jget(md, "annotations"), KUBE_ANNOTATION_AGENT);
+	if (f->key && !str_eq(akey ? akey : "", f->key))
+		return 0;
+	json_object *task = kube_informer_get(f->k->inf[INF_TASKS], jstr(labels, KUBE_LABEL_TASK_NS),
+					      jstr(labels, KUBE_LABEL_TASK));
+	if (task && str_eq(jstr(jget(task, "metadata"), "uid"), jstr(labels, KUBE_LABEL_TASK_UID)) &&
+	    task_phase_of(task) == REC_RUNNING)
+		return 0; /* counted as its Running task */
+	f->n++;
+	return 0;
+}
+
+static long op_running(void *b, const char *akey)
+{
+	struct kctl *k = b;
+	struct kfilter f = { .k = k, .phase = REC_RUNNING, .key = akey };
+	kube_informer_foreach(k->inf[INF_TASKS], count_cb, &f);
+	kube_informer_foreach(k->inf[INF_JOBS], active_job_cb, &f);
+	return f.n;
+}
+
+static long op_agent_max(void *b, const char *akey)
+{
+	struct kctl *k = b;
+	const char *slash = akey ? strchr(akey, '/') : NULL;
+	if (!slash)
+		return 0;
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - akey), akey);
+	json_object *a = kube_informer_get(k->inf[INF_AGENTS], ns, slash + 1);
+	json_object *m = jget(jget(a, "spec"), "maxConcurrentTasks");
+	return m ? (long)json_object_get_int64(m) : 0;
+}
+
+static int queued_cb(void *ctx, json_object *task)
+{
+	struct kfilter *f = ctx;
+	if (task_phase_of(task) != REC_QUEUED)
+		return 0;
+	char key[320];
+	agent_key(task, key, sizeof(key));
+	if (f->keys) {
+		for (size_t i = 0; i < f->keys->n; i++)
+			if (!strcmp(f->keys->v[i], key))
+				return 0;
+		strv_push(f->keys, key);
+		return 0;
+	}
+	if (f->key && strcmp(key, f->key) != 0)
+		return 0;
+	if (model_stop_requested(task))
+		return 0;
+	if (!f->best || fifo_before(task, f->best))
+		f->best = task;
+	return 0;
+}
+
+static int op_queued_agents(void *b, struct strv *keys)
+{
+	struct kctl *k = b;
+	struct kfilter f = { .k = k, .keys = keys };
+	kube_informer_foreach(k->inf[INF_TASKS], queued_cb, &f);
+	return 0;
+}
+
+static json_object *op_queue_head(void *b, const char *akey)
+{
+	struct kctl *k = b;
+	struct kfilter f = { .k = k, .key = akey };
+	kube_informer_foreach(k->inf[INF_TASKS], queued_cb, &f);
+	return f.best ? json_object_get(f.best) : NULL;
+}
+
+/* The Job of a task: status.jobName/runNamespace once recorded, else
+ * the name it gets (kube_job_name) in its Agent's namespace. */
+static json_object *task_job(struct kctl *k, json_object *task, const struct model_task *t,
+			     const struct model_agent *a, char *jn, size_t jnl, char *jns, size_t jnsl)
+{
+	json_object *st = jget(task, "status");
+	if (jstr(st, "jobName") && jstr(st, "runNamespace")) {
+		snprintf(jn, jnl, "%s", jstr(st, "jobName"));
+		snprintf(jns, jnsl, "%s", jstr(st, "runNamespace"));
+	} else {
+		struct pipeline_eff e;
+		pipeline_effective(t, a, &e);
+		char *name = kube_job_name(t->ns, t->name, t->uid);
+		snprintf(jn, jnl, "%s", name);
+		snprintf(jns, jnsl, "%s", e.run_ns ? e.run_ns : t->ns);
+		free(name);
+	}
+	json_object *job = kube_informer_get(k->inf[INF_JOBS], jns, jn);
+	/* Only a Job of this very task (the uid label) is its run. */
+	if (job && !str_eq(jstr(jget(jget(job, "metadata"), "labels"), KUBE_LABEL_TASK_UID), t->uid))
+		job = NULL;
+	return job;
+}
+
+static void op_observe(void *b, json_object *task, const struct model_task *t,
+		       struct model_agent **a, struct rec_input *in, struct ctl_run *run)
+{
+	struct kctl *k = b;
+	char jn[256], jns[256];
+	json_object *job = task_job(k, task, t, *a, jn, sizeof(jn), jns, sizeof(jns));
+	if (!job) {
+		/* Before Running: no run yet.  Running: the Job is gone. */
+		in->run = task_phase_of(task) == REC_RUNNING ? REC_RUN_LOST : REC_RUN_NONE;
+		return;
+	}
+	const char *why = NULL;
+	bool complete = job_condition(job, "Complete", NULL);
+	if (!complete && !job_condition(job, "Failed", &why)) {
+		in->run = REC_RUN_ACTIVE;
+		return;
+	}
+	if (task_phase_of(task) != REC_RUNNING) {
+		in->run = REC_RUN_EXITED; /* adopted first, collected next */
+		return;
+	}
+	if (t->agent_name && !*a) {
+		struct klookup l = { k, t->ns, NULL, 0 };
+		(void)lk_agent(&l, t->agent_ns, t->agent_name, a);
+		free(l.deps);
+	}
+	struct kobs o = { 0 };
+	collect_run(k, t, *a, jns, jn, complete, &o);
+	if (!complete && str_eq(why, "DeadlineExceeded"))
+		snprintf(run->end_reason, sizeof(run->end_reason), "Timeout");
+	if (o.end_reason) {
+		snprintf(run->end_reason, sizeof(run->end_reason), "%s", o.end_reason);
+		snprintf(run->end_message, sizeof(run->end_message), "%s", o.end_message);
+	}
+	in->run = REC_RUN_EXITED;
+	in->exit_code = o.exit_code;
+	run->exit_code = o.exit_code;
+	run->start_ms = o.start_ms;
+	run->end_ms = o.end_ms;
+	run->result = o.result;
+	json_object *oc = jget(o.result, "outcome");
+	in->outcome = oc ? json_object_get_int(oc) : 0;
+	in->run_error = jstr(o.result, "error");
+}
+
+static int op_start(void *b, json_object *task, const struct model_task *t,
+		    const struct model_agent *a, json_object *patch, char *err, size_t errlen)
+{
+	(void)task;
+	struct kctl *k = b;
+	char *job_name = NULL, *run_ns = NULL;
+	int rc = start_job(k, t, a, &job_name, &run_ns, err, errlen);
+	if (rc == 0) {
+		jset_str(patch, "jobName", job_name);
+		jset_str(patch, "runNamespace", run_ns);
+	}
+	free(job_name);
+	free(run_ns);
+	return rc;
+}
+
+/* The task's Job and ConfigMap, by status or by name. */
+static int delete_run(struct kctl *k, json_object *task, bool cm)
+{
+	struct model_task *t = NULL;
+	char err[256];
+	if (model_task_from_json(task, &t, err, sizeof(err)) < 0)
+		return 0;
+	struct model_agent *a = NULL;
+	if (t->agent_name) {
+		struct klookup l = { k, t->ns, NULL, 0 };
+		(void)lk_agent(&l, t->agent_ns, t->agent_name, &a);
+		free(l.deps);
+	}
+	char jn[256], jns[256];
+	json_object *job = task_job(k, task, t, a, jn, sizeof(jn), jns, sizeof(jns));
+	int rc = 0;
+	if (job || jstr(jget(task, "status"), "jobName"))
+		rc = delete_object(k, &KUBE_JOBS, jns, jn);
+	if (rc == 0 && cm)
+		rc = delete_object(k, &KUBE_CONFIGMAPS, jns, jn);
+	model_agent_free(a);
+	model_task_free(t);
+	return rc;
+}
+
+#define JOB_GONE_WAIT_MS (120 * 1000)
+
+/* Delete the run's Job (foreground) and report it ending until it is
+ * gone from the cache: its slot is not free before.  A Job that stays
+ * longer than JOB_GONE_WAIT_MS after its deletion (a stuck garbage
+ * collector) is given up on, with a warning. */
+static int op_kill(void *b, json_object *task, const char *reason)
+{
+	(void)reason;
+	struct kctl *k = b;
+	struct model_task *t = NULL;
+	char err[256];
+	if (model_task_from_json(task, &t, err, sizeof(err)) < 0)
+		return 0;
+	struct model_agent *a = NULL;
+	if (t->agent_name) {
+		struct klookup l = { k, t->ns, NULL, 0 };
+		(void)lk_agent(&l, t->agent_ns, t->agent_name, &a);
+		free(l.deps);
+	}
+	char jn[256], jns[256];
+	json_object *job = task_job(k, task, t, a, jn, sizeof(jn), jns, sizeof(jns));
+	int rc = 0;
+	bool ended = job && (job_condition(job, "Complete", NULL) || job_condition(job, "Failed", NULL));
+	if (ended) {
+		(void)delete_object(k, &KUBE_JOBS, jns, jn); /* its pod has ended */
+	} else if (job) {
+		const char *dts = jstr(jget(job, "metadata"), "deletionTimestamp");
+		int64_t since = dts ? jtime(jget(job, "metadata"), "deletionTimestamp") : 0;
+		if (!dts) {
+			(void)delete_object(k, &KUBE_JOBS, jns, jn);
+			rc = 1;
+		} else if (since > 0 && now_wall_ms() - since > JOB_GONE_WAIT_MS) {
+			log_warn("a deleted Job is still there: its slot is freed anyway", "namespace",
+				 jns, "job", jn);
+		} else {
+			rc = 1;
+		}
+	} else if (jstr(jget(task, "status"), "jobName")) {
+		/* not in the cache (yet, or any more): make sure */
+		(void)delete_object(k, &KUBE_JOBS, jns, jn);
+	}
+	model_agent_free(a);
+	model_task_free(t);
+	return rc;
+}
+
+static int op_purge(void *b, json_object *task, char *err, size_t errlen)
+{
+	if (delete_run(b, task, true) < 0)
+		return errf(err, errlen, -EIO, "deleting the task's Job and ConfigMap failed");
+	return 0;
+}
+
+static int op_remove(void *b, json_object *task, char *err, size_t errlen)
+{
+	struct kctl *k = b;
+	json_object *md = jget(task, "metadata");
+	if (delete_object(k, &KUBE_TASKS, jstr(md, "namespace"), jstr(md, "name")) < 0)
+		return errf(err, errlen, -EIO, "deleting the task failed");
+	return 0;
+}
+
+static bool leading(struct kctl *k)
+{
+	int64_t mono = now_mono_ms();
+	if (mono >= k->lease_next_ms) {
+		(void)kube_lease_tick(k->lease, mono);
+		k->lease_next_ms = now_mono_ms() + KUBE_LEASE_RENEW_MS;
+		if (k->m)
+			metrics_set_leader(k->m, kube_lease_leader(k->lease));
+	}
+	return kube_lease_leader_at(k->lease, now_mono_ms());
+}
+
+/* PUT status with the resourceVersion the decision was based on: a 409
+ * refreshes the cache from the server and says -ESTALE (decide again). */
+static int op_write_status(void *b, json_object *task, json_object *st, const char *reason,
+			   const char *message)
+{
+	struct kctl *k = b;
+	json_object *md = jget(task, "metadata");
+	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	if (!leading(k)) {
+		json_object_put(st);
+		return -EPERM; /* another replica acts now */
+	}
+	json_object *copy = NULL;
+	json_object_deep_copy(task, &copy, NULL);
+	json_object_object_add(copy, "status", st);
+	json_object *updated = NULL;
+	char err[512];
+	int code = kube_update_status(k->kc, &KUBE_TASKS, copy, NULL, NULL, &updated, err,
+				      sizeof(err));
+	json_object_put(copy);
+	int rc = 0;
+	if (code == 200 && updated) {
+		kube_informer_store(k->inf[INF_TASKS], updated);
+		struct model_task view = { .ns = (char *)ns, .name = (char *)name,
+					   .uid = (char *)jstr(md, "uid") };
+		record_event(k, &view, jstr(jget(updated, "status"), "phase"), reason, message);
+	} else if (code == 409) {
+		char *path = kube_path(&KUBE_TASKS, ns, name, NULL, NULL);
+		json_object *fresh = NULL;
+		if (kube_request(k->kc, "GET", path, NULL, NULL, &fresh, err, sizeof(err)) == 200)
+			kube_informer_store(k->inf[INF_TASKS], fresh);
+		json_object_put(fresh);
+		free(path);
+		rc = -ESTALE;
+	} else if (code == 404) {
+		rc = -ENOENT;
+	} else {
+		log_error("status write failed", "namespace", ns, "task", name, "error", err);
+		rc = -EIO;
+	}
+	json_object_put(updated);
+	return rc;
+}
+
+static bool op_wait(void *b, struct ctl *c, int timeout_ms)
+{
+	struct kctl *k = b;
+	flush_events(k);
+	k->ctl = c;
+	kube_informers_poll(k->inf, N_INF, timeout_ms < 100 ? timeout_ms : 100);
+	bool lead = leading(k);
+	bool synced = kube_informer_synced(k->inf[INF_TASKS]) &&
+		      kube_informer_synced(k->inf[INF_AGENTS]) &&
+		      kube_informer_synced(k->inf[INF_JOBS]);
+	if (lead && !k->was_leading && synced) {
+		ctl_enqueue_all(c); /* taking over: look at everything */
+		k->was_leading = true;
+	} else if (!lead) {
+		k->was_leading = false;
+	}
+	if (k->m)
+		metrics_set_api(k->m, kube_client_errors(k->kc), kube_client_retries(k->kc));
+	return lead && synced && k->was_leading;
+}
+
+static int phase_count_cb(void *ctx, json_object *task)
+{
+	long *phases = ctx;
+	int mp = model_phase_parse(rec_phase_name(task_phase_of(task)));
+	if (mp >= 0 && mp < METRICS_N_PHASES)
+		phases[mp]++;
+	return 0;
+}
+
+static int queue_depth_cb(void *ctx, json_object *task)
+{
+	json_object *depths = ctx;
+	if (task_phase_of(task) != REC_QUEUED)
+		return 0;
+	char key[320];
+	agent_key(task, key, sizeof(key));
+	json_object *v = NULL;
+	long n = json_object_object_get_ex(depths, key[0] ? key : "(none)", &v) ?
+			 (long)json_object_get_int64(v) : 0;
+	json_object_object_add(depths, key[0] ? key : "(none)", json_object_new_int64(n + 1));
+	return 0;
+}
+
+static void op_housekeeping(void *b, struct ctl *c)
+{
+	(void)c;
+	struct kctl *k = b;
+	int64_t mono = now_mono_ms();
+	if (k->was_leading && mono - k->last_sweep_ms >= SWEEP_INTERVAL_MS) {
+		k->last_sweep_ms = mono;
+		sweep_orphans(k);
+	}
+	if (!k->m)
+		return;
+	long phases[METRICS_N_PHASES] = { 0 };
+	kube_informer_foreach(k->inf[INF_TASKS], phase_count_cb, phases);
+	metrics_set_phase_counts(k->m, phases);
+	json_object *depths = json_object_new_object();
+	kube_informer_foreach(k->inf[INF_TASKS], queue_depth_cb, depths);
+	size_t n = (size_t)json_object_object_length(depths), i = 0;
+	const char **keys = xcalloc(n + 1, sizeof(char *));
+	long *vals = xcalloc(n + 1, sizeof(long));
+	json_object_object_foreach(depths, dk, dv) {
+		keys[i] = dk;
+		vals[i++] = (long)json_object_get_int64(dv);
+	}
+	metrics_set_queue_depths(k->m, keys, vals, n);
+	free(keys);
+	free(vals);
+	json_object_put(depths);
+	if (!k->was_leading)
+		metrics_observe_tick(k->m, 0, true, NULL); /* a standby is healthy too */
+}
+
+static const struct ctl_backend kube_ops = {
+	.name = "kubernetes",
+	.get = op_get,
+	.list = op_list,
+	.view = op_view,
+	.lookup = op_lookup,
+	.lookup_done = op_lookup_done,
+	.running = op_running,
+	.agent_max = op_agent_max,
+	.queued_agents = op_queued_agents,
+	.queue_head = op_queue_head,
+	.observe = op_observe,
+	.start = op_start,
+	.kill = op_kill,
+	.purge = op_purge,
+	.remove = op_remove,
+	.write_status = op_write_status,
+	.wait = op_wait,
+	.housekeeping = op_housekeeping,
+	.start_first = true,
+};
+
+/* ---- orphans ------------------------------------------------------------- */
 
 static int add_uid(void *ctx, json_object *task)
 {
@@ -926,257 +1132,11 @@ static void sweep_orphans(struct kctl *k)
 		log_info("deleting the run of a deleted task", "namespace",
 			 jstr(labels, KUBE_LABEL_TASK_NS), "task", jstr(labels, KUBE_LABEL_TASK), "job",
 			 name, "job_namespace", ns);
-		delete_object(k, &KUBE_JOBS, ns, name);
-		delete_object(k, &KUBE_CONFIGMAPS, ns, name);
+		(void)delete_object(k, &KUBE_JOBS, ns, name);
+		(void)delete_object(k, &KUBE_CONFIGMAPS, ns, name);
 	}
 	json_object_put(o.found);
 	json_object_put(o.uids);
-}
-static void publish_metrics(struct kctl *k, const struct pass *p, const struct counts *c)
-{
-	if (!k->m)
-		return;
-	metrics_set_phase_counts(k->m, p->phases);
-	const char **keys = xcalloc(c->n + 1, sizeof(char *));
-	for (size_t i = 0; i < c->n; i++)
-		keys[i] = c->keys[i][0] ? c->keys[i] : "(none)";
-	metrics_set_queue_depths(k->m, keys, c->queued, c->n);
-	free(keys);
-}
-static void lease_tick(struct kctl *k);
-
-/* Renew the Lease when due, also in the middle of a long pass (1,000
- * admissions take longer than the Lease lasts).  False once another
- * replica leads: stop acting at once. */
-static bool still_leader(struct kctl *k)
-{
-	if (now_mono_ms() >= k->lease_next_ms) {
-		lease_tick(k);
-		k->lease_next_ms = now_mono_ms() + KUBE_LEASE_RENEW_MS;
-	}
-	return k->leader;
-}
-
-/* The entry's task as the cache has it now (after our own writes). */
-static void refresh(struct kctl *k, struct entry *e)
-{
-	json_object *md = jget(e->task, "metadata");
-	json_object *now = kube_informer_get(k->inf[INF_TASKS], jstr(md, "namespace"), jstr(md, "name"));
-	if (!now || now == e->task)
-		return;
-	json_object_get(now);
-	json_object_put(e->task);
-	e->task = now;
-	e->phase = task_phase_of(now);
-}
-
-static void pass(struct kctl *k)
-{
-	struct pass p = { 0 };
-	kube_informer_foreach(k->inf[INF_TASKS], collect, &p);
-	if (p.n > 1)
-		qsort(p.v, p.n, sizeof(*p.v), fifo_cmp);
-	struct counts c = { 0 };
-	long global_running = 0;
-	for (size_t i = 0; i < p.n; i++) {
-		size_t s = count_slot(&c, k, p.v[i].key);
-		if (p.v[i].phase == REC_RUNNING) {
-			c.running[s]++;
-			global_running++;
-		} else if (p.v[i].phase == REC_QUEUED) {
-			c.queued[s]++;
-		}
-	}
-	long global_max = k->cfg->limits.max_concurrent_tasks;
-	bool *blocked = xcalloc(c.n + 1, sizeof(bool));
-	k->next_due_ms = 0;
-	/* Everything but the queue: Pending, Waiting and Running tasks, a
-	 * stopped Queued one, and finished ones with a TTL (collect() kept
-	 * no other finished ones).  A task that becomes Queued here is
-	 * admitted below, in the same pass. */
-	for (size_t i = 0; i < p.n; i++) {
-		struct entry *e = &p.v[i];
-		if (e->phase == REC_QUEUED && !model_stop_requested(e->task))
-			continue;
-		if (!still_leader(k))
-			goto out;
-		size_t s = count_slot(&c, k, e->key);
-		struct kadmit ad = { false, c.running[s], c.max[s], global_running, global_max, false };
-		enum rec_phase before = e->phase;
-		reconcile_task(k, e->task, &ad);
-		refresh(k, e);
-		if (before == REC_RUNNING && e->phase != REC_RUNNING) {
-			c.running[s]--;
-			global_running--;
-		}
-		if (before != REC_QUEUED && e->phase == REC_QUEUED)
-			c.queued[s]++;
-		if (before == REC_QUEUED && e->phase != REC_QUEUED)
-			c.queued[s]--;
-	}
-	/* Admission, oldest first (creationTimestamp, then uid).  A queue head
-	 * that does not start holds its Agent's line. */
-	for (size_t i = 0; i < p.n; i++) {
-		struct entry *e = &p.v[i];
-		if (e->phase != REC_QUEUED || model_stop_requested(e->task))
-			continue;
-		if (global_max > 0 && global_running >= global_max)
-			break;
-		size_t s = count_slot(&c, k, e->key);
-		if (blocked[s] || (c.max[s] > 0 && c.running[s] >= c.max[s]))
-			continue;
-		if (!still_leader(k))
-			goto out;
-		struct kadmit ad = { true, c.running[s], c.max[s], global_running, global_max, false };
-		reconcile_task(k, e->task, &ad);
-		refresh(k, e);
-		if (ad.started) {
-			c.running[s]++;
-			c.queued[s]--;
-			global_running++;
-		} else if (e->phase == REC_QUEUED) {
-			blocked[s] = true;
-		} else {
-			c.queued[s]--;
-		}
-	}
-	int64_t mono = now_mono_ms();
-	if (mono - k->last_sweep_ms >= SWEEP_INTERVAL_MS) {
-		k->last_sweep_ms = mono;
-		sweep_orphans(k);
-	}
-	publish_metrics(k, &p, &c);
-out:
-	free(blocked);
-	counts_free(&c);
-	for (size_t i = 0; i < p.n; i++)
-		json_object_put(p.v[i].task);
-	free(p.v);
-	flush_events(k);
-}
-
-/* ---- leader election on a coordination.k8s.io Lease ---------------------- */
-
-static void micro_time(char *buf, size_t n)
-{
-	int64_t ms = now_wall_ms();
-	char base[32];
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, n, "%s.%06dZ", base, (int)(ms % 1000) * 1000);
-}
-
-static void lease_spec(json_object *spec, const char *holder, bool acquire, long transitions)
-{
-	char ts[48];
-	micro_time(ts, sizeof(ts));
-	jset_str(spec, "holderIdentity", holder);
-	json_object_object_add(spec, "leaseDurationSeconds", json_object_new_int(KUBE_LEASE_DURATION_S));
-	jset_str(spec, "renewTime", ts);
-	if (acquire) {
-		jset_str(spec, "acquireTime", ts);
-		json_object_object_add(spec, "leaseTransitions", json_object_new_int64(transitions));
-	}
-}
-
-static void set_leader(struct kctl *k, bool leader, const char *why)
-{
-	if (leader == k->leader)
-		return;
-	k->leader = leader;
-	k->dirty = true;
-	if (leader)
-		log_info("became the leader", "identity", k->identity, "lease", k->lease_ns);
-	else
-		log_warn("no longer the leader: not acting", "identity", k->identity, "reason", why);
-	if (k->m)
-		metrics_set_leader(k->m, leader);
-}
-
-static void lease_tick(struct kctl *k)
-{
-	char *path = kube_path(&KUBE_LEASES, k->lease_ns, KUBE_LEASE_NAME, NULL, NULL);
-	json_object *lease = NULL;
-	char err[512];
-	int st = kube_request(k->kc, "GET", path, NULL, NULL, &lease, err, sizeof(err));
-	int64_t mono = now_mono_ms();
-	if (st == 404) {
-		json_object *o = json_object_new_object();
-		jset_str(o, "apiVersion", "coordination.k8s.io/v1");
-		jset_str(o, "kind", "Lease");
-		json_object *md = json_object_new_object();
-		jset_str(md, "name", KUBE_LEASE_NAME);
-		jset_str(md, "namespace", k->lease_ns);
-		json_object_object_add(o, "metadata", md);
-		json_object *spec = json_object_new_object();
-		lease_spec(spec, k->identity, true, 0);
-		json_object_object_add(o, "spec", spec);
-		st = create_object(k, &KUBE_LEASES, k->lease_ns, o, NULL, err, sizeof(err));
-		json_object_put(o);
-		if (st == 201) {
-			k->lease_ok_ms = mono;
-			set_leader(k, true, NULL);
-		} else if (st != 409) {
-			log_warn("cannot create the leader Lease", "namespace", k->lease_ns, "error", err);
-		}
-	} else if (st == 200) {
-		json_object *spec = jget(lease, "spec");
-		if (!spec) {
-			spec = json_object_new_object();
-			json_object_object_add(lease, "spec", spec);
-		}
-		const char *holder = jstr(spec, "holderIdentity");
-		int64_t renew = jtime(spec, "renewTime");
-		json_object *dj = jget(spec, "leaseDurationSeconds");
-		int64_t dur = dj ? json_object_get_int64(dj) : KUBE_LEASE_DURATION_S;
-		bool mine = str_eq(holder, k->identity);
-		bool expired = !holder || !*holder || renew + dur * 1000 < now_wall_ms();
-		if (mine || expired) {
-			json_object *tr = jget(spec, "leaseTransitions");
-			long transitions = tr ? (long)json_object_get_int64(tr) : 0;
-			lease_spec(spec, k->identity, !mine, mine ? transitions : transitions + 1);
-			st = kube_request(k->kc, "PUT", path, lease, NULL, NULL, err, sizeof(err));
-			if (st == 200) {
-				k->lease_ok_ms = mono;
-				set_leader(k, true, NULL);
-			} else if (st == 409) {
-				set_leader(k, false, "another replica took the Lease");
-			} else {
-				log_warn("cannot renew the leader Lease", "error", err);
-			}
-		} else {
-			set_leader(k, false, "another replica holds the Lease");
-		}
-	} else {
-		log_warn("cannot read the leader Lease", "namespace", k->lease_ns, "error", err);
-	}
-	if (k->leader && mono - k->lease_ok_ms > KUBE_LEASE_GIVEUP_MS)
-		set_leader(k, false, "the Lease could not be renewed in time");
-	json_object_put(lease);
-	free(path);
-}
-
-/* On SIGTERM: hand the Lease over at once instead of letting it expire. */
-static void lease_release(struct kctl *k)
-{
-	if (!k->leader)
-		return;
-	char *path = kube_path(&KUBE_LEASES, k->lease_ns, KUBE_LEASE_NAME, NULL, NULL);
-	json_object *lease = NULL;
-	char err[512];
-	if (kube_request(k->kc, "GET", path, NULL, NULL, &lease, err, sizeof(err)) == 200 &&
-	    str_eq(jstr(jget(lease, "spec"), "holderIdentity"), k->identity)) {
-		json_object *spec = jget(lease, "spec");
-		jset_str(spec, "holderIdentity", "");
-		json_object_object_add(spec, "leaseDurationSeconds", json_object_new_int(1));
-		if (kube_request(k->kc, "PUT", path, lease, NULL, NULL, err, sizeof(err)) == 200)
-			log_info("released the leader Lease", "identity", k->identity);
-	}
-	k->leader = false;
-	json_object_put(lease);
-	free(path);
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -1184,11 +1144,28 @@ static void lease_release(struct kctl *k)
 static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type type,
 		     json_object *obj)
 {
-	(void)inf;
-	(void)type;
-	(void)obj;
 	struct kctl *k = ctx;
-	k->dirty = true;
+	if (!k->ctl)
+		return;
+	if (inf == k->inf[INF_TASKS]) {
+		if (type == KUBE_DELETED && jstr(jget(obj, "status"), "jobName") &&
+		    jstr(jget(obj, "status"), "runNamespace"))
+			/* The garbage collector would too, in the background:
+			 * in the foreground the Job counts until its pod is gone. */
+			(void)delete_object(k, &KUBE_JOBS, jstr(jget(obj, "status"), "runNamespace"),
+					    jstr(jget(obj, "status"), "jobName"));
+		ctl_enqueue_task(k->ctl, obj);
+		ctl_admit(k->ctl);
+		return;
+	}
+	if (inf == k->inf[INF_JOBS]) {
+		json_object *labels = jget(jget(obj, "metadata"), "labels");
+		ctl_enqueue(k->ctl, jstr(labels, KUBE_LABEL_TASK_NS), jstr(labels, KUBE_LABEL_TASK));
+		if (type == KUBE_DELETED || jget(jget(obj, "status"), "conditions"))
+			ctl_admit(k->ctl); /* a slot may be free */
+		return;
+	}
+	ctl_enqueue_all(k->ctl); /* an Agent changed: who waits for it may resolve differently */
 }
 
 /* Of a Job the controller reads metadata (name, labels) and
@@ -1204,7 +1181,7 @@ static char *default_identity(void)
 	if (pod && *pod)
 		return xstrdup(pod);
 	char host[256] = "";
-	gethostname(host, sizeof(host) - 1);
+	(void)gethostname(host, sizeof(host) - 1);
 	return xasprintf("%s_%ld", host[0] ? host : "paddock", (long)getpid());
 }
 
@@ -1231,6 +1208,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	const char *pns = getenv("POD_NAMESPACE");
 	k.lease_ns = xstrdup(cfg->kube_lease_ns ? cfg->kube_lease_ns
 				: pns && *pns ? pns : "paddock-system");
+	k.lease = kube_lease_new(k.kc, k.lease_ns, KUBE_LEASE_NAME, k.identity);
 	const char *ns = o->namespace;
 	k.inf[INF_TASKS] = kube_informer_new(k.kc, &KUBE_TASKS, ns, NULL, on_event, &k);
 	k.inf[INF_AGENTS] = kube_informer_new(k.kc, &KUBE_AGENTS, NULL, NULL, on_event, &k);
@@ -1244,47 +1222,20 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	kube_config_free(kcfg);
 	if (k.m)
 		metrics_set_leader(k.m, false);
-
-	int64_t last_pass = 0;
-	while (!*stop) {
-		int64_t mono = now_mono_ms();
-		int wait = 100;
-		if (k.leader && k.dirty && mono - last_pass < PASS_MIN_INTERVAL_MS)
-			wait = (int)(PASS_MIN_INTERVAL_MS - (mono - last_pass));
-		kube_informers_poll(k.inf, N_INF, wait);
-		if (*stop)
-			break;
-		mono = now_mono_ms();
-		if (mono >= k.lease_next_ms) {
-			lease_tick(&k);
-			k.lease_next_ms = now_mono_ms() + KUBE_LEASE_RENEW_MS;
-		}
-		bool synced = kube_informer_synced(k.inf[INF_TASKS]) &&
-			      kube_informer_synced(k.inf[INF_AGENTS]) &&
-			      kube_informer_synced(k.inf[INF_JOBS]);
-		bool due = k.next_due_ms && now_wall_ms() >= k.next_due_ms;
-		if (k.leader && synced &&
-		    ((k.dirty && mono - last_pass >= PASS_MIN_INTERVAL_MS) ||
-		     mono - last_pass >= PASS_MAX_INTERVAL_MS || due)) {
-			k.dirty = false;
-			double t0 = metrics_now();
-			pass(&k);
-			last_pass = now_mono_ms();
-			if (k.m)
-				metrics_observe_tick(k.m, metrics_now() - t0, true, NULL);
-		} else if (k.m && (!k.leader || !synced) && mono - last_pass >= PASS_MAX_INTERVAL_MS) {
-			/* A standby replica is healthy too: it keeps its caches warm. */
-			metrics_observe_tick(k.m, 0, synced, synced ? NULL : "caches not synced yet");
-			last_pass = mono;
-		}
-		if (k.m)
-			metrics_set_api(k.m, kube_client_errors(k.kc), kube_client_retries(k.kc));
-	}
+	struct ctl *c = ctl_new(cfg, ps, &kube_ops, &k);
+	ctl_set_metrics(c, k.m);
+	k.ctl = c;
+	ctl_run(c, stop);
+	flush_events(&k);
 	log_info("controller stopping", "identity", k.identity);
-	lease_release(&k);
+	kube_lease_release(k.lease);
+	if (k.m)
+		metrics_set_leader(k.m, false);
 	host_set_backend(NULL);
+	ctl_free(c);
 	for (int i = 0; i < N_INF; i++)
 		kube_informer_free(k.inf[i]);
+	kube_lease_free(k.lease);
 	kube_client_free(k.kc);
 	json_object_put(k.events);
 	free(k.identity);

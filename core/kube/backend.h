@@ -1,23 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kube/backend.h - the Kubernetes backend's controller.  Informers
- * keep Tasks, Agents and Paddock's Jobs in memory (list+watch, kube/client.h);
- * each pass feeds the same pure reconciler as the local backend
- * (control/reconcile.h, pipeline_resolve) from those caches and carries the
- * decision out: status through the status subresource, runs as a Job +
- * ConfigMap rendered from the same plan (kube/render.h), outputs and
- * usage parsed from the agent container's log when the pod ends, an Event
- * per transition.
+ * kube/backend.h - the Kubernetes backend: the operations the shared
+ * controller loop (control/controller.h) runs on.  Informers keep Tasks,
+ * Agents and Paddock's Jobs in memory (list+watch, kube/client.h) and
+ * feed the loop's work queue with the keys that changed; status goes
+ * through the status subresource as a compare-and-swap on the
+ * resourceVersion the decision was based on (a 409 refreshes the cache and
+ * the task is decided again); runs are a Job + ConfigMap rendered from the
+ * same plan (kube/render.h); outputs and usage are parsed from the agent
+ * container's log when the pod ends; an Event per transition.
  *
- * Only the holder of the coordination.k8s.io Lease acts (15 s lease,
- * renewed every 2 s; a replica that cannot renew for 10 s stops acting);
- * the others keep their caches warm.  SIGTERM releases the Lease.
+ * Only the holder of the coordination.k8s.io Lease acts (kube/lease.h:
+ * 15 s lease, renewed every 2 s, skew-safe; a replica that cannot renew
+ * for 10 s stops acting); the others keep their caches warm.  SIGTERM
+ * releases the Lease.
  *
  * Queued is FIFO by (creationTimestamp, uid) across restarts: the order
  * lives in the objects, not in the controller.
  */
-#ifndef PADDOCK_KUBE_CONTROLLER_H
-#define PADDOCK_KUBE_CONTROLLER_H
+#ifndef PADDOCK_KUBE_BACKEND_H
+#define PADDOCK_KUBE_BACKEND_H
 
 #include <signal.h>
 
@@ -27,10 +29,6 @@
 
 struct metrics;
 
-#define KUBE_LEASE_NAME "paddock-controller"
-#define KUBE_LEASE_DURATION_S 15
-#define KUBE_LEASE_RENEW_MS 2000
-#define KUBE_LEASE_GIVEUP_MS 10000
 
 struct kube_controller_opts {
 	const char *kubeconfig;   /* NULL: kube_config_load's search */

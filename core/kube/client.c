@@ -1138,7 +1138,7 @@ int kube_update_status(struct kube_client *c, const struct kube_resource *r, jso
 	int rc;
 	for (int attempt = 0;; attempt++) {
 		rc = kube_request(c, "PUT", spath, body, NULL, &resp, err, errlen);
-		if (rc != 409 || attempt == KUBE_CONFLICT_RETRIES)
+		if (rc != 409 || attempt == KUBE_CONFLICT_RETRIES || !mutate)
 			break;
 		json_object_put(resp);
 		resp = NULL;

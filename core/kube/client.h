@@ -156,11 +156,12 @@ char *kube_path(const struct kube_resource *r, const char *ns, const char *name,
 char *kube_query_escape(const char *s); /* owned */
 
 /*
- * Write `obj`'s status through the status subresource (PUT .../status),
- * retrying on 409 Conflict up to 5 times: on conflict it GETs the object
- * again, calls `mutate(ctx, fresh)` to re-apply the change to the fresh
- * copy, and PUTs that.  `obj` is borrowed; `mutate` may be NULL (then
- * obj's status is copied onto the fresh object).  Returns the final HTTP
+ * Write `obj`'s status through the status subresource (PUT .../status,
+ * with obj's metadata.resourceVersion: a compare-and-swap).  With `mutate`,
+ * a 409 Conflict is retried up to 5 times: it GETs the object again, calls
+ * `mutate(ctx, fresh)` to re-apply the change to the fresh copy, and PUTs
+ * that.  Without (NULL), a 409 is returned as it is: the caller decided on
+ * a state that is gone and must decide again.  `obj` is borrowed.  Returns the final HTTP
  * status (200 on success, 404 when the object is gone) or a negative errno.
  * *updated (may be NULL) gets the server's answer, owned.
  */

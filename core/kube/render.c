@@ -359,6 +359,12 @@ static json_object *metadata(const char *name, const struct kube_render_in *in)
 	put(md, "name", jstr(name));
 	put(md, "namespace", jstr(in->run_ns));
 	put(md, "labels", base_labels(t));
+	json_object *ann = json_object_new_object();
+	char *akey = t->agent_name ? xasprintf("%s/%s", t->agent_ns ? t->agent_ns : t->ns, t->agent_name)
+				   : xstrdup("");
+	put(ann, KUBE_ANNOTATION_AGENT, jstr(akey));
+	free(akey);
+	put(md, "annotations", ann);
 	if (!strcmp(in->run_ns, t->ns)) {
 		json_object *ref = json_object_new_object();
 		put(ref, "apiVersion", jstr(MODEL_API_GROUP_VERSION));

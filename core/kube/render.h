@@ -112,6 +112,9 @@
 #define KUBE_LABEL_TASK "paddock.dev/task"
 #define KUBE_LABEL_TASK_NS "paddock.dev/task-namespace"
 #define KUBE_LABEL_TASK_UID "paddock.dev/task-uid"
+/* On the Job: the agent key ("ns/name", "" for spec.type) whose slot the
+ * run takes, so that a run still ending counts against its Agent. */
+#define KUBE_ANNOTATION_AGENT "paddock.dev/agent"
 #define KUBE_ANNOTATION_STOP "paddock.dev/stop"
 
 struct kube_render_in {

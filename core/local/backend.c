@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,12 @@
 #include "plugin/host.h"
 #include "base/jsonutil.h"
 #include "local/local.h"
+#include "control/controller.h"
 #include "control/metrics.h"
 #include "control/outputs.h"
 #include "control/pipeline.h"
 #include "control/reconcile.h"
 #include "control/template.h"
-
-#define TTL_SCAN_INTERVAL_MS 10000
 
 /* ---- host backend: secrets and ConfigMaps from the store ------------ */
 
@@ -83,6 +83,7 @@ void runtime_close(struct runtime *rt)
 		return;
 	host_set_backend(NULL);
 	store_close(rt->store);
+	ctl_free(rt->ctl);
 	if (rt->lock_fd >= 0)
 		close(rt->lock_fd);
 	free(rt->state_dir);
@@ -195,39 +196,6 @@ int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum mode
 	rc = store_apply(rt->store, doc, k, created, err, errlen);
 	if (rc == 0 && kind)
 		*kind = k;
-	return rc;
-}
-
-/* ---- status writes --------------------------------------------------- */
-
-/* Copy of the task's status (or a fresh one) to modify. */
-static json_object *status_copy(json_object *task)
-{
-	json_object *st = jget(task, "status");
-	json_object *c = NULL;
-	if (st && json_object_deep_copy(st, &c, NULL) == 0)
-		return c;
-	return json_object_new_object();
-}
-
-static int write_status(struct runtime *rt, json_object *task, json_object *st, const char *phase,
-			const char *reason, const char *message)
-{
-	json_object *md = jget(task, "metadata");
-	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
-	json_object_object_add(st, "phase", json_object_new_string(phase));
-	json_object_object_add(st, "reason", json_object_new_string(reason ? reason : ""));
-	json_object_object_add(st, "message", json_object_new_string(message ? message : ""));
-	char err[512];
-	int rc = store_set_status(rt->store, ns, name, st, reason, message, err, sizeof(err));
-	if (rc < 0 && rc != -ENOENT)
-		log_error("status write failed", "task", name, "namespace", ns, "error", err);
-	else if (rc == 0)
-		rt->status_writes++;
-	if (rc == 0)
-		log_info("task phase", "namespace", ns, "task", name, "phase", phase, "reason",
-			 reason ? reason : "", "message", message ? message : "");
-	json_object_put(st);
 	return rc;
 }
 
@@ -382,7 +350,7 @@ out:
 	return rc;
 }
 
-/* ---- reconcile one task ----------------------------------------------- */
+/* ---- the controller's operations on the local store and runs ---------- */
 
 struct deps_graph {
 	struct runtime *rt;
@@ -415,7 +383,7 @@ static int lk_task_phase(void *ctx, const char *ns, const char *name, enum rec_p
 	if (store_get(g->rt->store, MODEL_TASK, ns, name, &dep) < 0)
 		return -ENOENT;
 	*ph = REC_PENDING;
-	rec_phase_parse(jstr(jget(dep, "status"), "phase") ?: "Pending", ph);
+	(void)rec_phase_parse(jstr(jget(dep, "status"), "phase") ?: "Pending", ph);
 	json_object_put(dep);
 	return 0;
 }
@@ -437,236 +405,84 @@ static int lk_secret(void *ctx, const char *ns, const char *name, const char *ke
 	return rc;
 }
 
-/* Fill the run observation of a Running task. */
-static void observe_run(struct runtime *rt, json_object *task, struct rec_input *in,
-			struct local_obs *obs, json_object **result)
+static json_object *op_get(void *b, const char *ns, const char *name)
 {
-	char *run_dir = runtime_run_dir(rt, task);
-	if (local_observe(run_dir, obs) < 0)
-		obs->state = LOCAL_LOST;
-	free(run_dir);
-	switch (obs->state) {
-	case LOCAL_NONE: in->run = REC_RUN_NONE; break;
-	case LOCAL_RUNNING: in->run = REC_RUN_ACTIVE; break;
-	case LOCAL_LOST: in->run = REC_RUN_LOST; break;
-	case LOCAL_EXITED:
-		in->run = REC_RUN_EXITED;
-		in->exit_code = obs->term_signal ? -obs->term_signal : obs->exit_code;
-		in->run_end_reason = obs->end_reason[0] ? obs->end_reason : NULL;
-		in->run_end_message = obs->end_message[0] ? obs->end_message : NULL;
-		*result = obs->result_json ? json_tokener_parse(obs->result_json) : NULL;
-		if (*result) {
-			json_object *oc = jget(*result, "outcome");
-			in->outcome = oc ? json_object_get_int(oc) : 0;
-			in->run_error = jstr(*result, "error");
-		}
-		break;
-	}
+	struct runtime *rt = b;
+	json_object *task = NULL;
+	return store_get(rt->store, MODEL_TASK, ns, name, &task) == 0 ? task : NULL;
 }
 
-/* Metrics of a run that has just finished (controller only). */
-static void observe_finished(struct runtime *rt, const struct model_task *t,
-			     const struct model_agent *a, json_object *result, const struct local_obs *obs)
-{
-	if (!rt->metrics)
-		return;
-	struct model_agent *own = NULL;
-	if (!a && t->agent_name && load_agent(rt, t->agent_ns, t->agent_name, &own) == 0)
-		a = own;
-	struct pipeline_eff e;
-	pipeline_effective(t, a, &e);
-	pipeline_count_run(rt->metrics, e.driver, result, obs->start_ms, obs->end_ms);
-	metrics_run_resources(rt->metrics, obs->end_reason, obs->cpu_seconds);
-	model_agent_free(own);
-}
-
-/* What the run's cgroup measured, beside the agent's own token counts. */
-static void add_run_usage(json_object *st, const struct local_obs *obs)
-{
-	if (obs->state != LOCAL_EXITED || (obs->cpu_seconds <= 0 && obs->memory_peak <= 0))
-		return;
-	json_object *u = jget(st, "usage");
-	if (!u) {
-		u = json_object_new_object();
-		json_object_object_add(st, "usage", u);
-	}
-	if (obs->cpu_seconds > 0) {
-		char v[32];
-		snprintf(v, sizeof(v), "%.3f", obs->cpu_seconds);
-		json_object_object_add(u, "cpuSeconds", json_object_new_double_s(obs->cpu_seconds, v));
-	}
-	if (obs->memory_peak > 0)
-		json_object_object_add(u, "memoryPeakBytes", json_object_new_int64(obs->memory_peak));
-}
-
-struct reconcile_ctx {
-	bool admit;          /* the task is a queue head being considered */
-	long agent_running, agent_max, global_running, global_max;
-	int64_t next_ms;
-	bool started;
+struct list_ctx {
+	struct ctl *c;
+	ctl_task_cb cb;
 };
 
-static void reconcile_task(struct runtime *rt, json_object *task, struct reconcile_ctx *rc_ctx)
+static int list_cb(json_object *obj, void *ctx)
 {
-	char err[1024] = "";
-	struct model_task *t = NULL;
-	struct model_agent *a = NULL;
-	json_object *result = NULL;
-	struct local_obs obs = { 0 };
-	struct deps_graph g = { rt, NULL, NULL };
-	json_object *md = jget(task, "metadata");
-	if (model_task_from_json(task, &t, err, sizeof(err)) < 0) {
-		log_error("unreadable task", "task", jstr(md, "name"), "error", err);
-		return;
-	}
-	g.ns = t->ns;
-	json_object *st = jget(task, "status");
-	struct rec_input in;
-	pipeline_rec_input(rt->cfg, task, t, &in);
-	enum rec_phase ph = in.phase;
-
-	struct pipeline_resolution res = { 0 };
-	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {
-		const struct pipeline_lookup lk = { &g, lk_task_phase, graph_deps, lk_agent, lk_secret };
-		pipeline_resolve(rt->plugins, t, &lk, &in, &res);
-		a = res.agent;
-		res.agent = NULL;
-	}
-	in.agent_running = rc_ctx->agent_running;
-	in.agent_max = rc_ctx->agent_max;
-	in.global_running = rc_ctx->global_running;
-	in.global_max = rc_ctx->global_max;
-	in.head_of_queue = rc_ctx->admit;
-	if (ph == REC_RUNNING)
-		observe_run(rt, task, &in, &obs, &result);
-
-	/* A Running task whose run never started (the controller died
-	 * between recording Running and starting it): start it now. */
-	if (ph == REC_RUNNING && in.run == REC_RUN_NONE && !in.stop_requested) {
-		if (a == NULL && t->agent_name)
-			load_agent(rt, t->agent_ns, t->agent_name, &a);
-		if (start_run(rt, task, t, a, err, sizeof(err)) < 0)
-			write_status(rt, task, status_copy(task), "Failed", "StartFailed", err);
-		goto out;
-	}
-
-	struct rec_decision d;
-	rec_decide(&in, &d);
-	if (d.requeue_after_ms > 0) {
-		int64_t due = in.now_ms + d.requeue_after_ms;
-		if (rc_ctx->next_ms == 0 || due < rc_ctx->next_ms)
-			rc_ctx->next_ms = due;
-	}
-	const char *old_reason = jstr(st, "reason");
-	switch (d.action) {
-	case REC_NOOP:
-		break;
-	case REC_SET_PHASE: {
-		bool same = d.phase == ph && str_eq(old_reason, d.reason) &&
-			    str_eq(jstr(st, "message"), d.message);
-		if (same)
-			break;
-		json_object *ns_st = status_copy(task);
-		bool finished = rec_phase_terminal(d.phase);
-		if (finished) {
-			jset_time(ns_st, "completionTime", in.now_ms);
-			if (result)
-				pipeline_fill_results(ns_st, t, result, obs.exit_code, obs.start_ms,
-						      obs.end_ms);
-			add_run_usage(ns_st, &obs);
-		}
-		if (write_status(rt, task, ns_st, rec_phase_name(d.phase), d.reason, d.message) == 0 &&
-		    finished && ph == REC_RUNNING)
-			observe_finished(rt, t, a, result, &obs);
-		break;
-	}
-	case REC_START: {
-		/* Record the intent first: a crash after this restarts the run
-		 * (see above); a crash before leaves the task Queued.  Either
-		 * way it runs once. */
-		json_object *ns_st = status_copy(task);
-		jset_time(ns_st, "startTime", in.now_ms);
-		json_object_object_add(ns_st, "runId", json_object_new_string(t->uid ? t->uid : ""));
-		if (write_status(rt, task, ns_st, "Running", d.reason, d.message) < 0)
-			break;
-		rc_ctx->started = true;
-		json_object *fresh = NULL;
-		if (store_get(rt->store, MODEL_TASK, t->ns, t->name, &fresh) < 0)
-			break;
-		if (start_run(rt, fresh, t, a, err, sizeof(err)) < 0) {
-			log_warn("start failed", "namespace", t->ns, "task", t->name, "error", err);
-			write_status(rt, fresh, status_copy(fresh), "Failed", "StartFailed", err);
-		}
-		json_object_put(fresh);
-		break;
-	}
-	case REC_KILL: {
-		char *run_dir = runtime_run_dir(rt, task);
-		int r = local_stop(run_dir, str_eq(d.reason, "Timeout") ? LOCAL_STOP_TIMEOUT : LOCAL_STOP_USER);
-		free(run_dir);
-		if (r == -ESRCH || r == -ENOENT) {
-			json_object *ns_st = status_copy(task);
-			jset_time(ns_st, "completionTime", in.now_ms);
-			write_status(rt, task, ns_st, d.reason && !strcmp(d.reason, "Stopped") ? "Stopped" : "Failed",
-				     d.reason, d.message);
-		}
-		if (rc_ctx->next_ms == 0 || in.now_ms + 500 < rc_ctx->next_ms)
-			rc_ctx->next_ms = in.now_ms + 500;
-		break;
-	}
-	case REC_DELETE: {
-		/* The task goes even if its run dir cannot: sweep_orphans()
-		 * tries that again. */
-		char *run_dir = runtime_run_dir(rt, task);
-		if (local_cleanup(run_dir, err, sizeof(err)) < 0)
-			log_warn("run directory left after TTL deletion: retried later", "namespace", t->ns, "task",
-				 t->name, "error", err);
-		free(run_dir);
-		store_delete(rt->store, MODEL_TASK, t->ns, t->name, err, sizeof(err));
-		log_info("task deleted after TTL", "namespace", t->ns, "task", t->name);
-		break;
-	}
-	}
-out:
-	if (result)
-		json_object_put(result);
-	local_obs_free(&obs);
-	model_task_free(g.cur);
-	model_agent_free(a);
-	model_task_free(t);
-}
-
-/* ---- the pass ------------------------------------------------------- */
-
-struct collect {
-	json_object **v;
-	size_t n, alloc;
-};
-
-static int collect_cb(json_object *obj, void *ctx)
-{
-	struct collect *c = ctx;
-	if (c->n == c->alloc) {
-		c->alloc = c->alloc ? c->alloc * 2 : 16;
-		c->v = xrealloc(c->v, c->alloc * sizeof(*c->v));
-	}
-	c->v[c->n++] = json_object_get(obj);
+	struct list_ctx *l = ctx;
+	l->cb(l->c, obj);
 	return 0;
 }
 
-static void collect_free(struct collect *c)
+static int op_list(void *b, enum rec_phase phase, ctl_task_cb cb, struct ctl *c)
 {
-	for (size_t i = 0; i < c->n; i++)
-		json_object_put(c->v[i]);
-	free(c->v);
-	memset(c, 0, sizeof(*c));
+	struct runtime *rt = b;
+	int mp = model_phase_parse(rec_phase_name(phase));
+	if (mp < 0)
+		return -EINVAL;
+	struct list_ctx l = { c, cb };
+	return store_list_phase(rt->store, (enum model_phase)mp, list_cb, &l);
 }
 
-static long agent_limit(struct runtime *rt, const char *agent_key)
+static int op_list_deleting(void *b, ctl_task_cb cb, struct ctl *c)
 {
-	if (!agent_key || !*agent_key)
-		return 0;
-	const char *slash = strchr(agent_key, '/');
+	struct runtime *rt = b;
+	struct list_ctx l = { c, cb };
+	return store_list_deleting(rt->store, list_cb, &l);
+}
+
+/* Local Tasks passed `paddock apply`'s checks when stored. */
+static int op_view(void *b, json_object *task, enum rec_phase phase, struct model_task **t,
+		   char *invalid, size_t invlen)
+{
+	(void)b;
+	(void)phase;
+	int rc = model_task_from_json(task, t, invalid, invlen);
+	if (rc == 0)
+		invalid[0] = '\0';
+	return rc;
+}
+
+static void op_lookup(void *b, const char *ns, bool with_secret, struct pipeline_lookup *lk)
+{
+	(void)with_secret; /* a local Secret costs one indexed read */
+	struct deps_graph *g = xcalloc(1, sizeof(*g));
+	g->rt = b;
+	g->ns = ns;
+	*lk = (struct pipeline_lookup){ g, lk_task_phase, graph_deps, lk_agent, lk_secret };
+}
+
+static void op_lookup_done(void *b, struct pipeline_lookup *lk)
+{
+	(void)b;
+	struct deps_graph *g = lk->ctx;
+	if (g)
+		model_task_free(g->cur);
+	free(g);
+	lk->ctx = NULL;
+}
+
+static long op_running(void *b, const char *agent_key)
+{
+	struct runtime *rt = b;
+	long n = store_count_phase(rt->store, MODEL_PHASE_RUNNING, agent_key);
+	return n < 0 ? LONG_MAX : n; /* unknown: admit nothing */
+}
+
+static long op_agent_max(void *b, const char *agent_key)
+{
+	struct runtime *rt = b;
+	const char *slash = agent_key ? strchr(agent_key, '/') : NULL;
 	if (!slash)
 		return 0;
 	char *ns = xstrndup(agent_key, (size_t)(slash - agent_key));
@@ -679,91 +495,187 @@ static long agent_limit(struct runtime *rt, const char *agent_key)
 	return max;
 }
 
-/* Admission: repeatedly take the oldest queue head whose Agent has a free
- * slot, while the global limit allows.  Each step costs one indexed
- * lookup per Agent, whatever the queue length (docs/lifecycle.md). */
-static void admit(struct runtime *rt, struct reconcile_ctx *base)
+static int op_queued_agents(void *b, struct strv *keys)
 {
-	struct collect agents = { 0 };
-	store_list(rt->store, MODEL_AGENT, NULL, collect_cb, &agents);
-	size_t nkeys = agents.n + 1;
-	char **keys = xcalloc(nkeys, sizeof(char *));
-	long *limits = xcalloc(nkeys, sizeof(long));
-	keys[0] = xstrdup("");
-	for (size_t i = 0; i < agents.n; i++) {
-		json_object *md = jget(agents.v[i], "metadata");
-		keys[i + 1] = xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
-		limits[i + 1] = agent_limit(rt, keys[i + 1]);
-	}
-	long global_max = rt->cfg->limits.max_concurrent_tasks;
-	for (int guard = 0; guard < 10000; guard++) {
-		long global_running = store_count_phase(rt->store, MODEL_PHASE_RUNNING, NULL);
-		if (global_max > 0 && global_running >= global_max)
-			break;
-		json_object *best = NULL;
-		size_t best_i = 0;
-		int64_t best_seq = 0;
-		for (size_t i = 0; i < nkeys; i++) {
-			long running = store_count_phase(rt->store, MODEL_PHASE_RUNNING, keys[i]);
-			if (limits[i] > 0 && running >= limits[i])
-				continue;
-			json_object *head = NULL;
-			if (store_next_queued(rt->store, keys[i], &head) < 0)
-				continue;
-			/* Heads of different Agents are compared by creation time
-			 * (milliseconds); within an Agent the store's sequence
-			 * already decided. */
-			int64_t order = jtime(jget(head, "metadata"), "creationTimestamp");
-			if (!best || order < best_seq) {
-				if (best)
-					json_object_put(best);
-				best = head;
-				best_i = i;
-				best_seq = order;
-			} else {
-				json_object_put(head);
-			}
+	struct runtime *rt = b;
+	return store_queued_agents(rt->store, keys);
+}
+
+static json_object *op_queue_head(void *b, const char *agent_key)
+{
+	struct runtime *rt = b;
+	json_object *head = NULL;
+	return store_next_queued(rt->store, agent_key, &head) == 0 ? head : NULL;
+}
+
+static void op_observe(void *b, json_object *task, const struct model_task *t,
+		       struct model_agent **a, struct rec_input *in, struct ctl_run *run)
+{
+	(void)t;
+	(void)a;
+	struct runtime *rt = b;
+	struct local_obs obs = { 0 };
+	char *run_dir = runtime_run_dir(rt, task);
+	if (local_observe(run_dir, &obs) < 0)
+		obs.state = LOCAL_LOST;
+	free(run_dir);
+	switch (obs.state) {
+	case LOCAL_NONE: in->run = REC_RUN_NONE; break;
+	case LOCAL_RUNNING: in->run = REC_RUN_ACTIVE; break;
+	case LOCAL_LOST: in->run = REC_RUN_LOST; break;
+	case LOCAL_EXITED:
+		in->run = REC_RUN_EXITED;
+		in->exit_code = obs.term_signal ? -obs.term_signal : obs.exit_code;
+		run->exit_code = obs.exit_code;
+		run->start_ms = obs.start_ms;
+		run->end_ms = obs.end_ms;
+		run->cpu_seconds = obs.cpu_seconds;
+		run->memory_peak = obs.memory_peak;
+		snprintf(run->end_reason, sizeof(run->end_reason), "%s", obs.end_reason);
+		snprintf(run->end_message, sizeof(run->end_message), "%s", obs.end_message);
+		run->result = obs.result_json ? json_tokener_parse(obs.result_json) : NULL;
+		if (run->result) {
+			json_object *oc = jget(run->result, "outcome");
+			in->outcome = oc ? json_object_get_int(oc) : 0;
+			in->run_error = jstr(run->result, "error");
 		}
-		if (!best)
-			break;
-		struct reconcile_ctx c = *base;
-		c.admit = true;
-		c.global_running = global_running;
-		c.global_max = global_max;
-		c.agent_max = limits[best_i];
-		c.agent_running = store_count_phase(rt->store, MODEL_PHASE_RUNNING, keys[best_i]);
-		c.started = false;
-		reconcile_task(rt, best, &c);
-		json_object_put(best);
-		if (c.next_ms && (base->next_ms == 0 || c.next_ms < base->next_ms))
-			base->next_ms = c.next_ms;
-		if (!c.started)
-			break; /* the head did not start (e.g. failed validation): look again next pass */
+		break;
 	}
-	for (size_t i = 0; i < nkeys; i++)
-		free(keys[i]);
-	free(keys);
-	free(limits);
-	collect_free(&agents);
+	local_obs_free(&obs);
 }
 
-int runtime_observe(struct runtime *rt)
+static int op_start(void *b, json_object *task, const struct model_task *t,
+		    const struct model_agent *a, json_object *patch, char *err, size_t errlen)
 {
-	unsigned long before = rt->status_writes;
-	struct reconcile_ctx base = { 0 };
-	base.global_max = rt->cfg->limits.max_concurrent_tasks;
-	struct collect c = { 0 };
-	store_list_phase(rt->store, MODEL_PHASE_RUNNING, collect_cb, &c);
-	for (size_t i = 0; i < c.n; i++)
-		reconcile_task(rt, c.v[i], &base);
-	collect_free(&c);
-	return (int)(rt->status_writes - before);
+	(void)patch;
+	int rc = start_run(b, task, t, a, err, errlen);
+	/* Started meanwhile (by a controller that died while starting it):
+	 * that run is this task's run. */
+	return rc == -EEXIST ? 0 : rc;
 }
 
-/* ---- orphaned run directories ---------------------------------------- */
+static int op_kill(void *b, json_object *task, const char *reason)
+{
+	struct runtime *rt = b;
+	char *run_dir = runtime_run_dir(rt, task);
+	struct local_obs obs = { 0 };
+	int live = local_observe(run_dir, &obs) == 0 && obs.state == LOCAL_RUNNING;
+	local_obs_free(&obs);
+	if (live)
+		(void)local_stop(run_dir, str_eq(reason, "Timeout") ? LOCAL_STOP_TIMEOUT : LOCAL_STOP_USER);
+	free(run_dir);
+	return live;
+}
 
-#define ORPHAN_SWEEP_INTERVAL_MS 30000
-#define ORPHAN_SWEEP_MAX 4 /* removals tried per sweep */
+static int op_purge(void *b, json_object *task, char *err, size_t errlen)
+{
+	char *run_dir = runtime_run_dir(b, task);
+	int rc = local_cleanup(run_dir, err, errlen);
+	free(run_dir);
+	return rc;
+}
+
+static int op_remove(void *b, json_object *task, char *err, size_t errlen)
+{
+	struct runtime *rt = b;
+	json_object *md = jget(task, "metadata");
+	return store_delete(rt->store, MODEL_TASK, jstr(md, "namespace"), jstr(md, "name"), err, errlen);
+}
+
+static int op_write_status(void *b, json_object *task, json_object *st, const char *reason,
+			   const char *message)
+{
+	struct runtime *rt = b;
+	json_object *md = jget(task, "metadata");
+	char err[512];
+	int rc = store_set_status_if(rt->store, jstr(md, "namespace"), jstr(md, "name"),
+				     jstr(md, "resourceVersion"), st, reason, message, err, sizeof(err));
+	if (rc < 0 && rc != -ESTALE && rc != -ENOENT)
+		log_error("status write failed", "namespace", jstr(md, "namespace"), "task",
+			  jstr(md, "name"), "error", err);
+	json_object_put(st);
+	return rc;
+}
+
+/* ---- the watch: what changed in the store, and which runs ended -------- */
+
+static int watch_task_cb(json_object *obj, void *ctx)
+{
+	struct runtime *rt = ctx;
+	ctl_enqueue_task(rt->ctl, obj);
+	const char *rv = jstr(jget(obj, "metadata"), "resourceVersion");
+	int64_t v = rv ? strtoll(rv, NULL, 10) : 0;
+	if (v > rt->watch_rv)
+		rt->watch_rv = v;
+	return 0;
+}
+
+static int ended_cb(json_object *obj, void *ctx)
+{
+	struct runtime *rt = ctx;
+	char *run_dir = runtime_run_dir(rt, obj);
+	struct local_obs obs = { 0 };
+	if (local_observe(run_dir, &obs) < 0 || obs.state != LOCAL_RUNNING)
+		ctl_enqueue_task(rt->ctl, obj);
+	local_obs_free(&obs);
+	free(run_dir);
+	return 0;
+}
+
+/* Feed the controller what changed since the last look: Tasks written by
+ * anyone (the store's resource versions), other kinds (an Agent or a
+ * Secret changes what waiting tasks resolve to), runs that ended.
+ * Returns whether anything was queued. */
+static bool poll_changes(struct runtime *rt, bool runs)
+{
+	bool any = false;
+	int64_t dv = store_data_version(rt->store);
+	if (dv != rt->watch_dv) {
+		rt->watch_dv = dv;
+		int64_t top = store_rv(rt->store);
+		if (top > rt->watch_rv) {
+			int64_t before = rt->watch_rv;
+			(void)store_changed_tasks(rt->store, before, watch_task_cb, rt);
+			/* Writes that were not Tasks (Agents, Secrets, ConfigMaps,
+			 * deletions): every waiting task may resolve differently. */
+			if (rt->watch_rv < top) {
+				ctl_enqueue_all(rt->ctl);
+				rt->watch_rv = top;
+			}
+			any = true;
+		}
+	}
+	if (runs) {
+		(void)store_list_phase(rt->store, MODEL_PHASE_RUNNING, ended_cb, rt);
+		any = true;
+	}
+	return any;
+}
+
+#define RUN_POLL_MS 25
+
+static bool op_wait(void *b, struct ctl *c, int timeout_ms)
+{
+	(void)c;
+	struct runtime *rt = b;
+	int64_t end = now_mono_ms() + timeout_ms;
+	for (;;) {
+		int64_t now = now_mono_ms();
+		bool runs = now - rt->last_run_poll_ms >= RUN_POLL_MS;
+		if (runs)
+			rt->last_run_poll_ms = now;
+		unsigned long before = ctl_queue_len(rt->ctl);
+		(void)poll_changes(rt, runs);
+		if (ctl_queue_len(rt->ctl) > before || now >= end)
+			return true;
+		usleep(5 * 1000);
+	}
+}
+
+/* ---- housekeeping: orphaned runs and metrics ----------------------------- */
+
+#define ORPHAN_SWEEP_INTERVAL_MS 5000
+#define ORPHAN_SWEEP_MAX 8 /* removals tried per sweep */
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -778,19 +690,17 @@ static int collect_uid(json_object *obj, void *ctx)
 	return 0;
 }
 
-/* Run directories whose task is gone: their removal failed (a mount
- * point, an entry root may not remove) or an older version left them.
- * Every ORPHAN_SWEEP_INTERVAL_MS, try ORPHAN_SWEEP_MAX of them, going
- * round the directory (after the last one tried) so that stuck ones do
- * not starve the others; runs still running are left alone.  One log
- * line per attempt. */
-static void sweep_orphans(struct runtime *rt, int64_t now)
+/* Run directories whose task is gone (deleted by an older Paddock, by
+ * hand, or its removal failed): a live run is stopped first, then the
+ * directory removed.  ORPHAN_SWEEP_MAX per sweep, going round the
+ * directory (after the last one tried) so that stuck ones do not starve
+ * the others.  One log line per attempt. */
+static void sweep_orphans(struct runtime *rt)
 {
-	static int64_t last_ms; /* one controller per process */
-	static char after[128]; /* the last directory tried */
-	if (now - last_ms < ORPHAN_SWEEP_INTERVAL_MS)
+	int64_t now = now_mono_ms();
+	if (now - rt->last_sweep_ms < ORPHAN_SWEEP_INTERVAL_MS)
 		return;
-	last_ms = now;
+	rt->last_sweep_ms = now;
 	struct strv dirs = { 0 }, uids = { 0 };
 	char *runs = xasprintf("%s/runs", rt->state_dir);
 	DIR *d = opendir(runs);
@@ -813,7 +723,7 @@ static void sweep_orphans(struct runtime *rt, int64_t now)
 	if (uids.n)
 		qsort(uids.v, uids.n, sizeof(char *), cmp_str);
 	size_t start = 0;
-	while (start < dirs.n && strcmp(dirs.v[start], after) <= 0)
+	while (start < dirs.n && strcmp(dirs.v[start], rt->sweep_after) <= 0)
 		start++;
 	int tried = 0;
 	for (size_t k = 0; k < dirs.n && tried < ORPHAN_SWEEP_MAX; k++) {
@@ -822,15 +732,21 @@ static void sweep_orphans(struct runtime *rt, int64_t now)
 			continue;
 		char *dir = xasprintf("%s/%s", runs, name);
 		char err[1024];
-		int rc = local_cleanup(dir, err, sizeof(err));
-		if (rc != -EBUSY) {
-			tried++;
-			snprintf(after, sizeof(after), "%s", name);
-		}
-		if (rc == 0)
+		tried++;
+		snprintf(rt->sweep_after, sizeof(rt->sweep_after), "%s", name);
+		struct local_obs obs = { 0 };
+		bool live = local_observe(dir, &obs) == 0 && obs.state == LOCAL_RUNNING;
+		local_obs_free(&obs);
+		if (live) {
+			log_info("stopping the run of a deleted task", "dir", dir);
+			(void)local_stop(dir, LOCAL_STOP_USER);
+			rt->last_sweep_ms = now - ORPHAN_SWEEP_INTERVAL_MS + 500; /* look again soon */
+		} else if (local_cleanup(dir, err, sizeof(err)) == 0) {
 			log_info("orphaned run directory removed", "dir", dir);
-		else if (rc != -EBUSY)
-			log_warn("cannot remove an orphaned run directory: retrying later", "dir", dir, "error", err);
+		} else {
+			log_warn("cannot remove an orphaned run directory: retrying later", "dir", dir,
+				 "error", err);
+		}
 		free(dir);
 	}
 out:
@@ -839,102 +755,100 @@ out:
 	free(runs);
 }
 
-int runtime_tick(struct runtime *rt, int64_t *next_ms)
+static long src_count(void *ctx, enum model_phase phase, const char *agent_key)
 {
-	struct reconcile_ctx base = { 0 };
-	base.global_max = rt->cfg->limits.max_concurrent_tasks;
-	static const enum model_phase active[] = { MODEL_PHASE_RUNNING, MODEL_PHASE_PENDING,
-						   MODEL_PHASE_WAITING };
-	for (size_t p = 0; p < ARRAY_SIZE(active); p++) {
-		struct collect c = { 0 };
-		store_list_phase(rt->store, active[p], collect_cb, &c);
-		for (size_t i = 0; i < c.n; i++)
-			reconcile_task(rt, c.v[i], &base);
-		collect_free(&c);
+	return store_count_phase(ctx, phase, agent_key);
+}
+
+static int src_keys(void *ctx, struct strv *keys)
+{
+	return store_agent_keys(ctx, keys, METRICS_MAX_AGENTS);
+}
+
+static void op_housekeeping(void *b, struct ctl *c)
+{
+	(void)c;
+	struct runtime *rt = b;
+	sweep_orphans(rt);
+	if (rt->metrics) {
+		const struct metrics_source src = { rt->store, src_count, src_keys };
+		(void)metrics_refresh(rt->metrics, &src);
 	}
-	admit(rt, &base);
-	int64_t now = now_wall_ms();
-	if (now - rt->last_ttl_scan_ms >= TTL_SCAN_INTERVAL_MS) {
-		rt->last_ttl_scan_ms = now;
-		static const enum model_phase done[] = { MODEL_PHASE_SUCCEEDED, MODEL_PHASE_FAILED,
-							 MODEL_PHASE_STOPPED };
-		for (size_t p = 0; p < ARRAY_SIZE(done); p++) {
-			struct collect c = { 0 };
-			store_list_phase(rt->store, done[p], collect_cb, &c);
-			for (size_t i = 0; i < c.n; i++) {
-				json_object *spec = jget(c.v[i], "spec");
-				if (jget(spec, "ttlSecondsAfterFinished"))
-					reconcile_task(rt, c.v[i], &base);
-			}
-			collect_free(&c);
-		}
+}
+
+static const struct ctl_backend local_ops = {
+	.name = "local",
+	.get = op_get,
+	.list = op_list,
+	.list_deleting = op_list_deleting,
+	.view = op_view,
+	.lookup = op_lookup,
+	.lookup_done = op_lookup_done,
+	.running = op_running,
+	.agent_max = op_agent_max,
+	.queued_agents = op_queued_agents,
+	.queue_head = op_queue_head,
+	.observe = op_observe,
+	.start = op_start,
+	.kill = op_kill,
+	.purge = op_purge,
+	.remove = op_remove,
+	.write_status = op_write_status,
+	.wait = op_wait,
+	.housekeeping = op_housekeeping,
+	.start_first = false,
+};
+
+static struct ctl *controller(struct runtime *rt)
+{
+	if (!rt->ctl) {
+		rt->ctl = ctl_new(rt->cfg, rt->plugins, &local_ops, rt);
+		rt->watch_rv = store_rv(rt->store);
+		rt->watch_dv = store_data_version(rt->store);
+		ctl_enqueue_all(rt->ctl);
 	}
-	sweep_orphans(rt, now);
-	if (next_ms)
-		*next_ms = base.next_ms;
+	return rt->ctl;
+}
+
+int runtime_sync(struct runtime *rt)
+{
+	if (rt->lock_fd < 0)
+		return -EPERM;
+	struct ctl *c = controller(rt);
+	rt->last_run_poll_ms = now_mono_ms();
+	(void)poll_changes(rt, true);
+	int n = ctl_process(c);
+	op_housekeeping(rt, c);
+	return n;
+}
+
+int runtime_serve(struct runtime *rt, volatile sig_atomic_t *stop)
+{
+	if (rt->lock_fd < 0)
+		return -EPERM;
+	struct ctl *c = controller(rt);
+	ctl_set_metrics(c, rt->metrics);
+	ctl_run(c, stop);
 	return 0;
 }
 
-/* ---- stop / delete ------------------------------------------------------ */
+/* ---- stop / delete: intents ---------------------------------------------- */
 
 int runtime_stop(struct runtime *rt, const char *ns, const char *name, char *err, size_t errlen)
 {
-	json_object *task = NULL;
-	if (store_get(rt->store, MODEL_TASK, ns, name, &task) < 0)
+	int rc = store_set_annotation(rt->store, MODEL_TASK, ns, name, MODEL_ANNOTATION_STOP, "true",
+				      err, errlen);
+	if (rc == -ENOENT)
 		return errf(err, errlen, -ENOENT, "task \"%s/%s\" not found", ns, name);
-	int rc = store_set_annotation(rt->store, MODEL_TASK, ns, name, MODEL_ANNOTATION_STOP, "true", err,
-				      errlen);
-	if (rc == 0) {
-		enum rec_phase ph = REC_PENDING;
-		rec_phase_parse(jstr(jget(task, "status"), "phase") ?: "Pending", &ph);
-		if (ph == REC_RUNNING) {
-			char *run_dir = runtime_run_dir(rt, task);
-			(void)local_stop(run_dir, LOCAL_STOP_USER);
-			free(run_dir);
-		} else if (!rec_phase_terminal(ph)) {
-			json_object *st = status_copy(task);
-			jset_time(st, "completionTime", now_wall_ms());
-			write_status(rt, task, st, "Stopped", "Stopped", "stopped before it started");
-		}
-	}
-	json_object_put(task);
 	return rc;
 }
 
 int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, const char *name,
 		   char *err, size_t errlen)
 {
-	char left[1024] = "";
-	int lrc = 0;
-	if (kind == MODEL_TASK) {
-		json_object *task = NULL;
-		if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
-			char *run_dir = runtime_run_dir(rt, task);
-			struct local_obs obs = { 0 };
-			if (local_observe(run_dir, &obs) == 0 && obs.state == LOCAL_RUNNING) {
-				(void)local_stop(run_dir, LOCAL_STOP_USER);
-				for (int i = 0; i < 100; i++) {
-					local_obs_free(&obs);
-					if (local_observe(run_dir, &obs) < 0 || obs.state != LOCAL_RUNNING)
-						break;
-					usleep(100 * 1000);
-				}
-			}
-			local_obs_free(&obs);
-			lrc = local_cleanup(run_dir, left, sizeof(left));
-			free(run_dir);
-			json_object_put(task);
-		}
-	}
-	/* The task goes even if its run dir cannot (say so: the caller
-	 * fails); a controller's sweep_orphans() tries that again. */
-	int rc = store_delete(rt->store, kind, ns, name, err, errlen);
-	if (rc == 0 && lrc < 0)
-		rc = errf(err, errlen, lrc,
-			  "task \"%s/%s\" deleted, but its run directory remains: %s; `paddock controller` "
-			  "retries removing it",
-			  ns, name, left);
-	return rc;
+	if (kind == MODEL_TASK)
+		return store_mark_deleted(rt->store, kind, ns, name, err, errlen);
+	return store_delete(rt->store, kind, ns, name, err, errlen);
 }
 
 /* ---- config check: is each driver's CLI visible in a sandbox? -------- */

@@ -16,6 +16,7 @@
 #define PADDOCK_RUNTIME_H
 
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "base/conf.h"
@@ -24,6 +25,7 @@
 #include "local/store.h"
 
 struct metrics;
+struct ctl;
 
 struct runtime {
 	const struct pd_config *cfg;   /* borrowed */
@@ -32,9 +34,11 @@ struct runtime {
 	char *state_dir;               /* owned */
 	char *data_dir;                /* entrypoint scripts; owned */
 	int lock_fd;                   /* >= 0 while we are the controller */
-	int64_t last_ttl_scan_ms;
-	unsigned long status_writes;   /* successful status writes, ever */
 	struct metrics *metrics;       /* borrowed; NULL outside `paddock controller` */
+	struct ctl *ctl;               /* the controller, once we hold the lock */
+	int64_t watch_rv, watch_dv;    /* the store version seen; PRAGMA data_version */
+	int64_t last_run_poll_ms, last_sweep_ms;
+	char sweep_after[128];         /* the orphan sweep's last directory */
 };
 
 /* Open the store in the configured state dir.  Owned *out. */
@@ -51,21 +55,19 @@ int runtime_lock(struct runtime *rt);
 int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum model_kind *kind,
 		  char *err, size_t errlen);
 
-/* One reconcile pass (controller only).  *next_ms: when a time-based
- * transition is next due (0: none known). */
-int runtime_tick(struct runtime *rt, int64_t *next_ms);
+/* The controller's work in-process (holding the lock, no daemon): what
+ * changed since the last call is reconciled, due timers fire, admission
+ * runs.  Returns the number of status writes, or -EPERM without the lock. */
+int runtime_sync(struct runtime *rt);
 
-/* Observe live runs only: reconcile the Running tasks (a stat and a pid
- * check each), nothing else.  Cheap enough to call every few tens of
- * milliseconds; returns how many task statuses it changed, after which a
- * full runtime_tick() is due (a slot may have freed). */
-int runtime_observe(struct runtime *rt);
+/* The daemon: the controller loop until *stop (holding the lock). */
+int runtime_serve(struct runtime *rt, volatile sig_atomic_t *stop);
 
-/* Ask a task to stop.  A task that has not started is Stopped at once;
- * a running one is killed by the controller. */
+/* Intents (anyone may write them; the controller acts on them).
+ * runtime_stop sets the stop annotation.  runtime_delete marks a Task
+ * for deletion (the controller stops its run, removes its run directory,
+ * then the Task); other kinds are deleted at once. */
 int runtime_stop(struct runtime *rt, const char *ns, const char *name, char *err, size_t errlen);
-
-/* Delete a task: stop its run and remove the task and its run dir. */
 int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, const char *name,
 		   char *err, size_t errlen);
 

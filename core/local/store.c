@@ -55,6 +55,13 @@ static const char *const migrations[] = {
 	"  reason TEXT NOT NULL,"
 	"  message TEXT NOT NULL);"
 	"CREATE INDEX events_object ON events (object_seq, id);",
+	/* 1 -> 2: a resource version per object, from one counter bumped by
+	 * every write: compare-and-swap status writes and the controller's
+	 * watch (the tasks changed since the version it has seen). */
+	"ALTER TABLE objects ADD COLUMN rv INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX objects_rv ON objects (kind, rv);"
+	"CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"INSERT INTO counters (name, value) VALUES ('rv', 0);",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -155,6 +162,8 @@ static const char *json_text(json_object *o)
 /* The object of a row: spec_json in column `col` with status_json (column
  * col + 1) merged in as "status".  Owned; NULL when spec_json is not a
  * JSON object. */
+/* The object from columns (spec_json, status_json, rv) starting at col:
+ * metadata.resourceVersion is the row's rv. */
 static json_object *col_doc(sqlite3_stmt *st, int col)
 {
 	json_object *doc = parse_json_text(col_text(st, col));
@@ -166,7 +175,30 @@ static json_object *col_doc(sqlite3_stmt *st, int col)
 	}
 	if (status)
 		json_object_object_add(doc, "status", status);
+	json_object *md = NULL;
+	if (json_object_object_get_ex(doc, "metadata", &md) && json_object_is_type(md, json_type_object)) {
+		char rv[24];
+		snprintf(rv, sizeof(rv), "%lld", (long long)sqlite3_column_int64(st, col + 2));
+		json_object_object_add(md, "resourceVersion", json_object_new_string(rv));
+	}
 	return doc;
+}
+
+/* The next resource version (inside a write transaction). */
+static int next_rv(struct store *s, int64_t *rv, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(s, "UPDATE counters SET value = value + 1 WHERE name = 'rv' RETURNING value", &st,
+		      err, errlen);
+	if (rc < 0)
+		return rc;
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*rv = sqlite3_column_int64(st, 0);
+	else
+		rc = db_err(s, r, err, errlen, "next resource version");
+	sqlite3_finalize(st);
+	return rc;
 }
 
 static const char *jstr(json_object *o, const char *k)
@@ -491,7 +523,7 @@ static int load(struct store *s, const char *kind, const char *ns, const char *n
 {
 	sqlite3_stmt *st = NULL;
 	int rc = prep(s,
-		      "SELECT seq, spec_json, status_json, phase FROM objects WHERE kind = ? AND ns = ? AND name = ?",
+		      "SELECT seq, spec_json, status_json, rv, phase FROM objects WHERE kind = ? AND ns = ? AND name = ?",
 		      &st, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -511,7 +543,7 @@ static int load(struct store *s, const char *kind, const char *ns, const char *n
 		} else {
 			out->seq = sqlite3_column_int64(st, 0);
 			out->doc = doc;
-			out->phase = xstrdup(col_text(st, 3));
+			out->phase = xstrdup(col_text(st, 4));
 		}
 	}
 	sqlite3_finalize(st);
@@ -540,6 +572,7 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 	json_object_object_del(copy, "status");
 	json_object *cmd = jobj(copy, "metadata");
 	json_object_object_del(cmd, "resourceVersion");
+	json_object_object_del(cmd, "deletionTimestamp"); /* only `paddock delete` sets it */
 	json_object_object_add(cmd, "namespace", json_object_new_string(ns));
 
 	struct row old = { 0 };
@@ -551,6 +584,12 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 	int64_t generation = 1;
 	char uid[37];
 	char ts[40];
+	if (exists && jstr(jobj(old.doc, "metadata"), "deletionTimestamp")) {
+		rc = errf(err, errlen, -EBUSY,
+			  "%s \"%s/%s\" is being deleted: wait until it is gone, then apply it again", kname,
+			  ns, name);
+		goto out;
+	}
 	if (exists) {
 		json_object *omd = jobj(old.doc, "metadata");
 		json_object *g = NULL;
@@ -603,13 +642,16 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 	char *akey = kind == MODEL_TASK ? store_agent_key(copy) : xstrdup("");
 	const char *spec = json_text(copy);
 	sqlite3_stmt *st = NULL;
-	if (exists)
+	int64_t rv = 0;
+	if ((rc = next_rv(s, &rv, err, errlen)) < 0)
+		;
+	else if (exists)
 		rc = prep(s,
-			  "UPDATE objects SET spec_json = ?, generation = ?, updated_ms = ?, agent_key = ?, stop_requested = ? WHERE seq = ?",
+			  "UPDATE objects SET spec_json = ?, generation = ?, updated_ms = ?, agent_key = ?, stop_requested = ?, rv = ? WHERE seq = ?",
 			  &st, err, errlen);
 	else
 		rc = prep(s,
-			  "INSERT INTO objects (spec_json, generation, updated_ms, agent_key, stop_requested, kind, ns, name, uid, created_ms, status_json, phase) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			  "INSERT INTO objects (spec_json, generation, updated_ms, agent_key, stop_requested, rv, kind, ns, name, uid, created_ms, status_json, phase) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			  &st, err, errlen);
 	if (rc == 0) {
 		bind_text(st, 1, spec);
@@ -617,16 +659,17 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 		sqlite3_bind_int64(st, 3, now);
 		bind_text(st, 4, akey);
 		sqlite3_bind_int(st, 5, model_stop_requested(copy));
+		sqlite3_bind_int64(st, 6, rv);
 		if (exists) {
-			sqlite3_bind_int64(st, 6, old.seq);
+			sqlite3_bind_int64(st, 7, old.seq);
 		} else {
-			bind_text(st, 6, kname);
-			bind_text(st, 7, ns);
-			bind_text(st, 8, name);
-			bind_text(st, 9, uid);
-			sqlite3_bind_int64(st, 10, now);
-			bind_text(st, 11, kind == MODEL_TASK ? "{\"phase\":\"Pending\"}" : NULL);
-			bind_text(st, 12, kind == MODEL_TASK ? "Pending" : NULL);
+			bind_text(st, 7, kname);
+			bind_text(st, 8, ns);
+			bind_text(st, 9, name);
+			bind_text(st, 10, uid);
+			sqlite3_bind_int64(st, 11, now);
+			bind_text(st, 12, kind == MODEL_TASK ? "{\"phase\":\"Pending\"}" : NULL);
+			bind_text(st, 13, kind == MODEL_TASK ? "Pending" : NULL);
 		}
 		int r = sqlite3_step(st);
 		if (r != SQLITE_DONE)
@@ -712,8 +755,8 @@ int store_list(struct store *s, enum model_kind kind, const char *ns, store_obj_
 		return -EINVAL;
 	sqlite3_stmt *st = NULL;
 	int rc = prep(s,
-		      ns ? "SELECT spec_json, status_json FROM objects WHERE kind = ? AND ns = ? ORDER BY seq"
-			 : "SELECT spec_json, status_json FROM objects WHERE kind = ? ORDER BY seq",
+		      ns ? "SELECT spec_json, status_json, rv FROM objects WHERE kind = ? AND ns = ? ORDER BY seq"
+			 : "SELECT spec_json, status_json, rv FROM objects WHERE kind = ? ORDER BY seq",
 		      &st, NULL, 0);
 	if (rc < 0)
 		return rc;
@@ -730,7 +773,7 @@ int store_list_phase(struct store *s, enum model_phase phase, store_obj_cb cb, v
 		return -EINVAL;
 	sqlite3_stmt *st = NULL;
 	int rc = prep(s,
-		      "SELECT spec_json, status_json FROM objects WHERE kind = 'Task' AND phase = ? ORDER BY seq",
+		      "SELECT spec_json, status_json, rv FROM objects WHERE kind = 'Task' AND phase = ? ORDER BY seq",
 		      &st, NULL, 0);
 	if (rc < 0)
 		return rc;
@@ -764,21 +807,24 @@ int store_delete(struct store *s, enum model_kind kind, const char *ns, const ch
 	return tx_end(s, own, rc, err, errlen);
 }
 
-static int task_seq(struct store *s, const char *ns, const char *name, int64_t *seq, char *err,
-		    size_t errlen)
+static int task_seq(struct store *s, const char *ns, const char *name, int64_t *seq, int64_t *rv,
+		    char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = prep(s, "SELECT seq FROM objects WHERE kind = 'Task' AND ns = ? AND name = ?", &st,
+	int rc = prep(s, "SELECT seq, rv FROM objects WHERE kind = 'Task' AND ns = ? AND name = ?", &st,
 		      err, errlen);
 	if (rc < 0)
 		return rc;
 	bind_text(st, 1, ns);
 	bind_text(st, 2, name);
 	int r = sqlite3_step(st);
-	if (r == SQLITE_ROW)
+	if (r == SQLITE_ROW) {
 		*seq = sqlite3_column_int64(st, 0);
-	else if (r == SQLITE_DONE)
+		if (rv)
+			*rv = sqlite3_column_int64(st, 1);
+	} else if (r == SQLITE_DONE) {
 		rc = errf(err, errlen, -ENOENT, "task \"%s/%s\" not found", ns, name);
+	}
 	else
 		rc = db_err(s, r, err, errlen, "select");
 	sqlite3_finalize(st);
@@ -787,6 +833,13 @@ static int task_seq(struct store *s, const char *ns, const char *name, int64_t *
 
 int store_set_status(struct store *s, const char *ns, const char *name, json_object *status,
 		     const char *event_reason, const char *event_msg, char *err, size_t errlen)
+{
+	return store_set_status_if(s, ns, name, NULL, status, event_reason, event_msg, err, errlen);
+}
+
+int store_set_status_if(struct store *s, const char *ns, const char *name, const char *expect_rv,
+			json_object *status, const char *event_reason, const char *event_msg, char *err,
+			size_t errlen)
 {
 	const char *phase = jstr(status, "phase");
 	int p = model_phase_parse(phase);
@@ -798,17 +851,26 @@ int store_set_status(struct store *s, const char *ns, const char *name, json_obj
 	int rc = tx_begin(s, &own, err, errlen);
 	if (rc < 0)
 		return rc;
-	int64_t seq = 0;
-	if ((rc = task_seq(s, ns, name, &seq, err, errlen)) < 0)
+	int64_t seq = 0, cur = 0, rv = 0;
+	if ((rc = task_seq(s, ns, name, &seq, &cur, err, errlen)) < 0)
+		goto out;
+	if (expect_rv && strtoll(expect_rv, NULL, 10) != cur) {
+		rc = errf(err, errlen, -ESTALE,
+			  "task \"%s/%s\" changed since it was read (version %lld, now %lld): read it again",
+			  ns, name, strtoll(expect_rv, NULL, 10), (long long)cur);
+		goto out;
+	}
+	if ((rc = next_rv(s, &rv, err, errlen)) < 0)
 		goto out;
 	sqlite3_stmt *st = NULL;
-	if ((rc = prep(s, "UPDATE objects SET status_json = ?, phase = ?, updated_ms = ? WHERE seq = ?",
+	if ((rc = prep(s, "UPDATE objects SET status_json = ?, phase = ?, updated_ms = ?, rv = ? WHERE seq = ?",
 		       &st, err, errlen)) < 0)
 		goto out;
 	bind_text(st, 1, json_text(status));
 	bind_text(st, 2, phase);
 	sqlite3_bind_int64(st, 3, now_wall_ms());
-	sqlite3_bind_int64(st, 4, seq);
+	sqlite3_bind_int64(st, 4, rv);
+	sqlite3_bind_int64(st, 5, seq);
 	int r = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (r != SQLITE_DONE) {
@@ -830,7 +892,7 @@ int store_add_event(struct store *s, const char *ns, const char *name, const cha
 	if (rc < 0)
 		return rc;
 	int64_t seq = 0;
-	rc = task_seq(s, ns, name, &seq, err, errlen);
+	rc = task_seq(s, ns, name, &seq, NULL, err, errlen);
 	if (rc == 0)
 		rc = insert_event(s, seq, type, reason, message, err, errlen);
 	return tx_end(s, own, rc, err, errlen);
@@ -860,8 +922,8 @@ int store_next_queued(struct store *s, const char *agent_key, json_object **task
 {
 	sqlite3_stmt *st = NULL;
 	int rc = prep(s,
-		      agent_key ? "SELECT spec_json, status_json FROM objects WHERE kind = 'Task' AND phase = 'Queued' AND agent_key = ? ORDER BY seq LIMIT 1"
-				: "SELECT spec_json, status_json FROM objects WHERE kind = 'Task' AND phase = 'Queued' ORDER BY seq LIMIT 1",
+		      agent_key ? "SELECT spec_json, status_json, rv FROM objects WHERE kind = 'Task' AND phase = 'Queued' AND agent_key = ? ORDER BY seq LIMIT 1"
+				: "SELECT spec_json, status_json, rv FROM objects WHERE kind = 'Task' AND phase = 'Queued' ORDER BY seq LIMIT 1",
 		      &st, NULL, 0);
 	if (rc < 0)
 		return rc;
@@ -902,12 +964,105 @@ long store_count_phase(struct store *s, enum model_phase phase, const char *agen
 	return n;
 }
 
-int store_set_annotation(struct store *s, enum model_kind kind, const char *ns, const char *name,
-			 const char *key, const char *value, char *err, size_t errlen)
+/* Write back a loaded row's document (metadata changed; status is not
+ * part of spec_json) with a new resource version. */
+static int update_meta(struct store *s, struct row *r, char *err, size_t errlen)
+{
+	int64_t rv = 0;
+	int rc = next_rv(s, &rv, err, errlen);
+	if (rc < 0)
+		return rc;
+	json_object *md = jobj(r->doc, "metadata");
+	json_object_object_del(md, "resourceVersion");
+	sqlite3_stmt *st = NULL;
+	if ((rc = prep(s, "UPDATE objects SET spec_json = ?, stop_requested = ?, updated_ms = ?, rv = ? WHERE seq = ?",
+		       &st, err, errlen)) < 0)
+		return rc;
+	bind_text(st, 1, json_text(r->doc));
+	sqlite3_bind_int(st, 2, model_stop_requested(r->doc));
+	sqlite3_bind_int64(st, 3, now_wall_ms());
+	sqlite3_bind_int64(st, 4, rv);
+	sqlite3_bind_int64(st, 5, r->seq);
+	int x = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return x == SQLITE_DONE ? 0 : db_err(s, x, err, errlen, "update metadata");
+}
+
+int store_changed_tasks(struct store *s, int64_t after_rv, store_obj_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(s,
+		      "SELECT spec_json, status_json, rv FROM objects WHERE kind = 'Task' AND rv > ? ORDER BY rv",
+		      &st, NULL, 0);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, after_rv);
+	return walk(s, st, cb, ctx);
+}
+
+int store_list_deleting(struct store *s, store_obj_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(s,
+		      "SELECT spec_json, status_json, rv FROM objects WHERE kind = 'Task' AND json_extract(spec_json, '$.metadata.deletionTimestamp') IS NOT NULL ORDER BY seq",
+		      &st, NULL, 0);
+	if (rc < 0)
+		return rc;
+	return walk(s, st, cb, ctx);
+}
+
+int64_t store_rv(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	if (prep(s, "SELECT value FROM counters WHERE name = 'rv'", &st, NULL, 0) < 0)
+		return -EIO;
+	int r = sqlite3_step(st);
+	int64_t v = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -EIO;
+	sqlite3_finalize(st);
+	return v;
+}
+
+int store_agent_keys(struct store *s, struct strv *keys, size_t max)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(s, "SELECT ns, name FROM objects WHERE kind = 'Agent' ORDER BY seq LIMIT ?", &st,
+		      NULL, 0);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		strv_push_owned(keys, xasprintf("%s/%s", col_text(st, 0), col_text(st, 1)));
+	if (r != SQLITE_DONE)
+		rc = db_err(s, r, NULL, 0, "select");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_queued_agents(struct store *s, struct strv *keys)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(s, "SELECT DISTINCT agent_key FROM objects WHERE kind = 'Task' AND phase = 'Queued'",
+		      &st, NULL, 0);
+	if (rc < 0)
+		return rc;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		strv_push(keys, col_text(st, 0) ? col_text(st, 0) : "");
+	if (r != SQLITE_DONE)
+		rc = db_err(s, r, NULL, 0, "select");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Load an object, let `edit` change its metadata (it returns whether it
+ * did), and write it back with a new resource version: one transaction. */
+typedef bool (*meta_edit_fn)(json_object *md, const void *ctx);
+
+static int edit_meta(struct store *s, enum model_kind kind, const char *ns, const char *name,
+		     meta_edit_fn edit, const void *ctx, char *err, size_t errlen)
 {
 	const char *k = model_kind_name(kind);
-	if (!k || !key || !*key)
-		return errf(err, errlen, -EINVAL, "store: set annotation: bad arguments");
 	bool own;
 	int rc = tx_begin(s, &own, err, errlen);
 	if (rc < 0)
@@ -919,33 +1074,62 @@ int store_set_annotation(struct store *s, enum model_kind kind, const char *ns, 
 		goto out;
 	}
 	json_object_object_del(r.doc, "status");
-	json_object *md = jobj(r.doc, "metadata");
-	json_object *ann = jobj(md, "annotations");
-	if (!ann && value) {
-		ann = json_object_new_object();
-		json_object_object_add(md, "annotations", ann);
-	}
-	if (value)
-		json_object_object_add(ann, key, json_object_new_string(value));
-	else if (ann)
-		json_object_object_del(ann, key);
-	sqlite3_stmt *st = NULL;
-	if ((rc = prep(s, "UPDATE objects SET spec_json = ?, stop_requested = ?, updated_ms = ? WHERE seq = ?",
-		       &st, err, errlen)) < 0)
-		goto out;
-	bind_text(st, 1, json_text(r.doc));
-	sqlite3_bind_int(st, 2, model_stop_requested(r.doc));
-	sqlite3_bind_int64(st, 3, now_wall_ms());
-	sqlite3_bind_int64(st, 4, r.seq);
-	int x = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (x != SQLITE_DONE)
-		rc = db_err(s, x, err, errlen, "update annotation");
+	if (edit(jobj(r.doc, "metadata"), ctx))
+		rc = update_meta(s, &r, err, errlen);
 out:
 	if (kind == MODEL_SECRET)
 		scrub_data(r.doc);
 	row_free(&r);
 	return tx_end(s, own, rc, err, errlen);
+}
+
+static bool mark_deleted(json_object *md, const void *ctx)
+{
+	(void)ctx;
+	if (!md || jstr(md, "deletionTimestamp"))
+		return false;
+	char ts[40];
+	format_time_ms(now_wall_ms(), ts, sizeof(ts));
+	json_object_object_add(md, "deletionTimestamp", json_object_new_string(ts));
+	return true;
+}
+
+int store_mark_deleted(struct store *s, enum model_kind kind, const char *ns, const char *name,
+		       char *err, size_t errlen)
+{
+	if (!model_kind_name(kind))
+		return errf(err, errlen, -EINVAL, "store: mark deleted: bad kind");
+	return edit_meta(s, kind, ns, name, mark_deleted, NULL, err, errlen);
+}
+
+struct annotation {
+	const char *key, *value;
+};
+
+static bool set_annotation(json_object *md, const void *ctx)
+{
+	const struct annotation *a = ctx;
+	if (!md)
+		return false;
+	json_object *ann = jobj(md, "annotations");
+	if (!ann && a->value) {
+		ann = json_object_new_object();
+		json_object_object_add(md, "annotations", ann);
+	}
+	if (a->value)
+		json_object_object_add(ann, a->key, json_object_new_string(a->value));
+	else if (ann)
+		json_object_object_del(ann, a->key);
+	return true;
+}
+
+int store_set_annotation(struct store *s, enum model_kind kind, const char *ns, const char *name,
+			 const char *key, const char *value, char *err, size_t errlen)
+{
+	if (!model_kind_name(kind) || !key || !*key)
+		return errf(err, errlen, -EINVAL, "store: set annotation: bad arguments");
+	const struct annotation a = { key, value };
+	return edit_meta(s, kind, ns, name, set_annotation, &a, err, errlen);
 }
 
 /* ---- secrets and config maps --------------------------------------- */

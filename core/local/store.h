@@ -44,7 +44,7 @@
 struct store;
 
 #define STORE_DB_NAME "paddock.db"
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* $PADDOCK_STATE_DIR, else /var/lib/paddock for root, else
  * $XDG_STATE_HOME/paddock or ~/.local/state/paddock.  Borrowed (static). */
@@ -94,6 +94,33 @@ int store_delete(struct store *s, enum model_kind kind, const char *ns, const ch
  * transaction.  -ENOENT when the Task is gone. */
 int store_set_status(struct store *s, const char *ns, const char *name, json_object *status,
 		     const char *event_reason, const char *event_msg, char *err, size_t errlen);
+
+/* The same, only if the Task's metadata.resourceVersion is still
+ * expect_rv (NULL: unconditionally): -ESTALE with a message otherwise
+ * (someone changed it since it was read: read again and decide again). */
+int store_set_status_if(struct store *s, const char *ns, const char *name, const char *expect_rv,
+			json_object *status, const char *event_reason, const char *event_msg, char *err,
+			size_t errlen);
+
+/* Mark an object for deletion (metadata.deletionTimestamp; kept when
+ * already set).  The controller removes a marked Task once its run is
+ * stopped and cleaned up; apply refuses it meanwhile (-EBUSY). */
+int store_mark_deleted(struct store *s, enum model_kind kind, const char *ns, const char *name,
+		       char *err, size_t errlen);
+
+/* Tasks marked for deletion, in creation order. */
+int store_list_deleting(struct store *s, store_obj_cb cb, void *ctx);
+
+/* The store's resource version (every write to an object bumps it and
+ * gives the object the new value as metadata.resourceVersion), and the
+ * Tasks written after `after_rv`, oldest write first: a watch. */
+int64_t store_rv(struct store *s);
+int store_changed_tasks(struct store *s, int64_t after_rv, store_obj_cb cb, void *ctx);
+
+/* The agent keys ("" for spec.type) that have Queued Tasks; the first
+ * `max` Agents' keys ("ns/name", creation order). */
+int store_agent_keys(struct store *s, struct strv *keys, size_t max);
+int store_queued_agents(struct store *s, struct strv *keys);
 
 /* Append an event.  type: "Normal" or "Warning". */
 int store_add_event(struct store *s, const char *ns, const char *name, const char *type,

@@ -519,9 +519,12 @@ static int check_string_map(struct vctx *v, json_object *m, const char *path,
 
 static int check_metadata(struct vctx *v, json_object *doc, enum model_kind kind)
 {
+	/* uid .. deletionTimestamp are the server's: accepted (a document
+	 * read back can be applied again) and never taken from a user. */
 	static const char *const fields[] = { "name",	     "namespace", "labels",
 					      "annotations", "uid",	  "resourceVersion",
-					      "generation",  "creationTimestamp", NULL };
+					      "generation",  "creationTimestamp", "deletionTimestamp",
+					      NULL };
 	json_object *md = NULL, *labels = NULL, *ann = NULL;
 	const char *name = NULL, *ns = NULL;
 	int rc = get_obj(v, doc, "metadata", "", true, &md);

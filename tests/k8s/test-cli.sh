@@ -179,21 +179,41 @@ expect "run with an existing name is refused" 1 'task "'"$NS"'/r1" already exist
 
 ANTHROPIC_API_KEY=$SECRET_VALUE pd run --type claude-code -p "fix it" --name s1 -n "$NS"
 expect "run --type claude-code with a key in the environment" 0 '^Task/s1 created$'
-check "the key is stored as Secret paddock-claude-code-credentials" \
-	test "$(K -n "$NS" get secret paddock-claude-code-credentials -o jsonpath='{.data.apiKey}' | base64 -d)" = "$SECRET_VALUE"
+# The Secret is named by its content: the first 10 hex digits of SHA-256
+# of the key name, a NUL and the value.
+cred_secret() { printf '%s\0%s' "$1" "$2" | sha256sum | cut -c1-10 | sed 's/^/paddock-claude-code-credentials-/'; }
+S1=$(cred_secret apiKey "$SECRET_VALUE")
+S2=$(cred_secret apiKey "$SECRET_VALUE-2")
+secret_rv() { K -n "$NS" get secret "$1" -o jsonpath='{.metadata.resourceVersion}'; }
+check "the key is stored as Secret paddock-claude-code-credentials-HASH" \
+	test "$(K -n "$NS" get secret "$S1" -o jsonpath='{.data.apiKey}' | base64 -d)" = "$SECRET_VALUE"
+check "...immutable, labelled paddock.dev/credentials" \
+	test "$(K -n "$NS" get secret "$S1" -o jsonpath='{.immutable}/{.metadata.labels.paddock\.dev/credentials}')" = "true/claude-code"
 check "the Task references the Secret" \
-	test "$(K -n "$NS" get task s1 -o jsonpath='{.spec.credentials.type}/{.spec.credentials.secretRef.name}')" = "api-key/paddock-claude-code-credentials"
+	test "$(K -n "$NS" get task s1 -o jsonpath='{.spec.credentials.type}/{.spec.credentials.secretRef.name}')" = "api-key/$S1"
+RV1=$(secret_rv "$S1")
 ANTHROPIC_API_KEY=$SECRET_VALUE-2 pd run --type claude-code -p "fix it" --name s2 -n "$NS"
-check "a second run updates the Secret" \
-	test "$(K -n "$NS" get secret paddock-claude-code-credentials -o jsonpath='{.data.apiKey}' | base64 -d)" = "$SECRET_VALUE-2"
+expect "run with another key" 0 '^Task/s2 created$'
+check "another key gets a Secret of its own" \
+	test "$(K -n "$NS" get task s2 -o jsonpath='{.spec.credentials.secretRef.name}')/$(K -n "$NS" get secret "$S2" -o jsonpath='{.data.apiKey}' | base64 -d)" = "$S2/$SECRET_VALUE-2"
+check "...and the Secret of the queued s1 still holds the first key, unchanged" \
+	test "$(K -n "$NS" get secret "$S1" -o jsonpath='{.data.apiKey}' | base64 -d)/$(secret_rv "$S1")" = "$SECRET_VALUE/$RV1"
+ANTHROPIC_API_KEY=$SECRET_VALUE pd run --type claude-code -p "fix it" --name s3 -n "$NS"
+expect "run with the first key again (its Secret exists: AlreadyExists is fine)" 0 '^Task/s3 created$'
+check "...reuses that Secret, untouched" \
+	test "$(K -n "$NS" get task s3 -o jsonpath='{.spec.credentials.secretRef.name}')/$(secret_rv "$S1")" = "$S1/$RV1"
+check "two credentials Secrets for three runs with two keys" \
+	test "$(K -n "$NS" get secrets -l paddock.dev/credentials=claude-code -o name | wc -l)" = 2
+pd delete task s3 -n "$NS"
 pd get task s1 -n "$NS" -o yaml
 pd get secrets -n "$NS" -o yaml
 expect "get secrets -o yaml redacts the values" 0 'apiKey: <redacted>'
-pd get secret paddock-claude-code-credentials -n "$NS" -o json
+pd get secret "$S1" -n "$NS" -o json
 pd describe task s1 -n "$NS"
 b64=$(printf %s "$SECRET_VALUE" | base64 -w0)
-check "the key never appears in any output (plain or base64)" \
-	bash -c "! grep -qF -e '$SECRET_VALUE' -e '$b64' '$WORK/all'"
+digest=$(printf 'apiKey\0%s' "$SECRET_VALUE" | sha256sum | cut -c1-64)
+check "the key never appears in any output (plain, base64 or its full digest)" \
+	bash -c "! grep -qF -e '$SECRET_VALUE' -e '$b64' -e '$digest' '$WORK/all'"
 
 # ---- get ----------------------------------------------------------------------
 

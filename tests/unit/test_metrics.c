@@ -90,6 +90,17 @@ static bool has_line(const char *body, const char *line)
 
 #define ck_line(body, line) ck_assert_msg(has_line(body, line), "missing line <%s> in:\n%s", line, body)
 
+/* The local store as the metrics' source. */
+static long src_count(void *ctx, enum model_phase phase, const char *agent_key)
+{
+	return store_count_phase(ctx, phase, agent_key);
+}
+
+static int src_keys(void *ctx, struct strv *keys)
+{
+	return store_agent_keys(ctx, keys, METRICS_MAX_AGENTS);
+}
+
 START_TEST(parse_addresses)
 {
 	struct sockaddr_storage ss;
@@ -433,7 +444,7 @@ START_TEST(counts_from_store)
 	queue(s, "c");
 
 	struct metrics *m = metrics_new();
-	ck_assert_int_eq(metrics_refresh(m, s), 0);
+	ck_assert_int_eq(metrics_refresh(m, &(struct metrics_source){ s, src_count, src_keys }), 0);
 	metrics_observe_tick(m, 0.001, true, NULL);
 	char why[256];
 	ck_assert_msg(metrics_ready(m, now_mono_ms(), why, sizeof(why)), "%s", why);
@@ -447,7 +458,7 @@ START_TEST(counts_from_store)
 
 	/* refreshed at most once a second: a change shows up later */
 	queue(s, "d");
-	ck_assert_int_eq(metrics_refresh(m, s), 0);
+	ck_assert_int_eq(metrics_refresh(m, &(struct metrics_source){ s, src_count, src_keys }), 0);
 	text = metrics_render(m);
 	ck_line(text, "paddock_tasks{phase=\"Queued\"} 3");
 	free(text);

@@ -160,6 +160,78 @@ START_TEST(modes_and_migrations)
 }
 END_TEST
 
+static int count_cb(json_object *o, void *ctx)
+{
+	(void)o;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Every write bumps the resource version; a status write made on an old
+ * one is refused (-ESTALE) and changes nothing; the watch lists what
+ * changed; a task marked for deletion cannot be applied again. */
+START_TEST(versions_and_intents)
+{
+	struct store *s = open_store();
+	add_task(s, "t1", NULL);
+	json_object *o = NULL;
+	ck_assert_int_eq(store_get(s, MODEL_TASK, "default", "t1", &o), 0);
+	char *rv = xstrdup(field(o, "metadata.resourceVersion"));
+	ck_assert_ptr_nonnull(rv);
+	int64_t top = store_rv(s);
+	ck_assert_int_eq(strtoll(rv, NULL, 10), top);
+	json_object_put(o);
+
+	/* the CLI's intent lands between the controller's read and write */
+	ck_assert_int_eq(store_set_annotation(s, MODEL_TASK, "default", "t1", MODEL_ANNOTATION_STOP,
+					      "true", err, sizeof(err)), 0);
+	ck_assert_int_gt(store_rv(s), top);
+	json_object *st = json_object_new_object();
+	json_object_object_add(st, "phase", json_object_new_string("Running"));
+	ck_assert_int_eq(store_set_status_if(s, "default", "t1", rv, st, "Started", "x", err,
+					     sizeof(err)), -ESTALE);
+	ck_assert_msg(strstr(err, "changed since it was read"), "%s", err);
+	ck_assert_int_eq(store_get(s, MODEL_TASK, "default", "t1", &o), 0);
+	ck_assert_str_eq(field(o, "status.phase"), "Pending");
+	ck_assert(model_stop_requested(o));
+	/* on the fresh version it succeeds */
+	const char *fresh = field(o, "metadata.resourceVersion");
+	ck_assert_int_eq(store_set_status_if(s, "default", "t1", fresh, st, "Stopped", "x", err,
+					     sizeof(err)), 0);
+	json_object_put(o);
+	json_object_put(st);
+
+	/* the watch: only what was written after a version */
+	int64_t mark = store_rv(s);
+	add_task(s, "t2", NULL);
+	int n = 0;
+	ck_assert_int_eq(store_changed_tasks(s, mark, count_cb, &n), 0);
+	ck_assert_int_eq(n, 1);
+
+	/* deletion mark: kept, listed, refuses a re-apply */
+	ck_assert_int_eq(store_mark_deleted(s, MODEL_TASK, "default", "t2", err, sizeof(err)), 0);
+	ck_assert_int_eq(store_get(s, MODEL_TASK, "default", "t2", &o), 0);
+	ck_assert_ptr_nonnull(field(o, "metadata.deletionTimestamp"));
+	json_object_put(o);
+	n = 0;
+	ck_assert_int_eq(store_list_deleting(s, count_cb, &n), 0);
+	ck_assert_int_eq(n, 1);
+	bool created = true;
+	ck_assert_int_eq(apply(s, "apiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: t2}\n"
+				  "spec: {type: exec, prompt: again}\n", &created), -EBUSY);
+	ck_assert_msg(strstr(err, "is being deleted"), "%s", err);
+	/* a user's document cannot set the mark */
+	ck_assert_int_eq(apply(s, "apiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: t3, deletionTimestamp: \"2020-01-01T00:00:00Z\"}\n"
+				  "spec: {type: exec, prompt: hi}\n", &created), 0);
+	n = 0;
+	ck_assert_int_eq(store_list_deleting(s, count_cb, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_mark_deleted(s, MODEL_TASK, "default", "nope", err, sizeof(err)), -ENOENT);
+	free(rv);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(default_dir)
 {
 	setenv("PADDOCK_STATE_DIR", "/srv/pd", 1);
@@ -526,6 +598,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, modes_and_migrations);
 	tcase_add_test(tc, default_dir);
+	tcase_add_test(tc, versions_and_intents);
 	tcase_add_test(tc, apply_rules);
 	tcase_add_test(tc, fifo_queue);
 	tcase_add_test(tc, events);

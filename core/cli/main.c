@@ -8,6 +8,7 @@
 #include "base/term.h"
 
 #include "base/util.h"
+#include "local/local.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -249,6 +250,11 @@ int main(int argc, char **argv)
 	struct cli_ctx ctx = { .log_format = -1 };
 	int c, rc;
 
+	/* First of all, before any option, config or plugin: `paddock
+	 * __supervise RUN_DIR` is a run's supervisor (core/local/local.h),
+	 * started by this same binary; no command, not in the help. */
+	if (local_supervisor_dispatch(argc, argv, &rc))
+		return rc;
 	opterr = 0;
 	/* '+': stop at the command name; its options are its own. */
 	while ((c = getopt_long(argc, argv, "+:c:vh", opts, NULL)) != -1) {

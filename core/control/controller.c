@@ -21,7 +21,6 @@
 #define RETRY_MS 5000          /* a failed clean-up or write is tried again */
 #define CONFLICT_RETRIES 8     /* reconciles from fresh state after a conflict */
 #define ADMIT_MAX 10000        /* starts per admission round */
-#define START_GRACE_MS 10000   /* a start in flight shows itself within this */
 #define DRAIN_MAX 100000       /* keys reconciled per ctl_process */
 
 struct ctl {
@@ -549,14 +548,6 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 	}
 	if (ph == REC_RUNNING) {
 		c->ops->observe(c->b, task, s.t, &s.a, &in, &s.run);
-		if (in.run == REC_RUN_NONE && !in.stop_requested && !c->ops->start_first &&
-		    in.start_ms > 0 && in.now_ms - in.start_ms < START_GRACE_MS) {
-			/* Recorded Running moments ago: a controller that died
-			 * while starting may have left a supervisor that is still
-			 * coming up.  Look again once that cannot be. */
-			set_timer(c, key, in.start_ms + START_GRACE_MS);
-			goto out;
-		}
 		if (in.run == REC_RUN_NONE && !in.stop_requested && !c->ops->start_first) {
 			/* Running recorded, the run never started (a crash in
 			 * between): start it now. */

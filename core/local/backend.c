@@ -294,6 +294,10 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 
 	pipeline_sink_init(&sc, rt->cfg, rt->plugins, e.driver);
 	struct local_sink sink = { &sc, sink_line, sink_finish };
+	/* The supervisor, a fresh program, builds the driver's parser itself:
+	 * nothing of this process parses the agent's output. */
+	const struct local_sink_rebuild rebuild = { e.driver, rt->cfg->path,
+						    (const char *const *)rt->cfg->plugin_dirs.v };
 	struct local_secrets secrets = { rt->store, ls_secret_get };
 	const char *const *ro = a ? (const char *const *)a->ro_paths.v : NULL;
 	char *git_locks = xasprintf("%s/git-slots", rt->state_dir);
@@ -325,6 +329,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 		.uid_count = rt->cfg->sandbox_uid_count,
 		.limits = &lim,
 		.private_paths = priv,
+		.sink_rebuild = &rebuild,
 	};
 	/* A crash between prepare and start leaves a half-made run dir:
 	 * nothing ran yet, so it is safe to make it again. */

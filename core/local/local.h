@@ -10,14 +10,44 @@
  *   tmp/             its /tmp
  *   etc/             the passwd and group files the sandbox sees
  *   log              the combined stdout+stderr, capped at log_cap bytes
+ *   supervisor.json  (0600) what the supervisor needs, written by
+ *                    local_start(): never a secret value
  *   supervisor.pid   "PID STARTTIME START_MS": the supervisor's identity
  *   result.json      written once, atomically, when the run has ended
  *
- * The supervisor is a forked child of the calling process (double fork +
- * setsid), so the sink callbacks (driver parsers in loaded plugins) run in
- * it.  It survives the caller being killed; a restarted controller only
- * calls local_observe() again.  Nothing here is ever run twice: a second
- * local_start() on the same run_dir fails with -EEXIST.
+ * The supervisor is a program of its own, never a fork of the caller
+ * (the controller: threads, a SQLite page cache holding Secrets, an HTTP
+ * listener) that goes on running: local_start() double-forks (setsid)
+ * and the grandchild execs `EXE __supervise RUN_DIR` with no_new_privs,
+ * an environment of PATH (and LD_LIBRARY_PATH, if the caller has one)
+ * and no descriptor but 0-2 (/dev/null) and LOCAL_SUP_FD_* below.  It
+ * reads supervisor.json, takes the command's environment (secret values
+ * included) from the memfd on LOCAL_SUP_FD_ENV and reports "0 started"
+ * or the error on LOCAL_SUP_FD_STATUS.  It survives the caller being
+ * killed; a restarted controller only calls local_observe() again.
+ * Nothing here is ever run twice: a second local_start() on the same
+ * run_dir fails with -EEXIST.
+ *
+ * EXE, the first of: local_spec.supervisor_exe; the running program
+ * through /proc/self/exe, when its main() called
+ * local_supervisor_dispatch() (the paddock binary: a supervisor then
+ * always is its controller's version, even after the file was replaced);
+ * $PADDOCK_SUPERVISOR, an absolute path (programs that call local_start()
+ * but are not paddock: the unit tests, which tests/Makefile.am points at
+ * the build tree's paddock).  None: local_start() fails saying so.
+ *
+ * The sink (struct local_sink: the driver's parser of the output) cannot
+ * cross an exec as function pointers.  Either the caller names its driver
+ * (local_spec.sink_rebuild: driver, config file, plugin directories) and
+ * the supervisor reads that config, loads those plugins, instantiates
+ * that driver alone and parses with control/pipeline's sink: no process
+ * holds anything of the caller's; or (no sink_rebuild) the callbacks run
+ * in a "sink process" forked from the caller beside the supervisor, which
+ * first closes every descriptor but its socket to the supervisor
+ * (LOCAL_SUP_FD_SINK), becomes uid 65534 when root, is made non-dumpable
+ * with no_new_privs, and then gets each line over that socket.  The
+ * second form keeps callers that cannot name a driver working (the unit
+ * tests' sinks, the local backend until it sets sink_rebuild).
  *
  * The fence (docs/sandbox.md): as root, each run takes a host uid of its
  * own (local/ident.c), workspace/home/tmp are handed to it, and bwrap
@@ -70,7 +100,8 @@ struct local_secrets {
 		   size_t *len, char *err, size_t errlen);
 };
 
-/* The core's stream consumers, called IN THE SUPERVISOR process. */
+/* The core's stream consumers.  Never called in the caller's process:
+ * see "The sink" above. */
 struct local_sink {
 	void *ctx;
 	/* Each line of the combined stdout+stderr, without its newline; `len`
@@ -80,6 +111,23 @@ struct local_sink {
 	 * the parsed results into `out`.  Invalid JSON is recorded as null.
 	 * May be NULL. */
 	void (*finish)(void *ctx, int exit_code, struct buf *out);
+};
+
+/* The hook that lets the supervisor build the sink itself (see "The sink"
+ * above), so that the callbacks of local_spec.sink are not used at all:
+ * the driver whose parser reads the output (pipeline_sink_init()'s
+ * `driver`), the config file the caller loaded (pd_config.path; NULL: the
+ * built-in defaults) and the plugin directories it searched
+ * (pd_config.plugin_dirs, PADDOCK_PLUGIN_PATH applied; NULL-terminated;
+ * NULL: the config's).  The supervisor enables no other plugin.  All
+ * copied into supervisor.json.  (Not in struct local_sink: callers fill
+ * that one positionally.)  The local backend's start_run() would pass
+ *     { e.driver, rt->cfg->path, (const char *const *)rt->cfg->plugin_dirs.v }
+ * for the sink it now builds with pipeline_sink_init(). */
+struct local_sink_rebuild {
+	const char *driver;
+	const char *config_path;
+	const char *const *plugin_dirs;
 };
 
 /* Everything borrowed, for the duration of the call. */
@@ -112,6 +160,10 @@ struct local_spec {
 	const char *self_cgroup;      /* NULL: /proc/self/cgroup */
 	const char *bwrap_path;       /* NULL: BWRAP_PATH */
 	const char *git_path;         /* NULL: GIT_PATH */
+	const char *supervisor_exe;   /* absolute path of a paddock binary to run
+				       * the supervisor with; NULL: see the top */
+	const struct local_sink_rebuild *sink_rebuild; /* NULL: `sink` runs in a
+				       * sink process (see the top) */
 };
 
 /* Create run_dir (0700) with workspace/ and home/, perform the git
@@ -155,7 +207,49 @@ int local_stop(const char *run_dir, int reason);
 /* Remove run_dir.  -EBUSY while the run is running. */
 int local_cleanup(const char *run_dir, char *err, size_t errlen);
 
+/* The supervisor's entry: call first thing in main() of a program that
+ * may start runs (the paddock binary).  For `PROG __supervise RUN_DIR`
+ * it runs the supervisor and sets *rc to its exit status (true: return
+ * it from main); otherwise it only records that this program can be its
+ * own supervisor (local_start() then execs /proc/self/exe) and returns
+ * false.  Not a command: it is listed nowhere. */
+#define LOCAL_SUPERVISE_ARG "__supervise"
+bool local_supervisor_dispatch(int argc, char **argv, int *rc);
+
 /* ---- internal, shared by local_*.c ------------------------------- */
+
+/* What the exec'd supervisor finds open (everything else is closed):
+ * 0-2 /dev/null; the status pipe to local_start(); the memfd with the
+ * command's environment (read and emptied at once); the socket to the
+ * sink process, when there is one. */
+#define LOCAL_SUP_FD_STATUS 3
+#define LOCAL_SUP_FD_ENV 4
+#define LOCAL_SUP_FD_SINK 5
+/* RUN_DIR/start.lock, flock(2)ed by local_start before it forks and held
+ * by the supervisor for its whole life: a run whose supervisor is still
+ * coming up (its caller died meanwhile) is seen RUNNING, never NONE, so
+ * that nobody starts it a second time. */
+#define LOCAL_SUP_FD_START 6
+#define LOCAL_SUP_FILE "supervisor.json"
+
+/* local/supervisor.c, in local_start(): write run_dir/supervisor.json
+ * (0600) for `s` and the command built for it (`proxy`: the sink runs in
+ * a sink process); a memfd holding envp, NUL-separated, at offset 0. */
+int local_sup_write(const struct local_spec *s, char *const *argv, char *const *srcs, bool proxy,
+		    char *err, size_t errlen);
+int local_sup_env_fd(char *const *envp, char *err, size_t errlen);
+/* In the sink process (forked from the caller of local_start()): confine
+ * this process (every other descriptor closed, uid 65534 when root,
+ * no_new_privs, not dumpable), then serve `sink` over the socket `fd`
+ * until the supervisor is done. */
+_Noreturn void local_sink_process(const struct local_sink *sink, int fd);
+/* True once local_supervisor_dispatch() ran in this process. */
+bool local_sup_self(void);
+/* local/run.c: the supervisor proper, once everything is in place. */
+_Noreturn void local_supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
+			       int sfd);
+/* Close every descriptor from `from` up. */
+void local_close_from(int from);
 
 /* Open (creating with `dmode` when `create`) the directory `rel` below
  * `dirfd`, one component at a time, never following a symbolic link.

@@ -2,8 +2,10 @@
 /*
  * local/run.c - the local backend's run directory and supervisor.
  *
- * local_start() double-forks a supervisor (setsid, subreaper) that owns
- * the run until it ends: it spawns the command in its own process group,
+ * local_start() double-forks (setsid) and execs the supervisor, a fresh
+ * `paddock __supervise RUN_DIR` (local/supervisor.c carries the spec, the
+ * environment and the sink across; local.h says how), a subreaper that
+ * owns the run until it ends: it spawns the command in its own process group,
  * reads its combined output line by line (bounded), keeps a capped log,
  * feeds the sink, enforces the timeout, obeys SIGTERM (local_stop), kills
  * and reaps the whole process tree, and writes result.json exactly once
@@ -29,12 +31,15 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PID_FILE "supervisor.pid"
+#define START_LOCK "start.lock"
 #define RESULT_FILE "result.json"
 #define LOG_FILE "log"
 #define DEFAULT_LOG_CAP (8u * 1024 * 1024)
@@ -617,17 +622,21 @@ out:
 	return rc;
 }
 
-static void close_other_fds(int keep)
+/* Close [lo, hi]; async-signal-safe. */
+static void close_fds(unsigned lo, unsigned hi)
 {
-	if (keep >= 0 && keep != 3) {
-		if (dup2(keep, 3) < 0)
-			_exit(1);
-		close(keep);
-	}
-	if (close_range(keep >= 0 ? 4 : 3, ~0U, 0) == 0)
+	if (lo > hi || close_range(lo, hi, 0) == 0)
 		return;
-	for (int fd = keep >= 0 ? 4 : 3; fd < 65536; fd++)
-		close(fd);
+	struct rlimit rl;
+	unsigned max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? (unsigned)rl.rlim_cur
+										 : (1u << 20);
+	for (unsigned fd = lo; fd <= hi && fd < max; fd++)
+		(void)close((int)fd);
+}
+
+void local_close_from(int from)
+{
+	close_fds((unsigned)from, ~0U);
 }
 
 struct child_fds {
@@ -708,6 +717,9 @@ static _Noreturn void spawn_child(const struct local_spec *s, const struct sup *
 		}
 	}
 	umask(022);
+	/* Only 0-2 and the sandbox's own two descriptors reach the command. */
+	close_fds(3, LOCAL_FD_SECCOMP - 1);
+	close_fds(LOCAL_FD_USERNS + 1, ~0U);
 	execve(argv[0], argv, envp);
 	dprintf(2, "paddock: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -773,8 +785,10 @@ static int setup_run(struct sup *u, struct child_fds *cf, char *err, size_t errl
 	return 0;
 }
 
-static _Noreturn void supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
-				int sfd)
+/* In the exec'd supervisor (local/supervisor.c), which has nothing open
+ * but 0-2 (/dev/null), the status pipe `sfd` and the sink's socket. */
+_Noreturn void local_supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
+			       int sfd)
 {
 	int64_t start_ms = now_wall_ms();
 	sigset_t set;
@@ -788,18 +802,8 @@ static _Noreturn void supervise(const struct local_spec *s, char **argv, char **
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
-	/* The controller may be gone when we write to it. */
+	/* The controller (or the sink process) may be gone when we write to it. */
 	signal(SIGPIPE, SIG_IGN);
-	close_other_fds(sfd);
-	sfd = 3;
-	int dn = open("/dev/null", O_RDWR);
-	if (dn >= 0) {
-		dup2(dn, 0);
-		dup2(dn, 1);
-		dup2(dn, 2);
-		if (dn > 3)
-			close(dn);
-	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (chdir(s->run_dir) < 0) {
 		status_msg(sfd, -errno, "cannot enter the run directory");
@@ -940,6 +944,86 @@ static _Noreturn void supervise(const struct local_spec *s, char **argv, char **
 
 /* ---- start / observe / stop / cleanup -------------------------------- */
 
+#define SUPERVISOR_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* The program the supervisor runs as (local.h): *exe to execve, and
+ * `shown`, its argv[0] (the real path, for ps and /proc/PID/cmdline). */
+static int supervisor_exe(const struct local_spec *s, const char **exe, char *shown,
+			  size_t shownlen, char *err, size_t errlen)
+{
+	const char *p = s->supervisor_exe;
+	if (!p && local_sup_self()) {
+		ssize_t n = readlink("/proc/self/exe", shown, shownlen - 1);
+		if (n <= 0)
+			return errf(err, errlen, -errno, "cannot resolve /proc/self/exe: %s", strerror(errno));
+		shown[n] = '\0';
+		*exe = "/proc/self/exe";
+		return 0;
+	}
+	if (!p)
+		p = getenv("PADDOCK_SUPERVISOR");
+	if (!p || !*p)
+		return errf(err, errlen, -ENOENT,
+			    "no program to run the run's supervisor with: this program is not paddock; set PADDOCK_SUPERVISOR to the paddock binary");
+	if (p[0] != '/' || strlen(p) >= shownlen)
+		return errf(err, errlen, -EINVAL, "supervisor program \"%s\": give an absolute path", p);
+	if (access(p, X_OK) < 0)
+		return errf(err, errlen, -errno, "supervisor program %s: %s", p, strerror(errno));
+	snprintf(shown, shownlen, "%s", p);
+	*exe = shown;
+	return 0;
+}
+
+/* The grandchild of local_start(): only what the supervisor needs, at the
+ * numbers it expects (local.h, LOCAL_SUP_FD_*), no_new_privs, then exec.
+ * Async-signal-safe up to the exec (a fork of a threaded caller). */
+static _Noreturn void exec_supervisor(const char *exe, char *const *xargv, char *const *xenv,
+				      int sfd, int efd, int kfd, int lfd)
+{
+	/* A stop that comes before the supervisor is listening waits for it. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGCHLD);
+	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)signal(sig, SIG_DFL);
+	/* Out of the way first (>= 16), so that no move clobbers another. */
+	int from[4] = {sfd, efd, kfd, lfd}, tmp[4] = {-1, -1, -1, -1};
+	for (int i = 0; i < 4; i++)
+		if (from[i] >= 0 && (tmp[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 16)) < 0)
+			goto fail;
+	int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (dn < 0 || dup2(dn, 0) < 0 || dup2(dn, 1) < 0 || dup2(dn, 2) < 0)
+		goto fail;
+	for (int i = 0; i < 4; i++)
+		if (tmp[i] >= 0 && dup2(tmp[i], LOCAL_SUP_FD_STATUS + i) < 0)
+			goto fail;
+	if (kfd < 0)
+		(void)close(LOCAL_SUP_FD_SINK);
+	/* Everything of the caller's goes: its database, its listening
+	 * sockets, whatever it had open without O_CLOEXEC. */
+	local_close_from(LOCAL_SUP_FD_START + 1);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		status_msg(LOCAL_SUP_FD_STATUS, -errno, "cannot set no_new_privs for the supervisor");
+		_exit(1);
+	}
+	execve(exe, xargv, xenv);
+	int e = errno;
+	(void)dprintf(LOCAL_SUP_FD_STATUS, "%d cannot run the supervisor %s: %s", -e, xargv[0], strerror(e));
+	_exit(127);
+fail:
+	status_msg(sfd, -errno, "cannot pass the supervisor its descriptors");
+	_exit(1);
+}
+
+static int local_start_locked(struct local_spec *spec, char *abs, int lfd, char *err,
+			      size_t errlen);
+
 int local_start(const struct local_spec *s0, char *err, size_t errlen)
 {
 	if (!s0 || !s0->run_dir || !s0->plan)
@@ -959,6 +1043,27 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 	struct pidinfo pi;
 	if (read_pidfile(abs, &pi) == 0)
 		return errf(err, errlen, -EEXIST, "run %s was already started", abs);
+	/* Held from here by us, then by the supervisor for its life. */
+	char *lpath = xasprintf("%s/" START_LOCK, abs);
+	int lfd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(lpath);
+	if (lfd < 0)
+		return errf(err, errlen, -errno, "run %s: %s: %s", abs, START_LOCK, strerror(errno));
+	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		(void)close(lfd);
+		return e == EWOULDBLOCK ? errf(err, errlen, -EEXIST, "run %s is being started", abs)
+					: errf(err, errlen, -e, "run %s: lock: %s", abs, strerror(e));
+	}
+	int rc = local_start_locked(&s, abs, lfd, err, errlen);
+	(void)close(lfd);
+	return rc;
+}
+
+static int local_start_locked(struct local_spec *spec, char *abs, int lfd, char *err,
+			      size_t errlen)
+{
+	struct local_spec s = *spec;
 	if (s.entrypoint_path && access(s.entrypoint_path, R_OK) < 0)
 		return errf(err, errlen, -errno, "entrypoint %s: %s", s.entrypoint_path, strerror(errno));
 	if (s.lib_path && access(s.lib_path, R_OK) < 0)
@@ -972,6 +1077,10 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 			    abs);
 	if (s.isolation && (rc = local_sandbox_check(s.bwrap_path, local_uses_slots(&s), err, errlen)) < 0)
 		return rc;
+	const char *exe = NULL;
+	char shown[PATH_MAX];
+	if ((rc = supervisor_exe(&s, &exe, shown, sizeof(shown), err, errlen)) < 0)
+		return rc;
 	struct strv argv = {0}, srcs = {0};
 	char **envp = NULL;
 	if ((rc = local_argv_build(&s, &argv, &srcs, err, errlen)) < 0)
@@ -981,23 +1090,58 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 		strv_free(&srcs);
 		return rc;
 	}
-	int sp[2];
-	if (pipe2(sp, O_CLOEXEC) < 0) {
+	/* A sink that does not name its driver runs in a sink process. */
+	const struct local_sink *k = s.sink;
+	bool proxy = k && !(s.sink_rebuild && s.sink_rebuild->driver) && (k->line || k->finish);
+	int efd = -1, sp[2] = {-1, -1}, kp[2] = {-1, -1};
+	char *ld_env = NULL;
+	if ((rc = local_sup_write(&s, argv.v, srcs.v, proxy, err, errlen)) < 0)
+		goto out;
+	/* The secret values leave this process through the memfd only. */
+	efd = local_sup_env_fd(envp, err, errlen);
+	local_env_free(envp);
+	envp = NULL;
+	if (efd < 0) {
+		rc = efd;
+		goto out;
+	}
+	if (pipe2(sp, O_CLOEXEC) < 0 ||
+	    (proxy && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kp) < 0)) {
 		rc = errf(err, errlen, -errno, "pipe: %s", strerror(errno));
 		goto out;
 	}
+	/* The supervisor's environment: nothing of the caller's but what it
+	 * takes to start the program at all. */
+	char path_env[] = "PATH=" SUPERVISOR_PATH;
+	const char *ldp = getenv("LD_LIBRARY_PATH");
+	if (ldp && *ldp)
+		ld_env = xasprintf("LD_LIBRARY_PATH=%s", ldp);
+	char *xenv[] = {path_env, ld_env, NULL};
+	char arg1[] = LOCAL_SUPERVISE_ARG;
+	char *xargv[] = {shown, arg1, abs, NULL};
 	pid_t a = fork();
 	if (a < 0) {
 		rc = errf(err, errlen, -errno, "fork: %s", strerror(errno));
-		close(sp[0]);
-		close(sp[1]);
 		goto out;
 	}
 	if (a == 0) {
-		/* Intermediate: a new session, then leave the supervisor orphaned
-		 * so that nothing ties it to the controller. */
-		close(sp[0]);
-		setsid();
+		/* Intermediate: a new session, then leave the supervisor (and the
+		 * sink process) orphaned so that nothing ties them to the caller. */
+		(void)close(sp[0]);
+		(void)setsid();
+		if (proxy) {
+			pid_t c = fork();
+			if (c < 0) {
+				status_msg(sp[1], -errno, "cannot fork the sink process");
+				_exit(1);
+			}
+			if (c == 0) {
+				(void)close(kp[0]);
+				(void)close(lfd); /* the lock is the supervisor's */
+				local_sink_process(k, kp[1]);
+			}
+			(void)close(kp[1]);
+		}
 		pid_t b = fork();
 		if (b < 0) {
 			status_msg(sp[1], -errno, "cannot fork the supervisor");
@@ -1005,9 +1149,17 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 		}
 		if (b > 0)
 			_exit(0);
-		supervise(&s, argv.v, srcs.v, envp, sp[1]);
+		exec_supervisor(exe, xargv, xenv, sp[1], efd, proxy ? kp[0] : -1, lfd);
 	}
-	close(sp[1]);
+	(void)close(sp[1]);
+	sp[1] = -1;
+	(void)close(efd);
+	efd = -1;
+	if (proxy) {
+		(void)close(kp[0]);
+		(void)close(kp[1]);
+		kp[0] = kp[1] = -1;
+	}
 	int ast;
 	while (waitpid(a, &ast, 0) < 0 && errno == EINTR)
 		;
@@ -1033,7 +1185,6 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 		if (len == sizeof(msg) - 1)
 			break;
 	}
-	close(sp[0]);
 	msg[len] = '\0';
 	int code = 0;
 	int off = 0;
@@ -1045,6 +1196,15 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 		rc = 0;
 	}
 out:
+	for (int i = 0; i < 2; i++) {
+		if (sp[i] >= 0)
+			(void)close(sp[i]);
+		if (kp[i] >= 0)
+			(void)close(kp[i]);
+	}
+	if (efd >= 0)
+		(void)close(efd);
+	free(ld_env);
 	strv_free(&argv);
 	strv_free(&srcs);
 	local_env_free(envp);
@@ -1102,6 +1262,19 @@ static int read_result(const char *run_dir, struct local_obs *o)
 	return rc;
 }
 
+/* A supervisor (or the local_start making it) holds RUN_DIR/start.lock. */
+static bool start_locked(const char *run_dir)
+{
+	char *path = xasprintf("%s/" START_LOCK, run_dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return false;
+	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	(void)close(fd);
+	return held;
+}
+
 int local_observe(const char *run_dir, struct local_obs *o)
 {
 	if (!run_dir || !o)
@@ -1116,7 +1289,7 @@ int local_observe(const char *run_dir, struct local_obs *o)
 	struct pidinfo pi;
 	rc = read_pidfile(run_dir, &pi);
 	if (rc == -ENOENT) {
-		r.state = LOCAL_NONE;
+		r.state = start_locked(run_dir) ? LOCAL_RUNNING : LOCAL_NONE;
 		goto done;
 	}
 	if (rc < 0)

@@ -556,6 +556,16 @@ static void row_free(struct row *r)
 	free(r->phase);
 }
 
+static int64_t last_created_ms(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	if (prep(s, "SELECT created_ms FROM objects ORDER BY seq DESC LIMIT 1", &st, NULL, 0) < 0)
+		return 0;
+	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return v;
+}
+
 static int apply_locked(struct store *s, json_object *doc, enum model_kind kind, bool *created,
 			char *err, size_t errlen)
 {
@@ -633,6 +643,12 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 			 jstr(omd, "creationTimestamp") ? jstr(omd, "creationTimestamp") : "");
 	} else {
 		new_uid(uid);
+		/* Strictly after the newest object's, whatever the clock does:
+		 * creation order (seq) and creationTimestamp always agree, so
+		 * FIFO by timestamp is FIFO by creation, with no ties. */
+		int64_t last = last_created_ms(s);
+		if (now <= last)
+			now = last + 1;
 		format_time_ms(now, ts, sizeof(ts)); /* ms: FIFO across agents compares these */
 	}
 	json_object_object_add(cmd, "uid", json_object_new_string(uid));

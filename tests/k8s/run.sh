@@ -427,6 +427,16 @@ if [ -x "$HERE/test-cli.sh" ]; then
 	fi
 fi
 
+# ---- leader election under clock skew, against this API server ------------------
+[ -x "$TOP_BUILDDIR/tests/k8s/lease-probe" ] || make -s -C "$TOP_BUILDDIR/tests" k8s/lease-probe >/dev/null 2>&1 || true
+if [ -x "$HERE/test-lease.sh" ]; then
+	if TOP_BUILDDIR=$TOP_BUILDDIR "$HERE/test-lease.sh" "$KUBECONFIG" >"$work/lease.log" 2>&1; then
+		ok "tests/k8s/test-lease.sh ($(grep -c '^ok' "$work/lease.log") checks: skewed clocks, release, races)"
+	else
+		nok "tests/k8s/test-lease.sh"; grep -v '^ok' "$work/lease.log" | tail -40
+	fi
+fi
+
 # ---- stop/delete storm with controller crashes (its own namespace and controller) ----
 if [ -x "$HERE/storm.sh" ]; then
 	if PADDOCK_BIN=$PADDOCK_BIN TOP_SRCDIR=$TOP_SRCDIR TOP_BUILDDIR=$TOP_BUILDDIR "$HERE/storm.sh" "$KUBECONFIG" >"$work/storm.log" 2>&1; then

@@ -25,9 +25,11 @@ pd() { "$PADDOCK_BIN" "$@"; }
 cleanup_pids=()
 cleanup() {
 	for p in "${cleanup_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	# Anything else still running from this test's state dir (never expected).
+	# Anything else still running from this test's state dir (never
+	# expected); a supervisor has a clean environment but names its run.
 	for p in $(pgrep -f "$PADDOCK_BIN" 2>/dev/null); do
-		if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "PADDOCK_STATE_DIR=$PADDOCK_STATE_DIR"; then
+		if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "PADDOCK_STATE_DIR=$PADDOCK_STATE_DIR" ||
+			tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$PADDOCK_STATE_DIR/runs/"; then
 			echo "leftover process $p: $(tr '\0' ' ' <"/proc/$p/cmdline")" >&2
 			kill -9 "$p" 2>/dev/null || true
 		fi

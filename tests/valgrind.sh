@@ -23,11 +23,11 @@ MAKE=${MAKE:-make}
 unset MAKEFLAGS MFLAGS 2>/dev/null || true
 # The fixtures are check_LTLIBRARIES: build them and the two suites.
 $MAKE -s -C "$build/tests/fixtures" check >/dev/null
-$MAKE -s -C "$build/tests" unit/test_conf unit/test_loader unit/test_reconcile unit/test_template unit/test_outputs unit/test_kube unit/test_kube_render unit/test_model unit/test_pipeline unit/test_term unit/test_cgroup unit/test_util_tree >/dev/null
+$MAKE -s -C "$build/tests" unit/test_conf unit/test_loader unit/test_reconcile unit/test_template unit/test_outputs unit/test_kube unit/test_kube_render unit/test_model unit/test_pipeline unit/test_term unit/test_cgroup unit/test_util_tree unit/test_controller >/dev/null
 
 status=0
 for t in test_conf test_loader test_reconcile test_template test_outputs test_kube test_kube_render \
-	test_model test_pipeline test_term test_cgroup test_util_tree; do
+	test_model test_pipeline test_term test_cgroup test_util_tree test_controller; do
 	prog=$build/tests/unit/$t
 	log=$build/tests/unit/$t.valgrind.log
 	echo "valgrind: $t"

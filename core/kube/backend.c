@@ -851,28 +851,40 @@ static int op_start(void *b, json_object *task, const struct model_task *t,
 	return rc;
 }
 
-/* The task's Job and ConfigMap, by status or by name. */
-static int delete_run(struct kctl *k, json_object *task, bool cm)
+/* The Job of a task as a document (task_job, with its Agent looked up):
+ * *job borrowed from the cache or NULL.  False when the task cannot be
+ * read at all. */
+static bool job_of(struct kctl *k, json_object *task, json_object **job, char *jn, size_t jnl,
+		   char *jns, size_t jnsl)
 {
 	struct model_task *t = NULL;
 	char err[256];
 	if (model_task_from_json(task, &t, err, sizeof(err)) < 0)
-		return 0;
+		return false;
 	struct model_agent *a = NULL;
 	if (t->agent_name) {
 		struct klookup l = { k, t->ns, NULL, 0 };
 		(void)lk_agent(&l, t->agent_ns, t->agent_name, &a);
 		free(l.deps);
 	}
+	*job = task_job(k, task, t, a, jn, jnl, jns, jnsl);
+	model_agent_free(a);
+	model_task_free(t);
+	return true;
+}
+
+/* The task's Job and ConfigMap, by status or by name. */
+static int delete_run(struct kctl *k, json_object *task, bool cm)
+{
 	char jn[256], jns[256];
-	json_object *job = task_job(k, task, t, a, jn, sizeof(jn), jns, sizeof(jns));
+	json_object *job = NULL;
+	if (!job_of(k, task, &job, jn, sizeof(jn), jns, sizeof(jns)))
+		return 0;
 	int rc = 0;
 	if (job || jstr(jget(task, "status"), "jobName"))
 		rc = delete_object(k, &KUBE_JOBS, jns, jn);
 	if (rc == 0 && cm)
 		rc = delete_object(k, &KUBE_CONFIGMAPS, jns, jn);
-	model_agent_free(a);
-	model_task_free(t);
 	return rc;
 }
 
@@ -886,18 +898,10 @@ static int op_kill(void *b, json_object *task, const char *reason)
 {
 	(void)reason;
 	struct kctl *k = b;
-	struct model_task *t = NULL;
-	char err[256];
-	if (model_task_from_json(task, &t, err, sizeof(err)) < 0)
-		return 0;
-	struct model_agent *a = NULL;
-	if (t->agent_name) {
-		struct klookup l = { k, t->ns, NULL, 0 };
-		(void)lk_agent(&l, t->agent_ns, t->agent_name, &a);
-		free(l.deps);
-	}
 	char jn[256], jns[256];
-	json_object *job = task_job(k, task, t, a, jn, sizeof(jn), jns, sizeof(jns));
+	json_object *job = NULL;
+	if (!job_of(k, task, &job, jn, sizeof(jn), jns, sizeof(jns)))
+		return 0;
 	int rc = 0;
 	bool ended = job && (job_condition(job, "Complete", NULL) || job_condition(job, "Failed", NULL));
 	if (ended) {
@@ -918,8 +922,6 @@ static int op_kill(void *b, json_object *task, const char *reason)
 		/* not in the cache (yet, or any more): make sure */
 		(void)delete_object(k, &KUBE_JOBS, jns, jn);
 	}
-	model_agent_free(a);
-	model_task_free(t);
 	return rc;
 }
 

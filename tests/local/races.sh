@@ -76,6 +76,24 @@ wait_phase() { # TASK PHASE SECONDS
 	return 1
 }
 
+# `paddock delete TASK` while the controller is held at POINT: the mark is
+# stored, the controller let go; the delete returns once TASK and its run
+# directory (of uid UID) are gone.
+delete_while_paused() {
+	local t=$1 point=$2 uid=$3 i
+	pd delete task "$t" >"$work/delete.out" 2>&1 &
+	local del_cli=$!
+	for i in $(seq 100); do
+		pd get task "$t" -o json | grep -q deletionTimestamp && break
+		sleep 0.05
+	done
+	touch "$pause/$point.continue"
+	wait "$del_cli" || fail "paddock delete failed: $(cat "$work/delete.out")"
+	grep -q "Task/$t deleted" "$work/delete.out" || fail "delete said: $(cat "$work/delete.out")"
+	[ "$(phase "$t")" = gone ] || fail "$t is still there: $(phase "$t")"
+	[ ! -e "$PADDOCK_STATE_DIR/runs/$uid" ] || fail "the run directory of $t is left"
+}
+
 # 1. stop while the controller holds its decision to start the task.
 stop_beats_start() {
 	start_controller "before-running:s1"
@@ -113,17 +131,7 @@ delete_beats_start() {
 	pd run --agent one --name d1 -p go --detach >/dev/null
 	uid=$(uid_of d1)
 	wait_file "$pause/before-running.reached" 20 || fail "the controller never reached its Running write for d1"
-	pd delete task d1 >"$work/delete.out" 2>&1 &
-	del_cli=$!
-	for i in $(seq 100); do
-		pd get task d1 -o json | grep -q deletionTimestamp && break
-		sleep 0.05
-	done
-	touch "$pause/before-running.continue"
-	wait "$del_cli" || fail "paddock delete failed: $(cat "$work/delete.out")"
-	grep -q "Task/d1 deleted" "$work/delete.out" || fail "delete said: $(cat "$work/delete.out")"
-	[ "$(phase d1)" = gone ] || fail "d1 is still there: $(phase d1)"
-	[ ! -e "$PADDOCK_STATE_DIR/runs/$uid" ] || fail "the run directory of d1 is left"
+	delete_while_paused d1 before-running "$uid"
 	grep -q '"task started\|msg="task phase".*task=d1.*phase=Running' "$work/controller.log" &&
 		fail "d1 was recorded Running although deleted first"
 	stop_controller
@@ -139,17 +147,7 @@ delete_during_start() {
 	pd run --agent one --name r2 -p go --detach >/dev/null
 	uid=$(uid_of r1)
 	wait_file "$pause/before-start.reached" 20 || fail "the controller never reached the start of r1"
-	pd delete task r1 >"$work/delete.out" 2>&1 &
-	del_cli=$!
-	for i in $(seq 100); do
-		pd get task r1 -o json | grep -q deletionTimestamp && break
-		sleep 0.05
-	done
-	touch "$pause/before-start.continue"
-	wait "$del_cli" || fail "paddock delete failed: $(cat "$work/delete.out")"
-	grep -q "Task/r1 deleted" "$work/delete.out" || fail "delete said: $(cat "$work/delete.out")"
-	[ "$(phase r1)" = gone ] || fail "r1 is still there: $(phase r1)"
-	[ ! -e "$PADDOCK_STATE_DIR/runs/$uid" ] || fail "the run directory of r1 is left"
+	delete_while_paused r1 before-start "$uid"
 	wait_phase r2 Running 20 || fail "r2 did not start once r1 was gone: $(phase r2)"
 	uid2=$(uid_of r2)
 	pd delete task r2 >/dev/null

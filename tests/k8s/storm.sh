@@ -94,7 +94,8 @@ limits: {maxConcurrentTasks: 50, defaultTaskTimeout: 10m}
 drivers: {exec: {enabled: true}}
 contexts: {text: {enabled: true}}
 EOF
-pdt() { timeout -k 5 75 "$PADDOCK_BIN" "$@"; }
+# pdt (the CLI, bounded), spy (storm.py below), proc_alive, rel, storm_drain
+. "$HERE/../storm_common.sh"
 
 bg_pids=()
 cpids=()
@@ -135,40 +136,11 @@ EOF
 pdt apply -f "$work/agent.yaml" >/dev/null || { echo "k8s storm: the Agent was refused" >&2; exit 1; }
 
 # ---------------------------------------------------------------- helpers
+# This backend's part; what both storms share (the CLI storm, the names
+# file, the checks alike and the figures) is tests/storm_common.py.
 cat >"$out/storm.py" <<'PY'
-import base64, http.client, json, os, random, re, ssl, subprocess, sys, threading, time
-from datetime import datetime, timezone
-
-TERMINAL = {"Succeeded", "Failed", "Stopped"}
-NON_TERMINAL = {"Created", "WaitingForDependencies", "DependencyNotFound", "AgentCapacity",
-                "GlobalCapacity", "QueuedBehindOlder", "Started"}
-
-
-def ts(s):
-    if not s:
-        return None
-    s = s.rstrip("Z")
-    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%f" if "." in s else "%Y-%m-%dT%H:%M:%S") \
-        .replace(tzinfo=timezone.utc).timestamp()
-
-
-def read_names(path):
-    names = {}
-    try:
-        for line in open(path):
-            w = line.split()
-            if len(w) == 2:
-                names[w[0]] = w[1]
-    except OSError:
-        pass
-    return names
-
-
-def atomic_write(path, text):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
+import base64, http.client, json, os, re, ssl, sys, time
+from storm_common import TERMINAL, Storm, atomic_write, cli_storm, clip, completion_events, names, pending, ts
 
 
 class Api:
@@ -272,70 +244,9 @@ def sample(kubeconfig, ns, out, t0, deadline):
 
 # ---- workers: random stop / delete from N CLI processes at a time ------------
 def workers(pbin, ns, out, t0, seconds, nworkers, max_ops):
-    t0, end = float(t0), time.time() + float(seconds)  # the storm starts now
-    lock = threading.Lock()
-    log = open(os.path.join(out, "ops.jsonl"), "a")
-
-    def one(i):
-        rnd = random.Random(os.getpid() * 31 + i)
-        time.sleep(rnd.uniform(0.5, 2.0))
-        ops = 0
-        while ops < int(max_ops) and time.time() < end:
-            names = read_names(os.path.join(out, "names"))
-            if not names:
-                time.sleep(0.5)
-                continue
-            try:
-                running = [n for n in open(os.path.join(out, "running")).read().split() if n in names]
-            except OSError:
-                running = []
-            r = rnd.random()
-            order = sorted(names)
-            if running and r < 0.33:
-                target = rnd.choice(running)
-            elif running and r < 0.66:
-                k = max(order.index(n) for n in running)
-                target = order[min(len(order) - 1, k + rnd.randint(1, 3))]
-            else:
-                target = rnd.choice(order)
-            op = "stop" if rnd.random() < 0.5 else "delete"
-            cmd = [pbin, "stop", "-n", ns, target] if op == "stop" else [pbin, "delete", "task", "-n", ns, target]
-            t1 = time.time()
-            try:
-                # stop and delete may wait for the task to finish or go, at
-                # most 60 s (docs/lifecycle.md); 75 s is a hang
-                p = subprocess.run(["timeout", "-k", "5", "75"] + cmd, capture_output=True, text=True)
-                rc, err = p.returncode, p.stderr.strip()
-            except OSError as e:
-                rc, err = -1, str(e)
-            t2 = time.time()
-            with lock:
-                log.write(json.dumps({"worker": i, "op": op, "task": target, "rc": rc, "err": err[-300:],
-                                      "t1": round(t1 - t0, 3), "t2": round(t2 - t0, 3),
-                                      "was_running": target in running}) + "\n")
-                log.flush()
-            ops += 1
-            time.sleep(rnd.uniform(0.3, 1.2))
-
-    th = [threading.Thread(target=one, args=(i,)) for i in range(int(nworkers))]
-    for t in th:
-        t.start()
-    for t in th:
-        t.join()
-
-
-def names(path, prefix):
-    known = read_names(path)
-    for t in json.load(sys.stdin).get("items", []):
-        md = t.get("metadata", {})
-        if md.get("name", "").startswith(prefix) and md.get("name") not in known:
-            known[md["name"]] = md.get("uid", "?")
-    atomic_write(path, "".join("%s %s\n" % kv for kv in sorted(known.items())))
-
-
-def pending():
-    items = json.load(sys.stdin).get("items", [])
-    print(sum(1 for t in items if t.get("status", {}).get("phase") not in TERMINAL))
+    # A third at a task whose Job is active, a third at the next ones in
+    # line, the rest at any task.
+    cli_storm(pbin, out, t0, seconds, nworkers, max_ops, at_running=0.33, at_next=0.33, pause=(0.3, 1.2), ns=ns)
 
 
 # Jobs and ConfigMaps of tasks that no longer exist, and active Jobs.
@@ -367,52 +278,16 @@ def check(out, n_submit, restarts, drain_s):
         ev = list(evidence)
         results.append((desc, bad, ev))
 
-    names = read_names(os.path.join(out, "names"))
-    final = {t["metadata"]["name"]: t for t in json.load(open(os.path.join(out, "final.json")))["items"]}
-    smp = json.load(open(os.path.join(out, "sampler.json")))
-    ops = [json.loads(l) for l in open(os.path.join(out, "ops.jsonl")) if l.strip()]
-    t0 = float(open(os.path.join(out, "t0")).read())
+    s = Storm(out)
+    names, final, smp, phases, del_t1, del_ack, gone = s.names, s.final, s.smp, s.phases, s.del_t1, s.del_ack, s.gone
     left = json.load(open(os.path.join(out, "leftovers.json")))
-    sub_err = [l.strip() for l in open(os.path.join(out, "submit-errors")) if l.strip()]
-    ctl_exits = [l.strip() for l in open(os.path.join(out, "controller-exits")) if l.strip()]
-    events, cur, in_ev = {}, None, False
-    for line in open(os.path.join(out, "describe.txt")):
-        if line.startswith("=== "):
-            cur, in_ev = line[4:].strip(), False
-            events[cur] = []
-        elif line.startswith("Events:"):
-            in_ev = True
-        elif in_ev and line.startswith("  ") and cur:
-            w = line.split()
-            if len(w) >= 3:
-                events[cur].append((w[0], w[2]))
-        elif not line.startswith(" "):
-            in_ev = False
-
-    stops = [o for o in ops if o["op"] == "stop"]
-    dels = [o for o in ops if o["op"] == "delete"]
-    stop_sent = {o["task"] for o in stops}
-    del_sent = {o["task"] for o in dels}
-    stop_ack, del_ack = {}, {}
-    for o in ops:  # a delete is done on exit 0, or "deleted, but ..."
-        if o["rc"] == 0 or (o["op"] == "delete" and "deleted" in o["err"]):
-            d = stop_ack if o["op"] == "stop" else del_ack
-            d[o["task"]] = min(d.get(o["task"], 1e18), o["t2"])
-    phases = {}
-    for name, t in final.items():
-        phases.setdefault(t.get("status", {}).get("phase", "?"), []).append(name)
     by_task_uid = {}
     for juid, j in smp["jobs"].items():
         by_task_uid.setdefault(j["task_uid"], []).append(j)
-    gone = sorted(set(names) - set(final))
 
-    del_t1 = {}
-    for o in dels:
-        if o["rc"] == 0 or "deleted" in o["err"]:
-            del_t1[o["task"]] = min(del_t1.get(o["task"], 1e18), o["t1"])
     # Diagnostic: the samples over 2 that are still over 2 without the Jobs
     # of Tasks whose delete had been sent before the sample.
-    strict = [v for v in smp["violations"] if sum(1 for n in v[1] if not (n in del_t1 and del_t1[n] < v[0])) > 2]
+    strict = s.over_two(smp["violations"])
     m = smp["max"]
     case("never more than 2 active Jobs at once (max %d at t=%ss: %s; %d samples, %d API errors)" %
          (m[0], m[1], " ".join(m[2]), smp["samples"], smp["errors"]), bool(smp["violations"]),
@@ -425,28 +300,17 @@ def check(out, n_submit, restarts, drain_s):
     case("the sampler saw the runs (max %d at once, %d of %d Succeeded tasks' Jobs seen active)" %
          (m[0], len(seen), len(succ)), m[0] < 2 or (succ and len(seen) < len(succ) / 2))
 
-    bad = []
-    for name, t in sorted(final.items()):
-        st = t.get("status", {})
-        ph, rs = st.get("phase"), st.get("reason")
-        if ph not in TERMINAL:
-            bad.append("%s: %s/%s %r%s" % (name, ph, rs, st.get("message", ""), " (stop sent)" if name in stop_sent else ""))
-        elif not st.get("completionTime"):
-            bad.append("%s: %s/%s without completionTime" % (name, ph, rs))
-        elif (ph == "Stopped" and rs != "Stopped") or (ph == "Succeeded" and rs != "Completed"):
-            bad.append("%s: phase %s with reason %s" % (name, ph, rs))
+    bad = sorted(sum(s.unfinished(), []))
     case("every remaining Task is finished (Succeeded, Failed or Stopped) with a completionTime and a fitting reason",
          bool(bad), bad)
-    case("no Task Failed (kwok ends every pod Succeeded)", bool(phases.get("Failed")),
-         ["%s: %s %r" % (n, final[n]["status"].get("reason"), final[n]["status"].get("message", ""))
-          for n in phases.get("Failed", [])])
+    case("no Task Failed (kwok ends every pod Succeeded)", bool(phases.get("Failed")), s.failed())
     bad = []
     for name, t in sorted(final.items()):
         st = t.get("status", {})
         if st.get("phase") not in TERMINAL:
             continue
-        ev = events.get(name, [])
-        term = [(tm, r) for tm, r in ev if r not in NON_TERMINAL]
+        ev = s.events.get(name, [])
+        term = completion_events(ev)
         if len(term) != 1 or term[0][1] != st.get("reason"):
             bad.append("%s: %s/%s, events: %s" % (name, st.get("phase"), st.get("reason"),
                                                  ", ".join("%s %s" % (r, tm) for tm, r in ev) or "none"))
@@ -462,27 +326,22 @@ def check(out, n_submit, restarts, drain_s):
         if len(js) > 1:
             bad.append("%s (deleted): Jobs %s" % (name, ", ".join(j["name"] for j in js)))
     case("at most one Job per Task", bool(bad), bad)
-    case("Stopped only when a stop was sent", any(n not in stop_sent for n in phases.get("Stopped", [])),
-         [n for n in phases.get("Stopped", []) if n not in stop_sent])
-    bad = []
-    for name, t_ack in sorted(stop_ack.items()):
-        st = final.get(name, {}).get("status", {})
-        ct = ts(st.get("completionTime"))
-        if st.get("phase") in TERMINAL and st.get("phase") != "Stopped" and ct and ct - t0 > t_ack + 2.0:
-            bad.append("%s: stop returned 0 at t=%.2fs, then %s/%s at t=%.2fs" % (name, t_ack, st["phase"], st.get("reason"), ct - t0))
+    bad = s.stopped_unasked()
+    case("Stopped only when a stop was sent", bool(bad), bad)
+    bad = s.lost_stops(2.0)
     case("a stop acknowledged more than 2 s before the Task completed leaves it Stopped", bool(bad), bad)
 
-    case("a Task is gone only if a delete was sent", any(n not in del_sent for n in gone),
-         [n for n in gone if n not in del_sent])
-    case("a Task whose delete returned 0 is gone", any(n in final for n in del_ack),
-         ["%s: deleted at t=%.2fs, now %s" % (n, del_ack[n], final[n]["status"].get("phase")) for n in del_ack if n in final])
+    bad = s.vanished()
+    case("a Task is gone only if a delete was sent", bool(bad), bad)
+    bad = s.still_listed()
+    case("a Task whose delete returned 0 is gone", bool(bad), bad)
     bad = []
     for name, t_ack in sorted(del_ack.items()):
         for j in by_task_uid.get(names.get(name), []):
             c = ts(j["created"])
-            if c is not None and c - t0 >= t_ack:
+            if c is not None and c - s.t0 >= t_ack:
                 bad.append("%s: delete returned at t=%.2fs, Job %s created at t>=%.0fs (active t=%s-%s)" %
-                           (name, t_ack, j["name"], c - t0, j["active_first"], j["active_last"]))
+                           (name, t_ack, j["name"], c - s.t0, j["active_first"], j["active_last"]))
     case("no Job is created for a Task after its delete returned", bool(bad), bad)
     case("no Job left for a deleted Task", bool(left["jobs"]),
          ["%s (task %s%s)" % (j["name"], j["task"], ", being deleted" if j["deleting"] else "") for j in left["jobs"]])
@@ -490,30 +349,16 @@ def check(out, n_submit, restarts, drain_s):
          ["%s (task %s)" % (j["name"], j["task"]) for j in left["configmaps"]])
     case("no active Job once every Task has finished", bool(left["active"]), left["active"])
 
-    bad = ["%s %s (t=%.2fs): exit %d: %s" % (o["op"], o["task"], o["t1"], o["rc"], o["err"])
-           for o in ops if o["rc"] != 0 and "not found" not in o["err"]]
-    case("stop/delete fail only with \"not found\" (%d sent)" % len(ops), bool(bad), bad)
-    case("every submission accepted", bool(sub_err), sub_err)
-    case("the controller never exited by itself (%d SIGKILL restarts)" % restarts, bool(ctl_exits), ctl_exits)
+    bad = s.cli_errors()
+    case("stop/delete fail only with \"not found\" (%d sent)" % len(s.ops), bool(bad), bad)
+    case("every submission accepted", bool(s.sub_err), s.sub_err)
+    case("the controller never exited by itself (%d SIGKILL restarts)" % restarts, bool(s.ctl_exits), s.ctl_exits)
 
-    print("# storm figures:")
-    print("#   tasks submitted           %d (%d asked)" % (len(names), n_submit))
-    print("#   stop requests             %d sent, %d acknowledged, %d while active" %
-          (len(stops), len(stop_ack), sum(1 for o in stops if o["was_running"])))
-    print("#   delete requests           %d sent, %d acknowledged, %d while active" %
-          (len(dels), len(del_ack), sum(1 for o in dels if o["was_running"])))
-    print("#   deleted (gone at the end) %d" % len(gone))
-    for op, lst in (("stop", stops), ("delete", dels)):
-        if lst:
-            d = sorted(o["t2"] - o["t1"] for o in lst)
-            print("#   %-25s median %.2f s, max %.2f s" % (op + " latency", d[len(d) // 2], d[-1]))
-    for ph in ("Succeeded", "Stopped", "Failed"):
-        print("#   %-25s %d" % (ph.lower(), len(phases.get(ph, []))))
-    print("#   not finished              %d" % sum(len(v) for k, v in phases.items() if k not in TERMINAL))
+    s.figures(n_submit, "# ", "active")
     print("#   max active Jobs           %d at t=%ss" % (m[0], m[1]))
     print("#   Jobs seen                 %d; samples %d over %.0f s (largest gap %.0f ms); by count active: %s" %
           (len(smp["jobs"]), smp["samples"], smp["seconds"], smp["max_gap"] * 1000,
-           " ".join("%s:%d" % kv for kv in sorted(smp["hist"].items(), key=lambda kv: int(kv[0])))))
+           s.histogram()))
     print("#   controller restarts       %d" % restarts)
     act, gone_after = [], []
     for name, t_ack in del_ack.items():
@@ -529,10 +374,8 @@ def check(out, n_submit, restarts, drain_s):
     nbad = 0
     for desc, bad, ev in results:
         print(("not ok - " if bad else "ok - ") + "storm: " + desc)
-        for e in ev[:8]:
+        for e in clip(ev):
             print("#     " + e)
-        if len(ev) > 8:
-            print("#     ... and %d more" % (len(ev) - 8))
         nbad += bool(bad)
     sys.exit(1 if nbad else 0)
 
@@ -542,17 +385,10 @@ if __name__ == "__main__":
     {"sample": sample, "workers": workers, "names": names, "pending": pending,
      "leftovers": leftovers, "check": check}[mode](*args)
 PY
-spy() { python3 "$out/storm.py" "$@"; }
 : >"$out/names"
 : >"$out/ops.jsonl"
 : >"$out/submit-errors"
 : >"$out/controller-exits"
-rel() { python3 -c "import time; print('%.2f' % (time.time() - $t0))"; }
-proc_alive() {
-	local s
-	s=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$s" ] && [ "$s" != Z ]
-}
 start_controller() {
 	POD_NAME=storm-controller "$PADDOCK_BIN" controller >>"$work/controller.log" 2>&1 &
 	cpid=$!
@@ -612,19 +448,7 @@ wait "$submitter"
 echo "# storm over at t=$(rel)s, $restarts controller restarts"
 
 # ---------------------------------------------------------------- drain
-drain_end=$((SECONDS + DRAIN))
-left=?
-while [ $SECONDS -lt $drain_end ]; do
-	if ! proc_alive "$cpid"; then
-		rc=0
-		wait "$cpid" 2>/dev/null || rc=$?
-		echo "controller $cpid exited with status $rc during the drain at t=$(rel)s" >>"$out/controller-exits"
-		start_controller
-	fi
-	left=$(pdt get tasks -n "$NS" -o json 2>/dev/null | spy pending) || left=?
-	[ "$left" != 0 ] || break
-	sleep 1
-done
+storm_drain -n "$NS"
 echo "# drained at t=$(rel)s, $left task(s) not finished"
 # The garbage collector takes the Jobs and ConfigMaps of deleted Tasks.
 for i in $(seq 1 60); do

@@ -50,33 +50,8 @@ if ! command -v bwrap >/dev/null || ! bwrap --ro-bind / / --proc /proc --dev /de
 	echo "SKIP: $(basename "$0") needs a working bubblewrap (bwrap)"
 	exit 77
 fi
-# Each run gets a cgroup below our own (as resources.sh checks).
-cg_unusable() {
-	local c own d
-	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-		own=$(sed -n 's/^0:://p' /proc/self/cgroup)
-		d=/sys/fs/cgroup$own
-		for c in memory pids cpu; do
-			grep -qw "$c" /sys/fs/cgroup/cgroup.controllers ||
-				{ echo "cgroup v2 without the $c controller"; return 0; }
-		done
-		mkdir "$d/paddock-probe-$$" 2>/dev/null && rmdir "$d/paddock-probe-$$" ||
-			{ echo "cannot create a cgroup below $d"; return 0; }
-		return 1
-	fi
-	for c in memory pids cpu cpuacct; do
-		own=$(awk -F: -v c="$c" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' /proc/self/cgroup)
-		d=/sys/fs/cgroup/$c${own%/}
-		[ -n "$own" ] && [ -f "$d/cgroup.procs" ] || { echo "no cgroup v1 $c hierarchy at /sys/fs/cgroup/$c"; return 0; }
-		mkdir "$d/paddock-probe-$$" 2>/dev/null && rmdir "$d/paddock-probe-$$" ||
-			{ echo "cannot create a cgroup below $d"; return 0; }
-	done
-	return 1
-}
-if why=$(cg_unusable); then
-	echo "SKIP: $(basename "$0"): cgroups are not writable here: $why"
-	exit 77
-fi
+# Each run gets a cgroup below our own.
+. "$(dirname "$0")/need-cgroups.sh"
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || fail "python3 is needed on the host"
 
@@ -99,43 +74,15 @@ mkdir -p "$out"
 : >"$out/submit-errors"
 : >"$out/controller-exits"
 echo "$mark" >"$out/mark" # helpers read it from here: a marker on their own command line would count
-pdt() { timeout -k 5 75 "$PADDOCK_BIN" "$@"; } # no CLI call may hang the test
+# pdt (the CLI, bounded), spy (storm.py below), proc_alive, rel, storm_drain
+. "$(dirname "$0")/../storm_common.sh"
 
 # ---------------------------------------------------------------- helpers
+# This backend's part; what both storms share (the CLI storm, the names
+# file, the checks alike and the figures) is tests/storm_common.py.
 cat >"$out/storm.py" <<'PY'
-import json, os, random, subprocess, sys, threading, time
-from datetime import datetime, timezone
-
-NON_TERMINAL = {"Created", "WaitingForDependencies", "DependencyNotFound", "AgentCapacity",
-                "GlobalCapacity", "QueuedBehindOlder", "Started"}
-TERMINAL_PHASES = {"Succeeded", "Failed", "Stopped"}
-
-
-def ts(s):
-    if not s:
-        return None
-    s = s.rstrip("Z")
-    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%f" if "." in s else "%Y-%m-%dT%H:%M:%S") \
-        .replace(tzinfo=timezone.utc).timestamp()
-
-
-def read_names(path):
-    names = {}
-    try:
-        for line in open(path):
-            w = line.split()
-            if len(w) == 2:
-                names[w[0]] = w[1]
-    except OSError:
-        pass
-    return names
-
-
-def atomic_write(path, text):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
+import json, os, sys, time
+from storm_common import TERMINAL, Storm, atomic_write, cli_storm, clip, completion_events, names, pending
 
 
 def procs():
@@ -228,77 +175,10 @@ def sample(state, pbin, markfile, out, t0, deadline):
 
 # ---- workers: random stop / delete from N CLI processes at a time ---------
 def workers(pbin, out, t0, seconds, nworkers, max_ops):
-    t0, end = float(t0), time.time() + float(seconds)  # the storm starts now
-    lock = threading.Lock()
-    log = open(os.path.join(out, "ops.jsonl"), "a")
-
-    def one(i):
-        rnd = random.Random(os.getpid() * 31 + i)
-        time.sleep(rnd.uniform(0.5, 2.0))
-        ops = 0
-        while ops < int(max_ops) and time.time() < end:
-            names = read_names(os.path.join(out, "names"))
-            if not names:
-                time.sleep(0.5)
-                continue
-            try:
-                running = [n for n in open(os.path.join(out, "running")).read().split() if n in names]
-            except OSError:
-                running = []
-            # Nearly half at a running task (often just as it ends: the
-            # end/delete race), a quarter at the next ones in line (about to
-            # start: the start/stop and start/delete races), the rest at any
-            # task.
-            r = rnd.random()
-            order = sorted(names)
-            if running and r < 0.45:
-                target = rnd.choice(running)
-            elif running and r < 0.70:
-                k = max(order.index(n) for n in running)
-                target = order[min(len(order) - 1, k + rnd.randint(1, 3))]
-            else:
-                target = rnd.choice(order)
-            op = "stop" if rnd.random() < 0.5 else "delete"
-            cmd = [pbin, "stop", target] if op == "stop" else [pbin, "delete", "task", target]
-            t1 = time.time()
-            try:
-                # stop and delete wait for the task to finish or go, at
-                # most 60 s (docs/lifecycle.md); 75 s is a hang
-                p = subprocess.run(["timeout", "-k", "5", "75"] + cmd, capture_output=True, text=True)
-                rc, err = p.returncode, p.stderr.strip()
-            except OSError as e:
-                rc, err = -1, str(e)
-            t2 = time.time()
-            with lock:
-                log.write(json.dumps({"worker": i, "op": op, "task": target, "rc": rc, "err": err[-300:],
-                                      "t1": round(t1 - t0, 3), "t2": round(t2 - t0, 3),
-                                      "was_running": target in running}) + "\n")
-                log.flush()
-            ops += 1
-            time.sleep(rnd.uniform(0.2, 0.9))
-
-    th = [threading.Thread(target=one, args=(i,)) for i in range(int(nworkers))]
-    for t in th:
-        t.start()
-    for t in th:
-        t.join()
-
-
-# ---- names: merge NAME UID of the listed tasks into the names file --------
-def names(path, prefix):
-    known = read_names(path)
-    for t in json.load(sys.stdin).get("items", []):
-        md = t.get("metadata", {})
-        if md.get("name", "").startswith(prefix) and md.get("name") not in known:
-            known[md["name"]] = md.get("uid", "?")
-    atomic_write(path, "".join("%s %s\n" % kv for kv in sorted(known.items())))
-
-
-# ---- pending: how many listed tasks are not finished ----------------------
-def pending(prefix):
-    items = json.load(sys.stdin).get("items", [])
-    print(sum(1 for t in items if t["metadata"]["name"].startswith(prefix)
-              and t.get("status", {}).get("phase") not in TERMINAL_PHASES))
+    # Nearly half at a running task (often just as it ends: the end/delete
+    # race), a quarter at the next ones in line (about to start: the
+    # start/stop and start/delete races), the rest at any task.
+    cli_storm(pbin, out, t0, seconds, nworkers, max_ops, at_running=0.45, at_next=0.25, pause=(0.2, 0.9))
 
 
 # ---- leftovers: processes of this test still alive ------------------------
@@ -354,67 +234,21 @@ def check(out, n_submit, restarts, storm_s, drain_s):
     notes = []
 
     def fail(msg, evidence=()):
-        ev = list(evidence)
-        fails.append(msg + ("" if not ev else "\n      " + "\n      ".join(ev[:8]) +
-                            ("\n      ... and %d more" % (len(ev) - 8) if len(ev) > 8 else "")))
+        fails.append(msg + "".join("\n      " + e for e in clip(list(evidence))))
 
-    names = read_names(os.path.join(out, "names"))
-    final = {t["metadata"]["name"]: t for t in json.load(open(os.path.join(out, "final.json")))["items"]
-             if t["metadata"]["name"].startswith("storm-") and t["metadata"]["name"] != "storm-sanity"}
-    listed = [t["metadata"]["name"] for t in json.load(open(os.path.join(out, "final.json")))["items"]]
-    smp = json.load(open(os.path.join(out, "sampler.json")))
-    ops = [json.loads(l) for l in open(os.path.join(out, "ops.jsonl")) if l.strip()]
-    t0 = float(open(os.path.join(out, "t0")).read())
-    events = {}
-    cur = None
-    in_ev = False
-    for line in open(os.path.join(out, "describe.txt")):
-        if line.startswith("=== "):
-            cur = line[4:].strip()
-            events[cur] = []
-            in_ev = False
-        elif line.startswith("Events:"):
-            in_ev = True
-        elif in_ev and line.startswith("  ") and cur:
-            w = line.split()
-            if len(w) >= 3:
-                events[cur].append((w[0], w[2]))
-        elif not line.startswith(" "):
-            in_ev = False
+    s = Storm(out, keep=lambda name: name.startswith("storm-") and name != "storm-sanity")
+    names, final, smp, phases, del_t1, del_ack = s.names, s.final, s.smp, s.phases, s.del_t1, s.del_ack
     runs_left = set(open(os.path.join(out, "runs-left")).read().split())
     cgroups = [l.strip() for l in open(os.path.join(out, "cgroups")) if l.strip()]
     procs_drain = json.load(open(os.path.join(out, "procs-drained.json")))
     procs_final = json.load(open(os.path.join(out, "procs-final.json")))
-    sub_err = [l.strip() for l in open(os.path.join(out, "submit-errors")) if l.strip()]
-    ctl_exits = [l.strip() for l in open(os.path.join(out, "controller-exits")) if l.strip()]
-
-    stops = [o for o in ops if o["op"] == "stop"]
-    dels = [o for o in ops if o["op"] == "delete"]
-    stop_sent = {o["task"] for o in stops}
-    del_sent = {o["task"] for o in dels}
-    del_ack = {}
-    for o in dels:  # done: exit 0, or "deleted, but its run directory remains"
-        if o["rc"] == 0 or "deleted" in o["err"]:
-            del_ack[o["task"]] = min(del_ack.get(o["task"], 1e18), o["t2"])
-    stop_ack = {}
-    for o in stops:
-        if o["rc"] == 0:
-            stop_ack[o["task"]] = min(stop_ack.get(o["task"], 1e18), o["t2"])
-    phases = {}
-    for name, t in final.items():
-        phases.setdefault(t.get("status", {}).get("phase", "?"), []).append(name)
 
     by_uid = {u: n for n, u in names.items()}
-    del_t1 = {}
-    for o in dels:
-        if o["rc"] == 0 or "deleted" in o["err"]:
-            del_t1[o["task"]] = min(del_t1.get(o["task"], 1e18), o["t1"])
     # 1. concurrency
     ma, ms = smp["max_agents"], smp["max_supervisors"]
     if smp["violations_agents"]:
         # the samples still over 2 without the runs of tasks being deleted
-        strict = [v for v in smp["violations_agents"]
-                  if sum(1 for n in v[1] if not (n in del_t1 and del_t1[n] < v[0])) > 2]
+        strict = s.over_two(smp["violations_agents"])
         fail("more than 2 agent runs at once in %d samples (max %d at t=%.2fs: %s)" %
              (len(smp["violations_agents"]), ma[0], ma[1], " ".join(ma[2])),
              ["%d of these samples are over 2 even without the runs of tasks being deleted" % len(strict)] +
@@ -448,41 +282,28 @@ def check(out, n_submit, restarts, storm_s, drain_s):
               for k, v in sorted(twice.items())])
 
     # 2. terminal phase, completionTime, reason
-    stuck, nocompl, badreason = [], [], []
-    for name, t in sorted(final.items()):
-        st = t.get("status", {})
-        ph, rs = st.get("phase"), st.get("reason")
-        if ph not in TERMINAL_PHASES:
-            stuck.append("%s: %s/%s %r%s" % (name, ph, rs, st.get("message", ""),
-                                             " (stop sent)" if name in stop_sent else ""))
-            continue
-        if not st.get("completionTime"):
-            nocompl.append("%s: %s/%s without completionTime" % (name, ph, rs))
-        if (ph == "Stopped" and rs != "Stopped") or (ph == "Succeeded" and rs != "Completed"):
-            badreason.append("%s: phase %s with reason %s" % (name, ph, rs))
+    stuck, nocompl, badreason = s.unfinished()
     if stuck:
         fail("%d task(s) not finished %d s after the storm" % (len(stuck), drain_s), stuck)
     if nocompl:
         fail("%d finished task(s) without completionTime" % len(nocompl), nocompl)
     if badreason:
         fail("%d task(s) whose reason does not fit the phase" % len(badreason), badreason)
-    failed = phases.get("Failed", [])
+    failed = s.failed()
     if failed:
-        fail("%d task(s) Failed (a sleep that exits 0 can only Succeed or be Stopped)" % len(failed),
-             ["%s: %s %r" % (n, final[n]["status"].get("reason"), final[n]["status"].get("message", ""))
-              for n in failed])
+        fail("%d task(s) Failed (a sleep that exits 0 can only Succeed or be Stopped)" % len(failed), failed)
 
     # 3. exactly one completion event, matching status.reason
     multi, none, mismatch, unknown, started2 = [], [], [], set(), []
     for name, t in sorted(final.items()):
-        ev = events.get(name)
+        ev = s.events.get(name)
         if ev is None:
             none.append("%s: describe failed" % name)
             continue
         st = t.get("status", {})
-        if st.get("phase") not in TERMINAL_PHASES:
+        if st.get("phase") not in TERMINAL:
             continue
-        term = [(tm, r) for tm, r in ev if r not in NON_TERMINAL]
+        term = completion_events(ev)
         if len(term) == 0:
             none.append("%s: %s/%s, events: %s" % (name, st.get("phase"), st.get("reason"),
                                                   " ".join(r for _, r in ev)))
@@ -505,31 +326,21 @@ def check(out, n_submit, restarts, storm_s, drain_s):
                      (len(started2), " ".join(started2[:10])))
 
     # 4. Stopped only when stopped; an acknowledged stop wins over a later end
-    ghost_stop = [n for n in phases.get("Stopped", []) if n not in stop_sent]
+    ghost_stop = s.stopped_unasked()
     if ghost_stop:
         fail("%d task(s) Stopped without any stop sent" % len(ghost_stop), ghost_stop)
-    lost_stop = []
-    for name, t_ack in sorted(stop_ack.items()):
-        t = final.get(name)
-        if not t:
-            continue
-        st = t.get("status", {})
-        ct = ts(st.get("completionTime"))
-        if st.get("phase") in TERMINAL_PHASES and st.get("phase") != "Stopped" and ct and ct - t0 > t_ack + 1.0:
-            lost_stop.append("%s: stop returned 0 at t=%.2fs, then %s/%s at t=%.2fs" %
-                             (name, t_ack, st.get("phase"), st.get("reason"), ct - t0))
+    lost_stop = s.lost_stops(1.0)
     if lost_stop:
         fail("%d stop(s) acknowledged but the task ended otherwise more than 1 s later" % len(lost_stop), lost_stop)
 
     # 5. deletes
-    gone = sorted(set(names) - set(final))
-    vanished = [n for n in gone if n not in del_sent]
+    gone = s.gone
+    vanished = s.vanished()
     if vanished:
         fail("%d task(s) vanished without a delete" % len(vanished), vanished)
-    back = [n for n in del_ack if n in final]
+    back = s.still_listed()
     if back:
-        fail("%d task(s) still listed although their delete returned 0" % len(back),
-             ["%s: deleted at t=%.2fs, now %s" % (n, del_ack[n], final[n]["status"].get("phase")) for n in back])
+        fail("%d task(s) still listed although their delete returned 0" % len(back), back)
     # `paddock delete` kills the run before it returns: no agent process of
     # the task may be seen in a sample taken after that (0.2 s of slack for
     # a process seen at the very end of a scan), and none may start.
@@ -551,7 +362,7 @@ def check(out, n_submit, restarts, storm_s, drain_s):
     stray = sorted(d for d in runs_left if d not in live_uids and d not in names.values())
     if stray:
         notes.append("run directories of no known task: %s" % " ".join(stray[:10]))
-    dup = sorted({n for n in listed if listed.count(n) > 1})
+    dup = sorted({n for n in s.listed if s.listed.count(n) > 1})
     if dup:
         fail("task(s) listed more than once by get tasks", dup)
     unknown_names = sorted(set(final) - set(names))
@@ -559,12 +370,11 @@ def check(out, n_submit, restarts, storm_s, drain_s):
         notes.append("tasks listed whose uid was never recorded: %s" % " ".join(unknown_names[:10]))
 
     # 6. CLI errors other than "not found"
-    cli_err = ["%s %s (t=%.2fs): exit %d: %s" % (o["op"], o["task"], o["t1"], o["rc"], o["err"])
-               for o in ops if o["rc"] != 0 and "not found" not in o["err"]]
+    cli_err = s.cli_errors()
     if cli_err:
         fail("%d stop/delete command(s) failed other than with \"not found\"" % len(cli_err), cli_err)
-    if sub_err:
-        fail("%d submission(s) failed" % len(sub_err), sub_err)
+    if s.sub_err:
+        fail("%d submission(s) failed" % len(s.sub_err), s.sub_err)
 
     # 7. processes, cgroups, the controller
     if procs_drain:
@@ -575,32 +385,16 @@ def check(out, n_submit, restarts, storm_s, drain_s):
              ["pid %d: %s: %s" % (p["pid"], p["why"], p["cmdline"]) for p in procs_final])
     if cgroups:
         fail("%d run cgroup(s) left" % len(cgroups), cgroups)
-    if ctl_exits:
-        fail("the controller exited without being killed", ctl_exits)
+    if s.ctl_exits:
+        fail("the controller exited without being killed", s.ctl_exits)
 
     # figures
-    n_names = len(names)
-    print("storm figures:")
-    print("  tasks submitted           %d (%d asked)" % (n_names, n_submit))
-    print("  stop requests             %d sent, %d acknowledged, %d while running" %
-          (len(stops), sum(1 for o in stops if o["rc"] == 0), sum(1 for o in stops if o["was_running"])))
-    print("  delete requests           %d sent, %d acknowledged, %d while running" %
-          (len(dels), len(del_ack), sum(1 for o in dels if o["was_running"])))
-    print("  deleted (gone at the end) %d" % len(gone))
-    for op, lst in (("stop", stops), ("delete", dels)):
-        if lst:
-            d = sorted(o["t2"] - o["t1"] for o in lst)
-            print("  %-25s median %.2f s, max %.2f s" % (op + " latency", d[len(d) // 2], d[-1]))
-    for ph in ("Succeeded", "Stopped", "Failed"):
-        print("  %-25s %d" % (ph.lower(), len(phases.get(ph, []))))
-    other = sum(len(v) for k, v in phases.items() if k not in TERMINAL_PHASES)
-    print("  not finished              %d" % other)
+    s.figures(n_submit, "", "running")
     print("  max concurrent (agents)   %d at t=%ss %s" % (ma[0], ma[1], " ".join(ma[2])))
     print("  max concurrent (supervisors without result) %d at t=%ss" % (ms[0], ms[1]))
     print("  samples                   %d over %.0f s (largest gap %.0f ms); runs seen %d; "
           "samples by count running: %s" % (smp["samples"], smp["seconds"], smp["max_gap"] * 1000,
-                                            len(smp["seen"]),
-                                            " ".join("%s:%d" % kv for kv in sorted(smp["hist"].items(), key=lambda kv: int(kv[0])))))
+                                            len(smp["seen"]), s.histogram()))
     print("  controller restarts       %d (SIGKILL during %d s)" % (int(restarts), int(storm_s)))
     for n in notes:
         print("  note: " + n)
@@ -617,7 +411,6 @@ if __name__ == "__main__":
     {"sample": sample, "workers": workers, "names": names, "pending": pending,
      "leftovers": leftovers, "check": check}[mode](*args)
 PY
-spy() { python3 "$out/storm.py" "$@"; }
 
 bg_pids=() # sampler, workers, submitter: killed by the trap if still there
 storm_cleanup() {
@@ -679,12 +472,6 @@ start_controller() {
 	cpid=$!
 	cleanup_pids+=("$cpid")
 }
-proc_alive() { # PID: exists and is not a zombie
-	local s
-	s=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$s" ] && [ "$s" != Z ]
-}
-rel() { python3 -c "import time; print('%.2f' % (time.time() - $t0))"; }
 
 dur() { # a random sleep length, 0.10 to 1.00 s
 	local c=$((RANDOM % 91 + 10))
@@ -747,19 +534,7 @@ wait "$workers" || true
 wait "$submitter" || true
 
 # ---------------------------------------------------------------- drain
-drain_end=$((SECONDS + DRAIN))
-left=?
-while [ $SECONDS -lt $drain_end ]; do
-	if ! proc_alive "$cpid"; then
-		rc=0
-		wait "$cpid" 2>/dev/null || rc=$?
-		echo "controller $cpid exited with status $rc during the drain at t=$(rel)s" >>"$out/controller-exits"
-		start_controller
-	fi
-	left=$(pdt get tasks -o json 2>/dev/null | spy pending storm-) || left=?
-	[ "$left" != 0 ] || break
-	sleep 1
-done
+storm_drain
 echo "storm: drained at t=$(rel)s, $left task(s) not finished"
 drained_at=$(rel)
 # Run directories of deleted tasks: give the controller a moment.
@@ -815,7 +590,7 @@ find /sys/fs/cgroup -maxdepth 8 -type d -name '*-*-*-*-*' 2>/dev/null | grep -F 
 
 spy check "$out" "$N" "$restarts" "$STORM" "$DRAIN" || {
 	echo "--- controller log (warnings and errors, last 30)"
-	grep -v 'level=info' "$work/controller.log" | tail -n 30
+	grep -v 'level=info' "$work/controller.log" | tail -n 30 || true # none: grep fails (set -e, pipefail)
 	fail "storm: see above (work dir $work; KEEP=1 keeps it)"
 }
 pass "storm: $N tasks, $restarts controller restarts, stop/delete storm: every invariant held"

@@ -81,3 +81,10 @@ printf 'pipeline / bwrap: %.2f; pipeline overhead over bwrap: %.2f ms/task\n' \
 if [ "$(id -u)" -eq 0 ] && [ -x "$build/core/sandbox_bench" ]; then
 	"$build/core/sandbox_bench" "${SANDBOX_N:-200}"
 fi
+
+# 5. the egress proxy (core/proxy/egress.c) on a streamed response: time
+# to first byte and throughput through it against direct, in one run
+# (bench/egress_bench.c, built by `make -C core bench`; a few seconds).
+if [ -x "$build/core/egress_bench" ]; then
+	"$build/core/egress_bench" "${EGRESS_N:-300}"
+fi

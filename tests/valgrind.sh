@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/valgrind.sh - run the core suites (config, loader, reconciler, model,
 # resources and plan, terminal escaping, cgroups, the tree walker,
-# templates, outputs, Kubernetes client and Job renderer) under valgrind.
+# templates, outputs, Kubernetes client and Job renderer, the egress
+# proxy) under valgrind.
 # Exits non-zero on any memory error or leak.  Not part of `make check`
 # (slow); CI runs it after `make check`:
 #
@@ -23,11 +24,11 @@ MAKE=${MAKE:-make}
 unset MAKEFLAGS MFLAGS 2>/dev/null || true
 # The fixtures are check_LTLIBRARIES: build them and the two suites.
 $MAKE -s -C "$build/tests/fixtures" check >/dev/null
-$MAKE -s -C "$build/tests" unit/test_conf unit/test_loader unit/test_reconcile unit/test_template unit/test_outputs unit/test_kube unit/test_kube_render unit/test_model unit/test_pipeline unit/test_term unit/test_cgroup unit/test_util_tree unit/test_controller >/dev/null
+$MAKE -s -C "$build/tests" unit/test_conf unit/test_loader unit/test_reconcile unit/test_template unit/test_outputs unit/test_kube unit/test_kube_render unit/test_model unit/test_pipeline unit/test_term unit/test_cgroup unit/test_util_tree unit/test_controller unit/test_egress >/dev/null
 
 status=0
 for t in test_conf test_loader test_reconcile test_template test_outputs test_kube test_kube_render \
-	test_model test_pipeline test_term test_cgroup test_util_tree test_controller; do
+	test_model test_pipeline test_term test_cgroup test_util_tree test_controller test_egress; do
 	prog=$build/tests/unit/$t
 	log=$build/tests/unit/$t.valgrind.log
 	echo "valgrind: $t"

@@ -501,7 +501,9 @@ static const char *const top_keys[] = {
 	"kubernetes", "controller", "limits", "resources", "sandbox", "drivers", "contexts",
 };
 static const char *const log_keys[] = { "level", "format" };
-static const char *const network_keys[] = { "allowLoopback", "allowPrivate" };
+static const char *const network_keys[] = { "allowLoopback", "allowPrivate", "egress", "allow" };
+static const char *const egress_modes[] = { "open", "none", "allowlist" };
+
 static const char *const kube_keys[] = { "kubeconfig", "namespace", "defaultImage", "gitImage",
 					 "leaseNamespace" };
 static const char *const controller_keys[] = { "listen" };
@@ -786,8 +788,25 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 	    (rc = get_bool(w, map_get(net, "allowLoopback"), "network.allowLoopback",
 			   &c->allow_loopback)) < 0 ||
 	    (rc = get_bool(w, map_get(net, "allowPrivate"), "network.allowPrivate",
-			   &c->allow_private)) < 0)
+			   &c->allow_private)) < 0 ||
+	    (rc = get_enum_str(w, map_get(net, "egress"), "network.egress", egress_modes,
+			       ARRAY_SIZE(egress_modes), &c->egress)) < 0)
 		return rc;
+	const struct cnode *allow = map_get(net, "allow");
+	if (!cnode_is_null(allow)) {
+		if (allow->type != CN_SEQ)
+			return werr(w, allow, "network.allow: expected a list of hosts (\"api.example.com\", \"*.example.com\", \"host:port\"), got %s",
+				    type_name(allow));
+		for (size_t i = 0; i < allow->n; i++) {
+			const struct cnode *h = allow->kids[i];
+			/* The entries' syntax is the proxy's to check
+			 * (egress_policy_add), when the controller starts. */
+			if (h->type != CN_SCALAR || !h->value[0])
+				return werr(w, h, "network.allow[%zu]: expected a host, got %s", i,
+					    h->type == CN_SCALAR ? "an empty string" : type_name(h));
+			strv_push(&c->egress_allow, h->value);
+		}
+	}
 
 	const struct cnode *kube = map_get(root, "kubernetes");
 	if ((rc = MAP_CHECK(w, kube, "kubernetes", kube_keys)) < 0 ||
@@ -850,6 +869,7 @@ static struct pd_config *config_alloc(void)
 	struct pd_config *c = xcalloc(1, sizeof(*c));
 	c->backend = xstrdup("local");
 	c->isolation = xstrdup("bwrap");
+	c->egress = xstrdup("open");
 	strv_push(&c->plugin_dirs, PADDOCK_PLUGINDIR);
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_FORMAT_KV;
@@ -943,6 +963,8 @@ void config_free(struct pd_config *c)
 	strv_free(&c->plugin_dirs);
 	free(c->state_dir);
 	free(c->isolation);
+	free(c->egress);
+	strv_free(&c->egress_allow);
 	free(c->kubeconfig);
 	free(c->kube_namespace);
 	free(c->kube_default_image);

@@ -53,6 +53,10 @@ struct pd_config {
 	int log_format;           /* enum log_format; default kv */
 	bool allow_loopback;      /* network.allowLoopback: URL contexts may reach 127/8, ::1 */
 	bool allow_private;       /* network.allowPrivate: URL contexts may reach RFC 1918 */
+	char *egress;             /* network.egress: "open" (default: the host's network),
+				   * "none" (a network namespace with loopback only) or
+				   * "allowlist" (that, plus Paddock's egress proxy) */
+	struct strv egress_allow; /* network.allow: "host", "*.domain", "host:port" */
 	char *kubeconfig;         /* kubernetes.kubeconfig */
 	char *kube_namespace;     /* kubernetes.namespace */
 	char *kube_default_image; /* kubernetes.defaultImage: runs whose Agent and driver name none */

@@ -68,6 +68,8 @@ struct metrics {
 	size_t n_drivers;
 	uint64_t plugin_failures;
 	uint64_t limit_kills[REC_N_LIMIT_REASONS]; /* rec_limit_reasons order */
+	struct egress_entry { char *host; uint64_t n; } *egress; /* denied, by host */
+	size_t n_egress;
 	double run_cpu_seconds;    /* cgroup CPU time of finished runs */
 	struct run_limits defaults; /* resources.limits in paddock.yaml */
 	bool have_defaults;
@@ -133,6 +135,9 @@ void metrics_free(struct metrics *m)
 	for (size_t i = 0; i < m->n_drivers; i++)
 		free(m->drivers[i].driver);
 	free(m->drivers);
+	for (size_t i = 0; i < m->n_egress; i++)
+		free(m->egress[i].host);
+	free(m->egress);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -292,6 +297,29 @@ void metrics_run_resources(struct metrics *m, const char *end_reason, double cpu
 			m->limit_kills[i]++;
 	if (cpu_seconds > 0)
 		m->run_cpu_seconds += cpu_seconds;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_egress_denied(struct metrics *m, const char *host, long n)
+{
+	if (!m || n <= 0)
+		return;
+	pthread_mutex_lock(&m->lock);
+	size_t i = 0;
+	while (i < m->n_egress && !str_eq(m->egress[i].host, host))
+		i++;
+	if (i == m->n_egress && m->n_egress >= METRICS_MAX_AGENTS) {
+		host = OTHER_LABEL; /* bounded: the rest under one series */
+		for (i = 0; i < m->n_egress && !str_eq(m->egress[i].host, host); i++)
+			;
+	}
+	if (i == m->n_egress) {
+		m->egress = xrealloc(m->egress, (m->n_egress + 1) * sizeof(*m->egress));
+		m->egress[i].host = xstrdup(host ? host : "");
+		m->egress[i].n = 0;
+		m->n_egress++;
+	}
+	m->egress[i].n += (uint64_t)n;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -525,6 +553,13 @@ static void render_locked(struct metrics *m, struct buf *b)
 	for (size_t i = 0; i < REC_N_LIMIT_REASONS; i++)
 		buf_printf(b, "paddock_run_limit_exceeded_total{reason=\"%s\"} %llu\n", rec_limit_reasons[i],
 			   (unsigned long long)m->limit_kills[i]);
+	put_header(b, "paddock_egress_denied_total", "counter",
+		   "Connections the egress proxy refused, by requested host.");
+	for (size_t i = 0; i < m->n_egress; i++) {
+		buf_puts(b, "paddock_egress_denied_total{host=\"");
+		put_label(b, m->egress[i].host);
+		buf_printf(b, "\"} %llu\n", (unsigned long long)m->egress[i].n);
+	}
 	put_header(b, "paddock_run_cpu_seconds_total", "counter",
 		   "CPU time used by finished local runs, read from their cgroups.");
 	buf_printf(b, "paddock_run_cpu_seconds_total %.3f\n", m->run_cpu_seconds);

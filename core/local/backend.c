@@ -16,6 +16,7 @@
 #include "plugin/host.h"
 #include "base/jsonutil.h"
 #include "local/local.h"
+#include "proxy/egress.h"
 #include "control/controller.h"
 #include "control/metrics.h"
 #include "control/outputs.h"
@@ -61,6 +62,19 @@ int runtime_open(const struct pd_config *cfg, const struct plugin_set *ps, struc
 	int rc = store_open(dir, &st, err, errlen);
 	if (rc < 0)
 		return rc;
+	/* network.allow is the proxy's to read: a bad entry stops us here,
+	 * not every run later. */
+	struct egress_policy pol = { .mode = EGRESS_ALLOWLIST };
+	for (size_t i = 0; i < cfg->egress_allow.n; i++) {
+		char perr[256];
+		if (egress_policy_add(&pol, cfg->egress_allow.v[i], perr, sizeof(perr)) < 0) {
+			egress_policy_free(&pol);
+			store_close(st);
+			return errf(err, errlen, -EINVAL, "%s: network.allow[%zu]: %s",
+				    cfg->path ? cfg->path : "paddock.yaml", i, perr);
+		}
+	}
+	egress_policy_free(&pol);
 	struct runtime *rt = xcalloc(1, sizeof(*rt));
 	rt->cfg = cfg;
 	rt->plugins = ps;
@@ -330,6 +344,14 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 		.limits = &lim,
 		.private_paths = priv,
 		.sink_rebuild = &rebuild,
+		.net = {
+			.mode = str_eq(rt->cfg->egress, "none")	     ? LOCAL_NET_NONE
+				: str_eq(rt->cfg->egress, "allowlist") ? LOCAL_NET_PROXY
+								       : LOCAL_NET_HOST,
+			.allow = (const char *const *)rt->cfg->egress_allow.v,
+			.allow_loopback = rt->cfg->allow_loopback,
+			.allow_private = rt->cfg->allow_private,
+		},
 	};
 	/* A crash between prepare and start leaves a half-made run dir:
 	 * nothing ran yet, so it is safe to make it again. */
@@ -513,6 +535,73 @@ static json_object *op_queue_head(void *b, const char *agent_key)
 	return store_next_queued(rt->store, agent_key, &head) == 0 ? head : NULL;
 }
 
+#define EGRESS_EVENTS_MAX 20 /* distinct refusals recorded as Events per run */
+
+/* The egress proxy's refusals of an ended run (RUN_DIR/egress.jsonl) as
+ * Events on its task, one per host, port and reason with a count; once
+ * (egress.recorded marks it). */
+static void record_egress(struct runtime *rt, const struct model_task *t, const char *run_dir)
+{
+	char *path = xasprintf("%s/" LOCAL_EGRESS_EVENTS, run_dir);
+	char *mark = xasprintf("%s/egress.recorded", run_dir);
+	char *data = NULL;
+	size_t len = 0;
+	if (access(mark, F_OK) == 0 || read_file(path, 1 << 20, &data, &len) < 0)
+		goto out;
+	json_object *seen = json_object_new_object(); /* "host:port reason" -> count */
+	json_object *first = json_object_new_object(); /* the same -> the line */
+	for (char *line = data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		json_object *o = json_tokener_parse(line);
+		if (!o)
+			continue;
+		char key[600];
+		json_object *pv = jget(o, "port");
+		snprintf(key, sizeof(key), "%.255s:%d %.255s", jstr(o, "host") ? jstr(o, "host") : "?",
+			 pv ? json_object_get_int(pv) : 0, jstr(o, "reason") ? jstr(o, "reason") : "");
+		json_object *c = jget(seen, key);
+		json_object_object_add(seen, key, json_object_new_int(c ? json_object_get_int(c) + 1 : 1));
+		if (!c)
+			json_object_object_add(first, key, o);
+		else
+			json_object_put(o);
+	}
+	int n = 0, more = 0;
+	json_object_object_foreach(seen, key, cnt) {
+		if (n++ >= EGRESS_EVENTS_MAX) {
+			more++;
+			continue;
+		}
+		json_object *o = jget(first, key);
+		char msg[900];
+		json_object *pv = jget(o, "port");
+		snprintf(msg, sizeof(msg), "egress refused %.255s:%d (%.255s; rule: %.120s)%s%.64s",
+			 jstr(o, "host") ? jstr(o, "host") : "?", pv ? json_object_get_int(pv) : 0,
+			 jstr(o, "reason") ? jstr(o, "reason") : "refused",
+			 jstr(o, "rule") ? jstr(o, "rule") : "-", json_object_get_int(cnt) > 1 ? ", times: " : "",
+			 json_object_get_int(cnt) > 1 ? json_object_get_string(cnt) : "");
+		char err[256];
+		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressDenied", msg, err,
+				      sizeof(err));
+		metrics_egress_denied(rt->metrics, jstr(o, "host"), json_object_get_int(cnt));
+	}
+	if (more) {
+		char msg[128], err[256];
+		snprintf(msg, sizeof(msg), "egress refused %d more destinations (see %s)", more, path);
+		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressDenied", msg, err,
+				      sizeof(err));
+	}
+	json_object_put(seen);
+	json_object_put(first);
+	(void)write_file_atomic(mark, "", 0, 0600);
+out:
+	free(data);
+	free(path);
+	free(mark);
+}
+
 static void op_observe(void *b, json_object *task, const struct model_task *t,
 		       struct model_agent **a, struct rec_input *in, struct ctl_run *run)
 {
@@ -531,6 +620,9 @@ static void op_observe(void *b, json_object *task, const struct model_task *t,
 	case LOCAL_EXITED:
 		in->run = REC_RUN_EXITED;
 		in->exit_code = obs.term_signal ? -obs.term_signal : obs.exit_code;
+		run_dir = runtime_run_dir(rt, task);
+		record_egress(rt, t, run_dir);
+		free(run_dir);
 		run->exit_code = obs.exit_code;
 		run->start_ms = obs.start_ms;
 		run->end_ms = obs.end_ms;

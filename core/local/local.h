@@ -130,6 +130,32 @@ struct local_sink_rebuild {
 	const char *const *plugin_dirs;
 };
 
+/* The run's network (paddock.yaml network.egress; docs/sandbox.md):
+ *   HOST   the host's network, as any process (egress: open);
+ *   NONE   a network namespace of its own with only loopback up: no
+ *          route anywhere, no host loopback, no host abstract sockets,
+ *          no host port to listen on (egress: none);
+ *   PROXY  that, plus Paddock's egress proxy: a socket listening on
+ *          127.0.0.1:LOCAL_PROXY_PORT inside the run's namespace, served
+ *          by the supervisor from the host's, which connects only where
+ *          `allow` and the address policy let it (egress: allowlist).
+ *          HTTP_PROXY/HTTPS_PROXY (both cases) and NO_PROXY are set.
+ * As root the namespace is made by the command's process before it
+ * becomes the run's uid (so the agent has no capability over it); as a
+ * normal user bwrap makes it (--unshare-net), and PROXY needs root. */
+enum local_net_mode { LOCAL_NET_HOST = 0, LOCAL_NET_NONE, LOCAL_NET_PROXY };
+#define LOCAL_PROXY_PORT 3128
+/* RUN_DIR/egress.jsonl: the proxy's refusals, one JSON object a line
+ * ({host, port, rule, reason, addr}), at most 1000. */
+#define LOCAL_EGRESS_EVENTS "egress.jsonl"
+struct local_network {
+	enum local_net_mode mode;
+	const char *const *allow;     /* PROXY: allowlist rules, NULL-terminated */
+	bool allow_loopback, allow_private; /* PROXY: destination addresses */
+	const char *events_path;      /* PROXY: where refused connections are
+				       * recorded (JSON lines); NULL: RUN_DIR/egress.jsonl */
+};
+
 /* Everything borrowed, for the duration of the call. */
 struct local_spec {
 	const char *run_dir;          /* created by local_prepare (0700) */
@@ -164,6 +190,7 @@ struct local_spec {
 				       * the supervisor with; NULL: see the top */
 	const struct local_sink_rebuild *sink_rebuild; /* NULL: `sink` runs in a
 				       * sink process (see the top) */
+	struct local_network net;     /* zero: the host's network */
 };
 
 /* Create run_dir (0700) with workspace/ and home/, perform the git

@@ -15,13 +15,17 @@
 #include "config.h"
 #include "local/local.h"
 #include "local/cgroup.h"
+#include "proxy/egress.h"
 #include "base/quantity.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +37,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -642,7 +647,56 @@ void local_close_from(int from)
 struct child_fds {
 	int seccomp, userns; /* -1: none */
 	char **srcs;         /* bind sources, NULL-terminated (may be NULL) */
+	int net_sock;        /* PROXY: where the proxy's listening socket goes; -1 */
 };
+
+/* The run's own network namespace, made as root before the run's uid is
+ * taken (the agent gets no capability over it): loopback up, nothing
+ * else; with the proxy, a socket listening on 127.0.0.1:LOCAL_PROXY_PORT
+ * in it, handed to the supervisor, which serves it from the host's. */
+static int net_enter(const struct local_spec *s, int net_sock)
+{
+	if (unshare(CLONE_NEWNET) < 0)
+		return -errno;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	int rc = 0;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		rc = -errno;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (rc == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		rc = -errno;
+	(void)close(fd);
+	if (rc < 0 || s->net.mode != LOCAL_NET_PROXY)
+		return rc;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(LOCAL_PROXY_PORT),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 128) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		memset(cbuf, 0, sizeof(cbuf));
+		char one = 'L';
+		struct iovec iov = { &one, 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &lfd, sizeof(int));
+		if (sendmsg(net_sock, &mh, MSG_NOSIGNAL) < 0)
+			rc = -errno;
+	}
+	if (lfd >= 0)
+		(void)close(lfd);
+	return rc;
+}
 
 /* Put the filter and the namespace on the descriptors argv names;
  * both go out of the way first (>= 256), so neither move clobbers the
@@ -687,6 +741,16 @@ static _Noreturn void spawn_child(const struct local_spec *s, const struct sup *
 		dprintf(2, "paddock: cannot stage the sandbox's binds: %s\n", strerror(-src));
 		_exit(126);
 	}
+	if (s->net.mode != LOCAL_NET_HOST && geteuid() == 0) {
+		int nrc = net_enter(s, cf->net_sock);
+		if (nrc < 0) {
+			dprintf(2, "paddock: cannot give the run a network namespace of its own: %s\n",
+				strerror(-nrc));
+			_exit(126);
+		}
+	}
+	if (cf->net_sock >= 0)
+		(void)close(cf->net_sock);
 	/* The run's own uid from here on: bwrap too is never root. */
 	if (u->uid >= 0 && local_drop_to((uid_t)u->uid) < 0) {
 		dprintf(2, "paddock: cannot become uid %ld: %s\n", u->uid, strerror(errno));
@@ -787,6 +851,84 @@ static int setup_run(struct sup *u, struct child_fds *cf, char *err, size_t errl
 
 /* In the exec'd supervisor (local/supervisor.c), which has nothing open
  * but 0-2 (/dev/null), the status pipe `sfd` and the sink's socket. */
+/* ---- the egress proxy (network.egress: allowlist) ----------------------- */
+
+#define EGRESS_EVENTS_MAX 1000 /* lines in the events file; the rest are counted */
+
+struct proxy_events {
+	int fd;       /* RUN_DIR/egress.jsonl, O_APPEND */
+	long written, dropped;
+};
+
+static struct proxy_events proxy_ev = { -1, 0, 0 };
+
+/* A refused connection, as one JSON line the controller turns into an
+ * Event; called from the proxy's threads, one at a time. */
+static void proxy_event(void *ctx, const struct egress_event *ev)
+{
+	struct proxy_events *pe = ctx;
+	if (ev->allowed || pe->fd < 0)
+		return;
+	if (pe->written >= EGRESS_EVENTS_MAX) {
+		pe->dropped++;
+		return;
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "host", json_object_new_string(ev->host ? ev->host : ""));
+	json_object_object_add(o, "port", json_object_new_int(ev->port));
+	json_object_object_add(o, "rule", json_object_new_string(ev->rule ? ev->rule : ""));
+	json_object_object_add(o, "reason", json_object_new_string(ev->reason ? ev->reason : ""));
+	if (ev->addr)
+		json_object_object_add(o, "addr", json_object_new_string(ev->addr));
+	char *line = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	if (write(pe->fd, line, strlen(line)) > 0)
+		pe->written++;
+	free(line);
+}
+
+/* Receive the listening socket the command's process made in the run's
+ * network namespace (net_enter) and serve it with the run's policy. */
+static struct egress *proxy_start(const struct local_spec *s, int sock, char *err, size_t errlen)
+{
+	struct pollfd pf = { .fd = sock, .events = POLLIN };
+	int lfd = -1;
+	if (poll(&pf, 1, 10000) == 1) {
+		char one;
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { &one, 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) > 0) {
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+			if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&lfd, CMSG_DATA(cm), sizeof(int));
+		}
+	}
+	if (lfd < 0) {
+		errf(err, errlen, -EIO, "the run's network namespace did not hand over the proxy's socket");
+		return NULL;
+	}
+	struct egress_policy pol = { .mode = EGRESS_ALLOWLIST,
+				     .allow_loopback = s->net.allow_loopback,
+				     .allow_private = s->net.allow_private };
+	for (size_t i = 0; s->net.allow && s->net.allow[i]; i++)
+		if (egress_policy_add(&pol, s->net.allow[i], err, errlen) < 0) {
+			egress_policy_free(&pol);
+			(void)close(lfd);
+			return NULL;
+		}
+	char *path = s->net.events_path ? xstrdup(s->net.events_path)
+					: xasprintf("%s/" LOCAL_EGRESS_EVENTS, s->run_dir);
+	proxy_ev.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	free(path);
+	struct egress *eg = egress_start(&pol, lfd, proxy_event, &proxy_ev, err, errlen);
+	egress_policy_free(&pol);
+	if (!eg)
+		(void)close(lfd);
+	return eg;
+}
+
 _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
 			       int sfd)
 {
@@ -823,7 +965,7 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 	u.log_cap = s->log_cap ? s->log_cap : DEFAULT_LOG_CAP;
 	u.log_fd = open(LOG_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	u.line = xmalloc(LOCAL_LINE_MAX);
-	struct child_fds cf = {-1, -1, srcs};
+	struct child_fds cf = {-1, -1, srcs, -1};
 	char serr[768];
 	if ((rc = setup_run(&u, &cf, serr, sizeof(serr))) < 0) {
 		status_msg(sfd, rc, serr);
@@ -842,6 +984,15 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 		_exit(1);
 	}
 	fcntl(sfd, F_SETFD, FD_CLOEXEC);
+	int netsv[2] = {-1, -1};
+	if (s->net.mode == LOCAL_NET_PROXY &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, netsv) < 0) {
+		status_msg(sfd, -errno, "cannot set up the egress proxy");
+		u.end_reason = "SupervisorError";
+		finish_run(&u, start_ms);
+		_exit(1);
+	}
+	cf.net_sock = netsv[1];
 	pid_t sup_pid = getpid();
 	u.child = fork();
 	if (u.child < 0) {
@@ -858,6 +1009,18 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 		close(cf.seccomp);
 	if (cf.userns >= 0)
 		close(cf.userns);
+	if (netsv[1] >= 0)
+		close(netsv[1]);
+	/* The proxy's threads start only now: the command has been forked. */
+	struct egress *proxy = NULL;
+	if (netsv[0] >= 0) {
+		proxy = proxy_start(s, netsv[0], serr, sizeof(serr));
+		close(netsv[0]);
+		if (!proxy) {
+			status_msg(sfd, -EIO, serr);
+			begin_kill(&u, NULL);
+		}
+	}
 	/* The secrets have been handed over; this process no longer needs them. */
 	local_env_free(envp);
 	status_msg(sfd, 0, "started");
@@ -937,6 +1100,7 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 	 * walk by double-forking under bwrap's init) goes too. */
 	if (u.cg)
 		(void)cg_kill_all(u.cg, 2000);
+	egress_stop(proxy);
 	finish_run(&u, start_ms);
 	(void)cg_destroy(u.cg);
 	_exit(0);
@@ -1077,6 +1241,14 @@ static int local_start_locked(struct local_spec *spec, char *abs, int lfd, char 
 			    abs);
 	if (s.isolation && (rc = local_sandbox_check(s.bwrap_path, local_uses_slots(&s), err, errlen)) < 0)
 		return rc;
+	/* A network namespace of the run's own: made as root, or by bwrap. */
+	if (s.net.mode != LOCAL_NET_HOST && geteuid() != 0 && !s.isolation)
+		return errf(err, errlen, -EPERM,
+			    "run %s: network.egress none or allowlist without root needs isolation: bwrap", abs);
+	if (s.net.mode == LOCAL_NET_PROXY && geteuid() != 0)
+		return errf(err, errlen, -EPERM,
+			    "run %s: network.egress allowlist needs the controller to run as root (the proxy's socket is made in the run's network namespace); use none or open",
+			    abs);
 	const char *exe = NULL;
 	char shown[PATH_MAX];
 	if ((rc = supervisor_exe(&s, &exe, shown, sizeof(shown), err, errlen)) < 0)

@@ -60,6 +60,8 @@ struct local_sup {
 	char **envp;              /* owned: local_env_free */
 	char *run_dir, *uid_slot_dir, *cgroup_root, *self_cgroup;
 	void *sink_state;         /* the rebuilt or proxied sink */
+	struct strv allow;        /* net.allow */
+	char *events_path;        /* net.events_path */
 };
 
 /* ---- supervisor.json -------------------------------------------------- */
@@ -99,6 +101,16 @@ int local_sup_write(const struct local_spec *s, char *const *argv, char *const *
 	}
 	add_str(o, "cgroupRoot", s->cgroup_root);
 	add_str(o, "selfCgroup", s->self_cgroup);
+	if (s->net.mode != LOCAL_NET_HOST) {
+		static const char *const modes[] = { "host", "none", "proxy" };
+		json_object *n = json_object_new_object();
+		add_str(n, "mode", modes[s->net.mode]);
+		json_object_object_add(n, "allow", str_array(s->net.allow));
+		json_object_object_add(n, "allowLoopback", json_object_new_boolean(s->net.allow_loopback));
+		json_object_object_add(n, "allowPrivate", json_object_new_boolean(s->net.allow_private));
+		add_str(n, "events", s->net.events_path);
+		json_object_object_add(o, "network", n);
+	}
 	json_object_object_add(o, "argv", str_array((const char *const *)argv));
 	json_object_object_add(o, "bindSources", str_array((const char *const *)srcs));
 	const struct local_sink_rebuild *k = s->sink_rebuild;
@@ -452,6 +464,23 @@ static int sup_load(const char *run_dir, struct local_sup *u, char *err, size_t 
 		u->limits.storage_bytes = jint(v, "storageBytes");
 		u->limits.pids = jint(v, "pids");
 		s->limits = &u->limits;
+	}
+	json_object *net = NULL;
+	if (json_object_object_get_ex(o, "network", &net)) {
+		const char *m = jstring(net, "mode");
+		s->net.mode = str_eq(m, "proxy") ? LOCAL_NET_PROXY : str_eq(m, "none") ? LOCAL_NET_NONE
+										 : LOCAL_NET_HOST;
+		if (jstrv(net, "allow", &u->allow) < 0) {
+			json_object_put(o);
+			return errf(err, errlen, -EINVAL, LOCAL_SUP_FILE ": network.allow is not a list");
+		}
+		s->net.allow = (const char *const *)u->allow.v;
+		s->net.allow_loopback = json_object_object_get_ex(net, "allowLoopback", &v) &&
+					json_object_get_boolean(v);
+		s->net.allow_private = json_object_object_get_ex(net, "allowPrivate", &v) &&
+				       json_object_get_boolean(v);
+		u->events_path = jdup(net, "events");
+		s->net.events_path = u->events_path;
 	}
 	if (jstrv(o, "argv", &u->argv) < 0 || !u->argv.n || jstrv(o, "bindSources", &u->srcs) < 0) {
 		json_object_put(o);

@@ -15,6 +15,9 @@
  *    URL they were written for;
  *  - messages that name the URL without userinfo, query or fragment.
  *
+ * The address policy itself is http_addr_check() (http.h), shared with
+ * the egress proxy (proxy/egress.c) so that it exists once.
+ *
  * Environment proxies are ignored (CURLOPT_PROXY ""): a proxy would make
  * the address policy check the proxy instead of the real destination.
  */
@@ -222,26 +225,43 @@ struct http_xfer {
 	char refused[160]; /* "address X refused (why)", set by the socket callback */
 };
 
+int http_addr_check(const struct sockaddr *sa, socklen_t len, bool allow_loopback,
+		    bool allow_private, const char **why)
+{
+	const char *dummy;
+	enum addr_class c = ADDR_FORBIDDEN;
+	if (!why)
+		why = &dummy;
+	*why = "unsupported address family";
+	if (!sa)
+		return -EPERM;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		c = http_class_v4(ntohl(in->sin_addr.s_addr), why);
+	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		c = http_class_v6(in6->sin6_addr.s6_addr, why);
+	}
+	bool ok = c == ADDR_OK || (c == ADDR_LOOPBACK && allow_loopback) ||
+		  (c == ADDR_PRIVATE && allow_private);
+	if (ok)
+		*why = NULL;
+	return ok ? 0 : -EPERM;
+}
+
 static curl_socket_t http_open_socket(void *clientp, curlsocktype purpose,
 				      struct curl_sockaddr *sa)
 {
 	struct http_xfer *x = clientp;
 	char ip[INET6_ADDRSTRLEN] = "?";
-	const char *why = "unsupported address family";
-	enum addr_class c = ADDR_FORBIDDEN;
+	const char *why = NULL;
 	(void)purpose;
-	if (sa->family == AF_INET && sa->addrlen >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&sa->addr;
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		c = http_class_v4(ntohl(in->sin_addr.s_addr), &why);
-	} else if (sa->family == AF_INET6 && sa->addrlen >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa->addr;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		c = http_class_v6(in6->sin6_addr.s6_addr, &why);
-	}
-	bool ok = c == ADDR_OK || (c == ADDR_LOOPBACK && x->pol->allow_loopback) ||
-		  (c == ADDR_PRIVATE && x->pol->allow_private);
-	if (!ok) {
+	if (sa->family == AF_INET && sa->addrlen >= sizeof(struct sockaddr_in))
+		(void)inet_ntop(AF_INET, &((const struct sockaddr_in *)&sa->addr)->sin_addr, ip, sizeof(ip));
+	else if (sa->family == AF_INET6 && sa->addrlen >= sizeof(struct sockaddr_in6))
+		(void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&sa->addr)->sin6_addr, ip, sizeof(ip));
+	if (http_addr_check(&sa->addr, (socklen_t)sa->addrlen, x->pol->allow_loopback,
+			    x->pol->allow_private, &why) < 0) {
 		snprintf(x->refused, sizeof(x->refused), "address %s refused (%s)", ip, why);
 		return CURL_SOCKET_BAD;
 	}

@@ -12,6 +12,7 @@
 #include <paddock/plugin.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct http_policy {
 	size_t max_bytes;      /* hard cap on the body */
@@ -27,5 +28,16 @@ struct http_policy {
  * the message names the URL (without credentials) and the reason. */
 int http_fetch(const struct http_policy *pol, const struct paddock_http_request *req,
 	       char **body, size_t *len, long *status, char *err, size_t errlen);
+
+/* The address policy on one address, the one implementation of it (used
+ * by http_fetch() on every address curl connects to and by the egress
+ * proxy on every address a name resolves to).  0 when `sa` (`len` bytes,
+ * AF_INET or AF_INET6; any other family is refused) may be connected
+ * to, else -EPERM with *why (if `why` is not NULL) set to a static
+ * reason: "link-local/cloud metadata", "multicast", "loopback: set
+ * network.allowLoopback to permit", ...  IPv4-mapped, -compatible, NAT64
+ * and 6to4 IPv6 addresses are judged by the IPv4 address they carry. */
+int http_addr_check(const struct sockaddr *sa, socklen_t len, bool allow_loopback,
+		    bool allow_private, const char **why);
 
 #endif

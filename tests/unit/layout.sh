@@ -8,15 +8,16 @@ allowed() { # folder -> the folders it may include
 	case $1 in
 	base) echo "base" ;;
 	plugin|model) echo "base $1" ;;
+	proxy) echo "base plugin proxy" ;;
 	control) echo "base plugin model control" ;;
-	local) echo "base plugin model control local" ;;
-	kube) echo "base plugin model control kube" ;;
-	cli) echo "base plugin model control local kube cli" ;;
+	local) echo "base plugin model control proxy local" ;;
+	kube) echo "base plugin model control proxy kube" ;;
+	cli) echo "base plugin model control proxy local kube cli" ;;
 	*) echo "" ;;
 	esac
 }
 bad=0 files=0
-for dir in base plugin model control local kube cli; do
+for dir in base plugin model proxy control local kube cli; do
 	[ -d "$core/$dir" ] || { echo "FAIL: core/$dir is missing"; bad=$((bad + 1)); continue; }
 	ok=" $(allowed "$dir") "
 	for f in "$core/$dir"/*.[ch]; do

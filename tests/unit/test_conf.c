@@ -123,7 +123,8 @@ START_TEST(every_key)
 		"stateDir: /srv/paddock\n"
 		"isolation: none\n"
 		"log: {level: debug, format: json}\n"
-		"network: {allowLoopback: true, allowPrivate: true}\n"
+		"network: {allowLoopback: true, allowPrivate: true, egress: allowlist,\n"
+		"          allow: [api.example.com, \"*.example.org\", \"h:8443\", \"[::1]:443\"]}\n"
 		"kubernetes: {kubeconfig: /root/.kube/config, namespace: agents}\n"
 		"controller: {listen: \"0.0.0.0:9000\"}\n"
 		"limits:\n"
@@ -156,6 +157,9 @@ START_TEST(every_key)
 	ck_assert_int_eq(c->log_format, LOG_FORMAT_JSON);
 	ck_assert(c->allow_loopback);
 	ck_assert(c->allow_private);
+	ck_assert_str_eq(c->egress, "allowlist");
+	ck_assert_uint_eq(c->egress_allow.n, 4);
+	ck_assert_str_eq(c->egress_allow.v[1], "*.example.org");
 	ck_assert_str_eq(c->kubeconfig, "/root/.kube/config");
 	ck_assert_str_eq(c->kube_namespace, "agents");
 	ck_assert_str_eq(c->listen, "0.0.0.0:9000");
@@ -179,7 +183,7 @@ START_TEST(every_key)
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(p->kind, PADDOCK_KIND_DRIVER);
 	ck_assert(p->enabled);
-	ck_assert_int_eq(p->line, 24);
+	ck_assert_int_eq(p->line, 25);
 	ck_assert_int_eq(p->column, 3);
 	ck_assert_str_eq(config_plugin_setting(c, "exec", "command"), "/bin/echo hi");
 	ck_assert_str_eq(config_plugin_setting(c, "exec", "retries"), "3");
@@ -258,6 +262,12 @@ START_TEST(wrong_types)
 	parse_fails("network: {allowLoopback: yes}\n",
 		    "t.yaml:1:26: network.allowLoopback: unsupported value \"yes\": use false or "
 		    "true");
+	parse_fails("network: {egress: closed}\n",
+		    "t.yaml:1:19: network.egress: unsupported value \"closed\": use open, none or allowlist");
+	parse_fails("network: {allow: api.example.com}\n",
+		    "t.yaml:1:18: network.allow: expected a list of hosts (\"api.example.com\", \"*.example.com\", \"host:port\"), got a scalar");
+	parse_fails("network: {allow: [[a]]}\n",
+		    "t.yaml:1:19: network.allow[0]: expected a host, got a list");
 	parse_fails("backend: [local]\n",
 		    "t.yaml:1:10: backend: expected a scalar, got a list");
 	parse_fails("limits: 5\n", "t.yaml:1:9: limits: expected a mapping, got a scalar");

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * egress.h - the egress proxy every run's network goes through: a policy
+ * (none, an allowlist of host patterns, or open), HTTPS by CONNECT (bytes
+ * relayed both ways, no TLS interception) and plain HTTP in absolute form
+ * (forwarded in origin form), both streamed as the bytes arrive.
+ *
+ * Names are resolved by the proxy and every address a name resolves to
+ * goes through the URL contexts' address policy (http_addr_check(),
+ * plugin/http.h) before anything connects: link-local and cloud metadata
+ * addresses are always refused, loopback and private ranges only when the
+ * policy allows them, so a DNS answer cannot lead past the allowlist.
+ *
+ * The proxy serves a listening socket it is given (created by the caller,
+ * e.g. inside a run's network namespace) from its own threads, until
+ * egress_stop().  Each refusal and each finished connection is reported
+ * to the caller's event function.
+ */
+#ifndef PADDOCK_EGRESS_H
+#define PADDOCK_EGRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum egress_mode {
+	EGRESS_NONE,      /* every connection refused */
+	EGRESS_ALLOWLIST, /* only hosts matching a rule */
+	EGRESS_OPEN,      /* any host (the address policy still applies) */
+};
+
+/* One allow entry.  "api.anthropic.com" (that host), "*.github.com"
+ * (subdomains of github.com, not github.com itself), an IP literal
+ * ("10.1.2.3", "[fd00::1]"); each with an optional ":PORT", without one
+ * the rule covers ports 80 and 443. */
+struct egress_rule {
+	char *host;    /* lower case, no trailing dot; for a wildcard the
+			* part after "*." ; IPv6 literals without brackets */
+	bool wildcard;
+	int port;      /* 1..65535, or 0 for 80 and 443 */
+	char *text;    /* the entry as normalized, for messages and events */
+};
+
+struct egress_policy {
+	enum egress_mode mode;
+	struct egress_rule *rules;
+	size_t nrules;
+	bool allow_loopback;   /* 127.0.0.0/8, ::1 */
+	bool allow_private;    /* RFC 1918, 100.64/10, fc00::/7, fec0::/10 */
+	/* Limits; 0 takes the default. */
+	int max_conns;          /* concurrent connections (64); more get 503 */
+	int header_timeout_ms;  /* to receive a whole request head (10 s) */
+	int connect_timeout_ms; /* to resolve and connect upstream (10 s) */
+	int idle_timeout_ms;    /* a relay with no byte either way (10 min) */
+};
+
+#define EGRESS_MAX_HEAD (16 * 1024) /* a request head larger than this: 400 */
+
+/* "none", "allowlist" or "open" -> *mode; -EINVAL with a message
+ * otherwise. */
+int egress_mode_parse(const char *s, enum egress_mode *mode, char *err, size_t errlen);
+const char *egress_mode_name(enum egress_mode mode);
+
+/* Parse one allow entry and append it to pol->rules.  -EINVAL with a
+ * message naming the entry and what is wrong with it ("allow entry
+ * \"*github.com\": a wildcard is \"*.\" followed by a domain"); pol is
+ * unchanged then. */
+int egress_policy_add(struct egress_policy *pol, const char *entry, char *err, size_t errlen);
+/* Frees the rules (not pol itself) and leaves an empty NONE policy. */
+void egress_policy_free(struct egress_policy *pol);
+
+/* The name policy alone, before any resolution: whether `host` (a name
+ * or IP literal, any case, IPv6 without brackets) and `port` pass the
+ * mode and rules.  On true *rule (if not NULL) is the matching entry's
+ * text (or "egress: open"); on false *why is the reason ("egress is
+ * none", "not in the allowlist") and *rule "egress: none" or
+ * "allowlist". */
+bool egress_policy_allows(const struct egress_policy *pol, const char *host, int port,
+			  const char **rule, const char **why);
+
+/* What happened to one request, reported once per request that named a
+ * target (malformed requests, timeouts before a whole head and 503s at
+ * the connection cap are answered but not reported). */
+struct egress_event {
+	const char *host;    /* as requested, lower case (IPv6 without brackets) */
+	int port;
+	const char *method;  /* "CONNECT", "GET", ... */
+	const char *rule;    /* what decided: the allow entry, "egress: open",
+			      * "egress: none", "allowlist" */
+	const char *addr;    /* the address connected to or refused, or NULL */
+	const char *reason;  /* NULL when all went well; a refusal's reason
+			      * ("not in the allowlist", "link-local/cloud
+			      * metadata", ...) or an upstream failure's */
+	bool allowed;        /* false: refused by the policy (answered 403) */
+	int status;          /* what the client was answered: 200 for a
+			      * CONNECT relayed, the upstream's status for
+			      * plain HTTP (0 if none came), 403, 502, 504 */
+	uint64_t bytes_up;   /* to the upstream (plain HTTP: the rewritten head included) */
+	uint64_t bytes_down; /* from the upstream to the client */
+	uint64_t ms;         /* from the head received to the close */
+};
+
+/* Called from the proxy's threads, one call at a time (never two at
+ * once); must not call egress_stop().  The event and its strings are
+ * valid only during the call. */
+typedef void (*egress_event_fn)(void *ctx, const struct egress_event *ev);
+
+struct egress;
+
+/* Serve `listen_fd` (a listening stream socket) with a copy of `pol`, in
+ * background threads, until egress_stop().  On success the proxy owns
+ * listen_fd (made non-blocking; egress_stop() closes it); on failure
+ * (NULL, with a message) the caller still does.  The proxy's threads
+ * block SIGPIPE.  `fn` may be NULL. */
+struct egress *egress_start(const struct egress_policy *pol, int listen_fd, egress_event_fn fn,
+			    void *ctx, char *err, size_t errlen);
+
+/* Stop accepting, end every connection at once (every wait of the
+ * proxy's threads also watches for the stop), join the threads, close
+ * the sockets, free.  NULL-safe.  A name resolution still
+ * running in the system resolver is left to finish on its own and frees
+ * itself. */
+void egress_stop(struct egress *eg);
+
+/* Connections being served now (for tests and metrics). */
+int egress_active(struct egress *eg);
+
+#endif

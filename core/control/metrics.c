@@ -23,8 +23,12 @@
 #define OTHER_LABEL "(other)"
 #define NO_AGENT_LABEL "(none)"
 #define UNKNOWN_DRIVER "unknown"
-#define HTTP_CONNECTION_LIMIT 16
-#define HTTP_TIMEOUT_S 10
+/* Enough that a flood of idle or slow connections (an agent running with
+ * network.egress: open can reach 127.0.0.1) does not blind /healthz; each
+ * costs at most HTTP_CONNECTION_MEMORY and is dropped after HTTP_TIMEOUT_S
+ * of silence. */
+#define HTTP_CONNECTION_LIMIT 256
+#define HTTP_TIMEOUT_S 5
 #define HTTP_CONNECTION_MEMORY ((size_t)32 * 1024)
 #define REASON_MAX 256
 

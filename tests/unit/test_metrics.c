@@ -10,6 +10,8 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +178,22 @@ START_TEST(health_and_readiness)
 	/* a loop that stopped ticking is not ready */
 	ck_assert(!metrics_ready(m, now_mono_ms() + (METRICS_READY_MAX_AGE_S + 5) * 1000, why, sizeof(why)));
 	ck_assert_msg(strstr(why, "stuck"), "%s", why);
+
+	/* 64 connections that never send a byte do not blind the probes */
+	int idle[64];
+	for (size_t i = 0; i < ARRAY_SIZE(idle); i++) {
+		idle[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		ck_assert_int_eq(connect(idle[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+	}
+	int64_t t0 = now_mono_ms();
+	r = http(port, "GET", "/healthz");
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_lt(now_mono_ms() - t0, 2000);
+	buf_free(&r.body);
+	for (size_t i = 0; i < ARRAY_SIZE(idle); i++)
+		(void)close(idle[i]);
 
 	r = http(port, "GET", "/nope");
 	ck_assert_int_eq(r.status, 404);

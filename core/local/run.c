@@ -45,6 +45,49 @@
 
 #define PID_FILE "supervisor.pid"
 #define START_LOCK "start.lock"
+#define SECRET_FILES "secret-files"
+
+/* The secret files local_prepare wrote (codex's auth.json ...), removed
+ * when the run ends, without following a link the agent may have put in
+ * their way.  A copy the agent made elsewhere is not: placeholders are
+ * the answer to that (docs/sandbox.md). */
+static void remove_secret_files(const char *run_dir)
+{
+	char *path = xasprintf("%s/" SECRET_FILES, run_dir), *data = NULL;
+	size_t len = 0;
+	if (read_file(path, 1 << 20, &data, &len) < 0) {
+		free(path);
+		return;
+	}
+	for (char *line = data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		char *rel = strchr(line, ' ');
+		if (!rel)
+			continue;
+		*rel++ = '\0';
+		char *root = xasprintf("%s/%s", run_dir, str_eq(line, "home") ? "home" : "workspace");
+		int rfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		free(root);
+		if (rfd < 0)
+			continue;
+		char *slash = strrchr(rel, '/'), e2[256];
+		int dfd = rfd;
+		if (slash) {
+			*slash = '\0';
+			dfd = local_open_dir(rfd, rel, false, 0, e2, sizeof(e2));
+		}
+		if (dfd >= 0)
+			(void)unlinkat(dfd, slash ? slash + 1 : rel, 0);
+		if (dfd >= 0 && dfd != rfd)
+			(void)close(dfd);
+		(void)close(rfd);
+	}
+	(void)unlink(path);
+	free(data);
+	free(path);
+}
 #define RESULT_FILE "result.json"
 #define LOG_FILE "log"
 #define DEFAULT_LOG_CAP (8u * 1024 * 1024)
@@ -172,12 +215,30 @@ int local_prepare(const struct local_spec *s, char *err, size_t errlen)
 	}
 	if ((rc = local_git_fetch_all(s, ws, err, errlen)) < 0)
 		goto out;
+	struct buf secrets;
+	buf_init(&secrets, 256);
 	for (size_t i = 0; i < s->plan->n_files; i++) {
 		const struct plan_file *f = &s->plan->files[i];
 		int root = f->root == PADDOCK_ROOT_HOME ? home : ws;
-		if ((rc = write_plan_file(s, f, root, err, errlen)) < 0)
+		if ((rc = write_plan_file(s, f, root, err, errlen)) < 0) {
+			buf_free(&secrets);
 			goto out;
+		}
+		if (f->secret_name && !f->is_dir)
+			(void)buf_printf(&secrets, "%s %s\n", f->root == PADDOCK_ROOT_HOME ? "home" : "workspace",
+					 f->path);
 	}
+	/* Which files hold a secret: the supervisor removes them when the
+	 * run ends (never shown to the agent: outside its directories). */
+	if (secrets.len) {
+		char e2[256];
+		rc = local_write_at(rfd, SECRET_FILES, secrets.data, secrets.len, 0600, e2, sizeof(e2));
+		if (rc < 0)
+			errf(err, errlen, rc, "%s: %s", SECRET_FILES, e2);
+	}
+	buf_free(&secrets);
+	if (rc < 0)
+		goto out;
 	if (s->task_md) {
 		char e2[256];
 		rc = local_write_at(ws, "task.md", s->task_md, strlen(s->task_md), 0644, e2, sizeof(e2));
@@ -544,6 +605,7 @@ static void finish_run(struct sup *u, int64_t start_ms)
 {
 	const struct local_spec *s = u->s;
 	int64_t end_ms = now_wall_ms();
+	remove_secret_files(s->run_dir);
 	if (u->line_len && !u->skipping)
 		deliver(u, u->line, u->line_len);
 	if (u->log_fd >= 0 && u->log_dropped)

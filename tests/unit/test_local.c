@@ -487,6 +487,49 @@ START_TEST(test_task_md_is_last_arg)
 }
 END_TEST
 
+/* A secret file (codex's auth.json, say) is there while the run runs and
+ * gone when it ends; a plain file stays; a symlink the agent put in the
+ * way is not followed. */
+START_TEST(test_secret_files_removed_at_end)
+{
+	struct run r;
+	char victim[] = "/tmp/paddock-victim-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(victim));
+	char *vfile = path_in(victim, "hostname");
+	FILE *vf = fopen(vfile, "w");
+	ck_assert_ptr_nonnull(vf);
+	fputs("host file\n", vf);
+	fclose(vf);
+	char *body = xasprintf("test -s \"$HOME/.codex/auth.json\" && echo \"secret present\"; "
+			       "rm -rf \"$HOME/trap\" && ln -s %s \"$HOME/trap\"; exit 0", victim);
+	run_init(&r, "secfiles", body, false);
+	free(body);
+	ck_assert_int_eq(r.b.add_secret_file(r.b.ctx, PADDOCK_ROOT_HOME, ".codex/auth.json", "creds",
+					     "apiKey", 0), 0);
+	ck_assert_int_eq(r.b.add_secret_file(r.b.ctx, PADDOCK_ROOT_HOME, "trap/hostname", "creds",
+					     "apiKey", 0), 0);
+	ck_assert_int_eq(r.b.add_file(r.b.ctx, PADDOCK_ROOT_HOME, "notes.txt", "keep", 4, 0644), 0);
+	start_ok(&r);
+	struct local_obs o;
+	wait_state(r.run_dir, LOCAL_EXITED, 30, &o);
+	local_obs_free(&o);
+	char *log = log_of(&r);
+	ck_assert_msg(strstr(log, "secret present"), "%s", log);
+	free(log);
+	char *gone = path_in(r.run_dir, "home/.codex/auth.json");
+	char *kept = path_in(r.run_dir, "home/notes.txt");
+	ck_assert_msg(access(gone, F_OK) < 0, "%s is still there after the run", gone);
+	ck_assert_int_eq(access(kept, F_OK), 0);
+	ck_assert_msg(access(vfile, F_OK) == 0, "the removal followed the agent's symlink to %s", vfile);
+	(void)unlink(vfile);
+	(void)rmdir(victim);
+	free(vfile);
+	free(gone);
+	free(kept);
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(test_no_isolation)
 {
 	struct run r;
@@ -748,6 +791,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_files_exact_modes);
 	tcase_add_test(t, test_write_refuses_symlinks);
 	tcase_add_test(t, test_url_redact);
+	tcase_add_test(t, test_secret_files_removed_at_end);
 	suite_add_tcase(s, t);
 	t = tcase_create("sandbox");
 	tcase_add_checked_fixture(t, setup, teardown);

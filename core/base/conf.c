@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "base/quantity.h"
@@ -499,7 +500,9 @@ static int get_duration(struct walk *w, const struct cnode *n, const char *path,
 static const char *const top_keys[] = {
 	"backend", "pluginDirs", "stateDir", "isolation", "log", "network",
 	"kubernetes", "controller", "limits", "resources", "sandbox", "drivers", "contexts",
+	"git",
 };
+static const char *const git_keys[] = { "knownHosts", "knownHostsFile", "trustOnFirstUse" };
 static const char *const log_keys[] = { "level", "format" };
 static const char *const network_keys[] = { "allowLoopback", "allowPrivate", "egress", "allow" };
 static const char *const egress_modes[] = { "open", "none", "allowlist" };
@@ -821,6 +824,24 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 			  &c->kube_lease_ns)) < 0)
 		return rc;
 
+	const struct cnode *git = map_get(root, "git");
+	char kerr[256];
+	if ((rc = MAP_CHECK(w, git, "git", git_keys)) < 0 ||
+	    (rc = get_str(w, map_get(git, "knownHosts"), "git.knownHosts", &c->git.known_hosts)) < 0 ||
+	    (rc = get_str(w, map_get(git, "knownHostsFile"), "git.knownHostsFile",
+			  &c->git.known_hosts_file)) < 0 ||
+	    (rc = get_bool(w, map_get(git, "trustOnFirstUse"), "git.trustOnFirstUse",
+			   &c->git.trust_on_first_use)) < 0)
+		return rc;
+	if (c->git.known_hosts &&
+	    config_known_hosts_check(c->git.known_hosts, strlen(c->git.known_hosts),
+				     "git.knownHosts", kerr, sizeof(kerr)) < 0)
+		return werr(w, map_get(git, "knownHosts"), "%s", kerr);
+	if (c->git.known_hosts_file && c->git.known_hosts_file[0] != '/')
+		return werr(w, map_get(git, "knownHostsFile"),
+			    "git.knownHostsFile: relative path \"%s\": use an absolute path",
+			    c->git.known_hosts_file);
+
 	const struct cnode *ctl = map_get(root, "controller");
 	if ((rc = MAP_CHECK(w, ctl, "controller", controller_keys)) < 0 ||
 	    (rc = get_str(w, map_get(ctl, "listen"), "controller.listen", &c->listen)) < 0)
@@ -971,6 +992,8 @@ void config_free(struct pd_config *c)
 	free(c->kube_git_image);
 	free(c->kube_lease_ns);
 	free(c->listen);
+	free(c->git.known_hosts);
+	free(c->git.known_hosts_file);
 	for (size_t i = 0; i < c->n_plugins; i++)
 		plugin_conf_clear(&c->plugins[i]);
 	free(c->plugins);
@@ -1004,4 +1027,160 @@ const char *config_plugin_setting(const struct pd_config *c, const char *name, c
 		if (!strcmp(p->settings[i].key, key))
 			return p->settings[i].value;
 	return NULL;
+}
+
+/* ---- git: SSH host keys ------------------------------------------- */
+
+#define KNOWN_HOSTS_MAX ((size_t)1024 * 1024)
+
+int config_known_hosts_check(const char *text, size_t len, const char *what, char *err,
+			     size_t errlen)
+{
+	if (memchr(text, '\0', len))
+		return errf(err, errlen, -EINVAL, "%s: contains a NUL byte: give known_hosts lines",
+			    what);
+	size_t lineno = 0, entries = 0;
+	for (size_t i = 0; i < len;) {
+		const char *line = text + i;
+		const char *nl = memchr(line, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - line) : len - i;
+		i += n + 1;
+		lineno++;
+		size_t fields = 0;
+		bool marker = false;
+		for (size_t j = 0; j < n;) {
+			while (j < n && (line[j] == ' ' || line[j] == '\t' || line[j] == '\r'))
+				j++;
+			if (j >= n)
+				break;
+			if (fields == 0 && line[j] == '#')
+				break;
+			if (fields == 0 && line[j] == '@')
+				marker = true;
+			fields++;
+			while (j < n && line[j] != ' ' && line[j] != '\t' && line[j] != '\r')
+				j++;
+		}
+		if (fields == 0)
+			continue;
+		if (fields < (marker ? 4u : 3u))
+			return errf(err, errlen, -EINVAL,
+				    "%s: line %zu is not a known_hosts line \"HOST KEYTYPE KEY\": "
+				    "take them from `ssh-keyscan HOST` run over a trusted network",
+				    what, lineno);
+		entries++;
+	}
+	if (!entries)
+		return errf(err, errlen, -EINVAL,
+			    "%s: no known_hosts line: give \"HOST KEYTYPE KEY\" lines (`ssh-keyscan HOST` over a trusted network)",
+			    what);
+	return 0;
+}
+
+int config_git_known_hosts(const struct pd_git *g, char **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (!g)
+		return 0;
+	struct buf b;
+	buf_init(&b, 0);
+	if (g->known_hosts && *g->known_hosts) {
+		(void)buf_puts(&b, g->known_hosts);
+		if (g->known_hosts[strlen(g->known_hosts) - 1] != '\n')
+			(void)buf_puts(&b, "\n");
+	}
+	if (g->known_hosts_file) {
+		char *data = NULL;
+		size_t len = 0;
+		int rc = read_file(g->known_hosts_file, KNOWN_HOSTS_MAX, &data, &len);
+		if (rc < 0) {
+			buf_free(&b);
+			return errf(err, errlen, rc, "git.knownHostsFile: cannot read %s: %s",
+				    g->known_hosts_file, strerror(-rc));
+		}
+		char what[300];
+		snprintf(what, sizeof(what), "git.knownHostsFile %s", g->known_hosts_file);
+		rc = config_known_hosts_check(data, len, what, err, errlen);
+		if (rc == 0) {
+			(void)buf_append(&b, data, len);
+			if (len && data[len - 1] != '\n')
+				(void)buf_puts(&b, "\n");
+		}
+		free(data);
+		if (rc < 0) {
+			buf_free(&b);
+			return rc;
+		}
+	}
+	if (!b.len) {
+		buf_free(&b);
+		return 0;
+	}
+	*out = buf_steal(&b);
+	return 0;
+}
+
+bool config_git_ssh_host(const char *url, char *host, size_t hostlen)
+{
+	static const char *const schemes[] = { "ssh://", "git+ssh://", "ssh+git://" };
+	if (!url || !*url)
+		return false;
+	const char *h = NULL, *end = NULL, *port = NULL, *port_end = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(schemes) && !h; i++)
+		if (!strncasecmp(url, schemes[i], strlen(schemes[i])))
+			h = url + strlen(schemes[i]);
+	if (h) {
+		const char *auth_end = h + strcspn(h, "/?#");
+		const char *at = NULL;
+		for (const char *p = h; p < auth_end; p++)
+			if (*p == '@')
+				at = p;
+		if (at)
+			h = at + 1;
+		if (*h == '[') {
+			const char *rb = memchr(h, ']', (size_t)(auth_end - h));
+			if (!rb)
+				return false;
+			end = rb;
+			h++;
+			if (rb + 1 < auth_end && rb[1] == ':')
+				port = rb + 2;
+		} else {
+			const char *colon = memchr(h, ':', (size_t)(auth_end - h));
+			end = colon ? colon : auth_end;
+			if (colon)
+				port = colon + 1;
+		}
+		port_end = auth_end;
+	} else {
+		/* scp-like: no "://", a ':' before any '/' (git's own rule). */
+		if (strstr(url, "://") || url[0] == '/' || url[0] == '.')
+			return false;
+		const char *colon = strchr(url, ':');
+		const char *slash = strchr(url, '/');
+		const char *lb = strchr(url, '[');
+		if (lb && colon && lb < colon) {
+			const char *rb = strchr(lb, ']');
+			colon = rb ? strchr(rb, ':') : NULL;
+		}
+		if (!colon || colon == url || (slash && slash < colon))
+			return false;
+		h = url;
+		for (const char *p = url; p < colon; p++)
+			if (*p == '@')
+				h = p + 1;
+		end = colon;
+		if (*h == '[' && end > h + 1 && end[-1] == ']') {
+			h++;
+			end--;
+		}
+	}
+	if (end <= h)
+		return false;
+	size_t plen = port ? (size_t)(port_end - port) : 0;
+	if (plen && !(plen == 2 && !strncmp(port, "22", 2)))
+		snprintf(host, hostlen, "[%.*s]:%.*s", (int)(end - h), h, (int)plen, port);
+	else
+		snprintf(host, hostlen, "%.*s", (int)(end - h), h);
+	return true;
 }

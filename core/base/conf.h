@@ -43,6 +43,15 @@ struct pd_limits {
 	long default_task_timeout;  /* seconds; default 3600 */
 };
 
+/* git: how SSH host keys of git servers are checked (the workspace clone
+ * and Git contexts).  Without known hosts and without trustOnFirstUse an
+ * SSH fetch is refused; a Task's Secret may bring its own "known_hosts". */
+struct pd_git {
+	char *known_hosts;        /* git.knownHosts: known_hosts lines, or NULL */
+	char *known_hosts_file;   /* git.knownHostsFile: absolute path, read at each fetch */
+	bool trust_on_first_use;  /* git.trustOnFirstUse: accept an unknown host's key */
+};
+
 struct pd_config {
 	char *path;               /* file it was read from, or NULL for defaults */
 	char *backend;            /* "local" (default) or "kubernetes" */
@@ -63,6 +72,7 @@ struct pd_config {
 	char *kube_git_image;     /* kubernetes.gitImage: git init containers; NULL: the run's image */
 	char *kube_lease_ns;      /* kubernetes.leaseNamespace; NULL: $POD_NAMESPACE, else paddock-system */
 	char *listen;             /* controller.listen, default 127.0.0.1:9464 */
+	struct pd_git git;
 	struct pd_limits limits;
 	/* resources: the bounds of a run whose Task and Agent set none, field
 	 * by field (0: none).  Limits default to cpu 2, memory 4Gi,
@@ -95,5 +105,19 @@ const char *config_default_path(void);
 /* Borrowed; NULL when the plugin has no entry or no such setting. */
 const struct pd_plugin_conf *config_plugin(const struct pd_config *c, const char *name);
 const char *config_plugin_setting(const struct pd_config *c, const char *name, const char *key);
+
+/* The known hosts of `g`: git.knownHosts, then the lines of
+ * git.knownHostsFile (read now).  *out owned, NULL when neither is set.
+ * Errors name the field ("git.knownHostsFile: cannot read ...") and the
+ * line that is not "HOST KEYTYPE KEY". */
+int config_git_known_hosts(const struct pd_git *g, char **out, char *err, size_t errlen);
+/* Check known_hosts text (`what` names its source in messages). */
+int config_known_hosts_check(const char *text, size_t len, const char *what, char *err,
+			     size_t errlen);
+
+/* Whether git reaches `url` over SSH (ssh://, git+ssh://, ssh+git://, or
+ * scp-like [user@]host:path); if so, its host as a known_hosts line names
+ * it: "host", or "[host]:port" for a port other than 22. */
+bool config_git_ssh_host(const char *url, char *host, size_t hostlen);
 
 #endif

@@ -575,6 +575,15 @@ int kcli_apply(struct kcli *k, json_object *doc, bool create_only, bool *created
 		return rc;
 	if (kd == MODEL_TASK && (rc = check_task(k, doc, err, errlen)) < 0)
 		return rc;
+	if (kd == MODEL_AGENT) { /* its egress within paddock.yaml's, as runtime_apply() */
+		struct model_agent *a = NULL;
+		if ((rc = model_agent_from_json(doc, &a, err, errlen)) < 0)
+			return rc;
+		rc = pipeline_check_network(k->cfg, a, err, errlen);
+		model_agent_free(a);
+		if (rc < 0)
+			return rc;
+	}
 	const char *ns = field(doc, "metadata.namespace"), *name = field(doc, "metadata.name");
 	json_object *body = deep_copy(doc);
 	json_object_object_del(body, "status");

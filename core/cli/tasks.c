@@ -1210,7 +1210,7 @@ const struct cli_command cmd_run = {
 	"      --model M, --effort E model and reasoning effort for the agent\n"
 	"      --workspace-repo URL  clone this git repository as the workspace\n"
 	"      --workspace-ref REF   branch, tag or full commit SHA\n"
-	"      --workspace-secret S  Secret with `token` or `ssh-privatekey` for the clone\n"
+	"      --workspace-secret S  Secret with `token`, or `ssh-privatekey` (and `known_hosts`)\n"
 	"      --depends-on TASK     wait for TASK to succeed (repeatable)\n"
 	"      --context TEXT        add a Text context (repeatable)\n"
 	"      --output NAME=PATH    declare an output read from PATH in the workspace (repeatable)\n"
@@ -1386,7 +1386,8 @@ static void describe_block(const char *text)
 }
 
 /* "Limits:" and the run's effective limits (pipeline_limits): the Task's,
- * else its Agent's, else paddock.yaml's (this host's, also for a cluster). */
+ * else its Agent's, else paddock.yaml's (this host's, also for a cluster);
+ * "Egress:" and the run's effective network (pipeline_egress). */
 static void describe_limits(struct cli_ctx *ctx, struct backend *be, json_object *task)
 {
 	struct model_task *t = NULL;
@@ -1403,9 +1404,73 @@ static void describe_limits(struct cli_ctx *ctx, struct backend *be, json_object
 	pipeline_limits(ctx->cfg, t, a, &l);
 	limits_format(&l, text, sizeof(text));
 	printf("%-14s%s\n", "Limits:", text);
+	struct pipeline_net net;
+	if (pipeline_egress(ctx->cfg, t, a, &net, err, sizeof(err)) == 0) {
+		char *line = pipeline_net_describe(&net);
+		if (be->kc) { /* the sidecar is still to come (issue 12) */
+			char *k = xasprintf("%s [not enforced on Kubernetes yet]", line);
+			free(line);
+			line = k;
+		}
+		describe_field("Egress:", line);
+		free(line);
+	} else {
+		describe_field("Egress:", err);
+	}
+	pipeline_net_free(&net);
 	model_agent_free(a);
 	json_object_put(adoc);
 	model_task_free(t);
+}
+
+/* "Host keys:" for each SSH repository of the Task (workspace, Git
+ * contexts): how its host key is checked (core/local/git.c's order: the
+ * Secret's known_hosts, else paddock.yaml's, else trust on first use). */
+static void describe_host_keys(struct cli_ctx *ctx, struct backend *be, json_object *task)
+{
+	const char *ns = jstr(jget(task, "metadata"), "namespace");
+	json_object *spec = jget(task, "spec"), *ctxs = jget(spec, "contexts");
+	size_t n = ctxs && json_object_is_type(ctxs, json_type_array) ? json_object_array_length(ctxs) : 0;
+	const struct pd_git *g = &ctx->cfg->git;
+	bool conf_kh = (g->known_hosts && *g->known_hosts) || g->known_hosts_file;
+	for (size_t i = 0; i <= n; i++) {
+		json_object *src = i == 0 ? jget(spec, "workspace")
+					  : jget(json_object_array_get_idx(ctxs, i - 1), "git");
+		const char *repo = i == 0 ? jstr(src, "repo") : jstr(src, "repository");
+		const char *secret = jstr(jget(src, "secretRef"), "name");
+		char host[256], err[256];
+		if (!repo || !config_git_ssh_host(repo, host, sizeof(host)))
+			continue;
+		int has = 0; /* the Secret's "known_hosts": 1 yes, 0 no, -1 unknown */
+		json_object *sdoc = NULL;
+		if (secret) {
+			has = -1;
+			if (be_get(be, MODEL_SECRET, ns, secret, &sdoc, err, sizeof(err)) == 0) {
+				has = jget(jget(sdoc, "data"), "known_hosts") ||
+				      jget(jget(sdoc, "stringData"), "known_hosts");
+				scrub_secret_doc(sdoc);
+			}
+			json_object_put(sdoc);
+		}
+		const char *fallback = conf_kh			    ? "known hosts from paddock.yaml"
+				       : g->trust_on_first_use ? "trust on first use (unverified)"
+							       : "none: the fetch fails (set git.knownHosts)";
+		char *line;
+		if (has == 1)
+			line = xasprintf("%s: from Secret %s", host, secret);
+		else if (has < 0)
+			line = xasprintf("%s: from Secret %s if it has a \"known_hosts\" key, else %s",
+					 host, secret, fallback);
+		else
+			line = xasprintf("%s: %s", host, fallback);
+		if (g->trust_on_first_use && (has != 0 || conf_kh)) {
+			char *l2 = xasprintf("%s; unknown hosts: trust on first use (unverified)", line);
+			free(line);
+			line = l2;
+		}
+		describe_field("Host keys:", line);
+		free(line);
+	}
 }
 
 static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
@@ -1459,6 +1524,7 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 		if (model)
 			describe_field("Model:", model);
 		describe_limits(ctx, &be, obj);
+		describe_host_keys(ctx, &be, obj);
 		describe_field("Phase:", jstr(st, "phase") ?: "Pending");
 		describe_field("Reason:", jstr(st, "reason"));
 		describe_field("Message:", jstr(st, "message"));

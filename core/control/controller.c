@@ -525,7 +525,7 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {
 		struct pipeline_lookup lk = { 0 };
 		c->ops->lookup(c->b, s.t->ns, mode == MODE_ADMIT, &lk);
-		pipeline_resolve(c->ps, s.t, &lk, &in, &s.res);
+		pipeline_resolve(c->cfg, c->ps, s.t, &lk, &in, &s.res);
 		c->ops->lookup_done(c->b, &lk);
 		s.a = s.res.agent;
 		s.res.agent = NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/jsonutil.h"
 #include "control/metrics.h"
@@ -437,6 +438,242 @@ char *pipeline_data_dir(void)
 	return xstrdup(e && *e ? e : PADDOCK_DATADIR);
 }
 
+/* ---- egress -------------------------------------------------------- */
+
+static const char NET_CFG[] = "paddock.yaml network.egress";
+static const char NET_AGENT[] = "Agent spec.network.egress";
+
+/* none < allowlist < open: how far a mode reaches. */
+static int net_rank(enum egress_mode m)
+{
+	return m == EGRESS_NONE ? 0 : m == EGRESS_ALLOWLIST ? 1 : 2;
+}
+
+static enum egress_mode cfg_mode(const struct pd_config *cfg)
+{
+	enum egress_mode m = EGRESS_OPEN;
+	char e[128];
+	/* conf.c admits only the three names; the default is open. */
+	if (!cfg || !cfg->egress || egress_mode_parse(cfg->egress, &m, e, sizeof(e)) < 0)
+		m = EGRESS_OPEN;
+	return m;
+}
+
+int pipeline_check_network(const struct pd_config *cfg, const struct model_agent *a, char *err,
+			   size_t errlen)
+{
+	if (!a)
+		return 0;
+	enum egress_mode ceiling = cfg_mode(cfg), want = ceiling;
+	char perr[256];
+	if (a->net_egress) {
+		if (egress_mode_parse(a->net_egress, &want, perr, sizeof(perr)) < 0)
+			return errf(err, errlen, -EINVAL, "Agent spec.network.egress: %s", perr);
+		if (net_rank(want) > net_rank(ceiling))
+			return errf(err, errlen, -EINVAL,
+				    "Agent spec.network.egress: %s is wider than paddock.yaml network.egress (%s): an Agent may only narrow the operator's egress (open > allowlist > none); use %s or narrower, or ask the operator to set network.egress: %s",
+				    egress_mode_name(want), egress_mode_name(ceiling),
+				    egress_mode_name(ceiling), egress_mode_name(want));
+	}
+	struct egress_policy pol = { .mode = EGRESS_ALLOWLIST };
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < a->net_allow.n; i++)
+		if (egress_policy_add(&pol, a->net_allow.v[i], perr, sizeof(perr)) < 0)
+			rc = errf(err, errlen, -EINVAL, "Agent spec.network.allow[%zu]: %s", i, perr);
+	egress_policy_free(&pol);
+	return rc;
+}
+
+/* The API host of a built-in driver (the provider's, for opencode's
+ * "provider/model"), when its baseURL setting is not set.  Until drivers
+ * can declare their hosts (issue 12, the ABI's next minor version), the
+ * core knows the built-in ones. */
+static const char *driver_default_host(const char *driver, const char *model)
+{
+	static const char *const drivers[][2] = {
+		{ "claude-code", "api.anthropic.com" },
+		{ "codex", "api.openai.com" },
+		{ "gemini", "generativelanguage.googleapis.com" },
+	};
+	static const char *const providers[][2] = {
+		{ "anthropic", "api.anthropic.com" },
+		{ "openai", "api.openai.com" },
+		{ "google", "generativelanguage.googleapis.com" },
+		{ "opencode", "opencode.ai" },
+		{ "openrouter", "openrouter.ai" },
+		{ "groq", "api.groq.com" },
+		{ "mistral", "api.mistral.ai" },
+		{ "xai", "api.x.ai" },
+		{ "deepseek", "api.deepseek.com" },
+		{ "togetherai", "api.together.xyz" },
+		{ "fireworks-ai", "api.fireworks.ai" },
+		{ "cerebras", "api.cerebras.ai" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(drivers); i++)
+		if (str_eq(driver, drivers[i][0]))
+			return drivers[i][1];
+	const char *slash = model ? strchr(model, '/') : NULL;
+	if (!str_eq(driver, "opencode") || !slash)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(providers); i++)
+		if (strlen(providers[i][0]) == (size_t)(slash - model) &&
+		    !strncmp(model, providers[i][0], (size_t)(slash - model)))
+			return providers[i][1];
+	return NULL;
+}
+
+/* The allow entry for the host of `url`: "host" (ports 80 and 443), or
+ * "host:PORT" for an http(s) URL that names its port; for ssh://, git://
+ * and user@host:path the host alone (the same forge's HTTPS: git over SSH
+ * does not go through an HTTP proxy).  file:// and paths: false. */
+static bool url_allow_entry(const char *url, char *out, size_t n)
+{
+	if (!url || !*url || url[0] == '/')
+		return false;
+	const char *p = strstr(url, "://");
+	bool http = false;
+	if (p) {
+		size_t sl = (size_t)(p - url);
+		if ((sl == 4 && !strncasecmp(url, "file", 4)))
+			return false;
+		http = (sl == 4 && !strncasecmp(url, "http", 4)) ||
+		       (sl == 5 && !strncasecmp(url, "https", 5));
+		p += 3;
+	} else {
+		/* scp-like user@host:path (or host:path) */
+		p = url;
+	}
+	size_t end = strcspn(p, p == url ? ":" : "/?#");
+	const char *at = memchr(p, '@', end);
+	if (at) {
+		end -= (size_t)(at + 1 - p);
+		p = at + 1;
+	}
+	if (end == 0 || end >= n)
+		return false;
+	memcpy(out, p, end);
+	out[end] = '\0';
+	if (!http || p == url) { /* the host alone */
+		char *colon = out[0] == '[' ? strchr(out, ']') : out;
+		if (colon && out[0] == '[')
+			colon[1] = '\0';
+		else if (colon && (colon = strchr(out, ':')))
+			*colon = '\0';
+	}
+	return out[0] != '\0';
+}
+
+/* Append `entry` normalized (the proxy's form) unless it is there
+ * already.  A bad entry: -EINVAL with perr. */
+static int net_push(struct strv *allow, const char *entry, char *perr, size_t perrlen)
+{
+	struct egress_policy pol = { .mode = EGRESS_ALLOWLIST };
+	int rc = egress_policy_add(&pol, entry, perr, perrlen);
+	if (rc == 0) {
+		bool seen = false;
+		for (size_t i = 0; i < allow->n && !seen; i++)
+			seen = str_eq(allow->v[i], pol.rules[0].text);
+		if (!seen)
+			strv_push(allow, pol.rules[0].text);
+	}
+	egress_policy_free(&pol);
+	return rc;
+}
+
+static void net_push_url(struct strv *allow, const char *url)
+{
+	char host[300], perr[256];
+	if (url_allow_entry(url, host, sizeof(host)))
+		(void)net_push(allow, host, perr, sizeof(perr)); /* not a host: nothing to allow */
+}
+
+/* The Git and URL contexts' hosts of `list`. */
+static void net_push_contexts(struct strv *allow, json_object *list)
+{
+	size_t n = list ? json_object_array_length(list) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *item = json_object_array_get_idx(list, i);
+		const char *type = jstr(item, "type");
+		if (type && !strcasecmp(type, "git"))
+			net_push_url(allow, jstr(jget(item, "git"), "repository"));
+		else if (type && !strcasecmp(type, "url"))
+			net_push_url(allow, jstr(jget(item, "url"), "url"));
+	}
+}
+
+int pipeline_egress(const struct pd_config *cfg, const struct model_task *t,
+		    const struct model_agent *a, struct pipeline_net *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	out->mode = cfg_mode(cfg);
+	out->mode_from = NET_CFG;
+	int rc = pipeline_check_network(cfg, a, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (a && a->net_egress) {
+		(void)egress_mode_parse(a->net_egress, &out->mode, err, errlen); /* checked above */
+		out->mode_from = NET_AGENT;
+	}
+	if (out->mode != EGRESS_ALLOWLIST)
+		return 0;
+	char perr[256];
+	for (size_t i = 0; cfg && i < cfg->egress_allow.n; i++)
+		if (net_push(&out->allow, cfg->egress_allow.v[i], perr, sizeof(perr)) < 0)
+			return errf(err, errlen, -EINVAL, "%s: network.allow[%zu]: %s",
+				    cfg->path ? cfg->path : "paddock.yaml", i, perr);
+	for (size_t i = 0; a && i < a->net_allow.n; i++)
+		(void)net_push(&out->allow, a->net_allow.v[i], perr, sizeof(perr)); /* checked above */
+	size_t before = out->allow.n;
+	struct pipeline_eff e;
+	pipeline_effective(t, a, &e);
+	const char *base = cfg ? config_plugin_setting(cfg, e.driver, "baseURL") : NULL;
+	if (base)
+		net_push_url(&out->allow, base);
+	else if (driver_default_host(e.driver, e.model))
+		(void)net_push(&out->allow, driver_default_host(e.driver, e.model), perr, sizeof(perr));
+	net_push_url(&out->allow, t->ws_repo);
+	net_push_contexts(&out->allow, a ? a->contexts : NULL);
+	net_push_contexts(&out->allow, t->contexts);
+	out->n_defaults = out->allow.n - before;
+	return 0;
+}
+
+void pipeline_net_free(struct pipeline_net *n)
+{
+	strv_free(&n->allow);
+	memset(n, 0, sizeof(*n));
+}
+
+char *pipeline_net_describe(const struct pipeline_net *n)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	const char *from = n->mode_from ? n->mode_from : NET_CFG;
+	switch (n->mode) {
+	case EGRESS_OPEN:
+		(void)buf_printf(&b, "open - unfenced: the host's network, as any process (%s)", from);
+		break;
+	case EGRESS_NONE:
+		(void)buf_printf(&b, "none - no network (%s)", from);
+		break;
+	default: {
+		size_t own = n->allow.n - n->n_defaults;
+		(void)buf_printf(&b, "allowlist (%s): ", from);
+		for (size_t i = 0; i < own; i++)
+			(void)buf_printf(&b, "%s%s", i ? ", " : "", n->allow.v[i]);
+		if (!own)
+			(void)buf_puts(&b, "-");
+		(void)buf_puts(&b, "; defaults: ");
+		for (size_t i = own; i < n->allow.n; i++)
+			(void)buf_printf(&b, "%s%s", i > own ? ", " : "", n->allow.v[i]);
+		if (!n->n_defaults)
+			(void)buf_puts(&b, "-");
+		break;
+	}
+	}
+	return buf_steal(&b);
+}
+
 /* ---- resolution --------------------------------------------------- */
 
 void pipeline_rec_input(const struct pd_config *cfg, json_object *task, const struct model_task *t,
@@ -457,7 +694,8 @@ void pipeline_rec_input(const struct pd_config *cfg, json_object *task, const st
 	in->ttl_s = t->ttl_s;
 }
 
-void pipeline_resolve(const struct plugin_set *ps, const struct model_task *t,
+void pipeline_resolve(const struct pd_config *cfg, const struct plugin_set *ps,
+		      const struct model_task *t,
 		      const struct pipeline_lookup *lk, struct rec_input *in,
 		      struct pipeline_resolution *res)
 {
@@ -476,6 +714,9 @@ void pipeline_resolve(const struct plugin_set *ps, const struct model_task *t,
 			reason = "Forbidden";
 		}
 	}
+	if (!reason && cfg && a &&
+	    pipeline_check_network(cfg, a, res->invalid, sizeof(res->invalid)) < 0)
+		reason = "InvalidSpec";
 	res->agent = a;
 	struct pipeline_eff e;
 	pipeline_effective(t, a, &e);

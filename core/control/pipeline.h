@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "control/plan.h"
 #include "control/reconcile.h"
+#include "proxy/egress.h"
 
 struct outputs_parser;
 
@@ -46,6 +47,47 @@ void pipeline_requests(const struct pd_config *cfg, const struct model_task *t,
  * come from another level): -EINVAL naming both fields, else 0. */
 int pipeline_check_resources(const struct pd_config *cfg, const struct model_task *t,
 			     const struct model_agent *a, char *err, size_t errlen);
+
+/* ---- egress: a run's network (docs/sandbox.md "Per-Agent policy") ---- */
+
+/* A run's effective egress. */
+struct pipeline_net {
+	enum egress_mode mode;
+	const char *mode_from; /* "paddock.yaml network.egress" or "Agent spec.network.egress" */
+	struct strv allow;     /* allowlist only: the rules, normalized, each once, in
+				* order: paddock.yaml's network.allow, the Agent's
+				* spec.network.allow, then the defaults (below) */
+	size_t n_defaults;     /* how many of `allow`, at its end, are defaults */
+};
+
+/* The Agent's spec.network against paddock.yaml (the ceiling): its
+ * egress may narrow the operator's (open > allowlist > none), never
+ * widen it, and each allow entry must pass the proxy's parser
+ * (egress_policy_add).  `a` may be NULL.  0 or -EINVAL with the field and
+ * the paddock.yaml setting in err.  Run when an Agent is applied, when a
+ * Task is resolved (a config changed since: InvalidSpec) and by
+ * pipeline_egress. */
+int pipeline_check_network(const struct pd_config *cfg, const struct model_agent *a, char *err,
+			   size_t errlen);
+
+/* THE combination of the operator's policy and the Agent's, for every
+ * backend (the local backend's start_run, `paddock describe task`):
+ *   mode   the Agent's spec.network.egress when set (checked by
+ *          pipeline_check_network), else paddock.yaml's network.egress;
+ *   allow  (allowlist only) paddock.yaml's network.allow, plus the
+ *          Agent's spec.network.allow, plus the defaults that just work:
+ *          the driver's model endpoint (the host of its baseURL setting,
+ *          else the provider's known API host), the host of the Task's
+ *          spec.workspace.repo and of every Git and URL context (the
+ *          Agent's and the Task's).  Under none and open the list is empty.
+ * `out` is zeroed first; release with pipeline_net_free (also on error). */
+int pipeline_egress(const struct pd_config *cfg, const struct model_task *t,
+		    const struct model_agent *a, struct pipeline_net *out, char *err, size_t errlen);
+void pipeline_net_free(struct pipeline_net *n);
+/* One line for describe: "open - unfenced: the host's network, as any
+ * process (FROM)", "none - no network (FROM)" or "allowlist (FROM): a, b;
+ * defaults: c, d" ("-" for an empty part), FROM being mode_from.  Owned. */
+char *pipeline_net_describe(const struct pipeline_net *n);
 
 /* Fill `v` (borrowing from t, a, e and prompt) for plugin calls. */
 void pipeline_view(const struct model_task *t, const struct model_agent *a,
@@ -120,10 +162,13 @@ struct pipeline_resolution {
 };
 
 /* Fill the resolution part of `in` for task `t` (a missing or forbidden
- * Agent, a driver that is not enabled, a missing credential Secret, the
- * dependencies' phases and a dependency cycle) - the same rules for every
- * backend.  Only for tasks that are neither Running nor finished. */
-void pipeline_resolve(const struct plugin_set *ps, const struct model_task *t,
+ * Agent, an Agent's spec.network above paddock.yaml's (InvalidSpec; cfg
+ * NULL: not checked), a driver that is not enabled, a missing credential
+ * Secret, the dependencies' phases and a dependency cycle) - the same
+ * rules for every backend.  Only for tasks that are neither Running nor
+ * finished. */
+void pipeline_resolve(const struct pd_config *cfg, const struct plugin_set *ps,
+		      const struct model_task *t,
 		      const struct pipeline_lookup *lk, struct rec_input *in,
 		      struct pipeline_resolution *res);
 void pipeline_resolution_free(struct pipeline_resolution *res);

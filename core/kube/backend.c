@@ -335,7 +335,7 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	struct run_plan plan;
 	plan_init(&plan, e.run_ns, k->cfg->limits.context_item_bytes,
 		  k->cfg->limits.context_total_bytes);
-	char *prompt = NULL, *task_md = NULL, *entry = NULL, *lib = NULL;
+	char *prompt = NULL, *task_md = NULL, *entry = NULL, *lib = NULL, *known_hosts = NULL;
 	json_object *job = NULL, *cm = NULL, *created = NULL;
 	struct klookup l = { k, t->ns, NULL, 0 };
 	int rc = tmpl_render(t->prompt, dep_result, &l, k->cfg->limits.prompt_bytes, &prompt, err,
@@ -376,7 +376,13 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 		.lib = lib,
 		.limits = &lim,
 		.requests = &req,
+		.trust_on_first_use = k->cfg->git.trust_on_first_use,
 	};
+	/* SSH host keys for the git init containers (git.knownHosts/File). */
+	if (plan.n_gits &&
+	    (rc = config_git_known_hosts(&k->cfg->git, &known_hosts, err, errlen)) < 0)
+		goto out;
+	in.known_hosts = known_hosts;
 	if ((rc = kube_render(&in, &job, &cm, err, errlen)) < 0)
 		goto out;
 	const char *name = jstr(jget(job, "metadata"), "name");
@@ -420,6 +426,7 @@ out:
 	free(task_md);
 	free(entry);
 	free(lib);
+	free(known_hosts);
 	return rc;
 }
 

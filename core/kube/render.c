@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/conf.h"
 #include "base/quantity.h"
 
 #define KR_WORKSPACE "/workspace"
@@ -45,8 +46,13 @@
  * The git init container.  $1 repository, $2 ref ("" = the default
  * branch), $3 depth ("" = full), $4 subpath ("" = all), $5 destination
  * below /workspace ("" = the workspace itself), $6 the Secret's name ("" =
- * none).  The Secret's keys arrive as PADDOCK_GIT_TOKEN and
- * PADDOCK_GIT_SSH_KEY (env secretKeyRef, optional): a token becomes
+ * none), $7 the SSH URL's host ("" = not SSH), $8 the known hosts file
+ * (paddock.yaml's, from the ConfigMap; "" = none), $9 "1" for
+ * git.trustOnFirstUse.  The Secret's keys arrive as PADDOCK_GIT_TOKEN,
+ * PADDOCK_GIT_SSH_KEY and PADDOCK_GIT_KNOWN_HOSTS (env secretKeyRef,
+ * optional).  Host keys are checked (StrictHostKeyChecking=yes) against the
+ * Secret's known_hosts, else $8; accept-new only with $9; an SSH URL with
+ * neither fails before ssh runs, as locally.  A token becomes
  * "Authorization: Basic base64(x-access-token:TOKEN)" for this repository
  * only, through GIT_CONFIG_COUNT/KEY/VALUE, exactly as core/local/git.c
  * does; the base64 has to be computed here (printf is a shell builtin, so
@@ -55,7 +61,7 @@
  */
 static const char GIT_SCRIPT[] =
 	"set -euf\n"
-	"repo=$1 ref=$2 depth=$3 subpath=$4 dest=$5 secret=$6\n"
+	"repo=$1 ref=$2 depth=$3 subpath=$4 dest=$5 secret=$6 sshhost=$7 khfile=$8 tofu=$9\n"
 	"ws=" KR_WORKSPACE "\n"
 	"fail() { echo \"paddock: git: $repo: $*\" >&2; exit 1; }\n"
 	KR_NOFOLLOW
@@ -64,7 +70,17 @@ static const char GIT_SCRIPT[] =
 	"trap 'cd /; rm -rf \"$tmp\"' EXIT\n"
 	"export HOME=\"$tmp\" LC_ALL=C GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0\n"
 	"export GIT_ALLOW_PROTOCOL=file:git:http:https:ssh\n"
-	"export GIT_SSH_COMMAND='ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new'\n"
+	"kh=$tmp/known_hosts strict=yes\n"
+	"if [ -n \"${PADDOCK_GIT_KNOWN_HOSTS:-}\" ]; then\n"
+	"\t(umask 077 && printf '%s\\n' \"$PADDOCK_GIT_KNOWN_HOSTS\" >\"$kh\")\n"
+	"elif [ -n \"$khfile\" ]; then\n"
+	"\t(umask 077 && cat \"$khfile\" >\"$kh\")\n"
+	"elif [ -n \"$sshhost\" ] && [ -z \"$tofu\" ]; then\n"
+	"\tfail \"cannot verify the SSH host key of $sshhost: no known hosts are configured. Add the output of ssh-keyscan (run over a network you trust) to git.knownHosts or git.knownHostsFile in paddock.yaml or as the key \\\"known_hosts\\\" of the repository's Secret, or set git.trustOnFirstUse: true in paddock.yaml to accept an unknown key unverified\"\n"
+	"fi\n"
+	"if [ -n \"$tofu\" ]; then strict=accept-new; fi\n"
+	"sshopts=\"-o BatchMode=yes -o StrictHostKeyChecking=$strict -o UserKnownHostsFile=$kh -o GlobalKnownHostsFile=/dev/null\"\n"
+	"export GIT_SSH_COMMAND=\"ssh $sshopts\"\n"
 	"if [ -n \"$secret\" ]; then\n"
 	"\tif [ -n \"${PADDOCK_GIT_TOKEN:-}\" ]; then\n"
 	"\t\tauth=$(printf 'x-access-token:%s' \"$PADDOCK_GIT_TOKEN\" | base64 | tr -d '\\n')\n"
@@ -73,13 +89,12 @@ static const char GIT_SCRIPT[] =
 	"\t\tunset auth\n"
 	"\telif [ -n \"${PADDOCK_GIT_SSH_KEY:-}\" ]; then\n"
 	"\t\t(umask 077 && printf '%s\\n' \"$PADDOCK_GIT_SSH_KEY\" >\"$tmp/id\")\n"
-	"\t\texport GIT_SSH_COMMAND=\"ssh -i $tmp/id -o IdentitiesOnly=yes -o BatchMode=yes"
-	" -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$tmp/known_hosts\"\n"
+	"\t\texport GIT_SSH_COMMAND=\"ssh -i $tmp/id -o IdentitiesOnly=yes $sshopts\"\n"
 	"\telse\n"
 	"\t\tfail \"Secret $secret has neither a \\\"token\\\" nor an \\\"ssh-privatekey\\\" key: add one of them\"\n"
 	"\tfi\n"
 	"fi\n"
-	"unset PADDOCK_GIT_TOKEN PADDOCK_GIT_SSH_KEY\n"
+	"unset PADDOCK_GIT_TOKEN PADDOCK_GIT_SSH_KEY PADDOCK_GIT_KNOWN_HOSTS\n"
 	"git() { command git -c advice.detachedHead=false \"$@\"; }\n"
 	"d=\n"
 	"if [ -n \"$depth\" ]; then d=--depth=$depth; fi\n"
@@ -600,8 +615,8 @@ static int apply_pod(json_object *pod, json_object *spec, json_object *labels,
 }
 
 
-static int git_container(const struct plan_git *pg, size_t idx, const char *image,
-			 json_object **out, char *err, size_t errlen)
+static int git_container(const struct kube_render_in *in, const struct plan_git *pg, size_t idx,
+			 const char *image, json_object **out, char *err, size_t errlen)
 {
 	const char *at = plan_url_password_at(pg->repository);
 	if (at) {
@@ -636,14 +651,25 @@ static int git_container(const struct plan_git *pg, size_t idx, const char *imag
 	add_arg(c, pg->dest ? pg->dest : "");
 	add_arg(c, pg->secret_name ? pg->secret_name : "");
 	free(sub);
+	char host[256];
+	bool ssh = config_git_ssh_host(pg->repository, host, sizeof(host));
+	bool kh = ssh && in->known_hosts && *in->known_hosts;
+	add_arg(c, ssh ? host : "");
+	add_arg(c, kh ? KR_CONFIG_DIR "/known_hosts" : "");
+	add_arg(c, ssh && in->trust_on_first_use ? "1" : "");
 	if (pg->secret_name) {
 		json_object *env = json_object_new_array();
 		json_object_array_add(env, env_secret("PADDOCK_GIT_TOKEN", pg->secret_name, "token", true));
 		json_object_array_add(env, env_secret("PADDOCK_GIT_SSH_KEY", pg->secret_name,
 						      "ssh-privatekey", true));
+		if (ssh)
+			json_object_array_add(env, env_secret("PADDOCK_GIT_KNOWN_HOSTS",
+							      pg->secret_name, "known_hosts", true));
 		put(c, "env", env);
 	}
 	add_mount(c, "workspace", KR_WORKSPACE, false);
+	if (kh)
+		add_mount(c, "config", KR_CONFIG_DIR, true);
 	*out = c;
 	return 0;
 }
@@ -897,13 +923,16 @@ int kube_render(const struct kube_render_in *in, json_object **job, json_object 
 	size_t *order = plan_git_order(p);
 	for (size_t i = 0; i < p->n_gits; i++) {
 		json_object *g = NULL;
-		if ((rc = git_container(&p->gits[order[i]], i, git_image, &g, err, errlen)) < 0)
+		if ((rc = git_container(in, &p->gits[order[i]], i, git_image, &g, err, errlen)) < 0)
 			break;
 		json_object_array_add(init, g);
 	}
 	free(order);
 	if (rc < 0)
 		goto out;
+	/* Public keys: the ConfigMap carries them to the git containers. */
+	if (p->n_gits && in->known_hosts && *in->known_hosts)
+		cm_put(&data, "known_hosts", in->known_hosts, strlen(in->known_hosts));
 	if ((rc = materials(in, image, &mat, &data, &sources, err, errlen)) < 0)
 		goto out;
 	json_object_array_add(init, mat);

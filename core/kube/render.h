@@ -23,7 +23,7 @@
  *   git-N      one per plan git fetch, the workspace checkout first (it
  *              needs an empty directory); image kubernetes.gitImage, else
  *              the run image.  Args: repository ref depth subpath dest
- *              secret.  Same git semantics as core/local/git.c: clone
+ *              secret ssh-host known-hosts-file tofu.  Same git semantics as core/local/git.c: clone
  *              --branch for a branch/tag, init + fetch SHA (falling back
  *              to all branches and tags) for a full SHA, --depth, subpath
  *              moved into place without replacing anything, no write
@@ -31,7 +31,13 @@
  *              "token" and "ssh-privatekey" keys arrive as env
  *              PADDOCK_GIT_TOKEN / PADDOCK_GIT_SSH_KEY (secretKeyRef,
  *              optional: the Secret holds one or the other, and a missing
- *              one gets the same message as locally).  A token becomes
+ *              one gets the same message as locally), and for an SSH
+ *              URL its "known_hosts" as PADDOCK_GIT_KNOWN_HOSTS.  SSH host
+ *              keys: StrictHostKeyChecking=yes against the Secret's
+ *              known_hosts, else paddock.yaml's (ConfigMap key
+ *              "known_hosts", mounted at /paddock/config); accept-new only
+ *              with git.trustOnFirstUse; neither: the container fails
+ *              naming the settings, as locally.  A token becomes
  *              http.<repo>.extraHeader "Authorization: Basic
  *              base64(x-access-token:TOKEN)" through GIT_CONFIG_COUNT/
  *              KEY/VALUE in the script (base64 cannot be done with $(VAR)
@@ -126,6 +132,11 @@ struct kube_render_in {
 	long timeout_s;               /* activeDeadlineSeconds; <= 0: unset */
 	const char *default_image;    /* when plan->image is NULL; NULL: error */
 	const char *git_image;        /* for git init containers; NULL: the run image */
+	/* SSH host keys for the git init containers: paddock.yaml's known
+	 * hosts (config_git_known_hosts; public, so they travel in the
+	 * ConfigMap as "known_hosts"; NULL: none) and git.trustOnFirstUse. */
+	const char *known_hosts;
+	bool trust_on_first_use;
 	/* The driver's entrypoint script and paddock_lib.sh as this controller
 	 * has them (contents), for a plan whose command is the image's
 	 * /paddock_entrypoint.sh: they travel in the ConfigMap and the agent

@@ -203,6 +203,8 @@ int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum mode
 		if ((rc = model_agent_from_json(doc, &a, err, errlen)) < 0)
 			return rc;
 		rc = check_agent_binds(rt, a, err, errlen);
+		if (rc == 0)
+			rc = pipeline_check_network(rt->cfg, a, err, errlen);
 		model_agent_free(a);
 		if (rc < 0)
 			return rc;
@@ -281,12 +283,14 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 	plan_init(&plan, e.run_ns, rt->cfg->limits.context_item_bytes,
 		  rt->cfg->limits.context_total_bytes);
 	struct pipeline_sink sc = { 0 };
+	struct pipeline_net net = { 0 };
 	struct dep_lookup dl = { rt, t->ns, json_object_new_object() };
 	int rc = tmpl_render(t->prompt, dep_result, &dl, rt->cfg->limits.prompt_bytes, &prompt, err,
 			     errlen);
 	if (rc < 0)
 		goto out;
-	if ((rc = pipeline_plan(rt->cfg, rt->plugins, t, a, prompt, &plan, err, errlen)) < 0)
+	if ((rc = pipeline_plan(rt->cfg, rt->plugins, t, a, prompt, &plan, err, errlen)) < 0 ||
+	    (rc = pipeline_egress(rt->cfg, t, a, &net, err, errlen)) < 0)
 		goto out;
 	task_md = plan_render_task_md(&plan, prompt);
 	run_dir = runtime_run_dir(rt, task);
@@ -335,6 +339,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 		.git_timeout_s = rt->cfg->limits.git_timeout_seconds,
 		.git_lock_dir = git_locks,
 		.git_max_concurrent = (int)rt->cfg->limits.concurrent_clones,
+		.git_hosts = &rt->cfg->git,
 		.ns = e.run_ns,
 		.secrets = &secrets,
 		.sink = &sink,
@@ -345,10 +350,10 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 		.private_paths = priv,
 		.sink_rebuild = &rebuild,
 		.net = {
-			.mode = str_eq(rt->cfg->egress, "none")	     ? LOCAL_NET_NONE
-				: str_eq(rt->cfg->egress, "allowlist") ? LOCAL_NET_PROXY
-								       : LOCAL_NET_HOST,
-			.allow = (const char *const *)rt->cfg->egress_allow.v,
+			.mode = net.mode == EGRESS_NONE	       ? LOCAL_NET_NONE
+				: net.mode == EGRESS_ALLOWLIST ? LOCAL_NET_PROXY
+							       : LOCAL_NET_HOST,
+			.allow = (const char *const *)net.allow.v,
 			.allow_loopback = rt->cfg->allow_loopback,
 			.allow_private = rt->cfg->allow_private,
 		},
@@ -367,6 +372,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 	free(cfgdir);
 out:
 	pipeline_sink_free(&sc);
+	pipeline_net_free(&net);
 	json_object_put(dl.cache);
 	plan_free(&plan);
 	free(prompt);

@@ -8,9 +8,16 @@
  * http.<url>.extraHeader in git's environment (GIT_CONFIG_COUNT), an
  * `ssh-privatekey` a 0600 file in a private temporary directory named by
  * GIT_SSH_COMMAND.  Both are removed when the fetch is done.
+ *
+ * SSH host keys are checked (StrictHostKeyChecking=yes) against the Secret's
+ * `known_hosts` key, else paddock.yaml's git.knownHosts/knownHostsFile,
+ * written 0600 into the same private directory; an unknown host's key is
+ * accepted only with git.trustOnFirstUse (accept-new).  With neither, an
+ * SSH fetch is refused before ssh runs, naming the settings and the host.
  */
 #include "config.h"
 #include "local/local.h"
+#include "base/conf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +48,9 @@ struct git_run {
 	char *scrub;           /* owned secret to scrub from messages, or NULL */
 	size_t scrub_len;
 	long timeout_s;
+	char ssh_host[256];    /* the SSH URL's host ("[h]:port"), "" for other URLs */
+	char kh_from[320];     /* where the known hosts came from, for messages */
+	bool hostkey_failed;   /* ssh said "Host key verification failed" */
 };
 
 static void git_run_free(struct git_run *g)
@@ -196,6 +206,8 @@ static int run_git(struct git_run *g, int cwd_fd, const char *const *args, char 
 				cur[curlen] = '\0';
 				if (curlen) {
 					memcpy(line_any, cur, curlen + 1);
+					if (strstr(cur, "Host key verification failed"))
+						g->hostkey_failed = true;
 					if (str_startswith(cur, "fatal:") || str_startswith(cur, "error:"))
 						memcpy(line_err, cur, curlen + 1);
 				}
@@ -229,6 +241,14 @@ static int git_fail(struct git_run *g, int rc, const char *last, char *err, size
 	if (rc == -ETIMEDOUT)
 		return errf(err, errlen, rc, "git: fetching %s%s timed out after %ld s%s%s", g->repo,
 			    refpart, g->timeout_s, *last ? ": " : "", last);
+	if (g->hostkey_failed && g->ssh_host[0])
+		return errf(err, errlen, rc,
+			    "git: fetching %s%s failed: Host key verification failed: the host key "
+			    "of %s is not in, or does not match, the known hosts (%s): someone may "
+			    "be intercepting the connection; if the server's key really changed, "
+			    "update %s",
+			    g->repo, refpart, g->ssh_host, g->kh_from[0] ? g->kh_from : "none",
+			    g->kh_from[0] ? g->kh_from : "git.knownHosts");
 	return errf(err, errlen, rc, "git: fetching %s%s failed: %s", g->repo, refpart,
 		    *last ? last : "git exited with an error");
 }
@@ -279,6 +299,98 @@ static char *http_userinfo(const char *url, size_t *len)
 	return out;
 }
 
+/* GIT_SSH_COMMAND: the host key is checked against the Secret's
+ * known_hosts, else paddock.yaml's, written 0600 into the private temp
+ * dir; accept-new only with git.trustOnFirstUse.  An SSH URL with
+ * neither is refused here, before ssh could trust whoever answers. */
+static int ssh_setup(struct git_run *g, const struct plan_git *pg, bool with_key, char *err,
+		     size_t errlen)
+{
+	const struct local_spec *s = g->s;
+	const char *ns = s->ns ? s->ns : s->plan->secret_ns;
+	if (strchr(g->tmpdir, '\''))
+		return errf(err, errlen, -EINVAL, "git: run directory %s contains a quote", s->run_dir);
+	bool ssh = config_git_ssh_host(pg->repository, g->ssh_host, sizeof(g->ssh_host));
+	if (!ssh)
+		g->ssh_host[0] = '\0';
+	bool tofu = s->git_hosts && s->git_hosts->trust_on_first_use;
+	char *kh = NULL;
+	size_t khlen = 0;
+	char e2[512] = "";
+	int rc = 0;
+	if (ssh && pg->secret_name && s->secrets && s->secrets->get) {
+		rc = s->secrets->get(s->secrets->ctx, ns, pg->secret_name, "known_hosts", &kh, &khlen,
+				     e2, sizeof(e2));
+		if (rc < 0 && rc != -ENOENT)
+			return errf(err, errlen, rc, "git: %s: cannot read Secret %s: %s", g->repo,
+				    pg->secret_name, e2);
+		if (rc == 0) {
+			snprintf(g->kh_from, sizeof(g->kh_from), "the \"known_hosts\" key of Secret %s",
+				 pg->secret_name);
+			if ((rc = config_known_hosts_check(kh, khlen, g->kh_from, e2, sizeof(e2))) < 0) {
+				secure_free(kh, khlen);
+				return errf(err, errlen, rc, "git: %s: %s", g->repo, e2);
+			}
+		}
+	}
+	if (ssh && !kh) {
+		if ((rc = config_git_known_hosts(s->git_hosts, &kh, e2, sizeof(e2))) < 0)
+			return errf(err, errlen, rc, "git: %s: %s", g->repo, e2);
+		if (kh) {
+			khlen = strlen(kh);
+			snprintf(g->kh_from, sizeof(g->kh_from),
+				 "git.knownHosts/git.knownHostsFile in paddock.yaml");
+		}
+	}
+	if (ssh && !kh && !tofu) {
+		/* "[h]:port" -> "-p port h" for ssh-keyscan. */
+		char scan[300];
+		const char *rb = g->ssh_host[0] == '[' ? strstr(g->ssh_host, "]:") : NULL;
+		if (rb)
+			snprintf(scan, sizeof(scan), "-p %s %.*s", rb + 2, (int)(rb - g->ssh_host - 1),
+				 g->ssh_host + 1);
+		else
+			snprintf(scan, sizeof(scan), "%s", g->ssh_host);
+		return errf(err, errlen, -EPERM,
+			    "git: %s: cannot verify the SSH host key of %s: no known hosts are configured. "
+			    "Add the output of `ssh-keyscan %s` (run over a network you trust) to "
+			    "git.knownHosts or git.knownHostsFile in paddock.yaml or as the key "
+			    "\"known_hosts\" of %s%s, or set git.trustOnFirstUse: true in "
+			    "paddock.yaml to accept an unknown key unverified",
+			    g->repo, g->ssh_host, scan,
+			    pg->secret_name ? "Secret " : "the repository's secretRef",
+			    pg->secret_name ? pg->secret_name : "");
+	}
+	if (kh) {
+		int dfd = open(g->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0) {
+			rc = -errno;
+			secure_free(kh, khlen);
+			return errf(err, errlen, rc, "git: %s: %s", g->tmpdir, strerror(-rc));
+		}
+		bool nl = khlen && kh[khlen - 1] == '\n';
+		char *data = xmalloc(khlen + 2);
+		memcpy(data, kh, khlen);
+		if (!nl)
+			data[khlen] = '\n';
+		secure_free(kh, khlen);
+		rc = local_write_at(dfd, "known_hosts", data, khlen + (nl ? 0 : 1), 0600, e2,
+				    sizeof(e2));
+		free(data);
+		close(dfd);
+		if (rc < 0)
+			return errf(err, errlen, rc, "git: %s: known_hosts: %s", g->repo, e2);
+	}
+	char *key = with_key ? xasprintf(" -i '%s/id' -o IdentitiesOnly=yes", g->tmpdir) : NULL;
+	char *cmd = xasprintf("ssh%s -o BatchMode=yes -o StrictHostKeyChecking=%s "
+			      "-o UserKnownHostsFile='%s/known_hosts' -o GlobalKnownHostsFile=/dev/null",
+			      key ? key : "", tofu ? "accept-new" : "yes", g->tmpdir);
+	env_add(g, "GIT_SSH_COMMAND", cmd);
+	free(cmd);
+	free(key);
+	return 0;
+}
+
 /* Build git's environment and its private temp dir; fetch credentials. */
 static int git_setup(struct git_run *g, const struct plan_git *pg, char *err, size_t errlen)
 {
@@ -314,11 +426,8 @@ static int git_setup(struct git_run *g, const struct plan_git *pg, char *err, si
 			set_basic_auth(g, ui, uilen);
 		secure_free(ui, uilen + 1);
 	}
-	if (!pg->secret_name) {
-		env_add(g, "GIT_SSH_COMMAND",
-			"ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new");
-		return 0;
-	}
+	if (!pg->secret_name)
+		return ssh_setup(g, pg, false, err, errlen);
 
 	const char *ns = s->ns ? s->ns : s->plan->secret_ns;
 	if (!s->secrets || !s->secrets->get)
@@ -340,8 +449,7 @@ static int git_setup(struct git_run *g, const struct plan_git *pg, char *err, si
 		secure_free(user, ulen + 1);
 		g->scrub = val;
 		g->scrub_len = len;
-		env_add(g, "GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new");
-		return 0;
+		return ssh_setup(g, pg, false, err, errlen);
 	}
 	if (rc != -ENOENT)
 		return errf(err, errlen, rc, "git: %s: cannot read Secret %s: %s", g->repo,
@@ -376,12 +484,7 @@ static int git_setup(struct git_run *g, const struct plan_git *pg, char *err, si
 	close(dfd);
 	if (rc < 0)
 		return rc;
-	char *cmd = xasprintf("ssh -i '%s/id' -o IdentitiesOnly=yes -o BatchMode=yes "
-			      "-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile='%s/known_hosts'",
-			      g->tmpdir, g->tmpdir);
-	env_add(g, "GIT_SSH_COMMAND", cmd);
-	free(cmd);
-	return 0;
+	return ssh_setup(g, pg, true, err, errlen);
 }
 
 /* Wait for one of `max` slot files in `dir`; returns the held fd or -1. */

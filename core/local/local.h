@@ -72,6 +72,8 @@
 #include "control/plan.h"
 #include "base/util.h"
 
+struct pd_git; /* base/conf.h */
+
 /* The longest output line handed to sink->line; longer lines are cut. */
 #define LOCAL_LINE_MAX (64 * 1024)
 /* Seconds between SIGTERM and SIGKILL on timeout, stop or exit. */
@@ -171,6 +173,9 @@ struct local_spec {
 	long git_timeout_s;           /* per git command; 0: 600 s */
 	const char *git_lock_dir;     /* slot files for limiting concurrent fetches; NULL: no limit */
 	int git_max_concurrent;       /* with git_lock_dir; <= 0: no limit */
+	const struct pd_git *git_hosts; /* paddock.yaml's git: SSH host keys (known
+				       * hosts, trustOnFirstUse); NULL: none, so
+				       * an SSH fetch needs a Secret's known_hosts */
 	const char *ns;               /* secret namespace; NULL: plan->secret_ns */
 	const struct local_secrets *secrets; /* NULL: any secret reference fails */
 	const struct local_sink *sink;       /* may be NULL */

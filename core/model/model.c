@@ -1079,6 +1079,100 @@ static int check_sandbox(struct vctx *v, json_object *spec)
 	return 0;
 }
 
+/* "1".."65535" without leading zeros (as the CRD's pattern). */
+static bool net_port_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 5 || s[0] == '0')
+		return false;
+	long v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= 65535;
+}
+
+/* The syntax of an egress allow entry, the same as the CRD's pattern:
+ * "host", "*.domain" or "[v6]", each with an optional ":PORT"; a host is
+ * labels of letters, digits, '-' and '_' (1-63 each) joined by dots, with
+ * an optional trailing dot.  The proxy's parser (egress_policy_add, run
+ * when an Agent is applied and when its runs start) checks the rest
+ * (an IPv6 literal's form, a wildcard over an IP, 253 characters). */
+static bool net_allow_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > MODEL_NET_ALLOW_MAX)
+		return false;
+	const char *p = s, *port = NULL;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		if (!close || close == p + 1)
+			return false;
+		for (const char *q = p + 1; q < close; q++)
+			if (!isxdigit((unsigned char)*q) && *q != ':' && *q != '.')
+				return false;
+		p = close + 1;
+		if (*p && *p != ':')
+			return false;
+		port = *p ? p + 1 : NULL;
+	} else {
+		if (p[0] == '*' && p[1] == '.')
+			p += 2;
+		size_t label = 0, labels = 0;
+		for (; *p && *p != ':'; p++) {
+			if (*p == '.') {
+				if (label == 0)
+					return false;
+				label = 0;
+				labels++;
+			} else if (isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
+				if (++label > 63)
+					return false;
+			} else {
+				return false;
+			}
+		}
+		if (label == 0 && labels == 0) /* empty, or only a trailing dot is fine */
+			return false;
+		port = *p == ':' ? p + 1 : NULL;
+	}
+	return !port || net_port_ok(port);
+}
+
+/* spec.network: the Agent's egress, within paddock.yaml's ceiling (that
+ * part is checked against the operator's config, pipeline_egress). */
+static int check_network(struct vctx *v, json_object *spec)
+{
+	static const char *const fields[] = { "egress", "allow", NULL };
+	static const char *const modes[] = { "none", "allowlist", "open", NULL };
+	json_object *net = NULL, *allow = NULL;
+	const char *mode = NULL;
+	int rc = get_obj(v, spec, "network", "spec", false, &net);
+	if (rc < 0 || !net || (rc = check_fields(v, net, "spec.network", fields)) < 0)
+		return rc;
+	if ((rc = get_str(v, net, "egress", "spec.network", false, &mode)) < 0 ||
+	    (rc = check_enum(v, "spec.network.egress", mode, modes, "none, allowlist or open")) < 0 ||
+	    (rc = get_arr(v, net, "allow", "spec.network", &allow)) < 0)
+		return rc;
+	size_t n = allow ? json_object_array_length(allow) : 0;
+	if (n > MODEL_NET_ALLOW_ITEMS)
+		return verr(v, "spec.network.allow: %zu entries, more than %d: use wildcards (\"*.example.com\")",
+			    n, MODEL_NET_ALLOW_ITEMS);
+	for (size_t i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(allow, i);
+		if (!json_object_is_type(it, json_type_string) ||
+		    (size_t)json_object_get_string_len(it) != strlen(json_object_get_string(it)) ||
+		    !net_allow_ok(json_object_get_string(it)))
+			return verr(v, "spec.network.allow[%zu]: invalid value %.64s: use a host (\"api.example.com\"), \"*.example.com\" for its subdomains or \"[v6 address]\", each with an optional \":PORT\"",
+				    i, json_object_to_json_string_ext(it, JSON_C_TO_STRING_PLAIN));
+	}
+	if (n && str_eq(mode, "none"))
+		return verr(v, "spec.network.allow: egress none allows no host: remove spec.network.allow or use egress allowlist");
+	return 0;
+}
+
 static bool any_key(const char *k)
 {
 	return *k != '\0';
@@ -1149,7 +1243,7 @@ static int check_agent(struct vctx *v, json_object *doc)
 	static const char *const fields[] = { "type",	 "image",    "model",
 					      "effort",	 "command",  "credentials",
 					      "contexts", "maxConcurrentTasks", "allowedNamespaces",
-					      "sandbox", "pod",	     "resources", NULL };
+					      "sandbox", "pod",	     "resources", "network", NULL };
 	json_object *spec = NULL, *allowed = NULL;
 	const char *type = NULL, *s = NULL;
 	int rc = get_obj(v, doc, "spec", "", true, &spec);
@@ -1188,7 +1282,8 @@ static int check_agent(struct vctx *v, json_object *doc)
 			return verr(v, "spec.allowedNamespaces[%zu]: invalid value %.64s: use a namespace name or a glob such as team-*",
 				    i, json_object_to_json_string_ext(it, JSON_C_TO_STRING_PLAIN));
 	}
-	if ((rc = check_sandbox(v, spec)) < 0 || (rc = check_resources(v, spec)) < 0)
+	if ((rc = check_sandbox(v, spec)) < 0 || (rc = check_resources(v, spec)) < 0 ||
+	    (rc = check_network(v, spec)) < 0)
 		return rc;
 	return check_pod(v, spec);
 }
@@ -1571,6 +1666,8 @@ int model_agent_from_json(json_object *doc, struct model_agent **out, char *err,
 	strv_get(doc, "spec.sandbox.readOnlyPaths", &a->ro_paths);
 	a->sandbox_env = typed_get(doc, "spec.sandbox.env", json_type_object);
 	a->pod = typed_get(doc, "spec.pod", json_type_object);
+	a->net_egress = sget(doc, "spec.network.egress");
+	strv_get(doc, "spec.network.allow", &a->net_allow);
 	res_get(doc, "spec.resources", true, &a->res);
 	res_get(doc, "spec.pod.resources", false, &a->pod_res);
 	*out = a;
@@ -1583,6 +1680,7 @@ void model_agent_free(struct model_agent *a)
 		return;
 	strv_free(&a->allowed_ns);
 	strv_free(&a->ro_paths);
+	strv_free(&a->net_allow);
 	json_object_put(a->obj);
 	free(a);
 }

@@ -134,11 +134,19 @@ struct model_agent {
 	struct strv ro_paths;              /* sandbox.readOnlyPaths, owned copies */
 	json_object *sandbox_env;          /* sandbox.env object, borrowed, or NULL */
 	json_object *pod;                  /* spec.pod, borrowed, or NULL */
+	const char *net_egress;            /* spec.network.egress: "none", "allowlist",
+					    * "open", or NULL (paddock.yaml's) */
+	struct strv net_allow;             /* spec.network.allow, owned copies */
 	struct model_resources res;        /* spec.resources */
 	struct model_resources pod_res;    /* spec.pod.resources cpu, memory, ephemeral-storage
 					    * (deprecated; spec.resources wins field by field) */
 	json_object *obj;                  /* owned reference */
 };
+
+/* spec.network.allow: at most this many entries, each at most this long
+ * ("*." + a 253-character name + ":65535"). */
+#define MODEL_NET_ALLOW_ITEMS 256
+#define MODEL_NET_ALLOW_MAX 261
 
 int model_agent_from_json(json_object *doc, struct model_agent **out, char *err, size_t errlen);
 void model_agent_free(struct model_agent *a); /* NULL-safe */

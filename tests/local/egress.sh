@@ -9,7 +9,8 @@
 # With egress: open (today's default) the same agent reaches the host's
 # loopback listener: the control case, which shows the probes can succeed.
 # With egress: none every probe fails and nothing it listens on is seen
-# from the host.
+# from the host.  An Agent narrowing an operator's allowlist to none gets
+# no network (no proxy either), and one widening it is refused.
 . "$(dirname "$0")/lib.sh"
 command -v bwrap >/dev/null || { echo "SKIP: bwrap not installed"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed"; exit 77; }
@@ -115,6 +116,8 @@ control_open() {
 	probe_run open1
 	grep -q "host-loopback-v4 reached" "$work/open1.log" ||
 		fail "with egress open the agent should reach the host's loopback (the control case): $(cat "$work/open1.log")"
+	pd describe task open1 | grep -qx "Egress: *open - unfenced: the host's network, as any process (paddock.yaml network.egress)" ||
+		fail "describe does not flag open: $(pd describe task open1)"
 	pass "egress open (the control case): the probe reaches the host's 127.0.0.1 listener"
 }
 
@@ -200,10 +203,57 @@ EOT
 	ev=$(pd describe task allow1 | sed -n '/^Events:/,$p')
 	grep -q "EgressDenied.*127.0.0.1:$other.*not in the allowlist" <<<"$ev" || fail "no Event for the refused host: $ev"
 	grep -q "EgressDenied.*169.254.169.254:80" <<<"$ev" || fail "no Event for the metadata address: $ev"
+	pd describe task allow1 | grep -qx "Egress: *allowlist (paddock.yaml network.egress): 127.0.0.1:$port4, 169.254.169.254; defaults: -" ||
+		fail "describe does not show the effective egress: $(pd describe task allow1)"
 	pass "egress allowlist: the allowlisted host is reached through the proxy; another host, 169.254.169.254 (even allowlisted) and a direct connection are refused, each refusal an Event"
+}
+
+# The operator's allowlist is the ceiling: an Agent may narrow it to none
+# (then there is no proxy: a probe of the proxy's port finds nothing) but
+# not widen it to open (refused by apply, naming both settings).
+agent_narrows() {
+	sed -i '/^network:/d' "$PADDOCK_CONFIG"
+	echo "network: {egress: allowlist, allow: [pkg.example]}" >>"$PADDOCK_CONFIG"
+	cat >"$work/narrow-probe.py" <<'PY'
+import socket
+out = open("probes.txt", "w")
+out.write("payload ran\n")
+s = socket.socket(); s.settimeout(2)
+try:
+    s.connect(("127.0.0.1", 3128)); out.write("proxy reached\n")
+except OSError as e:
+    out.write("proxy refused %s\n" % e.errno)
+out.close()
+PY
+	cat >"$work/narrow-agent.yaml" <<EOT
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: narrow}
+spec:
+  type: exec
+  command: "python3 $work/narrow-probe.py; cat probes.txt"
+  sandbox: {readOnlyPaths: ["$work/narrow-probe.py"]}
+  network: {egress: none}
+EOT
+	pd apply -f "$work/narrow-agent.yaml" >/dev/null || fail "an Agent narrowing to none was refused"
+	pd run --agent narrow --name narrow1 -p go >"$work/narrow1.out" 2>&1 ||
+		fail "narrow1 failed: $(cat "$work/narrow1.out"; pd logs narrow1)"
+	pd logs narrow1 >"$work/narrow1.log"
+	grep -q "payload ran" "$work/narrow1.log" || fail "the payload did not run: $(cat "$work/narrow1.log")"
+	grep -q "^proxy refused" "$work/narrow1.log" || fail "egress none under an allowlist: the proxy port answered: $(cat "$work/narrow1.log")"
+	pd describe task narrow1 | grep -qx "Egress: *none - no network (Agent spec.network.egress)" ||
+		fail "describe does not show the Agent's none: $(pd describe task narrow1)"
+	sed 's/name: narrow}/name: wide}/; s/egress: none/egress: open/' "$work/narrow-agent.yaml" >"$work/wide-agent.yaml"
+	if pd apply -f "$work/wide-agent.yaml" >"$work/wide.out" 2>&1; then
+		fail "an Agent widening allowlist to open was applied"
+	fi
+	grep -q "spec.network.egress: open is wider than paddock.yaml network.egress (allowlist)" "$work/wide.out" ||
+		fail "the refusal does not name both settings: $(cat "$work/wide.out")"
+	pass "an Agent narrows the operator's allowlist to none (no proxy to reach; describe says so) and cannot widen it to open (apply refused)"
 }
 
 run_case control_open
 run_case egress_none
+run_case agent_narrows
 [ "$(id -u)" = 0 ] && run_case egress_allowlist
 [ ${#failed[@]} = 0 ] || { echo "FAILED: ${failed[*]}"; exit 1; }

@@ -9,7 +9,7 @@ allowed() { # folder -> the folders it may include
 	base) echo "base" ;;
 	plugin|model) echo "base $1" ;;
 	proxy) echo "base plugin proxy" ;;
-	control) echo "base plugin model control" ;;
+	control) echo "base plugin model proxy control" ;;
 	local) echo "base plugin model control proxy local" ;;
 	kube) echo "base plugin model control proxy kube" ;;
 	cli) echo "base plugin model control proxy local kube cli" ;;

@@ -90,6 +90,9 @@ static void check_defaults(const struct pd_config *c)
 	ck_assert_ptr_null(c->kube_namespace);
 	ck_assert_str_eq(c->listen, "127.0.0.1:9464");
 	ck_assert_uint_eq(c->n_plugins, 0);
+	ck_assert_ptr_null(c->git.known_hosts);
+	ck_assert_ptr_null(c->git.known_hosts_file);
+	ck_assert(!c->git.trust_on_first_use);
 	check_default_limits(&c->limits);
 	check_default_resources(c);
 }
@@ -239,7 +242,7 @@ START_TEST(unknown_keys)
 	parse_fails("limit: {}\n",
 		    "t.yaml:1:1: unknown key \"limit\": valid keys are backend, pluginDirs, "
 		    "stateDir, isolation, log, network, kubernetes, controller, limits, resources, "
-		    "sandbox, drivers and contexts");
+		    "sandbox, drivers, contexts and git");
 	parse_fails("log: {level: info, colour: true}\n",
 		    "t.yaml:1:20: unknown key \"colour\" in log: valid keys are level and format");
 	parse_fails("drivers:\n  exec: {enable: true}\n",
@@ -543,6 +546,100 @@ START_TEST(env_overrides)
 }
 END_TEST
 
+#define KH_LINE "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx"
+
+START_TEST(git_host_keys)
+{
+	struct pd_config *c = parse_ok("git:\n  knownHosts: |\n    # a comment\n    " KH_LINE
+				       "\n  trustOnFirstUse: true\n");
+	ck_assert_str_eq(c->git.known_hosts, "# a comment\n" KH_LINE "\n");
+	ck_assert(c->git.trust_on_first_use);
+	char *kh = NULL;
+	ck_assert_int_eq(config_git_known_hosts(&c->git, &kh, err, sizeof(err)), 0);
+	ck_assert_str_eq(kh, "# a comment\n" KH_LINE "\n");
+	free(kh);
+	config_free(c);
+
+	/* Nothing set: no known hosts, no error. */
+	c = parse_ok("git: {}\n");
+	ck_assert_int_eq(config_git_known_hosts(&c->git, &kh, err, sizeof(err)), 0);
+	ck_assert_ptr_null(kh);
+	config_free(c);
+
+	/* A file, read at each fetch, after the inline lines. */
+	char path[] = "/tmp/paddock-kh-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	const char *line2 = "[h2]:2222 ssh-rsa AAAAB3NzaC1yc2E";
+	ck_assert_int_eq(write_file_atomic(path, line2, strlen(line2), 0600), 0);
+	char yaml[512];
+	snprintf(yaml, sizeof(yaml), "git: {knownHosts: \"" KH_LINE "\", knownHostsFile: %s}\n", path);
+	c = parse_ok(yaml);
+	ck_assert_str_eq(c->git.known_hosts_file, path);
+	ck_assert_int_eq(config_git_known_hosts(&c->git, &kh, err, sizeof(err)), 0);
+	ck_assert_str_eq(kh, KH_LINE "\n[h2]:2222 ssh-rsa AAAAB3NzaC1yc2E\n");
+	free(kh);
+	const char *bad = "h2 ssh-rsa\n";
+	ck_assert_int_eq(write_file_atomic(path, bad, strlen(bad), 0600), 0);
+	ck_assert_int_eq(config_git_known_hosts(&c->git, &kh, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(kh);
+	char want[512];
+	snprintf(want, sizeof(want), "git.knownHostsFile %s: line 1 is not a known_hosts line", path);
+	ck_assert_msg(str_startswith(err, want), "%s", err);
+	unlink(path);
+	ck_assert_int_eq(config_git_known_hosts(&c->git, &kh, err, sizeof(err)), -ENOENT);
+	snprintf(want, sizeof(want), "git.knownHostsFile: cannot read %s: No such file or directory",
+		 path);
+	ck_assert_str_eq(err, want);
+	config_free(c);
+
+	parse_fails("git: {knownHostsFile: etc/known_hosts}\n",
+		    "t.yaml:1:23: git.knownHostsFile: relative path \"etc/known_hosts\": use an "
+		    "absolute path");
+	parse_fails("git: {knownHosts: \"github.com AAAA\"}\n",
+		    "t.yaml:1:19: git.knownHosts: line 1 is not a known_hosts line \"HOST KEYTYPE "
+		    "KEY\": take them from `ssh-keyscan HOST` run over a trusted network");
+	parse_fails("git: {knownHosts: \"# only a comment\"}\n",
+		    "t.yaml:1:19: git.knownHosts: no known_hosts line: give \"HOST KEYTYPE KEY\" "
+		    "lines (`ssh-keyscan HOST` over a trusted network)");
+	parse_fails("git: {trustOnFirstUse: yes}\n",
+		    "t.yaml:1:24: git.trustOnFirstUse: unsupported value \"yes\": use false or true");
+	parse_fails("git: {knownhosts: x}\n",
+		    "t.yaml:1:7: unknown key \"knownhosts\" in git: valid keys are knownHosts, "
+		    "knownHostsFile and trustOnFirstUse");
+}
+END_TEST
+
+START_TEST(git_ssh_host)
+{
+	static const struct { const char *url, *host; } cases[] = {
+		{ "ssh://git@github.com/o/r.git", "github.com" },
+		{ "ssh://github.com:22/o/r", "github.com" },
+		{ "ssh://git@127.0.0.1:2222/srv/r.git", "[127.0.0.1]:2222" },
+		{ "git+ssh://h/r", "h" },
+		{ "ssh+git://u@h:1/r", "[h]:1" },
+		{ "ssh://u@[::1]:2200/r", "[::1]:2200" },
+		{ "git@github.com:o/r.git", "github.com" },
+		{ "host:r", "host" },
+		{ "u@[fe80::1]:r", "fe80::1" },
+		{ "https://github.com/o/r", NULL },
+		{ "git://h/r", NULL },
+		{ "file:///srv/r", NULL },
+		{ "/srv/r", NULL },
+		{ "./a:b", NULL },
+		{ "dir/a:b", NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char host[256] = "";
+		bool ssh = config_git_ssh_host(cases[i].url, host, sizeof(host));
+		ck_assert_msg(ssh == (cases[i].host != NULL), "%s", cases[i].url);
+		if (ssh)
+			ck_assert_str_eq(host, cases[i].host);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -560,6 +657,8 @@ int main(void)
 	tcase_add_test(tc, size_limit);
 	tcase_add_test(tc, load_file);
 	tcase_add_test(tc, env_overrides);
+	tcase_add_test(tc, git_host_keys);
+	tcase_add_test(tc, git_ssh_host);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

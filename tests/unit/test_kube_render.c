@@ -934,11 +934,11 @@ START_TEST(git_init_containers)
 	ck_assert_str_eq(js(g0, "image"), "alpine/git:2.47.1");
 	/* The repository, ref, ... are positional arguments of a fixed script. */
 	static const char *const w0[] = {"https://github.com/example/repo.git", "main", "1", "", "",
-					 "git-token"};
+					 "git-token", "", "", ""};
 	assert_args(g0, w0, ARRAY_SIZE(w0));
 	static const char *const w1[] = {"git@github.com:example/lib.git",
 					 "0123456789abcdef0123456789abcdef01234567", "", "pkg/lib",
-					 "vendor/lib", "lib-key"};
+					 "vendor/lib", "lib-key", "github.com", "", ""};
 	assert_args(g1, w1, ARRAY_SIZE(w1));
 	ck_assert_str_eq(js(g0, "command.0"), "sh");
 	ck_assert_str_eq(js(g0, "command.1"), "-c");
@@ -959,6 +959,19 @@ START_TEST(git_init_containers)
 	ck_assert_str_eq(js(by_name(env, "PADDOCK_GIT_TOKEN"), "valueFrom.secretKeyRef.key"), "token");
 	ck_assert_str_eq(js(by_name(env, "PADDOCK_GIT_SSH_KEY"), "valueFrom.secretKeyRef.key"),
 			 "ssh-privatekey");
+	/* An SSH repository's Secret may bring its known_hosts (public, but
+	 * in the same Secret); an https one needs none. */
+	ck_assert_ptr_null(by_name(env, "PADDOCK_GIT_KNOWN_HOSTS"));
+	json_object *env1 = jp(g1, "env");
+	ck_assert_uint_eq(json_object_array_length(env1), 3);
+	ck_assert_str_eq(js(by_name(env1, "PADDOCK_GIT_KNOWN_HOSTS"), "valueFrom.secretKeyRef.key"),
+			 "known_hosts");
+	ck_assert(json_object_get_boolean(
+		jp(by_name(env1, "PADDOCK_GIT_KNOWN_HOSTS"), "valueFrom.secretKeyRef.optional")));
+	/* No host key is ever accepted unverified by default. */
+	ck_assert_ptr_null(strstr(js(g0, "command.2"), "accept-new'"));
+	ck_assert_ptr_nonnull(strstr(js(g0, "command.2"), "StrictHostKeyChecking=$$strict"));
+	ck_assert_ptr_null(label(f.cm, "data", "known_hosts"));
 	/* The Basic header is computed in the script, from the env variable. */
 	ck_assert_ptr_nonnull(strstr(js(g0, "command.2"), "x-access-token:%s"));
 	ck_assert_ptr_nonnull(strstr(js(g0, "command.2"), "GIT_CONFIG_KEY_0"));
@@ -989,7 +1002,15 @@ END_TEST
 
 /* Run a rendered git init container's script with /bin/sh, the pod's
  * /workspace mapped to `ws` (the only path it names in the script). */
+static int run_git_cfg(json_object *g, const char *ws, const char *cfg, char **out_err);
+
 static int run_git(json_object *g, const char *ws, char **out_err)
+{
+	return run_git_cfg(g, ws, NULL, out_err);
+}
+
+/* Also maps the pod's /paddock/config to `cfg` (NULL: no mapping). */
+static int run_git_cfg(json_object *g, const char *ws, const char *cfg, char **out_err)
 {
 	char *script = unexpand(js(g, "command.2"));
 	char *at = strstr(script, "ws=/workspace\n");
@@ -1003,8 +1024,14 @@ static int run_git(json_object *g, const char *ws, char **out_err)
 	argv[1] = "-c";
 	argv[2] = mapped;
 	argv[3] = "paddock-git";
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		argv[4 + i] = unexpand(json_object_get_string(json_object_array_get_idx(args, i)));
+		if (cfg && str_startswith(argv[4 + i], "/paddock/config/")) {
+			char *m = xasprintf("%s/%s", cfg, argv[4 + i] + strlen("/paddock/config/"));
+			free(argv[4 + i]);
+			argv[4 + i] = m;
+		}
+	}
 	char *errfile = xasprintf("%s.stderr", ws);
 	int rc = run_sh(argv, errfile, out_err);
 	unlink(errfile);
@@ -1090,6 +1117,143 @@ START_TEST(git_script_runs)
 	free(rm);
 	free(w);
 	free(repo);
+}
+END_TEST
+
+#define KR_KH "[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIConfig\n"
+
+/* paddock.yaml's known hosts travel in the ConfigMap to the SSH git
+ * containers only; trustOnFirstUse is an argument. */
+START_TEST(git_host_keys_rendered)
+{
+	struct fx f;
+	fx_init(&f);
+	f.in.known_hosts = KR_KH;
+	struct paddock_git_fetch ssh = {sizeof(ssh), "ssh://git@127.0.0.1:1/srv/r.git", NULL, 0,
+					NULL, "lib", NULL};
+	struct paddock_git_fetch https = {sizeof(https), "https://h/r.git", NULL, 0, NULL, ".", NULL};
+	ck_assert_int_eq(f.b.add_git(f.b.ctx, &ssh), 0);
+	ck_assert_int_eq(f.b.add_git(f.b.ctx, &https), 0);
+	fx_render(&f);
+	ck_assert_str_eq(label(f.cm, "data", "known_hosts"), KR_KH);
+	json_object *init = jp(pod_spec(f.job), "initContainers");
+	json_object *g0 = json_object_array_get_idx(init, 0), *g1 = json_object_array_get_idx(init, 1);
+	static const char *const w0[] = {"https://h/r.git", "", "", "", "", "", "", "", ""};
+	assert_args(g0, w0, ARRAY_SIZE(w0));
+	static const char *const w1[] = {"ssh://git@127.0.0.1:1/srv/r.git", "", "", "", "lib", "",
+					 "[127.0.0.1]:1", "/paddock/config/known_hosts", ""};
+	assert_args(g1, w1, ARRAY_SIZE(w1));
+	ck_assert_uint_eq(json_object_array_length(jp(g0, "volumeMounts")), 1);
+	json_object *m1 = jp(g1, "volumeMounts");
+	ck_assert_uint_eq(json_object_array_length(m1), 2);
+	ck_assert_str_eq(js(m1, "1.name"), "config");
+	ck_assert_str_eq(js(m1, "1.mountPath"), "/paddock/config");
+	ck_assert(json_object_get_boolean(jp(m1, "1.readOnly")));
+	json_object_put(f.job);
+	json_object_put(f.cm);
+	f.job = f.cm = NULL;
+
+	/* trustOnFirstUse, no known hosts: "1", nothing in the ConfigMap. */
+	f.in.known_hosts = NULL;
+	f.in.trust_on_first_use = true;
+	fx_render(&f);
+	ck_assert_ptr_null(label(f.cm, "data", "known_hosts"));
+	g1 = json_object_array_get_idx(jp(pod_spec(f.job), "initContainers"), 1);
+	static const char *const w1t[] = {"ssh://git@127.0.0.1:1/srv/r.git", "", "", "", "lib", "",
+					  "[127.0.0.1]:1", "", "1"};
+	assert_args(g1, w1t, ARRAY_SIZE(w1t));
+	fx_free(&f);
+}
+END_TEST
+
+/* The rendered script's host key rule, with a stand-in ssh that reports
+ * its options and the known hosts it was given. */
+START_TEST(git_host_keys_script)
+{
+	if (system("git --version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "git_host_keys_script: git not installed, skipped\n");
+		return;
+	}
+	char tmpl[] = "/tmp/paddock-kr-ssh.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	ck_assert_ptr_nonnull(dir);
+	char *cmd = xasprintf(
+		"set -e; cd %s; mkdir bin cfg ws; printf '%%s' '" KR_KH "' >cfg/known_hosts;"
+		"printf '%%s\\n' '#!/bin/sh' 'echo \"fake-ssh: $*\" >&2'"
+		" 'for a; do case $a in UserKnownHostsFile=*) echo \"kh: $(cat \"${a#*=}\" 2>&1)\" >&2;; esac; done'"
+		" 'exit 255' >bin/ssh; chmod 755 bin/ssh",
+		dir);
+	sh_ok(cmd);
+	free(cmd);
+	char *path = xasprintf("%s/bin:%s", dir, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	char *old_path = getenv("PATH") ? xstrdup(getenv("PATH")) : NULL;
+	setenv("PATH", path, 1);
+	char *ws = xasprintf("%s/ws", dir), *cfg = xasprintf("%s/cfg", dir);
+	struct fx f;
+	fx_init(&f);
+	struct paddock_git_fetch ssh = {sizeof(ssh), "ssh://git@127.0.0.1:1/srv/r.git", NULL, 0,
+					NULL, "lib", "repo-key"};
+	ck_assert_int_eq(f.b.add_git(f.b.ctx, &ssh), 0);
+	char *e = NULL;
+	setenv("PADDOCK_GIT_SSH_KEY", "not-a-real-key", 1);
+
+	/* Neither known hosts nor trustOnFirstUse: refused before ssh runs. */
+	fx_render(&f);
+	json_object *g = json_object_array_get_idx(jp(pod_spec(f.job), "initContainers"), 0);
+	ck_assert_int_ne(run_git_cfg(g, ws, cfg, &e), 0);
+	ck_assert_msg(e && strstr(e, "cannot verify the SSH host key of [127.0.0.1]:1") &&
+			      strstr(e, "git.knownHosts") && strstr(e, "git.trustOnFirstUse: true") &&
+			      !strstr(e, "fake-ssh"),
+		      "stderr: %s", e ? e : "");
+	free(e);
+
+	/* paddock.yaml's known hosts: strict, with exactly those lines. */
+	json_object_put(f.job);
+	json_object_put(f.cm);
+	f.in.known_hosts = KR_KH;
+	fx_render(&f);
+	g = json_object_array_get_idx(jp(pod_spec(f.job), "initContainers"), 0);
+	ck_assert_int_ne(run_git_cfg(g, ws, cfg, &e), 0);
+	ck_assert_msg(e && strstr(e, "StrictHostKeyChecking=yes") &&
+			      strstr(e, "GlobalKnownHostsFile=/dev/null") &&
+			      strstr(e, "kh: [127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIConfig"),
+		      "stderr: %s", e ? e : "");
+	free(e);
+
+	/* The Secret's known_hosts wins over paddock.yaml's. */
+	setenv("PADDOCK_GIT_KNOWN_HOSTS", "[127.0.0.1]:1 ssh-ed25519 AAAAsecret", 1);
+	ck_assert_int_ne(run_git_cfg(g, ws, cfg, &e), 0);
+	ck_assert_msg(e && strstr(e, "StrictHostKeyChecking=yes") &&
+			      strstr(e, "kh: [127.0.0.1]:1 ssh-ed25519 AAAAsecret") &&
+			      !strstr(e, "AAAAIConfig"),
+		      "stderr: %s", e ? e : "");
+	free(e);
+	unsetenv("PADDOCK_GIT_KNOWN_HOSTS");
+
+	/* trustOnFirstUse: accept-new. */
+	json_object_put(f.job);
+	json_object_put(f.cm);
+	f.in.known_hosts = NULL;
+	f.in.trust_on_first_use = true;
+	fx_render(&f);
+	g = json_object_array_get_idx(jp(pod_spec(f.job), "initContainers"), 0);
+	ck_assert_int_ne(run_git_cfg(g, ws, cfg, &e), 0);
+	ck_assert_msg(e && strstr(e, "StrictHostKeyChecking=accept-new") &&
+			      strstr(e, "IdentitiesOnly=yes") && !strstr(e, "not-a-real-key"),
+		      "stderr: %s", e ? e : "");
+	free(e);
+	unsetenv("PADDOCK_GIT_SSH_KEY");
+	fx_free(&f);
+
+	if (old_path)
+		setenv("PATH", old_path, 1);
+	free(old_path);
+	free(path);
+	free(ws);
+	free(cfg);
+	char *rm = xasprintf("rm -rf %s", dir);
+	sh_ok(rm);
+	free(rm);
 }
 END_TEST
 
@@ -1277,6 +1441,8 @@ static Suite *suite(void)
 	tcase_add_test(t, image_required);
 	tcase_add_test(t, own_entrypoint);
 	tcase_add_test(t, git_script_runs);
+	tcase_add_test(t, git_host_keys_rendered);
+	tcase_add_test(t, git_host_keys_script);
 	tcase_add_test(t, task_md_too_long);
 	tcase_add_test(t, bad_inputs);
 	suite_add_tcase(s, t);

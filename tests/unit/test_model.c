@@ -741,6 +741,62 @@ START_TEST(views_refuse_other_kinds)
 }
 END_TEST
 
+/* spec.network: the syntax of the mode and of each allow entry (the
+ * CRD's enum and pattern); the ceiling is the pipeline's (test_pipeline). */
+START_TEST(agent_network)
+{
+	json_object *d = valid(AGENT "spec: {type: exec, network: {egress: allowlist, allow: "
+				     "[api.example.com, '*.github.com', 'example.org:8443', '[fd00::1]:443', "
+				     "'10.1.2.3', 'host_1.', 'a:65535']}}\n",
+			       MODEL_AGENT);
+	struct model_agent *a = NULL;
+	ck_assert_int_eq(model_agent_from_json(d, &a, err, sizeof(err)), 0);
+	ck_assert_str_eq(a->net_egress, "allowlist");
+	ck_assert_uint_eq(a->net_allow.n, 7);
+	ck_assert_str_eq(a->net_allow.v[1], "*.github.com");
+	model_agent_free(a);
+	json_object_put(d);
+	d = valid(AGENT "spec: {type: exec, network: {egress: none}}\n", MODEL_AGENT);
+	ck_assert_int_eq(model_agent_from_json(d, &a, err, sizeof(err)), 0);
+	ck_assert_str_eq(a->net_egress, "none");
+	ck_assert_uint_eq(a->net_allow.n, 0);
+	model_agent_free(a);
+	json_object_put(d);
+	/* allow alone: the operator's mode */
+	d = valid(AGENT "spec: {type: exec, network: {allow: [example.com]}}\n", MODEL_AGENT);
+	ck_assert_int_eq(model_agent_from_json(d, &a, err, sizeof(err)), 0);
+	ck_assert_ptr_null(a->net_egress);
+	model_agent_free(a);
+	json_object_put(d);
+
+	invalid(AGENT "spec: {type: exec, network: {egress: closed}}\n",
+		"spec.network.egress: unsupported value \"closed\": use none, allowlist or open", true);
+	invalid(AGENT "spec: {type: exec, network: {egress: allowlist, ports: [1]}}\n",
+		"spec.network.ports: unknown field: valid fields are egress, allow", true);
+	invalid(AGENT "spec: {type: exec, network: []}\n", "spec.network: expected a mapping", false);
+	invalid(AGENT "spec: {type: exec, network: {allow: example.com}}\n",
+		"spec.network.allow: expected a list", false);
+	static const char *const bad[] = {
+		"''", "'https://example.com'", "'example.com/x'", "'user@example.com'",
+		"'*example.com'", "'a.*.example.com'", "'*.'", "'example..com'", "'.example.com'",
+		"'example.com:0'", "'example.com:65536'", "'example.com:080'", "'example.com:'",
+		"'ex ample.com'", "'[fd00::1'", "'fd00::1'", "'[]'", "'[fd00::1]x'", "'exa$mple.com'", "1",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *y = xasprintf(AGENT "spec: {type: exec, network: {allow: [ok.example, %s]}}\n",
+				    bad[i]);
+		invalid(y, "spec.network.allow[1]: invalid value ", false);
+		free(y);
+	}
+	char *longlabel = xasprintf(AGENT "spec: {type: exec, network: {allow: [%064d.example]}}\n", 0);
+	invalid(longlabel, "spec.network.allow[0]: invalid value", false);
+	free(longlabel);
+	invalid(AGENT "spec: {type: exec, network: {egress: none, allow: [example.com]}}\n",
+		"spec.network.allow: egress none allows no host: remove spec.network.allow or use egress allowlist",
+		true);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("model");
@@ -757,6 +813,7 @@ int main(void)
 	tcase_add_test(tc, quantity_text);
 	tcase_add_test(tc, resources);
 	tcase_add_test(tc, sandbox_env_reserved);
+	tcase_add_test(tc, agent_network);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -282,6 +282,180 @@ START_TEST(sandbox_env_in_plan)
 }
 END_TEST
 
+/* ---- egress: paddock.yaml's ceiling, the Agent's narrowing, defaults --- */
+
+static const char *net_err(const struct pd_config *cfg, const struct model_agent *a)
+{
+	err[0] = '\0';
+	ck_assert_int_eq(pipeline_check_network(cfg, a, err, sizeof(err)), -EINVAL);
+	return err;
+}
+
+/* The effective egress of Task default/t (`task`: its spec's extra
+ * members) with Agent `agent` (its spec's members) under `yaml`, as
+ * describe writes it. */
+static char *egress_of(const char *yaml, const char *agent, const char *task)
+{
+	struct pd_config *cfg = cfg_from(yaml);
+	struct model_agent *a = agent_with(agent);
+	struct model_task *t = task_with(task);
+	struct pipeline_net net;
+	err[0] = '\0';
+	int rc = pipeline_egress(cfg, t, a, &net, err, sizeof(err));
+	ck_assert_msg(rc == 0, "pipeline_egress: %s", err);
+	char *text = pipeline_net_describe(&net);
+	/* the list handed to the local backend is the one described */
+	ck_assert(net.mode == EGRESS_ALLOWLIST || net.allow.n == 0);
+	pipeline_net_free(&net);
+	model_task_free(t);
+	model_agent_free(a);
+	config_free(cfg);
+	return text;
+}
+
+#define ASSERT_EGRESS(yaml, agent, task, want)                  \
+	do {                                                    \
+		char *got_ = egress_of(yaml, agent, task);      \
+		ck_assert_str_eq(got_, want);                   \
+		free(got_);                                     \
+	} while (0)
+
+/* pipeline_lookup.agent: Agent default/a with the spec members in ctx. */
+static int lookup_agent(void *ctx, const char *ns, const char *name, struct model_agent **out)
+{
+	(void)ns;
+	(void)name;
+	*out = agent_with(ctx);
+	return 0;
+}
+
+START_TEST(egress_ceiling)
+{
+	struct pd_config *open = config_new_default();
+	struct pd_config *allow = cfg_from("network: {egress: allowlist, allow: [pkg.example]}\n");
+	struct pd_config *none = cfg_from("network: {egress: none}\n");
+	struct model_agent *a_open = agent_with("\"type\":\"exec\",\"network\":{\"egress\":\"open\"}");
+	struct model_agent *a_list = agent_with("\"type\":\"exec\",\"network\":{\"egress\":\"allowlist\"}");
+	struct model_agent *a_none = agent_with("\"type\":\"exec\",\"network\":{\"egress\":\"none\"}");
+	struct model_agent *a_unset = agent_with("\"type\":\"exec\"");
+
+	/* narrowing, or keeping the operator's, is fine */
+	ck_assert_int_eq(pipeline_check_network(open, a_open, err, sizeof(err)), 0);
+	ck_assert_int_eq(pipeline_check_network(open, a_list, err, sizeof(err)), 0);
+	ck_assert_int_eq(pipeline_check_network(open, a_none, err, sizeof(err)), 0);
+	ck_assert_int_eq(pipeline_check_network(allow, a_list, err, sizeof(err)), 0);
+	ck_assert_int_eq(pipeline_check_network(allow, a_none, err, sizeof(err)), 0);
+	ck_assert_int_eq(pipeline_check_network(none, a_none, err, sizeof(err)), 0);
+	ck_assert_int_eq(pipeline_check_network(none, a_unset, err, sizeof(err)), 0);
+	ck_assert_int_eq(pipeline_check_network(none, NULL, err, sizeof(err)), 0);
+	/* widening is refused, naming the field and the operator's setting */
+	ck_assert_str_eq(net_err(allow, a_open),
+			 "Agent spec.network.egress: open is wider than paddock.yaml network.egress "
+			 "(allowlist): an Agent may only narrow the operator's egress (open > "
+			 "allowlist > none); use allowlist or narrower, or ask the operator to set "
+			 "network.egress: open");
+	ck_assert(strstr(net_err(none, a_open), "open is wider than paddock.yaml network.egress (none)"));
+	ck_assert(strstr(net_err(none, a_list),
+			 "Agent spec.network.egress: allowlist is wider than paddock.yaml network.egress (none)"));
+
+	/* entries the schema lets through, the proxy's parser does not */
+	struct model_agent *bad = agent_with("\"type\":\"exec\",\"network\":{\"allow\":[\"ok.example\",\"*.10.0.0.1\"]}");
+	ck_assert_str_eq(net_err(allow, bad),
+			 "Agent spec.network.allow[1]: allow entry \"*.10.0.0.1\": a wildcard takes a domain, not an IP address");
+	model_agent_free(bad);
+	bad = agent_with("\"type\":\"exec\",\"network\":{\"allow\":[\"[1:::2]:443\"]}");
+	ck_assert(strstr(net_err(open, bad), "Agent spec.network.allow[0]: allow entry \"[1:::2]:443\": "));
+	model_agent_free(bad);
+
+	/* a Task whose Agent widens fails InvalidSpec when it is resolved
+	 * (paddock.yaml may have changed since the Agent was applied) */
+	struct model_task *t = task_with("");
+	struct pipeline_lookup lk = { .ctx = (void *)"\"type\":\"exec\",\"network\":{\"egress\":\"open\"}",
+				      .agent = lookup_agent };
+	struct rec_input in = { 0 };
+	struct pipeline_resolution res;
+	pipeline_resolve(allow, NULL, t, &lk, &in, &res);
+	ck_assert_str_eq(in.invalid_reason, "InvalidSpec");
+	ck_assert(strstr(in.invalid, "Agent spec.network.egress: open is wider than paddock.yaml network.egress (allowlist)"));
+	pipeline_resolution_free(&res);
+	/* under an open paddock.yaml the same Agent is fine (the driver is
+	 * what is missing here: no plugins) */
+	memset(&in, 0, sizeof(in));
+	pipeline_resolve(open, NULL, t, &lk, &in, &res);
+	ck_assert_str_eq(in.invalid_reason, "DriverNotFound");
+	pipeline_resolution_free(&res);
+	model_task_free(t);
+
+	model_agent_free(a_open);
+	model_agent_free(a_list);
+	model_agent_free(a_none);
+	model_agent_free(a_unset);
+	config_free(open);
+	config_free(allow);
+	config_free(none);
+}
+END_TEST
+
+START_TEST(egress_effective)
+{
+	const char *list = "network: {egress: allowlist, allow: [pkg.example, '*.cdn.example']}\n";
+	const char *ctxs = ",\"workspace\":{\"repo\":\"https://user@git.example:8443/o/r.git\"},"
+			   "\"contexts\":[{\"name\":\"lib\",\"type\":\"Git\",\"git\":{\"repository\":\"git@forge.example:o/lib.git\"}},"
+			   "{\"name\":\"doc\",\"type\":\"URL\",\"url\":{\"url\":\"https://Docs.Example/a?b\"}},"
+			   "{\"name\":\"again\",\"type\":\"Git\",\"git\":{\"repository\":\"ssh://git@forge.example:2222/o/x.git\"}},"
+			   "{\"name\":\"local\",\"type\":\"Git\",\"git\":{\"repository\":\"file:///srv/r.git\"}},"
+			   "{\"name\":\"t\",\"type\":\"Text\",\"text\":{\"value\":\"x\"}}]";
+
+	/* the operator's mode when the Agent sets none; its list, the Agent's,
+	 * then the defaults (model endpoint, workspace, contexts), each once */
+	ASSERT_EGRESS(list,
+		      "\"type\":\"claude-code\",\"network\":{\"allow\":[\"extra.example\",\"PKG.example\"]},"
+		      "\"contexts\":[{\"name\":\"ac\",\"type\":\"URL\",\"url\":{\"url\":\"http://agent-ctx.example:8080/x\"}}]",
+		      ctxs,
+		      "allowlist (paddock.yaml network.egress): pkg.example, *.cdn.example, extra.example; "
+		      "defaults: api.anthropic.com, git.example:8443, agent-ctx.example:8080, forge.example, docs.example");
+	/* the Agent narrows to allowlist under open: its entries and the
+	 * defaults (a driver's baseURL setting replaces its default host) */
+	ASSERT_EGRESS("drivers: {claude-code: {settings: {baseURL: 'http://127.0.0.1:9999/v1'}}}\n",
+		      "\"type\":\"claude-code\",\"network\":{\"egress\":\"allowlist\",\"allow\":[\"x.example:22\"]}",
+		      "",
+		      "allowlist (Agent spec.network.egress): x.example:22; defaults: 127.0.0.1:9999");
+	/* opencode: the provider of spec.model; exec: no model endpoint */
+	ASSERT_EGRESS(list, "\"type\":\"opencode\",\"model\":\"groq/llama-3\"", "",
+		      "allowlist (paddock.yaml network.egress): pkg.example, *.cdn.example; defaults: api.groq.com");
+	ASSERT_EGRESS("network: {egress: allowlist}\n", "\"type\":\"exec\"", "",
+		      "allowlist (paddock.yaml network.egress): -; defaults: -");
+	ASSERT_EGRESS(list, "\"type\":\"codex\"", "",
+		      "allowlist (paddock.yaml network.egress): pkg.example, *.cdn.example; defaults: api.openai.com");
+	ASSERT_EGRESS(list, "\"type\":\"gemini\"", "",
+		      "allowlist (paddock.yaml network.egress): pkg.example, *.cdn.example; defaults: generativelanguage.googleapis.com");
+	/* none: nothing, whatever the lists say */
+	ASSERT_EGRESS(list, "\"type\":\"claude-code\",\"network\":{\"egress\":\"none\"}", ctxs,
+		      "none - no network (Agent spec.network.egress)");
+	ASSERT_EGRESS("network: {egress: none}\n",
+		      "\"type\":\"claude-code\",\"network\":{\"allow\":[\"extra.example\"]}", ctxs,
+		      "none - no network (paddock.yaml network.egress)");
+	/* open says so plainly */
+	ASSERT_EGRESS("", "\"type\":\"exec\"", ctxs,
+		      "open - unfenced: the host's network, as any process (paddock.yaml network.egress)");
+	ASSERT_EGRESS("network: {egress: open}\n", "\"type\":\"exec\",\"network\":{\"egress\":\"open\"}", "",
+		      "open - unfenced: the host's network, as any process (Agent spec.network.egress)");
+
+	/* widening: an error, nothing allowed */
+	struct pd_config *cfg = cfg_from(list);
+	struct model_agent *a = agent_with("\"type\":\"exec\",\"network\":{\"egress\":\"open\"}");
+	struct model_task *t = task_with("");
+	struct pipeline_net net;
+	ck_assert_int_eq(pipeline_egress(cfg, t, a, &net, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "Agent spec.network.egress: open is wider than paddock.yaml network.egress (allowlist)"));
+	ck_assert_uint_eq(net.allow.n, 0);
+	pipeline_net_free(&net);
+	model_task_free(t);
+	model_agent_free(a);
+	config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pipeline");
@@ -291,6 +465,10 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sandbox_env");
 	tcase_add_test(tc, sandbox_env_in_plan);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("egress");
+	tcase_add_test(tc, egress_ceiling);
+	tcase_add_test(tc, egress_effective);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

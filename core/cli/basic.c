@@ -158,12 +158,8 @@ static int plugins_fn(struct cli_ctx *ctx, int argc, char **argv)
 				return cli_usage_error(&cmd_plugins, "-o: unsupported value \"%s\": "
 						       "use table or json", optarg);
 			break;
-		case ':':
-			return cli_usage_error(&cmd_plugins, "option %s needs an argument",
-					       argv[optind - 1]);
 		default:
-			return cli_usage_error(&cmd_plugins, "unknown option \"%s\"",
-					       argv[optind - 1]);
+			return cli_option_error(&cmd_plugins, c, argc, argv);
 		}
 	}
 	if (optind < argc)

@@ -63,4 +63,11 @@ void cli_error_escaped(const char *fmt, ...) PD_PRINTF(1, 2);
 /* "Run 'paddock help CMD'" style usage error; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...) PD_PRINTF(2, 3);
 
+/* The error of every command's getopt_long() (optstring starting with
+ * ':', opterr 0) when it returned c ('?' or ':'): names the option
+ * ("paddock: get: unknown option \"--foo\"", "option \"-n\" needs an
+ * argument"), then the command's Usage lines (cmd NULL: the global
+ * ones).  Returns CLI_EXIT_USAGE. */
+int cli_option_error(const struct cli_command *cmd, int c, int argc, char **argv);
+
 #endif

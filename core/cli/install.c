@@ -192,11 +192,8 @@ static int install_fn(struct cli_ctx *ctx, int argc, char **argv)
 		case 'n':
 			ns = optarg;
 			break;
-		case ':':
-			return cli_usage_error(&cmd_install, "option %s needs an argument",
-					       argv[optind - 1]);
 		default:
-			return cli_usage_error(&cmd_install, "unknown option \"%s\"", argv[optind - 1]);
+			return cli_option_error(&cmd_install, c, argc, argv);
 		}
 	}
 	if (optind < argc)

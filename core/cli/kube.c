@@ -565,7 +565,7 @@ static json_object *updated(json_object *cur, json_object *doc, enum model_kind 
 	return u;
 }
 
-int kcli_apply(struct kcli *k, json_object *doc, bool create_only, bool *created,
+int kcli_apply(struct kcli *k, json_object *doc, bool create_only, enum store_applied *res,
 	       enum model_kind *kind, char *err, size_t errlen)
 {
 	struct model_limits lim = { .prompt_bytes = k->cfg->limits.prompt_bytes };
@@ -599,7 +599,8 @@ int kcli_apply(struct kcli *k, json_object *doc, bool create_only, bool *created
 		c.body = body;
 		rc = call(k, &c, NULL, err, errlen);
 		if (rc >= 0) {
-			*created = true;
+			if (res)
+				*res = STORE_APPLY_CREATED;
 			break;
 		}
 		if (rc == -EEXIST && create_only) {
@@ -618,19 +619,36 @@ int kcli_apply(struct kcli *k, json_object *doc, bool create_only, bool *created
 		if (rc < 0)
 			break;
 		json_object *u = updated(cur, body, kd, err, errlen);
-		json_object_put(cur);
 		if (!u) {
+			json_object_put(cur);
 			rc = -EPERM;
+			break;
+		}
+		/* The same object: nothing to send.  Else the server's answer
+		 * tells: a no-op update keeps the resourceVersion. */
+		if (json_object_equal(u, cur)) {
+			json_object_put(u);
+			json_object_put(cur);
+			rc = 0;
+			if (res)
+				*res = STORE_APPLY_UNCHANGED;
 			break;
 		}
 		c = kind_call("PUT", kd, ns, name);
 		c.body = u;
-		rc = call(k, &c, NULL, err, errlen);
+		json_object *answer = NULL;
+		rc = call(k, &c, &answer, err, errlen);
 		json_object_put(u);
 		if (rc == -ENOENT)
 			rc = -EBUSY;
-		if (rc >= 0)
-			*created = false;
+		if (rc >= 0 && res) {
+			const char *rv0 = field(cur, "metadata.resourceVersion");
+			const char *rv1 = field(answer, "metadata.resourceVersion");
+			*res = rv0 && rv1 && !strcmp(rv0, rv1) ? STORE_APPLY_UNCHANGED
+							       : STORE_APPLY_CONFIGURED;
+		}
+		json_object_put(answer);
+		json_object_put(cur);
 	}
 	json_object_put(body);
 	if (rc < 0)
@@ -642,16 +660,40 @@ int kcli_apply(struct kcli *k, json_object *doc, bool create_only, bool *created
 
 /* ---- stop / delete ------------------------------------------------------ */
 
-int kcli_stop(struct kcli *k, const char *ns, const char *name, char *err, size_t errlen)
+int kcli_stop(struct kcli *k, const char *ns, const char *name, const char **finished, char *err,
+	      size_t errlen)
 {
-	json_object *patch = json_object_new_object();
-	json_object *ann = member_obj(member_obj(patch, "metadata"), "annotations");
-	json_object_object_add(ann, MODEL_ANNOTATION_STOP, json_object_new_string("true"));
-	struct call c = kind_call("PATCH", MODEL_TASK, ns, name);
-	c.body = patch;
-	c.ctype = "application/merge-patch+json";
-	int rc = call(k, &c, NULL, err, errlen);
-	json_object_put(patch);
+	if (finished)
+		*finished = NULL;
+	/* Read, then patch with that resourceVersion: the server refuses
+	 * (409) when the task changed in between, and we look again. */
+	int rc = -EBUSY;
+	for (int attempt = 0; attempt < 5 && rc == -EBUSY; attempt++) {
+		json_object *cur = NULL;
+		if ((rc = kcli_get(k, MODEL_TASK, ns, name, &cur, err, errlen)) < 0)
+			break;
+		const char *phase = field(cur, "status.phase");
+		int p = phase ? model_phase_parse(phase) : -1;
+		if (p >= 0 && model_phase_finished((enum model_phase)p)) {
+			if (finished)
+				*finished = model_phase_name((enum model_phase)p);
+			json_object_put(cur);
+			return 1;
+		}
+		json_object *patch = json_object_new_object();
+		json_object *md = member_obj(patch, "metadata");
+		const char *rv = field(cur, "metadata.resourceVersion");
+		if (rv)
+			json_object_object_add(md, "resourceVersion", json_object_new_string(rv));
+		json_object *ann = member_obj(md, "annotations");
+		json_object_object_add(ann, MODEL_ANNOTATION_STOP, json_object_new_string("true"));
+		json_object_put(cur);
+		struct call c = kind_call("PATCH", MODEL_TASK, ns, name);
+		c.body = patch;
+		c.ctype = "application/merge-patch+json";
+		rc = call(k, &c, NULL, err, errlen);
+		json_object_put(patch);
+	}
 	return rc < 0 ? rc : 0;
 }
 

@@ -61,8 +61,10 @@ const char *kcli_namespace(const struct kcli *k); /* borrowed */
  * metadata.annotations (paddock.dev/ annotations the document does not
  * set are kept), never status.  A started Task's spec cannot change.
  * `create_only`: -EEXIST when it exists.  doc is normalized in place.
+ * *res (may be NULL): created, updated, or unchanged (the update would
+ * change nothing, or the server kept the resourceVersion).
  */
-int kcli_apply(struct kcli *k, json_object *doc, bool create_only, bool *created,
+int kcli_apply(struct kcli *k, json_object *doc, bool create_only, enum store_applied *res,
 	       enum model_kind *kind, char *err, size_t errlen);
 
 /* One object, as the server has it (owned *out; managedFields dropped). */
@@ -75,8 +77,10 @@ int kcli_list(struct kcli *k, enum model_kind kind, const char *ns, store_obj_cb
 	      char *err, size_t errlen);
 
 /* Ask the controller to stop a Task: annotation paddock.dev/stop=true
- * (merge patch). */
-int kcli_stop(struct kcli *k, const char *ns, const char *name, char *err, size_t errlen);
+ * (merge patch), 0.  A Task that has finished is left as it is: 1, with
+ * its phase in *finished (static; finished may be NULL). */
+int kcli_stop(struct kcli *k, const char *ns, const char *name, const char **finished, char *err,
+	      size_t errlen);
 
 /* DELETE with propagationPolicy Background (the Job goes by GC). */
 int kcli_delete(struct kcli *k, enum model_kind kind, const char *ns, const char *name,

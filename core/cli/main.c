@@ -46,6 +46,21 @@ static const struct cli_command *const commands[] = {
 	&cmd_version,
 };
 
+/* `paddock help`: handled by main(), not in the table. */
+static const struct cli_command cmd_help_cmd = {
+	"help", "show help for paddock or a command",
+	"Usage: paddock help [COMMAND]\n"
+	"\n"
+	"Without COMMAND, the global options and the list of commands (the same as\n"
+	"paddock --help); with one, that command's full usage with examples (the\n"
+	"same as paddock COMMAND --help).\n"
+	"\n"
+	"Examples:\n"
+	"  paddock help\n"
+	"  paddock help run\n",
+	NULL,
+};
+
 static void print_usage(FILE *f)
 {
 	fprintf(f,
@@ -68,7 +83,7 @@ static void print_usage(FILE *f)
 		PADDOCK_SYSCONFDIR "/paddock/paddock.yaml");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
-	fprintf(f, "  %-12s %s\n", "help", "show help for paddock or a command");
+	fprintf(f, "  %-12s %s\n", cmd_help_cmd.name, cmd_help_cmd.summary);
 	fprintf(f,
 		"\n"
 		"Run 'paddock help COMMAND' or 'paddock COMMAND --help' for a command's options.\n"
@@ -146,6 +161,49 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+/* The "Usage:" lines of a usage text: up to its first empty line. */
+static void print_usage_lines(FILE *f, const char *usage)
+{
+	const char *end = strstr(usage, "\n\n");
+	fprintf(f, "%.*s\n", end ? (int)(end - usage) : (int)strcspn(usage, "\n"), usage);
+}
+
+int cli_option_error(const struct cli_command *cmd, int c, int argc, char **argv)
+{
+	/* GNU getopt_long: optind is past the element that failed, except
+	 * for an unknown short option inside a group (-xA), which optopt
+	 * names; optopt is 0 for an unknown long option. */
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	char name[128];
+	if (c == '?' && optopt == 0)
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+	else if (!strncmp(arg, "--", 2))
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+	else if (optopt > 0 && optopt < 127)
+		snprintf(name, sizeof(name), "-%c", optopt);
+	else
+		snprintf(name, sizeof(name), "%s", arg);
+	char *shown = term_safe(name, 0);
+	fputs("paddock: ", stderr);
+	if (cmd)
+		fprintf(stderr, "%s: ", cmd->name);
+	if (c == ':')
+		fprintf(stderr, "option \"%s\" needs an argument\n", shown);
+	else if (!strncmp(arg, "--", 2) && strchr(arg, '=') && optopt != 0)
+		fprintf(stderr, "option \"%s\" takes no argument\n", shown);
+	else
+		fprintf(stderr, "unknown option \"%s\"\n", shown);
+	free(shown);
+	if (cmd) {
+		print_usage_lines(stderr, cmd->usage);
+		fprintf(stderr, "Run 'paddock %s --help' for the options.\n", cmd->name);
+	} else {
+		fprintf(stderr, "Usage: paddock [GLOBAL OPTIONS] COMMAND [ARGS...]\n"
+				"Run 'paddock help' for the options.\n");
+	}
+	return CLI_EXIT_USAGE;
+}
+
 static void apply_log_settings(const struct cli_ctx *ctx)
 {
 	int level = ctx->cfg ? ctx->cfg->log_level : LOG_INFO;
@@ -213,21 +271,25 @@ static bool wants_help(int argc, char **argv)
 
 static int cmd_help(int argc, char **argv)
 {
+	if (wants_help(argc, argv)) {
+		fputs(cmd_help_cmd.usage, stdout);
+		return CLI_EXIT_OK;
+	}
 	if (argc < 2) {
 		print_usage(stdout);
 		return CLI_EXIT_OK;
 	}
 	if (argc > 2)
-		return cli_usage_error(NULL, "help: expected at most one command name");
+		return cli_usage_error(&cmd_help_cmd, "expected at most one command name");
 	if (!strcmp(argv[1], "help")) {
-		print_usage(stdout);
+		fputs(cmd_help_cmd.usage, stdout);
 		return CLI_EXIT_OK;
 	}
 	const struct cli_command *cmd = find_command(argv[1]);
 	if (!cmd) {
 		char names[512];
 		command_names(names, sizeof(names));
-		return cli_usage_error(NULL, "help: unknown command \"%s\": valid commands are %s",
+		return cli_usage_error(&cmd_help_cmd, "unknown command \"%s\": valid commands are %s",
 				       argv[1], names);
 	}
 	fputs(cmd->usage, stdout);
@@ -292,11 +354,8 @@ int main(int argc, char **argv)
 			printf("%s %s (plugin ABI %d.%d)\n", PACKAGE_NAME, PACKAGE_VERSION,
 			       PADDOCK_ABI_MAJOR, PADDOCK_ABI_MINOR);
 			return CLI_EXIT_OK;
-		case ':':
-			return cli_usage_error(NULL, "option %s needs an argument",
-					       argv[optind - 1]);
 		default:
-			return cli_usage_error(NULL, "unknown option \"%s\"", argv[optind - 1]);
+			return cli_option_error(NULL, c, argc, argv);
 		}
 	}
 	if (optind >= argc) {

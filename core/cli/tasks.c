@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/format.h"
 #include "cli/kube.h"
 #include "base/jsonutil.h"
 #include "kube/backend.h"
@@ -36,6 +37,9 @@
 #include "local/local.h"
 #include "local/store.h"
 #include "base/term.h"
+
+extern const struct cli_command cmd_apply, cmd_run, cmd_get, cmd_describe, cmd_logs, cmd_stop,
+	cmd_delete;
 
 /* The cluster paragraph of every task command's --help: the first lines,
  * then `what` (whole lines), then where the namespace comes from. */
@@ -90,21 +94,6 @@ static void put_safe(FILE *f, const char *s, unsigned flags)
 	fputs(e, f);
 	free(e);
 }
-
-/* A table cell: s escaped, padded to `width` columns (measured on the
- * escaped text, so wide characters and escapes keep columns aligned),
- * then `sep`.  A longer cell pushes the rest of the row, as before. */
-static void cell(const char *s, int width, const char *sep)
-{
-	char *e = term_safe(s, 0);
-	size_t w = term_width(e);
-	fputs(e, stdout);
-	for (; w < (size_t)width; w++)
-		putchar(' ');
-	fputs(sep, stdout);
-	free(e);
-}
-
 
 /* Interactive commands log warnings and errors only; the controller
  * (and -v) keep the configured level. */
@@ -375,13 +364,103 @@ static const char *task_type(json_object *task)
 	return buf;
 }
 
+/* A table: cells escaped (term_safe), lines laid out by cli_table_line()
+ * (padded columns, no trailing spaces). */
+#define TABLE_COLS 9
+
 struct table {
 	const char *fmt;  /* "", "wide", "yaml", "json", "name" */
 	enum model_kind kind;
 	bool all_ns;
 	size_t rows;
 	json_object *list; /* for -o json/yaml */
+	bool stream;       /* print each row as it comes, at the columns' minimum widths */
+	size_t ncols;      /* set with the header */
+	int widths[TABLE_COLS];
+	char **cells;      /* !stream: the rows (ncols cells each, escaped) until table_flush */
+	size_t n_cells;
 };
+
+/* One row of escaped cells (owned; taken): printed now (stream) or kept
+ * for table_flush(). */
+static void table_add(struct table *t, char **row)
+{
+	if (t->stream) {
+		struct buf b;
+		buf_init(&b, 0);
+		cli_table_line(&b, (const char *const *)row, t->widths, t->ncols);
+		fputs(b.data, stdout);
+		buf_free(&b);
+		for (size_t i = 0; i < t->ncols; i++)
+			free(row[i]);
+		return;
+	}
+	t->cells = xrealloc(t->cells, (t->n_cells + t->ncols) * sizeof(*t->cells));
+	memcpy(t->cells + t->n_cells, row, t->ncols * sizeof(*row));
+	t->n_cells += t->ncols;
+}
+
+/* Print the kept rows, each column as wide as its widest cell (at least
+ * its minimum), so that long names and reasons keep the table aligned. */
+static void table_flush(struct table *t)
+{
+	if (!t->n_cells)
+		return;
+	int w[TABLE_COLS];
+	memcpy(w, t->widths, sizeof(w));
+	for (size_t i = 0; i < t->n_cells; i++) {
+		int cw = (int)term_width(t->cells[i]);
+		if (cw > w[i % t->ncols])
+			w[i % t->ncols] = cw;
+	}
+	struct buf b;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < t->n_cells; i += t->ncols)
+		cli_table_line(&b, (const char *const *)t->cells + i, w, t->ncols);
+	fputs(b.data ? b.data : "", stdout);
+	buf_free(&b);
+	for (size_t i = 0; i < t->n_cells; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->n_cells = 0;
+}
+
+/* The header of t's table: its columns and their minimum widths. */
+static void table_header(struct table *t, bool wide)
+{
+	static const char *const task_cols[] = { "NAME", "TYPE", "PHASE", "AGE", "REASON",
+						 "DURATION", "TOKENS(IN/OUT)", "MESSAGE" };
+	static const int task_w[] = { 28, 16, 10, 6, 17, 9, 15, 0 };
+	static const char *const agent_cols[] = { "NAME", "TYPE", "MAXRUN", "AGE" };
+	static const int agent_w[] = { 28, 16, 8, 6 };
+	static const char *const other_cols[] = { "NAME", "AGE" };
+	static const int other_w[] = { 28, 6 };
+	const char *const *cols = other_cols;
+	const int *w = other_w;
+	size_t n = ARRAY_SIZE(other_cols);
+	if (t->kind == MODEL_TASK) {
+		cols = task_cols;
+		w = task_w;
+		n = wide ? ARRAY_SIZE(task_cols) : 4;
+	} else if (t->kind == MODEL_AGENT) {
+		cols = agent_cols;
+		w = agent_w;
+		n = ARRAY_SIZE(agent_cols);
+	}
+	char *row[TABLE_COLS];
+	size_t k = 0;
+	if (t->all_ns) {
+		t->widths[k] = 16;
+		row[k++] = xstrdup("NAMESPACE");
+	}
+	for (size_t i = 0; i < n; i++) {
+		t->widths[k] = w[i];
+		row[k++] = xstrdup(cols[i]);
+	}
+	t->ncols = k;
+	table_add(t, row);
+}
 
 static int table_row(json_object *obj, void *vctx)
 {
@@ -402,25 +481,18 @@ static int table_row(json_object *obj, void *vctx)
 	char a[32];
 	age(jtime(md, "creationTimestamp"), a, sizeof(a));
 	bool wide = !strcmp(t->fmt, "wide");
-	if (t->rows++ == 0) {
-		if (t->all_ns)
-			printf("%-16s ", "NAMESPACE");
-		if (t->kind == MODEL_TASK)
-			printf("%-28s %-16s %-10s %-6s%s\n", "NAME", "TYPE", "PHASE", "AGE",
-			       wide ? " REASON            DURATION  TOKENS(IN/OUT)  MESSAGE" : "");
-		else if (t->kind == MODEL_AGENT)
-			printf("%-28s %-16s %-8s %-6s\n", "NAME", "TYPE", "MAXRUN", "AGE");
-		else
-			printf("%-28s %-6s\n", "NAME", "AGE");
-	}
+	if (t->rows++ == 0)
+		table_header(t, wide);
+	char *row[TABLE_COLS];
+	size_t k = 0;
 	if (t->all_ns)
-		cell(jstr(md, "namespace"), 16, " ");
+		row[k++] = term_safe(jstr(md, "namespace"), 0);
+	row[k++] = term_safe(jstr(md, "name"), 0);
 	if (t->kind == MODEL_TASK) {
 		json_object *st = jget(obj, "status");
-		cell(jstr(md, "name"), 28, " ");
-		cell(task_type(obj), 16, " ");
-		cell(jstr(st, "phase") ? jstr(st, "phase") : "Pending", 10, " ");
-		cell(a, 6, "");
+		row[k++] = term_safe(task_type(obj), 0);
+		row[k++] = term_safe(jstr(st, "phase") ? jstr(st, "phase") : "Pending", 0);
+		row[k++] = xstrdup(a);
 		if (wide) {
 			char dur[32] = "-";
 			int64_t s0 = jtime(st, "startTime"), s1 = jtime(st, "completionTime");
@@ -432,27 +504,24 @@ static int table_row(json_object *obj, void *vctx)
 				snprintf(tok, sizeof(tok), "%lld/%lld",
 					 (long long)json_object_get_int64(jget(u, "inputTokens")),
 					 (long long)json_object_get_int64(jget(u, "outputTokens")));
-			putchar(' ');
-			cell(jstr(st, "reason"), 17, " ");
-			cell(dur, 9, " ");
-			cell(tok, 15, " ");
-			put_safe(stdout, jstr(st, "message"), 0);
+			row[k++] = term_safe(jstr(st, "reason"), 0);
+			row[k++] = xstrdup(dur);
+			row[k++] = xstrdup(tok);
+			row[k++] = term_safe(jstr(st, "message"), 0);
 		}
-		printf("\n");
 	} else if (t->kind == MODEL_AGENT) {
 		json_object *spec = jget(obj, "spec");
 		json_object *m = jget(spec, "maxConcurrentTasks");
 		char max[16] = "-";
 		if (m && json_object_get_int(m) > 0)
 			snprintf(max, sizeof(max), "%d", json_object_get_int(m));
-		cell(jstr(md, "name"), 28, " ");
-		cell(jstr(spec, "type"), 16, " ");
-		cell(max, 8, " ");
-		cell(a, 6, "\n");
+		row[k++] = term_safe(jstr(spec, "type"), 0);
+		row[k++] = xstrdup(max);
+		row[k++] = xstrdup(a);
 	} else {
-		cell(jstr(md, "name"), 28, " ");
-		cell(a, 6, "\n");
+		row[k++] = xstrdup(a);
 	}
+	table_add(t, row);
 	return 0;
 }
 
@@ -537,12 +606,12 @@ static int be_get(struct backend *be, enum model_kind kind, const char *ns, cons
 }
 
 /* Validate and store; `create_only` (cluster): -EEXIST when it exists. */
-static int be_apply(struct backend *be, json_object *doc, bool create_only, bool *created,
+static int be_apply(struct backend *be, json_object *doc, bool create_only, enum store_applied *res,
 		    enum model_kind *kind, char *err, size_t errlen)
 {
 	if (be->kc)
-		return kcli_apply(be->kc, doc, create_only, created, kind, err, errlen);
-	return runtime_apply(be->rt, doc, created, kind, err, errlen);
+		return kcli_apply(be->kc, doc, create_only, res, kind, err, errlen);
+	return runtime_apply(be->rt, doc, res, kind, err, errlen);
 }
 
 /* ---- apply ---------------------------------------------------------- */
@@ -613,9 +682,9 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		json_object_put(copy);
 	}
 	for (size_t i = 0; ret == CLI_EXIT_OK && i < n; i++) {
-		bool created = false;
+		enum store_applied res = STORE_APPLY_CONFIGURED;
 		enum model_kind k = MODEL_TASK;
-		rc = be_apply(be, docs[i], false, &created, &k, err, sizeof(err));
+		rc = be_apply(be, docs[i], false, &res, &k, err, sizeof(err));
 		if (rc == -EHOSTUNREACH) { /* the server, not the document */
 			cli_error_escaped("%s", err);
 			ret = CLI_EXIT_FAILED;
@@ -629,7 +698,9 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		json_object *md = jget(docs[i], "metadata");
 		printf("%s/", model_kind_name(k));
 		put_safe(stdout, jstr(md, "name"), 0);
-		printf(" %s\n", created ? "created" : "configured");
+		printf(" %s\n", res == STORE_APPLY_CREATED     ? "created"
+				 : res == STORE_APPLY_UNCHANGED ? "unchanged"
+								: "configured");
 	}
 	manifest_docs_free(docs, n);
 	return ret;
@@ -643,12 +714,12 @@ static int cmd_apply_fn(struct cli_ctx *ctx, int argc, char **argv)
 	struct strv files = { 0 };
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
 		if (c == 'f')
 			strv_push(&files, optarg);
 		else {
 			strv_free(&files);
-			return cli_usage_error(NULL, "apply: unknown option");
+			return cli_option_error(&cmd_apply, c, argc, argv);
 		}
 	}
 	if (!files.n) {
@@ -671,7 +742,9 @@ const struct cli_command cmd_apply = {
 	"Create or update every document in FILE (YAML, multi-document YAML, or JSON;\n"
 	"'-' reads standard input).  Every document is validated before any is stored,\n"
 	"so a file with an error changes nothing.  A Task's spec cannot change once it\n"
-	"has started; delete and re-create it to run it again.\n"
+	"has started; delete and re-create it to run it again.  Prints KIND/NAME\n"
+	"created, configured, or unchanged (the document is what is stored already:\n"
+	"nothing is written).\n"
 	"\n"
 	"Kinds: Task, Agent (apiVersion paddock.dev/v1alpha1); Secret, ConfigMap (v1).\n"
 	CLUSTER_HELP_HEAD("The documents are validated the same way, then created or updated on the\n"
@@ -731,7 +804,7 @@ static int next_state(struct backend *be, struct kcli_watch *kw, const char *ns,
 static int wait_task(struct backend *be, const char *ns, const char *name, bool show, long limit_s)
 {
 	char last[32] = "";
-	struct table rows = { "", MODEL_TASK, false, 0, NULL };
+	struct table rows = { .fmt = "", .kind = MODEL_TASK, .stream = true };
 	int ret = CLI_EXIT_FAILED;
 	int64_t last_note = now_mono_ms(), deadline = last_note + (int64_t)limit_s * 1000;
 	char err[1024];
@@ -928,9 +1001,8 @@ static int auto_credentials(struct backend *be, const char *ns, const char *driv
 	json_object_object_add(doc, "stringData", sd);
 	json_object_object_add(doc, "immutable", json_object_new_boolean(true));
 	secure_free(value, strlen(value));
-	bool created;
 	enum model_kind k;
-	rc = be_apply(be, doc, true, &created, &k, err, sizeof(err));
+	rc = be_apply(be, doc, true, NULL, &k, err, sizeof(err));
 	scrub_secret_doc(doc);
 	json_object_put(doc);
 	if (rc < 0 && rc != -EEXIST) {
@@ -994,7 +1066,7 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 	bool watch = false, detach = false;
 	int c, ret = CLI_EXIT_OK;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "p:t:a:n:wh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:t:a:n:wh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': prompt = optarg; break;
 		case 't': type = optarg; break;
@@ -1015,7 +1087,7 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		case O_SECRET: secret = optarg; break;
 		case O_TTL: ttl = optarg; break;
 		case O_DETACH: detach = true; break;
-		default: ret = cli_usage_error(NULL, "run: unknown option (see paddock run --help)"); goto out;
+		default: ret = cli_option_error(&cmd_run, c, argc, argv); goto out;
 		}
 	}
 	if (optind < argc) {
@@ -1140,15 +1212,15 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		json_object_object_add(spec, "credentials", cr);
 	}
 	char err[1024];
-	bool created = false;
+	enum store_applied res = STORE_APPLY_CONFIGURED;
 	enum model_kind k;
-	int rc = be_apply(&be, doc, true, &created, &k, err, sizeof(err));
+	int rc = be_apply(&be, doc, true, &res, &k, err, sizeof(err));
 	if (rc < 0 && rc != -EEXIST) {
 		cli_error_escaped("%s", err);
 		ret = CLI_EXIT_FAILED;
 		goto free_doc;
 	}
-	if (!created) {
+	if (res != STORE_APPLY_CREATED) {
 		cli_error("task \"%s/%s\" already exists: pick another --name, or paddock delete task %s", ns, name,
 			  name);
 		ret = CLI_EXIT_FAILED;
@@ -1252,12 +1324,12 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 	bool all = false;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "o:n:Ah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:n:Ah", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': fmt = optarg; break;
 		case 'n': ns = optarg; break;
 		case 'A': all = true; break;
-		default: return cli_usage_error(NULL, "get: unknown option");
+		default: return cli_option_error(&cmd_get, c, argc, argv);
 		}
 	}
 	if (strcmp(fmt, "") && strcmp(fmt, "wide") && strcmp(fmt, "yaml") && strcmp(fmt, "json") &&
@@ -1284,12 +1356,14 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
 			print_object(obj, kind, fmt);
 		} else {
-			struct table t = { fmt, kind, false, 0, NULL };
+			struct table t = { .fmt = fmt, .kind = kind };
 			table_row(obj, &t);
+			table_flush(&t);
 		}
 		json_object_put(obj);
 	} else {
-		struct table t = { fmt, kind, all, 0, json_object_new_array() };
+		struct table t = { .fmt = fmt, .kind = kind, .all_ns = all,
+				   .list = json_object_new_array() };
 		if (be.kc) {
 			int rc = kcli_list(be.kc, kind, all ? NULL : ns, table_row, &t, err, sizeof(err));
 			if (rc < 0) {
@@ -1299,6 +1373,7 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		} else {
 			store_list(be.rt->store, kind, all ? NULL : ns, table_row, &t);
 		}
+		table_flush(&t);
 		if (ret) {
 			/* the error says it all */
 		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
@@ -1343,22 +1418,34 @@ static int print_event(int64_t t, const char *type, const char *reason, const ch
 	(void)ctx;
 	char ts[40];
 	format_time_ms(t, ts, sizeof(ts));
-	printf("  %-25s ", ts);
-	cell(type, 8, " ");
-	cell(reason, 18, " ");
-	put_safe(stdout, message, 0);
-	putchar('\n');
+	char *cells[] = { xstrdup(ts), term_safe(type, 0), term_safe(reason, 0), term_safe(message, 0) };
+	static const int widths[] = { 25, 8, 18, 0 };
+	struct buf b;
+	buf_init(&b, 0);
+	(void)buf_puts(&b, "  ");
+	cli_table_line(&b, (const char *const *)cells, widths, ARRAY_SIZE(cells));
+	fputs(b.data, stdout);
+	buf_free(&b);
+	for (size_t i = 0; i < ARRAY_SIZE(cells); i++)
+		free(cells[i]);
 	return 0;
 }
 
-/* "Label:        value", the value escaped on one line. */
+/* "Label:        value", the value escaped on one line; the label alone
+ * when there is no value. */
 static void describe_field(const char *label, const char *value)
 {
+	if (!value || !*value) {
+		printf("%s\n", label);
+		return;
+	}
 	printf("%-14s", label);
 	put_safe(stdout, value, 0);
 	putchar('\n');
 }
 
+/* A map's "key: value" lines; a number under a key named costUSD is a
+ * cost ($0.0003). */
 static void describe_map(const char *title, json_object *m)
 {
 	if (!m || !json_object_is_type(m, json_type_object) || !json_object_object_length(m))
@@ -1368,8 +1455,16 @@ static void describe_map(const char *title, json_object *m)
 		fputs("  ", stdout);
 		put_safe(stdout, k, 0);
 		fputs(": ", stdout);
-		put_safe(stdout, json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									 : json_object_to_json_string(v), 0);
+		char cost[32];
+		if (!strcmp(k, "costUSD") && (json_object_is_type(v, json_type_double) ||
+					      json_object_is_type(v, json_type_int))) {
+			cli_format_cost(json_object_get_double(v), cost, sizeof(cost));
+			fputs(cost, stdout);
+		} else {
+			put_safe(stdout, json_object_is_type(v, json_type_string)
+						 ? json_object_get_string(v)
+						 : json_object_to_json_string(v), 0);
+		}
 		putchar('\n');
 	}
 }
@@ -1481,11 +1576,11 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 	const char *ns = NULL;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
 		if (c == 'n')
 			ns = optarg;
 		else
-			return cli_usage_error(NULL, "describe: unknown option");
+			return cli_option_error(&cmd_describe, c, argc, argv);
 	}
 	const char *name = NULL;
 	enum model_kind kind = MODEL_TASK;
@@ -1606,13 +1701,13 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 	bool follow = false;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "fn:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":fn:h", opts, NULL)) != -1) {
 		if (c == 'f')
 			follow = true;
 		else if (c == 'n')
 			ns = optarg;
 		else
-			return cli_usage_error(NULL, "logs: unknown option");
+			return cli_option_error(&cmd_logs, c, argc, argv);
 	}
 	if (optind >= argc)
 		return cli_usage_error(NULL, "logs: give a task name");
@@ -1711,8 +1806,8 @@ const struct cli_command cmd_logs = {
 
 /* ---- stop / delete ---------------------------------------------------- */
 
-static int name_args(const char *cmd, int argc, char **argv, const char **ns, enum model_kind *kind,
-		     struct strv *names)
+static int name_args(const struct cli_command *cmd, int argc, char **argv, const char **ns,
+		     enum model_kind *kind, struct strv *names)
 {
 	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
 					      { "help", no_argument, NULL, 'h' },
@@ -1720,11 +1815,11 @@ static int name_args(const char *cmd, int argc, char **argv, const char **ns, en
 					      { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
 		if (c == 'n')
 			*ns = optarg;
 		else if (c != 'i')
-			return cli_usage_error(NULL, "%s: unknown option", cmd);
+			return cli_option_error(cmd, c, argc, argv);
 	}
 	int i = optind;
 	if (i < argc && model_kind_parse(argv[i]) >= 0 && i + 1 < argc) {
@@ -1734,7 +1829,7 @@ static int name_args(const char *cmd, int argc, char **argv, const char **ns, en
 	for (; i < argc; i++)
 		strv_push(names, argv[i]);
 	if (!names->n)
-		return cli_usage_error(NULL, "%s: give at least one name", cmd);
+		return cli_usage_error(NULL, "%s: give at least one name", cmd->name);
 	return 0;
 }
 
@@ -1772,7 +1867,7 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 	const char *ns = NULL;
 	enum model_kind kind = MODEL_TASK;
 	struct strv names = { 0 };
-	int ret = name_args("stop", argc, argv, &ns, &kind, &names);
+	int ret = name_args(&cmd_stop, argc, argv, &ns, &kind, &names);
 	if (ret) {
 		strv_free(&names);
 		return ret;
@@ -1782,13 +1877,17 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 		ns = be.ns;
 		for (size_t i = 0; i < names.n; i++) {
 			char err[1024];
-			int rc = be.kc ? kcli_stop(be.kc, ns, names.v[i], err, sizeof(err))
-				       : runtime_stop(be.rt, ns, names.v[i], err, sizeof(err));
+			const char *finished = NULL;
+			int rc = be.kc ? kcli_stop(be.kc, ns, names.v[i], &finished, err, sizeof(err))
+				       : runtime_stop(be.rt, ns, names.v[i], &finished, err, sizeof(err));
 			if (rc < 0) {
 				cli_error_escaped("%s", err);
 				ret = be.kc ? kcli_exit_code(rc) : CLI_EXIT_NOT_FOUND;
 				if (rc == -EHOSTUNREACH)
 					break; /* once is enough */
+			} else if (rc > 0) {
+				printf("Task/%s already %s: nothing to stop\n", names.v[i],
+				       finished ? finished : "finished");
 			} else if (!be.kc && local_settle(&be, ns, names.v[i], false) == 0) {
 				printf("Task/%s stopped\n", names.v[i]);
 			} else {
@@ -1810,6 +1909,8 @@ const struct cli_command cmd_stop = {
 	"process tree) and records Stopped.  With no `paddock controller` running,\n"
 	"this command does the controller's work itself.  It returns once the task\n"
 	"is finished (at most 60 s, then it says the stop is still pending).\n"
+	"A task that has already finished is left as it is: \"Task/NAME already\n"
+	"Succeeded: nothing to stop\" (exit 0).\n"
 	"Dependents of a stopped task fail with DependencyFailed.\n"
 	CLUSTER_HELP("Sets annotation paddock.dev/stop=true; the cluster's controller stops the run.\n")
 	"\n"
@@ -1827,7 +1928,7 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--ignore-not-found"))
 			ignore = true;
-	int ret = name_args("delete", argc, argv, &ns, &kind, &names);
+	int ret = name_args(&cmd_delete, argc, argv, &ns, &kind, &names);
 	if (ret) {
 		strv_free(&names);
 		return ret;

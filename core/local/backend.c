@@ -178,8 +178,8 @@ static int check_agent_binds(struct runtime *rt, const struct model_agent *a, ch
 	return rc;
 }
 
-int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum model_kind *kind,
-		  char *err, size_t errlen)
+int runtime_apply(struct runtime *rt, json_object *doc, enum store_applied *res,
+		  enum model_kind *kind, char *err, size_t errlen)
 {
 	struct model_limits lim = { .prompt_bytes = rt->cfg->limits.prompt_bytes };
 	enum model_kind k;
@@ -209,7 +209,7 @@ int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum mode
 		if (rc < 0)
 			return rc;
 	}
-	rc = store_apply(rt->store, doc, k, created, err, errlen);
+	rc = store_apply_result(rt->store, doc, k, res, err, errlen);
 	if (rc == 0 && kind)
 		*kind = k;
 	return rc;
@@ -937,13 +937,40 @@ int runtime_serve(struct runtime *rt, volatile sig_atomic_t *stop)
 
 /* ---- stop / delete: intents ---------------------------------------------- */
 
-int runtime_stop(struct runtime *rt, const char *ns, const char *name, char *err, size_t errlen)
+struct stop_req {
+	const char *ns, *name;
+	const char *finished; /* the phase of a finished Task (static), else NULL */
+};
+
+/* In one transaction: a finished Task is left as it is; else the intent. */
+static int stop_locked(struct store *s, void *vctx, char *err, size_t errlen)
 {
-	int rc = store_set_annotation(rt->store, MODEL_TASK, ns, name, MODEL_ANNOTATION_STOP, "true",
-				      err, errlen);
+	struct stop_req *r = vctx;
+	json_object *task = NULL;
+	int rc = store_get(s, MODEL_TASK, r->ns, r->name, &task);
+	if (rc < 0)
+		return rc;
+	const char *phase = jstr(jget(task, "status"), "phase");
+	int p = phase ? model_phase_parse(phase) : -1;
+	json_object_put(task);
+	if (p >= 0 && model_phase_finished((enum model_phase)p)) {
+		r->finished = model_phase_name((enum model_phase)p);
+		return 1;
+	}
+	return store_set_annotation(s, MODEL_TASK, r->ns, r->name, MODEL_ANNOTATION_STOP, "true",
+				    err, errlen);
+}
+
+int runtime_stop(struct runtime *rt, const char *ns, const char *name, const char **finished,
+		 char *err, size_t errlen)
+{
+	struct stop_req r = { ns, name, NULL };
+	int rc = store_tx(rt->store, stop_locked, &r, err, errlen);
 	if (rc == -ENOENT)
 		return errf(err, errlen, -ENOENT, "task \"%s/%s\" not found", ns, name);
-	return rc;
+	if (finished)
+		*finished = r.finished;
+	return rc < 0 ? rc : rc > 0 ? 1 : 0;
 }
 
 int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, const char *name,

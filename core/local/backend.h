@@ -51,9 +51,10 @@ void runtime_close(struct runtime *rt); /* NULL-safe */
 int runtime_lock(struct runtime *rt);
 
 /* Validate (schema, then plugins for Tasks) and store one document.
- * *created tells whether it was new.  Errors name the field. */
-int runtime_apply(struct runtime *rt, json_object *doc, bool *created, enum model_kind *kind,
-		  char *err, size_t errlen);
+ * *res (may be NULL) tells whether it was created, updated or unchanged
+ * (store_apply_result).  Errors name the field. */
+int runtime_apply(struct runtime *rt, json_object *doc, enum store_applied *res,
+		  enum model_kind *kind, char *err, size_t errlen);
 
 /* The controller's work in-process (holding the lock, no daemon): what
  * changed since the last call is reconciled, due timers fire, admission
@@ -64,10 +65,13 @@ int runtime_sync(struct runtime *rt);
 int runtime_serve(struct runtime *rt, volatile sig_atomic_t *stop);
 
 /* Intents (anyone may write them; the controller acts on them).
- * runtime_stop sets the stop annotation.  runtime_delete marks a Task
+ * runtime_stop sets the stop annotation and returns 0; on a Task that has
+ * finished it writes nothing and returns 1, with its phase in *finished
+ * (static; finished may be NULL).  runtime_delete marks a Task
  * for deletion (the controller stops its run, removes its run directory,
  * then the Task); other kinds are deleted at once. */
-int runtime_stop(struct runtime *rt, const char *ns, const char *name, char *err, size_t errlen);
+int runtime_stop(struct runtime *rt, const char *ns, const char *name, const char **finished,
+		 char *err, size_t errlen);
 int runtime_delete(struct runtime *rt, enum model_kind kind, const char *ns, const char *name,
 		   char *err, size_t errlen);
 

@@ -566,8 +566,21 @@ static int64_t last_created_ms(struct store *s)
 	return v;
 }
 
-static int apply_locked(struct store *s, json_object *doc, enum model_kind kind, bool *created,
-			char *err, size_t errlen)
+/* Would writing `copy` (the new stored document) change nothing of old? */
+static bool same_stored(json_object *old, json_object *copy)
+{
+	json_object *o = NULL;
+	json_object_deep_copy(old, &o, NULL);
+	json_object_object_del(o, "status");
+	json_object_object_del(jobj(o, "metadata"), "resourceVersion");
+	bool eq = json_object_equal(o, copy);
+	scrub_data(o); /* a Secret's values */
+	json_object_put(o);
+	return eq;
+}
+
+static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
+			enum store_applied *res, char *err, size_t errlen)
 {
 	const char *kname = model_kind_name(kind);
 	json_object *md = jobj(doc, "metadata");
@@ -654,6 +667,14 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 	json_object_object_add(cmd, "uid", json_object_new_string(uid));
 	json_object_object_add(cmd, "creationTimestamp", json_object_new_string(ts));
 	json_object_object_add(cmd, "generation", json_object_new_int64(generation));
+	if (exists && same_stored(old.doc, copy)) {
+		/* nothing to write: no new resource version, nothing for a
+		 * controller to reconcile */
+		rc = 0;
+		if (res)
+			*res = STORE_APPLY_UNCHANGED;
+		goto out;
+	}
 
 	char *akey = kind == MODEL_TASK ? store_agent_key(copy) : xstrdup("");
 	const char *spec = json_text(copy);
@@ -696,8 +717,8 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 		rc = insert_event(s, sqlite3_last_insert_rowid(s->db), "Normal", "Created",
 				  "task created", err, errlen);
 	free(akey);
-	if (rc == 0 && created)
-		*created = !exists;
+	if (rc == 0 && res)
+		*res = exists ? STORE_APPLY_CONFIGURED : STORE_APPLY_CREATED;
 out:
 	if (kind == MODEL_SECRET) {
 		scrub_data(copy);
@@ -708,15 +729,25 @@ out:
 	return rc;
 }
 
-int store_apply(struct store *s, json_object *doc, enum model_kind kind, bool *created,
-		char *err, size_t errlen)
+int store_apply_result(struct store *s, json_object *doc, enum model_kind kind,
+		       enum store_applied *res, char *err, size_t errlen)
 {
 	bool own;
 	int rc = tx_begin(s, &own, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = apply_locked(s, doc, kind, created, err, errlen);
+	rc = apply_locked(s, doc, kind, res, err, errlen);
 	return tx_end(s, own, rc, err, errlen);
+}
+
+int store_apply(struct store *s, json_object *doc, enum model_kind kind, bool *created,
+		char *err, size_t errlen)
+{
+	enum store_applied res = STORE_APPLY_UNCHANGED;
+	int rc = store_apply_result(s, doc, kind, &res, err, errlen);
+	if (rc == 0 && created)
+		*created = res == STORE_APPLY_CREATED;
+	return rc;
 }
 
 int store_get(struct store *s, enum model_kind kind, const char *ns, const char *name,

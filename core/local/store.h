@@ -72,6 +72,13 @@ int store_tx(struct store *s, store_tx_fn fn, void *ctx, char *err, size_t errle
 int store_apply(struct store *s, json_object *doc, enum model_kind kind, bool *created,
 		char *err, size_t errlen);
 
+/* store_apply() telling what it did.  A document that would store what
+ * is stored already (same content, labels and annotations) is not written
+ * at all: STORE_APPLY_UNCHANGED, the resource version stays. */
+enum store_applied { STORE_APPLY_CREATED, STORE_APPLY_CONFIGURED, STORE_APPLY_UNCHANGED };
+int store_apply_result(struct store *s, json_object *doc, enum model_kind kind,
+		       enum store_applied *res, char *err, size_t errlen);
+
 /* The object with its status (Tasks) and metadata filled.  Owned *out.
  * -ENOENT (no message needed) when absent. */
 int store_get(struct store *s, enum model_kind kind, const char *ns, const char *name,

@@ -159,6 +159,12 @@ check "the Task is on the server as applied" \
 sed -i 's/prompt: first/prompt: second/; s/team: one/team: two/' "$WORK/good.yaml"
 pd apply -f "$WORK/good.yaml"
 expect "apply again updates (configured)" 0 '^Task/a1 configured$'
+rv=$(K -n "$NS" get task a1 -o jsonpath='{.metadata.resourceVersion}')
+pd apply -f "$WORK/good.yaml"
+expect "apply of the same file: unchanged" 0 '^Task/a1 unchanged$'
+check "...for the ConfigMap too" grep -qx 'ConfigMap/cm1 unchanged' "$WORK/out"
+check "...and nothing was written (resourceVersion)" \
+	test "$(K -n "$NS" get task a1 -o jsonpath='{.metadata.resourceVersion}')" = "$rv"
 check "the update replaced spec and labels" \
 	test "$(K -n "$NS" get task a1 -o jsonpath='{.spec.prompt}/{.metadata.labels.team}/{.metadata.generation}')" = "second/two/2"
 status a1 '{"phase":"Running","reason":"Started","message":"running"}'
@@ -470,6 +476,11 @@ check "stop sets annotation paddock.dev/stop=true" \
 	test "$(K -n "$NS" get task r1 -o jsonpath='{.metadata.annotations.paddock\.dev/stop}')" = true
 pd stop nope -n "$NS"
 expect "stop of a missing task: exit 3" 3 "task \"nope\" not found in namespace $NS"
+status a1 '{"phase":"Succeeded","reason":"Succeeded","message":"done"}'
+pd stop a1 -n "$NS"
+expect "stop of a finished task says so" 0 '^Task/a1 already Succeeded: nothing to stop$'
+check "...and sets no annotation" \
+	test -z "$(K -n "$NS" get task a1 -o jsonpath='{.metadata.annotations.paddock\.dev/stop}')"
 # A Job owned by the Task goes with it (background propagation + GC).
 K -n "$NS" create -f - >/dev/null <<EOF
 apiVersion: batch/v1

@@ -326,6 +326,63 @@ START_TEST(apply_rules)
 }
 END_TEST
 
+static enum store_applied apply_res(struct store *s, const char *yaml)
+{
+	enum model_kind k;
+	json_object *d = doc(yaml, &k);
+	enum store_applied res = (enum store_applied)-1;
+	err[0] = '\0';
+	int rc = store_apply_result(s, d, k, &res, err, sizeof(err));
+	ck_assert_msg(rc == 0, "apply: %s", err);
+	json_object_put(d);
+	return res;
+}
+
+/* Re-applying what is stored writes nothing: no resource version, no
+ * change for the controller's watch; any difference is written. */
+START_TEST(apply_unchanged)
+{
+	struct store *s = open_store();
+	ck_assert_int_eq(apply_res(s, T1 "spec: {type: exec, prompt: one}\n"), STORE_APPLY_CREATED);
+	int64_t rv = store_rv(s);
+	ck_assert_int_eq(apply_res(s, T1 "spec: {type: exec, prompt: one}\n"), STORE_APPLY_UNCHANGED);
+	ck_assert_int_eq(store_rv(s), rv);
+	int n = 0;
+	ck_assert_int_eq(store_changed_tasks(s, rv, count_cb, &n), 0);
+	ck_assert_int_eq(n, 0);
+	/* a stop request is kept by a re-apply that does not set it: unchanged */
+	ck_assert_int_eq(store_set_annotation(s, MODEL_TASK, "default", "t1", MODEL_ANNOTATION_STOP,
+					      "true", err, sizeof(err)), 0);
+	rv = store_rv(s);
+	ck_assert_int_eq(apply_res(s, T1 "spec: {type: exec, prompt: one}\n"), STORE_APPLY_UNCHANGED);
+	ck_assert_int_eq(store_rv(s), rv);
+	/* a label, spec.stop, the spec: configured, a new version */
+	ck_assert_int_eq(apply_res(s, "apiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: t1, labels: {a: c}}\n"
+				      "spec: {type: exec, prompt: one}\n"), STORE_APPLY_CONFIGURED);
+	ck_assert_int_gt(store_rv(s), rv);
+	rv = store_rv(s);
+	ck_assert_int_eq(apply_res(s, T1 "spec: {type: exec, prompt: one, stop: true}\n"), STORE_APPLY_CONFIGURED);
+	ck_assert_int_gt(store_rv(s), rv);
+	ck_assert_int_eq(apply_res(s, T1 "spec: {type: exec, prompt: two}\n"), STORE_APPLY_CONFIGURED);
+	/* other kinds too */
+	const char *cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {k: v}\n";
+	const char *sec = "apiVersion: v1\nkind: Secret\nmetadata: {name: sec}\nstringData: {k: v}\n";
+	ck_assert_int_eq(apply_res(s, cm), STORE_APPLY_CREATED);
+	ck_assert_int_eq(apply_res(s, sec), STORE_APPLY_CREATED);
+	rv = store_rv(s);
+	ck_assert_int_eq(apply_res(s, cm), STORE_APPLY_UNCHANGED);
+	ck_assert_int_eq(apply_res(s, sec), STORE_APPLY_UNCHANGED);
+	ck_assert_int_eq(store_rv(s), rv);
+	ck_assert_int_eq(apply_res(s, "apiVersion: v1\nkind: Secret\nmetadata: {name: sec}\nstringData: {k: w}\n"),
+			 STORE_APPLY_CONFIGURED);
+	/* store_apply() still says created or not */
+	bool created = true;
+	ck_assert_int_eq(apply(s, cm, &created), 0);
+	ck_assert(!created);
+	store_close(s);
+}
+END_TEST
+
 static int collect_names(json_object *o, void *ctx)
 {
 	struct strv *v = ctx;
@@ -600,6 +657,7 @@ int main(void)
 	tcase_add_test(tc, default_dir);
 	tcase_add_test(tc, versions_and_intents);
 	tcase_add_test(tc, apply_rules);
+	tcase_add_test(tc, apply_unchanged);
 	tcase_add_test(tc, fifo_queue);
 	tcase_add_test(tc, events);
 	tcase_add_test(tc, secrets_and_configmaps);

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The CLI as a user reads it (issue 15): `stop` on a finished task says so
+# and writes nothing; `help` everywhere; a bad option is named with the
+# command's usage line; costs as $0.0003; `unchanged` on a no-op apply
+# (nothing written); tables aligned and without trailing spaces.
+. "$(dirname "$0")/lib.sh"
+command -v bwrap >/dev/null || { echo "SKIP: bwrap not installed"; exit 77; }
+cat >"$work/agents.yaml" <<'EOT'
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: quick}
+spec: {type: exec, command: "echo ok"}
+EOT
+pd apply -f "$work/agents.yaml" >/dev/null
+j() { pd get "$1" "$2" -o json | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$3"; }
+# run CMD...: stdout in $out, stderr in $err, exit status in $rc
+run() { set +e; "$@" >"$work/out" 2>"$work/err"; rc=$?; set -e; out=$(cat "$work/out"); err=$(cat "$work/err"); }
+want() { # want WHAT EXPECTED ACTUAL
+	[ "$2" = "$3" ] || fail "$1: expected
+$2
+got
+$3"
+}
+
+stop_finished() {
+	pd run --agent quick --name done1 -p go >/dev/null || fail "done1 failed"
+	local rv; rv=$(j task done1 'd["metadata"]["resourceVersion"]')
+	run pd stop done1
+	want "stop of a Succeeded task" "0:Task/done1 already Succeeded: nothing to stop" "$rc:$out"
+	want "stop of a Succeeded task, stderr" "" "$err"
+	want "nothing written (resourceVersion)" "$rv" "$(j task done1 'd["metadata"]["resourceVersion"]')"
+	want "no stop annotation" "None" "$(j task done1 'd["metadata"].get("annotations", {}).get("paddock.dev/stop")')"
+	pd run --agent quick --name pending1 -p go --detach >/dev/null 2>&1
+	run pd stop pending1
+	want "stop of a Pending task (no controller: done in-process)" "0:Task/pending1 stopped" "$rc:$out"
+	run pd stop pending1 done1
+	want "stop again" "0:Task/pending1 already Stopped: nothing to stop
+Task/done1 already Succeeded: nothing to stop" "$rc:$out"
+	run pd stop nope
+	want "stop of a missing task" '3:paddock: task "default/nope" not found' "$rc:$err"
+	pass "stop on a finished task says so, exit 0, and writes nothing"
+}
+
+help_everywhere() {
+	run pd help --help
+	want "help --help" 0 "$rc"
+	want "help --help's first line" "Usage: paddock help [COMMAND]" "$(head -1 <<<"$out")"
+	local h="$out"
+	run pd help -h
+	want "help -h" "$h" "$out"
+	run pd help help
+	want "help help" "$h" "$out"
+	run pd help get
+	want "help get" 0 "$rc"
+	want "help get = get --help" "$(pd get --help)" "$out"
+	run pd help
+	grep -q '^  help  *show help for paddock or a command$' <<<"$out" || fail "help is not listed: $out"
+	run pd help nosuch
+	want "help of an unknown command" 2 "$rc"
+	grep -q '^paddock: help: unknown command "nosuch": valid commands are run, ' <<<"$err" || fail "help nosuch: $err"
+	pass "paddock help --help, help help, help COMMAND"
+}
+
+bad_options() {
+	local get_usage='Usage: paddock get (tasks|agents|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]'
+	run pd get tasks --foo
+	want "get --foo" "2:paddock: get: unknown option \"--foo\"
+$get_usage
+Run 'paddock get --help' for the options." "$rc:$err"
+	want "get --foo, stdout" "" "$out"
+	run pd get --foo=bar tasks
+	want "get --foo=bar" 'paddock: get: unknown option "--foo"' "$(head -1 <<<"$err")"
+	run pd get tasks -x
+	want "get -x" 'paddock: get: unknown option "-x"' "$(head -1 <<<"$err")"
+	run pd get tasks -n
+	want "get -n" "2:paddock: get: option \"-n\" needs an argument
+$get_usage" "$rc:$(head -2 <<<"$err")"
+	run pd get tasks --namespace
+	want "get --namespace" 'paddock: get: option "--namespace" needs an argument' "$(head -1 <<<"$err")"
+	run pd run --watch=1 -p x --type exec
+	want "run --watch=1" 'paddock: run: option "--watch" takes no argument' "$(head -1 <<<"$err")"
+	local cmd
+	for cmd in run apply get describe logs stop delete plugins install; do
+		run pd $cmd x --bogus
+		want "$cmd --bogus" "2:paddock: $cmd: unknown option \"--bogus\"" "$rc:$(head -1 <<<"$err")"
+		want "$cmd --bogus: the usage line" "$(pd $cmd --help | head -1)" "$(sed -n 2p <<<"$err")"
+		want "$cmd --bogus: the hint" "Run 'paddock $cmd --help' for the options." "$(sed -n '$p' <<<"$err")"
+	done
+	run pd --bogus get tasks
+	want "paddock --bogus" "2:paddock: unknown option \"--bogus\"
+Usage: paddock [GLOBAL OPTIONS] COMMAND [ARGS...]
+Run 'paddock help' for the options." "$rc:$err"
+	run pd --config
+	want "paddock --config" 'paddock: option "--config" needs an argument' "$(head -1 <<<"$err")"
+	pass "bad options are named, with the command's usage line (exit 2)"
+}
+
+unchanged_apply() {
+	cat >"$work/objs.yaml" <<'EOT'
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: later, labels: {a: b}}
+spec: {agentRef: {name: quick}, prompt: hi}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm1}
+data: {k: v}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s1}
+stringData: {k: v}
+EOT
+	run pd apply -f "$work/objs.yaml"
+	want "first apply" "0:Task/later created
+ConfigMap/cm1 created
+Secret/s1 created" "$rc:$out"
+	local rv; rv=$(j task later 'd["metadata"]["resourceVersion"]')
+	run pd apply -f "$work/objs.yaml"
+	want "the same again" "0:Task/later unchanged
+ConfigMap/cm1 unchanged
+Secret/s1 unchanged" "$rc:$out"
+	want "an unchanged task is not written (resourceVersion)" "$rv" "$(j task later 'd["metadata"]["resourceVersion"]')"
+	run pd apply -f "$work/agents.yaml"
+	want "an unchanged Agent" "0:Agent/quick unchanged" "$rc:$out"
+	sed -i 's/a: b/a: c/; s/k: v}/k: w}/' "$work/objs.yaml"
+	run pd apply -f "$work/objs.yaml"
+	want "changed" "0:Task/later configured
+ConfigMap/cm1 configured
+Secret/s1 configured" "$rc:$out"
+	[ "$(j task later 'd["metadata"]["resourceVersion"]')" != "$rv" ] || fail "a changed task kept its resourceVersion"
+	pd delete task later >/dev/null
+	pass "apply of an unchanged document prints unchanged and writes nothing"
+}
+
+# Every line of file $1 without trailing spaces, and each column up to AGE
+# (never empty) starting where its header does.
+check_table() {
+	python3 - "$1" <<'PY' || fail "table $1: $(cat "$1")"
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")[:-1]
+assert lines, "empty"
+for l in lines:
+    assert not l.endswith(" "), "trailing space: %r" % l
+head = lines[0]
+words = [(m.group(), m.start()) for m in re.finditer(r"\S+", head)]
+starts = []
+for w, s in words:
+    starts.append(s)
+    if w == "AGE":
+        break
+for l in lines[1:]:
+    for s in starts[1:]:
+        assert l[s - 1] == " " and l[s] != " ", "column %d of %r" % (s, l)
+PY
+}
+
+tables() {
+	local long=a-task-with-a-rather-long-name-for-the-table-x
+	pd run --agent quick --name "$long" -p go >/dev/null || fail "$long failed"
+	pd run --agent quick --name t2 -p go >/dev/null || fail "t2 failed"
+	pd get tasks >"$work/t1"
+	check_table "$work/t1"
+	grep -q "^$long  *agent:quick  *Succeeded " "$work/t1" || fail "the long name's row: $(cat "$work/t1")"
+	pd get tasks -o wide >"$work/t2"
+	check_table "$work/t2"
+	pd get tasks -A >"$work/t3"
+	check_table "$work/t3"
+	pd get task t2 >"$work/t4"
+	check_table "$work/t4"
+	grep -q '^t2  *agent:quick  *Succeeded  *[0-9]*s$' "$work/t4" || fail "one task's row: $(cat "$work/t4")"
+	pd get agents >"$work/t5"
+	check_table "$work/t5"
+	pd get configmaps >"$work/t6"
+	check_table "$work/t6"
+	pd describe task t2 >"$work/d"
+	! grep -n ' $' "$work/d" || fail "describe has trailing spaces"
+	grep -q '^  [0-9T:.-]*Z  *Normal  *Created  *task created$' "$work/d" || fail "describe's events: $(cat "$work/d")"
+	pass "tables are aligned (long names too) and have no trailing spaces"
+}
+
+costs() {
+	# a fake claude CLI reporting a cost, in a 0700 directory as config-check.sh does
+	local cli=$work/agents/bin/fake-claude
+	mkdir -p "$(dirname "$cli")"
+	cat >"$cli" <<'EOT'
+#!/bin/sh
+echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","total_cost_usd":0.000282,"usage":{"input_tokens":10,"output_tokens":2}}'
+EOT
+	chmod 0755 "$cli"
+	chmod 0700 "$work"
+	sed -i '/^drivers:/d' "$PADDOCK_CONFIG"
+	echo "drivers: {exec: {enabled: true}, claude-code: {enabled: true, settings: {bin: \"$cli\"}}}" >>"$PADDOCK_CONFIG"
+	pd run --type claude-code --credentials none --name costly -p hi >/dev/null 2>&1 ||
+		fail "the fake claude task failed: $(pd describe task costly 2>&1)"
+	pd describe task costly >"$work/d"
+	grep -qx '  costUSD: \$0.0003' "$work/d" || fail "describe's cost: $(sed -n '/^Usage:/,/^[A-Z]/p' "$work/d")"
+	want "JSON keeps the number" "True" "$(j task costly 'abs(d["status"]["usage"]["costUSD"] - 0.000282) < 1e-12')"
+	pd get task costly -o yaml | grep -q '^    costUSD: 0\.00028' || fail "YAML: $(pd get task costly -o yaml | grep costUSD)"
+	pass "describe prints the cost as \$0.0003; -o json/yaml keep the number"
+}
+
+run_case stop_finished
+run_case help_everywhere
+run_case bad_options
+run_case unchanged_apply
+run_case tables
+run_case costs
+[ ${#failed[@]} -eq 0 ] || fail "failed: ${failed[*]}"

@@ -80,7 +80,6 @@ void ctl_test_pause(const char *point, const char *key)
 
 /* ---- the queue and the timers ------------------------------------------ */
 
-static bool fifo_before(json_object *a, json_object *b);
 
 struct ctl *ctl_new(const struct pd_config *cfg, const struct plugin_set *ps,
 		    const struct ctl_backend *ops, void *b)
@@ -188,7 +187,7 @@ static void collect_cb(struct ctl *c, json_object *task)
 static int fifo_cmp(const void *pa, const void *pb)
 {
 	json_object *a = *(json_object *const *)pa, *b = *(json_object *const *)pb;
-	return fifo_before(a, b) ? -1 : fifo_before(b, a) ? 1 : 0;
+	return ctl_fifo_before(a, b) ? -1 : ctl_fifo_before(b, a) ? 1 : 0;
 }
 
 void ctl_enqueue_all(struct ctl *c)
@@ -310,8 +309,9 @@ static int write_phase(struct ctl *c, json_object *task, json_object *st, enum r
 static void after_transition(struct ctl *c, enum rec_phase from, enum rec_phase to)
 {
 	if (rec_phase_terminal(to)) {
+		/* Only a Waiting task depends on another's end: a Pending one
+		 * has not been looked at yet and is in the queue already. */
 		(void)c->ops->list(c->b, REC_WAITING, enqueue_cb, c);
-		(void)c->ops->list(c->b, REC_PENDING, enqueue_cb, c);
 	}
 	if (from == REC_RUNNING || to == REC_QUEUED || rec_phase_terminal(to))
 		c->admit = true;
@@ -355,8 +355,7 @@ static void agent_key_of(const struct model_task *t, char *key, size_t n)
 		key[0] = '\0';
 }
 
-/* FIFO: creation time, then uid. */
-static bool fifo_before(json_object *a, json_object *b)
+bool ctl_fifo_before(json_object *a, json_object *b)
 {
 	json_object *ma = jget(a, "metadata"), *mb = jget(b, "metadata");
 	int64_t ca = jtime(ma, "creationTimestamp"), cb = jtime(mb, "creationTimestamp");
@@ -373,7 +372,7 @@ static bool head_of_queue(struct ctl *c, json_object *task, const char *akey)
 	if (!head)
 		return true;
 	bool first = str_eq(jstr(jget(head, "metadata"), "uid"), jstr(jget(task, "metadata"), "uid")) ||
-		     fifo_before(task, head);
+		     ctl_fifo_before(task, head);
 	json_object_put(head);
 	return first;
 }
@@ -668,7 +667,7 @@ static void consider(json_object **best, json_object *cand)
 {
 	if (!cand)
 		return;
-	if (!*best || fifo_before(cand, *best)) {
+	if (!*best || ctl_fifo_before(cand, *best)) {
 		json_object_put(*best);
 		*best = cand;
 	} else {

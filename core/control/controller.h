@@ -135,6 +135,9 @@ void ctl_admit(struct ctl *c);
 int ctl_process(struct ctl *c);
 /* Wall-clock ms of the next timer (0: none). */
 int64_t ctl_next_due(const struct ctl *c);
+/* FIFO order of two tasks: creationTimestamp, then uid (both backends). */
+bool ctl_fifo_before(json_object *a, json_object *b);
+
 /* Keys waiting in the queue. */
 unsigned long ctl_queue_len(const struct ctl *c);
 /* Status writes made, ever. */

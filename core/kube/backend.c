@@ -597,16 +597,6 @@ static void agent_key(json_object *task, char *key, size_t n)
 	snprintf(key, n, "%s/%s", ns ? ns : "", name);
 }
 
-/* FIFO: creationTimestamp, then uid (the order lives in the objects). */
-static bool fifo_before(json_object *a, json_object *b)
-{
-	json_object *ma = jget(a, "metadata"), *mb = jget(b, "metadata");
-	int64_t ca = jtime(ma, "creationTimestamp"), cb = jtime(mb, "creationTimestamp");
-	if (ca != cb)
-		return ca < cb;
-	const char *ua = jstr(ma, "uid"), *ub = jstr(mb, "uid");
-	return strcmp(ua ? ua : "", ub ? ub : "") < 0;
-}
 
 static json_object *op_get(void *b, const char *ns, const char *name)
 {
@@ -752,7 +742,7 @@ static int queued_cb(void *ctx, json_object *task)
 		return 0;
 	if (model_stop_requested(task))
 		return 0;
-	if (!f->best || fifo_before(task, f->best))
+	if (!f->best || ctl_fifo_before(task, f->best))
 		f->best = task;
 	return 0;
 }

@@ -583,19 +583,6 @@ static int task_view(struct kctl *k, json_object *task, bool plugins, struct mod
 
 static void sweep_orphans(struct kctl *k);
 
-static void agent_key(json_object *task, char *key, size_t n)
-{
-	json_object *spec = jget(task, "spec"), *ref = jget(spec, "agentRef");
-	const char *name = jstr(ref, "name");
-	if (!name) {
-		key[0] = '\0';
-		return;
-	}
-	const char *ns = jstr(ref, "namespace");
-	if (!ns)
-		ns = jstr(jget(task, "metadata"), "namespace");
-	snprintf(key, n, "%s/%s", ns ? ns : "", name);
-}
 
 
 static json_object *op_get(void *b, const char *ns, const char *name)
@@ -673,7 +660,7 @@ static int count_cb(void *ctx, json_object *task)
 		return 0;
 	if (f->key) {
 		char key[320];
-		agent_key(task, key, sizeof(key));
+		model_task_agent_key(task, key, sizeof(key));
 		if (strcmp(key, f->key) != 0)
 			return 0;
 	}
@@ -730,7 +717,7 @@ static int queued_cb(void *ctx, json_object *task)
 	if (task_phase_of(task) != REC_QUEUED)
 		return 0;
 	char key[320];
-	agent_key(task, key, sizeof(key));
+	model_task_agent_key(task, key, sizeof(key));
 	if (f->keys) {
 		for (size_t i = 0; i < f->keys->n; i++)
 			if (!strcmp(f->keys->v[i], key))
@@ -1030,7 +1017,7 @@ static int queue_depth_cb(void *ctx, json_object *task)
 	if (task_phase_of(task) != REC_QUEUED)
 		return 0;
 	char key[320];
-	agent_key(task, key, sizeof(key));
+	model_task_agent_key(task, key, sizeof(key));
 	json_object *v = NULL;
 	long n = json_object_object_get_ex(depths, key[0] ? key : "(none)", &v) ?
 			 (long)json_object_get_int64(v) : 0;

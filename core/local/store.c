@@ -440,14 +440,9 @@ static void new_uid(char out[37])
 
 char *store_agent_key(json_object *task)
 {
-	json_object *ref = jobj(jobj(task, "spec"), "agentRef");
-	const char *name = jstr(ref, "name");
-	if (!name)
-		return xstrdup("");
-	const char *ns = jstr(ref, "namespace");
-	if (!ns)
-		ns = jstr(jobj(task, "metadata"), "namespace");
-	return xasprintf("%s/%s", ns ? ns : MODEL_DEFAULT_NAMESPACE, name);
+	char key[320];
+	model_task_agent_key(task, key, sizeof(key));
+	return xstrdup(key);
 }
 
 /* The document minus metadata, status and spec.stop: what "the spec"

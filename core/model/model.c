@@ -1706,3 +1706,17 @@ bool model_stop_requested(json_object *task)
 	return str_eq(jstr(jget(jget(task, "metadata"), "annotations"), MODEL_ANNOTATION_STOP),
 		      "true");
 }
+
+void model_task_agent_key(json_object *task, char *key, size_t n)
+{
+	json_object *ref = jget(jget(task, "spec"), "agentRef");
+	const char *name = jstr(ref, "name");
+	if (!name) {
+		snprintf(key, n, "%s", "");
+		return;
+	}
+	const char *ns = jstr(ref, "namespace");
+	if (!ns)
+		ns = jstr(jget(task, "metadata"), "namespace");
+	snprintf(key, n, "%s/%s", ns ? ns : MODEL_DEFAULT_NAMESPACE, name);
+}

@@ -71,6 +71,11 @@ int model_from_server(json_object *obj, const struct model_limits *lim, enum mod
 		      json_object **out, char *err, size_t errlen);
 
 /* Name checks (Kubernetes rules). */
+/* The agent key of a Task document: "NS/NAME" of its agentRef (NS: the
+ * ref's, else the Task's), "" with spec.type.  Both backends count
+ * capacity by it. */
+void model_task_agent_key(json_object *task, char *key, size_t n);
+
 /* spec.stop is true or annotation MODEL_ANNOTATION_STOP is "true". */
 bool model_stop_requested(json_object *task);
 

@@ -186,7 +186,7 @@ metadata: {name: proxy-prober}
 spec:
   type: exec
   command: "python3 $work/proxy-probe.py $port4 $other; cat probes.txt"
-  sandbox: {readOnlyPaths: ["$work/proxy-probe.py"]}
+  sandbox: {readOnlyPaths: ["$work/proxy-probe.py"], env: {HTTPS_PROXY: "http://evil.example:1", no_proxy: "*"}}
 EOT
 	pd apply -f "$work/proxy-agent.yaml" >/dev/null
 	pd run --agent proxy-prober --name allow1 -p go >"$work/allow1.out" 2>&1 ||

@@ -76,10 +76,10 @@ YAML
 "$bin" --config "$tmp/paddock.yaml" plugins >"$tmp/plugins.out" 2>"$tmp/plugins.err" ||
 	{ cat "$tmp/plugins.out" "$tmp/plugins.err" >&2; fail "paddock plugins exited $?"; }
 awk -v so="$plugindir/hello.so" '
-	$1 == "driver" && $2 == "hello" && $3 == "0.1.0" && $4 == "1.0" && $5 == "enabled" &&
+	$1 == "driver" && $2 == "hello" && $3 == "0.1.0" && $4 == "1.1" && $5 == "enabled" &&
 	$6 == so { found = 1 }
 	END { exit !found }' "$tmp/plugins.out" ||
-	{ cat "$tmp/plugins.out" >&2; fail "paddock plugins does not list hello 0.1.0 ABI 1.0 enabled"; }
+	{ cat "$tmp/plugins.out" >&2; fail "paddock plugins does not list hello 0.1.0 ABI 1.1 enabled"; }
 
 "$bin" --config "$tmp/paddock.yaml" config check >"$tmp/check.out" 2>&1 ||
 	{ cat "$tmp/check.out" >&2; fail "paddock config check failed"; }

@@ -50,7 +50,7 @@ const struct cli_command cmd_version = {
 		"\n"
 		"Example:\n"
 		"  $ paddock version\n"
-		"  paddock " PACKAGE_VERSION " (plugin ABI 1.0)\n",
+		"  paddock " PACKAGE_VERSION " (plugin ABI 1.1)\n",
 	.fn = version_fn,
 };
 
@@ -234,7 +234,7 @@ const struct cli_command cmd_plugins = {
 		"  context  text         0.1.0    1.0    enabled    /usr/local/lib/paddock/plugins/text.so\n"
 		"\n"
 		"  refused:\n"
-		"    /usr/local/lib/paddock/plugins/old.so: ABI 2.0 not supported (host 1.0)\n"
+		"    /usr/local/lib/paddock/plugins/old.so: ABI 2.0 not supported (host 1.1)\n"
 		"\n"
 		"  $ PADDOCK_PLUGIN_PATH=$HOME/.local/lib/paddock paddock plugins -o json\n",
 	.fn = plugins_fn,

@@ -9,6 +9,7 @@
 
 #include <paddock/plugin.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/conf.h"
 
@@ -47,6 +48,19 @@ const struct loaded_plugin *plugins_context(const struct plugin_set *s, const ch
 static inline const struct paddock_driver_ops *plugin_driver_ops(const struct loaded_plugin *p)
 {
 	return (const struct paddock_driver_ops *)p->desc->ops;
+}
+/* The driver op `field` if the plugin was built with it (ABI 1.1 ops lie
+ * beyond a 1.0 plugin's ops_size) and set, else NULL:
+ *   PLUGIN_DRIVER_OP(p, renderer_line) */
+#define PLUGIN_DRIVER_OP(p, field)                                                        \
+	(plugin_ops_size(p) >= offsetof(struct paddock_driver_ops, field) +                \
+					sizeof(((struct paddock_driver_ops *)0)->field)      \
+		 ? plugin_driver_ops(p)->field                                              \
+		 : NULL)
+static inline uint32_t plugin_ops_size(const struct loaded_plugin *p)
+{
+	uint32_t own = *(const uint32_t *)p->desc->ops;
+	return p->desc->ops_size < own ? p->desc->ops_size : own;
 }
 static inline const struct paddock_context_ops *plugin_context_ops(const struct loaded_plugin *p)
 {

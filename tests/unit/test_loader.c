@@ -60,7 +60,7 @@ START_TEST(refusals)
 	int rc = plugins_load(c, false, &s, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 
-	ck_assert_str_eq(refusal(s, "bad-major.so"), "ABI 2.0 not supported (host 1.0)");
+	ck_assert_str_eq(refusal(s, "bad-major.so"), "ABI 2.1 not supported (host 1.1)");
 	ck_assert_str_eq(refusal(s, "bad-minor.so"),
 			 "ABI 1.9 is newer than the host's 1.0: upgrade paddock");
 	ck_assert_str_eq(refusal(s, "short-size.so"), "descriptor size 16 too small (need 64)");
@@ -149,7 +149,7 @@ static void enabled_fails(const char *yaml, bool instantiate, const char *want)
 START_TEST(enabled_bad)
 {
 	enabled_fails("drivers:\n  good-driver: {}\n  bad-major: {}\n", false,
-		      FIXDIR "/bad-major.so: ABI 2.0 not supported (host 1.0)");
+		      FIXDIR "/bad-major.so: ABI 2.1 not supported (host 1.1)");
 	enabled_fails("drivers:\n  short-size: {}\n", true,
 		      FIXDIR "/short-size.so: descriptor size 16 too small (need 64)");
 	enabled_fails("drivers:\n  no-entry: {}\n", true,

@@ -33,6 +33,14 @@
  * Changelog of minor versions (append only)
  *   1.0  (Paddock 0.1)  first stable ABI: descriptor, host services,
  *        plan builder, driver ops, context ops.
+ *   1.1  (Paddock 0.2)  credentials as placeholders: task view fields
+ *        credential_endpoint and credential_placeholder, plan builder
+ *        add_credential_route and struct paddock_credential_route; driver
+ *        ops for people and budgets: renderer_new/renderer_line/
+ *        renderer_free (readable agent activity, enum paddock_render_kind)
+ *        and parser_peek (usage so far, while the stream runs).  A 1.0
+ *        plugin keeps loading: its credentials are injected as in 1.0
+ *        (`paddock plugins` warns), its stream is shown raw.
  */
 #ifndef PADDOCK_PLUGIN_H
 #define PADDOCK_PLUGIN_H
@@ -45,7 +53,7 @@ extern "C" {
 #endif
 
 #define PADDOCK_ABI_MAJOR 1
-#define PADDOCK_ABI_MINOR 0
+#define PADDOCK_ABI_MINOR 1
 
 /* The one symbol every plugin exports. */
 #define PADDOCK_ENTRY_SYMBOL "paddock_plugin_entry"
@@ -190,6 +198,18 @@ struct paddock_task_view {
 	 * e.g. "command") or NULL.  Borrowed. */
 	const char *(*agent_field)(const struct paddock_task_view *self, const char *key);
 	const void *priv;             /* host's, do not touch */
+
+	/* 1.1.  When credential_endpoint is non-NULL, the host keeps the
+	 * model credential out of the run: the driver gives the agent
+	 * `credential_placeholder` where the secret would go (the CLIs insist
+	 * on a non-empty key) and `credential_endpoint`, a plain-HTTP base URL
+	 * served by the run's egress proxy, where its upstream base URL would
+	 * go, and declares the upstream with plan->add_credential_route.  The
+	 * proxy puts the real value in the declared header and forwards over
+	 * TLS.  NULL (an older host, or credentials "none"): inject by
+	 * reference as in 1.0.  Check with PADDOCK_HAS_FIELD first. */
+	const char *credential_endpoint;
+	const char *credential_placeholder;
 };
 
 /* One item of spec.contexts[] (an Agent's or a Task's). */
@@ -216,6 +236,21 @@ struct paddock_git_fetch {
 	const char *subpath;       /* path within the repository to keep, or NULL */
 	const char *dest;          /* relative to the workspace; "" or "." for the workspace itself */
 	const char *secret_name;   /* Secret with `token` or `ssh-privatekey`, or NULL */
+};
+
+/* 1.1: where a credential may be sent.  The proxy accepts requests on the
+ * task's credential_endpoint only when they carry the placeholder (in
+ * `header`, after `prefix`), replaces it with the Secret's value and sends
+ * the request to `upstream` + the request's path.  Nothing else is
+ * forwarded with the credential. */
+struct paddock_credential_route {
+	uint32_t size;
+	const char *upstream;     /* "https://api.anthropic.com" (http:// only where the
+				   * operator allows plain HTTP, e.g. a local model server) */
+	const char *header;       /* "x-api-key", "Authorization", "x-goog-api-key" ... */
+	const char *prefix;       /* text before the value in that header ("Bearer "), or NULL */
+	const char *secret_name;  /* Secret in the run's namespace */
+	const char *secret_key;
 };
 
 /* The plan under construction.  Every method copies what it is given. */
@@ -249,6 +284,10 @@ struct paddock_plan_builder {
 	int (*add_git)(void *ctx, const struct paddock_git_fetch *fetch);
 	/* Report a problem with the field at `path` (e.g. "spec.model"). */
 	void (*log)(void *ctx, int level, const char *msg);
+
+	/* 1.1: declare the one credential route of this run (see
+	 * struct paddock_credential_route); -EEXIST on a second call. */
+	int (*add_credential_route)(void *ctx, const struct paddock_credential_route *route);
 };
 
 /* ------------------------------------------------------------------ */
@@ -271,6 +310,18 @@ enum paddock_outcome {
 	PADDOCK_OUTCOME_SUCCESS = 1,
 	PADDOCK_OUTCOME_FAILED = 2,
 };
+
+/* 1.1: what a rendered line is, so a terminal or a page can style it. */
+enum paddock_render_kind {
+	PADDOCK_RENDER_TEXT = 0,   /* the assistant's text */
+	PADDOCK_RENDER_TOOL = 1,   /* a tool call with its key argument: "Bash: npm test" */
+	PADDOCK_RENDER_RESULT = 2, /* a tool's result, short: "ok", "failed: exit 1" */
+	PADDOCK_RENDER_ERROR = 3,  /* an error the agent or its API reported */
+	PADDOCK_RENDER_USAGE = 4,  /* running totals: "tokens 1200 in / 300 out, $0.0123" */
+	PADDOCK_RENDER_NOTE = 5,   /* anything else worth a line: session start, final result */
+};
+
+typedef void (*paddock_emit_fn)(void *emit_ctx, int kind, const char *text, size_t len);
 
 struct paddock_driver_ops {
 	uint32_t size;
@@ -304,6 +355,23 @@ struct paddock_driver_ops {
 	void (*parser_line)(void *parser, const char *line, size_t len);
 	void (*parser_finish)(void *parser, int exit_code, struct paddock_run_result *out);
 	void (*parser_free)(void *parser); /* NULL-safe */
+
+	/* 1.1 (each may be NULL).  parser_peek fills the token and cost fields
+	 * of *so_far with what the stream has reported up to now (-1 / < 0
+	 * when unknown; the other fields are left untouched); the host calls
+	 * it between parser_line calls, for live progress and budgets. */
+	void (*parser_peek)(void *parser, struct paddock_run_result *so_far);
+
+	/* A renderer turns the stream into lines for people: one instance per
+	 * reader, fed every line of the stream in order.  For each line it
+	 * calls emit zero times (noise it knows, or nothing worth showing) or
+	 * more, once per human line: `text` is `len` bytes of UTF-8 without a
+	 * newline, borrowed for the call; the host escapes control characters.
+	 * A driver without a renderer is shown raw. */
+	int (*renderer_new)(void *instance, void **renderer);
+	void (*renderer_line)(void *renderer, const char *line, size_t len,
+			      paddock_emit_fn emit, void *emit_ctx);
+	void (*renderer_free)(void *renderer); /* NULL-safe */
 };
 
 /* ------------------------------------------------------------------ */

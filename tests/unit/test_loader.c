@@ -62,7 +62,7 @@ START_TEST(refusals)
 
 	ck_assert_str_eq(refusal(s, "bad-major.so"), "ABI 2.1 not supported (host 1.1)");
 	ck_assert_str_eq(refusal(s, "bad-minor.so"),
-			 "ABI 1.9 is newer than the host's 1.0: upgrade paddock");
+			 "ABI 1.9 is newer than the host's 1.1: upgrade paddock");
 	ck_assert_str_eq(refusal(s, "short-size.so"), "descriptor size 16 too small (need 64)");
 	ck_assert_str_eq(refusal(s, "no-entry.so"),
 			 "no symbol paddock_plugin_entry: not a Paddock plugin");

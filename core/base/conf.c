@@ -890,7 +890,6 @@ static struct pd_config *config_alloc(void)
 	struct pd_config *c = xcalloc(1, sizeof(*c));
 	c->backend = xstrdup("local");
 	c->isolation = xstrdup("bwrap");
-	c->egress = xstrdup("open");
 	strv_push(&c->plugin_dirs, PADDOCK_PLUGINDIR);
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_FORMAT_KV;

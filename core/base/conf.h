@@ -62,9 +62,11 @@ struct pd_config {
 	int log_format;           /* enum log_format; default kv */
 	bool allow_loopback;      /* network.allowLoopback: URL contexts may reach 127/8, ::1 */
 	bool allow_private;       /* network.allowPrivate: URL contexts may reach RFC 1918 */
-	char *egress;             /* network.egress: "open" (default: the host's network),
-				   * "none" (a network namespace with loopback only) or
-				   * "allowlist" (that, plus Paddock's egress proxy) */
+	char *egress;             /* network.egress: "open" (the host's network),
+				   * "none" (loopback only), "allowlist" (that, plus
+				   * Paddock's egress proxy); NULL when unset: see
+				   * pipeline_egress (allowlist as root with bwrap,
+				   * else open) */
 	struct strv egress_allow; /* network.allow: "host", "*.domain", "host:port" */
 	char *kubeconfig;         /* kubernetes.kubeconfig */
 	char *kube_namespace;     /* kubernetes.namespace */

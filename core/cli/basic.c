@@ -89,6 +89,17 @@ static void print_table(const struct pd_config *cfg, const struct plugin_set *s)
 			printf(" %s", cfg->plugin_dirs.v[i]);
 		printf(")\n");
 	}
+	bool old = false;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct paddock_plugin *d = s->v[i].desc;
+		if (d->kind != PADDOCK_KIND_DRIVER || d->abi_minor >= 1)
+			continue;
+		if (!old)
+			printf("\nwarnings:\n");
+		old = true;
+		printf("  driver %s is built for ABI %u.%u: it cannot route its credential through the egress proxy, so its agents hold their key; rebuild it against this Paddock's headers\n",
+		       d->name, (unsigned)d->abi_major, (unsigned)d->abi_minor);
+	}
 	if (s->n_refused) {
 		printf("\nrefused:\n");
 		for (size_t i = 0; i < s->n_refused; i++)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "base/jsonutil.h"
@@ -358,6 +359,29 @@ static int resolve_item(void *ctx, const struct loaded_plugin *p,
 	return r < 0 ? r : 0;
 }
 
+/* A driver that routes its credential must not also hand it to the
+ * agent: no variable or file of the plan may reference the routed
+ * Secret key. */
+static int route_check(const struct run_plan *plan, const char *driver, char *err, size_t errlen)
+{
+	const struct plan_route *r = plan->route;
+	if (!r)
+		return 0;
+	for (size_t i = 0; i < plan->n_env; i++)
+		if (str_eq(plan->env[i].secret_name, r->secret_name) &&
+		    str_eq(plan->env[i].secret_key, r->secret_key))
+			return errf(err, errlen, -EINVAL,
+				    "driver %s routes its credential through the proxy and also puts it in %s: a driver bug",
+				    driver, plan->env[i].name);
+	for (size_t i = 0; i < plan->n_files; i++)
+		if (str_eq(plan->files[i].secret_name, r->secret_name) &&
+		    str_eq(plan->files[i].secret_key, r->secret_key))
+			return errf(err, errlen, -EINVAL,
+				    "driver %s routes its credential through the proxy and also writes it to %s: a driver bug",
+				    driver, plan->files[i].path);
+	return 0;
+}
+
 int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 		  const struct model_task *t, const struct model_agent *a, const char *prompt,
 		  struct run_plan *plan, char *err, size_t errlen)
@@ -373,6 +397,10 @@ int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 	const struct paddock_driver_ops *ops = plugin_driver_ops(d);
 	struct paddock_task_view v;
 	pipeline_view(t, a, &e, prompt, &v);
+	if (plan->route_endpoint && !str_eq(e.cred_type, "none")) {
+		v.credential_endpoint = plan->route_endpoint;
+		v.credential_placeholder = plan->route_placeholder;
+	}
 	struct paddock_plan_builder b;
 	plan_builder(plan, &b);
 
@@ -386,6 +414,8 @@ int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 		rc = errf(err, errlen, plan->rc, "driver %s: %s", e.driver, plan->err);
 		goto out;
 	}
+	if ((rc = route_check(plan, e.driver, err, errlen)) < 0)
+		goto out;
 	if (t->ws_repo) {
 		plan_set_origin(plan, "spec.workspace");
 		struct paddock_git_fetch g = {
@@ -449,14 +479,29 @@ static int net_rank(enum egress_mode m)
 	return m == EGRESS_NONE ? 0 : m == EGRESS_ALLOWLIST ? 1 : 2;
 }
 
-static enum egress_mode cfg_mode(const struct pd_config *cfg)
+static const char NET_DEFAULT[] = "default: allowlist as root with isolation bwrap";
+static const char NET_DEFAULT_OPEN[] =
+	"default without root or bubblewrap: set network.egress to say so";
+
+/* The operator's mode.  Unset: allowlist where it can be enforced (as
+ * root, with bubblewrap: the proxy's socket is made in the run's network
+ * namespace), else open; *from says which. */
+static enum egress_mode cfg_mode_from(const struct pd_config *cfg, const char **from)
 {
 	enum egress_mode m = EGRESS_OPEN;
 	char e[128];
-	/* conf.c admits only the three names; the default is open. */
-	if (!cfg || !cfg->egress || egress_mode_parse(cfg->egress, &m, e, sizeof(e)) < 0)
-		m = EGRESS_OPEN;
-	return m;
+	*from = NET_CFG;
+	if (cfg && cfg->egress && egress_mode_parse(cfg->egress, &m, e, sizeof(e)) == 0)
+		return m; /* conf.c admits only the three names */
+	bool fence = geteuid() == 0 && !(cfg && str_eq(cfg->isolation, "none"));
+	*from = fence ? NET_DEFAULT : NET_DEFAULT_OPEN;
+	return fence ? EGRESS_ALLOWLIST : EGRESS_OPEN;
+}
+
+static enum egress_mode cfg_mode(const struct pd_config *cfg)
+{
+	const char *from;
+	return cfg_mode_from(cfg, &from);
 }
 
 int pipeline_check_network(const struct pd_config *cfg, const struct model_agent *a, char *err,
@@ -605,8 +650,7 @@ int pipeline_egress(const struct pd_config *cfg, const struct model_task *t,
 		    const struct model_agent *a, struct pipeline_net *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	out->mode = cfg_mode(cfg);
-	out->mode_from = NET_CFG;
+	out->mode = cfg_mode_from(cfg, &out->mode_from);
 	int rc = pipeline_check_network(cfg, a, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -2,11 +2,14 @@
 #include "config.h"
 #include "control/plan.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 void plan_init(struct run_plan *p, const char *secret_ns, size_t max_item, size_t max_total)
 {
@@ -39,6 +42,16 @@ void plan_free(struct run_plan *p)
 		free(p->files[i].origin);
 	}
 	free(p->files);
+	free(p->route_endpoint);
+	free(p->route_placeholder);
+	if (p->route) {
+		free(p->route->upstream);
+		free(p->route->header);
+		free(p->route->prefix);
+		free(p->route->secret_name);
+		free(p->route->secret_key);
+		free(p->route);
+	}
 	for (size_t i = 0; i < p->n_texts; i++) {
 		free(p->texts[i].name);
 		free(p->texts[i].type);
@@ -349,6 +362,78 @@ static int b_add_git(void *ctx, const struct paddock_git_fetch *g)
 	return 0;
 }
 
+void plan_offer_route(struct run_plan *p, const char *endpoint)
+{
+	unsigned char rnd[16];
+	char hex[2 * sizeof(rnd) + 1];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* No randomness: no routing (the 1.0 injection still works). */
+		return;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	free(p->route_endpoint);
+	free(p->route_placeholder);
+	p->route_endpoint = xstrdup(endpoint);
+	p->route_placeholder = xasprintf(PLAN_ROUTE_PLACEHOLDER_PREFIX "%s", hex);
+}
+
+/* "http(s)://host[:port][/path]" without userinfo, query, fragment,
+ * spaces or control bytes. */
+static bool route_url_ok(const char *u)
+{
+	const char *rest = !strncmp(u, "https://", 8) ? u + 8 : !strncmp(u, "http://", 7) ? u + 7 : NULL;
+	if (!rest || !*rest || *rest == '/' || strlen(u) > 2048)
+		return false;
+	for (const char *c = rest; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '@' || *c == '?' || *c == '#' ||
+		    *c == '"' || *c == '\\')
+			return false;
+	return true;
+}
+
+static bool header_name_ok(const char *h)
+{
+	size_t n = strlen(h);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-')
+			return false;
+	return true;
+}
+
+static int b_add_credential_route(void *ctx, const struct paddock_credential_route *r)
+{
+	struct run_plan *p = ctx;
+	if (!p->route_endpoint)
+		return fail(p, -EPERM, "credential route: the host did not offer one for this run");
+	if (p->route)
+		return fail(p, -EEXIST, "credential route: a run has one credential route");
+	if (!r || r->size < offsetof(struct paddock_credential_route, secret_key) + sizeof(r->secret_key))
+		return fail(p, -EINVAL, "credential route: struct too small");
+	if (!r->upstream || !route_url_ok(r->upstream))
+		return fail(p, -EINVAL, "credential route: invalid upstream \"%.128s\": use http(s)://host[:port][/path]",
+			    r->upstream ? r->upstream : "");
+	if (!r->header || !header_name_ok(r->header))
+		return fail(p, -EINVAL, "credential route: invalid header name \"%.64s\"", r->header ? r->header : "");
+	if (r->prefix && (strlen(r->prefix) > 32 || strpbrk(r->prefix, "\r\n")))
+		return fail(p, -EINVAL, "credential route: invalid prefix");
+	if (!r->secret_name || !*r->secret_name || !r->secret_key || !*r->secret_key)
+		return fail(p, -EINVAL, "credential route: needs a Secret name and a key");
+	struct plan_route *pr = xcalloc(1, sizeof(*pr));
+	size_t n = strlen(r->upstream);
+	pr->upstream = xstrdup(r->upstream);
+	if (n > 1 && pr->upstream[n - 1] == '/')
+		pr->upstream[n - 1] = '\0';
+	pr->header = xstrdup(r->header);
+	pr->prefix = xstrdup(r->prefix ? r->prefix : "");
+	pr->secret_name = xstrdup(r->secret_name);
+	pr->secret_key = xstrdup(r->secret_key);
+	p->route = pr;
+	return 0;
+}
+
 static void b_log(void *ctx, int level, const char *msg)
 {
 	(void)ctx;
@@ -371,6 +456,7 @@ void plan_builder(struct run_plan *p, struct paddock_plan_builder *b)
 	b->add_text = b_add_text;
 	b->add_git = b_add_git;
 	b->log = b_log;
+	b->add_credential_route = b_add_credential_route;
 }
 
 static void put_attr(struct buf *b, const char *v)

@@ -50,6 +50,18 @@ struct plan_git {
 	char *secret_name;
 };
 
+/* ABI 1.1: the run's credential route (a driver's add_credential_route):
+ * the proxy serving `endpoint` inside the run replaces `placeholder` in
+ * header `header` (after `prefix`) with the Secret's value and forwards
+ * to `upstream`.  The value itself is never in the plan. */
+struct plan_route {
+	char *upstream;     /* "https://host[:port][/base]" */
+	char *header;       /* "x-api-key", "Authorization" ... */
+	char *prefix;       /* "" or "Bearer " */
+	char *secret_name;  /* in secret_ns */
+	char *secret_key;
+};
+
 struct run_plan {
 	char *image;
 	char *command;       /* entrypoint path; the prompt is passed as $1 */
@@ -66,6 +78,12 @@ struct run_plan {
 	size_t total_bytes;  /* file + text bytes, checked against max_total */
 	size_t max_item;     /* per-file / per-text cap (0: none) */
 	size_t max_total;    /* cap on total_bytes (0: none) */
+	/* Credential routing, offered by the backend before pipeline_plan
+	 * (plan_offer_route): the endpoint and placeholder the driver gives
+	 * the agent; `route` once the driver declared one. */
+	char *route_endpoint;    /* NULL: not offered (1.0 injection) */
+	char *route_placeholder;
+	struct plan_route *route;
 	char *origin;        /* current origin label, set by plan_set_origin */
 	char err[512];       /* first builder error, if any */
 	int rc;              /* first builder error code, 0 if none */
@@ -73,6 +91,13 @@ struct run_plan {
 
 void plan_init(struct run_plan *p, const char *secret_ns, size_t max_item, size_t max_total);
 void plan_free(struct run_plan *p);
+/* Offer the driver credential routing for this run: `endpoint` is the
+ * plain-HTTP base URL the run's proxy serves inside the sandbox; a fresh
+ * random placeholder is made here.  Call after plan_init, before
+ * pipeline_plan. */
+void plan_offer_route(struct run_plan *p, const char *endpoint);
+/* Where the agent's credential routing stands, for messages. */
+#define PLAN_ROUTE_PLACEHOLDER_PREFIX "paddock-placeholder-"
 /* Label what is added next (e.g. "spec.contexts[2]") in error messages. */
 void plan_set_origin(struct run_plan *p, const char *origin);
 /* The builder table bound to `p`; valid while `p` lives. */

@@ -289,8 +289,14 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 			     errlen);
 	if (rc < 0)
 		goto out;
-	if ((rc = pipeline_plan(rt->cfg, rt->plugins, t, a, prompt, &plan, err, errlen)) < 0 ||
-	    (rc = pipeline_egress(rt->cfg, t, a, &net, err, errlen)) < 0)
+	if ((rc = pipeline_egress(rt->cfg, t, a, &net, err, errlen)) < 0)
+		goto out;
+	/* Behind the proxy (allowlist, as root) the model credential goes
+	 * through it: the agent gets a placeholder (plugin ABI 1.1). */
+	bool isolated = !str_eq(rt->cfg->isolation, "none");
+	if (net.mode == EGRESS_ALLOWLIST && isolated && geteuid() == 0)
+		plan_offer_route(&plan, LOCAL_ROUTE_ENDPOINT);
+	if ((rc = pipeline_plan(rt->cfg, rt->plugins, t, a, prompt, &plan, err, errlen)) < 0)
 		goto out;
 	task_md = plan_render_task_md(&plan, prompt);
 	run_dir = runtime_run_dir(rt, task);
@@ -332,7 +338,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 		.task_md = task_md,
 		.entrypoint_path = entry,
 		.lib_path = lib,
-		.isolation = !str_eq(rt->cfg->isolation, "none"),
+		.isolation = isolated,
 		.ro_paths = ro,
 		.timeout_s = t->timeout_s > 0 ? t->timeout_s : rt->cfg->limits.default_task_timeout,
 		.log_cap = rt->cfg->limits.log_bytes_per_run,
@@ -356,6 +362,10 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 			.allow = (const char *const *)net.allow.v,
 			.allow_loopback = rt->cfg->allow_loopback,
 			.allow_private = rt->cfg->allow_private,
+			.route_upstream = plan.route ? plan.route->upstream : NULL,
+			.route_header = plan.route ? plan.route->header : NULL,
+			.route_prefix = plan.route ? plan.route->prefix : NULL,
+			.route_placeholder = plan.route ? plan.route_placeholder : NULL,
 		},
 	};
 	/* A crash between prepare and start leaves a half-made run dir:

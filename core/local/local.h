@@ -147,6 +147,9 @@ struct local_sink_rebuild {
  * normal user bwrap makes it (--unshare-net), and PROXY needs root. */
 enum local_net_mode { LOCAL_NET_HOST = 0, LOCAL_NET_NONE, LOCAL_NET_PROXY };
 #define LOCAL_PROXY_PORT 3128
+#define LOCAL_ROUTE_PORT 3129
+#define LOCAL_ROUTE_ENDPOINT "http://127.0.0.1:3129"
+#define LOCAL_ROUTE_ENV "\x01paddock-route"
 /* RUN_DIR/egress.jsonl: the proxy's refusals, one JSON object a line
  * ({host, port, rule, reason, addr}), at most 1000. */
 #define LOCAL_EGRESS_EVENTS "egress.jsonl"
@@ -156,6 +159,14 @@ struct local_network {
 	bool allow_loopback, allow_private; /* PROXY: destination addresses */
 	const char *events_path;      /* PROXY: where refused connections are
 				       * recorded (JSON lines); NULL: RUN_DIR/egress.jsonl */
+	/* PROXY with the plan's credential route (plan->route): a second
+	 * socket, 127.0.0.1:LOCAL_ROUTE_PORT in the run's namespace, where
+	 * the proxy puts the credential in place of the placeholder.  The
+	 * value crosses to the supervisor in the environment memfd as the
+	 * entry LOCAL_ROUTE_ENV "=value", which never reaches the command. */
+	const char *route_upstream;   /* NULL: no route */
+	const char *route_header, *route_prefix, *route_placeholder;
+	const char *route_ca_file;    /* CA bundle for an https upstream; NULL: the system's */
 };
 
 /* Everything borrowed, for the duration of the call. */

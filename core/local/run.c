@@ -735,28 +735,35 @@ static int net_enter(const struct local_spec *s, int net_sock)
 	(void)close(fd);
 	if (rc < 0 || s->net.mode != LOCAL_NET_PROXY)
 		return rc;
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(LOCAL_PROXY_PORT),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 128) < 0)
-		rc = -errno;
+	/* The proxy's socket, and the credential route's when there is one. */
+	int fds[2] = { -1, -1 }, nfd = s->net.route_upstream ? 2 : 1;
+	static const int ports[2] = { LOCAL_PROXY_PORT, LOCAL_ROUTE_PORT };
+	for (int i = 0; rc == 0 && i < nfd; i++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)ports[i]),
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+		    listen(fds[i], 128) < 0)
+			rc = -errno;
+	}
 	if (rc == 0) {
-		char cbuf[CMSG_SPACE(sizeof(int))];
+		char cbuf[CMSG_SPACE(sizeof(fds))];
 		memset(cbuf, 0, sizeof(cbuf));
 		char one = 'L';
 		struct iovec iov = { &one, 1 };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				     .msg_controllen = sizeof(cbuf) };
+				     .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd) };
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &lfd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfd);
 		if (sendmsg(net_sock, &mh, MSG_NOSIGNAL) < 0)
 			rc = -errno;
 	}
-	if (lfd >= 0)
-		(void)close(lfd);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			(void)close(fds[i]);
 	return rc;
 }
 
@@ -951,24 +958,36 @@ static void proxy_event(void *ctx, const struct egress_event *ev)
 
 /* Receive the listening socket the command's process made in the run's
  * network namespace (net_enter) and serve it with the run's policy. */
-static struct egress *proxy_start(const struct local_spec *s, int sock, char *err, size_t errlen)
+static struct egress *proxy_start(const struct local_spec *s, int sock, const char *route_value,
+				  char *err, size_t errlen)
 {
 	struct pollfd pf = { .fd = sock, .events = POLLIN };
-	int lfd = -1;
+	int fds[2] = { -1, -1 }, want = s->net.route_upstream ? 2 : 1;
 	if (poll(&pf, 1, 10000) == 1) {
 		char one;
-		char cbuf[CMSG_SPACE(sizeof(int))];
+		char cbuf[CMSG_SPACE(sizeof(fds))];
 		struct iovec iov = { &one, 1 };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) > 0) {
 			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-			if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-				memcpy(&lfd, CMSG_DATA(cm), sizeof(int));
+			if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				memcpy(fds, CMSG_DATA(cm), sizeof(int) * (n < 2 ? n : 2));
+				for (size_t i = 2; i < n; i++) {
+					int extra;
+					memcpy(&extra, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+					(void)close(extra);
+				}
+			}
 		}
 	}
-	if (lfd < 0) {
-		errf(err, errlen, -EIO, "the run's network namespace did not hand over the proxy's socket");
+	int lfd = fds[0];
+	if (lfd < 0 || (want == 2 && (fds[1] < 0 || !route_value))) {
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				(void)close(fds[i]);
+		errf(err, errlen, -EIO, "the run's network namespace did not hand over the proxy's sockets");
 		return NULL;
 	}
 	struct egress_policy pol = { .mode = EGRESS_ALLOWLIST,
@@ -984,11 +1003,45 @@ static struct egress *proxy_start(const struct local_spec *s, int sock, char *er
 					: xasprintf("%s/" LOCAL_EGRESS_EVENTS, s->run_dir);
 	proxy_ev.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	free(path);
-	struct egress *eg = egress_start(&pol, lfd, proxy_event, &proxy_ev, err, errlen);
+	struct egress_route route = {
+		.upstream = s->net.route_upstream,
+		.header = s->net.route_header,
+		.prefix = s->net.route_prefix,
+		.placeholder = s->net.route_placeholder,
+		.value = route_value,
+		.value_len = route_value ? strlen(route_value) : 0,
+		.ca_file = s->net.route_ca_file,
+	};
+	struct egress *eg = egress_start_routed(&pol, lfd, want == 2 ? &route : NULL, fds[1],
+						proxy_event, &proxy_ev, err, errlen);
 	egress_policy_free(&pol);
-	if (!eg)
+	if (!eg) {
 		(void)close(lfd);
+		if (fds[1] >= 0)
+			(void)close(fds[1]);
+	}
 	return eg;
+}
+
+/* Take the routed credential (LOCAL_ROUTE_ENV) out of envp: it is the
+ * proxy's, never the command's.  Owned result, or NULL. */
+static char *route_take(char **envp)
+{
+	size_t nl = strlen(LOCAL_ROUTE_ENV);
+	char *val = NULL;
+	size_t j = 0;
+	for (size_t i = 0; envp && envp[i]; i++) {
+		if (!strncmp(envp[i], LOCAL_ROUTE_ENV "=", nl + 1)) {
+			secure_free(val, val ? strlen(val) : 0);
+			val = xstrdup(envp[i] + nl + 1);
+			secure_free(envp[i], strlen(envp[i]));
+			continue;
+		}
+		envp[j++] = envp[i];
+	}
+	if (envp)
+		envp[j] = NULL;
+	return val;
 }
 
 _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
@@ -1055,6 +1108,7 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 		_exit(1);
 	}
 	cf.net_sock = netsv[1];
+	char *route_value = route_take(envp);
 	pid_t sup_pid = getpid();
 	u.child = fork();
 	if (u.child < 0) {
@@ -1076,15 +1130,17 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 	/* The proxy's threads start only now: the command has been forked. */
 	struct egress *proxy = NULL;
 	if (netsv[0] >= 0) {
-		proxy = proxy_start(s, netsv[0], serr, sizeof(serr));
+		proxy = proxy_start(s, netsv[0], route_value, serr, sizeof(serr));
 		close(netsv[0]);
 		if (!proxy) {
 			status_msg(sfd, -EIO, serr);
 			begin_kill(&u, NULL);
 		}
 	}
-	/* The secrets have been handed over; this process no longer needs them. */
+	/* The secrets have been handed over; this process no longer needs
+	 * them (the proxy keeps its own copy of the routed one). */
 	local_env_free(envp);
+	secure_free(route_value, route_value ? strlen(route_value) : 0);
 	status_msg(sfd, 0, "started");
 	close(sfd);
 

@@ -116,6 +116,38 @@ int local_env_build(const struct local_spec *s, char ***envp, char *err, size_t 
 		secure_free(val, len);
 		strv_push_owned(&v, kv);
 	}
+	if (s->net.mode == LOCAL_NET_PROXY && s->net.route_upstream && p->route) {
+		/* The routed credential, for the supervisor's proxy only:
+		 * local_supervise takes it out before the command's exec. */
+		const struct plan_route *r = p->route;
+		char *val = NULL;
+		size_t len = 0;
+		char serr[256] = "";
+		rc = s->secrets && s->secrets->get
+			     ? s->secrets->get(s->secrets->ctx, ns, r->secret_name, r->secret_key, &val,
+					       &len, serr, sizeof(serr))
+			     : -ENOENT;
+		if (rc < 0) {
+			errf(err, errlen, rc, "credentials: Secret %s/%s key %s: %s", ns ? ns : "",
+			     r->secret_name, r->secret_key, serr[0] ? serr : strerror(-rc));
+			goto out;
+		}
+		if (memchr(val, '\0', len) || memchr(val, '\n', len) || memchr(val, '\r', len)) {
+			secure_free(val, len);
+			rc = errf(err, errlen, -EINVAL,
+				  "credentials: Secret %s key %s holds a line break or NUL byte: a credential sent in a header cannot",
+				  r->secret_name, r->secret_key);
+			goto out;
+		}
+		size_t nl = strlen(LOCAL_ROUTE_ENV);
+		char *kv = xmalloc(nl + 1 + len + 1);
+		memcpy(kv, LOCAL_ROUTE_ENV, nl);
+		kv[nl] = '=';
+		memcpy(kv + nl + 1, val, len);
+		kv[nl + 1 + len] = '\0';
+		secure_free(val, len);
+		strv_push_owned(&v, kv);
+	}
 	if (!have_path)
 		strv_push_owned(&v, xasprintf("PATH=%s", DEFAULT_PATH));
 	if (s->net.mode == LOCAL_NET_PROXY) {

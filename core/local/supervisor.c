@@ -62,6 +62,7 @@ struct local_sup {
 	void *sink_state;         /* the rebuilt or proxied sink */
 	struct strv allow;        /* net.allow */
 	char *events_path;        /* net.events_path */
+	char *route[5];           /* net.route_*: upstream, header, prefix, placeholder, CA file */
 };
 
 /* ---- supervisor.json -------------------------------------------------- */
@@ -109,6 +110,15 @@ int local_sup_write(const struct local_spec *s, char *const *argv, char *const *
 		json_object_object_add(n, "allowLoopback", json_object_new_boolean(s->net.allow_loopback));
 		json_object_object_add(n, "allowPrivate", json_object_new_boolean(s->net.allow_private));
 		add_str(n, "events", s->net.events_path);
+		if (s->net.route_upstream) {
+			json_object *r = json_object_new_object();
+			add_str(r, "upstream", s->net.route_upstream);
+			add_str(r, "header", s->net.route_header);
+			add_str(r, "prefix", s->net.route_prefix);
+			add_str(r, "placeholder", s->net.route_placeholder);
+			add_str(r, "caFile", s->net.route_ca_file);
+			json_object_object_add(n, "route", r);
+		}
 		json_object_object_add(o, "network", n);
 	}
 	json_object_object_add(o, "argv", str_array((const char *const *)argv));
@@ -481,6 +491,17 @@ static int sup_load(const char *run_dir, struct local_sup *u, char *err, size_t 
 				       json_object_get_boolean(v);
 		u->events_path = jdup(net, "events");
 		s->net.events_path = u->events_path;
+		json_object *r = NULL;
+		if (json_object_object_get_ex(net, "route", &r)) {
+			for (int i = 0; i < 5; i++)
+				u->route[i] = jdup(r, (const char *[]){ "upstream", "header", "prefix",
+									"placeholder", "caFile" }[i]);
+			s->net.route_upstream = u->route[0];
+			s->net.route_header = u->route[1];
+			s->net.route_prefix = u->route[2];
+			s->net.route_placeholder = u->route[3];
+			s->net.route_ca_file = u->route[4];
+		}
 	}
 	if (jstrv(o, "argv", &u->argv) < 0 || !u->argv.n || jstrv(o, "bindSources", &u->srcs) < 0) {
 		json_object_put(o);

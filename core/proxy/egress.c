@@ -48,6 +48,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #define EG_DEF_MAX_CONNS 64
 #define EG_DEF_HEADER_MS 10000
 #define EG_DEF_CONNECT_MS 10000
@@ -58,6 +62,7 @@
 #define EG_HOST_MAX 253
 #define EG_SHOWN_MAX 80             /* of an entry or target quoted in a message */
 #define EG_THREAD_STACK (512 * 1024)
+#define EG_RESP_HEAD_MAX (64 * 1024) /* a route's upstream response head */
 
 /* ---- policy ----------------------------------------------------------- */
 
@@ -338,6 +343,18 @@ struct egress {
 	struct eg_slot *slots;
 	int nslots;
 	atomic_int active;
+	/* The credential route (egress_start_routed), when rfd >= 0. */
+	int rfd;
+	struct {
+		bool tls;
+		char host[EG_HOST_MAX + 1];
+		int port;
+		char *base;             /* the upstream's path, "" or "/v1" */
+		char *header, *prefix, *placeholder;
+		char *value;            /* the credential: zeroed by egress_stop */
+		size_t value_len;
+		SSL_CTX *ssl;           /* https upstreams */
+	} rt;
 };
 
 /* One direction of a relay.  Bytes move through a pipe with splice()
@@ -378,6 +395,8 @@ struct conn {
 	char peek[16];          /* the upstream's first bytes (plain HTTP status) */
 	size_t peeklen;
 	bool answered;          /* an error answer was written: linger before close */
+	bool routed;            /* accepted on the credential route's listener */
+	SSL *ssl;               /* a routed connection's TLS to the upstream */
 	struct dir up, down;
 };
 
@@ -558,7 +577,7 @@ static bool token_ok(const char *s, size_t n)
 
 /* The request line: method, target, version; the target to host, port
  * and (plain HTTP) path.  NULL or a static reason for the 400. */
-static const char *parse_request_line(struct conn *c)
+static const char *parse_request_line(struct conn *c, bool origin_form)
 {
 	size_t pos = 0;
 	const char *line;
@@ -587,6 +606,14 @@ static const char *parse_request_line(struct conn *c)
 
 	const char *auth = target, *why, *h;
 	size_t authlen = tl, hn;
+	if (origin_form) {
+		/* The credential route: "METHOD /path HTTP/1.1", to the route's upstream. */
+		if (tl == 0 || target[0] != '/')
+			return "the credential endpoint takes origin-form requests (\"POST /v1/messages\")";
+		c->path = target;
+		c->pathlen = tl;
+		return NULL;
+	}
 	if (strcmp(c->method, "CONNECT") == 0) {
 		c->connect = true;
 	} else {
@@ -824,8 +851,18 @@ static bool named_by_connection(const char *conn_vals, size_t cn, const char *na
  * the URL, hop-by-hop headers (Connection and what it names, Keep-Alive,
  * Proxy-*, TE, Upgrade) dropped, "Connection: close".  NULL or a reason
  * for the 400. */
-static const char *rewrite_head(struct conn *c, struct buf *out)
+static const char *rewrite_head(struct conn *c, struct buf *out, int *code)
 {
+	const bool routed = c->routed;
+	const struct egress *eg = c->eg;
+	size_t want_len = 0, seen = 0;
+	bool cred_ok = false;
+	char want[256] = "";
+	if (routed) {
+		int wl = snprintf(want, sizeof(want), "%s%s", eg->rt.prefix, eg->rt.placeholder);
+		want_len = wl > 0 && (size_t)wl < sizeof(want) ? (size_t)wl : 0;
+	}
+	*code = 400;
 	size_t pos = 0;
 	const char *line;
 	ssize_t n;
@@ -843,6 +880,15 @@ static const char *rewrite_head(struct conn *c, struct buf *out)
 		for (ssize_t i = 0; i < n; i++)
 			if (line[i] == '\0' || line[i] == '\r')
 				return "malformed header line";
+		if (routed && header_is(line, (size_t)(colon - line), eg->rt.header)) {
+			const char *v = colon + 1, *e = line + n;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			seen++;
+			cred_ok = want_len && (size_t)(e - v) == want_len && memcmp(v, want, want_len) == 0;
+		}
 		if (header_is(line, (size_t)(colon - line), "Connection")) {
 			size_t vn = (size_t)(line + n - colon - 1);
 			if (cn + vn + 1 < sizeof(conn_vals)) {
@@ -852,13 +898,23 @@ static const char *rewrite_head(struct conn *c, struct buf *out)
 			}
 		}
 	}
+	if (routed && seen > 1)
+		return "the credential header appears more than once";
+	/* Without the header (a CLI's reachability probe) the request goes
+	 * as it is, without the credential; with anything but the
+	 * placeholder in it, nowhere. */
+	if (routed && seen && !cred_ok) {
+		*code = 403;
+		return "its credential header does not hold this run's placeholder";
+	}
 	bool v6 = strchr(c->host, ':') != NULL;
 	char hostport[EG_HOST_MAX + 16];
-	if (c->port == 80)
+	if (routed ? c->port == (eg->rt.tls ? 443 : 80) : c->port == 80)
 		snprintf(hostport, sizeof(hostport), "%s%s%s", v6 ? "[" : "", c->host, v6 ? "]" : "");
 	else
 		snprintf(hostport, sizeof(hostport), "%s%s%s:%d", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
-	int rc = buf_printf(out, "%s %s%.*s %s\r\nHost: %s\r\n", c->method,
+	int rc = buf_printf(out, "%s %s%s%.*s %s\r\nHost: %s\r\n", c->method,
+			    routed ? eg->rt.base : "",
 			    c->pathlen == 0 || c->path[0] != '/' ? "/" : "", (int)c->pathlen, c->path,
 			    c->version, hostport);
 	pos = hdr_start;
@@ -867,8 +923,16 @@ static const char *rewrite_head(struct conn *c, struct buf *out)
 		if (header_is(line, nl, "Host") || header_is(line, nl, "Connection") ||
 		    header_is(line, nl, "Keep-Alive") || header_is(line, nl, "TE") ||
 		    header_is(line, nl, "Upgrade") || (nl >= 6 && strncasecmp(line, "Proxy-", 6) == 0) ||
-		    named_by_connection(conn_vals, cn, line, nl))
+		    named_by_connection(conn_vals, cn, line, nl) ||
+		    (routed && header_is(line, nl, "Expect")))
 			continue;
+		if (routed && header_is(line, nl, eg->rt.header)) {
+			/* The placeholder out, the credential in. */
+			if ((rc = buf_printf(out, "%s: %s", eg->rt.header, eg->rt.prefix)) == 0 &&
+			    (rc = buf_append(out, eg->rt.value, eg->rt.value_len)) == 0)
+				rc = buf_puts(out, "\r\n");
+			continue;
+		}
 		if ((rc = buf_append(out, line, (size_t)n)) == 0)
 			rc = buf_puts(out, "\r\n");
 	}
@@ -1094,7 +1158,7 @@ static void serve(struct conn *c)
 		return;
 	}
 	c->t0 = now_mono_ms();
-	if ((why = parse_request_line(c))) {
+	if ((why = parse_request_line(c, false))) {
 		char line[200];
 		snprintf(line, sizeof(line), "egress: bad request: %s", why);
 		reply(c, 400, "Bad Request", line);
@@ -1106,8 +1170,9 @@ static void serve(struct conn *c)
 	}
 	int64_t deadline = now_mono_ms() + eg->pol.connect_timeout_ms;
 	struct buf fwd;
+	int code;
 	buf_init(&fwd, EGRESS_MAX_HEAD + 1024);
-	if (!c->connect && (why = rewrite_head(c, &fwd))) {
+	if (!c->connect && (why = rewrite_head(c, &fwd, &code))) {
 		char line[200];
 		buf_free(&fwd);
 		snprintf(line, sizeof(line), "egress: bad request: %s", why);
@@ -1152,6 +1217,356 @@ static void serve(struct conn *c)
 	emit(c, true);
 }
 
+/* ---- the credential route ------------------------------------------------
+ * One origin-form request per connection: the head rewritten (upstream
+ * path and Host, the placeholder replaced by the credential, hop-by-hop
+ * headers and Expect dropped, "Connection: close"), then both ways
+ * through buffers (TLS does not splice) with the upstream's response
+ * head rewritten to "Connection: close" too, so the client never reuses
+ * a connection the proxy will not carry a second request on. */
+
+enum { IO_ERR = -1, IO_AGAIN_IN = -2, IO_AGAIN_OUT = -3 };
+
+static ssize_t io_errno(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IO_AGAIN_IN : IO_ERR;
+}
+
+static ssize_t ssl_io_rc(SSL *ssl, int r)
+{
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_WANT_READ:
+		return IO_AGAIN_IN;
+	case SSL_ERROR_WANT_WRITE:
+		return IO_AGAIN_OUT;
+	default:
+		return IO_ERR;
+	}
+}
+
+static ssize_t up_recv(struct conn *c, char *b, size_t n)
+{
+	if (!c->ssl) {
+		ssize_t r = recv(c->ufd, b, n, 0);
+		return r >= 0 ? r : io_errno();
+	}
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, b, n > INT32_MAX ? INT32_MAX : (int)n);
+	return r > 0 ? r : ssl_io_rc(c->ssl, r);
+}
+
+static ssize_t up_send(struct conn *c, const char *b, size_t n)
+{
+	if (!c->ssl) {
+		ssize_t w = send(c->ufd, b, n, MSG_NOSIGNAL);
+		if (w >= 0)
+			return w;
+		ssize_t e = io_errno();
+		return e == IO_AGAIN_IN ? IO_AGAIN_OUT : e;
+	}
+	ERR_clear_error();
+	int w = SSL_write(c->ssl, b, n > INT32_MAX ? INT32_MAX : (int)n);
+	return w > 0 ? w : ssl_io_rc(c->ssl, w);
+}
+
+/* TLS to the route's upstream, verified against the CA store for its
+ * name (or IP literal).  0, or -1 with the answer given. */
+static int tls_connect(struct conn *c, int64_t deadline)
+{
+	const struct egress *eg = c->eg;
+	SSL *ssl = SSL_new(eg->rt.ssl);
+	if (!ssl || SSL_set_fd(ssl, c->ufd) != 1) {
+		SSL_free(ssl);
+		fail(c, 502, "TLS: cannot set up a session");
+		return -1;
+	}
+	bool literal = is_ipv4_literal(c->host) || is_ipv6_literal(c->host);
+	if (!literal)
+		(void)SSL_set_tlsext_host_name(ssl, c->host);
+	if (literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host) != 1
+		    : SSL_set1_host(ssl, c->host) != 1) {
+		SSL_free(ssl);
+		fail(c, 502, "TLS: cannot set the name to verify");
+		return -1;
+	}
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	for (;;) {
+		ERR_clear_error();
+		int r = SSL_connect(ssl);
+		if (r == 1)
+			break;
+		ssize_t k = ssl_io_rc(ssl, r);
+		int w = k == IO_AGAIN_IN ? wait_fd(eg, c->ufd, POLLIN, deadline)
+			: k == IO_AGAIN_OUT ? wait_fd(eg, c->ufd, POLLOUT, deadline) : -2;
+		if (w == 1)
+			continue;
+		char why[400];
+		long vr = SSL_get_verify_result(ssl);
+		if (w == 0)
+			snprintf(why, sizeof(why), "TLS handshake with %.100s timed out", c->host);
+		else if (vr != X509_V_OK)
+			snprintf(why, sizeof(why), "TLS: %.100s: certificate not trusted: %.120s", c->host,
+				 X509_verify_cert_error_string(vr));
+		else {
+			char e[120];
+			ERR_error_string_n(ERR_peek_last_error(), e, sizeof(e));
+			snprintf(why, sizeof(why), "TLS handshake with %.100s failed: %s", c->host, e);
+		}
+		SSL_free(ssl);
+		if (w != -1)
+			fail(c, w == 0 ? 504 : 502, why);
+		return -1;
+	}
+	c->ssl = ssl;
+	return 0;
+}
+
+/* The upstream's response head h[0..n) for the client: status kept,
+ * Connection/Keep-Alive (and what Connection names) dropped,
+ * "Connection: close" added.  -1 if it is not an HTTP response head. */
+static int route_resp_head(struct conn *c, const char *h, size_t n, struct buf *out)
+{
+	size_t pos = 0;
+	const char *line;
+	ssize_t ln = next_line(h, n, &pos, &line);
+	if (ln < 12 || memcmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[9]) ||
+	    !isdigit((unsigned char)line[10]) || !isdigit((unsigned char)line[11]))
+		return -1;
+	c->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+	(void)buf_append(out, line, (size_t)ln);
+	(void)buf_puts(out, "\r\n");
+	size_t hdr = pos;
+	char conn_vals[512];
+	size_t cn = 0;
+	while ((ln = next_line(h, n, &pos, &line)) > 0) {
+		const char *colon = memchr(line, ':', (size_t)ln);
+		if (colon && header_is(line, (size_t)(colon - line), "Connection")) {
+			size_t vn = (size_t)(line + ln - colon - 1);
+			if (cn + vn + 1 < sizeof(conn_vals)) {
+				memcpy(conn_vals + cn, colon + 1, vn);
+				cn += vn;
+				conn_vals[cn++] = ',';
+			}
+		}
+	}
+	pos = hdr;
+	while ((ln = next_line(h, n, &pos, &line)) > 0) {
+		const char *colon = memchr(line, ':', (size_t)ln);
+		size_t nl = colon ? (size_t)(colon - line) : (size_t)ln;
+		if (header_is(line, nl, "Connection") || header_is(line, nl, "Keep-Alive") ||
+		    named_by_connection(conn_vals, cn, line, nl))
+			continue;
+		(void)buf_append(out, line, (size_t)ln);
+		(void)buf_puts(out, "\r\n");
+	}
+	return buf_puts(out, "Connection: close\r\n\r\n") == 0 ? 0 : -1;
+}
+
+/* Zero a buffer that held the credential, then free it. */
+static void buf_wipe(struct buf *b)
+{
+	if (b->data)
+		explicit_bzero(b->data, b->alloc);
+	buf_free(b);
+}
+
+/* Where the response head ends in h[0..n): the offset past the blank
+ * line, or 0. */
+static size_t head_end(const char *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (h[i] != '\n')
+			continue;
+		if (i + 1 < n && h[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < n && h[i + 1] == '\r' && h[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* Both ways until the upstream has closed and the client has all of its
+ * answer, or a side fails, or idle_timeout_ms, or egress_stop().  `upq`
+ * starts with the rewritten head and what followed the request head. */
+static void route_relay(struct conn *c, struct buf *upq)
+{
+	struct egress *eg = c->eg;
+	struct buf dq, rh;
+	buf_init(&dq, 0);
+	buf_init(&rh, EG_RESP_HEAD_MAX);
+	size_t uoff = 0, doff = 0;
+	bool cl_eof = false, up_eof = false, head_done = false;
+	char *chunk = xmalloc(EG_RELAY_BUF);
+	int64_t last = now_mono_ms();
+	for (;;) {
+		bool moved = false, u_in = false, u_out = false;
+		if (!cl_eof && uoff == upq->len) {
+			if (upq->len) {
+				/* The head with the credential is out: nothing of it stays. */
+				explicit_bzero(upq->data, upq->alloc);
+				buf_reset(upq);
+				uoff = 0;
+			}
+			ssize_t r = recv(c->cfd, chunk, EG_RELAY_BUF, 0);
+			if (r > 0) {
+				if (buf_append(upq, chunk, (size_t)r) < 0)
+					break;
+				moved = true;
+			} else if (r == 0) {
+				cl_eof = true;
+			} else if (io_errno() == IO_ERR) {
+				break;
+			}
+		}
+		if (uoff < upq->len) {
+			ssize_t w = up_send(c, upq->data + uoff, upq->len - uoff);
+			if (w > 0) {
+				uoff += (size_t)w;
+				c->up.total += (uint64_t)w;
+				moved = true;
+			} else if (w == IO_AGAIN_IN || w == IO_AGAIN_OUT) {
+				u_in |= w == IO_AGAIN_IN;
+				u_out |= w == IO_AGAIN_OUT;
+			} else {
+				break;
+			}
+		}
+		if (!up_eof && doff == dq.len) {
+			buf_reset(&dq);
+			doff = 0;
+			ssize_t r = up_recv(c, chunk, EG_RELAY_BUF);
+			if (r > 0) {
+				moved = true;
+				if (head_done) {
+					if (buf_append(&dq, chunk, (size_t)r) < 0)
+						break;
+				} else if (buf_append(&rh, chunk, (size_t)r) < 0) {
+					fail(c, 502, "the upstream's response head is too large");
+					break;
+				} else {
+					size_t end = head_end(rh.data, rh.len);
+					if (end && route_resp_head(c, rh.data, end, &dq) < 0) {
+						fail(c, 502, "the upstream did not answer in HTTP/1.x");
+						break;
+					}
+					if (end && buf_append(&dq, rh.data + end, rh.len - end) < 0)
+						break;
+					head_done |= end != 0;
+				}
+			} else if (r == 0) {
+				up_eof = true;
+			} else if (r == IO_AGAIN_IN || r == IO_AGAIN_OUT) {
+				u_in |= r == IO_AGAIN_IN;
+				u_out |= r == IO_AGAIN_OUT;
+			} else {
+				break;
+			}
+		}
+		if (doff < dq.len) {
+			ssize_t w = send(c->cfd, dq.data + doff, dq.len - doff, MSG_NOSIGNAL);
+			if (w > 0) {
+				doff += (size_t)w;
+				c->down.total += (uint64_t)w;
+				moved = true;
+			} else if (w < 0 && io_errno() == IO_ERR) {
+				break;
+			}
+		}
+		if (up_eof && doff == dq.len) {
+			if (!head_done)
+				fail(c, 502, "the upstream closed without an answer");
+			break;
+		}
+		if (moved) {
+			last = now_mono_ms();
+			continue;
+		}
+		short cev = (short)((!cl_eof && uoff == upq->len ? POLLIN : 0) | (doff < dq.len ? POLLOUT : 0));
+		short uev = (short)((u_in ? POLLIN : 0) | (u_out ? POLLOUT : 0));
+		struct pollfd p[3] = {
+			{ .fd = cev ? c->cfd : -1, .events = cev },
+			{ .fd = uev ? c->ufd : -1, .events = uev },
+			{ .fd = eg->stopfd, .events = POLLIN },
+		};
+		int64_t idle_left = last + eg->pol.idle_timeout_ms - now_mono_ms();
+		if (idle_left <= 0)
+			break;
+		int r = poll(p, 3, idle_left > 1000000000 ? 1000000000 : (int)idle_left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || p[2].revents || ((p[0].revents | p[1].revents) & POLLNVAL))
+			break;
+		if ((p[0].revents & (POLLERR | POLLHUP)) && !(p[0].revents & POLLIN) && cev)
+			cl_eof = true;
+	}
+	free(chunk);
+	buf_free(&dq);
+	buf_free(&rh);
+}
+
+static void serve_route(struct conn *c)
+{
+	struct egress *eg = c->eg;
+	const char *why;
+	switch (read_head(c)) {
+	case HEAD_OK:
+		break;
+	case HEAD_GONE:
+		return;
+	case HEAD_TIMEOUT:
+		reply(c, 408, "Request Timeout", "credential route: no complete request head in time");
+		return;
+	case HEAD_TOO_BIG:
+		reply(c, 400, "Bad Request", "credential route: request head too large (limit 16 KiB)");
+		return;
+	}
+	c->t0 = now_mono_ms();
+	snprintf(c->host, sizeof(c->host), "%s", eg->rt.host);
+	c->port = eg->rt.port;
+	c->rule = "credential route";
+	char line[300];
+	if ((why = parse_request_line(c, true))) {
+		snprintf(line, sizeof(line), "credential route: bad request: %s", why);
+		reply(c, 400, "Bad Request", line);
+		return;
+	}
+	struct buf fwd;
+	int code;
+	buf_init(&fwd, EGRESS_MAX_HEAD + 1024);
+	if ((why = rewrite_head(c, &fwd, &code))) {
+		buf_wipe(&fwd);
+		if (code == 403) {
+			/* Not this run's placeholder: nothing goes out with the credential. */
+			snprintf(line, sizeof(line), "request refused: %s", why);
+			refuse(c, line);
+		} else {
+			snprintf(line, sizeof(line), "credential route: bad request: %s", why);
+			reply(c, 400, "Bad Request", line);
+		}
+		return;
+	}
+	int64_t deadline = now_mono_ms() + eg->pol.connect_timeout_ms;
+	struct addrinfo *res = NULL;
+	int rc = resolve(c, deadline, &res);
+	if (rc == 0) {
+		rc = connect_upstream(c, deadline, res);
+		freeaddrinfo(res);
+	}
+	if (rc == 0 && eg->rt.tls)
+		rc = tls_connect(c, deadline);
+	/* From here it holds at most the head and one read of the client's
+	 * (route_relay reads only once it is all sent). */
+	fwd.cap = 0;
+	if (rc == 0 && buf_append(&fwd, c->head + c->headend, c->headlen - c->headend) == 0) {
+		route_relay(c, &fwd);
+		if (!c->reason[0])
+			emit(c, true);
+	}
+	buf_wipe(&fwd);
+}
+
 /* After an error answer: end our side, then read (and drop) what the
  * client still sends for a short while, so that closing with unread
  * bytes does not reset the connection before the answer is read. */
@@ -1176,9 +1591,16 @@ static void *conn_main(void *arg)
 	struct conn *c = arg;
 	struct eg_slot *slot = c->slot;
 	struct egress *eg = c->eg;
-	serve(c);
+	if (c->routed)
+		serve_route(c);
+	else
+		serve(c);
 	if (c->answered)
 		linger_close(c);
+	if (c->ssl) {
+		(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
 	(void)close(c->cfd);
 	if (c->ufd >= 0)
 		(void)close(c->ufd);
@@ -1225,13 +1647,15 @@ static void *accept_main(void *arg)
 {
 	struct egress *eg = arg;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = eg->lfd, .events = POLLIN }, { .fd = eg->stopfd, .events = POLLIN } };
-		int r = poll(p, 2, -1);
+		struct pollfd p[3] = { { .fd = eg->lfd, .events = POLLIN }, { .fd = eg->stopfd, .events = POLLIN },
+				       { .fd = eg->rfd, .events = POLLIN } };
+		int r = poll(p, 3, -1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 || p[1].revents)
 			break;
-		int fd = accept4(eg->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		bool routed = !(p[0].revents & POLLIN) && (p[2].revents & POLLIN);
+		int fd = accept4(routed ? eg->rfd : eg->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* Out of descriptors: back off instead of spinning. */
@@ -1254,6 +1678,7 @@ static void *accept_main(void *arg)
 		c->eg = eg;
 		c->slot = slot;
 		c->cfd = fd;
+		c->routed = routed;
 		c->ufd = -1;
 		c->up.pr = c->up.pw = c->down.pr = c->down.pw = -1;
 		c->t0 = now_mono_ms();
@@ -1289,27 +1714,108 @@ static void policy_copy(struct egress_policy *dst, const struct egress_policy *s
 		dst->idle_timeout_ms = EG_DEF_IDLE_MS;
 }
 
-struct egress *egress_start(const struct egress_policy *pol, int listen_fd, egress_event_fn fn,
-			    void *ctx, char *err, size_t errlen)
+/* A listening stream socket, made non-blocking: 0, or -1 with err. */
+static int listener_ok(int fd, char *err, size_t errlen)
 {
 	int type = 0, acc = 0;
 	socklen_t tl = sizeof(type), al = sizeof(acc);
-	if (!pol || listen_fd < 0) {
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) < 0 || type != SOCK_STREAM || !acc)
+		return errf(err, errlen, -EINVAL, "egress: fd %d is not a listening stream socket", fd);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return errf(err, errlen, -errno, "egress: fd %d: %s", fd, strerror(errno));
+	return 0;
+}
+
+static void route_free(struct egress *eg)
+{
+	free(eg->rt.base);
+	free(eg->rt.header);
+	free(eg->rt.prefix);
+	free(eg->rt.placeholder);
+	secure_free(eg->rt.value, eg->rt.value_len);
+	SSL_CTX_free(eg->rt.ssl);
+	memset(&eg->rt, 0, sizeof(eg->rt));
+}
+
+/* The route's upstream URL and TLS context into eg->rt. */
+static int route_init(struct egress *eg, const struct egress_route *r, char *err, size_t errlen)
+{
+	const char *u = r->upstream ? r->upstream : "";
+	const char *auth = !strncmp(u, "https://", 8) ? u + 8 : !strncmp(u, "http://", 7) ? u + 7 : NULL;
+	if (!auth)
+		return errf(err, errlen, -EINVAL, "credential route: upstream \"%.*s\" is not http(s)://",
+			    EG_SHOWN_MAX, u);
+	eg->rt.tls = auth == u + 8;
+	size_t an = strcspn(auth, "/?#");
+	const char *h, *why;
+	size_t hn;
+	if (memchr(auth, '@', an) || auth[an] == '?' || auth[an] == '#' ||
+	    (why = authority_split(auth, an, &h, &hn, &eg->rt.port)) ||
+	    (why = host_norm(h, hn, true, eg->rt.host)))
+		return errf(err, errlen, -EINVAL, "credential route: upstream \"%.*s\": bad host",
+			    EG_SHOWN_MAX, u);
+	if (eg->rt.port == 0)
+		eg->rt.port = eg->rt.tls ? 443 : 80;
+	eg->rt.base = xstrdup(auth + an);
+	size_t bl = strlen(eg->rt.base);
+	while (bl && eg->rt.base[bl - 1] == '/')
+		eg->rt.base[--bl] = '\0';
+	if (!r->header || !token_ok(r->header, strlen(r->header)) || !r->placeholder ||
+	    !*r->placeholder || strpbrk(r->placeholder, "\r\n") || (r->prefix && strpbrk(r->prefix, "\r\n")) ||
+	    !r->value || memchr(r->value, '\r', r->value_len) || memchr(r->value, '\n', r->value_len) ||
+	    memchr(r->value, '\0', r->value_len))
+		return errf(err, errlen, -EINVAL,
+			    "credential route: a header name, a placeholder and a one-line credential are needed");
+	eg->rt.header = xstrdup(r->header);
+	eg->rt.prefix = xstrdup(r->prefix ? r->prefix : "");
+	eg->rt.placeholder = xstrdup(r->placeholder);
+	eg->rt.value = xmalloc(r->value_len + 1);
+	memcpy(eg->rt.value, r->value, r->value_len);
+	eg->rt.value[r->value_len] = '\0';
+	eg->rt.value_len = r->value_len;
+	if (!eg->rt.tls)
+		return 0;
+	eg->rt.ssl = SSL_CTX_new(TLS_client_method());
+	if (!eg->rt.ssl)
+		return errf(err, errlen, -ENOMEM, "credential route: no TLS context");
+	(void)SSL_CTX_set_min_proto_version(eg->rt.ssl, TLS1_2_VERSION);
+	/* Servers that close after "Connection: close" often skip close_notify. */
+	(void)SSL_CTX_set_options(eg->rt.ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	int ok = r->ca_file ? SSL_CTX_load_verify_locations(eg->rt.ssl, r->ca_file, NULL)
+			    : SSL_CTX_set_default_verify_paths(eg->rt.ssl);
+	if (ok != 1)
+		return errf(err, errlen, -EINVAL, "credential route: cannot load CA certificates%s%s",
+			    r->ca_file ? " from " : "", r->ca_file ? r->ca_file : "");
+	return 0;
+}
+
+struct egress *egress_start(const struct egress_policy *pol, int listen_fd, egress_event_fn fn,
+			    void *ctx, char *err, size_t errlen)
+{
+	return egress_start_routed(pol, listen_fd, NULL, -1, fn, ctx, err, errlen);
+}
+
+struct egress *egress_start_routed(const struct egress_policy *pol, int listen_fd,
+				   const struct egress_route *route, int route_fd,
+				   egress_event_fn fn, void *ctx, char *err, size_t errlen)
+{
+	if (!pol || listen_fd < 0 || (route && route_fd < 0)) {
 		(void)errf(err, errlen, -EINVAL, "egress: no policy or no socket");
 		return NULL;
 	}
-	if (getsockopt(listen_fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
-	    getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) < 0 || type != SOCK_STREAM ||
-	    !acc) {
-		(void)errf(err, errlen, -EINVAL, "egress: fd %d is not a listening stream socket", listen_fd);
+	if (listener_ok(listen_fd, err, errlen) < 0 || (route && listener_ok(route_fd, err, errlen) < 0))
 		return NULL;
-	}
-	int fl = fcntl(listen_fd, F_GETFL);
-	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		(void)errf(err, errlen, -errno, "egress: fd %d: %s", listen_fd, strerror(errno));
-		return NULL;
-	}
 	struct egress *eg = xcalloc(1, sizeof(*eg));
+	eg->rfd = -1;
+	if (route && route_init(eg, route, err, errlen) < 0) {
+		route_free(eg);
+		free(eg);
+		return NULL;
+	}
+	if (route)
+		eg->rfd = route_fd;
 	policy_copy(&eg->pol, pol);
 	eg->lfd = listen_fd;
 	eg->fn = fn;
@@ -1344,6 +1850,7 @@ struct egress *egress_start(const struct egress_policy *pol, int listen_fd, egre
 	return eg;
 fail:
 	egress_policy_free(&eg->pol);
+	route_free(eg);
 	free(eg->slots);
 	free(eg);
 	return NULL;
@@ -1358,6 +1865,9 @@ void egress_stop(struct egress *eg)
 	(void)pthread_join(eg->acceptor, NULL);
 	reap(eg, true);
 	(void)close(eg->lfd);
+	if (eg->rfd >= 0)
+		(void)close(eg->rfd);
+	route_free(eg);
 	(void)close(eg->stopfd);
 	(void)pthread_attr_destroy(&eg->attr);
 	(void)pthread_mutex_destroy(&eg->ev_lock);

@@ -115,6 +115,35 @@ struct egress;
 struct egress *egress_start(const struct egress_policy *pol, int listen_fd, egress_event_fn fn,
 			    void *ctx, char *err, size_t errlen);
 
+/* A credential route (plugin ABI 1.1): a second listener where the agent
+ * sends its model requests in origin form ("POST /v1/messages") with a
+ * placeholder instead of its credential.  Each request goes to
+ * `upstream` (its path prefixed with the upstream's) over TLS for
+ * https://.  Where `header` is present it must hold exactly prefix +
+ * placeholder, which is then replaced with prefix + the real value (a
+ * request without the header goes as it is: no credential); one request per
+ * connection ("Connection: close" both ways, "Expect" dropped).  The
+ * upstream's addresses pass the policy's address check (loopback and
+ * private ranges only where it allows them); its name needs no allow
+ * entry.  A request whose header holds anything but the placeholder is
+ * refused (403, an event with rule "credential route"). */
+struct egress_route {
+	const char *upstream;    /* "https://api.anthropic.com", "http://127.0.0.1:8080/v1" */
+	const char *header;      /* "x-api-key", "Authorization" ... */
+	const char *prefix;      /* "" or "Bearer "; NULL is "" */
+	const char *placeholder; /* what the agent was given */
+	const char *value;       /* the credential (copied; zeroed by egress_stop) */
+	size_t value_len;
+	const char *ca_file;     /* PEM bundle to verify the upstream with; NULL:
+				  * the system's (SSL_CERT_FILE/SSL_CERT_DIR honoured) */
+};
+
+/* egress_start, plus `route` served on `route_fd` (both owned by the
+ * proxy on success).  route NULL / route_fd -1: no route. */
+struct egress *egress_start_routed(const struct egress_policy *pol, int listen_fd,
+				   const struct egress_route *route, int route_fd,
+				   egress_event_fn fn, void *ctx, char *err, size_t errlen);
+
 /* Stop accepting, end every connection at once (every wait of the
  * proxy's threads also watches for the stop), join the threads, close
  * the sockets, free.  NULL-safe.  A name resolution still

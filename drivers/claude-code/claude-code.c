@@ -2,8 +2,11 @@
 /*
  * claude-code - drives Anthropic's Claude Code CLI (`claude -p`) with
  * --output-format stream-json.  Credentials: api-key -> ANTHROPIC_API_KEY,
- * oauth -> CLAUDE_CODE_OAUTH_TOKEN.  Settings: bin, baseURL
- * (ANTHROPIC_BASE_URL), maxRetries (CLAUDE_CODE_MAX_RETRIES).
+ * oauth -> CLAUDE_CODE_OAUTH_TOKEN; where the host routes credentials
+ * (ABI 1.1), those hold a placeholder and ANTHROPIC_BASE_URL the proxy's
+ * endpoint, which sends the key as x-api-key (the token as a bearer
+ * token) to the baseURL setting or api.anthropic.com.  Settings: bin,
+ * baseURL (ANTHROPIC_BASE_URL), maxRetries (CLAUDE_CODE_MAX_RETRIES).
  *
  * Stream: {"type":"system","subtype":"init"...}, "assistant"/"user"
  * messages, then exactly one {"type":"result",...} with is_error,
@@ -20,10 +23,21 @@
 
 static const char *const claude_efforts[] = { "low", "medium", "high", "xhigh", "max", NULL };
 
+/* An API key goes in x-api-key, an OAuth token as a bearer token, both
+ * to the Anthropic API (or the baseURL setting). */
+static bool claude_route(const struct drv *d, const struct paddock_task_view *t,
+			 struct drv_route *r)
+{
+	bool oauth = strcmp(drv_cred_type(t), "oauth") == 0;
+	r->upstream = drv_upstream(d, "https://api.anthropic.com");
+	r->header = oauth ? "Authorization" : "x-api-key";
+	r->prefix = oauth ? "Bearer " : "";
+	return true;
+}
+
 static int claude_entrypoint(struct drv *d, const struct paddock_task_view *t,
 			     const struct paddock_plan_builder *plan, char *err, size_t errlen)
 {
-	(void)t;
 	/* IS_SANDBOX: --dangerously-skip-permissions refuses to run as root
 	 * otherwise, and the run is sandboxed by Paddock. */
 	static const char *const fixed[][2] = {
@@ -34,7 +48,7 @@ static int claude_entrypoint(struct drv *d, const struct paddock_task_view *t,
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		rc = drv_env(plan, fixed[i][0], fixed[i][1], err, errlen);
-	const char *url = drv_setting(d, "baseURL");
+	const char *url = drv_base_url(d, t, plan);
 	if (rc == 0 && url)
 		rc = drv_env(plan, "ANTHROPIC_BASE_URL", url, err, errlen);
 	const char *retries = drv_setting(d, "maxRetries");
@@ -114,6 +128,7 @@ static const struct drv_spec claude_spec = {
 	.oauth_env = "CLAUDE_CODE_OAUTH_TOKEN",
 	.json = true,
 	.entrypoint = claude_entrypoint,
+	.route = claude_route,
 	.line = claude_line,
 };
 

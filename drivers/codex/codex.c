@@ -28,11 +28,30 @@
 static const char *const codex_efforts[] = { "none", "minimal", "low", "medium", "high", "xhigh",
 					     NULL };
 
+/* An API key is a bearer token to the Responses API.  ChatGPT sign-in
+ * (oauth) is not routed: codex reads auth.json, refreshes the tokens in
+ * it and writes it back, so the file must hold the real tokens (the
+ * documented exception; the file is removed when the run ends). */
+static bool codex_route(const struct drv *d, const struct paddock_task_view *t,
+			struct drv_route *r)
+{
+	if (strcmp(drv_cred_type(t), "api-key") != 0)
+		return false;
+	r->upstream = drv_upstream(d, "https://api.openai.com/v1");
+	r->header = "Authorization";
+	r->prefix = "Bearer ";
+	r->env = "CODEX_API_KEY";
+	return true;
+}
+
 static int codex_credentials(struct drv *d, const struct paddock_task_view *t,
-			     const struct paddock_plan_builder *plan, char *err, size_t errlen)
+			     const struct paddock_plan_builder *plan, bool routed, char *err,
+			     size_t errlen)
 {
 	(void)d;
 	const char *type = drv_cred_type(t);
+	if (routed)
+		return 0;
 	if (strcmp(type, "api-key") == 0)
 		return drv_env_secret(t, plan, "CODEX_API_KEY", err, errlen);
 	if (strcmp(type, "oauth") == 0) {
@@ -55,7 +74,7 @@ static int codex_entrypoint(struct drv *d, const struct paddock_task_view *t,
 	int rc = drv_setting_long(d, "maxRetries", 0, 100, &retries, err, errlen);
 	if (rc < 0)
 		return rc;
-	const char *url = drv_setting(d, "baseURL");
+	const char *url = drv_base_url(d, t, plan);
 	char toml[4096];
 	int n = snprintf(toml, sizeof(toml),
 			 "# Written by the paddock codex driver for this run.\n"
@@ -151,6 +170,7 @@ static const struct drv_spec codex_spec = {
 	.efforts = codex_efforts,
 	.json = true,
 	.credentials = codex_credentials,
+	.route = codex_route,
 	.entrypoint = codex_entrypoint,
 	.line = codex_line,
 };

@@ -443,6 +443,37 @@ int drv_validate(void *inst, const struct paddock_task_view *t, char *err, size_
 	return rc;
 }
 
+bool drv_routing(const struct drv *d, const struct paddock_task_view *t,
+		 const struct paddock_plan_builder *plan, struct drv_route *r)
+{
+	struct drv_route tmp;
+	if (!r)
+		r = &tmp;
+	if (!PADDOCK_HAS_FIELD(t, struct paddock_task_view, credential_placeholder) ||
+	    !t->credential_endpoint || !t->credential_placeholder ||
+	    !PADDOCK_HAS_FIELD(plan, struct paddock_plan_builder, add_credential_route) ||
+	    !plan->add_credential_route || !d->spec->route ||
+	    strcmp(drv_cred_type(t), "none") == 0 || !t->credentials_secret)
+		return false;
+	const char *type = drv_cred_type(t);
+	memset(r, 0, sizeof(*r));
+	r->prefix = "";
+	r->env = strcmp(type, "oauth") == 0 ? d->spec->oauth_env : d->spec->api_key_env;
+	return d->spec->route(d, t, r) && r->upstream && r->header && r->env;
+}
+
+const char *drv_base_url(const struct drv *d, const struct paddock_task_view *t,
+			 const struct paddock_plan_builder *plan)
+{
+	return drv_routing(d, t, plan, NULL) ? t->credential_endpoint : drv_setting(d, "baseURL");
+}
+
+const char *drv_upstream(const struct drv *d, const char *dflt)
+{
+	const char *u = drv_setting(d, "baseURL");
+	return u ? u : dflt;
+}
+
 int drv_credentials(void *inst, const struct paddock_task_view *t,
 		    const struct paddock_plan_builder *plan, char *err, size_t errlen)
 {
@@ -452,8 +483,30 @@ int drv_credentials(void *inst, const struct paddock_task_view *t,
 	int rc = check_credentials(d, t, err, errlen);
 	if (rc < 0)
 		return rc;
+	struct drv_route r;
+	bool routed = drv_routing(d, t, plan, &r);
+	if (routed) {
+		const char *key = t->credentials_key && *t->credentials_key ? t->credentials_key
+			: (strcmp(drv_cred_type(t), "oauth") == 0 ? "oauthToken" : "apiKey");
+		struct paddock_credential_route cr = {
+			.size = sizeof(cr),
+			.upstream = r.upstream,
+			.header = r.header,
+			.prefix = r.prefix,
+			.secret_name = t->credentials_secret,
+			.secret_key = key,
+		};
+		if ((rc = plan->add_credential_route(plan->ctx, &cr)) < 0)
+			return drv_errf(err, errlen, rc,
+					"spec.credentials: cannot route Secret \"%s\" key \"%s\" to %s",
+					t->credentials_secret, key, r.upstream);
+		if ((rc = drv_env(plan, r.env, t->credential_placeholder, err, errlen)) < 0)
+			return rc;
+	}
 	if (d->spec->credentials)
-		return d->spec->credentials(d, t, plan, err, errlen);
+		return d->spec->credentials(d, t, plan, routed, err, errlen);
+	if (routed)
+		return 0;
 	const char *type = drv_cred_type(t);
 	const char *env = NULL;
 	if (strcmp(type, "api-key") == 0)

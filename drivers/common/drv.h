@@ -37,6 +37,15 @@ struct json_object;
 struct drv;
 struct drv_parser;
 
+/* Where a credential may go (ABI 1.1 credential routing). */
+struct drv_route {
+	const char *upstream; /* the base URL the CLI would use: the baseURL
+			       * setting, else the provider's */
+	const char *header;   /* "x-api-key", "Authorization" ... */
+	const char *prefix;   /* "" or "Bearer " */
+	const char *env;      /* the variable that gets the placeholder */
+};
+
 struct drv_spec {
 	const char *name;             /* descriptor name, e.g. "claude-code" */
 	const char *cli;              /* human name of the CLI, e.g. "claude" */
@@ -51,8 +60,16 @@ struct drv_spec {
 	/* Optional hooks; each returns 0 or a negative errno with `err` set. */
 	int (*validate)(struct drv *d, const struct paddock_task_view *t, char *err,
 			size_t errlen);
+	/* `routed`: the credential already goes through the host's proxy
+	 * (drv_route): set only what else the CLI needs, never the secret. */
 	int (*credentials)(struct drv *d, const struct paddock_task_view *t,
-			   const struct paddock_plan_builder *plan, char *err, size_t errlen);
+			   const struct paddock_plan_builder *plan, bool routed, char *err,
+			   size_t errlen);
+	/* ABI 1.1: where the task's credential may be sent, for the host's
+	 * proxy (fills *r and returns true), or false when this credential
+	 * cannot be routed (the CLI reads it from a file it also rewrites,
+	 * e.g. codex's auth.json): it is then injected as in ABI 1.0. */
+	bool (*route)(const struct drv *d, const struct paddock_task_view *t, struct drv_route *r);
 	int (*entrypoint)(struct drv *d, const struct paddock_task_view *t,
 			  const struct paddock_plan_builder *plan, char *err, size_t errlen);
 
@@ -100,6 +117,18 @@ const char *drv_cred_type(const struct paddock_task_view *t);
 /* Set env `name` from the task's credential Secret, by reference. */
 int drv_env_secret(const struct paddock_task_view *t, const struct paddock_plan_builder *plan,
 		   const char *name, char *err, size_t errlen);
+/* ABI 1.1: true when the host offers credential routing for this task
+ * and the driver can route its credential type (spec->route); *r then
+ * says where.  r may be NULL. */
+bool drv_routing(const struct drv *d, const struct paddock_task_view *t,
+		 const struct paddock_plan_builder *plan, struct drv_route *r);
+/* The base URL the agent must use: the task's credential endpoint when
+ * routed, else the baseURL setting; NULL when neither. */
+const char *drv_base_url(const struct drv *d, const struct paddock_task_view *t,
+			 const struct paddock_plan_builder *plan);
+/* The baseURL setting, else `dflt`: a route's upstream. */
+const char *drv_upstream(const struct drv *d, const char *dflt);
+
 /* Plain env / arg through the builder, with an error naming what failed. */
 int drv_env(const struct paddock_plan_builder *plan, const char *name, const char *value,
 	    char *err, size_t errlen);

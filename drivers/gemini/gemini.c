@@ -27,14 +27,27 @@
 
 #define DRIVER_NAME "gemini"
 
+/* An API key goes in x-goog-api-key, an access token as a bearer token. */
+static bool gemini_route(const struct drv *d, const struct paddock_task_view *t,
+			 struct drv_route *r)
+{
+	bool oauth = strcmp(drv_cred_type(t), "oauth") == 0;
+	r->upstream = drv_upstream(d, "https://generativelanguage.googleapis.com");
+	r->header = oauth ? "Authorization" : "x-goog-api-key";
+	r->prefix = oauth ? "Bearer " : "";
+	r->env = "GEMINI_API_KEY";
+	return true;
+}
+
 static int gemini_credentials(struct drv *d, const struct paddock_task_view *t,
-			      const struct paddock_plan_builder *plan, char *err, size_t errlen)
+			      const struct paddock_plan_builder *plan, bool routed, char *err,
+			      size_t errlen)
 {
 	(void)d;
 	const char *type = drv_cred_type(t);
 	if (strcmp(type, "none") == 0)
 		return 0;
-	int rc = drv_env_secret(t, plan, "GEMINI_API_KEY", err, errlen);
+	int rc = routed ? 0 : drv_env_secret(t, plan, "GEMINI_API_KEY", err, errlen);
 	if (rc == 0 && strcmp(type, "oauth") == 0)
 		rc = drv_env(plan, "GEMINI_API_KEY_AUTH_MECHANISM", "bearer", err, errlen);
 	return rc;
@@ -68,7 +81,7 @@ static int gemini_entrypoint(struct drv *d, const struct paddock_task_view *t,
 	if (rc < 0)
 		return drv_errf(err, errlen, rc, "entrypoint: cannot add ~/.gemini/settings.json");
 	rc = drv_env(plan, "GEMINI_CLI_TRUST_WORKSPACE", "true", err, errlen);
-	const char *url = drv_setting(d, "baseURL");
+	const char *url = drv_base_url(d, t, plan);
 	if (rc == 0 && url)
 		rc = drv_env(plan, "GOOGLE_GEMINI_BASE_URL", url, err, errlen);
 	return rc;
@@ -175,6 +188,7 @@ static const struct drv_spec gemini_spec = {
 	.efforts = NULL,
 	.json = true,
 	.credentials = gemini_credentials,
+	.route = gemini_route,
 	.entrypoint = gemini_entrypoint,
 	.line = gemini_line,
 	.finish = gemini_finish,

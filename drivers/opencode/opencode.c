@@ -30,21 +30,34 @@
 static const char *const opencode_efforts[] = { "minimal", "low", "medium", "high", "xhigh", "max",
 						NULL };
 
-/* provider prefix -> the variable opencode (the AI SDK) reads its key from. */
-static const char *const providers[][2] = {
-	{ "anthropic", "ANTHROPIC_API_KEY" },
-	{ "openai", "OPENAI_API_KEY" },
-	{ "google", "GOOGLE_GENERATIVE_AI_API_KEY" },
-	{ "opencode", "OPENCODE_API_KEY" },
-	{ "openrouter", "OPENROUTER_API_KEY" },
-	{ "groq", "GROQ_API_KEY" },
-	{ "mistral", "MISTRAL_API_KEY" },
-	{ "xai", "XAI_API_KEY" },
-	{ "deepseek", "DEEPSEEK_API_KEY" },
-	{ "togetherai", "TOGETHER_AI_API_KEY" },
-	{ "fireworks-ai", "FIREWORKS_API_KEY" },
-	{ "cerebras", "CEREBRAS_API_KEY" },
+/* provider prefix -> the variable opencode (the AI SDK) reads its key
+ * from, the provider's default base URL and the header its key goes in
+ * (NULL: "Authorization: Bearer"). */
+static const struct provider {
+	const char *name, *env, *url, *header;
+} providers[] = {
+	{ "anthropic", "ANTHROPIC_API_KEY", "https://api.anthropic.com/v1", "x-api-key" },
+	{ "openai", "OPENAI_API_KEY", "https://api.openai.com/v1", NULL },
+	{ "google", "GOOGLE_GENERATIVE_AI_API_KEY", "https://generativelanguage.googleapis.com/v1beta",
+	  "x-goog-api-key" },
+	{ "opencode", "OPENCODE_API_KEY", "https://opencode.ai/zen/v1", NULL },
+	{ "openrouter", "OPENROUTER_API_KEY", "https://openrouter.ai/api/v1", NULL },
+	{ "groq", "GROQ_API_KEY", "https://api.groq.com/openai/v1", NULL },
+	{ "mistral", "MISTRAL_API_KEY", "https://api.mistral.ai/v1", NULL },
+	{ "xai", "XAI_API_KEY", "https://api.x.ai/v1", NULL },
+	{ "deepseek", "DEEPSEEK_API_KEY", "https://api.deepseek.com/v1", NULL },
+	{ "togetherai", "TOGETHER_AI_API_KEY", "https://api.together.xyz/v1", NULL },
+	{ "fireworks-ai", "FIREWORKS_API_KEY", "https://api.fireworks.ai/inference/v1", NULL },
+	{ "cerebras", "CEREBRAS_API_KEY", "https://api.cerebras.ai/v1", NULL },
 };
+
+static const struct provider *provider_named(const char *name)
+{
+	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
+		if (strcmp(providers[i].name, name) == 0)
+			return &providers[i];
+	return NULL;
+}
 
 /* The provider part of "provider/model" into buf; false if there is none. */
 static bool provider_of(const char *model, char *buf, size_t n)
@@ -59,10 +72,8 @@ static bool provider_of(const char *model, char *buf, size_t n)
 
 static const char *key_env_of(const char *provider)
 {
-	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
-		if (strcmp(providers[i][0], provider) == 0)
-			return providers[i][1];
-	return NULL;
+	const struct provider *p = provider_named(provider);
+	return p ? p->env : NULL;
 }
 
 static int opencode_validate(struct drv *d, const struct paddock_task_view *t, char *err,
@@ -97,10 +108,29 @@ static int opencode_validate(struct drv *d, const struct paddock_task_view *t, c
 	return 0;
 }
 
-static int opencode_credentials(struct drv *d, const struct paddock_task_view *t,
-				const struct paddock_plan_builder *plan, char *err, size_t errlen)
+/* The model's provider: its key to the baseURL setting (a gateway: as a
+ * bearer token) or to the provider's own API. */
+static bool opencode_route(const struct drv *d, const struct paddock_task_view *t,
+			   struct drv_route *r)
 {
-	if (strcmp(drv_cred_type(t), "none") == 0)
+	char prov[64];
+	if (!t->model || !provider_of(t->model, prov, sizeof(prov)))
+		return false;
+	const struct provider *p = provider_named(prov);
+	if (!p && !drv_setting(d, "baseURL"))
+		return false;
+	r->upstream = drv_upstream(d, p ? p->url : NULL);
+	r->header = p && p->header ? p->header : "Authorization";
+	r->prefix = p && p->header ? "" : "Bearer ";
+	r->env = p ? p->env : "OPENCODE_API_KEY";
+	return true;
+}
+
+static int opencode_credentials(struct drv *d, const struct paddock_task_view *t,
+				const struct paddock_plan_builder *plan, bool routed, char *err,
+				size_t errlen)
+{
+	if (strcmp(drv_cred_type(t), "none") == 0 || routed)
 		return 0;
 	int rc = opencode_validate(d, t, err, errlen);
 	if (rc < 0)
@@ -119,7 +149,7 @@ static int add_config(struct drv *d, const struct paddock_task_view *t,
 	json_object_object_add(root, "autoupdate", json_object_new_boolean(0));
 	json_object_object_add(root, "share", json_object_new_string("disabled"));
 	char prov[64];
-	const char *url = drv_setting(d, "baseURL");
+	const char *url = drv_base_url(d, t, plan);
 	if (t->model && provider_of(t->model, prov, sizeof(prov))) {
 		json_object_object_add(root, "model", json_object_new_string(t->model));
 		/* Titles and summaries use the same model: no second provider. */
@@ -226,6 +256,7 @@ static const struct drv_spec opencode_spec = {
 	.json = true,
 	.validate = opencode_validate,
 	.credentials = opencode_credentials,
+	.route = opencode_route,
 	.entrypoint = opencode_entrypoint,
 	.line = opencode_line,
 };

@@ -59,9 +59,10 @@ CACHE=${PADDOCK_CACHE_DIR:-$HOME/.cache/paddock}/clis
 SERVER_PID=
 SERVER401_PID=
 CONTROLLER_PID=
+WATCH_PID=
 cleanup() {
 	local p
-	for p in $CONTROLLER_PID $SERVER_PID $SERVER401_PID; do
+	for p in $CONTROLLER_PID $SERVER_PID $SERVER401_PID $WATCH_PID; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
 	[ -n "${KEEP:-}" ] && { echo "test-paddock: kept $WORK" >&2; return; }
@@ -128,7 +129,37 @@ drivers:
     enabled: true
     settings: {bin: "$(bin_of "$2")", baseURL: "$3", ${retries}}
 contexts: {git: {enabled: true}}
+# Every run behind Paddock's egress proxy: the model server on 127.0.0.1
+# is reached by the proxy (allowLoopback), and the CLI holds only a
+# placeholder for its key (credential route, plugin ABI 1.1).
+network: {egress: ${E2E_EGRESS:-allowlist}, allowLoopback: true}
 EOT
+}
+
+# While a run works, every 50 ms: each process of the run (PADDOCK_TASK
+# in its environment) and the files the agent can read (the run's
+# workspace, home and tmp).  Writes WATCH_OUT: "procs N" (processes seen),
+# "placeholder N" (environments holding the placeholder), then one line
+# per canary found ("env PID CMD", "file PATH").  Stops when STOP exists.
+watch_run() { # watch_run TASK STATE_DIR WATCH_OUT STOP
+	local task=$1 sd=$2 out=$3 stop=$4 p env procs=0 ph=0 hits= rd f
+	while [ ! -e "$stop" ]; do
+		for p in /proc/[0-9]*; do
+			env=$({ tr '\0' '\n' <"$p/environ"; } 2>/dev/null) || continue
+			[[ $'\n'"$env"$'\n' == *$'\n'"PADDOCK_TASK=default/$task"$'\n'* ]] || continue
+			procs=$((procs + 1))
+			[[ "$env" == *paddock-placeholder-* ]] && ph=$((ph + 1))
+			[[ "$env" == *"$CANARY_HEX"* ]] &&
+				hits="${hits}env ${p#/proc/} $({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | cut -c1-80)"$'\n'
+		done
+		for rd in "$sd"/runs/*/; do
+			for f in $(grep -rlF "$CANARY_HEX" "$rd/workspace" "$rd/home" "$rd/tmp" 2>/dev/null); do
+				hits="${hits}file $f"$'\n'
+			done
+		done
+		sleep 0.05
+	done
+	{ echo "procs $procs"; echo "placeholder $ph"; printf '%s' "$hits"; } >"$out"
 }
 
 json_field() { # json_field FILE DOTTED.PATH -> value ("" when absent)
@@ -274,15 +305,29 @@ EOT
 		sleep 0.1
 	done
 	name=$cli-ok
+	rm -f "$d/watch.stop"
+	watch_run "$name" "$PADDOCK_STATE_DIR" "$d/watch" "$d/watch.stop" &
+	WATCH_PID=$!
 	run_case "$cli" success "$name" -- \
 		-p "TOOLTEST: write the file PADDOCK_TOOL_PATH=/workspace/out.txt then reply SCRIPTED_OK." \
 		--workspace-repo "$REPO" --output result=out.txt --timeout 120s
+	touch "$d/watch.stop"
+	wait "$WATCH_PID"
 	kill "$CONTROLLER_PID" 2>/dev/null
 	timeout 30 tail --pid="$CONTROLLER_PID" -f /dev/null
 	wait "$CONTROLLER_PID" 2>/dev/null
 	CONTROLLER_PID=
 	rd=$(run_dir_of "$name")
 	nfail=$FAIL
+	echo "     (watched while it ran: $(tr '\n' ' ' <"$d/watch"))"
+	check "$cli success: the watcher saw the run's processes (so its checks below mean something)" \
+		test "$(sed -n 's/^procs //p' "$d/watch")" -gt 0
+	if [ "${E2E_EGRESS:-allowlist}" = allowlist ]; then
+		check "$cli success: the CLI held the placeholder, not the key" \
+			test "$(sed -n 's/^placeholder //p' "$d/watch")" -gt 0
+		check "$cli success: no process of the run had the key in its environment, no file it could read held it" \
+			test -z "$(grep -E '^(env|file) ' "$d/watch")"
+	fi
 	check "$cli success: paddock run exit 0" test "$(cat "$d/rc")" = 0
 	check "$cli success: phase Succeeded" test "$(json_field "$d/task.json" status.phase)" = Succeeded
 	check "$cli success: ran through the controller daemon" \

@@ -201,6 +201,19 @@ EOT
 	pass "describe prints the cost as \$0.0003; -o json/yaml keep the number"
 }
 
+# A driver built for ABI 1.0 loads, and `paddock plugins` says what it
+# lacks (its agents hold their key: no credential route).
+old_abi() {
+	local fx=$TOP_BUILDDIR/tests/fixtures/.libs
+	[ -f "$fx/old-abi.so" ] || { echo "SKIP old_abi: fixtures not built (make -C tests/fixtures check)"; return 0; }
+	PADDOCK_PLUGIN_PATH=$fx pd plugins >"$work/plugins.out" 2>&1 || true # refused fixtures make it exit 1
+	grep -q '^driver  *old-abi  *0.0.1  *1.0 ' "$work/plugins.out" || fail "old-abi not listed as ABI 1.0: $(cat "$work/plugins.out")"
+	grep -q 'driver old-abi is built for ABI 1.0: it cannot route its credential' "$work/plugins.out" ||
+		fail "no warning for the 1.0 driver: $(cat "$work/plugins.out")"
+	pass "a 1.0 driver loads, and plugins warns that it cannot route its credential"
+}
+
+run_case old_abi
 run_case stop_finished
 run_case help_everywhere
 run_case bad_options

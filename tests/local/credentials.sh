@@ -27,6 +27,11 @@ chmod 0755 "$cli"
 chmod 0700 "$work"
 sed -i '/^drivers:/d' "$PADDOCK_CONFIG"
 echo "drivers: {exec: {enabled: true}, claude-code: {enabled: true, settings: {bin: \"$cli\"}}}" >>"$PADDOCK_CONFIG"
+# The host's network: the fake CLI reads the key from its environment
+# (injection by reference).  Behind the proxy (the default as root) it
+# would hold a placeholder: tests/e2e/test-paddock.sh checks that path
+# with the real CLIs.
+echo "network: {egress: open}" >>"$PADDOCK_CONFIG"
 # No credential from the developer's own environment or config.
 unset ANTHROPIC_API_KEY CLAUDE_CODE_OAUTH_TOKEN PADDOCK_API_KEY PADDOCK_OAUTH_TOKEN
 export XDG_CONFIG_HOME=$work/xdg HOME=$work/home

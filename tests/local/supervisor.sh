@@ -25,6 +25,11 @@
 # builds the exec driver's parser itself from the config and the plugin
 # directories: no sink process, no socket, and the parse arrives.
 . "$(dirname "$0")/lib.sh"
+# The supervisor's own descriptors on the host's network: under the
+# default allowlist (as root) it also holds the egress proxy's (an
+# eventfd, egress.jsonl, sockets in the run's namespace), which
+# tests/local/egress.sh covers.
+echo "network: {egress: open}" >>"$PADDOCK_CONFIG"
 
 bin=$(readlink -f "$PADDOCK_BIN")
 key="sup-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"

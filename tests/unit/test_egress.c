@@ -22,6 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "base/util.h"
 #include "plugin/http.h"
 #include "proxy/egress.h"
@@ -154,7 +159,11 @@ static void up_http(int fd, char *buf, size_t len, size_t cap)
 	(void)pthread_mutex_lock(&up_lock);
 	snprintf(up_head, sizeof(up_head), "%.*s", (int)hl, buf);
 	(void)pthread_mutex_unlock(&up_lock);
-	if (strncmp(buf, "GET /hello ", 11) == 0) {
+	if (strncmp(buf, "GET /ka ", 8) == 0 || strncmp(buf, "GET /v1/ka ", 11) == 0) {
+		/* An upstream that would keep the connection alive. */
+		up_send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
+			    "Keep-Alive: timeout=5\r\n\r\nok");
+	} else if (strncmp(buf, "GET /hello ", 11) == 0) {
 		up_send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
 	} else if (strncmp(buf, "GET /stream ", 12) == 0) {
 		up_send(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
@@ -172,6 +181,20 @@ static void up_http(int fd, char *buf, size_t len, size_t cap)
 		for (int i = 0; i < 1024; i++)
 			if (send(fd, block, sizeof(block), MSG_NOSIGNAL) < 0)
 				break;
+	} else if (strncmp(buf, "POST /count ", 12) == 0) {
+		/* A large body: count it, answer the count. */
+		const char *cl = strstr(buf, "Content-Length: ");
+		size_t want = cl ? (size_t)atol(cl + 16) : 0, got = len - hl;
+		char sink[65536];
+		while (got < want && up_wait(fd, 5000)) {
+			ssize_t r = recv(fd, sink, sizeof(sink), 0);
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		char resp[128];
+		snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\ncounted %012zu", got);
+		up_send(fd, resp);
 	} else if (strncmp(buf, "POST ", 5) == 0) {
 		const char *cl = strstr(buf, "Content-Length: ");
 		size_t want = cl ? (size_t)atoi(cl + 16) : 0;
@@ -222,7 +245,7 @@ static void *up_main(void *arg)
 				buf[len] = '\0';
 			}
 		}
-		if (len >= 4 && (strncmp(buf, "GET ", 4) == 0 || strncmp(buf, "POST ", 5) == 0))
+		if (len >= 4 && (strncmp(buf, "GET ", 4) == 0 || strncmp(buf, "POST ", 5) == 0 || strncmp(buf, "HEAD ", 5) == 0))
 			up_http(fd, buf, len, sizeof(buf));
 		else if (len)
 			up_echo(fd, buf, len);
@@ -1059,6 +1082,328 @@ START_TEST(test_start_errors)
 }
 END_TEST
 
+/* ---- the credential route ------------------------------------------------ */
+
+#define RT_PLACEHOLDER "paddock-placeholder-0123abcd"
+#define RT_SECRET "sk-real-Secret-4242"
+
+static int rt_port;
+
+static void route_start(const char *upstream, const char *ca_file)
+{
+	char err[256] = "";
+	int lfd = listen_local(&px_port);
+	int rfd = listen_local(&rt_port);
+	struct egress_route r = { .upstream = upstream, .header = "x-api-key", .prefix = "",
+				  .placeholder = RT_PLACEHOLDER, .value = RT_SECRET,
+				  .value_len = strlen(RT_SECRET), .ca_file = ca_file };
+	px = egress_start_routed(&tpol, lfd, &r, rfd, on_event, NULL, err, sizeof(err));
+	ck_assert_msg(px != NULL, "%s", err);
+}
+
+static void route_ask(const char *req, char *out, size_t cap)
+{
+	int fd = dial(rt_port);
+	send_str(fd, req);
+	(void)read_until(fd, out, cap, NULL, 5000);
+	(void)close(fd);
+}
+
+static void up_head_copy(char *out, size_t n)
+{
+	(void)pthread_mutex_lock(&up_lock);
+	snprintf(out, n, "%s", up_head);
+	(void)pthread_mutex_unlock(&up_lock);
+}
+
+/* The placeholder goes out as the credential, under the upstream's path
+ * and Host; the answer streams; the client is told to close.  The
+ * upstream's name needs no allow entry (tpol allows nothing). */
+START_TEST(test_route_replaces)
+{
+	char up[128], buf[4096], head[8192];
+	snprintf(up, sizeof(up), "http://127.0.0.1:%d/v1/", up_port);
+	route_start(up, NULL);
+	route_ask("GET /ka HTTP/1.1\r\nHost: 127.0.0.1:3129\r\nx-api-key: " RT_PLACEHOLDER "\r\n"
+		  "Connection: keep-alive\r\nExpect: 100-continue\r\nAccept: */*\r\n\r\n",
+		  buf, sizeof(buf));
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0 && strstr(buf, "\r\n\r\nok"), "%s", buf);
+	ck_assert_msg(strstr(buf, "\r\nConnection: close\r\n") && !strstr(buf, "keep-alive") &&
+			      !strstr(buf, "Keep-Alive"),
+		      "%s", buf);
+	up_head_copy(head, sizeof(head));
+	char want[128];
+	snprintf(want, sizeof(want), "GET /v1/ka HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n", up_port);
+	ck_assert_msg(strncmp(head, want, strlen(want)) == 0, "%s", head);
+	ck_assert_msg(strstr(head, "\r\nx-api-key: " RT_SECRET "\r\n"), "%s", head);
+	ck_assert_msg(!strstr(head, RT_PLACEHOLDER) && !strstr(head, "Expect") &&
+			      strstr(head, "\r\nAccept: */*\r\nConnection: close\r\n\r\n"),
+		      "%s", head);
+	struct rec e = event_wait(0);
+	ck_assert(e.allowed);
+	ck_assert_str_eq(e.rule, "credential route");
+	ck_assert_int_eq(e.status, 200);
+}
+END_TEST
+
+START_TEST(test_route_streams)
+{
+	char up[128], buf[4096];
+	snprintf(up, sizeof(up), "http://127.0.0.1:%d", up_port);
+	route_start(up, NULL);
+	int fd = dial(rt_port);
+	send_str(fd, "GET /stream HTTP/1.1\r\nX-Api-Key:  " RT_PLACEHOLDER " \r\n\r\n");
+	(void)read_until(fd, buf, sizeof(buf), "data: one\n\n", 5000);
+	ck_assert_msg(strstr(buf, "data: one\n\n") && !strstr(buf, "data: two"), "first event not streamed: %s", buf);
+	ck_assert_int_eq(write(up_gate[1], "g", 1), 1);
+	size_t n = strlen(buf);
+	(void)read_until(fd, buf + n, sizeof(buf) - n, NULL, 5000);
+	ck_assert_msg(strstr(buf, "data: one\n\ndata: two\n\n"), "%s", buf);
+	(void)close(fd);
+}
+END_TEST
+
+/* A request body far larger than the head buffer, in pieces (a CLI's
+ * conversation is 100 KiB and more). */
+START_TEST(test_route_large_body)
+{
+	char up[128], buf[2048];
+	snprintf(up, sizeof(up), "http://127.0.0.1:%d", up_port);
+	route_start(up, NULL);
+	enum { BODY = 300 * 1024 };
+	int fd = dial(rt_port);
+	char head[256];
+	snprintf(head, sizeof(head), "POST /count HTTP/1.1\r\nx-api-key: " RT_PLACEHOLDER "\r\nContent-Length: %d\r\n\r\n", BODY);
+	send_str(fd, head);
+	static char body[BODY];
+	memset(body, 'b', sizeof(body));
+	for (size_t off = 0; off < sizeof(body);) {
+		ssize_t w = send(fd, body + off, sizeof(body) - off < 7000 ? sizeof(body) - off : 7000, MSG_NOSIGNAL);
+		ck_assert_int_gt(w, 0);
+		off += (size_t)w;
+	}
+	(void)read_until(fd, buf, sizeof(buf), NULL, 5000);
+	(void)close(fd);
+	char want[64];
+	snprintf(want, sizeof(want), "counted %012d", BODY);
+	ck_assert_msg(strstr(buf, want), "%s", buf);
+}
+END_TEST
+
+/* A credential header holding anything but this run's placeholder:
+ * nothing goes out, 403 and an event.  Without the header the request
+ * goes as it is (a CLI's reachability probe), with no credential. */
+START_TEST(test_route_refuses)
+{
+	static const char *const reqs[] = {
+		"GET /hello HTTP/1.1\r\nx-api-key: sk-some-other-key\r\n\r\n",
+		"GET /hello HTTP/1.1\r\nx-api-key: paddock-placeholder-ffff\r\n\r\n",
+		"GET /hello HTTP/1.1\r\nx-api-key: " RT_PLACEHOLDER "x\r\n\r\n",
+	};
+	char up[128], buf[2048];
+	snprintf(up, sizeof(up), "http://127.0.0.1:%d", up_port);
+	route_start(up, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
+		route_ask(reqs[i], buf, sizeof(buf));
+		ck_assert_msg(strstr(buf, "403 Forbidden"), "%zu: %s", i, buf);
+		struct rec e = event_wait((int)i);
+		ck_assert(!e.allowed);
+		ck_assert_str_eq(e.rule, "credential route");
+	}
+	route_ask("GET /hello HTTP/1.1\r\nx-api-key: " RT_PLACEHOLDER "\r\nx-api-key: " RT_PLACEHOLDER "\r\n\r\n",
+		  buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "400 Bad Request"), "%s", buf);
+	route_ask("GET http://127.0.0.1/hello HTTP/1.1\r\nx-api-key: " RT_PLACEHOLDER "\r\n\r\n", buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "400 Bad Request") && strstr(buf, "origin-form"), "%s", buf);
+	ck_assert_int_eq(atomic_load(&up_conns), 0);
+	/* The forward listener still refuses what the policy does not allow. */
+	char req[128];
+	snprintf(req, sizeof(req), "GET http://127.0.0.1:%d/hello HTTP/1.1\r\n\r\n", up_port);
+	ask(req, buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "403 Forbidden"), "%s", buf);
+	ck_assert_int_eq(atomic_load(&up_conns), 0);
+	/* No credential header: through, and nothing added. */
+	route_ask("HEAD /hello HTTP/1.1\r\nHost: 127.0.0.1:3129\r\n\r\n", buf, sizeof(buf));
+	ck_assert_int_eq(atomic_load(&up_conns), 1);
+	char head[8192];
+	up_head_copy(head, sizeof(head));
+	ck_assert_msg(strncmp(head, "HEAD /hello HTTP/1.1\r\n", 22) == 0 && !strstr(head, "x-api-key") &&
+			      !strstr(head, RT_SECRET),
+		      "%s", head);
+}
+END_TEST
+
+/* The upstream's address goes through the address policy. */
+START_TEST(test_route_loopback_refused)
+{
+	char up[128], buf[2048];
+	tpol.allow_loopback = false;
+	snprintf(up, sizeof(up), "http://127.0.0.1:%d", up_port);
+	route_start(up, NULL);
+	route_ask("GET /hello HTTP/1.1\r\nx-api-key: " RT_PLACEHOLDER "\r\n\r\n", buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "403 Forbidden") && strstr(buf, "loopback"), "%s", buf);
+	ck_assert_int_eq(atomic_load(&up_conns), 0);
+}
+END_TEST
+
+/* ---- a TLS upstream with a certificate made here ---------------------- */
+
+static char tls_dir[64];
+static char tls_cert[128], tls_other[128];
+static SSL_CTX *tls_srv;
+static int tls_lfd = -1, tls_port;
+static pthread_t tls_tid;
+static char tls_head[4096];
+static atomic_int tls_done;
+
+/* A self-signed certificate for IP 127.0.0.1 (and its key), as PEM files. */
+static void make_cert(const char *cert_path, EVP_PKEY **key_out, X509 **cert_out)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	ck_assert_ptr_nonnull(key);
+	X509 *x = X509_new();
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)ms_now() & 0x7fffffff);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"paddock test", -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	X509V3_CTX v3;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+	ck_assert_ptr_nonnull(ext);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+	FILE *f = fopen(cert_path, "w");
+	ck_assert_ptr_nonnull(f);
+	PEM_write_X509(f, x);
+	ck_assert_int_eq(fclose(f), 0);
+	*key_out = key;
+	*cert_out = x;
+}
+
+static void *tls_main(void *arg)
+{
+	(void)arg;
+	int fd = -1;
+	if (up_wait(tls_lfd, 10000))
+		fd = accept(tls_lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	SSL *ssl = SSL_new(tls_srv);
+	SSL_set_fd(ssl, fd);
+	if (SSL_accept(ssl) == 1) {
+		size_t len = 0;
+		while (len + 1 < sizeof(tls_head) && !strstr(tls_head, "\r\n\r\n")) {
+			int r = SSL_read(ssl, tls_head + len, (int)(sizeof(tls_head) - 1 - len));
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+			tls_head[len] = '\0';
+		}
+		static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nover tls!";
+		(void)SSL_write(ssl, resp, (int)sizeof(resp) - 1);
+		(void)SSL_shutdown(ssl);
+	}
+	SSL_free(ssl);
+	(void)close(fd);
+	atomic_store(&tls_done, 1);
+	return NULL;
+}
+
+static void tls_setup(void)
+{
+	setup();
+	snprintf(tls_dir, sizeof(tls_dir), "/tmp/pd-egress-tls-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tls_dir));
+	snprintf(tls_cert, sizeof(tls_cert), "%s/server.pem", tls_dir);
+	snprintf(tls_other, sizeof(tls_other), "%s/other.pem", tls_dir);
+	EVP_PKEY *key, *okey;
+	X509 *cert, *ocert;
+	make_cert(tls_cert, &key, &cert);
+	make_cert(tls_other, &okey, &ocert);
+	EVP_PKEY_free(okey);
+	X509_free(ocert);
+	tls_srv = SSL_CTX_new(TLS_server_method());
+	ck_assert_int_eq(SSL_CTX_use_certificate(tls_srv, cert), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey(tls_srv, key), 1);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	tls_lfd = listen_local(&tls_port);
+	tls_head[0] = '\0';
+	atomic_store(&tls_done, 0);
+	ck_assert_int_eq(pthread_create(&tls_tid, NULL, tls_main, NULL), 0);
+}
+
+static void tls_teardown(void)
+{
+	teardown();
+	(void)shutdown(tls_lfd, SHUT_RDWR);
+	(void)pthread_join(tls_tid, NULL);
+	(void)close(tls_lfd);
+	SSL_CTX_free(tls_srv);
+	(void)unlink(tls_cert);
+	(void)unlink(tls_other);
+	(void)rmdir(tls_dir);
+}
+
+START_TEST(test_route_tls)
+{
+	char up[128], buf[2048];
+	snprintf(up, sizeof(up), "https://127.0.0.1:%d/api", tls_port);
+	route_start(up, tls_cert);
+	route_ask("POST /v1/messages HTTP/1.1\r\nx-api-key: " RT_PLACEHOLDER "\r\nContent-Length: 2\r\n\r\n{}",
+		  buf, sizeof(buf));
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0 && strstr(buf, "Connection: close\r\n") &&
+			      strstr(buf, "\r\n\r\nover tls!"),
+		      "%s", buf);
+	ck_assert_msg(strncmp(tls_head, "POST /api/v1/messages HTTP/1.1\r\n", 32) == 0 &&
+			      strstr(tls_head, "\r\nx-api-key: " RT_SECRET "\r\n") &&
+			      strstr(tls_head, "\r\nHost: 127.0.0.1:"),
+		      "%s", tls_head);
+}
+END_TEST
+
+/* An upstream whose certificate is not trusted gets no request at all. */
+START_TEST(test_route_tls_untrusted)
+{
+	char up[128], buf[2048];
+	snprintf(up, sizeof(up), "https://127.0.0.1:%d", tls_port);
+	route_start(up, tls_other);
+	route_ask("GET /x HTTP/1.1\r\nx-api-key: " RT_PLACEHOLDER "\r\n\r\n", buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "502 Bad Gateway") && strstr(buf, "certificate not trusted"), "%s", buf);
+	for (int i = 0; i < 50 && !atomic_load(&tls_done); i++) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		(void)nanosleep(&ts, NULL);
+	}
+	ck_assert_msg(tls_head[0] == '\0', "the upstream got: %s", tls_head);
+}
+END_TEST
+
+START_TEST(test_route_start_errors)
+{
+	char err[256];
+	int lfd = listen_local(&px_port), rfd = listen_local(&rt_port);
+	struct egress_route r = { .upstream = "ftp://x", .header = "x-api-key", .placeholder = "p",
+				  .value = "v", .value_len = 1 };
+	ck_assert_ptr_null(egress_start_routed(&tpol, lfd, &r, rfd, NULL, NULL, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "is not http(s)://"), "%s", err);
+	r.upstream = "https://api.example.com";
+	r.value = "two\r\nlines";
+	r.value_len = strlen(r.value);
+	ck_assert_ptr_null(egress_start_routed(&tpol, lfd, &r, rfd, NULL, NULL, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "one-line credential"), "%s", err);
+	(void)close(lfd);
+	(void)close(rfd);
+}
+END_TEST
+
 static Suite *egress_suite(void)
 {
 	Suite *s = suite_create("egress");
@@ -1090,6 +1435,19 @@ static Suite *egress_suite(void)
 	tcase_add_test(tc, test_client_reset);
 	tcase_add_test(tc, test_upstream_refused);
 	tcase_add_test(tc, test_start_errors);
+	tcase_add_test(tc, test_route_replaces);
+	tcase_add_test(tc, test_route_streams);
+	tcase_add_test(tc, test_route_large_body);
+	tcase_add_test(tc, test_route_refuses);
+	tcase_add_test(tc, test_route_loopback_refused);
+	tcase_add_test(tc, test_route_start_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("route-tls");
+	tcase_add_checked_fixture(tc, tls_setup, tls_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_route_tls);
+	tcase_add_test(tc, test_route_tls_untrusted);
 	suite_add_tcase(s, tc);
 	return s;
 }

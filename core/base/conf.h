@@ -72,6 +72,8 @@ struct pd_config {
 	char *kube_namespace;     /* kubernetes.namespace */
 	char *kube_default_image; /* kubernetes.defaultImage: runs whose Agent and driver name none */
 	char *kube_git_image;     /* kubernetes.gitImage: git init containers; NULL: the run's image */
+	char *kube_proxy_image;   /* kubernetes.proxyImage: the egress sidecar (an image with this
+				   * paddock binary, the controller's); NULL: no sidecar */
 	char *kube_lease_ns;      /* kubernetes.leaseNamespace; NULL: $POD_NAMESPACE, else paddock-system */
 	char *listen;             /* controller.listen, default 127.0.0.1:9464 */
 	struct pd_git git;

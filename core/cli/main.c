@@ -9,6 +9,7 @@
 
 #include "base/util.h"
 #include "local/local.h"
+#include "proxy/sidecar.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -316,6 +317,10 @@ int main(int argc, char **argv)
 	 * __supervise RUN_DIR` is a run's supervisor (core/local/local.h),
 	 * started by this same binary; no command, not in the help. */
 	if (local_supervisor_dispatch(argc, argv, &rc))
+		return rc;
+	/* `paddock __egress ...`: a Kubernetes Job's egress sidecar
+	 * (core/proxy/sidecar.h). */
+	if (egress_sidecar_dispatch(argc, argv, &rc))
 		return rc;
 	opterr = 0;
 	/* '+': stop at the command name; its options are its own. */

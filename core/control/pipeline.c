@@ -482,10 +482,14 @@ static int net_rank(enum egress_mode m)
 static const char NET_DEFAULT[] = "default: allowlist as root with isolation bwrap";
 static const char NET_DEFAULT_OPEN[] =
 	"default without root or bubblewrap: set network.egress to say so";
+static const char NET_DEFAULT_KUBE[] = "default: allowlist with kubernetes.proxyImage";
+static const char NET_DEFAULT_KUBE_OPEN[] =
+	"default without kubernetes.proxyImage: set network.egress to say so";
 
-/* The operator's mode.  Unset: allowlist where it can be enforced (as
- * root, with bubblewrap: the proxy's socket is made in the run's network
- * namespace), else open; *from says which. */
+/* The operator's mode.  Unset: allowlist where it can be enforced
+ * (locally as root with bubblewrap: the proxy's socket is made in the
+ * run's network namespace; on Kubernetes with kubernetes.proxyImage: the
+ * sidecar), else open; *from says which. */
 static enum egress_mode cfg_mode_from(const struct pd_config *cfg, const char **from)
 {
 	enum egress_mode m = EGRESS_OPEN;
@@ -493,8 +497,11 @@ static enum egress_mode cfg_mode_from(const struct pd_config *cfg, const char **
 	*from = NET_CFG;
 	if (cfg && cfg->egress && egress_mode_parse(cfg->egress, &m, e, sizeof(e)) == 0)
 		return m; /* conf.c admits only the three names */
-	bool fence = geteuid() == 0 && !(cfg && str_eq(cfg->isolation, "none"));
-	*from = fence ? NET_DEFAULT : NET_DEFAULT_OPEN;
+	bool kube = cfg && str_eq(cfg->backend, "kubernetes");
+	bool fence = kube ? cfg->kube_proxy_image && *cfg->kube_proxy_image
+			  : geteuid() == 0 && !(cfg && str_eq(cfg->isolation, "none"));
+	*from = kube ? (fence ? NET_DEFAULT_KUBE : NET_DEFAULT_KUBE_OPEN)
+		     : (fence ? NET_DEFAULT : NET_DEFAULT_OPEN);
 	return fence ? EGRESS_ALLOWLIST : EGRESS_OPEN;
 }
 

@@ -337,11 +337,20 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 		  k->cfg->limits.context_total_bytes);
 	char *prompt = NULL, *task_md = NULL, *entry = NULL, *lib = NULL, *known_hosts = NULL;
 	json_object *job = NULL, *cm = NULL, *created = NULL;
+	struct pipeline_net net = { 0 };
 	struct klookup l = { k, t->ns, NULL, 0 };
 	int rc = tmpl_render(t->prompt, dep_result, &l, k->cfg->limits.prompt_bytes, &prompt, err,
 			     errlen);
 	if (rc < 0)
 		goto out;
+	/* Behind the sidecar (allowlist with kubernetes.proxyImage) the model
+	 * credential goes through it: the agent gets a placeholder. */
+	if ((rc = pipeline_egress(k->cfg, t, a, &net, err, errlen)) < 0)
+		goto out;
+	const char *proxy_image = k->cfg->kube_proxy_image;
+	bool sidecar = net.mode == EGRESS_ALLOWLIST && proxy_image && *proxy_image;
+	if (sidecar)
+		plan_offer_route(&plan, EGRESS_ROUTE_ENDPOINT);
 	if ((rc = pipeline_plan(k->cfg, k->ps, t, a, prompt, &plan, err, errlen)) < 0)
 		goto out;
 	task_md = plan_render_task_md(&plan, prompt);
@@ -377,6 +386,10 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 		.limits = &lim,
 		.requests = &req,
 		.trust_on_first_use = k->cfg->git.trust_on_first_use,
+		.egress_image = sidecar ? proxy_image : NULL,
+		.egress_allow = (const char *const *)net.allow.v,
+		.egress_loopback = k->cfg->allow_loopback,
+		.egress_private = k->cfg->allow_private,
 	};
 	/* SSH host keys for the git init containers (git.knownHosts/File). */
 	if (plan.n_gits &&
@@ -422,6 +435,7 @@ out:
 	json_object_put(cm);
 	json_object_put(created);
 	plan_free(&plan);
+	pipeline_net_free(&net);
 	free(prompt);
 	free(task_md);
 	free(entry);

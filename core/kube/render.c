@@ -18,6 +18,8 @@
 
 #include "base/conf.h"
 #include "base/quantity.h"
+#include "proxy/egress.h"
+#include "proxy/sidecar.h"
 
 #define KR_WORKSPACE "/workspace"
 /* Shell: nofollow BASE REL fails (through the script's fail()) when a
@@ -848,6 +850,113 @@ static int agent_container(const struct kube_render_in *in, const char *image, j
 	return 0;
 }
 
+/* ---- the egress sidecar ------------------------------------------------- */
+
+#define KR_EGRESS_UID 65532
+static const char *const proxy_vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+					  "http_proxy", "https_proxy", "all_proxy",
+					  "NO_PROXY", "no_proxy" };
+
+static bool is_proxy_var(const char *name)
+{
+	for (size_t i = 0; i < sizeof(proxy_vars) / sizeof(proxy_vars[0]); i++)
+		if (name && !strcmp(name, proxy_vars[i]))
+			return true;
+	return false;
+}
+
+/* The agent's proxy variables: Paddock's, over any the plan set. */
+static void agent_proxy_env(json_object *agent)
+{
+	json_object *env = NULL;
+	(void)json_object_object_get_ex(agent, "env", &env);
+	json_object *keep = json_object_new_array();
+	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
+		json_object *e = json_object_array_get_idx(env, i);
+		json_object *n = NULL;
+		if (json_object_object_get_ex(e, "name", &n) && is_proxy_var(json_object_get_string(n)))
+			continue;
+		json_object_array_add(keep, json_object_get(e));
+	}
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", EGRESS_PROXY_PORT);
+	for (size_t i = 0; i < 6; i++)
+		json_object_array_add(keep, env_value(proxy_vars[i], url));
+	json_object_array_add(keep, env_value("NO_PROXY", "localhost,127.0.0.1,::1"));
+	json_object_array_add(keep, env_value("no_proxy", "localhost,127.0.0.1,::1"));
+	put(agent, "env", keep);
+}
+
+static json_object *egress_resources(void)
+{
+	json_object *req = json_object_new_object(), *lim = json_object_new_object();
+	put(req, "cpu", jstr("10m"));
+	put(req, "memory", jstr("16Mi"));
+	put(lim, "cpu", jstr("500m"));
+	put(lim, "memory", jstr("128Mi"));
+	json_object *r = json_object_new_object();
+	put(r, "requests", req);
+	put(r, "limits", lim);
+	return r;
+}
+
+static int egress_sidecar(const struct kube_render_in *in, json_object **out, char *err,
+			  size_t errlen)
+{
+	const struct plan_route *r = in->plan->route;
+	json_object *c = json_object_new_object();
+	put(c, "name", jstr("paddock-egress"));
+	put(c, "image", jstr(in->egress_image));
+	put(c, "restartPolicy", jstr("Always"));
+	json_object *cmd = json_object_new_array();
+	json_object_array_add(cmd, jstr("paddock"));
+	json_object_array_add(cmd, jstr(EGRESS_SIDECAR_ARG));
+	put(c, "command", cmd);
+	json_object *args = json_object_new_array();
+	put(c, "args", args);
+	for (size_t i = 0; in->egress_allow && in->egress_allow[i]; i++) {
+		json_object_array_add(args, jstr("--allow"));
+		json_object_array_add(args, jtext(in->egress_allow[i], true));
+	}
+	if (in->egress_loopback)
+		json_object_array_add(args, jstr("--allow-loopback"));
+	if (in->egress_private)
+		json_object_array_add(args, jstr("--allow-private"));
+	json_object *env = json_object_new_array();
+	put(c, "env", env);
+	if (r) {
+		int rc = check_secret_ref("the credential route", r->secret_name, r->secret_key, err, errlen);
+		if (rc < 0) {
+			json_object_put(c);
+			return rc;
+		}
+		const char *const kv[][2] = { { "--route-upstream", r->upstream },
+					      { "--route-header", r->header },
+					      { "--route-prefix", r->prefix },
+					      { "--route-placeholder", in->plan->route_placeholder } };
+		for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+			json_object_array_add(args, jstr(kv[i][0]));
+			json_object_array_add(args, jtext(kv[i][1] ? kv[i][1] : "", true));
+		}
+		json_object_array_add(env, env_secret("PADDOCK_ROUTE_VALUE", r->secret_name, r->secret_key,
+						      false));
+	}
+	json_object *sc = container_security();
+	put(sc, "runAsUser", json_object_new_int(KR_EGRESS_UID));
+	put(sc, "runAsGroup", json_object_new_int(KR_EGRESS_UID));
+	put(c, "securityContext", sc);
+	json_object *tcp = json_object_new_object();
+	put(tcp, "port", json_object_new_int(EGRESS_PROXY_PORT));
+	json_object *probe = json_object_new_object();
+	put(probe, "tcpSocket", tcp);
+	put(probe, "periodSeconds", json_object_new_int(1));
+	put(probe, "failureThreshold", json_object_new_int(30));
+	put(c, "startupProbe", probe);
+	put(c, "resources", egress_resources());
+	*out = c;
+	return 0;
+}
+
 static json_object *volume_empty(const char *name)
 {
 	json_object *v = json_object_new_object();
@@ -947,6 +1056,15 @@ int kube_render(const struct kube_render_in *in, json_object **job, json_object 
 			put(json_object_array_get_idx(init, i), "resources", deep_copy(resources));
 		put(agent, "resources", resources);
 		resources = NULL;
+	}
+	/* Last of the init containers, with its own small resources: a
+	 * sidecar's requests add to the agent's for the whole run. */
+	if (in->egress_image && *in->egress_image) {
+		json_object *eg = NULL;
+		if ((rc = egress_sidecar(in, &eg, err, errlen)) < 0)
+			goto out;
+		json_object_array_add(init, eg);
+		agent_proxy_env(agent);
 	}
 
 	put(spec, "restartPolicy", jstr("Never"));

@@ -88,6 +88,17 @@
  *              agent container and, so that a quota demanding limits
  *              admits the pod, on the init containers too.  Without
  *              in->limits/in->requests, spec.pod.resources as written.
+ *   egress     with in->egress_image: init container "paddock-egress" after
+ *              the others, restartPolicy Always (a native sidecar, started
+ *              before the agent and stopped after it), `paddock __egress`
+ *              with the run's allowlist and the plan's credential route
+ *              (core/proxy/sidecar.c), the credential as env
+ *              PADDOCK_ROUTE_VALUE (secretKeyRef) on it alone; its own uid
+ *              65532 (the agent, uid 1000 in the same PID namespace,
+ *              cannot read its memory or environment), restricted, a
+ *              startup probe on its port, small fixed resources.  The agent
+ *              gets HTTP(S)_PROXY/ALL_PROXY (both cases) and NO_PROXY, over
+ *              any the plan sets.
  *   agent      container "agent": image, command [plan.command],
  *              args plan.args + [task.md], workingDir /workspace, env
  *              exactly the plan's (HOME, TMPDIR, PWD, PADDOCK_LIB from the
@@ -149,6 +160,14 @@ struct kube_render_in {
 	 * 0 fields: none).  NULL: the Agent's spec.pod.resources as written. */
 	const struct run_limits *limits;
 	const struct run_limits *requests;
+	/* The egress sidecar (kubernetes.proxyImage), for a run whose egress
+	 * is allowlist; NULL: none.  `egress_allow` (NULL-terminated) and the
+	 * two address flags are its policy; the plan's credential route, if
+	 * any, is served by it (the credential a secretKeyRef on the sidecar
+	 * only). */
+	const char *egress_image;
+	const char *const *egress_allow;
+	bool egress_loopback, egress_private;
 };
 
 /* "NAME-HASH8" (lowercase, <= 52 chars so pod names stay valid), stable

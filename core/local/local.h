@@ -71,6 +71,7 @@
 #include "base/run_limits.h"
 #include "control/plan.h"
 #include "base/util.h"
+#include "proxy/egress.h"
 
 struct pd_git; /* base/conf.h */
 
@@ -146,9 +147,9 @@ struct local_sink_rebuild {
  * becomes the run's uid (so the agent has no capability over it); as a
  * normal user bwrap makes it (--unshare-net), and PROXY needs root. */
 enum local_net_mode { LOCAL_NET_HOST = 0, LOCAL_NET_NONE, LOCAL_NET_PROXY };
-#define LOCAL_PROXY_PORT 3128
-#define LOCAL_ROUTE_PORT 3129
-#define LOCAL_ROUTE_ENDPOINT "http://127.0.0.1:3129"
+#define LOCAL_PROXY_PORT EGRESS_PROXY_PORT
+#define LOCAL_ROUTE_PORT EGRESS_ROUTE_PORT
+#define LOCAL_ROUTE_ENDPOINT EGRESS_ROUTE_ENDPOINT
 #define LOCAL_ROUTE_ENV "\x01paddock-route"
 /* RUN_DIR/egress.jsonl: the proxy's refusals, one JSON object a line
  * ({host, port, rule, reason, addr}), at most 1000. */

@@ -56,6 +56,13 @@ struct egress_policy {
 
 #define EGRESS_MAX_HEAD (16 * 1024) /* a request head larger than this: 400 */
 
+/* Where a run reaches the proxy, on its own 127.0.0.1 (the local run's
+ * network namespace, or the pod's): the forward proxy, the credential
+ * route. */
+#define EGRESS_PROXY_PORT 3128
+#define EGRESS_ROUTE_PORT 3129
+#define EGRESS_ROUTE_ENDPOINT "http://127.0.0.1:3129"
+
 /* "none", "allowlist" or "open" -> *mode; -EINVAL with a message
  * otherwise. */
 int egress_mode_parse(const char *s, enum egress_mode *mode, char *err, size_t errlen);

@@ -1410,6 +1410,97 @@ START_TEST(bad_inputs)
 }
 END_TEST
 
+/* ---- the egress sidecar -------------------------------------------------- */
+
+/* With kubernetes.proxyImage: the proxy as a native sidecar holding the
+ * routed credential; the agent container holds the placeholder, the
+ * proxy variables, and no reference to the credential. */
+START_TEST(egress_sidecar)
+{
+	struct fx f;
+	memset(&f, 0, sizeof(f));
+	f.t = task_in("team-a", "fix-bug", UID1);
+	plan_init(&f.plan, "team-a", 0, 0);
+	plan_offer_route(&f.plan, "http://127.0.0.1:3129");
+	ck_assert_ptr_nonnull(f.plan.route_placeholder);
+	plan_builder(&f.plan, &f.b);
+	f.b.set_image(f.b.ctx, "paddock/agent-claude-code:0.1.0");
+	f.b.set_command(f.b.ctx, "/paddock_entrypoint.sh");
+	struct paddock_credential_route cr = { sizeof(cr), "https://api.anthropic.com", "x-api-key", "",
+					       "anthropic", "apiKey" };
+	ck_assert_int_eq(f.b.add_credential_route(f.b.ctx, &cr), 0);
+	f.b.set_env(f.b.ctx, "ANTHROPIC_API_KEY", f.plan.route_placeholder);
+	f.b.set_env(f.b.ctx, "ANTHROPIC_BASE_URL", f.plan.route_endpoint);
+	f.b.set_env(f.b.ctx, "HTTPS_PROXY", "http://evil.example:8080"); /* an Agent's sandbox.env */
+	f.task_md = xstrdup("Fix the bug.\n");
+	f.in.t = f.t;
+	f.in.plan = &f.plan;
+	f.in.run_ns = "team-a";
+	const char *allow[] = { "api.anthropic.com", "github.com", NULL };
+	f.in.egress_image = "paddock/controller:0.1.0";
+	f.in.egress_allow = allow;
+	f.in.egress_loopback = true;
+	fx_render(&f);
+	json_object *ps = pod_spec(f.job);
+	json_object *init = jp(ps, "initContainers");
+	json_object *eg = json_object_array_get_idx(init, json_object_array_length(init) - 1);
+	ck_assert_str_eq(js(eg, "name"), "paddock-egress");
+	ck_assert_str_eq(js(eg, "restartPolicy"), "Always");
+	ck_assert_str_eq(js(eg, "image"), "paddock/controller:0.1.0");
+	ck_assert_str_eq(js(eg, "command.0"), "paddock");
+	ck_assert_str_eq(js(eg, "command.1"), "__egress");
+	const char *args = dump(jp(eg, "args"));
+	ck_assert_msg(strstr(args, "\"--allow\",\"api.anthropic.com\",\"--allow\",\"github.com\",\"--allow-loopback\"") &&
+			      strstr(args, "\"--route-upstream\",\"https://api.anthropic.com\"") &&
+			      strstr(args, "\"--route-header\",\"x-api-key\"") && strstr(args, f.plan.route_placeholder),
+		      "%s", args);
+	json_object *v = by_name(jp(eg, "env"), "PADDOCK_ROUTE_VALUE");
+	ck_assert_str_eq(js(v, "valueFrom.secretKeyRef.name"), "anthropic");
+	ck_assert_str_eq(js(v, "valueFrom.secretKeyRef.key"), "apiKey");
+	assert_restricted(eg);
+	ck_assert_int_eq(json_object_get_int(jp(eg, "securityContext.runAsUser")), 65532);
+	ck_assert_int_eq(json_object_get_int(jp(eg, "startupProbe.tcpSocket.port")), 3128);
+	ck_assert_str_eq(js(eg, "resources.limits.memory"), "128Mi");
+
+	json_object *agent = by_name(jp(ps, "containers"), "agent");
+	json_object *env = jp(agent, "env");
+	const char *aenv = dump(env);
+	ck_assert_msg(!strstr(aenv, "secretKeyRef") && !strstr(aenv, "evil.example"), "%s", aenv);
+	ck_assert_str_eq(js(by_name(env, "ANTHROPIC_API_KEY"), "value"), f.plan.route_placeholder);
+	ck_assert_str_eq(js(by_name(env, "ANTHROPIC_BASE_URL"), "value"), "http://127.0.0.1:3129");
+	ck_assert_str_eq(js(by_name(env, "HTTPS_PROXY"), "value"), "http://127.0.0.1:3128");
+	ck_assert_str_eq(js(by_name(env, "no_proxy"), "value"), "localhost,127.0.0.1,::1");
+	ck_assert_ptr_null(jp(agent, "restartPolicy"));
+	fx_free(&f);
+}
+END_TEST
+
+/* A plan that routes a credential may not also inject it. */
+START_TEST(route_offer_needed)
+{
+	struct run_plan p;
+	struct paddock_plan_builder b;
+	plan_init(&p, "ns", 0, 0);
+	plan_builder(&p, &b);
+	struct paddock_credential_route cr = { sizeof(cr), "https://api.anthropic.com", "x-api-key", "",
+					       "anthropic", "apiKey" };
+	ck_assert_int_eq(b.add_credential_route(b.ctx, &cr), -EPERM); /* not offered */
+	plan_free(&p);
+	plan_init(&p, "ns", 0, 0);
+	plan_offer_route(&p, "http://127.0.0.1:3129");
+	plan_builder(&p, &b);
+	cr.upstream = "https://user:pw@api.example.com";
+	ck_assert_int_eq(b.add_credential_route(b.ctx, &cr), -EINVAL);
+	cr.upstream = "https://api.example.com";
+	cr.header = "x api key";
+	ck_assert_int_eq(b.add_credential_route(b.ctx, &cr), -EINVAL);
+	cr.header = "x-api-key";
+	ck_assert_int_eq(b.add_credential_route(b.ctx, &cr), 0);
+	ck_assert_int_eq(b.add_credential_route(b.ctx, &cr), -EEXIST);
+	plan_free(&p);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kube_render");
@@ -1445,6 +1536,8 @@ static Suite *suite(void)
 	tcase_add_test(t, git_host_keys_script);
 	tcase_add_test(t, task_md_too_long);
 	tcase_add_test(t, bad_inputs);
+	tcase_add_test(t, egress_sidecar);
+	tcase_add_test(t, route_offer_needed);
 	suite_add_tcase(s, t);
 	return s;
 }

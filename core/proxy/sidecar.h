@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proxy/sidecar.h - `paddock __egress`, the egress proxy as a Kubernetes
+ * Job's native sidecar (proxy/sidecar.c).  Internal: not a command of the
+ * help; kube/render.c renders its arguments.
+ */
+#ifndef PADDOCK_SIDECAR_H
+#define PADDOCK_SIDECAR_H
+
+#include <stdbool.h>
+
+#define EGRESS_SIDECAR_ARG "__egress"
+
+/* When argv[1] is EGRESS_SIDECAR_ARG: run the sidecar, *rc its exit
+ * status, true.  Otherwise false. */
+bool egress_sidecar_dispatch(int argc, char **argv, int *rc);
+
+#endif

@@ -2081,7 +2081,8 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	 * keeps reconciling (listening only once we hold the lock, so a
 	 * waiting second controller does not take the port). */
 	struct dash *dash = NULL;
-	if (ctx->cfg->dashboard_enabled && dashboard_new(ctx->cfg, rt->state_dir, &dash, oerr, sizeof(oerr)) < 0)
+	if (ctx->cfg->dashboard_enabled &&
+	    dashboard_new(ctx->cfg, rt->state_dir, true, &dash, oerr, sizeof(oerr)) < 0)
 		log_error("dashboard disabled", "error", oerr);
 	struct metrics *m = start_metrics(ctx, dash);
 	rt->metrics = m;

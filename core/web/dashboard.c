@@ -696,7 +696,8 @@ static int agent_cb(json_object *obj, void *ctx)
 {
 	json_object *md = jget(obj, "metadata");
 	char key[2 * NAME_MAX_LEN + 8];
-	snprintf(key, sizeof(key), "%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
 	json_object *e = agent_entry(ctx, key);
 	put_num(e, "max", jget(jget(obj, "spec"), "maxConcurrentTasks"));
 	return 0;
@@ -943,8 +944,8 @@ static int on_request(void *cls, struct MHD_Connection *c, const char *url, cons
 
 /* ---- life ------------------------------------------------------------------- */
 
-int dashboard_new(const struct pd_config *cfg, const char *state_dir, struct dash **out, char *err,
-		  size_t errlen)
+int dashboard_new(const struct pd_config *cfg, const char *state_dir, bool ticker, struct dash **out,
+		  char *err, size_t errlen)
 {
 	struct dash *d = xcalloc(1, sizeof(*d));
 	d->cfg = cfg;
@@ -964,6 +965,10 @@ int dashboard_new(const struct pd_config *cfg, const char *state_dir, struct das
 		return rc;
 	}
 	d->tick_dv = store_data_version(d->tick_store);
+	if (!ticker) {
+		*out = d;
+		return 0;
+	}
 	/* The ticker blocks every signal: they belong to the controller. */
 	sigset_t all, old;
 	sigfillset(&all);

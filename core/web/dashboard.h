@@ -42,6 +42,7 @@
 #ifndef PADDOCK_WEB_DASHBOARD_H
 #define PADDOCK_WEB_DASHBOARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/conf.h"
@@ -62,10 +63,11 @@ struct metrics;
  * disabled).  -EPERM with the reason and the fix in err. */
 int dashboard_check_listen(const struct pd_config *cfg, char *err, size_t errlen);
 
-/* Open two store connections on state_dir and start the ticker.  cfg
+/* Open two store connections on state_dir and start the ticker (unless
+ * `ticker` is false: a benchmark calls dashboard_tick itself).  cfg
  * borrowed (it must outlive the dashboard).  Owned *out. */
-int dashboard_new(const struct pd_config *cfg, const char *state_dir, struct dash **out,
-		  char *err, size_t errlen);
+int dashboard_new(const struct pd_config *cfg, const char *state_dir, bool ticker,
+		  struct dash **out, char *err, size_t errlen);
 /* Serve the dashboard on m's listener (before metrics_listen). */
 void dashboard_attach(struct dash *d, struct metrics *m);
 /* End every stream (resuming suspended ones: libmicrohttpd must not stop

@@ -48,8 +48,6 @@ grep -q "$token" "$work/ctl-any.log" && fail "the token is in the log"
 kill -TERM "$any_pid"; wait "$any_pid" || true
 pass "controller on 0.0.0.0 with dashboard.token starts"
 
-# 2. The dashboard in the browser.
-printf 'dashboard: {token: "%s"}\n' "$token" >>"$PADDOCK_CONFIG"
 cat >"$work/agents.yaml" <<'EOT'
 apiVersion: paddock.dev/v1alpha1
 kind: Agent
@@ -71,6 +69,30 @@ spec:
   command: echo sleeping; sleep 120
 EOT
 pd apply -f "$work/agents.yaml" >/dev/null
+
+# 2. Without a token (on loopback): read-only, actions refused, nothing written.
+"$PADDOCK_BIN" controller >"$work/ctl-ro.log" 2>&1 &
+ro_pid=$!
+cleanup_pids+=("$ro_pid")
+ro_port=
+for _ in $(seq 100); do
+	ro_port=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$work/ctl-ro.log")
+	[ -n "$ro_port" ] && break
+	sleep 0.1
+done
+[ -n "$ro_port" ] || fail "read-only controller did not listen: $(cat "$work/ctl-ro.log")"
+pd run --agent sleeper -p x --name ro-task >/dev/null
+ro=$(curl -s -w ' %{http_code}' -X POST -H "X-Paddock-Token: $token" \
+	"http://127.0.0.1:$ro_port/api/task/stop?ns=default&name=ro-task")
+case $ro in *'read-only'*' 403') ;; *) fail "stop on a read-only dashboard: $ro" ;; esac
+curl -s "http://127.0.0.1:$ro_port/api/tasks" | grep -q '"readOnly":true' || fail "/api/tasks does not say readOnly"
+pd get task ro-task -o json | grep -q 'paddock.dev/stop' && fail "a read-only dashboard wrote a stop request"
+pd stop ro-task >/dev/null
+kill -TERM "$ro_pid"; wait "$ro_pid" || true
+pass "without dashboard.token the dashboard is read-only: $ro"
+
+# 3. The dashboard in the browser.
+printf 'dashboard: {token: "%s"}\n' "$token" >>"$PADDOCK_CONFIG"
 pause=$work/pause
 mkdir -p "$pause"
 PADDOCK_TEST_PAUSE=before-running:live-1 PADDOCK_TEST_PAUSE_DIR=$pause \
@@ -95,6 +117,11 @@ kill -TERM "$ctl"
 for _ in $(seq 100); do kill -0 "$ctl" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$ctl" 2>/dev/null && fail "controller did not stop on SIGTERM with streams open"
 grep -q "$token" "$work/controller.log" && fail "the token is in the controller's log"
+# A sanitizer build (tests/run-all.sh uses one) reports here.
+if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$work/controller.log"; then
+	grep -E -A30 'AddressSanitizer|LeakSanitizer|runtime error:' "$work/controller.log" | head -60 >&2
+	fail "the sanitizers found an error in the controller"
+fi
 [ $rc -eq 0 ] || { tail -20 "$work/controller.log" >&2; fail "browser tests failed"; }
 echo "screenshots: $shots"
 ls "$shots"

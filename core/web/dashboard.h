@@ -11,10 +11,16 @@
  *                                   ("total", rows beyond it were deleted)
  *   GET  /api/task/stream?ns=&name= server-sent events: the Task
  *                                   ("task"), its events ("events"), its log
- *                                   lines as they are written ("log")
+ *                                   lines as they are written ("log": raw
+ *                                   strings, or {k: kind, t: text} from the
+ *                                   driver's renderer, ABI 1.1)
  *   GET  /api/agents                capacity, queue in order, spend per day
  *   POST /api/task/stop?ns=&name=   } need dashboard.token in the header
  *   POST /api/task/delete?ns=&name= } X-Paddock-Token, same origin
+ *
+ * Renderers run in the ticker thread, from a plugin set the dashboard
+ * loads for itself: no driver instance is shared with the controller's
+ * thread.
  *
  * Threads: the HTTP thread (libmicrohttpd's) answers requests from a store
  * connection of its own and only copies queued bytes to streams; a ticker

@@ -21,6 +21,17 @@ grep -q '^#define PADDOCK_TEST_HOOKS 1' "$TOP_BUILDDIR/config.h" 2>/dev/null ||
 	{ echo "SKIP: configure --enable-test-hooks for the Pending step"; exit 77; }
 modules=$("$TOP_SRCDIR/tests/web/install.sh") || fail "cannot install puppeteer-core"
 
+# The port a controller logged (listen 127.0.0.1:0 picks a free one).
+wait_port() { # LOG
+	local p
+	for _ in $(seq 100); do
+		p=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$1")
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	fail "the controller did not listen: $(cat "$1")"
+}
+
 shots=$TOP_BUILDDIR/tests/web/screenshots
 mkdir -p "$shots"
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -42,8 +53,7 @@ printf 'dashboard: {token: "%s"}\n' "$token" >>"$refuse_cfg"
 PADDOCK_CONFIG=$refuse_cfg "$PADDOCK_BIN" controller >"$work/ctl-any.log" 2>&1 &
 any_pid=$!
 cleanup_pids+=("$any_pid")
-for _ in $(seq 100); do grep -q 'metrics endpoint listening' "$work/ctl-any.log" && break; sleep 0.1; done
-grep -q 'metrics endpoint listening' "$work/ctl-any.log" || fail "controller on 0.0.0.0 with a token: $(cat "$work/ctl-any.log")"
+wait_port "$work/ctl-any.log" >/dev/null
 grep -q "$token" "$work/ctl-any.log" && fail "the token is in the log"
 kill -TERM "$any_pid"; wait "$any_pid" || true
 pass "controller on 0.0.0.0 with dashboard.token starts"
@@ -74,13 +84,7 @@ pd apply -f "$work/agents.yaml" >/dev/null
 "$PADDOCK_BIN" controller >"$work/ctl-ro.log" 2>&1 &
 ro_pid=$!
 cleanup_pids+=("$ro_pid")
-ro_port=
-for _ in $(seq 100); do
-	ro_port=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$work/ctl-ro.log")
-	[ -n "$ro_port" ] && break
-	sleep 0.1
-done
-[ -n "$ro_port" ] || fail "read-only controller did not listen: $(cat "$work/ctl-ro.log")"
+ro_port=$(wait_port "$work/ctl-ro.log")
 pd run --agent sleeper -p x --name ro-task >/dev/null
 ro=$(curl -s -w ' %{http_code}' -X POST -H "X-Paddock-Token: $token" \
 	"http://127.0.0.1:$ro_port/api/task/stop?ns=default&name=ro-task")
@@ -99,13 +103,7 @@ PADDOCK_TEST_PAUSE=before-running:live-1 PADDOCK_TEST_PAUSE_DIR=$pause \
 	"$PADDOCK_BIN" controller >"$work/controller.log" 2>&1 &
 ctl=$!
 cleanup_pids+=("$ctl")
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$work/controller.log")
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || fail "controller did not listen: $(cat "$work/controller.log")"
+port=$(wait_port "$work/controller.log")
 
 set +e
 NODE_PATH=$modules PORT=$port TOKEN=$token PADDOCK_BIN=$PADDOCK_BIN PAUSE_DIR=$pause SHOTS=$shots \

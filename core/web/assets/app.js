@@ -8,6 +8,7 @@ const PHASES = ['Pending', 'Waiting', 'Queued', 'Running', 'Succeeded', 'Failed'
 /* A symbol beside the word: the phase never rests on colour alone. */
 const SYMBOL = { Pending: '○', Waiting: '⧗', Queued: '…', Running: '▶', Succeeded: '✓', Failed: '✗', Stopped: '■' };
 const LOG_KEEP = 5000;
+const RENDER_MARK = { tool: '▸ ', result: '  ↳ ', error: '✗ ', usage: 'Σ ', note: '• ' };
 
 let view = null; /* {close()} of the current view */
 
@@ -279,7 +280,12 @@ function taskView(main, ns, name) {
 	});
 	es.addEventListener('log', ev => {
 		const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
-		for (const line of JSON.parse(ev.data)) log.append(el('div', { text: line }));
+		/* A raw line is a string; a line the driver's renderer made is
+		 * {k: kind, t: text}: a symbol says its kind, not colour alone. */
+		for (const line of JSON.parse(ev.data)) {
+			if (typeof line === 'string') log.append(el('div', { text: line }));
+			else log.append(el('div', { class: 'r-' + line.k, 'data-kind': line.k, text: (RENDER_MARK[line.k] || '') + line.t }));
+		}
 		while (log.childElementCount > LOG_KEEP) log.firstElementChild.remove();
 		if (stick) log.scrollTop = log.scrollHeight;
 	});

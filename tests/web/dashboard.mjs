@@ -153,6 +153,29 @@ try {
 		await page.close();
 	});
 
+	await testCase('delete: the button (with the token) removes the task; open pages drop it live', async () => {
+		const list = await newPage();
+		await list.goto(`${BASE}/#/tasks`);
+		await list.waitForSelector('tr[data-key="default/stop-me"]');
+		const page = await newPage();
+		page.on('dialog', d => d.accept());
+		await page.goto(`${BASE}/#/task/default/stop-me`);
+		await page.waitForFunction(() => document.querySelector('#task-phase').textContent.includes('Stopped'));
+		await page.type('#token', TOKEN);
+		await page.click('#delete');
+		await page.waitForSelector('#action-status[data-outcome="ok"]');
+		await page.waitForFunction(() => document.querySelector('#task-phase').textContent.includes('no such task'), { timeout: 30000 });
+		// (A tab in the background draws on its next frame: bring it up.)
+		await list.bringToFront();
+		await list.waitForFunction(() => !document.querySelector('tr[data-key="default/stop-me"]'), { timeout: 30000 });
+		check(await list.$('tr[data-key="default/live-1"]') !== null, 'other rows stay');
+		let gone = false;
+		try { pd('get', 'task', 'stop-me'); } catch { gone = true; }
+		check(gone, 'the store still has stop-me');
+		await page.close();
+		await list.close();
+	});
+
 	await testCase('actions: the right token from another origin is refused (CSRF)', async () => {
 		const res = await request('POST', '/api/task/delete?ns=default&name=live-1',
 			{ 'X-Paddock-Token': TOKEN, Origin: 'http://evil.example' });

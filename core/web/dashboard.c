@@ -342,7 +342,7 @@ static int changed_cb(json_object *obj, void *ctx)
 
 /* The list: rows of the Tasks written since the stream's version, then
  * the number of Tasks (the page drops rows beyond it: deletions). */
-static void tick_list(struct dash *d, struct stream_job *j, bool changed)
+static void tick_list(struct dash *d, struct stream_job *j, bool changed, long *total_cache)
 {
 	if (!changed && !j->fresh)
 		return;
@@ -359,7 +359,10 @@ static void tick_list(struct dash *d, struct stream_job *j, bool changed)
 		job_emit(j, "tasks", id, c.rows);
 	}
 	json_object_put(c.rows);
-	long total = count_tasks(d->tick_store);
+	/* One count per pass, whatever the number of pages open. */
+	if (*total_cache == -2)
+		*total_cache = count_tasks(d->tick_store);
+	long total = *total_cache;
 	if (total >= 0) {
 		json_object *t = json_object_new_int64(total);
 		job_emit(j, "total", NULL, t);
@@ -590,9 +593,10 @@ void dashboard_tick(struct dash *d)
 		j->fresh = s->fresh;
 	}
 	pthread_mutex_unlock(&d->lock);
+	long total = -2; /* not counted yet */
 	for (i = 0; i < n; i++) {
 		if (jobs[i].kind == STREAM_LIST)
-			tick_list(d, &jobs[i], changed);
+			tick_list(d, &jobs[i], changed, &total);
 		else
 			tick_task(d, &jobs[i], changed);
 	}

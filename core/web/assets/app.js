@@ -8,6 +8,7 @@ const PHASES = ['Pending', 'Waiting', 'Queued', 'Running', 'Succeeded', 'Failed'
 /* A symbol beside the word: the phase never rests on colour alone. */
 const SYMBOL = { Pending: '○', Waiting: '⧗', Queued: '…', Running: '▶', Succeeded: '✓', Failed: '✗', Stopped: '■' };
 const LOG_KEEP = 5000;
+const PAGE = 200; /* task rows drawn at first, and per "Show more" */
 const RENDER_MARK = { tool: '▸ ', result: '  ↳ ', error: '✗ ', usage: 'Σ ', note: '• ' };
 
 let view = null; /* {close()} of the current view */
@@ -99,6 +100,8 @@ function tasksView(main) {
 	const params = new URLSearchParams(location.hash.split('?')[1] || '');
 	const tbody = el('tbody', { id: 'tasks-body' });
 	const count = el('p', { id: 'tasks-count', role: 'status', 'aria-live': 'polite' });
+	const more = el('button', { id: 'tasks-more', type: 'button', hidden: true });
+	let limit = PAGE;
 	const table = el('table', { id: 'tasks' },
 		el('caption', { class: 'skip', text: 'Tasks' }),
 		el('thead', {}, el('tr', {},
@@ -109,7 +112,8 @@ function tasksView(main) {
 		el('div', { class: 'filters', role: 'search' },
 			el('label', {}, 'Namespace', f.ns), el('label', {}, 'Agent', f.agent),
 			el('label', {}, 'Phase', f.phase), el('label', {}, 'Label', f.label)),
-		count, el('div', { class: 'scroll', tabindex: '0', 'aria-label': 'Tasks table' }, table));
+		count, el('div', { class: 'scroll', tabindex: '0', 'aria-label': 'Tasks table' }, table), more);
+	more.addEventListener('click', () => { limit += PAGE; schedule(); });
 	for (const k of ['ns', 'agent', 'phase', 'label']) {
 		if (params.get(k)) {
 			if (f[k].tagName === 'SELECT') optionsOf(f[k], [params.get(k)]);
@@ -138,7 +142,12 @@ function tasksView(main) {
 			(!f.phase.value || r.phase === f.phase.value) && labelsMatch(r, f.label.value))
 			.sort((a, b) => b.created - a.created || (a.name < b.name ? -1 : 1));
 		const now = Date.now();
-		tbody.replaceChildren(...shown.map(r => {
+		/* The newest `limit` rows: a store of thousands stays quick to
+		 * draw, and every live update redraws only those. */
+		const drawn = shown.slice(0, limit);
+		more.hidden = shown.length <= limit;
+		more.textContent = 'Show ' + Math.min(PAGE, shown.length - limit) + ' more (' + (shown.length - limit) + ' not shown)';
+		tbody.replaceChildren(...drawn.map(r => {
 			const tr = el('tr', { 'data-key': r.ns + '/' + r.name, 'data-phase': r.phase });
 			const link = el('a', { href: '#/task/' + encodeURIComponent(r.ns) + '/' + encodeURIComponent(r.name), text: r.name });
 			tr.append(el('td', {}, link), el('td', { class: 'wide', text: r.ns }), el('td', { text: r.agent }),
@@ -151,7 +160,7 @@ function tasksView(main) {
 		}));
 		if (!shown.length)
 			tbody.append(el('tr', {}, el('td', { colspan: '9', class: 'empty', text: all.length ? 'No task matches the filters.' : 'No tasks yet.' })));
-		count.textContent = shown.length + ' of ' + all.length + ' tasks';
+		count.textContent = (drawn.length < shown.length ? drawn.length + ' shown, ' : '') + shown.length + ' of ' + all.length + ' tasks';
 		if (!painted) {
 			painted = true;
 			performance.mark('paddock-tasks-painted');

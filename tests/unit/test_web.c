@@ -158,6 +158,32 @@ static char *read_event(int fd, const char *want)
 	}
 }
 
+/* A task of `type` with `log` as its run's output (a file in
+ * its run directory). */
+static void add_task(struct store *s, const char *name, const char *type, const char *log)
+{
+	char *y = xasprintf("apiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: %s}\n"
+			    "spec: {type: %s, prompt: hi}\n", name, type);
+	json_object **docs = NULL;
+	size_t nd = 0;
+	enum model_kind k;
+	ck_assert_int_eq(manifest_parse("t", y, strlen(y), NULL, &docs, &nd, err, sizeof(err)), 0);
+	ck_assert_int_eq(model_validate(docs[0], NULL, &k, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_apply(s, docs[0], k, NULL, err, sizeof(err)), 0);
+	manifest_docs_free(docs, nd);
+	free(y);
+	json_object *t = NULL;
+	ck_assert_int_eq(store_get(s, MODEL_TASK, "default", name, &t), 0);
+	char *rd = xasprintf("%s/runs/%s", dir, json_object_get_string(
+		json_object_object_get(json_object_object_get(t, "metadata"), "uid")));
+	ck_assert_int_eq(mkdir_p(rd, 0700), 0);
+	char *lp = xasprintf("%s/log", rd);
+	ck_assert_int_eq(write_file_atomic(lp, log, strlen(log), 0600), 0);
+	free(lp);
+	free(rd);
+	json_object_put(t);
+}
+
 START_TEST(http_answers)
 {
 	struct served sv;
@@ -189,15 +215,7 @@ START_TEST(http_answers)
 	free(r);
 	/* Stop: no token, a wrong one, the right one from elsewhere, then
 	 * right: the stop request is recorded only then. */
-	const char *y = "apiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: t}\n"
-			"spec: {type: exec, prompt: hi}\n";
-	json_object **docs = NULL;
-	size_t nd = 0;
-	enum model_kind k;
-	ck_assert_int_eq(manifest_parse("t", y, strlen(y), NULL, &docs, &nd, err, sizeof(err)), 0);
-	ck_assert_int_eq(model_validate(docs[0], NULL, &k, err, sizeof(err)), 0);
-	ck_assert_int_eq(store_apply(sv.s, docs[0], k, NULL, err, sizeof(err)), 0);
-	manifest_docs_free(docs, nd);
+	add_task(sv.s, "t", "exec", "");
 	static const struct { const char *headers; const char *status; } stops[] = {
 		{ "", "HTTP/1.1 401" },
 		{ "X-Paddock-Token: 0123456789abcdef0124\r\n", "HTTP/1.1 401" },
@@ -226,31 +244,6 @@ START_TEST(http_answers)
 	unserve(&sv);
 }
 END_TEST
-
-/* A task of `type` with `log` as its run's output; its uid. */
-static void add_task(struct store *s, const char *name, const char *type, const char *log)
-{
-	char *y = xasprintf("apiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: %s}\n"
-			    "spec: {type: %s, prompt: hi}\n", name, type);
-	json_object **docs = NULL;
-	size_t nd = 0;
-	enum model_kind k;
-	ck_assert_int_eq(manifest_parse("t", y, strlen(y), NULL, &docs, &nd, err, sizeof(err)), 0);
-	ck_assert_int_eq(model_validate(docs[0], NULL, &k, err, sizeof(err)), 0);
-	ck_assert_int_eq(store_apply(s, docs[0], k, NULL, err, sizeof(err)), 0);
-	manifest_docs_free(docs, nd);
-	free(y);
-	json_object *t = NULL;
-	ck_assert_int_eq(store_get(s, MODEL_TASK, "default", name, &t), 0);
-	char *rd = xasprintf("%s/runs/%s", dir, json_object_get_string(
-		json_object_object_get(json_object_object_get(t, "metadata"), "uid")));
-	ck_assert_int_eq(mkdir_p(rd, 0700), 0);
-	char *lp = xasprintf("%s/log", rd);
-	ck_assert_int_eq(write_file_atomic(lp, log, strlen(log), 0600), 0);
-	free(lp);
-	free(rd);
-	json_object_put(t);
-}
 
 static char *log_event_of(struct served *sv, const char *name)
 {

@@ -40,9 +40,14 @@ valgrind_pass() { "$here/tests/valgrind.sh" "$build"; }
 fuzz() { "$here/tests/fuzz/run.sh" "$build" "${FUZZ_SECONDS:-20}"; }
 
 bench() { make -C "$build/core" bench && N=${BENCH_TASKS:-200} "$here/bench/pipeline.sh" "$build" &&
+	"$here/bench/dashboard.sh" "$build" &&
 	{ [ "${PADDOCK_SKIP_K8S:-0}" = 1 ] || [ ! -x "$here/tests/k8s/env.sh" ] || "$here/bench/k8s.sh" "$build"; }; }
 
 distcheck() { make -C "$build" -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror; }
+
+# The dashboard in headless Chromium, against the sanitizer build (it has
+# the test hooks the Pending step needs).
+web() { TOP_BUILDDIR="$here/_build-asan" "$here/tests/web/run.sh"; }
 
 e2e() {
 	[ "${PADDOCK_SKIP_E2E:-0}" = 1 ] && { echo "skipped (PADDOCK_SKIP_E2E=1)"; return 0; }
@@ -56,6 +61,7 @@ k8s() {
 
 stage unit unit
 stage sanitizers sanitizers
+[ -x "$here/tests/web/run.sh" ] && stage web web
 [ -x "$here/tests/valgrind.sh" ] && stage valgrind valgrind_pass
 [ -x "$here/tests/e2e/run.sh" ] && stage e2e e2e
 [ -x "$here/tests/k8s/run.sh" ] && stage k8s k8s

@@ -500,7 +500,7 @@ static int get_duration(struct walk *w, const struct cnode *n, const char *path,
 static const char *const top_keys[] = {
 	"backend", "pluginDirs", "stateDir", "isolation", "log", "network",
 	"kubernetes", "controller", "limits", "resources", "sandbox", "drivers", "contexts",
-	"git",
+	"git", "dashboard",
 };
 static const char *const git_keys[] = { "knownHosts", "knownHostsFile", "trustOnFirstUse" };
 static const char *const log_keys[] = { "level", "format" };
@@ -510,6 +510,7 @@ static const char *const egress_modes[] = { "open", "none", "allowlist" };
 static const char *const kube_keys[] = { "kubeconfig", "namespace", "defaultImage", "gitImage",
 					 "leaseNamespace", "proxyImage" };
 static const char *const controller_keys[] = { "listen" };
+static const char *const dashboard_keys[] = { "enabled", "token" };
 static const char *const limits_keys[] = {
 	"maxConcurrentTasks", "promptBytes", "manifestBytes", "logBytesPerRun", "outputBytes",
 	"contextItemBytes", "contextTotalBytes", "urlFetchBytes", "urlFetchTimeout",
@@ -526,6 +527,36 @@ static const char *const log_levels[] = { "error", "warn", "info", "debug" };
 static const char *const log_formats[] = { "kv", "json" };
 
 #define MAP_CHECK(w, n, path, keys) map_check(w, n, path, keys, ARRAY_SIZE(keys))
+
+#define DASHBOARD_TOKEN_MIN 16
+#define DASHBOARD_TOKEN_MAX 256
+
+/* dashboard.token travels in an HTTP header: printable ASCII without
+ * spaces, long enough not to be guessed. */
+static int walk_dashboard(struct walk *w, const struct cnode *n, struct pd_config *c)
+{
+	int rc = MAP_CHECK(w, n, "dashboard", dashboard_keys);
+	if (rc < 0 ||
+	    (rc = get_bool(w, map_get(n, "enabled"), "dashboard.enabled", &c->dashboard_enabled)) < 0 ||
+	    (rc = get_str(w, map_get(n, "token"), "dashboard.token", &c->dashboard_token)) < 0)
+		return rc;
+	const char *t = c->dashboard_token;
+	if (!t)
+		return 0;
+	size_t len = strlen(t);
+	bool printable = true;
+	for (const char *p = t; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			printable = false;
+	/* The message never repeats the token: it is a secret. */
+	if (len < DASHBOARD_TOKEN_MIN || len > DASHBOARD_TOKEN_MAX || !printable)
+		return werr(w, map_get(n, "token"),
+			    "dashboard.token: invalid value (%zu bytes%s): use %d to %d printable "
+			    "ASCII characters without spaces, e.g. the output of `openssl rand -hex 32`",
+			    len, printable ? "" : ", with spaces or control characters",
+			    DASHBOARD_TOKEN_MIN, DASHBOARD_TOKEN_MAX);
+	return 0;
+}
 
 static int walk_limits(struct walk *w, const struct cnode *n, struct pd_limits *l)
 {
@@ -853,6 +884,9 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 			    "controller.listen: invalid address \"%s\": use HOST:PORT, e.g. "
 			    "127.0.0.1:9464", c->listen);
 
+	if ((rc = walk_dashboard(w, map_get(root, "dashboard"), c)) < 0)
+		return rc;
+
 	if ((rc = walk_limits(w, map_get(root, "limits"), &c->limits)) < 0 ||
 	    (rc = walk_resources(w, map_get(root, "resources"), c)) < 0 ||
 	    (rc = walk_sandbox(w, map_get(root, "sandbox"), map_get(root, "limits"), c)) < 0)
@@ -896,6 +930,7 @@ static struct pd_config *config_alloc(void)
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_FORMAT_KV;
 	c->listen = xstrdup("127.0.0.1:9464");
+	c->dashboard_enabled = true;
 	c->kube_default_image = xstrdup("debian:bookworm-slim");
 	c->limits = (struct pd_limits){
 		.max_concurrent_tasks = 4,
@@ -994,6 +1029,8 @@ void config_free(struct pd_config *c)
 	free(c->kube_proxy_image);
 	free(c->kube_lease_ns);
 	free(c->listen);
+	if (c->dashboard_token)
+		secure_free(c->dashboard_token, strlen(c->dashboard_token));
 	free(c->git.known_hosts);
 	free(c->git.known_hosts_file);
 	for (size_t i = 0; i < c->n_plugins; i++)

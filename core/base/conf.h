@@ -76,6 +76,11 @@ struct pd_config {
 				   * paddock binary, the controller's); NULL: no sidecar */
 	char *kube_lease_ns;      /* kubernetes.leaseNamespace; NULL: $POD_NAMESPACE, else paddock-system */
 	char *listen;             /* controller.listen, default 127.0.0.1:9464 */
+	/* dashboard: the web dashboard on controller.listen (core/web/).
+	 * token: what stop and delete need (header X-Paddock-Token); NULL:
+	 * read-only.  Never logged. */
+	bool dashboard_enabled;   /* dashboard.enabled, default true */
+	char *dashboard_token;    /* dashboard.token, or NULL */
 	struct pd_git git;
 	struct pd_limits limits;
 	/* resources: the bounds of a run whose Task and Agent set none, field

@@ -37,6 +37,7 @@
 #include "local/local.h"
 #include "local/store.h"
 #include "base/term.h"
+#include "web/dashboard.h"
 
 extern const struct cli_command cmd_apply, cmd_run, cmd_get, cmd_describe, cmd_logs, cmd_stop,
 	cmd_delete;
@@ -1998,9 +1999,10 @@ const struct cli_command cmd_delete = {
 
 /* The controller's /metrics, /healthz and /readyz.  An observer: a busy
  * port is logged and the controller goes on without it. */
-static struct metrics *start_metrics(struct cli_ctx *ctx)
+static struct metrics *start_metrics(struct cli_ctx *ctx, struct dash *dash)
 {
 	struct metrics *m = metrics_new();
+	dashboard_attach(dash, m);
 	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
 	metrics_set_default_limits(m, &ctx->cfg->default_limits);
 	char err[512];
@@ -2018,7 +2020,7 @@ static struct metrics *start_metrics(struct cli_ctx *ctx)
 static int controller_kube(struct cli_ctx *ctx)
 {
 	install_signals();
-	struct metrics *m = start_metrics(ctx);
+	struct metrics *m = start_metrics(ctx, NULL);
 	char err[512];
 	struct kube_controller_opts o = {
 		.kubeconfig = ctx->kubeconfig,
@@ -2051,6 +2053,13 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 		cli_error("%s", oerr);
 		return CLI_EXIT_CONFIG;
 	}
+	/* The dashboard shows every prompt and log: beyond loopback only
+	 * with a token (refused before anything starts). */
+	if (dashboard_check_listen(ctx->cfg, oerr, sizeof(oerr)) < 0) {
+		cli_error("%s", oerr);
+		runtime_close(rt);
+		return CLI_EXIT_CONFIG;
+	}
 	install_signals();
 	bool said = false;
 	int r;
@@ -2071,12 +2080,18 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	/* The endpoint is an observer: a busy port is logged, the controller
 	 * keeps reconciling (listening only once we hold the lock, so a
 	 * waiting second controller does not take the port). */
-	struct metrics *m = start_metrics(ctx);
+	struct dash *dash = NULL;
+	if (ctx->cfg->dashboard_enabled &&
+	    dashboard_new(ctx->cfg, rt->state_dir, true, &dash, oerr, sizeof(oerr)) < 0)
+		log_error("dashboard disabled", "error", oerr);
+	struct metrics *m = start_metrics(ctx, dash);
 	rt->metrics = m;
 	(void)runtime_serve(rt, &stop_flag);
 	log_info("controller stopping; runs keep going under their supervisors");
 	rt->metrics = NULL;
+	dashboard_shutdown(dash); /* its streams end before the listener stops */
 	metrics_free(m);
+	dashboard_free(dash);
 	runtime_close(rt);
 	return CLI_EXIT_OK;
 }
@@ -2097,6 +2112,11 @@ const struct cli_command cmd_controller = {
 	"elect a leader on the Lease paddock-controller (kubernetes.leaseNamespace,\n"
 	"else $POD_NAMESPACE, else paddock-system); only the leader acts, and SIGTERM\n"
 	"hands the Lease over at once.  The identity is $POD_NAME, else HOST_PID.\n"
+	"\n"
+	"The local controller also serves the dashboard there (docs/operations.md):\n"
+	"live tasks, logs and Agents; read-only unless dashboard.token is set.  A\n"
+	"controller.listen beyond 127.0.0.1 needs dashboard.token (or\n"
+	"dashboard.enabled: false): it refuses to start otherwise.\n"
 	"\n"
 	"Both serve /metrics, /healthz and /readyz on controller.listen\n"
 	"(default 127.0.0.1:9464); on Kubernetes /readyz says \"ok: leader\" or\n"

@@ -87,6 +87,8 @@ struct metrics {
 	bool store_ok;
 	char store_error[REASON_MAX];
 	int64_t last_refresh_ms; /* controller thread only */
+	metrics_handler_fn handler; /* set before listening, then read-only */
+	void *handler_ctx;
 };
 
 static void hist_init(struct histogram *h, const double *bounds, size_t n)
@@ -683,6 +685,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct metrics *m = cls;
 	(void)version;
+	if (m->handler && strcmp(url, "/metrics") && strcmp(url, "/healthz") && strcmp(url, "/readyz"))
+		return (enum MHD_Result)m->handler(m->handler_ctx, c, url, method, upload_data,
+						   upload_data_size, con_cls);
 	(void)upload_data;
 	(void)con_cls;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
@@ -792,6 +797,14 @@ int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t 
 	return 0;
 }
 
+void metrics_set_handler(struct metrics *m, metrics_handler_fn fn, void *ctx)
+{
+	if (!m)
+		return;
+	m->handler = fn;
+	m->handler_ctx = ctx;
+}
+
 int metrics_listen(struct metrics *m, const char *addr, char *err, size_t errlen)
 {
 	if (!m)
@@ -807,6 +820,8 @@ int metrics_listen(struct metrics *m, const char *addr, char *err, size_t errlen
 	if (rc < 0)
 		return rc;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	if (m->handler)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6; /* IPV6_V6ONLY: only the address given */
 	/* The HTTP thread inherits our signal mask: block everything so

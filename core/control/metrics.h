@@ -64,6 +64,18 @@ int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t 
  * socket cannot be bound, -EALREADY when already listening; the message
  * names the address and the fix.  The HTTP thread blocks all signals. */
 int metrics_listen(struct metrics *m, const char *addr, char *err, size_t errlen);
+/* Other pages on the same listener (the dashboard, core/web/): `fn` is
+ * called in the HTTP thread, as a libmicrohttpd access handler (its
+ * return is an enum MHD_Result), for every request whose path is not
+ * /metrics, /healthz or /readyz, whatever the method.  The listener then
+ * allows suspending connections (long-lived streams).  Set it before
+ * metrics_listen; ctx borrowed and must outlive metrics_free. */
+struct MHD_Connection;
+typedef int (*metrics_handler_fn)(void *ctx, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls);
+void metrics_set_handler(struct metrics *m, metrics_handler_fn fn, void *ctx);
+
 /* The bound port (useful with port 0), or 0 when not listening. */
 int metrics_port(const struct metrics *m);
 

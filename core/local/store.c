@@ -326,19 +326,27 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	s = xcalloc(1, sizeof(*s));
 	s->path = xasprintf("%s/%s", dir, STORE_DB_NAME);
 	/* Create the file ourselves so its mode never depends on the umask;
-	 * SQLite gives -wal and -shm the mode of the database file. */
-	int fd = open(s->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = errf(err, errlen, -errno, "store %s: %s", s->path, strerror(errno));
-		goto fail;
+	 * SQLite gives -wal and -shm the mode of the database file.  Only
+	 * when it is absent: closing any descriptor of the database drops
+	 * every POSIX lock this process holds on it (fcntl semantics), so a
+	 * second store opened in a process (the dashboard's, beside the
+	 * controller's) would drop the first one's SHARED lock, and another
+	 * process closing the last connection it sees would delete the WAL
+	 * under it. */
+	if (lstat(s->path, &st) < 0) {
+		int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST) {
+			rc = errf(err, errlen, -errno, "store %s: %s", s->path, strerror(errno));
+			goto fail;
+		}
+		if (fd >= 0)
+			close(fd); /* new: nobody holds a lock on it yet */
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (lstat(s->path, &st) < 0 || !S_ISREG(st.st_mode)) {
 		rc = errf(err, errlen, -EINVAL, "store %s: not a regular file", s->path);
 		goto fail;
 	}
-	rc = check_private(s->path, fd, "store", 0600, err, errlen);
-	close(fd);
+	rc = check_private(s->path, -1, "store", 0600, err, errlen);
 	if (rc < 0)
 		goto fail;
 	static const char *const sides[] = { "-wal", "-shm" };

@@ -12,12 +12,13 @@ allowed() { # folder -> the folders it may include
 	control) echo "base plugin model proxy control" ;;
 	local) echo "base plugin model control proxy local" ;;
 	kube) echo "base plugin model control proxy kube" ;;
-	cli) echo "base plugin model control proxy local kube cli" ;;
+	web) echo "base plugin model control proxy local web" ;;
+	cli) echo "base plugin model control proxy local kube web cli" ;;
 	*) echo "" ;;
 	esac
 }
 bad=0 files=0
-for dir in base plugin model proxy control local kube cli; do
+for dir in base plugin model proxy control local kube web cli; do
 	[ -d "$core/$dir" ] || { echo "FAIL: core/$dir is missing"; bad=$((bad + 1)); continue; }
 	ok=" $(allowed "$dir") "
 	for f in "$core/$dir"/*.[ch]; do

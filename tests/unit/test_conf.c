@@ -242,7 +242,7 @@ START_TEST(unknown_keys)
 	parse_fails("limit: {}\n",
 		    "t.yaml:1:1: unknown key \"limit\": valid keys are backend, pluginDirs, "
 		    "stateDir, isolation, log, network, kubernetes, controller, limits, resources, "
-		    "sandbox, drivers, contexts and git");
+		    "sandbox, drivers, contexts, git and dashboard");
 	parse_fails("log: {level: info, colour: true}\n",
 		    "t.yaml:1:20: unknown key \"colour\" in log: valid keys are level and format");
 	parse_fails("drivers:\n  exec: {enable: true}\n",
@@ -640,6 +640,30 @@ START_TEST(git_ssh_host)
 }
 END_TEST
 
+START_TEST(dashboard)
+{
+	struct pd_config *c = parse_ok("");
+	ck_assert(c->dashboard_enabled);
+	ck_assert_ptr_null(c->dashboard_token);
+	config_free(c);
+	c = parse_ok("dashboard: {enabled: false, token: 0123456789abcdef-XYZ}\n");
+	ck_assert(!c->dashboard_enabled);
+	ck_assert_str_eq(c->dashboard_token, "0123456789abcdef-XYZ");
+	config_free(c);
+	/* Too short, or with a space: the message names the field and the
+	 * fix, never the value (a secret). */
+	parse_fails("dashboard: {token: short-secret}\n",
+		    "t.yaml:1:20: dashboard.token: invalid value (12 bytes): use 16 to 256 printable ASCII "
+		    "characters without spaces, e.g. the output of `openssl rand -hex 32`");
+	parse_fails("dashboard: {token: \"0123456789 abcdef0123\"}\n",
+		    "t.yaml:1:20: dashboard.token: invalid value (21 bytes, with spaces or control characters): "
+		    "use 16 to 256 printable ASCII characters without spaces, e.g. the output of `openssl rand -hex 32`");
+	struct pd_config *bad = NULL;
+	ck_assert_int_lt(config_parse("t.yaml", "dashboard: {tokn: x}\n", 21, &bad, err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "t.yaml:1:13: unknown key \"tokn\" in dashboard: valid keys are enabled and token");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -659,6 +683,7 @@ int main(void)
 	tcase_add_test(tc, env_overrides);
 	tcase_add_test(tc, git_host_keys);
 	tcase_add_test(tc, git_ssh_host);
+	tcase_add_test(tc, dashboard);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -647,6 +647,40 @@ START_TEST(two_processes)
 }
 END_TEST
 
+/* The dashboard opens stores beside the controller's in one process.
+ * Opening one must not drop the locks of the other (POSIX locks go with
+ * any close of the file in the process): another process closing its
+ * connection would take itself for the last one and delete the WAL that
+ * the first connection still writes into, losing those writes. */
+START_TEST(second_store_in_process)
+{
+	/* Other processes are separate programs (sqlite3): a fork would
+	 * inherit this process's SQLite state. */
+	if (system("command -v sqlite3 >/dev/null 2>&1") != 0)
+		return; /* setup.sh PKGS_TEST has it */
+	struct store *a = open_store();
+	add_task(a, "before", NULL);
+	struct store *b = NULL;
+	ck_assert_int_eq(store_open(dir, &b, err, sizeof(err)), 0);
+	char *cmd = xasprintf("sqlite3 %s/paddock.db 'SELECT count(*) FROM objects' >/dev/null", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+	add_task(a, "after", NULL);
+	cmd = xasprintf("sqlite3 %s/paddock.db \"SELECT name FROM objects WHERE name = 'after'\"", dir);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	char line[64] = "";
+	if (!fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	pclose(p);
+	free(cmd);
+	ck_assert_msg(!strcmp(line, "after\n"), "another process does not see a write made after a second "
+		      "store was opened in this process: \"%s\"", line);
+	store_close(b);
+	store_close(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -662,6 +696,7 @@ int main(void)
 	tcase_add_test(tc, events);
 	tcase_add_test(tc, secrets_and_configmaps);
 	tcase_add_test(tc, two_processes);
+	tcase_add_test(tc, second_store_in_process);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -446,6 +446,15 @@ if [ -x "$HERE/storm.sh" ]; then
 	fi
 fi
 
+# ---- the egress sidecar under pod-security restricted (its own namespace and controller) ----
+if [ -x "$HERE/test-egress.sh" ]; then
+	if PADDOCK_BIN=$PADDOCK_BIN TOP_SRCDIR=$TOP_SRCDIR TOP_BUILDDIR=$TOP_BUILDDIR "$HERE/test-egress.sh" "$KUBECONFIG" >"$work/egress.log" 2>&1; then
+		ok "tests/k8s/test-egress.sh ($(grep -c '^ok' "$work/egress.log") checks: sidecar, no credential on the agent, restricted)"
+	else
+		nok "tests/k8s/test-egress.sh"; grep -v '^ok' "$work/egress.log" | tail -20
+	fi
+fi
+
 if [ $failed -gt 0 ]; then
 	for f in "$work"/replica-*.log; do echo "--- $f (tail)"; tail -15 "$f"; done
 fi

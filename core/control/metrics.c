@@ -72,7 +72,7 @@ struct metrics {
 	size_t n_drivers;
 	uint64_t plugin_failures;
 	uint64_t limit_kills[REC_N_LIMIT_REASONS]; /* rec_limit_reasons order */
-	struct egress_entry { char *host; uint64_t n; } *egress; /* denied, by host */
+	struct egress_entry { char *agent, *host; uint64_t n; } *egress; /* denied, by agent and host */
 	size_t n_egress;
 	double run_cpu_seconds;    /* cgroup CPU time of finished runs */
 	struct run_limits defaults; /* resources.limits in paddock.yaml */
@@ -141,8 +141,10 @@ void metrics_free(struct metrics *m)
 	for (size_t i = 0; i < m->n_drivers; i++)
 		free(m->drivers[i].driver);
 	free(m->drivers);
-	for (size_t i = 0; i < m->n_egress; i++)
+	for (size_t i = 0; i < m->n_egress; i++) {
 		free(m->egress[i].host);
+		free(m->egress[i].agent);
+	}
 	free(m->egress);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -306,22 +308,31 @@ void metrics_run_resources(struct metrics *m, const char *end_reason, double cpu
 	pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_egress_denied(struct metrics *m, const char *host, long n)
+static size_t egress_find(const struct metrics *m, const char *agent, const char *host)
+{
+	size_t i = 0;
+	while (i < m->n_egress && !(str_eq(m->egress[i].host, host) && str_eq(m->egress[i].agent, agent)))
+		i++;
+	return i;
+}
+
+void metrics_egress_denied(struct metrics *m, const char *agent, const char *host, long n)
 {
 	if (!m || n <= 0)
 		return;
+	agent = agent && *agent ? agent : NO_AGENT_LABEL;
+	host = host ? host : "";
 	pthread_mutex_lock(&m->lock);
-	size_t i = 0;
-	while (i < m->n_egress && !str_eq(m->egress[i].host, host))
-		i++;
+	size_t i = egress_find(m, agent, host);
 	if (i == m->n_egress && m->n_egress >= METRICS_MAX_AGENTS) {
-		host = OTHER_LABEL; /* bounded: the rest under one series */
-		for (i = 0; i < m->n_egress && !str_eq(m->egress[i].host, host); i++)
-			;
+		/* bounded: the rest under one series */
+		agent = host = OTHER_LABEL;
+		i = egress_find(m, agent, host);
 	}
 	if (i == m->n_egress) {
 		m->egress = xrealloc(m->egress, (m->n_egress + 1) * sizeof(*m->egress));
-		m->egress[i].host = xstrdup(host ? host : "");
+		m->egress[i].agent = xstrdup(agent);
+		m->egress[i].host = xstrdup(host);
 		m->egress[i].n = 0;
 		m->n_egress++;
 	}
@@ -560,9 +571,11 @@ static void render_locked(struct metrics *m, struct buf *b)
 		buf_printf(b, "paddock_run_limit_exceeded_total{reason=\"%s\"} %llu\n", rec_limit_reasons[i],
 			   (unsigned long long)m->limit_kills[i]);
 	put_header(b, "paddock_egress_denied_total", "counter",
-		   "Connections the egress proxy refused, by requested host.");
+		   "Connections the egress proxy refused, by Agent and requested host.");
 	for (size_t i = 0; i < m->n_egress; i++) {
-		buf_puts(b, "paddock_egress_denied_total{host=\"");
+		buf_puts(b, "paddock_egress_denied_total{agent=\"");
+		put_label(b, m->egress[i].agent);
+		buf_puts(b, "\",host=\"");
 		put_label(b, m->egress[i].host);
 		buf_printf(b, "\"} %llu\n", (unsigned long long)m->egress[i].n);
 	}

@@ -121,7 +121,7 @@ void metrics_run_finished(struct metrics *m, const char *driver, double seconds,
 void metrics_run_resources(struct metrics *m, const char *end_reason, double cpu_seconds);
 /* The egress proxy refused n connections to `host` (at most
  * METRICS_MAX_AGENTS hosts, the rest as "(other)"). */
-void metrics_egress_denied(struct metrics *m, const char *host, long n);
+void metrics_egress_denied(struct metrics *m, const char *agent, const char *host, long n);
 /* The operator's default limits (paddock_default_limit). */
 void metrics_set_default_limits(struct metrics *m, const struct run_limits *l);
 

@@ -560,6 +560,8 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 {
 	char *path = xasprintf("%s/" LOCAL_EGRESS_EVENTS, run_dir);
 	char *mark = xasprintf("%s/egress.recorded", run_dir);
+	char agent[512];
+	model_task_agent_key(t->obj, agent, sizeof(agent)); /* "ns/name", "" for spec.type */
 	char *data = NULL;
 	size_t len = 0;
 	if (access(mark, F_OK) == 0 || read_file(path, 1 << 20, &data, &len) < 0)
@@ -601,7 +603,7 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 		char err[256];
 		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressDenied", msg, err,
 				      sizeof(err));
-		metrics_egress_denied(rt->metrics, jstr(o, "host"), json_object_get_int(cnt));
+		metrics_egress_denied(rt->metrics, agent, jstr(o, "host"), json_object_get_int(cnt));
 	}
 	if (more) {
 		char msg[128], err[256];

@@ -262,6 +262,9 @@ static void feed(struct metrics *m)
 	metrics_run_finished(m, "claude-code", 7, 10, 5, 0.5);
 	metrics_run_finished(m, "exec", 0.5, -1, -1, -1); /* no usage reported */
 	metrics_run_finished(m, "codex", -1, 3, -1, -1);   /* no duration known */
+	metrics_egress_denied(m, "team/reviewer", "169.254.169.254", 3);
+	metrics_egress_denied(m, "team/reviewer", "169.254.169.254", 2);
+	metrics_egress_denied(m, "", "evil.example", 1);
 	metrics_plugin_failures(m, 2);
 	metrics_run_resources(m, "OOMKilled", 1.25);
 	metrics_run_resources(m, "OOMKilled", 0);
@@ -290,6 +293,8 @@ START_TEST(metrics_text)
 	snprintf(line, sizeof(line), "paddock_build_info{version=\"%s\",abi=\"%d.%d\"} 1", PACKAGE_VERSION,
 		 PADDOCK_ABI_MAJOR, PADDOCK_ABI_MINOR);
 	ck_line(b, line);
+	ck_line(b, "paddock_egress_denied_total{agent=\"team/reviewer\",host=\"169.254.169.254\"} 5");
+	ck_line(b, "paddock_egress_denied_total{agent=\"(none)\",host=\"evil.example\"} 1");
 	ck_line(b, "# TYPE paddock_tasks gauge");
 	ck_line(b, "paddock_tasks{phase=\"Pending\"} 1");
 	ck_line(b, "paddock_tasks{phase=\"Queued\"} 3");

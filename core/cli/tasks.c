@@ -33,7 +33,9 @@
 #include "base/quantity.h"
 #include "base/sha256.h"
 #include "control/reconcile.h"
+#include "control/spawner.h"
 #include "local/backend.h"
+#include "local/intake.h"
 #include "local/local.h"
 #include "local/store.h"
 #include "base/term.h"
@@ -434,6 +436,8 @@ static void table_header(struct table *t, bool wide)
 	static const int task_w[] = { 28, 16, 10, 6, 17, 9, 15, 0 };
 	static const char *const agent_cols[] = { "NAME", "TYPE", "MAXRUN", "AGE" };
 	static const int agent_w[] = { 28, 16, 8, 6 };
+	static const char *const spawner_cols[] = { "NAME", "SOURCE", "HOOK", "AGE" };
+	static const int spawner_w[] = { 28, 16, 32, 6 };
 	static const char *const other_cols[] = { "NAME", "AGE" };
 	static const int other_w[] = { 28, 6 };
 	const char *const *cols = other_cols;
@@ -447,6 +451,10 @@ static void table_header(struct table *t, bool wide)
 		cols = agent_cols;
 		w = agent_w;
 		n = ARRAY_SIZE(agent_cols);
+	} else if (t->kind == MODEL_SPAWNER) {
+		cols = spawner_cols;
+		w = spawner_w;
+		n = ARRAY_SIZE(spawner_cols);
 	}
 	char *row[TABLE_COLS];
 	size_t k = 0;
@@ -517,6 +525,15 @@ static int table_row(json_object *obj, void *vctx)
 			snprintf(max, sizeof(max), "%d", json_object_get_int(m));
 		row[k++] = term_safe(jstr(spec, "type"), 0);
 		row[k++] = xstrdup(max);
+		row[k++] = xstrdup(a);
+	} else if (t->kind == MODEL_SPAWNER) {
+		json_object *wh = jget(jget(obj, "spec"), "webhook");
+		char *src = xasprintf("webhook:%s", wh ? jstr(wh, "type") : "?");
+		row[k++] = term_safe(src, 0);
+		free(src);
+		char *hook = xasprintf("%s%s/%s", SPAWNER_HOOK_PREFIX, jstr(md, "namespace"), jstr(md, "name"));
+		row[k++] = term_safe(hook, 0);
+		free(hook);
 		row[k++] = xstrdup(a);
 	} else {
 		row[k++] = xstrdup(a);
@@ -1336,10 +1353,10 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 	    strcmp(fmt, "name"))
 		return cli_usage_error(NULL, "get: -o %s: use wide, yaml, json or name", fmt);
 	if (optind >= argc)
-		return cli_usage_error(NULL, "get: what? use tasks, agents, secrets or configmaps");
+		return cli_usage_error(NULL, "get: what? use tasks, agents, spawners, secrets or configmaps");
 	enum model_kind kind;
 	if (parse_kind(argv[optind], &kind) < 0)
-		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, secrets or configmaps",
+		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, spawners, secrets or configmaps",
 				       argv[optind]);
 	const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
 	struct backend be;
@@ -1394,8 +1411,8 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 const struct cli_command cmd_get = {
-	"get", "list tasks, agents, secrets or configmaps, or show one",
-	"Usage: paddock get (tasks|agents|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
+	"get", "list tasks, agents, spawners, secrets or configmaps, or show one",
+	"Usage: paddock get (tasks|agents|spawners|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
 	"\n"
 	"Without NAME, a NAME TYPE PHASE AGE table (tasks) in creation order.  -o wide\n"
 	"adds the reason, duration, tokens and message; -o yaml/json prints whole\n"
@@ -1568,6 +1585,49 @@ static void describe_host_keys(struct cli_ctx *ctx, struct backend *be, json_obj
 	}
 }
 
+static int print_delivery(const struct store_delivery *d, void *ctx)
+{
+	(void)ctx;
+	char ts[40];
+	format_time_ms(d->time_ms, ts, sizeof(ts));
+	printf("  %s  %-9s  ", ts, d->outcome);
+	put_safe(stdout, d->event ? d->event : "-", 0);
+	printf("  ");
+	put_safe(stdout, d->id ? d->id : "-", 0);
+	printf("  ");
+	put_safe(stdout, d->detail ? d->detail : "", 0);
+	putchar('\n');
+	return 0;
+}
+
+/* A Spawner: its source, where its webhook is, what it took. */
+static void describe_spawner(struct store *st, json_object *sp)
+{
+	json_object *md = jget(sp, "metadata"), *wh = jget(jget(sp, "spec"), "webhook");
+	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	char *hook = xasprintf("POST %s%s/%s", SPAWNER_HOOK_PREFIX, ns, name);
+	describe_field("Source:", wh ? jstr(wh, "type") : "-");
+	describe_field("Webhook:", hook);
+	free(hook);
+	describe_field("Secret:", jstr(jget(wh, "secretRef"), "name"));
+	describe_field("Suspended:", json_object_get_boolean(jget(jget(sp, "spec"), "suspend")) ? "true" : "false");
+	char counts[160];
+	snprintf(counts, sizeof(counts), "accepted %ld, filtered %ld, duplicate %ld, rejected %ld",
+		 store_delivery_count(st, ns, name, "accepted"), store_delivery_count(st, ns, name, "filtered"),
+		 store_delivery_count(st, ns, name, "duplicate"), store_delivery_count(st, ns, name, "rejected"));
+	describe_field("Deliveries:", counts);
+	printf("Task template:\n");
+	char *tt = NULL;
+	struct buf b;
+	buf_init(&b, 0);
+	yaml_emit(&b, jget(jget(sp, "spec"), "taskTemplate"), 2);
+	tt = buf_steal(&b);
+	put_safe(stdout, tt, TERM_MULTILINE);
+	free(tt);
+	printf("Last events:\n");
+	(void)store_deliveries(st, ns, name, 20, print_delivery, NULL);
+}
+
 static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
@@ -1651,6 +1711,8 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 			cli_error_escaped("%s", err);
 			ret = kcli_exit_code(rc);
 		}
+	} else if (kind == MODEL_SPAWNER && !be.kc) {
+		describe_spawner(be.rt->store, obj);
 	} else {
 		print_object(obj, kind, "yaml");
 	}
@@ -1663,6 +1725,10 @@ const struct cli_command cmd_describe = {
 	"describe", "show a task's status, outputs, usage and events",
 	"Usage: paddock describe [task] NAME [-n NS]\n"
 	"       paddock describe agent NAME\n"
+	"       paddock describe spawner NAME\n"
+	"\n"
+	"A spawner: its source, webhook path, deliveries by outcome and the last\n"
+	"20 (accepted, duplicate, filtered, rejected, with why).\n"
 	"\n"
 	"Shows the phase with its reason and message, the run, the outputs, results\n"
 	"and usage, and the event log: one line per transition with its time.\n"
@@ -2073,10 +2139,14 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	 * waiting second controller does not take the port). */
 	struct metrics *m = start_metrics(ctx);
 	rt->metrics = m;
+	struct intake *in = NULL; /* Spawners' webhooks on the same listener */
+	if (intake_start(rt->state_dir, m, &in, oerr, sizeof(oerr)) < 0)
+		log_error("webhooks disabled", "error", oerr);
 	(void)runtime_serve(rt, &stop_flag);
 	log_info("controller stopping; runs keep going under their supervisors");
 	rt->metrics = NULL;
 	metrics_free(m);
+	intake_free(in);
 	runtime_close(rt);
 	return CLI_EXIT_OK;
 }

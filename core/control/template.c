@@ -26,6 +26,7 @@ struct tag {
 	size_t lit_len;
 	char dep[TMPL_NAME_MAX + 1];
 	char key[TMPL_NAME_MAX + 1];
+	bool event;               /* event.PATH or schedule.PATH: dep is the root */
 };
 
 static const char HINT[] =
@@ -82,10 +83,31 @@ static int tag_error(const char *in, size_t start, size_t end, char *err, size_t
 	return errf(err, errlen, -EINVAL, "%s at %s: %s: %s", s, w, what, HINT);
 }
 
+/* "event.PATH" / "schedule.PATH" (len bytes at e): root into t->dep,
+ * PATH into t->key. */
+static int split_event(const char *e, size_t len, struct tag *t)
+{
+	static const char *const roots[] = { "event", "schedule" };
+	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
+		size_t n = strlen(roots[i]);
+		if (len <= n + 1 || memcmp(e, roots[i], n) || e[n] != '.')
+			continue;
+		if (len - n - 1 > TMPL_NAME_MAX)
+			return -2;
+		snprintf(t->dep, sizeof(t->dep), "%s", roots[i]);
+		memcpy(t->key, e + n + 1, len - n - 1);
+		t->key[len - n - 1] = '\0';
+		t->event = true;
+		return 0;
+	}
+	return -1;
+}
+
 /* Split "deps.NAME.results.KEY" (len bytes at e) into t->dep and t->key. */
 static int split_ref(const char *e, size_t len, struct tag *t)
 {
 	static const char pre[] = "deps.", mid[] = ".results.";
+	t->event = false;
 	if (len <= sizeof(pre) - 1 || memcmp(e, pre, sizeof(pre) - 1) != 0)
 		return -1;
 	const char *name = e + sizeof(pre) - 1;
@@ -105,8 +127,10 @@ static int split_ref(const char *e, size_t len, struct tag *t)
 	return -1;
 }
 
-/* Parse the tag whose "{{" is at in[pos]. */
-static int parse_tag(const char *in, size_t pos, struct tag *t, char *err, size_t errlen)
+/* Parse the tag whose "{{" is at in[pos]; `events`: event.PATH and
+ * schedule.PATH are references too. */
+static int parse_tag_as(const char *in, size_t pos, bool events, struct tag *t, char *err,
+			size_t errlen)
 {
 	size_t i = pos + 2;
 	t->start = pos;
@@ -127,6 +151,8 @@ static int parse_tag(const char *in, size_t pos, struct tag *t, char *err, size_
 			i++;
 		t->kind = TAG_REF;
 		int r = e == i ? -1 : split_ref(in + e, i - e, t);
+		if (r == -1 && events && e != i)
+			r = split_event(in + e, i - e, t);
 		if (r < 0) {
 			/* Report the whole tag if it is closed at all. */
 			const char *close = strstr(in + pos + 2, "}}");
@@ -153,6 +179,11 @@ static int parse_tag(const char *in, size_t pos, struct tag *t, char *err, size_
 	}
 	t->end = i + 2;
 	return 0;
+}
+
+static int parse_tag(const char *in, size_t pos, struct tag *t, char *err, size_t errlen)
+{
+	return parse_tag_as(in, pos, false, t, err, errlen);
 }
 
 static int lookup_error(const char *in, const struct tag *t, int rc, const char *avail,
@@ -290,4 +321,64 @@ int tmpl_check_deps(const char *in, const char *const *deps, size_t n, char *err
 {
 	struct check_ctx c = { in, deps, deps ? n : 0, err, errlen };
 	return tmpl_refs(in, check_one, &c, err, errlen);
+}
+
+/* v with every "{{" written as {{ "{{" }}: literal under tmpl_render. */
+static int put_escaped(struct buf *b, const char *v)
+{
+	int rc = 0;
+	for (const char *o; rc == 0 && (o = strstr(v, "{{")); v = o + 2) {
+		rc = buf_append(b, v, (size_t)(o - v));
+		if (rc == 0)
+			rc = buf_puts(b, "{{ \"{{\" }}");
+	}
+	return rc < 0 ? rc : buf_puts(b, v);
+}
+
+int tmpl_render_event(const char *in, tmpl_event_fn fn, void *ctx, size_t max_out, char **out,
+		      char *err, size_t errlen)
+{
+	struct buf b;
+	struct tag t;
+	size_t pos = 0;
+	int rc = 0;
+
+	if (!in || !fn || !out)
+		return errf(err, errlen, -EINVAL, "tmpl_render_event: missing argument");
+	buf_init(&b, max_out ? max_out : TMPL_DEFAULT_MAX);
+	for (;;) {
+		const char *open = strstr(in + pos, "{{");
+		size_t upto = open ? (size_t)(open - in) : strlen(in);
+		rc = buf_append(&b, in + pos, upto - pos);
+		if (rc < 0 || !open)
+			break;
+		if ((rc = parse_tag_as(in, upto, true, &t, err, errlen)) < 0)
+			goto out;
+		if (t.kind == TAG_REF && t.event) {
+			char *v = NULL;
+			rc = fn(ctx, t.dep, t.key, &v);
+			if (rc == 0)
+				rc = put_escaped(&b, v ? v : "");
+			free(v);
+		} else {
+			/* deps references and literals: for the Task's own pass */
+			rc = buf_append(&b, in + t.start, t.end - t.start);
+		}
+		if (rc < 0)
+			break;
+		pos = t.end;
+	}
+	if (rc == -E2BIG) {
+		rc = errf(err, errlen, -E2BIG, "rendered text is over %zu bytes: shorten the template",
+			  b.cap);
+		goto out;
+	}
+	if (rc < 0) {
+		rc = errf(err, errlen, rc, "rendering the template: %s", strerror(-rc));
+		goto out;
+	}
+	*out = buf_steal(&b);
+out:
+	buf_free(&b);
+	return rc;
 }

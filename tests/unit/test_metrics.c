@@ -285,7 +285,8 @@ START_TEST(metrics_text)
 	ck_assert_ptr_nonnull(strstr(b, "\npaddock_default_limit{resource=\"cpu\"} 1.500\n"));
 	ck_assert_ptr_nonnull(strstr(b, "\npaddock_default_limit{resource=\"memory\"} 4294967296\n"));
 	ck_assert_ptr_nonnull(strstr(b, "\npaddock_default_limit{resource=\"pids\"} 1024\n"));
-	snprintf(line, sizeof(line), "paddock_build_info{version=\"%s\",abi=\"1.0\"} 1", PACKAGE_VERSION);
+	snprintf(line, sizeof(line), "paddock_build_info{version=\"%s\",abi=\"%d.%d\"} 1", PACKAGE_VERSION,
+		 PADDOCK_ABI_MAJOR, PADDOCK_ABI_MINOR);
 	ck_line(b, line);
 	ck_line(b, "# TYPE paddock_tasks gauge");
 	ck_line(b, "paddock_tasks{phase=\"Pending\"} 1");

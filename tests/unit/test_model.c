@@ -263,7 +263,7 @@ END_TEST
 START_TEST(common_errors)
 {
 	invalid("apiVersion: v1\nkind: Job\nmetadata: {name: x}\n",
-		"kind: unsupported value \"Job\": use Task, Agent, Secret or ConfigMap", true);
+		"kind: unsupported value \"Job\": use Task, Agent, Spawner, Secret or ConfigMap", true);
 	invalid("apiVersion: paddock.dev/v1\nkind: Task\nmetadata: {name: x}\n",
 		"apiVersion: unsupported value \"paddock.dev/v1\" for kind Task: use paddock.dev/v1alpha1",
 		true);

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * local/intake.h - the local backend's webhook intake for Spawners
+ * (docs/triggers.md): POST /hooks/NAMESPACE/NAME on the controller's
+ * listener (control/metrics.h's route), checked and filtered by
+ * control/spawner.h, and the Task stored in the same transaction as the
+ * delivery record, so a repeated delivery or a controller killed in the
+ * middle never makes a Task twice.  The controller's loop sees the new
+ * Task as any other (the store's data version) and queues it FIFO.
+ *
+ * Runs in the HTTP thread on a store connection of its own; counts
+ * paddock_spawner_events_total{spawner,outcome} and
+ * paddock_spawner_tasks_created_total{spawner}.
+ */
+#ifndef PADDOCK_LOCAL_INTAKE_H
+#define PADDOCK_LOCAL_INTAKE_H
+
+#include <stddef.h>
+
+struct intake;
+struct metrics;
+
+/* Open the store in state_dir and take metrics' route.  Owned *out;
+ * intake_free() after metrics_free() (the HTTP thread uses it). */
+int intake_start(const char *state_dir, struct metrics *m, struct intake **out, char *err,
+		 size_t errlen);
+void intake_free(struct intake *in); /* NULL-safe */
+
+#endif

@@ -35,6 +35,7 @@
 #include "control/reconcile.h"
 #include "control/spawner.h"
 #include "local/backend.h"
+#include "local/budget.h"
 #include "local/intake.h"
 #include "local/local.h"
 #include "local/store.h"
@@ -438,6 +439,8 @@ static void table_header(struct table *t, bool wide)
 	static const int agent_w[] = { 28, 16, 8, 6 };
 	static const char *const spawner_cols[] = { "NAME", "SOURCE", "HOOK", "AGE" };
 	static const int spawner_w[] = { 28, 16, 32, 6 };
+	static const char *const budget_cols[] = { "NAME", "SCOPE", "WINDOW", "AGE" };
+	static const int budget_w[] = { 28, 24, 10, 6 };
 	static const char *const other_cols[] = { "NAME", "AGE" };
 	static const int other_w[] = { 28, 6 };
 	const char *const *cols = other_cols;
@@ -455,6 +458,10 @@ static void table_header(struct table *t, bool wide)
 		cols = spawner_cols;
 		w = spawner_w;
 		n = ARRAY_SIZE(spawner_cols);
+	} else if (t->kind == MODEL_BUDGET) {
+		cols = budget_cols;
+		w = budget_w;
+		n = ARRAY_SIZE(budget_cols);
 	}
 	char *row[TABLE_COLS];
 	size_t k = 0;
@@ -468,6 +475,23 @@ static void table_header(struct table *t, bool wide)
 	}
 	t->ncols = k;
 	table_add(t, row);
+}
+
+/* "namespace", "agent NAME", "spawner NAME" */
+static void budget_scope(json_object *b, char *out, size_t n)
+{
+	json_object *spec = jget(b, "spec");
+	const char *a = jstr(jget(spec, "agentRef"), "name"), *s = jstr(jget(spec, "spawnerRef"), "name");
+	snprintf(out, n, "%s%s", a ? "agent " : s ? "spawner " : "namespace", a ? a : s ? s : "");
+}
+
+static void budget_window_text(json_object *b, char *out, size_t n)
+{
+	json_object *spec = jget(b, "spec"), *h = jget(spec, "rollingHours");
+	if (h)
+		snprintf(out, n, "%lldh", (long long)json_object_get_int64(h));
+	else
+		snprintf(out, n, "%s", jstr(spec, "window") ? jstr(spec, "window") : "day");
 }
 
 static int table_row(json_object *obj, void *vctx)
@@ -534,6 +558,13 @@ static int table_row(json_object *obj, void *vctx)
 		char *hook = xasprintf("%s%s/%s", SPAWNER_HOOK_PREFIX, jstr(md, "namespace"), jstr(md, "name"));
 		row[k++] = term_safe(hook, 0);
 		free(hook);
+		row[k++] = xstrdup(a);
+	} else if (t->kind == MODEL_BUDGET) {
+		char scope[160], win[48];
+		budget_scope(obj, scope, sizeof(scope));
+		budget_window_text(obj, win, sizeof(win));
+		row[k++] = term_safe(scope, 0);
+		row[k++] = xstrdup(win);
 		row[k++] = xstrdup(a);
 	} else {
 		row[k++] = xstrdup(a);
@@ -1353,10 +1384,10 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 	    strcmp(fmt, "name"))
 		return cli_usage_error(NULL, "get: -o %s: use wide, yaml, json or name", fmt);
 	if (optind >= argc)
-		return cli_usage_error(NULL, "get: what? use tasks, agents, spawners, secrets or configmaps");
+		return cli_usage_error(NULL, "get: what? use tasks, agents, spawners, budgets, secrets or configmaps");
 	enum model_kind kind;
 	if (parse_kind(argv[optind], &kind) < 0)
-		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, spawners, secrets or configmaps",
+		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, spawners, budgets, secrets or configmaps",
 				       argv[optind]);
 	const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
 	struct backend be;
@@ -1411,8 +1442,8 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 const struct cli_command cmd_get = {
-	"get", "list tasks, agents, spawners, secrets or configmaps, or show one",
-	"Usage: paddock get (tasks|agents|spawners|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
+	"get", "list tasks, agents, spawners, budgets, secrets or configmaps, or show one",
+	"Usage: paddock get (tasks|agents|spawners|budgets|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
 	"\n"
 	"Without NAME, a NAME TYPE PHASE AGE table (tasks) in creation order.  -o wide\n"
 	"adds the reason, duration, tokens and message; -o yaml/json prints whole\n"
@@ -1628,6 +1659,58 @@ static void describe_spawner(struct store *st, json_object *sp)
 	(void)store_deliveries(st, ns, name, 20, print_delivery, NULL);
 }
 
+/* A Budget: its window, caps, spend so far, what remains, what waits. */
+static void describe_budget(struct runtime *rt, json_object *b)
+{
+	json_object *spec = jget(b, "spec");
+	char scope[160], win[48], line[256], t0[40], t1[40];
+	budget_scope(b, scope, sizeof(scope));
+	budget_window_text(b, win, sizeof(win));
+	int64_t start, reset;
+	budget_window(b, now_wall_ms(), &start, &reset);
+	format_time_ms(start, t0, sizeof(t0));
+	format_time_ms(reset, t1, sizeof(t1));
+	describe_field("Scope:", scope);
+	snprintf(line, sizeof(line), "%s (%s to %s)", win, t0, jget(spec, "rollingHours") ? "now" : t1);
+	describe_field("Window:", line);
+	struct budget_spend sp;
+	struct strv waiting = { 0 };
+	if (local_budget_spend(rt, b, &sp, &waiting) < 0) {
+		describe_field("Spend:", "cannot be read from the store");
+		strv_free(&waiting);
+		return;
+	}
+	json_object *c = jget(spec, "maxCostUSD"), *t = jget(spec, "maxTokens"), *k = jget(spec, "maxTasks");
+	if (c) {
+		double cap = json_object_get_double(c), left = cap - sp.cost_usd;
+		snprintf(line, sizeof(line), "$%.4f of $%.4f spent, $%.4f remaining", sp.cost_usd, cap,
+			 left > 0 ? left : 0);
+		describe_field("Cost:", line);
+	}
+	if (t) {
+		long long cap = (long long)json_object_get_int64(t), left = cap - (long long)sp.tokens;
+		snprintf(line, sizeof(line), "%lld of %lld used, %lld remaining", (long long)sp.tokens, cap,
+			 left > 0 ? left : 0);
+		describe_field("Tokens:", line);
+	}
+	if (k) {
+		long cap = (long)json_object_get_int64(k), left = cap - sp.tasks;
+		snprintf(line, sizeof(line), "%ld of %ld started, %ld remaining", sp.tasks, cap,
+			 left > 0 ? left : 0);
+		describe_field("Tasks:", line);
+	} else {
+		snprintf(line, sizeof(line), "%ld started", sp.tasks);
+		describe_field("Tasks:", line);
+	}
+	printf("Waiting (BudgetExhausted): %zu\n", waiting.n);
+	for (size_t i = 0; i < waiting.n; i++) {
+		printf("  ");
+		put_safe(stdout, waiting.v[i], 0);
+		putchar('\n');
+	}
+	strv_free(&waiting);
+}
+
 static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
@@ -1713,6 +1796,8 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 		}
 	} else if (kind == MODEL_SPAWNER && !be.kc) {
 		describe_spawner(be.rt->store, obj);
+	} else if (kind == MODEL_BUDGET && !be.kc) {
+		describe_budget(be.rt, obj);
 	} else {
 		print_object(obj, kind, "yaml");
 	}
@@ -1726,9 +1811,11 @@ const struct cli_command cmd_describe = {
 	"Usage: paddock describe [task] NAME [-n NS]\n"
 	"       paddock describe agent NAME\n"
 	"       paddock describe spawner NAME\n"
+	"       paddock describe budget NAME\n"
 	"\n"
 	"A spawner: its source, webhook path, deliveries by outcome and the last\n"
-	"20 (accepted, duplicate, filtered, rejected, with why).\n"
+	"20 (accepted, duplicate, filtered, rejected, with why).  A budget: its\n"
+	"window, spend and what remains of each cap, and the tasks waiting for it.\n"
 	"\n"
 	"Shows the phase with its reason and message, the run, the outputs, results\n"
 	"and usage, and the event log: one line per transition with its time.\n"

@@ -519,7 +519,7 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 		rc = finalize(c, task, key) < 0 ? -EIO : 0;
 		goto out;
 	}
-	char akey[320];
+	char akey[320], budget_msg[400];
 	agent_key_of(s.t, akey, sizeof(akey));
 	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {
 		struct pipeline_lookup lk = { 0 };
@@ -538,6 +538,8 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 		in.global_max = c->cfg->limits.max_concurrent_tasks;
 		in.head_of_queue = mode == MODE_ADMIT ||
 				   (mode == MODE_CHANGE && head_of_queue(c, task, akey));
+		if (c->ops->budget && c->ops->budget(c->b, task, false, budget_msg, sizeof(budget_msg)))
+			in.budget_hold = budget_msg;
 		/* A backend that creates the run before recording Running may
 		 * have a run for a task still recorded before it (a crash or a
 		 * conflict in between): the reconciler adopts it, never starts a
@@ -547,6 +549,8 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 	}
 	if (ph == REC_RUNNING) {
 		c->ops->observe(c->b, task, s.t, &s.a, &in, &s.run);
+		if (c->ops->budget && c->ops->budget(c->b, task, true, budget_msg, sizeof(budget_msg)))
+			in.budget_exceeded = budget_msg;
 		if (in.run == REC_RUN_NONE && !in.stop_requested && !c->ops->start_first) {
 			/* Running recorded, the run never started (a crash in
 			 * between): start it now. */

@@ -25,7 +25,7 @@
 
 /* ---- names --------------------------------------------------------- */
 
-static const char *const kind_names[] = { "Task", "Agent", "Secret", "ConfigMap", "Spawner" };
+static const char *const kind_names[] = { "Task", "Agent", "Secret", "ConfigMap", "Spawner", "Budget" };
 _Static_assert(ARRAY_SIZE(kind_names) == MODEL_N_KINDS, "one name per kind");
 static const char *const phase_names[] = { "Pending",   "Waiting", "Queued", "Running",
 					   "Succeeded", "Failed",  "Stopped" };
@@ -535,7 +535,8 @@ static int check_metadata(struct vctx *v, json_object *doc, enum model_kind kind
 		return rc;
 	if ((rc = get_str(v, md, "name", "metadata", true, &name)) < 0)
 		return rc;
-	bool label = kind == MODEL_TASK || kind == MODEL_AGENT || kind == MODEL_SPAWNER;
+	bool label = kind == MODEL_TASK || kind == MODEL_AGENT || kind == MODEL_SPAWNER ||
+		     kind == MODEL_BUDGET;
 	if (label ? !model_dns1123_label(name) : !model_dns1123_subdomain(name))
 		return verr(v,
 			    "metadata.name: invalid value \"%.64s\": use lowercase letters, digits and '-'%s, at most %d characters, starting and ending with a letter or digit",
@@ -968,13 +969,29 @@ static int check_driver_type(struct vctx *v, const char *type)
 	return 0;
 }
 
+/* An optional amount of US dollars: a number >= 0 (an integer is fine). */
+static int get_money(struct vctx *v, json_object *o, const char *key, const char *path)
+{
+	char p[PATHLEN];
+	join(p, sizeof(p), path, key);
+	json_object *f = fget(o, key);
+	if (!f)
+		return 0;
+	bool num = json_object_is_type(f, json_type_double) || json_object_is_type(f, json_type_int);
+	double x = num ? json_object_get_double(f) : -1;
+	if (!num || !(x >= 0) || x > 1e9)
+		return verr(v, "%s: invalid value %.64s: use a number of US dollars such as 2.50", p,
+			    json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN));
+	return 0;
+}
+
 static int check_task(struct vctx *v, json_object *doc)
 {
 	static const char *const fields[] = { "type",	    "agentRef",	 "prompt",
 					      "credentials", "model",	 "effort",
 					      "workspace",   "contexts", "outputs",
 					      "dependsOn",   "timeout",	 "ttlSecondsAfterFinished",
-					      "stop",	     "resources", NULL };
+					      "stop",	     "resources", "maxCostUSD", NULL };
 	static const char *const ref_fields[] = { "name", "namespace", NULL };
 	json_object *spec = NULL, *ref = NULL, *md = fget(doc, "metadata");
 	const char *type = NULL, *prompt = NULL, *s = NULL;
@@ -1033,6 +1050,8 @@ static int check_task(struct vctx *v, json_object *doc)
 	if (t && timeout_seconds(t, &secs) < 0)
 		return verr(v, "spec.timeout: invalid value %.64s: use a positive duration such as 30m, 1h30m or 900 (seconds)",
 			    json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN));
+	if ((rc = get_money(v, spec, "maxCostUSD", "spec")) < 0)
+		return rc;
 	json_object *stop = fget(spec, "stop");
 	if (stop && !json_object_is_type(stop, json_type_boolean))
 		return verr(v, "spec.stop: expected a boolean, got %s: use true or false", tname(stop));
@@ -1485,6 +1504,52 @@ static int check_spawner(struct vctx *v, json_object *doc)
 	return check_webhook(v, wh);
 }
 
+/* ---- Budget -------------------------------------------------------- */
+
+static int check_budget(struct vctx *v, json_object *doc)
+{
+	static const char *const fields[] = { "agentRef", "spawnerRef", "window", "rollingHours",
+					      "maxCostUSD", "maxTokens", "maxTasks", NULL };
+	static const char *const windows[] = { "day", "week", "month", NULL };
+	static const char *const ref_fields[] = { "name", NULL };
+	json_object *spec = NULL, *ar = NULL, *sr = NULL;
+	const char *w = NULL, *n = NULL;
+	int rc = get_obj(v, doc, "spec", "", true, &spec);
+	if (rc < 0 || (rc = check_fields(v, spec, "spec", fields)) < 0)
+		return rc;
+	if ((rc = get_obj(v, spec, "agentRef", "spec", false, &ar)) < 0 ||
+	    (rc = get_obj(v, spec, "spawnerRef", "spec", false, &sr)) < 0)
+		return rc;
+	if (ar && sr)
+		return verr(v, "spec: agentRef and spawnerRef are mutually exclusive: a Budget covers one Agent, one Spawner, or (neither) its namespace");
+	json_object *ref = ar ? ar : sr;
+	const char *rp = ar ? "spec.agentRef" : "spec.spawnerRef";
+	if (ref && ((rc = check_fields(v, ref, rp, ref_fields)) < 0 ||
+		    (rc = get_str(v, ref, "name", rp, true, &n)) < 0))
+		return rc;
+	if (n && !model_dns1123_label(n))
+		return verr(v, "%s.name: invalid value \"%.64s\": use the name of an %s in the Budget's namespace",
+			    rp, n, ar ? "Agent" : "Spawner");
+	if ((rc = get_str(v, spec, "window", "spec", false, &w)) < 0 ||
+	    (rc = check_enum(v, "spec.window", w, windows, "day, week or month (UTC), or set rollingHours")) < 0)
+		return rc;
+	int64_t x;
+	bool hours, has_cost = fget(spec, "maxCostUSD") != NULL, tok, tasks;
+	if ((rc = get_int(v, spec, "rollingHours", "spec", 1, 24 * 366, &x, &hours)) < 0)
+		return rc;
+	if (hours && w)
+		return verr(v, "spec.rollingHours: not with spec.window: use one of them");
+	if (!hours && !w)
+		json_object_object_add(spec, "window", json_object_new_string("day"));
+	if ((rc = get_money(v, spec, "maxCostUSD", "spec")) < 0 ||
+	    (rc = get_int(v, spec, "maxTokens", "spec", 0, INT64_MAX, &x, &tok)) < 0 ||
+	    (rc = get_int(v, spec, "maxTasks", "spec", 0, INT32_MAX, &x, &tasks)) < 0)
+		return rc;
+	if (!has_cost && !tok && !tasks)
+		return verr(v, "spec: no cap: set maxCostUSD, maxTokens or maxTasks");
+	return 0;
+}
+
 /* ---- Secret / ConfigMap -------------------------------------------- */
 
 static int check_immutable(struct vctx *v, json_object *doc)
@@ -1596,7 +1661,7 @@ int model_validate(json_object *doc, const struct model_limits *lim, enum model_
 		if (!strcmp(ks, kind_names[i]))
 			k = (int)i;
 	if (k < 0)
-		return verr(&v, "kind: unsupported value \"%.64s\": use Task, Agent, Spawner, Secret or ConfigMap",
+		return verr(&v, "kind: unsupported value \"%.64s\": use Task, Agent, Spawner, Budget, Secret or ConfigMap",
 			    ks);
 	const char *want = k == MODEL_SECRET || k == MODEL_CONFIGMAP ? "v1" : MODEL_API_GROUP_VERSION;
 	if (strcmp(api, want))
@@ -1610,6 +1675,7 @@ int model_validate(json_object *doc, const struct model_limits *lim, enum model_
 	case MODEL_TASK: rc = check_task(&v, doc); break;
 	case MODEL_AGENT: rc = check_agent(&v, doc); break;
 	case MODEL_SPAWNER: rc = check_spawner(&v, doc); break;
+	case MODEL_BUDGET: rc = check_budget(&v, doc); break;
 	case MODEL_SECRET: rc = check_secret(&v, doc); break;
 	default: rc = check_configmap(&v, doc); break;
 	}

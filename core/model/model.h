@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * model/model.h - the kinds Paddock reads: Task, Agent and Spawner
+ * model/model.h - the kinds Paddock reads: Task, Agent, Spawner and Budget
  * (apiVersion paddock.dev/v1alpha1), Secret and ConfigMap (apiVersion v1).
  *
  * model_validate() checks a parsed document (manifest.h) against the
@@ -27,10 +27,11 @@
 #define MODEL_ANNOTATION_STOP "paddock.dev/stop"
 #define MODEL_DEFAULT_PROMPT_BYTES ((size_t)256 * 1024)
 
-enum model_kind { MODEL_TASK = 0, MODEL_AGENT, MODEL_SECRET, MODEL_CONFIGMAP, MODEL_SPAWNER };
-#define MODEL_N_KINDS 5
+enum model_kind { MODEL_TASK = 0, MODEL_AGENT, MODEL_SECRET, MODEL_CONFIGMAP, MODEL_SPAWNER,
+		  MODEL_BUDGET };
+#define MODEL_N_KINDS 6
 
-/* "Task", "Agent", "Secret", "ConfigMap", "Spawner"; NULL for a bad value. */
+/* "Task", "Agent", "Secret", "ConfigMap", "Spawner", "Budget"; NULL for a bad value. */
 const char *model_kind_name(enum model_kind k);
 /* Case-sensitive, also accepts lowercase and plural ("tasks"); -1 if unknown. */
 int model_kind_parse(const char *s);

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "control/budget.h"
+#include "control/reconcile.h"
 #include "control/spawner.h"
 #include "control/template.h"
 #include "model/manifest.h"
@@ -253,6 +255,136 @@ START_TEST(test_template_event)
 }
 END_TEST
 
+
+static json_object *budget_of(const char *spec)
+{
+	char *y = xasprintf("apiVersion: paddock.dev/v1alpha1\nkind: Budget\nmetadata: {name: b}\nspec: %s\n", spec);
+	json_object *d = doc_of(y);
+	free(y);
+	enum model_kind k;
+	char err[512] = "";
+	ck_assert_msg(model_validate(d, NULL, &k, err, sizeof(err)) == 0, "%s", err);
+	return d;
+}
+
+/* 2026-12-09T15:30:00Z, a Wednesday */
+#define WED_MS ((int64_t)1796830200 * 1000)
+
+START_TEST(test_budget_window)
+{
+	int64_t s, r;
+	json_object *b = budget_of("{maxCostUSD: 1}"); /* window day by default */
+	budget_window(b, WED_MS, &s, &r);
+	ck_assert_int_eq(s, (int64_t)1796774400 * 1000); /* 2026-12-09T00:00Z */
+	ck_assert_int_eq(r, (int64_t)1796860800 * 1000); /* the next midnight: the spend resets */
+	json_object_put(b);
+	b = budget_of("{window: week, maxTasks: 3}");
+	budget_window(b, WED_MS, &s, &r);
+	ck_assert_int_eq(s, (int64_t)1796601600 * 1000); /* Monday 2026-12-07 */
+	ck_assert_int_eq(r, (int64_t)1797206400 * 1000);
+	json_object_put(b);
+	b = budget_of("{window: month, maxTokens: 10}");
+	budget_window(b, WED_MS, &s, &r);
+	ck_assert_int_eq(s, (int64_t)1796083200 * 1000); /* 2026-12-01 */
+	ck_assert_int_eq(r, (int64_t)1798761600 * 1000); /* 2027-01-01 */
+	json_object_put(b);
+	b = budget_of("{rollingHours: 6, maxCostUSD: 2.5}");
+	budget_window(b, WED_MS, &s, &r);
+	ck_assert_int_eq(s, WED_MS - 6 * 3600 * 1000);
+	json_object_put(b);
+}
+END_TEST
+
+START_TEST(test_budget_caps)
+{
+	char msg[256];
+	json_object *b = budget_of("{agentRef: {name: a}, maxCostUSD: 1, maxTokens: 100, maxTasks: 2}");
+	struct budget_spend sp = { .cost_usd = 1.0, .tokens = 10, .tasks = 1 };
+	ck_assert(budget_reached(b, &sp, false, msg, sizeof(msg))); /* reached: nothing starts */
+	ck_assert_msg(strstr(msg, "budget b: $1.0000 of $1.0000 (maxCostUSD) spent this day"), "%s", msg);
+	ck_assert(!budget_reached(b, &sp, true, msg, sizeof(msg))); /* not crossed: runs go on */
+	sp.cost_usd = 0.5;
+	sp.tasks = 2;
+	ck_assert(budget_reached(b, &sp, false, msg, sizeof(msg)));
+	ck_assert(!budget_reached(b, &sp, true, msg, sizeof(msg))); /* a task cap never kills */
+	sp.tasks = 0;
+	sp.tokens = 101;
+	ck_assert(budget_reached(b, &sp, true, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "101 of 100 tokens"), "%s", msg);
+	json_object *t = doc_of("apiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: t, namespace: default}\n"
+				"spec: {agentRef: {name: a}, prompt: x, maxCostUSD: 0.5}\n");
+	enum model_kind k;
+	ck_assert_int_eq(model_validate(t, NULL, &k, msg, sizeof(msg)), 0);
+	ck_assert(budget_covers(b, t));
+	json_object *other = budget_of("{agentRef: {name: z}, maxTasks: 1}");
+	ck_assert(!budget_covers(other, t));
+	json_object *u = json_tokener_parse("{\"costUSD\": 0.6}");
+	ck_assert(budget_task_crossed(t, u, msg, sizeof(msg)));
+	json_object_object_add(u, "costUSD", json_object_new_double(0.5));
+	ck_assert(!budget_task_crossed(t, u, msg, sizeof(msg)));
+	json_object_put(u);
+	json_object_put(other);
+	json_object_put(t);
+	json_object_put(b);
+}
+END_TEST
+
+static const struct {
+	const char *spec, *want;
+} BAD_BUDGET[] = {
+	{ "{window: day}", "spec: no cap: set maxCostUSD, maxTokens or maxTasks" },
+	{ "{window: year, maxTasks: 1}", "spec.window: unsupported value \"year\"" },
+	{ "{window: day, rollingHours: 3, maxTasks: 1}", "spec.rollingHours: not with spec.window" },
+	{ "{maxCostUSD: -1}", "spec.maxCostUSD: invalid value -1" },
+	{ "{maxCostUSD: cheap}", "spec.maxCostUSD: invalid value \"cheap\"" },
+	{ "{agentRef: {name: a}, spawnerRef: {name: s}, maxTasks: 1}", "agentRef and spawnerRef are mutually exclusive" },
+	{ "{agentRef: {name: a, kind: x}, maxTasks: 1}", "spec.agentRef.kind: unknown field" },
+	{ "{limit: 1}", "spec.limit: unknown field" },
+};
+
+START_TEST(test_budget_invalid)
+{
+	char *y = xasprintf("apiVersion: paddock.dev/v1alpha1\nkind: Budget\nmetadata: {name: b}\nspec: %s\n",
+			    BAD_BUDGET[_i].spec);
+	json_object *d = doc_of(y);
+	enum model_kind k;
+	char err[512] = "";
+	ck_assert_int_eq(model_validate(d, NULL, &k, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, BAD_BUDGET[_i].want), "got \"%s\", want \"%s\"", err, BAD_BUDGET[_i].want);
+	json_object_put(d);
+	free(y);
+}
+END_TEST
+
+START_TEST(test_budget_decisions)
+{
+	struct rec_input in = { .phase = REC_QUEUED, .now_ms = 1000, .created_ms = 1, .head_of_queue = true,
+				.budget_hold = "budget b: $1 of $1" };
+	struct rec_decision d;
+	rec_decide(&in, &d);
+	ck_assert_int_eq(d.action, REC_SET_PHASE);
+	ck_assert_int_eq(d.phase, REC_QUEUED);
+	ck_assert_str_eq(d.reason, "BudgetExhausted");
+	ck_assert_int_eq(d.requeue_after_ms, REC_BUDGET_RECHECK_MS);
+	in.budget_hold = NULL;
+	rec_decide(&in, &d);
+	ck_assert_int_eq(d.action, REC_START);
+	struct rec_input run = { .phase = REC_RUNNING, .now_ms = 1000, .run = REC_RUN_ACTIVE,
+				 .budget_exceeded = "over" };
+	rec_decide(&run, &d);
+	ck_assert_int_eq(d.action, REC_KILL);
+	ck_assert_str_eq(d.reason, "BudgetExceeded");
+	run.run = REC_RUN_EXITED;
+	run.exit_code = -15;
+	run.run_end_reason = "BudgetExceeded";
+	rec_decide(&run, &d);
+	ck_assert_int_eq(d.action, REC_SET_PHASE);
+	ck_assert_int_eq(d.phase, REC_FAILED);
+	ck_assert_str_eq(d.reason, "BudgetExceeded");
+	ck_assert_msg(strstr(d.message, "over"), "%s", d.message);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("spawner");
@@ -263,6 +395,12 @@ static Suite *suite(void)
 	tcase_add_test(t, test_wanted_and_task);
 	tcase_add_loop_test(t, test_invalid, 0, (int)ARRAY_SIZE(BAD));
 	tcase_add_test(t, test_template_event);
+	suite_add_tcase(s, t);
+	t = tcase_create("budget");
+	tcase_add_test(t, test_budget_window);
+	tcase_add_test(t, test_budget_caps);
+	tcase_add_loop_test(t, test_budget_invalid, 0, (int)ARRAY_SIZE(BAD_BUDGET));
+	tcase_add_test(t, test_budget_decisions);
 	suite_add_tcase(s, t);
 	return s;
 }

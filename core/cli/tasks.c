@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "cli/format.h"
 #include "cli/kube.h"
+#include "base/cron.h"
 #include "base/jsonutil.h"
 #include "kube/backend.h"
 #include "model/manifest.h"
@@ -551,11 +552,12 @@ static int table_row(json_object *obj, void *vctx)
 		row[k++] = xstrdup(max);
 		row[k++] = xstrdup(a);
 	} else if (t->kind == MODEL_SPAWNER) {
-		json_object *wh = jget(jget(obj, "spec"), "webhook");
-		char *src = xasprintf("webhook:%s", wh ? jstr(wh, "type") : "?");
+		json_object *wh = jget(jget(obj, "spec"), "webhook"), *sc = jget(jget(obj, "spec"), "schedule");
+		char *src = wh ? xasprintf("webhook:%s", jstr(wh, "type")) : xasprintf("schedule:%s", jstr(sc, "cron"));
 		row[k++] = term_safe(src, 0);
 		free(src);
-		char *hook = xasprintf("%s%s/%s", SPAWNER_HOOK_PREFIX, jstr(md, "namespace"), jstr(md, "name"));
+		char *hook = wh ? xasprintf("%s%s/%s", SPAWNER_HOOK_PREFIX, jstr(md, "namespace"), jstr(md, "name"))
+				: xstrdup("-");
 		row[k++] = term_safe(hook, 0);
 		free(hook);
 		row[k++] = xstrdup(a);
@@ -1636,9 +1638,26 @@ static void describe_spawner(struct store *st, json_object *sp)
 {
 	json_object *md = jget(sp, "metadata"), *wh = jget(jget(sp, "spec"), "webhook");
 	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
-	char *hook = xasprintf("POST %s%s/%s", SPAWNER_HOOK_PREFIX, ns, name);
-	describe_field("Source:", wh ? jstr(wh, "type") : "-");
-	describe_field("Webhook:", hook);
+	char *hook = xasprintf("POST %s%s/%s", SPAWNER_HOOK_PREFIX, ns ? ns : "", name ? name : "");
+	json_object *sc = jget(jget(sp, "spec"), "schedule");
+	if (sc) {
+		char line[256], next[40] = "-";
+		struct cron c;
+		int64_t now = now_wall_ms() / 1000, t = now - now % 60 + 60;
+		if (cron_parse(jstr(sc, "cron"), &c, NULL, 0) == 0)
+			for (int i = 0; i < SCHEDULE_SCAN_MINUTES; i++, t += 60)
+				if (cron_matches(&c, jstr(sc, "timeZone"), t)) {
+					format_time_ms(t * 1000, next, sizeof(next));
+					break;
+				}
+		snprintf(line, sizeof(line), "schedule \"%s\" in %s, concurrencyPolicy %s",
+			 jstr(sc, "cron"), jstr(sc, "timeZone"), jstr(sc, "concurrencyPolicy"));
+		describe_field("Source:", line);
+		describe_field("Next:", next);
+	} else {
+		describe_field("Source:", wh ? jstr(wh, "type") : "-");
+		describe_field("Webhook:", hook);
+	}
 	free(hook);
 	describe_field("Secret:", jstr(jget(wh, "secretRef"), "name"));
 	describe_field("Suspended:", json_object_get_boolean(jget(jget(sp, "spec"), "suspend")) ? "true" : "false");

@@ -358,6 +358,9 @@ static int lookup(void *vctx, const char *root, const char *path, char **value)
 			(void)buf_puts(&b, r->id);
 		else
 			value_text(&b, v, 0);
+	} else if (!strcmp(root, "schedule")) {
+		/* a scheduled start: the payload is {time} */
+		value_text(&b, str_eq(r->event, "schedule") ? at_path(r->ev, path) : NULL, 0);
 	}
 	*value = buf_steal(&b);
 	return 0;

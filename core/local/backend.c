@@ -2,6 +2,7 @@
 #include "config.h"
 #include "local/backend.h"
 #include "local/budget.h"
+#include "local/schedule.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -772,8 +773,10 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 			rt->last_run_poll_ms = now;
 		unsigned long before = ctl_queue_len(rt->ctl);
 		(void)poll_changes(rt, runs);
-		if (runs)
+		if (runs) {
 			local_budget_poll(rt); /* usage so far: budgets act on each update */
+			local_schedule_tick(rt);
+		}
 		if (ctl_queue_len(rt->ctl) > before || now >= end)
 			return true;
 		usleep(5 * 1000);

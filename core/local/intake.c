@@ -136,6 +136,22 @@ static int take_tx(struct store *s, void *ctx, char *err, size_t errlen)
 	return store_delivery_add(s, &d, err, errlen);
 }
 
+int intake_take(struct store *st, json_object *spawner, const char *event, const char *id,
+		json_object *ev, struct intake_result *r, char *err, size_t errlen)
+{
+	json_object *md = jget(spawner, "metadata");
+	struct take t = { .spawner = spawner, .ev = ev, .ns = jstr(md, "namespace"),
+			  .name = jstr(md, "name"), .event = event, .id = id };
+	int rc = store_tx(st, take_tx, &t, err, errlen);
+	if (rc < 0)
+		return rc;
+	r->outcome = t.outcome;
+	r->status = t.status;
+	snprintf(r->task, sizeof(r->task), "%s", t.task);
+	snprintf(r->why, sizeof(r->why), "%s", t.why);
+	return 0;
+}
+
 /* A delivery refused before it was read: recorded without its id (an
  * unverified sender must not take an id away from the real one). */
 static unsigned refuse(struct intake *in, const char *ns, const char *name, const char *event,
@@ -226,9 +242,9 @@ static unsigned handle_locked(struct intake *in, const struct metrics_request *r
 		status = refuse(in, ns, name, d.event, 400, "the body is not one JSON object", reply);
 		goto out;
 	}
-	struct take t = { .spawner = sp, .ev = ev, .ns = ns, .name = name, .event = d.event, .id = id };
+	struct intake_result t;
 	char err[512];
-	int rc = store_tx(in->store, take_tx, &t, err, sizeof(err));
+	int rc = intake_take(in->store, sp, d.event, id, ev, &t, err, sizeof(err));
 	json_object_put(ev);
 	char key[130];
 	snprintf(key, sizeof(key), "%s/%s", ns, name);

@@ -15,10 +15,27 @@
 #ifndef PADDOCK_LOCAL_INTAKE_H
 #define PADDOCK_LOCAL_INTAKE_H
 
+#include <json-c/json.h>
 #include <stddef.h>
+
+#include "control/spawner.h"
 
 struct intake;
 struct metrics;
+struct store;
+
+/* Take event `id` of `spawner` (validated; borrowed) with payload ev:
+ * filter it, make its Task and record the delivery, in one store_tx on
+ * st.  Also the schedule's way in (local/schedule.c).  0 with *r
+ * filled, or -errno (nothing taken) with err. */
+struct intake_result {
+	enum spawner_outcome outcome;
+	unsigned status; /* the HTTP answer: 202, 200, 422 */
+	char task[64];   /* the Task's name, "" when none was made */
+	char why[512];
+};
+int intake_take(struct store *st, json_object *spawner, const char *event, const char *id,
+		json_object *ev, struct intake_result *r, char *err, size_t errlen);
 
 /* Open the store in state_dir and take metrics' route.  Owned *out;
  * intake_free() after metrics_free() (the HTTP thread uses it). */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cron.h"
 #include "base/jsonutil.h"
 #include "base/quantity.h"
 
@@ -1479,9 +1480,40 @@ static int check_task_template(struct vctx *v, json_object *spec, const char *ns
 	return rc;
 }
 
+static int check_schedule(struct vctx *v, json_object *sc)
+{
+	static const char *const fields[] = { "cron", "timeZone", "concurrencyPolicy",
+					      "startingDeadlineSeconds", NULL };
+	static const char *const policies[] = { "Allow", "Forbid", "Replace", NULL };
+	const char *cron = NULL, *tz = NULL, *pol = NULL;
+	int rc = check_fields(v, sc, "spec.schedule", fields);
+	if (rc < 0 || (rc = get_str(v, sc, "cron", "spec.schedule", true, &cron)) < 0)
+		return rc;
+	struct cron c;
+	char e[256];
+	if (cron_parse(cron, &c, e, sizeof(e)) < 0)
+		return verr(v, "spec.schedule.cron: invalid value \"%.64s\": %s", cron, e);
+	if ((rc = get_str(v, sc, "timeZone", "spec.schedule", false, &tz)) < 0)
+		return rc;
+	if (tz && !schedule_tz_ok(tz))
+		return verr(v, "spec.schedule.timeZone: unknown time zone \"%.64s\": use an IANA name such as UTC or Europe/Berlin",
+			    tz);
+	if (!tz)
+		json_object_object_add(sc, "timeZone", json_object_new_string("UTC"));
+	if ((rc = get_str(v, sc, "concurrencyPolicy", "spec.schedule", false, &pol)) < 0 ||
+	    (rc = check_enum(v, "spec.schedule.concurrencyPolicy", pol, policies,
+			     "Allow, Forbid or Replace")) < 0)
+		return rc;
+	if (!pol)
+		json_object_object_add(sc, "concurrencyPolicy", json_object_new_string("Allow"));
+	int64_t x;
+	bool has;
+	return get_int(v, sc, "startingDeadlineSeconds", "spec.schedule", 1, INT32_MAX, &x, &has);
+}
+
 static int check_spawner(struct vctx *v, json_object *doc)
 {
-	static const char *const fields[] = { "taskTemplate", "webhook", "suspend", NULL };
+	static const char *const fields[] = { "taskTemplate", "webhook", "schedule", "suspend", NULL };
 	json_object *spec = NULL, *wh = NULL, *md = fget(doc, "metadata");
 	const char *ns = json_object_get_string(fget(md, "namespace"));
 	const char *name = json_object_get_string(fget(md, "name"));
@@ -1497,11 +1529,14 @@ static int check_spawner(struct vctx *v, json_object *doc)
 	json_object *susp = fget(spec, "suspend");
 	if (susp && !json_object_is_type(susp, json_type_boolean))
 		return verr(v, "spec.suspend: expected a boolean, got %s: use true or false", tname(susp));
-	if ((rc = get_obj(v, spec, "webhook", "spec", false, &wh)) < 0)
+	json_object *sc = NULL;
+	if ((rc = get_obj(v, spec, "webhook", "spec", false, &wh)) < 0 ||
+	    (rc = get_obj(v, spec, "schedule", "spec", false, &sc)) < 0)
 		return rc;
-	if (!wh)
-		return verr(v, "spec: a source is required: set spec.webhook");
-	return check_webhook(v, wh);
+	if (!wh == !sc)
+		return verr(v, "spec: %s: set spec.webhook or spec.schedule",
+			    wh ? "one source per Spawner" : "a source is required");
+	return wh ? check_webhook(v, wh) : check_schedule(v, sc);
 }
 
 /* ---- Budget -------------------------------------------------------- */

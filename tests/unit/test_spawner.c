@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "base/cron.h"
 #include "control/budget.h"
 #include "control/reconcile.h"
 #include "control/spawner.h"
@@ -205,7 +206,7 @@ static const struct {
 	  "spec.taskTemplate.spec.extra: unknown field" },
 	{ "spec: {taskTemplate: {spec: {type: exec}}, webhook: {secretRef: {name: h}}}",
 	  "spec.taskTemplate.spec.prompt: required field is missing" },
-	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}}", "spec: a source is required" },
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}}", "spec: a source is required: set spec.webhook or spec.schedule" },
 	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, webhook: {}}",
 	  "spec.webhook.secretRef: required field is missing" },
 	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, webhook: {type: gitlab, secretRef: {name: h}}}",
@@ -218,6 +219,14 @@ static const struct {
 	  "spec.webhook.filters[0].field: invalid value" },
 	{ "spec: {taskTemplate: {metadata: {name: x}, spec: {type: exec, prompt: x}}, webhook: {secretRef: {name: h}}}",
 	  "spec.taskTemplate.metadata.name: unknown field" },
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, schedule: {cron: '* * *'}}",
+	  "spec.schedule.cron: invalid value \"* * *\": 3 fields: use five" },
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, schedule: {cron: '@daily', timeZone: Moon/Base}}",
+	  "spec.schedule.timeZone: unknown time zone \"Moon/Base\"" },
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, schedule: {cron: '@daily', concurrencyPolicy: Queue}}",
+	  "spec.schedule.concurrencyPolicy: unsupported value \"Queue\": use Allow, Forbid or Replace" },
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, schedule: {cron: '@daily'}, webhook: {secretRef: {name: h}}}",
+	  "spec: one source per Spawner" },
 };
 
 START_TEST(test_invalid)
@@ -385,6 +394,58 @@ START_TEST(test_budget_decisions)
 }
 END_TEST
 
+
+START_TEST(test_cron)
+{
+	struct cron c;
+	char err[256];
+	/* 2026-12-09T15:30:00Z is 16:30 in Berlin (CET), a Wednesday */
+	ck_assert_int_eq(cron_parse("30 15 * * *", &c, err, sizeof(err)), 0);
+	ck_assert(cron_matches(&c, "UTC", 1796830200));
+	ck_assert(!cron_matches(&c, "Europe/Berlin", 1796830200));
+	ck_assert_int_eq(cron_parse("30 16 * * wed", &c, err, sizeof(err)), 0);
+	ck_assert(cron_matches(&c, "Europe/Berlin", 1796830200));
+	ck_assert_int_eq(cron_parse("*/20 9-17 * dec mon-fri", &c, err, sizeof(err)), 0);
+	ck_assert(!cron_matches(&c, "UTC", 1796830200)); /* :30 is not a multiple of 20 */
+	ck_assert(cron_matches(&c, "UTC", 1796830200 - 600));
+	/* day of month and day of week both set: either matches (cron's rule) */
+	ck_assert_int_eq(cron_parse("30 15 1 * wed", &c, err, sizeof(err)), 0);
+	ck_assert(cron_matches(&c, "UTC", 1796830200));
+	ck_assert_int_eq(cron_parse("@hourly", &c, err, sizeof(err)), 0);
+	ck_assert(!cron_matches(&c, "UTC", 1796830200));
+	ck_assert_int_eq(cron_parse("* * * *", &c, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "4 fields: use five"), "%s", err);
+	ck_assert_int_eq(cron_parse("61 * * * *", &c, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "minute field \"61\""), "%s", err);
+	ck_assert_int_eq(cron_parse("* * * * 5-2", &c, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(cron_parse("*/0 * * * *", &c, err, sizeof(err)), -EINVAL);
+	ck_assert(schedule_tz_ok("Europe/Berlin"));
+	ck_assert(!schedule_tz_ok("Mars/Olympus"));
+	ck_assert(!schedule_tz_ok("../../etc/passwd"));
+
+	/* every minute, a 30-minute outage: the latest runs, 29 are missed */
+	int64_t latest;
+	long missed;
+	ck_assert_int_eq(cron_parse("* * * * *", &c, err, sizeof(err)), 0);
+	schedule_due(&c, "UTC", 1796830200, 1796830200 + 30 * 60 + 5, &latest, &missed);
+	ck_assert_int_eq(latest, 1796830200 + 30 * 60);
+	ck_assert_int_eq(missed, 29);
+	schedule_due(&c, "UTC", 1796830200, 1796830200 + 59, &latest, &missed);
+	ck_assert_int_eq(latest, 0); /* the minute taken already */
+	/* 180 simulated minutes, one step each: 180 start times */
+	int64_t last = 1796830200 - 60, n = 0;
+	for (int64_t now = 1796830200; now < 1796830200 + 180 * 60; now += 60) {
+		schedule_due(&c, "Europe/Berlin", last, now + 1, &latest, &missed);
+		ck_assert_int_eq(missed, 0);
+		if (latest) {
+			last = latest;
+			n++;
+		}
+	}
+	ck_assert_int_eq(n, 180);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("spawner");
@@ -396,6 +457,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, test_invalid, 0, (int)ARRAY_SIZE(BAD));
 	tcase_add_test(t, test_template_event);
 	suite_add_tcase(s, t);
+	tcase_add_test(t, test_cron);
 	t = tcase_create("budget");
 	tcase_add_test(t, test_budget_window);
 	tcase_add_test(t, test_budget_caps);

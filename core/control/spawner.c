@@ -366,42 +366,42 @@ static int lookup(void *vctx, const char *root, const char *path, char **value)
 	return 0;
 }
 
+static int render_all(json_object *o, struct render_ctx *r, const char *path, char *err, size_t errlen);
+
+/* v rendered: a string into *out (owned), anything else in place. */
+static int render_value(json_object *v, struct render_ctx *r, const char *path, char **out,
+			char *err, size_t errlen)
+{
+	*out = NULL;
+	if (!json_object_is_type(v, json_type_string))
+		return render_all(v, r, path, err, errlen);
+	char e[512];
+	if (tmpl_render_event(json_object_get_string(v), lookup, r, 0, out, e, sizeof(e)) < 0)
+		return errf(err, errlen, -EINVAL, "%s: %s", path, e);
+	return 0;
+}
+
 /* Render every string of o (a copy of the template) in place. */
 static int render_all(json_object *o, struct render_ctx *r, const char *path, char *err, size_t errlen)
 {
-	char p[320];
+	char p[320], *out;
 	if (json_object_is_type(o, json_type_object)) {
 		json_object_object_foreach(o, k, v) {
 			snprintf(p, sizeof(p), "%s.%s", path, k);
-			if (json_object_is_type(v, json_type_string)) {
-				char *out = NULL, e[512];
-				if (tmpl_render_event(json_object_get_string(v), lookup, r, 0, &out, e,
-						      sizeof(e)) < 0)
-					return errf(err, errlen, -EINVAL, "%s: %s", p, e);
+			if (render_value(v, r, p, &out, err, errlen) < 0)
+				return -EINVAL;
+			if (out)
 				json_object_object_add(o, k, json_object_new_string(out));
-				free(out);
-			} else {
-				int rc = render_all(v, r, p, err, errlen);
-				if (rc < 0)
-					return rc;
-			}
+			free(out);
 		}
 	} else if (json_object_is_type(o, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(o); i++) {
-			json_object *v = json_object_array_get_idx(o, i);
 			snprintf(p, sizeof(p), "%s[%zu]", path, i);
-			if (json_object_is_type(v, json_type_string)) {
-				char *out = NULL, e[512];
-				if (tmpl_render_event(json_object_get_string(v), lookup, r, 0, &out, e,
-						      sizeof(e)) < 0)
-					return errf(err, errlen, -EINVAL, "%s: %s", p, e);
+			if (render_value(json_object_array_get_idx(o, i), r, p, &out, err, errlen) < 0)
+				return -EINVAL;
+			if (out)
 				json_object_array_put_idx(o, i, json_object_new_string(out));
-				free(out);
-			} else {
-				int rc = render_all(v, r, p, err, errlen);
-				if (rc < 0)
-					return rc;
-			}
+			free(out);
 		}
 	}
 	return 0;

@@ -203,60 +203,77 @@ static int lookup_error(const char *in, const struct tag *t, int rc, const char 
 	return errf(err, errlen, rc, "%s at %s: lookup failed: %s", s, w, strerror(-rc));
 }
 
-int tmpl_render(const char *in, tmpl_lookup_fn lookup, void *ctx, size_t max_out, char **out,
-		char *err, size_t errlen)
+/* What a render does with a tag: append its text to b, or fail (an error
+ * already in err, or -E2BIG for "too big"). */
+typedef int (*tag_fn)(void *ctx, const char *in, const struct tag *t, struct buf *b, char *err,
+		      size_t errlen);
+
+/* The text between tags copied, each tag handed to fn; `events`: see
+ * parse_tag_as; `what` names the result in the too-big message. */
+static int render(const char *in, bool events, tag_fn fn, void *ctx, size_t max_out,
+		  const char *what, const char *fix, char **out, char *err, size_t errlen)
 {
 	struct buf b;
 	struct tag t;
 	size_t pos = 0;
 	int rc = 0;
 
-	if (!in || !lookup || !out)
-		return errf(err, errlen, -EINVAL, "tmpl_render: missing argument");
-	if (!max_out)
-		max_out = TMPL_DEFAULT_MAX;
-	buf_init(&b, max_out);
+	buf_init(&b, max_out ? max_out : TMPL_DEFAULT_MAX);
 	for (;;) {
 		const char *open = strstr(in + pos, "{{");
 		size_t upto = open ? (size_t)(open - in) : strlen(in);
 		rc = buf_append(&b, in + pos, upto - pos);
 		if (rc < 0 || !open)
 			break;
-		rc = parse_tag(in, upto, &t, err, errlen);
-		if (rc < 0)
+		if ((rc = parse_tag_as(in, upto, events, &t, err, errlen)) < 0)
 			goto out;
-		if (t.kind == TAG_LIT) {
-			rc = buf_append(&b, t.lit, t.lit_len);
-		} else {
-			const char *v = NULL;
-			char avail[256] = "";
-			rc = lookup(ctx, t.dep, t.key, &v, avail, sizeof(avail));
-			if (rc == 0 && !v)
-				rc = -ENODATA;
-			if (rc < 0) {
-				avail[sizeof(avail) - 1] = '\0';
-				rc = lookup_error(in, &t, rc, avail, err, errlen);
-				goto out;
-			}
-			rc = buf_puts(&b, v);
-		}
-		if (rc < 0)
+		if ((rc = fn(ctx, in, &t, &b, err, errlen)) < 0)
 			break;
 		pos = t.end;
 	}
 	if (rc == -E2BIG) {
-		rc = errf(err, errlen, -E2BIG,
-			  "rendered prompt is over %zu bytes: shorten the prompt or the "
-			  "referenced results",
-			  max_out);
+		rc = errf(err, errlen, -E2BIG, "%s is over %zu bytes: %s", what, b.cap, fix);
 		goto out;
 	}
-	if (rc < 0)
-		goto out;
-	*out = buf_steal(&b);
+	if (rc == 0)
+		*out = buf_steal(&b);
 out:
 	buf_free(&b);
 	return rc;
+}
+
+struct deps_ctx {
+	tmpl_lookup_fn lookup;
+	void *ctx;
+};
+
+static int deps_tag(void *vctx, const char *in, const struct tag *t, struct buf *b, char *err,
+		    size_t errlen)
+{
+	struct deps_ctx *d = vctx;
+	if (t->kind == TAG_LIT)
+		return buf_append(b, t->lit, t->lit_len);
+	const char *v = NULL;
+	char avail[256] = "";
+	int rc = d->lookup(d->ctx, t->dep, t->key, &v, avail, sizeof(avail));
+	if (rc == 0 && !v)
+		rc = -ENODATA;
+	if (rc < 0) {
+		avail[sizeof(avail) - 1] = '\0';
+		rc = lookup_error(in, t, rc, avail, err, errlen);
+		return rc == -E2BIG ? -EIO : rc; /* not "too big" */
+	}
+	return buf_puts(b, v);
+}
+
+int tmpl_render(const char *in, tmpl_lookup_fn lookup, void *ctx, size_t max_out, char **out,
+		char *err, size_t errlen)
+{
+	if (!in || !lookup || !out)
+		return errf(err, errlen, -EINVAL, "tmpl_render: missing argument");
+	struct deps_ctx d = { lookup, ctx };
+	return render(in, false, deps_tag, &d, max_out, "rendered prompt",
+		      "shorten the prompt or the referenced results", out, err, errlen);
 }
 
 int tmpl_refs(const char *in, tmpl_ref_fn cb, void *ctx, char *err, size_t errlen)
@@ -335,50 +352,34 @@ static int put_escaped(struct buf *b, const char *v)
 	return rc < 0 ? rc : buf_puts(b, v);
 }
 
+struct event_ctx {
+	tmpl_event_fn fn;
+	void *ctx;
+};
+
+static int event_tag(void *vctx, const char *in, const struct tag *t, struct buf *b, char *err,
+		     size_t errlen)
+{
+	struct event_ctx *e = vctx;
+	if (t->kind != TAG_REF || !t->event) /* deps and literals: for the Task's own pass */
+		return buf_append(b, in + t->start, t->end - t->start);
+	char *v = NULL;
+	int rc = e->fn(e->ctx, t->dep, t->key, &v);
+	if (rc == 0)
+		rc = put_escaped(b, v ? v : "");
+	else
+		rc = errf(err, errlen, rc == -E2BIG ? -EIO : rc, "{{ %s.%s }}: %s", t->dep, t->key,
+			  strerror(-rc));
+	free(v);
+	return rc;
+}
+
 int tmpl_render_event(const char *in, tmpl_event_fn fn, void *ctx, size_t max_out, char **out,
 		      char *err, size_t errlen)
 {
-	struct buf b;
-	struct tag t;
-	size_t pos = 0;
-	int rc = 0;
-
 	if (!in || !fn || !out)
 		return errf(err, errlen, -EINVAL, "tmpl_render_event: missing argument");
-	buf_init(&b, max_out ? max_out : TMPL_DEFAULT_MAX);
-	for (;;) {
-		const char *open = strstr(in + pos, "{{");
-		size_t upto = open ? (size_t)(open - in) : strlen(in);
-		rc = buf_append(&b, in + pos, upto - pos);
-		if (rc < 0 || !open)
-			break;
-		if ((rc = parse_tag_as(in, upto, true, &t, err, errlen)) < 0)
-			goto out;
-		if (t.kind == TAG_REF && t.event) {
-			char *v = NULL;
-			rc = fn(ctx, t.dep, t.key, &v);
-			if (rc == 0)
-				rc = put_escaped(&b, v ? v : "");
-			free(v);
-		} else {
-			/* deps references and literals: for the Task's own pass */
-			rc = buf_append(&b, in + t.start, t.end - t.start);
-		}
-		if (rc < 0)
-			break;
-		pos = t.end;
-	}
-	if (rc == -E2BIG) {
-		rc = errf(err, errlen, -E2BIG, "rendered text is over %zu bytes: shorten the template",
-			  b.cap);
-		goto out;
-	}
-	if (rc < 0) {
-		rc = errf(err, errlen, rc, "rendering the template: %s", strerror(-rc));
-		goto out;
-	}
-	*out = buf_steal(&b);
-out:
-	buf_free(&b);
-	return rc;
+	struct event_ctx e = { fn, ctx };
+	return render(in, true, event_tag, &e, max_out, "rendered text", "shorten the template", out,
+		      err, errlen);
 }

@@ -12,6 +12,7 @@
 
 #include "base/jsonutil.h"
 #include "control/controller.h"
+#include "control/metrics.h"
 #include "local/backend.h"
 #include "local/local.h"
 #include "local/store.h"
@@ -141,8 +142,45 @@ static int poll_cb(json_object *task, void *ctx)
 	return 0;
 }
 
+/* paddock_budget_*{budget="ns/name"}: the spend now and what remains. */
+static int metrics_cb(json_object *budget, void *ctx)
+{
+	struct runtime *rt = ctx;
+	struct budget_spend sp;
+	if (local_budget_spend(rt, budget, &sp, NULL) < 0)
+		return 0;
+	json_object *md = jget(budget, "metadata"), *spec = jget(budget, "spec");
+	char key[160];
+	snprintf(key, sizeof(key), "%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+	metrics_series(rt->metrics, "paddock_budget_spend_usd", "gauge",
+		       "Cost in US dollars of the Tasks a Budget covers in its current window.",
+		       "budget", key, NULL, NULL, sp.cost_usd, false);
+	metrics_series(rt->metrics, "paddock_budget_tokens", "gauge",
+		       "Tokens (input + output) of the Tasks a Budget covers in its current window.",
+		       "budget", key, NULL, NULL, (double)sp.tokens, false);
+	metrics_series(rt->metrics, "paddock_budget_tasks", "gauge",
+		       "Tasks a Budget covers started in its current window.", "budget", key, NULL,
+		       NULL, (double)sp.tasks, false);
+	json_object *c = jget(spec, "maxCostUSD");
+	if (c) {
+		double left = json_object_get_double(c) - sp.cost_usd;
+		metrics_series(rt->metrics, "paddock_budget_remaining_usd", "gauge",
+			       "What remains of a Budget's maxCostUSD in its current window (0: exhausted).",
+			       "budget", key, NULL, NULL, left > 0 ? left : 0, false);
+	}
+	return 0;
+}
+
+#define METRICS_EVERY_MS 1000
+
 void local_budget_poll(struct runtime *rt)
 {
+	static int64_t last_metrics;
+	int64_t t = now_mono_ms();
+	if (rt->metrics && t - last_metrics >= METRICS_EVERY_MS) {
+		last_metrics = t;
+		(void)store_list(rt->store, MODEL_BUDGET, NULL, metrics_cb, rt);
+	}
 	if (!seen)
 		seen = json_object_new_object();
 	/* Forget ended runs now and then: the map stays as small as the

@@ -1273,16 +1273,26 @@ int store_configmap_get(struct store *s, const char *ns, const char *name,
  * per Spawner: the newest ones. */
 #define DELIVERY_NOISE_KEEP 200
 
+/* A statement on one Spawner's deliveries: ?1 ns, ?2 spawner bound. */
+static int prep_spawner(struct store *s, const char *sql, const char *ns, const char *spawner,
+			sqlite3_stmt **st)
+{
+	int rc = prep(s, sql, st, NULL, 0);
+	if (rc == 0) {
+		bind_text(*st, 1, ns);
+		bind_text(*st, 2, spawner);
+	}
+	return rc;
+}
+
 int store_delivery_seen(struct store *s, const char *ns, const char *spawner, const char *id)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = prep(s,
-		      "SELECT 1 FROM deliveries WHERE ns = ? AND spawner = ? AND event_id = ? AND outcome IN ('accepted', 'filtered')",
-		      &st, NULL, 0);
+	int rc = prep_spawner(s,
+			      "SELECT 1 FROM deliveries WHERE ns = ? AND spawner = ? AND event_id = ? AND outcome IN ('accepted', 'filtered')",
+			      ns, spawner, &st);
 	if (rc < 0)
 		return rc;
-	bind_text(st, 1, ns);
-	bind_text(st, 2, spawner);
 	bind_text(st, 3, id);
 	int r = sqlite3_step(st);
 	rc = r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : db_err(s, r, NULL, 0, "select delivery");
@@ -1335,13 +1345,11 @@ int store_deliveries(struct store *s, const char *ns, const char *spawner, size_
 		     store_delivery_cb cb, void *ctx)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = prep(s,
-		      "SELECT * FROM (SELECT id, event_id, event, time_ms, outcome, task, detail FROM deliveries WHERE ns = ? AND spawner = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
-		      &st, NULL, 0);
+	int rc = prep_spawner(s,
+			      "SELECT * FROM (SELECT id, event_id, event, time_ms, outcome, task, detail FROM deliveries WHERE ns = ? AND spawner = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+			      ns, spawner, &st);
 	if (rc < 0)
 		return rc;
-	bind_text(st, 1, ns);
-	bind_text(st, 2, spawner);
 	sqlite3_bind_int64(st, 3, (int64_t)last);
 	int r = SQLITE_DONE;
 	while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1360,12 +1368,10 @@ int store_deliveries(struct store *s, const char *ns, const char *spawner, size_
 long store_delivery_count(struct store *s, const char *ns, const char *spawner, const char *outcome)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = prep(s, "SELECT count(*) FROM deliveries WHERE ns = ? AND spawner = ? AND outcome = ?",
-		      &st, NULL, 0);
+	int rc = prep_spawner(s, "SELECT count(*) FROM deliveries WHERE ns = ? AND spawner = ? AND outcome = ?",
+			      ns, spawner, &st);
 	if (rc < 0)
 		return rc;
-	bind_text(st, 1, ns);
-	bind_text(st, 2, spawner);
 	bind_text(st, 3, outcome);
 	long n = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : -EIO;
 	sqlite3_finalize(st);

@@ -8,7 +8,8 @@
 #     one and the command never reaches its next step;
 #   - the same against an Agent's Budget; afterwards new tasks wait
 #     Queued (BudgetExhausted), `describe budget` shows spend, remaining
-#     and who waits, and raising the cap lets them start;
+#     and who waits (and /metrics the spend and what remains), and
+#     raising the cap lets them start;
 #   - maxTasks: the third task of a 2-task budget waits.
 # isolation: none so the runs can leave markers outside their workspace.
 ISOLATION=none
@@ -97,6 +98,12 @@ d=$(pd describe budget spender-daily)
 grep -q 'Cost: .*\$1.6000 of \$1.0000 spent, \$0.0000 remaining' <<<"$d" || fail "describe: $d"
 grep -q 'Waiting (BudgetExhausted): 1' <<<"$d" && grep -q 'default/next' <<<"$d" || fail "describe waiting: $d"
 pd get budgets | grep -q 'spender-daily .*agent spender .*day' || fail "get budgets: $(pd get budgets)"
+port=$(grep -o 'port=[0-9]*' "$work/controller.log" | tail -1 | cut -d= -f2)
+sleep 1.2 # published every second
+m=$(curl -sf "http://127.0.0.1:$port/metrics")
+grep -q '^paddock_budget_spend_usd{budget="default/spender-daily"} 1.6' <<<"$m" &&
+	grep -q '^paddock_budget_remaining_usd{budget="default/spender-daily"} 0' <<<"$m" ||
+	fail "metrics: $(grep budget <<<"$m")"
 # A raised cap lets it start (the window rolling over does the same: unit/test_spawner).
 sed -i 's/maxCostUSD: 1.0,/maxCostUSD: 100,/' "$work/setup.yaml"
 pd apply -f "$work/setup.yaml" >/dev/null

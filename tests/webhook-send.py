@@ -15,6 +15,8 @@ HTTP status and the reply.  Options:
   --setint PATH=N  set an integer field
   --comment TEXT   the comment body (issue_comment)
   --repeat N       send the same delivery N times (prints each status)
+  --as hmac|bearer a generic source: X-Delivery-Id, and X-Signature-256 or
+                   Authorization: Bearer SECRET
   --series N       send N deliveries ID-1..ID-N with issue.number 1..N,
                    each retried (connection refused, 5xx) until answered,
                    at most --tries times; PROGRESS file gets the count
@@ -43,7 +45,7 @@ def load_example(root, event, action):
 
 
 def set_path(o, path, value):
-    keys = path.split(".")
+    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
     for k in keys[:-1]:
         o = o[k]
     o[keys[-1]] = value
@@ -88,6 +90,8 @@ def main():
     ap.add_argument("--series", type=int, default=0)
     ap.add_argument("--tries", type=int, default=400)
     ap.add_argument("--progress")
+    ap.add_argument("--as", dest="style", choices=("github", "hmac", "bearer"), default="github",
+                    help="github (default); a generic source signed (X-Signature-256) or with a bearer token")
     a = ap.parse_args()
     payload = load_example(a.root, a.event, a.action)
     for kv in a.set:
@@ -103,13 +107,18 @@ def main():
 
     def delivery(p, did):
         body = json.dumps(p).encode()
-        h = {"Content-Type": a.ctype, "X-GitHub-Event": a.event, "X-GitHub-Delivery": did,
-             "User-Agent": "GitHub-Hookshot/test"}
-        if a.sig != "none":
+        if a.style == "github":
+            h = {"Content-Type": a.ctype, "X-GitHub-Event": a.event, "X-GitHub-Delivery": did,
+                 "User-Agent": "GitHub-Hookshot/test"}
+        else:
+            h = {"Content-Type": a.ctype, "X-Delivery-Id": did}
+        if a.sig != "none" and a.style == "bearer":
+            h["Authorization"] = "Bearer " + (a.secret if a.sig == "good" else a.secret + "x")
+        elif a.sig != "none":
             mac = hmac.new(a.secret.encode(), body, hashlib.sha256).hexdigest()
             if a.sig == "bad":
                 mac = mac[:-1] + ("0" if mac[-1] != "0" else "1")
-            h["X-Hub-Signature-256"] = "sha256=" + mac
+            h["X-Hub-Signature-256" if a.style == "github" else "X-Signature-256"] = "sha256=" + mac
         return body, h
 
     if a.series:

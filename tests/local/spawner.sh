@@ -5,6 +5,7 @@
 #   - 50 deliveries of one event make one Task (49 answered "duplicate");
 #   - a bad or missing signature is 401, a wrong content type 415, an
 #     oversized body 413: nothing is made;
+#   - generic sources (HMAC X-Signature-256, bearer token, field filters);
 #   - event, action and command-prefix filters; an issue whose text holds
 #     "{{" reaches the agent literally (never a template tag);
 #   - 100 events while the Agent runs 2 at a time, with the controller
@@ -130,6 +131,37 @@ grep -q "$secret" "$log" && fail "the secret is in the controller's log"
 pd describe spawner triage | grep -q "$secret" && fail "describe shows the secret"
 pass "describe and metrics count by outcome; the secret shows nowhere"
 
+# ---- generic sources: HMAC (X-Signature-256) and a bearer token, field filters
+cat >"$work/generic.yaml" <<EOT
+apiVersion: paddock.dev/v1alpha1
+kind: Spawner
+metadata: {name: signed}
+spec:
+  taskTemplate: {spec: {agentRef: {name: worker}, prompt: "signed {{ event.issue.number }}"}}
+  webhook:
+    type: generic
+    secretRef: {name: hook}
+    filters: [{field: issue.labels.name, values: [bug]}]
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Spawner
+metadata: {name: token}
+spec:
+  taskTemplate: {spec: {agentRef: {name: worker}, prompt: "token {{ event.issue.number }}"}}
+  webhook: {type: generic, auth: bearer, secretRef: {name: hook}}
+EOT
+pd apply -f "$work/generic.yaml" >/dev/null
+$SEND "$log" /hooks/default/signed "$secret" issues opened g-1 --as hmac | grep -q '^202 accepted' || fail "generic hmac"
+$SEND "$log" /hooks/default/signed "$secret" issues opened g-1 --as hmac | grep -q '^200 duplicate' || fail "generic replay"
+$SEND "$log" /hooks/default/signed "$secret" issues opened g-2 --as hmac --sig bad | grep -q '^401 ' || fail "generic bad hmac"
+$SEND "$log" /hooks/default/signed "$secret" issues opened g-3 --as hmac --set 'issue.labels.0.name=docs' |
+	grep -q '^202 filtered: issue.labels.name' || fail "generic field filter"
+$SEND "$log" /hooks/default/token "$secret" issues opened b-1 --as bearer | grep -q '^202 accepted' || fail "bearer"
+$SEND "$log" /hooks/default/token "$secret" issues opened b-2 --as bearer --sig bad | grep -q '^401 ' || fail "wrong bearer"
+$SEND "$log" /hooks/default/token "$secret" issues opened b-3 --as bearer --sig none | grep -q '^401 ' || fail "no bearer"
+[ "$(tasks_of signed)" -eq 1 ] && [ "$(tasks_of token)" -eq 1 ] || fail "generic: $(tasks_of signed) and $(tasks_of token) Tasks"
+pass "generic sources: HMAC and bearer checked, replay ignored, field filters"
+
 # ---- 100 events, capacity 2, the controller SIGKILLed three times during intake
 cat >"$work/bulk.yaml" <<EOT
 apiVersion: paddock.dev/v1alpha1
@@ -202,4 +234,4 @@ assert not inv, f"started out of arrival order: {inv[:5]}"
 print(f"{n} events -> {n} Tasks, created in arrival order, each run once, FIFO starts")
 PY
 [ "$kills" -ge 3 ] || fail "only $kills kills"
-pass "100 events with capacity 2 and 3 controller SIGKILLs: 100 Tasks, in order, once each"
+pass "$N events with capacity 2 and 3 controller SIGKILLs: $N Tasks, in order, once each"

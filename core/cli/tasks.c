@@ -2170,12 +2170,16 @@ const struct cli_command cmd_delete = {
 
 /* The controller's /metrics, /healthz and /readyz.  An observer: a busy
  * port is logged and the controller goes on without it. */
-static struct metrics *start_metrics(struct cli_ctx *ctx)
+static struct metrics *start_metrics(struct cli_ctx *ctx, const char *hooks_dir, struct intake **in)
 {
 	struct metrics *m = metrics_new();
 	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
 	metrics_set_default_limits(m, &ctx->cfg->default_limits);
 	char err[512];
+	/* Spawners' webhooks on the same listener, routed before it listens:
+	 * a delivery never finds it without them. */
+	if (hooks_dir && intake_start(hooks_dir, m, in, err, sizeof(err)) < 0)
+		log_error("webhooks disabled", "error", err);
 	if (metrics_listen(m, ctx->cfg->listen, err, sizeof(err)) < 0) {
 		log_error("metrics endpoint disabled", "error", err);
 	} else {
@@ -2190,7 +2194,7 @@ static struct metrics *start_metrics(struct cli_ctx *ctx)
 static int controller_kube(struct cli_ctx *ctx)
 {
 	install_signals();
-	struct metrics *m = start_metrics(ctx);
+	struct metrics *m = start_metrics(ctx, NULL, NULL);
 	char err[512];
 	struct kube_controller_opts o = {
 		.kubeconfig = ctx->kubeconfig,
@@ -2243,11 +2247,9 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	/* The endpoint is an observer: a busy port is logged, the controller
 	 * keeps reconciling (listening only once we hold the lock, so a
 	 * waiting second controller does not take the port). */
-	struct metrics *m = start_metrics(ctx);
+	struct intake *in = NULL;
+	struct metrics *m = start_metrics(ctx, rt->state_dir, &in);
 	rt->metrics = m;
-	struct intake *in = NULL; /* Spawners' webhooks on the same listener */
-	if (intake_start(rt->state_dir, m, &in, oerr, sizeof(oerr)) < 0)
-		log_error("webhooks disabled", "error", oerr);
 	(void)runtime_serve(rt, &stop_flag);
 	log_info("controller stopping; runs keep going under their supervisors");
 	rt->metrics = NULL;

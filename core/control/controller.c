@@ -684,9 +684,20 @@ static void consider(json_object **best, json_object *cand)
  * queue length) and the tasks found ready since the last round, while
  * the global limit allows (docs/lifecycle.md).  What is left ready
  * afterwards is parked: it records why it waits (AgentCapacity ...). */
+static bool in_strv(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (str_eq(v->v[i], s))
+			return true;
+	return false;
+}
+
 static void admission(struct ctl *c)
 {
 	long global_max = c->cfg->limits.max_concurrent_tasks;
+	/* Agents whose queue head a Budget holds: their queues wait, the
+	 * others go on (a held head must not stall everyone younger). */
+	struct strv held = { 0 };
 	for (int n = 0; n < ADMIT_MAX; n++) {
 		if (global_max > 0 && c->ops->running(c->b, NULL) >= global_max)
 			break;
@@ -694,7 +705,7 @@ static void admission(struct ctl *c)
 		struct strv keys = { 0 };
 		(void)c->ops->queued_agents(c->b, &keys);
 		for (size_t i = 0; i < keys.n; i++)
-			if (has_slot(c, keys.v[i]))
+			if (!in_strv(&held, keys.v[i]) && has_slot(c, keys.v[i]))
 				consider(&best, c->ops->queue_head(c->b, keys.v[i]));
 		strv_free(&keys);
 		struct strv gone = { 0 };
@@ -705,7 +716,8 @@ static void admission(struct ctl *c)
 			json_object *t = c->ops->get(c->b, ns, sl + 1);
 			if (!t)
 				strv_push(&gone, rkey);
-			else if (has_slot(c, json_object_get_string(rakey)))
+			else if (!in_strv(&held, json_object_get_string(rakey)) &&
+				 has_slot(c, json_object_get_string(rakey)))
 				consider(&best, t);
 			else
 				json_object_put(t);
@@ -732,6 +744,12 @@ static void admission(struct ctl *c)
 			if (after && jstr(jget(after, "status"), "phase"))
 				(void)rec_phase_parse(jstr(jget(after, "status"), "phase"), &ph);
 			bool waiting = after && !rec_phase_terminal(ph) && ph != REC_RUNNING;
+			if (waiting && str_eq(jstr(jget(after, "status"), "reason"), "BudgetExhausted")) {
+				char akey[320];
+				model_task_agent_key(after, akey, sizeof(akey));
+				strv_push(&held, akey);
+				waiting = false; /* the next one at once */
+			}
 			json_object_put(after);
 			if (waiting) {
 				free(key);
@@ -740,6 +758,7 @@ static void admission(struct ctl *c)
 		}
 		free(key);
 	}
+	strv_free(&held);
 	/* The ready tasks that got no slot say why they wait. */
 	struct strv left = { 0 };
 	json_object_object_foreach(c->ready, lkey, lv) {

@@ -9,7 +9,7 @@
 #   - the same against an Agent's Budget; afterwards new tasks wait
 #     Queued (BudgetExhausted), `describe budget` shows spend, remaining
 #     and who waits (and /metrics the spend and what remains), and
-#     raising the cap lets them start;
+#     raising the cap lets them start; meanwhile other Agents' tasks run;
 #   - maxTasks: the third task of a 2-task budget waits.
 # isolation: none so the runs can leave markers outside their workspace.
 ISOLATION=none
@@ -104,6 +104,12 @@ m=$(curl -sf "http://127.0.0.1:$port/metrics")
 grep -q '^paddock_budget_spend_usd{budget="default/spender-daily"} 1.6' <<<"$m" &&
 	grep -q '^paddock_budget_remaining_usd{budget="default/spender-daily"} 0' <<<"$m" ||
 	fail "metrics: $(grep budget <<<"$m")"
+# A held task stalls its own Agent's queue only: a younger task of another
+# Agent starts.
+printf 'apiVersion: paddock.dev/v1alpha1\nkind: Agent\nmetadata: {name: free}\nspec: {type: exec, command: "echo ok"}\n' |
+	pd apply -f - >/dev/null
+task free1 free
+wait_phase free1 Succeeded
 # A raised cap lets it start (the window rolling over does the same: unit/test_spawner).
 sed -i 's/maxCostUSD: 1.0,/maxCostUSD: 100,/' "$work/setup.yaml"
 pd apply -f "$work/setup.yaml" >/dev/null

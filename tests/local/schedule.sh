@@ -5,7 +5,8 @@
 #   - every minute for 180 simulated minutes: 180 Tasks, one per minute,
 #     each rendered with its start time; the controller SIGKILLed in the
 #     middle makes none twice;
-#   - Forbid: start times while a Task still runs are skipped;
+#   - Forbid: start times while a Task still runs are skipped; Replace
+#     stops the running Task and makes the new one;
 #   - a 30-minute outage: only the latest missed time runs (CronJob's
 #     rule), the others are recorded as missed; past
 #     startingDeadlineSeconds, none runs.
@@ -51,7 +52,8 @@ for i in $(seq 0 $((MINUTES - 1))); do
 		start_controller
 	fi
 	deadline=$((SECONDS + 30))
-	until [ "$(count minutely)" -ge $((i + 1)) ]; do
+	# the controller's log says at once (the store is checked below)
+	until [ "$(grep -c 'msg="schedule: start time" spawner=minutely .*outcome=accepted' "$log")" -ge $((i + 1)) ]; do
 		[ $SECONDS -lt $deadline ] || fail "minute $i: $(count minutely) Tasks, want $((i + 1))"
 		sleep 0.02
 	done
@@ -105,6 +107,38 @@ until [ "$(count forbid)" -eq 2 ]; do
 done
 pass "Forbid skips start times while a Task runs, and runs the next one after"
 pd delete spawner forbid >/dev/null
+
+# ---- Replace: the running Task is stopped, the new one made
+now=$((now + 6 * 60))
+cat >"$work/replace.yaml" <<EOT
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: slower}
+spec: {type: exec, command: 'while [ ! -e $work/release2 ]; do sleep 0.1; done; echo done'}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Spawner
+metadata: {name: replace}
+spec:
+  taskTemplate: {spec: {agentRef: {name: slower}, prompt: "slow"}}
+  schedule: {cron: "* * * * *", concurrencyPolicy: Replace}
+EOT
+pd apply -f "$work/replace.yaml" >/dev/null
+echo $((now + 1)) >"$clock"
+deadline=$((SECONDS + 30))
+until pd get tasks -o json | python3 -c "import json,sys; sys.exit(0 if any(t['status'].get('phase')=='Running' for t in json.load(sys.stdin)['items'] if t['metadata'].get('labels',{}).get('paddock.dev/spawner')=='replace') else 1)"; do
+	[ $SECONDS -lt $deadline ] || fail "Replace: the first Task never ran"
+	sleep 0.1
+done
+echo $((now + 61)) >"$clock"
+deadline=$((SECONDS + 30))
+until [ "$(pd get tasks -o json | python3 -c "import json,sys; print(sorted(t['status'].get('phase') for t in json.load(sys.stdin)['items'] if t['metadata'].get('labels',{}).get('paddock.dev/spawner')=='replace'))")" = "['Running', 'Stopped']" ]; do
+	[ $SECONDS -lt $deadline ] || fail "Replace: $(pd get tasks -o wide | grep replace)"
+	sleep 0.1
+done
+touch "$work/release2"
+pass "Replace stops the running Task and runs the new start time"
+pd delete spawner replace >/dev/null
 
 # ---- a 30-minute outage: the latest missed start time only
 now=$((now + 10 * 60))

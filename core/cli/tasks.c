@@ -796,7 +796,7 @@ const struct cli_command cmd_apply = {
 	"created, configured, or unchanged (the document is what is stored already:\n"
 	"nothing is written).\n"
 	"\n"
-	"Kinds: Task, Agent (apiVersion paddock.dev/v1alpha1); Secret, ConfigMap (v1).\n"
+	"Kinds: Task, Agent, Spawner, Budget (apiVersion paddock.dev/v1alpha1); Secret, ConfigMap (v1).\n"
 	CLUSTER_HELP_HEAD("The documents are validated the same way, then created or updated on the\n"
 			  "server (spec or data, labels and annotations; never status).  Documents\n"
 			  "without metadata.namespace go to $PADDOCK_NAMESPACE, else\n"
@@ -2152,8 +2152,8 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 const struct cli_command cmd_delete = {
-	"delete", "delete tasks (killing their runs), agents, secrets or configmaps",
-	"Usage: paddock delete [task|agent|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
+	"delete", "delete tasks (killing their runs), agents, spawners, budgets, secrets or configmaps",
+	"Usage: paddock delete [task|agent|spawner|budget|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
 	"\n"
 	"A task is marked for deletion (metadata.deletionTimestamp); the controller\n"
 	"kills its run, removes its run directory, then the task and its events.\n"

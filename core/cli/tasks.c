@@ -1657,9 +1657,9 @@ static void describe_spawner(struct store *st, json_object *sp)
 	} else {
 		describe_field("Source:", wh ? jstr(wh, "type") : "-");
 		describe_field("Webhook:", hook);
+		describe_field("Secret:", jstr(jget(wh, "secretRef"), "name"));
 	}
 	free(hook);
-	describe_field("Secret:", jstr(jget(wh, "secretRef"), "name"));
 	describe_field("Suspended:", json_object_get_boolean(jget(jget(sp, "spec"), "suspend")) ? "true" : "false");
 	char counts[160];
 	snprintf(counts, sizeof(counts), "accepted %ld, filtered %ld, duplicate %ld, rejected %ld",

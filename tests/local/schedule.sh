@@ -43,6 +43,8 @@ spec:
 EOT
 pd apply -f "$work/setup.yaml" >/dev/null
 count() { pd get tasks -o json | python3 -c "import json,sys; print(sum(1 for t in json.load(sys.stdin)['items'] if t['metadata'].get('labels',{}).get('paddock.dev/spawner')=='$1'))"; }
+# The phases of a Spawner's Tasks, sorted: "['Running', 'Stopped']".
+phases() { pd get tasks -o json | python3 -c "import json,sys; print(sorted(t['status'].get('phase') for t in json.load(sys.stdin)['items'] if t['metadata'].get('labels',{}).get('paddock.dev/spawner')=='$1'))"; }
 start_controller
 # Each simulated minute: move the clock, wait for that minute's Task.
 for i in $(seq 0 $((MINUTES - 1))); do
@@ -95,7 +97,7 @@ done
 pd describe spawner forbid | grep -q "skipped .*concurrencyPolicy Forbid" || fail "Forbid: no skip recorded: $(pd describe spawner forbid)"
 touch "$work/release"
 deadline=$((SECONDS + 30))
-until pd get tasks -o json | python3 -c "import json,sys; sys.exit(0 if all(t['status'].get('phase')=='Succeeded' for t in json.load(sys.stdin)['items'] if t['metadata'].get('labels',{}).get('paddock.dev/spawner')=='forbid') else 1)"; do
+until [ "$(phases forbid)" = "['Succeeded']" ]; do
 	[ $SECONDS -lt $deadline ] || fail "Forbid: the slow task did not end"
 	sleep 0.1
 done
@@ -126,13 +128,13 @@ EOT
 pd apply -f "$work/replace.yaml" >/dev/null
 echo $((now + 1)) >"$clock"
 deadline=$((SECONDS + 30))
-until pd get tasks -o json | python3 -c "import json,sys; sys.exit(0 if any(t['status'].get('phase')=='Running' for t in json.load(sys.stdin)['items'] if t['metadata'].get('labels',{}).get('paddock.dev/spawner')=='replace') else 1)"; do
+until [ "$(phases replace)" = "['Running']" ]; do
 	[ $SECONDS -lt $deadline ] || fail "Replace: the first Task never ran"
 	sleep 0.1
 done
 echo $((now + 61)) >"$clock"
 deadline=$((SECONDS + 30))
-until [ "$(pd get tasks -o json | python3 -c "import json,sys; print(sorted(t['status'].get('phase') for t in json.load(sys.stdin)['items'] if t['metadata'].get('labels',{}).get('paddock.dev/spawner')=='replace'))")" = "['Running', 'Stopped']" ]; do
+until [ "$(phases replace)" = "['Running', 'Stopped']" ]; do
 	[ $SECONDS -lt $deadline ] || fail "Replace: $(pd get tasks -o wide | grep replace)"
 	sleep 0.1
 done

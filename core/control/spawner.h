@@ -76,4 +76,12 @@ void spawner_task_name(const char *ns, const char *name, const char *id, char ou
 int spawner_task(json_object *spawner, const char *event, const char *id, json_object *ev,
 		 json_object **task, char *err, size_t errlen);
 
+/* How a delivery was taken (the backend's take op). */
+struct spawner_result {
+	enum spawner_outcome outcome;
+	unsigned status; /* the HTTP answer: 202, 200, 422 */
+	char task[64];   /* the Task's name, "" when none was made */
+	char why[512];
+};
+
 #endif

@@ -1,16 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * local/intake.h - the local backend's webhook intake for Spawners
- * (docs/triggers.md): POST /hooks/NAMESPACE/NAME on the controller's
- * listener (control/metrics.h's route), checked and filtered by
- * control/spawner.h, and the Task stored in the same transaction as the
+ * local/intake.h - the local backend's side of Spawners' webhooks
+ * (control/hook.h): the Task stored in the same transaction as the
  * delivery record, so a repeated delivery or a controller killed in the
  * middle never makes a Task twice.  The controller's loop sees the new
  * Task as any other (the store's data version) and queues it FIFO.
- *
- * Runs in the HTTP thread on a store connection of its own; counts
- * paddock_spawner_events_total{spawner,outcome} and
- * paddock_spawner_tasks_created_total{spawner}.
+ * Runs in the HTTP thread on a store connection of its own.
  */
 #ifndef PADDOCK_LOCAL_INTAKE_H
 #define PADDOCK_LOCAL_INTAKE_H
@@ -26,16 +21,10 @@ struct store;
 
 /* Take event `id` of `spawner` (validated; borrowed) with payload ev:
  * filter it, make its Task and record the delivery, in one store_tx on
- * st.  Also the schedule's way in (local/schedule.c).  0 with *r
- * filled, or -errno (nothing taken) with err. */
-struct intake_result {
-	enum spawner_outcome outcome;
-	unsigned status; /* the HTTP answer: 202, 200, 422 */
-	char task[64];   /* the Task's name, "" when none was made */
-	char why[512];
-};
+ * st.  The webhooks' take (control/hook.h) and the schedule's way in
+ * (local/schedule.c).  0 with *r filled, or -errno (nothing taken). */
 int intake_take(struct store *st, json_object *spawner, const char *event, const char *id,
-		json_object *ev, struct intake_result *r, char *err, size_t errlen);
+		json_object *ev, struct spawner_result *r, char *err, size_t errlen);
 
 /* Open the store in state_dir and take metrics' route.  Owned *out;
  * intake_free() after metrics_free() (the HTTP thread uses it). */

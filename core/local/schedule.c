@@ -132,7 +132,7 @@ static int spawner_cb(json_object *sp, void *ctx)
 		record(rt, ns, name, NULL, "missed", detail);
 	json_object *ev = json_object_new_object();
 	json_object_object_add(ev, "time", json_object_new_string(when));
-	struct intake_result r;
+	struct spawner_result r;
 	if (intake_take(rt->store, sp, "schedule", id, ev, &r, err, sizeof(err)) < 0) {
 		log_warn("schedule: cannot take a start time; retried", "spawner", name, "error", err);
 	} else {

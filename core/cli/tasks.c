@@ -27,6 +27,7 @@
 #include "base/cron.h"
 #include "base/jsonutil.h"
 #include "kube/backend.h"
+#include "kube/hook.h"
 #include "model/manifest.h"
 #include "control/metrics.h"
 #include "model/model.h"
@@ -2170,9 +2171,11 @@ const struct cli_command cmd_delete = {
 
 /* The controller's /metrics, /healthz and /readyz.  An observer: a busy
  * port is logged and the controller goes on without it. */
-static struct metrics *start_metrics(struct cli_ctx *ctx, const char *hooks_dir, struct intake **in)
+static struct metrics *start_metrics(struct cli_ctx *ctx, const char *hooks_dir, struct intake **in,
+				     struct metrics *m)
 {
-	struct metrics *m = metrics_new();
+	if (!m)
+		m = metrics_new();
 	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
 	metrics_set_default_limits(m, &ctx->cfg->default_limits);
 	char err[512];
@@ -2194,8 +2197,14 @@ static struct metrics *start_metrics(struct cli_ctx *ctx, const char *hooks_dir,
 static int controller_kube(struct cli_ctx *ctx)
 {
 	install_signals();
-	struct metrics *m = start_metrics(ctx, NULL, NULL);
+	struct metrics *m = metrics_new();
 	char err[512];
+	/* Spawners' webhooks, routed before the listener starts */
+	struct kube_hook *hk = NULL;
+	if (kube_hook_start(ctx->kubeconfig ? ctx->kubeconfig : ctx->cfg->kubeconfig,
+			    ctx->kube_context, m, &hk, err, sizeof(err)) < 0)
+		log_error("webhooks disabled", "error", err);
+	m = start_metrics(ctx, NULL, NULL, m);
 	struct kube_controller_opts o = {
 		.kubeconfig = ctx->kubeconfig,
 		.context = ctx->kube_context,
@@ -2203,6 +2212,7 @@ static int controller_kube(struct cli_ctx *ctx)
 	};
 	int rc = kube_controller_run(ctx->cfg, ctx->plugins, &o, &stop_flag, err, sizeof(err));
 	metrics_free(m);
+	kube_hook_free(hk);
 	if (rc < 0) {
 		cli_error("%s", err);
 		return CLI_EXIT_CONFIG;
@@ -2248,7 +2258,7 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	 * keeps reconciling (listening only once we hold the lock, so a
 	 * waiting second controller does not take the port). */
 	struct intake *in = NULL;
-	struct metrics *m = start_metrics(ctx, rt->state_dir, &in);
+	struct metrics *m = start_metrics(ctx, rt->state_dir, &in, NULL);
 	rt->metrics = m;
 	(void)runtime_serve(rt, &stop_flag);
 	log_info("controller stopping; runs keep going under their supervisors");

@@ -24,8 +24,10 @@
 #include "cli/cli.h"
 #include "cli/format.h"
 #include "cli/kube.h"
+#include "base/cron.h"
 #include "base/jsonutil.h"
 #include "kube/backend.h"
+#include "kube/hook.h"
 #include "model/manifest.h"
 #include "control/metrics.h"
 #include "model/model.h"
@@ -33,7 +35,10 @@
 #include "base/quantity.h"
 #include "base/sha256.h"
 #include "control/reconcile.h"
+#include "control/spawner.h"
 #include "local/backend.h"
+#include "local/budget.h"
+#include "local/intake.h"
 #include "local/local.h"
 #include "local/store.h"
 #include "base/term.h"
@@ -435,6 +440,10 @@ static void table_header(struct table *t, bool wide)
 	static const int task_w[] = { 28, 16, 10, 6, 17, 9, 15, 0 };
 	static const char *const agent_cols[] = { "NAME", "TYPE", "MAXRUN", "AGE" };
 	static const int agent_w[] = { 28, 16, 8, 6 };
+	static const char *const spawner_cols[] = { "NAME", "SOURCE", "HOOK", "AGE" };
+	static const int spawner_w[] = { 28, 16, 32, 6 };
+	static const char *const budget_cols[] = { "NAME", "SCOPE", "WINDOW", "AGE" };
+	static const int budget_w[] = { 28, 24, 10, 6 };
 	static const char *const other_cols[] = { "NAME", "AGE" };
 	static const int other_w[] = { 28, 6 };
 	const char *const *cols = other_cols;
@@ -448,6 +457,14 @@ static void table_header(struct table *t, bool wide)
 		cols = agent_cols;
 		w = agent_w;
 		n = ARRAY_SIZE(agent_cols);
+	} else if (t->kind == MODEL_SPAWNER) {
+		cols = spawner_cols;
+		w = spawner_w;
+		n = ARRAY_SIZE(spawner_cols);
+	} else if (t->kind == MODEL_BUDGET) {
+		cols = budget_cols;
+		w = budget_w;
+		n = ARRAY_SIZE(budget_cols);
 	}
 	char *row[TABLE_COLS];
 	size_t k = 0;
@@ -461,6 +478,23 @@ static void table_header(struct table *t, bool wide)
 	}
 	t->ncols = k;
 	table_add(t, row);
+}
+
+/* "namespace", "agent NAME", "spawner NAME" */
+static void budget_scope(json_object *b, char *out, size_t n)
+{
+	json_object *spec = jget(b, "spec");
+	const char *a = jstr(jget(spec, "agentRef"), "name"), *s = jstr(jget(spec, "spawnerRef"), "name");
+	snprintf(out, n, "%s%s", a ? "agent " : s ? "spawner " : "namespace", a ? a : s ? s : "");
+}
+
+static void budget_window_text(json_object *b, char *out, size_t n)
+{
+	json_object *spec = jget(b, "spec"), *h = jget(spec, "rollingHours");
+	if (h)
+		snprintf(out, n, "%lldh", (long long)json_object_get_int64(h));
+	else
+		snprintf(out, n, "%s", jstr(spec, "window") ? jstr(spec, "window") : "day");
 }
 
 static int table_row(json_object *obj, void *vctx)
@@ -518,6 +552,23 @@ static int table_row(json_object *obj, void *vctx)
 			snprintf(max, sizeof(max), "%d", json_object_get_int(m));
 		row[k++] = term_safe(jstr(spec, "type"), 0);
 		row[k++] = xstrdup(max);
+		row[k++] = xstrdup(a);
+	} else if (t->kind == MODEL_SPAWNER) {
+		json_object *wh = jget(jget(obj, "spec"), "webhook"), *sc = jget(jget(obj, "spec"), "schedule");
+		char *src = wh ? xasprintf("webhook:%s", jstr(wh, "type")) : xasprintf("schedule:%s", jstr(sc, "cron"));
+		row[k++] = term_safe(src, 0);
+		free(src);
+		char *hook = wh ? xasprintf("%s%s/%s", SPAWNER_HOOK_PREFIX, jstr(md, "namespace"), jstr(md, "name"))
+				: xstrdup("-");
+		row[k++] = term_safe(hook, 0);
+		free(hook);
+		row[k++] = xstrdup(a);
+	} else if (t->kind == MODEL_BUDGET) {
+		char scope[160], win[48];
+		budget_scope(obj, scope, sizeof(scope));
+		budget_window_text(obj, win, sizeof(win));
+		row[k++] = term_safe(scope, 0);
+		row[k++] = xstrdup(win);
 		row[k++] = xstrdup(a);
 	} else {
 		row[k++] = xstrdup(a);
@@ -747,7 +798,7 @@ const struct cli_command cmd_apply = {
 	"created, configured, or unchanged (the document is what is stored already:\n"
 	"nothing is written).\n"
 	"\n"
-	"Kinds: Task, Agent (apiVersion paddock.dev/v1alpha1); Secret, ConfigMap (v1).\n"
+	"Kinds: Task, Agent, Spawner, Budget (apiVersion paddock.dev/v1alpha1); Secret, ConfigMap (v1).\n"
 	CLUSTER_HELP_HEAD("The documents are validated the same way, then created or updated on the\n"
 			  "server (spec or data, labels and annotations; never status).  Documents\n"
 			  "without metadata.namespace go to $PADDOCK_NAMESPACE, else\n"
@@ -1337,10 +1388,10 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 	    strcmp(fmt, "name"))
 		return cli_usage_error(NULL, "get: -o %s: use wide, yaml, json or name", fmt);
 	if (optind >= argc)
-		return cli_usage_error(NULL, "get: what? use tasks, agents, secrets or configmaps");
+		return cli_usage_error(NULL, "get: what? use tasks, agents, spawners, budgets, secrets or configmaps");
 	enum model_kind kind;
 	if (parse_kind(argv[optind], &kind) < 0)
-		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, secrets or configmaps",
+		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, spawners, budgets, secrets or configmaps",
 				       argv[optind]);
 	const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
 	struct backend be;
@@ -1395,8 +1446,8 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 const struct cli_command cmd_get = {
-	"get", "list tasks, agents, secrets or configmaps, or show one",
-	"Usage: paddock get (tasks|agents|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
+	"get", "list tasks, agents, spawners, budgets, secrets or configmaps, or show one",
+	"Usage: paddock get (tasks|agents|spawners|budgets|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
 	"\n"
 	"Without NAME, a NAME TYPE PHASE AGE table (tasks) in creation order.  -o wide\n"
 	"adds the reason, duration, tokens and message; -o yaml/json prints whole\n"
@@ -1569,6 +1620,118 @@ static void describe_host_keys(struct cli_ctx *ctx, struct backend *be, json_obj
 	}
 }
 
+static int print_delivery(const struct store_delivery *d, void *ctx)
+{
+	(void)ctx;
+	char ts[40];
+	format_time_ms(d->time_ms, ts, sizeof(ts));
+	printf("  %s  %-9s  ", ts, d->outcome);
+	put_safe(stdout, d->event ? d->event : "-", 0);
+	printf("  ");
+	put_safe(stdout, d->id ? d->id : "-", 0);
+	printf("  ");
+	put_safe(stdout, d->detail ? d->detail : "", 0);
+	putchar('\n');
+	return 0;
+}
+
+/* A Spawner: its source, where its webhook is, what it took. */
+static void describe_spawner(struct store *st, json_object *sp)
+{
+	json_object *md = jget(sp, "metadata"), *wh = jget(jget(sp, "spec"), "webhook");
+	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	char *hook = xasprintf("POST %s%s/%s", SPAWNER_HOOK_PREFIX, ns ? ns : "", name ? name : "");
+	json_object *sc = jget(jget(sp, "spec"), "schedule");
+	if (sc) {
+		char line[256], next[40] = "-";
+		struct cron c;
+		int64_t now = now_wall_ms() / 1000, t = now - now % 60 + 60;
+		if (cron_parse(jstr(sc, "cron"), &c, NULL, 0) == 0)
+			for (int i = 0; i < SCHEDULE_SCAN_MINUTES; i++, t += 60)
+				if (cron_matches(&c, jstr(sc, "timeZone"), t)) {
+					format_time_ms(t * 1000, next, sizeof(next));
+					break;
+				}
+		snprintf(line, sizeof(line), "schedule \"%s\" in %s, concurrencyPolicy %s",
+			 jstr(sc, "cron"), jstr(sc, "timeZone"), jstr(sc, "concurrencyPolicy"));
+		describe_field("Source:", line);
+		describe_field("Next:", next);
+	} else {
+		describe_field("Source:", wh ? jstr(wh, "type") : "-");
+		describe_field("Webhook:", hook);
+		describe_field("Secret:", jstr(jget(wh, "secretRef"), "name"));
+	}
+	free(hook);
+	describe_field("Suspended:", json_object_get_boolean(jget(jget(sp, "spec"), "suspend")) ? "true" : "false");
+	char counts[160];
+	snprintf(counts, sizeof(counts), "accepted %ld, filtered %ld, duplicate %ld, rejected %ld",
+		 store_delivery_count(st, ns, name, "accepted"), store_delivery_count(st, ns, name, "filtered"),
+		 store_delivery_count(st, ns, name, "duplicate"), store_delivery_count(st, ns, name, "rejected"));
+	describe_field("Deliveries:", counts);
+	printf("Task template:\n");
+	char *tt = NULL;
+	struct buf b;
+	buf_init(&b, 0);
+	yaml_emit(&b, jget(jget(sp, "spec"), "taskTemplate"), 2);
+	tt = buf_steal(&b);
+	put_safe(stdout, tt, TERM_MULTILINE);
+	free(tt);
+	printf("Last events:\n");
+	(void)store_deliveries(st, ns, name, 20, print_delivery, NULL);
+}
+
+/* A Budget: its window, caps, spend so far, what remains, what waits. */
+static void describe_budget(struct runtime *rt, json_object *b)
+{
+	json_object *spec = jget(b, "spec");
+	char scope[160], win[48], line[256], t0[40], t1[40];
+	budget_scope(b, scope, sizeof(scope));
+	budget_window_text(b, win, sizeof(win));
+	int64_t start, reset;
+	budget_window(b, now_wall_ms(), &start, &reset);
+	format_time_ms(start, t0, sizeof(t0));
+	format_time_ms(reset, t1, sizeof(t1));
+	describe_field("Scope:", scope);
+	snprintf(line, sizeof(line), "%s (%s to %s)", win, t0, jget(spec, "rollingHours") ? "now" : t1);
+	describe_field("Window:", line);
+	struct budget_spend sp;
+	struct strv waiting = { 0 };
+	if (local_budget_spend(rt, b, &sp, &waiting) < 0) {
+		describe_field("Spend:", "cannot be read from the store");
+		strv_free(&waiting);
+		return;
+	}
+	json_object *c = jget(spec, "maxCostUSD"), *t = jget(spec, "maxTokens"), *k = jget(spec, "maxTasks");
+	if (c) {
+		double cap = json_object_get_double(c), left = cap - sp.cost_usd;
+		snprintf(line, sizeof(line), "$%.4f of $%.4f spent, $%.4f remaining", sp.cost_usd, cap,
+			 left > 0 ? left : 0);
+		describe_field("Cost:", line);
+	}
+	if (t) {
+		long long cap = (long long)json_object_get_int64(t), left = cap - (long long)sp.tokens;
+		snprintf(line, sizeof(line), "%lld of %lld used, %lld remaining", (long long)sp.tokens, cap,
+			 left > 0 ? left : 0);
+		describe_field("Tokens:", line);
+	}
+	if (k) {
+		long cap = (long)json_object_get_int64(k), left = cap - sp.tasks;
+		snprintf(line, sizeof(line), "%ld of %ld started, %ld remaining", sp.tasks, cap,
+			 left > 0 ? left : 0);
+		describe_field("Tasks:", line);
+	} else {
+		snprintf(line, sizeof(line), "%ld started", sp.tasks);
+		describe_field("Tasks:", line);
+	}
+	printf("Waiting (BudgetExhausted): %zu\n", waiting.n);
+	for (size_t i = 0; i < waiting.n; i++) {
+		printf("  ");
+		put_safe(stdout, waiting.v[i], 0);
+		putchar('\n');
+	}
+	strv_free(&waiting);
+}
+
 static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
@@ -1652,6 +1815,10 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 			cli_error_escaped("%s", err);
 			ret = kcli_exit_code(rc);
 		}
+	} else if (kind == MODEL_SPAWNER && !be.kc) {
+		describe_spawner(be.rt->store, obj);
+	} else if (kind == MODEL_BUDGET && !be.kc) {
+		describe_budget(be.rt, obj);
 	} else {
 		print_object(obj, kind, "yaml");
 	}
@@ -1664,6 +1831,12 @@ const struct cli_command cmd_describe = {
 	"describe", "show a task's status, outputs, usage and events",
 	"Usage: paddock describe [task] NAME [-n NS]\n"
 	"       paddock describe agent NAME\n"
+	"       paddock describe spawner NAME\n"
+	"       paddock describe budget NAME\n"
+	"\n"
+	"A spawner: its source, webhook path, deliveries by outcome and the last\n"
+	"20 (accepted, duplicate, filtered, rejected, with why).  A budget: its\n"
+	"window, spend and what remains of each cap, and the tasks waiting for it.\n"
 	"\n"
 	"Shows the phase with its reason and message, the run, the outputs, results\n"
 	"and usage, and the event log: one line per transition with its time.\n"
@@ -1981,8 +2154,8 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 const struct cli_command cmd_delete = {
-	"delete", "delete tasks (killing their runs), agents, secrets or configmaps",
-	"Usage: paddock delete [task|agent|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
+	"delete", "delete tasks (killing their runs), agents, spawners, budgets, secrets or configmaps",
+	"Usage: paddock delete [task|agent|spawner|budget|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
 	"\n"
 	"A task is marked for deletion (metadata.deletionTimestamp); the controller\n"
 	"kills its run, removes its run directory, then the task and its events.\n"
@@ -1999,13 +2172,19 @@ const struct cli_command cmd_delete = {
 
 /* The controller's /metrics, /healthz and /readyz.  An observer: a busy
  * port is logged and the controller goes on without it. */
-static struct metrics *start_metrics(struct cli_ctx *ctx, struct dash *dash)
+static struct metrics *start_metrics(struct cli_ctx *ctx, struct dash *dash, const char *hooks_dir,
+				     struct intake **in, struct metrics *m)
 {
-	struct metrics *m = metrics_new();
+	if (!m)
+		m = metrics_new();
 	dashboard_attach(dash, m);
 	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
 	metrics_set_default_limits(m, &ctx->cfg->default_limits);
 	char err[512];
+	/* Spawners' webhooks on the same listener, routed before it listens:
+	 * a delivery never finds it without them. */
+	if (hooks_dir && intake_start(hooks_dir, m, in, err, sizeof(err)) < 0)
+		log_error("webhooks disabled", "error", err);
 	if (metrics_listen(m, ctx->cfg->listen, err, sizeof(err)) < 0) {
 		log_error("metrics endpoint disabled", "error", err);
 	} else {
@@ -2020,8 +2199,14 @@ static struct metrics *start_metrics(struct cli_ctx *ctx, struct dash *dash)
 static int controller_kube(struct cli_ctx *ctx)
 {
 	install_signals();
-	struct metrics *m = start_metrics(ctx, NULL);
+	struct metrics *m = metrics_new();
 	char err[512];
+	/* Spawners' webhooks, routed before the listener starts */
+	struct kube_hook *hk = NULL;
+	if (kube_hook_start(ctx->kubeconfig ? ctx->kubeconfig : ctx->cfg->kubeconfig,
+			    ctx->kube_context, m, &hk, err, sizeof(err)) < 0)
+		log_error("webhooks disabled", "error", err);
+	m = start_metrics(ctx, NULL, NULL, NULL, m);
 	struct kube_controller_opts o = {
 		.kubeconfig = ctx->kubeconfig,
 		.context = ctx->kube_context,
@@ -2029,6 +2214,7 @@ static int controller_kube(struct cli_ctx *ctx)
 	};
 	int rc = kube_controller_run(ctx->cfg, ctx->plugins, &o, &stop_flag, err, sizeof(err));
 	metrics_free(m);
+	kube_hook_free(hk);
 	if (rc < 0) {
 		cli_error("%s", err);
 		return CLI_EXIT_CONFIG;
@@ -2084,7 +2270,8 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	if (ctx->cfg->dashboard_enabled &&
 	    dashboard_new(ctx->cfg, rt->state_dir, true, &dash, oerr, sizeof(oerr)) < 0)
 		log_error("dashboard disabled", "error", oerr);
-	struct metrics *m = start_metrics(ctx, dash);
+	struct intake *in = NULL;
+	struct metrics *m = start_metrics(ctx, dash, rt->state_dir, &in, NULL);
 	rt->metrics = m;
 	(void)runtime_serve(rt, &stop_flag);
 	log_info("controller stopping; runs keep going under their supervisors");
@@ -2092,6 +2279,7 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	dashboard_shutdown(dash); /* its streams end before the listener stops */
 	metrics_free(m);
 	dashboard_free(dash);
+	intake_free(in);
 	runtime_close(rt);
 	return CLI_EXIT_OK;
 }

@@ -519,7 +519,7 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 		rc = finalize(c, task, key) < 0 ? -EIO : 0;
 		goto out;
 	}
-	char akey[320];
+	char akey[320], budget_msg[400];
 	agent_key_of(s.t, akey, sizeof(akey));
 	if (!rec_phase_terminal(ph) && ph != REC_RUNNING) {
 		struct pipeline_lookup lk = { 0 };
@@ -538,6 +538,8 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 		in.global_max = c->cfg->limits.max_concurrent_tasks;
 		in.head_of_queue = mode == MODE_ADMIT ||
 				   (mode == MODE_CHANGE && head_of_queue(c, task, akey));
+		if (c->ops->budget && c->ops->budget(c->b, task, false, budget_msg, sizeof(budget_msg)))
+			in.budget_hold = budget_msg;
 		/* A backend that creates the run before recording Running may
 		 * have a run for a task still recorded before it (a crash or a
 		 * conflict in between): the reconciler adopts it, never starts a
@@ -547,6 +549,8 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 	}
 	if (ph == REC_RUNNING) {
 		c->ops->observe(c->b, task, s.t, &s.a, &in, &s.run);
+		if (c->ops->budget && c->ops->budget(c->b, task, true, budget_msg, sizeof(budget_msg)))
+			in.budget_exceeded = budget_msg;
 		if (in.run == REC_RUN_NONE && !in.stop_requested && !c->ops->start_first) {
 			/* Running recorded, the run never started (a crash in
 			 * between): start it now. */
@@ -680,9 +684,20 @@ static void consider(json_object **best, json_object *cand)
  * queue length) and the tasks found ready since the last round, while
  * the global limit allows (docs/lifecycle.md).  What is left ready
  * afterwards is parked: it records why it waits (AgentCapacity ...). */
+static bool in_strv(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (str_eq(v->v[i], s))
+			return true;
+	return false;
+}
+
 static void admission(struct ctl *c)
 {
 	long global_max = c->cfg->limits.max_concurrent_tasks;
+	/* Agents whose queue head a Budget holds: their queues wait, the
+	 * others go on (a held head must not stall everyone younger). */
+	struct strv held = { 0 };
 	for (int n = 0; n < ADMIT_MAX; n++) {
 		if (global_max > 0 && c->ops->running(c->b, NULL) >= global_max)
 			break;
@@ -690,7 +705,7 @@ static void admission(struct ctl *c)
 		struct strv keys = { 0 };
 		(void)c->ops->queued_agents(c->b, &keys);
 		for (size_t i = 0; i < keys.n; i++)
-			if (has_slot(c, keys.v[i]))
+			if (!in_strv(&held, keys.v[i]) && has_slot(c, keys.v[i]))
 				consider(&best, c->ops->queue_head(c->b, keys.v[i]));
 		strv_free(&keys);
 		struct strv gone = { 0 };
@@ -701,7 +716,8 @@ static void admission(struct ctl *c)
 			json_object *t = c->ops->get(c->b, ns, sl + 1);
 			if (!t)
 				strv_push(&gone, rkey);
-			else if (has_slot(c, json_object_get_string(rakey)))
+			else if (!in_strv(&held, json_object_get_string(rakey)) &&
+				 has_slot(c, json_object_get_string(rakey)))
 				consider(&best, t);
 			else
 				json_object_put(t);
@@ -728,6 +744,12 @@ static void admission(struct ctl *c)
 			if (after && jstr(jget(after, "status"), "phase"))
 				(void)rec_phase_parse(jstr(jget(after, "status"), "phase"), &ph);
 			bool waiting = after && !rec_phase_terminal(ph) && ph != REC_RUNNING;
+			if (waiting && str_eq(jstr(jget(after, "status"), "reason"), "BudgetExhausted")) {
+				char akey[320];
+				model_task_agent_key(after, akey, sizeof(akey));
+				strv_push(&held, akey);
+				waiting = false; /* the next one at once */
+			}
 			json_object_put(after);
 			if (waiting) {
 				free(key);
@@ -736,6 +758,7 @@ static void admission(struct ctl *c)
 		}
 		free(key);
 	}
+	strv_free(&held);
 	/* The ready tasks that got no slot say why they wait. */
 	struct strv left = { 0 };
 	json_object_object_foreach(c->ready, lkey, lv) {

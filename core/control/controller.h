@@ -108,6 +108,11 @@ struct ctl_backend {
 	 * ctl_admit).  Returns false when the controller must not act now
 	 * (a standby replica, caches not synced). */
 	bool (*wait)(void *b, struct ctl *c, int timeout_ms);
+	/* Budgets (may be NULL): for a task about to start (running false),
+	 * whether a Budget's cap is reached; for a running one, whether its
+	 * usage so far crossed a Budget or its spec.maxCostUSD.  true with
+	 * the reason in msg. */
+	bool (*budget)(void *b, json_object *task, bool running, char *msg, size_t n);
 	/* Periodic chores: orphaned runs, metrics.  May be NULL. */
 	void (*housekeeping)(void *b, struct ctl *c);
 	/* Create the run before recording Running (Kubernetes: a restart in

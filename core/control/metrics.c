@@ -89,6 +89,15 @@ struct metrics {
 	int64_t last_refresh_ms; /* controller thread only */
 	metrics_handler_fn handler; /* set before listening, then read-only */
 	void *handler_ctx;
+	/* metrics_series(): labelled values of other modules (spawners) */
+	struct series { char *family, *help, *type, *labels; double v; } *series;
+	size_t n_series;
+	/* metrics_route(): one POST route (webhooks), its handler's context */
+	char *route_prefix;
+	size_t (*route_cap)(void *ctx, const char *url);
+	unsigned (*route_fn)(void *ctx, const struct metrics_request *rq, char **reply);
+	void *route_ctx;
+	struct upload *uploads; /* route bodies being read, under lock */
 };
 
 static void hist_init(struct histogram *h, const double *bounds, size_t n)
@@ -146,6 +155,14 @@ void metrics_free(struct metrics *m)
 		free(m->egress[i].agent);
 	}
 	free(m->egress);
+	for (size_t i = 0; i < m->n_series; i++) {
+		free(m->series[i].family);
+		free(m->series[i].help);
+		free(m->series[i].type);
+		free(m->series[i].labels);
+	}
+	free(m->series);
+	free(m->route_prefix);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -632,6 +649,14 @@ static void render_locked(struct metrics *m, struct buf *b)
 		put_double(b, m->drivers[i].cost_usd);
 		buf_puts(b, "\n");
 	}
+	for (size_t i = 0; i < m->n_series; i++) {
+		struct series *x = &m->series[i];
+		if (!i || strcmp(m->series[i - 1].family, x->family))
+			put_header(b, x->family, x->type, x->help);
+		buf_printf(b, "%s{%s} ", x->family, x->labels);
+		put_double(b, x->v);
+		buf_puts(b, "\n");
+	}
 }
 
 char *metrics_render(struct metrics *m)
@@ -692,17 +717,20 @@ static bool has_arg(struct MHD_Connection *c, const char *key)
 	return a.seen;
 }
 
+static enum MHD_Result on_route(struct metrics *m, struct MHD_Connection *c, const char *url,
+				const char *method, const char *data, size_t *size, void **con_cls);
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
 	struct metrics *m = cls;
 	(void)version;
+	if (m->route_prefix && !strncmp(url, m->route_prefix, strlen(m->route_prefix)))
+		return on_route(m, c, url, method, upload_data, upload_data_size, con_cls);
 	if (m->handler && strcmp(url, "/metrics") && strcmp(url, "/healthz") && strcmp(url, "/readyz"))
 		return (enum MHD_Result)m->handler(m->handler_ctx, c, url, method, upload_data,
 						   upload_data_size, con_cls);
-	(void)upload_data;
-	(void)con_cls;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
 		*upload_data_size = 0; /* ignore any body */
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, TEXT,
@@ -818,6 +846,9 @@ void metrics_set_handler(struct metrics *m, metrics_handler_fn fn, void *ctx)
 	m->handler_ctx = ctx;
 }
 
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe);
+
 int metrics_listen(struct metrics *m, const char *addr, char *err, size_t errlen)
 {
 	if (!m)
@@ -850,6 +881,7 @@ int metrics_listen(struct metrics *m, const char *addr, char *err, size_t errlen
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
 		MHD_OPTION_END);
 	int saved = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -865,4 +897,148 @@ int metrics_listen(struct metrics *m, const char *addr, char *err, size_t errlen
 	pthread_mutex_unlock(&m->lock);
 	(void)sl;
 	return 0;
+}
+
+/* ---- other modules' series and route ---------------------------------- */
+
+void metrics_series(struct metrics *m, const char *family, const char *type, const char *help,
+		    const char *k1, const char *v1, const char *k2, const char *v2, double v,
+		    bool add)
+{
+	if (!m)
+		return;
+	struct buf l;
+	buf_init(&l, 0);
+	const char *ks[] = { k1, k2 }, *vs[] = { v1, v2 };
+	for (int i = 0; i < 2; i++) {
+		if (!ks[i])
+			continue;
+		buf_printf(&l, "%s%s=\"", l.len ? "," : "", ks[i]);
+		char *lv = label_value(vs[i] ? vs[i] : "");
+		put_label(&l, lv);
+		free(lv);
+		buf_puts(&l, "\"");
+	}
+	char *labels = buf_steal(&l);
+	pthread_mutex_lock(&m->lock);
+	size_t at = m->n_series, same = 0;
+	for (size_t i = 0; i < m->n_series; i++) {
+		if (strcmp(m->series[i].family, family))
+			continue;
+		at = i + 1; /* after the family's last series: one header each */
+		same++;
+		if (!strcmp(m->series[i].labels, labels)) {
+			m->series[i].v = add ? m->series[i].v + v : v;
+			goto out;
+		}
+	}
+	if (same >= METRICS_MAX_AGENTS)
+		goto out; /* bounded: a flood of names adds nothing */
+	m->series = xrealloc(m->series, (m->n_series + 1) * sizeof(*m->series));
+	memmove(m->series + at + 1, m->series + at, (m->n_series - at) * sizeof(*m->series));
+	m->series[at] = (struct series){ xstrdup(family), xstrdup(help), xstrdup(type), labels, v };
+	labels = NULL;
+	m->n_series++;
+out:
+	pthread_mutex_unlock(&m->lock);
+	free(labels);
+}
+
+void metrics_route(struct metrics *m, const char *prefix,
+		   size_t (*cap)(void *ctx, const char *url),
+		   unsigned (*fn)(void *ctx, const struct metrics_request *rq, char **reply), void *ctx)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	free(m->route_prefix);
+	m->route_prefix = prefix ? xstrdup(prefix) : NULL;
+	m->route_cap = cap;
+	m->route_fn = fn;
+	m->route_ctx = ctx;
+	pthread_mutex_unlock(&m->lock);
+}
+
+const char *metrics_request_header(const struct metrics_request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+/* A request body on its way in (the connection's con_cls).  Other
+ * handlers (the dashboard) keep their own things in con_cls: only an
+ * upload on m->uploads is ours to free. */
+struct upload {
+	struct upload *next;
+	struct buf body;
+	bool over; /* more than the route's cap: discarded, answered 413 */
+};
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct metrics *m = cls;
+	(void)c;
+	(void)toe;
+	if (!*con_cls)
+		return;
+	pthread_mutex_lock(&m->lock);
+	struct upload **pp = &m->uploads;
+	while (*pp && *pp != *con_cls)
+		pp = &(*pp)->next;
+	struct upload *u = *pp;
+	if (u)
+		*pp = u->next;
+	pthread_mutex_unlock(&m->lock);
+	if (u) {
+		buf_free(&u->body);
+		free(u);
+		*con_cls = NULL;
+	}
+}
+
+/* The route's handler on a whole body, or (body NULL) on one over cap. */
+static enum MHD_Result route_call(struct metrics *m, struct MHD_Connection *c, const char *url,
+				  const char *method, const struct buf *body, size_t cap)
+{
+	struct metrics_request rq = { method, url, body && body->data ? body->data : "",
+				      body ? body->len : 0, c, body ? 0 : cap };
+	char *text = NULL;
+	unsigned status = m->route_fn(m->route_ctx, &rq, &text);
+	return reply(c, status, TEXT, text ? text : xstrdup("\n"));
+}
+
+/* POST under the route's prefix: the body is read up to the route's cap
+ * for this URL (more: 413, the rest discarded unread into memory), then
+ * the handler answers.  The handler runs in the HTTP thread. */
+static enum MHD_Result on_route(struct metrics *m, struct MHD_Connection *c, const char *url,
+				const char *method, const char *data, size_t *size, void **con_cls)
+{
+	struct upload *u = *con_cls;
+	if (!u) {
+		if (strcmp(method, MHD_HTTP_METHOD_POST))
+			return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, TEXT,
+				     xasprintf("method %.16s not allowed: use POST\n", method));
+		size_t cap = m->route_cap(m->route_ctx, url);
+		if (!cap)
+			return reply(c, MHD_HTTP_NOT_FOUND, TEXT, xstrdup("no such hook\n"));
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > cap)
+			return route_call(m, c, url, method, NULL, cap);
+		u = xcalloc(1, sizeof(*u));
+		buf_init(&u->body, cap);
+		pthread_mutex_lock(&m->lock);
+		u->next = m->uploads;
+		m->uploads = u;
+		pthread_mutex_unlock(&m->lock);
+		*con_cls = u;
+		return MHD_YES;
+	}
+	if (*size) {
+		if (!u->over && buf_append(&u->body, data, *size) < 0)
+			u->over = true;
+		*size = 0;
+		return MHD_YES;
+	}
+	return route_call(m, c, url, method, u->over ? NULL : &u->body, u->body.cap);
 }

@@ -134,6 +134,31 @@ void metrics_set_api(struct metrics *m, unsigned long errors, unsigned long retr
 /* Add `n` to paddock_plugin_load_failures_total. */
 void metrics_plugin_failures(struct metrics *m, long n);
 
+/* A series of another module (spawners, budgets): family{k1="v1",k2="v2"}
+ * set to v, or incremented by v when `add`; k2 may be NULL.  At most
+ * METRICS_MAX_AGENTS series per family (the rest is dropped).  Strings
+ * borrowed, copied. */
+void metrics_series(struct metrics *m, const char *family, const char *type, const char *help,
+		    const char *k1, const char *v1, const char *k2, const char *v2, double v,
+		    bool add);
+
+/* One POST route of another module (the webhooks of Spawners): requests
+ * whose path starts with `prefix` go to fn, in the HTTP thread.  cap(url)
+ * gives the most body bytes for that path (0: 404 at once); for a larger
+ * body fn is called without it (too_large set) and should answer 413.  fn returns the HTTP status and
+ * sets *reply (owned, text, may stay NULL).  Strings borrowed for the call. */
+struct metrics_request {
+	const char *method, *url;
+	const char *body; /* NUL-terminated, len bytes */
+	size_t len;
+	void *conn;       /* for metrics_request_header() */
+	size_t too_large; /* the body was over this cap: not read; answer 413 */
+};
+const char *metrics_request_header(const struct metrics_request *rq, const char *name);
+void metrics_route(struct metrics *m, const char *prefix,
+		   size_t (*cap)(void *ctx, const char *url),
+		   unsigned (*fn)(void *ctx, const struct metrics_request *rq, char **reply), void *ctx);
+
 /* Render /metrics into an owned NUL-terminated string (tests, debugging);
  * NULL if it would exceed METRICS_BODY_MAX. */
 char *metrics_render(struct metrics *m);

@@ -176,6 +176,11 @@ static void decide_ended(const struct rec_input *in, struct rec_decision *out)
 		    lost ? "lost" : ex);
 		return;
 	}
+	if (str_eq(in->run_end_reason, "BudgetExceeded")) {
+		say(out, REC_SET_PHASE, REC_FAILED, "BudgetExceeded", "stopped (%s): %s", ex,
+		    nz(in->budget_exceeded, "its usage crossed a budget"));
+		return;
+	}
 	if (rec_is_limit_reason(in->run_end_reason)) {
 		say(out, REC_SET_PHASE, REC_FAILED, in->run_end_reason, "%s: the run was killed (%s)",
 		    nz(in->run_end_message, "a resource limit was exceeded"), ex);
@@ -223,6 +228,11 @@ static void decide_running(const struct rec_input *in, struct rec_decision *out)
 	/* ACTIVE, or NONE: started but not yet observed. */
 	if (in->stop_requested) {
 		say(out, REC_KILL, REC_RUNNING, "Stopped", "stop requested: killing the run");
+		return;
+	}
+	if (in->budget_exceeded && in->run == REC_RUN_ACTIVE) {
+		say(out, REC_KILL, REC_RUNNING, "BudgetExceeded", "%s: stopping the run",
+		    in->budget_exceeded);
 		return;
 	}
 	say(out, REC_NOOP, REC_RUNNING, "Running", "%s",
@@ -288,6 +298,11 @@ static void decide_before(const struct rec_input *in, struct rec_decision *out)
 		go(out, in, REC_WAITING, "WaitingForDependencies",
 		   "waiting for %zu of %zu dependencies to succeed",
 		   in->deps_total - in->deps_succeeded, in->deps_total);
+		return;
+	}
+	if (in->budget_hold) {
+		say(out, REC_SET_PHASE, REC_QUEUED, "BudgetExhausted", "%s", in->budget_hold);
+		out->requeue_after_ms = REC_BUDGET_RECHECK_MS;
 		return;
 	}
 	if (in->agent_max > 0 && in->agent_running >= in->agent_max) {

@@ -81,7 +81,18 @@ struct rec_input {
 				     * limit ("OOMKilled", "PidsLimitReached",
 				     * "DiskQuotaExceeded"), or NULL */
 	const char *run_end_message; /* with a limit: which one and by how much, or NULL */
+
+	/* Budgets (docs/budgets.md), from the caller: before a start, why a
+	 * cap is reached (the task waits Queued, BudgetExhausted); while it
+	 * runs, why its usage so far crossed a budget or its own
+	 * spec.maxCostUSD (the run is stopped, BudgetExceeded).  NULL: fine. */
+	const char *budget_hold;
+	const char *budget_exceeded;
 };
+
+/* How often a task held by a budget is looked at again (a window rolls
+ * over without any event). */
+#define REC_BUDGET_RECHECK_MS 5000
 
 enum rec_action {
 	REC_NOOP = 0,   /* nothing to do; status may still be refreshed from reason/message */

@@ -26,6 +26,7 @@ struct tag {
 	size_t lit_len;
 	char dep[TMPL_NAME_MAX + 1];
 	char key[TMPL_NAME_MAX + 1];
+	bool event;               /* event.PATH or schedule.PATH: dep is the root */
 };
 
 static const char HINT[] =
@@ -82,10 +83,31 @@ static int tag_error(const char *in, size_t start, size_t end, char *err, size_t
 	return errf(err, errlen, -EINVAL, "%s at %s: %s: %s", s, w, what, HINT);
 }
 
+/* "event.PATH" / "schedule.PATH" (len bytes at e): root into t->dep,
+ * PATH into t->key. */
+static int split_event(const char *e, size_t len, struct tag *t)
+{
+	static const char *const roots[] = { "event", "schedule" };
+	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
+		size_t n = strlen(roots[i]);
+		if (len <= n + 1 || memcmp(e, roots[i], n) || e[n] != '.')
+			continue;
+		if (len - n - 1 > TMPL_NAME_MAX)
+			return -2;
+		snprintf(t->dep, sizeof(t->dep), "%s", roots[i]);
+		memcpy(t->key, e + n + 1, len - n - 1);
+		t->key[len - n - 1] = '\0';
+		t->event = true;
+		return 0;
+	}
+	return -1;
+}
+
 /* Split "deps.NAME.results.KEY" (len bytes at e) into t->dep and t->key. */
 static int split_ref(const char *e, size_t len, struct tag *t)
 {
 	static const char pre[] = "deps.", mid[] = ".results.";
+	t->event = false;
 	if (len <= sizeof(pre) - 1 || memcmp(e, pre, sizeof(pre) - 1) != 0)
 		return -1;
 	const char *name = e + sizeof(pre) - 1;
@@ -105,8 +127,10 @@ static int split_ref(const char *e, size_t len, struct tag *t)
 	return -1;
 }
 
-/* Parse the tag whose "{{" is at in[pos]. */
-static int parse_tag(const char *in, size_t pos, struct tag *t, char *err, size_t errlen)
+/* Parse the tag whose "{{" is at in[pos]; `events`: event.PATH and
+ * schedule.PATH are references too. */
+static int parse_tag_as(const char *in, size_t pos, bool events, struct tag *t, char *err,
+			size_t errlen)
 {
 	size_t i = pos + 2;
 	t->start = pos;
@@ -127,6 +151,8 @@ static int parse_tag(const char *in, size_t pos, struct tag *t, char *err, size_
 			i++;
 		t->kind = TAG_REF;
 		int r = e == i ? -1 : split_ref(in + e, i - e, t);
+		if (r == -1 && events && e != i)
+			r = split_event(in + e, i - e, t);
 		if (r < 0) {
 			/* Report the whole tag if it is closed at all. */
 			const char *close = strstr(in + pos + 2, "}}");
@@ -155,6 +181,11 @@ static int parse_tag(const char *in, size_t pos, struct tag *t, char *err, size_
 	return 0;
 }
 
+static int parse_tag(const char *in, size_t pos, struct tag *t, char *err, size_t errlen)
+{
+	return parse_tag_as(in, pos, false, t, err, errlen);
+}
+
 static int lookup_error(const char *in, const struct tag *t, int rc, const char *avail,
 			char *err, size_t errlen)
 {
@@ -172,60 +203,77 @@ static int lookup_error(const char *in, const struct tag *t, int rc, const char 
 	return errf(err, errlen, rc, "%s at %s: lookup failed: %s", s, w, strerror(-rc));
 }
 
-int tmpl_render(const char *in, tmpl_lookup_fn lookup, void *ctx, size_t max_out, char **out,
-		char *err, size_t errlen)
+/* What a render does with a tag: append its text to b, or fail (an error
+ * already in err, or -E2BIG for "too big"). */
+typedef int (*tag_fn)(void *ctx, const char *in, const struct tag *t, struct buf *b, char *err,
+		      size_t errlen);
+
+/* The text between tags copied, each tag handed to fn; `events`: see
+ * parse_tag_as; `what` names the result in the too-big message. */
+static int render(const char *in, bool events, tag_fn fn, void *ctx, size_t max_out,
+		  const char *what, const char *fix, char **out, char *err, size_t errlen)
 {
 	struct buf b;
 	struct tag t;
 	size_t pos = 0;
 	int rc = 0;
 
-	if (!in || !lookup || !out)
-		return errf(err, errlen, -EINVAL, "tmpl_render: missing argument");
-	if (!max_out)
-		max_out = TMPL_DEFAULT_MAX;
-	buf_init(&b, max_out);
+	buf_init(&b, max_out ? max_out : TMPL_DEFAULT_MAX);
 	for (;;) {
 		const char *open = strstr(in + pos, "{{");
 		size_t upto = open ? (size_t)(open - in) : strlen(in);
 		rc = buf_append(&b, in + pos, upto - pos);
 		if (rc < 0 || !open)
 			break;
-		rc = parse_tag(in, upto, &t, err, errlen);
-		if (rc < 0)
+		if ((rc = parse_tag_as(in, upto, events, &t, err, errlen)) < 0)
 			goto out;
-		if (t.kind == TAG_LIT) {
-			rc = buf_append(&b, t.lit, t.lit_len);
-		} else {
-			const char *v = NULL;
-			char avail[256] = "";
-			rc = lookup(ctx, t.dep, t.key, &v, avail, sizeof(avail));
-			if (rc == 0 && !v)
-				rc = -ENODATA;
-			if (rc < 0) {
-				avail[sizeof(avail) - 1] = '\0';
-				rc = lookup_error(in, &t, rc, avail, err, errlen);
-				goto out;
-			}
-			rc = buf_puts(&b, v);
-		}
-		if (rc < 0)
+		if ((rc = fn(ctx, in, &t, &b, err, errlen)) < 0)
 			break;
 		pos = t.end;
 	}
 	if (rc == -E2BIG) {
-		rc = errf(err, errlen, -E2BIG,
-			  "rendered prompt is over %zu bytes: shorten the prompt or the "
-			  "referenced results",
-			  max_out);
+		rc = errf(err, errlen, -E2BIG, "%s is over %zu bytes: %s", what, b.cap, fix);
 		goto out;
 	}
-	if (rc < 0)
-		goto out;
-	*out = buf_steal(&b);
+	if (rc == 0)
+		*out = buf_steal(&b);
 out:
 	buf_free(&b);
 	return rc;
+}
+
+struct deps_ctx {
+	tmpl_lookup_fn lookup;
+	void *ctx;
+};
+
+static int deps_tag(void *vctx, const char *in, const struct tag *t, struct buf *b, char *err,
+		    size_t errlen)
+{
+	struct deps_ctx *d = vctx;
+	if (t->kind == TAG_LIT)
+		return buf_append(b, t->lit, t->lit_len);
+	const char *v = NULL;
+	char avail[256] = "";
+	int rc = d->lookup(d->ctx, t->dep, t->key, &v, avail, sizeof(avail));
+	if (rc == 0 && !v)
+		rc = -ENODATA;
+	if (rc < 0) {
+		avail[sizeof(avail) - 1] = '\0';
+		rc = lookup_error(in, t, rc, avail, err, errlen);
+		return rc == -E2BIG ? -EIO : rc; /* not "too big" */
+	}
+	return buf_puts(b, v);
+}
+
+int tmpl_render(const char *in, tmpl_lookup_fn lookup, void *ctx, size_t max_out, char **out,
+		char *err, size_t errlen)
+{
+	if (!in || !lookup || !out)
+		return errf(err, errlen, -EINVAL, "tmpl_render: missing argument");
+	struct deps_ctx d = { lookup, ctx };
+	return render(in, false, deps_tag, &d, max_out, "rendered prompt",
+		      "shorten the prompt or the referenced results", out, err, errlen);
 }
 
 int tmpl_refs(const char *in, tmpl_ref_fn cb, void *ctx, char *err, size_t errlen)
@@ -290,4 +338,48 @@ int tmpl_check_deps(const char *in, const char *const *deps, size_t n, char *err
 {
 	struct check_ctx c = { in, deps, deps ? n : 0, err, errlen };
 	return tmpl_refs(in, check_one, &c, err, errlen);
+}
+
+/* v with every "{{" written as {{ "{{" }}: literal under tmpl_render. */
+static int put_escaped(struct buf *b, const char *v)
+{
+	int rc = 0;
+	for (const char *o; rc == 0 && (o = strstr(v, "{{")); v = o + 2) {
+		rc = buf_append(b, v, (size_t)(o - v));
+		if (rc == 0)
+			rc = buf_puts(b, "{{ \"{{\" }}");
+	}
+	return rc < 0 ? rc : buf_puts(b, v);
+}
+
+struct event_ctx {
+	tmpl_event_fn fn;
+	void *ctx;
+};
+
+static int event_tag(void *vctx, const char *in, const struct tag *t, struct buf *b, char *err,
+		     size_t errlen)
+{
+	struct event_ctx *e = vctx;
+	if (t->kind != TAG_REF || !t->event) /* deps and literals: for the Task's own pass */
+		return buf_append(b, in + t->start, t->end - t->start);
+	char *v = NULL;
+	int rc = e->fn(e->ctx, t->dep, t->key, &v);
+	if (rc == 0)
+		rc = put_escaped(b, v ? v : "");
+	else
+		rc = errf(err, errlen, rc == -E2BIG ? -EIO : rc, "{{ %s.%s }}: %s", t->dep, t->key,
+			  strerror(-rc));
+	free(v);
+	return rc;
+}
+
+int tmpl_render_event(const char *in, tmpl_event_fn fn, void *ctx, size_t max_out, char **out,
+		      char *err, size_t errlen)
+{
+	if (!in || !fn || !out)
+		return errf(err, errlen, -EINVAL, "tmpl_render_event: missing argument");
+	struct event_ctx e = { fn, ctx };
+	return render(in, true, event_tag, &e, max_out, "rendered text", "shorten the template", out,
+		      err, errlen);
 }

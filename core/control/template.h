@@ -59,4 +59,18 @@ int tmpl_refs(const char *in, tmpl_ref_fn cb, void *ctx, char *err, size_t errle
 int tmpl_check_deps(const char *in, const char *const *deps, size_t n, char *err,
 		    size_t errlen);
 
+/*
+ * A Spawner's template (docs/triggers.md): {{ event.PATH }} and
+ * {{ schedule.PATH }} are resolved through fn(ctx, root, path, &value):
+ * root "event" or "schedule", *value owned (NULL or "" for nothing),
+ * 0 or a negative errno that aborts.  Values are written so that
+ * tmpl_render() later reads them literally (every "{{" of a value becomes
+ * {{ "{{" }}): an issue's text never becomes a tag.  deps references and
+ * literal tags are copied as written, for the Task's own pass.  Errors
+ * and *out as tmpl_render().
+ */
+typedef int (*tmpl_event_fn)(void *ctx, const char *root, const char *path, char **value);
+int tmpl_render_event(const char *in, tmpl_event_fn fn, void *ctx, size_t max_out, char **out,
+		      char *err, size_t errlen);
+
 #endif

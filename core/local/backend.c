@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 #include "local/backend.h"
+#include "local/budget.h"
+#include "local/schedule.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -677,7 +679,9 @@ static int op_kill(void *b, json_object *task, const char *reason)
 	int live = local_observe(run_dir, &obs) == 0 && obs.state == LOCAL_RUNNING;
 	local_obs_free(&obs);
 	if (live)
-		(void)local_stop(run_dir, str_eq(reason, "Timeout") ? LOCAL_STOP_TIMEOUT : LOCAL_STOP_USER);
+		(void)local_stop(run_dir, str_eq(reason, "Timeout")	   ? LOCAL_STOP_TIMEOUT :
+					  str_eq(reason, "BudgetExceeded") ? LOCAL_STOP_BUDGET :
+									     LOCAL_STOP_USER);
 	free(run_dir);
 	return live;
 }
@@ -781,6 +785,10 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 			rt->last_run_poll_ms = now;
 		unsigned long before = ctl_queue_len(rt->ctl);
 		(void)poll_changes(rt, runs);
+		if (runs) {
+			local_budget_poll(rt); /* usage so far: budgets act on each update */
+			local_schedule_tick(rt);
+		}
 		if (ctl_queue_len(rt->ctl) > before || now >= end)
 			return true;
 		usleep(5 * 1000);
@@ -910,6 +918,7 @@ static const struct ctl_backend local_ops = {
 	.remove = op_remove,
 	.write_status = op_write_status,
 	.wait = op_wait,
+	.budget = local_budget,
 	.housekeeping = op_housekeeping,
 	.start_first = false,
 };

@@ -243,9 +243,15 @@ struct local_obs {
 int local_observe(const char *run_dir, struct local_obs *o);
 void local_obs_free(struct local_obs *o); /* NULL-safe */
 
-/* Ask the supervisor to end the run, recording `reason` (LOCAL_STOP_* ).
+/* Ask the supervisor to end the run, recording `reason` (LOCAL_STOP_* :
+ * end reason "Stopped", "Timeout", "BudgetExceeded").
  * 0 if asked or already exited, -ENOENT if never started, -ESRCH if lost. */
-enum { LOCAL_STOP_USER = 1, LOCAL_STOP_TIMEOUT = 2 };
+enum { LOCAL_STOP_USER = 1, LOCAL_STOP_TIMEOUT = 2, LOCAL_STOP_BUDGET = 3 };
+
+/* run_dir/usage.json: the driver's usage so far ({"inputTokens",
+ * "outputTokens", "costUSD"}, unknown ones absent), rewritten atomically
+ * by the supervisor whenever a line changes it (ABI 1.1 parser_peek). */
+#define LOCAL_USAGE_FILE "usage.json"
 int local_stop(const char *run_dir, int reason);
 
 /* Remove run_dir.  -EBUSY while the run is running. */

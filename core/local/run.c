@@ -1177,8 +1177,9 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 			while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				if (si.ssi_signo == SIGCHLD)
 					continue;
-				bool timeout = si.ssi_code == SI_QUEUE && si.ssi_int == LOCAL_STOP_TIMEOUT;
-				begin_kill(&u, timeout ? "Timeout" : "Stopped");
+				int why = si.ssi_code == SI_QUEUE ? si.ssi_int : LOCAL_STOP_USER;
+				begin_kill(&u, why == LOCAL_STOP_TIMEOUT  ? "Timeout" :
+					       why == LOCAL_STOP_BUDGET ? "BudgetExceeded" : "Stopped");
 			}
 		}
 		no_children = reap(&u);

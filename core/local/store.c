@@ -62,6 +62,22 @@ static const char *const migrations[] = {
 	"CREATE INDEX objects_rv ON objects (kind, rv);"
 	"CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 	"INSERT INTO counters (name, value) VALUES ('rv', 0);",
+	/* 2 -> 3: what Spawners received (docs/triggers.md).  An event id
+	 * accepted or filtered once is never taken again: the partial unique
+	 * index is what makes intake exactly once. */
+	"CREATE TABLE deliveries ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  ns TEXT NOT NULL,"
+	"  spawner TEXT NOT NULL,"
+	"  event_id TEXT,"
+	"  event TEXT,"
+	"  time_ms INTEGER NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  task TEXT,"
+	"  detail TEXT);"
+	"CREATE UNIQUE INDEX deliveries_once ON deliveries (ns, spawner, event_id)"
+	"  WHERE outcome IN ('accepted', 'filtered');"
+	"CREATE INDEX deliveries_spawner ON deliveries (ns, spawner, id);",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -326,27 +342,26 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	s = xcalloc(1, sizeof(*s));
 	s->path = xasprintf("%s/%s", dir, STORE_DB_NAME);
 	/* Create the file ourselves so its mode never depends on the umask;
-	 * SQLite gives -wal and -shm the mode of the database file.  Only
-	 * when it is absent: closing any descriptor of the database drops
-	 * every POSIX lock this process holds on it (fcntl semantics), so a
-	 * second store opened in a process (the dashboard's, beside the
-	 * controller's) would drop the first one's SHARED lock, and another
-	 * process closing the last connection it sees would delete the WAL
-	 * under it. */
-	if (lstat(s->path, &st) < 0) {
-		int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST) {
-			rc = errf(err, errlen, -errno, "store %s: %s", s->path, strerror(errno));
-			goto fail;
-		}
-		if (fd >= 0)
-			close(fd); /* new: nobody holds a lock on it yet */
+	 * SQLite gives -wal and -shm the mode of the database file.  An
+	 * existing file is never opened here: closing a descriptor of it
+	 * would drop the POSIX locks of every SQLite connection this process
+	 * has on it (the controller's second connection, local/intake.c, the
+	 * dashboard's), and
+	 * another process could then take the WAL for unused and remove it. */
+	int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST) {
+		rc = errf(err, errlen, -errno, "store %s: %s", s->path, strerror(errno));
+		goto fail;
 	}
-	if (lstat(s->path, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if ((fd >= 0 ? fstat(fd, &st) : lstat(s->path, &st)) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
 		rc = errf(err, errlen, -EINVAL, "store %s: not a regular file", s->path);
 		goto fail;
 	}
-	rc = check_private(s->path, -1, "store", 0600, err, errlen);
+	rc = check_private(s->path, fd, "store", 0600, err, errlen);
+	if (fd >= 0)
+		close(fd);
 	if (rc < 0)
 		goto fail;
 	static const char *const sides[] = { "-wal", "-shm" };
@@ -1251,4 +1266,115 @@ int store_configmap_get(struct store *s, const char *ns, const char *name,
 	row_free(&r);
 	*out = o;
 	return 0;
+}
+
+/* ---- deliveries to Spawners ------------------------------------------- */
+
+/* Records of outcomes that protect nothing (duplicate, rejected) kept
+ * per Spawner: the newest ones. */
+#define DELIVERY_NOISE_KEEP 200
+
+/* A statement on one Spawner's deliveries: ?1 ns, ?2 spawner bound. */
+static int prep_spawner(struct store *s, const char *sql, const char *ns, const char *spawner,
+			sqlite3_stmt **st)
+{
+	int rc = prep(s, sql, st, NULL, 0);
+	if (rc == 0) {
+		bind_text(*st, 1, ns);
+		bind_text(*st, 2, spawner);
+	}
+	return rc;
+}
+
+int store_delivery_seen(struct store *s, const char *ns, const char *spawner, const char *id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep_spawner(s,
+			      "SELECT 1 FROM deliveries WHERE ns = ? AND spawner = ? AND event_id = ? AND outcome IN ('accepted', 'filtered')",
+			      ns, spawner, &st);
+	if (rc < 0)
+		return rc;
+	bind_text(st, 3, id);
+	int r = sqlite3_step(st);
+	rc = r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : db_err(s, r, NULL, 0, "select delivery");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_delivery_add(struct store *s, const struct store_delivery *d, char *err, size_t errlen)
+{
+	bool own;
+	int rc = tx_begin(s, &own, err, errlen);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	rc = prep(s,
+		  "INSERT INTO deliveries (ns, spawner, event_id, event, time_ms, outcome, task, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		  &st, err, errlen);
+	if (rc == 0) {
+		bind_text(st, 1, d->ns);
+		bind_text(st, 2, d->spawner);
+		bind_text(st, 3, d->id);
+		bind_text(st, 4, d->event);
+		sqlite3_bind_int64(st, 5, d->time_ms ? d->time_ms : now_wall_ms());
+		bind_text(st, 6, d->outcome);
+		bind_text(st, 7, d->task);
+		bind_text(st, 8, d->detail);
+		int r = sqlite3_step(st);
+		if ((r & 0xff) == SQLITE_CONSTRAINT)
+			rc = errf(err, errlen, -EEXIST, "event %s was taken already", d->id ? d->id : "");
+		else if (r != SQLITE_DONE)
+			rc = db_err(s, r, err, errlen, "insert delivery");
+		sqlite3_finalize(st);
+	}
+	if (rc == 0 && !str_eq(d->outcome, "accepted") && !str_eq(d->outcome, "filtered") &&
+	    (rc = prep(s,
+		       "DELETE FROM deliveries WHERE ns = ?1 AND spawner = ?2 AND outcome NOT IN ('accepted', 'filtered') AND id <= (SELECT id FROM deliveries WHERE ns = ?1 AND spawner = ?2 AND outcome NOT IN ('accepted', 'filtered') ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+		       &st, err, errlen)) == 0) {
+		bind_text(st, 1, d->ns);
+		bind_text(st, 2, d->spawner);
+		sqlite3_bind_int(st, 3, DELIVERY_NOISE_KEEP);
+		int r = sqlite3_step(st);
+		if (r != SQLITE_DONE)
+			rc = db_err(s, r, err, errlen, "prune deliveries");
+		sqlite3_finalize(st);
+	}
+	return tx_end(s, own, rc, err, errlen);
+}
+
+int store_deliveries(struct store *s, const char *ns, const char *spawner, size_t last,
+		     store_delivery_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep_spawner(s,
+			      "SELECT * FROM (SELECT id, event_id, event, time_ms, outcome, task, detail FROM deliveries WHERE ns = ? AND spawner = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+			      ns, spawner, &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 3, (int64_t)last);
+	int r = SQLITE_DONE;
+	while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_delivery d = { .ns = ns, .spawner = spawner, .id = col_text(st, 1),
+					    .event = col_text(st, 2), .time_ms = sqlite3_column_int64(st, 3),
+					    .outcome = col_text(st, 4), .task = col_text(st, 5),
+					    .detail = col_text(st, 6) };
+		rc = cb(&d, ctx);
+	}
+	if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = db_err(s, r, NULL, 0, "select deliveries");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+long store_delivery_count(struct store *s, const char *ns, const char *spawner, const char *outcome)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep_spawner(s, "SELECT count(*) FROM deliveries WHERE ns = ? AND spawner = ? AND outcome = ?",
+			      ns, spawner, &st);
+	if (rc < 0)
+		return rc;
+	bind_text(st, 3, outcome);
+	long n = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : -EIO;
+	sqlite3_finalize(st);
+	return n;
 }

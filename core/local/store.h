@@ -44,7 +44,7 @@
 struct store;
 
 #define STORE_DB_NAME "paddock.db"
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* $PADDOCK_STATE_DIR, else /var/lib/paddock for root, else
  * $XDG_STATE_HOME/paddock or ~/.local/state/paddock.  Borrowed (static). */
@@ -160,6 +160,32 @@ int store_secret_get(struct store *s, const char *ns, const char *name, const ch
  * (host_object_new/add), owned.  -ENOENT with `configmap "ns/name" not found`. */
 int store_configmap_get(struct store *s, const char *ns, const char *name,
 			struct paddock_object **out, char *err, size_t errlen);
+
+/* Deliveries to Spawners (control/spawner.h): one record per delivery.
+ * An event id recorded "accepted" or "filtered" is taken for good, so
+ * recording it is what makes intake exactly once: do it in the same
+ * store_tx as the Task.  Strings borrowed. */
+struct store_delivery {
+	const char *ns, *spawner;
+	const char *id;      /* the event id; NULL for a delivery not verified */
+	const char *event;   /* GitHub's event name, or NULL */
+	int64_t time_ms;     /* 0: now */
+	const char *outcome; /* spawner_outcome_name() */
+	const char *task;    /* the Task made, or NULL */
+	const char *detail;  /* why, for people; never a secret */
+};
+/* 1 when event `id` of Spawner ns/spawner was taken, 0 if not, -errno. */
+int store_delivery_seen(struct store *s, const char *ns, const char *spawner, const char *id);
+/* Record one; -EEXIST when the id was taken meanwhile.  Duplicate and
+ * rejected records are pruned to the newest 200 per Spawner. */
+int store_delivery_add(struct store *s, const struct store_delivery *d, char *err, size_t errlen);
+/* The newest `last` records of a Spawner, oldest first; `d` borrowed for
+ * the call.  A non-zero return stops the walk and is returned. */
+typedef int (*store_delivery_cb)(const struct store_delivery *d, void *ctx);
+int store_deliveries(struct store *s, const char *ns, const char *spawner, size_t last,
+		     store_delivery_cb cb, void *ctx);
+/* Records of a Spawner with `outcome` (kept ones: see the pruning above). */
+long store_delivery_count(struct store *s, const char *ns, const char *spawner, const char *outcome);
 
 /* Cheap change detection for a polling controller: a value that changes
  * whenever another connection commits (PRAGMA data_version). */

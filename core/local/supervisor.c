@@ -310,12 +310,46 @@ struct rebuilt {
 	struct pd_config *cfg;
 	struct plugin_set *ps;
 	struct pipeline_sink sc;
+	/* usage so far (ABI 1.1 parser_peek), for budgets: NULL without */
+	void (*peek)(void *parser, struct paddock_run_result *so_far);
+	const char *run_dir; /* borrowed from the supervisor */
+	int64_t in, out;
+	double cost;
 };
+
+/* Write run_dir/usage.json when the totals changed (atomically: the
+ * controller reads it while we run). */
+static void usage_update(struct rebuilt *r)
+{
+	struct paddock_run_result u = { .size = sizeof(u), .input_tokens = -1, .output_tokens = -1,
+					.cost_usd = -1 };
+	r->peek(r->sc.parser, &u);
+	if (u.input_tokens == r->in && u.output_tokens == r->out && u.cost_usd == r->cost)
+		return;
+	r->in = u.input_tokens;
+	r->out = u.output_tokens;
+	r->cost = u.cost_usd;
+	json_object *o = json_object_new_object();
+	if (u.input_tokens >= 0)
+		json_object_object_add(o, "inputTokens", json_object_new_int64(u.input_tokens));
+	if (u.output_tokens >= 0)
+		json_object_object_add(o, "outputTokens", json_object_new_int64(u.output_tokens));
+	if (u.cost_usd >= 0)
+		json_object_object_add(o, "costUSD", json_object_new_double(u.cost_usd));
+	char *path = xasprintf("%s/" LOCAL_USAGE_FILE, r->run_dir);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (write_file_atomic(path, text, strlen(text), 0600) < 0)
+		log_warn("cannot write the usage so far", "path", path);
+	free(path);
+	json_object_put(o);
+}
 
 static void rebuilt_line(void *ctx, const char *line, size_t len)
 {
 	struct rebuilt *r = ctx;
 	pipeline_sink_line(&r->sc, line, len);
+	if (r->peek && r->sc.parser && r->run_dir)
+		usage_update(r);
 }
 
 static void rebuilt_finish(void *ctx, int exit_code, struct buf *out)
@@ -370,6 +404,10 @@ static int sink_rebuild(json_object *so, struct local_sup *u, char *err, size_t 
 		return errf(err, errlen, -ENOENT, "driver %s's parser: the driver is not enabled", driver);
 	}
 	pipeline_sink_init(&r->sc, r->cfg, r->ps, driver);
+	r->peek = PLUGIN_DRIVER_OP(plugins_driver(r->ps, driver), parser_peek);
+	r->run_dir = u->run_dir;
+	r->in = r->out = -1;
+	r->cost = -1;
 	u->sink = (struct local_sink){.ctx = r, .line = rebuilt_line, .finish = rebuilt_finish};
 	u->sink_state = r;
 	return 0;

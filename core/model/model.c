@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cron.h"
 #include "base/jsonutil.h"
 #include "base/quantity.h"
 
@@ -25,7 +26,8 @@
 
 /* ---- names --------------------------------------------------------- */
 
-static const char *const kind_names[] = { "Task", "Agent", "Secret", "ConfigMap" };
+static const char *const kind_names[] = { "Task", "Agent", "Secret", "ConfigMap", "Spawner", "Budget" };
+_Static_assert(ARRAY_SIZE(kind_names) == MODEL_N_KINDS, "one name per kind");
 static const char *const phase_names[] = { "Pending",   "Waiting", "Queued", "Running",
 					   "Succeeded", "Failed",  "Stopped" };
 
@@ -534,7 +536,8 @@ static int check_metadata(struct vctx *v, json_object *doc, enum model_kind kind
 		return rc;
 	if ((rc = get_str(v, md, "name", "metadata", true, &name)) < 0)
 		return rc;
-	bool label = kind == MODEL_TASK || kind == MODEL_AGENT;
+	bool label = kind == MODEL_TASK || kind == MODEL_AGENT || kind == MODEL_SPAWNER ||
+		     kind == MODEL_BUDGET;
 	if (label ? !model_dns1123_label(name) : !model_dns1123_subdomain(name))
 		return verr(v,
 			    "metadata.name: invalid value \"%.64s\": use lowercase letters, digits and '-'%s, at most %d characters, starting and ending with a letter or digit",
@@ -967,13 +970,29 @@ static int check_driver_type(struct vctx *v, const char *type)
 	return 0;
 }
 
+/* An optional amount of US dollars: a number >= 0 (an integer is fine). */
+static int get_money(struct vctx *v, json_object *o, const char *key, const char *path)
+{
+	char p[PATHLEN];
+	join(p, sizeof(p), path, key);
+	json_object *f = fget(o, key);
+	if (!f)
+		return 0;
+	bool num = json_object_is_type(f, json_type_double) || json_object_is_type(f, json_type_int);
+	double x = num ? json_object_get_double(f) : -1;
+	if (!num || !(x >= 0) || x > 1e9)
+		return verr(v, "%s: invalid value %.64s: use a number of US dollars such as 2.50", p,
+			    json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN));
+	return 0;
+}
+
 static int check_task(struct vctx *v, json_object *doc)
 {
 	static const char *const fields[] = { "type",	    "agentRef",	 "prompt",
 					      "credentials", "model",	 "effort",
 					      "workspace",   "contexts", "outputs",
 					      "dependsOn",   "timeout",	 "ttlSecondsAfterFinished",
-					      "stop",	     "resources", NULL };
+					      "stop",	     "resources", "maxCostUSD", NULL };
 	static const char *const ref_fields[] = { "name", "namespace", NULL };
 	json_object *spec = NULL, *ref = NULL, *md = fget(doc, "metadata");
 	const char *type = NULL, *prompt = NULL, *s = NULL;
@@ -1032,6 +1051,8 @@ static int check_task(struct vctx *v, json_object *doc)
 	if (t && timeout_seconds(t, &secs) < 0)
 		return verr(v, "spec.timeout: invalid value %.64s: use a positive duration such as 30m, 1h30m or 900 (seconds)",
 			    json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN));
+	if ((rc = get_money(v, spec, "maxCostUSD", "spec")) < 0)
+		return rc;
 	json_object *stop = fget(spec, "stop");
 	if (stop && !json_object_is_type(stop, json_type_boolean))
 		return verr(v, "spec.stop: expected a boolean, got %s: use true or false", tname(stop));
@@ -1288,6 +1309,282 @@ static int check_agent(struct vctx *v, json_object *doc)
 	return check_pod(v, spec);
 }
 
+/* ---- Spawner ------------------------------------------------------- */
+
+/* A list of non-empty strings of at most `max` bytes each. */
+static int check_str_list(struct vctx *v, json_object *o, const char *key, const char *path,
+			  size_t max, const char *hint)
+{
+	json_object *arr = NULL;
+	char p[PATHLEN];
+	join(p, sizeof(p), path, key);
+	int rc = get_arr(v, o, key, path, &arr);
+	if (rc < 0 || !arr)
+		return rc;
+	if (json_object_array_length(arr) > 64)
+		return verr(v, "%s: more than 64 items", p);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *it = json_object_array_get_idx(arr, i);
+		const char *s = json_object_get_string(it);
+		if (!json_object_is_type(it, json_type_string) || !*s || strlen(s) > max || has_ctl(s))
+			return verr(v, "%s[%zu]: invalid value %.64s: %s", p, i,
+				    json_object_to_json_string_ext(it, JSON_C_TO_STRING_PLAIN), hint);
+	}
+	return 0;
+}
+
+/* spec.webhook.filters: [{field: "a.b", values: [...]}] */
+static int check_filters(struct vctx *v, json_object *wh)
+{
+	static const char *const fields[] = { "field", "values", NULL };
+	json_object *arr = NULL;
+	int rc = get_arr(v, wh, "filters", "spec.webhook", &arr);
+	if (rc < 0 || !arr)
+		return rc;
+	if (json_object_array_length(arr) > 16)
+		return verr(v, "spec.webhook.filters: more than 16 items: combine some");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		char p[PATHLEN];
+		const char *f = NULL;
+		snprintf(p, sizeof(p), "spec.webhook.filters[%zu]", i);
+		json_object *it = json_object_array_get_idx(arr, i);
+		if ((rc = want_type(v, it, json_type_object, p, "a mapping")) < 0 ||
+		    (rc = check_fields(v, it, p, fields)) < 0 ||
+		    (rc = get_str(v, it, "field", p, true, &f)) < 0)
+			return rc;
+		if (strlen(f) > 200 || strspn(f, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(f))
+			return verr(v, "%s.field: invalid value \"%.64s\": use a dotted path into the payload such as pull_request.base.ref",
+				    p, f);
+		if (!fget(it, "values"))
+			return verr(v, "%s.values: required field is missing: list the accepted values", p);
+		if ((rc = check_str_list(v, it, "values", p, 1024, "use a string")) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int check_webhook(struct vctx *v, json_object *wh)
+{
+	static const char *const fields[] = { "type",	       "secretRef", "auth",	"events",
+					      "actions",       "commandPrefix", "filters", "idHeader",
+					      "maxBodyBytes", NULL };
+	static const char *const types[] = { "github", "generic", NULL };
+	static const char *const auths[] = { "hmac", "bearer", NULL };
+	const char *type = NULL, *auth = NULL, *s = NULL;
+	json_object *ref = NULL;
+	int rc = check_fields(v, wh, "spec.webhook", fields);
+	if (rc < 0 || (rc = get_str(v, wh, "type", "spec.webhook", false, &type)) < 0 ||
+	    (rc = check_enum(v, "spec.webhook.type", type, types, "github or generic")) < 0)
+		return rc;
+	if (!type)
+		json_object_object_add(wh, "type", json_object_new_string(type = "github"));
+	bool gh = !strcmp(type, "github");
+	if ((rc = get_obj(v, wh, "secretRef", "spec.webhook", false, &ref)) < 0)
+		return rc;
+	if (!ref)
+		return verr(v, "spec.webhook.secretRef: required field is missing: name the Secret holding the webhook secret (key webhookSecret)");
+	if ((rc = check_secret_ref(v, ref, "spec.webhook.secretRef", true, "webhookSecret")) < 0)
+		return rc;
+	if ((rc = get_str(v, wh, "auth", "spec.webhook", false, &auth)) < 0 ||
+	    (rc = check_enum(v, "spec.webhook.auth", auth, auths, "hmac or bearer")) < 0)
+		return rc;
+	if (gh && auth && strcmp(auth, "hmac"))
+		return verr(v, "spec.webhook.auth: GitHub signs deliveries (X-Hub-Signature-256): remove auth or use type generic");
+	if (!auth)
+		json_object_object_add(wh, "auth", json_object_new_string("hmac"));
+	if ((rc = check_str_list(v, wh, "events", "spec.webhook", 64,
+				 "use an event name such as issues or issue_comment")) < 0 ||
+	    (rc = check_str_list(v, wh, "actions", "spec.webhook", 64,
+				 "use an action such as opened or labeled")) < 0)
+		return rc;
+	if (!gh && (fget(wh, "events") || fget(wh, "actions")))
+		return verr(v, "spec.webhook.%s: GitHub deliveries only: use filters with type generic",
+			    fget(wh, "events") ? "events" : "actions");
+	if ((rc = get_str(v, wh, "commandPrefix", "spec.webhook", false, &s)) < 0)
+		return rc;
+	if (s && (strlen(s) > 64 || has_ctl(s) || strchr(s, ' ')))
+		return verr(v, "spec.webhook.commandPrefix: invalid value \"%.64s\": use one word such as /paddock",
+			    s);
+	if ((rc = get_str(v, wh, "idHeader", "spec.webhook", false, &s)) < 0)
+		return rc;
+	if (s && (strlen(s) > 64 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != strlen(s)))
+		return verr(v, "spec.webhook.idHeader: invalid value \"%.64s\": use a header name such as X-Delivery-Id",
+			    s);
+	int64_t max;
+	bool has;
+	if ((rc = get_int(v, wh, "maxBodyBytes", "spec.webhook", 1024, MODEL_WEBHOOK_BODY_MAX, &max,
+			  &has)) < 0)
+		return rc;
+	return check_filters(v, wh);
+}
+
+/* Prefix a check_task() message ("spec.x: ...") with the template's path. */
+static int template_err(struct vctx *v, const char *msg)
+{
+	if (!strncmp(msg, "spec", 4))
+		return verr(v, "spec.taskTemplate.%s", msg);
+	return verr(v, "spec.taskTemplate: %s", msg);
+}
+
+static int check_task_template(struct vctx *v, json_object *spec, const char *ns, const char *name)
+{
+	static const char *const fields[] = { "metadata", "spec", NULL };
+	static const char *const md_fields[] = { "labels", "annotations", NULL };
+	json_object *tt = NULL, *md = NULL, *ts = NULL;
+	int rc = get_obj(v, spec, "taskTemplate", "spec", true, &tt);
+	if (rc < 0 || (rc = check_fields(v, tt, "spec.taskTemplate", fields)) < 0 ||
+	    (rc = get_obj(v, tt, "metadata", "spec.taskTemplate", false, &md)) < 0 ||
+	    (rc = get_obj(v, tt, "spec", "spec.taskTemplate", true, &ts)) < 0)
+		return rc;
+	if (md && (rc = check_fields(v, md, "spec.taskTemplate.metadata", md_fields)) < 0)
+		return rc;
+	/* The template as the Task it makes: the same checks, the same
+	 * defaults (filled into the template), paths under taskTemplate. */
+	json_object *probe = json_object_new_object(), *pmd = json_object_new_object();
+	json_object_object_add(pmd, "name", json_object_new_string(name));
+	json_object_object_add(pmd, "namespace", json_object_new_string(ns));
+	json_object_object_add(probe, "metadata", pmd);
+	json_object_object_add(probe, "spec", json_object_get(ts));
+	if (md) {
+		json_object *l = fget(md, "labels"), *a = fget(md, "annotations");
+		if (l && json_object_is_type(l, json_type_object)) {
+			/* a templated value is checked once rendered, on the Task */
+			json_object *pl = json_object_new_object();
+			json_object_object_foreach(l, k, val) {
+				const char *sv = json_object_get_string(val);
+				bool tmpl = json_object_is_type(val, json_type_string) && strstr(sv, "{{");
+				json_object_object_add(pl, k, tmpl ? json_object_new_string("x")
+								   : json_object_get(val));
+			}
+			json_object_object_add(pmd, "labels", pl);
+		} else if (l) {
+			json_object_object_add(pmd, "labels", json_object_get(l));
+		}
+		if (a)
+			json_object_object_add(pmd, "annotations", json_object_get(a));
+	}
+	char msg[1024];
+	struct vctx inner = *v;
+	inner.err = msg;
+	inner.errlen = sizeof(msg);
+	rc = check_metadata(&inner, probe, MODEL_TASK);
+	if (rc == 0)
+		rc = check_task(&inner, probe);
+	if (rc < 0) {
+		if (!strncmp(msg, "metadata.", 9))
+			rc = verr(v, "spec.taskTemplate.%s", msg);
+		else
+			rc = template_err(v, msg);
+	}
+	json_object_put(probe);
+	return rc;
+}
+
+static int check_schedule(struct vctx *v, json_object *sc)
+{
+	static const char *const fields[] = { "cron", "timeZone", "concurrencyPolicy",
+					      "startingDeadlineSeconds", NULL };
+	static const char *const policies[] = { "Allow", "Forbid", "Replace", NULL };
+	const char *cron = NULL, *tz = NULL, *pol = NULL;
+	int rc = check_fields(v, sc, "spec.schedule", fields);
+	if (rc < 0 || (rc = get_str(v, sc, "cron", "spec.schedule", true, &cron)) < 0)
+		return rc;
+	struct cron c;
+	char e[256];
+	if (cron_parse(cron, &c, e, sizeof(e)) < 0)
+		return verr(v, "spec.schedule.cron: invalid value \"%.64s\": %s", cron, e);
+	if ((rc = get_str(v, sc, "timeZone", "spec.schedule", false, &tz)) < 0)
+		return rc;
+	if (tz && !schedule_tz_ok(tz))
+		return verr(v, "spec.schedule.timeZone: unknown time zone \"%.64s\": use an IANA name such as UTC or Europe/Berlin",
+			    tz);
+	if (!tz)
+		json_object_object_add(sc, "timeZone", json_object_new_string("UTC"));
+	if ((rc = get_str(v, sc, "concurrencyPolicy", "spec.schedule", false, &pol)) < 0 ||
+	    (rc = check_enum(v, "spec.schedule.concurrencyPolicy", pol, policies,
+			     "Allow, Forbid or Replace")) < 0)
+		return rc;
+	if (!pol)
+		json_object_object_add(sc, "concurrencyPolicy", json_object_new_string("Allow"));
+	int64_t x;
+	bool has;
+	return get_int(v, sc, "startingDeadlineSeconds", "spec.schedule", 1, INT32_MAX, &x, &has);
+}
+
+static int check_spawner(struct vctx *v, json_object *doc)
+{
+	static const char *const fields[] = { "taskTemplate", "webhook", "schedule", "suspend", NULL };
+	json_object *spec = NULL, *wh = NULL, *md = fget(doc, "metadata");
+	const char *ns = json_object_get_string(fget(md, "namespace"));
+	const char *name = json_object_get_string(fget(md, "name"));
+	int rc = get_obj(v, doc, "spec", "", true, &spec);
+	if (rc < 0 || (rc = check_fields(v, spec, "spec", fields)) < 0)
+		return rc;
+	/* Task names are NAME-<12 hex digits>: at most 63 characters. */
+	if (strlen(name) > 50)
+		return verr(v, "metadata.name: \"%.64s\" is %zu characters: a Spawner's name is at most 50 (its Tasks add 13)",
+			    name, strlen(name));
+	if ((rc = check_task_template(v, spec, ns, name)) < 0)
+		return rc;
+	json_object *susp = fget(spec, "suspend");
+	if (susp && !json_object_is_type(susp, json_type_boolean))
+		return verr(v, "spec.suspend: expected a boolean, got %s: use true or false", tname(susp));
+	json_object *sc = NULL;
+	if ((rc = get_obj(v, spec, "webhook", "spec", false, &wh)) < 0 ||
+	    (rc = get_obj(v, spec, "schedule", "spec", false, &sc)) < 0)
+		return rc;
+	if (!wh == !sc)
+		return verr(v, "spec: %s: set spec.webhook or spec.schedule",
+			    wh ? "one source per Spawner" : "a source is required");
+	return wh ? check_webhook(v, wh) : check_schedule(v, sc);
+}
+
+/* ---- Budget -------------------------------------------------------- */
+
+static int check_budget(struct vctx *v, json_object *doc)
+{
+	static const char *const fields[] = { "agentRef", "spawnerRef", "window", "rollingHours",
+					      "maxCostUSD", "maxTokens", "maxTasks", NULL };
+	static const char *const windows[] = { "day", "week", "month", NULL };
+	static const char *const ref_fields[] = { "name", NULL };
+	json_object *spec = NULL, *ar = NULL, *sr = NULL;
+	const char *w = NULL, *n = NULL;
+	int rc = get_obj(v, doc, "spec", "", true, &spec);
+	if (rc < 0 || (rc = check_fields(v, spec, "spec", fields)) < 0)
+		return rc;
+	if ((rc = get_obj(v, spec, "agentRef", "spec", false, &ar)) < 0 ||
+	    (rc = get_obj(v, spec, "spawnerRef", "spec", false, &sr)) < 0)
+		return rc;
+	if (ar && sr)
+		return verr(v, "spec: agentRef and spawnerRef are mutually exclusive: a Budget covers one Agent, one Spawner, or (neither) its namespace");
+	json_object *ref = ar ? ar : sr;
+	const char *rp = ar ? "spec.agentRef" : "spec.spawnerRef";
+	if (ref && ((rc = check_fields(v, ref, rp, ref_fields)) < 0 ||
+		    (rc = get_str(v, ref, "name", rp, true, &n)) < 0))
+		return rc;
+	if (n && !model_dns1123_label(n))
+		return verr(v, "%s.name: invalid value \"%.64s\": use the name of an %s in the Budget's namespace",
+			    rp, n, ar ? "Agent" : "Spawner");
+	if ((rc = get_str(v, spec, "window", "spec", false, &w)) < 0 ||
+	    (rc = check_enum(v, "spec.window", w, windows, "day, week or month (UTC), or set rollingHours")) < 0)
+		return rc;
+	int64_t x;
+	bool hours, has_cost = fget(spec, "maxCostUSD") != NULL, tok, tasks;
+	if ((rc = get_int(v, spec, "rollingHours", "spec", 1, 24 * 366, &x, &hours)) < 0)
+		return rc;
+	if (hours && w)
+		return verr(v, "spec.rollingHours: not with spec.window: use one of them");
+	if (!hours && !w)
+		json_object_object_add(spec, "window", json_object_new_string("day"));
+	if ((rc = get_money(v, spec, "maxCostUSD", "spec")) < 0 ||
+	    (rc = get_int(v, spec, "maxTokens", "spec", 0, INT64_MAX, &x, &tok)) < 0 ||
+	    (rc = get_int(v, spec, "maxTasks", "spec", 0, INT32_MAX, &x, &tasks)) < 0)
+		return rc;
+	if (!has_cost && !tok && !tasks)
+		return verr(v, "spec: no cap: set maxCostUSD, maxTokens or maxTasks");
+	return 0;
+}
+
 /* ---- Secret / ConfigMap -------------------------------------------- */
 
 static int check_immutable(struct vctx *v, json_object *doc)
@@ -1399,9 +1696,9 @@ int model_validate(json_object *doc, const struct model_limits *lim, enum model_
 		if (!strcmp(ks, kind_names[i]))
 			k = (int)i;
 	if (k < 0)
-		return verr(&v, "kind: unsupported value \"%.64s\": use Task, Agent, Secret or ConfigMap",
+		return verr(&v, "kind: unsupported value \"%.64s\": use Task, Agent, Spawner, Budget, Secret or ConfigMap",
 			    ks);
-	const char *want = k == MODEL_TASK || k == MODEL_AGENT ? MODEL_API_GROUP_VERSION : "v1";
+	const char *want = k == MODEL_SECRET || k == MODEL_CONFIGMAP ? "v1" : MODEL_API_GROUP_VERSION;
 	if (strcmp(api, want))
 		return verr(&v, "apiVersion: unsupported value \"%.64s\" for kind %s: use %s", api, ks,
 			    want);
@@ -1412,6 +1709,8 @@ int model_validate(json_object *doc, const struct model_limits *lim, enum model_
 	switch (k) {
 	case MODEL_TASK: rc = check_task(&v, doc); break;
 	case MODEL_AGENT: rc = check_agent(&v, doc); break;
+	case MODEL_SPAWNER: rc = check_spawner(&v, doc); break;
+	case MODEL_BUDGET: rc = check_budget(&v, doc); break;
 	case MODEL_SECRET: rc = check_secret(&v, doc); break;
 	default: rc = check_configmap(&v, doc); break;
 	}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * model/model.h - the four kinds Paddock reads: Task and Agent
+ * model/model.h - the kinds Paddock reads: Task, Agent, Spawner and Budget
  * (apiVersion paddock.dev/v1alpha1), Secret and ConfigMap (apiVersion v1).
  *
  * model_validate() checks a parsed document (manifest.h) against the
@@ -27,9 +27,11 @@
 #define MODEL_ANNOTATION_STOP "paddock.dev/stop"
 #define MODEL_DEFAULT_PROMPT_BYTES ((size_t)256 * 1024)
 
-enum model_kind { MODEL_TASK = 0, MODEL_AGENT, MODEL_SECRET, MODEL_CONFIGMAP };
+enum model_kind { MODEL_TASK = 0, MODEL_AGENT, MODEL_SECRET, MODEL_CONFIGMAP, MODEL_SPAWNER,
+		  MODEL_BUDGET };
+#define MODEL_N_KINDS 6
 
-/* "Task", "Agent", "Secret", "ConfigMap"; NULL for a bad value. */
+/* "Task", "Agent", "Secret", "ConfigMap", "Spawner", "Budget"; NULL for a bad value. */
 const char *model_kind_name(enum model_kind k);
 /* Case-sensitive, also accepts lowercase and plural ("tasks"); -1 if unknown. */
 int model_kind_parse(const char *s);
@@ -69,6 +71,14 @@ int model_validate(json_object *doc, const struct model_limits *lim, enum model_
  * Owned *out; on error err says what is wrong with the server's object. */
 int model_from_server(json_object *obj, const struct model_limits *lim, enum model_kind *kind,
 		      json_object **out, char *err, size_t errlen);
+
+/* A Spawner (docs/triggers.md): Tasks made from events.  The labels
+ * and annotation every Task it makes carries. */
+#define MODEL_LABEL_SPAWNER "paddock.dev/spawner"
+#define MODEL_ANNOTATION_EVENT "paddock.dev/event"
+/* spec.webhook.maxBodyBytes: the default and the most (GitHub's own cap). */
+#define MODEL_WEBHOOK_BODY_DEFAULT ((int64_t)1 << 20)
+#define MODEL_WEBHOOK_BODY_MAX ((int64_t)25 << 20)
 
 /* Name checks (Kubernetes rules). */
 /* The agent key of a Task document: "NS/NAME" of its agentRef (NS: the

@@ -625,6 +625,16 @@ void drv_parser_finish(void *parser, int exit_code, struct paddock_run_result *o
 		drv_finish_common(p, exit_code, out);
 }
 
+void drv_parser_peek(void *parser, struct paddock_run_result *so_far)
+{
+	const struct drv_parser *p = parser;
+	if (!p || !so_far)
+		return;
+	so_far->input_tokens = p->input_tokens;
+	so_far->output_tokens = p->output_tokens;
+	so_far->cost_usd = p->cost_usd;
+}
+
 void drv_parser_free(void *parser)
 {
 	struct drv_parser *p = parser;

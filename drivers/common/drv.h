@@ -194,6 +194,7 @@ void drv_finish_common(struct drv_parser *p, int exit_code, struct paddock_run_r
 		.parser_line = drv_parser_line,                                           \
 		.parser_finish = drv_parser_finish,                                       \
 		.parser_free = drv_parser_free,                                           \
+		.parser_peek = drv_parser_peek,                                           \
 	};                                                                                \
 	static const struct paddock_plugin desc_ = {                                      \
 		PADDOCK_PLUGIN_HEADER(PADDOCK_KIND_DRIVER),                               \
@@ -219,5 +220,7 @@ int drv_parser_new(void *inst, void **parser);
 void drv_parser_line(void *parser, const char *line, size_t len);
 void drv_parser_finish(void *parser, int exit_code, struct paddock_run_result *out);
 void drv_parser_free(void *parser);
+/* ABI 1.1: the parser's running totals (tokens, cost) into *so_far. */
+void drv_parser_peek(void *parser, struct paddock_run_result *so_far);
 
 #endif

@@ -4,13 +4,16 @@
  * $1 (and ./task.md in the workspace).  The template comes from the
  * Agent's spec.command or else drivers.exec.settings.command; the
  * entrypoint script runs it with `sh -c`.  Output is plain text: the
- * result is the last non-empty line, the outcome is the exit code.
+ * result is the last non-empty line, the outcome is the exit code.  A
+ * line "PADDOCK_USAGE input=N output=N cost=USD" (any of the three, totals
+ * so far) reports usage: the last one counts, and budgets see it at once.
  */
 #include "config.h"
 #include "../common/drv.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DRIVER_NAME "exec"
@@ -49,6 +52,36 @@ static int exec_entrypoint(struct drv *d, const struct paddock_task_view *t,
 	return drv_env(plan, "PADDOCK_COMMAND", command_of(d, t), err, errlen);
 }
 
+#define USAGE_MARK "PADDOCK_USAGE "
+
+/* "PADDOCK_USAGE input=12 output=3 cost=0.25": totals so far. */
+static void exec_usage(struct drv_parser *p, const char *line, size_t len)
+{
+	char buf[256];
+	if (len >= sizeof(buf))
+		return;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	char *save = NULL;
+	for (char *t = strtok_r(buf + strlen(USAGE_MARK), " \t", &save); t;
+	     t = strtok_r(NULL, " \t", &save)) {
+		char *end = NULL;
+		if (!strncmp(t, "input=", 6)) {
+			long long v = strtoll(t + 6, &end, 10);
+			if (*end == '\0' && v >= 0)
+				p->input_tokens = v;
+		} else if (!strncmp(t, "output=", 7)) {
+			long long v = strtoll(t + 7, &end, 10);
+			if (*end == '\0' && v >= 0)
+				p->output_tokens = v;
+		} else if (!strncmp(t, "cost=", 5)) {
+			double v = strtod(t + 5, &end);
+			if (*end == '\0' && v >= 0 && v < 1e12)
+				p->cost_usd = v;
+		}
+	}
+}
+
 static void exec_line(struct drv_parser *p, struct json_object *obj, const char *line, size_t len)
 {
 	(void)obj;
@@ -57,6 +90,10 @@ static void exec_line(struct drv_parser *p, struct json_object *obj, const char 
 		i++;
 	if (i == len)
 		return;
+	if (len - i >= strlen(USAGE_MARK) && !memcmp(line + i, USAGE_MARK, strlen(USAGE_MARK))) {
+		exec_usage(p, line + i, len - i);
+		return;
+	}
 	drv_copy(p->result, sizeof(p->result), line, len);
 }
 

@@ -63,6 +63,9 @@ CONF=$(obj conf "$top/core/base/conf.c" "$CORE_CPPFLAGS")
 QUANTITY=$(obj quantity "$top/core/base/quantity.c" "$CORE_CPPFLAGS")
 OUTPUTS=$(obj outputs "$top/core/control/outputs.c" "$CORE_CPPFLAGS")
 TEMPLATE=$(obj template "$top/core/control/template.c" "$CORE_CPPFLAGS")
+CRON=$(obj cron "$top/core/base/cron.c" "$CORE_CPPFLAGS")
+SHA=$(obj sha256 "$top/core/base/sha256.c" "$CORE_CPPFLAGS")
+SPAWNER=$(obj spawner "$top/core/control/spawner.c" "$CORE_CPPFLAGS")
 # The Kubernetes client: kubeconfig and watch framing are pure, but the
 # module links libcurl for the rest.
 CURL_CFLAGS=$(pkg-config --cflags libcurl 2>/dev/null || true)
@@ -81,10 +84,11 @@ for d in exec claude-code codex gemini opencode; do
 		-fvisibility=hidden -Dpaddock_plugin_entry=fuzz_entry_"$id")"
 done
 
-target fuzz_manifest $MANIFEST $MODEL $QUANTITY $UTIL
+target fuzz_manifest $MANIFEST $MODEL $QUANTITY $CRON $UTIL
 target fuzz_config $CONF $QUANTITY $UTIL
 target fuzz_outputs $OUTPUTS $UTIL
 target fuzz_template $TEMPLATE $UTIL
 target fuzz_driver $DRV $DRIVERS
-target fuzz_kubeconfig $KUBE $MANIFEST $MODEL $QUANTITY $UTIL $CURL_LIBS
-target fuzz_watch $KUBE $MANIFEST $MODEL $QUANTITY $UTIL $CURL_LIBS
+target fuzz_kubeconfig $KUBE $MANIFEST $MODEL $QUANTITY $CRON $UTIL $CURL_LIBS
+target fuzz_watch $KUBE $MANIFEST $MODEL $QUANTITY $CRON $UTIL $CURL_LIBS
+target fuzz_webhook $SPAWNER $TEMPLATE $SHA $MODEL $MANIFEST $QUANTITY $CRON $UTIL

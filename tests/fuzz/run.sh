@@ -20,7 +20,7 @@ build=$1
 secs=${2:-20}
 out=${FUZZ_OUT:-$here/out}
 export FUZZ_OUT="$out"
-targets=${FUZZ_TARGETS:-"fuzz_manifest fuzz_config fuzz_outputs fuzz_template fuzz_driver fuzz_kubeconfig fuzz_watch"}
+targets=${FUZZ_TARGETS:-"fuzz_manifest fuzz_config fuzz_outputs fuzz_template fuzz_driver fuzz_kubeconfig fuzz_watch fuzz_webhook"}
 
 mkdir -p "$out"
 "$here/build.sh" "$build" >"$out/build.log" 2>&1 || {

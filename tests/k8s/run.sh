@@ -427,6 +427,15 @@ if [ -x "$HERE/test-cli.sh" ]; then
 	fi
 fi
 
+# ---- Spawners' webhooks (two replicas of their own, in a namespace of their own) ----
+if [ -x "$HERE/test-spawner.sh" ]; then
+	if PADDOCK_BIN=$PADDOCK_BIN "$HERE/test-spawner.sh" "$KUBECONFIG" >"$work/spawner.log" 2>&1; then
+		ok "tests/k8s/test-spawner.sh ($(grep -c '^ok' "$work/spawner.log") checks)"
+	else
+		nok "tests/k8s/test-spawner.sh"; grep -v '^ok' "$work/spawner.log" | tail -20
+	fi
+fi
+
 # ---- leader election under clock skew, against this API server ------------------
 [ -x "$TOP_BUILDDIR/tests/k8s/lease-probe" ] || make -s -C "$TOP_BUILDDIR/tests" k8s/lease-probe >/dev/null 2>&1 || true
 if [ -x "$HERE/test-lease.sh" ]; then

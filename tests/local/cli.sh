@@ -62,7 +62,7 @@ help_everywhere() {
 }
 
 bad_options() {
-	local get_usage='Usage: paddock get (tasks|agents|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]'
+	local get_usage='Usage: paddock get (tasks|agents|spawners|budgets|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]'
 	run pd get tasks --foo
 	want "get --foo" "2:paddock: get: unknown option \"--foo\"
 $get_usage

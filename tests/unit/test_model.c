@@ -163,7 +163,7 @@ START_TEST(task_errors)
 {
 	/* exact messages: what the user reads */
 	invalid(TASK "spec: {type: exec, promt: hi}\n",
-		"spec.promt: unknown field: valid fields are type, agentRef, prompt, credentials, model, effort, workspace, contexts, outputs, dependsOn, timeout, ttlSecondsAfterFinished, stop, resources",
+		"spec.promt: unknown field: valid fields are type, agentRef, prompt, credentials, model, effort, workspace, contexts, outputs, dependsOn, timeout, ttlSecondsAfterFinished, stop, resources, maxCostUSD",
 		true);
 	invalid(TASK "spec: {type: exec, prompt: hi, credentials: {type: foo}}\n",
 		"spec.credentials.type: unsupported value \"foo\": use api-key, oauth or none", true);
@@ -263,7 +263,7 @@ END_TEST
 START_TEST(common_errors)
 {
 	invalid("apiVersion: v1\nkind: Job\nmetadata: {name: x}\n",
-		"kind: unsupported value \"Job\": use Task, Agent, Secret or ConfigMap", true);
+		"kind: unsupported value \"Job\": use Task, Agent, Spawner, Budget, Secret or ConfigMap", true);
 	invalid("apiVersion: paddock.dev/v1\nkind: Task\nmetadata: {name: x}\n",
 		"apiVersion: unsupported value \"paddock.dev/v1\" for kind Task: use paddock.dev/v1alpha1",
 		true);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * control/budget.h - what both backends share of a Budget
+ * (docs/triggers.md#budgets): its window, which Tasks it covers, and
+ * whether a spend reaches its caps.  Pure: the backend adds up the spend
+ * (finished Tasks' status.usage, running ones' usage so far).
+ */
+#ifndef PADDOCK_CONTROL_BUDGET_H
+#define PADDOCK_CONTROL_BUDGET_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct budget_spend {
+	double cost_usd;
+	int64_t tokens; /* input + output */
+	long tasks;     /* started in the window */
+};
+
+/* The window of a validated Budget at now_ms: [*start_ms, *reset_ms)
+ * (day, week from Monday, month: UTC calendar; rollingHours: the last N
+ * hours, *reset_ms = now_ms). */
+void budget_window(json_object *budget, int64_t now_ms, int64_t *start_ms, int64_t *reset_ms);
+
+/* Is `task` one the Budget counts (same namespace; its Agent or Spawner)? */
+bool budget_covers(json_object *budget, json_object *task);
+
+/* Add a usage object ({inputTokens, outputTokens, costUSD}) to sp. */
+void budget_add_usage(struct budget_spend *sp, json_object *usage);
+
+/* Is a cap reached (spend >= cap: nothing more may start) or, `crossed`,
+ * a cost or token cap passed (spend > cap: a running task is stopped)?
+ * true with "budget NAME: $3.20 of $3.00 (maxCostUSD) spent this day"
+ * in msg. */
+bool budget_reached(json_object *budget, const struct budget_spend *sp, bool crossed, char *msg,
+		    size_t n);
+
+/* A Task's own cap: its usage so far over spec.maxCostUSD? */
+bool budget_task_crossed(json_object *task, json_object *usage, char *msg, size_t n);
+
+#endif

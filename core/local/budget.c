@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * local/budget.c - Budgets on the local backend.  See budget.h.
+ */
+#include "config.h"
+#include "local/budget.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/jsonutil.h"
+#include "control/controller.h"
+#include "control/metrics.h"
+#include "local/backend.h"
+#include "local/local.h"
+#include "local/store.h"
+
+/* The usage so far of a running Task (owned, {} when none yet). */
+static json_object *usage_so_far(struct runtime *rt, json_object *task)
+{
+	char *dir = runtime_run_dir(rt, task);
+	char *path = xasprintf("%s/" LOCAL_USAGE_FILE, dir);
+	json_object *u = json_object_from_file(path);
+	free(path);
+	free(dir);
+	if (!json_object_is_type(u, json_type_object)) {
+		json_object_put(u);
+		u = json_object_new_object();
+	}
+	return u;
+}
+
+struct sum {
+	struct runtime *rt;
+	json_object *budget;
+	int64_t start_ms;
+	struct budget_spend *sp;
+	struct strv *waiting;
+};
+
+static int sum_cb(json_object *task, void *ctx)
+{
+	struct sum *s = ctx;
+	if (!budget_covers(s->budget, task))
+		return 0;
+	json_object *st = jget(task, "status");
+	const char *phase = jstr(st, "phase");
+	if (s->waiting && str_eq(phase, "Queued") && str_eq(jstr(st, "reason"), "BudgetExhausted")) {
+		json_object *md = jget(task, "metadata");
+		char *k = xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+		strv_push(s->waiting, k);
+		free(k);
+	}
+	int64_t started = jtime(st, "startTime");
+	if (!started || started < s->start_ms)
+		return 0;
+	s->sp->tasks++;
+	if (str_eq(phase, "Running")) {
+		json_object *u = usage_so_far(s->rt, task);
+		budget_add_usage(s->sp, u);
+		json_object_put(u);
+	} else {
+		budget_add_usage(s->sp, jget(st, "usage"));
+	}
+	return 0;
+}
+
+int local_budget_spend(struct runtime *rt, json_object *budget, struct budget_spend *sp,
+		       struct strv *waiting)
+{
+	int64_t start, reset;
+	budget_window(budget, now_wall_ms(), &start, &reset);
+	memset(sp, 0, sizeof(*sp));
+	struct sum s = { rt, budget, start, sp, waiting };
+	return store_list(rt->store, MODEL_TASK, jstr(jget(budget, "metadata"), "namespace"), sum_cb,
+			  &s);
+}
+
+struct check {
+	struct runtime *rt;
+	json_object *task;
+	bool running, hit;
+	char *msg;
+	size_t n;
+};
+
+static int check_cb(json_object *budget, void *ctx)
+{
+	struct check *c = ctx;
+	if (!budget_covers(budget, c->task))
+		return 0;
+	struct budget_spend sp;
+	if (local_budget_spend(c->rt, budget, &sp, NULL) < 0)
+		return 0;
+	if (budget_reached(budget, &sp, c->running, c->msg, c->n)) {
+		c->hit = true;
+		return 1; /* the first one says it */
+	}
+	return 0;
+}
+
+bool local_budget(void *b, json_object *task, bool running, char *msg, size_t n)
+{
+	struct runtime *rt = b;
+	if (running) {
+		json_object *u = usage_so_far(rt, task);
+		bool over = budget_task_crossed(task, u, msg, n);
+		json_object_put(u);
+		if (over)
+			return true;
+	}
+	struct check c = { rt, task, running, false, msg, n };
+	(void)store_list(rt->store, MODEL_BUDGET, jstr(jget(task, "metadata"), "namespace"), check_cb,
+			 &c);
+	return c.hit;
+}
+
+/* uid -> "mtime size" of usage.json as last seen.  One controller per
+ * process: the map is the process's. */
+static json_object *seen;
+
+static int poll_cb(json_object *task, void *ctx)
+{
+	struct runtime *rt = ctx;
+	const char *uid = jstr(jget(task, "metadata"), "uid");
+	char *dir = runtime_run_dir(rt, task);
+	char *path = xasprintf("%s/" LOCAL_USAGE_FILE, dir);
+	struct stat st;
+	if (uid && stat(path, &st) == 0) {
+		char v[64];
+		snprintf(v, sizeof(v), "%lld.%09ld %lld", (long long)st.st_mtim.tv_sec,
+			 st.st_mtim.tv_nsec, (long long)st.st_ino);
+		if (!str_eq(jstr(seen, uid), v)) {
+			json_object_object_add(seen, uid, json_object_new_string(v));
+			ctl_enqueue_task(rt->ctl, task);
+		}
+	}
+	free(path);
+	free(dir);
+	return 0;
+}
+
+/* paddock_budget_*{budget="ns/name"}: the spend now and what remains. */
+static int metrics_cb(json_object *budget, void *ctx)
+{
+	struct runtime *rt = ctx;
+	struct budget_spend sp;
+	if (local_budget_spend(rt, budget, &sp, NULL) < 0)
+		return 0;
+	json_object *md = jget(budget, "metadata"), *spec = jget(budget, "spec");
+	char key[160];
+	snprintf(key, sizeof(key), "%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+	metrics_series(rt->metrics, "paddock_budget_spend_usd", "gauge",
+		       "Cost in US dollars of the Tasks a Budget covers in its current window.",
+		       "budget", key, NULL, NULL, sp.cost_usd, false);
+	metrics_series(rt->metrics, "paddock_budget_tokens", "gauge",
+		       "Tokens (input + output) of the Tasks a Budget covers in its current window.",
+		       "budget", key, NULL, NULL, (double)sp.tokens, false);
+	metrics_series(rt->metrics, "paddock_budget_tasks", "gauge",
+		       "Tasks a Budget covers started in its current window.", "budget", key, NULL,
+		       NULL, (double)sp.tasks, false);
+	json_object *c = jget(spec, "maxCostUSD");
+	if (c) {
+		double left = json_object_get_double(c) - sp.cost_usd;
+		metrics_series(rt->metrics, "paddock_budget_remaining_usd", "gauge",
+			       "What remains of a Budget's maxCostUSD in its current window (0: exhausted).",
+			       "budget", key, NULL, NULL, left > 0 ? left : 0, false);
+	}
+	return 0;
+}
+
+#define METRICS_EVERY_MS 1000
+
+void local_budget_poll(struct runtime *rt)
+{
+	static int64_t last_metrics;
+	int64_t t = now_mono_ms();
+	if (rt->metrics && t - last_metrics >= METRICS_EVERY_MS) {
+		last_metrics = t;
+		(void)store_list(rt->store, MODEL_BUDGET, NULL, metrics_cb, rt);
+	}
+	if (!seen)
+		seen = json_object_new_object();
+	/* Forget ended runs now and then: the map stays as small as the
+	 * number of running Tasks. */
+	if (json_object_object_length(seen) > 4096) {
+		json_object_put(seen);
+		seen = json_object_new_object();
+	}
+	(void)store_list_phase(rt->store, MODEL_PHASE_RUNNING, poll_cb, rt);
+}

@@ -18,12 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/format.h"
 #include "cli/kube.h"
+#include "cli/logview.h"
 #include "base/jsonutil.h"
 #include "kube/backend.h"
 #include "model/manifest.h"
@@ -1677,28 +1680,83 @@ const struct cli_command cmd_describe = {
 
 /* ---- logs ----------------------------------------------------------- */
 
-/* Copy what f has from its position to stdout: exact, or escaped
- * through `ts` (stdout is a terminal). */
-static void copy_to_stdout(FILE *f, struct term_stream *ts)
+/* The driver that reads task's stream: spec.type, else its Agent's; NULL
+ * when that is unknown here or the driver is not enabled (raw lines). */
+static const struct loaded_plugin *task_driver(struct cli_ctx *ctx, struct runtime *rt,
+					       json_object *task, const char *ns)
 {
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (ts)
-			term_stream_write(ts, stdout, chunk, n);
-		else
-			fwrite(chunk, 1, n, stdout);
+	json_object *spec = jget(task, "spec");
+	const char *type = jstr(spec, "type");
+	json_object *agent = NULL;
+	json_object *ref = jget(spec, "agentRef");
+	if (!type && jstr(ref, "name")) {
+		const char *ans = jstr(ref, "namespace") ? jstr(ref, "namespace") : ns;
+		if (store_get(rt->store, MODEL_AGENT, ans, jstr(ref, "name"), &agent) == 0)
+			type = jstr(jget(agent, "spec"), "type");
 	}
+	const struct loaded_plugin *p = type && ctx->plugins ? plugins_driver(ctx->plugins, type) : NULL;
+	json_object_put(agent);
+	return p;
+}
+
+/* Options of `paddock logs` that shape what is shown (cli/logview.h). */
+static int logs_options(struct logview *v, const char *since, const char *tail)
+{
+	if (since) {
+		int64_t ms = 0;
+		if (logview_parse_since(since, &ms) < 0)
+			return cli_usage_error(&cmd_logs, "logs: --since %s: use a duration such as 30s, 5m, 2h or 1d",
+					       since);
+		v->since_ms = now_wall_ms() - ms;
+	}
+	if (tail) {
+		char *end = NULL;
+		long n = strtol(tail, &end, 10);
+		if (!*tail || *end || n < -1 || n > 1000000)
+			return cli_usage_error(&cmd_logs, "logs: --tail %s: use a number of lines (-1: all)", tail);
+		v->tail = n;
+	}
+	return 0;
+}
+
+/* Is a `paddock controller` holding the state dir's lock?  Probed
+ * without keeping the lock (runtime_lock keeps it). */
+static bool controller_runs(const struct runtime *rt)
+{
+	char *path = xasprintf("%s/controller.lock", rt->state_dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return false;
+	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+/* What `logs -f` waits for, said once on stderr. */
+static void say_waiting(const struct runtime *rt, const char *ns, const char *name,
+			json_object *task)
+{
+	const char *phase = jstr(jget(task, "status"), "phase");
+	fprintf(stderr, "paddock: task %s/%s is %s: waiting for it to start%s\n", ns, name,
+		phase && *phase ? phase : "Pending",
+		controller_runs(rt) ? " (the controller runs it)"
+				    : "; no controller is running: start `paddock controller`, or Ctrl-C");
 }
 
 static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "follow", no_argument, NULL, 'f' },
 					      { "namespace", required_argument, NULL, 'n' },
+					      { "raw", no_argument, NULL, 'r' },
+					      { "timestamps", no_argument, NULL, 'T' },
+					      { "since", required_argument, NULL, 'S' },
+					      { "tail", required_argument, NULL, 'N' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	const char *ns = NULL;
+	const char *ns = NULL, *since = NULL, *tail = NULL;
 	bool follow = false;
+	struct logview v = { .out = stdout, .tail = -1 };
 	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":fn:h", opts, NULL)) != -1) {
@@ -1706,16 +1764,29 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 			follow = true;
 		else if (c == 'n')
 			ns = optarg;
+		else if (c == 'r')
+			v.raw = true;
+		else if (c == 'T')
+			v.timestamps = true;
+		else if (c == 'S')
+			since = optarg;
+		else if (c == 'N')
+			tail = optarg;
 		else
 			return cli_option_error(&cmd_logs, c, argc, argv);
 	}
 	if (optind >= argc)
-		return cli_usage_error(NULL, "logs: give a task name");
+		return cli_usage_error(&cmd_logs, "logs: give a task name");
+	int ret = logs_options(&v, since, tail);
+	if (ret)
+		return ret;
 	const char *name = argv[optind];
 	if (!strcmp(name, "task") && optind + 1 < argc)
 		name = argv[optind + 1];
+	else if (!strncmp(name, "task/", 5) || !strncmp(name, "tasks/", 6))
+		name = strchr(name, '/') + 1;
 	struct backend be;
-	int ret = be_open(ctx, ns, false, &be);
+	ret = be_open(ctx, ns, false, &be);
 	if (ret)
 		return ret;
 	ns = be.ns;
@@ -1732,75 +1803,78 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	json_object *task = NULL;
 	if (store_get(rt->store, MODEL_TASK, ns, name, &task) < 0) {
-		cli_error("task \"%s\" not found in namespace %s", name, ns);
+		ret = be_fail(&be, -ENOENT, "task", name, ns, NULL);
 		be_close(&be);
-		return CLI_EXIT_NOT_FOUND;
+		return ret;
 	}
 	char *run_dir = runtime_run_dir(rt, task);
-	char *path = xasprintf("%s/log", run_dir);
-	json_object_put(task);
+	v.escape = isatty(1);
+	logview_init(&v, task_driver(ctx, rt, task, ns));
+	struct logfile lf;
+	logfile_init(&lf, run_dir);
 	install_signals();
-	/* The agent's raw stream: exact into a pipe or a file, escaped (line
-	 * by line, newlines kept) on a terminal. */
-	struct term_stream tstream;
-	term_stream_init(&tstream, TERM_MULTILINE);
-	struct term_stream *ts = isatty(1) ? &tstream : NULL;
-	FILE *f = NULL;
-	int64_t waited = now_mono_ms();
-	for (;;) {
-		if (!f)
-			f = fopen(path, "r");
-		if (f) {
-			copy_to_stdout(f, ts);
-			fflush(stdout);
-			clearerr(f);
-		}
-		if (!follow || stop_flag)
-			break;
+	bool have = logfile_pump(&lf, &v, false), said = false;
+	while (follow && !stop_flag) {
 		json_object *t = NULL;
 		bool done = true;
-		if (store_get(rt->store, MODEL_TASK, ns, name, &t) == 0) {
+		if (store_get(rt->store, MODEL_TASK, ns, name, &t) == 0)
 			done = phase_done(jstr(jget(t, "status"), "phase"));
-			json_object_put(t);
+		if (!have && !said && !done) {
+			say_waiting(rt, ns, name, t);
+			said = true;
 		}
-		if (done && f) {
-			copy_to_stdout(f, ts);
+		json_object_put(t);
+		have = logfile_pump(&lf, &v, done);
+		if (done)
 			break;
-		}
-		if (!f && now_mono_ms() - waited > 30000) {
-			fprintf(stderr, "paddock: task %s has no log yet (not started); still waiting\n", name);
-			waited = now_mono_ms();
-		}
+		logview_caught_up(&v);
+		fflush(stdout);
 		usleep(200 * 1000);
 	}
-	if (ts)
-		term_stream_end(ts, stdout);
-	if (!f && !follow) {
+	if (have && !follow)
+		(void)logfile_pump(&lf, &v, true);
+	logview_caught_up(&v);
+	fflush(stdout);
+	if (!have && !follow) {
 		cli_error("task %s has no log yet: it has not started (paddock describe task %s)", name, name);
 		ret = CLI_EXIT_NOT_FOUND;
 	}
-	if (f)
-		fclose(f);
-	free(path);
+	logview_free(&v);
+	logfile_close(&lf);
+	json_object_put(task);
 	free(run_dir);
 	be_close(&be);
 	return ret;
 }
 
 const struct cli_command cmd_logs = {
-	"logs", "print (or follow) a task's agent output",
-	"Usage: paddock logs NAME [-f] [-n NS]\n"
+	"logs", "print (or follow) what a task's agent did",
+	"Usage: paddock logs NAME [-f] [--raw] [--tail N] [--since DURATION] [--timestamps] [-n NS]\n"
 	"\n"
-	"Prints the combined output of the task's run (capped at limits.logBytesPerRun).\n"
-	"-f keeps following until the task has finished.  Into a pipe or a file the\n"
-	"output is exact; when stdout is a terminal, control characters, escape\n"
-	"sequences, bidi controls and invalid UTF-8 are shown escaped (\\x1b, \\u009b,\n"
-	"\\xff), line by line, newlines and tabs kept.\n"
-	CLUSTER_HELP("Prints the log of container \"agent\" of the Job's pod; -f follows it until\n"
-		     "the pod ends.  A task that has not started has no logs yet (exit 3).\n")
+	"Prints what the agent did, read from its output by the task's driver: the\n"
+	"agent's text, each tool call with its key argument (\"-> Write out.txt\",\n"
+	"\"-> Bash: npm test\"), tool results (\"   ok\", \"   failed: exit 1\"), errors\n"
+	"(\"!! error: ...\"), token and cost totals and notes (\"-- ...\"), and the\n"
+	"outputs.  Noise the driver knows is left out.  Control characters, escape\n"
+	"sequences, bidi controls and invalid UTF-8 are shown escaped (\\x1b, \\u009b).\n"
+	"A driver without a renderer (plugin ABI 1.0) shows the output as captured.\n"
 	"\n"
-	"Example:\n"
-	"  paddock --kubeconfig ~/.kube/config logs -f hello-paddock\n",
+	"Options:\n"
+	"  -f, --follow          keep printing until the task has finished\n"
+	"      --raw             the agent's output as captured (capped at\n"
+	"                        limits.logBytesPerRun): exact into a pipe or a file,\n"
+	"                        escaped line by line on a terminal\n"
+	"      --tail N          only the last N lines (then -f goes on from there)\n"
+	"      --since DURATION  only lines from the last 30s, 5m, 2h, 1d ...\n"
+	"      --timestamps      each line starts with when it arrived (UTC)\n"
+	"  -n, --namespace NS    the task's namespace\n"
+	CLUSTER_HELP("Prints the log of container \"agent\" of the Job's pod, as captured; -f\n"
+		     "follows it until the pod ends.  A task that has not started has no logs\n"
+		     "yet (exit 3).\n")
+	"\n"
+	"Examples:\n"
+	"  paddock logs -f hello-paddock\n"
+	"  paddock logs --raw --tail 20 hello-paddock\n",
 	cmd_logs_fn,
 };
 

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "../common/drv.h"
+#include "../common/render.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -115,6 +116,7 @@ static const struct drv_spec claude_spec = {
 	.json = true,
 	.entrypoint = claude_entrypoint,
 	.line = claude_line,
+	.render = &drv_render_claude,
 };
 
 DRV_DECLARE(claude_spec, DRIVER_NAME, claude_desc, claude_ops,

@@ -16,6 +16,7 @@
  */
 #include "config.h"
 #include "../common/drv.h"
+#include "../common/render.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -153,6 +154,7 @@ static const struct drv_spec codex_spec = {
 	.credentials = codex_credentials,
 	.entrypoint = codex_entrypoint,
 	.line = codex_line,
+	.render = &drv_render_codex,
 };
 
 DRV_DECLARE(codex_spec, DRIVER_NAME, codex_desc, codex_ops, "OpenAI Codex CLI (codex exec --json)")

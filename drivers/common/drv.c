@@ -522,11 +522,9 @@ static bool line_is(const char *line, size_t len, const char *marker)
 	return len == n && memcmp(line, marker, n) == 0;
 }
 
-void drv_parser_line(void *parser, const char *line, size_t len)
+void drv_parser_feed(struct drv_parser *p, const char *line, size_t len,
+		     struct json_object **obj_out)
 {
-	struct drv_parser *p = parser;
-	if (!p || !line)
-		return;
 	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
 		len--;
 	if (line_is(line, len, DRV_OUTPUTS_START)) {
@@ -558,7 +556,29 @@ void drv_parser_line(void *parser, const char *line, size_t len)
 		drv_copy(p->last_raw, sizeof(p->last_raw), line, len);
 	if (p->spec->line)
 		p->spec->line(p, obj, line, len);
-	json_object_put(obj);
+	if (obj_out)
+		*obj_out = obj;
+	else
+		json_object_put(obj);
+}
+
+void drv_parser_line(void *parser, const char *line, size_t len)
+{
+	struct drv_parser *p = parser;
+	if (!p || !line)
+		return;
+	drv_parser_feed(p, line, len, NULL);
+}
+
+/* Usage so far: the parser's running totals (the other fields untouched). */
+void drv_parser_peek(void *parser, struct paddock_run_result *so_far)
+{
+	const struct drv_parser *p = parser;
+	if (!p || !so_far)
+		return;
+	so_far->input_tokens = p->input_tokens;
+	so_far->output_tokens = p->output_tokens;
+	so_far->cost_usd = p->cost_usd;
 }
 
 void drv_parser_finish(void *parser, int exit_code, struct paddock_run_result *out)

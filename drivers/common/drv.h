@@ -36,6 +36,7 @@ struct json_object;
 
 struct drv;
 struct drv_parser;
+struct drv_render_ops;
 
 struct drv_spec {
 	const char *name;             /* descriptor name, e.g. "claude-code" */
@@ -60,6 +61,8 @@ struct drv_spec {
 	 * or when spec->json is false); `line` is the raw line. */
 	void (*line)(struct drv_parser *p, struct json_object *obj, const char *line, size_t len);
 	void (*finish)(struct drv_parser *p, int exit_code, struct paddock_run_result *out);
+	/* Readable activity (render.h); NULL: the stream is shown raw. */
+	const struct drv_render_ops *render;
 };
 
 struct drv {
@@ -165,6 +168,10 @@ void drv_finish_common(struct drv_parser *p, int exit_code, struct paddock_run_r
 		.parser_line = drv_parser_line,                                           \
 		.parser_finish = drv_parser_finish,                                       \
 		.parser_free = drv_parser_free,                                           \
+		.parser_peek = drv_parser_peek,                                           \
+		.renderer_new = drv_renderer_new,                                         \
+		.renderer_line = drv_renderer_line,                                       \
+		.renderer_free = drv_renderer_free,                                       \
 	};                                                                                \
 	static const struct paddock_plugin desc_ = {                                      \
 		PADDOCK_PLUGIN_HEADER(PADDOCK_KIND_DRIVER),                               \
@@ -190,5 +197,15 @@ int drv_parser_new(void *inst, void **parser);
 void drv_parser_line(void *parser, const char *line, size_t len);
 void drv_parser_finish(void *parser, int exit_code, struct paddock_run_result *out);
 void drv_parser_free(void *parser);
+void drv_parser_peek(void *parser, struct paddock_run_result *so_far);
+int drv_renderer_new(void *inst, void **renderer);
+void drv_renderer_line(void *renderer, const char *line, size_t len, paddock_emit_fn emit,
+		       void *emit_ctx);
+void drv_renderer_free(void *renderer);
+/* The parser's frame for one line: the outputs block markers, then the
+ * decoded JSON object (owned, NULL for a non-JSON line) and the hook.
+ * *obj_out, when given, receives the object instead of it being freed. */
+void drv_parser_feed(struct drv_parser *p, const char *line, size_t len,
+		     struct json_object **obj_out);
 
 #endif

@@ -90,7 +90,14 @@ void logview_init(struct logview *v, const struct loaded_plugin *drv)
 	v->ring = NULL;
 	v->ring_n = v->ring_next = 0;
 	v->tailing = v->tail >= 0;
-	if (v->raw || !drv || !drv->instance)
+	v->pops = NULL;
+	v->parser = NULL;
+	if (!drv || !drv->instance)
+		return;
+	if (PLUGIN_DRIVER_OP(drv, parser_peek) &&
+	    plugin_driver_ops(drv)->parser_new(drv->instance, &v->parser) == 0 && v->parser)
+		v->pops = plugin_driver_ops(drv);
+	if (v->raw)
 		return;
 	int (*rnew)(void *, void **) = PLUGIN_DRIVER_OP(drv, renderer_new);
 	if (!rnew || !PLUGIN_DRIVER_OP(drv, renderer_line) || !PLUGIN_DRIVER_OP(drv, renderer_free))
@@ -105,6 +112,8 @@ void logview_init(struct logview *v, const struct loaded_plugin *drv)
 void logview_line(struct logview *v, const char *line, size_t len, int64_t ts_ms)
 {
 	v->ts = ts_ms;
+	if (v->parser)
+		v->pops->parser_line(v->parser, line, len);
 	if (v->since_ms && ts_ms && ts_ms < v->since_ms) {
 		if (v->renderer) /* its totals and state still follow the stream */
 			v->ops->renderer_line(v->renderer, line, len, NULL, NULL);
@@ -149,10 +158,24 @@ void logview_free(struct logview *v)
 	if (v->renderer)
 		v->ops->renderer_free(v->renderer);
 	v->renderer = NULL;
+	if (v->parser)
+		v->pops->parser_free(v->parser);
+	v->parser = NULL;
 	for (long i = 0; v->ring && i < v->tail; i++)
 		free(v->ring[i]);
 	free(v->ring);
 	v->ring = NULL;
+}
+
+bool logview_usage(const struct logview *v, struct paddock_run_result *so_far)
+{
+	if (!v->parser)
+		return false;
+	so_far->input_tokens = -1;
+	so_far->output_tokens = -1;
+	so_far->cost_usd = -1;
+	v->pops->parser_peek(v->parser, so_far);
+	return so_far->input_tokens >= 0 || so_far->output_tokens >= 0 || so_far->cost_usd >= 0;
 }
 
 int logview_parse_since(const char *s, int64_t *ms)

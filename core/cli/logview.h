@@ -29,6 +29,8 @@ struct logview {
 	/* private */
 	const struct paddock_driver_ops *ops;
 	void *renderer;
+	const struct paddock_driver_ops *pops; /* with parser_peek */
+	void *parser;         /* usage so far */
 	int64_t ts;           /* the current line's time, 0: unknown */
 	char **ring;          /* --tail: the last lines, until logview_caught_up */
 	size_t ring_n, ring_next;
@@ -43,6 +45,9 @@ void logview_line(struct logview *v, const char *line, size_t len, int64_t ts_ms
  * each line is printed as it comes. */
 void logview_caught_up(struct logview *v);
 void logview_free(struct logview *v);
+/* Tokens and cost so far, from the driver's parser (parser_peek); false
+ * when the driver cannot say. */
+bool logview_usage(const struct logview *v, struct paddock_run_result *so_far);
 
 /* A duration for --since: "30s", "5m", "2h", "1d" (or plain seconds). */
 int logview_parse_since(const char *s, int64_t *ms);

@@ -27,6 +27,7 @@
 #include "cli/format.h"
 #include "cli/kube.h"
 #include "cli/logview.h"
+#include "cli/progress.h"
 #include "base/jsonutil.h"
 #include "kube/backend.h"
 #include "model/manifest.h"
@@ -369,7 +370,7 @@ static const char *task_type(json_object *task)
 
 /* A table: cells escaped (term_safe), lines laid out by cli_table_line()
  * (padded columns, no trailing spaces). */
-#define TABLE_COLS 9
+#define TABLE_COLS 10
 
 struct table {
 	const char *fmt;  /* "", "wide", "yaml", "json", "name" */
@@ -433,8 +434,8 @@ static void table_flush(struct table *t)
 static void table_header(struct table *t, bool wide)
 {
 	static const char *const task_cols[] = { "NAME", "TYPE", "PHASE", "AGE", "REASON",
-						 "DURATION", "TOKENS(IN/OUT)", "MESSAGE" };
-	static const int task_w[] = { 28, 16, 10, 6, 17, 9, 15, 0 };
+						 "DURATION", "TOKENS(IN/OUT)", "COST", "MESSAGE" };
+	static const int task_w[] = { 28, 16, 10, 6, 17, 9, 15, 7, 0 };
 	static const char *const agent_cols[] = { "NAME", "TYPE", "MAXRUN", "AGE" };
 	static const int agent_w[] = { 28, 16, 8, 6 };
 	static const char *const other_cols[] = { "NAME", "AGE" };
@@ -499,8 +500,14 @@ static int table_row(json_object *obj, void *vctx)
 		if (wide) {
 			char dur[32] = "-";
 			int64_t s0 = jtime(st, "startTime"), s1 = jtime(st, "completionTime");
+			if (s0 && !s1) /* running: so far */
+				s1 = now_wall_ms();
 			if (s0 && s1)
 				snprintf(dur, sizeof(dur), "%.1fs", (double)(s1 - s0) / 1000.0);
+			char cost[32] = "-";
+			json_object *usd = jget(jget(st, "usage"), "costUSD");
+			if (usd)
+				cli_format_cost(json_object_get_double(usd), cost, sizeof(cost));
 			json_object *u = jget(st, "usage");
 			char tok[48] = "-";
 			if (jget(u, "inputTokens") || jget(u, "outputTokens"))
@@ -510,6 +517,7 @@ static int table_row(json_object *obj, void *vctx)
 			row[k++] = term_safe(jstr(st, "reason"), 0);
 			row[k++] = xstrdup(dur);
 			row[k++] = xstrdup(tok);
+			row[k++] = xstrdup(cost);
 			row[k++] = term_safe(jstr(st, "message"), 0);
 		}
 	} else if (t->kind == MODEL_AGENT) {
@@ -804,7 +812,38 @@ static int next_state(struct backend *be, struct kcli_watch *kw, const char *ns,
 /* Wait for the task to finish (at most limit_s seconds on a cluster).
  * Returns the final phase's exit code.  `show` prints a NAME TYPE PHASE
  * AGE row on every phase change. */
-static int wait_task(struct backend *be, const char *ns, const char *name, bool show, long limit_s)
+static bool controller_runs(const struct runtime *rt);
+static const struct loaded_plugin *task_driver(struct cli_ctx *ctx, struct runtime *rt,
+					       json_object *task, const char *ns);
+
+/* Ctrl-C while attached: stop the task, detach, or go on (progress_ask).
+ * Returns -1 to go on watching, else the exit code. */
+static int interrupted(struct backend *be, struct progress *pg, const char *ns, const char *name)
+{
+	int ans = progress_ask(pg);
+	if (ans == 's') {
+		char err[1024];
+		const char *finished = NULL;
+		int rc = be->kc ? kcli_stop(be->kc, ns, name, &finished, err, sizeof(err))
+				: runtime_stop(be->rt, ns, name, &finished, err, sizeof(err));
+		if (rc < 0)
+			cli_error_escaped("%s", err);
+		else
+			printf("Task/%s stop requested\n", name);
+		return -1;
+	}
+	if (ans == 'd') {
+		bool ours = be->rt && !controller_runs(be->rt);
+		printf("Detached: task %s/%s goes on%s (paddock logs -f %s, paddock get task %s)\n", ns,
+		       name, ours ? "; no controller is running to record its end: start `paddock controller`" : "",
+		       name, name);
+		return CLI_EXIT_OK;
+	}
+	return -1;
+}
+
+static int wait_task(struct backend *be, const char *ns, const char *name, bool show, long limit_s,
+		     struct progress *pg)
 {
 	char last[32] = "";
 	struct table rows = { .fmt = "", .kind = MODEL_TASK, .stream = true };
@@ -816,7 +855,17 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 		cli_error_escaped("%s", err);
 		return CLI_EXIT_FAILED;
 	}
-	while (!stop_flag) {
+	for (;;) {
+		if (stop_flag && !pg)
+			break;
+		if (stop_flag) {
+			stop_flag = 0;
+			int r = interrupted(be, pg, ns, name);
+			if (r >= 0) {
+				ret = r;
+				goto out;
+			}
+		}
 		if (kw && now_mono_ms() > deadline) {
 			cli_error_escaped("gave up waiting after %lds: task %s/%s is still %s (paddock get task %s)",
 				  limit_s, ns, name, *last ? last : "Pending", name);
@@ -837,6 +886,11 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 			continue;
 		json_object *st = jget(task, "status");
 		const char *phase = jstr(st, "phase") ? jstr(st, "phase") : "Pending";
+		if (pg) {
+			char *rd = be->rt ? runtime_run_dir(be->rt, task) : NULL;
+			progress_update(pg, task, rd);
+			free(rd);
+		}
 		if (strcmp(phase, last) != 0) {
 			snprintf(last, sizeof(last), "%s", phase);
 			if (show) {
@@ -848,6 +902,12 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 			cli_error_escaped("still %s (%s)", phase,
 				      jstr(st, "message") && *jstr(st, "message") ? jstr(st, "message") : "waiting");
 			last_note = now_mono_ms();
+		}
+		if (phase_done(phase) && pg) {
+			progress_end(pg, task);
+			ret = str_eq(phase, "Succeeded") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+			json_object_put(task);
+			goto out;
 		}
 		if (phase_done(phase)) {
 			if (!str_eq(phase, "Succeeded"))
@@ -1233,29 +1293,22 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		printf("Task/%s created\n", name);
 	fflush(stdout);
 	install_signals();
-	/* A cluster always has its controller: submit, and watch with -w. */
+	/* A cluster always has its controller.  Locally, without one, this
+	 * process runs the task (holding the controller's lock). */
 	bool daemon_runs = be.kc || runtime_lock(rt) == 0;
-	if (detach || (daemon_runs && !watch)) {
+	if (detach) {
 		if (!daemon_runs)
-			fprintf(stderr, "paddock: no controller is running: start `paddock controller` to run %s\n",
-				name);
+			fprintf(stderr, "paddock: warning: no controller is running: task %s stays Pending "
+				"until `paddock controller` runs\n", name);
 		ret = CLI_EXIT_OK;
+	} else if (watch) {
+		ret = wait_task(&be, ns, name, true, watch_limit(ctx, timeout), NULL);
 	} else {
-		ret = wait_task(&be, ns, name, watch, watch_limit(ctx, timeout));
-		if (!watch) {
-			json_object *task = NULL;
-			if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
-				json_object *st = jget(task, "status");
-				printf("Task/%s ", name);
-				put_safe(stdout, jstr(st, "phase") ? jstr(st, "phase") : "?", 0);
-				if (jstr(st, "message") && *jstr(st, "message")) {
-					fputs(": ", stdout);
-					put_safe(stdout, jstr(st, "message"), 0);
-				}
-				printf("\n");
-				json_object_put(task);
-			}
-		}
+		/* Attached, as docker run: the task's progress, then its result. */
+		struct progress *pg = progress_new(isatty(STDOUT_FILENO), ns, name,
+						   rt ? task_driver(ctx, rt, doc, ns) : NULL);
+		ret = wait_task(&be, ns, name, false, watch_limit(ctx, timeout), pg);
+		progress_free(pg);
 	}
 free_doc:
 	json_object_put(doc);
@@ -1268,13 +1321,18 @@ out:
 }
 
 const struct cli_command cmd_run = {
-	"run", "submit a task and (without a running controller) run it to completion",
+	"run", "submit a task and follow it to its end (as docker run; --detach to leave)",
 	"Usage: paddock run -p PROMPT (--type DRIVER | --agent AGENT) [options]\n"
 	"\n"
-	"Create a Task and run it.  With no `paddock controller` running, this process\n"
-	"acts as the controller until the task is done; with one running, it only\n"
-	"submits (and with -w watches).  Exit status: 0 when the task Succeeded, 1 when\n"
-	"it Failed or was Stopped, 2 on a usage error, 4 on a config error.\n"
+	"Create a Task and stay attached until it ends.  With no `paddock controller`\n"
+	"running, this process acts as the controller for it.  On a terminal one\n"
+	"status block is redrawn in place: phase, elapsed time, the agent's current\n"
+	"step (its last tool call or words, as `paddock logs` renders them), tokens\n"
+	"and cost so far; then the result, the outputs and the usage.  Off a terminal,\n"
+	"plain timestamped lines: phase changes and the agent's activity.  Ctrl-C asks\n"
+	"whether to stop the task (s), detach and leave it running (d), or keep\n"
+	"watching (c).  Exit status: 0 when the task Succeeded, 1 when it Failed or\n"
+	"was Stopped, 2 on a usage error, 4 on a config error.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --prompt TEXT         what to do (templates: {{ deps.NAME.results.KEY }})\n"
@@ -1293,8 +1351,9 @@ const struct cli_command cmd_run = {
 	"      --ttl SECONDS         delete the task this long after it finishes\n"
 	"      --credentials TYPE    api-key (default for agent CLIs), oauth or none\n"
 	"      --secret NAME         Secret holding apiKey / oauthToken\n"
-	"  -w, --watch               show NAME TYPE PHASE AGE as the phase changes\n"
-	"      --detach              submit only, never run in-process\n"
+	"  -w, --watch               rows NAME TYPE PHASE AGE as the phase changes, instead\n"
+	"                            of the status block\n"
+	"      --detach              submit and leave (warns when no controller will run it)\n"
 	"\n"
 	"Credentials for --type: --secret, else $PADDOCK_API_KEY or the driver's own\n"
 	"variable (ANTHROPIC_API_KEY, CODEX_API_KEY, GEMINI_API_KEY, OPENCODE_API_KEY),\n"
@@ -1304,34 +1363,93 @@ const struct cli_command cmd_run = {
 	"queued task keeps the value it was submitted with; the value is never\n"
 	"printed.  Old ones stay: paddock delete secret NAME once no task uses it.\n"
 	CLUSTER_HELP("The Task (and a found credential, as the Secret above) is created in the\n"
-		     "cluster, whose controller runs it as a Job: run only submits; -w watches\n"
-		     "the phase (at most the timeout plus 10 minutes), with the same exit status.\n")
+		     "cluster, whose controller runs it as a Job; run follows its phase (at\n"
+		     "most the timeout plus 10 minutes), with the same exit status.\n")
 	"\n"
 	"Examples:\n"
-	"  paddock run --agent hello -p 'say hi' --output greeting=greeting.txt -w\n"
+	"  paddock run --agent hello -p 'say hi' --output greeting=greeting.txt\n"
 	"  paddock run --type claude-code -p 'fix the failing test' \\\n"
-	"      --workspace-repo https://example.com/repo.git --workspace-ref main -w\n",
+	"      --workspace-repo https://example.com/repo.git --workspace-ref main\n"
+	"  paddock run --detach --agent hello -p 'say hi later'\n",
 	cmd_run_fn,
 };
 
 /* ---- get ------------------------------------------------------------ */
+
+/* get -w: objects as they change, one row each (the table streams). */
+struct watch_seen {
+	struct strv keys, sigs;
+	struct table *t;
+	const char *name; /* only this one, or NULL */
+};
+
+static int watch_row(json_object *obj, void *vctx)
+{
+	struct watch_seen *w = vctx;
+	json_object *md = jget(obj, "metadata");
+	if (w->name && !str_eq(jstr(md, "name"), w->name))
+		return 0;
+	char *key = xasprintf("%s/%s", jstr(md, "namespace") ? jstr(md, "namespace") : "",
+			      jstr(md, "name") ? jstr(md, "name") : "");
+	const char *sig = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	size_t i = 0;
+	while (i < w->keys.n && strcmp(w->keys.v[i], key) != 0)
+		i++;
+	if (i < w->keys.n && strcmp(w->sigs.v[i], sig) == 0) {
+		free(key);
+		return 0;
+	}
+	if (i < w->keys.n) {
+		free(w->sigs.v[i]);
+		w->sigs.v[i] = xstrdup(sig);
+		free(key);
+	} else {
+		strv_push(&w->keys, key);
+		strv_push(&w->sigs, sig);
+		free(key);
+	}
+	table_row(obj, w->t);
+	fflush(stdout);
+	return 0;
+}
+
+static int get_watch(struct backend *be, enum model_kind kind, const char *ns, const char *name,
+		     const char *fmt, bool all)
+{
+	if (be->kc) {
+		cli_error("get -w: not available against a cluster yet: use kubectl get -w, or paddock run (attached)");
+		return CLI_EXIT_USAGE;
+	}
+	struct table t = { .fmt = fmt, .kind = kind, .all_ns = all, .stream = true };
+	struct watch_seen w = { .t = &t, .name = name };
+	install_signals();
+	while (!stop_flag) {
+		store_list(be->rt->store, kind, all ? NULL : ns, watch_row, &w);
+		usleep(250 * 1000);
+	}
+	strv_free(&w.keys);
+	strv_free(&w.sigs);
+	return CLI_EXIT_OK;
+}
 
 static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
 					      { "namespace", required_argument, NULL, 'n' },
 					      { "all-namespaces", no_argument, NULL, 'A' },
+					      { "watch", no_argument, NULL, 'w' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *fmt = "", *ns = NULL;
-	bool all = false;
+	bool all = false, watch = false;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":o:n:Ah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:n:Awh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': fmt = optarg; break;
 		case 'n': ns = optarg; break;
 		case 'A': all = true; break;
+		case 'w': watch = true; break;
 		default: return cli_option_error(&cmd_get, c, argc, argv);
 		}
 	}
@@ -1345,11 +1463,18 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, secrets or configmaps",
 				       argv[optind]);
 	const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
+	if (watch && (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")))
+		return cli_usage_error(&cmd_get, "get: -w prints table rows: use it without -o, or with -o wide or name");
 	struct backend be;
 	int ret = be_open(ctx, ns, false, &be);
 	if (ret)
 		return ret;
 	ns = be.ns;
+	if (watch) {
+		ret = get_watch(&be, kind, ns, name, fmt, all);
+		be_close(&be);
+		return ret;
+	}
 	char err[1024] = "";
 	if (name) {
 		json_object *obj = NULL;
@@ -1398,10 +1523,12 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 
 const struct cli_command cmd_get = {
 	"get", "list tasks, agents, secrets or configmaps, or show one",
-	"Usage: paddock get (tasks|agents|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
+	"Usage: paddock get (tasks|agents|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A] [-w]\n"
 	"\n"
 	"Without NAME, a NAME TYPE PHASE AGE table (tasks) in creation order.  -o wide\n"
-	"adds the reason, duration, tokens and message; -o yaml/json prints whole\n"
+	"adds the reason, the duration (so far, while running), tokens, cost and\n"
+	"message; -w (--watch) goes on printing a row for each object that changes,\n"
+	"until Ctrl-C (local backend); -o yaml/json prints whole\n"
 	"objects with their status (outputs, results, usage).  Secret values are\n"
 	"never printed.  Tables show text from agents with control characters and\n"
 	"escape sequences escaped (\\x1b, \\u009b); -o yaml/json keep values exact.\n"

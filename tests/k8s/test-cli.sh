@@ -176,14 +176,14 @@ check "...and its status was not touched" \
 
 # ---- run ----------------------------------------------------------------------
 
-pd run --type exec -p "say hi" --name r1 -n "$NS" --output greeting=greeting.txt --timeout 15m --context "some text"
+pd run --detach --type exec -p "say hi" --name r1 -n "$NS" --output greeting=greeting.txt --timeout 15m --context "some text"
 expect "run submits the Task" 0 '^Task/r1 created$'
 check "run built the Task like the local run (type, outputs, timeout, contexts)" \
 	test "$(K -n "$NS" get task r1 -o jsonpath='{.spec.type}/{.spec.outputs.parameters[0].name}={.spec.outputs.parameters[0].path}/{.spec.timeout}/{.spec.contexts[0].text}')" = "exec/greeting=greeting.txt/15m/some text"
 pd run --type exec -p "again" --name r1 -n "$NS"
 expect "run with an existing name is refused" 1 'task "'"$NS"'/r1" already exists: pick another --name'
 
-ANTHROPIC_API_KEY=$SECRET_VALUE pd run --type claude-code -p "fix it" --name s1 -n "$NS"
+ANTHROPIC_API_KEY=$SECRET_VALUE pd run --detach --type claude-code -p "fix it" --name s1 -n "$NS"
 expect "run --type claude-code with a key in the environment" 0 '^Task/s1 created$'
 # The Secret is named by its content: the first 10 hex digits of SHA-256
 # of the key name, a NUL and the value.
@@ -198,13 +198,13 @@ check "...immutable, labelled paddock.dev/credentials" \
 check "the Task references the Secret" \
 	test "$(K -n "$NS" get task s1 -o jsonpath='{.spec.credentials.type}/{.spec.credentials.secretRef.name}')" = "api-key/$S1"
 RV1=$(secret_rv "$S1")
-ANTHROPIC_API_KEY=$SECRET_VALUE-2 pd run --type claude-code -p "fix it" --name s2 -n "$NS"
+ANTHROPIC_API_KEY=$SECRET_VALUE-2 pd run --detach --type claude-code -p "fix it" --name s2 -n "$NS"
 expect "run with another key" 0 '^Task/s2 created$'
 check "another key gets a Secret of its own" \
 	test "$(K -n "$NS" get task s2 -o jsonpath='{.spec.credentials.secretRef.name}')/$(K -n "$NS" get secret "$S2" -o jsonpath='{.data.apiKey}' | base64 -d)" = "$S2/$SECRET_VALUE-2"
 check "...and the Secret of the queued s1 still holds the first key, unchanged" \
 	test "$(K -n "$NS" get secret "$S1" -o jsonpath='{.data.apiKey}' | base64 -d)/$(secret_rv "$S1")" = "$SECRET_VALUE/$RV1"
-ANTHROPIC_API_KEY=$SECRET_VALUE pd run --type claude-code -p "fix it" --name s3 -n "$NS"
+ANTHROPIC_API_KEY=$SECRET_VALUE pd run --detach --type claude-code -p "fix it" --name s3 -n "$NS"
 expect "run with the first key again (its Secret exists: AlreadyExists is fine)" 0 '^Task/s3 created$'
 check "...reuses that Secret, untouched" \
 	test "$(K -n "$NS" get task s3 -o jsonpath='{.spec.credentials.secretRef.name}')/$(secret_rv "$S1")" = "$S1/$RV1"
@@ -520,7 +520,7 @@ EOF
 	expect "apply an Agent" 0 '^Agent/hello created$'
 	pd get agents -n "$NS"
 	expect "get agents" 0 '^hello +exec +2 '
-	pd run --agent hello -p hi --name ag1 -n "$NS"
+	pd run --detach --agent hello -p hi --name ag1 -n "$NS"
 	expect "run --agent" 0 '^Task/ag1 created$'
 	pd run --agent nope -p hi --name ag2 -n "$NS"
 	expect "run --agent with a missing Agent: the local message" 1 \

@@ -198,7 +198,9 @@ EOT
 	grep -qx '  costUSD: \$0.0003' "$work/d" || fail "describe's cost: $(sed -n '/^Usage:/,/^[A-Z]/p' "$work/d")"
 	want "JSON keeps the number" "True" "$(j task costly 'abs(d["status"]["usage"]["costUSD"] - 0.000282) < 1e-12')"
 	pd get task costly -o yaml | grep -q '^    costUSD: 0\.00028' || fail "YAML: $(pd get task costly -o yaml | grep costUSD)"
-	pass "describe prints the cost as \$0.0003; -o json/yaml keep the number"
+	pd get task costly -o wide | awk 'NR==2 {print $7, $8}' >"$work/w"
+	want "get -o wide: TOKENS and COST" '10/2 $0.0003' "$(cat "$work/w")"
+	pass "describe and get -o wide print the cost as \$0.0003; -o json/yaml keep the number"
 }
 
 run_case stop_finished

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -595,15 +596,29 @@ static void be_close(struct backend *be)
 	be->kc = NULL;
 }
 
+/* The one not-found message, whichever command and backend: `task "q1"
+ * not found in namespace default` (kind in lower case, as the cluster's
+ * errors say it).  Returns the exit code 3. */
+static int cli_not_found(const char *what, const char *name, const char *ns)
+{
+	char kind[32];
+	size_t i = 0;
+	for (; what[i] && i + 1 < sizeof(kind); i++)
+		kind[i] = (char)tolower((unsigned char)what[i]);
+	kind[i] = '\0';
+	cli_error_escaped("%s \"%s\" not found in namespace %s", kind, name, ns);
+	return CLI_EXIT_NOT_FOUND;
+}
+
+static const char *split_kind(const struct cli_command *cmd, const char *arg, enum model_kind *kind);
+
 /* A failed lookup of `what` "name": not found (3), or what the cluster
  * said (err).  The local store only ever answers "not found". */
 static int be_fail(const struct backend *be, int rc, const char *what, const char *name,
 		   const char *ns, const char *err)
 {
-	if (!be->kc || rc == -ENOENT) {
-		cli_error_escaped("%s \"%s\" not found in namespace %s", what, name, ns);
-		return CLI_EXIT_NOT_FOUND;
-	}
+	if (!be->kc || rc == -ENOENT)
+		return cli_not_found(what, name, ns);
 	cli_error_escaped("%s", err);
 	return kcli_exit_code(rc);
 }
@@ -627,7 +642,10 @@ static int be_apply(struct backend *be, json_object *doc, bool create_only, enum
 
 /* ---- apply ---------------------------------------------------------- */
 
-static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
+/* Read and parse the manifests of `path` ("-": stdin), capped at
+ * limits.manifestBytes.  0 with owned *docs, or an exit code (printed). */
+static int read_manifests(struct cli_ctx *ctx, const char *path, json_object ***docs_out,
+			  size_t *n_out)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -667,7 +685,19 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		cli_error_escaped("%s", err);
 		return CLI_EXIT_FAILED;
 	}
-	int ret = CLI_EXIT_OK;
+	*docs_out = docs;
+	*n_out = n;
+	return 0;
+}
+
+static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
+{
+	json_object **docs = NULL;
+	size_t n = 0;
+	char err[1024];
+	int rc, ret = read_manifests(ctx, path, &docs, &n);
+	if (ret)
+		return ret;
 	/* On a cluster, documents without a namespace go to the current one
 	 * (-n, $PADDOCK_NAMESPACE, kubernetes.namespace, the context's). */
 	for (size_t i = 0; be->kc && i < n; i++) {
@@ -1432,100 +1462,299 @@ static int get_watch(struct backend *be, enum model_kind kind, const char *ns, c
 	return CLI_EXIT_OK;
 }
 
+/* ---- get: selectors, sorting, several names ----------------------------- */
+
+/* -l: "k=v", "k==v", "k!=v", "k" (has it), "!k" (has not), comma-separated,
+ * on metadata.labels, as kubectl's equality-based selectors. */
+static int selector_check(const char *sel)
+{
+	for (const char *p = sel; *p;) {
+		size_t n = strcspn(p, ",");
+		if (!n || p[0] == '=' || (p[0] == '!' && (n == 1 || p[1] == '=')))
+			return -EINVAL;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
+static bool selector_match(json_object *obj, const char *sel)
+{
+	json_object *labels = jget(jget(obj, "metadata"), "labels");
+	const char *p = sel;
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		char *term = xstrndup(p, n);
+		bool neg = term[0] == '!' && !strchr(term, '=');
+		char *key = neg ? term + 1 : term, *val = NULL;
+		bool want_eq = true;
+		char *op = strstr(key, "!=");
+		if (op) {
+			*op = '\0';
+			val = op + 2;
+			want_eq = false;
+		} else if ((op = strchr(key, '='))) {
+			*op = '\0';
+			val = op + 1 + (op[1] == '=');
+		}
+		const char *have = jstr(labels, key);
+		bool ok = val ? (have && !strcmp(have, val)) == want_eq : (have != NULL) != neg;
+		free(term);
+		if (!ok)
+			return false;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return true;
+}
+
+struct get_list {
+	const char *selector;
+	json_object *items;
+};
+
+static int get_collect(json_object *obj, void *vctx)
+{
+	struct get_list *g = vctx;
+	if (!g->selector || selector_match(obj, g->selector))
+		json_object_array_add(g->items, json_object_get(obj));
+	return 0;
+}
+
+/* --sort-by: a field path as kubectl writes it, "{.metadata.name}" or
+ * ".status.phase"; numbers as numbers, a missing value first. */
+static const char *sort_path;
+
+static json_object *at_path(json_object *o, const char *path)
+{
+	char seg[128];
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+		if (n >= sizeof(seg))
+			return NULL;
+		memcpy(seg, path, n);
+		seg[n] = '\0';
+		o = jget(o, seg);
+		path += n;
+		if (*path == '.')
+			path++;
+	}
+	return o;
+}
+
+static int sort_cmp(const void *x, const void *y)
+{
+	json_object *a = at_path(*(json_object *const *)x, sort_path);
+	json_object *b = at_path(*(json_object *const *)y, sort_path);
+	if (!a || !b)
+		return (a != NULL) - (b != NULL);
+	bool na = json_object_is_type(a, json_type_int) || json_object_is_type(a, json_type_double);
+	bool nb = json_object_is_type(b, json_type_int) || json_object_is_type(b, json_type_double);
+	if (na && nb) {
+		double da = json_object_get_double(a), db = json_object_get_double(b);
+		return (da > db) - (da < db);
+	}
+	return strcmp(json_object_get_string(a), json_object_get_string(b));
+}
+
+/* "{.a.b}" or ".a.b" or "a.b" to "a.b"; NULL when empty. */
+static char *sort_field(const char *s)
+{
+	size_t n = strlen(s);
+	if (n >= 2 && s[0] == '{' && s[n - 1] == '}') {
+		s++;
+		n -= 2;
+	}
+	if (n && *s == '.') {
+		s++;
+		n--;
+	}
+	return n ? xstrndup(s, n) : NULL;
+}
+
+/* The arguments after the options: "KIND [NAME...]" or "KIND/NAME...". */
+struct get_target {
+	enum model_kind kind;
+	const char *name; /* NULL: all */
+};
+
+static int get_targets(int argc, char **argv, struct get_target **out, size_t *n)
+{
+	static const char kinds_hint[] = "use tasks, agents, secrets or configmaps";
+	struct get_target *t = xcalloc((size_t)argc + 1, sizeof(*t));
+	size_t k = 0;
+	if (!strchr(argv[0], '/')) {
+		int kind = model_kind_parse(argv[0]);
+		if (kind < 0) {
+			free(t);
+			return cli_usage_error(&cmd_get, "get: unknown kind \"%s\": %s", argv[0], kinds_hint);
+		}
+		t[k++] = (struct get_target){ (enum model_kind)kind, argc > 1 ? argv[1] : NULL };
+		for (int i = 2; i < argc; i++)
+			t[k++] = (struct get_target){ (enum model_kind)kind, argv[i] };
+	} else {
+		for (int i = 0; i < argc; i++) {
+			char *slash = strchr(argv[i], '/');
+			char *kname = slash ? xstrndup(argv[i], (size_t)(slash - argv[i])) : NULL;
+			int kind = kname ? model_kind_parse(kname) : -1;
+			free(kname);
+			if (kind < 0 || !slash[1]) {
+				free(t);
+				return cli_usage_error(&cmd_get, "get: \"%s\": use TYPE/NAME (task/q1), %s", argv[i],
+						       kinds_hint);
+			}
+			t[k++] = (struct get_target){ (enum model_kind)kind, slash + 1 };
+		}
+	}
+	*out = t;
+	*n = k;
+	return 0;
+}
+
+/* Print `items` (a list of one kind) in format fmt. */
+static void get_print(json_object *items, enum model_kind kind, const char *fmt, bool all,
+		      bool as_list)
+{
+	size_t n = json_object_array_length(items);
+	if (!as_list && n == 1 && (!strcmp(fmt, "yaml") || !strcmp(fmt, "json"))) {
+		print_object(json_object_array_get_idx(items, 0), kind, fmt);
+		return;
+	}
+	struct table t = { .fmt = fmt, .kind = kind, .all_ns = all, .list = json_object_new_array() };
+	for (size_t i = 0; i < n; i++)
+		table_row(json_object_array_get_idx(items, i), &t);
+	table_flush(&t);
+	if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
+		json_object *list = json_object_new_object();
+		jset_str(list, "apiVersion", "v1");
+		jset_str(list, "kind", "List");
+		json_object_object_add(list, "items", json_object_get(t.list));
+		print_json_or_yaml(list, fmt);
+		json_object_put(list);
+	}
+	json_object_put(t.list);
+}
+
 static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
 					      { "namespace", required_argument, NULL, 'n' },
 					      { "all-namespaces", no_argument, NULL, 'A' },
 					      { "watch", no_argument, NULL, 'w' },
+					      { "selector", required_argument, NULL, 'l' },
+					      { "sort-by", required_argument, NULL, 'S' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	const char *fmt = "", *ns = NULL;
+	const char *fmt = "", *ns = NULL, *selector = NULL, *sort_by = NULL;
 	bool all = false, watch = false;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":o:n:Awh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:n:Awl:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': fmt = optarg; break;
 		case 'n': ns = optarg; break;
 		case 'A': all = true; break;
 		case 'w': watch = true; break;
+		case 'l': selector = optarg; break;
+		case 'S': sort_by = optarg; break;
 		default: return cli_option_error(&cmd_get, c, argc, argv);
 		}
 	}
 	if (strcmp(fmt, "") && strcmp(fmt, "wide") && strcmp(fmt, "yaml") && strcmp(fmt, "json") &&
 	    strcmp(fmt, "name"))
-		return cli_usage_error(NULL, "get: -o %s: use wide, yaml, json or name", fmt);
+		return cli_usage_error(&cmd_get, "get: -o %s: use wide, yaml, json or name", fmt);
 	if (optind >= argc)
-		return cli_usage_error(NULL, "get: what? use tasks, agents, secrets or configmaps");
-	enum model_kind kind;
-	if (parse_kind(argv[optind], &kind) < 0)
-		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, secrets or configmaps",
-				       argv[optind]);
-	const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
-	if (watch && (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")))
-		return cli_usage_error(&cmd_get, "get: -w prints table rows: use it without -o, or with -o wide or name");
-	struct backend be;
-	int ret = be_open(ctx, ns, false, &be);
-	if (ret)
-		return ret;
-	ns = be.ns;
-	if (watch) {
-		ret = get_watch(&be, kind, ns, name, fmt, all);
-		be_close(&be);
+		return cli_usage_error(&cmd_get, "get: what? use tasks, agents, secrets or configmaps");
+	if (selector && selector_check(selector) < 0)
+		return cli_usage_error(&cmd_get, "get: -l %s: use key=value, key!=value, key or !key, "
+				       "separated by commas", selector);
+	char *sort = sort_by ? sort_field(sort_by) : NULL;
+	if (sort_by && !sort)
+		return cli_usage_error(&cmd_get, "get: --sort-by %s: use a field such as .metadata.name", sort_by);
+	struct get_target *tg = NULL;
+	size_t ntg = 0;
+	int ret = get_targets(argc - optind, argv + optind, &tg, &ntg);
+	if (ret) {
+		free(sort);
 		return ret;
 	}
+	if (watch && (!strcmp(fmt, "yaml") || !strcmp(fmt, "json"))) {
+		free(sort);
+		free(tg);
+		return cli_usage_error(&cmd_get, "get: -w prints table rows: use it without -o, or with -o wide or name");
+	}
+	struct backend be;
+	ret = be_open(ctx, ns, false, &be);
+	if (ret) {
+		free(sort);
+		free(tg);
+		return ret;
+	}
+	ns = be.ns;
 	char err[1024] = "";
-	if (name) {
-		json_object *obj = NULL;
-		int rc = be_get(&be, kind, ns, name, &obj, err, sizeof(err));
-		if (rc < 0) {
-			ret = be_fail(&be, rc, model_kind_name(kind), name, ns, err);
-		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
-			print_object(obj, kind, fmt);
-		} else {
-			struct table t = { .fmt = fmt, .kind = kind };
-			table_row(obj, &t);
-			table_flush(&t);
-		}
-		json_object_put(obj);
-	} else {
-		struct table t = { .fmt = fmt, .kind = kind, .all_ns = all,
-				   .list = json_object_new_array() };
+	if (watch) {
+		ret = get_watch(&be, tg[0].kind, ns, tg[0].name, fmt, all);
+	} else if (!tg[0].name) {
+		struct get_list g = { .selector = selector, .items = json_object_new_array() };
+		enum model_kind kind = tg[0].kind;
 		if (be.kc) {
-			int rc = kcli_list(be.kc, kind, all ? NULL : ns, table_row, &t, err, sizeof(err));
+			int rc = kcli_list(be.kc, kind, all ? NULL : ns, get_collect, &g, err, sizeof(err));
 			if (rc < 0) {
 				cli_error_escaped("%s", err);
 				ret = kcli_exit_code(rc);
 			}
 		} else {
-			store_list(be.rt->store, kind, all ? NULL : ns, table_row, &t);
+			store_list(be.rt->store, kind, all ? NULL : ns, get_collect, &g);
 		}
-		table_flush(&t);
-		if (ret) {
-			/* the error says it all */
-		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
-			json_object *list = json_object_new_object();
-			jset_str(list, "apiVersion", "v1");
-			jset_str(list, "kind", "List");
-			json_object_object_add(list, "items", json_object_get(t.list));
-			print_json_or_yaml(list, fmt);
-			json_object_put(list);
-		} else if (t.rows == 0) {
-			fprintf(stderr, "No %ss found in %s.\n", model_kind_name(kind),
-				all ? "any namespace" : ns);
+		if (sort) {
+			sort_path = sort;
+			json_object_array_sort(g.items, sort_cmp);
 		}
-		json_object_put(t.list);
+		if (!ret && (json_object_array_length(g.items) || !strcmp(fmt, "yaml") || !strcmp(fmt, "json")))
+			get_print(g.items, kind, fmt, all, true);
+		else if (!ret)
+			fprintf(stderr, "No %ss found in %s%s.\n", model_kind_name(kind),
+				all ? "any namespace" : ns, selector ? " with those labels" : "");
+		json_object_put(g.items);
+	} else {
+		/* Named objects, in the order given; a table per run of one kind. */
+		size_t i = 0;
+		while (i < ntg) {
+			enum model_kind kind = tg[i].kind;
+			json_object *items = json_object_new_array();
+			for (; i < ntg && tg[i].kind == kind; i++) {
+				json_object *obj = NULL;
+				int rc = be_get(&be, kind, ns, tg[i].name, &obj, err, sizeof(err));
+				if (rc < 0)
+					ret = be_fail(&be, rc, model_kind_name(kind), tg[i].name, ns, err);
+				else if (!selector || selector_match(obj, selector))
+					json_object_array_add(items, obj);
+				else
+					json_object_put(obj);
+			}
+			if (json_object_array_length(items))
+				get_print(items, kind, fmt, false, ntg > 1);
+			json_object_put(items);
+		}
 	}
+	free(sort);
+	free(tg);
 	be_close(&be);
 	return ret;
 }
 
 const struct cli_command cmd_get = {
 	"get", "list tasks, agents, secrets or configmaps, or show one",
-	"Usage: paddock get (tasks|agents|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A] [-w]\n"
+	"Usage: paddock get KIND [NAME...] | KIND/NAME... [-o wide|yaml|json|name] [-n NS | -A]\n"
+	"                   [-l SELECTOR] [--sort-by FIELD] [-w]\n"
 	"\n"
-	"Without NAME, a NAME TYPE PHASE AGE table (tasks) in creation order.  -o wide\n"
+	"KIND: tasks, agents, secrets or configmaps (task, agent ... too).  Without\n"
+	"NAME, a NAME TYPE PHASE AGE table (tasks) in creation order; with names (or\n"
+	"task/q1 agent/hello), those objects in that order.  -l app=web,tier!=db,ready,\n"
+	"!draft keeps objects whose labels match; --sort-by .metadata.name (or\n"
+	"{.status.phase} ...) sorts by that field.  -o wide\n"
 	"adds the reason, the duration (so far, while running), tokens, cost and\n"
 	"message; -w (--watch) goes on printing a row for each object that changes,\n"
 	"until Ctrl-C (local backend); -o yaml/json prints whole\n"
@@ -1537,7 +1766,10 @@ const struct cli_command cmd_get = {
 	"Examples:\n"
 	"  paddock get tasks\n"
 	"  paddock get task hello-paddock -o yaml\n"
-	"  paddock get tasks -A -o wide\n",
+	"  paddock get tasks -A -o wide\n"
+	"  paddock get tasks q1 q2\n"
+	"  paddock get task/q1 agent/hello\n"
+	"  paddock get tasks -l team=web --sort-by .metadata.name\n",
 	cmd_get_fn,
 };
 
@@ -1719,7 +1951,9 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(NULL, "describe: unknown kind \"%s\"", argv[optind]);
 		name = argv[optind + 1];
 	} else if (optind < argc) {
-		name = argv[optind];
+		name = split_kind(&cmd_describe, argv[optind], &kind);
+		if (!name)
+			return CLI_EXIT_USAGE;
 	} else {
 		return cli_usage_error(NULL, "describe: give a task name: paddock describe task NAME");
 	}
@@ -2007,31 +2241,58 @@ const struct cli_command cmd_logs = {
 
 /* ---- stop / delete ---------------------------------------------------- */
 
+/* "[KIND] NAME..." or "KIND/NAME..." after the options; `file` (delete
+ * only; NULL elsewhere) takes -f FILE, whose documents name the objects. */
 static int name_args(const struct cli_command *cmd, int argc, char **argv, const char **ns,
-		     enum model_kind *kind, struct strv *names)
+		     enum model_kind *kind, struct strv *names, const char **file)
 {
 	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
 					      { "help", no_argument, NULL, 'h' },
 					      { "ignore-not-found", no_argument, NULL, 'i' },
+					      { "filename", required_argument, NULL, 'f' },
 					      { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, file ? ":n:hf:" : ":n:h", opts, NULL)) != -1) {
 		if (c == 'n')
 			*ns = optarg;
-		else if (c != 'i')
+		else if (c == 'f' && file)
+			*file = optarg;
+		else if (c != 'i' || !file)
 			return cli_option_error(cmd, c, argc, argv);
 	}
 	int i = optind;
-	if (i < argc && model_kind_parse(argv[i]) >= 0 && i + 1 < argc) {
+	if (i < argc && !strchr(argv[i], '/') && model_kind_parse(argv[i]) >= 0 && i + 1 < argc) {
 		*kind = (enum model_kind)model_kind_parse(argv[i]);
 		i++;
 	}
 	for (; i < argc; i++)
 		strv_push(names, argv[i]);
-	if (!names->n)
-		return cli_usage_error(NULL, "%s: give at least one name", cmd->name);
+	if (!names->n && !(file && *file))
+		return cli_usage_error(cmd, "%s: give at least one name%s", cmd->name,
+				       file ? " (or -f FILE)" : "");
+	if (names->n && file && *file)
+		return cli_usage_error(cmd, "%s: give names or -f FILE, not both", cmd->name);
 	return 0;
+}
+
+/* "KIND/NAME" into *kind and the name; a plain name keeps *kind.  NULL
+ * (printed) for an unknown kind. */
+static const char *split_kind(const struct cli_command *cmd, const char *arg, enum model_kind *kind)
+{
+	const char *slash = strchr(arg, '/');
+	if (!slash)
+		return arg;
+	char *k = xstrndup(arg, (size_t)(slash - arg));
+	int v = model_kind_parse(k);
+	free(k);
+	if (v < 0 || !slash[1]) {
+		(void)cli_usage_error(cmd, "%s: \"%s\": use KIND/NAME (task/q1) with task, agent, secret or configmap",
+				cmd->name, arg);
+		return NULL;
+	}
+	*kind = (enum model_kind)v;
+	return slash + 1;
 }
 
 #define SETTLE_WAIT_S 60
@@ -2068,7 +2329,7 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 	const char *ns = NULL;
 	enum model_kind kind = MODEL_TASK;
 	struct strv names = { 0 };
-	int ret = name_args(&cmd_stop, argc, argv, &ns, &kind, &names);
+	int ret = name_args(&cmd_stop, argc, argv, &ns, &kind, &names, NULL);
 	if (ret) {
 		strv_free(&names);
 		return ret;
@@ -2079,9 +2340,21 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 		for (size_t i = 0; i < names.n; i++) {
 			char err[1024];
 			const char *finished = NULL;
+			enum model_kind k = MODEL_TASK;
+			const char *nm = split_kind(&cmd_stop, names.v[i], &k);
+			if (!nm || k != MODEL_TASK) {
+				if (nm)
+					(void)cli_usage_error(&cmd_stop, "stop: %s: only tasks stop", names.v[i]);
+				ret = CLI_EXIT_USAGE;
+				continue;
+			}
+			if (nm != names.v[i])
+				memmove(names.v[i], nm, strlen(nm) + 1);
 			int rc = be.kc ? kcli_stop(be.kc, ns, names.v[i], &finished, err, sizeof(err))
 				       : runtime_stop(be.rt, ns, names.v[i], &finished, err, sizeof(err));
-			if (rc < 0) {
+			if (rc == -ENOENT) {
+				ret = cli_not_found("task", names.v[i], ns);
+			} else if (rc < 0) {
 				cli_error_escaped("%s", err);
 				ret = be.kc ? kcli_exit_code(rc) : CLI_EXIT_NOT_FOUND;
 				if (rc == -EHOSTUNREACH)
@@ -2120,61 +2393,97 @@ const struct cli_command cmd_stop = {
 	cmd_stop_fn,
 };
 
+/* Delete one object; an exit code (0: done or ignored). */
+static int delete_one(struct backend *be, enum model_kind kind, const char *ns, const char *name,
+		      bool ignore)
+{
+	char err[1024] = "";
+	char *run_dir = NULL;
+	json_object *task = NULL;
+	int ret = 0;
+	if (!be->kc && kind == MODEL_TASK && store_get(be->rt->store, MODEL_TASK, ns, name, &task) == 0)
+		run_dir = runtime_run_dir(be->rt, task);
+	json_object_put(task);
+	int rc = be->kc ? kcli_delete(be->kc, kind, ns, name, err, sizeof(err))
+			: runtime_delete(be->rt, kind, ns, name, err, sizeof(err));
+	if (rc == -ENOENT) {
+		if (!ignore)
+			ret = cli_not_found(model_kind_name(kind), name, ns);
+	} else if (rc < 0) {
+		cli_error_escaped("%s", err);
+		ret = rc == -EHOSTUNREACH ? -1 : CLI_EXIT_FAILED;
+	} else if (!be->kc && kind == MODEL_TASK && local_settle(be, ns, name, true) < 0) {
+		printf("%s/%s marked for deletion: its run has not ended yet\n", model_kind_name(kind), name);
+	} else if (!be->kc && kind == MODEL_TASK && run_dir && access(run_dir, F_OK) == 0 &&
+		   local_cleanup(run_dir, err, sizeof(err)) < 0) {
+		cli_error_escaped("task \"%s/%s\" deleted, but its run directory remains: %s; "
+				  "`paddock controller` retries removing it",
+				  ns, name, err);
+		ret = CLI_EXIT_FAILED;
+	} else {
+		printf("%s/%s deleted\n", model_kind_name(kind), name);
+	}
+	free(run_dir);
+	return ret;
+}
+
 static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *ns = NULL;
+	const char *ns = NULL, *file = NULL;
 	enum model_kind kind = MODEL_TASK;
 	struct strv names = { 0 };
 	bool ignore = false;
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--ignore-not-found"))
 			ignore = true;
-	int ret = name_args(&cmd_delete, argc, argv, &ns, &kind, &names);
+	int ret = name_args(&cmd_delete, argc, argv, &ns, &kind, &names, &file);
 	if (ret) {
 		strv_free(&names);
 		return ret;
 	}
+	json_object **docs = NULL;
+	size_t ndocs = 0;
 	struct backend be;
-	if ((ret = be_open(ctx, ns, false, &be)) == 0) {
+	if ((ret = be_open(ctx, ns, false, &be)) == 0 && file)
+		ret = read_manifests(ctx, file, &docs, &ndocs);
+	if (ret == 0) {
 		ns = be.ns;
-		for (size_t i = 0; i < names.n; i++) {
-			char err[1024] = "";
-			char *run_dir = NULL;
-			json_object *task = NULL;
-			if (!be.kc && kind == MODEL_TASK &&
-			    store_get(be.rt->store, MODEL_TASK, ns, names.v[i], &task) == 0)
-				run_dir = runtime_run_dir(be.rt, task);
-			json_object_put(task);
-			int rc = be.kc ? kcli_delete(be.kc, kind, ns, names.v[i], err, sizeof(err))
-				       : runtime_delete(be.rt, kind, ns, names.v[i], err, sizeof(err));
-			if (rc == -ENOENT) {
-				if (!ignore) {
-					cli_error("%s \"%s\" not found in namespace %s", model_kind_name(kind),
-						  names.v[i], ns);
-					ret = CLI_EXIT_NOT_FOUND;
-				}
-			} else if (rc < 0) {
-				cli_error_escaped("%s", err);
+		/* The objects of -f FILE, each in its document's namespace. */
+		for (size_t i = 0; i < ndocs; i++) {
+			json_object *md = jget(docs[i], "metadata");
+			int k = model_kind_parse(jstr(docs[i], "kind") ? jstr(docs[i], "kind") : "");
+			const char *nm = jstr(md, "name");
+			if (k < 0 || !nm) {
+				cli_error("%s: document %zu: no kind Task, Agent, Secret or ConfigMap with "
+					  "metadata.name: nothing to delete",
+					  file, i + 1);
 				ret = CLI_EXIT_FAILED;
-				if (rc == -EHOSTUNREACH)
-					break; /* once is enough */
-			} else if (!be.kc && kind == MODEL_TASK &&
-				   local_settle(&be, ns, names.v[i], true) < 0) {
-				printf("%s/%s marked for deletion: its run has not ended yet\n",
-				       model_kind_name(kind), names.v[i]);
-			} else if (!be.kc && kind == MODEL_TASK && run_dir &&
-				   access(run_dir, F_OK) == 0 &&
-				   local_cleanup(run_dir, err, sizeof(err)) < 0) {
-				cli_error_escaped("task \"%s/%s\" deleted, but its run directory remains: %s; "
-						  "`paddock controller` retries removing it",
-						  ns, names.v[i], err);
-				ret = CLI_EXIT_FAILED;
-			} else {
-				printf("%s/%s deleted\n", model_kind_name(kind), names.v[i]);
+				continue;
 			}
-			free(run_dir);
+			int r = delete_one(&be, (enum model_kind)k,
+					   jstr(md, "namespace") && !be.kc ? jstr(md, "namespace") : ns, nm, ignore);
+			if (r < 0) {
+				ret = CLI_EXIT_FAILED;
+				break; /* the server is unreachable: once is enough */
+			}
+			if (r)
+				ret = r;
+		}
+		for (size_t i = 0; i < names.n; i++) {
+			enum model_kind k = kind;
+			const char *nm = split_kind(&cmd_delete, names.v[i], &k);
+			int r = nm ? delete_one(&be, k, ns, nm, ignore) : CLI_EXIT_USAGE;
+			if (r < 0) {
+				ret = CLI_EXIT_FAILED;
+				break;
+			}
+			if (r)
+				ret = r;
 		}
 	}
+	for (size_t i = 0; i < ndocs; i++)
+		json_object_put(docs[i]);
+	free(docs);
 	be_close(&be);
 	strv_free(&names);
 	return ret;
@@ -2183,15 +2492,20 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 const struct cli_command cmd_delete = {
 	"delete", "delete tasks (killing their runs), agents, secrets or configmaps",
 	"Usage: paddock delete [task|agent|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
+	"       paddock delete KIND/NAME...    paddock delete -f FILE (\"-\": stdin)\n"
 	"\n"
+	"-f deletes the objects a manifest file names (each document's kind,\n"
+	"metadata.name and metadata.namespace), as kubectl delete -f.\n"
 	"A task is marked for deletion (metadata.deletionTimestamp); the controller\n"
 	"kills its run, removes its run directory, then the task and its events.\n"
 	"With no `paddock controller` running, this command does that itself.  It\n"
 	"returns once the task is gone (at most 60 s).\n"
 	CLUSTER_HELP("Deletes with propagation Background: a task's Job goes by garbage collection.\n")
 	"\n"
-	"Example:\n"
-	"  paddock --kubeconfig ~/.kube/config delete task hello-paddock\n",
+	"Examples:\n"
+	"  paddock delete task hello-paddock\n"
+	"  paddock delete task/q1 agent/hello\n"
+	"  paddock delete -f hello.yaml\n",
 	cmd_delete_fn,
 };
 

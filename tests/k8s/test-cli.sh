@@ -247,7 +247,7 @@ expect "get -A has a NAMESPACE column" 0 "^$NS +r1 +exec +Pending"
 pd get tasks -n "$NS2"
 expect "an empty namespace" 0 "^No Tasks found in $NS2\.$"
 pd get task nope -n "$NS"
-expect "get of a missing task: exit 3" 3 "^paddock: Task \"nope\" not found in namespace $NS$"
+expect "get of a missing task: exit 3" 3 "^paddock: task \"nope\" not found in namespace $NS$"
 
 # ---- namespaces and contexts --------------------------------------------------------
 
@@ -501,7 +501,7 @@ check "the Task is gone" bash -c "! \"$KUBECTL\" --kubeconfig \"$KUBECONFIG\" -n
 check "its Job goes by garbage collection" \
 	wait_for 60 bash -c "! \"$KUBECTL\" --kubeconfig \"$KUBECONFIG\" -n $NS get job owned-job >/dev/null 2>&1"
 pd delete task r1 -n "$NS"
-expect "delete of a missing task: exit 3" 3 "^paddock: Task \"r1\" not found in namespace $NS$"
+expect "delete of a missing task: exit 3" 3 "^paddock: task \"r1\" not found in namespace $NS$"
 pd delete task r1 -n "$NS" --ignore-not-found
 expect "delete --ignore-not-found" 0
 pd delete configmap cm1 -n "$NS"

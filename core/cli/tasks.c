@@ -29,6 +29,7 @@
 #include "cli/kube.h"
 #include "cli/logview.h"
 #include "cli/progress.h"
+#include "cli/ctlinfo.h"
 #include "base/jsonutil.h"
 #include "kube/backend.h"
 #include "model/manifest.h"
@@ -696,6 +697,7 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 	size_t n = 0;
 	char err[1024];
 	int rc, ret = read_manifests(ctx, path, &docs, &n);
+	size_t tasks = 0;
 	if (ret)
 		return ret;
 	/* On a cluster, documents without a namespace go to the current one
@@ -742,7 +744,13 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		printf(" %s\n", res == STORE_APPLY_CREATED     ? "created"
 				 : res == STORE_APPLY_UNCHANGED ? "unchanged"
 								: "configured");
+		if (k == MODEL_TASK && res != STORE_APPLY_UNCHANGED)
+			tasks++;
 	}
+	/* Locally nothing runs a submitted task but a controller: say so. */
+	if (tasks && be->rt && !ctl_running(be->rt->state_dir))
+		fprintf(stderr, "paddock: warning: no controller is running: the task%s stay%s Pending "
+			"until `paddock controller` runs\n", tasks > 1 ? "s" : "", tasks > 1 ? "" : "s");
 	manifest_docs_free(docs, n);
 	return ret;
 }
@@ -2080,18 +2088,9 @@ static int logs_options(struct logview *v, const char *since, const char *tail)
 	return 0;
 }
 
-/* Is a `paddock controller` holding the state dir's lock?  Probed
- * without keeping the lock (runtime_lock keeps it). */
 static bool controller_runs(const struct runtime *rt)
 {
-	char *path = xasprintf("%s/controller.lock", rt->state_dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return false;
-	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-	close(fd);
-	return held;
+	return ctl_running(rt->state_dir);
 }
 
 /* What `logs -f` waits for, said once on stderr. */
@@ -2481,9 +2480,8 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 				ret = r;
 		}
 	}
-	for (size_t i = 0; i < ndocs; i++)
-		json_object_put(docs[i]);
-	free(docs);
+	if (docs)
+		manifest_docs_free(docs, ndocs);
 	be_close(&be);
 	strv_free(&names);
 	return ret;
@@ -2549,6 +2547,61 @@ static int controller_kube(struct cli_ctx *ctx)
 	return CLI_EXIT_OK;
 }
 
+/* SIGHUP: reread paddock.yaml.  The controller checks the file as
+ * `config check` would (the config, then every plugin it enables); a bad
+ * file is logged and the running config kept.  A good one restarts the
+ * controller in place (exec of the same command line): the new config and
+ * plugins load as at startup, and live runs are re-adopted, as after any
+ * restart. */
+static volatile sig_atomic_t reload_flag;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+	stop_flag = 1;
+}
+
+/* True when the file passes the check (restart with it); false keeps
+ * the running config. */
+static bool reload_ok(struct cli_ctx *ctx)
+{
+	char err[1024];
+	struct pd_config *cfg = NULL;
+	const char *path = ctx->cfg->path ? ctx->cfg->path : ctx->config_path;
+	int rc = config_load(path, &cfg, err, sizeof(err));
+	struct plugin_set *ps = NULL;
+	if (rc == 0)
+		rc = plugins_load(cfg, true, &ps, err, sizeof(err));
+	plugins_free(ps);
+	config_free(cfg);
+	if (rc < 0) {
+		log_error("SIGHUP: the config was not reloaded; the controller keeps the one it runs",
+			  "path", path, "error", err);
+		return false;
+	}
+	return true;
+}
+
+/* The same command line again, from /proc/self/cmdline. */
+static void reexec(void)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (read_file("/proc/self/cmdline", 64 * 1024, &data, &len) < 0 || !len) {
+		log_error("SIGHUP: cannot read /proc/self/cmdline to restart; exiting");
+		return;
+	}
+	struct strv args = { 0 };
+	for (size_t i = 0; i < len; i += strlen(data + i) + 1)
+		strv_push(&args, data + i);
+	free(data);
+	fflush(NULL);
+	execv("/proc/self/exe", args.v);
+	log_error("SIGHUP: cannot restart; exiting", "error", strerror(errno));
+	strv_free(&args);
+}
+
 static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	(void)argc;
@@ -2588,11 +2641,25 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	 * waiting second controller does not take the port). */
 	struct metrics *m = start_metrics(ctx);
 	rt->metrics = m;
-	(void)runtime_serve(rt, &stop_flag);
-	log_info("controller stopping; runs keep going under their supervisors");
+	ctlinfo_write(rt->state_dir, ctx->cfg, ctx->plugins);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	for (;;) {
+		(void)runtime_serve(rt, &stop_flag);
+		if (!reload_flag || reload_ok(ctx))
+			break; /* a stop, or a good file: restart with it */
+		reload_flag = 0; /* a bad file: serve on with the old config */
+		stop_flag = 0;
+	}
+	log_info(reload_flag ? "controller reloading paddock.yaml: restarting; runs keep going under their supervisors"
+			     : "controller stopping; runs keep going under their supervisors");
 	rt->metrics = NULL;
 	metrics_free(m);
 	runtime_close(rt);
+	if (reload_flag)
+		reexec();
 	return CLI_EXIT_OK;
 }
 
@@ -2604,7 +2671,11 @@ const struct cli_command cmd_controller = {
 	"(STATE_DIR/controller.lock); a second one waits.  Runs are owned by their own\n"
 	"supervisor processes, so stopping or killing the controller never loses a\n"
 	"run: a restarted controller re-adopts live runs and collects finished ones.\n"
-	"SIGTERM or SIGINT stop it gracefully.\n"
+	"SIGTERM or SIGINT stop it gracefully.  SIGHUP rereads the config: a file\n"
+	"that passes the check of `paddock config check` restarts the controller in\n"
+	"place with it (runs keep going and are re-adopted); a bad one is logged and\n"
+	"the running config kept.  STATE_DIR/controller.json records what it loaded\n"
+	"(paddock status, paddock config check).\n"
 	"\n"
 	"Kubernetes (backend: kubernetes, or paddock --kubeconfig FILE controller):\n"
 	"it watches Tasks, Agents and its Jobs in every namespace and turns each\n"

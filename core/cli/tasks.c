@@ -546,7 +546,14 @@ static const char *default_ns(struct cli_ctx *ctx, const char *flag)
 		return flag;
 	const char *e = getenv("PADDOCK_NAMESPACE");
 	(void)ctx;
-	return e && *e ? e : MODEL_DEFAULT_NAMESPACE;
+	if (e && *e)
+		return e;
+	/* namespace: in the user's settings (paddock init); kept for the
+	 * process (the backend's namespace points at it). */
+	static char *user_ns;
+	if (!user_ns)
+		user_ns = user_config_get("namespace");
+	return user_ns && *user_ns ? user_ns : MODEL_DEFAULT_NAMESPACE;
 }
 
 static int parse_kind(const char *s, enum model_kind *k)
@@ -990,35 +997,6 @@ static const struct cred_env *find_cred_env(const char *driver)
 	return ce;
 }
 
-/* apiKey / oauthToken from ~/.config/paddock/config.yaml (a flat map). */
-static char *user_config_value(const char *key)
-{
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	char *path = xdg && *xdg ? xasprintf("%s/paddock/config.yaml", xdg)
-				 : xasprintf("%s/.config/paddock/config.yaml", home ? home : "/");
-	char *data = NULL;
-	size_t len = 0;
-	char *val = NULL;
-	if (read_file(path, 64 * 1024, &data, &len) == 0) {
-		json_object **docs = NULL;
-		size_t n = 0;
-		char err[256];
-		struct manifest_limits lim = { 64 * 1024, 8, 1000 };
-		if (manifest_parse(path, data, len, &lim, &docs, &n, err, sizeof(err)) == 0 && n > 0) {
-			const char *v = jstr(docs[0], key);
-			if (v)
-				val = xstrdup(v);
-			manifest_docs_free(docs, n);
-		} else if (n == 0) {
-			cli_error("%s", err);
-		}
-		secure_free(data, len);
-	}
-	free(path);
-	return val;
-}
-
 /* Wipe the values of a Secret document (stringData, and data once
  * validation has folded stringData in) before it is freed. */
 static void scrub_secret_doc(json_object *doc)
@@ -1063,7 +1041,7 @@ static int auto_credentials(struct backend *be, const char *ns, const char *driv
 		}
 	}
 	if (!value) {
-		value = user_config_value(key);
+		value = user_config_get(key);
 		if (value)
 			*source = oauth ? "oauthToken in ~/.config/paddock/config.yaml"
 					: "apiKey in ~/.config/paddock/config.yaml";
@@ -1225,8 +1203,13 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 	else
 		json_object_object_add(spec, "agentRef", jnamed(agent));
 	jset_str(spec, "prompt", prompt);
+	char *user_model = !model && type ? user_config_get("model") : NULL;
+	if (user_model)
+		model = user_model; /* paddock init's model: for --type runs only */
 	if (model)
 		jset_str(spec, "model", model);
+	free(user_model);
+	model = user_model = NULL;
 	if (effort)
 		jset_str(spec, "effort", effort);
 	if (timeout)

@@ -224,7 +224,7 @@ EOT
 	want "get -o yaml of two names is a List" "List 2" "$(pd get tasks q1 q2 -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["kind"], len(d["items"]))')"
 	want "-l team=web" "web-a" "$(pd get agents -l team=web -o name | sed 's|^Agent/||' | xargs)"
 	want "-l team,!tier" "db-b" "$(pd get agents -l 'team,!tier' -o name | sed 's|^Agent/||' | xargs)"
-	want "-l team!=web" "db-b quick" "$(pd get agents --selector team!=web --sort-by .metadata.name -o name | sed 's|^Agent/||' | xargs)"
+	want "-l team,team!=web" "db-b" "$(pd get agents --selector 'team,team!=web' --sort-by .metadata.name -o name | sed 's|^Agent/||' | xargs)"
 	want "--sort-by .metadata.name" "db-b quick web-a" "$(pd get agents --sort-by .metadata.name -o name | sed 's|^Agent/||' | xargs)"
 	want "--sort-by {.metadata.name} (kubectl's form)" "db-b quick web-a" "$(pd get agents --sort-by '{.metadata.name}' -o name | sed 's|^Agent/||' | xargs)"
 	run pd get agents -l '=x'
@@ -249,6 +249,25 @@ Agent/db-b deleted" "$rc:$out"
 	pass "get NAME..., TYPE/NAME, -l, --sort-by, -A; delete -f FILE and TYPE/NAME; one not-found message"
 }
 
+task_md_excluded() {
+	local repo=$work/repo
+	git init -q -b main "$repo"
+	git -C "$repo" -c user.name=t -c user.email=t@t commit -q --allow-empty -m init
+	cat >"$work/gitagent.yaml" <<'EOT'
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: gitter}
+spec: {type: exec, command: "echo new >work.txt; git add -A; echo STATUS; git status --porcelain; echo END"}
+EOT
+	pd apply -f "$work/gitagent.yaml" >/dev/null
+	pd run --agent gitter --name gitty -p go --workspace-repo "file://$repo" >"$work/git.out" 2>&1 ||
+		fail "gitty: $(cat "$work/git.out"; pd logs --raw gitty)"
+	pd logs --raw gitty | sed -n '/^STATUS$/,/^END$/p' >"$work/status"
+	grep -qx 'A  work.txt' "$work/status" || fail "the agent's git add did not run: $(pd logs --raw gitty)"
+	! grep -q 'task.md' "$work/status" || fail "task.md in the agent's git status: $(cat "$work/status")"
+	pass "task.md stays out of the agent's git status (git add -A does not take it)"
+}
+
 run_case stop_finished
 run_case kubectl_habits
 run_case help_everywhere
@@ -256,4 +275,5 @@ run_case bad_options
 run_case unchanged_apply
 run_case tables
 run_case costs
+run_case task_md_excluded
 [ ${#failed[@]} -eq 0 ] || fail "failed: ${failed[*]}"

@@ -810,7 +810,7 @@ const struct cli_command cmd_apply = {
 			  "namespace, else default.\n")
 	"\n"
 	"Examples:\n"
-	"  paddock apply -f etc/examples/hello.yaml\n"
+	"  paddock apply -f etc/examples/hello-agent.yaml\n"
 	"  kubectl create secret generic claude --from-literal=apiKey=$KEY --dry-run=client -o yaml | paddock apply -f -\n",
 	cmd_apply_fn,
 };
@@ -2486,7 +2486,7 @@ const struct cli_command cmd_delete = {
 	"Examples:\n"
 	"  paddock delete task hello-paddock\n"
 	"  paddock delete task/q1 agent/hello\n"
-	"  paddock delete -f hello.yaml\n",
+	"  paddock delete -f etc/examples/hello-agent.yaml\n",
 	cmd_delete_fn,
 };
 

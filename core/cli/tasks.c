@@ -1518,27 +1518,10 @@ static int get_collect(json_object *obj, void *vctx)
  * ".status.phase"; numbers as numbers, a missing value first. */
 static const char *sort_path;
 
-static json_object *at_path(json_object *o, const char *path)
-{
-	char seg[128];
-	while (o && *path) {
-		size_t n = strcspn(path, ".");
-		if (n >= sizeof(seg))
-			return NULL;
-		memcpy(seg, path, n);
-		seg[n] = '\0';
-		o = jget(o, seg);
-		path += n;
-		if (*path == '.')
-			path++;
-	}
-	return o;
-}
-
 static int sort_cmp(const void *x, const void *y)
 {
-	json_object *a = at_path(*(json_object *const *)x, sort_path);
-	json_object *b = at_path(*(json_object *const *)y, sort_path);
+	json_object *a = model_path(*(json_object *const *)x, sort_path);
+	json_object *b = model_path(*(json_object *const *)y, sort_path);
 	if (!a || !b)
 		return (a != NULL) - (b != NULL);
 	bool na = json_object_is_type(a, json_type_int) || json_object_is_type(a, json_type_double);

@@ -48,14 +48,8 @@ static void blocks(struct drv_render *r, struct json_object *o, bool synthetic)
 	}
 }
 
-static bool claude_render_line(struct drv_render *r, struct json_object *o, const char *line,
-			       size_t len)
+static void claude_event(struct drv_render *r, struct json_object *o, const char *type)
 {
-	(void)line;
-	(void)len;
-	const char *type = drv_jstr(o, "type");
-	if (!type)
-		return false;
 	if (strcmp(type, "system") == 0) {
 		const char *sub = drv_jstr(o, "subtype");
 		if (sub && strcmp(sub, "init") == 0) {
@@ -75,9 +69,8 @@ static bool claude_render_line(struct drv_render *r, struct json_object *o, cons
 		if (res && *res && strncmp(res, r->held, sizeof(r->held) - 1) != 0)
 			drv_emit_text(r, res, strlen(res));
 	}
-	return true;
 }
 
 const struct drv_render_ops drv_render_claude = {
-	.line = claude_render_line,
+	.event = claude_event,
 };

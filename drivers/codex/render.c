@@ -81,14 +81,8 @@ static void item_done(struct drv_render *r, struct json_object *item, const char
 	}
 }
 
-static bool codex_render_line(struct drv_render *r, struct json_object *o, const char *line,
-			      size_t len)
+static void codex_event(struct drv_render *r, struct json_object *o, const char *type)
 {
-	(void)line;
-	(void)len;
-	const char *type = drv_jstr(o, "type");
-	if (!type)
-		return false;
 	bool failing = strcmp(type, "turn.failed") == 0;
 	if (r->held[0] && !failing)
 		drv_emitf(r, PADDOCK_RENDER_NOTE, "retrying: %s", r->held);
@@ -105,10 +99,9 @@ static bool codex_render_line(struct drv_render *r, struct json_object *o, const
 		const char *m = drv_jstr(o, "message");
 		snprintf(r->held, sizeof(r->held), "%s", m ? m : "error");
 	}
-	return true;
 }
 
 const struct drv_render_ops drv_render_codex = {
 	.noise = codex_noise,
-	.line = codex_render_line,
+	.event = codex_event,
 };

@@ -200,8 +200,7 @@ bool drv_jbool(struct json_object *o, const char *path, bool dflt)
 
 /* ---- bounded text -------------------------------------------------- */
 
-/* Largest n' <= n that does not cut a UTF-8 sequence of s. */
-static size_t utf8_cut(const char *s, size_t n, size_t full)
+size_t drv_utf8_cut(const char *s, size_t n, size_t full)
 {
 	if (n >= full)
 		return full;
@@ -216,7 +215,7 @@ void drv_copy(char *dst, size_t dstlen, const char *src, size_t n)
 		return;
 	if (!src)
 		n = 0;
-	size_t m = n < dstlen - 1 ? n : utf8_cut(src, dstlen - 1, n);
+	size_t m = n < dstlen - 1 ? n : drv_utf8_cut(src, dstlen - 1, n);
 	if (m)
 		memcpy(dst, src, m);
 	dst[m] = '\0';
@@ -227,7 +226,7 @@ void drv_text_append(struct drv_parser *p, const char *s, size_t n)
 	size_t room = sizeof(p->text) - 1 - p->text_len;
 	if (!s || !n || !room)
 		return;
-	size_t m = n <= room ? n : utf8_cut(s, room, n);
+	size_t m = n <= room ? n : drv_utf8_cut(s, room, n);
 	memcpy(p->text + p->text_len, s, m);
 	p->text_len += m;
 	p->text[p->text_len] = '\0';

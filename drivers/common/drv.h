@@ -133,6 +133,8 @@ int64_t drv_count_add(int64_t a, int64_t b);
 double drv_jcost(struct json_object *o, const char *path);
 bool drv_jbool(struct json_object *o, const char *path, bool dflt);
 
+/* Largest m <= n that does not cut a UTF-8 sequence of s[0..full). */
+size_t drv_utf8_cut(const char *s, size_t n, size_t full);
 /* Bounded text: copy/append with truncation at a UTF-8 boundary. */
 void drv_copy(char *dst, size_t dstlen, const char *src, size_t n);
 void drv_text_append(struct drv_parser *p, const char *s, size_t n);

@@ -15,31 +15,25 @@
 #define SUPERVISOR_PREFIX "[paddock] "
 #define WORKSPACE "/workspace"
 
-/* Largest m <= n that does not cut a UTF-8 sequence of s[0..full). */
-static size_t cut_utf8(const char *s, size_t n, size_t full)
-{
-	if (n >= full)
-		return full;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
 void drv_emit(struct drv_render *r, int kind, const char *s, size_t n)
 {
 	if (!r->emit || !s)
 		return;
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
-	if (n <= DRV_RENDER_LINE_MAX) {
-		r->emit(r->emit_ctx, kind, s, n);
-		return;
-	}
+	/* One line, short: a newline inside (a path, a message) reads as a
+	 * space, and a long line is cut at a UTF-8 boundary. */
 	char buf[DRV_RENDER_LINE_MAX + 8];
-	size_t m = cut_utf8(s, DRV_RENDER_LINE_MAX, n);
+	size_t m = n <= DRV_RENDER_LINE_MAX ? n : drv_utf8_cut(s, DRV_RENDER_LINE_MAX, n);
 	memcpy(buf, s, m);
-	memcpy(buf + m, "...", 3);
-	r->emit(r->emit_ctx, kind, buf, m + 3);
+	for (size_t i = 0; i < m; i++)
+		if (buf[i] == '\n' || buf[i] == '\r')
+			buf[i] = ' ';
+	if (m < n) {
+		memcpy(buf + m, "...", 3);
+		m += 3;
+	}
+	r->emit(r->emit_ctx, kind, buf, m);
 }
 
 void drv_emitf(struct drv_render *r, int kind, const char *fmt, ...)
@@ -51,7 +45,7 @@ void drv_emitf(struct drv_render *r, int kind, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	size_t len = (size_t)n < sizeof(buf) ? (size_t)n : cut_utf8(buf, sizeof(buf) - 1, (size_t)n);
+	size_t len = (size_t)n < sizeof(buf) ? (size_t)n : drv_utf8_cut(buf, sizeof(buf) - 1, (size_t)n);
 	drv_emit(r, kind, buf, len);
 }
 
@@ -75,7 +69,7 @@ void drv_emit_text(struct drv_render *r, const char *s, size_t n)
 void drv_text_add(struct drv_render *r, const char *s, size_t n)
 {
 	size_t room = sizeof(r->text) - 1 - r->text_len;
-	size_t m = n <= room ? n : cut_utf8(s, room, n);
+	size_t m = n <= room ? n : drv_utf8_cut(s, room, n);
 	memcpy(r->text + r->text_len, s, m);
 	r->text_len += m;
 	r->text[r->text_len] = '\0';
@@ -286,8 +280,13 @@ void drv_renderer_line(void *renderer, const char *line, size_t len, paddock_emi
 	}
 	if (!obj && is_noise(r, line, len))
 		goto out;
-	bool handled = r->ops->line && r->ops->line(r, obj, line, len);
-	if (!handled && !obj) {
+	const char *type = drv_jstr(obj, "type");
+	if (obj)
+		r->state = 0; /* an event ends what raw lines were in (gemini's trace) */
+	if (obj && type && r->ops->event)
+		r->ops->event(r, obj, type);
+	bool handled = obj || (r->ops->raw && r->ops->raw(r, line, len));
+	if (!handled) {
 		/* A line the driver does not know: short, never a JSON dump. */
 		drv_text_flush(r);
 		size_t i = 0;

@@ -23,9 +23,11 @@ struct drv_render;
 struct drv_render_ops {
 	/* Prefixes of non-JSON lines the CLI prints that are noise. */
 	const char *const *noise;
-	/* One line: `obj` as for the parser hook.  Returns true when the line
-	 * was handled (emitted, or dropped on purpose). */
-	bool (*line)(struct drv_render *r, struct json_object *obj, const char *line, size_t len);
+	/* A JSON event with a "type" (any other JSON line is dropped). */
+	void (*event)(struct drv_render *r, struct json_object *obj, const char *type);
+	/* A line that is not JSON: true when handled (emitted, or dropped on
+	 * purpose); else the frame shows it short. */
+	bool (*raw)(struct drv_render *r, const char *line, size_t len);
 };
 
 #define DRV_RENDER_TEXT_MAX 8192
@@ -46,7 +48,7 @@ struct drv_render {
 	/* Free for the hooks. */
 	char held[512];         /* an event held back until the next one says what it was */
 	char last_item[128];    /* id of the item last shown as started */
-	int state;
+	int state;              /* for the raw hook; every JSON line resets it to 0 */
 };
 
 /* Emit one line of `kind` (cut at DRV_RENDER_LINE_MAX at a UTF-8 boundary). */

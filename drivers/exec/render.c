@@ -6,14 +6,12 @@
 #include "config.h"
 #include "../common/render.h"
 
-static bool exec_render_line(struct drv_render *r, struct json_object *o, const char *line,
-			     size_t len)
+static bool exec_raw(struct drv_render *r, const char *line, size_t len)
 {
-	(void)o;
 	drv_emit_text(r, line, len);
 	return true;
 }
 
 const struct drv_render_ops drv_render_exec = {
-	.line = exec_render_line,
+	.raw = exec_raw,
 };

@@ -40,19 +40,16 @@ static const char *tool_name(const char *name)
 	return name;
 }
 
-static bool gemini_render_line(struct drv_render *r, struct json_object *o, const char *line,
-			       size_t len)
+/* The error report and its stack trace, up to the next event. */
+static bool gemini_raw(struct drv_render *r, const char *line, size_t len)
 {
-	if (!o) {
-		/* The error report and its stack trace, up to the next event. */
-		if (len >= 32 && memcmp(line, "Error when talking to Gemini API", 32) == 0)
-			r->state = IN_TRACE;
-		return r->state == IN_TRACE;
-	}
-	r->state = NORMAL;
-	const char *type = drv_jstr(o, "type");
-	if (!type)
-		return true; /* {"error":...}: the parser's failure, shown by the frame */
+	if (len >= 32 && memcmp(line, "Error when talking to Gemini API", 32) == 0)
+		r->state = IN_TRACE;
+	return r->state == IN_TRACE;
+}
+
+static void gemini_event(struct drv_render *r, struct json_object *o, const char *type)
+{
 	if (strcmp(type, "message") == 0) {
 		const char *role = drv_jstr(o, "role");
 		const char *c = drv_jstr(o, "content");
@@ -61,7 +58,7 @@ static bool gemini_render_line(struct drv_render *r, struct json_object *o, cons
 				drv_text_flush(r);
 			drv_text_add(r, c, strlen(c));
 		}
-		return true;
+		return;
 	}
 	drv_text_flush(r);
 	if (strcmp(type, "init") == 0) {
@@ -80,10 +77,10 @@ static bool gemini_render_line(struct drv_render *r, struct json_object *o, cons
 		if (msg && !(sev && strcmp(sev, "error") == 0))
 			drv_emitf(r, PADDOCK_RENDER_NOTE, "warning: %s", msg);
 	}
-	return true;
 }
 
 const struct drv_render_ops drv_render_gemini = {
 	.noise = gemini_noise,
-	.line = gemini_render_line,
+	.event = gemini_event,
+	.raw = gemini_raw,
 };

@@ -12,14 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool opencode_render_line(struct drv_render *r, struct json_object *o, const char *line,
-				 size_t len)
+static void opencode_event(struct drv_render *r, struct json_object *o, const char *type)
 {
-	(void)line;
-	(void)len;
-	const char *type = drv_jstr(o, "type");
-	if (!type)
-		return false;
 	if (strcmp(type, "text") == 0) {
 		const char *t = drv_jstr(o, "part.text");
 		if (t)
@@ -37,9 +31,8 @@ static bool opencode_render_line(struct drv_render *r, struct json_object *o, co
 		else if (st && strcmp(st, "error") == 0)
 			drv_emit_result(r, false, drv_jstr(o, "part.state.error"));
 	}
-	return true;
 }
 
 const struct drv_render_ops drv_render_opencode = {
-	.line = opencode_render_line,
+	.event = opencode_event,
 };

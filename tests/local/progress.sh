@@ -53,6 +53,16 @@ wait_screen() { # wait_screen PANE REGEX SECONDS
 	fail "$1: no /$2/ on the screen after $3 s: $(screen "$1")"
 }
 
+# Ctrl-C at step 2, answer KEY: the final screen in $work/PANE.final.
+interrupt() { # interrupt PANE KEY
+	wait_screen "$1" '^  step:  step 2$' 20
+	tmux -S "$sock" send-keys -t "$1" C-c
+	wait_screen "$1" "Stop task $1 \(s\), detach and leave it running \(d\), or keep watching \(c\)\?" 10
+	tmux -S "$sock" send-keys -t "$1" "$2"
+	wait_screen "$1" '^EXIT=' 30
+	screen "$1" >"$work/$1.final"
+}
+
 term t1 --agent slow --name t1 -p go --output f=out.txt
 wait_screen t1 '^  step:  step 2$' 20
 screen t1 >"$work/s2"
@@ -74,14 +84,9 @@ grep -qx '  all done' "$work/final" || fail "the result is not on the final scre
 pass "run on a terminal: one block updated in place (step 2, step 4), then result and outputs"
 
 term t2 --agent slow --name t2 -p go
-wait_screen t2 '^  step:  step 2$' 20
-tmux -S "$sock" send-keys -t t2 C-c
-wait_screen t2 'Stop task t2 \(s\), detach and leave it running \(d\), or keep watching \(c\)\?' 10
-tmux -S "$sock" send-keys -t t2 s
-wait_screen t2 '^EXIT=' 30
-screen t2 >"$work/final2"
-grep -q '^Task t2 Stopped' "$work/final2" || fail "Ctrl-C s: $(cat "$work/final2")"
-grep -qx 'EXIT=1' "$work/final2" || fail "a stopped task exits 1: $(cat "$work/final2")"
+interrupt t2 s
+grep -q '^Task t2 Stopped' "$work/t2.final" || fail "Ctrl-C s: $(cat "$work/t2.final")"
+grep -qx 'EXIT=1' "$work/t2.final" || fail "a stopped task exits 1: $(cat "$work/t2.final")"
 [ "$(pd get task t2 -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["phase"])')" = Stopped ] ||
 	fail "t2 not Stopped in the store"
 pass "run on a terminal: Ctrl-C asks stop/detach/continue; s stops the task"
@@ -96,14 +101,9 @@ pass "run off a terminal: plain timestamped lines"
 watcher=$!
 cleanup_pids+=("$watcher")
 term t4 --agent slow --name t4 -p go
-wait_screen t4 '^  step:  step 2$' 20
-tmux -S "$sock" send-keys -t t4 C-c
-wait_screen t4 'Stop task t4' 10
-tmux -S "$sock" send-keys -t t4 d
-wait_screen t4 '^EXIT=' 10
-screen t4 >"$work/final4"
-grep -q '^Detached: task default/t4 goes on' "$work/final4" || fail "Ctrl-C d: $(cat "$work/final4")"
-grep -qx 'EXIT=0' "$work/final4" || fail "detach exits 0: $(cat "$work/final4")"
+interrupt t4 d
+grep -q '^Detached: task default/t4 goes on' "$work/t4.final" || fail "Ctrl-C d: $(cat "$work/t4.final")"
+grep -qx 'EXIT=0' "$work/t4.final" || fail "detach exits 0: $(cat "$work/t4.final")"
 # get -o wide: the duration of a running task, live.
 dur() { pd get task t4 -o wide | awk 'NR==2 {print $6}'; }
 d1=$(dur)

@@ -2070,6 +2070,120 @@ static void say_waiting(const struct runtime *rt, const char *ns, const char *na
 				    : "; no controller is running: start `paddock controller`, or Ctrl-C");
 }
 
+/* A cluster's log, line by line into a logview (cli/logview.h).  The
+ * API server adds "RFC3339NANO " to each line when asked (timestamps=true). */
+struct kube_lines {
+	struct logview *v;
+	struct buf line;
+	bool stamped;
+};
+
+/* "2026-12-07T15:00:00.123456789Z " at the start of s: its time (0 when
+ * there is none) and its length with the space in *used. */
+static int64_t parse_stamp(const char *s, size_t n, size_t *used)
+{
+	char head[48];
+	size_t sp = 0;
+	*used = 0;
+	while (sp < n && sp < sizeof(head) - 1 && s[sp] != ' ')
+		sp++;
+	if (sp == n || sp >= sizeof(head) - 1)
+		return 0;
+	memcpy(head, s, sp);
+	head[sp] = '\0';
+	int64_t ms = 0;
+	if (parse_time(head, &ms) < 0)
+		return 0;
+	*used = sp + 1;
+	return ms;
+}
+
+static void kube_line(struct kube_lines *kl)
+{
+	size_t used = 0;
+	const char *s = kl->line.data ? kl->line.data : "";
+	int64_t ts = kl->stamped ? parse_stamp(s, kl->line.len, &used) : 0;
+	logview_line(kl->v, s + used, kl->line.len - used, ts);
+	buf_reset(&kl->line);
+}
+
+static int kube_lines_write(void *ctx, const char *data, size_t len)
+{
+	struct kube_lines *kl = ctx;
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t seg = nl ? (size_t)(nl - data) : len;
+		if (kl->line.len + seg <= 4u * 1024 * 1024)
+			(void)buf_append(&kl->line, data, seg);
+		if (nl)
+			kube_line(kl);
+		data += seg + (nl ? 1 : 0);
+		len -= seg + (nl ? 1 : 0);
+	}
+	logview_caught_up(kl->v);
+	fflush(stdout);
+	return ferror(stdout) ? 1 : 0;
+}
+
+/* The driver of a task on the cluster, when it is enabled here too. */
+static const struct loaded_plugin *kube_task_driver(struct cli_ctx *ctx, struct backend *be,
+						    const char *name)
+{
+	char err[1024];
+	json_object *task = NULL, *agent = NULL;
+	if (kcli_get(be->kc, MODEL_TASK, be->ns, name, &task, err, sizeof(err)) < 0)
+		return NULL;
+	json_object *spec = jget(task, "spec");
+	const char *type = jstr(spec, "type");
+	json_object *ref = jget(spec, "agentRef");
+	if (!type && jstr(ref, "name") &&
+	    kcli_get(be->kc, MODEL_AGENT, jstr(ref, "namespace") ? jstr(ref, "namespace") : be->ns,
+		     jstr(ref, "name"), &agent, err, sizeof(err)) == 0)
+		type = jstr(jget(agent, "spec"), "type");
+	if (type && !ctx->plugins)
+		(void)plugins_load(ctx->cfg, true, &ctx->plugins, err, sizeof(err));
+	const struct loaded_plugin *p = type && ctx->plugins ? plugins_driver(ctx->plugins, type) : NULL;
+	json_object_put(agent);
+	json_object_put(task);
+	return p;
+}
+
+static int kube_logs(struct cli_ctx *ctx, struct backend *be, const char *name, bool follow,
+		     struct logview *v, const char *since)
+{
+	char err[1024] = "";
+	struct kube_lines kl = { .v = v, .stamped = v->timestamps };
+	buf_init(&kl.line, 0);
+	v->escape = isatty(1);
+	logview_init(v, kube_task_driver(ctx, be, name));
+	/* --since is the API server's (sinceSeconds); --tail too for raw lines,
+	 * while a rendering is cut here (its lines are not the log's). */
+	struct buf q;
+	buf_init(&q, 0);
+	if (v->timestamps)
+		buf_puts(&q, "&timestamps=true");
+	if (since)
+		buf_printf(&q, "&sinceSeconds=%lld", (long long)((now_wall_ms() - v->since_ms + 999) / 1000));
+	v->since_ms = 0;
+	if (v->raw && v->tail >= 0) {
+		buf_printf(&q, "&tailLines=%ld", v->tail);
+		v->tail = -1;
+		v->tailing = false;
+	}
+	struct kcli_log_sink sink = { kube_lines_write, &kl, q.len ? q.data + 1 : NULL };
+	install_signals();
+	int rc = kcli_logs(be->kc, be->ns, name, follow, ctx->cfg->limits.log_bytes_per_run, &sink,
+			   &stop_flag, err, sizeof(err));
+	if (kl.line.len)
+		kube_line(&kl);
+	logview_caught_up(v);
+	fflush(stdout);
+	logview_free(v);
+	buf_free(&kl.line);
+	buf_free(&q);
+	return rc < 0 ? be_fail(be, rc, "task", name, be->ns, err) : 0;
+}
+
 static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "follow", no_argument, NULL, 'f' },
@@ -2118,12 +2232,7 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 	ns = be.ns;
 	struct runtime *rt = be.rt;
 	if (be.kc) {
-		char err[1024] = "";
-		install_signals();
-		int rc = kcli_logs(be.kc, ns, name, follow, ctx->cfg->limits.log_bytes_per_run, &stop_flag,
-				   err, sizeof(err));
-		if (rc < 0)
-			ret = be_fail(&be, rc, "task", name, ns, err);
+		ret = kube_logs(ctx, &be, name, follow, &v, since);
 		be_close(&be);
 		return ret;
 	}
@@ -2194,9 +2303,11 @@ const struct cli_command cmd_logs = {
 	"      --since DURATION  only lines from the last 30s, 5m, 2h, 1d ...\n"
 	"      --timestamps      each line starts with when it arrived (UTC)\n"
 	"  -n, --namespace NS    the task's namespace\n"
-	CLUSTER_HELP("Prints the log of container \"agent\" of the Job's pod, as captured; -f\n"
-		     "follows it until the pod ends.  A task that has not started has no logs\n"
-		     "yet (exit 3).\n")
+	CLUSTER_HELP("Reads the log of container \"agent\" of the Job's pod (rendered by the\n"
+		     "driver when it is enabled in this machine's config, else as captured); -f\n"
+		     "follows it until the pod ends; --since and --raw --tail are the API\n"
+		     "server's sinceSeconds and tailLines.  A task that has not started has no\n"
+		     "logs yet (exit 3).\n")
 	"\n"
 	"Examples:\n"
 	"  paddock logs -f hello-paddock\n"

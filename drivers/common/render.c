@@ -21,8 +21,14 @@ void drv_emit(struct drv_render *r, int kind, const char *s, size_t n)
 		return;
 	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
-	/* One line, short: a newline inside (a path, a message) reads as a
-	 * space, and a long line is cut at a UTF-8 boundary. */
+	/* The agent's own words are never cut (its answer is the point; the
+	 * reader's line cap bounds them), nor changed but for a stray CR. */
+	if (kind == PADDOCK_RENDER_TEXT && !memchr(s, '\r', n) && !memchr(s, '\n', n)) {
+		r->emit(r->emit_ctx, kind, s, n);
+		return;
+	}
+	/* Else one line, short: a newline inside (a path, a message) reads
+	 * as a space, and a long line is cut at a UTF-8 boundary. */
 	char buf[DRV_RENDER_LINE_MAX + 8];
 	size_t m = n <= DRV_RENDER_LINE_MAX ? n : drv_utf8_cut(s, DRV_RENDER_LINE_MAX, n);
 	memcpy(buf, s, m);

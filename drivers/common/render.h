@@ -31,7 +31,8 @@ struct drv_render_ops {
 };
 
 #define DRV_RENDER_TEXT_MAX 8192
-/* A rendered line is cut here (a human line, not a dump). */
+/* A rendered line is cut here (a human line, not a dump), but for the
+ * agent's own text (TEXT), which is shown whole. */
 #define DRV_RENDER_LINE_MAX 400
 
 struct drv_render {

@@ -228,7 +228,7 @@ expect "get tasks: the local table" 0 '^NAME +TYPE +PHASE +AGE'
 check "...in creation order with type and phase" \
 	test "$(awk 'NR>1 {print $1 ":" $2 ":" $3}' "$WORK/out" | tr '\n' ' ')" = "a1:exec:Running r1:exec:Pending s1:claude-code:Pending s2:claude-code:Pending "
 pd get tasks -n "$NS" -o wide
-expect "get -o wide adds reason and message" 0 '^a1 +exec +Running +[0-9]+s +Started +- +- +running$'
+expect "get -o wide adds reason and message" 0 '^a1 +exec +Running +[0-9]+s +Started +- +- +- +running$'
 pd get tasks -n "$NS" -o name
 expect "get -o name" 0 '^Task/r1$'
 pd get tasks -n "$NS" -o json
@@ -368,7 +368,7 @@ pod_phase() { K -n "$NS" get pods -l "batch.kubernetes.io/job-name=$1" -o jsonpa
 ungate() { K -n "$NS" patch pod "$(job_pod "$1")" --type=json -p '[{"op":"remove","path":"/spec/schedulingGates"}]' >/dev/null; }
 running_task() { # running_task NAME JOB [run flags...]: a Task that (the test says) runs as JOB
 	local t=$1 j=$2; shift 2
-	"$P" --kubeconfig "$KUBECONFIG" run --type exec -p hi --name "$t" -n "$NS" "$@" >/dev/null
+	"$P" --kubeconfig "$KUBECONFIG" run --detach --type exec -p hi --name "$t" -n "$NS" "$@" >/dev/null
 	status "$t" '{"phase":"Running","reason":"Started","message":"running","jobName":"'"$j"'","runNamespace":"'"$NS"'"}'
 }
 # How many pod log requests the API server has answered (from its
@@ -391,6 +391,15 @@ if [ -d "$ENVDIR/kwok" ]; then
 	pd logs r1 -n "$NS"
 	expect "logs prints the agent container's log" 0
 	check "...exactly" test "$(cat "$WORK/out")" = "$(printf 'line one\nline two')"
+	pd logs r1 -n "$NS" --raw --tail 1
+	check "logs --raw --tail 1 (tailLines)" test "$(cat "$WORK/out")" = "line two"
+	pd logs r1 -n "$NS" --tail 1
+	check "logs --tail 1 of the rendering" test "$(cat "$WORK/out")" = "line two"
+	pd logs r1 -n "$NS" --timestamps
+	check "logs --timestamps: each line with its time" \
+		grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z line two$' "$WORK/out"
+	pd logs r1 -n "$NS" --since 1h
+	check "logs --since 1h (sinceSeconds)" test "$(cat "$WORK/out")" = "$(printf 'line one\nline two')"
 
 	# -f: one streaming request; each line shows up while the pod still
 	# runs; the command returns once the pod has ended.

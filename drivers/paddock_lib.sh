@@ -35,7 +35,17 @@ _paddock_forward() {
 	fi
 }
 
+# task.md is the run's input, not the agent's work: kept out of the
+# workspace repository's status, so that `git add -A` never commits it.
+_paddock_exclude_task_md() {
+	[ -f task.md ] && [ -d .git ] || return 0
+	grep -qx '/task.md' .git/info/exclude 2>/dev/null && return 0
+	mkdir -p .git/info 2>/dev/null && echo '/task.md' >>.git/info/exclude 2>/dev/null
+	return 0
+}
+
 paddock_run() {
+	_paddock_exclude_task_md
 	"$@" </dev/null &
 	_paddock_child=$!
 	trap '_paddock_forward TERM' TERM

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "cli/cli.h"
+#include "cli/ctlinfo.h"
 #include "local/backend.h"
 
 #include "base/util.h"
@@ -317,6 +318,8 @@ static int config_check(struct cli_ctx *ctx, int argc, char **argv)
 	else
 		printf("config OK: %s does not exist, using defaults (%zu drivers, %zu contexts "
 		       "enabled)\n", ctx->config_path, nd, nc);
+	fflush(stdout);
+	ctl_config_note(cfg);
 	return CLI_EXIT_OK;
 }
 

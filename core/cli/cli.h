@@ -54,6 +54,12 @@ int cli_load_config(struct cli_ctx *ctx);
 /* Load ctx->plugins (loads the config first).  Same error reporting. */
 int cli_load_plugins(struct cli_ctx *ctx, bool instantiate);
 
+/* The user's settings file (cli/init.c): its path, and the value of `key`
+ * (owned, NULL when unset; a credential in a file others may read gets a
+ * warning on stderr). */
+char *user_config_path(void);
+char *user_config_get(const char *key);
+
 /* Print "paddock: " + message to stderr. */
 void cli_error(const char *fmt, ...) PD_PRINTF(1, 2);
 /* cli_error() with the whole message escaped for a terminal (term.h):

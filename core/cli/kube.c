@@ -1008,6 +1008,7 @@ struct follow {
 	bool gone;             /* the pod was deleted */
 	int werr;              /* errno of a failed write to stdout, or 0 */
 	struct term_stream *ts; /* stdout is a terminal: escape through this; else NULL */
+	const struct kcli_log_sink *sink; /* instead of stdout, or NULL */
 };
 
 #define FOLLOW_CHECK_MS 2000 /* how often the pod is looked at while following */
@@ -1025,7 +1026,9 @@ static int follow_chunk(void *ctx, const char *data, size_t len)
 	if (len) {
 		errno = 0;
 		int wrc = 0;
-		if (f->ts) /* stdout is a terminal */
+		if (f->sink)
+			wrc = f->sink->write(f->sink->ctx, data, len) ? -EPIPE : 0;
+		else if (f->ts) /* stdout is a terminal */
 			wrc = term_stream_write(f->ts, stdout, data, len);
 		else if (fwrite(data, 1, len, stdout) != len)
 			wrc = -(errno ? errno : EIO);
@@ -1118,17 +1121,27 @@ static int wait_pod_started(struct kcli *k, const char *ns, const char *task, co
 /* Follow the agent container's log of pod run_ns/pod with one stream
  * (follow=true) until the server ends it, the pod ends or *stop.  Not
  * resumed when it breaks: nothing is ever printed twice. */
-static int follow_pod(struct kcli *k, const char *task, const char *run_ns, const char *pod,
-		      int64_t deadline, volatile sig_atomic_t *stop, char *err, size_t errlen)
+/* "container=agent" and the sink's query, owned. */
+static char *log_query(const struct kcli_log_sink *sink, bool follow)
 {
-	char *path = kube_path(&KUBE_PODS, run_ns, pod, "log", "container=agent&follow=true");
+	return xasprintf("container=agent%s%s%s", follow ? "&follow=true" : "",
+			 sink && sink->query ? "&" : "", sink && sink->query ? sink->query : "");
+}
+
+static int follow_pod(struct kcli *k, const char *task, const char *run_ns, const char *pod,
+		      int64_t deadline, const struct kcli_log_sink *sink, volatile sig_atomic_t *stop,
+		      char *err, size_t errlen)
+{
+	char *q = log_query(sink, true);
+	char *path = kube_path(&KUBE_PODS, run_ns, pod, "log", q);
+	free(q);
 	bool said_waiting = false;
 	struct term_stream tstream;
 	term_stream_init(&tstream, TERM_MULTILINE);
-	struct term_stream *ts = isatty(1) ? &tstream : NULL;
+	struct term_stream *ts = isatty(1) && !sink ? &tstream : NULL;
 	int rc;
 	for (;;) {
-		struct follow f = { .k = k, .ns = run_ns, .pod = pod, .ts = ts };
+		struct follow f = { .k = k, .ns = run_ns, .pod = pod, .ts = ts, .sink = sink };
 		f.last_data_ms = f.next_check_ms = now_mono_ms(); /* the first tick looks */
 		char kerr[1024] = "";
 		int st = kube_stream(k->cl, path, follow_chunk, &f, stop, kerr, sizeof(kerr));
@@ -1204,7 +1217,7 @@ static int follow_pod(struct kcli *k, const char *task, const char *run_ns, cons
 }
 
 int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, size_t max_bytes,
-	      volatile sig_atomic_t *stop, char *err, size_t errlen)
+	      const struct kcli_log_sink *sink, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	json_object *task = NULL;
 	int rc;
@@ -1246,7 +1259,7 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 		rc = wait_pod_started(k, ns, name, run_ns, job, deadline, timeout_s, stop, &pod_name,
 				      err, errlen);
 		if (rc == 0 && pod_name)
-			rc = follow_pod(k, name, run_ns, pod_name, deadline, stop, err, errlen);
+			rc = follow_pod(k, name, run_ns, pod_name, deadline, sink, stop, err, errlen);
 		goto out;
 	}
 	rc = job_pod(k, run_ns, job, &pod, err, errlen);
@@ -1263,16 +1276,19 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 	if (follow && !pod_done(pod)) {
 		/* the task has finished but its pod still runs: follow it to its end */
 		rc = follow_pod(k, name, run_ns, pod_name, now_mono_ms() + (int64_t)timeout_s * 1000,
-				stop, err, errlen);
+				sink, stop, err, errlen);
 		goto out;
 	}
 	char *data = NULL;
 	size_t len = 0;
 	bool cut = false;
-	rc = fetch_log(k, run_ns, pod_name, "container=agent", max_bytes, &data, &len, &cut, err,
-		       errlen);
+	char *q = log_query(sink, false);
+	rc = fetch_log(k, run_ns, pod_name, q, max_bytes, &data, &len, &cut, err, errlen);
+	free(q);
 	if (rc == 0) {
-		if (isatty(1)) { /* on a terminal, escaped; else exact */
+		if (sink) {
+			(void)sink->write(sink->ctx, data, len);
+		} else if (isatty(1)) { /* on a terminal, escaped; else exact */
 			struct buf e;
 			buf_init(&e, 0);
 			term_sanitize(&e, data, len, TERM_MULTILINE);

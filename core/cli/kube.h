@@ -112,8 +112,17 @@ void kcli_watch_free(struct kcli_watch *w); /* NULL-safe */
  * byte is ever printed twice.
  * -EAGAIN with "task x is Queued: no logs yet" when it has not started
  * (without follow). */
+/* Where kcli_logs puts the log, and what it asks for: NULL writes it to
+ * stdout as captured (escaped on a terminal); else each piece in order to
+ * write() (nonzero stops), and `query` (e.g. "tailLines=20&timestamps=true",
+ * or NULL) is added to the log request. */
+struct kcli_log_sink {
+	int (*write)(void *ctx, const char *data, size_t len);
+	void *ctx;
+	const char *query;
+};
 int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, size_t max_bytes,
-	      volatile sig_atomic_t *stop, char *err, size_t errlen);
+	      const struct kcli_log_sink *sink, volatile sig_atomic_t *stop, char *err, size_t errlen);
 
 /* The CLI exit code for an error of these functions. */
 int kcli_exit_code(int rc);

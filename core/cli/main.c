@@ -22,6 +22,8 @@
 extern const struct cli_command cmd_version;
 extern const struct cli_command cmd_plugins;
 extern const struct cli_command cmd_config;
+extern const struct cli_command cmd_status;
+extern const struct cli_command cmd_init;
 extern const struct cli_command cmd_apply;
 extern const struct cli_command cmd_run;
 extern const struct cli_command cmd_get;
@@ -44,6 +46,8 @@ static const struct cli_command *const commands[] = {
 	&cmd_install,
 	&cmd_plugins,
 	&cmd_config,
+	&cmd_status,
+	&cmd_init,
 	&cmd_version,
 };
 

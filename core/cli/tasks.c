@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +28,9 @@
 #include "cli/format.h"
 #include "cli/kube.h"
 #include "base/cron.h"
+#include "cli/logview.h"
+#include "cli/progress.h"
+#include "cli/ctlinfo.h"
 #include "base/jsonutil.h"
 #include "kube/backend.h"
 #include "kube/hook.h"
@@ -372,7 +378,7 @@ static const char *task_type(json_object *task)
 
 /* A table: cells escaped (term_safe), lines laid out by cli_table_line()
  * (padded columns, no trailing spaces). */
-#define TABLE_COLS 9
+#define TABLE_COLS 10
 
 struct table {
 	const char *fmt;  /* "", "wide", "yaml", "json", "name" */
@@ -436,8 +442,8 @@ static void table_flush(struct table *t)
 static void table_header(struct table *t, bool wide)
 {
 	static const char *const task_cols[] = { "NAME", "TYPE", "PHASE", "AGE", "REASON",
-						 "DURATION", "TOKENS(IN/OUT)", "MESSAGE" };
-	static const int task_w[] = { 28, 16, 10, 6, 17, 9, 15, 0 };
+						 "DURATION", "TOKENS(IN/OUT)", "COST", "MESSAGE" };
+	static const int task_w[] = { 28, 16, 10, 6, 17, 9, 15, 7, 0 };
 	static const char *const agent_cols[] = { "NAME", "TYPE", "MAXRUN", "AGE" };
 	static const int agent_w[] = { 28, 16, 8, 6 };
 	static const char *const spawner_cols[] = { "NAME", "SOURCE", "HOOK", "AGE" };
@@ -531,8 +537,14 @@ static int table_row(json_object *obj, void *vctx)
 		if (wide) {
 			char dur[32] = "-";
 			int64_t s0 = jtime(st, "startTime"), s1 = jtime(st, "completionTime");
+			if (s0 && !s1) /* running: so far */
+				s1 = now_wall_ms();
 			if (s0 && s1)
 				snprintf(dur, sizeof(dur), "%.1fs", (double)(s1 - s0) / 1000.0);
+			char cost[32] = "-";
+			json_object *usd = jget(jget(st, "usage"), "costUSD");
+			if (usd)
+				cli_format_cost(json_object_get_double(usd), cost, sizeof(cost));
 			json_object *u = jget(st, "usage");
 			char tok[48] = "-";
 			if (jget(u, "inputTokens") || jget(u, "outputTokens"))
@@ -542,6 +554,7 @@ static int table_row(json_object *obj, void *vctx)
 			row[k++] = term_safe(jstr(st, "reason"), 0);
 			row[k++] = xstrdup(dur);
 			row[k++] = xstrdup(tok);
+			row[k++] = xstrdup(cost);
 			row[k++] = term_safe(jstr(st, "message"), 0);
 		}
 	} else if (t->kind == MODEL_AGENT) {
@@ -585,7 +598,14 @@ static const char *default_ns(struct cli_ctx *ctx, const char *flag)
 		return flag;
 	const char *e = getenv("PADDOCK_NAMESPACE");
 	(void)ctx;
-	return e && *e ? e : MODEL_DEFAULT_NAMESPACE;
+	if (e && *e)
+		return e;
+	/* namespace: in the user's settings (paddock init); kept for the
+	 * process (the backend's namespace points at it). */
+	static char *user_ns;
+	if (!user_ns)
+		user_ns = user_config_get("namespace");
+	return user_ns && *user_ns ? user_ns : MODEL_DEFAULT_NAMESPACE;
 }
 
 static int parse_kind(const char *s, enum model_kind *k)
@@ -636,15 +656,29 @@ static void be_close(struct backend *be)
 	be->kc = NULL;
 }
 
+/* The one not-found message, whichever command and backend: `task "q1"
+ * not found in namespace default` (kind in lower case, as the cluster's
+ * errors say it).  Returns the exit code 3. */
+static int cli_not_found(const char *what, const char *name, const char *ns)
+{
+	char kind[32];
+	size_t i = 0;
+	for (; what[i] && i + 1 < sizeof(kind); i++)
+		kind[i] = (char)tolower((unsigned char)what[i]);
+	kind[i] = '\0';
+	cli_error_escaped("%s \"%s\" not found in namespace %s", kind, name, ns);
+	return CLI_EXIT_NOT_FOUND;
+}
+
+static const char *split_kind(const struct cli_command *cmd, const char *arg, enum model_kind *kind);
+
 /* A failed lookup of `what` "name": not found (3), or what the cluster
  * said (err).  The local store only ever answers "not found". */
 static int be_fail(const struct backend *be, int rc, const char *what, const char *name,
 		   const char *ns, const char *err)
 {
-	if (!be->kc || rc == -ENOENT) {
-		cli_error_escaped("%s \"%s\" not found in namespace %s", what, name, ns);
-		return CLI_EXIT_NOT_FOUND;
-	}
+	if (!be->kc || rc == -ENOENT)
+		return cli_not_found(what, name, ns);
 	cli_error_escaped("%s", err);
 	return kcli_exit_code(rc);
 }
@@ -668,7 +702,10 @@ static int be_apply(struct backend *be, json_object *doc, bool create_only, enum
 
 /* ---- apply ---------------------------------------------------------- */
 
-static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
+/* Read and parse the manifests of `path` ("-": stdin), capped at
+ * limits.manifestBytes.  0 with owned *docs, or an exit code (printed). */
+static int read_manifests(struct cli_ctx *ctx, const char *path, json_object ***docs_out,
+			  size_t *n_out)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -708,7 +745,20 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		cli_error_escaped("%s", err);
 		return CLI_EXIT_FAILED;
 	}
-	int ret = CLI_EXIT_OK;
+	*docs_out = docs;
+	*n_out = n;
+	return 0;
+}
+
+static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
+{
+	json_object **docs = NULL;
+	size_t n = 0;
+	char err[1024];
+	int rc, ret = read_manifests(ctx, path, &docs, &n);
+	size_t tasks = 0;
+	if (ret)
+		return ret;
 	/* On a cluster, documents without a namespace go to the current one
 	 * (-n, $PADDOCK_NAMESPACE, kubernetes.namespace, the context's). */
 	for (size_t i = 0; be->kc && i < n; i++) {
@@ -753,7 +803,13 @@ static int apply_file(struct backend *be, struct cli_ctx *ctx, const char *path)
 		printf(" %s\n", res == STORE_APPLY_CREATED     ? "created"
 				 : res == STORE_APPLY_UNCHANGED ? "unchanged"
 								: "configured");
+		if (k == MODEL_TASK && res != STORE_APPLY_UNCHANGED)
+			tasks++;
 	}
+	/* Locally nothing runs a submitted task but a controller: say so. */
+	if (tasks && be->rt && !ctl_running(be->rt->state_dir))
+		fprintf(stderr, "paddock: warning: no controller is running: the task%s stay%s Pending "
+			"until `paddock controller` runs\n", tasks > 1 ? "s" : "", tasks > 1 ? "" : "s");
 	manifest_docs_free(docs, n);
 	return ret;
 }
@@ -806,7 +862,7 @@ const struct cli_command cmd_apply = {
 			  "namespace, else default.\n")
 	"\n"
 	"Examples:\n"
-	"  paddock apply -f etc/examples/hello.yaml\n"
+	"  paddock apply -f etc/examples/hello-agent.yaml\n"
 	"  kubectl create secret generic claude --from-literal=apiKey=$KEY --dry-run=client -o yaml | paddock apply -f -\n",
 	cmd_apply_fn,
 };
@@ -853,7 +909,38 @@ static int next_state(struct backend *be, struct kcli_watch *kw, const char *ns,
 /* Wait for the task to finish (at most limit_s seconds on a cluster).
  * Returns the final phase's exit code.  `show` prints a NAME TYPE PHASE
  * AGE row on every phase change. */
-static int wait_task(struct backend *be, const char *ns, const char *name, bool show, long limit_s)
+static bool controller_runs(const struct runtime *rt);
+static const struct loaded_plugin *task_driver(struct cli_ctx *ctx, struct runtime *rt,
+					       json_object *task, const char *ns);
+
+/* Ctrl-C while attached: stop the task, detach, or go on (progress_ask).
+ * Returns -1 to go on watching, else the exit code. */
+static int interrupted(struct backend *be, struct progress *pg, const char *ns, const char *name)
+{
+	int ans = progress_ask(pg);
+	if (ans == 's') {
+		char err[1024];
+		const char *finished = NULL;
+		int rc = be->kc ? kcli_stop(be->kc, ns, name, &finished, err, sizeof(err))
+				: runtime_stop(be->rt, ns, name, &finished, err, sizeof(err));
+		if (rc < 0)
+			cli_error_escaped("%s", err);
+		else
+			printf("Task/%s stop requested\n", name);
+		return -1;
+	}
+	if (ans == 'd') {
+		bool ours = be->rt && !controller_runs(be->rt);
+		printf("Detached: task %s/%s goes on%s (paddock logs -f %s, paddock get task %s)\n", ns,
+		       name, ours ? "; no controller is running to record its end: start `paddock controller`" : "",
+		       name, name);
+		return CLI_EXIT_OK;
+	}
+	return -1;
+}
+
+static int wait_task(struct backend *be, const char *ns, const char *name, bool show, long limit_s,
+		     struct progress *pg)
 {
 	char last[32] = "";
 	struct table rows = { .fmt = "", .kind = MODEL_TASK, .stream = true };
@@ -865,7 +952,17 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 		cli_error_escaped("%s", err);
 		return CLI_EXIT_FAILED;
 	}
-	while (!stop_flag) {
+	for (;;) {
+		if (stop_flag && !pg)
+			break;
+		if (stop_flag) {
+			stop_flag = 0;
+			int r = interrupted(be, pg, ns, name);
+			if (r >= 0) {
+				ret = r;
+				goto out;
+			}
+		}
 		if (kw && now_mono_ms() > deadline) {
 			cli_error_escaped("gave up waiting after %lds: task %s/%s is still %s (paddock get task %s)",
 				  limit_s, ns, name, *last ? last : "Pending", name);
@@ -886,6 +983,11 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 			continue;
 		json_object *st = jget(task, "status");
 		const char *phase = jstr(st, "phase") ? jstr(st, "phase") : "Pending";
+		if (pg) {
+			char *rd = be->rt ? runtime_run_dir(be->rt, task) : NULL;
+			progress_update(pg, task, rd);
+			free(rd);
+		}
 		if (strcmp(phase, last) != 0) {
 			snprintf(last, sizeof(last), "%s", phase);
 			if (show) {
@@ -897,6 +999,12 @@ static int wait_task(struct backend *be, const char *ns, const char *name, bool 
 			cli_error_escaped("still %s (%s)", phase,
 				      jstr(st, "message") && *jstr(st, "message") ? jstr(st, "message") : "waiting");
 			last_note = now_mono_ms();
+		}
+		if (phase_done(phase) && pg) {
+			progress_end(pg, task);
+			ret = str_eq(phase, "Succeeded") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+			json_object_put(task);
+			goto out;
 		}
 		if (phase_done(phase)) {
 			if (!str_eq(phase, "Succeeded"))
@@ -939,35 +1047,6 @@ static const struct cred_env *find_cred_env(const char *driver)
 		if (str_eq(cred_envs[i].driver, driver))
 			ce = &cred_envs[i];
 	return ce;
-}
-
-/* apiKey / oauthToken from ~/.config/paddock/config.yaml (a flat map). */
-static char *user_config_value(const char *key)
-{
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	char *path = xdg && *xdg ? xasprintf("%s/paddock/config.yaml", xdg)
-				 : xasprintf("%s/.config/paddock/config.yaml", home ? home : "/");
-	char *data = NULL;
-	size_t len = 0;
-	char *val = NULL;
-	if (read_file(path, 64 * 1024, &data, &len) == 0) {
-		json_object **docs = NULL;
-		size_t n = 0;
-		char err[256];
-		struct manifest_limits lim = { 64 * 1024, 8, 1000 };
-		if (manifest_parse(path, data, len, &lim, &docs, &n, err, sizeof(err)) == 0 && n > 0) {
-			const char *v = jstr(docs[0], key);
-			if (v)
-				val = xstrdup(v);
-			manifest_docs_free(docs, n);
-		} else if (n == 0) {
-			cli_error("%s", err);
-		}
-		secure_free(data, len);
-	}
-	free(path);
-	return val;
 }
 
 /* Wipe the values of a Secret document (stringData, and data once
@@ -1014,7 +1093,7 @@ static int auto_credentials(struct backend *be, const char *ns, const char *driv
 		}
 	}
 	if (!value) {
-		value = user_config_value(key);
+		value = user_config_get(key);
 		if (value)
 			*source = oauth ? "oauthToken in ~/.config/paddock/config.yaml"
 					: "apiKey in ~/.config/paddock/config.yaml";
@@ -1176,8 +1255,13 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 	else
 		json_object_object_add(spec, "agentRef", jnamed(agent));
 	jset_str(spec, "prompt", prompt);
+	char *user_model = !model && type ? user_config_get("model") : NULL;
+	if (user_model)
+		model = user_model; /* paddock init's model: for --type runs only */
 	if (model)
 		jset_str(spec, "model", model);
+	free(user_model);
+	model = user_model = NULL;
 	if (effort)
 		jset_str(spec, "effort", effort);
 	if (timeout)
@@ -1282,29 +1366,22 @@ static int cmd_run_fn(struct cli_ctx *ctx, int argc, char **argv)
 		printf("Task/%s created\n", name);
 	fflush(stdout);
 	install_signals();
-	/* A cluster always has its controller: submit, and watch with -w. */
+	/* A cluster always has its controller.  Locally, without one, this
+	 * process runs the task (holding the controller's lock). */
 	bool daemon_runs = be.kc || runtime_lock(rt) == 0;
-	if (detach || (daemon_runs && !watch)) {
+	if (detach) {
 		if (!daemon_runs)
-			fprintf(stderr, "paddock: no controller is running: start `paddock controller` to run %s\n",
-				name);
+			fprintf(stderr, "paddock: warning: no controller is running: task %s stays Pending "
+				"until `paddock controller` runs\n", name);
 		ret = CLI_EXIT_OK;
+	} else if (watch) {
+		ret = wait_task(&be, ns, name, true, watch_limit(ctx, timeout), NULL);
 	} else {
-		ret = wait_task(&be, ns, name, watch, watch_limit(ctx, timeout));
-		if (!watch) {
-			json_object *task = NULL;
-			if (store_get(rt->store, MODEL_TASK, ns, name, &task) == 0) {
-				json_object *st = jget(task, "status");
-				printf("Task/%s ", name);
-				put_safe(stdout, jstr(st, "phase") ? jstr(st, "phase") : "?", 0);
-				if (jstr(st, "message") && *jstr(st, "message")) {
-					fputs(": ", stdout);
-					put_safe(stdout, jstr(st, "message"), 0);
-				}
-				printf("\n");
-				json_object_put(task);
-			}
-		}
+		/* Attached, as docker run: the task's progress, then its result. */
+		struct progress *pg = progress_new(isatty(STDOUT_FILENO), ns, name,
+						   rt ? task_driver(ctx, rt, doc, ns) : NULL);
+		ret = wait_task(&be, ns, name, false, watch_limit(ctx, timeout), pg);
+		progress_free(pg);
 	}
 free_doc:
 	json_object_put(doc);
@@ -1317,13 +1394,18 @@ out:
 }
 
 const struct cli_command cmd_run = {
-	"run", "submit a task and (without a running controller) run it to completion",
+	"run", "submit a task and follow it to its end (as docker run; --detach to leave)",
 	"Usage: paddock run -p PROMPT (--type DRIVER | --agent AGENT) [options]\n"
 	"\n"
-	"Create a Task and run it.  With no `paddock controller` running, this process\n"
-	"acts as the controller until the task is done; with one running, it only\n"
-	"submits (and with -w watches).  Exit status: 0 when the task Succeeded, 1 when\n"
-	"it Failed or was Stopped, 2 on a usage error, 4 on a config error.\n"
+	"Create a Task and stay attached until it ends.  With no `paddock controller`\n"
+	"running, this process acts as the controller for it.  On a terminal one\n"
+	"status block is redrawn in place: phase, elapsed time, the agent's current\n"
+	"step (its last tool call or words, as `paddock logs` renders them), tokens\n"
+	"and cost so far; then the result, the outputs and the usage.  Off a terminal,\n"
+	"plain timestamped lines: phase changes and the agent's activity.  Ctrl-C asks\n"
+	"whether to stop the task (s), detach and leave it running (d), or keep\n"
+	"watching (c).  Exit status: 0 when the task Succeeded, 1 when it Failed or\n"
+	"was Stopped, 2 on a usage error, 4 on a config error.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --prompt TEXT         what to do (templates: {{ deps.NAME.results.KEY }})\n"
@@ -1342,8 +1424,9 @@ const struct cli_command cmd_run = {
 	"      --ttl SECONDS         delete the task this long after it finishes\n"
 	"      --credentials TYPE    api-key (default for agent CLIs), oauth or none\n"
 	"      --secret NAME         Secret holding apiKey / oauthToken\n"
-	"  -w, --watch               show NAME TYPE PHASE AGE as the phase changes\n"
-	"      --detach              submit only, never run in-process\n"
+	"  -w, --watch               rows NAME TYPE PHASE AGE as the phase changes, instead\n"
+	"                            of the status block\n"
+	"      --detach              submit and leave (warns when no controller will run it)\n"
 	"\n"
 	"Credentials for --type: --secret, else $PADDOCK_API_KEY or the driver's own\n"
 	"variable (ANTHROPIC_API_KEY, CODEX_API_KEY, GEMINI_API_KEY, OPENCODE_API_KEY),\n"
@@ -1353,104 +1436,354 @@ const struct cli_command cmd_run = {
 	"queued task keeps the value it was submitted with; the value is never\n"
 	"printed.  Old ones stay: paddock delete secret NAME once no task uses it.\n"
 	CLUSTER_HELP("The Task (and a found credential, as the Secret above) is created in the\n"
-		     "cluster, whose controller runs it as a Job: run only submits; -w watches\n"
-		     "the phase (at most the timeout plus 10 minutes), with the same exit status.\n")
+		     "cluster, whose controller runs it as a Job; run follows its phase (at\n"
+		     "most the timeout plus 10 minutes), with the same exit status.\n")
 	"\n"
 	"Examples:\n"
-	"  paddock run --agent hello -p 'say hi' --output greeting=greeting.txt -w\n"
+	"  paddock run --agent hello -p 'say hi' --output greeting=greeting.txt\n"
 	"  paddock run --type claude-code -p 'fix the failing test' \\\n"
-	"      --workspace-repo https://example.com/repo.git --workspace-ref main -w\n",
+	"      --workspace-repo https://example.com/repo.git --workspace-ref main\n"
+	"  paddock run --detach --agent hello -p 'say hi later'\n",
 	cmd_run_fn,
 };
 
 /* ---- get ------------------------------------------------------------ */
+
+/* get -w: objects as they change, one row each (the table streams). */
+struct watch_seen {
+	struct strv keys, sigs;
+	struct table *t;
+	const char *name; /* only this one, or NULL */
+};
+
+static int watch_row(json_object *obj, void *vctx)
+{
+	struct watch_seen *w = vctx;
+	json_object *md = jget(obj, "metadata");
+	if (w->name && !str_eq(jstr(md, "name"), w->name))
+		return 0;
+	char *key = xasprintf("%s/%s", jstr(md, "namespace") ? jstr(md, "namespace") : "",
+			      jstr(md, "name") ? jstr(md, "name") : "");
+	const char *sig = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	size_t i = 0;
+	while (i < w->keys.n && strcmp(w->keys.v[i], key) != 0)
+		i++;
+	if (i < w->keys.n && strcmp(w->sigs.v[i], sig) == 0) {
+		free(key);
+		return 0;
+	}
+	if (i < w->keys.n) {
+		free(w->sigs.v[i]);
+		w->sigs.v[i] = xstrdup(sig);
+		free(key);
+	} else {
+		strv_push(&w->keys, key);
+		strv_push(&w->sigs, sig);
+		free(key);
+	}
+	table_row(obj, w->t);
+	fflush(stdout);
+	return 0;
+}
+
+static int get_watch(struct backend *be, enum model_kind kind, const char *ns, const char *name,
+		     const char *fmt, bool all)
+{
+	if (be->kc) {
+		cli_error("get -w: not available against a cluster yet: use kubectl get -w, or paddock run (attached)");
+		return CLI_EXIT_USAGE;
+	}
+	struct table t = { .fmt = fmt, .kind = kind, .all_ns = all, .stream = true };
+	struct watch_seen w = { .t = &t, .name = name };
+	install_signals();
+	while (!stop_flag) {
+		store_list(be->rt->store, kind, all ? NULL : ns, watch_row, &w);
+		usleep(250 * 1000);
+	}
+	strv_free(&w.keys);
+	strv_free(&w.sigs);
+	return CLI_EXIT_OK;
+}
+
+/* ---- get: selectors, sorting, several names ----------------------------- */
+
+/* -l: "k=v", "k==v", "k!=v", "k" (has it), "!k" (has not), comma-separated,
+ * on metadata.labels, as kubectl's equality-based selectors. */
+static int selector_check(const char *sel)
+{
+	for (const char *p = sel; *p;) {
+		size_t n = strcspn(p, ",");
+		if (!n || p[0] == '=' || (p[0] == '!' && (n == 1 || p[1] == '=')))
+			return -EINVAL;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
+static bool selector_match(json_object *obj, const char *sel)
+{
+	json_object *labels = jget(jget(obj, "metadata"), "labels");
+	const char *p = sel;
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		char *term = xstrndup(p, n);
+		bool neg = term[0] == '!' && !strchr(term, '=');
+		char *key = neg ? term + 1 : term, *val = NULL;
+		bool want_eq = true;
+		char *op = strstr(key, "!=");
+		if (op) {
+			*op = '\0';
+			val = op + 2;
+			want_eq = false;
+		} else if ((op = strchr(key, '='))) {
+			*op = '\0';
+			val = op + 1 + (op[1] == '=');
+		}
+		const char *have = jstr(labels, key);
+		bool ok = val ? (have && !strcmp(have, val)) == want_eq : (have != NULL) != neg;
+		free(term);
+		if (!ok)
+			return false;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return true;
+}
+
+struct get_list {
+	const char *selector;
+	json_object *items;
+};
+
+static int get_collect(json_object *obj, void *vctx)
+{
+	struct get_list *g = vctx;
+	if (!g->selector || selector_match(obj, g->selector))
+		json_object_array_add(g->items, json_object_get(obj));
+	return 0;
+}
+
+/* --sort-by: a field path as kubectl writes it, "{.metadata.name}" or
+ * ".status.phase"; numbers as numbers, a missing value first. */
+static const char *sort_path;
+
+static int sort_cmp(const void *x, const void *y)
+{
+	json_object *a = model_path(*(json_object *const *)x, sort_path);
+	json_object *b = model_path(*(json_object *const *)y, sort_path);
+	if (!a || !b)
+		return (a != NULL) - (b != NULL);
+	bool na = json_object_is_type(a, json_type_int) || json_object_is_type(a, json_type_double);
+	bool nb = json_object_is_type(b, json_type_int) || json_object_is_type(b, json_type_double);
+	if (na && nb) {
+		double da = json_object_get_double(a), db = json_object_get_double(b);
+		return (da > db) - (da < db);
+	}
+	return strcmp(json_object_get_string(a), json_object_get_string(b));
+}
+
+/* "{.a.b}" or ".a.b" or "a.b" to "a.b"; NULL when empty. */
+static char *sort_field(const char *s)
+{
+	size_t n = strlen(s);
+	if (n >= 2 && s[0] == '{' && s[n - 1] == '}') {
+		s++;
+		n -= 2;
+	}
+	if (n && *s == '.') {
+		s++;
+		n--;
+	}
+	return n ? xstrndup(s, n) : NULL;
+}
+
+/* The arguments after the options: "KIND [NAME...]" or "KIND/NAME...". */
+struct get_target {
+	enum model_kind kind;
+	const char *name; /* NULL: all */
+};
+
+static int get_targets(int argc, char **argv, struct get_target **out, size_t *n)
+{
+	static const char kinds_hint[] = "use tasks, agents, spawners, budgets, secrets or configmaps";
+	struct get_target *t = xcalloc((size_t)argc + 1, sizeof(*t));
+	size_t k = 0;
+	if (!strchr(argv[0], '/')) {
+		int kind = model_kind_parse(argv[0]);
+		if (kind < 0) {
+			free(t);
+			return cli_usage_error(&cmd_get, "get: unknown kind \"%s\": %s", argv[0], kinds_hint);
+		}
+		t[k++] = (struct get_target){ (enum model_kind)kind, argc > 1 ? argv[1] : NULL };
+		for (int i = 2; i < argc; i++)
+			t[k++] = (struct get_target){ (enum model_kind)kind, argv[i] };
+	} else {
+		for (int i = 0; i < argc; i++) {
+			char *slash = strchr(argv[i], '/');
+			char *kname = slash ? xstrndup(argv[i], (size_t)(slash - argv[i])) : NULL;
+			int kind = kname ? model_kind_parse(kname) : -1;
+			free(kname);
+			if (kind < 0 || !slash[1]) {
+				free(t);
+				return cli_usage_error(&cmd_get, "get: \"%s\": use TYPE/NAME (task/q1), %s", argv[i],
+						       kinds_hint);
+			}
+			t[k++] = (struct get_target){ (enum model_kind)kind, slash + 1 };
+		}
+	}
+	*out = t;
+	*n = k;
+	return 0;
+}
+
+/* Print `items` (a list of one kind) in format fmt. */
+static void get_print(json_object *items, enum model_kind kind, const char *fmt, bool all,
+		      bool as_list)
+{
+	size_t n = json_object_array_length(items);
+	if (!as_list && n == 1 && (!strcmp(fmt, "yaml") || !strcmp(fmt, "json"))) {
+		print_object(json_object_array_get_idx(items, 0), kind, fmt);
+		return;
+	}
+	struct table t = { .fmt = fmt, .kind = kind, .all_ns = all, .list = json_object_new_array() };
+	for (size_t i = 0; i < n; i++)
+		table_row(json_object_array_get_idx(items, i), &t);
+	table_flush(&t);
+	if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
+		json_object *list = json_object_new_object();
+		jset_str(list, "apiVersion", "v1");
+		jset_str(list, "kind", "List");
+		json_object_object_add(list, "items", json_object_get(t.list));
+		print_json_or_yaml(list, fmt);
+		json_object_put(list);
+	}
+	json_object_put(t.list);
+}
 
 static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
 					      { "namespace", required_argument, NULL, 'n' },
 					      { "all-namespaces", no_argument, NULL, 'A' },
+					      { "watch", no_argument, NULL, 'w' },
+					      { "selector", required_argument, NULL, 'l' },
+					      { "sort-by", required_argument, NULL, 'S' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	const char *fmt = "", *ns = NULL;
-	bool all = false;
+	const char *fmt = "", *ns = NULL, *selector = NULL, *sort_by = NULL;
+	bool all = false, watch = false;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":o:n:Ah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:n:Awl:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': fmt = optarg; break;
 		case 'n': ns = optarg; break;
 		case 'A': all = true; break;
+		case 'w': watch = true; break;
+		case 'l': selector = optarg; break;
+		case 'S': sort_by = optarg; break;
 		default: return cli_option_error(&cmd_get, c, argc, argv);
 		}
 	}
 	if (strcmp(fmt, "") && strcmp(fmt, "wide") && strcmp(fmt, "yaml") && strcmp(fmt, "json") &&
 	    strcmp(fmt, "name"))
-		return cli_usage_error(NULL, "get: -o %s: use wide, yaml, json or name", fmt);
+		return cli_usage_error(&cmd_get, "get: -o %s: use wide, yaml, json or name", fmt);
 	if (optind >= argc)
-		return cli_usage_error(NULL, "get: what? use tasks, agents, spawners, budgets, secrets or configmaps");
-	enum model_kind kind;
-	if (parse_kind(argv[optind], &kind) < 0)
-		return cli_usage_error(NULL, "get: unknown kind \"%s\": use tasks, agents, spawners, budgets, secrets or configmaps",
-				       argv[optind]);
-	const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
-	struct backend be;
-	int ret = be_open(ctx, ns, false, &be);
-	if (ret)
+		return cli_usage_error(&cmd_get, "get: what? use tasks, agents, spawners, budgets, secrets or configmaps");
+	if (selector && selector_check(selector) < 0)
+		return cli_usage_error(&cmd_get, "get: -l %s: use key=value, key!=value, key or !key, "
+				       "separated by commas", selector);
+	char *sort = sort_by ? sort_field(sort_by) : NULL;
+	if (sort_by && !sort)
+		return cli_usage_error(&cmd_get, "get: --sort-by %s: use a field such as .metadata.name", sort_by);
+	struct get_target *tg = NULL;
+	size_t ntg = 0;
+	int ret = get_targets(argc - optind, argv + optind, &tg, &ntg);
+	if (ret) {
+		free(sort);
 		return ret;
+	}
+	if (watch && (!strcmp(fmt, "yaml") || !strcmp(fmt, "json"))) {
+		free(sort);
+		free(tg);
+		return cli_usage_error(&cmd_get, "get: -w prints table rows: use it without -o, or with -o wide or name");
+	}
+	struct backend be;
+	ret = be_open(ctx, ns, false, &be);
+	if (ret) {
+		free(sort);
+		free(tg);
+		return ret;
+	}
 	ns = be.ns;
 	char err[1024] = "";
-	if (name) {
-		json_object *obj = NULL;
-		int rc = be_get(&be, kind, ns, name, &obj, err, sizeof(err));
-		if (rc < 0) {
-			ret = be_fail(&be, rc, model_kind_name(kind), name, ns, err);
-		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
-			print_object(obj, kind, fmt);
-		} else {
-			struct table t = { .fmt = fmt, .kind = kind };
-			table_row(obj, &t);
-			table_flush(&t);
-		}
-		json_object_put(obj);
-	} else {
-		struct table t = { .fmt = fmt, .kind = kind, .all_ns = all,
-				   .list = json_object_new_array() };
+	if (watch) {
+		ret = get_watch(&be, tg[0].kind, ns, tg[0].name, fmt, all);
+	} else if (!tg[0].name) {
+		struct get_list g = { .selector = selector, .items = json_object_new_array() };
+		enum model_kind kind = tg[0].kind;
 		if (be.kc) {
-			int rc = kcli_list(be.kc, kind, all ? NULL : ns, table_row, &t, err, sizeof(err));
+			int rc = kcli_list(be.kc, kind, all ? NULL : ns, get_collect, &g, err, sizeof(err));
 			if (rc < 0) {
 				cli_error_escaped("%s", err);
 				ret = kcli_exit_code(rc);
 			}
 		} else {
-			store_list(be.rt->store, kind, all ? NULL : ns, table_row, &t);
+			store_list(be.rt->store, kind, all ? NULL : ns, get_collect, &g);
 		}
-		table_flush(&t);
-		if (ret) {
-			/* the error says it all */
-		} else if (!strcmp(fmt, "yaml") || !strcmp(fmt, "json")) {
-			json_object *list = json_object_new_object();
-			jset_str(list, "apiVersion", "v1");
-			jset_str(list, "kind", "List");
-			json_object_object_add(list, "items", json_object_get(t.list));
-			print_json_or_yaml(list, fmt);
-			json_object_put(list);
-		} else if (t.rows == 0) {
-			fprintf(stderr, "No %ss found in %s.\n", model_kind_name(kind),
-				all ? "any namespace" : ns);
+		if (sort) {
+			sort_path = sort;
+			json_object_array_sort(g.items, sort_cmp);
 		}
-		json_object_put(t.list);
+		if (!ret && (json_object_array_length(g.items) || !strcmp(fmt, "yaml") || !strcmp(fmt, "json")))
+			get_print(g.items, kind, fmt, all, true);
+		else if (!ret)
+			fprintf(stderr, "No %ss found in %s%s.\n", model_kind_name(kind),
+				all ? "any namespace" : ns, selector ? " with those labels" : "");
+		json_object_put(g.items);
+	} else {
+		/* Named objects, in the order given; a table per run of one kind. */
+		size_t i = 0;
+		while (i < ntg) {
+			enum model_kind kind = tg[i].kind;
+			json_object *items = json_object_new_array();
+			for (; i < ntg && tg[i].kind == kind; i++) {
+				json_object *obj = NULL;
+				int rc = be_get(&be, kind, ns, tg[i].name, &obj, err, sizeof(err));
+				if (rc < 0)
+					ret = be_fail(&be, rc, model_kind_name(kind), tg[i].name, ns, err);
+				else if (!selector || selector_match(obj, selector))
+					json_object_array_add(items, obj);
+				else
+					json_object_put(obj);
+			}
+			if (json_object_array_length(items))
+				get_print(items, kind, fmt, false, ntg > 1);
+			json_object_put(items);
+		}
 	}
+	free(sort);
+	free(tg);
 	be_close(&be);
 	return ret;
 }
 
 const struct cli_command cmd_get = {
 	"get", "list tasks, agents, spawners, budgets, secrets or configmaps, or show one",
-	"Usage: paddock get (tasks|agents|spawners|budgets|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]\n"
+	"Usage: paddock get KIND [NAME...] | KIND/NAME... [-o wide|yaml|json|name] [-n NS | -A]\n"
+	"                   [-l SELECTOR] [--sort-by FIELD] [-w]\n"
 	"\n"
-	"Without NAME, a NAME TYPE PHASE AGE table (tasks) in creation order.  -o wide\n"
-	"adds the reason, duration, tokens and message; -o yaml/json prints whole\n"
+	"KIND: tasks, agents, spawners, budgets, secrets or configmaps (task, agent ... too).  Without\n"
+	"NAME, a NAME TYPE PHASE AGE table (tasks) in creation order; with names (or\n"
+	"task/q1 agent/hello), those objects in that order.  -l app=web,tier!=db,ready,\n"
+	"!draft keeps objects whose labels match; --sort-by .metadata.name (or\n"
+	"{.status.phase} ...) sorts by that field.  -o wide\n"
+	"adds the reason, the duration (so far, while running), tokens, cost and\n"
+	"message; -w (--watch) goes on printing a row for each object that changes,\n"
+	"until Ctrl-C (local backend); -o yaml/json prints whole\n"
 	"objects with their status (outputs, results, usage).  Secret values are\n"
 	"never printed.  Tables show text from agents with control characters and\n"
 	"escape sequences escaped (\\x1b, \\u009b); -o yaml/json keep values exact.\n"
@@ -1459,7 +1792,10 @@ const struct cli_command cmd_get = {
 	"Examples:\n"
 	"  paddock get tasks\n"
 	"  paddock get task hello-paddock -o yaml\n"
-	"  paddock get tasks -A -o wide\n",
+	"  paddock get tasks -A -o wide\n"
+	"  paddock get tasks q1 q2\n"
+	"  paddock get task/q1 agent/hello\n"
+	"  paddock get tasks -l team=web --sort-by .metadata.name\n",
 	cmd_get_fn,
 };
 
@@ -1753,7 +2089,9 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(NULL, "describe: unknown kind \"%s\"", argv[optind]);
 		name = argv[optind + 1];
 	} else if (optind < argc) {
-		name = argv[optind];
+		name = split_kind(&cmd_describe, argv[optind], &kind);
+		if (!name)
+			return CLI_EXIT_USAGE;
 	} else {
 		return cli_usage_error(NULL, "describe: give a task name: paddock describe task NAME");
 	}
@@ -1851,28 +2189,188 @@ const struct cli_command cmd_describe = {
 
 /* ---- logs ----------------------------------------------------------- */
 
-/* Copy what f has from its position to stdout: exact, or escaped
- * through `ts` (stdout is a terminal). */
-static void copy_to_stdout(FILE *f, struct term_stream *ts)
+/* The driver that reads task's stream: spec.type, else its Agent's; NULL
+ * when that is unknown here or the driver is not enabled (raw lines). */
+static const struct loaded_plugin *task_driver(struct cli_ctx *ctx, struct runtime *rt,
+					       json_object *task, const char *ns)
 {
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (ts)
-			term_stream_write(ts, stdout, chunk, n);
-		else
-			fwrite(chunk, 1, n, stdout);
+	json_object *spec = jget(task, "spec");
+	const char *type = jstr(spec, "type");
+	json_object *agent = NULL;
+	json_object *ref = jget(spec, "agentRef");
+	if (!type && jstr(ref, "name")) {
+		const char *ans = jstr(ref, "namespace") ? jstr(ref, "namespace") : ns;
+		if (store_get(rt->store, MODEL_AGENT, ans, jstr(ref, "name"), &agent) == 0)
+			type = jstr(jget(agent, "spec"), "type");
 	}
+	const struct loaded_plugin *p = type && ctx->plugins ? plugins_driver(ctx->plugins, type) : NULL;
+	json_object_put(agent);
+	return p;
+}
+
+/* Options of `paddock logs` that shape what is shown (cli/logview.h). */
+static int logs_options(struct logview *v, const char *since, const char *tail)
+{
+	if (since) {
+		int64_t ms = 0;
+		if (logview_parse_since(since, &ms) < 0)
+			return cli_usage_error(&cmd_logs, "logs: --since %s: use a duration such as 30s, 5m, 2h or 1d",
+					       since);
+		v->since_ms = now_wall_ms() - ms;
+	}
+	if (tail) {
+		char *end = NULL;
+		long n = strtol(tail, &end, 10);
+		if (!*tail || *end || n < -1 || n > 1000000)
+			return cli_usage_error(&cmd_logs, "logs: --tail %s: use a number of lines (-1: all)", tail);
+		v->tail = n;
+	}
+	return 0;
+}
+
+static bool controller_runs(const struct runtime *rt)
+{
+	return ctl_running(rt->state_dir);
+}
+
+/* What `logs -f` waits for, said once on stderr. */
+static void say_waiting(const struct runtime *rt, const char *ns, const char *name,
+			json_object *task)
+{
+	const char *phase = jstr(jget(task, "status"), "phase");
+	fprintf(stderr, "paddock: task %s/%s is %s: waiting for it to start%s\n", ns, name,
+		phase && *phase ? phase : "Pending",
+		controller_runs(rt) ? " (the controller runs it)"
+				    : "; no controller is running: start `paddock controller`, or Ctrl-C");
+}
+
+/* A cluster's log, line by line into a logview (cli/logview.h).  The
+ * API server adds "RFC3339NANO " to each line when asked (timestamps=true). */
+struct kube_lines {
+	struct logview *v;
+	struct buf line;
+	bool stamped;
+};
+
+/* "2026-12-07T15:00:00.123456789Z " at the start of s: its time (0 when
+ * there is none) and its length with the space in *used. */
+static int64_t parse_stamp(const char *s, size_t n, size_t *used)
+{
+	char head[48];
+	size_t sp = 0;
+	*used = 0;
+	while (sp < n && sp < sizeof(head) - 1 && s[sp] != ' ')
+		sp++;
+	if (sp == n || sp >= sizeof(head) - 1)
+		return 0;
+	memcpy(head, s, sp);
+	head[sp] = '\0';
+	int64_t ms = 0;
+	if (parse_time(head, &ms) < 0)
+		return 0;
+	*used = sp + 1;
+	return ms;
+}
+
+static void kube_line(struct kube_lines *kl)
+{
+	size_t used = 0;
+	const char *s = kl->line.data ? kl->line.data : "";
+	int64_t ts = kl->stamped ? parse_stamp(s, kl->line.len, &used) : 0;
+	logview_line(kl->v, s + used, kl->line.len - used, ts);
+	buf_reset(&kl->line);
+}
+
+static int kube_lines_write(void *ctx, const char *data, size_t len)
+{
+	struct kube_lines *kl = ctx;
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t seg = nl ? (size_t)(nl - data) : len;
+		if (kl->line.len + seg <= 4u * 1024 * 1024)
+			(void)buf_append(&kl->line, data, seg);
+		if (nl)
+			kube_line(kl);
+		data += seg + (nl ? 1 : 0);
+		len -= seg + (nl ? 1 : 0);
+	}
+	logview_caught_up(kl->v);
+	fflush(stdout);
+	return ferror(stdout) ? 1 : 0;
+}
+
+/* The driver of a task on the cluster, when it is enabled here too. */
+static const struct loaded_plugin *kube_task_driver(struct cli_ctx *ctx, struct backend *be,
+						    const char *name)
+{
+	char err[1024];
+	json_object *task = NULL, *agent = NULL;
+	if (kcli_get(be->kc, MODEL_TASK, be->ns, name, &task, err, sizeof(err)) < 0)
+		return NULL;
+	json_object *spec = jget(task, "spec");
+	const char *type = jstr(spec, "type");
+	json_object *ref = jget(spec, "agentRef");
+	if (!type && jstr(ref, "name") &&
+	    kcli_get(be->kc, MODEL_AGENT, jstr(ref, "namespace") ? jstr(ref, "namespace") : be->ns,
+		     jstr(ref, "name"), &agent, err, sizeof(err)) == 0)
+		type = jstr(jget(agent, "spec"), "type");
+	if (type && !ctx->plugins)
+		(void)plugins_load(ctx->cfg, true, &ctx->plugins, err, sizeof(err));
+	const struct loaded_plugin *p = type && ctx->plugins ? plugins_driver(ctx->plugins, type) : NULL;
+	json_object_put(agent);
+	json_object_put(task);
+	return p;
+}
+
+static int kube_logs(struct cli_ctx *ctx, struct backend *be, const char *name, bool follow,
+		     struct logview *v, const char *since)
+{
+	char err[1024] = "";
+	struct kube_lines kl = { .v = v, .stamped = v->timestamps };
+	buf_init(&kl.line, 0);
+	v->escape = isatty(1);
+	logview_init(v, kube_task_driver(ctx, be, name));
+	/* --since is the API server's (sinceSeconds); --tail too for raw lines,
+	 * while a rendering is cut here (its lines are not the log's). */
+	struct buf q;
+	buf_init(&q, 0);
+	if (v->timestamps)
+		buf_puts(&q, "&timestamps=true");
+	if (since)
+		buf_printf(&q, "&sinceSeconds=%lld", (long long)((now_wall_ms() - v->since_ms + 999) / 1000));
+	v->since_ms = 0;
+	if (v->raw && v->tail >= 0) {
+		buf_printf(&q, "&tailLines=%ld", v->tail);
+		v->tail = -1;
+		v->tailing = false;
+	}
+	struct kcli_log_sink sink = { kube_lines_write, &kl, q.len ? q.data + 1 : NULL };
+	install_signals();
+	int rc = kcli_logs(be->kc, be->ns, name, follow, ctx->cfg->limits.log_bytes_per_run, &sink,
+			   &stop_flag, err, sizeof(err));
+	if (kl.line.len)
+		kube_line(&kl);
+	logview_caught_up(v);
+	fflush(stdout);
+	logview_free(v);
+	buf_free(&kl.line);
+	buf_free(&q);
+	return rc < 0 ? be_fail(be, rc, "task", name, be->ns, err) : 0;
 }
 
 static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "follow", no_argument, NULL, 'f' },
 					      { "namespace", required_argument, NULL, 'n' },
+					      { "raw", no_argument, NULL, 'r' },
+					      { "timestamps", no_argument, NULL, 'T' },
+					      { "since", required_argument, NULL, 'S' },
+					      { "tail", required_argument, NULL, 'N' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	const char *ns = NULL;
+	const char *ns = NULL, *since = NULL, *tail = NULL;
 	bool follow = false;
+	struct logview v = { .out = stdout, .tail = -1 };
 	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":fn:h", opts, NULL)) != -1) {
@@ -1880,131 +2378,171 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 			follow = true;
 		else if (c == 'n')
 			ns = optarg;
+		else if (c == 'r')
+			v.raw = true;
+		else if (c == 'T')
+			v.timestamps = true;
+		else if (c == 'S')
+			since = optarg;
+		else if (c == 'N')
+			tail = optarg;
 		else
 			return cli_option_error(&cmd_logs, c, argc, argv);
 	}
 	if (optind >= argc)
-		return cli_usage_error(NULL, "logs: give a task name");
+		return cli_usage_error(&cmd_logs, "logs: give a task name");
+	int ret = logs_options(&v, since, tail);
+	if (ret)
+		return ret;
 	const char *name = argv[optind];
 	if (!strcmp(name, "task") && optind + 1 < argc)
 		name = argv[optind + 1];
+	else if (!strncmp(name, "task/", 5) || !strncmp(name, "tasks/", 6))
+		name = strchr(name, '/') + 1;
 	struct backend be;
-	int ret = be_open(ctx, ns, false, &be);
+	ret = be_open(ctx, ns, false, &be);
 	if (ret)
 		return ret;
 	ns = be.ns;
 	struct runtime *rt = be.rt;
 	if (be.kc) {
-		char err[1024] = "";
-		install_signals();
-		int rc = kcli_logs(be.kc, ns, name, follow, ctx->cfg->limits.log_bytes_per_run, &stop_flag,
-				   err, sizeof(err));
-		if (rc < 0)
-			ret = be_fail(&be, rc, "task", name, ns, err);
+		ret = kube_logs(ctx, &be, name, follow, &v, since);
 		be_close(&be);
 		return ret;
 	}
 	json_object *task = NULL;
 	if (store_get(rt->store, MODEL_TASK, ns, name, &task) < 0) {
-		cli_error("task \"%s\" not found in namespace %s", name, ns);
+		ret = be_fail(&be, -ENOENT, "task", name, ns, NULL);
 		be_close(&be);
-		return CLI_EXIT_NOT_FOUND;
+		return ret;
 	}
 	char *run_dir = runtime_run_dir(rt, task);
-	char *path = xasprintf("%s/log", run_dir);
-	json_object_put(task);
+	v.escape = isatty(1);
+	logview_init(&v, task_driver(ctx, rt, task, ns));
+	struct logfile lf;
+	logfile_init(&lf, run_dir);
 	install_signals();
-	/* The agent's raw stream: exact into a pipe or a file, escaped (line
-	 * by line, newlines kept) on a terminal. */
-	struct term_stream tstream;
-	term_stream_init(&tstream, TERM_MULTILINE);
-	struct term_stream *ts = isatty(1) ? &tstream : NULL;
-	FILE *f = NULL;
-	int64_t waited = now_mono_ms();
-	for (;;) {
-		if (!f)
-			f = fopen(path, "r");
-		if (f) {
-			copy_to_stdout(f, ts);
-			fflush(stdout);
-			clearerr(f);
-		}
-		if (!follow || stop_flag)
-			break;
+	bool have = logfile_pump(&lf, &v, false), said = false;
+	while (follow && !stop_flag) {
 		json_object *t = NULL;
 		bool done = true;
-		if (store_get(rt->store, MODEL_TASK, ns, name, &t) == 0) {
+		if (store_get(rt->store, MODEL_TASK, ns, name, &t) == 0)
 			done = phase_done(jstr(jget(t, "status"), "phase"));
-			json_object_put(t);
+		if (!have && !said && !done) {
+			say_waiting(rt, ns, name, t);
+			said = true;
 		}
-		if (done && f) {
-			copy_to_stdout(f, ts);
+		json_object_put(t);
+		have = logfile_pump(&lf, &v, done);
+		if (done)
 			break;
-		}
-		if (!f && now_mono_ms() - waited > 30000) {
-			fprintf(stderr, "paddock: task %s has no log yet (not started); still waiting\n", name);
-			waited = now_mono_ms();
-		}
+		logview_caught_up(&v);
+		fflush(stdout);
 		usleep(200 * 1000);
 	}
-	if (ts)
-		term_stream_end(ts, stdout);
-	if (!f && !follow) {
+	if (have && !follow)
+		(void)logfile_pump(&lf, &v, true);
+	logview_caught_up(&v);
+	fflush(stdout);
+	if (!have && !follow) {
 		cli_error("task %s has no log yet: it has not started (paddock describe task %s)", name, name);
 		ret = CLI_EXIT_NOT_FOUND;
 	}
-	if (f)
-		fclose(f);
-	free(path);
+	logview_free(&v);
+	logfile_close(&lf);
+	json_object_put(task);
 	free(run_dir);
 	be_close(&be);
 	return ret;
 }
 
 const struct cli_command cmd_logs = {
-	"logs", "print (or follow) a task's agent output",
-	"Usage: paddock logs NAME [-f] [-n NS]\n"
+	"logs", "print (or follow) what a task's agent did",
+	"Usage: paddock logs NAME [-f] [--raw] [--tail N] [--since DURATION] [--timestamps] [-n NS]\n"
 	"\n"
-	"Prints the combined output of the task's run (capped at limits.logBytesPerRun).\n"
-	"-f keeps following until the task has finished.  Into a pipe or a file the\n"
-	"output is exact; when stdout is a terminal, control characters, escape\n"
-	"sequences, bidi controls and invalid UTF-8 are shown escaped (\\x1b, \\u009b,\n"
-	"\\xff), line by line, newlines and tabs kept.\n"
-	CLUSTER_HELP("Prints the log of container \"agent\" of the Job's pod; -f follows it until\n"
-		     "the pod ends.  A task that has not started has no logs yet (exit 3).\n")
+	"Prints what the agent did, read from its output by the task's driver: the\n"
+	"agent's text, each tool call with its key argument (\"-> Write out.txt\",\n"
+	"\"-> Bash: npm test\"), tool results (\"   ok\", \"   failed: exit 1\"), errors\n"
+	"(\"!! error: ...\"), token and cost totals and notes (\"-- ...\"), and the\n"
+	"outputs.  Noise the driver knows is left out.  Control characters, escape\n"
+	"sequences, bidi controls and invalid UTF-8 are shown escaped (\\x1b, \\u009b).\n"
+	"A driver without a renderer (plugin ABI 1.0) shows the output as captured.\n"
 	"\n"
-	"Example:\n"
-	"  paddock --kubeconfig ~/.kube/config logs -f hello-paddock\n",
+	"Options:\n"
+	"  -f, --follow          keep printing until the task has finished\n"
+	"      --raw             the agent's output as captured (capped at\n"
+	"                        limits.logBytesPerRun): exact into a pipe or a file,\n"
+	"                        escaped line by line on a terminal\n"
+	"      --tail N          only the last N lines (then -f goes on from there)\n"
+	"      --since DURATION  only lines from the last 30s, 5m, 2h, 1d ...\n"
+	"      --timestamps      each line starts with when it arrived (UTC)\n"
+	"  -n, --namespace NS    the task's namespace\n"
+	CLUSTER_HELP("Reads the log of container \"agent\" of the Job's pod (rendered by the\n"
+		     "driver when it is enabled in this machine's config, else as captured); -f\n"
+		     "follows it until the pod ends; --since and --raw --tail are the API\n"
+		     "server's sinceSeconds and tailLines.  A task that has not started has no\n"
+		     "logs yet (exit 3).\n")
+	"\n"
+	"Examples:\n"
+	"  paddock logs -f hello-paddock\n"
+	"  paddock logs --raw --tail 20 hello-paddock\n",
 	cmd_logs_fn,
 };
 
 /* ---- stop / delete ---------------------------------------------------- */
 
+/* "[KIND] NAME..." or "KIND/NAME..." after the options; `file` (delete
+ * only; NULL elsewhere) takes -f FILE, whose documents name the objects. */
 static int name_args(const struct cli_command *cmd, int argc, char **argv, const char **ns,
-		     enum model_kind *kind, struct strv *names)
+		     enum model_kind *kind, struct strv *names, const char **file)
 {
 	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
 					      { "help", no_argument, NULL, 'h' },
 					      { "ignore-not-found", no_argument, NULL, 'i' },
+					      { "filename", required_argument, NULL, 'f' },
 					      { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, file ? ":n:hf:" : ":n:h", opts, NULL)) != -1) {
 		if (c == 'n')
 			*ns = optarg;
-		else if (c != 'i')
+		else if (c == 'f' && file)
+			*file = optarg;
+		else if (c != 'i' || !file)
 			return cli_option_error(cmd, c, argc, argv);
 	}
 	int i = optind;
-	if (i < argc && model_kind_parse(argv[i]) >= 0 && i + 1 < argc) {
+	if (i < argc && !strchr(argv[i], '/') && model_kind_parse(argv[i]) >= 0 && i + 1 < argc) {
 		*kind = (enum model_kind)model_kind_parse(argv[i]);
 		i++;
 	}
 	for (; i < argc; i++)
 		strv_push(names, argv[i]);
-	if (!names->n)
-		return cli_usage_error(NULL, "%s: give at least one name", cmd->name);
+	if (!names->n && !(file && *file))
+		return cli_usage_error(cmd, "%s: give at least one name%s", cmd->name,
+				       file ? " (or -f FILE)" : "");
+	if (names->n && file && *file)
+		return cli_usage_error(cmd, "%s: give names or -f FILE, not both", cmd->name);
 	return 0;
+}
+
+/* "KIND/NAME" into *kind and the name; a plain name keeps *kind.  NULL
+ * (printed) for an unknown kind. */
+static const char *split_kind(const struct cli_command *cmd, const char *arg, enum model_kind *kind)
+{
+	const char *slash = strchr(arg, '/');
+	if (!slash)
+		return arg;
+	char *k = xstrndup(arg, (size_t)(slash - arg));
+	int v = model_kind_parse(k);
+	free(k);
+	if (v < 0 || !slash[1]) {
+		(void)cli_usage_error(cmd, "%s: \"%s\": use KIND/NAME (task/q1) with task, agent, secret or configmap",
+				cmd->name, arg);
+		return NULL;
+	}
+	*kind = (enum model_kind)v;
+	return slash + 1;
 }
 
 #define SETTLE_WAIT_S 60
@@ -2041,7 +2579,7 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 	const char *ns = NULL;
 	enum model_kind kind = MODEL_TASK;
 	struct strv names = { 0 };
-	int ret = name_args(&cmd_stop, argc, argv, &ns, &kind, &names);
+	int ret = name_args(&cmd_stop, argc, argv, &ns, &kind, &names, NULL);
 	if (ret) {
 		strv_free(&names);
 		return ret;
@@ -2052,9 +2590,21 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 		for (size_t i = 0; i < names.n; i++) {
 			char err[1024];
 			const char *finished = NULL;
+			enum model_kind k = MODEL_TASK;
+			const char *nm = split_kind(&cmd_stop, names.v[i], &k);
+			if (!nm || k != MODEL_TASK) {
+				if (nm)
+					(void)cli_usage_error(&cmd_stop, "stop: %s: only tasks stop", names.v[i]);
+				ret = CLI_EXIT_USAGE;
+				continue;
+			}
+			if (nm != names.v[i])
+				memmove(names.v[i], nm, strlen(nm) + 1);
 			int rc = be.kc ? kcli_stop(be.kc, ns, names.v[i], &finished, err, sizeof(err))
 				       : runtime_stop(be.rt, ns, names.v[i], &finished, err, sizeof(err));
-			if (rc < 0) {
+			if (rc == -ENOENT) {
+				ret = cli_not_found("task", names.v[i], ns);
+			} else if (rc < 0) {
 				cli_error_escaped("%s", err);
 				ret = be.kc ? kcli_exit_code(rc) : CLI_EXIT_NOT_FOUND;
 				if (rc == -EHOSTUNREACH)
@@ -2093,61 +2643,96 @@ const struct cli_command cmd_stop = {
 	cmd_stop_fn,
 };
 
+/* Delete one object; an exit code (0: done or ignored). */
+static int delete_one(struct backend *be, enum model_kind kind, const char *ns, const char *name,
+		      bool ignore)
+{
+	char err[1024] = "";
+	char *run_dir = NULL;
+	json_object *task = NULL;
+	int ret = 0;
+	if (!be->kc && kind == MODEL_TASK && store_get(be->rt->store, MODEL_TASK, ns, name, &task) == 0)
+		run_dir = runtime_run_dir(be->rt, task);
+	json_object_put(task);
+	int rc = be->kc ? kcli_delete(be->kc, kind, ns, name, err, sizeof(err))
+			: runtime_delete(be->rt, kind, ns, name, err, sizeof(err));
+	if (rc == -ENOENT) {
+		if (!ignore)
+			ret = cli_not_found(model_kind_name(kind), name, ns);
+	} else if (rc < 0) {
+		cli_error_escaped("%s", err);
+		ret = rc == -EHOSTUNREACH ? -1 : CLI_EXIT_FAILED;
+	} else if (!be->kc && kind == MODEL_TASK && local_settle(be, ns, name, true) < 0) {
+		printf("%s/%s marked for deletion: its run has not ended yet\n", model_kind_name(kind), name);
+	} else if (!be->kc && kind == MODEL_TASK && run_dir && access(run_dir, F_OK) == 0 &&
+		   local_cleanup(run_dir, err, sizeof(err)) < 0) {
+		cli_error_escaped("task \"%s/%s\" deleted, but its run directory remains: %s; "
+				  "`paddock controller` retries removing it",
+				  ns, name, err);
+		ret = CLI_EXIT_FAILED;
+	} else {
+		printf("%s/%s deleted\n", model_kind_name(kind), name);
+	}
+	free(run_dir);
+	return ret;
+}
+
 static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *ns = NULL;
+	const char *ns = NULL, *file = NULL;
 	enum model_kind kind = MODEL_TASK;
 	struct strv names = { 0 };
 	bool ignore = false;
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--ignore-not-found"))
 			ignore = true;
-	int ret = name_args(&cmd_delete, argc, argv, &ns, &kind, &names);
+	int ret = name_args(&cmd_delete, argc, argv, &ns, &kind, &names, &file);
 	if (ret) {
 		strv_free(&names);
 		return ret;
 	}
+	json_object **docs = NULL;
+	size_t ndocs = 0;
 	struct backend be;
-	if ((ret = be_open(ctx, ns, false, &be)) == 0) {
+	if ((ret = be_open(ctx, ns, false, &be)) == 0 && file)
+		ret = read_manifests(ctx, file, &docs, &ndocs);
+	if (ret == 0) {
 		ns = be.ns;
-		for (size_t i = 0; i < names.n; i++) {
-			char err[1024] = "";
-			char *run_dir = NULL;
-			json_object *task = NULL;
-			if (!be.kc && kind == MODEL_TASK &&
-			    store_get(be.rt->store, MODEL_TASK, ns, names.v[i], &task) == 0)
-				run_dir = runtime_run_dir(be.rt, task);
-			json_object_put(task);
-			int rc = be.kc ? kcli_delete(be.kc, kind, ns, names.v[i], err, sizeof(err))
-				       : runtime_delete(be.rt, kind, ns, names.v[i], err, sizeof(err));
-			if (rc == -ENOENT) {
-				if (!ignore) {
-					cli_error("%s \"%s\" not found in namespace %s", model_kind_name(kind),
-						  names.v[i], ns);
-					ret = CLI_EXIT_NOT_FOUND;
-				}
-			} else if (rc < 0) {
-				cli_error_escaped("%s", err);
+		/* The objects of -f FILE, each in its document's namespace. */
+		for (size_t i = 0; i < ndocs; i++) {
+			json_object *md = jget(docs[i], "metadata");
+			int k = model_kind_parse(jstr(docs[i], "kind") ? jstr(docs[i], "kind") : "");
+			const char *nm = jstr(md, "name");
+			if (k < 0 || !nm) {
+				cli_error("%s: document %zu: no kind Task, Agent, Secret or ConfigMap with "
+					  "metadata.name: nothing to delete",
+					  file, i + 1);
 				ret = CLI_EXIT_FAILED;
-				if (rc == -EHOSTUNREACH)
-					break; /* once is enough */
-			} else if (!be.kc && kind == MODEL_TASK &&
-				   local_settle(&be, ns, names.v[i], true) < 0) {
-				printf("%s/%s marked for deletion: its run has not ended yet\n",
-				       model_kind_name(kind), names.v[i]);
-			} else if (!be.kc && kind == MODEL_TASK && run_dir &&
-				   access(run_dir, F_OK) == 0 &&
-				   local_cleanup(run_dir, err, sizeof(err)) < 0) {
-				cli_error_escaped("task \"%s/%s\" deleted, but its run directory remains: %s; "
-						  "`paddock controller` retries removing it",
-						  ns, names.v[i], err);
-				ret = CLI_EXIT_FAILED;
-			} else {
-				printf("%s/%s deleted\n", model_kind_name(kind), names.v[i]);
+				continue;
 			}
-			free(run_dir);
+			int r = delete_one(&be, (enum model_kind)k,
+					   jstr(md, "namespace") && !be.kc ? jstr(md, "namespace") : ns, nm, ignore);
+			if (r < 0) {
+				ret = CLI_EXIT_FAILED;
+				break; /* the server is unreachable: once is enough */
+			}
+			if (r)
+				ret = r;
+		}
+		for (size_t i = 0; i < names.n; i++) {
+			enum model_kind k = kind;
+			const char *nm = split_kind(&cmd_delete, names.v[i], &k);
+			int r = nm ? delete_one(&be, k, ns, nm, ignore) : CLI_EXIT_USAGE;
+			if (r < 0) {
+				ret = CLI_EXIT_FAILED;
+				break;
+			}
+			if (r)
+				ret = r;
 		}
 	}
+	if (docs)
+		manifest_docs_free(docs, ndocs);
 	be_close(&be);
 	strv_free(&names);
 	return ret;
@@ -2156,15 +2741,20 @@ static int cmd_delete_fn(struct cli_ctx *ctx, int argc, char **argv)
 const struct cli_command cmd_delete = {
 	"delete", "delete tasks (killing their runs), agents, spawners, budgets, secrets or configmaps",
 	"Usage: paddock delete [task|agent|spawner|budget|secret|configmap] NAME... [-n NS] [--ignore-not-found]\n"
+	"       paddock delete KIND/NAME...    paddock delete -f FILE (\"-\": stdin)\n"
 	"\n"
+	"-f deletes the objects a manifest file names (each document's kind,\n"
+	"metadata.name and metadata.namespace), as kubectl delete -f.\n"
 	"A task is marked for deletion (metadata.deletionTimestamp); the controller\n"
 	"kills its run, removes its run directory, then the task and its events.\n"
 	"With no `paddock controller` running, this command does that itself.  It\n"
 	"returns once the task is gone (at most 60 s).\n"
 	CLUSTER_HELP("Deletes with propagation Background: a task's Job goes by garbage collection.\n")
 	"\n"
-	"Example:\n"
-	"  paddock --kubeconfig ~/.kube/config delete task hello-paddock\n",
+	"Examples:\n"
+	"  paddock delete task hello-paddock\n"
+	"  paddock delete task/q1 agent/hello\n"
+	"  paddock delete -f etc/examples/hello-agent.yaml\n",
 	cmd_delete_fn,
 };
 
@@ -2222,6 +2812,61 @@ static int controller_kube(struct cli_ctx *ctx)
 	return CLI_EXIT_OK;
 }
 
+/* SIGHUP: reread paddock.yaml.  The controller checks the file as
+ * `config check` would (the config, then every plugin it enables); a bad
+ * file is logged and the running config kept.  A good one restarts the
+ * controller in place (exec of the same command line): the new config and
+ * plugins load as at startup, and live runs are re-adopted, as after any
+ * restart. */
+static volatile sig_atomic_t reload_flag;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+	stop_flag = 1;
+}
+
+/* True when the file passes the check (restart with it); false keeps
+ * the running config. */
+static bool reload_ok(struct cli_ctx *ctx)
+{
+	char err[1024];
+	struct pd_config *cfg = NULL;
+	const char *path = ctx->cfg->path ? ctx->cfg->path : ctx->config_path;
+	int rc = config_load(path, &cfg, err, sizeof(err));
+	struct plugin_set *ps = NULL;
+	if (rc == 0)
+		rc = plugins_load(cfg, true, &ps, err, sizeof(err));
+	plugins_free(ps);
+	config_free(cfg);
+	if (rc < 0) {
+		log_error("SIGHUP: the config was not reloaded; the controller keeps the one it runs",
+			  "path", path, "error", err);
+		return false;
+	}
+	return true;
+}
+
+/* The same command line again, from /proc/self/cmdline. */
+static void reexec(void)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (read_file("/proc/self/cmdline", 64 * 1024, &data, &len) < 0 || !len) {
+		log_error("SIGHUP: cannot read /proc/self/cmdline to restart; exiting");
+		return;
+	}
+	struct strv args = { 0 };
+	for (size_t i = 0; i < len; i += strlen(data + i) + 1)
+		strv_push(&args, data + i);
+	free(data);
+	fflush(NULL);
+	execv("/proc/self/exe", args.v);
+	log_error("SIGHUP: cannot restart; exiting", "error", strerror(errno));
+	strv_free(&args);
+}
+
 static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	(void)argc;
@@ -2273,14 +2918,28 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	struct intake *in = NULL;
 	struct metrics *m = start_metrics(ctx, dash, rt->state_dir, &in, NULL);
 	rt->metrics = m;
-	(void)runtime_serve(rt, &stop_flag);
-	log_info("controller stopping; runs keep going under their supervisors");
+	ctlinfo_write(rt->state_dir, ctx->cfg, ctx->plugins);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	for (;;) {
+		(void)runtime_serve(rt, &stop_flag);
+		if (!reload_flag || reload_ok(ctx))
+			break; /* a stop, or a good file: restart with it */
+		reload_flag = 0; /* a bad file: serve on with the old config */
+		stop_flag = 0;
+	}
+	log_info(reload_flag ? "controller reloading paddock.yaml: restarting; runs keep going under their supervisors"
+			     : "controller stopping; runs keep going under their supervisors");
 	rt->metrics = NULL;
 	dashboard_shutdown(dash); /* its streams end before the listener stops */
 	metrics_free(m);
 	dashboard_free(dash);
 	intake_free(in);
 	runtime_close(rt);
+	if (reload_flag)
+		reexec();
 	return CLI_EXIT_OK;
 }
 
@@ -2292,7 +2951,11 @@ const struct cli_command cmd_controller = {
 	"(STATE_DIR/controller.lock); a second one waits.  Runs are owned by their own\n"
 	"supervisor processes, so stopping or killing the controller never loses a\n"
 	"run: a restarted controller re-adopts live runs and collects finished ones.\n"
-	"SIGTERM or SIGINT stop it gracefully.\n"
+	"SIGTERM or SIGINT stop it gracefully.  SIGHUP rereads the config: a file\n"
+	"that passes the check of `paddock config check` restarts the controller in\n"
+	"place with it (runs keep going and are re-adopted); a bad one is logged and\n"
+	"the running config kept.  STATE_DIR/controller.json records what it loaded\n"
+	"(paddock status, paddock config check).\n"
 	"\n"
 	"Kubernetes (backend: kubernetes, or paddock --kubeconfig FILE controller):\n"
 	"it watches Tasks, Agents and its Jobs in every namespace and turns each\n"

@@ -50,7 +50,7 @@ struct rec_input {
 	/* A resolution problem found by the caller (agent missing, namespace
 	 * not allowed, driver missing, secret missing, template error ...):
 	 * a one-line message and a reason such as "AgentNotFound", "Forbidden",
-	 * "DriverNotFound", "SecretNotFound", "TemplateError", "InvalidSpec".
+	 * "DriverNotFound", "SecretNotFound", "StartFailed", "InvalidSpec".
 	 * NULL invalid_reason with a message means "InvalidSpec".  Ignored
 	 * once the task is Running (a deleted Agent does not kill a run). */
 	const char *invalid;

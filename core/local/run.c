@@ -90,6 +90,11 @@ static void remove_secret_files(const char *run_dir)
 }
 #define RESULT_FILE "result.json"
 #define LOG_FILE "log"
+/* "OFFSET UNIX_MS\n" per chunk of the log: when its bytes arrived
+ * (paddock logs --timestamps/--since); at most one entry per
+ * LOG_TIMES_EVERY_MS, and no more bytes than the log's cap. */
+#define LOG_TIMES_FILE "log.times"
+#define LOG_TIMES_EVERY_MS 10
 #define DEFAULT_LOG_CAP (8u * 1024 * 1024)
 #define RESULT_SINK_CAP (1024 * 1024)
 #define RESULT_READ_CAP (4 * 1024 * 1024)
@@ -338,6 +343,9 @@ struct sup {
 	const struct local_spec *s;
 	int log_fd;
 	size_t log_cap, log_kept, log_dropped;
+	int times_fd;
+	size_t times_kept;
+	int64_t times_last_ms;
 	char *line;
 	size_t line_len;
 	bool skipping;
@@ -362,11 +370,28 @@ static void deliver(struct sup *u, const char *p, size_t n)
 		u->s->sink->line(u->s->sink->ctx, p, n);
 }
 
+static void note_time(struct sup *u)
+{
+	int64_t ms = now_wall_ms();
+	if (u->times_fd < 0 || ms - u->times_last_ms < LOG_TIMES_EVERY_MS || u->times_kept >= u->log_cap)
+		return;
+	off_t off = lseek(u->log_fd, 0, SEEK_END);
+	if (off < 0)
+		return;
+	char rec[48];
+	int n = snprintf(rec, sizeof(rec), "%lld %lld\n", (long long)off, (long long)ms);
+	if (n > 0 && write(u->times_fd, rec, (size_t)n) == n)
+		u->times_kept += (size_t)n;
+	u->times_last_ms = ms;
+}
+
 static void feed(struct sup *u, const char *p, size_t n)
 {
 	if (u->log_fd >= 0) {
 		size_t room = u->log_cap - u->log_kept;
 		size_t take = n < room ? n : room;
+		if (take)
+			note_time(u);
 		if (take) {
 			ssize_t w = write(u->log_fd, p, take);
 			if (w > 0)
@@ -1079,6 +1104,7 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 	u.check_every_ms = 1000;
 	u.log_cap = s->log_cap ? s->log_cap : DEFAULT_LOG_CAP;
 	u.log_fd = open(LOG_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	u.times_fd = open(LOG_TIMES_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	u.line = xmalloc(LOCAL_LINE_MAX);
 	struct child_fds cf = {-1, -1, srcs, -1};
 	char serr[768];

@@ -1784,6 +1784,11 @@ static json_object *path_get(json_object *o, const char *dotted)
 	return o;
 }
 
+json_object *model_path(json_object *obj, const char *path)
+{
+	return path ? path_get(obj, path) : NULL;
+}
+
 const char *model_field(json_object *obj, const char *path)
 {
 	json_object *o = path ? path_get(obj, path) : NULL;

@@ -176,5 +176,8 @@ bool model_agent_allows(const struct model_agent *a, const char *ns);
  * lifetime).  Borrowed; NULL when absent or not a scalar.  Backs
  * paddock_task_view.agent_field and paddock_context_item.field. */
 const char *model_field(json_object *obj, const char *path);
+/* The value at a dotted path ("status.usage.costUSD", "items.0"), or NULL;
+ * borrowed. */
+json_object *model_path(json_object *obj, const char *path);
 
 #endif

@@ -14,6 +14,7 @@
  */
 #include "config.h"
 #include "../common/drv.h"
+#include "../common/render.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -130,6 +131,7 @@ static const struct drv_spec claude_spec = {
 	.entrypoint = claude_entrypoint,
 	.route = claude_route,
 	.line = claude_line,
+	.render = &drv_render_claude,
 };
 
 DRV_DECLARE(claude_spec, DRIVER_NAME, claude_desc, claude_ops,

@@ -16,6 +16,7 @@
  */
 #include "config.h"
 #include "../common/drv.h"
+#include "../common/render.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -173,6 +174,7 @@ static const struct drv_spec codex_spec = {
 	.route = codex_route,
 	.entrypoint = codex_entrypoint,
 	.line = codex_line,
+	.render = &drv_render_codex,
 };
 
 DRV_DECLARE(codex_spec, DRIVER_NAME, codex_desc, codex_ops, "OpenAI Codex CLI (codex exec --json)")

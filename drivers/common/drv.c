@@ -200,8 +200,7 @@ bool drv_jbool(struct json_object *o, const char *path, bool dflt)
 
 /* ---- bounded text -------------------------------------------------- */
 
-/* Largest n' <= n that does not cut a UTF-8 sequence of s. */
-static size_t utf8_cut(const char *s, size_t n, size_t full)
+size_t drv_utf8_cut(const char *s, size_t n, size_t full)
 {
 	if (n >= full)
 		return full;
@@ -216,7 +215,7 @@ void drv_copy(char *dst, size_t dstlen, const char *src, size_t n)
 		return;
 	if (!src)
 		n = 0;
-	size_t m = n < dstlen - 1 ? n : utf8_cut(src, dstlen - 1, n);
+	size_t m = n < dstlen - 1 ? n : drv_utf8_cut(src, dstlen - 1, n);
 	if (m)
 		memcpy(dst, src, m);
 	dst[m] = '\0';
@@ -227,7 +226,7 @@ void drv_text_append(struct drv_parser *p, const char *s, size_t n)
 	size_t room = sizeof(p->text) - 1 - p->text_len;
 	if (!s || !n || !room)
 		return;
-	size_t m = n <= room ? n : utf8_cut(s, room, n);
+	size_t m = n <= room ? n : drv_utf8_cut(s, room, n);
 	memcpy(p->text + p->text_len, s, m);
 	p->text_len += m;
 	p->text[p->text_len] = '\0';
@@ -575,11 +574,9 @@ static bool line_is(const char *line, size_t len, const char *marker)
 	return len == n && memcmp(line, marker, n) == 0;
 }
 
-void drv_parser_line(void *parser, const char *line, size_t len)
+void drv_parser_feed(struct drv_parser *p, const char *line, size_t len,
+		     struct json_object **obj_out)
 {
-	struct drv_parser *p = parser;
-	if (!p || !line)
-		return;
 	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
 		len--;
 	if (line_is(line, len, DRV_OUTPUTS_START)) {
@@ -611,7 +608,29 @@ void drv_parser_line(void *parser, const char *line, size_t len)
 		drv_copy(p->last_raw, sizeof(p->last_raw), line, len);
 	if (p->spec->line)
 		p->spec->line(p, obj, line, len);
-	json_object_put(obj);
+	if (obj_out)
+		*obj_out = obj;
+	else
+		json_object_put(obj);
+}
+
+void drv_parser_line(void *parser, const char *line, size_t len)
+{
+	struct drv_parser *p = parser;
+	if (!p || !line)
+		return;
+	drv_parser_feed(p, line, len, NULL);
+}
+
+/* Usage so far: the parser's running totals (the other fields untouched). */
+void drv_parser_peek(void *parser, struct paddock_run_result *so_far)
+{
+	const struct drv_parser *p = parser;
+	if (!p || !so_far)
+		return;
+	so_far->input_tokens = p->input_tokens;
+	so_far->output_tokens = p->output_tokens;
+	so_far->cost_usd = p->cost_usd;
 }
 
 void drv_parser_finish(void *parser, int exit_code, struct paddock_run_result *out)
@@ -623,16 +642,6 @@ void drv_parser_finish(void *parser, int exit_code, struct paddock_run_result *o
 		p->spec->finish(p, exit_code, out);
 	else
 		drv_finish_common(p, exit_code, out);
-}
-
-void drv_parser_peek(void *parser, struct paddock_run_result *so_far)
-{
-	const struct drv_parser *p = parser;
-	if (!p || !so_far)
-		return;
-	so_far->input_tokens = p->input_tokens;
-	so_far->output_tokens = p->output_tokens;
-	so_far->cost_usd = p->cost_usd;
 }
 
 void drv_parser_free(void *parser)

@@ -36,6 +36,7 @@ struct json_object;
 
 struct drv;
 struct drv_parser;
+struct drv_render_ops;
 
 /* Where a credential may go (ABI 1.1 credential routing). */
 struct drv_route {
@@ -77,6 +78,8 @@ struct drv_spec {
 	 * or when spec->json is false); `line` is the raw line. */
 	void (*line)(struct drv_parser *p, struct json_object *obj, const char *line, size_t len);
 	void (*finish)(struct drv_parser *p, int exit_code, struct paddock_run_result *out);
+	/* Readable activity (render.h); NULL: the stream is shown raw. */
+	const struct drv_render_ops *render;
 };
 
 struct drv {
@@ -159,6 +162,8 @@ int64_t drv_count_add(int64_t a, int64_t b);
 double drv_jcost(struct json_object *o, const char *path);
 bool drv_jbool(struct json_object *o, const char *path, bool dflt);
 
+/* Largest m <= n that does not cut a UTF-8 sequence of s[0..full). */
+size_t drv_utf8_cut(const char *s, size_t n, size_t full);
 /* Bounded text: copy/append with truncation at a UTF-8 boundary. */
 void drv_copy(char *dst, size_t dstlen, const char *src, size_t n);
 void drv_text_append(struct drv_parser *p, const char *s, size_t n);
@@ -195,6 +200,9 @@ void drv_finish_common(struct drv_parser *p, int exit_code, struct paddock_run_r
 		.parser_finish = drv_parser_finish,                                       \
 		.parser_free = drv_parser_free,                                           \
 		.parser_peek = drv_parser_peek,                                           \
+		.renderer_new = drv_renderer_new,                                         \
+		.renderer_line = drv_renderer_line,                                       \
+		.renderer_free = drv_renderer_free,                                       \
 	};                                                                                \
 	static const struct paddock_plugin desc_ = {                                      \
 		PADDOCK_PLUGIN_HEADER(PADDOCK_KIND_DRIVER),                               \
@@ -222,5 +230,14 @@ void drv_parser_finish(void *parser, int exit_code, struct paddock_run_result *o
 void drv_parser_free(void *parser);
 /* ABI 1.1: the parser's running totals (tokens, cost) into *so_far. */
 void drv_parser_peek(void *parser, struct paddock_run_result *so_far);
+int drv_renderer_new(void *inst, void **renderer);
+void drv_renderer_line(void *renderer, const char *line, size_t len, paddock_emit_fn emit,
+		       void *emit_ctx);
+void drv_renderer_free(void *renderer);
+/* The parser's frame for one line: the outputs block markers, then the
+ * decoded JSON object (owned, NULL for a non-JSON line) and the hook.
+ * *obj_out, when given, receives the object instead of it being freed. */
+void drv_parser_feed(struct drv_parser *p, const char *line, size_t len,
+		     struct json_object **obj_out);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 #include "../common/drv.h"
+#include "../common/render.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -120,6 +121,7 @@ static const struct drv_spec exec_spec = {
 	.entrypoint = exec_entrypoint,
 	.line = exec_line,
 	.finish = exec_finish,
+	.render = &drv_render_exec,
 };
 
 DRV_DECLARE(exec_spec, DRIVER_NAME, exec_desc, exec_ops,

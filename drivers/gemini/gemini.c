@@ -19,6 +19,7 @@
  */
 #include "config.h"
 #include "../common/drv.h"
+#include "../common/render.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -192,6 +193,7 @@ static const struct drv_spec gemini_spec = {
 	.entrypoint = gemini_entrypoint,
 	.line = gemini_line,
 	.finish = gemini_finish,
+	.render = &drv_render_gemini,
 };
 
 DRV_DECLARE(gemini_spec, DRIVER_NAME, gemini_desc, gemini_ops, "Gemini CLI (gemini -p, stream-json)")

@@ -19,6 +19,7 @@
  */
 #include "config.h"
 #include "../common/drv.h"
+#include "../common/render.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -259,6 +260,7 @@ static const struct drv_spec opencode_spec = {
 	.route = opencode_route,
 	.entrypoint = opencode_entrypoint,
 	.line = opencode_line,
+	.render = &drv_render_opencode,
 };
 
 DRV_DECLARE(opencode_spec, DRIVER_NAME, opencode_desc, opencode_ops,

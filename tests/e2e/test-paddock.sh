@@ -258,7 +258,22 @@ run_case() {
 	pd get task "$name" -o json >"$d/task.json" 2>>"$d/run.err"
 	pd get task "$name" -o yaml >"$d/task.yaml" 2>>"$d/run.err"
 	pd logs "$name" >"$d/logs" 2>>"$d/run.err"
+	pd logs --raw "$name" >"$d/logs.raw" 2>>"$d/run.err"
 	pd describe task "$name" >"$d/describe" 2>>"$d/run.err"
+}
+
+# The rendering of the real CLI's stream (paddock logs, tests/local/logs.sh
+# for the recorded ones): no raw JSON line, and for KIND success the tool
+# call named and the final text, else one error line.
+rendered() { # rendered KIND LOGS
+	! grep -q '^ *{' "$2" || { echo "     raw JSON in paddock logs: $(grep -m1 '^ *{' "$2" | cut -c1-120)"; return 1; }
+	if [ "$1" = success ]; then
+		grep -qx -- '-> Write out.txt' "$2" && grep -qx 'SCRIPTED_OK' "$2" && return 0
+	else
+		[ "$(grep -c '^!! error: ' "$2")" = 1 ] && return 0
+	fi
+	sed 's/^/     logs| /' "$2" | head -n 30
+	return 1
 }
 
 TIMES=
@@ -343,12 +358,13 @@ EOT
 	check "$cli success: usage.inputTokens > 0" test "$(json_field "$d/task.json" status.usage.inputTokens)" -gt 0
 	check "$cli success: usage.outputTokens > 0" test "$(json_field "$d/task.json" status.usage.outputTokens)" -gt 0
 	check "$cli success: result text" grep -q SCRIPTED_OK <<<"$(json_field "$d/task.json" status.result)"
+	check "$cli success: paddock logs rendered (Write out.txt, SCRIPTED_OK, no raw JSON)" rendered success "$d/logs"
 	check "$cli success: the server saw an auth header" \
 		grep -q '"auth_headers": \["[a-z-]*"\]' "$WORK/server.log"
 	check "$cli success: the CLI sent the Secret's value (its sha256 in the server log)" \
 		grep -qF "\"$CANARY_SHA\"" "$WORK/server.log"
 	check "$cli success: canary nowhere (logs, get -o json/yaml, describe, task.md, stderr, state dir, server log)" \
-		canary_nowhere "$d" "$PADDOCK_STATE_DIR" "$rd" "$d/logs" "$d/task.json" "$d/task.yaml" \
+		canary_nowhere "$d" "$PADDOCK_STATE_DIR" "$rd" "$d/logs" "$d/logs.raw" "$d/task.json" "$d/task.yaml" \
 		"$d/describe" "$d/run.out" "$d/run.err" "$d/controller.err" "$d/controller.out" "$WORK/server.log"
 	if [ "$cli" = codex ]; then
 		# codex's shell snapshot is a dump of its environment, the key
@@ -371,6 +387,7 @@ EOT
 	check "$cli 401: phase Failed" test "$(json_field "$d/task.json" status.phase)" = Failed
 	check "$cli 401: message says authentication failed" \
 		grep -q "authentication failed" <<<"$(json_field "$d/task.json" status.message)"
+	check "$cli 401: paddock logs rendered (one error line, no raw JSON)" rendered 401 "$d/logs"
 	check "$cli 401: canary nowhere" canary_nowhere "$d" "$PADDOCK_STATE_DIR" "$rd" \
 		"$d/logs" "$d/task.json" "$d/task.yaml" "$d/describe" "$d/run.out" "$d/run.err" "$WORK/server401.log"
 	check "$cli 401: no process of the run left" no_leftovers "$rd" "$name"
@@ -390,6 +407,7 @@ EOT
 	check "$cli unreachable: failed by the CLI, not the task timeout" \
 		test "$(json_field "$d/task.json" status.reason)" != Timeout
 	check "$cli unreachable: has a message" test -n "$(json_field "$d/task.json" status.message)"
+	check "$cli unreachable: paddock logs rendered (one error line, no raw JSON)" rendered unreachable "$d/logs"
 	check "$cli unreachable: canary nowhere" canary_nowhere "$d" "$PADDOCK_STATE_DIR" "$rd" \
 		"$d/logs" "$d/task.json" "$d/task.yaml" "$d/describe" "$d/run.out" "$d/run.err"
 	check "$cli unreachable: no process of the run left" no_leftovers "$rd" "$name"

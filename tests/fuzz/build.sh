@@ -76,12 +76,14 @@ KUBE=$(obj kube "$top/core/kube/client.c" "$CORE_CPPFLAGS" $CURL_CFLAGS)
 # Drivers: compiled in (instrumented), not dlopen'ed.  Each driver's
 # exported entry point is renamed so that all five link into one binary;
 # everything else of a driver is static or drv_-prefixed and hidden.
-DRV=$(obj drv "$top/drivers/common/drv.c" "$DRV_CPPFLAGS" -fvisibility=hidden)
+DRV="$(obj drv "$top/drivers/common/drv.c" "$DRV_CPPFLAGS" -fvisibility=hidden) \
+	$(obj drv_render "$top/drivers/common/render.c" "$DRV_CPPFLAGS" -fvisibility=hidden)"
 DRIVERS=""
 for d in exec claude-code codex gemini opencode; do
 	id=$(echo "$d" | tr - _)
 	DRIVERS="$DRIVERS $(obj "drv_$id" "$top/drivers/$d/$d.c" "$DRV_CPPFLAGS" \
-		-fvisibility=hidden -Dpaddock_plugin_entry=fuzz_entry_"$id")"
+		-fvisibility=hidden -Dpaddock_plugin_entry=fuzz_entry_"$id") \
+		$(obj "drv_${id}_render" "$top/drivers/$d/render.c" "$DRV_CPPFLAGS" -fvisibility=hidden)"
 done
 
 target fuzz_manifest $MANIFEST $MODEL $QUANTITY $CRON $UTIL

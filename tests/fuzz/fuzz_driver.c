@@ -113,6 +113,15 @@ static const struct paddock_host host = {
 	.free = h_free,
 };
 
+/* A rendered line: one human line, short, of a known kind (ABI 1.1). */
+static void check_emit(void *ctx, int kind, const char *text, size_t len)
+{
+	const char *name = ctx;
+	FUZZ_CHECK(kind >= PADDOCK_RENDER_TEXT && kind <= PADDOCK_RENDER_NOTE, "%s: render kind %d", name, kind);
+	FUZZ_CHECK(kind == PADDOCK_RENDER_TEXT || len <= 1024, "%s: a rendered line of %zu bytes", name, len);
+	FUZZ_CHECK(!memchr(text, '\n', len), "%s: a rendered line with a newline", name);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
@@ -131,6 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	void *inst = NULL, *parser = NULL;
 	FUZZ_CHECK(ops->create(&host, &inst, err, sizeof(err)) == 0, "%s: create failed", names[d]);
 	FUZZ_CHECK(ops->parser_new(inst, &parser) == 0, "%s: parser_new failed", names[d]);
+	void *renderer = NULL;
+	FUZZ_CHECK(ops->renderer_new(inst, &renderer) == 0, "%s: renderer_new failed", names[d]);
 
 	for (size_t i = 0; i <= size;) {
 		const uint8_t *nl = memchr(data + i, '\n', size - i);
@@ -139,6 +150,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break; /* no empty last line after a final "\n" */
 		char *line = fuzz_dup(data + i, n);
 		ops->parser_line(parser, line, n);
+		ops->renderer_line(renderer, line, n, check_emit, (void *)names[d]);
+		struct paddock_run_result so_far = { .size = sizeof(so_far) };
+		ops->parser_peek(parser, &so_far);
+		FUZZ_CHECK(so_far.input_tokens >= -1 && so_far.output_tokens >= -1, "%s: peek tokens", names[d]);
 		free(line);
 		i += n + 1;
 	}
@@ -162,6 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(out.outcome != PADDOCK_OUTCOME_FAILED || out.error[0],
 		   "%s: failed without a reason", names[d]);
 
+	ops->renderer_free(renderer);
 	ops->parser_free(parser);
 	ops->destroy(inst);
 	return 0;

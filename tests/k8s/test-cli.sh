@@ -160,14 +160,14 @@ check "...and its status was not touched" \
 
 # ---- run ----------------------------------------------------------------------
 
-pd run --type exec -p "say hi" --name r1 -n "$NS" --output greeting=greeting.txt --timeout 15m --context "some text"
+pd run --detach --type exec -p "say hi" --name r1 -n "$NS" --output greeting=greeting.txt --timeout 15m --context "some text"
 expect "run submits the Task" 0 '^Task/r1 created$'
 check "run built the Task like the local run (type, outputs, timeout, contexts)" \
 	test "$(K -n "$NS" get task r1 -o jsonpath='{.spec.type}/{.spec.outputs.parameters[0].name}={.spec.outputs.parameters[0].path}/{.spec.timeout}/{.spec.contexts[0].text}')" = "exec/greeting=greeting.txt/15m/some text"
 pd run --type exec -p "again" --name r1 -n "$NS"
 expect "run with an existing name is refused" 1 'task "'"$NS"'/r1" already exists: pick another --name'
 
-ANTHROPIC_API_KEY=$SECRET_VALUE pd run --type claude-code -p "fix it" --name s1 -n "$NS"
+ANTHROPIC_API_KEY=$SECRET_VALUE pd run --detach --type claude-code -p "fix it" --name s1 -n "$NS"
 expect "run --type claude-code with a key in the environment" 0 '^Task/s1 created$'
 # The Secret is named by its content: the first 10 hex digits of SHA-256
 # of the key name, a NUL and the value.
@@ -182,13 +182,13 @@ check "...immutable, labelled paddock.dev/credentials" \
 check "the Task references the Secret" \
 	test "$(K -n "$NS" get task s1 -o jsonpath='{.spec.credentials.type}/{.spec.credentials.secretRef.name}')" = "api-key/$S1"
 RV1=$(secret_rv "$S1")
-ANTHROPIC_API_KEY=$SECRET_VALUE-2 pd run --type claude-code -p "fix it" --name s2 -n "$NS"
+ANTHROPIC_API_KEY=$SECRET_VALUE-2 pd run --detach --type claude-code -p "fix it" --name s2 -n "$NS"
 expect "run with another key" 0 '^Task/s2 created$'
 check "another key gets a Secret of its own" \
 	test "$(K -n "$NS" get task s2 -o jsonpath='{.spec.credentials.secretRef.name}')/$(K -n "$NS" get secret "$S2" -o jsonpath='{.data.apiKey}' | base64 -d)" = "$S2/$SECRET_VALUE-2"
 check "...and the Secret of the queued s1 still holds the first key, unchanged" \
 	test "$(K -n "$NS" get secret "$S1" -o jsonpath='{.data.apiKey}' | base64 -d)/$(secret_rv "$S1")" = "$SECRET_VALUE/$RV1"
-ANTHROPIC_API_KEY=$SECRET_VALUE pd run --type claude-code -p "fix it" --name s3 -n "$NS"
+ANTHROPIC_API_KEY=$SECRET_VALUE pd run --detach --type claude-code -p "fix it" --name s3 -n "$NS"
 expect "run with the first key again (its Secret exists: AlreadyExists is fine)" 0 '^Task/s3 created$'
 check "...reuses that Secret, untouched" \
 	test "$(K -n "$NS" get task s3 -o jsonpath='{.spec.credentials.secretRef.name}')/$(secret_rv "$S1")" = "$S1/$RV1"
@@ -212,7 +212,7 @@ expect "get tasks: the local table" 0 '^NAME +TYPE +PHASE +AGE'
 check "...in creation order with type and phase" \
 	test "$(awk 'NR>1 {print $1 ":" $2 ":" $3}' "$WORK/out" | tr '\n' ' ')" = "a1:exec:Running r1:exec:Pending s1:claude-code:Pending s2:claude-code:Pending "
 pd get tasks -n "$NS" -o wide
-expect "get -o wide adds reason and message" 0 '^a1 +exec +Running +[0-9]+s +Started +- +- +running$'
+expect "get -o wide adds reason and message" 0 '^a1 +exec +Running +[0-9]+s +Started +- +- +- +running$'
 pd get tasks -n "$NS" -o name
 expect "get -o name" 0 '^Task/r1$'
 pd get tasks -n "$NS" -o json
@@ -231,7 +231,7 @@ expect "get -A has a NAMESPACE column" 0 "^$NS +r1 +exec +Pending"
 pd get tasks -n "$NS2"
 expect "an empty namespace" 0 "^No Tasks found in $NS2\.$"
 pd get task nope -n "$NS"
-expect "get of a missing task: exit 3" 3 "^paddock: Task \"nope\" not found in namespace $NS$"
+expect "get of a missing task: exit 3" 3 "^paddock: task \"nope\" not found in namespace $NS$"
 
 # ---- namespaces and contexts --------------------------------------------------------
 
@@ -352,7 +352,7 @@ pod_phase() { K -n "$NS" get pods -l "batch.kubernetes.io/job-name=$1" -o jsonpa
 ungate() { K -n "$NS" patch pod "$(job_pod "$1")" --type=json -p '[{"op":"remove","path":"/spec/schedulingGates"}]' >/dev/null; }
 running_task() { # running_task NAME JOB [run flags...]: a Task that (the test says) runs as JOB
 	local t=$1 j=$2; shift 2
-	"$P" --kubeconfig "$KUBECONFIG" run --type exec -p hi --name "$t" -n "$NS" "$@" >/dev/null
+	"$P" --kubeconfig "$KUBECONFIG" run --detach --type exec -p hi --name "$t" -n "$NS" "$@" >/dev/null
 	status "$t" '{"phase":"Running","reason":"Started","message":"running","jobName":"'"$j"'","runNamespace":"'"$NS"'"}'
 }
 # How many pod log requests the API server has answered (from its
@@ -375,6 +375,15 @@ if [ -d "$ENVDIR/kwok" ]; then
 	pd logs r1 -n "$NS"
 	expect "logs prints the agent container's log" 0
 	check "...exactly" test "$(cat "$WORK/out")" = "$(printf 'line one\nline two')"
+	pd logs r1 -n "$NS" --raw --tail 1
+	check "logs --raw --tail 1 (tailLines)" test "$(cat "$WORK/out")" = "line two"
+	pd logs r1 -n "$NS" --tail 1
+	check "logs --tail 1 of the rendering" test "$(cat "$WORK/out")" = "line two"
+	pd logs r1 -n "$NS" --timestamps
+	check "logs --timestamps: each line with its time" \
+		grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z line two$' "$WORK/out"
+	pd logs r1 -n "$NS" --since 1h
+	check "logs --since 1h (sinceSeconds)" test "$(cat "$WORK/out")" = "$(printf 'line one\nline two')"
 
 	# -f: one streaming request; each line shows up while the pod still
 	# runs; the command returns once the pod has ended.
@@ -485,7 +494,7 @@ check "the Task is gone" bash -c "! \"$KUBECTL\" --kubeconfig \"$KUBECONFIG\" -n
 check "its Job goes by garbage collection" \
 	wait_for 60 bash -c "! \"$KUBECTL\" --kubeconfig \"$KUBECONFIG\" -n $NS get job owned-job >/dev/null 2>&1"
 pd delete task r1 -n "$NS"
-expect "delete of a missing task: exit 3" 3 "^paddock: Task \"r1\" not found in namespace $NS$"
+expect "delete of a missing task: exit 3" 3 "^paddock: task \"r1\" not found in namespace $NS$"
 pd delete task r1 -n "$NS" --ignore-not-found
 expect "delete --ignore-not-found" 0
 pd delete configmap cm1 -n "$NS"
@@ -504,7 +513,7 @@ EOF
 	expect "apply an Agent" 0 '^Agent/hello created$'
 	pd get agents -n "$NS"
 	expect "get agents" 0 '^hello +exec +2 '
-	pd run --agent hello -p hi --name ag1 -n "$NS"
+	pd run --detach --agent hello -p hi --name ag1 -n "$NS"
 	expect "run --agent" 0 '^Task/ag1 created$'
 	pd run --agent nope -p hi --name ag2 -n "$NS"
 	expect "run --agent with a missing Agent: the local message" 1 \

@@ -37,7 +37,7 @@ stop_finished() {
 	want "stop again" "0:Task/pending1 already Stopped: nothing to stop
 Task/done1 already Succeeded: nothing to stop" "$rc:$out"
 	run pd stop nope
-	want "stop of a missing task" '3:paddock: task "default/nope" not found' "$rc:$err"
+	want "stop of a missing task" '3:paddock: task "nope" not found in namespace default' "$rc:$err"
 	pass "stop on a finished task says so, exit 0, and writes nothing"
 }
 
@@ -62,7 +62,8 @@ help_everywhere() {
 }
 
 bad_options() {
-	local get_usage='Usage: paddock get (tasks|agents|spawners|budgets|secrets|configmaps) [NAME] [-o wide|yaml|json|name] [-n NS | -A]'
+	local get_usage='Usage: paddock get KIND [NAME...] | KIND/NAME... [-o wide|yaml|json|name] [-n NS | -A]
+                   [-l SELECTOR] [--sort-by FIELD] [-w]'
 	run pd get tasks --foo
 	want "get --foo" "2:paddock: get: unknown option \"--foo\"
 $get_usage
@@ -74,7 +75,7 @@ Run 'paddock get --help' for the options." "$rc:$err"
 	want "get -x" 'paddock: get: unknown option "-x"' "$(head -1 <<<"$err")"
 	run pd get tasks -n
 	want "get -n" "2:paddock: get: option \"-n\" needs an argument
-$get_usage" "$rc:$(head -2 <<<"$err")"
+$get_usage" "$rc:$(head -3 <<<"$err")"
 	run pd get tasks --namespace
 	want "get --namespace" 'paddock: get: option "--namespace" needs an argument' "$(head -1 <<<"$err")"
 	run pd run --watch=1 -p x --type exec
@@ -198,7 +199,73 @@ EOT
 	grep -qx '  costUSD: \$0.0003' "$work/d" || fail "describe's cost: $(sed -n '/^Usage:/,/^[A-Z]/p' "$work/d")"
 	want "JSON keeps the number" "True" "$(j task costly 'abs(d["status"]["usage"]["costUSD"] - 0.000282) < 1e-12')"
 	pd get task costly -o yaml | grep -q '^    costUSD: 0\.00028' || fail "YAML: $(pd get task costly -o yaml | grep costUSD)"
-	pass "describe prints the cost as \$0.0003; -o json/yaml keep the number"
+	pd get task costly -o wide | awk 'NR==2 {print $7, $8}' >"$work/w"
+	want "get -o wide: TOKENS and COST" '10/2 $0.0003' "$(cat "$work/w")"
+	pass "describe and get -o wide print the cost as \$0.0003; -o json/yaml keep the number"
+}
+
+kubectl_habits() {
+	pd run --agent quick --name q1 -p go >/dev/null || fail "q1"
+	pd run --agent quick --name q2 -p go >/dev/null || fail "q2"
+	cat >"$work/labelled.yaml" <<'EOT'
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: web-a, labels: {team: web, tier: front}}
+spec: {type: exec, command: "echo a"}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: db-b, labels: {team: db}}
+spec: {type: exec, command: "echo b"}
+EOT
+	pd apply -f "$work/labelled.yaml" >/dev/null
+	want "get tasks q1 q2: both" "q1 q2" "$(pd get tasks q1 q2 | awk 'NR>1 {print $1}' | xargs)"
+	want "get task/q1 agent/quick: a table each" "NAME q1 NAME quick" "$(pd get task/q1 agent/quick | awk '{print $1}' | xargs)"
+	want "get -o yaml of two names is a List" "List 2" "$(pd get tasks q1 q2 -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["kind"], len(d["items"]))')"
+	want "-l team=web" "web-a" "$(pd get agents -l team=web -o name | sed 's|^Agent/||' | xargs)"
+	want "-l team,!tier" "db-b" "$(pd get agents -l 'team,!tier' -o name | sed 's|^Agent/||' | xargs)"
+	want "-l team,team!=web" "db-b" "$(pd get agents --selector 'team,team!=web' --sort-by .metadata.name -o name | sed 's|^Agent/||' | xargs)"
+	want "--sort-by .metadata.name" "db-b quick web-a" "$(pd get agents --sort-by .metadata.name -o name | sed 's|^Agent/||' | xargs)"
+	want "--sort-by {.metadata.name} (kubectl's form)" "db-b quick web-a" "$(pd get agents --sort-by '{.metadata.name}' -o name | sed 's|^Agent/||' | xargs)"
+	run pd get agents -l '=x'
+	want "a bad selector is a usage error naming the forms" "2" "$rc"
+	grep -q 'use key=value, key!=value, key or !key' "$work/err" || fail "bad -l: $err"
+	run pd get tasks -A -o name
+	grep -qx 'Task/q1' "$work/out" || fail "-A: $out"
+	# one not-found format, whichever command
+	for cmd in "get task nosuch" "get tasks q1 nosuch" "describe task nosuch" "describe task/nosuch" "logs nosuch" "stop nosuch" "delete task nosuch"; do
+		run pd $cmd
+		want "$cmd: exit 3" 3 "$rc"
+		grep -qx 'paddock: task "nosuch" not found in namespace default' "$work/err" ||
+			fail "$cmd: not-found message: $err"
+	done
+	run pd delete -f "$work/labelled.yaml"
+	want "delete -f FILE" "0:Agent/web-a deleted
+Agent/db-b deleted" "$rc:$out"
+	run pd delete task/q2 agent/quick-nosuch --ignore-not-found
+	want "delete TYPE/NAME" "0:Task/q2 deleted" "$rc:$out"
+	run pd delete -f "$work/labelled.yaml" q1
+	want "delete names and -f together is a usage error" 2 "$rc"
+	pass "get NAME..., TYPE/NAME, -l, --sort-by, -A; delete -f FILE and TYPE/NAME; one not-found message"
+}
+
+task_md_excluded() {
+	local repo=$work/repo
+	git init -q -b main "$repo"
+	git -C "$repo" -c user.name=t -c user.email=t@t commit -q --allow-empty -m init
+	cat >"$work/gitagent.yaml" <<'EOT'
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: gitter}
+spec: {type: exec, command: "echo new >work.txt; git add -A; echo STATUS; git status --porcelain; echo END"}
+EOT
+	pd apply -f "$work/gitagent.yaml" >/dev/null
+	pd run --agent gitter --name gitty -p go --workspace-repo "file://$repo" >"$work/git.out" 2>&1 ||
+		fail "gitty: $(cat "$work/git.out"; pd logs --raw gitty)"
+	pd logs --raw gitty | sed -n '/^STATUS$/,/^END$/p' >"$work/status"
+	grep -qx 'A  work.txt' "$work/status" || fail "the agent's git add did not run: $(pd logs --raw gitty)"
+	! grep -q 'task.md' "$work/status" || fail "task.md in the agent's git status: $(cat "$work/status")"
+	pass "task.md stays out of the agent's git status (git add -A does not take it)"
 }
 
 # A driver built for ABI 1.0 loads, and `paddock plugins` says what it
@@ -215,9 +282,11 @@ old_abi() {
 
 run_case old_abi
 run_case stop_finished
+run_case kubectl_habits
 run_case help_everywhere
 run_case bad_options
 run_case unchanged_apply
 run_case tables
 run_case costs
+run_case task_md_excluded
 [ ${#failed[@]} -eq 0 ] || fail "failed: ${failed[*]}"

@@ -85,8 +85,8 @@ for _ in $(seq 300); do
 	sleep 0.2
 done
 if [ -n "${UPDATE_GOLDEN:-}" ]; then
-	pd logs all-contexts | sed -n '1,/^===$/p' | sed '$d' >"$golden/contexts-task.md"
-	pd logs all-contexts | sed -n '/^===$/,/^---PADDOCK_OUTPUTS_START---$/p' | sed '1d;$d' | sed '${/^$/d}' >"$golden/contexts-files.txt"
+	pd logs --raw all-contexts | sed -n '1,/^===$/p' | sed '$d' >"$golden/contexts-task.md"
+	pd logs --raw all-contexts | sed -n '/^===$/,/^---PADDOCK_OUTPUTS_START---$/p' | sed '1d;$d' | sed '${/^$/d}' >"$golden/contexts-files.txt"
 	echo "golden files rewritten; review: git diff tests/data/golden"
 	exit 0
 fi

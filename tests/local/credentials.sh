@@ -133,7 +133,7 @@ for t in qa qb qc qo; do
 	for f in yaml json; do pd get task "$t" -o "$f" >>"$out" 2>&1; done
 	pd describe "$t" >>"$out" 2>&1 || true
 done
-for t in qa qb qc; do pd logs "$t" >>"$out" 2>&1; done
+for t in qa qb qc; do pd logs --raw "$t" >>"$out" 2>&1; done
 pd get tasks -o wide >>"$out" 2>&1
 pd get secrets >>"$out" 2>&1
 pd get secrets -o yaml >>"$out" 2>&1

@@ -141,7 +141,7 @@ $script" "$@" >"$work/$name.out" 2>&1 8>&-
 	payload_ran "$name"
 }
 payload_ran() {
-	pd logs "$1" >"$work/$1.log" 2>&1 || true
+	pd logs --raw "$1" >"$work/$1.log" 2>&1 || true
 	grep -qx "ESC-START-$1" "$work/$1.log" ||
 		fail "$1: the attack did not run (no start marker): $(tail -n 20 "$work/$1.out" "$work/$1.log" 2>/dev/null)"
 }
@@ -162,7 +162,7 @@ log_lacks() {
 }
 wait_log() { # NAME REGEX: until the task's log has a matching line (15 s; not after it ended)
 	for _ in $(seq 75); do
-		pd logs "$1" 2>/dev/null | grep -qE -- "$2" && return 0
+		pd logs --raw "$1" 2>/dev/null | grep -qE -- "$2" && return 0
 		pd get task "$1" -o json 2>/dev/null | grep -qE '"phase": "(Succeeded|Failed|Stopped)"' && break
 		sleep 0.2
 	done

@@ -123,7 +123,7 @@ for fd in /proc/"$sp"/fd/*; do
 	n=${fd##*/}
 	case $t in
 	/dev/null) [ "$n" -le 2 ] || fail "supervisor fd $n: /dev/null above 2" ;;
-	"$run_dir/log" | pipe:\[*\] | anon_inode:\[signalfd\]) ;;
+	"$run_dir/log" | "$run_dir/log.times" | pipe:\[*\] | anon_inode:\[signalfd\]) ;;
 	"$run_dir/start.lock") [ "$n" = 6 ] || fail "supervisor fd $n: its start lock is not on fd 6" ;;
 	"$PADDOCK_STATE_DIR"/uid-slots/*) [ "$(id -u)" = 0 ] || fail "supervisor fd $n: $t without root" ;;
 	socket:\[*\]) i=${t#socket:[}; i=${i%]}; is_unix "$i" || fail "supervisor fd $n: $t is not a unix socket" ;;

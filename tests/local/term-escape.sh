@@ -90,7 +90,7 @@ hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 # ---- outputs and result ------------------------------------------------
 pd run --agent exec-ok --name evil -p go --output evil=evil.txt --output c1=c1.txt -w \
 	>"$work/run.out" 2>"$work/run.err" || fail "task evil failed: $(cat "$work/run.err")"
-pd logs evil >"$work/logs.raw"
+pd logs --raw evil >"$work/logs.raw"
 grep -qF "$RAW" "$work/logs.raw" || fail "the payload did not run: $(od -c "$work/logs.raw" | head)"
 pass "the payload ran: paddock logs into a file has the raw bytes"
 
@@ -135,7 +135,7 @@ pd run --agent exec-fail --name evilfail -p go -w >"$work/run2.out" 2>"$work/run
 rc=$?
 set -e
 [ $rc -eq 1 ] || fail "evilfail: exit $rc, want 1: $(cat "$work/run2.err")"
-pd logs evilfail | grep -qF "$RAW" || fail "evilfail: the payload did not run"
+pd logs --raw evilfail | grep -qF "$RAW" || fail "evilfail: the payload did not run"
 [ "$(json_field evilfail status.result)" = "$(hex "$RAW")" ] || fail "evilfail: status.result not exact"
 pd describe task evilfail >"$work/describe2.out"
 no_raw "$work/describe2.out" "describe task evilfail"

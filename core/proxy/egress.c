@@ -1075,13 +1075,32 @@ static int dir_drain(struct dir *d, int to)
 	return moved;
 }
 
+/* One wait of a relay: `cev` on the client, `uev` on the upstream, and
+ * the stop, until idle_timeout_ms after `last`.  1 with p[] filled, 0 to
+ * try again (a signal), -1 to end (idle, stopping, a closed socket). */
+static int relay_wait(struct conn *c, short cev, short uev, int64_t last, struct pollfd p[3])
+{
+	const struct egress *eg = c->eg;
+	p[0] = (struct pollfd){ .fd = cev ? c->cfd : -1, .events = cev };
+	p[1] = (struct pollfd){ .fd = uev ? c->ufd : -1, .events = uev };
+	p[2] = (struct pollfd){ .fd = eg->stopfd, .events = POLLIN };
+	int64_t idle_left = last + eg->pol.idle_timeout_ms - now_mono_ms();
+	if (idle_left <= 0)
+		return -1;
+	int r = poll(p, 3, idle_left > 1000000000 ? 1000000000 : (int)idle_left);
+	if (r < 0 && errno == EINTR)
+		return 0;
+	if (r <= 0 || p[2].revents || ((p[0].revents | p[1].revents) & POLLNVAL))
+		return -1;
+	return 1;
+}
+
 /* Relay both ways until the upstream has closed and everything it sent
  * has reached the client, or either side fails, or nothing moved for
  * idle_timeout_ms, or egress_stop().  The client closing its side
  * half-closes the upstream's (the response still comes back). */
 static void relay(struct conn *c)
 {
-	struct egress *eg = c->eg;
 	struct dir *up = &c->up, *down = &c->down;
 	bool up_shut = false;
 	int64_t last = now_mono_ms();
@@ -1094,18 +1113,11 @@ static void relay(struct conn *c)
 			return;
 		short cev = (short)((dir_room(up) ? POLLIN : 0) | (down->len ? POLLOUT : 0));
 		short uev = (short)((dir_room(down) ? POLLIN : 0) | (up->len ? POLLOUT : 0));
-		struct pollfd p[3] = {
-			{ .fd = cev ? c->cfd : -1, .events = cev },
-			{ .fd = uev ? c->ufd : -1, .events = uev },
-			{ .fd = eg->stopfd, .events = POLLIN },
-		};
-		int64_t idle_left = last + eg->pol.idle_timeout_ms - now_mono_ms();
-		if (idle_left <= 0)
-			return;
-		int r = poll(p, 3, idle_left > 1000000000 ? 1000000000 : (int)idle_left);
-		if (r < 0 && errno == EINTR)
+		struct pollfd p[3];
+		int r = relay_wait(c, cev, uev, last, p);
+		if (r == 0)
 			continue;
-		if (r <= 0 || p[2].revents || ((p[0].revents | p[1].revents) & POLLNVAL))
+		if (r < 0)
 			return;
 		bool moved = false;
 		/* Each read is written out at once: a byte read is a byte sent. */
@@ -1141,22 +1153,34 @@ static void relay(struct conn *c)
 	}
 }
 
+/* The request head, or the answer for a client that sent none in time
+ * or too large a one (`who` starts the message): false then. */
+static bool head_in(struct conn *c, const char *who)
+{
+	char line[128];
+	switch (read_head(c)) {
+	case HEAD_OK:
+		return true;
+	case HEAD_GONE:
+		return false;
+	case HEAD_TIMEOUT:
+		snprintf(line, sizeof(line), "%s: no complete request head in time", who);
+		reply(c, 408, "Request Timeout", line);
+		return false;
+	case HEAD_TOO_BIG:
+	default:
+		snprintf(line, sizeof(line), "%s: request head too large (limit 16 KiB)", who);
+		reply(c, 400, "Bad Request", line);
+		return false;
+	}
+}
+
 static void serve(struct conn *c)
 {
 	struct egress *eg = c->eg;
 	const char *why;
-	switch (read_head(c)) {
-	case HEAD_OK:
-		break;
-	case HEAD_GONE:
+	if (!head_in(c, "egress"))
 		return;
-	case HEAD_TIMEOUT:
-		reply(c, 408, "Request Timeout", "egress: no complete request head in time");
-		return;
-	case HEAD_TOO_BIG:
-		reply(c, 400, "Bad Request", "egress: request head too large (limit 16 KiB)");
-		return;
-	}
 	c->t0 = now_mono_ms();
 	if ((why = parse_request_line(c, false))) {
 		char line[200];
@@ -1392,7 +1416,6 @@ static size_t head_end(const char *h, size_t n)
  * starts with the rewritten head and what followed the request head. */
 static void route_relay(struct conn *c, struct buf *upq)
 {
-	struct egress *eg = c->eg;
 	struct buf dq, rh;
 	buf_init(&dq, 0);
 	buf_init(&rh, EG_RESP_HEAD_MAX);
@@ -1485,18 +1508,11 @@ static void route_relay(struct conn *c, struct buf *upq)
 		}
 		short cev = (short)((!cl_eof && uoff == upq->len ? POLLIN : 0) | (doff < dq.len ? POLLOUT : 0));
 		short uev = (short)((u_in ? POLLIN : 0) | (u_out ? POLLOUT : 0));
-		struct pollfd p[3] = {
-			{ .fd = cev ? c->cfd : -1, .events = cev },
-			{ .fd = uev ? c->ufd : -1, .events = uev },
-			{ .fd = eg->stopfd, .events = POLLIN },
-		};
-		int64_t idle_left = last + eg->pol.idle_timeout_ms - now_mono_ms();
-		if (idle_left <= 0)
-			break;
-		int r = poll(p, 3, idle_left > 1000000000 ? 1000000000 : (int)idle_left);
-		if (r < 0 && errno == EINTR)
+		struct pollfd p[3];
+		int r = relay_wait(c, cev, uev, last, p);
+		if (r == 0)
 			continue;
-		if (r <= 0 || p[2].revents || ((p[0].revents | p[1].revents) & POLLNVAL))
+		if (r < 0)
 			break;
 		if ((p[0].revents & (POLLERR | POLLHUP)) && !(p[0].revents & POLLIN) && cev)
 			cl_eof = true;
@@ -1510,18 +1526,8 @@ static void serve_route(struct conn *c)
 {
 	struct egress *eg = c->eg;
 	const char *why;
-	switch (read_head(c)) {
-	case HEAD_OK:
-		break;
-	case HEAD_GONE:
+	if (!head_in(c, "credential route"))
 		return;
-	case HEAD_TIMEOUT:
-		reply(c, 408, "Request Timeout", "credential route: no complete request head in time");
-		return;
-	case HEAD_TOO_BIG:
-		reply(c, 400, "Bad Request", "credential route: request head too large (limit 16 KiB)");
-		return;
-	}
 	c->t0 = now_mono_ms();
 	snprintf(c->host, sizeof(c->host), "%s", eg->rt.host);
 	c->port = eg->rt.port;

@@ -81,6 +81,8 @@ log: {level: info}
 controller: {listen: "127.0.0.1:0"}
 kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system}
 limits: {maxConcurrentTasks: 20, defaultTaskTimeout: 10m}
+# The default (2 CPUs, requested) would not fit beside anything on this node.
+resources: {limits: {cpu: "1", memory: 1Gi}, requests: {cpu: 100m, memory: 64Mi}}
 drivers: {exec: {enabled: true}}
 contexts: {text: {enabled: true}}
 YML
@@ -210,6 +212,119 @@ wait_for 60 job_gone "$job"
 check "gc: deleting the Task deletes the Job" job_gone "$job"
 wait_for 60 pod_gone "$job"
 check "gc: ... and its real pod" pod_gone "$job"
+
+# ---- the four agent CLIs (REAL_CLIS="" skips them) ---------------------------------
+if [ -n "${REAL_CLIS-x}" ]; then
+	# shellcheck source=tests/k8s/real/test-agents.sh
+	. "$HERE/test-agents.sh"
+fi
+
+# ---- the Helm chart -----------------------------------------------------------------
+CHART=$TOP_SRCDIR/etc/kubernetes/chart
+helm() { "$REAL_BIN/helm" "$@"; }
+check "helm lint etc/kubernetes/chart" bash -c "'$REAL_BIN/helm' lint '$CHART' >'$work/helm-lint.log' 2>&1"
+check "helm template | kubectl apply --dry-run=server (default values)" bash -c \
+	"'$REAL_BIN/helm' template paddock '$CHART' -n paddock-system 2>/dev/null |
+	 kubectl apply --dry-run=server -f - >'$work/helm-dry.log' 2>&1"
+check "the chart renders the same RBAC rules and controller container as paddock install" \
+	python3 "$HERE/chart-vs-install.py" "$REAL_BIN/helm" "$CHART" "$PADDOCK_BIN"
+
+# ---- the controller in the cluster: the chart's Deployment, two replicas ------------
+# The API server listens on 127.0.0.1 only and pods on the bridge cannot
+# reach the host: the replicas use hostNetwork (so their namespace is
+# privileged; the runs' namespace stays restricted) and KUBERNETES_SERVICE_HOST
+# 127.0.0.1.  controller.listen 127.0.0.1:0: two replicas on one node's
+# network cannot share a fixed port, so the probes are off here.
+for p in "${ctl_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+ctl_pids=()
+# shellcheck disable=SC1091
+. "$cluster/ports.env"
+CTL_NS=paddock-ctl
+kc create namespace "$CTL_NS" >/dev/null
+kc label namespace "$CTL_NS" pod-security.kubernetes.io/enforce=privileged >/dev/null
+cat >"$work/values.yaml" <<YML
+image: {repository: "${IMG_CONTROLLER%:*}", tag: "${IMG_CONTROLLER##*:}"}
+replicas: 2
+hostNetwork: true
+probes: {enabled: false}
+extraEnv:
+  - {name: KUBERNETES_SERVICE_HOST, value: "127.0.0.1"}
+  - {name: KUBERNETES_SERVICE_PORT, value: "$APISERVER_PORT"}
+nodeSelector: {paddock.dev/real-node: "true"}
+tolerations: [{key: paddock.dev/real-node, operator: Exists, effect: NoSchedule}]
+config:
+  backend: kubernetes
+  log: {level: info}
+  controller: {listen: "127.0.0.1:0"}
+  limits: {maxConcurrentTasks: 20, defaultTaskTimeout: 10m}
+  resources: {limits: {cpu: "1", memory: 1Gi}, requests: {cpu: 100m, memory: 64Mi}}
+  drivers: {exec: {enabled: true}}
+  contexts: {text: {enabled: true}}
+YML
+helm install paddock "$CHART" -n "$CTL_NS" -f "$work/values.yaml" >"$work/helm-install.log" 2>&1
+check "helm install: the chart installs (image $IMG_CONTROLLER)" test $? -eq 0
+ctl_ready() { [ "$(kc -n "$CTL_NS" get deploy paddock-controller -o jsonpath='{.status.readyReplicas}' 2>/dev/null)" = 2 ]; }
+wait_for 120 ctl_ready
+check "the Deployment has 2 ready replicas on the real node" ctl_ready
+kc -n "$CTL_NS" get pods -o wide 2>&1 | sed 's/^/# /'
+lease_holder() { kc -n "$CTL_NS" get lease paddock-controller -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
+wait_for 60 test -n "$(lease_holder)"
+leader=$(lease_holder)
+check "a replica pod holds the Lease (holder: ${leader:-none})" bash -c \
+	"kubectl -n $CTL_NS get pod '$leader' >/dev/null 2>&1"
+
+task incluster hello
+wait_for 120 phase_is incluster Succeeded
+report_pod incluster
+check "in-cluster controller: an exec Task runs to Succeeded on the real node" phase_is incluster Succeeded
+check "... handled by the leader pod" bash -c \
+	"kubectl -n $CTL_NS logs '$leader' | grep -qE 'task=incluster|\"task\":\"incluster\"'"
+
+# SIGKILL of the leader's container process while runs are being created
+# and running: the standby takes the Lease; every Task ends Succeeded with
+# exactly one Job and one pod.
+agent quick 'sleep 6; echo "ran $(uname -n)"'
+for i in 1 2 3 4 5 6; do task "fo-$i" quick; done
+sleep 1
+cid=$(kc -n "$CTL_NS" get pod "$leader" -o jsonpath='{.status.containerStatuses[0].containerID}')
+cid=${cid#containerd://}
+sock=$(sed -n 's/^SOCKDIR=//p' "$cluster/real/id.env")/containerd.sock
+lpid=
+[ -n "$cid" ] && lpid=$(ctr -a "$sock" -n k8s.io tasks ls 2>/dev/null | awk -v c="$cid" '$1 == c { print $2 }')
+echo "# failover: leader $leader container ${cid:0:12} pid ${lpid:-?}: SIGKILL"
+check "the leader's controller process is found on the node" test -n "$lpid"
+unfinished=0
+for i in 1 2 3 4 5 6; do phase_is "fo-$i" Succeeded || unfinished=$((unfinished + 1)); done
+[ -n "$lpid" ] && kill -KILL "$lpid"
+echo "# failover: $unfinished of the 6 Tasks unfinished at the SIGKILL"
+check "runs were in flight when the leader was killed" test "$unfinished" -gt 0
+# The kubelet restarts the killed container; the restarted process has the
+# same identity (the pod name) and may take the Lease again, or the
+# standby takes it: either way a live replica must lead.
+restarts() { kc -n "$CTL_NS" get pod "$leader" -o jsonpath='{.status.containerStatuses[0].restartCount}' 2>/dev/null; }
+recovered() {
+	local h; h=$(lease_holder)
+	[ -n "$h" ] && { [ "$h" != "$leader" ] || [ "$(restarts)" -ge 1 ] 2>/dev/null; }
+}
+wait_for 90 recovered
+check "after the SIGKILL a live replica leads (holder $(lease_holder), killed container restarts $(restarts))" recovered
+all_done() { local i; for i in 1 2 3 4 5 6; do phase_is "fo-$i" Succeeded || return 1; done; }
+wait_for 180 all_done
+for i in 1 2 3 4 5 6; do echo "# fo-$i: $(phase "fo-$i")"; done
+check "failover: the 6 Tasks all Succeeded (none lost)" all_done
+one_each() {
+	local i n
+	for i in 1 2 3 4 5 6; do
+		n=$(kc -n "$NS" get jobs -o json | python3 -c '
+import json, sys
+print(sum(1 for j in json.load(sys.stdin)["items"]
+          for o in j["metadata"].get("ownerReferences", []) if o["name"] == sys.argv[1]))' "fo-$i")
+		[ "$n" = 1 ] || { echo "  fo-$i has $n Jobs" >&2; return 1; }
+		n=$(kc -n "$NS" get pods -l "job-name=$(job_of "fo-$i")" -o name | wc -l)
+		[ "$n" = 1 ] || { echo "  fo-$i has $n pods" >&2; return 1; }
+	done
+}
+check "failover: exactly one Job and one pod per Task (none duplicated)" one_each
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

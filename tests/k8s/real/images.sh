@@ -115,9 +115,9 @@ build_driver() {  # build_driver NAME TAG BASE
 
 # The controller builds from the tracked files only (buildah 1.28 ignores
 # Dockerfile.dockerignore): a copy of them, as a clean checkout would be.
-# Its tag hashes what can reach the image: not the tests, docs or benches.
+# Its tag hashes what can reach the image: not the tests, docs, benches or chart.
 ctl_key() {
-    (cd "$TOP" && git ls-files -z -- . ':!tests/' ':!docs/' ':!bench/' ':!*.md' |
+    (cd "$TOP" && git ls-files -z -- . ':!tests/' ':!docs/' ':!bench/' ':!etc/kubernetes/chart/' ':!*.md' |
      xargs -0 sha256sum 2>/dev/null | sha256sum | cut -c1-16)
 }
 build_controller() {

@@ -47,35 +47,27 @@ kc -n "$NS" create configmap git-server --from-file=git-server.py="$HERE/git-ser
 server_pod git-server "$IMG_MODEL_SERVER" git-server \
 	'[{name: GIT_TOKEN, valueFrom: {secretKeyRef: {name: git-token, key: token}}}]' \
 	'["python3", "/srv/git-server.py", "8080"]'
-server_pod model-server "$IMG_MODEL_SERVER" "" '[]' \
-	'["python3", "/model_server.py", "--host", "0.0.0.0", "--port", "8080", "--lifetime", "3600", "--log", "/dev/stdout"]'
+MS_ARGS='"python3", "/model_server.py", "--host", "0.0.0.0", "--port", "8080", "--lifetime", "3600", "--log", "/dev/stdout"'
+server_pod model-server "$IMG_MODEL_SERVER" "" '[]' "[$MS_ARGS]"
+server_pod model-server-401 "$IMG_MODEL_SERVER" "" '[]' "[$MS_ARGS, \"--fail-401\"]"
 wait_for 120 pod_running model-server
 wait_for 60 pod_running git-server
-MS_IP=$(pod_ip model-server) GIT_IP=$(pod_ip git-server)
+wait_for 60 pod_running model-server-401
+MS_IP=$(pod_ip model-server) GIT_IP=$(pod_ip git-server) MS401_IP=$(pod_ip model-server-401)
 echo "# model server pod $MS_IP:8080 image $(pod_field model-server '{.status.containerStatuses[0].imageID}'); git server pod $GIT_IP:8080"
 check "the model server runs as a pod on the real node" pod_running model-server
 check "the git server runs as a pod on the real node" pod_running git-server
 
-# The controller, restarted with the drivers pointed at the model server pod.
-for p in "${ctl_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-ctl_pids=()
-cat >"$PADDOCK_CONFIG" <<YML
-backend: kubernetes
-log: {level: info}
-controller: {listen: "127.0.0.1:0"}
-kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system}
-limits: {maxConcurrentTasks: 20, defaultTaskTimeout: 10m}
-resources: {limits: {cpu: "1", memory: 2Gi}, requests: {cpu: 100m, memory: 64Mi}}
-drivers:
-  exec: {enabled: true}
-  claude-code: {enabled: true, settings: {baseURL: "http://$MS_IP:8080", maxRetries: "0"}}
-  codex: {enabled: true, settings: {baseURL: "http://$MS_IP:8080/v1", maxRetries: "0"}}
-  gemini: {enabled: true, settings: {baseURL: "http://$MS_IP:8080", maxRetries: "0"}}
-  opencode: {enabled: true, settings: {baseURL: "http://$MS_IP:8080/v1"}}
-contexts: {text: {enabled: true}, git: {enabled: true}}
+# The drivers' settings: every CLI pointed at a model server pod.
+drivers_at() { # drivers_at IP
+	cat <<YML
+  claude-code: {enabled: true, settings: {baseURL: "http://$1:8080", maxRetries: "0"}}
+  codex: {enabled: true, settings: {baseURL: "http://$1:8080/v1", maxRetries: "0"}}
+  gemini: {enabled: true, settings: {baseURL: "http://$1:8080", maxRetries: "0"}}
+  opencode: {enabled: true, settings: {baseURL: "http://$1:8080/v1"}}
 YML
-POD_NAME=real-host-replica-2 "$PADDOCK_BIN" controller >>"$work/controller-agents.log" 2>&1 &
-ctl_pids+=($!)
+}
+host_controller real-host-agents "$(drivers_at "$MS_IP")"
 
 cli_image() { case $1 in
 	claude-code) echo "$IMG_CLAUDE_CODE" ;; codex) echo "$IMG_CODEX" ;;
@@ -122,9 +114,9 @@ for cli in $CLIS; do
 		 [ '$(agent_status "$pod" '.state.terminated.exitCode')' = 0 ]"
 	check "$cli: the CLI's tool call wrote out.txt (status.outputs.out)" test \
 		"$(kc -n "$NS" get task "$t" -o jsonpath='{.status.outputs.out}')" = PADDOCK_E2E_FILE_OK
-	check "$cli: results.branch main and a commit from the cloned workspace" bash -c \
-		"[ '$(kc -n "$NS" get task "$t" -o jsonpath='{.status.results.branch}')' = main ] &&
-		 [[ '$(kc -n "$NS" get task "$t" -o jsonpath='{.status.results.commit}')' =~ ^[0-9a-f]{40}$ ]]"
+	check "$cli: results.branch main and commit ${SRC_HEAD:0:12}: the workspace cloned from the git server pod" test \
+		"$(kc -n "$NS" get task "$t" -o jsonpath='{.status.results.branch}')/$(kc -n "$NS" get task "$t" -o jsonpath='{.status.results.commit}')" = \
+		"main/$SRC_HEAD"
 	check "$cli: usage parsed from the real pod log (input tokens $(kc -n "$NS" get task "$t" -o jsonpath='{.status.usage.inputTokens}'))" bash -c \
 		"[ '$(kc -n "$NS" get task "$t" -o jsonpath='{.status.usage.inputTokens}')' -gt 0 ] 2>/dev/null"
 	check "$cli: the result text SCRIPTED_OK in the status" bash -c \
@@ -134,7 +126,36 @@ kc -n "$NS" logs model-server >"$work/model-server.log" 2>&1
 kc -n "$NS" logs git-server >"$work/git-server.log" 2>&1
 check "the model server saw the Secret's key (by sha256) and never the key itself" bash -c \
 	"grep -q '$CANARY_SHA' '$work/model-server.log' && ! grep -q '$CANARY' '$work/model-server.log'"
-check "the git server served the clone only with the token (and refused it without)" bash -c \
-	"grep -q 'info/refs.* token=ok' '$work/git-server.log'"
+check "the git server served the clone to the init container with the token" \
+	grep -q 'info/refs.* token=ok' "$work/git-server.log"
+# The same request without the token, from a pod on the bridge: refused.
+check "the git server refuses the repository without the token (HTTP 401)" bash -c \
+	"kubectl -n $NS exec model-server -- python3 -c \"import urllib.request, urllib.error
+try:
+    urllib.request.urlopen('http://$GIT_IP:8080/repo.git/info/refs')
+except urllib.error.HTTPError as e:
+    raise SystemExit(0 if e.code == 401 else 1)
+raise SystemExit(1)\""
+
+# ---- 401: the model server refuses the key: Failed, with the authentication message
+host_controller real-host-401 "$(drivers_at "$MS401_IP")"
+for cli in $CLIS; do
+	kc apply -f - >/dev/null <<YML
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: a401-$cli, namespace: $NS}
+spec: {agentRef: {name: $cli}, prompt: "Say hello, then reply SCRIPTED_OK.", timeout: 4m}
+YML
+done
+a401_done() { local c; for c in $CLIS; do phase_is "a401-$c" Failed || phase_is "a401-$c" Succeeded || return 1; done; }
+wait_for 300 a401_done
+for cli in $CLIS; do
+	t=a401-$cli
+	report_pod "$t" | head -n 1
+	msg=$(kc -n "$NS" get task "$t" -o jsonpath='{.status.message}')
+	echo "# $t: phase $(phase "$t") message ${msg:0:200}"
+	check "$cli 401: Failed in the real pod with the authentication message" bash -c \
+		"[ '$(phase "$t")' = Failed ] && grep -qi 'authentication' <<<'${msg//\'/}'"
+done
 check "no secret in any Task's status or Job spec" bash -c \
 	"! kubectl -n $NS get tasks,jobs -o yaml | grep -qE '$CANARY|$GIT_TOKEN'"

@@ -223,6 +223,37 @@ check "gc: deleting the Task deletes the Job" job_gone "$job"
 wait_for 60 pod_gone "$job"
 check "gc: ... and its real pod" pod_gone "$job"
 
+# ---- from inside a real pod: what the agent can reach ------------------------------
+# The payload proves it ran (uid, then each probe's outcome in a file);
+# the checks want: no service account token, no capabilities, no
+# privilege escalation, and neither the API server nor the kubelet
+# reachable (they listen on the host's 127.0.0.1, the pod's loopback is
+# its own and the bridge has no host address).
+. "$cluster/ports.env"
+KUBELET_PORT=$(sed -n 's/^port: //p' "$cluster/real/kubelet.yaml")
+agent probe 'bash -c '"'"'
+probe() { if timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then echo "$3=open"; else echo "$3=closed"; fi; }
+{
+echo "uid=$(id -u)"
+echo "token=$(ls /var/run/secrets/kubernetes.io/serviceaccount 2>/dev/null | tr "\n" " ")"
+echo "capeff=$(sed -n "s/^CapEff:[[:space:]]*//p" /proc/self/status)"
+echo "nnp=$(sed -n "s/^NoNewPrivs:[[:space:]]*//p" /proc/self/status)"
+probe 127.0.0.1 '"$APISERVER_PORT"' apiserver-loopback
+probe 127.0.0.1 '"$KUBELET_PORT"' kubelet-loopback
+for ip in $(getent ahostsv4 kubernetes.default.svc 2>/dev/null | cut -d" " -f1 | sort -u) 10.96.0.1; do probe "$ip" 443 "service-$ip"; done
+} > probe.txt; cat probe.txt'"'"
+task probe probe "  outputs: {parameters: [{name: probe, path: probe.txt}]}"
+wait_for 120 phase_is probe Succeeded
+report_pod probe
+pr=$(kc -n "$NS" get task probe -o jsonpath='{.status.outputs.probe}' | tr '\n' ' ')
+echo "# probe: $pr"
+check "probe: the payload ran in the real pod as uid 1000" bash -c "grep -q 'uid=1000' <<<'$pr'"
+check "probe: no service account token in the pod" bash -c "grep -q 'token= ' <<<'$pr ' && ! grep -q 'token=[a-z]' <<<'$pr'"
+check "probe: no effective capabilities, no_new_privs set" bash -c \
+	"grep -q 'capeff=0000000000000000' <<<'$pr' && grep -q 'nnp=1' <<<'$pr'"
+check "probe: the API server and the kubelet on the host's 127.0.0.1 are out of reach" bash -c \
+	"grep -q 'apiserver-loopback=closed' <<<'$pr' && grep -q 'kubelet-loopback=closed' <<<'$pr' && ! grep -q '=open' <<<'$pr'"
+
 # ---- the four agent CLIs (REAL_CLIS="" skips them) ---------------------------------
 if [ -n "${REAL_CLIS-x}" ]; then
 	# shellcheck source=tests/k8s/real/test-agents.sh

@@ -5,6 +5,7 @@
 # Prints the bin directory on the last line of stdout.
 # Environment: PADDOCK_K8S_CACHE, K8S_VERSION, HELM_VERSION.
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 K8S_VERSION=${K8S_VERSION:-v1.37.2}
 HELM_VERSION=${HELM_VERSION:-v4.3.2}
@@ -28,16 +29,12 @@ if [ ! -x "$BIN/kubelet" ]; then
     t0=$SECONDS
     d=$SRC/kubelet-$K8S_VERSION
     mkdir -p "$d"
-    # Same replace block as tests/k8s/build.sh: the staging modules pinned
-    # to the published v0.x of the release.
-    modfile=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
-              sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
-    staging_v=v0.${K8S_VERSION#v1.}
-    {
-        printf 'module paddock.test/kubelet\n\ngo 1.26\n\nreplace (\n'
-        sed -n 's|^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*|\t\1 => \1 '"$staging_v"'|p' "$modfile"
-        echo ")"
-    } > "$d/go.mod"
+    # tests/k8s/build.sh's module (its replace block pins the staging
+    # modules to the release's v0.x), renamed: the same dependency versions.
+    base=$SRC/kubernetes-$K8S_VERSION
+    [ -f "$base/go.mod" ] || "$HERE/../build.sh" >/dev/null
+    sed 's|^module .*|module paddock.test/kubelet|' "$base/go.mod" > "$d/go.mod"
+    cp "$base/go.sum" "$d/go.sum"
     printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kubelet"\n' > "$d/tools.go"
     log "building kubelet $K8S_VERSION (a few minutes cold)"
     (cd "$d" && go get "k8s.io/kubernetes@$K8S_VERSION" >&2 && { go mod tidy -e >&2 || true; } &&

@@ -24,7 +24,7 @@ die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
 # Debian packages: build, runtime and test dependencies.
 PKGS_BUILD="autoconf automake libtool pkg-config make gcc libcurl4-openssl-dev libssl-dev libyaml-dev libjson-c-dev libsqlite3-dev check libmicrohttpd-dev libseccomp-dev"
 PKGS_RUN="bubblewrap git ca-certificates"
-PKGS_TEST="keyutils openssl python3 valgrind sqlite3 procps psmisc nodejs npm prometheus bc clang libclang-rt-14-dev openssh-server chromium tmux"
+PKGS_TEST="keyutils openssl python3 valgrind sqlite3 procps psmisc nodejs npm prometheus bc clang libclang-rt-14-dev openssh-server chromium tmux mmdebstrap buildah skopeo runc containerd containernetworking-plugins docker-registry iptables uidmap python3-yaml"
 
 install_packages() {
 	local want="$PKGS_BUILD $PKGS_RUN"

@@ -59,12 +59,19 @@ k8s() {
 	TOP_BUILDDIR="$build" "$here/tests/k8s/run.sh"
 }
 
+k8s_real() {
+	[ "${PADDOCK_SKIP_K8S:-0}" = 1 ] && { echo "skipped (PADDOCK_SKIP_K8S=1)"; return 0; }
+	[ "${PADDOCK_SKIP_K8S_REAL:-0}" = 1 ] && { echo "skipped (PADDOCK_SKIP_K8S_REAL=1)"; return 0; }
+	TOP_BUILDDIR="$build" "$here/tests/k8s/real/run.sh"
+}
+
 stage unit unit
 stage sanitizers sanitizers
 [ -x "$here/tests/web/run.sh" ] && stage web web
 [ -x "$here/tests/valgrind.sh" ] && stage valgrind valgrind_pass
 [ -x "$here/tests/e2e/run.sh" ] && stage e2e e2e
 [ -x "$here/tests/k8s/run.sh" ] && stage k8s k8s
+[ -x "$here/tests/k8s/real/run.sh" ] && stage k8s-real k8s_real
 stage fuzz fuzz
 stage bench bench
 stage distcheck distcheck

@@ -793,6 +793,21 @@ static bool reserved_env(const char *name)
 	       !strcmp(name, "PWD");
 }
 
+/* The workspace is an emptyDir: its top directory belongs to root (group
+ * fsGroup), the repository in it to the run's uid 1000, and git then
+ * refuses every command there ("detected dubious ownership").  Trust that
+ * one directory through git's environment config, unless the Agent sets
+ * GIT_CONFIG_COUNT itself. */
+static void git_safe_workspace(const struct run_plan *p, json_object *env)
+{
+	for (size_t i = 0; i < p->n_env; i++)
+		if (!strcmp(p->env[i].name, "GIT_CONFIG_COUNT"))
+			return;
+	json_object_array_add(env, env_value("GIT_CONFIG_COUNT", "1"));
+	json_object_array_add(env, env_value("GIT_CONFIG_KEY_0", "safe.directory"));
+	json_object_array_add(env, env_value("GIT_CONFIG_VALUE_0", KR_WORKSPACE));
+}
+
 static int agent_container(const struct kube_render_in *in, const char *image, json_object **out,
 			   char *err, size_t errlen)
 {
@@ -816,6 +831,7 @@ static int agent_container(const struct kube_render_in *in, const char *image, j
 		json_object_array_add(env, env_secret(e->name, e->secret_name, e->secret_key, false));
 	}
 	json_object_array_add(env, env_value("HOME", KR_HOME));
+	git_safe_workspace(p, env);
 	bool own = own_entrypoint(in);
 	if (own)
 		json_object_array_add(env, env_value("PADDOCK_LIB", KR_CONFIG_DIR "/paddock_lib.sh"));

@@ -27,7 +27,7 @@ each credential ("Bearer " stripped), whether tools were offered and what
 was replied.
 
 Usage: model_server.py [--port N] [--fail-401] [--log FILE] [--port-file FILE]
-                       [--lifetime SECONDS]
+                       [--lifetime SECONDS] [--host ADDR (default 127.0.0.1)]
 Prints "PORT <n>" on stdout once listening.  Exits after --lifetime seconds
 (default 900) so a forgotten server cannot outlive a test run.
 """
@@ -376,11 +376,14 @@ def main():
     ap.add_argument("--log", default=os.environ.get("MODEL_SERVER_LOG"))
     ap.add_argument("--port-file")
     ap.add_argument("--lifetime", type=float, default=900.0)
+    # 127.0.0.1 unless told: 0.0.0.0 only where the loopback is private
+    # (tests/k8s/real runs this in a pod of its own).
+    ap.add_argument("--host", default="127.0.0.1")
     a = ap.parse_args()
     MODE = "fail-401" if a.fail_401 or os.environ.get("MODEL_SERVER_MODE") == "fail-401" else "normal"
     LOG_FILE = a.log
     port = a.port_opt if a.port_opt is not None else (a.port or 0)
-    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    srv = ThreadingHTTPServer((a.host, port), Handler)
     srv.daemon_threads = True
     real = srv.server_address[1]
     if a.port_file:

@@ -298,7 +298,7 @@ START_TEST(job_same_namespace)
 	ck_assert_str_eq(js(ag, "workingDir"), "/workspace");
 	ck_assert_ptr_null(jp(ag, "resources"));
 	json_object *env = jp(ag, "env");
-	ck_assert_uint_eq(json_object_array_length(env), 3); /* model, key, HOME */
+	ck_assert_uint_eq(json_object_array_length(env), 6); /* model, key, HOME, GIT_CONFIG_* */
 	ck_assert_str_eq(js(env, "0.name"), "PADDOCK_MODEL");
 	ck_assert_str_eq(js(env, "0.value"), "claude-sonnet-4-5");
 	ck_assert_str_eq(js(env, "1.name"), "ANTHROPIC_API_KEY");
@@ -433,6 +433,35 @@ START_TEST(secrets_are_references)
 	/* Nothing about secret files goes to the ConfigMap. */
 	ck_assert_ptr_null(label(f.cm, "data", "s0"));
 	ck_assert_ptr_null(jp(f.cm, "binaryData"));
+	fx_free(&f);
+}
+END_TEST
+
+/* The workspace's top directory is an emptyDir owned by root and the
+ * repository in it uid 1000's: without safe.directory git refuses to work
+ * there (seen on a real node, tests/k8s/real).  An Agent's own
+ * GIT_CONFIG_COUNT is left alone. */
+START_TEST(git_trusts_workspace)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_render(&f);
+	json_object *env = jp(by_name(jp(pod_spec(f.job), "containers"), "agent"), "env");
+	ck_assert_str_eq(js(by_name(env, "GIT_CONFIG_COUNT"), "value"), "1");
+	ck_assert_str_eq(js(by_name(env, "GIT_CONFIG_KEY_0"), "value"), "safe.directory");
+	ck_assert_str_eq(js(by_name(env, "GIT_CONFIG_VALUE_0"), "value"), "/workspace");
+	fx_free(&f);
+
+	fx_init(&f);
+	f.b.set_env(f.b.ctx, "GIT_CONFIG_COUNT", "2");
+	fx_render(&f);
+	env = jp(by_name(jp(pod_spec(f.job), "containers"), "agent"), "env");
+	ck_assert_str_eq(js(by_name(env, "GIT_CONFIG_COUNT"), "value"), "2");
+	ck_assert_ptr_null(by_name(env, "GIT_CONFIG_KEY_0"));
+	size_t n = 0;
+	for (size_t i = 0; i < json_object_array_length(env); i++)
+		n += !strcmp(js(json_object_array_get_idx(env, i), "name"), "GIT_CONFIG_COUNT");
+	ck_assert_uint_eq(n, 1);
 	fx_free(&f);
 }
 END_TEST
@@ -1517,6 +1546,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("secrets");
 	tcase_add_test(t, secrets_are_references);
+	tcase_add_test(t, git_trusts_workspace);
 	tcase_add_test(t, secret_ref_invalid);
 	suite_add_tcase(s, t);
 	t = tcase_create("files");

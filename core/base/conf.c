@@ -508,7 +508,7 @@ static const char *const network_keys[] = { "allowLoopback", "allowPrivate", "eg
 static const char *const egress_modes[] = { "open", "none", "allowlist" };
 
 static const char *const kube_keys[] = { "kubeconfig", "namespace", "defaultImage", "gitImage",
-					 "leaseNamespace" };
+					 "leaseNamespace", "maxRequestsInFlight" };
 static const char *const controller_keys[] = { "listen" };
 static const char *const limits_keys[] = {
 	"maxConcurrentTasks", "promptBytes", "manifestBytes", "logBytesPerRun", "outputBytes",
@@ -821,7 +821,9 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 			  &c->kube_default_image)) < 0 ||
 	    (rc = get_str(w, map_get(kube, "gitImage"), "kubernetes.gitImage", &c->kube_git_image)) < 0 ||
 	    (rc = get_str(w, map_get(kube, "leaseNamespace"), "kubernetes.leaseNamespace",
-			  &c->kube_lease_ns)) < 0)
+			  &c->kube_lease_ns)) < 0 ||
+	    (rc = get_long(w, map_get(kube, "maxRequestsInFlight"), "kubernetes.maxRequestsInFlight",
+			   1, 256, &c->kube_max_inflight)) < 0)
 		return rc;
 
 	const struct cnode *git = map_get(root, "git");

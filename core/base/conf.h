@@ -71,6 +71,7 @@ struct pd_config {
 	char *kube_default_image; /* kubernetes.defaultImage: runs whose Agent and driver name none */
 	char *kube_git_image;     /* kubernetes.gitImage: git init containers; NULL: the run's image */
 	char *kube_lease_ns;      /* kubernetes.leaseNamespace; NULL: $POD_NAMESPACE, else paddock-system */
+	long kube_max_inflight;   /* kubernetes.maxRequestsInFlight: writes at once; 0: 16 */
 	char *listen;             /* controller.listen, default 127.0.0.1:9464 */
 	struct pd_git git;
 	struct pd_limits limits;

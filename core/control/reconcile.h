@@ -32,6 +32,8 @@ enum rec_run {
 	REC_RUN_ACTIVE,   /* the run is alive */
 	REC_RUN_EXITED,   /* the run ended and exit_code/outcome are known */
 	REC_RUN_LOST,     /* the run vanished without a result (supervisor or pod gone) */
+	REC_RUN_STARTING, /* the run exists, its agent does not run yet (Kubernetes:
+			   * the pod is being scheduled, pulled, initialised) */
 };
 
 /* Everything the decision depends on.  Zero-initialise, then fill.  All
@@ -81,7 +83,21 @@ struct rec_input {
 				     * limit ("OOMKilled", "PidsLimitReached",
 				     * "DiskQuotaExceeded"), or NULL */
 	const char *run_end_message; /* with a limit: which one and by how much, or NULL */
+	/* STARTING: why the agent does not run yet ("Unschedulable",
+	 * "ContainerCreating", "ImagePullBackOff" ...) and the details;
+	 * run_wait_since_ms: when the run was made.  A reason that is only
+	 * the normal way up (no pod yet, ContainerCreating) is recorded once
+	 * it lasted REC_WAIT_QUIET_MS: a run that starts at once goes
+	 * straight to Running in one write. */
+	const char *run_wait_reason, *run_wait_message;
+	int64_t run_wait_since_ms;
+	bool run_wait_normal;
+	bool run_awaited;         /* the backend records Running only once it sees the
+				   * agent run (Kubernetes): ACTIVE before Running is
+				   * that moment, not a run found after a crash */
 };
+
+#define REC_WAIT_QUIET_MS 2000
 
 enum rec_action {
 	REC_NOOP = 0,   /* nothing to do; status may still be refreshed from reason/message */

@@ -254,16 +254,22 @@ static void decide_starting(const struct rec_input *in, struct rec_decision *out
 		say(out, REC_KILL, in->phase, "Stopped", "stop requested before the agent ran");
 		return;
 	}
-	int64_t quiet = in->run_wait_since_ms + REC_WAIT_QUIET_MS - in->now_ms;
-	const char *why = nz(in->run_wait_reason, "Starting");
-	const char *msg = nz(in->run_wait_message, "the run was created: waiting for its agent to start");
-	if (in->run_wait_normal && in->run_wait_since_ms > 0 && quiet > 0) {
-		/* Nothing a reader needs yet: Running may come first. */
-		say(out, REC_NOOP, in->phase, why, "%s", msg);
-		out->requeue_after_ms = quiet;
+	if (!in->run_wait_normal) {
+		say(out, REC_SET_PHASE, REC_QUEUED, nz(in->run_wait_reason, "Starting"), "%s",
+		    nz(in->run_wait_message, "the agent does not run yet"));
 		return;
 	}
-	say(out, REC_SET_PHASE, REC_QUEUED, why, "%s", msg);
+	/* The normal way up (scheduling, pulling, creating): one reason and
+	 * one message whatever the step, so that it is written once. */
+	say(out, REC_SET_PHASE, REC_QUEUED, "Starting", "%s",
+	    "the run was created: waiting for its agent to start");
+	int64_t quiet = in->run_wait_since_ms + REC_WAIT_QUIET_MS - in->now_ms;
+	if (in->run_wait_since_ms > 0 && quiet > 0) {
+		/* Nothing a reader needs yet: Running may come first. */
+		out->action = REC_NOOP;
+		out->phase = in->phase;
+		out->requeue_after_ms = quiet;
+	}
 }
 
 static void decide_before(const struct rec_input *in, struct rec_decision *out)

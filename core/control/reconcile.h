@@ -84,11 +84,12 @@ struct rec_input {
 				     * "DiskQuotaExceeded"), or NULL */
 	const char *run_end_message; /* with a limit: which one and by how much, or NULL */
 	/* STARTING: why the agent does not run yet ("Unschedulable",
-	 * "ContainerCreating", "ImagePullBackOff" ...) and the details;
-	 * run_wait_since_ms: when the run was made.  A reason that is only
-	 * the normal way up (no pod yet, ContainerCreating) is recorded once
-	 * it lasted REC_WAIT_QUIET_MS: a run that starts at once goes
-	 * straight to Running in one write. */
+	 * "ImagePullBackOff" ...) and the details; run_wait_since_ms: when
+	 * the run was made.  The normal way up (run_wait_normal: no pod yet,
+	 * scheduling, ContainerCreating) is recorded as one reason,
+	 * "Starting", and only once it lasted REC_WAIT_QUIET_MS: a run that
+	 * starts at once goes straight to Running in one write, a slow one
+	 * takes one more. */
 	const char *run_wait_reason, *run_wait_message;
 	int64_t run_wait_since_ms;
 	bool run_wait_normal;
@@ -97,7 +98,7 @@ struct rec_input {
 				   * that moment, not a run found after a crash */
 };
 
-#define REC_WAIT_QUIET_MS 2000
+#define REC_WAIT_QUIET_MS 5000
 
 enum rec_action {
 	REC_NOOP = 0,   /* nothing to do; status may still be refreshed from reason/message */

@@ -916,9 +916,13 @@ static void observe_pod(struct kctl *k, json_object *job, const struct model_tas
 		return;
 	}
 	json_object *conds = jget(ps, "conditions");
+	bool scheduled = false;
 	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
 		json_object *c = json_object_array_get_idx(conds, i);
-		if (str_eq(jstr(c, "type"), "PodScheduled") && str_eq(jstr(c, "status"), "False")) {
+		if (str_eq(jstr(c, "type"), "PodScheduled") && str_eq(jstr(c, "status"), "True"))
+			scheduled = true;
+		if (str_eq(jstr(c, "type"), "PodScheduled") && str_eq(jstr(c, "status"), "False") &&
+		    str_eq(jstr(c, "reason"), "Unschedulable")) {
 			in->run_wait_reason = jstr(c, "reason") ?: "Unschedulable";
 			in->run_wait_message = jstr(c, "message") ?: "the pod cannot be scheduled yet";
 			in->run_wait_normal = false;
@@ -929,7 +933,7 @@ static void observe_pod(struct kctl *k, json_object *job, const struct model_tas
 	const char *r = container_wait(jget(ps, "initContainerStatuses"), &msg, &in->run_wait_normal);
 	if (!r)
 		r = container_wait(jget(ps, "containerStatuses"), &msg, &in->run_wait_normal);
-	in->run_wait_reason = r ?: jstr(ps, "nodeName") ? "ContainerCreating" : "Scheduling";
+	in->run_wait_reason = r ?: scheduled ? "ContainerCreating" : "Scheduling";
 	in->run_wait_message = msg ?: r ? "the pod's containers are being created" :
 					  "the pod waits to be scheduled";
 }
@@ -1427,13 +1431,58 @@ static void trim_job(json_object *job)
 	json_object_object_del(job, "spec");
 }
 
-/* Of a pod: its phase, conditions and container states. */
+/* Keep the keys of `o` in `keep` only. */
+static void keep_only(json_object *o, const char *const *keep)
+{
+	if (!o || !json_object_is_type(o, json_type_object))
+		return;
+	struct strv drop = { 0 };
+	json_object_object_foreach(o, key, val) {
+		(void)val;
+		bool k = false;
+		for (const char *const *p = keep; *p && !k; p++)
+			k = str_eq(*p, key);
+		if (!k)
+			strv_push(&drop, key);
+	}
+	for (size_t i = 0; i < drop.n; i++)
+		json_object_object_del(o, drop.v[i]);
+	strv_free(&drop);
+}
+
+/* Of a pod the controller reads its name, its task's labels, its phase,
+ * its scheduling condition and its containers' states: one pod per live
+ * run is cached, so the rest (spec, images, ids, times) is dropped. */
 static void trim_pod(json_object *pod)
 {
-	json_object_object_del(pod, "spec");
-	json_object *md = jget(pod, "metadata");
-	json_object_object_del(md, "ownerReferences");
-	json_object_object_del(md, "annotations");
+	static const char *const top[] = { "apiVersion", "kind", "metadata", "status", NULL };
+	static const char *const md[] = { "name", "namespace", "uid", "resourceVersion", "labels",
+					   "deletionTimestamp", NULL };
+	static const char *const labels[] = { KUBE_LABEL_TASK, KUBE_LABEL_TASK_NS, KUBE_LABEL_TASK_UID,
+					      "batch.kubernetes.io/job-name", NULL };
+	static const char *const st[] = { "phase", "reason", "message", "conditions",
+					  "containerStatuses", "initContainerStatuses", NULL };
+	static const char *const cs[] = { "name", "state", NULL };
+	keep_only(pod, top);
+	keep_only(jget(pod, "metadata"), md);
+	keep_only(jget(jget(pod, "metadata"), "labels"), labels);
+	json_object *s = jget(pod, "status");
+	keep_only(s, st);
+	static const char *const lists[] = { "containerStatuses", "initContainerStatuses" };
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		json_object *a = jget(s, lists[l]);
+		for (size_t i = 0; a && json_object_is_type(a, json_type_array) &&
+				   i < json_object_array_length(a); i++)
+			keep_only(json_object_array_get_idx(a, i), cs);
+	}
+	json_object *conds = jget(s, "conditions");
+	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
+			   i < json_object_array_length(conds);) {
+		if (str_eq(jstr(json_object_array_get_idx(conds, i), "type"), "PodScheduled"))
+			i++;
+		else
+			json_object_array_del_idx(conds, i, 1);
+	}
 }
 
 static char *default_identity(void)

@@ -11,7 +11,16 @@
 #     Tasks one at a time, each waiting for its Job.  Burst: N Tasks
 #     POSTed as fast as a few client threads can.
 #   - the controller's memory: VmRSS with its caches synced and no Tasks,
-#     then VmHWM and VmRSS after the burst.
+#     then VmHWM and VmRSS after the bursts.
+#   - the API server's floor for the same writes: the ConfigMap and the
+#     Job the controller made for a baseline Task, created N times by
+#     BENCH_K8S_FLOOR_CLIENTS (16) raw clients in parallel (in namespace
+#     floor, unlabelled, suspended: no pods), and the burst's time until
+#     every Job exists as a ratio to it (goal: at most 1.5x).
+#   - from a Task's pod Running (its watch event) to the Task's Running:
+#     median and p99 (goal: within 1 s).
+# The floor and the burst run BENCH_K8S_ROUNDS (3) times, interleaved;
+# the figures are medians of the rounds.
 #
 # Environment: BENCH_K8S_TASKS (N, default 1000), BENCH_K8S_TIMEOUT
 # (seconds to wait for the burst's Jobs, default 900), BENCH_K8S_THREADS
@@ -25,6 +34,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$here/_build}" && pwd) || exit 1
 bin=$build/core/paddock
 N=${BENCH_K8S_TASKS:-1000}
+ROUNDS=${BENCH_K8S_ROUNDS:-3}
+FLOOR_CLIENTS=${BENCH_K8S_FLOOR_CLIENTS:-16}
 BASE=20
 TIMEOUT=${BENCH_K8S_TIMEOUT:-900}
 THREADS=${BENCH_K8S_THREADS:-4}
@@ -34,7 +45,7 @@ case $N in '' | *[!0-9]*) echo "bench/k8s: BENCH_K8S_TASKS must be a number" >&2
 K8S_BIN=$("$here/tests/k8s/build.sh" | tail -n1) || { echo "bench/k8s: building the control plane failed" >&2; exit 1; }
 export K8S_BIN
 # 110 pods per fake node: enough nodes that every run's pod is scheduled.
-export K8S_NODES=${K8S_NODES:-$(((N + BASE + 109) / 110 + 1))}
+export K8S_NODES=${K8S_NODES:-$(((N * ROUNDS + BASE + 109) / 110 + 1))}
 work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-bench-k8s.XXXXXX")
 cluster=$work/cluster
 cpid='' ppid=''
@@ -60,7 +71,7 @@ kc() { "$K8S_BIN/kubectl" --request-timeout=20s "$@"; }
 kc apply -f "$here/etc/kubernetes/crds.yaml" >/dev/null &&
 	kc wait --for condition=established --timeout=60s crd/tasks.paddock.dev crd/agents.paddock.dev >/dev/null ||
 	{ echo "bench/k8s: CRDs not established" >&2; exit 1; }
-for ns in paddock-system bench; do kc create namespace "$ns" >/dev/null || exit 1; done
+for ns in paddock-system bench floor; do kc create namespace "$ns" >/dev/null || exit 1; done
 kc apply -f - >/dev/null <<'EOF' || { echo "bench/k8s: applying the Agent failed" >&2; exit 1; }
 apiVersion: paddock.dev/v1alpha1
 kind: Agent
@@ -80,7 +91,7 @@ backend: kubernetes
 log: {level: ${BENCH_K8S_LOG_LEVEL:-info}}
 controller: {listen: "127.0.0.1:0"}
 kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system}
-limits: {maxConcurrentTasks: $((N + BASE + 100)), defaultTaskTimeout: 2h}
+limits: {maxConcurrentTasks: $((N * ROUNDS + BASE + 100)), defaultTaskTimeout: 2h}
 drivers: {exec: {enabled: true}}
 contexts: {text: {enabled: true}}
 EOF
@@ -105,11 +116,12 @@ done
 sleep 1 # settle: a few idle passes, Lease renewals
 
 python3 - "$cluster" "$N" "$BASE" "$TIMEOUT" "$THREADS" "$cpid" \
-	"$(cat "$cluster/pids/kube-apiserver.pid")" "$port" <<'PY' &
+	"$(cat "$cluster/pids/kube-apiserver.pid")" "$port" "$ROUNDS" "$FLOOR_CLIENTS" <<'PY' &
 import http.client, json, os, ssl, statistics, sys, threading, time
 
-cluster, N, BASE, TIMEOUT, THREADS, CPID, APID, MPORT = sys.argv[1:9]
+cluster, N, BASE, TIMEOUT, THREADS, CPID, APID, MPORT, ROUNDS, FLOOR_CLIENTS = sys.argv[1:11]
 N, BASE, TIMEOUT, THREADS = int(N), int(BASE), float(TIMEOUT), max(1, int(THREADS))
+ROUNDS, FLOOR_CLIENTS = max(1, int(ROUNDS)), max(1, int(FLOOR_CLIENTS))
 ports = dict(l.strip().split("=", 1) for l in open(os.path.join(cluster, "ports.env")) if "=" in l)
 HOST, PORT = "127.0.0.1", int(ports["APISERVER_PORT"])
 pki = os.path.join(cluster, "pki")
@@ -233,6 +245,13 @@ def on_task(typ, obj, now):
                     n_running[0] += 1
                     lock.notify_all()
 
+pod_running = {}    # task name -> monotonic time its pod was first seen Running
+def on_pod(typ, obj, now):
+    t = obj.get("metadata", {}).get("labels", {}).get("paddock.dev/task")
+    if t and (obj.get("status") or {}).get("phase") == "Running":
+        with lock:
+            pod_running.setdefault(t, now)
+
 lease_seen = []     # monotonic times the controller's Lease was written
 def on_lease(typ, obj, now):
     if obj.get("metadata", {}).get("name") == "paddock-controller":
@@ -240,6 +259,7 @@ def on_lease(typ, obj, now):
             lease_seen.append(now)
 
 for path, fn in (("/apis/batch/v1/namespaces/%s/jobs" % NS, on_job), (TASKS, on_task),
+                 ("/api/v1/namespaces/%s/pods" % NS, on_pod),
                  ("/apis/coordination.k8s.io/v1/namespaces/paddock-system/leases", on_lease)):
     ev = threading.Event()
     threading.Thread(target=watch, args=(path, fn, ev), daemon=True).start()
@@ -298,77 +318,175 @@ c.close()
 base = [job_seen[n] - posted[n] for n in posted]
 b_med, b_p99 = statistics.median(base), pct(base, 99)
 def split(names, t_posted):
-    """Medians and p99s of POST -> status Queued and Queued -> Job."""
-    q = [phase_seen[(n, "Queued")] - t_posted[n] for n in names if (n, "Queued") in phase_seen]
-    j = [job_seen[n] - phase_seen[(n, "Queued")] for n in names if (n, "Queued") in phase_seen]
-    if not q:
-        return "no Queued status seen"
-    return ("POST -> Queued: median %.0f ms, p99 %.0f ms; Queued -> Job: median %.0f ms, p99 %.0f ms"
-            % (ms(statistics.median(q)), ms(pct(q, 99)), ms(statistics.median(j)), ms(pct(j, 99))))
+    """Medians and p99s of POST -> Job and Job -> status Running (the pod runs)."""
+    j = [job_seen[n] - t_posted[n] for n in names if n in job_seen]
+    r = [phase_seen[(n, "Running")] - job_seen[n] for n in names
+         if (n, "Running") in phase_seen and n in job_seen]
+    if not r:
+        return "no Running status seen"
+    return ("POST -> Job: median %.0f ms, p99 %.0f ms; Job -> Running (its pod runs): median %.0f ms, p99 %.0f ms"
+            % (ms(statistics.median(j)), ms(pct(j, 99)), ms(statistics.median(r)), ms(pct(r, 99))))
 print("task->job latency, %d tasks one at a time: median %.0f ms, p99 %.0f ms (baseline, ratio 1.0; min %.0f ms)"
       % (BASE, ms(b_med), ms(b_p99), ms(min(base))), flush=True)
 print("  " + split(list(posted), posted))
 time.sleep(2)
 
-# ---- burst: N Tasks as fast as THREADS clients can ------------------------
-names = ["burst-%04d" % i for i in range(N)]
-burst_posted = {}
-plock = threading.Lock()
-cpu0 = {p: cpu_s(p) for p in (CPID, APID)}
-m0 = metrics()
-a0 = api_metrics()
-def poster(part):
-    c = conn()
-    for name in part:
-        c, t = post(c, name)
-        if t is not None:
-            with plock:
-                burst_posted[name] = t
-    c.close()
-t0 = time.monotonic()
-ths = [threading.Thread(target=poster, args=(names[i::THREADS],), daemon=True) for i in range(THREADS)]
-for th in ths:
-    th.start()
-for th in ths:
-    th.join(timeout=max(1.0, TIMEOUT - (time.monotonic() - t0)))
-t_posted = time.monotonic()
-deadline = t0 + TIMEOUT
-with lock:
-    lock.wait_for(lambda: len(job_seen) >= BASE + len(burst_posted), timeout=max(0.0, deadline - time.monotonic()))
-    seen = [n for n in burst_posted if n in job_seen]
-t_end = max([job_seen[n] for n in seen], default=time.monotonic())
-# The pass that created the last Job still writes its status: the
-# controller's figures are taken once every task with a Job is Running.
-with lock:
-    lock.wait_for(lambda: n_running[0] >= BASE + len(seen), timeout=60)
-    t_run = max([phase_seen.get((n, "Running"), 0) for n in seen], default=t_end)
-time.sleep(0.3)
-cpu1 = {p: cpu_s(p) for p in (CPID, APID)}
-m1 = metrics()
-a1 = api_metrics()
-time.sleep(1)
-hwm = proc_status(CPID, "VmHWM")
-rss_after = proc_status(CPID, "VmRSS")
-api_rss_after = proc_status(APID, "VmRSS")
+# ---- the floor: the same objects, written by raw clients in parallel -----
+def clean(obj, name):
+    md = obj["metadata"]
+    o = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+         "metadata": {"name": name, "namespace": "floor", "labels": {"bench": "floor"}}}
+    for k in ("spec", "data", "binaryData"):
+        if k in obj:
+            o[k] = obj[k]
+    if o["kind"] == "Job":
+        o["spec"]["suspend"] = True  # no pods: the writes only
+        tpl = o["spec"].get("template", {})
+        tpl.setdefault("metadata", {})["labels"] = {"bench": "floor"}
+        o["spec"].pop("selector", None)
+    return o
 
-lat = [job_seen[n] - burst_posted[n] for n in seen]
-if not lat:
-    sys.exit("bench/k8s: no Job seen for any of the %d burst tasks (%d POSTed)" % (N, len(burst_posted)))
-med, p99 = statistics.median(lat), pct(lat, 99)
-span = t_end - t0
-print("task->job latency, burst of %d: median %.0f ms (ratio %.1f), p99 %.0f ms (ratio %.1f); %d jobs in %.1f s (%.0f tasks/s)"
-      % (N, ms(med), med / b_med, ms(p99), p99 / b_p99, len(seen), span, len(seen) / span if span > 0 else 0), flush=True)
-if len(seen) < N:
-    print("bench/k8s: INCOMPLETE: %d of %d tasks POSTed, %d Jobs seen within %.0f s"
-          % (len(burst_posted), N, len(seen), TIMEOUT), flush=True)
-print("  " + split(seen, burst_posted))
+def get_json(path):
+    c = conn()
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    if r.status != 200:
+        sys.exit("bench/k8s: GET %s: HTTP %d" % (path, r.status))
+    return json.loads(body)
+
+base_task = get_json(TASKS + "/base-00")
+jn = base_task["status"]["jobName"]
+job_tpl = get_json("/apis/batch/v1/namespaces/%s/jobs/%s" % (NS, jn))
+cm_tpl = get_json("/api/v1/namespaces/%s/configmaps/%s" % (NS, jn))
+
+def floor_round(r):
+    """Seconds for FLOOR_CLIENTS clients to create N ConfigMaps and N Jobs (ConfigMap first)."""
+    names = ["floor-%d-%04d" % (r, i) for i in range(N)]
+    bodies = [(json.dumps(clean(cm_tpl, n)), json.dumps(clean(job_tpl, n))) for n in names]
+    fails = [0]
+    def client(part):
+        c = conn()
+        for cm, job in part:
+            for path, body in (("/api/v1/namespaces/floor/configmaps", cm),
+                               ("/apis/batch/v1/namespaces/floor/jobs", job)):
+                for attempt in range(5):
+                    try:
+                        c.request("POST", path, body, {"Content-Type": "application/json"})
+                        resp = c.getresponse()
+                        resp.read()
+                        if resp.status == 201:
+                            break
+                        if resp.status != 429 and resp.status < 500:
+                            fails[0] += 1
+                            print("# floor POST %s: HTTP %d" % (path, resp.status), file=sys.stderr)
+                            break
+                    except (OSError, http.client.HTTPException):
+                        c.close()
+                        c = conn()
+                    time.sleep(0.05 * (attempt + 1))
+        c.close()
+    t0 = time.monotonic()
+    ths = [threading.Thread(target=client, args=(bodies[i::FLOOR_CLIENTS],), daemon=True)
+           for i in range(FLOOR_CLIENTS)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    if fails[0]:
+        print("bench/k8s: the floor round %d had %d failed writes" % (r, fails[0]), flush=True)
+    return time.monotonic() - t0
+
+# ---- burst: N Tasks as fast as THREADS clients can ------------------------
+def burst_round(r):
+    names = ["burst%d-%04d" % (r, i) for i in range(N)]
+    burst_posted = {}
+    plock = threading.Lock()
+    cpu0 = {p: cpu_s(p) for p in (CPID, APID)}
+    m0 = metrics()
+    a0 = api_metrics()
+    with lock:
+        jobs_before, running_before = len(job_seen), n_running[0]
+    def poster(part):
+        c = conn()
+        for name in part:
+            c, t = post(c, name)
+            if t is not None:
+                with plock:
+                    burst_posted[name] = t
+        c.close()
+    t0 = time.monotonic()
+    ths = [threading.Thread(target=poster, args=(names[i::THREADS],), daemon=True) for i in range(THREADS)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(timeout=max(1.0, TIMEOUT - (time.monotonic() - t0)))
+    t_posted = time.monotonic()
+    deadline = t0 + TIMEOUT
+    with lock:
+        lock.wait_for(lambda: len(job_seen) >= jobs_before + len(burst_posted), timeout=max(0.0, deadline - time.monotonic()))
+        seen = [n for n in burst_posted if n in job_seen]
+    t_end = max([job_seen[n] for n in seen], default=time.monotonic())
+    # The controller's figures are taken once every task with a Job is Running.
+    with lock:
+        lock.wait_for(lambda: n_running[0] >= running_before + len(seen), timeout=120)
+        t_run = max([phase_seen.get((n, "Running"), 0) for n in seen], default=t_end)
+    time.sleep(0.3)
+    cpu1 = {p: cpu_s(p) for p in (CPID, APID)}
+    m1 = metrics()
+    a1 = api_metrics()
+    lat = [job_seen[n] - burst_posted[n] for n in seen]
+    if not lat:
+        sys.exit("bench/k8s: no Job seen for any of the %d burst tasks (%d POSTed)" % (N, len(burst_posted)))
+    out = {"span": t_end - t0, "med": statistics.median(lat), "p99": pct(lat, 99), "seen": len(seen),
+           "posted": len(burst_posted), "post_s": t_posted - t0, "wspan": max(t_run, t_end) - t0,
+           "passes": m1[0] - m0[0], "psum": m1[1] - m0[1], "ccpu": cpu1[CPID] - cpu0[CPID],
+           "acpu": cpu1[APID] - cpu0[APID], "names": seen, "split": split(seen, burst_posted),
+           "t0": t0, "a0": a0, "a1": a1}
+    print("round %d: burst of %d: %d jobs in %.2f s (%.0f tasks/s), task->job median %.0f ms, p99 %.0f ms; controller CPU %.1f s"
+          % (r + 1, N, len(seen), out["span"], len(seen) / out["span"] if out["span"] > 0 else 0,
+             ms(out["med"]), ms(out["p99"]), out["ccpu"]), flush=True)
+    if len(seen) < N:
+        print("bench/k8s: INCOMPLETE: %d of %d tasks POSTed, %d Jobs seen within %.0f s"
+              % (len(burst_posted), N, len(seen), TIMEOUT), flush=True)
+    return out
+
+floors, bursts = [], []
+for r in range(ROUNDS):
+    floors.append(floor_round(r))
+    print("round %d: floor: %d ConfigMaps and %d Jobs by %d raw clients in %.2f s (%.0f objects/s)"
+          % (r + 1, N, N, FLOOR_CLIENTS, floors[-1], 2 * N / floors[-1]), flush=True)
+    time.sleep(1)
+    bursts.append(burst_round(r))
+    time.sleep(2)
+
+mid = lambda key: statistics.median([b[key] for b in bursts])
+floor = statistics.median(floors)
+span, med, p99 = mid("span"), mid("med"), mid("p99")
+print("medians of %d rounds:" % ROUNDS)
+print("  API server floor (%d raw clients, ConfigMap + Job each): %.2f s for %d tasks" % (FLOOR_CLIENTS, floor, N))
+print("  paddock burst until every Job existed: %.2f s: %.2fx the floor (goal <= 1.5x)" % (span, span / floor))
+print("task->job latency, burst of %d: median %.0f ms (ratio %.1f), p99 %.0f ms (ratio %.1f; goal p99 < 3 s)"
+      % (N, ms(med), med / b_med, ms(p99), p99 / b_p99), flush=True)
+# The pod watch (every pod's every change, parsed here) may lag: its
+# last events are waited for before the pods are compared with the tasks.
+time.sleep(5)
+with lock:
+    lags = [[phase_seen[(n, "Running")] - pod_running[n] for n in b["names"]
+             if (n, "Running") in phase_seen and n in pod_running] for b in bursts]
+lags = [l for l in lags if l]
+if lags:
+    print("  pod Running (its watch event here) -> Task Running: median %.0f ms, p99 %.0f ms over %d tasks (goal: within 1 s)"
+          % (ms(statistics.median([statistics.median(l) for l in lags])),
+             ms(statistics.median([pct(l, 99) for l in lags])), sum(len(l) for l in lags)))
+last = bursts[-1]
+print("  last round: " + last["split"])
 print("  POSTing %d tasks took %.1f s (%.0f tasks/s, %d threads)"
-      % (len(burst_posted), t_posted - t0, len(burst_posted) / max(1e-9, t_posted - t0), THREADS))
-passes, psum = m1[0] - m0[0], m1[1] - m0[1]
-ccpu, acpu = cpu1[CPID] - cpu0[CPID], cpu1[APID] - cpu0[APID]
-wspan = max(t_run, t_end) - t0
-print("  first POST to all Running, %.1f s: %d reconcile passes, %.1f s in passes; controller CPU %.1f s (%.0f%%), kube-apiserver CPU %.1f s"
-      % (wspan, passes, psum, ccpu, 100 * ccpu / wspan if wspan > 0 else 0, acpu))
+      % (last["posted"], last["post_s"], last["posted"] / max(1e-9, last["post_s"]), THREADS))
+print("  first POST to all Running, %.1f s (median): %d reconcile passes, %.1f s in passes; controller CPU %.1f s, kube-apiserver CPU %.1f s"
+      % (mid("wspan"), mid("passes"), mid("psum"), mid("ccpu"), mid("acpu")))
+t0, wspan, a0, a1 = last["t0"], last["wspan"], last["a0"], last["a1"]
 with lock:
     ls = [t for t in lease_seen if t0 <= t <= t0 + wspan] + [t0 + wspan]
     prev = max([t for t in lease_seen if t < t0], default=t0)
@@ -384,15 +502,20 @@ for key in API_REQS:
                                                ms((s1 - s0) / (c1 - c0))))
         tot += s1 - s0
 if parts:
-    print("  kube-apiserver's own time on the controller's kinds of write (events: every component's): "
+    print("  kube-apiserver's own time on the controller's kinds of write, last round (events: every component's): "
           + ", ".join(parts) + "; %.1f s in all" % tot)
+time.sleep(1)
+hwm = proc_status(CPID, "VmHWM")
+rss_after = proc_status(CPID, "VmRSS")
+api_rss_after = proc_status(APID, "VmRSS")
+seen_all = sum(b["seen"] for b in bursts)
 kib = lambda kb: kb / 1024.0
 print("controller RSS: idle %.1f MiB, after %d tasks %.1f MiB peak (VmHWM; ratio %.2f, %.1f KiB/task), %.1f MiB now"
-      % (kib(rss_idle), N + BASE, kib(hwm), hwm / rss_idle if rss_idle else 0,
-         (hwm - rss_idle) / (N + BASE), kib(rss_after)))
+      % (kib(rss_idle), N * ROUNDS + BASE, kib(hwm), hwm / rss_idle if rss_idle else 0,
+         (hwm - rss_idle) / (N * ROUNDS + BASE), kib(rss_after)))
 print("kube-apiserver RSS (for context): idle %.0f MiB, after the burst %.0f MiB (ratio %.2f)"
       % (kib(api_rss_idle), kib(api_rss_after), api_rss_after / api_rss_idle if api_rss_idle else 0))
-sys.exit(0 if len(seen) == N else 1)
+sys.exit(0 if seen_all == N * ROUNDS else 1)
 PY
 ppid=$!
 wait "$ppid"

@@ -75,6 +75,7 @@ struct pd_config {
 	char *kube_proxy_image;   /* kubernetes.proxyImage: the egress sidecar (an image with this
 				   * paddock binary, the controller's); NULL: no sidecar */
 	char *kube_lease_ns;      /* kubernetes.leaseNamespace; NULL: $POD_NAMESPACE, else paddock-system */
+	long kube_max_inflight;   /* kubernetes.maxRequestsInFlight: writes at once; 0: 16 */
 	char *listen;             /* controller.listen, default 127.0.0.1:9464 */
 	/* dashboard: the web dashboard on controller.listen (core/web/).
 	 * token: what stop and delete need (header X-Paddock-Token); NULL:

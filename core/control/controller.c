@@ -284,6 +284,8 @@ static int write_phase(struct ctl *c, json_object *task, json_object *st, enum r
 	jset_str(st, "message", message ? message : "");
 	if (rec_phase_terminal(phase) && !jget(st, "completionTime"))
 		jset_time(st, "completionTime", now_wall_ms());
+	if (phase == REC_RUNNING && !jget(st, "startTime"))
+		jset_time(st, "startTime", now_wall_ms());
 	ctl_test_pause("before-write", task_name(task));
 	int rc = c->ops->write_status(c->b, task, st, reason, message);
 	const char *ns = task_ns(task), *name = task_name(task);
@@ -422,6 +424,7 @@ static void rec_state_free(struct rec_state *s)
 {
 	json_object_put(s->task);
 	json_object_put(s->run.result);
+	json_object_put(s->run.patch);
 	pipeline_resolution_free(&s->res);
 	model_agent_free(s->a);
 	model_task_free(s->t);
@@ -444,6 +447,14 @@ static int act_start(struct ctl *c, struct rec_state *s, const struct rec_decisi
 			json_object_put(patch);
 			log_warn("start failed", "namespace", s->t->ns, "task", s->t->name, "error", err);
 			return write_phase(c, task, st, REC_FAILED, "StartFailed", err);
+		}
+		if (c->ops->await_running) {
+			/* Recorded when the agent is seen running (or why it
+			 * waits): the run's events bring the task back. */
+			json_object_put(patch);
+			json_object_put(st);
+			*started = true;
+			return 0;
 		}
 		json_object_object_foreach(patch, pk, pv)
 			json_object_object_add(st, pk, json_object_get(pv));
@@ -589,6 +600,10 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 			break;
 		json_object *ns_st = status_copy(task);
 		bool finished = rec_phase_terminal(d.phase);
+		if (s.run.patch) {
+			json_object_object_foreach(s.run.patch, pk, pv)
+				json_object_object_add(ns_st, pk, json_object_get(pv));
+		}
 		if (finished && ph == REC_RUNNING) {
 			if (s.run.result)
 				pipeline_fill_results(ns_st, s.t, s.run.result, s.run.exit_code,

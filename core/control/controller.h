@@ -46,6 +46,8 @@ struct ctl_run {
 	int64_t memory_peak;      /* bytes; 0: not measured */
 	char end_reason[32];      /* why it was killed ("Timeout", a limit), or "" */
 	char end_message[256];
+	json_object *patch;       /* status fields to record with the next phase
+				   * written (jobName ...), owned, or NULL */
 };
 
 typedef void (*ctl_task_cb)(struct ctl *c, json_object *task);
@@ -119,6 +121,11 @@ struct ctl_backend {
 	 * between finds the Job and adopts it), instead of recording Running
 	 * first (local: a restart in between starts the run). */
 	bool start_first;
+	/* With start_first: the run's start is not recorded at all; Running
+	 * is written when observe sees the agent run (ACTIVE; STARTING until
+	 * then, with the reason it waits), in one write (Kubernetes: the pod
+	 * runs, not only its Job exists). */
+	bool await_running;
 };
 
 struct ctl *ctl_new(const struct pd_config *cfg, const struct plugin_set *ps,

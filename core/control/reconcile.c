@@ -256,15 +256,48 @@ static void decide_running(const struct rec_input *in, struct rec_decision *out)
 
 /* ---- not started yet ------------------------------------------------ */
 
+/* The run was made (a Job), its agent is not running yet: it stays out
+ * of the line (it holds its slot) and says why it waits. */
+static void decide_starting(const struct rec_input *in, struct rec_decision *out)
+{
+	if (in->stop_requested) {
+		say(out, REC_KILL, in->phase, "Stopped", "stop requested before the agent ran");
+		return;
+	}
+	if (!in->run_wait_normal) {
+		say(out, REC_SET_PHASE, REC_QUEUED, nz(in->run_wait_reason, "Starting"), "%s",
+		    nz(in->run_wait_message, "the agent does not run yet"));
+		return;
+	}
+	/* The normal way up (scheduling, pulling, creating): one reason and
+	 * one message whatever the step, so that it is written once. */
+	say(out, REC_SET_PHASE, REC_QUEUED, "Starting", "%s",
+	    "the run was created: waiting for its agent to start");
+	int64_t quiet = in->run_wait_since_ms + REC_WAIT_QUIET_MS - in->now_ms;
+	if (in->run_wait_since_ms > 0 && quiet > 0) {
+		/* Nothing a reader needs yet: Running may come first. */
+		out->action = REC_NOOP;
+		out->phase = in->phase;
+		out->requeue_after_ms = quiet;
+	}
+}
+
 static void decide_before(const struct rec_input *in, struct rec_decision *out)
 {
+	if (in->run == REC_RUN_STARTING) {
+		decide_starting(in, out);
+		return;
+	}
 	if (in->run != REC_RUN_NONE) {
 		/* A run exists although status never said Running: the
 		 * controller died between START and recording it.  Adopt it;
 		 * never start a second one (a stop request then kills it on
 		 * the next pass). */
-		say(out, REC_SET_PHASE, REC_RUNNING, "Started",
-		    "found an existing run for this task: adopting it");
+		if (in->run_awaited)
+			say(out, REC_SET_PHASE, REC_RUNNING, "Started", "the agent is running");
+		else
+			say(out, REC_SET_PHASE, REC_RUNNING, "Started",
+			    "found an existing run for this task: adopting it");
 		return;
 	}
 	if (in->stop_requested) {

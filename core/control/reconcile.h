@@ -32,6 +32,8 @@ enum rec_run {
 	REC_RUN_ACTIVE,   /* the run is alive */
 	REC_RUN_EXITED,   /* the run ended and exit_code/outcome are known */
 	REC_RUN_LOST,     /* the run vanished without a result (supervisor or pod gone) */
+	REC_RUN_STARTING, /* the run exists, its agent does not run yet (Kubernetes:
+			   * the pod is being scheduled, pulled, initialised) */
 };
 
 /* Everything the decision depends on.  Zero-initialise, then fill.  All
@@ -88,11 +90,26 @@ struct rec_input {
 	 * spec.maxCostUSD (the run is stopped, BudgetExceeded).  NULL: fine. */
 	const char *budget_hold;
 	const char *budget_exceeded;
+	/* STARTING: why the agent does not run yet ("Unschedulable",
+	 * "ImagePullBackOff" ...) and the details; run_wait_since_ms: when
+	 * the run was made.  The normal way up (run_wait_normal: no pod yet,
+	 * scheduling, ContainerCreating) is recorded as one reason,
+	 * "Starting", and only once it lasted REC_WAIT_QUIET_MS: a run that
+	 * starts at once goes straight to Running in one write, a slow one
+	 * takes one more. */
+	const char *run_wait_reason, *run_wait_message;
+	int64_t run_wait_since_ms;
+	bool run_wait_normal;
+	bool run_awaited;         /* the backend records Running only once it sees the
+				   * agent run (Kubernetes): ACTIVE before Running is
+				   * that moment, not a run found after a crash */
 };
 
 /* How often a task held by a budget is looked at again (a window rolls
  * over without any event). */
 #define REC_BUDGET_RECHECK_MS 5000
+
+#define REC_WAIT_QUIET_MS 5000
 
 enum rec_action {
 	REC_NOOP = 0,   /* nothing to do; status may still be refreshed from reason/message */

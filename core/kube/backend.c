@@ -20,6 +20,7 @@
 #include "base/jsonutil.h"
 #include "kube/lease.h"
 #include "kube/render.h"
+#include "kube/taskindex.h"
 #include "control/controller.h"
 #include "control/metrics.h"
 #include "model/model.h"
@@ -28,10 +29,12 @@
 #include "control/template.h"
 
 #define SWEEP_INTERVAL_MS 10000
+/* On a Job: when its task was admitted (status.startTime once it runs). */
+#define KUBE_ANNOTATION_STARTED "paddock.dev/started-at"
 #define LOG_LINE_MAX (64 * 1024)
 #define SCRIPT_MAX (256 * 1024)
 
-enum { INF_TASKS, INF_AGENTS, INF_JOBS, N_INF };
+enum { INF_TASKS, INF_AGENTS, INF_JOBS, INF_PODS, N_INF };
 
 struct kctl {
 	const struct pd_config *cfg;
@@ -47,7 +50,31 @@ struct kctl {
 	struct ctl *ctl;
 	int64_t last_sweep_ms;
 	json_object *events;    /* Events to send after the pass: array of {ns, event} */
+	struct kidx *idx;       /* slots and the line, per change (kube/taskindex.h) */
+	json_object *pod_of;    /* task uid -> "ns/name" of its newest pod */
+	json_object *starting;  /* task uid -> null: its ConfigMap and Job are being created */
+	json_object *start_err; /* task uid -> why creating them failed (StartFailed) */
+	json_object *writing;   /* "ns/name" -> null: a status write in flight */
 };
+
+/* Put what the controller wrote into its cache, and its indexes. */
+static void cache_task(struct kctl *k, json_object *task)
+{
+	kube_informer_store(k->inf[INF_TASKS], task);
+	json_object *md = jget(task, "metadata");
+	json_object *now = kube_informer_get(k->inf[INF_TASKS], jstr(md, "namespace"), jstr(md, "name"));
+	if (now)
+		kidx_task(k->idx, now, false);
+}
+
+static void cache_job(struct kctl *k, json_object *job)
+{
+	kube_informer_store(k->inf[INF_JOBS], job);
+	json_object *md = jget(job, "metadata");
+	json_object *now = kube_informer_get(k->inf[INF_JOBS], jstr(md, "namespace"), jstr(md, "name"));
+	if (now)
+		kidx_job(k->idx, now, false);
+}
 
 static enum rec_phase task_phase_of(json_object *task)
 {
@@ -276,6 +303,15 @@ static void record_event(struct kctl *k, const struct model_task *t, const char 
 	json_object_array_add(k->events, ev);
 }
 
+static void event_done(void *ctx, int status, json_object *resp, const char *err)
+{
+	(void)ctx;
+	(void)resp;
+	if (status != 201 && status != 200)
+		log_warn("event not recorded", "error", err);
+}
+
+/* Sent in parallel, nothing waits for them. */
 static void flush_events(struct kctl *k)
 {
 	size_t n = json_object_array_length(k->events);
@@ -283,11 +319,7 @@ static void flush_events(struct kctl *k)
 		json_object *ev = json_object_array_get_idx(k->events, i);
 		const char *ns = jstr(jget(ev, "metadata"), "namespace");
 		char *path = kube_path(&KUBE_EVENTS, ns, NULL, NULL, NULL);
-		char err[512];
-		int st = kube_request(k->kc, "POST", path, ev, NULL, NULL, err, sizeof(err));
-		if (st != 201 && st != 200)
-			log_warn("event not recorded", "namespace", ns, "task",
-				 jstr(jget(ev, "involvedObject"), "name"), "error", err);
+		(void)kube_submit(k->kc, "POST", path, ev, NULL, event_done, NULL);
 		free(path);
 	}
 	if (n)
@@ -318,15 +350,98 @@ static int delete_object(struct kctl *k, const struct kube_resource *r, const ch
 
 /* ---- starting a run: render and create the ConfigMap and the Job ------ */
 
-static int create_object(struct kctl *k, const struct kube_resource *r, const char *ns,
-			 json_object *obj, json_object **created, char *err, size_t errlen)
+/* A run being created: its ConfigMap, then its Job. */
+struct kstart {
+	struct kctl *k;
+	char *uid, *key;        /* the task */
+	char *run_ns, *name;    /* the Job's (and ConfigMap's) */
+	json_object *job;       /* to create once the ConfigMap exists */
+};
+
+/* Done, either way: the task is looked at again (its Job observed, or
+ * its failure recorded) and the slot may be free. */
+static void start_end(struct kstart *ks, const char *fail)
 {
-	char *path = kube_path(r, ns, NULL, NULL, NULL);
-	int st = kube_request(k->kc, "POST", path, obj, NULL, created, err, errlen);
-	free(path);
-	return st;
+	struct kctl *k = ks->k;
+	json_object_object_del(k->starting, ks->uid);
+	kidx_starting(k->idx, ks->uid, NULL, false);
+	const char *sl = strchr(ks->key, '/');
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%.*s", (int)(sl - ks->key), ks->key);
+	if (fail) {
+		json_object_object_add(k->start_err, ks->uid, json_object_new_string(fail));
+		log_warn("start failed", "namespace", ns, "task", sl + 1, "error", fail);
+	} else {
+		log_info("job created", "namespace", ns, "task", sl + 1, "job", ks->name,
+			 "job_namespace", ks->run_ns);
+	}
+	if (k->ctl) {
+		ctl_enqueue(k->ctl, ns, sl + 1);
+		ctl_admit(k->ctl);
+	}
+	json_object_put(ks->job);
+	free(ks->uid);
+	free(ks->key);
+	free(ks->run_ns);
+	free(ks->name);
+	free(ks);
 }
 
+/* GET of a Job that existed already: ours to adopt only when it is of
+ * this very task. */
+static void start_get_done(void *ctx, int status, json_object *resp, const char *err)
+{
+	struct kstart *ks = ctx;
+	const char *uid = jstr(jget(jget(resp, "metadata"), "labels"), KUBE_LABEL_TASK_UID);
+	char msg[768];
+	if (status == 200 && str_eq(uid, ks->uid)) {
+		cache_job(ks->k, resp);
+		start_end(ks, NULL);
+		return;
+	}
+	if (status == 200)
+		snprintf(msg, sizeof(msg), "Job %s/%s exists and belongs to another task: delete it",
+			 ks->run_ns, ks->name);
+	else
+		snprintf(msg, sizeof(msg), "creating Job %s/%s: %s", ks->run_ns, ks->name, err);
+	start_end(ks, msg);
+}
+
+static void start_job_done(void *ctx, int status, json_object *resp, const char *err)
+{
+	struct kstart *ks = ctx;
+	if (status == 201 || status == 200) {
+		cache_job(ks->k, resp);
+		start_end(ks, NULL);
+	} else if (status == 409) {
+		/* Made by us before a restart, or a name collision. */
+		char *path = kube_path(&KUBE_JOBS, ks->run_ns, ks->name, NULL, NULL);
+		(void)kube_submit(ks->k->kc, "GET", path, NULL, NULL, start_get_done, ks);
+		free(path);
+	} else {
+		char msg[768];
+		snprintf(msg, sizeof(msg), "creating Job %s/%s: %s", ks->run_ns, ks->name, err);
+		start_end(ks, msg);
+	}
+}
+
+static void start_cm_done(void *ctx, int status, json_object *resp, const char *err)
+{
+	(void)resp;
+	struct kstart *ks = ctx;
+	if (status != 201 && status != 409) {
+		char msg[768];
+		snprintf(msg, sizeof(msg), "creating ConfigMap %s/%s: %s", ks->run_ns, ks->name, err);
+		start_end(ks, msg);
+		return;
+	}
+	char *path = kube_path(&KUBE_JOBS, ks->run_ns, NULL, NULL, NULL);
+	(void)kube_submit(ks->k->kc, "POST", path, ks->job, NULL, start_job_done, ks);
+	free(path);
+}
+
+/* Render the run and send its creation off (kube_submit): 0 once sent;
+ * the outcome comes back through start_end(). */
 static int start_job(struct kctl *k, const struct model_task *t, const struct model_agent *a,
 		     char **job_name, char **run_ns, char *err, size_t errlen)
 {
@@ -336,7 +451,7 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	plan_init(&plan, e.run_ns, k->cfg->limits.context_item_bytes,
 		  k->cfg->limits.context_total_bytes);
 	char *prompt = NULL, *task_md = NULL, *entry = NULL, *lib = NULL, *known_hosts = NULL;
-	json_object *job = NULL, *cm = NULL, *created = NULL;
+	json_object *job = NULL, *cm = NULL;
 	struct pipeline_net net = { 0 };
 	struct klookup l = { k, t->ns, NULL, 0 };
 	int rc = tmpl_render(t->prompt, dep_result, &l, k->cfg->limits.prompt_bytes, &prompt, err,
@@ -398,42 +513,37 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	in.known_hosts = known_hosts;
 	if ((rc = kube_render(&in, &job, &cm, err, errlen)) < 0)
 		goto out;
-	const char *name = jstr(jget(job, "metadata"), "name");
-	char cerr[512];
-	int st = create_object(k, &KUBE_CONFIGMAPS, e.run_ns, cm, NULL, cerr, sizeof(cerr));
-	if (st != 201 && st != 409) {
-		rc = errf(err, errlen, -EIO, "creating ConfigMap %s/%s: %s", e.run_ns, name, cerr);
-		goto out;
+	/* When it was admitted, for status.startTime once it runs: the order
+	 * and the slot count are the admission's, on the controller's clock
+	 * (in the Job, so that another replica reads it too). */
+	json_object *jmd = jget(job, "metadata"), *ann = jget(jmd, "annotations");
+	if (!ann) {
+		ann = json_object_new_object();
+		json_object_object_add(jmd, "annotations", ann);
 	}
-	st = create_object(k, &KUBE_JOBS, e.run_ns, job, &created, cerr, sizeof(cerr));
-	if (st == 409) {
-		/* Made by us before a restart (Job first, then status), or a
-		 * name collision: only the first is ours to adopt. */
-		json_object_put(created);
-		created = NULL;
-		char *path = kube_path(&KUBE_JOBS, e.run_ns, name, NULL, NULL);
-		st = kube_request(k->kc, "GET", path, NULL, NULL, &created, cerr, sizeof(cerr));
-		free(path);
-		const char *uid = jstr(jget(jget(created, "metadata"), "labels"), KUBE_LABEL_TASK_UID);
-		if (st == 200 && !str_eq(uid, t->uid)) {
-			rc = errf(err, errlen, -EEXIST,
-				  "Job %s/%s exists and belongs to another task: delete it", e.run_ns, name);
-			goto out;
-		}
-	}
-	if (st != 201 && st != 200) {
-		rc = errf(err, errlen, -EIO, "creating Job %s/%s: %s", e.run_ns, name, cerr);
-		goto out;
-	}
-	kube_informer_store(k->inf[INF_JOBS], created);
-	*job_name = xstrdup(name);
+	char ts[40];
+	format_time_ms(now_wall_ms(), ts, sizeof(ts));
+	jset_str(ann, KUBE_ANNOTATION_STARTED, ts);
+	struct kstart *ks = xcalloc(1, sizeof(*ks));
+	ks->k = k;
+	ks->uid = xstrdup(t->uid);
+	ks->key = xasprintf("%s/%s", t->ns, t->name);
+	ks->run_ns = xstrdup(e.run_ns);
+	ks->name = xstrdup(jstr(jget(job, "metadata"), "name"));
+	ks->job = job;
+	job = NULL;
+	kidx_starting(k->idx, t->uid, NULL, true); /* the task is indexed: its agent key */
+	json_object_object_add(k->starting, t->uid, NULL);
+	/* ConfigMap, then Job (from the ConfigMap's answer), in parallel
+	 * with the other tasks' requests. */
+	char *path = kube_path(&KUBE_CONFIGMAPS, e.run_ns, NULL, NULL, NULL);
+	(void)kube_submit(k->kc, "POST", path, cm, NULL, start_cm_done, ks);
+	free(path);
+	*job_name = xstrdup(ks->name);
 	*run_ns = xstrdup(e.run_ns);
-	log_info("job created", "namespace", t->ns, "task", t->name, "job", name, "job_namespace",
-		 e.run_ns);
 out:
 	json_object_put(job);
 	json_object_put(cm);
-	json_object_put(created);
 	plan_free(&plan);
 	pipeline_net_free(&net);
 	free(prompt);
@@ -469,25 +579,48 @@ static bool job_condition(json_object *job, const char *type, const char **reaso
 	return false;
 }
 
+/* The agent container of a pod has ended. */
+static bool pod_terminated(json_object *pod)
+{
+	json_object *cs = jget(jget(pod, "status"), "containerStatuses");
+	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
+		json_object *c = json_object_array_get_idx(cs, i);
+		if (str_eq(jstr(c, "name"), "agent"))
+			return jget(jget(c, "state"), "terminated") != NULL;
+	}
+	return false;
+}
+
 /* The finished run: exit code from the pod, outputs and usage from the
  * agent container's log, parsed by the driver's parser. */
 static void collect_run(struct kctl *k, const struct model_task *t, const struct model_agent *a,
 			const char *ns, const char *job_name, bool complete, struct kobs *o)
 {
 	o->exit_code = complete ? 0 : 1;
-	char *sel = xasprintf("batch.kubernetes.io/job-name=%s", job_name);
-	char *q = kube_query_escape(sel);
-	char *query = xasprintf("labelSelector=%s", q);
-	char *path = kube_path(&KUBE_PODS, ns, NULL, NULL, query);
-	free(sel);
-	free(q);
-	free(query);
-	json_object *pods = NULL;
+	json_object *pods = NULL, *pod = NULL;
 	char err[512] = "";
-	int st = kube_request(k->kc, "GET", path, NULL, NULL, &pods, err, sizeof(err));
-	free(path);
-	json_object *items = jget(pods, "items");
-	json_object *pod = items && json_object_array_length(items) ? json_object_array_get_idx(items, 0) : NULL;
+	int st = 200;
+	/* The pod from the watch's cache; a LIST only when it is not there. */
+	json_object *pk = t->uid ? jget(k->pod_of, t->uid) : NULL;
+	const char *pkey = pk ? json_object_get_string(pk) : NULL;
+	const char *psl = pkey ? strchr(pkey, '/') : NULL;
+	json_object *cached = psl ? kube_informer_get(k->inf[INF_PODS], ns, psl + 1) : NULL;
+	if (cached && str_eq(jstr(jget(jget(cached, "metadata"), "labels"), "batch.kubernetes.io/job-name"),
+			     job_name) && pod_terminated(cached))
+		pod = cached; /* else the watch lags behind the Job's: ask */
+	if (!pod) {
+		char *sel = xasprintf("batch.kubernetes.io/job-name=%s", job_name);
+		char *q = kube_query_escape(sel);
+		char *query = xasprintf("labelSelector=%s", q);
+		char *path = kube_path(&KUBE_PODS, ns, NULL, NULL, query);
+		free(sel);
+		free(q);
+		free(query);
+		st = kube_request(k->kc, "GET", path, NULL, NULL, &pods, err, sizeof(err));
+		free(path);
+		json_object *items = jget(pods, "items");
+		pod = items && json_object_array_length(items) ? json_object_array_get_idx(items, 0) : NULL;
+	}
 	const char *pod_name = jstr(jget(pod, "metadata"), "name");
 	json_object *cs = jget(jget(pod, "status"), "containerStatuses");
 	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
@@ -602,19 +735,20 @@ static void sweep_orphans(struct kctl *k);
 static json_object *op_get(void *b, const char *ns, const char *name)
 {
 	struct kctl *k = b;
+	/* A status write in flight: the task is looked at again with its
+	 * answer (write_done), not decided on a version about to change. */
+	char key[512];
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+	if (json_object_object_get_ex(k->writing, key, NULL))
+		return NULL;
 	json_object *t = kube_informer_get(k->inf[INF_TASKS], ns, name);
 	return t ? json_object_get(t) : NULL;
 }
 
 struct kfilter {
-	struct kctl *k;
 	struct ctl *c;
 	ctl_task_cb cb;
 	enum rec_phase phase;
-	const char *key;       /* agent key filter, or NULL */
-	long n;                /* counted */
-	json_object *best;     /* queue head (borrowed) */
-	struct strv *keys;
 };
 
 static int list_cb(void *ctx, json_object *task)
@@ -628,7 +762,23 @@ static int list_cb(void *ctx, json_object *task)
 static int op_list(void *b, enum rec_phase phase, ctl_task_cb cb, struct ctl *c)
 {
 	struct kctl *k = b;
-	struct kfilter f = { .k = k, .c = c, .cb = cb, .phase = phase };
+	if (phase == REC_WAITING) {
+		/* Every finished task asks: from the index, not a scan. */
+		struct strv keys = { 0 };
+		kidx_waiting(k->idx, &keys);
+		for (size_t i = 0; i < keys.n; i++) {
+			char *sl = strchr(keys.v[i], '/');
+			if (!sl)
+				continue;
+			*sl = '\0';
+			json_object *t = kube_informer_get(k->inf[INF_TASKS], keys.v[i], sl + 1);
+			if (t && task_phase_of(t) == REC_WAITING)
+				cb(c, t);
+		}
+		strv_free(&keys);
+		return 0;
+	}
+	struct kfilter f = { .c = c, .cb = cb, .phase = phase };
 	kube_informer_foreach(k->inf[INF_TASKS], list_cb, &f);
 	return 0;
 }
@@ -667,49 +817,10 @@ static void op_lookup_done(void *b, struct pipeline_lookup *lk)
 	lk->ctx = NULL;
 }
 
-static int count_cb(void *ctx, json_object *task)
-{
-	struct kfilter *f = ctx;
-	if (task_phase_of(task) != f->phase)
-		return 0;
-	if (f->key) {
-		char key[320];
-		model_task_agent_key(task, key, sizeof(key));
-		if (strcmp(key, f->key) != 0)
-			return 0;
-	}
-	f->n++;
-	return 0;
-}
-
-/* A Job counts against its Agent until it has ended and is gone, also
- * when its Task is no longer Running (stopped, deleted: the pod may still
- * be terminating). */
-static int active_job_cb(void *ctx, json_object *job)
-{
-	struct kfilter *f = ctx;
-	if (job_condition(job, "Complete", NULL) || job_condition(job, "Failed", NULL))
-		return 0;
-	json_object *md = jget(job, "metadata"), *labels = jget(md, "labels");
-	const char *akey = jstr(jget(md, "annotations"), KUBE_ANNOTATION_AGENT);
-	if (f->key && !str_eq(akey ? akey : "", f->key))
-		return 0;
-	json_object *task = kube_informer_get(f->k->inf[INF_TASKS], jstr(labels, KUBE_LABEL_TASK_NS),
-					      jstr(labels, KUBE_LABEL_TASK));
-	if (task && str_eq(jstr(jget(task, "metadata"), "uid"), jstr(labels, KUBE_LABEL_TASK_UID)) &&
-	    task_phase_of(task) == REC_RUNNING)
-		return 0; /* counted as its Running task */
-	f->n++;
-	return 0;
-}
-
 static long op_running(void *b, const char *akey)
 {
 	struct kctl *k = b;
-	struct kfilter f = { .k = k, .phase = REC_RUNNING, .key = akey };
-	kube_informer_foreach(k->inf[INF_TASKS], count_cb, &f);
-	kube_informer_foreach(k->inf[INF_JOBS], active_job_cb, &f);
-	return f.n;
+	return kidx_running(k->idx, akey);
 }
 
 static long op_agent_max(void *b, const char *akey)
@@ -725,43 +836,24 @@ static long op_agent_max(void *b, const char *akey)
 	return m ? (long)json_object_get_int64(m) : 0;
 }
 
-static int queued_cb(void *ctx, json_object *task)
-{
-	struct kfilter *f = ctx;
-	if (task_phase_of(task) != REC_QUEUED)
-		return 0;
-	char key[320];
-	model_task_agent_key(task, key, sizeof(key));
-	if (f->keys) {
-		for (size_t i = 0; i < f->keys->n; i++)
-			if (!strcmp(f->keys->v[i], key))
-				return 0;
-		strv_push(f->keys, key);
-		return 0;
-	}
-	if (f->key && strcmp(key, f->key) != 0)
-		return 0;
-	if (model_stop_requested(task))
-		return 0;
-	if (!f->best || ctl_fifo_before(task, f->best))
-		f->best = task;
-	return 0;
-}
-
 static int op_queued_agents(void *b, struct strv *keys)
 {
 	struct kctl *k = b;
-	struct kfilter f = { .k = k, .keys = keys };
-	kube_informer_foreach(k->inf[INF_TASKS], queued_cb, &f);
+	kidx_queued_agents(k->idx, keys);
 	return 0;
 }
 
 static json_object *op_queue_head(void *b, const char *akey)
 {
 	struct kctl *k = b;
-	struct kfilter f = { .k = k, .key = akey };
-	kube_informer_foreach(k->inf[INF_TASKS], queued_cb, &f);
-	return f.best ? json_object_get(f.best) : NULL;
+	const char *key = kidx_queue_head(k->idx, akey);
+	const char *sl = key ? strchr(key, '/') : NULL;
+	if (!sl)
+		return NULL;
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%.*s", (int)(sl - key), key);
+	json_object *t = kube_informer_get(k->inf[INF_TASKS], ns, sl + 1);
+	return t ? json_object_get(t) : NULL;
 }
 
 /* The Job of a task: status.jobName/runNamespace once recorded, else
@@ -788,24 +880,124 @@ static json_object *task_job(struct kctl *k, json_object *task, const struct mod
 	return job;
 }
 
+/* A waiting reason of a container, unless it is the normal way up. */
+static const char *container_wait(json_object *statuses, const char **msg, bool *normal)
+{
+	size_t n = statuses && json_object_is_type(statuses, json_type_array) ?
+			   json_object_array_length(statuses) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *w = jget(jget(json_object_array_get_idx(statuses, i), "state"), "waiting");
+		const char *r = jstr(w, "reason");
+		if (!r)
+			continue;
+		*msg = jstr(w, "message");
+		*normal = str_eq(r, "ContainerCreating") || str_eq(r, "PodInitializing");
+		return r;
+	}
+	return NULL;
+}
+
+/* Where the run of a not yet Running task is: the agent's pod running
+ * (ACTIVE), or why it waits (STARTING, with the pod's own reason). */
+static void observe_pod(struct kctl *k, json_object *job, const struct model_task *t,
+			struct rec_input *in)
+{
+	json_object *pk = jget(k->pod_of, t->uid);
+	const char *key = pk ? json_object_get_string(pk) : NULL;
+	const char *sl = key ? strchr(key, '/') : NULL;
+	json_object *pod = NULL;
+	if (sl) {
+		char ns[256];
+		snprintf(ns, sizeof(ns), "%.*s", (int)(sl - key), key);
+		pod = kube_informer_get(k->inf[INF_PODS], ns, sl + 1);
+	}
+	json_object *ps = jget(pod, "status");
+	const char *phase = jstr(ps, "phase");
+	in->run_awaited = true;
+	in->run_wait_since_ms = jtime(jget(job, "metadata"), "creationTimestamp");
+	/* startTime is when the controller saw it run (write_phase): the
+	 * pod's own startedAt has whole seconds only, and the slot it is
+	 * compared with is freed on the controller's clock too. */
+	if (str_eq(phase, "Running") || str_eq(phase, "Succeeded") || str_eq(phase, "Failed")) {
+		in->run = REC_RUN_ACTIVE;
+		return;
+	}
+	in->run = REC_RUN_STARTING;
+	in->run_wait_normal = true;
+	if (!pod) {
+		in->run_wait_reason = "JobCreated";
+		in->run_wait_message = "the Job exists: waiting for its pod";
+		return;
+	}
+	json_object *conds = jget(ps, "conditions");
+	bool scheduled = false;
+	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+		json_object *c = json_object_array_get_idx(conds, i);
+		if (str_eq(jstr(c, "type"), "PodScheduled") && str_eq(jstr(c, "status"), "True"))
+			scheduled = true;
+		if (str_eq(jstr(c, "type"), "PodScheduled") && str_eq(jstr(c, "status"), "False") &&
+		    str_eq(jstr(c, "reason"), "Unschedulable")) {
+			in->run_wait_reason = jstr(c, "reason") ?: "Unschedulable";
+			in->run_wait_message = jstr(c, "message") ?: "the pod cannot be scheduled yet";
+			in->run_wait_normal = false;
+			return;
+		}
+	}
+	const char *msg = NULL;
+	const char *r = container_wait(jget(ps, "initContainerStatuses"), &msg, &in->run_wait_normal);
+	if (!r)
+		r = container_wait(jget(ps, "containerStatuses"), &msg, &in->run_wait_normal);
+	in->run_wait_reason = r ?: scheduled ? "ContainerCreating" : "Scheduling";
+	in->run_wait_message = msg ?: r ? "the pod's containers are being created" :
+					  "the pod waits to be scheduled";
+}
+
 static void op_observe(void *b, json_object *task, const struct model_task *t,
 		       struct model_agent **a, struct rec_input *in, struct ctl_run *run)
 {
 	struct kctl *k = b;
 	char jn[256], jns[256];
+	if (t->uid && json_object_object_get_ex(k->starting, t->uid, NULL)) {
+		in->run = REC_RUN_STARTING; /* start_end() brings it back */
+		in->run_awaited = in->run_wait_normal = true;
+		in->run_wait_since_ms = in->now_ms;
+		in->run_wait_reason = "JobCreating";
+		return;
+	}
 	json_object *job = task_job(k, task, t, *a, jn, sizeof(jn), jns, sizeof(jns));
+	json_object *failed = t->uid ? jget(k->start_err, t->uid) : NULL;
+	if (!job && failed && task_phase_of(task) != REC_RUNNING) {
+		in->invalid = json_object_get_string(failed);
+		in->invalid_reason = "StartFailed";
+		return;
+	}
 	if (!job) {
 		/* Before Running: no run yet.  Running: the Job is gone. */
 		in->run = task_phase_of(task) == REC_RUNNING ? REC_RUN_LOST : REC_RUN_NONE;
 		return;
 	}
+	bool before = task_phase_of(task) != REC_RUNNING;
+	if (before) {
+		/* Recorded with the phase the reconciler writes next. */
+		run->patch = json_object_new_object();
+		jset_str(run->patch, "jobName", jn);
+		jset_str(run->patch, "runNamespace", jns);
+		jset_str(run->patch, "runId", t->uid ? t->uid : "");
+		const char *at = jstr(jget(jget(job, "metadata"), "annotations"), KUBE_ANNOTATION_STARTED);
+		if (at)
+			jset_str(run->patch, "startTime", at);
+	}
 	const char *why = NULL;
 	bool complete = job_condition(job, "Complete", NULL);
 	if (!complete && !job_condition(job, "Failed", &why)) {
-		in->run = REC_RUN_ACTIVE;
+		if (before)
+			observe_pod(k, job, t, in);
+		else
+			in->run = REC_RUN_ACTIVE;
 		return;
 	}
-	if (task_phase_of(task) != REC_RUNNING) {
+	if (before) {
+		in->run_awaited = true;
 		in->run = REC_RUN_EXITED; /* adopted first, collected next */
 		return;
 	}
@@ -951,8 +1143,65 @@ static bool leading(struct kctl *k)
 	return kube_lease_leader_at(k->lease, now_mono_ms());
 }
 
-/* PUT status with the resourceVersion the decision was based on: a 409
- * refreshes the cache from the server and says -ESTALE (decide again). */
+/* A status write in flight. */
+struct kwrite {
+	struct kctl *k;
+	char *ns, *name, *uid;
+	char *reason, *message;
+};
+
+static void write_end(struct kwrite *w)
+{
+	struct kctl *k = w->k;
+	char *key = xasprintf("%s/%s", w->ns, w->name);
+	json_object_object_del(k->writing, key);
+	free(key);
+	if (k->ctl) {
+		ctl_enqueue(k->ctl, w->ns, w->name);
+		ctl_admit(k->ctl);
+	}
+	free(w->ns);
+	free(w->name);
+	free(w->uid);
+	free(w->reason);
+	free(w->message);
+	free(w);
+}
+
+static void write_fresh_done(void *ctx, int status, json_object *resp, const char *err)
+{
+	(void)err;
+	struct kwrite *w = ctx;
+	if (status == 200 && resp)
+		cache_task(w->k, resp);
+	write_end(w);
+}
+
+static void write_done(void *ctx, int status, json_object *resp, const char *err)
+{
+	struct kwrite *w = ctx;
+	struct kctl *k = w->k;
+	if (status == 200 && resp) {
+		cache_task(k, resp);
+		struct model_task view = { .ns = w->ns, .name = w->name, .uid = w->uid };
+		record_event(k, &view, jstr(jget(resp, "status"), "phase"), w->reason, w->message);
+	} else if (status == 409) {
+		/* Decided on a version that is gone: read it, decide again. */
+		log_debug("status write conflict: reconciling again", "namespace", w->ns, "task", w->name);
+		char *path = kube_path(&KUBE_TASKS, w->ns, w->name, NULL, NULL);
+		(void)kube_submit(k->kc, "GET", path, NULL, NULL, write_fresh_done, w);
+		free(path);
+		return;
+	} else if (status != 404) {
+		log_error("status write failed", "namespace", w->ns, "task", w->name, "error", err);
+	}
+	write_end(w);
+}
+
+/* PUT status with the resourceVersion the decision was based on, in
+ * parallel with other tasks' writes: 0 once sent.  Until the answer the
+ * task is not reconciled (op_get); then it is, from the answer (a 409
+ * reads it again first). */
 static int op_write_status(void *b, json_object *task, json_object *st, const char *reason,
 			   const char *message)
 {
@@ -966,33 +1215,21 @@ static int op_write_status(void *b, json_object *task, json_object *st, const ch
 	json_object *copy = NULL;
 	json_object_deep_copy(task, &copy, NULL);
 	json_object_object_add(copy, "status", st);
-	json_object *updated = NULL;
-	char err[512];
-	int code = kube_update_status(k->kc, &KUBE_TASKS, copy, NULL, NULL, &updated, err,
-				      sizeof(err));
+	struct kwrite *w = xcalloc(1, sizeof(*w));
+	w->k = k;
+	w->ns = xstrdup(ns);
+	w->name = xstrdup(name);
+	w->uid = xstrdup(jstr(md, "uid"));
+	w->reason = xstrdup(reason);
+	w->message = xstrdup(message);
+	char *key = xasprintf("%s/%s", ns ? ns : "", name ? name : "");
+	json_object_object_add(k->writing, key, NULL);
+	free(key);
+	char *path = kube_path(&KUBE_TASKS, ns, name, "status", NULL);
+	(void)kube_submit(k->kc, "PUT", path, copy, NULL, write_done, w);
+	free(path);
 	json_object_put(copy);
-	int rc = 0;
-	if (code == 200 && updated) {
-		kube_informer_store(k->inf[INF_TASKS], updated);
-		struct model_task view = { .ns = (char *)ns, .name = (char *)name,
-					   .uid = (char *)jstr(md, "uid") };
-		record_event(k, &view, jstr(jget(updated, "status"), "phase"), reason, message);
-	} else if (code == 409) {
-		char *path = kube_path(&KUBE_TASKS, ns, name, NULL, NULL);
-		json_object *fresh = NULL;
-		if (kube_request(k->kc, "GET", path, NULL, NULL, &fresh, err, sizeof(err)) == 200)
-			kube_informer_store(k->inf[INF_TASKS], fresh);
-		json_object_put(fresh);
-		free(path);
-		rc = -ESTALE;
-	} else if (code == 404) {
-		rc = -ENOENT;
-	} else {
-		log_error("status write failed", "namespace", ns, "task", name, "error", err);
-		rc = -EIO;
-	}
-	json_object_put(updated);
-	return rc;
+	return 0;
 }
 
 static bool op_wait(void *b, struct ctl *c, int timeout_ms)
@@ -1004,7 +1241,8 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 	bool lead = leading(k);
 	bool synced = kube_informer_synced(k->inf[INF_TASKS]) &&
 		      kube_informer_synced(k->inf[INF_AGENTS]) &&
-		      kube_informer_synced(k->inf[INF_JOBS]);
+		      kube_informer_synced(k->inf[INF_JOBS]) &&
+		      kube_informer_synced(k->inf[INF_PODS]);
 	if (lead && !k->was_leading && synced) {
 		ctl_enqueue_all(c); /* taking over: look at everything */
 		k->was_leading = true;
@@ -1090,6 +1328,7 @@ static const struct ctl_backend kube_ops = {
 	.wait = op_wait,
 	.housekeeping = op_housekeeping,
 	.start_first = true,
+	.await_running = true,
 };
 
 /* ---- orphans ------------------------------------------------------------- */
@@ -1145,6 +1384,37 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 		     json_object *obj)
 {
 	struct kctl *k = ctx;
+	if (inf == k->inf[INF_TASKS]) {
+		kidx_task(k->idx, obj, type == KUBE_DELETED);
+		const char *uid = jstr(jget(obj, "metadata"), "uid");
+		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
+			json_object_object_del(k->start_err, uid);
+	}
+	else if (inf == k->inf[INF_JOBS])
+		kidx_job(k->idx, obj, type == KUBE_DELETED);
+	if (inf == k->inf[INF_PODS]) {
+		json_object *md = jget(obj, "metadata"), *labels = jget(md, "labels");
+		const char *uid = jstr(labels, KUBE_LABEL_TASK_UID);
+		if (!uid)
+			return;
+		if (type == KUBE_DELETED) {
+			json_object *cur = jget(k->pod_of, uid);
+			char *key = xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+			if (cur && str_eq(json_object_get_string(cur), key))
+				json_object_object_del(k->pod_of, uid);
+			free(key);
+		} else {
+			char *key = xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+			json_object_object_add(k->pod_of, uid, json_object_new_string(key));
+			free(key);
+		}
+		/* Only a task not yet Running waits on its pod. */
+		json_object *task = k->ctl ? kube_informer_get(k->inf[INF_TASKS],
+				jstr(labels, KUBE_LABEL_TASK_NS), jstr(labels, KUBE_LABEL_TASK)) : NULL;
+		if (task && task_phase_of(task) != REC_RUNNING && !rec_phase_terminal(task_phase_of(task)))
+			ctl_enqueue_task(k->ctl, task);
+		return;
+	}
 	if (!k->ctl)
 		return;
 	if (inf == k->inf[INF_TASKS]) {
@@ -1173,6 +1443,60 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 static void trim_job(json_object *job)
 {
 	json_object_object_del(job, "spec");
+}
+
+/* Keep the keys of `o` in `keep` only. */
+static void keep_only(json_object *o, const char *const *keep)
+{
+	if (!o || !json_object_is_type(o, json_type_object))
+		return;
+	struct strv drop = { 0 };
+	json_object_object_foreach(o, key, val) {
+		(void)val;
+		bool k = false;
+		for (const char *const *p = keep; *p && !k; p++)
+			k = str_eq(*p, key);
+		if (!k)
+			strv_push(&drop, key);
+	}
+	for (size_t i = 0; i < drop.n; i++)
+		json_object_object_del(o, drop.v[i]);
+	strv_free(&drop);
+}
+
+/* Of a pod the controller reads its name, its task's labels, its phase,
+ * its scheduling condition and its containers' states: one pod per live
+ * run is cached, so the rest (spec, images, ids, times) is dropped. */
+static void trim_pod(json_object *pod)
+{
+	static const char *const top[] = { "apiVersion", "kind", "metadata", "status", NULL };
+	static const char *const md[] = { "name", "namespace", "uid", "resourceVersion", "labels",
+					   "deletionTimestamp", NULL };
+	static const char *const labels[] = { KUBE_LABEL_TASK, KUBE_LABEL_TASK_NS, KUBE_LABEL_TASK_UID,
+					      "batch.kubernetes.io/job-name", NULL };
+	static const char *const st[] = { "phase", "reason", "message", "conditions",
+					  "containerStatuses", "initContainerStatuses", NULL };
+	static const char *const cs[] = { "name", "state", NULL };
+	keep_only(pod, top);
+	keep_only(jget(pod, "metadata"), md);
+	keep_only(jget(jget(pod, "metadata"), "labels"), labels);
+	json_object *s = jget(pod, "status");
+	keep_only(s, st);
+	static const char *const lists[] = { "containerStatuses", "initContainerStatuses" };
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		json_object *a = jget(s, lists[l]);
+		for (size_t i = 0; a && json_object_is_type(a, json_type_array) &&
+				   i < json_object_array_length(a); i++)
+			keep_only(json_object_array_get_idx(a, i), cs);
+	}
+	json_object *conds = jget(s, "conditions");
+	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
+			   i < json_object_array_length(conds);) {
+		if (str_eq(jstr(json_object_array_get_idx(conds, i), "type"), "PodScheduled"))
+			i++;
+		else
+			json_object_array_del_idx(conds, i, 1);
+	}
 }
 
 static char *default_identity(void)
@@ -1215,6 +1539,16 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.inf[INF_JOBS] = kube_informer_new(k.kc, &KUBE_JOBS, NULL,
 					    KUBE_LABEL_MANAGED "=paddock", on_event, &k);
 	kube_informer_set_trim(k.inf[INF_JOBS], trim_job);
+	k.inf[INF_PODS] = kube_informer_new(k.kc, &KUBE_PODS, NULL,
+					    KUBE_LABEL_MANAGED "=paddock", on_event, &k);
+	kube_informer_set_trim(k.inf[INF_PODS], trim_pod);
+	k.idx = kidx_new();
+	k.pod_of = json_object_new_object();
+	k.starting = json_object_new_object();
+	k.start_err = json_object_new_object();
+	k.writing = json_object_new_object();
+	kube_client_set_inflight(k.kc, cfg->kube_max_inflight > 0 ? (int)cfg->kube_max_inflight
+								  : KUBE_INFLIGHT_DEFAULT);
 	const struct host_backend hb = { &k, hb_secret_get, hb_object_get };
 	host_set_backend(&hb);
 	log_info("controller started", "backend", "kubernetes", "server", kcfg->server, "identity",
@@ -1227,6 +1561,9 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.ctl = c;
 	ctl_run(c, stop);
 	flush_events(&k);
+	/* What was sent goes out (status writes, Events), for a few seconds. */
+	for (int64_t end = now_mono_ms() + 5000; kube_submitted(k.kc) && now_mono_ms() < end;)
+		(void)kube_informers_poll(k.inf, N_INF, 100);
 	log_info("controller stopping", "identity", k.identity);
 	kube_lease_release(k.lease);
 	if (k.m)
@@ -1238,6 +1575,11 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	kube_lease_free(k.lease);
 	kube_client_free(k.kc);
 	json_object_put(k.events);
+	kidx_free(k.idx);
+	json_object_put(k.pod_of);
+	json_object_put(k.starting);
+	json_object_put(k.start_err);
+	json_object_put(k.writing);
 	free(k.identity);
 	free(k.lease_ns);
 	return 0;

@@ -568,6 +568,8 @@ struct kube_client {
 	struct kube_limits lim;
 	CURL *h;                /* synchronous requests; keeps the connection */
 	unsigned long errors, retries;
+	int max_inflight;       /* kube_submit(): requests at once (KUBE_INFLIGHT_DEFAULT) */
+	int inflight;           /* of this client, on the informers' multi handle */
 };
 
 static pthread_once_t kube_once = PTHREAD_ONCE_INIT;
@@ -637,14 +639,18 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_limits *lim
 		c->lim.timeout_s = KUBE_DEFAULT_TIMEOUT_S;
 	if (c->lim.connect_timeout_s <= 0)
 		c->lim.connect_timeout_s = KUBE_DEFAULT_CONNECT_TIMEOUT_S;
+	c->max_inflight = KUBE_INFLIGHT_DEFAULT;
 	*out = c;
 	return 0;
 }
+
+static void kube_cancel_all(struct kube_client *c);
 
 void kube_client_free(struct kube_client *c)
 {
 	if (!c)
 		return;
+	kube_cancel_all(c);
 	curl_easy_cleanup(c->h);
 	config_clear(&c->cfg);
 	free(c);
@@ -1720,6 +1726,291 @@ static void inf_process(struct kube_informer *inf, int64_t now)
 		inf_finish(inf, now);
 }
 
+/* ---- requests in parallel (kube_submit) -------------------------------- */
+
+/* A request queued or in flight.  All clients' requests share one FIFO
+ * and the informers' multi handle (its connection cache keeps the
+ * connections alive; HTTP/2 multiplexes them on one where the server
+ * speaks it); each client has at most max_inflight of them in flight. */
+struct kube_req {
+	struct kube_req *next;
+	struct kube_client *c;
+	char *method, *path, *data, *ctype;
+	size_t dlen;
+	kube_done_fn done;
+	void *ctx;
+	int attempt;
+	int64_t not_before;     /* monotonic: a retry's back-off */
+	CURL *h;
+	struct curl_slist *hdrs;
+	struct xfer x;
+	char cerr[CURL_ERROR_SIZE];
+	long retry_after_s;     /* the server's Retry-After, or 0 */
+	bool finished;
+	CURLcode result;
+};
+
+static struct kube_req *kube_reqs;       /* queued and in flight, in order */
+static unsigned long kube_req_done;      /* completions (wakes kube_informers_poll) */
+
+void kube_client_set_inflight(struct kube_client *c, int n)
+{
+	if (c)
+		c->max_inflight = n < 1 ? 1 : n > KUBE_INFLIGHT_MAX ? KUBE_INFLIGHT_MAX : n;
+}
+
+static void req_free(struct kube_req *r)
+{
+	if (r->h) {
+		if (kube_multi)
+			curl_multi_remove_handle(kube_multi, r->h);
+		curl_easy_cleanup(r->h);
+		r->c->inflight--;
+	}
+	slist_free_secret(r->hdrs);
+	buf_free(&r->x.body);
+	if (r->data && strstr(r->path, "/secrets"))
+		explicit_bzero(r->data, r->dlen);
+	free(r->method);
+	free(r->path);
+	free(r->data);
+	free(r->ctype);
+	free(r);
+}
+
+static void req_unlink(struct kube_req *r)
+{
+	for (struct kube_req **pp = &kube_reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			return;
+		}
+}
+
+static size_t req_header(char *p, size_t size, size_t nmemb, void *userdata)
+{
+	struct kube_req *r = userdata;
+	size_t n = size * nmemb;
+	if (n > 12 && !strncasecmp(p, "Retry-After:", 12))
+		r->retry_after_s = strtol(p + 12, NULL, 10);
+	return n;
+}
+
+/* Put a queued request on the multi handle. */
+static int req_start(struct kube_req *r, char *err, size_t errlen)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return errf(err, errlen, -ENOMEM, "%s %s: cannot create a curl handle", r->method, r->path);
+	int rc = client_setup(r->c, h, r->method, r->path, "application/json", r->data ? r->ctype : NULL,
+			      &r->hdrs, err, errlen);
+	if (rc < 0) {
+		curl_easy_cleanup(h);
+		return rc;
+	}
+	buf_free(&r->x.body);
+	r->x = (struct xfer){ 0 };
+	buf_init(&r->x.body, r->c->lim.max_response_bytes);
+	r->cerr[0] = '\0';
+	r->retry_after_s = 0;
+	r->finished = false;
+	if (r->data) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->dlen);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->data);
+	}
+	curl_easy_setopt(h, CURLOPT_PRIVATE, NULL); /* not an informer's */
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, xfer_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->x);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, req_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->cerr);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, r->c->lim.timeout_s);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->c->lim.max_response_bytes);
+	curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L); /* share an HTTP/2 connection */
+	CURLMcode mc = curl_multi_add_handle(kube_multi, h);
+	if (mc != CURLM_OK) {
+		slist_free_secret(r->hdrs);
+		r->hdrs = NULL;
+		curl_easy_cleanup(h);
+		return errf(err, errlen, -EIO, "%s %s: curl_multi_add_handle: %s", r->method, r->path,
+			    curl_multi_strerror(mc));
+	}
+	r->h = h;
+	r->c->inflight++;
+	return 0;
+}
+
+/* Hand the answer on and forget the request. */
+static void req_finish(struct kube_req *r, int status, json_object *resp, const char *err)
+{
+	req_unlink(r);
+	kube_req_done++;
+	if (r->done)
+		r->done(r->ctx, status, resp, err);
+	req_free(r);
+}
+
+static bool req_retryable(int status)
+{
+	return status < 0 || status == 429 || status == 500 || status == 502 || status == 503 ||
+	       status == 504;
+}
+
+/* A finished transfer: retry with back-off (429, 5xx, transport), else
+ * parse and hand on. */
+static void req_done(struct kube_req *r, int64_t now)
+{
+	char err[768] = "";
+	int status;
+	long code = 0;
+	if (r->result == CURLE_OK) {
+		curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &code);
+		status = (int)code;
+	} else if (r->result == CURLE_OPERATION_TIMEDOUT) {
+		status = errf(err, sizeof(err), -ETIMEDOUT, "%s %s: timed out after %ld s", r->method,
+			      r->path, r->c->lim.timeout_s);
+	} else {
+		status = errf(err, sizeof(err), -EIO, "%s %s: %s%s%s", r->method, r->path,
+			      curl_easy_strerror(r->result), r->cerr[0] ? ": " : "", r->cerr);
+	}
+	curl_multi_remove_handle(kube_multi, r->h);
+	curl_easy_cleanup(r->h);
+	r->h = NULL;
+	r->c->inflight--;
+	slist_free_secret(r->hdrs);
+	r->hdrs = NULL;
+	if (status < 0 || status >= 500)
+		r->c->errors++;
+	if (req_retryable(status) && r->attempt + 1 < KUBE_SUBMIT_ATTEMPTS) {
+		long ms = KUBE_SUBMIT_BACKOFF_MS << r->attempt;
+		if (r->retry_after_s > 0)
+			ms = r->retry_after_s * 1000 > KUBE_BACKOFF_MAX_MS ? KUBE_BACKOFF_MAX_MS
+									   : r->retry_after_s * 1000;
+		r->attempt++;
+		r->not_before = now + ms;
+		r->c->retries++;
+		char ms_s[24], st_s[24];
+		snprintf(ms_s, sizeof(ms_s), "%ld", ms);
+		snprintf(st_s, sizeof(st_s), "%d", status);
+		log_debug("kube: request retried", "method", r->method, "path", r->path, "status", st_s,
+			  "retry_in_ms", ms_s);
+		return;
+	}
+	json_object *j = NULL;
+	if (status > 0 && r->x.body.len && kube_json_parse(r->x.body.data, r->x.body.len, &j) < 0)
+		j = NULL;
+	if (status >= 400)
+		request_error(r->method, r->path, r->data && strstr(r->path, "/secrets"), status, j,
+			      err, sizeof(err));
+	req_finish(r, status, j, err);
+	json_object_put(j);
+}
+
+/* Start what may start; the earliest back-off still waiting (0: none). */
+static int64_t reqs_start(int64_t now)
+{
+	int64_t next = 0;
+	for (struct kube_req *r = kube_reqs, *n; r; r = n) {
+		n = r->next;
+		if (r->h)
+			continue;
+		if (r->not_before > now) {
+			if (!next || r->not_before < next)
+				next = r->not_before;
+			continue;
+		}
+		if (r->c->inflight >= r->c->max_inflight)
+			continue;
+		char err[512];
+		if (req_start(r, err, sizeof(err)) < 0) {
+			r->c->errors++;
+			req_finish(r, -EIO, NULL, err);
+		}
+	}
+	return next;
+}
+
+/* A finished transfer of the multi handle that is ours. */
+static bool reqs_mark(CURL *h, CURLcode result)
+{
+	for (struct kube_req *r = kube_reqs; r; r = r->next)
+		if (r->h == h) {
+			r->finished = true;
+			r->result = result;
+			return true;
+		}
+	return false;
+}
+
+static void reqs_process(int64_t now)
+{
+	bool again = true;
+	while (again) {
+		again = false;
+		for (struct kube_req *r = kube_reqs; r; r = r->next)
+			if (r->h && r->finished) {
+				req_done(r, now); /* may unlink r and submit more */
+				again = true;
+				break;
+			}
+	}
+}
+
+int kube_submit(struct kube_client *c, const char *method, const char *path, json_object *body,
+		const char *content_type, kube_done_fn done, void *ctx)
+{
+	if (!c || !method || !path || path[0] != '/')
+		return -EINVAL;
+	if (!kube_multi) {
+		/* No informer, no multi handle: one request now. */
+		char err[768] = "";
+		json_object *out = NULL;
+		int st = kube_request(c, method, path, body, content_type, &out, err, sizeof(err));
+		if (done)
+			done(ctx, st, out, err);
+		json_object_put(out);
+		return 0;
+	}
+	struct kube_req *r = xcalloc(1, sizeof(*r));
+	r->c = c;
+	r->method = xstrdup(method);
+	r->path = xstrdup(path);
+	if (body) {
+		const char *d = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &r->dlen);
+		r->data = xmalloc(r->dlen + 1);
+		memcpy(r->data, d, r->dlen + 1);
+		r->ctype = xstrdup(content_type ? content_type : "application/json");
+	}
+	r->done = done;
+	r->ctx = ctx;
+	buf_init(&r->x.body, 1);
+	struct kube_req **pp = &kube_reqs;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = r;
+	return 0;
+}
+
+size_t kube_submitted(const struct kube_client *c)
+{
+	size_t n = 0;
+	for (struct kube_req *r = kube_reqs; r; r = r->next)
+		n += r->c == c;
+	return n;
+}
+
+/* A client going away takes its requests with it, unanswered. */
+static void kube_cancel_all(struct kube_client *c)
+{
+	for (struct kube_req *r = kube_reqs, *n; r; r = n) {
+		n = r->next;
+		if (r->c == c) {
+			req_unlink(r);
+			req_free(r);
+		}
+	}
+}
+
 int kube_informers_poll(struct kube_informer **infs, size_t n, int timeout_ms)
 {
 	if ((n && !infs) || timeout_ms < 0)
@@ -1729,19 +2020,22 @@ int kube_informers_poll(struct kube_informer **infs, size_t n, int timeout_ms)
 			return -EINVAL;
 	if (!kube_multi)
 		return 0; /* no informer at all */
-	unsigned long before = kube_delivered;
+	unsigned long before = kube_delivered, done_before = kube_req_done;
 	int64_t deadline = now_mono_ms() + timeout_ms;
 	for (;;) {
 		int64_t now = now_mono_ms();
 		for (size_t i = 0; i < n; i++)
 			if (!infs[i]->active && now >= infs[i]->next_ms)
 				inf_start(infs[i], now);
+		int64_t retry_at = reqs_start(now);
 		int running = 0, left = 0;
 		curl_multi_perform(kube_multi, &running);
 		CURLMsg *m;
 		while ((m = curl_multi_info_read(kube_multi, &left))) {
 			char *p = NULL;
 			if (m->msg != CURLMSG_DONE)
+				continue;
+			if (reqs_mark(m->easy_handle, m->data.result))
 				continue;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p);
 			struct kube_informer *x = (struct kube_informer *)(void *)p;
@@ -1753,16 +2047,25 @@ int kube_informers_poll(struct kube_informer **infs, size_t n, int timeout_ms)
 		now = now_mono_ms();
 		for (size_t i = 0; i < n; i++)
 			inf_process(infs[i], now);
-		if (kube_delivered != before || now >= deadline)
+		reqs_process(now);
+		if (kube_delivered != before || kube_req_done != done_before || now >= deadline)
 			break;
+		/* Submitted by a callback just now: start it at once. */
+		bool ready = false;
+		for (struct kube_req *r = kube_reqs; r && !ready; r = r->next)
+			ready = !r->h && r->not_before <= now && r->c->inflight < r->c->max_inflight;
+		if (ready)
+			continue;
 		int64_t wait = deadline - now;
+		if (retry_at && retry_at - now < wait)
+			wait = retry_at - now;
 		for (size_t i = 0; i < n; i++)
 			if (!infs[i]->active && infs[i]->next_ms - now < wait)
 				wait = infs[i]->next_ms - now;
 		if (wait > 0)
 			curl_multi_poll(kube_multi, NULL, 0, (int)wait, NULL);
 	}
-	unsigned long d = kube_delivered - before;
+	unsigned long d = (kube_delivered - before) + (kube_req_done - done_before);
 	return d > INT_MAX ? INT_MAX : (int)d;
 }
 

@@ -137,6 +137,32 @@ typedef int (*kube_chunk_fn)(void *ctx, const char *data, size_t len);
 int kube_stream(struct kube_client *c, const char *path, kube_chunk_fn chunk, void *ctx,
 		volatile sig_atomic_t *stop, char *err, size_t errlen);
 
+/*
+ * Requests in parallel, with bounds: kube_submit() queues one request and
+ * returns; kube_informers_poll() sends it (on the informers' multi handle,
+ * at most kube_client_set_inflight() of a client's at once, FIFO; kept-
+ * alive connections, HTTP/2 where the server speaks it), retries it with
+ * back-off on 429 (after Retry-After), 500, 502, 503, 504 and transport
+ * failures (KUBE_SUBMIT_ATTEMPTS in all), and calls `done` (may be NULL)
+ * with the final status (or a negative errno), the parsed body (borrowed
+ * for the call, may be NULL) and an error text like kube_request's.
+ * `done` runs inside kube_informers_poll() and may submit more (a second
+ * request that must follow the first is submitted from the first's
+ * `done`).  Without any informer the request is made at once, and `done`
+ * called before kube_submit() returns.  Returns 0 or -EINVAL.
+ */
+typedef void (*kube_done_fn)(void *ctx, int status, json_object *resp, const char *err);
+int kube_submit(struct kube_client *c, const char *method, const char *path, json_object *body,
+		const char *content_type, kube_done_fn done, void *ctx);
+/* Requests of `c` queued or in flight. */
+size_t kube_submitted(const struct kube_client *c);
+/* Requests of `c` in flight at once: 1..KUBE_INFLIGHT_MAX. */
+void kube_client_set_inflight(struct kube_client *c, int n);
+#define KUBE_INFLIGHT_DEFAULT 16
+#define KUBE_INFLIGHT_MAX 256
+#define KUBE_SUBMIT_ATTEMPTS 6
+#define KUBE_SUBMIT_BACKOFF_MS 200L
+
 /* A resource type. */
 struct kube_resource {
 	const char *prefix;    /* "/api/v1", "/apis/batch/v1", "/apis/paddock.dev/v1alpha1" */

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +51,10 @@ static int ls_secret_get(void *ctx, const char *ns, const char *name, const char
 	return store_secret_get(ctx, ns, name, key, value, len, err, errlen);
 }
 
+static void watch_free(struct runtime *rt);
+static void watch_run(struct runtime *rt, json_object *task);
+static void watch_unrun(struct runtime *rt, json_object *task);
+
 /* ---- open / lock ---------------------------------------------------- */
 
 int runtime_open(const struct pd_config *cfg, const struct plugin_set *ps, struct runtime **out,
@@ -84,6 +90,7 @@ int runtime_open(const struct pd_config *cfg, const struct plugin_set *ps, struc
 	rt->state_dir = xstrdup(dir);
 	rt->data_dir = pipeline_data_dir();
 	rt->lock_fd = -1;
+	rt->ep_fd = rt->ino_fd = rt->store_wd = -1;
 	static struct host_backend hb;
 	hb.ctx = st;
 	hb.secret_get = hb_secret_get;
@@ -98,6 +105,7 @@ void runtime_close(struct runtime *rt)
 	if (!rt)
 		return;
 	host_set_backend(NULL);
+	watch_free(rt);
 	store_close(rt->store);
 	ctl_free(rt->ctl);
 	if (rt->lock_fd >= 0)
@@ -635,7 +643,10 @@ static void op_observe(void *b, json_object *task, const struct model_task *t,
 	free(run_dir);
 	switch (obs.state) {
 	case LOCAL_NONE: in->run = REC_RUN_NONE; break;
-	case LOCAL_RUNNING: in->run = REC_RUN_ACTIVE; break;
+	case LOCAL_RUNNING:
+		in->run = REC_RUN_ACTIVE;
+		watch_run(rt, task);
+		break;
 	case LOCAL_LOST: in->run = REC_RUN_LOST; break;
 	case LOCAL_EXITED:
 		in->run = REC_RUN_EXITED;
@@ -668,6 +679,8 @@ static int op_start(void *b, json_object *task, const struct model_task *t,
 	int rc = start_run(b, task, t, a, err, errlen);
 	/* Started meanwhile (by a controller that died while starting it):
 	 * that run is this task's run. */
+	if (rc == 0 || rc == -EEXIST)
+		watch_run(b, task);
 	return rc == -EEXIST ? 0 : rc;
 }
 
@@ -688,6 +701,7 @@ static int op_kill(void *b, json_object *task, const char *reason)
 
 static int op_purge(void *b, json_object *task, char *err, size_t errlen)
 {
+	watch_unrun(b, task);
 	char *run_dir = runtime_run_dir(b, task);
 	int rc = local_cleanup(run_dir, err, errlen);
 	free(run_dir);
@@ -736,6 +750,8 @@ static int ended_cb(json_object *obj, void *ctx)
 	struct local_obs obs = { 0 };
 	if (local_observe(run_dir, &obs) < 0 || obs.state != LOCAL_RUNNING)
 		ctl_enqueue_task(rt->ctl, obj);
+	else
+		watch_run(rt, obj);
 	local_obs_free(&obs);
 	free(run_dir);
 	return 0;
@@ -743,11 +759,10 @@ static int ended_cb(json_object *obj, void *ctx)
 
 /* Feed the controller what changed since the last look: Tasks written by
  * anyone (the store's resource versions), other kinds (an Agent or a
- * Secret changes what waiting tasks resolve to), runs that ended.
- * Returns whether anything was queued. */
-static bool poll_changes(struct runtime *rt, bool runs)
+ * Secret changes what waiting tasks resolve to), and - `runs` - runs that
+ * ended (a scan of the Running tasks: only when runs cannot be watched). */
+static void poll_changes(struct runtime *rt, bool runs)
 {
-	bool any = false;
 	int64_t dv = store_data_version(rt->store);
 	if (dv != rt->watch_dv) {
 		rt->watch_dv = dv;
@@ -761,37 +776,228 @@ static bool poll_changes(struct runtime *rt, bool runs)
 				ctl_enqueue_all(rt->ctl);
 				rt->watch_rv = top;
 			}
-			any = true;
 		}
 	}
-	if (runs) {
+	if (runs)
 		(void)store_list_phase(rt->store, MODEL_PHASE_RUNNING, ended_cb, rt);
-		any = true;
-	}
-	return any;
 }
 
-#define RUN_POLL_MS 25
+/* A live run the controller waits on: its supervisor's pidfd (readable
+ * when it exits) and an inotify watch on its directory (result.json or
+ * supervisor.pid appearing), whichever exists.  Either event queues the
+ * task and drops the watch; the reconcile that follows watches it again
+ * while the run is still live. */
+struct run_watch {
+	struct run_watch *next;
+	char *key;
+	int pidfd, wd;
+};
 
+#define RUN_POLL_MS 25   /* runs that cannot be watched are polled */
+#define WATCH_EVENTS 64
+
+static void watch_drop(struct runtime *rt, struct run_watch *w)
+{
+	for (struct run_watch **pp = &rt->runs; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	if (w->pidfd >= 0) {
+		(void)epoll_ctl(rt->ep_fd, EPOLL_CTL_DEL, w->pidfd, NULL);
+		(void)close(w->pidfd);
+	}
+	if (w->wd >= 0)
+		(void)inotify_rm_watch(rt->ino_fd, w->wd);
+	free(w->key);
+	free(w);
+}
+
+static void watch_fire(struct runtime *rt, struct run_watch *w)
+{
+	const char *sl = strchr(w->key, '/');
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%.*s", (int)(sl - w->key), w->key);
+	ctl_enqueue(rt->ctl, ns, sl + 1);
+	watch_drop(rt, w);
+}
+
+/* Wait on the run of `task` (live a moment ago) ending. */
+static void watch_run(struct runtime *rt, json_object *task)
+{
+	if (rt->ep_fd < 0 || !rt->ctl)
+		return;
+	json_object *md = jget(task, "metadata");
+	char *key = xasprintf("%s/%s", jstr(md, "namespace") ?: "", jstr(md, "name") ?: "");
+	for (struct run_watch *w = rt->runs; w; w = w->next) {
+		if (str_eq(w->key, key)) {
+			free(key);
+			return;
+		}
+	}
+	struct run_watch *w = xcalloc(1, sizeof(*w));
+	w->key = key;
+	w->next = rt->runs;
+	rt->runs = w;
+	char *run_dir = runtime_run_dir(rt, task);
+	w->wd = inotify_add_watch(rt->ino_fd, run_dir,
+				  IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW);
+	w->pidfd = local_pidfd(run_dir);
+	bool gone = w->pidfd == -ESRCH;
+	if (w->pidfd >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+		if (epoll_ctl(rt->ep_fd, EPOLL_CTL_ADD, w->pidfd, &ev) < 0) {
+			(void)close(w->pidfd);
+			w->pidfd = -1;
+		}
+	}
+	/* Ended before the watch was in place, or cannot be watched at all. */
+	char *res = xasprintf("%s/result.json", run_dir);
+	if (gone || access(res, F_OK) == 0) {
+		watch_fire(rt, w);
+	} else if (w->pidfd < 0 && w->wd < 0) {
+		rt->runs_blind = true;
+		watch_drop(rt, w);
+	}
+	free(res);
+	free(run_dir);
+}
+
+static void watch_unrun(struct runtime *rt, json_object *task)
+{
+	json_object *md = jget(task, "metadata");
+	char *key = xasprintf("%s/%s", jstr(md, "namespace") ?: "", jstr(md, "name") ?: "");
+	for (struct run_watch *w = rt->runs; w; w = w->next) {
+		if (str_eq(w->key, key)) {
+			watch_drop(rt, w);
+			break;
+		}
+	}
+	free(key);
+}
+
+/* The store's file and its write-ahead log, written by the CLI; and the
+ * run directories. */
+static bool watch_read_inotify(struct runtime *rt)
+{
+	bool store = false;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	for (;;) {
+		ssize_t n = read(rt->ino_fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const void *)p;
+			p += sizeof(*e) + e->len;
+			if (e->mask & IN_Q_OVERFLOW) {
+				store = true;
+				rt->runs_blind = true;
+				continue;
+			}
+			if (e->wd == rt->store_wd) {
+				if (e->len && !strncmp(e->name, STORE_DB_NAME, strlen(STORE_DB_NAME)))
+					store = true;
+				continue;
+			}
+			for (struct run_watch *w = rt->runs; w; w = w->next) {
+				if (w->wd != e->wd)
+					continue;
+				if (e->mask & IN_IGNORED)
+					w->wd = -1; /* the directory went */
+				else if (e->len && (str_eq(e->name, "result.json") ||
+						    str_eq(e->name, "supervisor.pid")))
+					watch_fire(rt, w);
+				break;
+			}
+		}
+	}
+	return store;
+}
+
+static void watch_init(struct runtime *rt)
+{
+	rt->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+	rt->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	rt->store_wd = rt->ino_fd >= 0 ? inotify_add_watch(rt->ino_fd, rt->state_dir,
+							   IN_MODIFY | IN_CREATE | IN_MOVED_TO |
+							   IN_ONLYDIR) : -1;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	if (rt->ep_fd < 0 || rt->store_wd < 0 ||
+	    epoll_ctl(rt->ep_fd, EPOLL_CTL_ADD, rt->ino_fd, &ev) < 0) {
+		log_warn("no inotify or epoll: the controller polls the store and its runs");
+		watch_free(rt);
+	}
+}
+
+static void watch_free(struct runtime *rt)
+{
+	while (rt->runs)
+		watch_drop(rt, rt->runs);
+	if (rt->ino_fd >= 0)
+		(void)close(rt->ino_fd);
+	if (rt->ep_fd >= 0)
+		(void)close(rt->ep_fd);
+	rt->ino_fd = rt->ep_fd = rt->store_wd = -1;
+}
+
+/* Block until something changes: a write to the store by another
+ * process, a run ending, or timeout_ms.  Our own store writes wake us
+ * too (inotify cannot tell them apart): PRAGMA data_version can, and we
+ * wait again.  Without epoll (or with a run that could not be watched)
+ * the old polls stand in. */
 static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 {
 	(void)c;
 	struct runtime *rt = b;
 	int64_t end = now_mono_ms() + timeout_ms;
+	unsigned long before = ctl_queue_len(rt->ctl);
 	for (;;) {
 		int64_t now = now_mono_ms();
-		bool runs = now - rt->last_run_poll_ms >= RUN_POLL_MS;
-		if (runs)
-			rt->last_run_poll_ms = now;
-		unsigned long before = ctl_queue_len(rt->ctl);
-		(void)poll_changes(rt, runs);
-		if (runs) {
-			local_budget_poll(rt); /* usage so far: budgets act on each update */
-			local_schedule_tick(rt);
+		bool blind = rt->ep_fd < 0 || rt->runs_blind;
+		int left = (int)(end > now ? end - now : 0);
+		/* While runs live, their usage so far is read each RUN_POLL_MS:
+		 * budgets act on each update (usage.json is no event here). */
+		bool live = rt->runs != NULL;
+		if ((blind || live) && left > RUN_POLL_MS)
+			left = RUN_POLL_MS;
+		if (rt->schedule_in_ms >= 0 && left > rt->schedule_in_ms)
+			left = rt->schedule_in_ms;
+		bool store = rt->ep_fd < 0, runs = false;
+		if (rt->ep_fd >= 0) {
+			struct epoll_event ev[WATCH_EVENTS];
+			int n = epoll_wait(rt->ep_fd, ev, WATCH_EVENTS, left);
+			if (n < 0 && errno == EINTR)
+				return true; /* a signal: the loop looks at its stop flag */
+			/* A pidfd's run first: a run's watch may go while the
+			 * inotify events are read. */
+			for (int i = 0; i < n; i++)
+				if (ev[i].data.ptr)
+					for (struct run_watch *w = rt->runs; w; w = w->next)
+						if (w == ev[i].data.ptr) {
+							watch_fire(rt, w);
+							break;
+						}
+			for (int i = 0; i < n; i++)
+				if (!ev[i].data.ptr && watch_read_inotify(rt))
+					store = true;
+		} else if (left > 0) {
+			usleep((useconds_t)left * 1000);
+			store = true;
 		}
-		if (ctl_queue_len(rt->ctl) > before || now >= end)
+		if (blind && now_mono_ms() - rt->last_run_poll_ms >= RUN_POLL_MS) {
+			rt->last_run_poll_ms = now_mono_ms();
+	rt->schedule_in_ms = 0; /* look once at start */
+			rt->runs_blind = false; /* watched again by the reconciles */
+			runs = true;
+		}
+		if (store || runs || now_mono_ms() >= end)
+			poll_changes(rt, runs);
+		if (live || runs)
+			local_budget_poll(rt);
+		rt->schedule_in_ms = local_schedule_tick(rt); /* at most once a TICK_MS */
+		if (ctl_queue_len(rt->ctl) > before || now_mono_ms() >= end)
 			return true;
-		usleep(5 * 1000);
 	}
 }
 
@@ -927,6 +1133,7 @@ static struct ctl *controller(struct runtime *rt)
 {
 	if (!rt->ctl) {
 		rt->ctl = ctl_new(rt->cfg, rt->plugins, &local_ops, rt);
+		watch_init(rt);
 		rt->watch_rv = store_rv(rt->store);
 		rt->watch_dv = store_data_version(rt->store);
 		ctl_enqueue_all(rt->ctl);
@@ -940,7 +1147,7 @@ int runtime_sync(struct runtime *rt)
 		return -EPERM;
 	struct ctl *c = controller(rt);
 	rt->last_run_poll_ms = now_mono_ms();
-	(void)poll_changes(rt, true);
+	poll_changes(rt, true);
 	int n = ctl_process(c);
 	op_housekeeping(rt, c);
 	return n;

@@ -26,6 +26,7 @@
 
 struct metrics;
 struct ctl;
+struct run_watch;
 
 struct runtime {
 	const struct pd_config *cfg;   /* borrowed */
@@ -38,6 +39,13 @@ struct runtime {
 	struct ctl *ctl;               /* the controller, once we hold the lock */
 	int64_t watch_rv, watch_dv;    /* the store version seen; PRAGMA data_version */
 	int64_t last_run_poll_ms, last_sweep_ms;
+	/* Event-driven waits (local/backend.c): an epoll set over inotify
+	 * (the store's files; live run directories) and the supervisors'
+	 * pidfds.  -1: unavailable, the store and the runs are polled. */
+	int ep_fd, ino_fd, store_wd;
+	struct run_watch *runs;        /* live runs being waited on */
+	bool runs_blind;               /* a run could not be watched: poll them */
+	int schedule_in_ms;            /* local_schedule_tick(): when to look again, -1: no schedule */
 	char sweep_after[128];         /* the orphan sweep's last directory */
 };
 

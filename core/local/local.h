@@ -243,6 +243,12 @@ struct local_obs {
 int local_observe(const char *run_dir, struct local_obs *o);
 void local_obs_free(struct local_obs *o); /* NULL-safe */
 
+/* A pidfd (close-on-exec) for the run's supervisor: readable when it has
+ * exited, after result.json was written (the controller waits on it
+ * instead of polling).  -ENOENT before its supervisor.pid exists, -ESRCH
+ * when it is gone, another negative errno. */
+int local_pidfd(const char *run_dir);
+
 /* Ask the supervisor to end the run, recording `reason` (LOCAL_STOP_* :
  * end reason "Stopped", "Timeout", "BudgetExceeded").
  * 0 if asked or already exited, -ENOENT if never started, -ESRCH if lost. */

@@ -1637,6 +1637,24 @@ void local_obs_free(struct local_obs *o)
 	o->result_json = NULL;
 }
 
+int local_pidfd(const char *run_dir)
+{
+	struct pidinfo pi;
+	int rc = read_pidfile(run_dir, &pi);
+	if (rc < 0)
+		return rc;
+	int fd = (int)syscall(SYS_pidfd_open, pi.pid, 0);
+	if (fd < 0)
+		return errno == ESRCH ? -ESRCH : -errno;
+	/* Checked after opening: a pid reused since is not our supervisor. */
+	if (!pid_alive(&pi)) {
+		(void)close(fd);
+		return -ESRCH;
+	}
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
 int local_stop(const char *run_dir, int reason)
 {
 	struct local_obs o;

@@ -79,12 +79,15 @@ static void record(struct runtime *rt, const char *ns, const char *name, const c
 		log_warn("schedule: cannot record a start time", "spawner", name, "error", err);
 }
 
+static bool any_schedule; /* seen by the last tick */
+
 static int spawner_cb(json_object *sp, void *ctx)
 {
 	struct runtime *rt = ctx;
 	json_object *md = jget(sp, "metadata"), *spec = jget(sp, "spec"), *sc = jget(spec, "schedule");
 	if (!sc || json_object_get_boolean(jget(spec, "suspend")))
 		return 0;
+	any_schedule = true;
 	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name"), *tz = jstr(sc, "timeZone");
 	struct cron c;
 	char err[512];
@@ -145,12 +148,14 @@ static int spawner_cb(json_object *sp, void *ctx)
 	return 0;
 }
 
-void local_schedule_tick(struct runtime *rt)
+int local_schedule_tick(struct runtime *rt)
 {
 	static int64_t last_tick;
 	int64_t t = now_mono_ms();
 	if (t - last_tick < TICK_MS)
-		return;
+		return any_schedule ? (int)(TICK_MS - (t - last_tick)) : -1;
 	last_tick = t;
+	any_schedule = false;
 	(void)store_list(rt->store, MODEL_SPAWNER, NULL, spawner_cb, rt);
+	return any_schedule ? TICK_MS : -1;
 }

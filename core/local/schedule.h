@@ -19,7 +19,9 @@
 
 struct runtime;
 
-/* Look at the schedules (at most every 100 ms); queue what it made. */
-void local_schedule_tick(struct runtime *rt);
+/* Look at the schedules (at most every 100 ms); queue what it made.
+ * Returns the ms until it wants to look again while a schedule exists,
+ * or -1 when there is none (the controller may then sleep on events). */
+int local_schedule_tick(struct runtime *rt);
 
 #endif

@@ -326,6 +326,35 @@ check "stop annotation: Running -> Stopped" phase_is team-b long Stopped
 wait_for 30 gone team-a job "$ljob"
 check "stop: the Job is deleted" gone team-a job "$ljob"
 
+# ---- Running means the pod runs: an unschedulable pod says so and stays out of Running ----
+kc apply -f - >/dev/null <<EOF
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: nowhere, namespace: team-a}
+spec:
+  type: exec
+  image: debian:bookworm-slim
+  command: "echo never"
+  pod: {nodeSelector: {paddock.dev/no-such-node: "true"}}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: stuck, namespace: team-a}
+spec: {agentRef: {name: nowhere}, prompt: "hi"}
+EOF
+reason_is() { [ "$(kc -n "$1" get task "$2" -o jsonpath='{.status.reason}' 2>/dev/null)" = "$3" ]; }
+wait_for 60 reason_is team-a stuck Unschedulable
+sjob=$(kc -n team-a get task stuck -o jsonpath='{.status.jobName}')
+check "a Job whose pod cannot be scheduled: Queued, reason Unschedulable with the scheduler's message, never Running (phase $(phase team-a stuck), job ${sjob:-none})" \
+	bash -c "[ '$(phase team-a stuck)' = Queued ] && kubectl -n team-a get task stuck -o jsonpath='{.status.message}' | grep -q node &&
+		[ -n '$sjob' ] && kubectl -n team-a get job '$sjob' >/dev/null &&
+		! kubectl -n team-a get events --field-selector involvedObject.name=stuck -o jsonpath='{.items[*].reason}' | grep -qw Started"
+kc -n team-a annotate task stuck paddock.dev/stop=true >/dev/null
+wait_for 30 phase_is team-a stuck Stopped
+check "stop of a task whose pod waits: Stopped" phase_is team-a stuck Stopped
+wait_for 30 gone team-a job "$sjob"
+check "... and its Job is deleted" gone team-a job "$sjob"
+
 # A namespace the Agent does not allow.
 kc create namespace other >/dev/null
 kc apply -f - >/dev/null <<EOF

@@ -75,8 +75,9 @@ kc label namespace "$NS" pod-security.kubernetes.io/enforce=restricted >/dev/nul
 export PADDOCK_CONFIG=$work/paddock.yaml
 export PADDOCK_PLUGIN_PATH=$TOP_BUILDDIR/drivers/.libs:$TOP_BUILDDIR/contexts/.libs
 export PADDOCK_DATA_DIR=$TOP_SRCDIR
-# host_controller NAME [DRIVER LINES]: (re)start the controller on the host
-# with a paddock.yaml enabling exec and the drivers given.
+# host_controller NAME [DRIVER LINES] [MORE YAML]: (re)start the controller on
+# the host with a paddock.yaml enabling exec and the drivers given
+# ($KUBE_EXTRA: more keys of its kubernetes map, ", key: value").
 host_controller() {
 	local p
 	for p in "${ctl_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
@@ -85,7 +86,7 @@ host_controller() {
 backend: kubernetes
 log: {level: info}
 controller: {listen: "127.0.0.1:0"}
-kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system}
+kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system${KUBE_EXTRA:-}}
 limits: {maxConcurrentTasks: 20, defaultTaskTimeout: 10m}
 # The default (2 CPUs, requested) would not fit beside anything on this node.
 resources: {limits: {cpu: "1", memory: 2Gi}, requests: {cpu: 100m, memory: 64Mi}}
@@ -93,6 +94,7 @@ drivers:
   exec: {enabled: true}
 ${2:-}
 contexts: {text: {enabled: true}, git: {enabled: true}}
+${3:-}
 YML
 	POD_NAME=$1 "$PADDOCK_BIN" controller >>"$work/$1.log" 2>&1 &
 	ctl_pids+=($!)

@@ -157,5 +157,48 @@ for cli in $CLIS; do
 	check "$cli 401: Failed in the real pod with the authentication message" bash -c \
 		"[ '$(phase "$t")' = Failed ] && grep -qi 'authentication' <<<'${msg//\'/}'"
 done
+# ---- fenced: the same CLIs behind the egress sidecar (issue 12) ------------
+# kubernetes.proxyImage (the controller's image, built here) and egress
+# allowlist: each pod gets `paddock __egress` as a native sidecar holding
+# the key; the CLI holds a placeholder and talks to 127.0.0.1:3129 in its
+# pod, the sidecar to the model server pod (a private address: allowPrivate).
+KUBE_EXTRA=", proxyImage: \"$IMG_CONTROLLER\"" host_controller real-host-fenced "$(drivers_at "$MS_IP")" \
+	"network: {egress: allowlist, allowPrivate: true}"
+kc -n "$NS" logs model-server >"$work/model-server-before.log" 2>&1
+for cli in $CLIS; do
+	kc apply -f - >/dev/null <<YML
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: fenced-$cli, namespace: $NS}
+spec: {agentRef: {name: $cli}, prompt: "Say hello, then reply SCRIPTED_OK.", timeout: 6m}
+YML
+done
+fenced_done() { local c; for c in $CLIS; do case $(phase "fenced-$c") in Succeeded|Failed|Stopped) ;; *) return 1 ;; esac; done; }
+wait_for 420 fenced_done
+for cli in $CLIS; do
+	t=fenced-$cli
+	report_pod "$t" | head -n 1
+	pod=$(pod_of "$t")
+	echo "# $t: phase $(phase "$t") message $(kc -n "$NS" get task "$t" -o jsonpath='{.status.message}' | head -c 200)"
+	check "$cli fenced: Succeeded in a real pod behind the egress sidecar" phase_is "$t" Succeeded
+	kc -n "$NS" get pod "$pod" -o json >"$work/$t.pod.json" 2>/dev/null
+	check "$cli fenced: the pod ran the sidecar paddock-egress, and the agent container holds no secret reference" \
+		python3 - "$work/$t.pod.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["spec"]
+sc = [c for c in p.get("initContainers", []) if c["name"] == "paddock-egress" and c.get("restartPolicy") == "Always"]
+agent = [c for c in p["containers"] if c["name"] == "agent"][0]
+env = {e["name"]: e for e in agent.get("env", [])}
+ok = len(sc) == 1 and not any("valueFrom" in e for e in env.values()) and \
+     any(e.get("value", "").startswith("paddock-placeholder-") for e in env.values())
+sys.exit(0 if ok else 1)
+PY
+	check "$cli fenced: the sidecar's log has the credential route's request (status 200)" bash -c \
+		"kubectl -n $NS logs $pod -c paddock-egress 2>/dev/null | grep -q '\"rule\":\"credential route\",\"allowed\":true,\"status\":200'"
+done
+kc -n "$NS" logs model-server >"$work/model-server-after.log" 2>&1
+check "fenced: the model server still received the Secret's key (by sha256) through the sidecars" bash -c \
+	"[ \$(grep -c '$CANARY_SHA' '$work/model-server-after.log') -gt \$(grep -c '$CANARY_SHA' '$work/model-server-before.log') ]"
+
 check "no secret in any Task's status or Job spec" bash -c \
 	"! kubectl -n $NS get tasks,jobs -o yaml | grep -qE '$CANARY|$GIT_TOKEN'"

@@ -91,38 +91,7 @@ static int hb_secret_get(void *ctx, const char *ns, const char *name, const char
 			 size_t *len, char *err, size_t errlen)
 {
 	struct kctl *k = ctx;
-	char *path = kube_path(&KUBE_SECRETS, ns, name, NULL, NULL);
-	json_object *o = NULL;
-	char rerr[512];
-	int st = kube_request(k->kc, "GET", path, NULL, NULL, &o, rerr, sizeof(rerr));
-	free(path);
-	int rc;
-	if (st == 404) {
-		rc = errf(err, errlen, -ENOENT, "secret \"%s/%s\" not found", ns, name);
-	} else if (st != 200) {
-		rc = errf(err, errlen, -EIO, "secret \"%s/%s\": %s", ns, name, rerr);
-	} else {
-		const char *b64 = jstr(jget(o, "data"), key);
-		if (!b64)
-			rc = errf(err, errlen, -ENOENT, "secret \"%s/%s\" has no key \"%s\"", ns, name, key);
-		else if (model_b64_decode(b64, strlen(b64), value, len) < 0)
-			rc = errf(err, errlen, -EINVAL, "secret \"%s/%s\" key \"%s\": invalid base64", ns,
-				  name, key);
-		else
-			rc = 0;
-	}
-	json_object *data = jget(o, "data");
-	if (data) {
-		/* scrub the values we were sent before letting go of them */
-		json_object_object_foreach(data, dk, dv) {
-			(void)dk;
-			if (json_object_is_type(dv, json_type_string))
-				explicit_bzero((char *)json_object_get_string(dv),
-					       (size_t)json_object_get_string_len(dv));
-		}
-	}
-	json_object_put(o);
-	return rc;
+	return kube_secret_get(k->kc, ns, name, key, value, len, err, errlen);
 }
 
 static int hb_object_get(void *ctx, const char *kind, const char *ns, const char *name,

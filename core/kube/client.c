@@ -2201,3 +2201,43 @@ unsigned long kube_informer_relists(const struct kube_informer *inf)
 {
 	return inf ? inf->relists : 0;
 }
+
+int kube_secret_get(struct kube_client *c, const char *ns, const char *name, const char *key,
+		    char **value, size_t *len, char *err, size_t errlen)
+{
+	char *path = kube_path(&KUBE_SECRETS, ns, name, NULL, NULL);
+	json_object *o = NULL;
+	char rerr[512] = "";
+	int st = kube_request(c, "GET", path, NULL, NULL, &o, rerr, sizeof(rerr));
+	free(path);
+	int rc;
+	if (st < 0) {
+		rc = errf(err, errlen, st, "secret \"%s/%s\": %s", ns, name, rerr);
+	} else if (st == 404) {
+		rc = errf(err, errlen, -ENOENT, "secret \"%s/%s\" not found", ns, name);
+	} else if (st != 200) {
+		rc = errf(err, errlen, -EIO, "secret \"%s/%s\": %s", ns, name, rerr);
+	} else {
+		json_object *d = NULL;
+		const char *b64 = json_object_object_get_ex(o, "data", &d) ? jstr(d, key) : NULL;
+		if (!b64)
+			rc = errf(err, errlen, -ENOENT, "secret \"%s/%s\" has no key \"%s\"", ns, name, key);
+		else if (model_b64_decode(b64, strlen(b64), value, len) < 0)
+			rc = errf(err, errlen, -EINVAL, "secret \"%s/%s\" key \"%s\": invalid base64", ns,
+				  name, key);
+		else
+			rc = 0;
+	}
+	json_object *data = NULL;
+	if (o && json_object_object_get_ex(o, "data", &data) && json_object_is_type(data, json_type_object)) {
+		/* scrub the values we were sent before letting go of them */
+		json_object_object_foreach(data, dk, dv) {
+			(void)dk;
+			if (json_object_is_type(dv, json_type_string))
+				explicit_bzero((char *)json_object_get_string(dv),
+					       (size_t)json_object_get_string_len(dv));
+		}
+	}
+	json_object_put(o);
+	return rc;
+}

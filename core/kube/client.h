@@ -102,6 +102,14 @@ unsigned long kube_client_retries(const struct kube_client *c);
  * "METHOD PATH: CODE Reason: message" from the Status object (without the
  * message when a body was sent to a secrets path: the server may quote it).
  */
+/* Key `key` of Secret ns/name, decoded: *value owned (release with
+ * secure_free), *len bytes.  -ENOENT (Secret or key missing, named in
+ * err), -EINVAL (bad base64), -EIO (what the server said), or the
+ * transport's error.  The response's other values are scrubbed before
+ * they are freed. */
+int kube_secret_get(struct kube_client *c, const char *ns, const char *name, const char *key,
+		    char **value, size_t *len, char *err, size_t errlen);
+
 int kube_request(struct kube_client *c, const char *method, const char *path, json_object *body,
 		 const char *content_type, json_object **out, char *err, size_t errlen);
 

@@ -45,22 +45,7 @@ static int src_secret(void *ctx, const char *ns, const char *name, const char *k
 		      size_t *len, char *err, size_t errlen)
 {
 	struct kube_hook *h = ctx;
-	char *path = kube_path(&KUBE_SECRETS, ns, name, NULL, NULL);
-	json_object *obj = NULL;
-	int st = kube_request(h->kc, "GET", path, NULL, NULL, &obj, err, errlen);
-	free(path);
-	const char *b64 = st == 200 ? jstr(jget(obj, "data"), key) : NULL;
-	int rc = 0;
-	if (st < 0)
-		rc = st;
-	else if (st == 404)
-		rc = errf(err, errlen, -ENOENT, "secret \"%s/%s\" not found", ns, name);
-	else if (st != 200)
-		rc = -EIO; /* err says what the server said */
-	else if (!b64 || model_b64_decode(b64, strlen(b64), value, len) < 0)
-		rc = errf(err, errlen, -ENOENT, "secret \"%s/%s\" has no key \"%s\"", ns, name, key);
-	json_object_put(obj);
-	return rc;
+	return kube_secret_get(h->kc, ns, name, key, value, len, err, errlen);
 }
 
 static int src_take(void *ctx, json_object *spawner, const char *event, const char *id,

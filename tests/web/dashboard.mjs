@@ -67,7 +67,7 @@ try {
 		page.on('framenavigated', f => { if (f === page.mainFrame()) navigations++; });
 		// The controller pauses before recording Running (test hook): the
 		// task stays Pending until we let it go.
-		pd('run', '--agent', 'slow', '--name', 'live-1', '-p', 'hello');
+		pd('run', '--detach', '--agent', 'slow', '--name', 'live-1', '-p', 'hello');
 		const row = 'tr[data-key="default/live-1"]';
 		await page.waitForSelector(`${row}[data-phase="Pending"]`, { timeout: 15000 });
 		const pendingText = await page.$eval(row, r => r.textContent);
@@ -97,7 +97,7 @@ try {
 
 	await testCase('task page: lines stream as the agent prints them; <script> and <img onerror> stay text', async () => {
 		const page = await newPage();
-		pd('run', '--agent', 'slow', '--name', 'live-2', '-p', 'hello');
+		pd('run', '--detach', '--agent', 'slow', '--name', 'live-2', '-p', 'hello');
 		await page.goto(`${BASE}/#/task/default/live-2`);
 		// Line 2 is on the page while the agent has not printed line 5 yet
 		// (it prints one line a second): streamed, not loaded at the end.
@@ -124,7 +124,7 @@ try {
 	});
 
 	await testCase('stop: refused without the token, stops the task with it', async () => {
-		pd('run', '--agent', 'sleeper', '--name', 'stop-me', '-p', 'wait');
+		pd('run', '--detach', '--agent', 'sleeper', '--name', 'stop-me', '-p', 'wait');
 		await until('stop-me Running', () => phaseOf('stop-me') === 'Running');
 		const page = await newPage();
 		await page.goto(`${BASE}/#/task/default/stop-me`);
@@ -200,10 +200,10 @@ try {
 
 	await testCase('Agents: capacity, queue in order, spend per day as SVG', async () => {
 		// sleeper holds its one slot; two more wait in order.
-		pd('run', '--agent', 'sleeper', '--name', 'hold', '-p', 'x');
+		pd('run', '--detach', '--agent', 'sleeper', '--name', 'hold', '-p', 'x');
 		await until('hold Running', () => phaseOf('hold') === 'Running');
-		pd('run', '--agent', 'sleeper', '--name', 'q-first', '-p', 'x');
-		pd('run', '--agent', 'sleeper', '--name', 'q-second', '-p', 'x');
+		pd('run', '--detach', '--agent', 'sleeper', '--name', 'q-first', '-p', 'x');
+		pd('run', '--detach', '--agent', 'sleeper', '--name', 'q-second', '-p', 'x');
 		await until('queued', () => phaseOf('q-second') === 'Queued');
 		const page = await newPage();
 		await page.goto(`${BASE}/#/agents`);

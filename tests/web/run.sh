@@ -85,7 +85,7 @@ pd apply -f "$work/agents.yaml" >/dev/null
 ro_pid=$!
 cleanup_pids+=("$ro_pid")
 ro_port=$(wait_port "$work/ctl-ro.log")
-pd run --agent sleeper -p x --name ro-task >/dev/null
+pd run --detach --agent sleeper -p x --name ro-task >/dev/null
 ro=$(curl -s -w ' %{http_code}' -X POST -H "X-Paddock-Token: $token" \
 	"http://127.0.0.1:$ro_port/api/task/stop?ns=default&name=ro-task")
 case $ro in *'read-only'*' 403') ;; *) fail "stop on a read-only dashboard: $ro" ;; esac

@@ -987,7 +987,6 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		}
 		if (blind && now_mono_ms() - rt->last_run_poll_ms >= RUN_POLL_MS) {
 			rt->last_run_poll_ms = now_mono_ms();
-	rt->schedule_in_ms = 0; /* look once at start */
 			rt->runs_blind = false; /* watched again by the reconciles */
 			runs = true;
 		}

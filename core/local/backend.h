@@ -45,7 +45,8 @@ struct runtime {
 	int ep_fd, ino_fd, store_wd;
 	struct run_watch *runs;        /* live runs being waited on */
 	bool runs_blind;               /* a run could not be watched: poll them */
-	int schedule_in_ms;            /* local_schedule_tick(): when to look again, -1: no schedule */
+	int schedule_in_ms;            /* local_schedule_tick(): when to look again, -1: no
+					* schedule; 0 (calloc) at start: look at once */
 	char sweep_after[128];         /* the orphan sweep's last directory */
 };
 

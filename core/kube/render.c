@@ -869,19 +869,8 @@ static int agent_container(const struct kube_render_in *in, const char *image, j
 /* ---- the egress sidecar ------------------------------------------------- */
 
 #define KR_EGRESS_UID 65532
-static const char *const proxy_vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-					  "http_proxy", "https_proxy", "all_proxy",
-					  "NO_PROXY", "no_proxy" };
-
-static bool is_proxy_var(const char *name)
-{
-	for (size_t i = 0; i < sizeof(proxy_vars) / sizeof(proxy_vars[0]); i++)
-		if (name && !strcmp(name, proxy_vars[i]))
-			return true;
-	return false;
-}
-
-/* The agent's proxy variables: Paddock's, over any the plan set. */
+/* The agent's proxy variables (egress_agent_env): Paddock's, over any the
+ * plan set. */
 static void agent_proxy_env(json_object *agent)
 {
 	json_object *env = NULL;
@@ -890,16 +879,16 @@ static void agent_proxy_env(json_object *agent)
 	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
 		json_object *e = json_object_array_get_idx(env, i);
 		json_object *n = NULL;
-		if (json_object_object_get_ex(e, "name", &n) && is_proxy_var(json_object_get_string(n)))
+		if (json_object_object_get_ex(e, "name", &n) && egress_is_proxy_var(json_object_get_string(n)))
 			continue;
 		json_object_array_add(keep, json_object_get(e));
 	}
-	char url[64];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", EGRESS_PROXY_PORT);
-	for (size_t i = 0; i < 6; i++)
-		json_object_array_add(keep, env_value(proxy_vars[i], url));
-	json_object_array_add(keep, env_value("NO_PROXY", "localhost,127.0.0.1,::1"));
-	json_object_array_add(keep, env_value("no_proxy", "localhost,127.0.0.1,::1"));
+	for (size_t i = 0; egress_agent_env[i]; i++) {
+		const char *kv = egress_agent_env[i], *eq = strchr(kv, '=');
+		char name[32];
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - kv), kv);
+		json_object_array_add(keep, env_value(name, eq + 1));
+	}
 	put(agent, "env", keep);
 }
 

@@ -48,16 +48,6 @@ static bool reserved_env(const char *name)
 	       !strcmp(name, "PWD");
 }
 
-/* With the egress proxy, the proxy variables are Paddock's: an Agent's
- * env cannot point the agent elsewhere (there is no elsewhere). */
-static bool proxy_env(const char *name)
-{
-	static const char *const names[] = { "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY" };
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (!strcasecmp(name, names[i]))
-			return true;
-	return false;
-}
 
 void local_env_free(char **envp)
 {
@@ -77,7 +67,7 @@ int local_env_build(const struct local_spec *s, char ***envp, char *err, size_t 
 	bool have_path = false;
 	for (size_t i = 0; i < p->n_env; i++) {
 		const struct plan_env *e = &p->env[i];
-		if (reserved_env(e->name) || (s->net.mode == LOCAL_NET_PROXY && proxy_env(e->name)))
+		if (reserved_env(e->name) || (s->net.mode == LOCAL_NET_PROXY && egress_is_proxy_var(e->name)))
 			continue;
 		if (!strcmp(e->name, "PATH"))
 			have_path = true;
@@ -150,16 +140,9 @@ int local_env_build(const struct local_spec *s, char ***envp, char *err, size_t 
 	}
 	if (!have_path)
 		strv_push_owned(&v, xasprintf("PATH=%s", DEFAULT_PATH));
-	if (s->net.mode == LOCAL_NET_PROXY) {
-		/* Both spellings: curl and Python read the lower case, Go and
-		 * Node libraries mostly the upper case. */
-		static const char *const names[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
-						     "https_proxy", "ALL_PROXY", "all_proxy" };
-		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-			strv_push_owned(&v, xasprintf("%s=http://127.0.0.1:%d", names[i], LOCAL_PROXY_PORT));
-		strv_push(&v, "NO_PROXY=localhost,127.0.0.1,::1");
-		strv_push(&v, "no_proxy=localhost,127.0.0.1,::1");
-	}
+	if (s->net.mode == LOCAL_NET_PROXY)
+		for (size_t i = 0; egress_agent_env[i]; i++)
+			strv_push(&v, egress_agent_env[i]);
 	if (s->isolation) {
 		strv_push(&v, "HOME=" LOCAL_SANDBOX_HOME);
 		strv_push(&v, "TMPDIR=/tmp");

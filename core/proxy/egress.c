@@ -64,6 +64,27 @@
 #define EG_THREAD_STACK (512 * 1024)
 #define EG_RESP_HEAD_MAX (64 * 1024) /* a route's upstream response head */
 
+/* ---- the agent's side ------------------------------------------------- */
+
+#define EG_PROXY_URL "http://127.0.0.1:3128"
+_Static_assert(EGRESS_PROXY_PORT == 3128, "EG_PROXY_URL names EGRESS_PROXY_PORT");
+#define EG_NO_PROXY "localhost,127.0.0.1,::1"
+
+const char *const egress_agent_env[] = {
+	"HTTP_PROXY=" EG_PROXY_URL, "HTTPS_PROXY=" EG_PROXY_URL, "ALL_PROXY=" EG_PROXY_URL,
+	"http_proxy=" EG_PROXY_URL, "https_proxy=" EG_PROXY_URL, "all_proxy=" EG_PROXY_URL,
+	"NO_PROXY=" EG_NO_PROXY,    "no_proxy=" EG_NO_PROXY,     NULL,
+};
+
+bool egress_is_proxy_var(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	for (size_t i = 0; n && egress_agent_env[i]; i++)
+		if (!strncasecmp(egress_agent_env[i], name, n) && egress_agent_env[i][n] == '=')
+			return true;
+	return false;
+}
+
 /* ---- policy ----------------------------------------------------------- */
 
 int egress_mode_parse(const char *s, enum egress_mode *mode, char *err, size_t errlen)

@@ -63,6 +63,15 @@ struct egress_policy {
 #define EGRESS_ROUTE_PORT 3129
 #define EGRESS_ROUTE_ENDPOINT "http://127.0.0.1:3129"
 
+/* What a run behind the proxy gets, "NAME=VALUE", NULL-terminated: both
+ * spellings of HTTP_PROXY, HTTPS_PROXY and ALL_PROXY (curl and Python
+ * read the lower case, Go and Node libraries mostly the upper case) on
+ * EGRESS_PROXY_PORT, and NO_PROXY for loopback.  Paddock's alone: an
+ * Agent's env cannot point the agent elsewhere (egress_is_proxy_var). */
+extern const char *const egress_agent_env[];
+/* Whether `name` (any case) is one of egress_agent_env's names. */
+bool egress_is_proxy_var(const char *name);
+
 /* "none", "allowlist" or "open" -> *mode; -EINVAL with a message
  * otherwise. */
 int egress_mode_parse(const char *s, enum egress_mode *mode, char *err, size_t errlen);

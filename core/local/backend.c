@@ -992,7 +992,7 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		}
 		if (store || runs || now_mono_ms() >= end)
 			poll_changes(rt, runs);
-		local_budget_poll(rt); /* usage so far; its metrics once a second */
+		local_budget_poll(rt, live || runs);
 		rt->schedule_in_ms = local_schedule_tick(rt); /* at most once a TICK_MS */
 		if (ctl_queue_len(rt->ctl) > before || now_mono_ms() >= end)
 			return true;

@@ -172,15 +172,21 @@ static int metrics_cb(json_object *budget, void *ctx)
 }
 
 #define METRICS_EVERY_MS 1000
+#define USAGE_EVERY_MS 25
 
-void local_budget_poll(struct runtime *rt)
+void local_budget_poll(struct runtime *rt, bool runs_live)
 {
-	static int64_t last_metrics;
+	static int64_t last_metrics, last_usage;
 	int64_t t = now_mono_ms();
 	if (rt->metrics && t - last_metrics >= METRICS_EVERY_MS) {
 		last_metrics = t;
 		(void)store_list(rt->store, MODEL_BUDGET, NULL, metrics_cb, rt);
 	}
+	/* The running tasks' usage so far: only while runs live, and not on
+	 * every wake-up of a busy loop. */
+	if (!runs_live || t - last_usage < USAGE_EVERY_MS)
+		return;
+	last_usage = t;
 	if (!seen)
 		seen = json_object_new_object();
 	/* Forget ended runs now and then: the map stays as small as the

@@ -21,9 +21,10 @@ struct runtime;
 /* struct ctl_backend.budget: `b` is the runtime. */
 bool local_budget(void *b, json_object *task, bool running, char *msg, size_t n);
 
-/* Queue the running Tasks whose usage so far changed since the last call
- * (one stat per running Task). */
-void local_budget_poll(struct runtime *rt);
+/* Budgets' metrics, at most once a second; and while runs live
+ * (`runs_live`), at most every 25 ms, queue the running Tasks whose usage
+ * so far changed since the last look (one stat per running Task). */
+void local_budget_poll(struct runtime *rt, bool runs_live);
 
 /* The spend of `budget` now, and (waiting, may be NULL) the Tasks it
  * covers that wait Queued for it ("ns/name", pushed).  0 or -errno. */

@@ -537,9 +537,13 @@ int pipeline_check_network(const struct pd_config *cfg, const struct model_agent
 }
 
 /* The API host of a built-in driver (the provider's, for opencode's
- * "provider/model"), when its baseURL setting is not set.  Until drivers
- * can declare their hosts (issue 12, the ABI's next minor version), the
- * core knows the built-in ones. */
+ * "provider/model"), when its baseURL setting is not set.  A routed
+ * credential (ABI 1.1) needs no entry: the proxy reaches the route's
+ * upstream itself.  This list is for what is not routed: codex's oauth
+ * (auth.json), a 1.0 plugin, and everything a CLI fetches beside its
+ * model API from the same host.  The egress policy is decided before the
+ * plan (it decides whether a route is offered), so the driver's own
+ * route cannot feed it. */
 static const char *driver_default_host(const char *driver, const char *model)
 {
 	static const char *const drivers[][2] = {

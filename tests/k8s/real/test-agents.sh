@@ -138,17 +138,23 @@ except urllib.error.HTTPError as e:
 raise SystemExit(1)\""
 
 # ---- 401: the model server refuses the key: Failed, with the authentication message
-host_controller real-host-401 "$(drivers_at "$MS401_IP")"
-for cli in $CLIS; do
-	kc apply -f - >/dev/null <<YML
+# hello_tasks PREFIX TIMEOUT: one "say hello" Task per CLI, PREFIX-CLI.
+hello_tasks() {
+	local cli
+	for cli in $CLIS; do
+		kc apply -f - >/dev/null <<YML
 apiVersion: paddock.dev/v1alpha1
 kind: Task
-metadata: {name: a401-$cli, namespace: $NS}
-spec: {agentRef: {name: $cli}, prompt: "Say hello, then reply SCRIPTED_OK.", timeout: 4m}
+metadata: {name: $1-$cli, namespace: $NS}
+spec: {agentRef: {name: $cli}, prompt: "Say hello, then reply SCRIPTED_OK.", timeout: $2}
 YML
-done
-a401_done() { local c; for c in $CLIS; do phase_is "a401-$c" Failed || phase_is "a401-$c" Succeeded || return 1; done; }
-wait_for 300 a401_done
+	done
+}
+# all_ended PREFIX: every PREFIX-CLI Task has ended.
+all_ended() { local c; for c in $CLIS; do case $(phase "$1-$c") in Succeeded|Failed|Stopped) ;; *) return 1 ;; esac; done; }
+host_controller real-host-401 "$(drivers_at "$MS401_IP")"
+hello_tasks a401 4m
+wait_for 300 all_ended a401
 for cli in $CLIS; do
 	t=a401-$cli
 	report_pod "$t" | head -n 1
@@ -165,16 +171,8 @@ done
 KUBE_EXTRA=", proxyImage: \"$IMG_CONTROLLER\"" host_controller real-host-fenced "$(drivers_at "$MS_IP")" \
 	"network: {egress: allowlist, allowPrivate: true}"
 kc -n "$NS" logs model-server >"$work/model-server-before.log" 2>&1
-for cli in $CLIS; do
-	kc apply -f - >/dev/null <<YML
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: fenced-$cli, namespace: $NS}
-spec: {agentRef: {name: $cli}, prompt: "Say hello, then reply SCRIPTED_OK.", timeout: 6m}
-YML
-done
-fenced_done() { local c; for c in $CLIS; do case $(phase "fenced-$c") in Succeeded|Failed|Stopped) ;; *) return 1 ;; esac; done; }
-wait_for 420 fenced_done
+hello_tasks fenced 6m
+wait_for 420 all_ended fenced
 for cli in $CLIS; do
 	t=fenced-$cli
 	report_pod "$t" | head -n 1

@@ -58,6 +58,42 @@ void local_env_free(char **envp)
 	free(envp);
 }
 
+/* Push "NAME=value" of Secret ns/secret key `key` onto v.  A NUL byte is
+ * refused (an environment value cannot hold one), and with `one_line` a
+ * line break too (the value goes in a header).  `what` starts the
+ * messages ("env FOO", "credentials").  0 or -errno with err. */
+static int secret_entry(const struct local_spec *s, const char *ns, const char *name,
+			const char *secret, const char *key, bool one_line, const char *what,
+			struct strv *v, char *err, size_t errlen)
+{
+	if (!s->secrets || !s->secrets->get)
+		return errf(err, errlen, -ENOENT, "%s: no secret store to read Secret %s from", what,
+			    secret);
+	char *val = NULL;
+	size_t len = 0;
+	char serr[256] = "";
+	int rc = s->secrets->get(s->secrets->ctx, ns, secret, key, &val, &len, serr, sizeof(serr));
+	if (rc < 0)
+		return errf(err, errlen, rc, "%s: Secret %s/%s key %s: %s", what, ns ? ns : "", secret, key,
+			    serr[0] ? serr : strerror(-rc));
+	bool nul = memchr(val, '\0', len) != NULL;
+	if (nul || (one_line && (memchr(val, '\n', len) || memchr(val, '\r', len)))) {
+		secure_free(val, len);
+		return errf(err, errlen, -EINVAL, "%s: Secret %s key %s holds a %s: %s cannot", what,
+			    secret, key, nul ? "NUL byte" : "line break",
+			    one_line ? "a credential sent in a header" : "an environment value");
+	}
+	size_t nl = strlen(name);
+	char *kv = xmalloc(nl + 1 + len + 1);
+	memcpy(kv, name, nl);
+	kv[nl] = '=';
+	memcpy(kv + nl + 1, val, len);
+	kv[nl + 1 + len] = '\0';
+	secure_free(val, len);
+	strv_push_owned(v, kv);
+	return 0;
+}
+
 int local_env_build(const struct local_spec *s, char ***envp, char *err, size_t errlen)
 {
 	const struct run_plan *p = s->plan;
@@ -75,69 +111,20 @@ int local_env_build(const struct local_spec *s, char ***envp, char *err, size_t 
 			strv_push_owned(&v, xasprintf("%s=%s", e->name, e->value ? e->value : ""));
 			continue;
 		}
-		if (!s->secrets || !s->secrets->get) {
-			rc = errf(err, errlen, -ENOENT, "env %s: no secret store to read Secret %s from",
-				  e->name, e->secret_name);
+		char what[300];
+		snprintf(what, sizeof(what), "env %s", e->name);
+		if ((rc = secret_entry(s, ns, e->name, e->secret_name, e->secret_key, false, what, &v, err,
+				       errlen)) < 0)
 			goto out;
-		}
-		char *val = NULL;
-		size_t len = 0;
-		char serr[256] = "";
-		rc = s->secrets->get(s->secrets->ctx, ns, e->secret_name, e->secret_key, &val, &len,
-				     serr, sizeof(serr));
-		if (rc < 0) {
-			errf(err, errlen, rc, "env %s: Secret %s/%s key %s: %s", e->name, ns ? ns : "",
-			     e->secret_name, e->secret_key, serr[0] ? serr : strerror(-rc));
-			goto out;
-		}
-		if (memchr(val, '\0', len)) {
-			secure_free(val, len);
-			rc = errf(err, errlen, -EINVAL,
-				  "env %s: Secret %s key %s holds a NUL byte: an environment value cannot",
-				  e->name, e->secret_name, e->secret_key);
-			goto out;
-		}
-		size_t nl = strlen(e->name);
-		char *kv = xmalloc(nl + 1 + len + 1);
-		memcpy(kv, e->name, nl);
-		kv[nl] = '=';
-		memcpy(kv + nl + 1, val, len);
-		kv[nl + 1 + len] = '\0';
-		secure_free(val, len);
-		strv_push_owned(&v, kv);
 	}
-	if (s->net.mode == LOCAL_NET_PROXY && s->net.route_upstream && p->route) {
-		/* The routed credential, for the supervisor's proxy only:
-		 * local_supervise takes it out before the command's exec. */
-		const struct plan_route *r = p->route;
-		char *val = NULL;
-		size_t len = 0;
-		char serr[256] = "";
-		rc = s->secrets && s->secrets->get
-			     ? s->secrets->get(s->secrets->ctx, ns, r->secret_name, r->secret_key, &val,
-					       &len, serr, sizeof(serr))
-			     : -ENOENT;
-		if (rc < 0) {
-			errf(err, errlen, rc, "credentials: Secret %s/%s key %s: %s", ns ? ns : "",
-			     r->secret_name, r->secret_key, serr[0] ? serr : strerror(-rc));
-			goto out;
-		}
-		if (memchr(val, '\0', len) || memchr(val, '\n', len) || memchr(val, '\r', len)) {
-			secure_free(val, len);
-			rc = errf(err, errlen, -EINVAL,
-				  "credentials: Secret %s key %s holds a line break or NUL byte: a credential sent in a header cannot",
-				  r->secret_name, r->secret_key);
-			goto out;
-		}
-		size_t nl = strlen(LOCAL_ROUTE_ENV);
-		char *kv = xmalloc(nl + 1 + len + 1);
-		memcpy(kv, LOCAL_ROUTE_ENV, nl);
-		kv[nl] = '=';
-		memcpy(kv + nl + 1, val, len);
-		kv[nl + 1 + len] = '\0';
-		secure_free(val, len);
-		strv_push_owned(&v, kv);
-	}
+	/* The routed credential, for the supervisor's proxy only:
+	 * local_supervise takes it out before the command's exec.  It goes
+	 * in a header: one line. */
+	const struct plan_route *r = p->route;
+	if (s->net.mode == LOCAL_NET_PROXY && s->net.route_upstream && r &&
+	    (rc = secret_entry(s, ns, LOCAL_ROUTE_ENV, r->secret_name, r->secret_key, true,
+			       "credentials", &v, err, errlen)) < 0)
+		goto out;
 	if (!have_path)
 		strv_push_owned(&v, xasprintf("PATH=%s", DEFAULT_PATH));
 	if (s->net.mode == LOCAL_NET_PROXY)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plugin/host.h"
@@ -385,12 +386,29 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	/* WAL: readers never block the writer; synchronous=NORMAL is safe
 	 * against process crashes (a power loss may drop the last commits). */
-	sqlite3_stmt *st_mode = NULL;
-	if ((rc = prep(s, "PRAGMA journal_mode = WAL", &st_mode, err, errlen)) < 0)
-		goto fail;
-	r = sqlite3_step(st_mode);
-	bool wal = r == SQLITE_ROW && str_eq(col_text(st_mode, 0), "wal");
-	sqlite3_finalize(st_mode);
+	/* Switching a new database to WAL needs it exclusively: two processes
+	 * opening it at once (a controller and a CLI on a fresh state dir)
+	 * would each hold a shared lock and wait for the other's for the
+	 * whole busy timeout.  So no busy handler here: whoever is refused
+	 * lets go of its lock (finalize) and tries again shortly. */
+	sqlite3_busy_timeout(s->db, 0);
+	bool wal = false;
+	int64_t give_up = now_mono_ms() + BUSY_TIMEOUT_MS;
+	for (unsigned n = 0;; n++) {
+		sqlite3_stmt *st_mode = NULL;
+		r = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st_mode, NULL);
+		if (r == SQLITE_OK) {
+			r = sqlite3_step(st_mode);
+			wal = r == SQLITE_ROW && str_eq(col_text(st_mode, 0), "wal");
+		}
+		sqlite3_finalize(st_mode);
+		if (wal || ((r & 0xff) != SQLITE_BUSY && (r & 0xff) != SQLITE_LOCKED) ||
+		    now_mono_ms() >= give_up)
+			break;
+		struct timespec ts = { 0, (long)(5 + (getpid() + n * 7) % 20) * 1000000L };
+		(void)nanosleep(&ts, NULL);
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	if (!wal) {
 		rc = r == SQLITE_ROW ? errf(err, errlen, -EIO, "store %s: cannot enable WAL mode (is the directory on a network filesystem?)", s->path)
 				     : db_err(s, r, err, errlen, "PRAGMA journal_mode");

@@ -681,6 +681,45 @@ START_TEST(second_store_in_process)
 }
 END_TEST
 
+/* A controller and CLIs opening a fresh state dir at the same moment:
+ * each must get the store (switching a new database to WAL needs it
+ * exclusively; two openers used to wait on each other for the whole busy
+ * timeout, and one failed). */
+START_TEST(fresh_store_opened_at_once)
+{
+	char *sub = xasprintf("%s/fresh", dir);
+	int go[2];
+	ck_assert_int_eq(pipe(go), 0);
+	enum { N = 8 };
+	pid_t kids[N];
+	for (int i = 0; i < N; i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			char c, e[512];
+			(void)close(go[1]);
+			(void)!read(go[0], &c, 1); /* EOF: all start together */
+			struct store *st = NULL;
+			int rc = store_open(sub, &st, e, sizeof(e));
+			if (rc < 0)
+				fprintf(stderr, "opener %d: %s\n", i, e);
+			store_close(st);
+			_exit(rc < 0 ? 1 : 0);
+		}
+	}
+	(void)close(go[0]);
+	(void)close(go[1]);
+	int failed = 0;
+	for (int i = 0; i < N; i++) {
+		int status = 0;
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	ck_assert_msg(failed == 0, "%d of %d processes opening a fresh store at once failed", failed, N);
+	free(sub);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -697,6 +736,7 @@ int main(void)
 	tcase_add_test(tc, secrets_and_configmaps);
 	tcase_add_test(tc, two_processes);
 	tcase_add_test(tc, second_store_in_process);
+	tcase_add_test(tc, fresh_store_opened_at_once);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -49,6 +49,7 @@
 #include "local/store.h"
 #include "base/term.h"
 #include "web/dashboard.h"
+#include "proxy/traffic.h"
 
 extern const struct cli_command cmd_apply, cmd_run, cmd_get, cmd_describe, cmd_logs, cmd_stop,
 	cmd_delete;
@@ -1956,6 +1957,24 @@ static void describe_host_keys(struct cli_ctx *ctx, struct backend *be, json_obj
 	}
 }
 
+/* "Egress traffic:" per allowed host, from the run's
+ * egress-traffic.json (its supervisor rewrites it while the run lasts). */
+static void describe_traffic(const char *run_dir)
+{
+	char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
+	char *data = NULL, *text = NULL;
+	size_t len = 0;
+	json_object *doc = read_file(path, 1 << 20, &data, &len) == 0 ? json_tokener_parse(data) : NULL;
+	if (doc && (text = egress_traffic_format(doc, "  "))) {
+		printf("Egress traffic:\n");
+		put_safe(stdout, text, TERM_MULTILINE);
+	}
+	free(text);
+	json_object_put(doc);
+	free(data);
+	free(path);
+}
+
 static int print_delivery(const struct store_delivery *d, void *ctx)
 {
 	(void)ctx;
@@ -2141,6 +2160,7 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 		} else {
 			char *run_dir = runtime_run_dir(be.rt, obj);
 			describe_field("Run dir:", run_dir);
+			describe_traffic(run_dir);
 			free(run_dir);
 		}
 		printf("Prompt:\n");

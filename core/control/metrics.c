@@ -72,7 +72,11 @@ struct metrics {
 	size_t n_drivers;
 	uint64_t plugin_failures;
 	uint64_t limit_kills[REC_N_LIMIT_REASONS]; /* rec_limit_reasons order */
-	struct egress_entry { char *agent, *host; uint64_t n; } *egress; /* denied, by agent and host */
+	struct egress_entry {
+		char *agent, *host;
+		uint64_t n;                 /* denied */
+		uint64_t req, up, down;     /* allowed: requests, bytes */
+	} *egress; /* by agent and host */
 	size_t n_egress;
 	double run_cpu_seconds;    /* cgroup CPU time of finished runs */
 	struct run_limits defaults; /* resources.limits in paddock.yaml */
@@ -333,13 +337,12 @@ static size_t egress_find(const struct metrics *m, const char *agent, const char
 	return i;
 }
 
-void metrics_egress_denied(struct metrics *m, const char *agent, const char *host, long n)
+/* The entry of (agent, host), added (the table bounded: past
+ * METRICS_MAX_AGENTS entries, the rest under one series); m->lock held. */
+static struct egress_entry *egress_entry(struct metrics *m, const char *agent, const char *host)
 {
-	if (!m || n <= 0)
-		return;
 	agent = agent && *agent ? agent : NO_AGENT_LABEL;
 	host = host ? host : "";
-	pthread_mutex_lock(&m->lock);
 	size_t i = egress_find(m, agent, host);
 	if (i == m->n_egress && m->n_egress >= METRICS_MAX_AGENTS) {
 		/* bounded: the rest under one series */
@@ -350,10 +353,31 @@ void metrics_egress_denied(struct metrics *m, const char *agent, const char *hos
 		m->egress = xrealloc(m->egress, (m->n_egress + 1) * sizeof(*m->egress));
 		m->egress[i].agent = xstrdup(agent);
 		m->egress[i].host = xstrdup(host);
-		m->egress[i].n = 0;
+		m->egress[i].n = m->egress[i].req = m->egress[i].up = m->egress[i].down = 0;
 		m->n_egress++;
 	}
-	m->egress[i].n += (uint64_t)n;
+	return &m->egress[i];
+}
+
+void metrics_egress_denied(struct metrics *m, const char *agent, const char *host, long n)
+{
+	if (!m || n <= 0)
+		return;
+	pthread_mutex_lock(&m->lock);
+	egress_entry(m, agent, host)->n += (uint64_t)n;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_egress_traffic(struct metrics *m, const char *agent, const char *host, uint64_t requests,
+			    uint64_t bytes_up, uint64_t bytes_down)
+{
+	if (!m || (!requests && !bytes_up && !bytes_down))
+		return;
+	pthread_mutex_lock(&m->lock);
+	struct egress_entry *e = egress_entry(m, agent, host);
+	e->req += requests;
+	e->up += bytes_up;
+	e->down += bytes_down;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -590,11 +614,38 @@ static void render_locked(struct metrics *m, struct buf *b)
 	put_header(b, "paddock_egress_denied_total", "counter",
 		   "Connections the egress proxy refused, by Agent and requested host.");
 	for (size_t i = 0; i < m->n_egress; i++) {
+		if (!m->egress[i].n)
+			continue;
 		buf_puts(b, "paddock_egress_denied_total{agent=\"");
 		put_label(b, m->egress[i].agent);
 		buf_puts(b, "\",host=\"");
 		put_label(b, m->egress[i].host);
 		buf_printf(b, "\"} %llu\n", (unsigned long long)m->egress[i].n);
+	}
+	put_header(b, "paddock_egress_requests_total", "counter",
+		   "Requests the egress proxy carried (CONNECTs, forwarded HTTP, credential route) in ended runs, by Agent and host (each run's hosts past 16 under host=\"other\").");
+	for (size_t i = 0; i < m->n_egress; i++) {
+		if (!m->egress[i].req)
+			continue;
+		buf_puts(b, "paddock_egress_requests_total{agent=\"");
+		put_label(b, m->egress[i].agent);
+		buf_puts(b, "\",host=\"");
+		put_label(b, m->egress[i].host);
+		buf_printf(b, "\"} %llu\n", (unsigned long long)m->egress[i].req);
+	}
+	put_header(b, "paddock_egress_bytes_total", "counter",
+		   "Bytes the egress proxy carried in ended runs, by Agent, host and direction (up: to the host).");
+	for (size_t i = 0; i < m->n_egress; i++) {
+		if (!m->egress[i].req)
+			continue;
+		for (int d = 0; d < 2; d++) {
+			buf_puts(b, "paddock_egress_bytes_total{agent=\"");
+			put_label(b, m->egress[i].agent);
+			buf_puts(b, "\",host=\"");
+			put_label(b, m->egress[i].host);
+			buf_printf(b, "\",direction=\"%s\"} %llu\n", d ? "down" : "up",
+				   (unsigned long long)(d ? m->egress[i].down : m->egress[i].up));
+		}
 	}
 	put_header(b, "paddock_run_cpu_seconds_total", "counter",
 		   "CPU time used by finished local runs, read from their cgroups.");

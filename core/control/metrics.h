@@ -122,6 +122,11 @@ void metrics_run_resources(struct metrics *m, const char *end_reason, double cpu
 /* The egress proxy refused n connections to `host` (at most
  * METRICS_MAX_AGENTS hosts, the rest as "(other)"). */
 void metrics_egress_denied(struct metrics *m, const char *agent, const char *host, long n);
+/* An ended run's traffic to one allowed host (proxy/traffic.h: at most 16
+ * hosts a run, the rest as "other"), added to
+ * paddock_egress_requests_total and paddock_egress_bytes_total. */
+void metrics_egress_traffic(struct metrics *m, const char *agent, const char *host, uint64_t requests,
+			    uint64_t bytes_up, uint64_t bytes_down);
 /* The operator's default limits (paddock_default_limit). */
 void metrics_set_default_limits(struct metrics *m, const struct run_limits *l);
 

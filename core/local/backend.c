@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "base/jsonutil.h"
 #include "local/local.h"
 #include "proxy/egress.h"
+#include "proxy/traffic.h"
 #include "control/controller.h"
 #include "control/metrics.h"
 #include "control/outputs.h"
@@ -563,6 +565,50 @@ static json_object *op_queue_head(void *b, const char *agent_key)
 
 #define EGRESS_EVENTS_MAX 20 /* distinct refusals recorded as Events per run */
 
+/* A line of clients the proxy rejected before a target (rate-limited
+ * counts, proxy/egress.h EGRESS_EV_REJECTED) into `acc`, by status. */
+static void rejected_add(json_object *acc, json_object *o)
+{
+	char key[16];
+	json_object *sv = jget(o, "status");
+	snprintf(key, sizeof(key), "%d", sv ? json_object_get_int(sv) : 0);
+	json_object *r = jget(acc, key);
+	int64_t n = json_object_get_int64(jget(o, "count"));
+	if (!r) {
+		r = json_object_new_object();
+		json_object_object_add(acc, key, r);
+	}
+	n += r && jget(r, "count") ? json_object_get_int64(jget(r, "count")) : 0;
+	json_object_object_add(r, "count", json_object_new_int64(n));
+	if (jstr(o, "reason"))
+		json_object_object_add(r, "reason", json_object_new_string(jstr(o, "reason")));
+	json_object_put(o);
+}
+
+/* An ended run's traffic per allowed host (RUN_DIR/egress-traffic.json,
+ * written by its supervisor) into the metrics. */
+static void record_traffic(struct runtime *rt, const char *run_dir, const char *agent)
+{
+	char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
+	char *data = NULL;
+	size_t len = 0;
+	json_object *doc = read_file(path, 1 << 20, &data, &len) == 0 ? json_tokener_parse(data) : NULL;
+	json_object *hosts = jget(doc, "hosts");
+	for (size_t i = 0; hosts && json_object_is_type(hosts, json_type_array) &&
+			   i < json_object_array_length(hosts) && i <= EGRESS_TRAFFIC_HOSTS; i++) {
+		json_object *h = json_object_array_get_idx(hosts, i);
+		int64_t req = json_object_get_int64(jget(h, "requests")),
+			up = json_object_get_int64(jget(h, "bytesUp")),
+			down = json_object_get_int64(jget(h, "bytesDown"));
+		if (jstr(h, "host") && req >= 0 && up >= 0 && down >= 0)
+			metrics_egress_traffic(rt->metrics, agent, jstr(h, "host"), (uint64_t)req,
+					       (uint64_t)up, (uint64_t)down);
+	}
+	json_object_put(doc);
+	free(data);
+	free(path);
+}
+
 /* The egress proxy's refusals of an ended run (RUN_DIR/egress.jsonl) as
  * Events on its task, one per host, port and reason with a count; once
  * (egress.recorded marks it). */
@@ -576,6 +622,7 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 	size_t len = 0;
 	if (access(mark, F_OK) == 0 || read_file(path, 1 << 20, &data, &len) < 0)
 		goto out;
+	json_object *rejected = json_object_new_object(); /* "status" -> {count, reason} */
 	json_object *seen = json_object_new_object(); /* "host:port reason" -> count */
 	json_object *first = json_object_new_object(); /* the same -> the line */
 	for (char *line = data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
@@ -585,6 +632,10 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 		json_object *o = json_tokener_parse(line);
 		if (!o)
 			continue;
+		if (jget(o, "count")) {
+			rejected_add(rejected, o);
+			continue;
+		}
 		char key[600];
 		json_object *pv = jget(o, "port");
 		snprintf(key, sizeof(key), "%.255s:%d %.255s", jstr(o, "host") ? jstr(o, "host") : "?",
@@ -621,8 +672,18 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressDenied", msg, err,
 				      sizeof(err));
 	}
+	json_object_object_foreach(rejected, status, rj) {
+		char msg[400], err[256];
+		snprintf(msg, sizeof(msg), "egress proxy answered %" PRId64 " client%s %s before a target (last: %.200s)",
+			 json_object_get_int64(jget(rj, "count")), json_object_get_int64(jget(rj, "count")) == 1 ? "" : "s",
+			 status, jstr(rj, "reason") ? jstr(rj, "reason") : "-");
+		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressRejected", msg, err,
+				      sizeof(err));
+	}
+	json_object_put(rejected);
 	json_object_put(seen);
 	json_object_put(first);
+	record_traffic(rt, run_dir, agent);
 	(void)write_file_atomic(mark, "", 0, 0600);
 out:
 	free(data);

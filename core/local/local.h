@@ -154,6 +154,11 @@ enum local_net_mode { LOCAL_NET_HOST = 0, LOCAL_NET_NONE, LOCAL_NET_PROXY };
 /* RUN_DIR/egress.jsonl: the proxy's refusals, one JSON object a line
  * ({host, port, rule, reason, addr}), at most 1000. */
 #define LOCAL_EGRESS_EVENTS "egress.jsonl"
+/* RUN_DIR/egress-traffic.json: the proxy's counts per allowed host so far
+ * (proxy/traffic.h's egress_traffic_json), rewritten by the supervisor
+ * every LOCAL_TRAFFIC_EVERY_MS while they change and once at the end. */
+#define LOCAL_EGRESS_TRAFFIC "egress-traffic.json"
+#define LOCAL_TRAFFIC_EVERY_MS 2000
 struct local_network {
 	enum local_net_mode mode;
 	const char *const *allow;     /* PROXY: allowlist rules, NULL-terminated */

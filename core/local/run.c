@@ -16,6 +16,7 @@
 #include "local/local.h"
 #include "local/cgroup.h"
 #include "proxy/egress.h"
+#include "proxy/traffic.h"
 #include "base/quantity.h"
 
 #include <dirent.h>
@@ -952,15 +953,21 @@ static int setup_run(struct sup *u, struct child_fds *cf, char *err, size_t errl
 struct proxy_events {
 	int fd;       /* RUN_DIR/egress.jsonl, O_APPEND */
 	long written, dropped;
+	struct egress_traffic traffic; /* per allowed host, for egress-traffic.json */
+	uint64_t saved;                /* traffic.version last written */
+	int64_t saved_ms;
 };
 
-static struct proxy_events proxy_ev = { -1, 0, 0 };
+static struct proxy_events proxy_ev = { .fd = -1 };
 
-/* A refused connection, as one JSON line the controller turns into an
- * Event; called from the proxy's threads, one at a time. */
+/* A refused connection (or a rate-limited count of clients rejected
+ * before naming a target), as one JSON line the controller turns into
+ * an Event; every allowed request counted.  Called from the proxy's
+ * threads, one at a time. */
 static void proxy_event(void *ctx, const struct egress_event *ev)
 {
 	struct proxy_events *pe = ctx;
+	egress_traffic_add(&pe->traffic, ev);
 	if (ev->allowed || pe->fd < 0)
 		return;
 	if (pe->written >= EGRESS_EVENTS_MAX) {
@@ -974,11 +981,36 @@ static void proxy_event(void *ctx, const struct egress_event *ev)
 	json_object_object_add(o, "reason", json_object_new_string(ev->reason ? ev->reason : ""));
 	if (ev->addr)
 		json_object_object_add(o, "addr", json_object_new_string(ev->addr));
+	if (ev->kind == EGRESS_EV_REJECTED) {
+		json_object_object_add(o, "status", json_object_new_int(ev->status));
+		json_object_object_add(o, "count", json_object_new_int64((int64_t)ev->count));
+	}
 	char *line = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	if (write(pe->fd, line, strlen(line)) > 0)
 		pe->written++;
 	free(line);
+}
+
+/* RUN_DIR/egress-traffic.json when the counts changed and the last write
+ * is LOCAL_TRAFFIC_EVERY_MS old (or `now_too`: the run's end). */
+static void traffic_save(const char *run_dir, bool now_too)
+{
+	struct proxy_events *pe = &proxy_ev;
+	int64_t now = now_mono_ms();
+	if (!now_too && now - pe->saved_ms < LOCAL_TRAFFIC_EVERY_MS)
+		return;
+	uint64_t version;
+	json_object *doc = egress_traffic_json(&pe->traffic, &version);
+	if (version != pe->saved) {
+		const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+		char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
+		if (write_file_atomic(path, text, strlen(text), 0600) == 0)
+			pe->saved = version;
+		free(path);
+		pe->saved_ms = now;
+	}
+	json_object_put(doc);
 }
 
 /* Receive the listening socket the command's process made in the run's
@@ -1028,6 +1060,7 @@ static struct egress *proxy_start(const struct local_spec *s, int sock, const ch
 					: xasprintf("%s/" LOCAL_EGRESS_EVENTS, s->run_dir);
 	proxy_ev.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	free(path);
+	egress_traffic_init(&proxy_ev.traffic);
 	struct egress_route route = {
 		.upstream = s->net.route_upstream,
 		.header = s->net.route_header,
@@ -1226,6 +1259,8 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 			if (u.cg)
 				(void)cg_kill_all(u.cg, 0);
 		}
+		if (proxy)
+			traffic_save(s->run_dir, false);
 		if (u.child_done && no_children) {
 			if (out_fd < 0)
 				break;
@@ -1246,6 +1281,8 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 	if (u.cg)
 		(void)cg_kill_all(u.cg, 2000);
 	egress_stop(proxy);
+	if (proxy)
+		traffic_save(s->run_dir, true);
 	finish_run(&u, start_ms);
 	(void)cg_destroy(u.cg);
 	_exit(0);

@@ -15,7 +15,9 @@
  *    to, a non-blocking connect within connect_timeout_ms, then a relay
  *    both ways in a poll loop (each read is written out at once: nothing
  *    waits for a buffer to fill, so server-sent events stream);
- *  - the events: one per request that named a target, refused or done.
+ *  - the events: one per request that named a target, refused or done;
+ *    clients answered 400, 408 or 503 before that are counted and
+ *    reported rate-limited (EGRESS_EV_REJECTED).
  *
  * A connection carries one request: plain HTTP goes upstream with
  * "Connection: close" and the connection ends when the upstream closes.
@@ -358,7 +360,13 @@ struct egress {
 	int stopfd;               /* eventfd, written once by egress_stop() */
 	egress_event_fn fn;
 	void *ctx;
-	pthread_mutex_t ev_lock;  /* one event call at a time */
+	pthread_mutex_t ev_lock;  /* one event call at a time; guards rej[] */
+	struct eg_rej {           /* EGRESS_EV_REJECTED per status, rate-limited */
+		int status;
+		uint64_t pending;     /* not reported yet */
+		int64_t last_ms;      /* last reported, 0: never */
+		char reason[160];     /* the last one's */
+	} rej[3];                 /* 400, 408, 503 */
 	pthread_t acceptor;
 	pthread_attr_t attr;
 	struct eg_slot *slots;
@@ -483,6 +491,8 @@ static void emit(struct conn *c, bool allowed)
 	if (!eg->fn)
 		return;
 	struct egress_event ev = {
+		.kind = EGRESS_EV_REQUEST,
+		.count = 1,
 		.host = c->host,
 		.port = c->port,
 		.method = c->method,
@@ -498,6 +508,41 @@ static void emit(struct conn *c, bool allowed)
 	(void)pthread_mutex_lock(&eg->ev_lock);
 	eg->fn(eg->ctx, &ev);
 	(void)pthread_mutex_unlock(&eg->ev_lock);
+}
+
+static void rej_emit(struct egress *eg, struct eg_rej *r, const char *host, int64_t now)
+{
+	struct egress_event ev = { .kind = EGRESS_EV_REJECTED, .count = r->pending, .host = host,
+				   .method = "", .rule = "", .reason = r->reason, .status = r->status };
+	r->pending = 0;
+	r->last_ms = now;
+	eg->fn(eg->ctx, &ev);
+}
+
+/* A client answered 400, 408 or 503 before it named a target: counted,
+ * and reported at once if it is the first of its status or the last
+ * report is EGRESS_REJECT_EVERY_MS old, so a flood costs a counter, not
+ * an event each. */
+static void rejected(struct egress *eg, int status, const char *host, const char *why)
+{
+	if (!eg->fn)
+		return;
+	struct eg_rej *r = &eg->rej[status == 400 ? 0 : status == 408 ? 1 : 2];
+	int64_t now = now_mono_ms();
+	(void)pthread_mutex_lock(&eg->ev_lock);
+	r->status = status;
+	r->pending++;
+	snprintf(r->reason, sizeof(r->reason), "%s", why);
+	if (!r->last_ms || now - r->last_ms >= EGRESS_REJECT_EVERY_MS)
+		rej_emit(eg, r, host ? host : "", now);
+	(void)pthread_mutex_unlock(&eg->ev_lock);
+}
+
+/* A malformed request: 400 and a (rate-limited) rejection. */
+static void bad_request(struct conn *c, const char *line)
+{
+	reply(c, 400, "Bad Request", line);
+	rejected(c->eg, 400, c->host, line);
 }
 
 /* A refusal by the policy: 403, one line, one event. */
@@ -1187,11 +1232,12 @@ static bool head_in(struct conn *c, const char *who)
 	case HEAD_TIMEOUT:
 		snprintf(line, sizeof(line), "%s: no complete request head in time", who);
 		reply(c, 408, "Request Timeout", line);
+		rejected(c->eg, 408, "", line);
 		return false;
 	case HEAD_TOO_BIG:
 	default:
 		snprintf(line, sizeof(line), "%s: request head too large (limit 16 KiB)", who);
-		reply(c, 400, "Bad Request", line);
+		bad_request(c, line);
 		return false;
 	}
 }
@@ -1206,7 +1252,7 @@ static void serve(struct conn *c)
 	if ((why = parse_request_line(c, false))) {
 		char line[200];
 		snprintf(line, sizeof(line), "egress: bad request: %s", why);
-		reply(c, 400, "Bad Request", line);
+		bad_request(c, line);
 		return;
 	}
 	if (!policy_allows_norm(&eg->pol, c->host, c->port, &c->rule, &why)) {
@@ -1221,7 +1267,7 @@ static void serve(struct conn *c)
 		char line[200];
 		buf_free(&fwd);
 		snprintf(line, sizeof(line), "egress: bad request: %s", why);
-		reply(c, 400, "Bad Request", line);
+		bad_request(c, line);
 		return;
 	}
 	struct addrinfo *res = NULL;
@@ -1556,7 +1602,7 @@ static void serve_route(struct conn *c)
 	char line[300];
 	if ((why = parse_request_line(c, true))) {
 		snprintf(line, sizeof(line), "credential route: bad request: %s", why);
-		reply(c, 400, "Bad Request", line);
+		bad_request(c, line);
 		return;
 	}
 	struct buf fwd;
@@ -1570,7 +1616,7 @@ static void serve_route(struct conn *c)
 			refuse(c, line);
 		} else {
 			snprintf(line, sizeof(line), "credential route: bad request: %s", why);
-			reply(c, 400, "Bad Request", line);
+			bad_request(c, line);
 		}
 		return;
 	}
@@ -1698,6 +1744,9 @@ static void *accept_main(void *arg)
 				slot = &eg->slots[i];
 		if (!slot) {
 			refuse_busy(eg, fd);
+			char why[96];
+			snprintf(why, sizeof(why), "egress: too many connections (limit %d)", eg->pol.max_conns);
+			rejected(eg, 503, "", why);
 			continue;
 		}
 		set_nodelay(fd);
@@ -1891,6 +1940,10 @@ void egress_stop(struct egress *eg)
 	(void)!write(eg->stopfd, &one, sizeof(one));
 	(void)pthread_join(eg->acceptor, NULL);
 	reap(eg, true);
+	/* The rejections counted since their last report. */
+	for (int i = 0; eg->fn && i < 3; i++)
+		if (eg->rej[i].pending)
+			rej_emit(eg, &eg->rej[i], "", now_mono_ms());
 	(void)close(eg->lfd);
 	if (eg->rfd >= 0)
 		(void)close(eg->rfd);

@@ -94,10 +94,26 @@ void egress_policy_free(struct egress_policy *pol);
 bool egress_policy_allows(const struct egress_policy *pol, const char *host, int port,
 			  const char **rule, const char **why);
 
-/* What happened to one request, reported once per request that named a
- * target (malformed requests, timeouts before a whole head and 503s at
- * the connection cap are answered but not reported). */
+/* What an event reports. */
+enum egress_event_kind {
+	EGRESS_EV_REQUEST,  /* one request that named a target, refused or done */
+	EGRESS_EV_REJECTED, /* clients answered before naming a target: a
+			     * malformed request or too large a head (400), no
+			     * whole head in time (408), past the connection
+			     * cap (503).  Rate-limited: the first of a status
+			     * at once, then at most one per
+			     * EGRESS_REJECT_EVERY_MS carrying the count since
+			     * the last; egress_stop() reports what is left. */
+};
+
+#define EGRESS_REJECT_EVERY_MS 10000
+
+/* What happened to one request (kind EGRESS_EV_REQUEST), or to `count`
+ * clients answered 400, 408 or 503 before a target (EGRESS_EV_REJECTED:
+ * host "" unless the request line was read, reason the last one's). */
 struct egress_event {
+	enum egress_event_kind kind;
+	uint64_t count;      /* EGRESS_EV_REJECTED: clients answered `status`; else 1 */
 	const char *host;    /* as requested, lower case (IPv6 without brackets) */
 	int port;
 	const char *method;  /* "CONNECT", "GET", ... */
@@ -117,8 +133,10 @@ struct egress_event {
 };
 
 /* Called from the proxy's threads, one call at a time (never two at
- * once); must not call egress_stop().  The event and its strings are
- * valid only during the call. */
+ * once), and from egress_stop() for the rejections not yet reported;
+ * must not call egress_stop().  The event and its strings are valid only
+ * during the call.  Once per request, never per byte: a consumer may
+ * count in it (proxy/traffic.h) without slowing the relay. */
 typedef void (*egress_event_fn)(void *ctx, const struct egress_event *ev);
 
 struct egress;

@@ -15,11 +15,15 @@
  * then wiped from the environment.  The sidecar runs as a uid of its own
  * and is not dumpable, so the agent (uid 1000, same PID namespace) cannot
  * read its memory or /proc/PID/environ.  Each request is one JSON line on
- * stdout (the container's log).  SIGTERM or SIGINT: stop, exit 0.
+ * stdout (the container's log); clients rejected before a target, a
+ * rate-limited line with their count ({"rejected":N,"status":400,...});
+ * on SIGTERM or SIGINT: stop, print {"summary":{"hosts":[...],
+ * "rejected":{...}}} (proxy/traffic.h), exit 0.
  */
 #include "config.h"
 #include "proxy/sidecar.h"
 #include "proxy/egress.h"
+#include "proxy/traffic.h"
 #include "base/util.h"
 
 #include <arpa/inet.h>
@@ -63,11 +67,19 @@ static int listen_on(int port)
 	return fd;
 }
 
-/* One line per request, refused or done: the container's log. */
+/* One line per request, refused or done, or per (rate-limited) count of
+ * clients rejected before a target: the container's log; every allowed
+ * request counted for the summary. */
 static void log_event(void *ctx, const struct egress_event *ev)
 {
-	(void)ctx;
+	egress_traffic_add(ctx, ev);
 	json_object *o = json_object_new_object();
+	if (ev->kind == EGRESS_EV_REJECTED) {
+		json_object_object_add(o, "rejected", json_object_new_int64((int64_t)ev->count));
+		json_object_object_add(o, "status", json_object_new_int(ev->status));
+		json_object_object_add(o, "reason", json_object_new_string(ev->reason ? ev->reason : ""));
+		goto out;
+	}
 	json_object_object_add(o, "host", json_object_new_string(ev->host ? ev->host : ""));
 	json_object_object_add(o, "port", json_object_new_int(ev->port));
 	json_object_object_add(o, "method", json_object_new_string(ev->method ? ev->method : ""));
@@ -80,6 +92,7 @@ static void log_event(void *ctx, const struct egress_event *ev)
 		json_object_object_add(o, "addr", json_object_new_string(ev->addr));
 	json_object_object_add(o, "bytesUp", json_object_new_int64((int64_t)ev->bytes_up));
 	json_object_object_add(o, "bytesDown", json_object_new_int64((int64_t)ev->bytes_down));
+out:
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	(void)fflush(stdout);
 	json_object_put(o);
@@ -146,12 +159,14 @@ static int sidecar_main(int argc, char **argv)
 	int lfd = listen_on(EGRESS_PROXY_PORT);
 	int rfd = route.upstream ? listen_on(EGRESS_ROUTE_PORT) : -1;
 	struct egress *eg = NULL;
+	struct egress_traffic traffic;
+	egress_traffic_init(&traffic);
 	if (lfd < 0 || (route.upstream && rfd < 0)) {
 		fprintf(stderr, "paddock __egress: cannot listen on 127.0.0.1:%d/%d: %s\n", EGRESS_PROXY_PORT,
 			EGRESS_ROUTE_PORT, strerror(errno));
 	} else {
-		eg = egress_start_routed(&pol, lfd, route.upstream ? &route : NULL, rfd, log_event, NULL, err,
-					 sizeof(err));
+		eg = egress_start_routed(&pol, lfd, route.upstream ? &route : NULL, rfd, log_event, &traffic,
+					 err, sizeof(err));
 		if (!eg)
 			fprintf(stderr, "paddock __egress: %s\n", err);
 	}
@@ -162,6 +177,7 @@ static int sidecar_main(int argc, char **argv)
 			(void)close(lfd);
 		if (rfd >= 0)
 			(void)close(rfd);
+		egress_traffic_destroy(&traffic);
 		return 1;
 	}
 	fprintf(stderr, "paddock __egress: serving 127.0.0.1:%d%s\n", EGRESS_PROXY_PORT,
@@ -169,6 +185,13 @@ static int sidecar_main(int argc, char **argv)
 	int sig = 0;
 	(void)sigwait(&set, &sig);
 	egress_stop(eg); /* the credential is zeroed with it */
+	/* The last line: the run's traffic per allowed host. */
+	json_object *sum = json_object_new_object();
+	json_object_object_add(sum, "summary", egress_traffic_json(&traffic, NULL));
+	printf("%s\n", json_object_to_json_string_ext(sum, JSON_C_TO_STRING_PLAIN));
+	(void)fflush(stdout);
+	json_object_put(sum);
+	egress_traffic_destroy(&traffic);
 	return 0;
 }
 

@@ -9,7 +9,8 @@
 #   - the forward proxy refuses a host not in its allowlist;
 #   - the sidecar's own environment no longer holds the key, and it is
 #     not dumpable (the agent, in the same PID namespace, reads neither);
-#   - each request is one JSON line in its log; SIGTERM ends it with 0.
+#   - each request is one JSON line in its log; SIGTERM ends it with 0,
+#     after a summary line of the traffic per allowed host.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (a network namespace)"; exit 77; }
 command -v unshare >/dev/null && command -v curl >/dev/null || { echo "SKIP: needs unshare and curl"; exit 77; }
@@ -76,3 +77,16 @@ grep -q '"host":"not-allowed.example".*"allowed":false' "$work/sidecar.out" ||
 ! grep -qF "$key" "$work/sidecar.out" "$work/sidecar.err" || fail "the key is in the sidecar's log"
 [ "$(cat "$work/sidecar.rc")" = 0 ] || fail "SIGTERM: exit $(cat "$work/sidecar.rc")"
 pass "one JSON line per request in its log (no key), exit 0 on SIGTERM"
+# The last line: the traffic per allowed host (the one request the route
+# carried; the refused ones not counted) and the readiness probes'
+# origin-form GETs counted as malformed, each kind on one rate-limited line.
+tail -1 "$work/sidecar.out" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["summary"]
+h = {x["host"]: x for x in s["hosts"]}
+assert list(h) == ["127.0.0.1"], s
+assert h["127.0.0.1"]["requests"] == 1 and h["127.0.0.1"]["bytesUp"] > 100 and h["127.0.0.1"]["bytesDown"] > 100, s
+assert s["rejected"]["badRequest"] >= 1, s
+' || fail "the sidecar's summary line: $(tail -1 "$work/sidecar.out")"
+[ "$(grep -c '"rejected":[0-9]' "$work/sidecar.out")" -le 2 ] || fail "more than two rejection lines: $(cat "$work/sidecar.out")"
+pass "its last log line sums the traffic per allowed host and the rejected clients"

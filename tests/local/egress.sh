@@ -163,6 +163,15 @@ via_proxy("allowed-get", "GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: 127.0.0.1:%
 via_proxy("not-allowed-connect", "CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x" % other)
 via_proxy("metadata-connect", "CONNECT 169.254.169.254:80 HTTP/1.1\r\nHost: x")
 via_proxy("mapped-metadata", "CONNECT [::ffff:169.254.169.254]:80 HTTP/1.1\r\nHost: x")
+# a flood of malformed requests: answered 400 each, one Event for all of them
+bad = 0
+for i in range(30):
+    s = socket.create_connection(("127.0.0.1", 3128), 5)
+    s.sendall(b"GARBAGE\r\n\r\n"); s.settimeout(5)
+    if s.recv(64).startswith(b"HTTP/1.1 400"):
+        bad += 1
+    s.close()
+out.write("garbage answered 400: %d\n" % bad)
 s = socket.socket(); s.settimeout(2)
 try:
     s.connect(("127.0.0.1", port4)); out.write("direct reached\n")
@@ -205,7 +214,24 @@ EOT
 	grep -q "EgressDenied.*169.254.169.254:80" <<<"$ev" || fail "no Event for the metadata address: $ev"
 	pd describe task allow1 | grep -qx "Egress: *allowlist (paddock.yaml network.egress): 127.0.0.1:$port4, 169.254.169.254; defaults: -" ||
 		fail "describe does not show the effective egress: $(pd describe task allow1)"
-	pass "egress allowlist: the allowlisted host is reached through the proxy; another host, 169.254.169.254 (even allowlisted) and a direct connection are refused, each refusal an Event"
+	# the flood: 30 answered, one Event with the count (not 30), counted in the traffic table
+	grep -q "^garbage answered 400: 30" "$work/allow1.log" || fail "the flood was not answered 400: $(cat "$work/allow1.log")"
+	[ "$(grep -c EgressRejected <<<"$ev")" = 1 ] && grep -q "EgressRejected.*answered 30 clients 400 before a target" <<<"$ev" ||
+		fail "not one Event for the 30 malformed requests: $ev"
+	# traffic per allowed host: the one GET, its bytes both ways
+	d=$(pd describe task allow1)
+	grep -A3 "^Egress traffic:" <<<"$d" | grep -Eq "^  127\.0\.0\.1 +1 req +[0-9]+ B up +[0-9]+ B down" ||
+		fail "describe has no traffic line for the allowlisted host: $d"
+	grep -q "rejected before a target: 30 malformed (400)" <<<"$d" || fail "describe does not count the flood: $d"
+	rundir=$(sed -n 's/^Run dir: *//p' <<<"$d")
+	python3 - "$rundir" <<'PYC' || fail "egress-traffic.json: $(cat "$rundir/egress-traffic.json")"
+import json, sys
+docs = [json.load(open(sys.argv[1] + "/egress-traffic.json"))]
+h = [x for d in docs for x in d["hosts"] if x["host"] == "127.0.0.1"]
+assert h and h[0]["requests"] == 1 and h[0]["bytesUp"] > 40 and h[0]["bytesDown"] >= 5, h
+assert not [x for d in docs for x in d["hosts"] if x["host"] == "169.254.169.254"], "a refused host counted"
+PYC
+	pass "egress allowlist: the allowlisted host is reached through the proxy; another host, 169.254.169.254 (even allowlisted) and a direct connection are refused, each refusal an Event; 30 malformed requests make one EgressRejected Event; describe shows the traffic per host"
 }
 
 # The operator's allowlist is the ceiling: an Agent may narrow it to none

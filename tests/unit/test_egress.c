@@ -30,6 +30,7 @@
 #include "base/util.h"
 #include "plugin/http.h"
 #include "proxy/egress.h"
+#include "proxy/traffic.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -260,6 +261,8 @@ struct rec {
 	char host[256], method[16], rule[128], addr[64], reason[256];
 	int port, status;
 	bool allowed;
+	enum egress_event_kind kind;
+	uint64_t count;
 	bool sigpipe_blocked; /* in the proxy thread that reported it */
 	uint64_t up, down;
 };
@@ -282,6 +285,8 @@ static void on_event(void *ctx, const struct egress_event *e)
 		r->port = e->port;
 		r->status = e->status;
 		r->allowed = e->allowed;
+		r->kind = e->kind;
+		r->count = e->count;
 		r->up = e->bytes_up;
 		r->down = e->bytes_down;
 		sigset_t cur;
@@ -384,6 +389,66 @@ static void ask(const char *req, char *out, size_t cap)
 	(void)read_until(fd, out, cap, NULL, 5000);
 	(void)close(fd);
 }
+
+/* ---- traffic per host ---------------------------------------------------- */
+
+/* Allowed requests counted per host, at most EGRESS_TRAFFIC_HOSTS by
+ * name and the rest as "other"; refusals not counted; rejections by
+ * status. */
+START_TEST(test_traffic_counts)
+{
+	struct egress_traffic t;
+	egress_traffic_init(&t);
+	char host[64];
+	for (int i = 0; i < EGRESS_TRAFFIC_HOSTS + 4; i++) {
+		snprintf(host, sizeof(host), "h%02d.example.com", i);
+		struct egress_event ev = { .kind = EGRESS_EV_REQUEST, .count = 1, .host = host,
+					   .allowed = true, .bytes_up = 10, .bytes_down = (uint64_t)(100 + i) };
+		egress_traffic_add(&t, &ev);
+		egress_traffic_add(&t, &ev);
+	}
+	struct egress_event denied = { .kind = EGRESS_EV_REQUEST, .host = "h00.example.com", .allowed = false,
+				       .bytes_up = 5 };
+	egress_traffic_add(&t, &denied);
+	struct egress_event rej = { .kind = EGRESS_EV_REJECTED, .count = 7, .host = "", .status = 503 };
+	egress_traffic_add(&t, &rej);
+	uint64_t v = 0;
+	json_object *doc = egress_traffic_json(&t, &v);
+	json_object *hosts = json_object_object_get(doc, "hosts");
+	ck_assert_int_eq((int)json_object_array_length(hosts), EGRESS_TRAFFIC_HOSTS + 1);
+	/* Most bytes first: h15 of the named ones; "other" last with 4 hosts' worth. */
+	json_object *first = json_object_array_get_idx(hosts, 0);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(first, "host")), "h15.example.com");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(first, "requests")), 2);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(first, "bytesDown")), 230);
+	json_object *other = json_object_array_get_idx(hosts, EGRESS_TRAFFIC_HOSTS);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(other, "host")), "other");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(other, "requests")), 8);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(other, "bytesUp")), 80);
+	/* h00: two requests, the refusal not counted */
+	json_object *last = json_object_array_get_idx(hosts, EGRESS_TRAFFIC_HOSTS - 1);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(last, "host")), "h00.example.com");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(last, "bytesUp")), 20);
+	json_object *r = json_object_object_get(doc, "rejected");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(r, "busy")), 7);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(r, "badRequest")), 0);
+	char *text = egress_traffic_format(doc, "  ");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(strstr(text, "  h15.example.com") && strstr(text, "2 req") && strstr(text, "230 B down"),
+		      "%s", text);
+	ck_assert_msg(strstr(text, "7 over the connection cap (503)"), "%s", text);
+	free(text);
+	json_object_put(doc);
+	/* Nothing counted: nothing to show. */
+	struct egress_traffic empty;
+	egress_traffic_init(&empty);
+	doc = egress_traffic_json(&empty, NULL);
+	ck_assert_ptr_null(egress_traffic_format(doc, ""));
+	json_object_put(doc);
+	egress_traffic_destroy(&empty);
+	egress_traffic_destroy(&t);
+}
+END_TEST
 
 /* ---- policy ------------------------------------------------------------- */
 
@@ -859,6 +924,17 @@ static const struct {
 	{ "\r\n\r\n", "empty request line" },
 };
 
+/* The proxy has no connection left (each one's event is sent before its
+ * thread ends). */
+static bool wait_idle(void)
+{
+	for (int i = 0; i < 300 && egress_active(px); i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		(void)nanosleep(&ts, NULL);
+	}
+	return egress_active(px) == 0;
+}
+
 START_TEST(test_bad_request)
 {
 	tpol.mode = EGRESS_OPEN;
@@ -867,7 +943,39 @@ START_TEST(test_bad_request)
 	ask(bad_reqs[_i].req, buf, sizeof(buf));
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 400 Bad Request\r\n", 26) == 0, "%s", buf);
 	ck_assert_msg(strstr(buf, bad_reqs[_i].msg), "%s", buf);
-	ck_assert_int_eq(event_count(), 0);
+	/* No request event; one rejection, with the answer's reason. */
+	struct rec r = event_wait(0);
+	ck_assert_int_eq(r.kind, EGRESS_EV_REJECTED);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_uint_eq(r.count, 1);
+	ck_assert_msg(strstr(r.reason, bad_reqs[_i].msg), "%s", r.reason);
+	ck_assert_int_eq(event_count(), 1);
+}
+END_TEST
+
+/* A flood of malformed requests is one event at once and one with the
+ * rest's count when the proxy stops, not an event each; the traffic
+ * counts have them all. */
+START_TEST(test_rejections_rate_limited)
+{
+	tpol.mode = EGRESS_OPEN;
+	px_start();
+	char buf[512];
+	for (int i = 0; i < 25; i++) {
+		ask("GARBAGE\r\n\r\n", buf, sizeof(buf));
+		ck_assert_msg(strncmp(buf, "HTTP/1.1 400 Bad Request\r\n", 26) == 0, "%s", buf);
+	}
+	struct rec r = event_wait(0);
+	ck_assert_int_eq(r.kind, EGRESS_EV_REJECTED);
+	ck_assert_uint_eq(r.count, 1);
+	ck_assert(wait_idle());
+	ck_assert_int_eq(event_count(), 1);
+	egress_stop(px);
+	px = NULL;
+	ck_assert_int_eq(event_count(), 2);
+	r = event_wait(1);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_uint_eq(r.count, 24);
 }
 END_TEST
 
@@ -920,7 +1028,15 @@ START_TEST(test_header_timeout)
 	ck_assert_msg(total >= 900 && total < 2500, "quiet client dropped after %lld ms", (long long)total);
 	(void)close(quiet);
 	(void)close(slow);
-	ck_assert_int_eq(event_count(), 0);
+	/* Two timeouts: the first reported at once, the second (within
+	 * EGRESS_REJECT_EVERY_MS) by the stop. */
+	struct rec r = event_wait(0);
+	ck_assert_int_eq(r.kind, EGRESS_EV_REJECTED);
+	ck_assert_int_eq(r.status, 408);
+	egress_stop(px);
+	px = NULL;
+	ck_assert_int_eq(event_count(), 2);
+	ck_assert_uint_eq(r.count + event_wait(1).count, 2);
 }
 END_TEST
 
@@ -948,6 +1064,10 @@ START_TEST(test_connection_cap)
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0, "%s", buf);
 	ck_assert_msg(strstr(buf, "too many connections (limit 2)"), "%s", buf);
 	(void)close(c);
+	struct rec r = event_wait(0);
+	ck_assert_int_eq(r.kind, EGRESS_EV_REJECTED);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_msg(strstr(r.reason, "too many connections (limit 2)"), "%s", r.reason);
 	/* A slot freed is a slot used again. */
 	(void)close(a);
 	ck_assert(wait_active(1));
@@ -1412,6 +1532,7 @@ static Suite *egress_suite(void)
 	tcase_add_test(tc, test_entries_parse);
 	tcase_add_test(tc, test_name_policy);
 	tcase_add_test(tc, test_addr_check);
+	tcase_add_test(tc, test_traffic_counts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("server");
@@ -1429,6 +1550,7 @@ static Suite *egress_suite(void)
 	tcase_add_loop_test(tc, test_bad_request, 0, (int)ARRAY_SIZE(bad_reqs));
 	tcase_add_test(tc, test_oversized_head);
 	tcase_add_test(tc, test_header_timeout);
+	tcase_add_test(tc, test_rejections_rate_limited);
 	tcase_add_test(tc, test_connection_cap);
 	tcase_add_test(tc, test_stop_prompt);
 	tcase_add_test(tc, test_idle_timeout);

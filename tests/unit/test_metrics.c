@@ -265,6 +265,9 @@ static void feed(struct metrics *m)
 	metrics_egress_denied(m, "team/reviewer", "169.254.169.254", 3);
 	metrics_egress_denied(m, "team/reviewer", "169.254.169.254", 2);
 	metrics_egress_denied(m, "", "evil.example", 1);
+	metrics_egress_traffic(m, "team/reviewer", "api.anthropic.com", 3, 1200, 48000);
+	metrics_egress_traffic(m, "team/reviewer", "api.anthropic.com", 1, 100, 900);
+	metrics_egress_traffic(m, "team/reviewer", "other", 2, 10, 20);
 	metrics_plugin_failures(m, 2);
 	metrics_run_resources(m, "OOMKilled", 1.25);
 	metrics_run_resources(m, "OOMKilled", 0);
@@ -295,6 +298,13 @@ START_TEST(metrics_text)
 	ck_line(b, line);
 	ck_line(b, "paddock_egress_denied_total{agent=\"team/reviewer\",host=\"169.254.169.254\"} 5");
 	ck_line(b, "paddock_egress_denied_total{agent=\"(none)\",host=\"evil.example\"} 1");
+	ck_line(b, "paddock_egress_requests_total{agent=\"team/reviewer\",host=\"api.anthropic.com\"} 4");
+	ck_line(b, "paddock_egress_bytes_total{agent=\"team/reviewer\",host=\"api.anthropic.com\",direction=\"up\"} 1300");
+	ck_line(b, "paddock_egress_bytes_total{agent=\"team/reviewer\",host=\"api.anthropic.com\",direction=\"down\"} 48900");
+	ck_line(b, "paddock_egress_requests_total{agent=\"team/reviewer\",host=\"other\"} 2");
+	/* a host with traffic and no refusal has no denied series, and the other way round */
+	ck_assert_ptr_null(strstr(b, "paddock_egress_denied_total{agent=\"team/reviewer\",host=\"api.anthropic.com\"}"));
+	ck_assert_ptr_null(strstr(b, "paddock_egress_requests_total{agent=\"(none)\",host=\"evil.example\"}"));
 	ck_line(b, "# TYPE paddock_tasks gauge");
 	ck_line(b, "paddock_tasks{phase=\"Pending\"} 1");
 	ck_line(b, "paddock_tasks{phase=\"Queued\"} 3");

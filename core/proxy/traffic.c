@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proxy/traffic.c - per-host egress counters of one run (traffic.h).
+ */
+#include "config.h"
+#include "proxy/traffic.h"
+#include "base/util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void egress_traffic_init(struct egress_traffic *t)
+{
+	memset(t, 0, sizeof(*t));
+	(void)pthread_mutex_init(&t->lock, NULL);
+	snprintf(t->hosts[EGRESS_TRAFFIC_HOSTS].host, sizeof(t->hosts[0].host), "%s", EGRESS_TRAFFIC_OTHER);
+}
+
+void egress_traffic_destroy(struct egress_traffic *t)
+{
+	(void)pthread_mutex_destroy(&t->lock);
+}
+
+/* The host's entry: found, added while there is room, else "other". */
+static struct egress_host_traffic *slot(struct egress_traffic *t, const char *host)
+{
+	for (int i = 0; i < t->nhosts; i++)
+		if (!strcmp(t->hosts[i].host, host))
+			return &t->hosts[i];
+	if (t->nhosts < EGRESS_TRAFFIC_HOSTS && strlen(host) <= EGRESS_TRAFFIC_HOST_MAX &&
+	    strcmp(host, EGRESS_TRAFFIC_OTHER)) {
+		struct egress_host_traffic *h = &t->hosts[t->nhosts++];
+		snprintf(h->host, sizeof(h->host), "%s", host);
+		return h;
+	}
+	return &t->hosts[EGRESS_TRAFFIC_HOSTS];
+}
+
+void egress_traffic_add(struct egress_traffic *t, const struct egress_event *ev)
+{
+	(void)pthread_mutex_lock(&t->lock);
+	if (ev->kind == EGRESS_EV_REJECTED) {
+		t->rejected[ev->status == 400 ? 0 : ev->status == 408 ? 1 : 2] += ev->count;
+		t->version++;
+	} else if (ev->allowed) {
+		struct egress_host_traffic *h = slot(t, ev->host && *ev->host ? ev->host : "?");
+		h->requests++;
+		h->bytes_up += ev->bytes_up;
+		h->bytes_down += ev->bytes_down;
+		t->version++;
+	}
+	(void)pthread_mutex_unlock(&t->lock);
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct egress_host_traffic *x = a, *y = b;
+	uint64_t bx = x->bytes_up + x->bytes_down, by = y->bytes_up + y->bytes_down;
+	return bx < by ? 1 : bx > by ? -1 : strcmp(x->host, y->host);
+}
+
+static void host_add(json_object *arr, const struct egress_host_traffic *h)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "host", json_object_new_string(h->host));
+	json_object_object_add(o, "requests", json_object_new_int64((int64_t)h->requests));
+	json_object_object_add(o, "bytesUp", json_object_new_int64((int64_t)h->bytes_up));
+	json_object_object_add(o, "bytesDown", json_object_new_int64((int64_t)h->bytes_down));
+	json_object_array_add(arr, o);
+}
+
+json_object *egress_traffic_json(struct egress_traffic *t, uint64_t *version)
+{
+	struct egress_host_traffic hosts[EGRESS_TRAFFIC_HOSTS + 1];
+	uint64_t rej[3];
+	(void)pthread_mutex_lock(&t->lock);
+	int n = t->nhosts;
+	memcpy(hosts, t->hosts, sizeof(hosts));
+	memcpy(rej, t->rejected, sizeof(rej));
+	if (version)
+		*version = t->version;
+	(void)pthread_mutex_unlock(&t->lock);
+	qsort(hosts, (size_t)n, sizeof(hosts[0]), by_bytes);
+	json_object *doc = json_object_new_object(), *arr = json_object_new_array();
+	for (int i = 0; i < n; i++)
+		host_add(arr, &hosts[i]);
+	if (hosts[EGRESS_TRAFFIC_HOSTS].requests)
+		host_add(arr, &hosts[EGRESS_TRAFFIC_HOSTS]);
+	json_object_object_add(doc, "hosts", arr);
+	json_object *r = json_object_new_object();
+	json_object_object_add(r, "badRequest", json_object_new_int64((int64_t)rej[0]));
+	json_object_object_add(r, "timeout", json_object_new_int64((int64_t)rej[1]));
+	json_object_object_add(r, "busy", json_object_new_int64((int64_t)rej[2]));
+	json_object_object_add(doc, "rejected", r);
+	return doc;
+}
+
+static void human(int64_t n, char *out, size_t len)
+{
+	if (n < 1024)
+		snprintf(out, len, "%" PRId64 " B", n);
+	else if (n < 1024 * 1024)
+		snprintf(out, len, "%.1f KiB", (double)n / 1024);
+	else if (n < 1024LL * 1024 * 1024)
+		snprintf(out, len, "%.1f MiB", (double)n / (1024 * 1024));
+	else
+		snprintf(out, len, "%.1f GiB", (double)n / (1024.0 * 1024 * 1024));
+}
+
+static int64_t jnum(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+char *egress_traffic_format(json_object *doc, const char *indent)
+{
+	json_object *arr = NULL, *rej = NULL;
+	struct buf b;
+	buf_init(&b, 0); /* our own lines, at most 17 */
+	if (json_object_object_get_ex(doc, "hosts", &arr) && json_object_is_type(arr, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			json_object *h = json_object_array_get_idx(arr, i), *hv = NULL;
+			const char *host = json_object_object_get_ex(h, "host", &hv) ? json_object_get_string(hv) : "?";
+			char up[32], down[32];
+			human(jnum(h, "bytesUp"), up, sizeof(up));
+			human(jnum(h, "bytesDown"), down, sizeof(down));
+			(void)buf_printf(&b, "%s%-30.253s %6" PRId64 " req  %10s up  %10s down\n", indent, host,
+					 jnum(h, "requests"), up, down);
+		}
+	}
+	if (json_object_object_get_ex(doc, "rejected", &rej)) {
+		int64_t b4 = jnum(rej, "badRequest"), t = jnum(rej, "timeout"), busy = jnum(rej, "busy");
+		if (b4 || t || busy) {
+			(void)buf_printf(&b, "%srejected before a target: %" PRId64 " malformed (400), %" PRId64
+					 " no request in time (408), %" PRId64 " over the connection cap (503)\n",
+					 indent, b4, t, busy);
+		}
+	}
+	if (!b.len) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}

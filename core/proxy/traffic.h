@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * traffic.h - one run's egress traffic per host: requests, bytes up and
+ * down for each allowed host (CONNECTs, forwarded HTTP requests, the
+ * credential route's requests) and the clients the proxy rejected before
+ * they named a target (400, 408, 503).  Fed from the proxy's event
+ * function (once per request, never per byte), read by whoever reports
+ * it: the local supervisor writes it to RUN_DIR/egress-traffic.json, the
+ * Kubernetes sidecar prints it as its log's last line.
+ *
+ * Bounded: at most EGRESS_TRAFFIC_HOSTS hosts by name, the rest folded
+ * into EGRESS_TRAFFIC_OTHER, so a run cannot grow the controller's
+ * metrics without bound.
+ */
+#ifndef PADDOCK_TRAFFIC_H
+#define PADDOCK_TRAFFIC_H
+
+#include "proxy/egress.h"
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define EGRESS_TRAFFIC_HOSTS 16
+#define EGRESS_TRAFFIC_OTHER "other"
+#define EGRESS_TRAFFIC_HOST_MAX 253
+
+struct egress_host_traffic {
+	char host[EGRESS_TRAFFIC_HOST_MAX + 1];
+	uint64_t requests, bytes_up, bytes_down;
+};
+
+struct egress_traffic {
+	pthread_mutex_t lock;  /* the proxy's threads add, another thread reads */
+	struct egress_host_traffic hosts[EGRESS_TRAFFIC_HOSTS + 1]; /* + "other" */
+	int nhosts;            /* named ones; hosts[EGRESS_TRAFFIC_HOSTS] is "other" */
+	uint64_t rejected[3];  /* clients answered 400, 408, 503 */
+	uint64_t version;      /* bumped on each change */
+};
+
+void egress_traffic_init(struct egress_traffic *t);
+void egress_traffic_destroy(struct egress_traffic *t);
+
+/* Count one proxy event: an allowed request to its host, a rejection to
+ * its status; policy refusals (the EgressDenied events) are not counted
+ * here. */
+void egress_traffic_add(struct egress_traffic *t, const struct egress_event *ev);
+
+/* {"hosts":[{"host","requests","bytesUp","bytesDown"}...] (most bytes
+ * first, "other" last), "rejected":{"badRequest","timeout","busy"}}. */
+json_object *egress_traffic_json(struct egress_traffic *t, uint64_t *version);
+
+/* One line per host of such a JSON document (`indent` before each):
+ * "api.anthropic.com  12 requests  3.1 KiB up  48.2 KiB down", then the
+ * rejections if any; for `paddock describe`.  Owned string, or NULL when
+ * there is nothing to show. */
+char *egress_traffic_format(json_object *doc, const char *indent);
+
+#endif

@@ -508,7 +508,8 @@ static const char *const network_keys[] = { "allowLoopback", "allowPrivate", "eg
 static const char *const egress_modes[] = { "open", "none", "allowlist" };
 
 static const char *const kube_keys[] = { "kubeconfig", "namespace", "defaultImage", "gitImage",
-					 "leaseNamespace", "proxyImage", "maxRequestsInFlight" };
+					 "leaseNamespace", "proxyImage", "maxRequestsInFlight",
+					 "networkPolicy" };
 static const char *const controller_keys[] = { "listen" };
 static const char *const dashboard_keys[] = { "enabled", "token" };
 static const char *const limits_keys[] = {
@@ -856,7 +857,9 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 	    (rc = get_str(w, map_get(kube, "proxyImage"), "kubernetes.proxyImage",
 			  &c->kube_proxy_image)) < 0 ||
 	    (rc = get_long(w, map_get(kube, "maxRequestsInFlight"), "kubernetes.maxRequestsInFlight",
-			   1, 256, &c->kube_max_inflight)) < 0)
+			   1, 256, &c->kube_max_inflight)) < 0 ||
+	    (rc = get_bool(w, map_get(kube, "networkPolicy"), "kubernetes.networkPolicy",
+			   &c->kube_network_policy)) < 0)
 		return rc;
 
 	const struct cnode *git = map_get(root, "git");

@@ -791,6 +791,18 @@ int kcli_events(struct kcli *k, json_object *task, store_event_cb cb, void *ctx,
 	return rc;
 }
 
+int kcli_netpol_exists(struct kcli *k, json_object *task, char *err, size_t errlen)
+{
+	const char *job = field(task, "status.jobName");
+	const char *ns = field(task, "status.runNamespace") ?: field(task, "metadata.namespace");
+	if (!job || !ns)
+		return 0;
+	char *path = kube_path(&KUBE_NETWORKPOLICIES, ns, job, NULL, NULL);
+	int st = kube_request(k->cl, "GET", path, NULL, NULL, NULL, err, errlen);
+	free(path);
+	return st == 200 ? 1 : st == 404 ? 0 : st < 0 ? st : -EIO;
+}
+
 /* ---- watching one task -------------------------------------------------- */
 
 struct kcli_watch {

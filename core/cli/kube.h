@@ -92,6 +92,11 @@ int kcli_events(struct kcli *k, json_object *task, store_event_cb cb, void *ctx,
 		size_t errlen);
 
 /* Watching one Task. */
+/* Whether the run of `task` (status.jobName in status.runNamespace) has
+ * its NetworkPolicy (kubernetes.networkPolicy): 1 yes, 0 no (or no run
+ * yet), negative when the API server could not say (err). */
+int kcli_netpol_exists(struct kcli *k, json_object *task, char *err, size_t errlen);
+
 struct kcli_watch;
 int kcli_watch_open(struct kcli *k, const char *ns, const char *name, struct kcli_watch **out,
 		    char *err, size_t errlen);

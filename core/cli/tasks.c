@@ -1869,6 +1869,54 @@ static void describe_block(const char *text)
 	free(e);
 }
 
+/* "NetworkPolicy:" on Kubernetes: whether the run has one
+ * (kubernetes.networkPolicy, behind the sidecar: kube/render.h), asked of
+ * the API server once the run exists; `task` NULL: an Agent's runs. */
+static void describe_netpol(struct cli_ctx *ctx, struct backend *be, json_object *task,
+			    const struct pipeline_net *net)
+{
+	const struct pd_config *cfg = ctx->cfg;
+	bool sidecar = net->mode == EGRESS_ALLOWLIST && cfg->kube_proxy_image && *cfg->kube_proxy_image;
+	char err[256], *line;
+	if (!cfg->kube_network_policy)
+		line = xstrdup("none (kubernetes.networkPolicy is off): the sidecar fences what honours the proxy variables");
+	else if (!sidecar)
+		line = xstrdup("none (only runs behind the egress sidecar get one)");
+	else if (!task)
+		line = xstrdup("one per run: DNS and the allowlist's addresses only (kubernetes.networkPolicy)");
+	else {
+		int rc = kcli_netpol_exists(be->kc, task, err, sizeof(err));
+		const char *job = jstr(jget(task, "status"), "jobName");
+		line = rc > 0  ? xasprintf("in place (%s): DNS and the allowlist's addresses only", job)
+		       : rc < 0 ? xasprintf("unknown: %s", err)
+		       : job    ? xasprintf("missing (%s not found)", job)
+				: xstrdup("rendered when the run starts (kubernetes.networkPolicy)");
+	}
+	fputs("NetworkPolicy: ", stdout);
+	put_safe(stdout, line, 0);
+	putchar('\n');
+	free(line);
+}
+
+/* An Agent on Kubernetes: whether its runs get a NetworkPolicy (its
+ * spec.network.egress, else paddock.yaml's; unset there: allowlist with
+ * kubernetes.proxyImage, pipeline_egress's default). */
+static void describe_agent_netpol(struct cli_ctx *ctx, struct backend *be, json_object *adoc)
+{
+	struct model_agent *a = NULL;
+	char err[256];
+	if (model_agent_from_json(adoc, &a, err, sizeof(err)) < 0)
+		return;
+	const struct pd_config *cfg = ctx->cfg;
+	const char *mode = a->net_egress ? a->net_egress : cfg->egress;
+	struct pipeline_net net = { .mode = cfg->kube_proxy_image && *cfg->kube_proxy_image ? EGRESS_ALLOWLIST
+											  : EGRESS_OPEN };
+	if (mode)
+		(void)egress_mode_parse(mode, &net.mode, err, sizeof(err));
+	describe_netpol(ctx, be, NULL, &net);
+	model_agent_free(a);
+}
+
 /* "Limits:" and the run's effective limits (pipeline_limits): the Task's,
  * else its Agent's, else paddock.yaml's (this host's, also for a cluster);
  * "Egress:" and the run's effective network (pipeline_egress). */
@@ -1891,13 +1939,10 @@ static void describe_limits(struct cli_ctx *ctx, struct backend *be, json_object
 	struct pipeline_net net;
 	if (pipeline_egress(ctx->cfg, t, a, &net, err, sizeof(err)) == 0) {
 		char *line = pipeline_net_describe(&net);
-		if (be->kc) { /* the sidecar is still to come (issue 12) */
-			char *k = xasprintf("%s [not enforced on Kubernetes yet]", line);
-			free(line);
-			line = k;
-		}
 		describe_field("Egress:", line);
 		free(line);
+		if (be->kc)
+			describe_netpol(ctx, be, task, &net);
 	} else {
 		describe_field("Egress:", err);
 	}
@@ -2178,6 +2223,8 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 	} else if (kind == MODEL_BUDGET && !be.kc) {
 		describe_budget(be.rt, obj);
 	} else {
+		if (kind == MODEL_AGENT && be.kc)
+			describe_agent_netpol(ctx, &be, obj);
 		print_object(obj, kind, "yaml");
 	}
 	json_object_put(obj);

@@ -20,6 +20,7 @@
 #include "base/jsonutil.h"
 #include "kube/lease.h"
 #include "kube/render.h"
+#include "kube/netpol.h"
 #include "kube/taskindex.h"
 #include "control/controller.h"
 #include "control/metrics.h"
@@ -325,6 +326,7 @@ struct kstart {
 	char *uid, *key;        /* the task */
 	char *run_ns, *name;    /* the Job's (and ConfigMap's) */
 	json_object *job;       /* to create once the ConfigMap exists */
+	json_object *cm;        /* to create once the NetworkPolicy exists */
 };
 
 /* Done, either way: the task is looked at again (its Job observed, or
@@ -349,6 +351,7 @@ static void start_end(struct kstart *ks, const char *fail)
 		ctl_admit(k->ctl);
 	}
 	json_object_put(ks->job);
+	json_object_put(ks->cm);
 	free(ks->uid);
 	free(ks->key);
 	free(ks->run_ns);
@@ -409,6 +412,27 @@ static void start_cm_done(void *ctx, int status, json_object *resp, const char *
 	free(path);
 }
 
+/* The run's NetworkPolicy (kubernetes.networkPolicy) exists: then its
+ * ConfigMap.  No policy, no run: a pod the operator wants fenced never
+ * starts unfenced. */
+static void start_np_done(void *ctx, int status, json_object *resp, const char *err)
+{
+	(void)resp;
+	struct kstart *ks = ctx;
+	if (status != 201 && status != 409) {
+		char msg[768];
+		snprintf(msg, sizeof(msg), "creating NetworkPolicy %s/%s: %s", ks->run_ns, ks->name, err);
+		start_end(ks, msg);
+		return;
+	}
+	char *path = kube_path(&KUBE_CONFIGMAPS, ks->run_ns, NULL, NULL, NULL);
+	json_object *cm = ks->cm;
+	ks->cm = NULL;
+	(void)kube_submit(ks->k->kc, "POST", path, cm, NULL, start_cm_done, ks);
+	json_object_put(cm);
+	free(path);
+}
+
 /* Render the run and send its creation off (kube_submit): 0 once sent;
  * the outcome comes back through start_end(). */
 static int start_job(struct kctl *k, const struct model_task *t, const struct model_agent *a,
@@ -420,7 +444,7 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	plan_init(&plan, e.run_ns, k->cfg->limits.context_item_bytes,
 		  k->cfg->limits.context_total_bytes);
 	char *prompt = NULL, *task_md = NULL, *entry = NULL, *lib = NULL, *known_hosts = NULL;
-	json_object *job = NULL, *cm = NULL;
+	json_object *job = NULL, *cm = NULL, *np = NULL;
 	struct pipeline_net net = { 0 };
 	struct klookup l = { k, t->ns, NULL, 0 };
 	int rc = tmpl_render(t->prompt, dep_result, &l, k->cfg->limits.prompt_bytes, &prompt, err,
@@ -482,6 +506,16 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	in.known_hosts = known_hosts;
 	if ((rc = kube_render(&in, &job, &cm, err, errlen)) < 0)
 		goto out;
+	if (sidecar && k->cfg->kube_network_policy) {
+		struct kube_np_dest *d = NULL;
+		size_t nd = 0;
+		kube_netpol_dests((const char *const *)net.allow.v, plan.route ? plan.route->upstream : NULL,
+				  k->cfg->allow_loopback, k->cfg->allow_private, &d, &nd);
+		rc = kube_render_netpol(&in, d, nd, &np, err, errlen);
+		free(d);
+		if (rc < 0)
+			goto out;
+	}
 	/* When it was admitted, for status.startTime once it runs: the order
 	 * and the slot count are the admission's, on the controller's clock
 	 * (in the Job, so that another replica reads it too). */
@@ -505,14 +539,23 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	json_object_object_add(k->starting, t->uid, NULL);
 	/* ConfigMap, then Job (from the ConfigMap's answer), in parallel
 	 * with the other tasks' requests. */
-	char *path = kube_path(&KUBE_CONFIGMAPS, e.run_ns, NULL, NULL, NULL);
-	(void)kube_submit(k->kc, "POST", path, cm, NULL, start_cm_done, ks);
+	char *path;
+	if (np) {
+		ks->cm = cm;
+		cm = NULL;
+		path = kube_path(&KUBE_NETWORKPOLICIES, e.run_ns, NULL, NULL, NULL);
+		(void)kube_submit(k->kc, "POST", path, np, NULL, start_np_done, ks);
+	} else {
+		path = kube_path(&KUBE_CONFIGMAPS, e.run_ns, NULL, NULL, NULL);
+		(void)kube_submit(k->kc, "POST", path, cm, NULL, start_cm_done, ks);
+	}
 	free(path);
 	*job_name = xstrdup(ks->name);
 	*run_ns = xstrdup(e.run_ns);
 out:
 	json_object_put(job);
 	json_object_put(cm);
+	json_object_put(np);
 	plan_free(&plan);
 	pipeline_net_free(&net);
 	free(prompt);
@@ -1044,6 +1087,8 @@ static int delete_run(struct kctl *k, json_object *task, bool cm)
 		rc = delete_object(k, &KUBE_JOBS, jns, jn);
 	if (rc == 0 && cm)
 		rc = delete_object(k, &KUBE_CONFIGMAPS, jns, jn);
+	if (rc == 0 && cm && k->cfg->kube_network_policy)
+		rc = delete_object(k, &KUBE_NETWORKPOLICIES, jns, jn);
 	return rc;
 }
 
@@ -1342,6 +1387,8 @@ static void sweep_orphans(struct kctl *k)
 			 name, "job_namespace", ns);
 		(void)delete_object(k, &KUBE_JOBS, ns, name);
 		(void)delete_object(k, &KUBE_CONFIGMAPS, ns, name);
+		if (k->cfg->kube_network_policy)
+			(void)delete_object(k, &KUBE_NETWORKPOLICIES, ns, name);
 	}
 	json_object_put(o.found);
 	json_object_put(o.uids);

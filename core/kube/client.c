@@ -65,6 +65,7 @@ const struct kube_resource KUBE_SPAWNERS = { "/apis/paddock.dev/v1alpha1", "spaw
 const struct kube_resource KUBE_JOBS = { "/apis/batch/v1", "jobs", true };
 const struct kube_resource KUBE_PODS = { "/api/v1", "pods", true };
 const struct kube_resource KUBE_CONFIGMAPS = { "/api/v1", "configmaps", true };
+const struct kube_resource KUBE_NETWORKPOLICIES = { "/apis/networking.k8s.io/v1", "networkpolicies", true };
 const struct kube_resource KUBE_SECRETS = { "/api/v1", "secrets", true };
 const struct kube_resource KUBE_LEASES = { "/apis/coordination.k8s.io/v1", "leases", true };
 const struct kube_resource KUBE_NAMESPACES = { "/api/v1", "namespaces", false };

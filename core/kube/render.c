@@ -1161,3 +1161,83 @@ out:
 	*cm = c;
 	return 0;
 }
+
+/* ---- the run's NetworkPolicy --------------------------------------------- */
+
+static json_object *np_port(const char *proto, int port)
+{
+	json_object *o = json_object_new_object();
+	put(o, "protocol", jstr(proto));
+	put(o, "port", json_object_new_int(port));
+	return o;
+}
+
+static json_object *np_labels(const char *k, const char *v)
+{
+	json_object *sel = json_object_new_object(), *ml = json_object_new_object();
+	put(ml, k, jstr(v));
+	put(sel, "matchLabels", ml);
+	return sel;
+}
+
+static json_object *jget_ports(json_object *rule)
+{
+	json_object *v = NULL;
+	return json_object_object_get_ex(rule, "ports", &v) ? v : NULL;
+}
+
+/* One egress rule: `to` the peer, on TCP `port` (0: 80 and 443). */
+static json_object *np_rule(json_object *peer, int port)
+{
+	json_object *rule = json_object_new_object(), *to = json_object_new_array(),
+		    *ports = json_object_new_array();
+	json_object_array_add(to, peer);
+	if (port)
+		json_object_array_add(ports, np_port("TCP", port));
+	else {
+		json_object_array_add(ports, np_port("TCP", 80));
+		json_object_array_add(ports, np_port("TCP", 443));
+	}
+	put(rule, "to", to);
+	put(rule, "ports", ports);
+	return rule;
+}
+
+int kube_render_netpol(const struct kube_render_in *in, const struct kube_np_dest *dests, size_t n,
+		       json_object **np, char *err, size_t errlen)
+{
+	const struct model_task *t = in->t;
+	if (!t || !t->uid || !*t->uid || !in->run_ns)
+		return errf(err, errlen, -EINVAL, "NetworkPolicy: the Task has no uid");
+	char *name = kube_job_name(t->ns, t->name, t->uid);
+	json_object *o = json_object_new_object(), *spec = json_object_new_object();
+	put(o, "apiVersion", jstr("networking.k8s.io/v1"));
+	put(o, "kind", jstr("NetworkPolicy"));
+	put(o, "metadata", metadata(name, in));
+	free(name);
+	put(spec, "podSelector", np_labels(KUBE_LABEL_TASK_UID, t->uid));
+	json_object *types = json_object_new_array();
+	json_object_array_add(types, jstr("Ingress"));
+	json_object_array_add(types, jstr("Egress"));
+	put(spec, "policyTypes", types);
+	json_object *egress = json_object_new_array();
+	/* DNS: the sidecar resolves names, and the git init containers too. */
+	json_object *dns = np_labels(KUBE_NP_DNS_LABEL, KUBE_NP_DNS_VALUE);
+	json_object *peer = json_object_new_object();
+	put(peer, "namespaceSelector", np_labels("kubernetes.io/metadata.name", KUBE_NP_DNS_NAMESPACE));
+	put(peer, "podSelector", dns);
+	json_object *rule = np_rule(peer, 53);
+	json_object_array_add(jget_ports(rule), np_port("UDP", 53));
+	json_object_array_add(egress, rule);
+	for (size_t i = 0; i < n; i++) {
+		json_object *ip = json_object_new_object(), *blk = json_object_new_object();
+		put(blk, "cidr", jstr(dests[i].cidr));
+		put(ip, "ipBlock", blk);
+		json_object_array_add(egress, np_rule(ip, dests[i].port));
+	}
+	put(spec, "egress", egress);
+	put(spec, "ingress", json_object_new_array());
+	put(o, "spec", spec);
+	*np = o;
+	return 0;
+}

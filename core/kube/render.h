@@ -170,6 +170,30 @@ struct kube_render_in {
 	bool egress_loopback, egress_private;
 };
 
+/* One destination of a run's NetworkPolicy: an address the controller
+ * resolved when it rendered the run, as a CIDR ("1.2.3.4/32",
+ * "2001:db8::1/128"), and a TCP port (0: 80 and 443, an allow entry
+ * without a port). */
+struct kube_np_dest {
+	char cidr[64];
+	int port;
+};
+
+#define KUBE_NP_DNS_NAMESPACE "kube-system"
+#define KUBE_NP_DNS_LABEL "k8s-app"
+#define KUBE_NP_DNS_VALUE "kube-dns"
+
+/* The run's networking.k8s.io/v1 NetworkPolicy (kubernetes.networkPolicy,
+ * for a run behind the egress sidecar): named like the Job, same labels,
+ * annotations and owner (the Task, when the run lives in its namespace;
+ * else the controller deletes it with the Job); selects the run's pod by
+ * its paddock.dev/task-uid label; policyTypes Ingress and Egress with no
+ * ingress rule (nothing may connect to the pod) and egress to kube-dns
+ * (pods labelled k8s-app=kube-dns in kube-system, UDP and TCP 53) and to
+ * each of `dests` (ipBlock, TCP port), nothing else.  Pure.  Owned *np. */
+int kube_render_netpol(const struct kube_render_in *in, const struct kube_np_dest *dests, size_t n,
+		       json_object **np, char *err, size_t errlen);
+
 /* "NAME-HASH8" (lowercase, <= 52 chars so pod names stay valid), stable
  * for (task namespace, name, uid): NAME is the Task name mapped to
  * [a-z0-9-] and cut to 43 characters, HASH8 32 bits of FNV-1a over

@@ -13,7 +13,13 @@
 #   - the API server admits the Job's pod under "restricted" (a
 #     server-side dry run of a Pod from the Job's template), and refuses a
 #     plain pod there (the policy is really enforced);
-#   - the Job controller's pod exists (no FailedCreate).
+#   - the Job controller's pod exists (no FailedCreate);
+#   - with kubernetes.networkPolicy: the run's NetworkPolicy, admitted by
+#     the API server: it selects the run's pod, no ingress, egress to
+#     kube-dns and the allowlist's addresses and ports only (an
+#     allowlisted metadata address left out), owned by the Task and gone
+#     once the Task is deleted; describe says it is in place.  With the
+#     setting off (a second controller), a run has none.
 # Prints "ok - ..."/"not ok - ..." and "N passed, N failed".
 set -uo pipefail
 
@@ -60,8 +66,8 @@ cat >"$PADDOCK_CONFIG" <<EOT
 backend: kubernetes
 log: {level: info}
 controller: {listen: "127.0.0.1:0"}
-kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: $NS-system, namespace: $NS, proxyImage: "paddock/controller:test"}
-network: {egress: allowlist, allow: [pkg.example]}
+kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: $NS-system, namespace: $NS, proxyImage: "paddock/controller:test", networkPolicy: true}
+network: {egress: allowlist, allow: [pkg.example, "203.0.113.7", "198.51.100.9:8443", "169.254.169.254"]}
 drivers: {claude-code: {enabled: true, settings: {image: "paddock/agent-claude-code:test"}}}
 EOT
 kc -n "$NS" apply -f - >/dev/null <<EOT
@@ -144,5 +150,75 @@ kc -n "$NS" get events -o json >"$work/events.json" 2>/dev/null
 check "no FailedCreate for the Job" bash -c "! grep -q FailedCreate '$work/events.json'"
 check "the key's value is in no Event or controller log" bash -c \
 	"! grep -qF '$key' '$work/events.json' '$work/controller.log'"
+
+# kubernetes.networkPolicy: the run's NetworkPolicy, accepted by the API
+# server, selecting the run's pod, DNS and the allowlist's addresses only
+# (the metadata address left out although allowlisted), owned by the Task.
+uid=$(kc -n "$NS" get task fenced -o jsonpath='{.metadata.uid}')
+kc -n "$NS" get networkpolicy "$job" -o json >"$work/np.json" 2>"$work/np.err"
+check "the run has a NetworkPolicy named like its Job, accepted by the API server" test -s "$work/np.json"
+kc -n "$NS" get "$pod" -o json >"$work/pod-live.json" 2>/dev/null
+check "the NetworkPolicy selects the run's pod by its task uid; no ingress; egress to kube-dns and the allowlist's addresses only" \
+	python3 - "$work/np.json" "$work/pod-live.json" "$uid" <<'PY'
+import json, sys
+np = json.load(open(sys.argv[1])); pod = json.load(open(sys.argv[2])); uid = sys.argv[3]
+spec = np["spec"]; errs = []
+sel = spec["podSelector"].get("matchLabels", {})
+if sel != {"paddock.dev/task-uid": uid}: errs.append("podSelector %r" % sel)
+if pod["metadata"]["labels"].get("paddock.dev/task-uid") != uid: errs.append("the pod does not carry the label")
+if sorted(spec.get("policyTypes", [])) != ["Egress", "Ingress"]: errs.append("policyTypes %r" % spec.get("policyTypes"))
+if spec.get("ingress"): errs.append("ingress %r" % spec.get("ingress"))
+refs = np["metadata"].get("ownerReferences", [])
+if not any(r.get("kind") == "Task" and r.get("uid") == uid for r in refs): errs.append("owner %r" % refs)
+eg = spec.get("egress", [])
+dns = [r for r in eg if any(p.get("podSelector", {}).get("matchLabels") == {"k8s-app": "kube-dns"} for p in r.get("to", []))]
+if not dns or sorted((p["protocol"], p["port"]) for p in dns[0]["ports"]) != [("TCP", 53), ("UDP", 53)]: errs.append("no DNS rule: %r" % eg)
+blocks = {}
+for r in eg:
+    for p in r.get("to", []):
+        if "ipBlock" in p:
+            blocks.setdefault(p["ipBlock"]["cidr"], set()).update(x["port"] for x in r["ports"])
+if blocks.get("203.0.113.7/32") != {80, 443}: errs.append("203.0.113.7: %r" % blocks)
+if blocks.get("198.51.100.9/32") != {8443}: errs.append("198.51.100.9:8443: %r" % blocks)
+if any(c.startswith("169.254.") for c in blocks): errs.append("the metadata address is in the policy: %r" % blocks)
+if any(c in ("0.0.0.0/0", "::/0") or "except" in json.dumps(eg) for c in blocks): errs.append("a wide block: %r" % blocks)
+print("\n".join(errs)); sys.exit(1 if errs else 0)
+PY
+"$PADDOCK_BIN" describe task fenced -n "$NS" >"$work/describe.out" 2>&1
+check "describe task says the NetworkPolicy is in place" grep -q "^NetworkPolicy: in place ($job)" "$work/describe.out"
+"$PADDOCK_BIN" describe agent coder -n "$NS" >"$work/describe-agent.out" 2>&1
+check "describe agent says its runs get one" grep -q "^NetworkPolicy: one per run" "$work/describe-agent.out"
+kc -n "$NS" delete task fenced --wait=false >/dev/null 2>&1
+gone=
+for _ in $(seq 300); do
+	kc -n "$NS" get networkpolicy "$job" >/dev/null 2>&1 || { gone=1; break; }
+	sleep 0.2
+done
+check "the NetworkPolicy is gone after the Task is deleted" test -n "$gone"
+
+# The setting off (its default): no NetworkPolicy, and describe says so.
+kill -9 "$ctl" 2>/dev/null; wait "$ctl" 2>/dev/null; ctl=
+sed -i 's/, networkPolicy: true//' "$PADDOCK_CONFIG"
+kc -n "$NS" apply -f - >/dev/null <<EOT
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: unfenced}
+spec: {agentRef: {name: coder}, prompt: "fix it"}
+EOT
+POD_NAME=egress-test-2 "$PADDOCK_BIN" controller >"$work/controller2.log" 2>&1 &
+ctl=$!
+job2=
+for _ in $(seq 300); do
+	job2=$(kc -n "$NS" get task unfenced -o jsonpath='{.status.jobName}' 2>/dev/null)
+	[ -n "$job2" ] && break
+	sleep 0.2
+done
+check "with kubernetes.networkPolicy off the run starts ($job2)" test -n "$job2"
+sleep 1 # a policy would have been created before the Job
+kc -n "$NS" get networkpolicies -o name >"$work/np2.out" 2>&1
+check "and has no NetworkPolicy (the API server answered: $(kc -n "$NS" get networkpolicies 2>&1 | head -1))" \
+	test ! -s "$work/np2.out"
+"$PADDOCK_BIN" describe task unfenced -n "$NS" >"$work/describe2.out" 2>&1
+check "describe task says there is none" grep -q "^NetworkPolicy: none (kubernetes.networkPolicy is off)" "$work/describe2.out"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -6,6 +6,7 @@
  * the errors. */
 #include "config.h"
 #include "kube/render.h"
+#include "kube/netpol.h"
 #include "control/pipeline.h"
 
 #include <check.h>
@@ -1504,6 +1505,77 @@ START_TEST(egress_sidecar)
 }
 END_TEST
 
+/* The run's NetworkPolicy: selects the run's pod, no ingress, egress to
+ * kube-dns and to each destination's address and port only. */
+START_TEST(netpol_rendered)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_render(&f);
+	const struct kube_np_dest d[] = { { "203.0.113.7/32", 0 }, { "2001:db8::5/128", 8443 } };
+	json_object *np = NULL;
+	ck_assert_int_eq(kube_render_netpol(&f.in, d, 2, &np, err, sizeof(err)), 0);
+	ck_assert_str_eq(js(np, "apiVersion"), "networking.k8s.io/v1");
+	ck_assert_str_eq(js(np, "kind"), "NetworkPolicy");
+	ck_assert_str_eq(js(np, "metadata.name"), js(f.job, "metadata.name"));
+	ck_assert_str_eq(js(np, "metadata.namespace"), "team-a");
+	ck_assert_str_eq(js(np, "metadata.ownerReferences.0.uid"), UID1);
+	ck_assert_str_eq(js(np, "metadata.ownerReferences.0.kind"), "Task");
+	/* it selects the Job's pod, and only by the task's uid */
+	ck_assert_str_eq(label(np, "spec.podSelector.matchLabels", KUBE_LABEL_TASK_UID), UID1);
+	ck_assert_str_eq(label(f.job, "spec.template.metadata.labels", KUBE_LABEL_TASK_UID), UID1);
+	ck_assert_int_eq(json_object_object_length(jp(np, "spec.podSelector.matchLabels")), 1);
+	ck_assert_str_eq(dump(jp(np, "spec.policyTypes")), "[\"Ingress\",\"Egress\"]");
+	ck_assert_str_eq(dump(jp(np, "spec.ingress")), "[]");
+	json_object *eg = jp(np, "spec.egress");
+	ck_assert_int_eq((int)json_object_array_length(eg), 3);
+	ck_assert_str_eq(label(eg, "0.to.0.namespaceSelector.matchLabels", "kubernetes.io/metadata.name"),
+			 "kube-system");
+	ck_assert_str_eq(label(eg, "0.to.0.podSelector.matchLabels", "k8s-app"), "kube-dns");
+	ck_assert_str_eq(dump(jp(eg, "0.ports")),
+			 "[{\"protocol\":\"TCP\",\"port\":53},{\"protocol\":\"UDP\",\"port\":53}]");
+	ck_assert_str_eq(dump(jp(eg, "1")), "{\"to\":[{\"ipBlock\":{\"cidr\":\"203.0.113.7/32\"}}],"
+					   "\"ports\":[{\"protocol\":\"TCP\",\"port\":80},"
+					   "{\"protocol\":\"TCP\",\"port\":443}]}");
+	ck_assert_str_eq(dump(jp(eg, "2")), "{\"to\":[{\"ipBlock\":{\"cidr\":\"2001:db8::5/128\"}}],"
+					   "\"ports\":[{\"protocol\":\"TCP\",\"port\":8443}]}");
+	json_object_put(np);
+	fx_free(&f);
+}
+END_TEST
+
+static bool has_dest(const struct kube_np_dest *d, size_t n, const char *cidr, int port)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(d[i].cidr, cidr) && d[i].port == port)
+			return true;
+	return false;
+}
+
+/* The destinations: addresses through the proxy's address policy
+ * (metadata never; loopback and private only when allowed), wildcards
+ * left out, the route's upstream added, each pair once. */
+START_TEST(netpol_destinations)
+{
+	const char *allow[] = { "203.0.113.7", "169.254.169.254", "*.github.com", "10.1.2.3:22",
+				"localhost:8080", "203.0.113.7", "[2001:db8::9]:8443", NULL };
+	struct kube_np_dest *d = NULL;
+	size_t n = 0;
+	kube_netpol_dests(allow, "https://[2001:db8::10]:9443/v1", false, false, &d, &n);
+	ck_assert_msg(n == 3, "%zu destinations", n);
+	ck_assert(has_dest(d, n, "203.0.113.7/32", 0));
+	ck_assert(has_dest(d, n, "2001:db8::9/128", 8443));
+	ck_assert(has_dest(d, n, "2001:db8::10/128", 9443));
+	free(d);
+	kube_netpol_dests(allow, "http://127.0.0.1:8080", true, true, &d, &n);
+	ck_assert(has_dest(d, n, "10.1.2.3/32", 22));
+	ck_assert(has_dest(d, n, "127.0.0.1/32", 8080));
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(strncmp(d[i].cidr, "169.254.", 8), "the metadata address: %s", d[i].cidr);
+	free(d);
+}
+END_TEST
+
 /* A plan that routes a credential may not also inject it. */
 START_TEST(route_offer_needed)
 {
@@ -1538,6 +1610,8 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("job");
 	tcase_add_test(t, job_same_namespace);
+	tcase_add_test(t, netpol_rendered);
+	tcase_add_test(t, netpol_destinations);
 	tcase_add_test(t, job_other_namespace_no_owner);
 	tcase_add_test(t, job_every_container_restricted);
 	tcase_add_test(t, pod_settings_copied);

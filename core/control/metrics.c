@@ -540,6 +540,19 @@ static void put_label(struct buf *b, const char *s)
 	}
 }
 
+/* One paddock_egress_* sample: NAME{agent,host[,direction]} value. */
+static void put_egress(struct buf *b, const char *name, const struct egress_entry *e, const char *dir,
+		       uint64_t v)
+{
+	buf_printf(b, "%s{agent=\"", name);
+	put_label(b, e->agent);
+	buf_puts(b, "\",host=\"");
+	put_label(b, e->host);
+	if (dir)
+		buf_printf(b, "\",direction=\"%s", dir);
+	buf_printf(b, "\"} %llu\n", (unsigned long long)v);
+}
+
 static void put_header(struct buf *b, const char *name, const char *type, const char *help)
 {
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -613,39 +626,21 @@ static void render_locked(struct metrics *m, struct buf *b)
 			   (unsigned long long)m->limit_kills[i]);
 	put_header(b, "paddock_egress_denied_total", "counter",
 		   "Connections the egress proxy refused, by Agent and requested host.");
-	for (size_t i = 0; i < m->n_egress; i++) {
-		if (!m->egress[i].n)
-			continue;
-		buf_puts(b, "paddock_egress_denied_total{agent=\"");
-		put_label(b, m->egress[i].agent);
-		buf_puts(b, "\",host=\"");
-		put_label(b, m->egress[i].host);
-		buf_printf(b, "\"} %llu\n", (unsigned long long)m->egress[i].n);
-	}
+	for (size_t i = 0; i < m->n_egress; i++)
+		if (m->egress[i].n)
+			put_egress(b, "paddock_egress_denied_total", &m->egress[i], NULL, m->egress[i].n);
 	put_header(b, "paddock_egress_requests_total", "counter",
 		   "Requests the egress proxy carried (CONNECTs, forwarded HTTP, credential route) in ended runs, by Agent and host (each run's hosts past 16 under host=\"other\").");
-	for (size_t i = 0; i < m->n_egress; i++) {
-		if (!m->egress[i].req)
-			continue;
-		buf_puts(b, "paddock_egress_requests_total{agent=\"");
-		put_label(b, m->egress[i].agent);
-		buf_puts(b, "\",host=\"");
-		put_label(b, m->egress[i].host);
-		buf_printf(b, "\"} %llu\n", (unsigned long long)m->egress[i].req);
-	}
+	for (size_t i = 0; i < m->n_egress; i++)
+		if (m->egress[i].req)
+			put_egress(b, "paddock_egress_requests_total", &m->egress[i], NULL, m->egress[i].req);
 	put_header(b, "paddock_egress_bytes_total", "counter",
 		   "Bytes the egress proxy carried in ended runs, by Agent, host and direction (up: to the host).");
 	for (size_t i = 0; i < m->n_egress; i++) {
 		if (!m->egress[i].req)
 			continue;
-		for (int d = 0; d < 2; d++) {
-			buf_puts(b, "paddock_egress_bytes_total{agent=\"");
-			put_label(b, m->egress[i].agent);
-			buf_puts(b, "\",host=\"");
-			put_label(b, m->egress[i].host);
-			buf_printf(b, "\",direction=\"%s\"} %llu\n", d ? "down" : "up",
-				   (unsigned long long)(d ? m->egress[i].down : m->egress[i].up));
-		}
+		put_egress(b, "paddock_egress_bytes_total", &m->egress[i], "up", m->egress[i].up);
+		put_egress(b, "paddock_egress_bytes_total", &m->egress[i], "down", m->egress[i].down);
 	}
 	put_header(b, "paddock_run_cpu_seconds_total", "counter",
 		   "CPU time used by finished local runs, read from their cgroups.");

@@ -90,12 +90,17 @@ spec: {agentRef: {name: coder}, prompt: "fix it"}
 EOT
 POD_NAME=egress-test "$PADDOCK_BIN" controller >"$work/controller.log" 2>&1 &
 ctl=$!
-job=
-for _ in $(seq 300); do
-	job=$(kc -n "$NS" get task fenced -o jsonpath='{.status.jobName}' 2>/dev/null)
-	[ -n "$job" ] && break
-	sleep 0.2
-done
+# The Job name of task $1, once it has one (60 s).
+job_of() {
+	local j=
+	for _ in $(seq 300); do
+		j=$(kc -n "$NS" get task "$1" -o jsonpath='{.status.jobName}' 2>/dev/null)
+		[ -n "$j" ] && break
+		sleep 0.2
+	done
+	echo "$j"
+}
+job=$(job_of fenced)
 [ -n "$job" ] || { nok "the Task got no Job: $(tail -5 "$work/controller.log")"; echo "$passed passed, $failed failed"; exit 1; }
 kc -n "$NS" get job "$job" -o json >"$work/job.json"
 check "the Job has the sidecar with the key, and the agent container no credential reference" \
@@ -207,12 +212,7 @@ spec: {agentRef: {name: coder}, prompt: "fix it"}
 EOT
 POD_NAME=egress-test-2 "$PADDOCK_BIN" controller >"$work/controller2.log" 2>&1 &
 ctl=$!
-job2=
-for _ in $(seq 300); do
-	job2=$(kc -n "$NS" get task unfenced -o jsonpath='{.status.jobName}' 2>/dev/null)
-	[ -n "$job2" ] && break
-	sleep 0.2
-done
+job2=$(job_of unfenced)
 check "with kubernetes.networkPolicy off the run starts ($job2)" test -n "$job2"
 sleep 1 # a policy would have been created before the Job
 kc -n "$NS" get networkpolicies -o name >"$work/np2.out" 2>&1

@@ -74,6 +74,17 @@ int dashboard_check_listen(const struct pd_config *cfg, char *err, size_t errlen
  * borrowed (it must outlive the dashboard).  Owned *out. */
 int dashboard_new(const struct pd_config *cfg, const char *state_dir, bool ticker,
 		  struct dash **out, char *err, size_t errlen);
+/* The same dashboard over another source of data (web/source.h): an
+ * API server for `paddock dashboard` and the Kubernetes controller.
+ * *src is taken (freed by dashboard_free, also on failure). */
+struct dash_source;
+struct dash_opts {
+	const char *listen; /* the listener's address (NULL: the default) */
+	const char *token;  /* actions need it in X-Paddock-Token; NULL: read-only */
+	bool ticker;        /* start the ticker thread */
+};
+int dashboard_new_source(const struct pd_config *cfg, struct dash_source *src, const struct dash_opts *o,
+			 struct dash **out, char *err, size_t errlen);
 /* Serve the dashboard on m's listener (before metrics_listen). */
 void dashboard_attach(struct dash *d, struct metrics *m);
 /* End every stream (resuming suspended ones: libmicrohttpd must not stop

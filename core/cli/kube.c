@@ -348,6 +348,11 @@ const char *kcli_namespace(const struct kcli *k)
 	return k->ns;
 }
 
+struct kube_client *kcli_client(struct kcli *k)
+{
+	return k->cl;
+}
+
 /* ---- get / list --------------------------------------------------------- */
 
 int kcli_get(struct kcli *k, enum model_kind kind, const char *ns, const char *name,

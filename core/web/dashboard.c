@@ -108,23 +108,30 @@ static bool addr_loopback(const struct sockaddr_storage *ss)
 	return false;
 }
 
-int dashboard_check_listen(const struct pd_config *cfg, char *err, size_t errlen)
+int dashboard_check_addr(const char *what, const char *addr, bool token, char *err, size_t errlen)
 {
-	if (!cfg->dashboard_enabled || cfg->dashboard_token)
+	if (token)
 		return 0;
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
-	const char *addr = cfg->listen ? cfg->listen : METRICS_DEFAULT_LISTEN;
 	int rc = metrics_parse_addr(addr, &ss, &len, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (addr_loopback(&ss))
 		return 0;
 	return errf(err, errlen, -EPERM,
-		    "controller.listen: %s reaches beyond this machine and the dashboard has no token: "
+		    "%s: %s reaches beyond this machine and the dashboard has no token: "
 		    "anyone who can connect would see every task's prompt and log.  Set dashboard.token "
 		    "in paddock.yaml (stop and delete then need it in the X-Paddock-Token header), or "
-		    "dashboard.enabled: false, or listen on 127.0.0.1", addr);
+		    "dashboard.enabled: false, or listen on 127.0.0.1", what, addr);
+}
+
+int dashboard_check_listen(const struct pd_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->dashboard_enabled)
+		return 0;
+	return dashboard_check_addr("controller.listen", cfg->listen ? cfg->listen : METRICS_DEFAULT_LISTEN,
+				    cfg->dashboard_token != NULL, err, errlen);
 }
 
 /* ---- the store, as the page sees it ---------------------------------- */
@@ -957,7 +964,8 @@ static enum MHD_Result act(struct dash *d, struct MHD_Connection *c, const char 
 	const char *token = header(c, TOKEN_HEADER);
 	if (!token || !token_eq(token, d->token))
 		return send_error(c, MHD_HTTP_UNAUTHORIZED,
-				  "X-Paddock-Token: missing or wrong: give the dashboard.token of paddock.yaml");
+				  "X-Paddock-Token: missing or wrong: give the dashboard.token of paddock.yaml "
+				  "(or the token in the URL `paddock dashboard` printed)");
 	if (!same_origin(c))
 		return send_error(c, MHD_HTTP_FORBIDDEN, "cross-origin request refused");
 	const char *ns = NULL, *name = NULL;

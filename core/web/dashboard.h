@@ -68,6 +68,8 @@ struct metrics;
  * listener beyond loopback needs dashboard.token (or the dashboard
  * disabled).  -EPERM with the reason and the fix in err. */
 int dashboard_check_listen(const struct pd_config *cfg, char *err, size_t errlen);
+/* The same rule for the listener `what` (an option's name) at addr. */
+int dashboard_check_addr(const char *what, const char *addr, bool token, char *err, size_t errlen);
 
 /* Open two store connections on state_dir and start the ticker (unless
  * `ticker` is false: a benchmark calls dashboard_tick itself).  cfg

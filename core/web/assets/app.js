@@ -394,6 +394,13 @@ function route() {
 
 document.addEventListener('DOMContentLoaded', () => {
 	const tok = document.getElementById('token');
+	/* `paddock dashboard` prints its URL with ?token=: keep it for this
+	 * tab and take it out of the address bar (and of the history). */
+	const given = new URLSearchParams(location.search).get('token');
+	if (given) {
+		sessionStorage.setItem('paddock-token', given);
+		history.replaceState(null, '', location.pathname + location.hash);
+	}
 	tok.value = sessionStorage.getItem('paddock-token') || '';
 	tok.addEventListener('input', () => sessionStorage.setItem('paddock-token', tok.value));
 	window.addEventListener('hashchange', route);

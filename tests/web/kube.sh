@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/web/kube.sh - `paddock dashboard --kubeconfig` (cli/dashkube.c) in
+# a real headless Chromium against a real kube-apiserver (tests/k8s/env.sh:
+# etcd, kube-apiserver, kwok), as two users: the cluster's admin, and a
+# service account that RBAC lets read Tasks but not change them.
+#
+#   TOP_BUILDDIR=_build tests/web/kube.sh [KUBECONFIG]
+#
+# With KUBECONFIG (a running tests/k8s/env.sh cluster) it works in a fresh
+# namespace of it, deleted at the end; else it starts its own cluster and
+# stops it.  The test plays the controller: it writes the Task's status
+# with kubectl (the page must follow it live), so no controller runs.
+# Skips (77) without chromium or node.  Screenshots go to
+# $TOP_BUILDDIR/tests/web/screenshots/kube-*.png.
+set -euo pipefail
+: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${TOP_BUILDDIR:=$TOP_SRCDIR/_build}"
+PADDOCK_BIN=${PADDOCK_BIN:-$TOP_BUILDDIR/core/paddock}
+CHROMIUM=${CHROMIUM:-$(command -v chromium || true)}
+[ -n "$CHROMIUM" ] || { echo "SKIP: no chromium (apt-get install chromium)"; exit 77; }
+command -v node >/dev/null || { echo "SKIP: no node"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "PASS: $*"; }
+modules=$("$TOP_SRCDIR/tests/web/install.sh") || fail "cannot install puppeteer-core"
+K8S_BIN=$("$TOP_SRCDIR/tests/k8s/build.sh" | tail -n1) || fail "building the test cluster's components failed"
+export PATH=$K8S_BIN:$PATH
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-webkube.XXXXXX")
+own_cluster=
+ns=web-$$-$RANDOM
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	if [ -n "$own_cluster" ]; then
+		"$TOP_SRCDIR/tests/k8s/env.sh" stop "$work/cluster" >/dev/null 2>&1 || true
+	else
+		kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+	fi
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+if [ -n "${1:-}" ]; then
+	export KUBECONFIG=$1
+else
+	own_cluster=1
+	"$TOP_SRCDIR/tests/k8s/env.sh" start "$work/cluster" >"$work/env.log" 2>&1 ||
+		{ cat "$work/env.log" >&2; fail "the control plane did not start"; }
+	export KUBECONFIG=$work/cluster/kubeconfig
+fi
+kc() { kubectl --request-timeout=20s "$@"; }
+kc apply -f "$TOP_SRCDIR/etc/kubernetes/crds.yaml" >/dev/null
+kc wait --for condition=established --timeout=60s crd/tasks.paddock.dev crd/agents.paddock.dev >/dev/null
+kc create namespace "$ns" >/dev/null
+
+# A user RBAC lets read Tasks, Agents and Events of the namespace, and
+# nothing else: a service account's token in a kubeconfig of its own.
+kc -n "$ns" create serviceaccount viewer >/dev/null
+kc -n "$ns" create role task-reader --verb=get,list,watch \
+	--resource=tasks.paddock.dev,agents.paddock.dev,events >/dev/null
+kc -n "$ns" create rolebinding viewer-reads --role=task-reader --serviceaccount="$ns:viewer" >/dev/null
+vtoken=$(kc -n "$ns" create token viewer --duration=1h)
+sed -e '/client-certificate-data:/d' -e "s|client-key-data:.*|token: $vtoken|" "$KUBECONFIG" >"$work/viewer.kubeconfig"
+chmod 0600 "$work/viewer.kubeconfig"
+kc --kubeconfig "$work/viewer.kubeconfig" -n "$ns" get tasks >/dev/null 2>&1 ||
+	fail "the viewer cannot list tasks"
+can=$(kc --kubeconfig "$work/viewer.kubeconfig" -n "$ns" auth can-i patch tasks.paddock.dev || true)
+[ "$can" = no ] || fail "the viewer may patch tasks ($can): the 403 check would prove nothing"
+
+# The dashboards: no paddock.yaml (no dashboard.token: a token of the
+# process), a free port each.
+export PADDOCK_CONFIG=$work/paddock.yaml
+: >"$PADDOCK_CONFIG"
+start_dash() { # NAME KUBECONFIG -> the URL it printed
+	"$PADDOCK_BIN" dashboard --kubeconfig "$2" -n "$ns" --listen 127.0.0.1:0 >"$work/$1.out" 2>"$work/$1.err" &
+	pids+=($!)
+	for _ in $(seq 100); do
+		url=$(grep -o 'http://[^ ]*' "$work/$1.out" || true)
+		[ -n "$url" ] && { echo "$url"; return 0; }
+		sleep 0.1
+	done
+	fail "paddock dashboard ($1) printed no URL: $(cat "$work/$1.out" "$work/$1.err")"
+}
+admin_url=$(start_dash admin "$KUBECONFIG")
+viewer_url=$(start_dash viewer "$work/viewer.kubeconfig")
+[[ $admin_url =~ ^http://127\.0\.0\.1:[0-9]+/\?token=[0-9a-f]{32}$ ]] || fail "the URL: $admin_url"
+[ "${admin_url#*token=}" != "${viewer_url#*token=}" ] || fail "two processes drew the same token"
+pass "paddock dashboard prints its URL with a token of its own: ${admin_url%%token=*}token=…"
+
+# Beyond loopback without dashboard.token: refused, as the controller.
+set +e
+out=$("$PADDOCK_BIN" dashboard --kubeconfig "$KUBECONFIG" --listen 0.0.0.0:0 2>&1)
+rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q 'dashboard.token' <<<"$out" || fail "--listen 0.0.0.0 without a token: exit $rc: $out"
+pass "--listen 0.0.0.0:0 without dashboard.token is refused: $out"
+
+shots=$TOP_BUILDDIR/tests/web/screenshots
+mkdir -p "$shots"
+set +e
+NODE_PATH=$modules ADMIN_URL=$admin_url VIEWER_URL=$viewer_url NS=$ns SHOTS=$shots \
+	KUBECTL=$K8S_BIN/kubectl CHROMIUM=$CHROMIUM node "$TOP_SRCDIR/tests/web/kube.mjs"
+rc=$?
+set -e
+# Both stop cleanly on SIGTERM with pages and streams open.
+for p in "${pids[@]}"; do
+	kill -TERM "$p"
+	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$p" 2>/dev/null && fail "paddock dashboard did not stop on SIGTERM"
+done
+for n in admin viewer; do
+	grep -q "$vtoken" "$work/$n.err" && fail "the viewer's token is in the $n dashboard's log"
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$work/$n.err"; then
+		grep -E -A30 'AddressSanitizer|LeakSanitizer|runtime error:' "$work/$n.err" | head -60 >&2
+		fail "the sanitizers found an error in the $n dashboard"
+	fi
+done
+[ $rc -eq 0 ] || { tail -n 20 "$work/admin.err" "$work/viewer.err" >&2; fail "browser tests failed"; }
+pass "paddock dashboard in chromium against kube-apiserver"
+ls "$shots" | grep '^kube-' || true

@@ -96,6 +96,26 @@ try {
 		await page.close();
 	});
 
+	await testCase('task page: the pod\'s log through the API server (kwok serves it), markup as text', async () => {
+		if (process.env.LOGS !== '1') { console.log('  (skipped: the cluster is not tests/k8s/env.sh\'s)'); return; }
+		// The Job a controller would make: its pod's container "agent".
+		apply({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'run-logs', namespace: NS },
+			spec: { backoffLimit: 0, template: { metadata: { labels: { 'kwok.paddock.dev/run-time': '10s' } },
+				spec: { restartPolicy: 'Never', containers: [{ name: 'agent', image: 'debian:bookworm-slim' }] } } } });
+		newTask('with-log');
+		setStatus('with-log', { phase: 'Running', jobName: 'run-logs', runNamespace: NS });
+		const page = await newPage();
+		await page.goto(`${ADMIN}/#/task/${NS}/with-log`);
+		await page.waitForFunction(() => document.querySelector('#log').textContent.includes('kube line 3 done'), { timeout: 30000 });
+		const log = await page.$eval('#log', l => l.textContent);
+		check(log.includes('kube line 1 <script>window.__pwned=3</script>'), 'the <script> line as text: ' + log);
+		check(log.includes('<img src=x onerror=window.__pwned=4>'), 'the <img> line as text: ' + log);
+		check(log.indexOf('kube line 1') < log.indexOf('kube line 3'), 'the order: ' + log);
+		await noMarkupRan(page);
+		await shot(page, 'task-log');
+		await page.close();
+	});
+
 	await testCase('stop: refused without the token; with the URL\'s token the stop annotation is set as the user', async () => {
 		newTask('stop-me');
 		setStatus('stop-me', { phase: 'Running' });

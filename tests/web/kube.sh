@@ -95,10 +95,21 @@ set -e
 [ $rc -eq 2 ] && grep -q 'dashboard.token' <<<"$out" || fail "--listen 0.0.0.0 without a token: exit $rc: $out"
 pass "--listen 0.0.0.0:0 without dashboard.token is refused: $out"
 
+# What kwok serves as every container's log (pods/log through the API
+# server): markup, and a line per second would be the agent's.
+envdir=$(dirname "$KUBECONFIG")
+if [ -f "$envdir/ports.env" ]; then
+	printf '%s\n' "kube line 1 <script>window.__pwned=3</script>" "kube line 2 <img src=x onerror=window.__pwned=4>" \
+		"kube line 3 done" | "$TOP_SRCDIR/tests/k8s/env.sh" log "$envdir" >/dev/null
+	LOGS=1
+else
+	LOGS=0 # a cluster not made by tests/k8s/env.sh: its logs are not ours to set
+fi
+
 shots=$TOP_BUILDDIR/tests/web/screenshots
 mkdir -p "$shots"
 set +e
-NODE_PATH=$modules ADMIN_URL=$admin_url VIEWER_URL=$viewer_url NS=$ns SHOTS=$shots \
+LOGS=$LOGS NODE_PATH=$modules ADMIN_URL=$admin_url VIEWER_URL=$viewer_url NS=$ns SHOTS=$shots \
 	KUBECTL=$K8S_BIN/kubectl CHROMIUM=$CHROMIUM node "$TOP_SRCDIR/tests/web/kube.mjs"
 rc=$?
 set -e

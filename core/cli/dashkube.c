@@ -4,8 +4,8 @@
  * (web/source.h), with the CLI's client (cli/kube.h): the same requests,
  * the same error messages as `paddock get/describe/logs/stop/delete`.
  *
- * A thread of its own keeps a watch of Tasks (kube/client.h's informer)
- * and copies what it sees into a cache under a lock; the ticker and the
+ * A thread of its own keeps a list+watch of Tasks (kube_request, then
+ * kube_stream framed by kube_watchbuf) as a cache under a lock; the ticker and the
  * HTTP thread read copies of it.  Each thread has its own client (a
  * client is not thread-safe): HTTP (stop, delete, Agents), TICK (events,
  * an Agent's driver) and one per log being followed (kcli_logs with
@@ -80,37 +80,149 @@ static json_object *copy(json_object *o)
 
 /* ---- the watch thread ------------------------------------------------------ */
 
-static void on_task(void *ctx, struct kube_informer *inf, enum kube_event_type type, json_object *obj)
+/* Under s->lock: the Task as the API server has it now (NULL: gone). */
+static void cache_put(struct ksrc *s, const char *key, json_object *obj)
 {
-	struct ksrc *s = ctx;
-	(void)inf;
-	char *key = task_key(obj);
-	pthread_mutex_lock(&s->lock);
-	s->seq++;
-	if (type == KUBE_DELETED) {
+	json_object *old = jget(s->tasks, key);
+	const char *krv = obj ? jstr(jget(obj, "metadata"), "resourceVersion") : NULL;
+	if (!obj) {
+		if (!old)
+			return;
+		s->seq++;
 		json_object_object_del(s->tasks, key);
-	} else {
-		json_object *t = copy(obj);
-		char rv[32];
-		snprintf(rv, sizeof(rv), "%lld", (long long)s->seq);
-		jset_str(jget(t, "metadata"), "resourceVersion", rv);
-		json_object *e = json_object_new_object();
-		json_object_object_add(e, "seq", json_object_new_int64(s->seq));
-		json_object_object_add(e, "obj", t);
-		json_object_object_add(s->tasks, key, e);
+		return;
 	}
-	pthread_mutex_unlock(&s->lock);
+	if (old && krv && str_eq(jstr(old, "krv"), krv))
+		return; /* a relist: nothing new */
+	s->seq++;
+	json_object *t = copy(obj);
+	json_object *md = jget(t, "metadata");
+	json_object_object_del(md, "managedFields");
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%lld", (long long)s->seq);
+	jset_str(md, "resourceVersion", rv);
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "seq", json_object_new_int64(s->seq));
+	jset_str(e, "krv", krv ? krv : "");
+	json_object_object_add(e, "obj", t);
+	json_object_object_add(s->tasks, key, e);
+}
+
+struct watch_ctx {
+	struct ksrc *s;
+	struct kube_watchbuf wb;
+	bool gone;       /* an ERROR event (410 Gone, say): list again */
+	bool bad;        /* the stream's framing broke */
+};
+
+static void on_watch_event(void *ctx, enum kube_event_type type, json_object *obj)
+{
+	struct watch_ctx *w = ctx;
+	if (type == KUBE_ERROR) {
+		w->gone = true;
+		return;
+	}
+	if (type == KUBE_BOOKMARK)
+		return;
+	char *key = task_key(obj);
+	pthread_mutex_lock(&w->s->lock);
+	cache_put(w->s, key, type == KUBE_DELETED ? NULL : obj);
+	pthread_mutex_unlock(&w->s->lock);
 	free(key);
 }
 
+static int watch_chunk(void *ctx, const char *data, size_t len)
+{
+	struct watch_ctx *w = ctx;
+	char err[256];
+	if (len && kube_watchbuf_feed(&w->wb, data, len, err, sizeof(err)) < 0) {
+		log_warn("dashboard: the watch of tasks broke; listing again", "error", err);
+		w->bad = true;
+	}
+	return w->gone || w->bad || w->s->stop;
+}
+
+/* The list, as the cache: what is new or changed, what is gone.
+ * Returns the list's resourceVersion (owned), or NULL. */
+static char *relist(struct ksrc *s, struct kube_client *cl, char *err, size_t errlen)
+{
+	char *path = kube_path(&KUBE_TASKS, s->ns, NULL, NULL, NULL);
+	json_object *list = NULL;
+	int st = kube_request(cl, "GET", path, NULL, NULL, &list, err, errlen);
+	free(path);
+	json_object *items = jget(list, "items");
+	if (st != 200 || !items || !json_object_is_type(items, json_type_array)) {
+		if (st == 200)
+			snprintf(err, errlen, "GET tasks: the API server sent no list");
+		json_object_put(list);
+		return NULL;
+	}
+	json_object *seen = json_object_new_object();
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		json_object *it = json_object_array_get_idx(items, i);
+		char *key = task_key(it);
+		cache_put(s, key, it);
+		json_object_object_add(seen, key, NULL);
+		free(key);
+	}
+	struct strv gone = { 0 };
+	json_object_object_foreach(s->tasks, key, e) {
+		(void)e;
+		if (!json_object_object_get_ex(seen, key, NULL))
+			strv_push(&gone, key);
+	}
+	for (size_t i = 0; i < gone.n; i++)
+		cache_put(s, gone.v[i], NULL);
+	pthread_mutex_unlock(&s->lock);
+	strv_free(&gone);
+	json_object_put(seen);
+	const char *rv = jstr(jget(list, "metadata"), "resourceVersion");
+	char *out = xstrdup(rv ? rv : "0");
+	json_object_put(list);
+	return out;
+}
+
+/* List, then watch from the list's version; list again whenever the
+ * watch ends (the server's timeout, 410 Gone, a broken stream), with a
+ * back-off after failures.  On kube_stream: a connection of its own, so
+ * this thread shares nothing with the controller's informers (one multi
+ * handle for the process, not to be driven from two threads). */
 static void *watch_main(void *arg)
 {
 	struct ksrc *s = arg;
-	struct kube_informer *inf = kube_informer_new(kcli_client(s->watch), &KUBE_TASKS, s->ns, NULL,
-						      on_task, s);
-	while (inf && !s->stop)
-		(void)kube_informers_poll(&inf, 1, 300);
-	kube_informer_free(inf);
+	struct kube_client *cl = kcli_client(s->watch);
+	long backoff_ms = 500;
+	bool said = false;
+	while (!s->stop) {
+		char err[1024] = "";
+		char *rv = relist(s, cl, err, sizeof(err));
+		int st = -1;
+		if (rv) {
+			char *q = xasprintf("watch=true&allowWatchBookmarks=true&resourceVersion=%s", rv);
+			char *path = kube_path(&KUBE_TASKS, s->ns, NULL, NULL, q);
+			struct watch_ctx w = { .s = s };
+			kube_watchbuf_init(&w.wb, (size_t)16 * 1024 * 1024, on_watch_event, &w);
+			st = kube_stream(cl, path, watch_chunk, &w, &s->stop, err, sizeof(err));
+			kube_watchbuf_free(&w.wb);
+			free(path);
+			free(q);
+			free(rv);
+		}
+		if (s->stop)
+			break;
+		if (st >= 200 && st < 300) {
+			backoff_ms = 500;
+			said = false;
+			continue;
+		}
+		if (!said) /* once per trouble: the page shows what it has */
+			log_warn("dashboard: cannot list or watch tasks; retrying", "error", err);
+		said = true;
+		for (long t = 0; t < backoff_ms && !s->stop; t += 100)
+			usleep(100 * 1000);
+		backoff_ms = backoff_ms * 2 > 30000 ? 30000 : backoff_ms * 2;
+	}
 	return NULL;
 }
 

@@ -130,6 +130,9 @@ int dashboard_check_listen(const struct pd_config *cfg, char *err, size_t errlen
 {
 	if (!cfg->dashboard_enabled)
 		return 0;
+	if (cfg->dashboard_listen)
+		return dashboard_check_addr("dashboard.listen", cfg->dashboard_listen, cfg->dashboard_token != NULL,
+					    err, errlen);
 	return dashboard_check_addr("controller.listen", cfg->listen ? cfg->listen : METRICS_DEFAULT_LISTEN,
 				    cfg->dashboard_token != NULL, err, errlen);
 }
@@ -1029,7 +1032,8 @@ int dashboard_new(const struct pd_config *cfg, const char *state_dir, bool ticke
 	int rc = dash_source_local(state_dir, &src, err, errlen);
 	if (rc < 0)
 		return rc;
-	struct dash_opts o = { .listen = cfg->listen, .token = cfg->dashboard_token, .ticker = ticker };
+	struct dash_opts o = { .listen = cfg->dashboard_listen ? cfg->dashboard_listen : cfg->listen,
+			       .token = cfg->dashboard_token, .ticker = ticker };
 	return dashboard_new_source(cfg, &src, &o, out, err, errlen);
 }
 

@@ -15,7 +15,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const MARKUP = '<img src=x onerror=window.__pwned=1><script>window.__pwned=2</script>';
 let passed = 0, failed = 0;
 
-function kc(...args) { return execFileSync(KUBECTL, ['--request-timeout=20s', '-n', NS, ...args], { encoding: 'utf8' }); }
+function kc(...args) { return execFileSync(KUBECTL, ['--request-timeout=20s', '-n', NS, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }); }
 function apply(doc) { return execFileSync(KUBECTL, ['-n', NS, 'apply', '-f', '-'], { input: JSON.stringify(doc), encoding: 'utf8' }); }
 function task(name) { return JSON.parse(kc('get', 'task', name, '-o', 'json')); }
 function setStatus(name, status) {

@@ -128,4 +128,76 @@ for n in admin viewer; do
 done
 [ $rc -eq 0 ] || { tail -n 20 "$work/admin.err" "$work/viewer.err" >&2; fail "browser tests failed"; }
 pass "paddock dashboard in chromium against kube-apiserver"
+
+# The controller's dashboard (backend: kubernetes, as in the cluster): on
+# dashboard.listen, a listener of its own, read-only without
+# dashboard.token, with every namespace's Tasks from its watch.
+kc create namespace paddock-system >/dev/null 2>&1 || true
+export PADDOCK_PLUGIN_PATH=$TOP_BUILDDIR/drivers/.libs:$TOP_BUILDDIR/contexts/.libs
+export PADDOCK_DATA_DIR=$TOP_SRCDIR
+ctl_cfg() { # CONTROLLER_LISTEN [DASHBOARD_LISTEN]
+	cat <<EOT
+backend: kubernetes
+log: {level: info}
+controller: {listen: "$1"}
+$([ -n "${2:-}" ] && echo "dashboard: {listen: \"$2\"}")
+kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system}
+drivers: {exec: {enabled: true}}
+contexts: {text: {enabled: true}}
+EOT
+}
+ctl_cfg 0.0.0.0:0 >"$work/ctl-any.yaml"
+set +e
+out=$(PADDOCK_CONFIG=$work/ctl-any.yaml timeout 20 "$PADDOCK_BIN" controller 2>&1)
+rc=$?
+set -e
+[ $rc -eq 4 ] && grep -q 'controller.listen: 0.0.0.0:0 reaches beyond' <<<"$out" ||
+	fail "the Kubernetes controller on 0.0.0.0 without dashboard.token: exit $rc: $out"
+pass "the Kubernetes controller on 0.0.0.0 without dashboard.token (nor dashboard.listen) refuses to start"
+ctl_cfg 127.0.0.1:0 127.0.0.1:0 >"$work/ctl.yaml"
+PADDOCK_CONFIG=$work/ctl.yaml POD_NAME=web-ctl "$PADDOCK_BIN" controller >"$work/ctl.log" 2>&1 &
+ctl=$!
+pids+=($ctl)
+dport= mport=
+for _ in $(seq 100); do
+	dport=$(sed -n 's/.*dashboard listening.* port=\([0-9]*\).*/\1/p' "$work/ctl.log")
+	mport=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$work/ctl.log")
+	[ -n "$dport" ] && [ -n "$mport" ] && break
+	sleep 0.1
+done
+[ -n "$dport" ] && [ -n "$mport" ] || fail "the controller's listeners: $(cat "$work/ctl.log")"
+tasks=
+for _ in $(seq 50); do
+	tasks=$(curl -sf "http://127.0.0.1:$dport/api/tasks") && grep -q "\"name\":\"live-1\"" <<<"$tasks" && break
+	sleep 0.2
+done
+grep -q "\"ns\":\"$ns\",\"name\":\"live-1\"" <<<"$tasks" || fail "the controller's dashboard lists: $tasks"
+grep -q '"readOnly":true' <<<"$tasks" || fail "the controller's dashboard is not read-only: $tasks"
+curl -sf "http://127.0.0.1:$dport/" | grep -q '<title>' || fail "no page on dashboard.listen"
+code=$(curl -s -o "$work/stop.json" -w '%{http_code}' -X POST -H 'X-Paddock-Token: 0123456789abcdef0123' \
+	"http://127.0.0.1:$dport/api/task/stop?ns=$ns&name=not-yours")
+[ "$code" = 403 ] && grep -q 'read-only' "$work/stop.json" || fail "stop on the read-only dashboard: $code $(cat "$work/stop.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/api/tasks")
+[ "$code" = 404 ] || fail "the dashboard is also on controller.listen (HTTP $code): dashboard.listen should be its only listener"
+curl -sf "http://127.0.0.1:$mport/healthz" >/dev/null || fail "healthz on controller.listen"
+# Live: a Task written now comes on the stream of the list.
+curl -sN --max-time 6 "http://127.0.0.1:$dport/api/stream?since=$(sed -n 's/^{"rv":\([0-9]*\).*/\1/p' <<<"$tasks")" >"$work/sse.txt" &
+sse=$!
+sleep 1
+kc -n "$ns" create -f - >/dev/null <<EOT
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: from-ctl}
+spec: {type: exec, prompt: hi}
+EOT
+wait $sse || true
+grep -q '"name":"from-ctl"' "$work/sse.txt" || fail "the controller's dashboard stream: $(head -c 600 "$work/sse.txt")"
+pass "the Kubernetes controller serves the dashboard on dashboard.listen only, read-only without a token, live from its watch"
 ls "$shots" | grep '^kube-' || true
+kill -TERM "$ctl"
+for _ in $(seq 100); do kill -0 "$ctl" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$ctl" 2>/dev/null && fail "the controller did not stop on SIGTERM"
+if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$work/ctl.log"; then
+	grep -E -A30 'AddressSanitizer|LeakSanitizer|runtime error:' "$work/ctl.log" | head -60 >&2
+	fail "the sanitizers found an error in the controller"
+fi

@@ -669,6 +669,6 @@ const struct cli_command cmd_dashboard = {
 	"\n"
 	"Examples:\n"
 	"  paddock dashboard --kubeconfig ~/.kube/config -n team-a\n"
-	"  kubectl port-forward -n paddock-system svc/paddock-metrics 9465:dashboard\n",
+	"  paddock dashboard -A --listen 127.0.0.1:0\n",
 	cmd_dashboard_fn,
 };

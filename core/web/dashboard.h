@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * web/dashboard.h - the live web dashboard of the local backend, served
- * by `paddock controller` on its listener (control/metrics.h) beside
- * /metrics, /healthz and /readyz:
+ * web/dashboard.h - the live web dashboard, served by `paddock controller`
+ * on its listener (control/metrics.h) beside /metrics, /healthz and
+ * /readyz (or on dashboard.listen), and by `paddock dashboard`; its data
+ * from a source (web/source.h: the local store, or an API server):
  *
  *   GET  /, /app.js, /app.css       the page (compiled in: web/assets/)
  *   GET  /api/tasks                 every Task as a row, with the store's rv
@@ -22,11 +23,11 @@
  * loads for itself: no driver instance is shared with the controller's
  * thread.
  *
- * Threads: the HTTP thread (libmicrohttpd's) answers requests from a store
- * connection of its own and only copies queued bytes to streams; a ticker
- * thread of its own, with another store connection, finds what changed
- * (the store's resource versions, log file sizes) every DASH_TICK_MS and
- * queues it.  A stream with nothing to send is suspended, so open pages
+ * Threads: the HTTP thread (libmicrohttpd's) answers requests through the
+ * source's HTTP operations and only copies queued bytes to streams; a
+ * ticker thread of its own finds what changed (the source's versions, its
+ * logs' new bytes) every DASH_TICK_MS through the source's TICK operations
+ * and queues it.  A stream with nothing to send is suspended, so open pages
  * cost no polling in the HTTP thread.
  *
  * Bounds, so that pages left open or a flood of clients never starve

@@ -4,16 +4,12 @@
 // VIEWER_URL (the URLs the two dashboards printed, with their tokens), NS,
 // KUBECTL (with KUBECONFIG: the admin), SHOTS.
 import { execFileSync } from 'node:child_process';
-import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { check, finish, launch, newPage as openPage, request as httpRequest, sleep, testCase } from './lib.mjs';
 
-const puppeteer = createRequire(path.join(process.env.NODE_PATH, 'x.js'))('puppeteer-core');
 const { ADMIN_URL, VIEWER_URL, NS, KUBECTL, SHOTS } = process.env;
 const ADMIN = ADMIN_URL.split('/?')[0], VIEWER = VIEWER_URL.split('/?')[0];
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const MARKUP = '<img src=x onerror=window.__pwned=1><script>window.__pwned=2</script>';
-let passed = 0, failed = 0;
 
 function kc(...args) { return execFileSync(KUBECTL, ['--request-timeout=20s', '-n', NS, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }); }
 function apply(doc) { return execFileSync(KUBECTL, ['-n', NS, 'apply', '-f', '-'], { input: JSON.stringify(doc), encoding: 'utf8' }); }
@@ -25,32 +21,10 @@ function newTask(name) {
 	apply({ apiVersion: 'paddock.dev/v1alpha1', kind: 'Task', metadata: { name, namespace: NS },
 		spec: { type: 'exec', prompt: 'say ' + MARKUP } });
 }
-function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
-function check(cond, msg) { if (!cond) throw new Error(msg); }
-async function testCase(name, fn) {
-	try {
-		await fn();
-		passed++;
-		console.log(`PASS: ${name}`);
-	} catch (e) {
-		failed++;
-		console.log(`FAIL: ${name}: ${e.stack || e}`);
-	}
-}
 
-const browser = await puppeteer.launch({
-	executablePath: CHROMIUM,
-	headless: true,
-	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-});
-async function newPage(width = 1280, height = 900) {
-	const page = await browser.newPage();
-	await page.setViewport({ width, height });
-	page.cspViolations = [];
-	page.on('console', m => { if (/Content Security Policy/.test(m.text())) page.cspViolations.push(m.text()); });
-	page.on('pageerror', e => console.log('  page error: ' + e.message));
-	return page;
-}
+const browser = await launch();
+const newPage = (width, height) => openPage(browser, width, height);
+const request = (base, method, p, headers) => httpRequest(new URL(base).port, method, p, headers);
 const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, 'kube-' + name + '.png'), fullPage: true });
 async function noMarkupRan(page) {
 	check(await page.$$eval('main img, main script', n => n.length) === 0, 'an element was made from task text');
@@ -217,20 +191,4 @@ try {
 	await browser.close();
 }
 
-function request(base, method, p, headers) {
-	const u = new URL(base);
-	return new Promise((resolve, reject) => {
-		const req = http.request({ host: u.hostname, port: u.port, path: p, method, headers }, res => {
-			let body = '';
-			res.setEncoding('utf8');
-			res.on('data', c => { body += c; });
-			res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-		});
-		req.on('error', reject);
-		req.setTimeout(10000, () => req.destroy(new Error('timeout')));
-		req.end();
-	});
-}
-
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -821,6 +821,32 @@ static int spend_cb(json_object *obj, void *ctx)
 	return 0;
 }
 
+/* A Spawner or Budget as the page shows it: its name, spec and status. */
+static int trigger_cb(json_object *obj, void *ctx)
+{
+	json_object *md = jget(obj, "metadata");
+	json_object *e = json_object_new_object();
+	char key[2 * NAME_MAX_LEN + 8];
+	snprintf(key, sizeof(key), "%s/%s", jstr(md, "namespace") ? jstr(md, "namespace") : "",
+		 jstr(md, "name") ? jstr(md, "name") : "");
+	jset_str(e, "key", key);
+	put_num(e, "spec", jget(obj, "spec"));
+	put_num(e, "status", jget(obj, "status"));
+	json_object_array_add(ctx, e);
+	return 0;
+}
+
+/* Spawners and Budgets, when the source has them (a cluster without the
+ * kind, or RBAC that hides it: none, silently). */
+static json_object *list_kind(struct dash *d, enum model_kind kind)
+{
+	json_object *arr = json_object_new_array();
+	char err[512];
+	if (d->src.ops->list(d->src.impl, kind, trigger_cb, arr, NULL, err, sizeof(err)) < 0)
+		json_object_array_del_idx(arr, 0, json_object_array_length(arr));
+	return arr;
+}
+
 static enum MHD_Result api_agents(struct dash *d, struct MHD_Connection *c)
 {
 	int64_t now = now_wall_ms();
@@ -853,6 +879,8 @@ static enum MHD_Result api_agents(struct dash *d, struct MHD_Connection *c)
 	json_object_object_add(o, "agents", list);
 	json_object_object_add(o, "maxConcurrentTasks",
 			       json_object_new_int64(d->cfg->limits.max_concurrent_tasks));
+	json_object_object_add(o, "spawners", list_kind(d, MODEL_SPAWNER));
+	json_object_object_add(o, "budgets", list_kind(d, MODEL_BUDGET));
 	return send_json(c, o);
 }
 

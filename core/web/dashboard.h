@@ -15,7 +15,8 @@
  *                                   lines as they are written ("log": raw
  *                                   strings, or {k: kind, t: text} from the
  *                                   driver's renderer, ABI 1.1)
- *   GET  /api/agents                capacity, queue in order, spend per day
+ *   GET  /api/agents                capacity, queue in order, spend per day;
+ *                                   Spawners and Budgets (spec, status)
  *   POST /api/task/stop?ns=&name=   } need dashboard.token in the header
  *   POST /api/task/delete?ns=&name= } X-Paddock-Token, same origin
  *

@@ -160,7 +160,7 @@ try {
 		check(!pre.headers['access-control-allow-origin'], 'a CORS grant');
 	});
 
-	await testCase('Agents: capacity, queue in order, spend per day as SVG', async () => {
+	await testCase('Agents: capacity, queue in order, spend per day as SVG; Budgets', async () => {
 		// sleeper holds its one slot; two more wait in order.
 		pd('run', '--detach', '--agent', 'sleeper', '--name', 'hold', '-p', 'x');
 		await until('hold Running', () => phaseOf('hold') === 'Running');
@@ -178,6 +178,14 @@ try {
 		check(row.includes('1 / 1'), 'capacity in use: ' + row);
 		check(row.indexOf('q-first') < row.indexOf('q-second'), 'queue order: ' + row);
 		check(await page.$$eval('svg.spend', s => s.length) >= 2, 'spend charts');
+		// Budgets when there are any.
+		fs.writeFileSync(path.join(PAUSE_DIR, 'budget.yaml'), 'apiVersion: paddock.dev/v1alpha1\nkind: Budget\n' +
+			'metadata: {name: sleeper-daily}\nspec: {agentRef: {name: sleeper}, window: day, maxCostUSD: 5}\n');
+		pd('apply', '-f', path.join(PAUSE_DIR, 'budget.yaml'));
+		await page.reload();
+		await page.waitForSelector('tr[data-budget="default/sleeper-daily"]');
+		const budget = await page.$eval('tr[data-budget="default/sleeper-daily"]', r => r.textContent);
+		check(budget.includes('Agent sleeper, day') && budget.includes('$5'), 'the Budget: ' + budget);
 		check(page.cspViolations.length === 0, 'CSP violations: ' + page.cspViolations.join('; '));
 		await shot(page, 'agents');
 		await page.close();

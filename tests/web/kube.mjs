@@ -175,7 +175,7 @@ try {
 		task('live-1');
 	});
 
-	await testCase('Agents: the page lists the namespace\'s Agents with capacity', async () => {
+	await testCase('Agents: the namespace\'s Agents with capacity, and its Spawners', async () => {
 		apply({ apiVersion: 'paddock.dev/v1alpha1', kind: 'Agent', metadata: { name: 'bot', namespace: NS },
 			spec: { type: 'exec', command: 'echo hi', maxConcurrentTasks: 2 } });
 		const page = await newPage();
@@ -184,6 +184,14 @@ try {
 		await page.waitForSelector(`tr[data-agent="${NS}/bot"]`, { timeout: 15000 });
 		const row = await page.$eval(`tr[data-agent="${NS}/bot"]`, r => r.textContent);
 		check(row.includes('/ 2'), 'capacity: ' + row);
+		// A Spawner of the namespace, on the same page (live with the next change).
+		apply({ apiVersion: 'paddock.dev/v1alpha1', kind: 'Spawner', metadata: { name: 'nightly', namespace: NS },
+			spec: { taskTemplate: { spec: { agentRef: { name: 'bot' }, prompt: 'x' } },
+				webhook: { secretRef: { name: 'hook' }, events: ['issues'] } } });
+		await page.reload();
+		await page.waitForSelector(`tr[data-spawner="${NS}/nightly"]`, { timeout: 15000 });
+		const sp = await page.$eval(`tr[data-spawner="${NS}/nightly"]`, r => r.textContent);
+		check(sp.includes('webhook issues') && sp.includes('Agent bot'), 'the Spawner: ' + sp);
 		await shot(page, 'agents');
 		await page.close();
 	});

@@ -335,6 +335,35 @@ function spendChart(days, spend, label) {
 	return svg;
 }
 
+/* Spawners and Budgets: a table each when there are any; the status as
+ * the controller wrote it (text). */
+function refName(r) { return r && r.name ? r.name : ''; }
+function spawnerSummary(spec) {
+	const tpl = ((spec.taskTemplate || {}).spec) || {};
+	const agent = tpl.agentRef ? 'Agent ' + refName(tpl.agentRef) : tpl.type ? 'type ' + tpl.type : '';
+	const trig = spec.schedule ? 'schedule ' + (spec.schedule.cron || '') + ' ' + (spec.schedule.timeZone || 'UTC')
+		: spec.webhook ? 'webhook ' + (spec.webhook.events || []).join(', ') : '';
+	return [trig, agent];
+}
+function budgetSummary(spec) {
+	const covers = spec.agentRef ? 'Agent ' + refName(spec.agentRef) : spec.spawnerRef ? 'Spawner ' + refName(spec.spawnerRef) : 'the namespace';
+	const caps = [['maxCostUSD', '$'], ['maxTokens', 'tokens '], ['maxTasks', 'tasks ']]
+		.filter(([k]) => spec[k] !== undefined).map(([k, p]) => p + spec[k]).join(', ');
+	const win = spec.rollingHours ? spec.rollingHours + ' h rolling' : (spec.window || 'day');
+	return [covers + ', ' + win, caps];
+}
+function triggers(title, kind, list, summary) {
+	if (!list || !list.length) return [];
+	const rows = list.sort((x, y) => (x.key < y.key ? -1 : 1)).map(t => {
+		const [what, more] = summary(t.spec || {});
+		return el('tr', { ['data-' + kind]: t.key }, el('th', { scope: 'row', text: t.key }), el('td', { text: what }),
+			el('td', { text: more }), el('td', { class: 'wide', text: t.status ? JSON.stringify(t.status) : '' }));
+	});
+	return [el('h2', { text: title }), el('div', { class: 'scroll', tabindex: '0', 'aria-label': title + ' table' },
+		el('table', {}, el('thead', {}, el('tr', {}, ...['Name', 'What', '', 'Status'].map(h => el('th', { scope: 'col', text: h })))),
+			el('tbody', {}, ...rows)))];
+}
+
 function agentsView(main) {
 	const body = el('div', { id: 'agents' }, el('p', { class: 'empty', text: 'loading…' }));
 	main.replaceChildren(el('h1', { text: 'Agents' }), body);
@@ -356,6 +385,8 @@ function agentsView(main) {
 		});
 		body.replaceChildren(
 			el('p', { text: 'Global limit: ' + a.maxConcurrentTasks + ' running tasks.' }),
+			...triggers('Spawners', 'spawner', a.spawners, spawnerSummary),
+			...triggers('Budgets', 'budget', a.budgets, budgetSummary),
 			el('div', { class: 'scroll', tabindex: '0', 'aria-label': 'Agents table' }, el('table', {},
 				el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Agent' }), el('th', { scope: 'col', text: 'Running / capacity' }),
 					el('th', { scope: 'col', text: 'Queue, oldest first' }))), tbody)),

@@ -444,9 +444,11 @@ static ssize_t k_log_read(void *p, struct dash_log *l, char *buf, size_t max, bo
 	(void)p;
 	pthread_mutex_lock(&l->lock);
 	size_t n = l->data.len < max ? l->data.len : max;
-	memcpy(buf, l->data.data, n);
-	memmove(l->data.data, l->data.data + n, l->data.len - n);
-	l->data.len -= n;
+	if (n) { /* (no buffer yet before the first bytes) */
+		memcpy(buf, l->data.data, n);
+		memmove(l->data.data, l->data.data + n, l->data.len - n);
+		l->data.len -= n;
+	}
 	*omitted = l->omitted;
 	l->omitted = false;
 	bool ended = l->ended && !n;

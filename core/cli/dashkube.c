@@ -50,6 +50,9 @@ struct ksrc {
 	json_object *tasks;        /* "ns/name" -> {"seq": N, "obj": Task} */
 	int64_t seq;               /* the last change's number */
 	int64_t seen;              /* the ticker's last look */
+	bool synced;               /* a list has been read */
+	int werr_rc;               /* why the tasks cannot be listed, before that */
+	char werr[512];
 };
 
 struct dash_log {
@@ -154,11 +157,18 @@ static char *relist(struct ksrc *s, struct kube_client *cl, char *err, size_t er
 	if (st != 200 || !items || !json_object_is_type(items, json_type_array)) {
 		if (st == 200)
 			snprintf(err, errlen, "GET tasks: the API server sent no list");
+		/* Shown by the page until a list succeeds: a 403 says which
+		 * right is missing. */
+		pthread_mutex_lock(&s->lock);
+		s->werr_rc = st == 401 || st == 403 ? -EACCES : st < 0 ? -EHOSTUNREACH : -EIO;
+		snprintf(s->werr, sizeof(s->werr), "%s", err);
+		pthread_mutex_unlock(&s->lock);
 		json_object_put(list);
 		return NULL;
 	}
 	json_object *seen = json_object_new_object();
 	pthread_mutex_lock(&s->lock);
+	s->synced = true;
 	for (size_t i = 0; i < json_object_array_length(items); i++) {
 		json_object *it = json_object_array_get_idx(items, i);
 		char *key = task_key(it);
@@ -278,6 +288,13 @@ static int k_list(void *p, enum model_kind kind, dash_obj_cb cb, void *ctx, int6
 	struct ksrc *s = p;
 	if (kind != MODEL_TASK)
 		return kcli_list(s->http, kind, s->ns, cb, ctx, err, errlen);
+	pthread_mutex_lock(&s->lock);
+	int rc = s->synced ? 0 : s->werr_rc;
+	if (rc < 0)
+		snprintf(err, errlen, "%s", s->werr);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
+		return rc;
 	size_t n = 0;
 	struct seq_item *v = tasks_since(s, 0, &n, rv);
 	/* oldest first, as the store lists them (the Agents' queues) */

@@ -71,8 +71,8 @@ can=$(kc --kubeconfig "$work/viewer.kubeconfig" -n "$ns" auth can-i patch tasks.
 # process), a free port each.
 export PADDOCK_CONFIG=$work/paddock.yaml
 : >"$PADDOCK_CONFIG"
-start_dash() { # NAME KUBECONFIG -> the URL it printed
-	"$PADDOCK_BIN" dashboard --kubeconfig "$2" -n "$ns" --listen 127.0.0.1:0 >"$work/$1.out" 2>"$work/$1.err" &
+start_dash() { # NAME KUBECONFIG [NS] -> the URL it printed
+	"$PADDOCK_BIN" dashboard --kubeconfig "$2" -n "${3:-$ns}" --listen 127.0.0.1:0 >"$work/$1.out" 2>"$work/$1.err" &
 	pids+=($!)
 	for _ in $(seq 100); do
 		url=$(grep -o 'http://[^ ]*' "$work/$1.out" || true)
@@ -86,6 +86,18 @@ viewer_url=$(start_dash viewer "$work/viewer.kubeconfig")
 [[ $admin_url =~ ^http://127\.0\.0\.1:[0-9]+/\?token=[0-9a-f]{32}$ ]] || fail "the URL: $admin_url"
 [ "${admin_url#*token=}" != "${viewer_url#*token=}" ] || fail "two processes drew the same token"
 pass "paddock dashboard prints its URL with a token of its own: ${admin_url%%token=*}token=…"
+
+# Where the user may not even list Tasks, the page says so (the API
+# server's 403), instead of an empty table.
+elsewhere_url=$(start_dash elsewhere "$work/viewer.kubeconfig" default)
+for _ in $(seq 50); do
+	code=$(curl -s -o "$work/else.json" -w '%{http_code}' "${elsewhere_url%%/\?*}/api/tasks")
+	[ "$code" = 403 ] && break
+	sleep 0.2
+done
+[ "$code" = 403 ] && grep -q 'cannot list resource \\"tasks\\"' "$work/else.json" ||
+	fail "a dashboard whose user may not list tasks: HTTP $code $(cat "$work/else.json")"
+pass "a user who may not list tasks gets the API server's 403: $(cut -c1-160 "$work/else.json")"
 
 # Beyond loopback without dashboard.token: refused, as the controller.
 set +e
@@ -119,7 +131,7 @@ for p in "${pids[@]}"; do
 	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$p" 2>/dev/null && fail "paddock dashboard did not stop on SIGTERM"
 done
-for n in admin viewer; do
+for n in admin viewer elsewhere; do
 	grep -q "$vtoken" "$work/$n.err" && fail "the viewer's token is in the $n dashboard's log"
 	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$work/$n.err"; then
 		grep -E -A30 'AddressSanitizer|LeakSanitizer|runtime error:' "$work/$n.err" | head -60 >&2

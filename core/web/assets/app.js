@@ -65,7 +65,10 @@ function q(params) { return new URLSearchParams(params).toString(); }
 
 async function getJSON(url) {
 	const r = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
-	if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
+	if (!r.ok) {
+		const b = await r.json().catch(() => ({}));
+		throw new Error(url + ': HTTP ' + r.status + (b.error ? ': ' + b.error : ''));
+	}
 	return r.json();
 }
 

@@ -2761,6 +2761,21 @@ const struct cli_command cmd_delete = {
 
 /* ---- controller -------------------------------------------------------- */
 
+/* Listen on addr; "WHAT listening" with the port, or "WHAT disabled". */
+static void listen_logged(struct metrics *m, const char *addr, const char *what)
+{
+	char err[512], msg[64];
+	if (metrics_listen(m, addr, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "%s disabled", what);
+		log_error(msg, "error", err);
+		return;
+	}
+	char port[16];
+	snprintf(port, sizeof(port), "%d", metrics_port(m));
+	snprintf(msg, sizeof(msg), "%s listening", what);
+	log_info(msg, "listen", addr, "port", port);
+}
+
 /* The controller's /metrics, /healthz and /readyz.  An observer: a busy
  * port is logged and the controller goes on without it. */
 static struct metrics *start_metrics(struct cli_ctx *ctx, struct dash *dash, const char *hooks_dir,
@@ -2777,13 +2792,7 @@ static struct metrics *start_metrics(struct cli_ctx *ctx, struct dash *dash, con
 	 * a delivery never finds it without them. */
 	if (hooks_dir && intake_start(hooks_dir, m, in, err, sizeof(err)) < 0)
 		log_error("webhooks disabled", "error", err);
-	if (metrics_listen(m, ctx->cfg->listen, err, sizeof(err)) < 0) {
-		log_error("metrics endpoint disabled", "error", err);
-	} else {
-		char port[16];
-		snprintf(port, sizeof(port), "%d", metrics_port(m));
-		log_info("metrics endpoint listening", "listen", ctx->cfg->listen, "port", port);
-	}
+	listen_logged(m, ctx->cfg->listen, "metrics endpoint");
 	return m;
 }
 
@@ -2795,14 +2804,7 @@ static struct metrics *dashboard_listener(struct cli_ctx *ctx, struct dash *dash
 		return NULL;
 	struct metrics *own = metrics_new();
 	dashboard_attach(dash, own);
-	char err[512];
-	if (metrics_listen(own, ctx->cfg->dashboard_listen, err, sizeof(err)) < 0) {
-		log_error("dashboard disabled", "error", err);
-	} else {
-		char port[16];
-		snprintf(port, sizeof(port), "%d", metrics_port(own));
-		log_info("dashboard listening", "listen", ctx->cfg->dashboard_listen, "port", port);
-	}
+	listen_logged(own, ctx->cfg->dashboard_listen, "dashboard");
 	return own;
 }
 

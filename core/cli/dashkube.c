@@ -435,6 +435,7 @@ static struct dash_log *k_log_open(void *p, json_object *task)
 		free(l);
 		return NULL;
 	}
+	kcli_set_quiet(l->k, true);
 	l->s = s;
 	l->ns = xstrdup(jstr(md, "namespace"));
 	l->name = xstrdup(jstr(md, "name"));

@@ -56,6 +56,8 @@ void kcli_close(struct kcli *k); /* NULL-safe */
 const char *kcli_namespace(const struct kcli *k); /* borrowed */
 /* The client (borrowed): an informer of the caller's on it. */
 struct kube_client *kcli_client(struct kcli *k);
+/* No "waiting for the pod" notes on stderr (kcli_logs in the dashboard). */
+void kcli_set_quiet(struct kcli *k, bool quiet);
 
 /*
  * Validate `doc` as runtime_apply() does (model_validate, then for Tasks

@@ -71,25 +71,31 @@ can=$(kc --kubeconfig "$work/viewer.kubeconfig" -n "$ns" auth can-i patch tasks.
 # process), a free port each.
 export PADDOCK_CONFIG=$work/paddock.yaml
 : >"$PADDOCK_CONFIG"
-start_dash() { # NAME KUBECONFIG [NS] -> the URL it printed
+dash_pids=()
+start_dash() { # NAME KUBECONFIG [NS]: sets $url to the URL it printed
+	# (not in a $(...) subshell: its pid must reach dash_pids)
 	"$PADDOCK_BIN" dashboard --kubeconfig "$2" -n "${3:-$ns}" --listen 127.0.0.1:0 >"$work/$1.out" 2>"$work/$1.err" &
 	pids+=($!)
+	dash_pids+=($!)
 	for _ in $(seq 100); do
 		url=$(grep -o 'http://[^ ]*' "$work/$1.out" || true)
-		[ -n "$url" ] && { echo "$url"; return 0; }
+		[ -n "$url" ] && return 0
 		sleep 0.1
 	done
 	fail "paddock dashboard ($1) printed no URL: $(cat "$work/$1.out" "$work/$1.err")"
 }
-admin_url=$(start_dash admin "$KUBECONFIG")
-viewer_url=$(start_dash viewer "$work/viewer.kubeconfig")
+start_dash admin "$KUBECONFIG"
+admin_url=$url
+start_dash viewer "$work/viewer.kubeconfig"
+viewer_url=$url
 [[ $admin_url =~ ^http://127\.0\.0\.1:[0-9]+/\?token=[0-9a-f]{32}$ ]] || fail "the URL: $admin_url"
 [ "${admin_url#*token=}" != "${viewer_url#*token=}" ] || fail "two processes drew the same token"
 pass "paddock dashboard prints its URL with a token of its own: ${admin_url%%token=*}token=…"
 
 # Where the user may not even list Tasks, the page says so (the API
 # server's 403), instead of an empty table.
-elsewhere_url=$(start_dash elsewhere "$work/viewer.kubeconfig" default)
+start_dash elsewhere "$work/viewer.kubeconfig" default
+elsewhere_url=$url
 for _ in $(seq 50); do
 	code=$(curl -s -o "$work/else.json" -w '%{http_code}' "${elsewhere_url%%/\?*}/api/tasks")
 	[ "$code" = 403 ] && break
@@ -125,8 +131,9 @@ LOGS=$LOGS NODE_PATH=$modules ADMIN_URL=$admin_url VIEWER_URL=$viewer_url NS=$ns
 	KUBECTL=$K8S_BIN/kubectl CHROMIUM=$CHROMIUM node "$TOP_SRCDIR/tests/web/kube.mjs"
 rc=$?
 set -e
-# Both stop cleanly on SIGTERM with pages and streams open.
-for p in "${pids[@]}"; do
+# They stop cleanly on SIGTERM with pages and streams open.
+[ ${#dash_pids[@]} -eq 3 ] || fail "${#dash_pids[@]} dashboards recorded, 3 started"
+for p in "${dash_pids[@]}"; do
 	kill -TERM "$p"
 	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$p" 2>/dev/null && fail "paddock dashboard did not stop on SIGTERM"

@@ -47,7 +47,9 @@ distcheck() { make -C "$build" -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--e
 
 # The dashboard in headless Chromium, against the sanitizer build (it has
 # the test hooks the Pending step needs).
-web() { TOP_BUILDDIR="$here/_build-asan" "$here/tests/web/run.sh"; }
+# Then `paddock dashboard --kubeconfig` against kube-apiserver + kwok.
+web() { TOP_BUILDDIR="$here/_build-asan" "$here/tests/web/run.sh" &&
+	{ [ "${PADDOCK_SKIP_K8S:-0}" = 1 ] || TOP_BUILDDIR="$here/_build-asan" "$here/tests/web/kube.sh"; }; }
 
 e2e() {
 	[ "${PADDOCK_SKIP_E2E:-0}" = 1 ] && { echo "skipped (PADDOCK_SKIP_E2E=1)"; return 0; }

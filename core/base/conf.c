@@ -511,7 +511,7 @@ static const char *const kube_keys[] = { "kubeconfig", "namespace", "defaultImag
 					 "leaseNamespace", "proxyImage", "maxRequestsInFlight",
 					 "networkPolicy" };
 static const char *const controller_keys[] = { "listen" };
-static const char *const dashboard_keys[] = { "enabled", "token" };
+static const char *const dashboard_keys[] = { "enabled", "token", "listen" };
 static const char *const limits_keys[] = {
 	"maxConcurrentTasks", "promptBytes", "manifestBytes", "logBytesPerRun", "outputBytes",
 	"contextItemBytes", "contextTotalBytes", "urlFetchBytes", "urlFetchTimeout",
@@ -539,8 +539,12 @@ static int walk_dashboard(struct walk *w, const struct cnode *n, struct pd_confi
 	int rc = MAP_CHECK(w, n, "dashboard", dashboard_keys);
 	if (rc < 0 ||
 	    (rc = get_bool(w, map_get(n, "enabled"), "dashboard.enabled", &c->dashboard_enabled)) < 0 ||
-	    (rc = get_str(w, map_get(n, "token"), "dashboard.token", &c->dashboard_token)) < 0)
+	    (rc = get_str(w, map_get(n, "token"), "dashboard.token", &c->dashboard_token)) < 0 ||
+	    (rc = get_str(w, map_get(n, "listen"), "dashboard.listen", &c->dashboard_listen)) < 0)
 		return rc;
+	if (c->dashboard_listen && !strchr(c->dashboard_listen, ':'))
+		return werr(w, map_get(n, "listen"), "dashboard.listen: invalid value \"%s\": use HOST:PORT, e.g. "
+			    "127.0.0.1:9465", c->dashboard_listen);
 	const char *t = c->dashboard_token;
 	if (!t)
 		return 0;
@@ -1034,6 +1038,7 @@ void config_free(struct pd_config *c)
 	free(c->kube_proxy_image);
 	free(c->kube_lease_ns);
 	free(c->listen);
+	free(c->dashboard_listen);
 	if (c->dashboard_token)
 		secure_free(c->dashboard_token, strlen(c->dashboard_token));
 	free(c->git.known_hosts);

@@ -84,6 +84,7 @@ struct pd_config {
 	 * read-only.  Never logged. */
 	bool dashboard_enabled;   /* dashboard.enabled, default true */
 	char *dashboard_token;    /* dashboard.token, or NULL */
+	char *dashboard_listen;   /* dashboard.listen: a listener of its own, or NULL (controller.listen) */
 	struct pd_git git;
 	struct pd_limits limits;
 	/* resources: the bounds of a run whose Task and Agent set none, field

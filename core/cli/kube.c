@@ -27,6 +27,7 @@ struct kcli {
 	struct kube_config *conf;        /* owned */
 	struct kube_client *cl;          /* owned */
 	char *ns;                        /* owned */
+	bool quiet;                      /* no "waiting" notes on stderr */
 };
 
 /* ---- small JSON helpers ------------------------------------------------ */
@@ -346,6 +347,16 @@ void kcli_close(struct kcli *k)
 const char *kcli_namespace(const struct kcli *k)
 {
 	return k->ns;
+}
+
+struct kube_client *kcli_client(struct kcli *k)
+{
+	return k->cl;
+}
+
+void kcli_set_quiet(struct kcli *k, bool quiet)
+{
+	k->quiet = quiet;
 }
 
 /* ---- get / list --------------------------------------------------------- */
@@ -1102,7 +1113,9 @@ static int wait_pod_started(struct kcli *k, const char *ns, const char *task, co
 			json_object_put(pod);
 			return 0;
 		}
-		if (rc == -ESRCH && !said_none) {
+		if (k->quiet) {
+			/* the dashboard: nobody reads stderr */
+		} else if (rc == -ESRCH && !said_none) {
 			cli_error_escaped("task %s: Job %s/%s has no pod yet; waiting", task, run_ns, job);
 			said_none = true;
 		} else if (rc == 0 && !said_pending) {
@@ -1181,7 +1194,7 @@ static int follow_pod(struct kcli *k, const char *task, const char *run_ns, cons
 		if (st >= 300) {
 			rc = log_answer_error(k, run_ns, pod, st, kerr, err, errlen);
 			if (rc == -EAGAIN && now_mono_ms() < deadline) {
-				if (!said_waiting)
+				if (!said_waiting && !k->quiet)
 					cli_error_escaped("%s; waiting", err);
 				said_waiting = true;
 				for (int i = 0; i < 5 && !*stop; i++)
@@ -1249,7 +1262,7 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 		}
 		json_object_put(task);
 		task = NULL;
-		if (now_mono_ms() - noted > 30000) {
+		if (now_mono_ms() - noted > 30000 && !k->quiet) {
 			cli_error_escaped("task %s is %s: no logs yet; still waiting", name, phase);
 			noted = now_mono_ms();
 		}

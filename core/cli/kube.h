@@ -36,6 +36,7 @@
 #include "local/store.h"
 
 struct kcli;
+struct kube_client;
 
 /* True when the task commands go to a cluster: --kubeconfig or --context
  * was given, or the config (ctx->cfg, loaded) says backend: kubernetes. */
@@ -53,6 +54,10 @@ int kcli_open(const struct cli_ctx *ctx, const char *ns_flag, const struct plugi
 	      struct kcli **out, char *err, size_t errlen);
 void kcli_close(struct kcli *k); /* NULL-safe */
 const char *kcli_namespace(const struct kcli *k); /* borrowed */
+/* The client (borrowed): an informer of the caller's on it. */
+struct kube_client *kcli_client(struct kcli *k);
+/* No "waiting for the pod" notes on stderr (kcli_logs in the dashboard). */
+void kcli_set_quiet(struct kcli *k, bool quiet);
 
 /*
  * Validate `doc` as runtime_apply() does (model_validate, then for Tasks

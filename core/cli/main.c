@@ -24,6 +24,7 @@ extern const struct cli_command cmd_plugins;
 extern const struct cli_command cmd_config;
 extern const struct cli_command cmd_status;
 extern const struct cli_command cmd_init;
+extern const struct cli_command cmd_dashboard;
 extern const struct cli_command cmd_apply;
 extern const struct cli_command cmd_run;
 extern const struct cli_command cmd_get;
@@ -48,6 +49,7 @@ static const struct cli_command *const commands[] = {
 	&cmd_config,
 	&cmd_status,
 	&cmd_init,
+	&cmd_dashboard,
 	&cmd_version,
 };
 

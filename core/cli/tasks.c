@@ -50,6 +50,7 @@
 #include "base/term.h"
 #include "web/dashboard.h"
 #include "proxy/traffic.h"
+#include "cli/dashkube.h"
 
 extern const struct cli_command cmd_apply, cmd_run, cmd_get, cmd_describe, cmd_logs, cmd_stop,
 	cmd_delete;
@@ -2827,6 +2828,21 @@ const struct cli_command cmd_delete = {
 
 /* ---- controller -------------------------------------------------------- */
 
+/* Listen on addr; "WHAT listening" with the port, or "WHAT disabled". */
+static void listen_logged(struct metrics *m, const char *addr, const char *what)
+{
+	char err[512], msg[64];
+	if (metrics_listen(m, addr, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "%s disabled", what);
+		log_error(msg, "error", err);
+		return;
+	}
+	char port[16];
+	snprintf(port, sizeof(port), "%d", metrics_port(m));
+	snprintf(msg, sizeof(msg), "%s listening", what);
+	log_info(msg, "listen", addr, "port", port);
+}
+
 /* The controller's /metrics, /healthz and /readyz.  An observer: a busy
  * port is logged and the controller goes on without it. */
 static struct metrics *start_metrics(struct cli_ctx *ctx, struct dash *dash, const char *hooks_dir,
@@ -2834,7 +2850,8 @@ static struct metrics *start_metrics(struct cli_ctx *ctx, struct dash *dash, con
 {
 	if (!m)
 		m = metrics_new();
-	dashboard_attach(dash, m);
+	if (!ctx->cfg->dashboard_listen)
+		dashboard_attach(dash, m);
 	metrics_plugin_failures(m, ctx->plugins ? (long)ctx->plugins->n_refused : 0);
 	metrics_set_default_limits(m, &ctx->cfg->default_limits);
 	char err[512];
@@ -2842,35 +2859,61 @@ static struct metrics *start_metrics(struct cli_ctx *ctx, struct dash *dash, con
 	 * a delivery never finds it without them. */
 	if (hooks_dir && intake_start(hooks_dir, m, in, err, sizeof(err)) < 0)
 		log_error("webhooks disabled", "error", err);
-	if (metrics_listen(m, ctx->cfg->listen, err, sizeof(err)) < 0) {
-		log_error("metrics endpoint disabled", "error", err);
-	} else {
-		char port[16];
-		snprintf(port, sizeof(port), "%d", metrics_port(m));
-		log_info("metrics endpoint listening", "listen", ctx->cfg->listen, "port", port);
-	}
+	listen_logged(m, ctx->cfg->listen, "metrics endpoint");
 	return m;
 }
 
-/* The Kubernetes backend's controller: informers, the Lease, Jobs. */
+/* dashboard.listen: the dashboard on a listener of its own (NULL
+ * otherwise; free it after dashboard_shutdown).  An observer, as above. */
+static struct metrics *dashboard_listener(struct cli_ctx *ctx, struct dash *dash)
+{
+	if (!dash || !ctx->cfg->dashboard_listen)
+		return NULL;
+	struct metrics *own = metrics_new();
+	dashboard_attach(dash, own);
+	listen_logged(own, ctx->cfg->dashboard_listen, "dashboard");
+	return own;
+}
+
+/* The Kubernetes backend's controller: informers, the Lease, Jobs; the
+ * dashboard of every namespace's Tasks as the controller's service
+ * account sees them (cli/dashkube.c), read-only unless dashboard.token. */
 static int controller_kube(struct cli_ctx *ctx)
 {
-	install_signals();
-	struct metrics *m = metrics_new();
 	char err[512];
+	if (dashboard_check_listen(ctx->cfg, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_CONFIG;
+	}
+	install_signals();
+	struct dash *dash = NULL;
+	if (ctx->cfg->dashboard_enabled) {
+		struct dash_source src;
+		struct dash_opts o = { .listen = ctx->cfg->dashboard_listen ? ctx->cfg->dashboard_listen
+									  : ctx->cfg->listen,
+				       .token = ctx->cfg->dashboard_token, .ticker = true };
+		if (dash_source_kube(ctx, NULL, true, &src, err, sizeof(err)) < 0 ||
+		    dashboard_new_source(ctx->cfg, &src, &o, &dash, err, sizeof(err)) < 0)
+			log_error("dashboard disabled", "error", err);
+	}
+	struct metrics *m = metrics_new();
 	/* Spawners' webhooks, routed before the listener starts */
 	struct kube_hook *hk = NULL;
 	if (kube_hook_start(ctx->kubeconfig ? ctx->kubeconfig : ctx->cfg->kubeconfig,
 			    ctx->kube_context, m, &hk, err, sizeof(err)) < 0)
 		log_error("webhooks disabled", "error", err);
-	m = start_metrics(ctx, NULL, NULL, NULL, m);
+	m = start_metrics(ctx, dash, NULL, NULL, m);
+	struct metrics *dm = dashboard_listener(ctx, dash);
 	struct kube_controller_opts o = {
 		.kubeconfig = ctx->kubeconfig,
 		.context = ctx->kube_context,
 		.metrics = m,
 	};
 	int rc = kube_controller_run(ctx->cfg, ctx->plugins, &o, &stop_flag, err, sizeof(err));
+	dashboard_shutdown(dash); /* its streams end before the listeners stop */
+	metrics_free(dm);
 	metrics_free(m);
+	dashboard_free(dash);
 	kube_hook_free(hk);
 	if (rc < 0) {
 		cli_error("%s", err);
@@ -2984,6 +3027,7 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 		log_error("dashboard disabled", "error", oerr);
 	struct intake *in = NULL;
 	struct metrics *m = start_metrics(ctx, dash, rt->state_dir, &in, NULL);
+	struct metrics *dm = dashboard_listener(ctx, dash);
 	rt->metrics = m;
 	ctlinfo_write(rt->state_dir, ctx->cfg, ctx->plugins);
 	struct sigaction sa;
@@ -3001,6 +3045,7 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 			     : "controller stopping; runs keep going under their supervisors");
 	rt->metrics = NULL;
 	dashboard_shutdown(dash); /* its streams end before the listener stops */
+	metrics_free(dm);
 	metrics_free(m);
 	dashboard_free(dash);
 	intake_free(in);
@@ -3031,10 +3076,11 @@ const struct cli_command cmd_controller = {
 	"else $POD_NAMESPACE, else paddock-system); only the leader acts, and SIGTERM\n"
 	"hands the Lease over at once.  The identity is $POD_NAME, else HOST_PID.\n"
 	"\n"
-	"The local controller also serves the dashboard there (docs/operations.md):\n"
-	"live tasks, logs and Agents; read-only unless dashboard.token is set.  A\n"
-	"controller.listen beyond 127.0.0.1 needs dashboard.token (or\n"
-	"dashboard.enabled: false): it refuses to start otherwise.\n"
+	"Both also serve the dashboard there, or on dashboard.listen (docs/operations.md):\n"
+	"live tasks, logs and Agents (on Kubernetes: every namespace's, read with\n"
+	"the controller's credentials); read-only unless dashboard.token is set.  A\n"
+	"dashboard listener beyond 127.0.0.1 needs dashboard.token (or\n"
+	"dashboard.enabled: false): the controller refuses to start otherwise.\n"
 	"\n"
 	"Both serve /metrics, /healthz and /readyz on controller.listen\n"
 	"(default 127.0.0.1:9464); on Kubernetes /readyz says \"ok: leader\" or\n"

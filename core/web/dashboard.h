@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * web/dashboard.h - the live web dashboard of the local backend, served
- * by `paddock controller` on its listener (control/metrics.h) beside
- * /metrics, /healthz and /readyz:
+ * web/dashboard.h - the live web dashboard, served by `paddock controller`
+ * on its listener (control/metrics.h) beside /metrics, /healthz and
+ * /readyz (or on dashboard.listen), and by `paddock dashboard`; its data
+ * from a source (web/source.h: the local store, or an API server):
  *
  *   GET  /, /app.js, /app.css       the page (compiled in: web/assets/)
  *   GET  /api/tasks                 every Task as a row, with the store's rv
@@ -14,7 +15,8 @@
  *                                   lines as they are written ("log": raw
  *                                   strings, or {k: kind, t: text} from the
  *                                   driver's renderer, ABI 1.1)
- *   GET  /api/agents                capacity, queue in order, spend per day
+ *   GET  /api/agents                capacity, queue in order, spend per day;
+ *                                   Spawners and Budgets (spec, status)
  *   POST /api/task/stop?ns=&name=   } need dashboard.token in the header
  *   POST /api/task/delete?ns=&name= } X-Paddock-Token, same origin
  *
@@ -22,11 +24,11 @@
  * loads for itself: no driver instance is shared with the controller's
  * thread.
  *
- * Threads: the HTTP thread (libmicrohttpd's) answers requests from a store
- * connection of its own and only copies queued bytes to streams; a ticker
- * thread of its own, with another store connection, finds what changed
- * (the store's resource versions, log file sizes) every DASH_TICK_MS and
- * queues it.  A stream with nothing to send is suspended, so open pages
+ * Threads: the HTTP thread (libmicrohttpd's) answers requests through the
+ * source's HTTP operations and only copies queued bytes to streams; a
+ * ticker thread of its own finds what changed (the source's versions, its
+ * logs' new bytes) every DASH_TICK_MS through the source's TICK operations
+ * and queues it.  A stream with nothing to send is suspended, so open pages
  * cost no polling in the HTTP thread.
  *
  * Bounds, so that pages left open or a flood of clients never starve
@@ -68,12 +70,25 @@ struct metrics;
  * listener beyond loopback needs dashboard.token (or the dashboard
  * disabled).  -EPERM with the reason and the fix in err. */
 int dashboard_check_listen(const struct pd_config *cfg, char *err, size_t errlen);
+/* The same rule for the listener `what` (an option's name) at addr. */
+int dashboard_check_addr(const char *what, const char *addr, bool token, char *err, size_t errlen);
 
 /* Open two store connections on state_dir and start the ticker (unless
  * `ticker` is false: a benchmark calls dashboard_tick itself).  cfg
  * borrowed (it must outlive the dashboard).  Owned *out. */
 int dashboard_new(const struct pd_config *cfg, const char *state_dir, bool ticker,
 		  struct dash **out, char *err, size_t errlen);
+/* The same dashboard over another source of data (web/source.h): an
+ * API server for `paddock dashboard` and the Kubernetes controller.
+ * *src is taken (freed by dashboard_free, also on failure). */
+struct dash_source;
+struct dash_opts {
+	const char *listen; /* the listener's address (NULL: the default) */
+	const char *token;  /* actions need it in X-Paddock-Token; NULL: read-only */
+	bool ticker;        /* start the ticker thread */
+};
+int dashboard_new_source(const struct pd_config *cfg, struct dash_source *src, const struct dash_opts *o,
+			 struct dash **out, char *err, size_t errlen);
 /* Serve the dashboard on m's listener (before metrics_listen). */
 void dashboard_attach(struct dash *d, struct metrics *m);
 /* End every stream (resuming suspended ones: libmicrohttpd must not stop

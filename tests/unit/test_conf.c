@@ -660,7 +660,17 @@ START_TEST(dashboard)
 		    "use 16 to 256 printable ASCII characters without spaces, e.g. the output of `openssl rand -hex 32`");
 	struct pd_config *bad = NULL;
 	ck_assert_int_lt(config_parse("t.yaml", "dashboard: {tokn: x}\n", 21, &bad, err, sizeof(err)), 0);
-	ck_assert_str_eq(err, "t.yaml:1:13: unknown key \"tokn\" in dashboard: valid keys are enabled and token");
+	ck_assert_str_eq(err, "t.yaml:1:13: unknown key \"tokn\" in dashboard: valid keys are enabled, token "
+			      "and listen");
+	/* A listener of its own, HOST:PORT. */
+	c = parse_ok("dashboard: {listen: \"127.0.0.1:9465\"}\n");
+	ck_assert_str_eq(c->dashboard_listen, "127.0.0.1:9465");
+	config_free(c);
+	c = parse_ok("");
+	ck_assert_ptr_null(c->dashboard_listen);
+	config_free(c);
+	parse_fails("dashboard: {listen: \"9465\"}\n",
+		    "t.yaml:1:21: dashboard.listen: invalid value \"9465\": use HOST:PORT, e.g. 127.0.0.1:9465");
 }
 END_TEST
 

@@ -60,6 +60,10 @@ START_TEST(listen_check)
 		{ "controller: {listen: \"10.1.2.3:9464\"}\n", -EPERM },
 		{ "controller: {listen: \"0.0.0.0:9464\"}\ndashboard: {token: 0123456789abcdef0123}\n", 0 },
 		{ "controller: {listen: \"0.0.0.0:9464\"}\ndashboard: {enabled: false}\n", 0 },
+		/* dashboard.listen: the dashboard's own listener is what counts */
+		{ "controller: {listen: \"0.0.0.0:9464\"}\ndashboard: {listen: \"127.0.0.1:9465\"}\n", 0 },
+		{ "dashboard: {listen: \"0.0.0.0:9465\"}\n", -EPERM },
+		{ "dashboard: {listen: \"0.0.0.0:9465\", token: 0123456789abcdef0123}\n", 0 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct pd_config *c = cfg_of(cases[i].yaml);
@@ -67,7 +71,9 @@ START_TEST(listen_check)
 		int rc = dashboard_check_listen(c, err, sizeof(err));
 		ck_assert_msg(rc == cases[i].rc, "%s: rc %d: %s", cases[i].yaml, rc, err);
 		if (rc < 0) {
-			ck_assert_msg(strstr(err, "controller.listen: ") == err, "%s", err);
+			ck_assert_msg(strstr(err, strstr(cases[i].yaml, "dashboard: {listen") ? "dashboard.listen: "
+										      : "controller.listen: ") == err,
+				      "%s", err);
 			ck_assert_msg(strstr(err, "Set dashboard.token in paddock.yaml"), "%s", err);
 		}
 		config_free(c);

@@ -6,55 +6,17 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-
-// ES modules ignore NODE_PATH: load puppeteer-core from the cache that
-// tests/web/install.sh printed.
-const puppeteer = createRequire(path.join(process.env.NODE_PATH, 'x.js'))('puppeteer-core');
+import { check, finish, launch, newPage as openPage, request as httpRequest, sleep, testCase, until } from './lib.mjs';
 
 const { PORT, TOKEN, PADDOCK_BIN, PAUSE_DIR, SHOTS } = process.env;
 const BASE = `http://127.0.0.1:${PORT}`;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-let passed = 0, failed = 0;
 
 function pd(...args) { return execFileSync(PADDOCK_BIN, args, { encoding: 'utf8' }); }
 function phaseOf(name) { return JSON.parse(pd('get', 'task', name, '-o', 'json')).status.phase; }
-function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
-async function until(what, fn, ms = 30000) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-		await sleep(100);
-	}
-}
-function check(cond, msg) { if (!cond) throw new Error(msg); }
 
-async function testCase(name, fn) {
-	try {
-		await fn();
-		passed++;
-		console.log(`PASS: ${name}`);
-	} catch (e) {
-		failed++;
-		console.log(`FAIL: ${name}: ${e.stack || e}`);
-	}
-}
-
-const browser = await puppeteer.launch({
-	executablePath: CHROMIUM,
-	headless: true,
-	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-});
-async function newPage(width = 1280, height = 900) {
-	const page = await browser.newPage();
-	await page.setViewport({ width, height });
-	page.cspViolations = [];
-	page.on('console', m => { if (/Content Security Policy/.test(m.text())) page.cspViolations.push(m.text()); });
-	page.on('pageerror', e => console.log('  page error: ' + e.message));
-	return page;
-}
+const browser = await launch();
+const newPage = (width, height) => openPage(browser, width, height);
+const request = (method, p, headers) => httpRequest(PORT, method, p, headers);
 const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
 
 try {
@@ -198,7 +160,7 @@ try {
 		check(!pre.headers['access-control-allow-origin'], 'a CORS grant');
 	});
 
-	await testCase('Agents: capacity, queue in order, spend per day as SVG', async () => {
+	await testCase('Agents: capacity, queue in order, spend per day as SVG; Budgets', async () => {
 		// sleeper holds its one slot; two more wait in order.
 		pd('run', '--detach', '--agent', 'sleeper', '--name', 'hold', '-p', 'x');
 		await until('hold Running', () => phaseOf('hold') === 'Running');
@@ -216,6 +178,14 @@ try {
 		check(row.includes('1 / 1'), 'capacity in use: ' + row);
 		check(row.indexOf('q-first') < row.indexOf('q-second'), 'queue order: ' + row);
 		check(await page.$$eval('svg.spend', s => s.length) >= 2, 'spend charts');
+		// Budgets when there are any.
+		fs.writeFileSync(path.join(PAUSE_DIR, 'budget.yaml'), 'apiVersion: paddock.dev/v1alpha1\nkind: Budget\n' +
+			'metadata: {name: sleeper-daily}\nspec: {agentRef: {name: sleeper}, window: day, maxCostUSD: 5}\n');
+		pd('apply', '-f', path.join(PAUSE_DIR, 'budget.yaml'));
+		await page.reload();
+		await page.waitForSelector('tr[data-budget="default/sleeper-daily"]');
+		const budget = await page.$eval('tr[data-budget="default/sleeper-daily"]', r => r.textContent);
+		check(budget.includes('Agent sleeper, day') && budget.includes('$5'), 'the Budget: ' + budget);
 		check(page.cspViolations.length === 0, 'CSP violations: ' + page.cspViolations.join('; '));
 		await shot(page, 'agents');
 		await page.close();
@@ -281,19 +251,4 @@ try {
 	await browser.close();
 }
 
-function request(method, p, headers) {
-	return new Promise((resolve, reject) => {
-		const req = http.request({ host: '127.0.0.1', port: PORT, path: p, method, headers }, res => {
-			let body = '';
-			res.setEncoding('utf8');
-			res.on('data', c => { body += c; });
-			res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-		});
-		req.on('error', reject);
-		req.setTimeout(10000, () => req.destroy(new Error('timeout')));
-		req.end();
-	});
-}
-
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

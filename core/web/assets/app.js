@@ -65,7 +65,10 @@ function q(params) { return new URLSearchParams(params).toString(); }
 
 async function getJSON(url) {
 	const r = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
-	if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
+	if (!r.ok) {
+		const b = await r.json().catch(() => ({}));
+		throw new Error(url + ': HTTP ' + r.status + (b.error ? ': ' + b.error : ''));
+	}
 	return r.json();
 }
 
@@ -335,6 +338,35 @@ function spendChart(days, spend, label) {
 	return svg;
 }
 
+/* Spawners and Budgets: a table each when there are any; the status as
+ * the controller wrote it (text). */
+function refName(r) { return r && r.name ? r.name : ''; }
+function spawnerSummary(spec) {
+	const tpl = ((spec.taskTemplate || {}).spec) || {};
+	const agent = tpl.agentRef ? 'Agent ' + refName(tpl.agentRef) : tpl.type ? 'type ' + tpl.type : '';
+	const trig = spec.schedule ? 'schedule ' + (spec.schedule.cron || '') + ' ' + (spec.schedule.timeZone || 'UTC')
+		: spec.webhook ? 'webhook ' + (spec.webhook.events || []).join(', ') : '';
+	return [trig, agent];
+}
+function budgetSummary(spec) {
+	const covers = spec.agentRef ? 'Agent ' + refName(spec.agentRef) : spec.spawnerRef ? 'Spawner ' + refName(spec.spawnerRef) : 'the namespace';
+	const caps = [['maxCostUSD', '$'], ['maxTokens', 'tokens '], ['maxTasks', 'tasks ']]
+		.filter(([k]) => spec[k] !== undefined).map(([k, p]) => p + spec[k]).join(', ');
+	const win = spec.rollingHours ? spec.rollingHours + ' h rolling' : (spec.window || 'day');
+	return [covers + ', ' + win, caps];
+}
+function triggers(title, kind, list, summary) {
+	if (!list || !list.length) return [];
+	const rows = list.sort((x, y) => (x.key < y.key ? -1 : 1)).map(t => {
+		const [what, more] = summary(t.spec || {});
+		return el('tr', { ['data-' + kind]: t.key }, el('th', { scope: 'row', text: t.key }), el('td', { text: what }),
+			el('td', { text: more }), el('td', { class: 'wide', text: t.status ? JSON.stringify(t.status) : '' }));
+	});
+	return [el('h2', { text: title }), el('div', { class: 'scroll', tabindex: '0', 'aria-label': title + ' table' },
+		el('table', {}, el('thead', {}, el('tr', {}, ...['Name', 'What', '', 'Status'].map(h => el('th', { scope: 'col', text: h })))),
+			el('tbody', {}, ...rows)))];
+}
+
 function agentsView(main) {
 	const body = el('div', { id: 'agents' }, el('p', { class: 'empty', text: 'loading…' }));
 	main.replaceChildren(el('h1', { text: 'Agents' }), body);
@@ -356,6 +388,8 @@ function agentsView(main) {
 		});
 		body.replaceChildren(
 			el('p', { text: 'Global limit: ' + a.maxConcurrentTasks + ' running tasks.' }),
+			...triggers('Spawners', 'spawner', a.spawners, spawnerSummary),
+			...triggers('Budgets', 'budget', a.budgets, budgetSummary),
 			el('div', { class: 'scroll', tabindex: '0', 'aria-label': 'Agents table' }, el('table', {},
 				el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Agent' }), el('th', { scope: 'col', text: 'Running / capacity' }),
 					el('th', { scope: 'col', text: 'Queue, oldest first' }))), tbody)),
@@ -394,6 +428,13 @@ function route() {
 
 document.addEventListener('DOMContentLoaded', () => {
 	const tok = document.getElementById('token');
+	/* `paddock dashboard` prints its URL with ?token=: keep it for this
+	 * tab and take it out of the address bar (and of the history). */
+	const given = new URLSearchParams(location.search).get('token');
+	if (given) {
+		sessionStorage.setItem('paddock-token', given);
+		history.replaceState(null, '', location.pathname + location.hash);
+	}
 	tok.value = sessionStorage.getItem('paddock-token') || '';
 	tok.addEventListener('input', () => sessionStorage.setItem('paddock-token', tok.value));
 	window.addEventListener('hashchange', route);

@@ -299,6 +299,7 @@ config:
   backend: kubernetes
   log: {level: info}
   controller: {listen: "127.0.0.1:0"}
+  dashboard: {listen: "127.0.0.1:0"}   # the chart's 9465 would collide on the host network
   limits: {maxConcurrentTasks: 20, defaultTaskTimeout: 10m}
   resources: {limits: {cpu: "1", memory: 1Gi}, requests: {cpu: 100m, memory: 64Mi}}
   drivers: {exec: {enabled: true}}

@@ -1982,8 +1982,8 @@ static void describe_github(const char *state_dir, json_object *sp)
 	json_object *repos = jget(gh, "repositories"), *labels = jget(gh, "labels");
 	char line[512];
 	snprintf(line, sizeof(line), "github %s, labels %s",
-		 json_object_to_json_string_ext(repos, JSON_C_TO_STRING_PLAIN),
-		 labels ? json_object_to_json_string_ext(labels, JSON_C_TO_STRING_PLAIN) : "(any)");
+		 json_object_to_json_string_ext(repos, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+		 labels ? json_object_to_json_string_ext(labels, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "(any)");
 	describe_field("Source:", line);
 	describe_field("API:", jstr(gh, "baseURL"));
 	describe_field("Token:", jstr(jget(gh, "tokenSecretRef"), "name"));
@@ -2210,8 +2210,9 @@ const struct cli_command cmd_describe = {
 	"       paddock describe spawner NAME\n"
 	"       paddock describe budget NAME\n"
 	"\n"
-	"A spawner: its source, webhook path, deliveries by outcome and the last\n"
-	"20 (accepted, duplicate, filtered, rejected, with why).  A budget: its\n"
+	"A spawner: its source, webhook path (github: the last and next poll and\n"
+	"the rate limit), deliveries by outcome and the last 20 (accepted,\n"
+	"duplicate, filtered, rejected, with why).  A budget: its\n"
 	"window, spend and what remains of each cap, and the tasks waiting for it.\n"
 	"\n"
 	"Shows the phase with its reason and message, the run, the outputs, results\n"

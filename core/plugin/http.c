@@ -332,8 +332,6 @@ static int http_run(const struct http_policy *pol, const struct paddock_http_req
 	long max_redirs = (req->max_redirects >= 0 && req->max_redirects < cap_redirs)
 				  ? req->max_redirects
 				  : cap_redirs;
-	if (!get)
-		max_redirs = 0; /* a write is never sent on to another URL */
 	x.pol = pol;
 	buf_init(&x.body, max_bytes);
 
@@ -454,7 +452,7 @@ static int http_run(const struct http_policy *pol, const struct paddock_http_req
 		}
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 		char *loc = NULL;
-		if (code >= 300 && code < 400 &&
+		if (get && code >= 300 && code < 400 &&
 		    curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
 			if (hop >= max_redirs) {
 				rc = errf(err, errlen, -EIO, "%s %s: more than %ld redirects", m, shown,

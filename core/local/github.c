@@ -214,11 +214,22 @@ static json_object *comments(struct gh *c, const char *repo, long num)
 	return j;
 }
 
+/* A comment by someone with write access to the repository: only those
+ * count as claims and markers (anyone may comment on a public issue, and
+ * a forged claim must not keep an issue from being taken). */
+static bool trusted(json_object *comment)
+{
+	const char *a = jstr(comment, "author_association");
+	return str_eq(a, "OWNER") || str_eq(a, "MEMBER") || str_eq(a, "COLLABORATOR");
+}
+
 /* The claimer id in the first claim comment, "" when none (out: 17). */
 static void first_claim(json_object *cs, char out[17])
 {
 	out[0] = '\0';
 	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
+		if (!trusted(json_object_array_get_idx(cs, i)))
+			continue;
 		const char *b = jstr(json_object_array_get_idx(cs, i), "body");
 		const char *m = b ? strstr(b, CLAIM_MARK) : NULL;
 		if (m) {
@@ -232,7 +243,7 @@ static bool has_marker(json_object *cs, const char *mark)
 {
 	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
 		const char *b = jstr(json_object_array_get_idx(cs, i), "body");
-		if (b && strstr(b, mark))
+		if (b && strstr(b, mark) && trusted(json_object_array_get_idx(cs, i)))
 			return true;
 	}
 	return false;

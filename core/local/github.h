@@ -15,7 +15,9 @@
  *    when a poll finds something.
  *  - The claim: a claim comment carrying this controller's claimer id,
  *    then the claim label (or assignee); the issue's comments
- *    are read back and the first claim comment wins.  An issue claimed
+ *    are read back and the first claim comment wins (only comments by
+ *    the repository's owner, members and collaborators count: a forged
+ *    claim by anyone else is ignored).  An issue claimed
  *    before (label present) is taken only if the first claim is ours
  *    (a restart between the claim and the Task), so two Spawners or two
  *    controllers never take one issue.

@@ -10,6 +10,8 @@ scripted refusals.  The test drives it through /_test/ (straight to this
 server, never through Prism):
 
   POST /_test/issue     {repo, title, body, labels, user}  -> {number}
+  POST /_test/comment   {repo, number, body, association, user}  a comment by someone
+  POST /_test/label     {repo, number, label}  someone labels an issue
   POST /_test/ratelimit {remaining, reset_in}   answers say so until the reset
   POST /_test/refuse    {status: 403|429, retry_after}  the next request
   POST /_test/noetag    {}   the next list ignores If-None-Match (a retried poll)
@@ -79,8 +81,8 @@ def issue_json(repo, i):
 def comment_json(repo, num, c):
     return {"id": c["id"], "node_id": f"IC_{c['id']}", "url": f"{BASE}/repos/{repo}/issues/comments/{c['id']}",
             "html_url": f"https://github.com/{repo}/issues/{num}#issuecomment-{c['id']}", "body": c["body"],
-            "user": user("paddock-bot"), "created_at": iso(c["t"]), "updated_at": iso(c["t"]),
-            "issue_url": f"{BASE}/repos/{repo}/issues/{num}", "author_association": "OWNER"}
+            "user": user(c.get("user", "paddock-bot")), "created_at": iso(c["t"]), "updated_at": iso(c["t"]),
+            "issue_url": f"{BASE}/repos/{repo}/issues/{num}", "author_association": c.get("association", "OWNER")}
 
 
 class H(BaseHTTPRequestHandler):
@@ -127,6 +129,14 @@ class H(BaseHTTPRequestHandler):
                                "labels": list(b.get("labels", [])), "assignees": [], "state": "open",
                                "user": b.get("user", "alice"), "comments": [], "created": now, "updated": now}
             return self.send(201, {"number": n})
+        if path == "/_test/comment":
+            i = issues[b["repo"]][b["number"]]
+            i["comments"].append({"id": next_id(), "body": b["body"], "t": time.time(),
+                                  "association": b.get("association", "NONE"), "user": b.get("user", "mallory")})
+            return self.send(201, {})
+        if path == "/_test/label":
+            issues[b["repo"]][b["number"]]["labels"].append(b["label"])
+            return self.send(200, {})
         if path == "/_test/ratelimit":
             state["remaining"] = b["remaining"]  # answers say so until the reset
             state["reset"] = int(time.time() + b.get("reset_in", 3600))

@@ -230,6 +230,29 @@ done
 [ "$(all_tasks | wc -l)" = 3 ] || fail "expected 3 Tasks: $(all_tasks)"
 pass "a controller SIGKILLed mid-claim and restarted (twice) made one Task and posted each comment once"
 
+# ---- a forged claim and a forged marker by an outsider -----------------------------
+# Anyone may comment on a public issue: mallory claims issue 6 first with
+# another claimer id and with controller A's own (ignored all the same).
+claimer=$(ghstate | python3 -c '
+import json, re, sys
+for c in json.load(sys.stdin)["issues"]["octo/widgets"]["1"]["comments"]:
+    m = re.search(r"paddock-claim: (\w+)", c["body"])
+    if m: print(m.group(1)); break')
+[ -n "$claimer" ] || fail "no claim comment on issue $i1"
+i6=$(issue '{"repo": "octo/widgets", "title": "Forged claims", "labels": ["bug"], "user": "alice"}')
+t comment "{\"repo\": \"octo/widgets\", \"number\": $i6, \"body\": \"<!-- paddock-claim: 0123456789abcdef -->\"}"
+t comment "{\"repo\": \"octo/widgets\", \"number\": $i6, \"body\": \"<!-- paddock-claim: $claimer -->\"}"
+curl -sf -X POST "$GH/_test/label" -d "{\"repo\": \"octo/widgets\", \"number\": $i6, \"label\": \"ready\"}" >/dev/null || fail "fake github: label"
+wait_for 60 finished_for "$i6" || { all_tasks; fail "issue $i6 with a forged claim by an outsider was not taken"; }
+[ "$(all_tasks | grep -c " $i6\$")" = 1 ] || fail "issue $i6: not one Task"
+[ "$(comments_on "$i6" 'paddock-claim: ')" = 3 ] || fail "issue $i6: not one claim of its own besides the 2 forged"
+pass "a claim comment forged by an outsider (no write access) does not keep an issue from being taken"
+
+# ---- idle back-off ------------------------------------------------------------------
+interval=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["intervalSeconds"])' "$STATE_A/github/default/fixer.json")
+[ "$interval" = 2 ] || fail "idle, the poll interval is $interval s, not maxPollSeconds (2)"
+pass "idle, the poll interval backed off from pollSeconds (1) to maxPollSeconds (2)"
+
 # ---- rate limits -----------------------------------------------------------------
 # next_from T: seconds from T to the first request after it by controller A (who 0)
 next_after() {

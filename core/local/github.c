@@ -249,14 +249,21 @@ static bool has_marker(json_object *cs, const char *mark)
 	return false;
 }
 
-static bool post_comment(struct gh *c, const char *repo, long num, const char *text)
+/* POST {key: val} (val owned) to the issue's path + tail. */
+static bool post_field(struct gh *c, const char *repo, long num, const char *tail, const char *key,
+		       json_object *val)
 {
 	json_object *b = json_object_new_object();
-	json_object_object_add(b, "body", json_object_new_string(text));
-	char *p = issue_path(repo, num, "/comments");
+	json_object_object_add(b, key, val);
+	char *p = issue_path(repo, num, tail);
 	bool ok = call_ok(c, "POST", p, b, false);
 	free(p);
 	return ok;
+}
+
+static bool post_comment(struct gh *c, const char *repo, long num, const char *text)
+{
+	return post_field(c, repo, num, "/comments", "body", json_object_new_string(text));
 }
 
 static bool has_label(json_object *issue, const char *label)
@@ -276,12 +283,7 @@ static bool add_labels(struct gh *c, const char *repo, long num, json_object *la
 {
 	if (!labels || !json_object_array_length(labels))
 		return true;
-	json_object *b = json_object_new_object();
-	json_object_object_add(b, "labels", json_object_get(labels));
-	char *p = issue_path(repo, num, "/labels");
-	bool ok = call_ok(c, "POST", p, b, false);
-	free(p);
-	return ok;
+	return post_field(c, repo, num, "/labels", "labels", json_object_get(labels));
 }
 
 static bool remove_labels(struct gh *c, const char *repo, long num, json_object *labels)
@@ -347,12 +349,9 @@ static int claim(struct gh *c, const char *repo, long num, json_object *issue, c
 		ok = add_labels(c, repo, num, ls);
 		json_object_put(ls);
 	} else {
-		json_object *b = json_object_new_object(), *a = json_object_new_array();
+		json_object *a = json_object_new_array();
 		json_object_array_add(a, json_object_new_string(who));
-		json_object_object_add(b, "assignees", a);
-		char *p = issue_path(repo, num, "/assignees");
-		ok = call_ok(c, "POST", p, b, false);
-		free(p);
+		ok = post_field(c, repo, num, "/assignees", "assignees", a);
 	}
 	if (!ok)
 		return -1;

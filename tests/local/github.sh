@@ -44,7 +44,7 @@ t() { curl -sf -X POST "$GH/_test/$1" -d "$2" >/dev/null || fail "fake github: $
 ghstate() { curl -sf "$GH/_test/state"; }
 issue() { curl -sf -X POST "$GH/_test/issue" -d "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["number"])'; }
 
-spawner() { # NAME TOKEN-SECRET
+spawner() { # NAME TOKEN-SECRET [REPO [CLAIM [COMMENT]]]
 	cat <<EOT
 ---
 apiVersion: paddock.dev/v1alpha1
@@ -61,12 +61,13 @@ spec:
           - {name: branch, path: branch.txt}
           - {name: pullRequest, path: pr.txt}
   github:
-    repositories: [octo/widgets]
+    repositories: [${3:-octo/widgets}]
     labels: [ready]
     authors: [alice]
     baseURL: $API
     tokenSecretRef: {name: $2}
-    claim: {label: paddock}
+    claim: ${4:-{label: paddock\}}
+    comment: ${5:-true}
     onStart: {add: [in-progress], remove: [ready]}
     onSuccess: {add: [needs-review], remove: [in-progress]}
     onFailure: {add: [failed], remove: [in-progress]}
@@ -112,7 +113,12 @@ bad '{repositories: [o/r], tokenSecretRef: {name: t}, onStart: {move: [x]}}' "sp
 pass "bad github sources are refused naming the field"
 
 # ---- two controllers, three spawners, one GitHub -----------------------------
-{ agent gh-token "$TOKEN_A" A; spawner fixer gh-token; spawner fixer-two gh-token; } >"$work/a.yaml"
+{
+	agent gh-token "$TOKEN_A" A
+	spawner fixer gh-token
+	spawner fixer-two gh-token
+	spawner assigner gh-token octo/gadgets "{assignee: paddock-bot}" false
+} >"$work/a.yaml"
 pd apply -f "$work/a.yaml" >/dev/null
 STATE_A=$PADDOCK_STATE_DIR STATE_B=$work/state-b
 mkdir -p "$STATE_B"
@@ -151,7 +157,7 @@ wait_for() { # SECONDS CMD...: until CMD succeeds
 	shift
 	until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done
 }
-all_tasks() { { tasks_in "$STATE_A"; tasks_in "$STATE_B"; } | sort; }
+all_tasks() { { tasks_in "$STATE_A"; tasks_in "$STATE_B"; } | grep -v '^assigner-' | sort; }
 finished_for() { # ISSUE...: each issue's one Task finished and reported
 	for n in "$@"; do
 		all_tasks | grep -qE " (Succeeded|Failed) $n\$" || return 1
@@ -165,14 +171,24 @@ i1=$(issue '{"repo": "octo/widgets", "title": "Fix the widget", "labels": ["read
 i2=$(issue '{"repo": "octo/widgets", "title": "From a stranger", "labels": ["ready"], "user": "mallory"}')
 i3=$(issue '{"repo": "octo/widgets", "title": "Not ready", "labels": ["bug"], "user": "alice"}')
 i4=$(issue '{"repo": "octo/widgets", "title": "FAIL on purpose", "labels": ["ready"], "user": "alice"}')
+g1=$(issue '{"repo": "octo/gadgets", "title": "Claimed by assignment", "labels": ["ready"], "user": "alice"}')
 wait_for 60 finished_for "$i1" "$i4" || { all_tasks; ghstate | head -c 3000; tail -20 "$work/a.log"; fail "issues $i1 and $i4 were not done and reported"; }
 sleep 2 # time for a second spawner or controller to (wrongly) take them
+gadget() { # FIELD of octo/gadgets issue g1
+	ghstate | python3 -c 'import json,sys; print(",".join(sorted(json.load(sys.stdin)["issues"]["octo/gadgets"][sys.argv[1]][sys.argv[2]])))' "$g1" "$1"
+}
+wait_for 30 eval '[ "$(gadget labels)" = needs-review ]' || fail "octo/gadgets#$g1: labels $(gadget labels)"
+[ "$(gadget assignees)" = paddock-bot ] || fail "octo/gadgets#$g1 not claimed by assignment: $(gadget assignees)"
+[ "$(ghstate | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["issues"]["octo/gadgets"][sys.argv[1]]["comments"]))' "$g1")" = 0 ] ||
+	fail "octo/gadgets#$g1: comments with comment: false"
+[ "$(tasks_in "$STATE_A" | grep -c '^assigner-')" = 1 ] || fail "octo/gadgets#$g1: not one Task"
+pass "claim by assignment with comment: false: one Task, assigned, labels moved, no comment"
 all_tasks >"$work/tasks1"
 [ "$(wc -l <"$work/tasks1")" = 2 ] || { cat "$work/tasks1"; fail "expected 2 Tasks over 3 spawners and 2 controllers"; }
 [ "$(grep -c " $i1\$" "$work/tasks1")" = 1 ] && [ "$(grep -c " $i4\$" "$work/tasks1")" = 1 ] ||
 	fail "not one Task per issue: $(cat "$work/tasks1")"
 pass "an issue labelled ready made exactly one Task over two spawners and two controllers; other authors and labels none"
-[ "$(grep -c '^run ' "$journal")" = 2 ] || fail "the agent ran $(grep -c '^run ' "$journal") times, not 2"
+[ "$(grep -c '^run ' "$journal")" = 3 ] || fail "the agent ran $(grep -c '^run ' "$journal") times, not 3"
 
 for n in "$i1" "$i4"; do
 	[ "$(comments_on "$n" 'paddock-task: \S+ start')" = 1 ] || fail "issue $n: not one start comment"
@@ -190,7 +206,7 @@ pass "the outcome came back as comments (Succeeded with branch and PR URL; Faile
 # /metrics of controller A: its Tasks counted as accepted, the gauge set
 port=$(grep -o 'metrics endpoint listening.*port=[0-9]*' "$work/a.log" | tail -1 | grep -o '[0-9]*$')
 curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || fail "no /metrics"
-acc=$(awk '/^paddock_spawner_events_total\{spawner="default\/fixer(-two)?",outcome="accepted"\}/ {n += $2} END {print n + 0}' "$work/metrics.txt")
+acc=$(awk '/^paddock_spawner_events_total\{spawner="default\/(fixer|fixer-two|assigner)",outcome="accepted"\}/ {n += $2} END {print n + 0}' "$work/metrics.txt")
 [ "$acc" = "$(tasks_in "$STATE_A" | wc -l)" ] || fail "/metrics counts $acc accepted, the store has $(tasks_in "$STATE_A" | wc -l) Tasks"
 grep -q 'paddock_spawner_github_ratelimit_remaining{spawner="default/fixer"}' "$work/metrics.txt" ||
 	fail "no rate-limit gauge in /metrics"

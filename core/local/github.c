@@ -51,6 +51,7 @@ struct ghs {
 	long last_status;
 	struct ghrl *rl; /* its token's, set at each look */
 	char last_error[600];
+	char *written; /* the state file as last written */
 	json_object *etags;  /* repo -> ETag */
 	json_object *others; /* event id -> true: claimed by someone else */
 	long found_total;
@@ -119,7 +120,7 @@ static void note_rate(struct gh *c, const struct http_reply *r)
 			until = now + strtoll(v, NULL, 10) * 1000;
 		else if (rl->remaining == 0 && rl->reset_s)
 			until = rl->reset_s * 1000;
-		else if (r->status == 429)
+		else /* GitHub: without either, wait at least a minute */
 			until = now + 60 * 1000;
 	}
 	if (!until && rl->remaining == 0 && rl->reset_s * 1000 > now)
@@ -388,26 +389,30 @@ static bool in_list(json_object *arr, const char *s)
 	return false;
 }
 
-/* One issue of a poll's list: true when it made a Task. */
-static bool take_issue(struct gh *c, const char *repo, json_object *issue)
+/* One issue of a poll's list: 1 when it made a Task, 0 when none, -1
+ * when it must be looked at again (GitHub or the store failed). */
+static int take_issue(struct gh *c, const char *repo, json_object *issue)
 {
 	long num = (long)json_object_get_int64(jget(issue, "number"));
 	const char *author = jstr(jget(issue, "user"), "login");
 	json_object *authors = jget(c->spec, "authors");
 	if (num <= 0 || !json_object_is_type(issue, json_type_object))
-		return false;
+		return 0;
 	if (jget(issue, "pull_request") && !json_object_get_boolean(jget(c->spec, "pullRequests")))
-		return false;
+		return 0;
 	if (authors && json_object_array_length(authors) && !in_list(authors, author))
-		return false;
+		return 0;
 	char id[256], task[64], err[512];
 	snprintf(id, sizeof(id), "%s#%ld", repo, num);
-	if (jget(c->s->others, id) || store_delivery_seen(c->g->store, c->ns, c->name, id) != 0)
-		return false;
+	int seen = store_delivery_seen(c->g->store, c->ns, c->name, id);
+	if (seen < 0)
+		return -1;
+	if (jget(c->s->others, id) || seen)
+		return 0;
 	spawner_task_name(c->ns, c->name, id, task);
 	int mine = claim(c, repo, num, issue, task);
 	if (mine < 0)
-		return false; /* the next poll tries again (no ETag kept) */
+		return -1; /* the next poll tries again (no ETag kept) */
 	if (!mine) {
 		/* remembered until a restart; no event id recorded: not taken for good */
 		json_object_object_add(c->s->others, id, json_object_new_boolean(1));
@@ -417,7 +422,7 @@ static bool take_issue(struct gh *c, const char *repo, json_object *issue)
 					    .outcome = "filtered", .detail = why };
 		(void)store_delivery_add(c->g->store, &d, err, sizeof(err));
 		count(c, SPAWNER_FILTERED);
-		return false;
+		return 0;
 	}
 	/* re-read after the claim: the Task gets the issue as it is now */
 	char *p = issue_path(repo, num, "");
@@ -431,7 +436,7 @@ static bool take_issue(struct gh *c, const char *repo, json_object *issue)
 	json_object_object_add(ev, "sender", json_object_get(jget(fresh ? fresh : issue, "user")));
 	json_object_put(fresh);
 	struct spawner_result res;
-	bool made = false;
+	int made = -1;
 	if (intake_take(c->g->store, c->sp, "github", id, ev, &res, err, sizeof(err)) < 0) {
 		log_warn("github: cannot take an issue; retried", "spawner", c->s->key, "issue", id,
 			 "error", err);
@@ -471,15 +476,20 @@ static bool poll_repo(struct gh *c, const char *repo)
 			http_reply_free(&r);
 		return false;
 	}
-	bool found = false;
+	bool found = false, retry = false;
 	char etag[256];
 	json_object *list = r.status == 200 ? json_tokener_parse(r.body) : NULL;
 	if (list && json_object_is_type(list, json_type_array)) {
-		for (size_t i = 0; i < json_object_array_length(list) && !c->g->stop; i++)
-			if (take_issue(c, repo, json_object_array_get_idx(list, i)))
-				found = true;
-		/* the ETag only once its issues were taken: a failed take is retried */
-		if (http_reply_header(&r, "ETag", etag, sizeof(etag)))
+		for (size_t i = 0; i < json_object_array_length(list) && !c->g->stop; i++) {
+			int t = take_issue(c, repo, json_object_array_get_idx(list, i));
+			found = found || t > 0;
+			retry = retry || t < 0;
+		}
+		/* the ETag only once its issues were taken: a failed take is
+		 * looked at again by the next poll, not answered 304 */
+		if (retry || c->g->stop)
+			json_object_object_del(c->s->etags, repo);
+		else if (http_reply_header(&r, "ETag", etag, sizeof(etag)))
 			json_object_object_add(c->s->etags, repo, json_object_new_string(etag));
 	}
 	json_object_put(list);
@@ -655,8 +665,14 @@ static void write_state(struct gh *c)
 	char *dir = xasprintf("%s/github/%s", c->g->state_dir, c->ns);
 	char *path = xasprintf("%s/%s.json", dir, c->name);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	if (mkdir_p(dir, 0700) < 0 || write_file_atomic(path, s, strlen(s), 0600) < 0)
+	if (str_eq(s, c->s->written)) {
+		/* unchanged */
+	} else if (mkdir_p(dir, 0700) < 0 || write_file_atomic(path, s, strlen(s), 0600) < 0) {
 		log_warn("github: cannot write the poll state", "path", path);
+	} else {
+		free(c->s->written);
+		c->s->written = xstrdup(s);
+	}
 	free(dir);
 	free(path);
 	json_object_put(o);
@@ -741,6 +757,8 @@ static int spawner_cb(json_object *sp, void *ctx)
 		write_state(&c);
 		return 0;
 	}
+	while (tlen && strchr(" \t\r\n", tok[tlen - 1]))
+		tok[--tlen] = '\0'; /* a token file's line break */
 	if (memchr(tok, '\n', tlen) || memchr(tok, '\r', tlen) || !tlen) {
 		snprintf(c.s->last_error, sizeof(c.s->last_error),
 			 "tokenSecretRef: the token is empty or has a line break: store the token alone");
@@ -813,6 +831,7 @@ void github_free(struct github *g)
 		n = s->next;
 		json_object_put(s->etags);
 		json_object_put(s->others);
+		free(s->written);
 		free(s);
 	}
 	store_close(g->store);

@@ -52,9 +52,8 @@ struct ghs {
 	struct ghrl *rl; /* its token's, set at each look */
 	char last_error[600];
 	char *written; /* the state file as last written */
-	json_object *etags;  /* repo -> ETag */
+	json_object *etags;  /* list query -> its last ETag */
 	json_object *others; /* event id -> true: claimed by someone else */
-	long found_total;
 };
 
 struct github {
@@ -469,11 +468,12 @@ static bool poll_repo(struct gh *c, const char *repo)
 		put_escaped(&q, as);
 	}
 	struct http_reply r;
-	int rc = call(c, "GET", q.data, jstr(c->s->etags, repo), NULL, &r);
-	buf_free(&q);
+	/* ETags by query: a Spawner whose labels change asks anew */
+	int rc = call(c, "GET", q.data, jstr(c->s->etags, q.data), NULL, &r);
 	if (rc < 0 || r.status == 304) {
 		if (rc == 0)
 			http_reply_free(&r);
+		buf_free(&q);
 		return false;
 	}
 	bool found = false, retry = false;
@@ -488,12 +488,13 @@ static bool poll_repo(struct gh *c, const char *repo)
 		/* the ETag only once its issues were taken: a failed take is
 		 * looked at again by the next poll, not answered 304 */
 		if (retry || c->g->stop)
-			json_object_object_del(c->s->etags, repo);
+			json_object_object_del(c->s->etags, q.data);
 		else if (http_reply_header(&r, "ETag", etag, sizeof(etag)))
-			json_object_object_add(c->s->etags, repo, json_object_new_string(etag));
+			json_object_object_add(c->s->etags, q.data, json_object_new_string(etag));
 	}
 	json_object_put(list);
 	http_reply_free(&r);
+	buf_free(&q);
 	return found;
 }
 
@@ -517,8 +518,6 @@ static void poll_spawner(struct gh *c)
 		c->s->interval_s = base;
 	else if (c->s->last_poll_ms)
 		c->s->interval_s = c->s->interval_s * 2 > max ? max : c->s->interval_s * 2;
-	if (found)
-		c->s->found_total++;
 	c->s->last_poll_ms = now;
 	c->s->next_poll_ms = wall_ms() + c->s->interval_s * 1000;
 	if (c->g->metrics && c->s->rl->remaining >= 0)

@@ -80,6 +80,17 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply(404, b"no such route\n")
 
+    def do_write(self):
+        """http_call(): the method and body echoed, headers to read back."""
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        if self.path == "/redirect-ok":
+            return self.redirect("/ok")
+        self.reply(201, self.command.encode() + b" " + body,
+                   headers=[("ETag", 'W/"e-1"'), ("X-RateLimit-Remaining", "0")])
+
+    do_POST = do_PATCH = do_DELETE = do_write
+
 
 def main():
     global ARGS

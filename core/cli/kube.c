@@ -603,6 +603,9 @@ int kcli_apply(struct kcli *k, json_object *doc, bool create_only, enum store_ap
 	if (kd == MODEL_SPAWNER && json_object_object_get_ex(member(doc, "spec"), "schedule", NULL))
 		return errf(err, errlen, -EOPNOTSUPP,
 			    "spec.schedule: not served by the Kubernetes backend yet: use spec.webhook or the local backend");
+	if (kd == MODEL_SPAWNER && json_object_object_get_ex(member(doc, "spec"), "github", NULL))
+		return errf(err, errlen, -EOPNOTSUPP,
+			    "spec.github: not served by the Kubernetes backend yet: use spec.webhook or the local backend");
 	if (kd == MODEL_TASK && json_object_object_get_ex(member(doc, "spec"), "maxCostUSD", NULL))
 		return errf(err, errlen, -EOPNOTSUPP,
 			    "spec.maxCostUSD: not enforced by the Kubernetes backend yet: remove it or use the local backend");

@@ -44,6 +44,7 @@
 #include "control/spawner.h"
 #include "local/backend.h"
 #include "local/budget.h"
+#include "local/github.h"
 #include "local/intake.h"
 #include "local/local.h"
 #include "local/store.h"
@@ -570,7 +571,10 @@ static int table_row(json_object *obj, void *vctx)
 		row[k++] = xstrdup(a);
 	} else if (t->kind == MODEL_SPAWNER) {
 		json_object *wh = jget(jget(obj, "spec"), "webhook"), *sc = jget(jget(obj, "spec"), "schedule");
-		char *src = wh ? xasprintf("webhook:%s", jstr(wh, "type")) : xasprintf("schedule:%s", jstr(sc, "cron"));
+		json_object *gh = jget(jget(obj, "spec"), "github");
+		char *src = wh ? xasprintf("webhook:%s", jstr(wh, "type"))
+			    : gh ? xasprintf("github:%s", json_object_get_string(json_object_array_get_idx(jget(gh, "repositories"), 0)) ?: "")
+			    : xasprintf("schedule:%s", jstr(sc, "cron"));
 		row[k++] = term_safe(src, 0);
 		free(src);
 		char *hook = wh ? xasprintf("%s%s/%s", SPAWNER_HOOK_PREFIX, jstr(md, "namespace"), jstr(md, "name"))
@@ -2036,8 +2040,40 @@ static int print_delivery(const struct store_delivery *d, void *ctx)
 	return 0;
 }
 
+/* A github source: what it polls and how the last poll went. */
+static void describe_github(const char *state_dir, json_object *sp)
+{
+	json_object *md = jget(sp, "metadata"), *gh = jget(jget(sp, "spec"), "github");
+	json_object *repos = jget(gh, "repositories"), *labels = jget(gh, "labels");
+	char line[512];
+	snprintf(line, sizeof(line), "github %s, labels %s",
+		 json_object_to_json_string_ext(repos, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+		 labels ? json_object_to_json_string_ext(labels, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "(any)");
+	describe_field("Source:", line);
+	describe_field("API:", jstr(gh, "baseURL"));
+	describe_field("Token:", jstr(jget(gh, "tokenSecretRef"), "name"));
+	json_object *st = github_state_read(state_dir, jstr(md, "namespace"), jstr(md, "name"));
+	json_object *v;
+	describe_field("Last poll:", jstr(st, "lastPoll") ? jstr(st, "lastPoll") : "never");
+	describe_field("Next poll:", jstr(st, "nextPoll") ? jstr(st, "nextPoll") : "-");
+	if ((v = jget(st, "rateLimitRemaining"))) {
+		snprintf(line, sizeof(line), "%lld of %lld left, resets %s%s%s",
+			 (long long)json_object_get_int64(v),
+			 (long long)json_object_get_int64(jget(st, "rateLimitLimit")),
+			 jstr(st, "rateLimitReset") ? jstr(st, "rateLimitReset") : "-",
+			 jstr(st, "rateLimitedUntil") ? "; waiting until " : "",
+			 jstr(st, "rateLimitedUntil") ? jstr(st, "rateLimitedUntil") : "");
+		describe_field("Rate limit:", line);
+	} else {
+		describe_field("Rate limit:", "unknown (not polled yet)");
+	}
+	if (jstr(st, "lastError"))
+		describe_field("Last error:", jstr(st, "lastError"));
+	json_object_put(st);
+}
+
 /* A Spawner: its source, where its webhook is, what it took. */
-static void describe_spawner(struct store *st, json_object *sp)
+static void describe_spawner(struct store *st, const char *state_dir, json_object *sp)
 {
 	json_object *md = jget(sp, "metadata"), *wh = jget(jget(sp, "spec"), "webhook");
 	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
@@ -2057,6 +2093,8 @@ static void describe_spawner(struct store *st, json_object *sp)
 			 jstr(sc, "cron"), jstr(sc, "timeZone"), jstr(sc, "concurrencyPolicy"));
 		describe_field("Source:", line);
 		describe_field("Next:", next);
+	} else if (jget(jget(sp, "spec"), "github")) {
+		describe_github(state_dir, sp);
 	} else {
 		describe_field("Source:", wh ? jstr(wh, "type") : "-");
 		describe_field("Webhook:", hook);
@@ -2220,7 +2258,7 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 			ret = kcli_exit_code(rc);
 		}
 	} else if (kind == MODEL_SPAWNER && !be.kc) {
-		describe_spawner(be.rt->store, obj);
+		describe_spawner(be.rt->store, be.rt->state_dir, obj);
 	} else if (kind == MODEL_BUDGET && !be.kc) {
 		describe_budget(be.rt, obj);
 	} else {
@@ -2240,8 +2278,9 @@ const struct cli_command cmd_describe = {
 	"       paddock describe spawner NAME\n"
 	"       paddock describe budget NAME\n"
 	"\n"
-	"A spawner: its source, webhook path, deliveries by outcome and the last\n"
-	"20 (accepted, duplicate, filtered, rejected, with why).  A budget: its\n"
+	"A spawner: its source, webhook path (github: the last and next poll and\n"
+	"the rate limit), deliveries by outcome and the last 20 (accepted,\n"
+	"duplicate, filtered, rejected, with why).  A budget: its\n"
 	"window, spend and what remains of each cap, and the tasks waiting for it.\n"
 	"\n"
 	"Shows the phase with its reason and message, the run, the outputs, results\n"
@@ -3029,6 +3068,9 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	struct metrics *m = start_metrics(ctx, dash, rt->state_dir, &in, NULL);
 	struct metrics *dm = dashboard_listener(ctx, dash);
 	rt->metrics = m;
+	struct github *gh = NULL; /* Spawners' github source: a thread of its own */
+	if (github_start(rt->state_dir, ctx->cfg, m, &gh, oerr, sizeof(oerr)) < 0)
+		log_error("github polling disabled", "error", oerr);
 	ctlinfo_write(rt->state_dir, ctx->cfg, ctx->plugins);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -3043,6 +3085,7 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	log_info(reload_flag ? "controller reloading paddock.yaml: restarting; runs keep going under their supervisors"
 			     : "controller stopping; runs keep going under their supervisors");
+	github_free(gh);
 	rt->metrics = NULL;
 	dashboard_shutdown(dash); /* its streams end before the listener stops */
 	metrics_free(dm);

@@ -1511,9 +1511,145 @@ static int check_schedule(struct vctx *v, json_object *sc)
 	return get_int(v, sc, "startingDeadlineSeconds", "spec.schedule", 1, INT32_MAX, &x, &has);
 }
 
+/* "owner/name": GitHub's characters for both. */
+static bool repo_ok(const char *s)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+	size_t a = strspn(s, ok);
+	return a > 0 && a <= 100 && s[a] == '/' && strspn(s + a + 1, ok) == strlen(s + a + 1) &&
+	       s[a + 1] && strlen(s + a + 1) <= 100 && strcmp(s + a + 1, ".") && strcmp(s + a + 1, "..");
+}
+
+static bool login_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n && n <= 39 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-[]") == n;
+}
+
+static int check_bool(struct vctx *v, json_object *o, const char *key, const char *path, bool def)
+{
+	json_object *b = fget(o, key);
+	if (b && !json_object_is_type(b, json_type_boolean))
+		return verr(v, "%s.%s: expected a boolean, got %s: use true or false", path, key, tname(b));
+	if (!b)
+		json_object_object_add(o, key, json_object_new_boolean(def));
+	return 0;
+}
+
+/* spec.github.onStart|onSuccess|onFailure: {add: [...], remove: [...]} */
+static int check_label_move(struct vctx *v, json_object *gh, const char *key)
+{
+	static const char *const fields[] = { "add", "remove", NULL };
+	char p[PATHLEN];
+	json_object *o = NULL;
+	join(p, sizeof(p), "spec.github", key);
+	int rc = get_obj(v, gh, key, "spec.github", false, &o);
+	if (rc < 0 || !o || (rc = check_fields(v, o, p, fields)) < 0)
+		return rc;
+	if ((rc = check_str_list(v, o, "add", p, 50, "use a label name")) < 0)
+		return rc;
+	return check_str_list(v, o, "remove", p, 50, "use a label name");
+}
+
+static int check_github(struct vctx *v, json_object *gh)
+{
+	static const char *const fields[] = { "repositories", "labels", "assignee", "authors",
+					      "baseURL", "tokenSecretRef", "claim", "pullRequests",
+					      "comment", "onStart", "onSuccess", "onFailure",
+					      "pollSeconds", "maxPollSeconds", NULL };
+	static const char *const claim_fields[] = { "label", "assignee", NULL };
+	const char *s = NULL;
+	json_object *arr = NULL, *ref = NULL, *claim = NULL;
+	int rc = check_fields(v, gh, "spec.github", fields);
+	if (rc < 0 || (rc = get_arr(v, gh, "repositories", "spec.github", &arr)) < 0)
+		return rc;
+	if (!arr || !json_object_array_length(arr))
+		return verr(v, "spec.github.repositories: required field is missing: list repositories as owner/name");
+	if ((rc = check_str_list(v, gh, "repositories", "spec.github", 201, "use owner/name")) < 0)
+		return rc;
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		if (!repo_ok(json_object_get_string(json_object_array_get_idx(arr, i))))
+			return verr(v, "spec.github.repositories[%zu]: invalid value \"%.64s\": use owner/name such as octo-org/widgets",
+				    i, json_object_get_string(json_object_array_get_idx(arr, i)));
+	if ((rc = check_str_list(v, gh, "labels", "spec.github", 50, "use a label name")) < 0 ||
+	    (rc = check_str_list(v, gh, "authors", "spec.github", 39, "use a GitHub login")) < 0)
+		return rc;
+	if ((arr = fget(gh, "labels")))
+		for (size_t i = 0; i < json_object_array_length(arr); i++)
+			if (strchr(json_object_get_string(json_object_array_get_idx(arr, i)), ','))
+				return verr(v, "spec.github.labels[%zu]: a label with a comma cannot be queried: rename the label",
+					    i);
+	if ((arr = fget(gh, "authors")))
+		for (size_t i = 0; i < json_object_array_length(arr); i++)
+			if (!login_ok(json_object_get_string(json_object_array_get_idx(arr, i))))
+				return verr(v, "spec.github.authors[%zu]: invalid value \"%.64s\": use a GitHub login",
+					    i, json_object_get_string(json_object_array_get_idx(arr, i)));
+	if ((rc = get_str(v, gh, "assignee", "spec.github", false, &s)) < 0)
+		return rc;
+	if (s && !login_ok(s) && strcmp(s, "none") && strcmp(s, "*"))
+		return verr(v, "spec.github.assignee: invalid value \"%.64s\": use a GitHub login, none or *", s);
+	if ((rc = get_str(v, gh, "baseURL", "spec.github", false, &s)) < 0)
+		return rc;
+	if (s && ((strncmp(s, "https://", 8) && strncmp(s, "http://", 7)) || strlen(s) > 200 ||
+		  has_ctl(s) || strpbrk(s, "?#@ ")))
+		return verr(v, "spec.github.baseURL: invalid value \"%.64s\": use the API's URL such as https://api.github.com or https://github.example.com/api/v3",
+			    s);
+	if (!s)
+		json_object_object_add(gh, "baseURL", json_object_new_string("https://api.github.com"));
+	if ((rc = get_obj(v, gh, "tokenSecretRef", "spec.github", false, &ref)) < 0)
+		return rc;
+	if (!ref)
+		return verr(v, "spec.github.tokenSecretRef: required field is missing: name the Secret holding the GitHub token (key token)");
+	if ((rc = check_secret_ref(v, ref, "spec.github.tokenSecretRef", true, "token")) < 0)
+		return rc;
+	if ((rc = get_obj(v, gh, "claim", "spec.github", false, &claim)) < 0)
+		return rc;
+	if (!claim) {
+		claim = json_object_new_object();
+		json_object_object_add(claim, "label", json_object_new_string("paddock-claimed"));
+		json_object_object_add(gh, "claim", claim);
+	}
+	if ((rc = check_fields(v, claim, "spec.github.claim", claim_fields)) < 0)
+		return rc;
+	const char *cl = NULL, *ca = NULL;
+	if ((rc = get_str(v, claim, "label", "spec.github.claim", false, &cl)) < 0 ||
+	    (rc = get_str(v, claim, "assignee", "spec.github.claim", false, &ca)) < 0)
+		return rc;
+	if (!cl == !ca)
+		return verr(v, "spec.github.claim: set one of label (a label added to what is taken) or assignee (a login assigned to it)");
+	if (cl && (!*cl || strlen(cl) > 50 || has_ctl(cl) || strchr(cl, ',')))
+		return verr(v, "spec.github.claim.label: invalid value \"%.64s\": use a label name", cl);
+	if (ca && !login_ok(ca))
+		return verr(v, "spec.github.claim.assignee: invalid value \"%.64s\": use a GitHub login", ca);
+	if (ca && fget(gh, "assignee"))
+		return verr(v, "spec.github.assignee: cannot be combined with claim.assignee (an assigned issue counts as claimed): claim with a label");
+	if ((rc = check_bool(v, gh, "pullRequests", "spec.github", false)) < 0 ||
+	    (rc = check_bool(v, gh, "comment", "spec.github", true)) < 0 ||
+	    (rc = check_label_move(v, gh, "onStart")) < 0 ||
+	    (rc = check_label_move(v, gh, "onSuccess")) < 0 ||
+	    (rc = check_label_move(v, gh, "onFailure")) < 0)
+		return rc;
+	int64_t poll = 120, maxp = 3600;
+	bool has;
+	if ((rc = get_int(v, gh, "pollSeconds", "spec.github", 1, 86400, &poll, &has)) < 0)
+		return rc;
+	if (!has)
+		json_object_object_add(gh, "pollSeconds", json_object_new_int64(poll = 120));
+	if ((rc = get_int(v, gh, "maxPollSeconds", "spec.github", 1, 86400, &maxp, &has)) < 0)
+		return rc;
+	if (!has)
+		json_object_object_add(gh, "maxPollSeconds", json_object_new_int64(maxp = poll > 3600 ? poll : 3600));
+	if (maxp < poll)
+		return verr(v, "spec.github.maxPollSeconds: %lld is below pollSeconds %lld: the idle back-off starts at pollSeconds and doubles up to maxPollSeconds",
+			    (long long)maxp, (long long)poll);
+	return 0;
+}
+
 static int check_spawner(struct vctx *v, json_object *doc)
 {
-	static const char *const fields[] = { "taskTemplate", "webhook", "schedule", "suspend", NULL };
+	static const char *const fields[] = { "taskTemplate", "webhook", "schedule", "github",
+					      "suspend", NULL };
 	json_object *spec = NULL, *wh = NULL, *md = fget(doc, "metadata");
 	const char *ns = json_object_get_string(fget(md, "namespace"));
 	const char *name = json_object_get_string(fget(md, "name"));
@@ -1529,14 +1665,16 @@ static int check_spawner(struct vctx *v, json_object *doc)
 	json_object *susp = fget(spec, "suspend");
 	if (susp && !json_object_is_type(susp, json_type_boolean))
 		return verr(v, "spec.suspend: expected a boolean, got %s: use true or false", tname(susp));
-	json_object *sc = NULL;
+	json_object *sc = NULL, *gh = NULL;
 	if ((rc = get_obj(v, spec, "webhook", "spec", false, &wh)) < 0 ||
-	    (rc = get_obj(v, spec, "schedule", "spec", false, &sc)) < 0)
+	    (rc = get_obj(v, spec, "schedule", "spec", false, &sc)) < 0 ||
+	    (rc = get_obj(v, spec, "github", "spec", false, &gh)) < 0)
 		return rc;
-	if (!wh == !sc)
-		return verr(v, "spec: %s: set spec.webhook or spec.schedule",
-			    wh ? "one source per Spawner" : "a source is required");
-	return wh ? check_webhook(v, wh) : check_schedule(v, sc);
+	int n = !!wh + !!sc + !!gh;
+	if (n != 1)
+		return verr(v, "spec: %s: set one of spec.webhook, spec.schedule or spec.github",
+			    n ? "one source per Spawner" : "a source is required");
+	return wh ? check_webhook(v, wh) : sc ? check_schedule(v, sc) : check_github(v, gh);
 }
 
 /* ---- Budget -------------------------------------------------------- */

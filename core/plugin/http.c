@@ -221,6 +221,7 @@ static enum addr_class http_class_v6(const unsigned char *b, const char **why)
 struct http_xfer {
 	const struct http_policy *pol;
 	struct buf body;
+	struct buf *head; /* the last response's header lines, or NULL */
 	bool too_big;
 	char refused[160]; /* "address X refused (why)", set by the socket callback */
 };
@@ -279,6 +280,18 @@ static size_t http_write(char *p, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Header lines of the response: a new status line (a redirect hop, a
+ * 100 Continue) starts them again. */
+static size_t http_header(char *p, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_xfer *x = userdata;
+	size_t n = size * nmemb;
+	if (n >= 5 && !strncmp(p, "HTTP/", 5))
+		buf_reset(x->head);
+	(void)buf_append(x->head, p, n); /* bounded: past the cap, later lines are lost */
+	return n;
+}
+
 /* ---- the fetch ------------------------------------------------------ */
 
 static long lower_long(long req, long cap)
@@ -286,8 +299,12 @@ static long lower_long(long req, long cap)
 	return (req > 0 && req < cap) ? req : cap;
 }
 
-int http_fetch(const struct http_policy *pol, const struct paddock_http_request *req,
-	       char **body, size_t *len, long *status, char *err, size_t errlen)
+/* One request: method (NULL: GET) with data (dlen bytes, may be NULL);
+ * the response's header lines into head when not NULL.  Redirects are
+ * followed for GET only. */
+static int http_run(const struct http_policy *pol, const struct paddock_http_request *req,
+		    const char *method, const char *data, size_t dlen, struct buf *head,
+		    char **body, size_t *len, long *status, char *err, size_t errlen)
 {
 	char shown[HTTP_SHOWN_URL_MAX + 8];
 	char hop_shown[HTTP_SHOWN_URL_MAX + 8];
@@ -302,6 +319,8 @@ int http_fetch(const struct http_policy *pol, const struct paddock_http_request 
 	buf_init(&x.body, 1);
 	if (!pol || !req || !req->url || !body || !len || !status)
 		return errf(err, errlen, -EINVAL, "http_fetch: missing argument");
+	const char *m = method ? method : "GET";
+	bool get = !strcmp(m, "GET");
 	http_shown_url(req->url, shown, sizeof(shown));
 
 	/* Limits: the request may lower the policy's, never raise them. */
@@ -318,9 +337,9 @@ int http_fetch(const struct http_policy *pol, const struct paddock_http_request 
 
 	rc = http_parse_url(req->url, &first);
 	if (rc == -EPERM)
-		return errf(err, errlen, rc, "GET %s: scheme refused: use http:// or https://", shown);
+		return errf(err, errlen, rc, "%s %s: scheme refused: use http:// or https://", m, shown);
 	if (rc < 0)
-		return errf(err, errlen, rc, "GET %s: not a valid URL", shown);
+		return errf(err, errlen, rc, "%s %s: not a valid URL", m, shown);
 
 	size_t nh = 0;
 	for (const char *const *hp = req->headers; hp && *hp; hp++, nh++) {
@@ -328,33 +347,33 @@ int http_fetch(const struct http_policy *pol, const struct paddock_http_request 
 		const char *colon = strchr(line, ':');
 		size_t namelen = colon ? (size_t)(colon - line) : strlen(line);
 		if (nh >= HTTP_MAX_HEADERS) {
-			rc = errf(err, errlen, -E2BIG, "GET %s: more than %d request headers", shown,
+			rc = errf(err, errlen, -E2BIG, "%s %s: more than %d request headers", m, shown,
 				  HTTP_MAX_HEADERS);
 			goto out;
 		}
 		/* Name the header only: its value may be a secret. */
 		if (!colon || namelen == 0 || strpbrk(line, "\r\n")) {
 			rc = errf(err, errlen, -EINVAL,
-				  "GET %s: request header \"%.*s\" is not a single \"Name: value\" line",
-				  shown, (int)(namelen > 64 ? 64 : namelen), line);
+				  "%s %s: request header \"%.*s\" is not a single \"Name: value\" line",
+				  m, shown, (int)(namelen > 64 ? 64 : namelen), line);
 			goto out;
 		}
 	}
 
 	pthread_once(&http_once, http_global_init);
 	if (http_init_rc != CURLE_OK) {
-		rc = errf(err, errlen, -EIO, "GET %s: libcurl initialisation failed", shown);
+		rc = errf(err, errlen, -EIO, "%s %s: libcurl initialisation failed", m, shown);
 		goto out;
 	}
 	h = curl_easy_init();
 	if (!h) {
-		rc = errf(err, errlen, -ENOMEM, "GET %s: cannot create a curl handle", shown);
+		rc = errf(err, errlen, -ENOMEM, "%s %s: cannot create a curl handle", m, shown);
 		goto out;
 	}
 	for (const char *const *hp = req->headers; hp && *hp; hp++) {
 		struct curl_slist *n = curl_slist_append(hdrs, *hp);
 		if (!n) {
-			rc = errf(err, errlen, -ENOMEM, "GET %s: out of memory", shown);
+			rc = errf(err, errlen, -ENOMEM, "%s %s: out of memory", m, shown);
 			goto out;
 		}
 		hdrs = n;
@@ -371,7 +390,18 @@ int http_fetch(const struct http_policy *pol, const struct paddock_http_request 
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &x);
-	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	if (get) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(data ? dlen : 0));
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, data ? data : "");
+	}
+	if (head) {
+		x.head = head;
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+	}
 
 	int64_t deadline = now_mono_ms() + timeout_ms;
 	cur_url = xstrdup(req->url);
@@ -379,7 +409,7 @@ int http_fetch(const struct http_policy *pol, const struct paddock_http_request 
 	for (long hop = 0;; hop++) {
 		int64_t left = deadline - now_mono_ms();
 		if (left <= 0) {
-			rc = errf(err, errlen, -ETIMEDOUT, "GET %s: timed out after %ld ms", shown,
+			rc = errf(err, errlen, -ETIMEDOUT, "%s %s: timed out after %ld ms", m, shown,
 				  timeout_ms);
 			goto out;
 		}
@@ -403,29 +433,29 @@ int http_fetch(const struct http_policy *pol, const struct paddock_http_request 
 		const char *sep = hop > 0 ? ": redirected to " : "";
 		if (cc != CURLE_OK) {
 			if (x.refused[0])
-				rc = errf(err, errlen, -EPERM, "GET %s%s%s: %s", shown, sep, via,
+				rc = errf(err, errlen, -EPERM, "%s %s%s%s: %s", m, shown, sep, via,
 					  x.refused);
 			else if (x.too_big || cc == CURLE_FILESIZE_EXCEEDED)
-				rc = errf(err, errlen, -E2BIG, "GET %s%s%s: body over %zu bytes", shown,
+				rc = errf(err, errlen, -E2BIG, "%s %s%s%s: body over %zu bytes", m, shown,
 					  sep, via, max_bytes);
 			else if (cc == CURLE_OPERATION_TIMEDOUT)
-				rc = errf(err, errlen, -ETIMEDOUT, "GET %s%s%s: timed out after %ld ms",
-					  shown, sep, via, timeout_ms);
+				rc = errf(err, errlen, -ETIMEDOUT, "%s %s%s%s: timed out after %ld ms",
+					  m, shown, sep, via, timeout_ms);
 			else if (cc == CURLE_UNSUPPORTED_PROTOCOL)
 				rc = errf(err, errlen, -EPERM,
-					  "GET %s%s%s: scheme refused: use http:// or https://", shown,
+					  "%s %s%s%s: scheme refused: use http:// or https://", m, shown,
 					  sep, via);
 			else
-				rc = errf(err, errlen, -EIO, "GET %s%s%s: %s", shown, sep, via,
+				rc = errf(err, errlen, -EIO, "%s %s%s%s: %s", m, shown, sep, via,
 					  curl_easy_strerror(cc));
 			goto out;
 		}
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 		char *loc = NULL;
-		if (code >= 300 && code < 400 &&
+		if (get && code >= 300 && code < 400 &&
 		    curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
 			if (hop >= max_redirs) {
-				rc = errf(err, errlen, -EIO, "GET %s: more than %ld redirects", shown,
+				rc = errf(err, errlen, -EIO, "%s %s: more than %ld redirects", m, shown,
 					  max_redirs);
 				goto out;
 			}
@@ -434,8 +464,8 @@ int http_fetch(const struct http_policy *pol, const struct paddock_http_request 
 			if (prc < 0) {
 				http_shown_url(loc, hop_shown, sizeof(hop_shown));
 				rc = errf(err, errlen, -EPERM,
-					  "GET %s: redirect to %s refused: only http:// and https:// are followed",
-					  shown, hop_shown);
+					  "%s %s: redirect to %s refused: only http:// and https:// are followed",
+					  m, shown, hop_shown);
 				goto out;
 			}
 			free(cur_url);
@@ -461,4 +491,53 @@ out:
 	free(cur_url);
 	buf_free(&x.body);
 	return rc;
+}
+
+int http_fetch(const struct http_policy *pol, const struct paddock_http_request *req,
+	       char **body, size_t *len, long *status, char *err, size_t errlen)
+{
+	return http_run(pol, req, NULL, NULL, 0, NULL, body, len, status, err, errlen);
+}
+
+int http_call(const struct http_policy *pol, const struct http_call *c, struct http_reply *r,
+	      char *err, size_t errlen)
+{
+	struct paddock_http_request req = { .size = sizeof(req), .url = c->url, .headers = c->headers,
+					    .timeout_ms = c->timeout_ms, .max_bytes = c->max_bytes,
+					    .max_redirects = -1 };
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->head, 64 * 1024);
+	int rc = http_run(pol, &req, c->method, c->body, c->body_len, &r->head, &r->body, &r->len,
+			  &r->status, err, errlen);
+	if (rc < 0)
+		buf_free(&r->head);
+	return rc;
+}
+
+bool http_reply_header(const struct http_reply *r, const char *name, char *out, size_t n)
+{
+	size_t nl = strlen(name);
+	const char *p = r->head.data, *end = p ? p + r->head.len : NULL;
+	while (p && p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = eol ? (size_t)(eol - p) : (size_t)(end - p);
+		if (ll > nl && p[nl] == ':' && !strncasecmp(p, name, nl)) {
+			const char *v = p + nl + 1, *ve = p + ll;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+				ve--;
+			snprintf(out, n, "%.*s", (int)(ve - v), v);
+			return true;
+		}
+		p = eol ? eol + 1 : end;
+	}
+	return false;
+}
+
+void http_reply_free(struct http_reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+	buf_free(&r->head);
 }

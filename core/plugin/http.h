@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "base/util.h"
+
 struct http_policy {
 	size_t max_bytes;      /* hard cap on the body */
 	long timeout_ms;       /* hard cap on the whole transfer */
@@ -28,6 +30,36 @@ struct http_policy {
  * the message names the URL (without credentials) and the reason. */
 int http_fetch(const struct http_policy *pol, const struct paddock_http_request *req,
 	       char **body, size_t *len, long *status, char *err, size_t errlen);
+
+/* One request of any method with its response's headers: the host's
+ * HTTP client for core (the github source of Spawners, local/github.c)
+ * under the same policy and limits as http_fetch().  A method other than
+ * GET follows no redirect (a 3xx is returned as it is).  Errors as
+ * http_fetch()'s, naming the method and the URL; the header values (a
+ * token) are never in a message. */
+struct http_call {
+	const char *method;          /* NULL: GET */
+	const char *url;
+	const char *const *headers;  /* "Name: value" lines, NULL-terminated */
+	const char *body;            /* NULL: none */
+	size_t body_len;
+	long timeout_ms;             /* 0: the policy's */
+	size_t max_bytes;            /* 0: the policy's */
+};
+struct http_reply {
+	long status;
+	char *body;       /* owned, NUL-terminated */
+	size_t len;
+	struct buf head;  /* the last response's header lines */
+};
+/* On success *r is filled (http_reply_free() it); on error it is empty
+ * and needs no free. */
+int http_call(const struct http_policy *pol, const struct http_call *c, struct http_reply *r,
+	      char *err, size_t errlen);
+/* The value of header `name` (any case) of the response into out
+ * (truncated to n), true; false when absent. */
+bool http_reply_header(const struct http_reply *r, const char *name, char *out, size_t n);
+void http_reply_free(struct http_reply *r); /* the body and the headers */
 
 /* The address policy on one address, the one implementation of it (used
  * by http_fetch() on every address curl connects to and by the egress

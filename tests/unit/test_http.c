@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* http_fetch(): limits, address policy, redirects, headers, messages,
+/* http_fetch() and http_call(): limits, address policy, redirects, headers, messages,
  * against tests/url-server.py on 127.0.0.1. */
 #include "config.h"
 
@@ -297,6 +297,45 @@ START_TEST(test_messages_hide_credentials)
 }
 END_TEST
 
+/* http_call(): a method with a body; the answer's headers by name, in
+ * any case; a write follows no redirect; messages name the method. */
+START_TEST(test_call_method_body_headers)
+{
+	struct http_policy p = pol();
+	char url[256], v[64];
+	const char *h[] = { "Content-Type: application/json", NULL };
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", srv_port);
+	struct http_call c = { .method = "POST", .url = url, .headers = h, .body = "{\"a\":1}",
+			       .body_len = 7 };
+	struct http_reply r;
+	char err[512];
+	ck_assert_msg(http_call(&p, &c, &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_str_eq(r.body, "POST {\"a\":1}");
+	ck_assert(http_reply_header(&r, "etag", v, sizeof(v)));
+	ck_assert_str_eq(v, "W/\"e-1\"");
+	ck_assert(http_reply_header(&r, "X-RateLimit-Remaining", v, sizeof(v)));
+	ck_assert_str_eq(v, "0");
+	ck_assert(!http_reply_header(&r, "Retry-After", v, sizeof(v)));
+	http_reply_free(&r);
+	c.method = "DELETE";
+	c.body = NULL;
+	ck_assert_msg(http_call(&p, &c, &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(r.body, "DELETE ");
+	http_reply_free(&r);
+	/* a POST answered 302 is returned as it is */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/redirect-ok", srv_port);
+	c.method = "POST";
+	ck_assert_msg(http_call(&p, &c, &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(r.status, 302);
+	http_reply_free(&r);
+	/* the address policy, the method in the message */
+	p.allow_loopback = false;
+	ck_assert_int_eq(http_call(&p, &c, &r, err, sizeof(err)), -EPERM);
+	ck_assert_msg(strstr(err, "POST http://127.0.0.1:") && strstr(err, "refused"), "%s", err);
+}
+END_TEST
+
 START_TEST(test_bad_header_line)
 {
 	struct http_policy p = pol();
@@ -335,6 +374,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_headers_not_sent_to_other_origin);
 	tcase_add_test(tc, test_messages_hide_credentials);
 	tcase_add_test(tc, test_bad_header_line);
+	tcase_add_test(tc, test_call_method_body_headers);
 	suite_add_tcase(s, tc);
 	return s;
 }

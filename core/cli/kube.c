@@ -936,22 +936,20 @@ static int log_answer_error(struct kcli *k, const char *ns, const char *pod, int
 	return api_error(k, &c, st, NULL, kerr, err, errlen);
 }
 
-/* One GET of the agent container's log; *out owned.  400 (the container
+/* One GET of the agent container's log, its head and its tail within
+ * `max` bytes (the cut marked in it); *out owned.  400 (the container
  * has not started) is -EAGAIN. */
 static int fetch_log(struct kcli *k, const char *ns, const char *pod, const char *query,
-		     size_t max, char **out, size_t *len, bool *cut, char *err, size_t errlen)
+		     size_t max, char **out, size_t *len, char *err, size_t errlen)
 {
 	char *path = kube_path(&KUBE_PODS, ns, pod, "log", query);
 	char kerr[1024] = "";
-	int st = kube_get_raw(k->cl, path, max, out, len, cut, kerr, sizeof(kerr));
+	int st = kube_get_log(k->cl, path, max, out, len, NULL, kerr, sizeof(kerr));
 	free(path);
 	if (st < 0)
 		return unreachable(k, kerr, err, errlen);
-	if (st >= 300) {
-		free(*out);
-		*out = NULL;
+	if (st >= 300)
 		return log_answer_error(k, ns, pod, st, kerr, err, errlen);
-	}
 	return 0;
 }
 
@@ -1281,9 +1279,8 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 	}
 	char *data = NULL;
 	size_t len = 0;
-	bool cut = false;
 	char *q = log_query(sink, false);
-	rc = fetch_log(k, run_ns, pod_name, q, max_bytes, &data, &len, &cut, err, errlen);
+	rc = fetch_log(k, run_ns, pod_name, q, max_bytes, &data, &len, err, errlen);
 	free(q);
 	if (rc == 0) {
 		if (sink) {
@@ -1298,9 +1295,6 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 			fwrite(data, 1, len, stdout);
 		}
 		fflush(stdout);
-		if (cut)
-			fprintf(stderr, "paddock: log cut at %zu bytes (limits.logBytesPerRun)\n",
-				max_bytes);
 	}
 	free(data);
 out:

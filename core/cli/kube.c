@@ -498,7 +498,7 @@ static int check_task(struct kcli *k, json_object *doc, char *err, size_t errlen
 	if (rc < 0)
 		return rc;
 	int arc = t->agent_name ? server_agent(k, t->agent_ns, t->agent_name, &a, err, errlen) : 0;
-	rc = pipeline_check_task(k->ps, t, arc, a, err, errlen);
+	rc = pipeline_check_task(k->cfg, k->ps, t, arc, a, err, errlen);
 	model_agent_free(a);
 	model_task_free(t);
 	return rc;

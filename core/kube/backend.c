@@ -687,7 +687,7 @@ static int task_view(struct kctl *k, json_object *task, bool plugins, struct mod
 	/* a missing or forbidding Agent is the resolution's to report
 	 * (AgentNotFound, Forbidden) */
 	if (arc == 0 && (!a || model_agent_allows(a, t->ns)) &&
-	    pipeline_check_task(k->ps, t, arc, a, invalid, invlen) == 0)
+	    pipeline_check_task(k->cfg, k->ps, t, arc, a, invalid, invlen) == 0)
 		invalid[0] = '\0';
 	model_agent_free(a);
 	return 0;

@@ -883,6 +883,49 @@ void kcli_watch_free(struct kcli_watch *w)
 	free(w);
 }
 
+struct kind_watch {
+	enum model_kind kind;
+	store_obj_cb cb;
+	void *ctx;
+};
+
+static void kind_event(void *ctx, struct kube_informer *inf, enum kube_event_type type,
+		       json_object *obj)
+{
+	struct kind_watch *kw = ctx;
+	(void)inf;
+	if (type != KUBE_ADDED && type != KUBE_MODIFIED)
+		return;
+	json_object *t = tidy(deep_copy(obj), kw->kind);
+	(void)kw->cb(t, kw->ctx);
+	json_object_put(t);
+}
+
+int kcli_watch_kind(struct kcli *k, enum model_kind kind, const char *ns, store_obj_cb cb,
+		    void *ctx, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	int rc = kcli_list(k, kind, ns, cb, ctx, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct kind_watch kw = { kind, cb, ctx };
+	struct kube_informer *inf = kube_informer_new(k->cl, kind_info(kind)->r, ns, NULL, kind_event,
+						      &kw);
+	if (!inf)
+		return errf(err, errlen, -EINVAL, "watching %ss: cannot make an informer",
+			    kind_info(kind)->what);
+	while (!*stop) {
+		rc = kube_informers_poll(&inf, 1, 250);
+		if (rc < 0) {
+			rc = errf(err, errlen, rc, "watching %ss: %s", kind_info(kind)->what,
+				  strerror(-rc));
+			break;
+		}
+		rc = 0;
+	}
+	kube_informer_free(inf);
+	return rc;
+}
+
 /* ---- logs -------------------------------------------------------------- */
 
 /* The newest pod of Job `job` in ns: owned *pod, or -ESRCH. */

@@ -1490,13 +1490,19 @@ static int watch_row(json_object *obj, void *vctx)
 static int get_watch(struct backend *be, enum model_kind kind, const char *ns, const char *name,
 		     const char *fmt, bool all)
 {
-	if (be->kc) {
-		cli_error("get -w: not available against a cluster yet: use kubectl get -w, or paddock run (attached)");
-		return CLI_EXIT_USAGE;
-	}
 	struct table t = { .fmt = fmt, .kind = kind, .all_ns = all, .stream = true };
 	struct watch_seen w = { .t = &t, .name = name };
 	install_signals();
+	if (be->kc) { /* one list+watch of the API server */
+		char err[1024] = "";
+		int rc = kcli_watch_kind(be->kc, kind, all ? NULL : ns, watch_row, &w, &stop_flag, err,
+					 sizeof(err));
+		strv_free(&w.keys);
+		strv_free(&w.sigs);
+		if (rc < 0)
+			cli_error_escaped("%s", err);
+		return rc < 0 ? kcli_exit_code(rc) : CLI_EXIT_OK;
+	}
 	while (!stop_flag) {
 		store_list(be->rt->store, kind, all ? NULL : ns, watch_row, &w);
 		usleep(250 * 1000);
@@ -1850,14 +1856,15 @@ const struct cli_command cmd_get = {
 	"{.status.phase} ...) sorts by that field.  -o wide\n"
 	"adds the reason, the duration (so far, while running), tokens, cost and\n"
 	"message; -w (--watch) goes on printing a row for each object that changes,\n"
-	"until Ctrl-C (local backend); -o yaml/json prints whole\n"
+	"until Ctrl-C; -o yaml/json prints whole\n"
 	"objects with their status (outputs, results, usage); -o jsonpath=TEMPLATE\n"
 	"prints fields of that JSON with kubectl's templates: {.metadata.name},\n"
 	"{.items[*].status.phase}, {.a[0]}, {range .items[*]}...{end}, {\"\\n\"}\n"
 	"(no filters, slices or ..).  Secret values are\n"
 	"never printed.  Tables show text from agents with control characters and\n"
 	"escape sequences escaped (\\x1b, \\u009b); -o yaml/json keep values exact.\n"
-	CLUSTER_HELP("Same columns and formats; -A lists every namespace.\n")
+	CLUSTER_HELP("Same columns and formats; -A lists every namespace; -w is one\n"
+		     "list and watch of the API server.\n")
 	"\n"
 	"Examples:\n"
 	"  paddock get tasks\n"

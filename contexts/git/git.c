@@ -4,7 +4,9 @@
  * backend (this plugin only checks the item and adds a git fetch to the
  * plan).  Repositories: https://, http://, ssh://, git:// and scp-like
  * user@host:path; file:// and local paths only when the operator sets
- * this plugin's setting allowFileRepositories: "true".
+ * git.allowLocalRepositories: true in paddock.yaml, the one rule for
+ * spec.workspace.repo and Git contexts (the core hands it to this plugin
+ * as its setting allowFileRepositories, that rule's old spelling).
  */
 #include "../common/ctxutil.h"
 
@@ -61,7 +63,7 @@ static int git_check_repo(struct cu_instance *in, const char *repo, const char *
 		if (git_file_allowed(in))
 			return 0;
 		return cu_errf(err, errlen, -EPERM,
-			       "%s.git.repository: local repository \"%.200s\" refused: use a remote URL (an operator may allow them with contexts.git.settings.allowFileRepositories: \"true\")",
+			       "%s.git.repository: local repository \"%.200s\" refused: a Task may not read the controller's files; use a remote URL (an operator may allow local repositories with git.allowLocalRepositories: true in paddock.yaml)",
 			       fp, repo);
 	}
 	/* scp-like: [user@]host:path, with no "://" */

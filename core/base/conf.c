@@ -502,7 +502,8 @@ static const char *const top_keys[] = {
 	"kubernetes", "controller", "limits", "resources", "sandbox", "drivers", "contexts",
 	"git", "dashboard",
 };
-static const char *const git_keys[] = { "knownHosts", "knownHostsFile", "trustOnFirstUse" };
+static const char *const git_keys[] = { "knownHosts", "knownHostsFile", "trustOnFirstUse",
+					"allowLocalRepositories" };
 static const char *const log_keys[] = { "level", "format" };
 static const char *const network_keys[] = { "allowLoopback", "allowPrivate", "egress", "allow" };
 static const char *const egress_modes[] = { "open", "none", "allowlist" };
@@ -776,6 +777,33 @@ static int walk_plugins(struct walk *w, struct pd_config *c, const struct cnode 
 	return 0;
 }
 
+/* git.allowLocalRepositories and the Git context's old spelling of it,
+ * contexts.git.settings.allowFileRepositories: "true", are one rule;
+ * the plugin reads the outcome under its old name. */
+static void git_local_rule(struct pd_config *c)
+{
+	struct pd_plugin_conf *p = NULL;
+	for (size_t i = 0; i < c->n_plugins && !p; i++)
+		if (c->plugins[i].kind == PADDOCK_KIND_CONTEXT && str_eq(c->plugins[i].name, "git"))
+			p = &c->plugins[i];
+	if (!p)
+		return;
+	struct pd_setting *s = NULL;
+	for (size_t i = 0; i < p->n_settings && !s; i++)
+		if (str_eq(p->settings[i].key, "allowFileRepositories"))
+			s = &p->settings[i];
+	if (s && str_eq(s->value, "true"))
+		c->git.allow_local = true;
+	if (!s) {
+		p->settings = xrealloc(p->settings, (p->n_settings + 1) * sizeof(*p->settings));
+		s = &p->settings[p->n_settings++];
+		s->key = xstrdup("allowFileRepositories");
+		s->value = NULL;
+	}
+	free(s->value);
+	s->value = xstrdup(c->git.allow_local ? "true" : "false");
+}
+
 static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *root)
 {
 	int rc = MAP_CHECK(w, root, NULL, top_keys);
@@ -873,7 +901,9 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 	    (rc = get_str(w, map_get(git, "knownHostsFile"), "git.knownHostsFile",
 			  &c->git.known_hosts_file)) < 0 ||
 	    (rc = get_bool(w, map_get(git, "trustOnFirstUse"), "git.trustOnFirstUse",
-			   &c->git.trust_on_first_use)) < 0)
+			   &c->git.trust_on_first_use)) < 0 ||
+	    (rc = get_bool(w, map_get(git, "allowLocalRepositories"), "git.allowLocalRepositories",
+			   &c->git.allow_local)) < 0)
 		return rc;
 	if (c->git.known_hosts &&
 	    config_known_hosts_check(c->git.known_hosts, strlen(c->git.known_hosts),
@@ -905,6 +935,7 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 	    (rc = walk_plugins(w, c, map_get(root, "contexts"), "contexts",
 			       PADDOCK_KIND_CONTEXT)) < 0)
 		return rc;
+	git_local_rule(c);
 	return 0;
 }
 
@@ -1167,6 +1198,32 @@ int config_git_known_hosts(const struct pd_git *g, char **out, char *err, size_t
 	}
 	*out = buf_steal(&b);
 	return 0;
+}
+
+bool config_git_local(const char *url)
+{
+	if (!url || !*url)
+		return false;
+	if (!strncasecmp(url, "file://", 7) || url[0] == '/' || url[0] == '.')
+		return true;
+	if (strstr(url, "://"))
+		return false; /* another scheme: a remote, or refused as such */
+	/* git's own rule: a ':' before any '/' is scp-like host:path, else
+	 * it is a path relative to where git runs */
+	char host[256];
+	return !config_git_ssh_host(url, host, sizeof(host));
+}
+
+int config_git_local_check(const struct pd_git *g, const char *url, const char *field, char *err,
+			   size_t errlen)
+{
+	if (!config_git_local(url) || (g && g->allow_local))
+		return 0;
+	return errf(err, errlen, -EPERM,
+		    "%s: local repository \"%.200s\" refused: a Task may not read the controller's "
+		    "files; use a remote URL (an operator may allow local repositories with "
+		    "git.allowLocalRepositories: true in paddock.yaml)",
+		    field, url);
 }
 
 bool config_git_ssh_host(const char *url, char *host, size_t hostlen)

@@ -50,6 +50,12 @@ struct pd_git {
 	char *known_hosts;        /* git.knownHosts: known_hosts lines, or NULL */
 	char *known_hosts_file;   /* git.knownHostsFile: absolute path, read at each fetch */
 	bool trust_on_first_use;  /* git.trustOnFirstUse: accept an unknown host's key */
+	/* git.allowLocalRepositories: the one rule for repositories on the
+	 * controller's file system (file://, a path) in spec.workspace.repo
+	 * and Git contexts: refused unless true.  The Git context's setting
+	 * allowFileRepositories is its old spelling: either turns it on, and
+	 * the plugin is handed the outcome under that name. */
+	bool allow_local;
 };
 
 struct pd_config {
@@ -127,6 +133,16 @@ int config_git_known_hosts(const struct pd_git *g, char **out, char *err, size_t
 /* Check known_hosts text (`what` names its source in messages). */
 int config_known_hosts_check(const char *text, size_t len, const char *what, char *err,
 			     size_t errlen);
+
+/* Whether git would read `url` from the local file system: file://, a
+ * path (absolute, ./, ../, or anything that is neither a URL nor
+ * scp-like host:path). */
+bool config_git_local(const char *url);
+/* A local repository (config_git_local) refused unless
+ * git.allowLocalRepositories: 0, or -EPERM with "FIELD: local repository
+ * "URL" refused: ..." naming the setting. */
+int config_git_local_check(const struct pd_git *g, const char *url, const char *field, char *err,
+			   size_t errlen);
 
 /* Whether git reaches `url` over SSH (ssh://, git+ssh://, ssh+git://, or
  * scp-like [user@]host:path); if so, its host as a known_hosts line names

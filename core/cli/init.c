@@ -118,7 +118,7 @@ static int init_fn(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_option_error(&cmd_init, c, argc, argv);
 	}
 	if (optind < argc)
-		return cli_usage_error(&cmd_init, "init: unexpected argument \"%s\"", argv[optind]);
+		return cli_usage_error(&cmd_init, "unexpected argument \"%s\"", argv[optind]);
 	char *path = user_config_path();
 	char *dir = xstrdup(path);
 	*strrchr(dir, '/') = '\0';

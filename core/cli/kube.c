@@ -509,7 +509,7 @@ static int check_task(struct kcli *k, json_object *doc, char *err, size_t errlen
 	if (rc < 0)
 		return rc;
 	int arc = t->agent_name ? server_agent(k, t->agent_ns, t->agent_name, &a, err, errlen) : 0;
-	rc = pipeline_check_task(k->ps, t, arc, a, err, errlen);
+	rc = pipeline_check_task(k->cfg, k->ps, t, arc, a, err, errlen);
 	model_agent_free(a);
 	model_task_free(t);
 	return rc;
@@ -909,6 +909,49 @@ void kcli_watch_free(struct kcli_watch *w)
 	free(w);
 }
 
+struct kind_watch {
+	enum model_kind kind;
+	store_obj_cb cb;
+	void *ctx;
+};
+
+static void kind_event(void *ctx, struct kube_informer *inf, enum kube_event_type type,
+		       json_object *obj)
+{
+	struct kind_watch *kw = ctx;
+	(void)inf;
+	if (type != KUBE_ADDED && type != KUBE_MODIFIED)
+		return;
+	json_object *t = tidy(deep_copy(obj), kw->kind);
+	(void)kw->cb(t, kw->ctx);
+	json_object_put(t);
+}
+
+int kcli_watch_kind(struct kcli *k, enum model_kind kind, const char *ns, store_obj_cb cb,
+		    void *ctx, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	int rc = kcli_list(k, kind, ns, cb, ctx, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct kind_watch kw = { kind, cb, ctx };
+	struct kube_informer *inf = kube_informer_new(k->cl, kind_info(kind)->r, ns, NULL, kind_event,
+						      &kw);
+	if (!inf)
+		return errf(err, errlen, -EINVAL, "watching %ss: cannot make an informer",
+			    kind_info(kind)->what);
+	while (!*stop) {
+		rc = kube_informers_poll(&inf, 1, 250);
+		if (rc < 0) {
+			rc = errf(err, errlen, rc, "watching %ss: %s", kind_info(kind)->what,
+				  strerror(-rc));
+			break;
+		}
+		rc = 0;
+	}
+	kube_informer_free(inf);
+	return rc;
+}
+
 /* ---- logs -------------------------------------------------------------- */
 
 /* The newest pod of Job `job` in ns: owned *pod, or -ESRCH. */
@@ -962,22 +1005,20 @@ static int log_answer_error(struct kcli *k, const char *ns, const char *pod, int
 	return api_error(k, &c, st, NULL, kerr, err, errlen);
 }
 
-/* One GET of the agent container's log; *out owned.  400 (the container
+/* One GET of the agent container's log, its head and its tail within
+ * `max` bytes (the cut marked in it); *out owned.  400 (the container
  * has not started) is -EAGAIN. */
 static int fetch_log(struct kcli *k, const char *ns, const char *pod, const char *query,
-		     size_t max, char **out, size_t *len, bool *cut, char *err, size_t errlen)
+		     size_t max, char **out, size_t *len, char *err, size_t errlen)
 {
 	char *path = kube_path(&KUBE_PODS, ns, pod, "log", query);
 	char kerr[1024] = "";
-	int st = kube_get_raw(k->cl, path, max, out, len, cut, kerr, sizeof(kerr));
+	int st = kube_get_log(k->cl, path, max, out, len, NULL, kerr, sizeof(kerr));
 	free(path);
 	if (st < 0)
 		return unreachable(k, kerr, err, errlen);
-	if (st >= 300) {
-		free(*out);
-		*out = NULL;
+	if (st >= 300)
 		return log_answer_error(k, ns, pod, st, kerr, err, errlen);
-	}
 	return 0;
 }
 
@@ -1309,9 +1350,8 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 	}
 	char *data = NULL;
 	size_t len = 0;
-	bool cut = false;
 	char *q = log_query(sink, false);
-	rc = fetch_log(k, run_ns, pod_name, q, max_bytes, &data, &len, &cut, err, errlen);
+	rc = fetch_log(k, run_ns, pod_name, q, max_bytes, &data, &len, err, errlen);
 	free(q);
 	if (rc == 0) {
 		if (sink) {
@@ -1326,9 +1366,6 @@ int kcli_logs(struct kcli *k, const char *ns, const char *name, bool follow, siz
 			fwrite(data, 1, len, stdout);
 		}
 		fflush(stdout);
-		if (cut)
-			fprintf(stderr, "paddock: log cut at %zu bytes (limits.logBytesPerRun)\n",
-				max_bytes);
 	}
 	free(data);
 out:

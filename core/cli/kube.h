@@ -111,6 +111,15 @@ int kcli_watch_next(struct kcli_watch *w, int timeout_ms, json_object **task, ch
 		    size_t errlen);
 void kcli_watch_free(struct kcli_watch *w); /* NULL-safe */
 
+/* get -w: every object of `kind` in ns (NULL: all namespaces) handed to cb
+ * (tidied as kcli_list's, borrowed for the call): those there now in
+ * creation order, then each one the API server adds or changes, from
+ * one list+watch (an informer), until *stop.  A list refused or the
+ * server unreachable is returned at once (as kcli_list); later failures
+ * are the informer's to retry. */
+int kcli_watch_kind(struct kcli *k, enum model_kind kind, const char *ns, store_obj_cb cb,
+		    void *ctx, volatile sig_atomic_t *stop, char *err, size_t errlen);
+
 /* Print the agent container's log of the Task's pod to stdout (at most
  * max_bytes).  With `follow`: waits for the Task to start (a GET every
  * second) and for its pod to be past Pending (every 0.5 s, at most the

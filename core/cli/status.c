@@ -154,7 +154,7 @@ static int status_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	(void)argv;
 	if (argc > 1)
-		return cli_usage_error(&cmd_status, "status: no arguments expected");
+		return cli_usage_error(&cmd_status, "no arguments expected");
 	if (cli_load_config(ctx) < 0)
 		return CLI_EXIT_CONFIG;
 	const struct pd_config *cfg = ctx->cfg;

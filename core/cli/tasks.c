@@ -27,6 +27,7 @@
 #include "cli/cli.h"
 #include "cli/format.h"
 #include "cli/kube.h"
+#include "cli/jsonpath.h"
 #include "base/cron.h"
 #include "cli/logview.h"
 #include "cli/progress.h"
@@ -1495,13 +1496,19 @@ static int watch_row(json_object *obj, void *vctx)
 static int get_watch(struct backend *be, enum model_kind kind, const char *ns, const char *name,
 		     const char *fmt, bool all)
 {
-	if (be->kc) {
-		cli_error("get -w: not available against a cluster yet: use kubectl get -w, or paddock run (attached)");
-		return CLI_EXIT_USAGE;
-	}
 	struct table t = { .fmt = fmt, .kind = kind, .all_ns = all, .stream = true };
 	struct watch_seen w = { .t = &t, .name = name };
 	install_signals();
+	if (be->kc) { /* one list+watch of the API server */
+		char err[1024] = "";
+		int rc = kcli_watch_kind(be->kc, kind, all ? NULL : ns, watch_row, &w, &stop_flag, err,
+					 sizeof(err));
+		strv_free(&w.keys);
+		strv_free(&w.sigs);
+		if (rc < 0)
+			cli_error_escaped("%s", err);
+		return rc < 0 ? kcli_exit_code(rc) : CLI_EXIT_OK;
+	}
 	while (!stop_flag) {
 		store_list(be->rt->store, kind, all ? NULL : ns, watch_row, &w);
 		usleep(250 * 1000);
@@ -1621,7 +1628,7 @@ static int get_targets(int argc, char **argv, struct get_target **out, size_t *n
 		int kind = model_kind_parse(argv[0]);
 		if (kind < 0) {
 			free(t);
-			return cli_usage_error(&cmd_get, "get: unknown kind \"%s\": %s", argv[0], kinds_hint);
+			return cli_usage_error(&cmd_get, "unknown kind \"%s\": %s", argv[0], kinds_hint);
 		}
 		t[k++] = (struct get_target){ (enum model_kind)kind, argc > 1 ? argv[1] : NULL };
 		for (int i = 2; i < argc; i++)
@@ -1634,7 +1641,7 @@ static int get_targets(int argc, char **argv, struct get_target **out, size_t *n
 			free(kname);
 			if (kind < 0 || !slash[1]) {
 				free(t);
-				return cli_usage_error(&cmd_get, "get: \"%s\": use TYPE/NAME (task/q1), %s", argv[i],
+				return cli_usage_error(&cmd_get, "\"%s\": use TYPE/NAME (task/q1), %s", argv[i],
 						       kinds_hint);
 			}
 			t[k++] = (struct get_target){ (enum model_kind)kind, slash + 1 };
@@ -1643,6 +1650,44 @@ static int get_targets(int argc, char **argv, struct get_target **out, size_t *n
 	*out = t;
 	*n = k;
 	return 0;
+}
+
+/* -o jsonpath: the template over what -o json prints (one object, or a
+ * List); on a terminal escaped like the tables. */
+static int get_print_jsonpath(json_object *items, enum model_kind kind, const struct jsonpath *jp,
+			      bool as_list)
+{
+	size_t n = json_object_array_length(items);
+	json_object *root;
+	if (!as_list && n == 1) {
+		root = redacted(json_object_array_get_idx(items, 0), kind);
+	} else {
+		json_object *list = json_object_new_array();
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(list, redacted(json_object_array_get_idx(items, i), kind));
+		root = json_object_new_object();
+		jset_str(root, "apiVersion", "v1");
+		jset_str(root, "kind", "List");
+		json_object_object_add(root, "items", list);
+	}
+	struct buf b, e;
+	buf_init(&b, 0);
+	buf_init(&e, 0);
+	char err[256];
+	int rc = jsonpath_run(jp, root, &b, err, sizeof(err));
+	if (rc < 0) {
+		cli_error("get: %s", err);
+	} else if (isatty(1)) {
+		term_sanitize(&e, b.data ? b.data : "", b.len, TERM_MULTILINE);
+		fwrite(e.data ? e.data : "", 1, e.len, stdout);
+	} else {
+		fwrite(b.data ? b.data : "", 1, b.len, stdout);
+	}
+	fflush(stdout);
+	buf_free(&b);
+	buf_free(&e);
+	json_object_put(root);
+	return rc < 0 ? CLI_EXIT_FAILED : 0;
 }
 
 /* Print `items` (a list of one kind) in format fmt. */
@@ -1669,6 +1714,10 @@ static void get_print(json_object *items, enum model_kind kind, const char *fmt,
 	json_object_put(t.list);
 }
 
+static int get_checked(struct cli_ctx *ctx, int argc, char **argv, const char *fmt, const char *ns,
+		       const char *selector, const char *sort_by, bool all, bool watch,
+		       const struct jsonpath *jp);
+
 static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
@@ -1681,6 +1730,7 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 					      { NULL, 0, NULL, 0 } };
 	const char *fmt = "", *ns = NULL, *selector = NULL, *sort_by = NULL;
 	bool all = false, watch = false;
+	struct jsonpath *jp = NULL;
 	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":o:n:Awl:h", opts, NULL)) != -1) {
@@ -1694,17 +1744,34 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 		default: return cli_option_error(&cmd_get, c, argc, argv);
 		}
 	}
-	if (strcmp(fmt, "") && strcmp(fmt, "wide") && strcmp(fmt, "yaml") && strcmp(fmt, "json") &&
-	    strcmp(fmt, "name"))
-		return cli_usage_error(&cmd_get, "get: -o %s: use wide, yaml, json or name", fmt);
+	if (str_startswith(fmt, "jsonpath=")) {
+		char jerr[512];
+		if (jsonpath_compile(fmt + 9, &jp, jerr, sizeof(jerr)) < 0)
+			return cli_usage_error(&cmd_get, "-o %s", jerr);
+		fmt = "json"; /* the template runs over what -o json prints */
+	} else if (strcmp(fmt, "") && strcmp(fmt, "wide") && strcmp(fmt, "yaml") &&
+		   strcmp(fmt, "json") && strcmp(fmt, "name")) {
+		return cli_usage_error(&cmd_get,
+				       "get: -o %s: use wide, yaml, json, name or jsonpath=TEMPLATE", fmt);
+	}
+	int ret = get_checked(ctx, argc, argv, fmt, ns, selector, sort_by, all, watch, jp);
+	jsonpath_free(jp);
+	return ret;
+}
+
+/* get, its options read (jp: -o jsonpath, fmt then "json"). */
+static int get_checked(struct cli_ctx *ctx, int argc, char **argv, const char *fmt, const char *ns,
+		       const char *selector, const char *sort_by, bool all, bool watch,
+		       const struct jsonpath *jp)
+{
 	if (optind >= argc)
-		return cli_usage_error(&cmd_get, "get: what? use tasks, agents, spawners, budgets, secrets or configmaps");
+		return cli_usage_error(&cmd_get, "what? use tasks, agents, spawners, budgets, secrets or configmaps");
 	if (selector && selector_check(selector) < 0)
-		return cli_usage_error(&cmd_get, "get: -l %s: use key=value, key!=value, key or !key, "
+		return cli_usage_error(&cmd_get, "-l %s: use key=value, key!=value, key or !key, "
 				       "separated by commas", selector);
 	char *sort = sort_by ? sort_field(sort_by) : NULL;
 	if (sort_by && !sort)
-		return cli_usage_error(&cmd_get, "get: --sort-by %s: use a field such as .metadata.name", sort_by);
+		return cli_usage_error(&cmd_get, "--sort-by %s: use a field such as .metadata.name", sort_by);
 	struct get_target *tg = NULL;
 	size_t ntg = 0;
 	int ret = get_targets(argc - optind, argv + optind, &tg, &ntg);
@@ -1715,7 +1782,7 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 	if (watch && (!strcmp(fmt, "yaml") || !strcmp(fmt, "json"))) {
 		free(sort);
 		free(tg);
-		return cli_usage_error(&cmd_get, "get: -w prints table rows: use it without -o, or with -o wide or name");
+		return cli_usage_error(&cmd_get, "-w prints table rows: use it without -o, or with -o wide or name");
 	}
 	struct backend be;
 	ret = be_open(ctx, ns, false, &be);
@@ -1744,7 +1811,9 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 			sort_path = sort;
 			json_object_array_sort(g.items, sort_cmp);
 		}
-		if (!ret && (json_object_array_length(g.items) || !strcmp(fmt, "yaml") || !strcmp(fmt, "json")))
+		if (!ret && jp)
+			ret = get_print_jsonpath(g.items, kind, jp, true);
+		else if (!ret && (json_object_array_length(g.items) || !strcmp(fmt, "yaml") || !strcmp(fmt, "json")))
 			get_print(g.items, kind, fmt, all, true);
 		else if (!ret)
 			fprintf(stderr, "No %ss found in %s%s.\n", model_kind_name(kind),
@@ -1766,8 +1835,12 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 				else
 					json_object_put(obj);
 			}
-			if (json_object_array_length(items))
+			if (json_object_array_length(items) && jp) {
+				int prc = get_print_jsonpath(items, kind, jp, ntg > 1);
+				ret = ret ? ret : prc;
+			} else if (json_object_array_length(items)) {
 				get_print(items, kind, fmt, false, ntg > 1);
+			}
 			json_object_put(items);
 		}
 	}
@@ -1779,8 +1852,8 @@ static int cmd_get_fn(struct cli_ctx *ctx, int argc, char **argv)
 
 const struct cli_command cmd_get = {
 	"get", "list tasks, agents, spawners, budgets, secrets or configmaps, or show one",
-	"Usage: paddock get KIND [NAME...] | KIND/NAME... [-o wide|yaml|json|name] [-n NS | -A]\n"
-	"                   [-l SELECTOR] [--sort-by FIELD] [-w]\n"
+	"Usage: paddock get KIND [NAME...] | KIND/NAME... [-o wide|yaml|json|name|jsonpath=TEMPLATE]\n"
+	"                   [-n NS | -A] [-l SELECTOR] [--sort-by FIELD] [-w]\n"
 	"\n"
 	"KIND: tasks, agents, spawners, budgets, secrets or configmaps (task, agent ... too).  Without\n"
 	"NAME, a NAME TYPE PHASE AGE table (tasks) in creation order; with names (or\n"
@@ -1789,11 +1862,15 @@ const struct cli_command cmd_get = {
 	"{.status.phase} ...) sorts by that field.  -o wide\n"
 	"adds the reason, the duration (so far, while running), tokens, cost and\n"
 	"message; -w (--watch) goes on printing a row for each object that changes,\n"
-	"until Ctrl-C (local backend); -o yaml/json prints whole\n"
-	"objects with their status (outputs, results, usage).  Secret values are\n"
+	"until Ctrl-C; -o yaml/json prints whole\n"
+	"objects with their status (outputs, results, usage); -o jsonpath=TEMPLATE\n"
+	"prints fields of that JSON with kubectl's templates: {.metadata.name},\n"
+	"{.items[*].status.phase}, {.a[0]}, {range .items[*]}...{end}, {\"\\n\"}\n"
+	"(no filters, slices or ..).  Secret values are\n"
 	"never printed.  Tables show text from agents with control characters and\n"
 	"escape sequences escaped (\\x1b, \\u009b); -o yaml/json keep values exact.\n"
-	CLUSTER_HELP("Same columns and formats; -A lists every namespace.\n")
+	CLUSTER_HELP("Same columns and formats; -A lists every namespace; -w is one\n"
+		     "list and watch of the API server.\n")
 	"\n"
 	"Examples:\n"
 	"  paddock get tasks\n"
@@ -1801,7 +1878,8 @@ const struct cli_command cmd_get = {
 	"  paddock get tasks -A -o wide\n"
 	"  paddock get tasks q1 q2\n"
 	"  paddock get task/q1 agent/hello\n"
-	"  paddock get tasks -l team=web --sort-by .metadata.name\n",
+	"  paddock get tasks -l team=web --sort-by .metadata.name\n"
+	"  paddock get tasks -o jsonpath='{range .items[*]}{.metadata.name}{\"\\n\"}{end}'\n",
 	cmd_get_fn,
 };
 
@@ -2321,7 +2399,7 @@ static int logs_options(struct logview *v, const char *since, const char *tail)
 	if (since) {
 		int64_t ms = 0;
 		if (logview_parse_since(since, &ms) < 0)
-			return cli_usage_error(&cmd_logs, "logs: --since %s: use a duration such as 30s, 5m, 2h or 1d",
+			return cli_usage_error(&cmd_logs, "--since %s: use a duration such as 30s, 5m, 2h or 1d",
 					       since);
 		v->since_ms = now_wall_ms() - ms;
 	}
@@ -2329,7 +2407,7 @@ static int logs_options(struct logview *v, const char *since, const char *tail)
 		char *end = NULL;
 		long n = strtol(tail, &end, 10);
 		if (!*tail || *end || n < -1 || n > 1000000)
-			return cli_usage_error(&cmd_logs, "logs: --tail %s: use a number of lines (-1: all)", tail);
+			return cli_usage_error(&cmd_logs, "--tail %s: use a number of lines (-1: all)", tail);
 		v->tail = n;
 	}
 	return 0;
@@ -2497,7 +2575,7 @@ static int cmd_logs_fn(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_option_error(&cmd_logs, c, argc, argv);
 	}
 	if (optind >= argc)
-		return cli_usage_error(&cmd_logs, "logs: give a task name");
+		return cli_usage_error(&cmd_logs, "give a task name");
 	int ret = logs_options(&v, since, tail);
 	if (ret)
 		return ret;
@@ -2574,12 +2652,13 @@ const struct cli_command cmd_logs = {
 	"outputs.  Noise the driver knows is left out.  Control characters, escape\n"
 	"sequences, bidi controls and invalid UTF-8 are shown escaped (\\x1b, \\u009b).\n"
 	"A driver without a renderer (plugin ABI 1.0) shows the output as captured.\n"
+	"A run's output over limits.logBytesPerRun keeps its head and its tail, a\n"
+	"line \"[paddock] N bytes cut here\" between them.\n"
 	"\n"
 	"Options:\n"
 	"  -f, --follow          keep printing until the task has finished\n"
-	"      --raw             the agent's output as captured (capped at\n"
-	"                        limits.logBytesPerRun): exact into a pipe or a file,\n"
-	"                        escaped line by line on a terminal\n"
+	"      --raw             the agent's output as captured: exact into a pipe or\n"
+	"                        a file, escaped line by line on a terminal\n"
 	"      --tail N          only the last N lines (then -f goes on from there)\n"
 	"      --since DURATION  only lines from the last 30s, 5m, 2h, 1d ...\n"
 	"      --timestamps      each line starts with when it arrived (UTC)\n"
@@ -2701,7 +2780,7 @@ static int cmd_stop_fn(struct cli_ctx *ctx, int argc, char **argv)
 			const char *nm = split_kind(&cmd_stop, names.v[i], &k);
 			if (!nm || k != MODEL_TASK) {
 				if (nm)
-					(void)cli_usage_error(&cmd_stop, "stop: %s: only tasks stop", names.v[i]);
+					(void)cli_usage_error(&cmd_stop, "%s: only tasks stop", names.v[i]);
 				ret = CLI_EXIT_USAGE;
 				continue;
 			}

@@ -345,7 +345,21 @@ struct resolve_ctx {
 	const struct paddock_task_view *view;
 	struct run_plan *plan;
 	const struct paddock_plan_builder *b;
+	const struct pd_git *git;
 };
+
+/* git.allowLocalRepositories over the plan's fetches from `from` on,
+ * whichever plugin added them (the Git context checks it too). */
+static int gits_local_check(const struct pd_git *g, const struct run_plan *plan, size_t from,
+			    const char *field, char *err, size_t errlen)
+{
+	for (size_t i = from; i < plan->n_gits; i++) {
+		int rc = config_git_local_check(g, plan->gits[i].repository, field, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
 
 static int resolve_item(void *ctx, const struct loaded_plugin *p,
 			const struct paddock_context_item *it, char *err, size_t errlen)
@@ -353,9 +367,15 @@ static int resolve_item(void *ctx, const struct loaded_plugin *p,
 	struct resolve_ctx *rc = ctx;
 	const struct paddock_context_ops *ops = plugin_context_ops(p);
 	plan_set_origin(rc->plan, it->field_path);
+	size_t gits = rc->plan->n_gits;
 	int r = ops->resolve(p->instance, rc->view, it, rc->b, err, errlen);
 	if (r >= 0 && rc->plan->rc < 0)
 		r = errf(err, errlen, rc->plan->rc, "%s", rc->plan->err);
+	if (r >= 0) {
+		char *field = xasprintf("%s.git.repository", it->field_path);
+		r = gits_local_check(rc->git, rc->plan, gits, field, err, errlen);
+		free(field);
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -418,6 +438,9 @@ int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 		goto out;
 	if (t->ws_repo) {
 		plan_set_origin(plan, "spec.workspace");
+		if ((rc = config_git_local_check(cfg ? &cfg->git : NULL, t->ws_repo,
+						 "spec.workspace.repo", err, errlen)) < 0)
+			goto out;
 		struct paddock_git_fetch g = {
 			.size = sizeof(g),
 			.repository = t->ws_repo,
@@ -430,7 +453,7 @@ int pipeline_plan(const struct pd_config *cfg, const struct plugin_set *ps,
 			goto out;
 		}
 	}
-	struct resolve_ctx rctx = { &v, plan, &b };
+	struct resolve_ctx rctx = { &v, plan, &b, cfg ? &cfg->git : NULL };
 	if ((rc = each_context(ps, t, a, resolve_item, &rctx, err, errlen)) < 0)
 		goto out;
 	/* After the driver and the contexts, before the core's contract. */
@@ -948,8 +971,9 @@ void pipeline_count_run(struct metrics *m, const char *driver, json_object *resu
 	metrics_run_finished(m, driver, secs, in, out, cost);
 }
 
-int pipeline_check_task(const struct plugin_set *ps, const struct model_task *t, int agent_rc,
-			const struct model_agent *a, char *err, size_t errlen)
+int pipeline_check_task(const struct pd_config *cfg, const struct plugin_set *ps,
+			const struct model_task *t, int agent_rc, const struct model_agent *a,
+			char *err, size_t errlen)
 {
 	if (t->agent_name) {
 		if (agent_rc == -ENOENT)
@@ -963,7 +987,11 @@ int pipeline_check_task(const struct plugin_set *ps, const struct model_task *t,
 				    "spec.agentRef: agent \"%s/%s\" does not allow namespace \"%s\": add it to the Agent's spec.allowedNamespaces",
 				    t->agent_ns, t->agent_name, t->ns);
 	}
-	int rc = ps ? pipeline_validate(ps, t, a, err, errlen) : 0;
+	int rc = t->ws_repo ? config_git_local_check(cfg ? &cfg->git : NULL, t->ws_repo,
+						     "spec.workspace.repo", err, errlen)
+			    : 0;
+	if (rc == 0 && ps)
+		rc = pipeline_validate(ps, t, a, err, errlen);
 	if (rc == 0) /* Task against Agent; paddock.yaml's defaults at run time */
 		rc = pipeline_check_resources(NULL, t, a, err, errlen);
 	if (rc == 0)

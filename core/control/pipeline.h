@@ -106,10 +106,13 @@ int pipeline_validate(const struct plugin_set *ps, const struct model_task *t,
  * lookup's result (0, -ENOENT, or another error already described in err)
  * and `a` the Agent or NULL - exists and allows the Task's namespace; the
  * plugins accept it (pipeline_validate; skipped when ps is NULL); its
- * templates name only its dependencies.  0, or a negative errno with the
- * field path and the fix in err. */
-int pipeline_check_task(const struct plugin_set *ps, const struct model_task *t, int agent_rc,
-			const struct model_agent *a, char *err, size_t errlen);
+ * workspace is not a local repository unless cfg's
+ * git.allowLocalRepositories (cfg NULL: refused); its templates name only
+ * its dependencies.  0, or a negative errno with the field path and the
+ * fix in err. */
+int pipeline_check_task(const struct pd_config *cfg, const struct plugin_set *ps,
+			const struct model_task *t, int agent_rc, const struct model_agent *a,
+			char *err, size_t errlen);
 
 /* Build the plan: driver credentials + entrypoint, the workspace fetch,
  * the Agent's contexts then the Task's, the Agent's spec.sandbox.env

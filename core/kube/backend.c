@@ -671,19 +671,17 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 	pipeline_sink_init(&sink, k->cfg, k->ps, e.driver);
 	char *log = NULL;
 	size_t len = 0;
-	bool truncated = false;
 	const char *warn = NULL;
 	char werr[640] = "";
 	if (st == 200 && pod_name) {
+		/* Its head and its tail: the outputs block is at its end. */
 		char *lpath = kube_path(&KUBE_PODS, ns, pod_name, "log", "container=agent");
-		st = kube_get_raw(k->kc, lpath, k->cfg->limits.log_bytes_per_run, &log, &len, &truncated,
+		st = kube_get_log(k->kc, lpath, k->cfg->limits.log_bytes_per_run, &log, &len, NULL,
 				  err, sizeof(err));
 		free(lpath);
 	}
 	if (st == 200 && log) {
 		pipeline_sink_text(&sink, log, len, LOG_LINE_MAX);
-		if (truncated)
-			warn = "the agent's log was cut at limits.logBytesPerRun: outputs may be missing";
 	} else {
 		snprintf(werr, sizeof(werr), "the agent's log could not be read: %s",
 			 pod_name ? err : "no pod found for the Job");
@@ -732,7 +730,7 @@ static int task_view(struct kctl *k, json_object *task, bool plugins, struct mod
 	/* a missing or forbidding Agent is the resolution's to report
 	 * (AgentNotFound, Forbidden) */
 	if (arc == 0 && (!a || model_agent_allows(a, t->ns)) &&
-	    pipeline_check_task(k->ps, t, arc, a, invalid, invlen) == 0)
+	    pipeline_check_task(k->cfg, k->ps, t, arc, a, invalid, invlen) == 0)
 		invalid[0] = '\0';
 	model_agent_free(a);
 	return 0;

@@ -26,6 +26,7 @@
  */
 #include "config.h"
 #include "kube/client.h"
+#include "base/headtail.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -1072,6 +1073,50 @@ out:
 	slist_free_secret(hdrs);
 	buf_free(&s.pending);
 	buf_free(&s.status);
+	return rc;
+}
+
+struct log_get {
+	struct headtail h;
+	struct buf out;
+	int64_t deadline;
+	bool late;
+};
+
+static int log_chunk(void *ctx, const char *data, size_t len)
+{
+	struct log_get *g = ctx;
+	if (now_mono_ms() > g->deadline) {
+		g->late = true;
+		return 1;
+	}
+	if (data)
+		(void)buf_append(&g->out, data, headtail_feed(&g->h, data, len));
+	return 0;
+}
+
+int kube_get_log(struct kube_client *c, const char *path, size_t cap, char **out, size_t *len,
+		 uint64_t *cut, char *err, size_t errlen)
+{
+	if (!c || !out)
+		return errf(err, errlen, -EINVAL, "kube_get_log: missing argument");
+	struct log_get g = { .deadline = now_mono_ms() + c->lim.timeout_s * 1000 };
+	headtail_init(&g.h, cap);
+	buf_init(&g.out, 0);
+	int rc = kube_stream(c, path, log_chunk, &g, NULL, err, errlen);
+	if (rc >= 0 && g.late)
+		rc = errf(err, errlen, -ETIMEDOUT, "GET %s: not read whole within %ld s", path,
+			  c->lim.timeout_s);
+	if (rc >= 200 && rc < 300) {
+		uint64_t n = headtail_finish(&g.h, &g.out, NULL);
+		if (cut)
+			*cut = n;
+		if (len)
+			*len = g.out.len;
+		*out = buf_steal(&g.out);
+	}
+	headtail_free(&g.h);
+	buf_free(&g.out);
 	return rc;
 }
 

@@ -145,6 +145,15 @@ typedef int (*kube_chunk_fn)(void *ctx, const char *data, size_t len);
 int kube_stream(struct kube_client *c, const char *path, kube_chunk_fn chunk, void *ctx,
 		volatile sig_atomic_t *stop, char *err, size_t errlen);
 
+/* A whole pod log (GET `path`, streamed) kept within `cap` bytes by its
+ * head and its tail, with the "[paddock] N bytes cut here" line between
+ * them (base/headtail.h): the end of an agent's log holds its final
+ * error and its outputs block.  Read in one client timeout at most.
+ * Returns the status or a negative errno like kube_stream; for 2xx *out
+ * (owned, NUL-terminated) and *len, and *cut (may be NULL) the bytes cut. */
+int kube_get_log(struct kube_client *c, const char *path, size_t cap, char **out, size_t *len,
+		 uint64_t *cut, char *err, size_t errlen);
+
 /*
  * Requests in parallel, with bounds: kube_submit() queues one request and
  * returns; kube_informers_poll() sends it (on the informers' multi handle,

@@ -204,7 +204,7 @@ int runtime_apply(struct runtime *rt, json_object *doc, enum store_applied *res,
 		if ((rc = model_task_from_json(doc, &t, err, errlen)) < 0)
 			return rc;
 		int arc = t->agent_name ? load_agent(rt, t->agent_ns, t->agent_name, &a) : 0;
-		rc = pipeline_check_task(rt->plugins, t, arc, a, err, errlen);
+		rc = pipeline_check_task(rt->cfg, rt->plugins, t, arc, a, err, errlen);
 		model_agent_free(a);
 		model_task_free(t);
 		if (rc < 0)

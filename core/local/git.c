@@ -22,11 +22,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -408,7 +410,11 @@ static int git_setup(struct git_run *g, const struct plan_git *pg, char *err, si
 	env_add(g, "LC_ALL", "C");
 	env_add(g, "GIT_CONFIG_NOSYSTEM", "1");
 	env_add(g, "GIT_TERMINAL_PROMPT", "0");
-	env_add(g, "GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh");
+	/* git's "file" covers file:// and paths: only when the operator
+	 * allows local repositories (checked before, and here too) */
+	env_add(g, "GIT_ALLOW_PROTOCOL", s->git_hosts && s->git_hosts->allow_local
+						 ? "file:git:http:https:ssh"
+						 : "git:http:https:ssh");
 	static const char *const pass[] = {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY",
 					   "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "all_proxy"};
 	for (size_t i = 0; i < ARRAY_SIZE(pass); i++) {
@@ -636,6 +642,39 @@ out:
 	return rc;
 }
 
+/* A local repository (git.allowLocalRepositories) is an absolute path
+ * outside Paddock's own files: a Task never clones the state directory
+ * (Secrets, other runs' workspaces) or the config's directory. */
+static int local_repo_check(const struct local_spec *s, const char *repo, char *err, size_t errlen)
+{
+	int rc = config_git_local_check(s->git_hosts, repo, "git", err, errlen);
+	if (rc < 0 || !config_git_local(repo))
+		return rc;
+	const char *path = repo;
+	if (!strncasecmp(path, "file://", 7)) {
+		path += 7;
+		if (!strncasecmp(path, "localhost/", 10))
+			path += 9;
+	}
+	if (path[0] != '/')
+		return errf(err, errlen, -EINVAL,
+			    "git: local repository \"%.200s\": give an absolute path (or file:///path)",
+			    repo);
+	char rp[PATH_MAX], rq[PATH_MAX];
+	if (!realpath(path, rp))
+		return 0; /* nothing there: git says so */
+	for (size_t i = 0; s->private_paths && s->private_paths[i]; i++) {
+		size_t n;
+		if (!realpath(s->private_paths[i], rq) || strncmp(rp, rq, n = strlen(rq)) ||
+		    (rp[n] != '/' && rp[n] != '\0'))
+			continue;
+		return errf(err, errlen, -EPERM,
+			    "git: local repository \"%.200s\" lies inside %s, which holds Paddock's state or configuration (Secrets, other runs): refused",
+			    repo, s->private_paths[i]);
+	}
+	return 0;
+}
+
 static int fetch_one(const struct local_spec *s, const struct plan_git *pg, int ws_fd, char *err,
 		     size_t errlen)
 {
@@ -653,6 +692,8 @@ static int fetch_one(const struct local_spec *s, const struct plan_git *pg, int 
 		rc = errf(err, errlen, -ENOENT, "git: not found at %s: install the git package", g.git);
 		goto out;
 	}
+	if ((rc = local_repo_check(s, pg->repository, err, errlen)) < 0)
+		goto out;
 	if ((rc = git_setup(&g, pg, err, errlen)) < 0)
 		goto out;
 	char e2[256];

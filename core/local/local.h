@@ -9,7 +9,9 @@
  *   home/            its $HOME (/home/agent in the sandbox)
  *   tmp/             its /tmp
  *   etc/             the passwd and group files the sandbox sees
- *   log              the combined stdout+stderr, capped at log_cap bytes
+ *   log              the combined stdout+stderr within log_cap bytes: its
+ *                    head as it comes, its tail when the run ends, a
+ *                    "[paddock] N bytes cut here" line between them
  *   supervisor.json  (0600) what the supervisor needs, written by
  *                    local_start(): never a secret value
  *   supervisor.pid   "PID STARTTIME START_MS": the supervisor's identity

@@ -17,6 +17,7 @@
 #include "local/cgroup.h"
 #include "proxy/egress.h"
 #include "proxy/traffic.h"
+#include "base/headtail.h"
 #include "base/quantity.h"
 
 #include <dirent.h>
@@ -29,6 +30,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,9 @@ static void remove_secret_files(const char *run_dir)
  * LOG_TIMES_EVERY_MS, and no more bytes than the log's cap. */
 #define LOG_TIMES_FILE "log.times"
 #define LOG_TIMES_EVERY_MS 10
+/* Times of the held tail's bytes (by offset in the stream), written to
+ * log.times with the tail; when full, thinned to every other one. */
+#define LOG_TAIL_TIMES 2048
 #define DEFAULT_LOG_CAP (8u * 1024 * 1024)
 #define RESULT_SINK_CAP (1024 * 1024)
 #define RESULT_READ_CAP (4 * 1024 * 1024)
@@ -343,10 +348,14 @@ static bool pid_alive(const struct pidinfo *pi)
 struct sup {
 	const struct local_spec *s;
 	int log_fd;
-	size_t log_cap, log_kept, log_dropped;
+	size_t log_cap, log_kept;
+	struct headtail ht;    /* the log's head is written at once, its tail held */
+	bool held_noted;
 	int times_fd;
 	size_t times_kept;
 	int64_t times_last_ms;
+	struct { uint64_t off; int64_t ms; } tail_times[LOG_TAIL_TIMES];
+	size_t tail_times_n;
 	char *line;
 	size_t line_len;
 	bool skipping;
@@ -371,6 +380,15 @@ static void deliver(struct sup *u, const char *p, size_t n)
 		u->s->sink->line(u->s->sink->ctx, p, n);
 }
 
+static void times_record(struct sup *u, int64_t off, int64_t ms)
+{
+	char rec[48];
+	int n = snprintf(rec, sizeof(rec), "%lld %lld\n", (long long)off, (long long)ms);
+	if (u->times_fd >= 0 && u->times_kept < u->log_cap && n > 0 &&
+	    write(u->times_fd, rec, (size_t)n) == n)
+		u->times_kept += (size_t)n;
+}
+
 static void note_time(struct sup *u)
 {
 	int64_t ms = now_wall_ms();
@@ -379,27 +397,123 @@ static void note_time(struct sup *u)
 	off_t off = lseek(u->log_fd, 0, SEEK_END);
 	if (off < 0)
 		return;
-	char rec[48];
-	int n = snprintf(rec, sizeof(rec), "%lld %lld\n", (long long)off, (long long)ms);
-	if (n > 0 && write(u->times_fd, rec, (size_t)n) == n)
-		u->times_kept += (size_t)n;
+	times_record(u, (int64_t)off, ms);
 	u->times_last_ms = ms;
+}
+
+/* When the tail's bytes from stream offset `off` arrived.  Samples the
+ * ring no longer holds go first (but the last one before it: the time of
+ * its first byte); then, still full, every other one. */
+static void tail_time(struct sup *u, uint64_t off)
+{
+	int64_t ms = now_wall_ms();
+	size_t n = u->tail_times_n;
+	if (n && ms - u->tail_times[n - 1].ms < LOG_TIMES_EVERY_MS)
+		return;
+	if (n == LOG_TAIL_TIMES) {
+		uint64_t held = u->ht.seen - u->ht.ring_len;
+		size_t drop = 0;
+		while (drop + 1 < n && u->tail_times[drop + 1].off <= held)
+			drop++;
+		if (drop) {
+			memmove(u->tail_times, u->tail_times + drop, (n - drop) * sizeof(u->tail_times[0]));
+			n -= drop;
+		} else {
+			for (size_t i = 0; i < n / 2; i++)
+				u->tail_times[i] = u->tail_times[2 * i];
+			n /= 2;
+		}
+	}
+	u->tail_times[n].off = off;
+	u->tail_times[n].ms = ms;
+	u->tail_times_n = n + 1;
+}
+
+static void write_all(struct sup *u, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(u->log_fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		u->log_kept += (size_t)w;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Into the log, within its cap: the head at once, the rest held for the
+ * end (finish_run), the bytes between them cut. */
+static void log_put(struct sup *u, const char *p, size_t n)
+{
+	if (u->log_fd < 0 || !n)
+		return;
+	size_t take = headtail_feed(&u->ht, p, n);
+	if (take) {
+		note_time(u);
+		write_all(u, p, take);
+	}
+	if (take == n)
+		return;
+	tail_time(u, u->ht.seen - (n - take));
+	if (u->held_noted)
+		return;
+	/* Someone following the log would see it stop: say why (this line
+	 * and the marker fit in the cap's HEADTAIL_RESERVE). */
+	u->held_noted = true;
+	char note[160];
+	int len = snprintf(note, sizeof(note),
+			   "%s[paddock] the log is past half of limits.logBytesPerRun: its end is "
+			   "held and written when the run ends\n",
+			   u->ht.head_nl ? "" : "\n");
+	note_time(u);
+	write_all(u, note, (size_t)len < sizeof(note) ? (size_t)len : sizeof(note) - 1);
+	u->ht.head_nl = true; /* the marker needs no newline of its own now */
+}
+
+/* A line of the supervisor's own in the log (never to the parser). */
+static void log_note(struct sup *u, const char *fmt, ...) PD_PRINTF(2, 3);
+static void log_note(struct sup *u, const char *fmt, ...)
+{
+	char line[640];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		log_put(u, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* The held tail after its marker; its bytes' times into log.times.
+ * Returns the bytes cut. */
+static uint64_t log_finish(struct sup *u)
+{
+	if (u->log_fd < 0)
+		return 0;
+	struct buf rest;
+	buf_init(&rest, 0);
+	uint64_t t0 = 0, seen = u->ht.seen;
+	uint64_t cut = headtail_finish(&u->ht, &rest, &t0);
+	off_t base = lseek(u->log_fd, 0, SEEK_END);
+	if (rest.len && base >= 0 && u->times_fd >= 0) {
+		int64_t at = (int64_t)base + (int64_t)(rest.len - (seen - t0));
+		size_t i = 0;
+		while (i + 1 < u->tail_times_n && u->tail_times[i + 1].off <= t0)
+			i++;
+		for (; i < u->tail_times_n; i++) {
+			uint64_t off = u->tail_times[i].off;
+			times_record(u, at + (off > t0 ? (int64_t)(off - t0) : 0), u->tail_times[i].ms);
+		}
+	}
+	write_all(u, rest.data, rest.len);
+	buf_free(&rest);
+	return cut;
 }
 
 static void feed(struct sup *u, const char *p, size_t n)
 {
-	if (u->log_fd >= 0) {
-		size_t room = u->log_cap - u->log_kept;
-		size_t take = n < room ? n : room;
-		if (take)
-			note_time(u);
-		if (take) {
-			ssize_t w = write(u->log_fd, p, take);
-			if (w > 0)
-				u->log_kept += (size_t)w;
-		}
-		u->log_dropped += n - take;
-	}
+	log_put(u, p, n);
 	while (n) {
 		const char *nl = memchr(p, '\n', n);
 		size_t seg = nl ? (size_t)(nl - p) : n;
@@ -573,8 +687,7 @@ static void limit_hit(struct sup *u, const char *reason, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(u->end_message, sizeof(u->end_message), fmt, ap);
 	va_end(ap);
-	if (u->log_fd >= 0)
-		dprintf(u->log_fd, "\n[paddock] %s: %s\n", reason, u->end_message);
+	log_note(u, "\n[paddock] %s: %s\n", reason, u->end_message);
 	begin_kill(u, reason);
 }
 
@@ -634,9 +747,7 @@ static void finish_run(struct sup *u, int64_t start_ms)
 	remove_secret_files(s->run_dir);
 	if (u->line_len && !u->skipping)
 		deliver(u, u->line, u->line_len);
-	if (u->log_fd >= 0 && u->log_dropped)
-		dprintf(u->log_fd, "\n[paddock] log truncated: %zu more bytes were not kept (log cap %zu bytes)\n",
-			u->log_dropped, u->log_cap);
+	uint64_t cut = log_finish(u);
 	int code = -1, sig = 0;
 	if (u->child_done && WIFEXITED(u->child_status)) {
 		code = WEXITSTATUS(u->child_status);
@@ -679,7 +790,7 @@ static void finish_run(struct sup *u, int64_t start_ms)
 	json_object_object_add(o, "startMs", json_object_new_int64(start_ms));
 	json_object_object_add(o, "endMs", json_object_new_int64(end_ms));
 	json_object_object_add(o, "logBytes", json_object_new_int64((int64_t)u->log_kept));
-	json_object_object_add(o, "logDropped", json_object_new_int64((int64_t)u->log_dropped));
+	json_object_object_add(o, "logDropped", json_object_new_int64((int64_t)cut));
 	json_object_object_add(o, "result", res);
 	write_result(s->run_dir, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -937,9 +1048,9 @@ static int setup_run(struct sup *u, struct child_fds *cf, char *err, size_t errl
 		if (rc < 0 && geteuid() == 0)
 			return errf(err, errlen, rc, "resource limits: %s", e2);
 		/* Not root and no delegated cgroup: say so in the run's log. */
-		if (rc < 0 && u->log_fd >= 0)
-			dprintf(u->log_fd, "[paddock] warning: cpu, memory and process limits are not enforced: %s\n",
-				e2);
+		if (rc < 0)
+			log_note(u, "[paddock] warning: cpu, memory and process limits are not enforced: %s\n",
+				 e2);
 	}
 	return 0;
 }
@@ -1136,6 +1247,7 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 	u.uid = -1;
 	u.check_every_ms = 1000;
 	u.log_cap = s->log_cap ? s->log_cap : DEFAULT_LOG_CAP;
+	headtail_init(&u.ht, u.log_cap);
 	u.log_fd = open(LOG_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	u.times_fd = open(LOG_TIMES_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	u.line = xmalloc(LOCAL_LINE_MAX);

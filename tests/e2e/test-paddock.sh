@@ -129,6 +129,7 @@ drivers:
     enabled: true
     settings: {bin: "$(bin_of "$2")", baseURL: "$3", ${retries}}
 contexts: {git: {enabled: true}}
+git: {allowLocalRepositories: true} # the workspace is a repository made here ($REPO)
 # Every run behind Paddock's egress proxy: the model server on 127.0.0.1
 # is reached by the proxy (allowLoopback), and the CLI holds only a
 # placeholder for its key (credential route, plugin ABI 1.1).

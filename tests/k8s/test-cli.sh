@@ -232,6 +232,32 @@ pd get tasks -n "$NS2"
 expect "an empty namespace" 0 "^No Tasks found in $NS2\.$"
 pd get task nope -n "$NS"
 expect "get of a missing task: exit 3" 3 "^paddock: task \"nope\" not found in namespace $NS$"
+pd get task r1 -n "$NS" -o jsonpath='{.metadata.name} {.spec.type}'
+check "get -o jsonpath of one task" test "$(cat "$WORK/out")" = "r1 exec"
+pd get tasks -n "$NS" -o jsonpath='{.items[*].metadata.name}'
+check "get -o jsonpath={.items[*].metadata.name}" test "$(cat "$WORK/out")" = "a1 r1 s1 s2"
+pd get tasks -n "$NS" -o jsonpath='{range .items[*]}{.metadata.name}:{.spec.type}{"\n"}{end}'
+check "get -o jsonpath={range .items[*]}...{end}" \
+	test "$(cat "$WORK/out")" = "$(printf 'a1:exec\nr1:exec\ns1:claude-code\ns2:claude-code')"
+
+# get -w: the tasks there, then a row for each change, from one watch.
+"$P" --kubeconfig "$KUBECONFIG" get tasks -n "$NS" -w >"$WORK/w.out" 2>"$WORK/w.err" &
+wpid=$!
+wait_for 15 grep -q '^s2 ' "$WORK/w.out"; seen0=$?
+status s2 '{"phase":"Running","reason":"Started","message":"running"}'
+wait_for 15 grep -qE '^s2 +claude-code +Running' "$WORK/w.out"; seen1=$?
+"$P" --kubeconfig "$KUBECONFIG" run --detach --type exec -p hi --name w1 -n "$NS" >/dev/null 2>&1
+wait_for 15 grep -qE '^w1 +exec +Pending' "$WORK/w.out"; seen2=$?
+kill -INT $wpid
+end=$((SECONDS + 5)); while kill -0 $wpid 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.1; done
+kill $wpid 2>/dev/null; wait $wpid; wrc=$?
+cp "$WORK/w.out" "$WORK/out"; cp "$WORK/w.err" "$WORK/err"
+check "get -w against the cluster: the tasks there, then a row for a status write and for a new task" \
+	test "$seen0 $seen1 $seen2" = "0 0 0"
+check "...each row once (an unchanged object is not printed again)" test -z "$(sort "$WORK/w.out" | uniq -d)"
+check "...and SIGINT ends it, exit 0, nothing on stderr" test "$wrc:$(cat "$WORK/w.err")" = "0:"
+"$P" --kubeconfig "$KUBECONFIG" delete task w1 -n "$NS" >/dev/null 2>&1
+status s2 '{"phase":"Pending","reason":"","message":""}'
 
 # ---- namespaces and contexts --------------------------------------------------------
 
@@ -384,6 +410,22 @@ if [ -d "$ENVDIR/kwok" ]; then
 		grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z line two$' "$WORK/out"
 	pd logs r1 -n "$NS" --since 1h
 	check "logs --since 1h (sinceSeconds)" test "$(cat "$WORK/out")" = "$(printf 'line one\nline two')"
+
+	# A log over limits.logBytesPerRun: its head and its tail, the cut
+	# marked between them (the final error is at the end).
+	t0=$(ts)
+	awk -v t="$t0" 'BEGIN { for (i = 0; i < 4000; i++) printf "%s stdout F line %d of a long log\n", t, i;
+		printf "%s stdout F FATAL: the final error\n", t }' > "$AGENT_LOG"
+	{ cat "$WORK/paddock.yaml"; echo "limits: {logBytesPerRun: 8Ki}"; } > "$WORK/small.yaml"
+	PADDOCK_CONFIG=$WORK/small.yaml "$P" --kubeconfig "$KUBECONFIG" logs r1 -n "$NS" --raw >"$WORK/out" 2>"$WORK/err"; rc=$?
+	expect "logs of a log over limits.logBytesPerRun" 0
+	check "...its head, the cut marked, its tail to the final error, within the cap" bash -c '
+		f=$1
+		[ "$(head -n 1 "$f")" = "line 0 of a long log" ] &&
+		grep -qx "\[paddock\] [0-9]* bytes cut here (limits.logBytesPerRun keeps the log.s head and tail)" "$f" &&
+		[ "$(tail -n 1 "$f")" = "FATAL: the final error" ] &&
+		grep -qx "line 3999 of a long log" "$f" &&
+		[ "$(wc -c < "$f")" -le 8192 ]' _ "$WORK/out"
 
 	# -f: one streaming request; each line shows up while the pod still
 	# runs; the command returns once the pod has ended.

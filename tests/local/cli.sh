@@ -249,6 +249,38 @@ Agent/db-b deleted" "$rc:$out"
 	pass "get NAME..., TYPE/NAME, -l, --sort-by, -A; delete -f FILE and TYPE/NAME; one not-found message"
 }
 
+jsonpath() {
+	pd run --agent quick --name jp1 -p go >/dev/null || fail "jp1"
+	pd run --agent quick --name jp2 -p go >/dev/null || fail "jp2"
+	want "-o jsonpath={.metadata.name} of one task" "jp1" "$(pd get task jp1 -o jsonpath='{.metadata.name}')"
+	want "{.status.phase}" "Succeeded" "$(pd get task jp1 -o 'jsonpath={.status.phase}')"
+	want "{.items[*].metadata.name}" "jp1 jp2" "$(pd get tasks jp1 jp2 -o jsonpath='{.items[*].metadata.name}')"
+	pd get tasks jp1 jp2 -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.phase}{"\n"}{end}' >"$work/range.out"
+	printf 'jp1 Succeeded\njp2 Succeeded\n' | cmp -s - "$work/range.out" || fail "{range .items[*]}...{end}: $(od -c "$work/range.out")"
+	want "--sort-by with jsonpath" "$(pd get agents --sort-by .metadata.name -o name | sed 's|^Agent/||' | xargs)" \
+		"$(pd get agents --sort-by .metadata.name -o jsonpath='{.items[*].metadata.name}')"
+	want "the same as -o json" "$(pd get task jp1 -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["usage"])' | tr -d "' " | sed 's/True/true/g')" \
+		"$(pd get task jp1 -o jsonpath='{.status.usage}' | tr -d '"')"
+	pd apply -f - >/dev/null <<'EOT'
+apiVersion: v1
+kind: Secret
+metadata: {name: jp-secret}
+stringData: {token: jp-secret-value-never-printed}
+EOT
+	run pd get secret jp-secret -o jsonpath='{.data.token}{.stringData}'
+	want "a Secret's value stays redacted" "0:<redacted>" "$rc:$out"
+	run pd get tasks -o jsonpath='{.items[?(@.status.phase=="Failed")].metadata.name}'
+	want "a filter: usage error" 2 "$rc"
+	grep -q '^paddock: get: -o jsonpath: filters \[?(...)\] are not supported at position 8 of the template: use {.field}' "$work/err" ||
+		fail "filter: $err"
+	run pd get tasks -o jsonpath='{range .items[*]}{.metadata.name}'
+	want "a range without end: usage error" 2 "$rc"
+	grep -q 'a {range} has no {end}' "$work/err" || fail "range: $err"
+	run pd get tasks -w -o jsonpath='{.metadata.name}'
+	want "-w with jsonpath: usage error" 2 "$rc"
+	pass "-o jsonpath: {.metadata.name}, {.status.phase}, {.items[*].x}, {range}{end}; Secrets redacted; unsupported syntax named with its position"
+}
+
 task_md_excluded() {
 	local repo=$work/repo
 	git init -q -b main "$repo"
@@ -289,4 +321,5 @@ run_case unchanged_apply
 run_case tables
 run_case costs
 run_case task_md_excluded
+run_case jsonpath
 [ ${#failed[@]} -eq 0 ] || fail "failed: ${failed[*]}"

@@ -19,7 +19,9 @@ log: {level: info}
 controller: {listen: "127.0.0.1:0"}
 limits: {maxConcurrentTasks: ${GLOBAL_MAX:-8}}
 drivers: {exec: {enabled: true}}
-contexts: {text: {enabled: true}, configmap: {enabled: true}, git: {enabled: true, settings: {allowFileRepositories: "true"}}, url: {enabled: true}, runtime: {enabled: true}}
+contexts: {text: {enabled: true}, configmap: {enabled: true}, git: {enabled: true}, url: {enabled: true}, runtime: {enabled: true}}
+# The tests clone repositories they made on this host (file://, paths).
+git: {allowLocalRepositories: true}
 EOT
 pd() { "$PADDOCK_BIN" "$@"; }
 cleanup_pids=()

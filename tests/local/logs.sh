@@ -11,6 +11,9 @@
 #   - success: the tool call named ("-> Write out.txt") and the final text;
 #     failures: the error once;
 #   - --raw is the stream as captured; --tail, --timestamps, --since.
+# And a log over limits.logBytesPerRun keeps its head and its tail: the
+# final error of a loud run is shown, the cut marked where it happened,
+# the log on disk within the cap.
 . "$(dirname "$0")/lib.sh"
 streams=$TOP_SRCDIR/tests/data/streams
 fakebin=$work/agents/bin
@@ -23,6 +26,8 @@ for d in $drivers; do
 done
 sed -i '/^drivers:/d' "$PADDOCK_CONFIG"
 echo "drivers: {$conf}" >>"$PADDOCK_CONFIG"
+logcap=65536
+sed -i "s/^limits: {/limits: {logBytesPerRun: 64Ki, /" "$PADDOCK_CONFIG"
 
 # The CLI's part of a recorded stream: what precedes the outputs block the
 # entrypoint printed (and the blank line before it).
@@ -52,6 +57,18 @@ for d in $drivers; do
 			fail "submit $d-$k"
 	done
 done
+# 300 KiB of numbered lines, then the error that ends the run.
+pd apply -f - >/dev/null <<'EOT'
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: loud}
+spec:
+  type: exec
+  command: |
+    i=0; while [ $i -lt 10000 ]; do echo "line $i of a long and loud agent output"; i=$((i+1)); done
+    echo "FATAL: the disk is on fire (the final error)" >&2; exit 3
+EOT
+pd run --detach --agent loud --name loud -p go >/dev/null 2>&1 || fail "submit loud"
 for _ in $(seq 600); do
 	left=$(pd get tasks -o json | python3 -c '
 import json, sys
@@ -108,3 +125,39 @@ sleep 2
 pd logs --since 5x "$n" >/dev/null 2>"$work/since.err" && fail "--since 5x accepted"
 grep -q 'use a duration' "$work/since.err" || fail "--since 5x: $(cat "$work/since.err")"
 pass "logs --tail N, --timestamps, --since (and a bad duration named)"
+
+# A log over its cap: its head and its tail, the cut marked between them.
+[ "$(pd get task loud -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["phase"])')" = Failed ] ||
+	fail "loud: not Failed: $(pd get task loud)"
+logf=$(grep -l "the disk is on fire" "$PADDOCK_STATE_DIR"/runs/*/log) || fail "loud: no run log holds the final error"
+size=$(stat -c %s "$logf")
+[ "$size" -le "$logcap" ] || fail "loud: the log on disk is $size bytes, over the cap $logcap"
+[ "$size" -ge $((logcap - 1024)) ] || fail "loud: the log on disk is $size bytes: the cap is not used"
+pd logs loud >"$work/loud.out" 2>"$work/loud.err" || fail "loud: logs failed: $(cat "$work/loud.err")"
+head -n 1 "$work/loud.out" | grep -qx 'line 0 of a long and loud agent output' || fail "loud: the head is not kept: $(head -n 2 "$work/loud.out")"
+grep -q 'FATAL: the disk is on fire (the final error)' "$work/loud.out" || fail "loud: the final error is lost: $(tail -n 3 "$work/loud.out")"
+tail -n 1 "$work/loud.out" | grep -qx 'line 9999 of a long and loud agent output\|.*FATAL: the disk is on fire.*\|.*exited.*' ||
+	fail "loud: the tail does not reach the end: $(tail -n 3 "$work/loud.out")"
+marker=$(grep -n '^-- [0-9]* bytes cut here (limits.logBytesPerRun' "$work/loud.out") ||
+	fail "loud: no marker line where the log was cut: $(grep -n -v '^line ' "$work/loud.out")"
+mline=${marker%%:*}
+last_head=$(sed -n "$((mline - 2))p" "$work/loud.out")
+first_tail=$(sed -n "$((mline + 1))p" "$work/loud.out")
+h=$(echo "$last_head" | sed -n 's/^line \([0-9]*\) .*/\1/p')
+t=$(echo "$first_tail" | sed -n 's/^line \([0-9]*\) .*/\1/p')
+[ -n "$h" ] && [ -n "$t" ] && [ "$t" -gt $((h + 1)) ] ||
+	fail "loud: the marker is not where lines are missing: $(sed -n "$((mline - 2)),$((mline + 1))p" "$work/loud.out")"
+# The bytes it says were cut are the lines missing between the two sides.
+cut=$(sed -n "${mline}s/^-- \([0-9]*\) bytes.*/\1/p" "$work/loud.out")
+missing=0
+for ((i = h + 1; i < t; i++)); do missing=$((missing + ${#i} + 38)); done
+[ "$cut" -ge "$missing" ] && [ "$cut" -le $((missing + 80)) ] ||
+	fail "loud: the marker says $cut bytes cut, lines $((h + 1)) to $((t - 1)) are $missing bytes"
+pd logs --raw loud >"$work/loud.raw"
+grep -qx '\[paddock\] [0-9]* bytes cut here (limits.logBytesPerRun keeps the log.s head and tail)' "$work/loud.raw" ||
+	fail "loud: --raw has no marker"
+grep -q 'FATAL: the disk is on fire' "$work/loud.raw" || fail "loud: --raw lost the final error"
+[ "$(pd logs --tail 1 loud)" = "$(tail -n 1 "$work/loud.out")" ] || fail "loud: --tail 1: $(pd logs --tail 1 loud)"
+pd logs --timestamps loud | grep -q "^${today}T[0-9:.]*Z FATAL: the disk is on fire" ||
+	fail "loud: the tail's lines have no time: $(pd logs --timestamps loud | tail -n 2)"
+pass "a log over limits.logBytesPerRun: head and tail kept within the cap, the cut marked where it is with its size, the final error shown"

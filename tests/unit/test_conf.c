@@ -548,6 +548,47 @@ END_TEST
 
 #define KH_LINE "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx"
 
+/* One rule for local repositories (spec.workspace.repo, Git contexts):
+ * git.allowLocalRepositories, or the Git context's old spelling of it;
+ * the plugin is handed the outcome. */
+START_TEST(git_local_repositories)
+{
+	static const char *const local[] = { "/srv/repo.git", "file:///srv/r", "FILE:///etc",
+					     "./r", "../r", "repo", "dir/repo" };
+	static const char *const remote[] = { "https://h/r.git", "ssh://h/r", "git://h/r",
+					      "git@github.com:o/r.git", "h:r" };
+	for (size_t i = 0; i < ARRAY_SIZE(local); i++)
+		ck_assert_msg(config_git_local(local[i]), "%s", local[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(remote); i++)
+		ck_assert_msg(!config_git_local(remote[i]), "%s", remote[i]);
+
+	const char *ctx = "contexts: {git: {enabled: true}}\n";
+	struct pd_config *c = parse_ok(ctx);
+	ck_assert(!c->git.allow_local);
+	ck_assert_str_eq(config_plugin_setting(c, "git", "allowFileRepositories"), "false");
+	ck_assert_int_eq(config_git_local_check(&c->git, "/etc", "spec.workspace.repo", err,
+						sizeof(err)), -EPERM);
+	ck_assert_str_eq(err, "spec.workspace.repo: local repository \"/etc\" refused: a Task may not "
+			      "read the controller's files; use a remote URL (an operator may allow "
+			      "local repositories with git.allowLocalRepositories: true in paddock.yaml)");
+	ck_assert_int_eq(config_git_local_check(&c->git, "https://h/r", "f", err, sizeof(err)), 0);
+	config_free(c);
+
+	c = parse_ok("git: {allowLocalRepositories: true}\ncontexts: {git: {enabled: true}}\n");
+	ck_assert(c->git.allow_local);
+	ck_assert_str_eq(config_plugin_setting(c, "git", "allowFileRepositories"), "true");
+	ck_assert_int_eq(config_git_local_check(&c->git, "/srv/r", "f", err, sizeof(err)), 0);
+	config_free(c);
+
+	c = parse_ok("contexts: {git: {enabled: true, settings: {allowFileRepositories: \"true\"}}}\n");
+	ck_assert(c->git.allow_local);
+	config_free(c);
+
+	parse_fails("git: {allowLocalRepositories: yes}\n",
+		    "t.yaml:1:31: git.allowLocalRepositories: unsupported value \"yes\": use false or true");
+}
+END_TEST
+
 START_TEST(git_host_keys)
 {
 	struct pd_config *c = parse_ok("git:\n  knownHosts: |\n    # a comment\n    " KH_LINE
@@ -607,7 +648,7 @@ START_TEST(git_host_keys)
 		    "t.yaml:1:24: git.trustOnFirstUse: unsupported value \"yes\": use false or true");
 	parse_fails("git: {knownhosts: x}\n",
 		    "t.yaml:1:7: unknown key \"knownhosts\" in git: valid keys are knownHosts, "
-		    "knownHostsFile and trustOnFirstUse");
+		    "knownHostsFile, trustOnFirstUse and allowLocalRepositories");
 }
 END_TEST
 
@@ -692,6 +733,7 @@ int main(void)
 	tcase_add_test(tc, load_file);
 	tcase_add_test(tc, env_overrides);
 	tcase_add_test(tc, git_host_keys);
+	tcase_add_test(tc, git_local_repositories);
 	tcase_add_test(tc, git_ssh_host);
 	tcase_add_test(tc, dashboard);
 	suite_add_tcase(s, tc);

@@ -484,6 +484,7 @@ START_TEST(test_git_local_repos)
 {
 	struct ch_item *it = git_item("file:///srv/repo.git", NULL);
 	ASSERT_ERR(validate(it), -EPERM, "local repository \"file:///srv/repo.git\" refused");
+	ASSERT_ERR(validate(it), -EPERM, "git.allowLocalRepositories: true in paddock.yaml");
 	ASSERT_ERR(resolve(it), -EPERM, "refused");
 	ck_assert_uint_eq(plan.n_gits, 0);
 	ch_setting_set(host, "allowFileRepositories", "true");

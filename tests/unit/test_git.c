@@ -4,6 +4,7 @@
  * needs a token (tests/git-http-server.py around git http-backend). */
 #include "config.h"
 #include "local/local.h"
+#include "base/conf.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -118,6 +119,10 @@ struct fetch {
 	char err[1024];
 };
 
+/* The operator's git.allowLocalRepositories: true (these tests clone
+ * file:// repositories). */
+static const struct pd_git local_ok = { .allow_local = true };
+
 static void fetch_init(struct fetch *f, const char *name)
 {
 	memset(f, 0, sizeof(*f));
@@ -132,6 +137,7 @@ static void fetch_init(struct fetch *f, const char *name)
 	f->spec.task_md = "task";
 	f->spec.secrets = &f->secrets;
 	f->spec.git_timeout_s = 60;
+	f->spec.git_hosts = &local_ok;
 }
 
 static void add_git(struct fetch *f, const char *repo, const char *ref, int depth,
@@ -179,6 +185,45 @@ static void fetch_free(struct fetch *f)
 	plan_free(&f->plan);
 	free(f->run_dir);
 }
+
+/* A local repository only with git.allowLocalRepositories, and then
+ * never inside Paddock's state or config directory (another run's
+ * workspace is a git repository). */
+START_TEST(test_local_repositories_rule)
+{
+	char *url = xasprintf("file://%s/repo.git", base);
+	char *path = xasprintf("%s/repo.git", base);
+	static const struct pd_git no_local = { .allow_local = false };
+	const char *forms[] = { url, path };
+	for (size_t i = 0; i < 2; i++) {
+		struct fetch f;
+		fetch_init(&f, i ? "nolocal-path" : "nolocal-url");
+		f.spec.git_hosts = &no_local;
+		add_git(&f, forms[i], NULL, 1, NULL, "", NULL);
+		ck_assert_int_eq(fetch_run(&f), -EPERM);
+		ck_assert_msg(strstr(f.err, "git.allowLocalRepositories: true"), "%s", f.err);
+		ck_assert(!ws_exists(&f, ".git"));
+		fetch_free(&f);
+	}
+	/* allowed, but inside a private directory: the runs' own state */
+	struct fetch f;
+	fetch_init(&f, "private");
+	const char *priv[] = { base, NULL };
+	f.spec.private_paths = priv;
+	add_git(&f, url, NULL, 1, NULL, "", NULL);
+	ck_assert_int_eq(fetch_run(&f), -EPERM);
+	ck_assert_msg(strstr(f.err, "holds Paddock's state"), "%s", f.err);
+	fetch_free(&f);
+	/* a relative path means nothing to a run */
+	fetch_init(&f, "relative");
+	add_git(&f, "repo.git", NULL, 1, NULL, "", NULL);
+	ck_assert_int_eq(fetch_run(&f), -EINVAL);
+	ck_assert_msg(strstr(f.err, "give an absolute path"), "%s", f.err);
+	fetch_free(&f);
+	free(url);
+	free(path);
+}
+END_TEST
 
 START_TEST(test_file_branch_tag_sha)
 {
@@ -555,6 +600,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_set_timeout(t, 90);
 	tcase_add_test(t, test_file_branch_tag_sha);
+	tcase_add_test(t, test_local_repositories_rule);
 	tcase_add_test(t, test_subpath);
 	tcase_add_test(t, test_symlink_in_checkout_refused);
 	tcase_add_test(t, test_bad_ref_message);

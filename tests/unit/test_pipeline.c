@@ -157,7 +157,7 @@ START_TEST(request_above_limit)
 			      "(Agent spec.resources.limits.memory): lower the request or set "
 			      "spec.resources.limits.memory");
 	/* ... which apply checks too, without paddock.yaml. */
-	ck_assert_int_eq(pipeline_check_task(NULL, t, 0, a, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(pipeline_check_task(NULL, NULL, t, 0, a, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "spec.resources.requests.memory: 2Gi is above"));
 	model_task_free(t);
 
@@ -247,7 +247,7 @@ START_TEST(sandbox_env_in_plan)
 	ck_assert_str_eq(err, want);
 	plan_free(&plan);
 	struct model_task *t = task_with("");
-	ck_assert_int_eq(pipeline_check_task(ps, t, 0, a, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(pipeline_check_task(NULL, ps, t, 0, a, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, want);
 	model_task_free(t);
 	model_agent_free(a);

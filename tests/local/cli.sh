@@ -62,8 +62,8 @@ help_everywhere() {
 }
 
 bad_options() {
-	local get_usage='Usage: paddock get KIND [NAME...] | KIND/NAME... [-o wide|yaml|json|name] [-n NS | -A]
-                   [-l SELECTOR] [--sort-by FIELD] [-w]'
+	local get_usage='Usage: paddock get KIND [NAME...] | KIND/NAME... [-o wide|yaml|json|name|jsonpath=TEMPLATE]
+                   [-n NS | -A] [-l SELECTOR] [--sort-by FIELD] [-w]'
 	run pd get tasks --foo
 	want "get --foo" "2:paddock: get: unknown option \"--foo\"
 $get_usage

@@ -6,6 +6,7 @@
 #include "control/budget.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,6 +72,45 @@ void budget_add_usage(struct budget_spend *sp, json_object *usage)
 		sp->tokens += json_object_get_int64(i);
 	if (o && json_object_get_int64(o) > 0)
 		sp->tokens += json_object_get_int64(o);
+}
+
+void budget_sum_init(struct budget_sum *s, json_object *budget, int64_t now_ms,
+		     budget_so_far_fn so_far, void *ctx, struct strv *waiting)
+{
+	int64_t reset;
+	memset(s, 0, sizeof(*s));
+	s->budget = budget;
+	s->so_far = so_far;
+	s->ctx = ctx;
+	s->waiting = waiting;
+	budget_window(budget, now_ms, &s->start_ms, &reset);
+}
+
+int budget_sum_task(json_object *task, void *sum)
+{
+	struct budget_sum *s = sum;
+	if (!budget_covers(s->budget, task))
+		return 0;
+	json_object *st = jget(task, "status");
+	const char *phase = jstr(st, "phase");
+	if (s->waiting && str_eq(phase, "Queued") && str_eq(jstr(st, "reason"), "BudgetExhausted")) {
+		json_object *md = jget(task, "metadata");
+		char *k = xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+		strv_push(s->waiting, k);
+		free(k);
+	}
+	int64_t started = jtime(st, "startTime");
+	if (!started || started < s->start_ms)
+		return 0;
+	s->sp.tasks++;
+	if (str_eq(phase, "Running") && s->so_far) {
+		json_object *u = s->so_far(s->ctx, task);
+		budget_add_usage(&s->sp, u);
+		json_object_put(u);
+	} else {
+		budget_add_usage(&s->sp, jget(st, "usage"));
+	}
+	return 0;
 }
 
 static const char *window_name(json_object *spec, char *buf, size_t n)

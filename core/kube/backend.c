@@ -20,6 +20,8 @@
 #include "base/jsonutil.h"
 #include "kube/lease.h"
 #include "kube/render.h"
+#include "kube/budget.h"
+#include "kube/schedule.h"
 #include "kube/taskindex.h"
 #include "control/controller.h"
 #include "control/metrics.h"
@@ -34,7 +36,7 @@
 #define LOG_LINE_MAX (64 * 1024)
 #define SCRIPT_MAX (256 * 1024)
 
-enum { INF_TASKS, INF_AGENTS, INF_JOBS, INF_PODS, N_INF };
+enum { INF_TASKS, INF_AGENTS, INF_JOBS, INF_PODS, INF_SPAWNERS, INF_BUDGETS, N_INF };
 
 struct kctl {
 	const struct pd_config *cfg;
@@ -1211,7 +1213,9 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 	bool synced = kube_informer_synced(k->inf[INF_TASKS]) &&
 		      kube_informer_synced(k->inf[INF_AGENTS]) &&
 		      kube_informer_synced(k->inf[INF_JOBS]) &&
-		      kube_informer_synced(k->inf[INF_PODS]);
+		      kube_informer_synced(k->inf[INF_PODS]) &&
+		      kube_informer_synced(k->inf[INF_SPAWNERS]) &&
+		      kube_informer_synced(k->inf[INF_BUDGETS]);
 	if (lead && !k->was_leading && synced) {
 		ctl_enqueue_all(c); /* taking over: look at everything */
 		k->was_leading = true;
@@ -1220,7 +1224,15 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 	}
 	if (k->m)
 		metrics_set_api(k->m, kube_client_errors(k->kc), kube_client_retries(k->kc));
+	if (lead && synced && k->was_leading) /* the leader alone starts schedules */
+		kube_schedule_tick(k->kc, k->inf[INF_SPAWNERS], k->inf[INF_TASKS], c);
 	return lead && synced && k->was_leading;
+}
+
+static bool op_budget(void *b, json_object *task, bool running, char *msg, size_t n)
+{
+	struct kctl *k = b;
+	return kube_budget(k->inf[INF_BUDGETS], k->inf[INF_TASKS], task, running, msg, n);
 }
 
 static int phase_count_cb(void *ctx, json_object *task)
@@ -1295,6 +1307,7 @@ static const struct ctl_backend kube_ops = {
 	.remove = op_remove,
 	.write_status = op_write_status,
 	.wait = op_wait,
+	.budget = op_budget,
 	.housekeeping = op_housekeeping,
 	.start_first = true,
 	.await_running = true,
@@ -1404,7 +1417,11 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 			ctl_admit(k->ctl); /* a slot may be free */
 		return;
 	}
-	ctl_enqueue_all(k->ctl); /* an Agent changed: who waits for it may resolve differently */
+	if (inf == k->inf[INF_SPAWNERS])
+		return; /* schedules: looked at on the loop (kube_schedule_tick) */
+	/* An Agent changed: who waits for it may resolve differently; a
+	 * Budget changed (raised, deleted): who waits for it may start. */
+	ctl_enqueue_all(k->ctl);
 }
 
 /* Of a Job the controller reads metadata (name, labels) and
@@ -1511,6 +1528,8 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.inf[INF_PODS] = kube_informer_new(k.kc, &KUBE_PODS, NULL,
 					    KUBE_LABEL_MANAGED "=paddock", on_event, &k);
 	kube_informer_set_trim(k.inf[INF_PODS], trim_pod);
+	k.inf[INF_SPAWNERS] = kube_informer_new(k.kc, &KUBE_SPAWNERS, ns, NULL, on_event, &k);
+	k.inf[INF_BUDGETS] = kube_informer_new(k.kc, &KUBE_BUDGETS, ns, NULL, on_event, &k);
 	k.idx = kidx_new();
 	k.pod_of = json_object_new_object();
 	k.starting = json_object_new_object();

@@ -62,6 +62,7 @@
 const struct kube_resource KUBE_TASKS = { "/apis/paddock.dev/v1alpha1", "tasks", true };
 const struct kube_resource KUBE_AGENTS = { "/apis/paddock.dev/v1alpha1", "agents", true };
 const struct kube_resource KUBE_SPAWNERS = { "/apis/paddock.dev/v1alpha1", "spawners", true };
+const struct kube_resource KUBE_BUDGETS = { "/apis/paddock.dev/v1alpha1", "budgets", true };
 const struct kube_resource KUBE_JOBS = { "/apis/batch/v1", "jobs", true };
 const struct kube_resource KUBE_PODS = { "/api/v1", "pods", true };
 const struct kube_resource KUBE_CONFIGMAPS = { "/api/v1", "configmaps", true };

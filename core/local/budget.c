@@ -18,8 +18,9 @@
 #include "local/store.h"
 
 /* The usage so far of a running Task (owned, {} when none yet). */
-static json_object *usage_so_far(struct runtime *rt, json_object *task)
+static json_object *usage_so_far(void *ctx, json_object *task)
 {
+	struct runtime *rt = ctx;
 	char *dir = runtime_run_dir(rt, task);
 	char *path = xasprintf("%s/" LOCAL_USAGE_FILE, dir);
 	json_object *u = json_object_from_file(path);
@@ -32,50 +33,15 @@ static json_object *usage_so_far(struct runtime *rt, json_object *task)
 	return u;
 }
 
-struct sum {
-	struct runtime *rt;
-	json_object *budget;
-	int64_t start_ms;
-	struct budget_spend *sp;
-	struct strv *waiting;
-};
-
-static int sum_cb(json_object *task, void *ctx)
-{
-	struct sum *s = ctx;
-	if (!budget_covers(s->budget, task))
-		return 0;
-	json_object *st = jget(task, "status");
-	const char *phase = jstr(st, "phase");
-	if (s->waiting && str_eq(phase, "Queued") && str_eq(jstr(st, "reason"), "BudgetExhausted")) {
-		json_object *md = jget(task, "metadata");
-		char *k = xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
-		strv_push(s->waiting, k);
-		free(k);
-	}
-	int64_t started = jtime(st, "startTime");
-	if (!started || started < s->start_ms)
-		return 0;
-	s->sp->tasks++;
-	if (str_eq(phase, "Running")) {
-		json_object *u = usage_so_far(s->rt, task);
-		budget_add_usage(s->sp, u);
-		json_object_put(u);
-	} else {
-		budget_add_usage(s->sp, jget(st, "usage"));
-	}
-	return 0;
-}
-
 int local_budget_spend(struct runtime *rt, json_object *budget, struct budget_spend *sp,
 		       struct strv *waiting)
 {
-	int64_t start, reset;
-	budget_window(budget, now_wall_ms(), &start, &reset);
-	memset(sp, 0, sizeof(*sp));
-	struct sum s = { rt, budget, start, sp, waiting };
-	return store_list(rt->store, MODEL_TASK, jstr(jget(budget, "metadata"), "namespace"), sum_cb,
-			  &s);
+	struct budget_sum s;
+	budget_sum_init(&s, budget, now_wall_ms(), usage_so_far, rt, waiting);
+	int rc = store_list(rt->store, MODEL_TASK, jstr(jget(budget, "metadata"), "namespace"),
+			    budget_sum_task, &s);
+	*sp = s.sp;
+	return rc;
 }
 
 struct check {

@@ -23,6 +23,7 @@
 #include "kube/budget.h"
 #include "kube/schedule.h"
 #include "kube/taskindex.h"
+#include "kube/usage.h"
 #include "control/controller.h"
 #include "control/metrics.h"
 #include "model/model.h"
@@ -57,6 +58,8 @@ struct kctl {
 	json_object *starting;  /* task uid -> null: its ConfigMap and Job are being created */
 	json_object *start_err; /* task uid -> why creating them failed (StartFailed) */
 	json_object *writing;   /* "ns/name" -> null: a status write in flight */
+	struct kube_usage *usage; /* running Tasks' usage so far (kube/usage.h) */
+	json_object *over;      /* task uid -> null: its run was killed BudgetExceeded */
 };
 
 /* Put what the controller wrote into its cache, and its indexes. */
@@ -942,6 +945,9 @@ static void op_observe(void *b, json_object *task, const struct model_task *t,
 		in->invalid_reason = "StartFailed";
 		return;
 	}
+	/* A run killed for its budget ended for that, however the Job went. */
+	if (t->uid && json_object_object_get_ex(k->over, t->uid, NULL))
+		snprintf(run->end_reason, sizeof(run->end_reason), "BudgetExceeded");
 	if (!job) {
 		/* Before Running: no run yet.  Running: the Job is gone. */
 		in->run = task_phase_of(task) == REC_RUNNING ? REC_RUN_LOST : REC_RUN_NONE;
@@ -981,7 +987,7 @@ static void op_observe(void *b, json_object *task, const struct model_task *t,
 	collect_run(k, t, *a, jns, jn, complete, &o);
 	if (!complete && str_eq(why, "DeadlineExceeded"))
 		snprintf(run->end_reason, sizeof(run->end_reason), "Timeout");
-	if (o.end_reason) {
+	if (o.end_reason && !run->end_reason[0]) {
 		snprintf(run->end_reason, sizeof(run->end_reason), "%s", o.end_reason);
 		snprintf(run->end_message, sizeof(run->end_message), "%s", o.end_message);
 	}
@@ -1057,10 +1063,12 @@ static int delete_run(struct kctl *k, json_object *task, bool cm)
  * collector) is given up on, with a warning. */
 static int op_kill(void *b, json_object *task, const char *reason)
 {
-	(void)reason;
 	struct kctl *k = b;
 	char jn[256], jns[256];
 	json_object *job = NULL;
+	const char *uid = jstr(jget(task, "metadata"), "uid");
+	if (uid && str_eq(reason, "BudgetExceeded"))
+		json_object_object_add(k->over, uid, NULL);
 	if (!job_of(k, task, &job, jn, sizeof(jn), jns, sizeof(jns)))
 		return 0;
 	int rc = 0;
@@ -1224,15 +1232,18 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 	}
 	if (k->m)
 		metrics_set_api(k->m, kube_client_errors(k->kc), kube_client_retries(k->kc));
-	if (lead && synced && k->was_leading) /* the leader alone starts schedules */
+	if (lead && synced && k->was_leading) { /* the leader alone */
 		kube_schedule_tick(k->kc, k->inf[INF_SPAWNERS], k->inf[INF_TASKS], c);
+		kube_usage_sync(k->usage, k->inf[INF_TASKS], k->inf[INF_AGENTS], k->inf[INF_BUDGETS],
+				k->pod_of, c);
+	}
 	return lead && synced && k->was_leading;
 }
 
 static bool op_budget(void *b, json_object *task, bool running, char *msg, size_t n)
 {
 	struct kctl *k = b;
-	return kube_budget(k->inf[INF_BUDGETS], k->inf[INF_TASKS], task, running, msg, n);
+	return kube_budget(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, task, running, msg, n);
 }
 
 static int phase_count_cb(void *ctx, json_object *task)
@@ -1371,6 +1382,8 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 		const char *uid = jstr(jget(obj, "metadata"), "uid");
 		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
 			json_object_object_del(k->start_err, uid);
+		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
+			json_object_object_del(k->over, uid);
 	}
 	else if (inf == k->inf[INF_JOBS])
 		kidx_job(k->idx, obj, type == KUBE_DELETED);
@@ -1535,6 +1548,8 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.starting = json_object_new_object();
 	k.start_err = json_object_new_object();
 	k.writing = json_object_new_object();
+	k.over = json_object_new_object();
+	k.usage = kube_usage_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg, ps);
 	kube_client_set_inflight(k.kc, cfg->kube_max_inflight > 0 ? (int)cfg->kube_max_inflight
 								  : KUBE_INFLIGHT_DEFAULT);
 	const struct host_backend hb = { &k, hb_secret_get, hb_object_get };
@@ -1558,6 +1573,8 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 		metrics_set_leader(k.m, false);
 	host_set_backend(NULL);
 	ctl_free(c);
+	kube_usage_free(k.usage);
+	json_object_put(k.over);
 	for (int i = 0; i < N_INF; i++)
 		kube_informer_free(k.inf[i]);
 	kube_lease_free(k.lease);

@@ -10,15 +10,23 @@
 #include "base/jsonutil.h"
 #include "base/util.h"
 #include "control/budget.h"
+#include "kube/usage.h"
 
 static int sum_cb(void *ctx, json_object *task)
 {
 	return budget_sum_task(task, ctx);
 }
 
+static json_object *so_far(void *ctx, json_object *task)
+{
+	return kube_usage_get(ctx, jstr(jget(task, "metadata"), "uid"));
+}
+
 struct check {
 	struct kube_informer *tasks;
+	struct kube_usage *usage;
 	json_object *task;
+	bool running;
 	char *msg;
 	size_t n;
 };
@@ -29,16 +37,24 @@ static int check_cb(void *ctx, json_object *budget)
 	if (!budget_covers(budget, c->task))
 		return 0;
 	struct budget_sum s;
-	budget_sum_init(&s, budget, now_wall_ms(), NULL, NULL, NULL);
+	budget_sum_init(&s, budget, now_wall_ms(), so_far, c->usage, NULL);
 	(void)kube_informer_foreach(c->tasks, sum_cb, &s);
-	return budget_reached(budget, &s.sp, false, c->msg, c->n) ? 1 : 0; /* the first one says it */
+	/* the first one says it */
+	return budget_reached(budget, &s.sp, c->running, c->msg, c->n) ? 1 : 0;
 }
 
-bool kube_budget(struct kube_informer *budgets, struct kube_informer *tasks, json_object *task,
-		 bool running, char *msg, size_t n)
+bool kube_budget(struct kube_informer *budgets, struct kube_informer *tasks,
+		 struct kube_usage *usage, json_object *task, bool running, char *msg, size_t n)
 {
-	if (running)
-		return false;
-	struct check c = { tasks, task, msg, n };
+	if (running) {
+		json_object *u = so_far(usage, task);
+		bool over = u && budget_task_crossed(task, u, msg, n);
+		json_object_put(u);
+		if (over)
+			return true;
+		if (!u)
+			return false; /* no usage reported yet: nothing crossed by it */
+	}
+	struct check c = { tasks, usage, task, running, msg, n };
 	return kube_informer_foreach(budgets, check_cb, &c) == 1;
 }

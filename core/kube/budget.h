@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kube/budget.h - Budgets on the Kubernetes backend
- * (docs/triggers.md#budgets): the controller's budget op over its caches
- * of Budgets and Tasks.  The spend is control/budget.h's count of the
- * covered Tasks that started in the window, from their status.usage:
- * a finished Task's usage is complete, a running Task counts as started
- * with no usage yet (the agent pod holds no API token and the controller
- * does not read its log until it ends), so on Kubernetes a Budget holds
- * admission, and nothing stops a run midway.
+ * (docs/triggers.md#budgets-on-kubernetes): the controller's budget op
+ * over its caches of Budgets and Tasks.  The spend is control/budget.h's
+ * count of the covered Tasks that started in the window: finished ones
+ * from status.usage, running ones from their usage so far as
+ * kube/usage.h follows it from their log.
  */
 #ifndef PADDOCK_KUBE_BUDGET_H
 #define PADDOCK_KUBE_BUDGET_H
@@ -18,10 +16,13 @@
 
 #include "kube/client.h"
 
+struct kube_usage;
+
 /* struct ctl_backend.budget over the caches: for a task about to start,
- * whether a Budget covering it has a cap reached (reason in msg); for a
- * running one, false. */
-bool kube_budget(struct kube_informer *budgets, struct kube_informer *tasks, json_object *task,
-		 bool running, char *msg, size_t n);
+ * whether a Budget covering it has a cap reached; for a running one,
+ * whether its usage so far (from `usage`) crossed its spec.maxCostUSD or
+ * a Budget's cost or token cap.  true with the reason in msg. */
+bool kube_budget(struct kube_informer *budgets, struct kube_informer *tasks,
+		 struct kube_usage *usage, json_object *task, bool running, char *msg, size_t n);
 
 #endif

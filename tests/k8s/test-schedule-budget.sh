@@ -14,7 +14,10 @@
 #   - a Budget with maxTasks 2: the third Task waits Queued with
 #     BudgetExhausted; `describe budget` shows the spend and who waits;
 #     raising the cap lets it start;
-#   - a Budget with maxCostUSD counts the finished Tasks' status.usage.
+#   - a Budget with maxCostUSD counts the finished Tasks' status.usage;
+#   - a running Task (ten minutes under kwok) whose log reports usage past
+#     its spec.maxCostUSD, or past its Agent's Budget, is stopped
+#     BudgetExceeded: the leader follows its log (kube/usage.h).
 #
 # Needs a running test cluster (tests/k8s/env.sh start DIR); env as
 # tests/k8s/test-cli.sh.  Prints "ok"/"not ok" per check.
@@ -72,9 +75,9 @@ count() { K -n "$ns" get tasks -l "paddock.dev/spawner=$1" -o name 2>/dev/null |
 count_is() { [ "$(count "$1")" -eq "$2" ]; }
 apply_quiet() { "$P" apply -f - >/dev/null; }
 
-# Agents: "quick" and "spender" run a second (kwok), "slow" and "held"
-# ten minutes.
-for a in quick:1s spender:1s slow:10m held:10m; do
+# Agents: "quick" and "spender" run a second (kwok), "slow", "held" and
+# "runaway" ten minutes.
+for a in quick:1s spender:1s slow:10m held:10m runaway:10m; do
 	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Agent\nmetadata: {name: %s, namespace: %s}\nspec: {type: exec, image: debian:bookworm-slim, command: "true", pod: {labels: {kwok.paddock.dev/run-time: "%s"}}}\n' \
 		"${a%%:*}" "$ns" "${a#*:}"
 done | "$P" apply -f - >/dev/null || { echo "not ok - paddock apply of the Agents"; exit 1; }
@@ -137,6 +140,9 @@ outcome() { K -n "$ns" get spawner "$1" -o jsonpath='{.status.lastScheduleOutcom
 # policy_spawner NAME POLICY: a minutely Spawner of "slow" Tasks; its
 # first start time taken and its Task Running.  Sets base and first.
 policy_spawner() {
+	# The clock before the Spawner exists: the next whole minute, less 30 s.
+	base=$(( ($(date +%s) / 60 + 1) * 60 ))
+	echo $((base - 30)) >"$clock"
 	"$P" apply -f - >/dev/null <<EOF
 apiVersion: paddock.dev/v1alpha1
 kind: Spawner
@@ -146,7 +152,6 @@ spec:
     spec: {agentRef: {name: slow}, prompt: "long {{ schedule.time }}"}
   schedule: {cron: "* * * * *", concurrencyPolicy: $2}
 EOF
-	base=$(( ($(date +%s) / 60 + 1) * 60 ))
 	echo $((base + 1)) >"$clock"
 	wait_for 30 count_is "$1" 1
 	first=$(K -n "$ns" get tasks -l "paddock.dev/spawner=$1" -o jsonpath='{.items[0].metadata.name}')
@@ -188,6 +193,7 @@ for n in b1 b2 b3; do
 	[ "$n" = b3 ] || wait_for 60 bash -c "[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task $n -o jsonpath='{.status.phase}')\" = Running ]"
 done
 reason() { K -n "$ns" get task "$1" -o jsonpath='{.status.phase}/{.status.reason}'; }
+reason_is() { [ "$(reason "$1")" = "$2" ]; }
 wait_for 30 bash -c "[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task b3 -o jsonpath='{.status.phase}/{.status.reason}')\" = Queued/BudgetExhausted ]"
 check "the third Task waits Queued with BudgetExhausted ($(reason b3))" test "$(reason b3)" = Queued/BudgetExhausted
 check "... its message names the budget and the cap" bash -c \
@@ -213,27 +219,56 @@ printf 'working\nPADDOCK_USAGE input=1000 output=500 cost=0.30\ndone\n' | "$HERE
 "$P" apply -f - >/dev/null <<EOF
 apiVersion: paddock.dev/v1alpha1
 kind: Budget
-metadata: {name: quick-cost, namespace: $ns}
-spec: {agentRef: {name: spender}, rollingHours: 1, maxCostUSD: 0.5}
+metadata: {name: spender-cost, namespace: $ns}
+spec: {agentRef: {name: spender}, rollingHours: 1, maxCostUSD: 0.3}
 EOF
+phase_is() { [ "$(tphase "$1")" = "$2" ]; }
 "$P" run -n "$ns" --agent spender --name c1 -p "spend" --detach >/dev/null
-wait_for 60 bash -c "[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task c1 -o jsonpath='{.status.phase}')\" = Succeeded ]"
-check "a finished run's usage is in its status (costUSD 0.3)" bash -c \
+wait_for 60 phase_is c1 Succeeded
+check "a run that reaches the cap (\$0.30 of \$0.30) is not stopped: it did not pass it ($(reason c1))" phase_is c1 Succeeded
+check "... its usage is in its status (costUSD 0.3)" bash -c \
 	"'$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task c1 -o jsonpath='{.status.usage.costUSD}' | grep -q '^0.3'"
 "$P" run -n "$ns" --agent spender --name c2 -p "spend" --detach >/dev/null
-wait_for 60 bash -c "[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task c2 -o jsonpath='{.status.phase}')\" = Succeeded ]"
-"$P" run -n "$ns" --agent spender --name c3 -p "spend" --detach >/dev/null
-wait_for 30 bash -c "[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task c3 -o jsonpath='{.status.reason}')\" = BudgetExhausted ]"
-check "after \$0.60 of \$0.50 the next Task waits BudgetExhausted ($(reason c3))" test "$(reason c3)" = Queued/BudgetExhausted
-"$P" describe budget quick-cost -n "$ns" >"$work/describe2.out" 2>&1
-check "describe budget: \$0.60 of \$0.50 spent, 2 started, c3 waiting" bash -c \
-	"grep -q '^Cost: *\$0.6000 of \$0.5000 spent, \$0.0000 remaining' '$work/describe2.out' &&
-	 grep -q '^Window: *1h' '$work/describe2.out' && grep -q '^Tasks: *2 started' '$work/describe2.out' &&
-	 grep -q '^  $ns/c3\$' '$work/describe2.out'" || cat "$work/describe2.out"
-K -n "$ns" delete budget quick-cost >/dev/null
-wait_for 30 bash -c "[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task c3 -o jsonpath='{.status.phase}')\" = Succeeded ]"
-check "deleting the Budget lets it run ($(reason c3))" bash -c \
-	"[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task c3 -o jsonpath='{.status.phase}')\" = Succeeded ]"
+wait_for 30 reason_is c2 Queued/BudgetExhausted
+check "with \$0.30 of \$0.30 spent the next Task waits BudgetExhausted ($(reason c2))" reason_is c2 Queued/BudgetExhausted
+"$P" describe budget spender-cost -n "$ns" >"$work/describe2.out" 2>&1
+check "describe budget: \$0.30 of \$0.30 spent, 1 started, c2 waiting" bash -c \
+	"grep -q '^Cost: *\$0.3000 of \$0.3000 spent, \$0.0000 remaining' '$work/describe2.out' &&
+	 grep -q '^Window: *1h' '$work/describe2.out' && grep -q '^Tasks: *1 started' '$work/describe2.out' &&
+	 grep -q '^  $ns/c2\$' '$work/describe2.out'"
+K -n "$ns" delete budget spender-cost >/dev/null
+wait_for 30 phase_is c2 Succeeded
+check "deleting the Budget lets it run ($(reason c2))" phase_is c2 Succeeded
+
+# ---- a running Task stopped midway: its log followed, usage so far ----------
+# Both run ten minutes (kwok); the log already reports $0.30.
+"$P" apply -f - >/dev/null <<EOF
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: m1, namespace: $ns}
+spec: {agentRef: {name: slow}, prompt: "spend", maxCostUSD: 0.2}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Budget
+metadata: {name: runaway-cost, namespace: $ns}
+spec: {agentRef: {name: runaway}, window: day, maxCostUSD: 0.25}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: m2, namespace: $ns}
+spec: {agentRef: {name: runaway}, prompt: "spend"}
+EOF
+t_apply=$SECONDS
+wait_for 60 reason_is m1 Failed/BudgetExceeded
+check "a running Task whose usage so far passes its spec.maxCostUSD is stopped BudgetExceeded ($(reason m1), $((SECONDS - t_apply)) s after apply; it would run 10 min)" \
+	reason_is m1 Failed/BudgetExceeded
+check "... its message says by how much" bash -c \
+	"'$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task m1 -o jsonpath='{.status.message}' | grep -q '0.3000 spent, over the task.s spec.maxCostUSD of \$0.2000'"
+wait_for 60 reason_is m2 Failed/BudgetExceeded
+check "a running Task whose usage so far takes its Agent's Budget past maxCostUSD is stopped BudgetExceeded ($(reason m2))" \
+	reason_is m2 Failed/BudgetExceeded
+check "... its Job is deleted" bash -c "! '$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get jobs -o name | grep -q '/m[12]-'"
+
 # The log kwok serves back to the suite's (tests/k8s/run.sh).
 printf 'hello from kwok\n\n---PADDOCK_OUTPUTS_START---\nbranch: main\ncommit: 0123abc\n---PADDOCK_OUTPUTS_END---\n' |
 	"$HERE/env.sh" log "$ENVDIR" >/dev/null

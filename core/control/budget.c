@@ -12,6 +12,7 @@
 
 #include "base/jsonutil.h"
 #include "base/util.h"
+#include "control/metrics.h"
 #include "model/model.h"
 
 void budget_window(json_object *budget, int64_t now_ms, int64_t *start_ms, int64_t *reset_ms)
@@ -169,4 +170,27 @@ bool budget_task_crossed(json_object *task, json_object *usage, char *msg, size_
 	snprintf(msg, n, "$%.4f spent, over the task's spec.maxCostUSD of $%.4f", sp.cost_usd,
 		 json_object_get_double(cap));
 	return true;
+}
+
+void budget_metrics(struct metrics *m, json_object *budget, const struct budget_spend *sp)
+{
+	json_object *md = jget(budget, "metadata"), *spec = jget(budget, "spec");
+	char key[160];
+	snprintf(key, sizeof(key), "%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+	metrics_series(m, "paddock_budget_spend_usd", "gauge",
+		       "Cost in US dollars of the Tasks a Budget covers in its current window.",
+		       "budget", key, NULL, NULL, sp->cost_usd, false);
+	metrics_series(m, "paddock_budget_tokens", "gauge",
+		       "Tokens (input + output) of the Tasks a Budget covers in its current window.",
+		       "budget", key, NULL, NULL, (double)sp->tokens, false);
+	metrics_series(m, "paddock_budget_tasks", "gauge",
+		       "Tasks a Budget covers started in its current window.", "budget", key, NULL,
+		       NULL, (double)sp->tasks, false);
+	json_object *c = jget(spec, "maxCostUSD");
+	if (c) {
+		double left = json_object_get_double(c) - sp->cost_usd;
+		metrics_series(m, "paddock_budget_remaining_usd", "gauge",
+			       "What remains of a Budget's maxCostUSD in its current window (0: exhausted).",
+			       "budget", key, NULL, NULL, left > 0 ? left : 0, false);
+	}
 }

@@ -60,6 +60,11 @@ int budget_sum_task(json_object *task, void *sum);
 bool budget_reached(json_object *budget, const struct budget_spend *sp, bool crossed, char *msg,
 		    size_t n);
 
+/* paddock_budget_*{budget="ns/name"} (docs/operations.md): the spend
+ * `sp` of `budget` and what remains of its maxCostUSD. */
+struct metrics;
+void budget_metrics(struct metrics *m, json_object *budget, const struct budget_spend *sp);
+
 /* A Task's own cap: its usage so far over spec.maxCostUSD? */
 bool budget_task_crossed(json_object *task, json_object *usage, char *msg, size_t n);
 

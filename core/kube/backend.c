@@ -1293,6 +1293,7 @@ static void op_housekeeping(void *b, struct ctl *c)
 		vals[i++] = (long)json_object_get_int64(dv);
 	}
 	metrics_set_queue_depths(k->m, keys, vals, n);
+	kube_budget_metrics(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, k->m);
 	free(keys);
 	free(vals);
 	json_object_put(depths);

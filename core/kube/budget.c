@@ -58,3 +58,27 @@ bool kube_budget(struct kube_informer *budgets, struct kube_informer *tasks,
 	struct check c = { tasks, usage, task, running, msg, n };
 	return kube_informer_foreach(budgets, check_cb, &c) == 1;
 }
+
+struct metrics_ctx {
+	struct kube_informer *tasks;
+	struct kube_usage *usage;
+	struct metrics *m;
+};
+
+static int metrics_cb(void *ctx, json_object *budget)
+{
+	struct metrics_ctx *mc = ctx;
+	struct budget_sum s;
+	budget_sum_init(&s, budget, now_wall_ms(), so_far, mc->usage, NULL);
+	(void)kube_informer_foreach(mc->tasks, sum_cb, &s);
+	budget_metrics(mc->m, budget, &s.sp);
+	return 0;
+}
+
+void kube_budget_metrics(struct kube_informer *budgets, struct kube_informer *tasks,
+			 struct kube_usage *usage, struct metrics *m)
+{
+	struct metrics_ctx mc = { tasks, usage, m };
+	if (m)
+		(void)kube_informer_foreach(budgets, metrics_cb, &mc);
+}

@@ -25,4 +25,9 @@ struct kube_usage;
 bool kube_budget(struct kube_informer *budgets, struct kube_informer *tasks,
 		 struct kube_usage *usage, json_object *task, bool running, char *msg, size_t n);
 
+/* Each Budget's paddock_budget_* series on `m` (NULL: none). */
+struct metrics;
+void kube_budget_metrics(struct kube_informer *budgets, struct kube_informer *tasks,
+			 struct kube_usage *usage, struct metrics *m);
+
 #endif

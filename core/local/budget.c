@@ -113,27 +113,8 @@ static int metrics_cb(json_object *budget, void *ctx)
 {
 	struct runtime *rt = ctx;
 	struct budget_spend sp;
-	if (local_budget_spend(rt, budget, &sp, NULL) < 0)
-		return 0;
-	json_object *md = jget(budget, "metadata"), *spec = jget(budget, "spec");
-	char key[160];
-	snprintf(key, sizeof(key), "%s/%s", jstr(md, "namespace"), jstr(md, "name"));
-	metrics_series(rt->metrics, "paddock_budget_spend_usd", "gauge",
-		       "Cost in US dollars of the Tasks a Budget covers in its current window.",
-		       "budget", key, NULL, NULL, sp.cost_usd, false);
-	metrics_series(rt->metrics, "paddock_budget_tokens", "gauge",
-		       "Tokens (input + output) of the Tasks a Budget covers in its current window.",
-		       "budget", key, NULL, NULL, (double)sp.tokens, false);
-	metrics_series(rt->metrics, "paddock_budget_tasks", "gauge",
-		       "Tasks a Budget covers started in its current window.", "budget", key, NULL,
-		       NULL, (double)sp.tasks, false);
-	json_object *c = jget(spec, "maxCostUSD");
-	if (c) {
-		double left = json_object_get_double(c) - sp.cost_usd;
-		metrics_series(rt->metrics, "paddock_budget_remaining_usd", "gauge",
-			       "What remains of a Budget's maxCostUSD in its current window (0: exhausted).",
-			       "budget", key, NULL, NULL, left > 0 ? left : 0, false);
-	}
+	if (local_budget_spend(rt, budget, &sp, NULL) == 0)
+		budget_metrics(rt->metrics, budget, &sp);
 	return 0;
 }
 

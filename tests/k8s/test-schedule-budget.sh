@@ -236,6 +236,10 @@ check "describe budget: \$0.30 of \$0.30 spent, 1 started, c2 waiting" bash -c \
 	"grep -q '^Cost: *\$0.3000 of \$0.3000 spent, \$0.0000 remaining' '$work/describe2.out' &&
 	 grep -q '^Window: *1h' '$work/describe2.out' && grep -q '^Tasks: *1 started' '$work/describe2.out' &&
 	 grep -q '^  $ns/c2\$' '$work/describe2.out'"
+port=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$log" | tail -1)
+metric_ok() { curl -s "http://127.0.0.1:$port/metrics" | grep -q "^paddock_budget_spend_usd{budget=\"$ns/spender-cost\"} 0.3\$"; }
+wait_for 10 metric_ok
+check "/metrics: paddock_budget_spend_usd{budget=\"$ns/spender-cost\"} 0.3" metric_ok
 K -n "$ns" delete budget spender-cost >/dev/null
 wait_for 30 phase_is c2 Succeeded
 check "deleting the Budget lets it run ($(reason c2))" phase_is c2 Succeeded

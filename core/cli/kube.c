@@ -84,6 +84,7 @@ static const struct kind_info {
 	[MODEL_SECRET] = { &KUBE_SECRETS, "v1", "Secret", "secret", "" },
 	[MODEL_CONFIGMAP] = { &KUBE_CONFIGMAPS, "v1", "ConfigMap", "configmap", "" },
 	[MODEL_SPAWNER] = { &KUBE_SPAWNERS, MODEL_API_GROUP_VERSION, "Spawner", "spawner", "paddock.dev" },
+	[MODEL_BUDGET] = { &KUBE_BUDGETS, MODEL_API_GROUP_VERSION, "Budget", "budget", "paddock.dev" },
 };
 
 static const struct kind_info *kind_info(enum model_kind k)
@@ -91,8 +92,7 @@ static const struct kind_info *kind_info(enum model_kind k)
 	return (unsigned)k < ARRAY_SIZE(kinds) ? &kinds[k] : &kinds[MODEL_TASK];
 }
 
-/* Kinds without a custom resource yet (Budget): refused, never sent
- * as a Task. */
+/* Kinds without a custom resource: refused, never sent as a Task. */
 static int kind_unsupported(enum model_kind k, char *err, size_t errlen)
 {
 	if ((unsigned)k < ARRAY_SIZE(kinds) && kinds[k].r)
@@ -600,15 +600,9 @@ int kcli_apply(struct kcli *k, json_object *doc, bool create_only, enum store_ap
 	int rc = model_validate(doc, &lim, &kd, err, errlen);
 	if (rc < 0 || (rc = kind_unsupported(kd, err, errlen)) < 0)
 		return rc;
-	if (kd == MODEL_SPAWNER && json_object_object_get_ex(member(doc, "spec"), "schedule", NULL))
-		return errf(err, errlen, -EOPNOTSUPP,
-			    "spec.schedule: not served by the Kubernetes backend yet: use spec.webhook or the local backend");
 	if (kd == MODEL_SPAWNER && json_object_object_get_ex(member(doc, "spec"), "github", NULL))
 		return errf(err, errlen, -EOPNOTSUPP,
-			    "spec.github: not served by the Kubernetes backend yet: use spec.webhook or the local backend");
-	if (kd == MODEL_TASK && json_object_object_get_ex(member(doc, "spec"), "maxCostUSD", NULL))
-		return errf(err, errlen, -EOPNOTSUPP,
-			    "spec.maxCostUSD: not enforced by the Kubernetes backend yet: remove it or use the local backend");
+			    "spec.github: not served by the Kubernetes backend yet: use spec.webhook or spec.schedule, or the local backend");
 	if (kd == MODEL_TASK && (rc = check_task(k, doc, err, errlen)) < 0)
 		return rc;
 	if (kd == MODEL_AGENT) { /* its egress within paddock.yaml's, as runtime_apply() */

@@ -2198,7 +2198,24 @@ static void describe_spawner(struct store *st, const char *state_dir, json_objec
 }
 
 /* A Budget: its window, caps, spend so far, what remains, what waits. */
-static void describe_budget(struct runtime *rt, json_object *b)
+/* The spend of Budget b: local, with running Tasks' usage so far;
+ * cluster, from the Tasks' status (a running one's usage is known when
+ * it ends).  0 or < 0. */
+static int budget_spend(struct backend *be, json_object *b, struct budget_spend *sp,
+			struct strv *waiting)
+{
+	if (!be->kc)
+		return local_budget_spend(be->rt, b, sp, waiting);
+	struct budget_sum s;
+	char err[512];
+	budget_sum_init(&s, b, now_wall_ms(), NULL, NULL, waiting);
+	int rc = kcli_list(be->kc, MODEL_TASK, jstr(jget(b, "metadata"), "namespace"),
+			   budget_sum_task, &s, err, sizeof(err));
+	*sp = s.sp;
+	return rc;
+}
+
+static void describe_budget(struct backend *be, json_object *b)
 {
 	json_object *spec = jget(b, "spec");
 	char scope[160], win[48], line[256], t0[40], t1[40];
@@ -2213,8 +2230,8 @@ static void describe_budget(struct runtime *rt, json_object *b)
 	describe_field("Window:", line);
 	struct budget_spend sp;
 	struct strv waiting = { 0 };
-	if (local_budget_spend(rt, b, &sp, &waiting) < 0) {
-		describe_field("Spend:", "cannot be read from the store");
+	if (budget_spend(be, b, &sp, &waiting) < 0) {
+		describe_field("Spend:", be->kc ? "cannot list the Tasks" : "cannot be read from the store");
 		strv_free(&waiting);
 		return;
 	}
@@ -2337,8 +2354,8 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 		}
 	} else if (kind == MODEL_SPAWNER && !be.kc) {
 		describe_spawner(be.rt->store, be.rt->state_dir, obj);
-	} else if (kind == MODEL_BUDGET && !be.kc) {
-		describe_budget(be.rt, obj);
+	} else if (kind == MODEL_BUDGET) {
+		describe_budget(&be, obj);
 	} else {
 		if (kind == MODEL_AGENT && be.kc)
 			describe_agent_netpol(ctx, &be, obj);

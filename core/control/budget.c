@@ -6,11 +6,13 @@
 #include "control/budget.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/jsonutil.h"
 #include "base/util.h"
+#include "control/metrics.h"
 #include "model/model.h"
 
 void budget_window(json_object *budget, int64_t now_ms, int64_t *start_ms, int64_t *reset_ms)
@@ -73,6 +75,45 @@ void budget_add_usage(struct budget_spend *sp, json_object *usage)
 		sp->tokens += json_object_get_int64(o);
 }
 
+void budget_sum_init(struct budget_sum *s, json_object *budget, int64_t now_ms,
+		     budget_so_far_fn so_far, void *ctx, struct strv *waiting)
+{
+	int64_t reset;
+	memset(s, 0, sizeof(*s));
+	s->budget = budget;
+	s->so_far = so_far;
+	s->ctx = ctx;
+	s->waiting = waiting;
+	budget_window(budget, now_ms, &s->start_ms, &reset);
+}
+
+int budget_sum_task(json_object *task, void *sum)
+{
+	struct budget_sum *s = sum;
+	if (!budget_covers(s->budget, task))
+		return 0;
+	json_object *st = jget(task, "status");
+	const char *phase = jstr(st, "phase");
+	if (s->waiting && str_eq(phase, "Queued") && str_eq(jstr(st, "reason"), "BudgetExhausted")) {
+		json_object *md = jget(task, "metadata");
+		char *k = xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+		strv_push(s->waiting, k);
+		free(k);
+	}
+	int64_t started = jtime(st, "startTime");
+	if (!started || started < s->start_ms)
+		return 0;
+	s->sp.tasks++;
+	if (str_eq(phase, "Running") && s->so_far) {
+		json_object *u = s->so_far(s->ctx, task);
+		budget_add_usage(&s->sp, u);
+		json_object_put(u);
+	} else {
+		budget_add_usage(&s->sp, jget(st, "usage"));
+	}
+	return 0;
+}
+
 static const char *window_name(json_object *spec, char *buf, size_t n)
 {
 	json_object *h = jget(spec, "rollingHours");
@@ -129,4 +170,27 @@ bool budget_task_crossed(json_object *task, json_object *usage, char *msg, size_
 	snprintf(msg, n, "$%.4f spent, over the task's spec.maxCostUSD of $%.4f", sp.cost_usd,
 		 json_object_get_double(cap));
 	return true;
+}
+
+void budget_metrics(struct metrics *m, json_object *budget, const struct budget_spend *sp)
+{
+	json_object *md = jget(budget, "metadata"), *spec = jget(budget, "spec");
+	char key[160];
+	snprintf(key, sizeof(key), "%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+	metrics_series(m, "paddock_budget_spend_usd", "gauge",
+		       "Cost in US dollars of the Tasks a Budget covers in its current window.",
+		       "budget", key, NULL, NULL, sp->cost_usd, false);
+	metrics_series(m, "paddock_budget_tokens", "gauge",
+		       "Tokens (input + output) of the Tasks a Budget covers in its current window.",
+		       "budget", key, NULL, NULL, (double)sp->tokens, false);
+	metrics_series(m, "paddock_budget_tasks", "gauge",
+		       "Tasks a Budget covers started in its current window.", "budget", key, NULL,
+		       NULL, (double)sp->tasks, false);
+	json_object *c = jget(spec, "maxCostUSD");
+	if (c) {
+		double left = json_object_get_double(c) - sp->cost_usd;
+		metrics_series(m, "paddock_budget_remaining_usd", "gauge",
+			       "What remains of a Budget's maxCostUSD in its current window (0: exhausted).",
+			       "budget", key, NULL, NULL, left > 0 ? left : 0, false);
+	}
 }

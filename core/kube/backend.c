@@ -21,7 +21,10 @@
 #include "kube/lease.h"
 #include "kube/render.h"
 #include "kube/netpol.h"
+#include "kube/budget.h"
+#include "kube/schedule.h"
 #include "kube/taskindex.h"
+#include "kube/usage.h"
 #include "control/controller.h"
 #include "control/metrics.h"
 #include "model/model.h"
@@ -35,7 +38,7 @@
 #define LOG_LINE_MAX (64 * 1024)
 #define SCRIPT_MAX (256 * 1024)
 
-enum { INF_TASKS, INF_AGENTS, INF_JOBS, INF_PODS, N_INF };
+enum { INF_TASKS, INF_AGENTS, INF_JOBS, INF_PODS, INF_SPAWNERS, INF_BUDGETS, N_INF };
 
 struct kctl {
 	const struct pd_config *cfg;
@@ -56,6 +59,8 @@ struct kctl {
 	json_object *starting;  /* task uid -> null: its ConfigMap and Job are being created */
 	json_object *start_err; /* task uid -> why creating them failed (StartFailed) */
 	json_object *writing;   /* "ns/name" -> null: a status write in flight */
+	struct kube_usage *usage; /* running Tasks' usage so far (kube/usage.h) */
+	json_object *over;      /* task uid -> null: its run was killed BudgetExceeded */
 };
 
 /* Put what the controller wrote into its cache, and its indexes. */
@@ -981,6 +986,9 @@ static void op_observe(void *b, json_object *task, const struct model_task *t,
 		in->invalid_reason = "StartFailed";
 		return;
 	}
+	/* A run killed for its budget ended for that, however the Job went. */
+	if (t->uid && json_object_object_get_ex(k->over, t->uid, NULL))
+		snprintf(run->end_reason, sizeof(run->end_reason), "BudgetExceeded");
 	if (!job) {
 		/* Before Running: no run yet.  Running: the Job is gone. */
 		in->run = task_phase_of(task) == REC_RUNNING ? REC_RUN_LOST : REC_RUN_NONE;
@@ -1020,7 +1028,7 @@ static void op_observe(void *b, json_object *task, const struct model_task *t,
 	collect_run(k, t, *a, jns, jn, complete, &o);
 	if (!complete && str_eq(why, "DeadlineExceeded"))
 		snprintf(run->end_reason, sizeof(run->end_reason), "Timeout");
-	if (o.end_reason) {
+	if (o.end_reason && !run->end_reason[0]) {
 		snprintf(run->end_reason, sizeof(run->end_reason), "%s", o.end_reason);
 		snprintf(run->end_message, sizeof(run->end_message), "%s", o.end_message);
 	}
@@ -1098,10 +1106,12 @@ static int delete_run(struct kctl *k, json_object *task, bool cm)
  * collector) is given up on, with a warning. */
 static int op_kill(void *b, json_object *task, const char *reason)
 {
-	(void)reason;
 	struct kctl *k = b;
 	char jn[256], jns[256];
 	json_object *job = NULL;
+	const char *uid = jstr(jget(task, "metadata"), "uid");
+	if (uid && str_eq(reason, "BudgetExceeded"))
+		json_object_object_add(k->over, uid, NULL);
 	if (!job_of(k, task, &job, jn, sizeof(jn), jns, sizeof(jns)))
 		return 0;
 	int rc = 0;
@@ -1254,7 +1264,9 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 	bool synced = kube_informer_synced(k->inf[INF_TASKS]) &&
 		      kube_informer_synced(k->inf[INF_AGENTS]) &&
 		      kube_informer_synced(k->inf[INF_JOBS]) &&
-		      kube_informer_synced(k->inf[INF_PODS]);
+		      kube_informer_synced(k->inf[INF_PODS]) &&
+		      kube_informer_synced(k->inf[INF_SPAWNERS]) &&
+		      kube_informer_synced(k->inf[INF_BUDGETS]);
 	if (lead && !k->was_leading && synced) {
 		ctl_enqueue_all(c); /* taking over: look at everything */
 		k->was_leading = true;
@@ -1263,7 +1275,18 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 	}
 	if (k->m)
 		metrics_set_api(k->m, kube_client_errors(k->kc), kube_client_retries(k->kc));
+	if (lead && synced && k->was_leading) { /* the leader alone */
+		kube_schedule_tick(k->kc, k->inf[INF_SPAWNERS], k->inf[INF_TASKS], c);
+		kube_usage_sync(k->usage, k->inf[INF_TASKS], k->inf[INF_AGENTS], k->inf[INF_BUDGETS],
+				k->pod_of, c);
+	}
 	return lead && synced && k->was_leading;
+}
+
+static bool op_budget(void *b, json_object *task, bool running, char *msg, size_t n)
+{
+	struct kctl *k = b;
+	return kube_budget(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, task, running, msg, n);
 }
 
 static int phase_count_cb(void *ctx, json_object *task)
@@ -1313,6 +1336,7 @@ static void op_housekeeping(void *b, struct ctl *c)
 		vals[i++] = (long)json_object_get_int64(dv);
 	}
 	metrics_set_queue_depths(k->m, keys, vals, n);
+	kube_budget_metrics(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, k->m);
 	free(keys);
 	free(vals);
 	json_object_put(depths);
@@ -1338,6 +1362,7 @@ static const struct ctl_backend kube_ops = {
 	.remove = op_remove,
 	.write_status = op_write_status,
 	.wait = op_wait,
+	.budget = op_budget,
 	.housekeeping = op_housekeeping,
 	.start_first = true,
 	.await_running = true,
@@ -1403,6 +1428,8 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 		const char *uid = jstr(jget(obj, "metadata"), "uid");
 		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
 			json_object_object_del(k->start_err, uid);
+		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
+			json_object_object_del(k->over, uid);
 	}
 	else if (inf == k->inf[INF_JOBS])
 		kidx_job(k->idx, obj, type == KUBE_DELETED);
@@ -1449,7 +1476,11 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 			ctl_admit(k->ctl); /* a slot may be free */
 		return;
 	}
-	ctl_enqueue_all(k->ctl); /* an Agent changed: who waits for it may resolve differently */
+	if (inf == k->inf[INF_SPAWNERS])
+		return; /* schedules: looked at on the loop (kube_schedule_tick) */
+	/* An Agent changed: who waits for it may resolve differently; a
+	 * Budget changed (raised, deleted): who waits for it may start. */
+	ctl_enqueue_all(k->ctl);
 }
 
 /* Of a Job the controller reads metadata (name, labels) and
@@ -1556,11 +1587,15 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.inf[INF_PODS] = kube_informer_new(k.kc, &KUBE_PODS, NULL,
 					    KUBE_LABEL_MANAGED "=paddock", on_event, &k);
 	kube_informer_set_trim(k.inf[INF_PODS], trim_pod);
+	k.inf[INF_SPAWNERS] = kube_informer_new(k.kc, &KUBE_SPAWNERS, ns, NULL, on_event, &k);
+	k.inf[INF_BUDGETS] = kube_informer_new(k.kc, &KUBE_BUDGETS, ns, NULL, on_event, &k);
 	k.idx = kidx_new();
 	k.pod_of = json_object_new_object();
 	k.starting = json_object_new_object();
 	k.start_err = json_object_new_object();
 	k.writing = json_object_new_object();
+	k.over = json_object_new_object();
+	k.usage = kube_usage_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg, ps);
 	kube_client_set_inflight(k.kc, cfg->kube_max_inflight > 0 ? (int)cfg->kube_max_inflight
 								  : KUBE_INFLIGHT_DEFAULT);
 	const struct host_backend hb = { &k, hb_secret_get, hb_object_get };
@@ -1584,6 +1619,8 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 		metrics_set_leader(k.m, false);
 	host_set_backend(NULL);
 	ctl_free(c);
+	kube_usage_free(k.usage);
+	json_object_put(k.over);
 	for (int i = 0; i < N_INF; i++)
 		kube_informer_free(k.inf[i]);
 	kube_lease_free(k.lease);

@@ -63,6 +63,7 @@
 const struct kube_resource KUBE_TASKS = { "/apis/paddock.dev/v1alpha1", "tasks", true };
 const struct kube_resource KUBE_AGENTS = { "/apis/paddock.dev/v1alpha1", "agents", true };
 const struct kube_resource KUBE_SPAWNERS = { "/apis/paddock.dev/v1alpha1", "spawners", true };
+const struct kube_resource KUBE_BUDGETS = { "/apis/paddock.dev/v1alpha1", "budgets", true };
 const struct kube_resource KUBE_JOBS = { "/apis/batch/v1", "jobs", true };
 const struct kube_resource KUBE_PODS = { "/api/v1", "pods", true };
 const struct kube_resource KUBE_CONFIGMAPS = { "/api/v1", "configmaps", true };
@@ -572,6 +573,7 @@ struct kube_client {
 	unsigned long errors, retries;
 	int max_inflight;       /* kube_submit(): requests at once (KUBE_INFLIGHT_DEFAULT) */
 	int inflight;           /* of this client, on the informers' multi handle */
+	bool submitted;         /* kube_submit() was used: its requests are in the process's list */
 };
 
 static pthread_once_t kube_once = PTHREAD_ONCE_INIT;
@@ -652,7 +654,10 @@ void kube_client_free(struct kube_client *c)
 {
 	if (!c)
 		return;
-	kube_cancel_all(c);
+	/* Only a client that submitted touches the process's request list:
+	 * a thread's own client (kube/usage.c) never does. */
+	if (c->submitted)
+		kube_cancel_all(c);
 	curl_easy_cleanup(c->h);
 	config_clear(&c->cfg);
 	free(c);
@@ -2018,6 +2023,7 @@ int kube_submit(struct kube_client *c, const char *method, const char *path, jso
 		return 0;
 	}
 	struct kube_req *r = xcalloc(1, sizeof(*r));
+	c->submitted = true;
 	r->c = c;
 	r->method = xstrdup(method);
 	r->path = xstrdup(path);

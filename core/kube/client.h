@@ -187,7 +187,8 @@ struct kube_resource {
 	bool namespaced;
 };
 extern const struct kube_resource KUBE_TASKS, KUBE_AGENTS, KUBE_JOBS, KUBE_PODS, KUBE_CONFIGMAPS,
-	KUBE_SECRETS, KUBE_LEASES, KUBE_NAMESPACES, KUBE_EVENTS, KUBE_SPAWNERS, KUBE_NETWORKPOLICIES;
+	KUBE_SECRETS, KUBE_LEASES, KUBE_NAMESPACES, KUBE_EVENTS, KUBE_SPAWNERS, KUBE_NETWORKPOLICIES,
+	KUBE_BUDGETS;
 
 /* "/apis/g/v/namespaces/NS/PLURAL/NAME/SUB" with each part escaped; ns,
  * name, sub may be NULL or "" (left out; ns always for a cluster-scoped

@@ -48,10 +48,10 @@ static int src_secret(void *ctx, const char *ns, const char *name, const char *k
 	return kube_secret_get(h->kc, ns, name, key, value, len, err, errlen);
 }
 
-static int src_take(void *ctx, json_object *spawner, const char *event, const char *id,
-		    json_object *ev, struct spawner_result *r, char *err, size_t errlen)
+int kube_spawner_take(struct kube_client *kc, json_object *spawner, const char *event,
+		      const char *id, json_object *ev, struct spawner_result *r, char *err,
+		      size_t errlen)
 {
-	struct kube_hook *h = ctx;
 	memset(r, 0, sizeof(*r));
 	if (!spawner_wanted(spawner, event, ev, r->why, sizeof(r->why))) {
 		r->outcome = SPAWNER_FILTERED;
@@ -72,7 +72,7 @@ static int src_take(void *ctx, json_object *spawner, const char *event, const ch
 	const char *ns = jstr(jget(task, "metadata"), "namespace");
 	snprintf(r->task, sizeof(r->task), "%s", jstr(jget(task, "metadata"), "name"));
 	char *path = kube_path(&KUBE_TASKS, ns, NULL, NULL, NULL);
-	int st = kube_request(h->kc, "POST", path, task, NULL, NULL, err, errlen);
+	int st = kube_request(kc, "POST", path, task, NULL, NULL, err, errlen);
 	free(path);
 	json_object_put(task);
 	if (st == 201 || st == 409) {
@@ -83,6 +83,13 @@ static int src_take(void *ctx, json_object *spawner, const char *event, const ch
 		return 0;
 	}
 	return st < 0 ? st : -EIO; /* nothing taken: the sender retries */
+}
+
+static int src_take(void *ctx, json_object *spawner, const char *event, const char *id,
+		    json_object *ev, struct spawner_result *r, char *err, size_t errlen)
+{
+	struct kube_hook *h = ctx;
+	return kube_spawner_take(h->kc, spawner, event, id, ev, r, err, errlen);
 }
 
 int kube_hook_start(const char *kubeconfig, const char *context, struct metrics *m,

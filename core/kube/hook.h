@@ -11,10 +11,22 @@
 #ifndef PADDOCK_KUBE_HOOK_H
 #define PADDOCK_KUBE_HOOK_H
 
+#include <json-c/json.h>
 #include <stddef.h>
 
+struct kube_client;
 struct kube_hook;
 struct metrics;
+struct spawner_result;
+
+/* Make the Task of event `id` of a (validated) Spawner: filtered (202),
+ * rejected (422: the Task it renders is not valid), created (accepted)
+ * or, 409, there already (duplicate), in *r.  < 0 with err when nothing
+ * was decided (the API server's trouble: try again).  Used by the hooks
+ * and by schedules (kube/schedule.h). */
+int kube_spawner_take(struct kube_client *kc, json_object *spawner, const char *event,
+		      const char *id, json_object *ev, struct spawner_result *r, char *err,
+		      size_t errlen);
 
 /* kubeconfig/context as for the controller (NULL: the defaults).  Owned
  * *out; kube_hook_free() after metrics_free(). */

@@ -18,8 +18,9 @@
 #include "local/store.h"
 
 /* The usage so far of a running Task (owned, {} when none yet). */
-static json_object *usage_so_far(struct runtime *rt, json_object *task)
+static json_object *usage_so_far(void *ctx, json_object *task)
 {
+	struct runtime *rt = ctx;
 	char *dir = runtime_run_dir(rt, task);
 	char *path = xasprintf("%s/" LOCAL_USAGE_FILE, dir);
 	json_object *u = json_object_from_file(path);
@@ -32,50 +33,15 @@ static json_object *usage_so_far(struct runtime *rt, json_object *task)
 	return u;
 }
 
-struct sum {
-	struct runtime *rt;
-	json_object *budget;
-	int64_t start_ms;
-	struct budget_spend *sp;
-	struct strv *waiting;
-};
-
-static int sum_cb(json_object *task, void *ctx)
-{
-	struct sum *s = ctx;
-	if (!budget_covers(s->budget, task))
-		return 0;
-	json_object *st = jget(task, "status");
-	const char *phase = jstr(st, "phase");
-	if (s->waiting && str_eq(phase, "Queued") && str_eq(jstr(st, "reason"), "BudgetExhausted")) {
-		json_object *md = jget(task, "metadata");
-		char *k = xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
-		strv_push(s->waiting, k);
-		free(k);
-	}
-	int64_t started = jtime(st, "startTime");
-	if (!started || started < s->start_ms)
-		return 0;
-	s->sp->tasks++;
-	if (str_eq(phase, "Running")) {
-		json_object *u = usage_so_far(s->rt, task);
-		budget_add_usage(s->sp, u);
-		json_object_put(u);
-	} else {
-		budget_add_usage(s->sp, jget(st, "usage"));
-	}
-	return 0;
-}
-
 int local_budget_spend(struct runtime *rt, json_object *budget, struct budget_spend *sp,
 		       struct strv *waiting)
 {
-	int64_t start, reset;
-	budget_window(budget, now_wall_ms(), &start, &reset);
-	memset(sp, 0, sizeof(*sp));
-	struct sum s = { rt, budget, start, sp, waiting };
-	return store_list(rt->store, MODEL_TASK, jstr(jget(budget, "metadata"), "namespace"), sum_cb,
-			  &s);
+	struct budget_sum s;
+	budget_sum_init(&s, budget, now_wall_ms(), usage_so_far, rt, waiting);
+	int rc = store_list(rt->store, MODEL_TASK, jstr(jget(budget, "metadata"), "namespace"),
+			    budget_sum_task, &s);
+	*sp = s.sp;
+	return rc;
 }
 
 struct check {
@@ -147,27 +113,8 @@ static int metrics_cb(json_object *budget, void *ctx)
 {
 	struct runtime *rt = ctx;
 	struct budget_spend sp;
-	if (local_budget_spend(rt, budget, &sp, NULL) < 0)
-		return 0;
-	json_object *md = jget(budget, "metadata"), *spec = jget(budget, "spec");
-	char key[160];
-	snprintf(key, sizeof(key), "%s/%s", jstr(md, "namespace"), jstr(md, "name"));
-	metrics_series(rt->metrics, "paddock_budget_spend_usd", "gauge",
-		       "Cost in US dollars of the Tasks a Budget covers in its current window.",
-		       "budget", key, NULL, NULL, sp.cost_usd, false);
-	metrics_series(rt->metrics, "paddock_budget_tokens", "gauge",
-		       "Tokens (input + output) of the Tasks a Budget covers in its current window.",
-		       "budget", key, NULL, NULL, (double)sp.tokens, false);
-	metrics_series(rt->metrics, "paddock_budget_tasks", "gauge",
-		       "Tasks a Budget covers started in its current window.", "budget", key, NULL,
-		       NULL, (double)sp.tasks, false);
-	json_object *c = jget(spec, "maxCostUSD");
-	if (c) {
-		double left = json_object_get_double(c) - sp.cost_usd;
-		metrics_series(rt->metrics, "paddock_budget_remaining_usd", "gauge",
-			       "What remains of a Budget's maxCostUSD in its current window (0: exhausted).",
-			       "budget", key, NULL, NULL, left > 0 ? left : 0, false);
-	}
+	if (local_budget_spend(rt, budget, &sp, NULL) == 0)
+		budget_metrics(rt->metrics, budget, &sp);
 	return 0;
 }
 

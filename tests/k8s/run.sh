@@ -465,6 +465,15 @@ if [ -x "$HERE/test-spawner.sh" ]; then
 	fi
 fi
 
+# ---- schedules and Budgets (a controller of its own, the test clock) ----------------
+if [ -x "$HERE/test-schedule-budget.sh" ]; then
+	if PADDOCK_BIN=$PADDOCK_BIN "$HERE/test-schedule-budget.sh" "$KUBECONFIG" >"$work/schedule-budget.log" 2>&1; then
+		ok "tests/k8s/test-schedule-budget.sh ($(grep -c '^ok' "$work/schedule-budget.log") checks)"
+	else
+		nok "tests/k8s/test-schedule-budget.sh"; grep -v '^ok' "$work/schedule-budget.log" | tail -30
+	fi
+fi
+
 # ---- leader election under clock skew, against this API server ------------------
 [ -x "$TOP_BUILDDIR/tests/k8s/lease-probe" ] || make -s -C "$TOP_BUILDDIR/tests" k8s/lease-probe >/dev/null 2>&1 || true
 if [ -x "$HERE/test-lease.sh" ]; then

@@ -4,14 +4,17 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonutil.h"
 #include "base/util.h"
 #include "base/cron.h"
 #include "control/budget.h"
 #include "control/reconcile.h"
+#include "control/schedule.h"
 #include "control/spawner.h"
 #include "control/template.h"
 #include "model/manifest.h"
@@ -279,15 +282,25 @@ START_TEST(test_template_event)
 END_TEST
 
 
-static json_object *budget_of(const char *spec)
+/* A document made of `fmt` with its arguments, validated (owned). */
+static json_object *valid_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_object *valid_of(const char *fmt, ...)
 {
-	char *y = xasprintf("apiVersion: paddock.dev/v1alpha1\nkind: Budget\nmetadata: {name: b}\nspec: %s\n", spec);
+	char y[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(y, sizeof(y), fmt, ap);
+	va_end(ap);
 	json_object *d = doc_of(y);
-	free(y);
 	enum model_kind k;
 	char err[512] = "";
 	ck_assert_msg(model_validate(d, NULL, &k, err, sizeof(err)) == 0, "%s", err);
 	return d;
+}
+
+static json_object *budget_of(const char *spec)
+{
+	return valid_of("apiVersion: paddock.dev/v1alpha1\nkind: Budget\nmetadata: {name: b}\nspec: %s\n", spec);
 }
 
 /* 2026-12-09T15:30:00Z, a Wednesday */
@@ -460,6 +473,123 @@ START_TEST(test_cron)
 }
 END_TEST
 
+/* The decisions both backends share (control/schedule.h): what is due,
+ * the deadline, and concurrencyPolicy. */
+static json_object *spawner_of(const char *schedule)
+{
+	return valid_of("apiVersion: paddock.dev/v1alpha1\nkind: Spawner\n"
+			"metadata: {name: s, namespace: default, creationTimestamp: \"2026-12-09T15:00:00Z\"}\n"
+			"spec: {taskTemplate: {spec: {type: exec, prompt: x}}, schedule: %s}\n", schedule);
+}
+
+START_TEST(test_schedule_step)
+{
+	int64_t t0 = 1796828400; /* 2026-12-09T15:00:00Z */
+	struct schedule_step st;
+	json_object *sp = spawner_of("{cron: \"*/10 * * * *\", startingDeadlineSeconds: 120}");
+	ck_assert(schedule_active(sp));
+	ck_assert_int_eq(schedule_step(sp, t0, t0 + 599, &st), SCHEDULE_NONE);
+	ck_assert_int_eq(schedule_step(sp, t0, t0 + 601, &st), SCHEDULE_DUE);
+	ck_assert_int_eq(st.time, t0 + 600);
+	ck_assert_str_eq(st.id, "schedule-1796829000");
+	ck_assert_str_eq(st.when, "2026-12-09T15:10:00.000Z");
+	ck_assert_str_eq(st.detail, "");
+	/* an outage: only the latest runs, the others are counted */
+	ck_assert_int_eq(schedule_step(sp, t0, t0 + 3000 + 30, &st), SCHEDULE_DUE);
+	ck_assert_int_eq(st.time, t0 + 3000);
+	ck_assert_int_eq(st.missed, 4);
+	ck_assert_str_eq(st.detail, "4 earlier start times missed (only the latest runs) ");
+	/* past startingDeadlineSeconds: late, nothing runs */
+	ck_assert_int_eq(schedule_step(sp, t0, t0 + 3000 + 121, &st), SCHEDULE_LATE);
+	ck_assert_msg(strstr(st.why, "121s late, over startingDeadlineSeconds"), "%s", st.why);
+	/* Allow: never looks at the Tasks */
+	struct strv active = { 0 };
+	strv_push(&active, "s-0123456789ab");
+	ck_assert(!schedule_needs_active(sp));
+	ck_assert_int_eq(schedule_policy(sp, &active, &st), SCHEDULE_START);
+	json_object_put(sp);
+	sp = spawner_of("{cron: \"@hourly\", concurrencyPolicy: Forbid}");
+	ck_assert(schedule_needs_active(sp));
+	ck_assert_int_eq(schedule_step(sp, t0, t0 + 3601, &st), SCHEDULE_DUE);
+	ck_assert_int_eq(schedule_policy(sp, &active, &st), SCHEDULE_FORBID);
+	ck_assert_msg(strstr(st.why, "skipped 2026-12-09T16:00:00.000Z: concurrencyPolicy Forbid and task s-0123456789ab"),
+		      "%s", st.why);
+	struct strv none = { 0 };
+	ck_assert_int_eq(schedule_policy(sp, &none, &st), SCHEDULE_START);
+	json_object_put(sp);
+	sp = spawner_of("{cron: \"@hourly\", concurrencyPolicy: Replace}");
+	ck_assert_int_eq(schedule_policy(sp, &active, &st), SCHEDULE_REPLACE);
+	ck_assert_int_eq(schedule_policy(sp, &none, &st), SCHEDULE_START);
+	json_object_object_add(jget(sp, "spec"), "suspend", json_object_new_boolean(1));
+	ck_assert(!schedule_active(sp));
+	ck_assert_int_eq(schedule_step(sp, t0, t0 + 7200, &st), SCHEDULE_NONE);
+	json_object_put(sp);
+	strv_free(&active);
+	/* which Tasks are a Spawner's unfinished ones */
+	json_object *t = doc_of("apiVersion: paddock.dev/v1alpha1\nkind: Task\n"
+				"metadata: {name: t, namespace: default, labels: {paddock.dev/spawner: s}}\n"
+				"spec: {type: exec, prompt: x}\nstatus: {phase: Running}\n");
+	ck_assert(schedule_task_active(t, "s"));
+	ck_assert(!schedule_task_active(t, "other"));
+	jset_str(jget(t, "status"), "phase", "Succeeded");
+	ck_assert(!schedule_task_active(t, "s"));
+	json_object_put(t);
+}
+END_TEST
+
+/* A Budget's spend, Task by Task, as both backends and the CLI add it up. */
+static json_object *task_of(const char *agent, const char *status)
+{
+	char *y = xasprintf("apiVersion: paddock.dev/v1alpha1\nkind: Task\n"
+			    "metadata: {name: t-%s, namespace: default}\n"
+			    "spec: {agentRef: {name: %s}, prompt: x}\nstatus: %s\n", agent, agent, status);
+	json_object *d = doc_of(y);
+	free(y);
+	return d;
+}
+
+static json_object *so_far(void *ctx, json_object *task)
+{
+	(void)task;
+	return json_tokener_parse(ctx);
+}
+
+START_TEST(test_budget_sum)
+{
+	json_object *b = budget_of("{agentRef: {name: a}, maxCostUSD: 1}");
+	json_object_object_add(jget(b, "metadata"), "namespace", json_object_new_string("default"));
+	json_object *done = task_of("a", "{phase: Succeeded, startTime: \"2026-12-09T10:00:00Z\", "
+					 "usage: {costUSD: 0.25, inputTokens: 100, outputTokens: 50}}");
+	json_object *yesterday = task_of("a", "{phase: Succeeded, startTime: \"2026-12-08T10:00:00Z\", "
+					      "usage: {costUSD: 5}}");
+	json_object *other = task_of("z", "{phase: Succeeded, startTime: \"2026-12-09T10:00:00Z\", "
+					  "usage: {costUSD: 5}}");
+	json_object *running = task_of("a", "{phase: Running, startTime: \"2026-12-09T15:00:00Z\"}");
+	json_object *held = task_of("a", "{phase: Queued, reason: BudgetExhausted}");
+	struct strv waiting = { 0 };
+	struct budget_sum s;
+	budget_sum_init(&s, b, WED_MS, so_far, (void *)"{\"costUSD\": 0.5, \"outputTokens\": 7}", &waiting);
+	json_object *all[] = { done, yesterday, other, running, held };
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		ck_assert_int_eq(budget_sum_task(all[i], &s), 0);
+	ck_assert_int_eq(s.sp.tasks, 2);
+	ck_assert(s.sp.cost_usd > 0.749 && s.sp.cost_usd < 0.751);
+	ck_assert_int_eq(s.sp.tokens, 157);
+	ck_assert_int_eq(waiting.n, 1);
+	ck_assert_str_eq(waiting.v[0], "default/t-a");
+	/* without usage so far (Kubernetes): a running Task counts as started only */
+	budget_sum_init(&s, b, WED_MS, NULL, NULL, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		(void)budget_sum_task(all[i], &s);
+	ck_assert_int_eq(s.sp.tasks, 2);
+	ck_assert(s.sp.cost_usd > 0.249 && s.sp.cost_usd < 0.251);
+	strv_free(&waiting);
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		json_object_put(all[i]);
+	json_object_put(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("spawner");
@@ -477,6 +607,8 @@ static Suite *suite(void)
 	tcase_add_test(t, test_budget_caps);
 	tcase_add_loop_test(t, test_budget_invalid, 0, (int)ARRAY_SIZE(BAD_BUDGET));
 	tcase_add_test(t, test_budget_decisions);
+	tcase_add_test(t, test_budget_sum);
+	tcase_add_test(t, test_schedule_step);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -88,11 +88,24 @@ _paddock_inside() {
 	return 1
 }
 
+# Can DIR be in a git work tree (a .git in it or above, or GIT_DIR)?  Asked
+# before git itself, which costs a fork and an exec per run.
+_paddock_maybe_repo() {
+	[ -n "${GIT_DIR:-}" ] && return 0
+	_paddock_d=$1
+	while :; do
+		[ -e "$_paddock_d/.git" ] && return 0
+		{ [ -z "$_paddock_d" ] || [ "$_paddock_d" = / ]; } && return 1
+		_paddock_d=${_paddock_d%/*}
+	done
+}
+
 paddock_finish() {
 	_paddock_ws=$(pwd -P)
 	# The agent's last line may lack a newline: start the block on its own.
 	printf '\n%s\n' '---PADDOCK_OUTPUTS_START---'
-	if git -c safe.directory='*' -C "$_paddock_ws" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	if _paddock_maybe_repo "$_paddock_ws" &&
+		git -c safe.directory='*' -C "$_paddock_ws" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 		_paddock_b=$(git -c safe.directory='*' -C "$_paddock_ws" symbolic-ref --short -q HEAD 2>/dev/null)
 		[ -n "$_paddock_b" ] && printf 'branch: %s\n' "$_paddock_b"
 		_paddock_c=$(git -c safe.directory='*' -C "$_paddock_ws" rev-parse -q --verify HEAD 2>/dev/null)

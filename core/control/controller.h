@@ -45,7 +45,7 @@ struct ctl_run {
 	double cpu_seconds;       /* 0: not measured */
 	int64_t memory_peak;      /* bytes; 0: not measured */
 	char end_reason[32];      /* why it was killed ("Timeout", a limit), or "" */
-	char end_message[256];
+	char end_message[800];     /* what a limit or a failed start said */
 	json_object *patch;       /* status fields to record with the next phase
 				   * written (jobName ...), owned, or NULL */
 };

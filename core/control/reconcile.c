@@ -161,6 +161,13 @@ static void decide_ended(const struct rec_input *in, struct rec_decision *out)
 	bool lost = in->run == REC_RUN_LOST;
 
 	fmt_exit(ex, sizeof(ex), in->exit_code);
+	/* A run that never started (its supervisor reported a failure, or
+	 * died before reporting): as a start that failed at once. */
+	if (str_eq(in->run_end_reason, "StartFailed")) {
+		say(out, REC_SET_PHASE, REC_FAILED, "StartFailed", "%s",
+		    nz(in->run_end_message, "the run could not be started"));
+		return;
+	}
 	/* What the run itself recorded comes first: a run killed for its
 	 * timeout is a timeout even if a stop was asked for meanwhile. */
 	bool clean = !lost && in->exit_code == 0 && in->outcome == 1;

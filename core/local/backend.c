@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,11 @@ static int ls_secret_get(void *ctx, const char *ns, const char *name, const char
 static void watch_free(struct runtime *rt);
 static void watch_run(struct runtime *rt, json_object *task);
 static void watch_unrun(struct runtime *rt, json_object *task);
+static char *task_key(json_object *task);
+static struct start_wait *start_find(struct runtime *rt, const char *key);
+static void start_wait_add(struct runtime *rt, json_object *task, int fd);
+static void start_drop(struct runtime *rt, struct start_wait *sw);
+static bool start_read(struct runtime *rt, struct start_wait *sw);
 
 /* ---- open / lock ---------------------------------------------------- */
 
@@ -286,7 +292,7 @@ static bool is_entrypoint_placeholder(const char *cmd)
 /* Prepare and start the run of `task`.  Returns 0, or a negative errno
  * with the reason (a failure of this task, not of the controller). */
 static int start_run(struct runtime *rt, json_object *task, const struct model_task *t,
-		     const struct model_agent *a, char *err, size_t errlen)
+		     const struct model_agent *a, int *sfd, char *err, size_t errlen)
 {
 	struct pipeline_eff e;
 	pipeline_effective(t, a, &e);
@@ -388,7 +394,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 	local_obs_free(&obs);
 	rc = local_prepare(&spec, err, errlen);
 	if (rc == 0)
-		rc = local_start(&spec, err, errlen);
+		rc = local_start_async(&spec, sfd, err, errlen);
 	free(git_locks);
 	free(uid_slots);
 	free(cfgdir);
@@ -691,17 +697,130 @@ out:
 	free(mark);
 }
 
+/* ---- starts the supervisor has not reported yet ----------------------- */
+
+/* A run started with local_start_async(): its supervisor's report comes
+ * on `fd`, watched by op_wait's epoll set.  "started" drops it (the run
+ * is watched as any live run); a failure (or a supervisor that died
+ * before reporting) is kept, with the reason, until the reconcile it
+ * queues has recorded the task Failed (op_write_status). */
+struct start_wait {
+	struct start_wait *next;
+	char *key, *run_dir;
+	int fd;
+	int rc;         /* 1: waiting; < 0: failed, err says why */
+	size_t len;
+	char msg[256];
+	char err[768];
+};
+
+static char *task_key(json_object *task)
+{
+	json_object *md = jget(task, "metadata");
+	return xasprintf("%s/%s", jstr(md, "namespace") ?: "", jstr(md, "name") ?: "");
+}
+
+static struct start_wait *start_find(struct runtime *rt, const char *key)
+{
+	for (struct start_wait *sw = rt->starts; sw; sw = sw->next)
+		if (str_eq(sw->key, key))
+			return sw;
+	return NULL;
+}
+
+static void start_close(struct runtime *rt, struct start_wait *sw)
+{
+	if (sw->fd < 0)
+		return;
+	if (rt->ep_fd >= 0)
+		(void)epoll_ctl(rt->ep_fd, EPOLL_CTL_DEL, sw->fd, NULL);
+	(void)close(sw->fd);
+	sw->fd = -1;
+}
+
+static void start_drop(struct runtime *rt, struct start_wait *sw)
+{
+	for (struct start_wait **pp = &rt->starts; *pp; pp = &(*pp)->next) {
+		if (*pp == sw) {
+			*pp = sw->next;
+			break;
+		}
+	}
+	start_close(rt, sw);
+	free(sw->key);
+	free(sw->run_dir);
+	free(sw);
+}
+
+static void start_wait_add(struct runtime *rt, json_object *task, int fd)
+{
+	struct start_wait *sw = xcalloc(1, sizeof(*sw));
+	sw->key = task_key(task);
+	sw->run_dir = runtime_run_dir(rt, task);
+	sw->fd = fd;
+	sw->rc = 1;
+	sw->next = rt->starts;
+	rt->starts = sw;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = sw };
+	if (epoll_ctl(rt->ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		/* Cannot be watched: wait for the report here. */
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int64_t dl = now_mono_ms() + 30000;
+		while (start_read(rt, sw) && now_mono_ms() < dl)
+			(void)poll(&pf, 1, 1000);
+	}
+}
+
+/* Read what the supervisor reported so far.  True while it has not. */
+static bool start_read(struct runtime *rt, struct start_wait *sw)
+{
+	if (sw->rc <= 0)
+		return false;
+	int rc = local_start_report(sw->fd, sw->msg, sizeof(sw->msg), &sw->len, sw->run_dir, sw->err,
+				    sizeof(sw->err));
+	if (rc > 0)
+		return true;
+	start_close(rt, sw);
+	if (rc == 0) {
+		start_drop(rt, sw);
+		return false;
+	}
+	sw->rc = rc;
+	log_warn("start failed", "task", sw->key, "error", sw->err);
+	const char *sl = strchr(sw->key, '/');
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%.*s", (int)(sl - sw->key), sw->key);
+	if (rt->ctl)
+		ctl_enqueue(rt->ctl, ns, sl + 1);
+	return false;
+}
+
 static void op_observe(void *b, json_object *task, const struct model_task *t,
 		       struct model_agent **a, struct rec_input *in, struct ctl_run *run)
 {
 	(void)t;
 	(void)a;
 	struct runtime *rt = b;
+	/* A start not reported yet is a run starting; a failed one ends the
+	 * task as the failure of a synchronous start did (StartFailed). */
+	char *key = task_key(task);
+	struct start_wait *sw = start_find(rt, key);
+	if (sw && sw->rc > 0 && !start_read(rt, sw))
+		sw = start_find(rt, key); /* gone when it reported started */
+	free(key);
+	if (sw && sw->rc < 0) {
+		in->run = REC_RUN_EXITED;
+		snprintf(run->end_reason, sizeof(run->end_reason), "StartFailed");
+		snprintf(run->end_message, sizeof(run->end_message), "%s", sw->err);
+		return;
+	}
 	struct local_obs obs = { 0 };
 	char *run_dir = runtime_run_dir(rt, task);
 	if (local_observe(run_dir, &obs) < 0)
 		obs.state = LOCAL_LOST;
 	free(run_dir);
+	if (sw && sw->rc > 0 && obs.state == LOCAL_NONE)
+		obs.state = LOCAL_RUNNING; /* its report is on the way */
 	switch (obs.state) {
 	case LOCAL_NONE: in->run = REC_RUN_NONE; break;
 	case LOCAL_RUNNING:
@@ -737,7 +856,32 @@ static int op_start(void *b, json_object *task, const struct model_task *t,
 		    const struct model_agent *a, json_object *patch, char *err, size_t errlen)
 {
 	(void)patch;
-	int rc = start_run(b, task, t, a, err, errlen);
+	struct runtime *rt = b;
+	int sfd = -1;
+	char *key = task_key(task);
+	struct start_wait *old = start_find(rt, key);
+	free(key);
+	if (old)
+		start_drop(rt, old); /* a failure already recorded, or a start redone */
+	int rc = start_run(rt, task, t, a, &sfd, err, errlen);
+	/* The supervisor reports through the loop (op_wait); outside
+	 * `paddock controller` (runtime_sync), here. */
+	if (rc == 0 && (!rt->serving || rt->ep_fd < 0)) {
+		char msg[256], *run_dir = runtime_run_dir(rt, task);
+		size_t len = 0;
+		int64_t dl = now_mono_ms() + 30000;
+		while ((rc = local_start_report(sfd, msg, sizeof(msg), &len, run_dir, err, errlen)) > 0 &&
+		       now_mono_ms() < dl) {
+			struct pollfd pf = { .fd = sfd, .events = POLLIN };
+			(void)poll(&pf, 1, 1000);
+		}
+		if (rc > 0)
+			rc = errf(err, errlen, -EIO, "run %s: the supervisor did not report back", run_dir);
+		free(run_dir);
+		(void)close(sfd);
+	} else if (rc == 0) {
+		start_wait_add(rt, task, sfd);
+	}
 	/* Started meanwhile (by a controller that died while starting it):
 	 * that run is this task's run. */
 	if (rc == 0 || rc == -EEXIST)
@@ -763,6 +907,11 @@ static int op_kill(void *b, json_object *task, const char *reason)
 static int op_purge(void *b, json_object *task, char *err, size_t errlen)
 {
 	watch_unrun(b, task);
+	char *key = task_key(task);
+	struct start_wait *sw = start_find(b, key);
+	free(key);
+	if (sw)
+		start_drop(b, sw);
 	char *run_dir = runtime_run_dir(b, task);
 	int rc = local_cleanup(run_dir, err, errlen);
 	free(run_dir);
@@ -784,6 +933,14 @@ static int op_write_status(void *b, json_object *task, json_object *st, const ch
 	char err[512];
 	int rc = store_set_status_if(rt->store, jstr(md, "namespace"), jstr(md, "name"),
 				     jstr(md, "resourceVersion"), st, reason, message, err, sizeof(err));
+	/* A failed start is done with once its task is no longer Running. */
+	if (rc == 0 && rt->starts && !str_eq(jstr(st, "phase"), "Running")) {
+		char *key = task_key(task);
+		struct start_wait *sw = start_find(rt, key);
+		if (sw && sw->rc < 0)
+			start_drop(rt, sw);
+		free(key);
+	}
 	if (rc < 0 && rc != -ESTALE && rc != -ENOENT)
 		log_error("status write failed", "namespace", jstr(md, "namespace"), "task",
 			  jstr(md, "name"), "error", err);
@@ -964,9 +1121,16 @@ static bool watch_read_inotify(struct runtime *rt)
 			for (struct run_watch *w = rt->runs; w; w = w->next) {
 				if (w->wd != e->wd)
 					continue;
-				if (e->mask & IN_IGNORED)
+				if (e->mask & IN_IGNORED) {
 					w->wd = -1; /* the directory went */
-				else if (e->len && (str_eq(e->name, "result.json") ||
+				} else if (e->len && str_eq(e->name, LOCAL_USAGE_FILE)) {
+					/* The usage so far changed: budgets look
+					 * at it in the task's reconcile. */
+					const char *sl = strchr(w->key, '/');
+					char ns[256];
+					snprintf(ns, sizeof(ns), "%.*s", (int)(sl - w->key), w->key);
+					ctl_enqueue(rt->ctl, ns, sl + 1);
+				} else if (e->len && (str_eq(e->name, "result.json") ||
 						    str_eq(e->name, "supervisor.pid")))
 					watch_fire(rt, w);
 				break;
@@ -995,6 +1159,8 @@ static void watch_free(struct runtime *rt)
 {
 	while (rt->runs)
 		watch_drop(rt, rt->runs);
+	while (rt->starts)
+		start_drop(rt, rt->starts);
 	if (rt->ino_fd >= 0)
 		(void)close(rt->ino_fd);
 	if (rt->ep_fd >= 0)
@@ -1017,10 +1183,13 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		int64_t now = now_mono_ms();
 		bool blind = rt->ep_fd < 0 || rt->runs_blind;
 		int left = (int)(end > now ? end - now : 0);
-		/* While runs live, their usage so far is read each RUN_POLL_MS:
-		 * budgets act on each update (usage.json is no event here). */
-		bool live = rt->runs != NULL;
-		if ((blind || live) && left > RUN_POLL_MS)
+		/* A live run's usage so far (usage.json, renamed into its
+		 * directory) wakes us through its inotify watch; a run watched
+		 * by its pidfd alone has its usage read each RUN_POLL_MS. */
+		bool usage_blind = false;
+		for (struct run_watch *w = rt->runs; w && !usage_blind; w = w->next)
+			usage_blind = w->wd < 0;
+		if ((blind || usage_blind) && left > RUN_POLL_MS)
 			left = RUN_POLL_MS;
 		if (rt->schedule_in_ms >= 0 && left > rt->schedule_in_ms)
 			left = rt->schedule_in_ms;
@@ -1030,8 +1199,17 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 			int n = epoll_wait(rt->ep_fd, ev, WATCH_EVENTS, left);
 			if (n < 0 && errno == EINTR)
 				return true; /* a signal: the loop looks at its stop flag */
-			/* A pidfd's run first: a run's watch may go while the
-			 * inotify events are read. */
+			/* Supervisors' reports first (a failure is reported
+			 * before its result.json appears), then pidfds (a
+			 * run's watch may go while inotify's events are read). */
+			for (int i = 0; i < n; i++)
+				for (struct start_wait *sw = rt->starts; ev[i].data.ptr && sw; sw = sw->next)
+					if (sw == ev[i].data.ptr) {
+						(void)start_read(rt, sw);
+						ev[i].data.ptr = NULL;
+						ev[i].events = 0;
+						break;
+					}
 			for (int i = 0; i < n; i++)
 				if (ev[i].data.ptr)
 					for (struct run_watch *w = rt->runs; w; w = w->next)
@@ -1040,7 +1218,7 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 							break;
 						}
 			for (int i = 0; i < n; i++)
-				if (!ev[i].data.ptr && watch_read_inotify(rt))
+				if (!ev[i].data.ptr && ev[i].events && watch_read_inotify(rt))
 					store = true;
 		} else if (left > 0) {
 			usleep((useconds_t)left * 1000);
@@ -1053,7 +1231,7 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		}
 		if (store || runs || now_mono_ms() >= end)
 			poll_changes(rt, runs);
-		local_budget_poll(rt, live || runs);
+		local_budget_poll(rt, usage_blind || runs);
 		rt->schedule_in_ms = local_schedule_tick(rt); /* at most once a TICK_MS */
 		if (ctl_queue_len(rt->ctl) > before || now_mono_ms() >= end)
 			return true;
@@ -1217,6 +1395,7 @@ int runtime_serve(struct runtime *rt, volatile sig_atomic_t *stop)
 	if (rt->lock_fd < 0)
 		return -EPERM;
 	struct ctl *c = controller(rt);
+	rt->serving = true;
 	ctl_set_metrics(c, rt->metrics);
 	ctl_run(c, stop);
 	return 0;

@@ -27,6 +27,7 @@
 struct metrics;
 struct ctl;
 struct run_watch;
+struct start_wait;
 
 struct runtime {
 	const struct pd_config *cfg;   /* borrowed */
@@ -45,6 +46,9 @@ struct runtime {
 	int ep_fd, ino_fd, store_wd;
 	struct run_watch *runs;        /* live runs being waited on */
 	bool runs_blind;               /* a run could not be watched: poll them */
+	struct start_wait *starts;     /* supervisors that have not reported yet, and
+					* failed starts until their Failed is written */
+	bool serving;                  /* runtime_serve: starts do not wait for the report */
 	int schedule_in_ms;            /* local_schedule_tick(): when to look again, -1: no
 					* schedule; 0 (calloc) at start: look at once */
 	char sweep_after[128];         /* the orphan sweep's last directory */

@@ -228,6 +228,20 @@ int local_prepare(const struct local_spec *s, char *err, size_t errlen);
  * run was already started. */
 int local_start(const struct local_spec *s, char *err, size_t errlen);
 
+/* local_start() without the wait: returns once the supervisor is forked,
+ * with *status_fd (owned, close-on-exec, non-blocking) the descriptor its
+ * report comes on; readable when there is something to read (poll it).
+ * The run counts as started from here: its start.lock is held, so a
+ * second start fails with -EEXIST.  On failure *status_fd is -1. */
+int local_start_async(const struct local_spec *s, int *status_fd, char *err, size_t errlen);
+
+/* Read the report on `fd` into msg (cap bytes, *len read so far; start
+ * with *len 0).  1: not complete yet; 0: started; a negative errno with
+ * the reason in err, exactly as local_start() would fail ("the
+ * supervisor did not report back" when it died first). */
+int local_start_report(int fd, char *msg, size_t cap, size_t *len, const char *run_dir, char *err,
+		       size_t errlen);
+
 enum local_state { LOCAL_NONE, LOCAL_RUNNING, LOCAL_EXITED, LOCAL_LOST };
 
 struct local_obs {

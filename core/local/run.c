@@ -1213,6 +1213,25 @@ static char *route_take(char **envp)
 	return val;
 }
 
+/* A test build's crash of the supervisor before it reports (races.sh):
+ * STATE_DIR/test-supervisor-die (the run directory is STATE_DIR/runs/UID,
+ * our cwd) names the point, "before-pid" or "before-setup". */
+static void test_die(const char *point)
+{
+#ifdef PADDOCK_TEST_HOOKS
+	char buf[32] = "";
+	int fd = open("../../test-supervisor-die", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n > 0 && !strncmp(buf, point, strlen(point)))
+		_exit(3);
+#else
+	(void)point;
+#endif
+}
+
 _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
 			       int sfd)
 {
@@ -1235,6 +1254,7 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 		status_msg(sfd, -errno, "cannot enter the run directory");
 		_exit(1);
 	}
+	test_die("before-pid");
 	int rc = claim_pidfile(s->run_dir, start_ms);
 	if (rc < 0) {
 		status_msg(sfd, rc, rc == -EEXIST ? "run was already started" :
@@ -1253,6 +1273,7 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 	u.line = xmalloc(LOCAL_LINE_MAX);
 	struct child_fds cf = {-1, -1, srcs, -1};
 	char serr[768];
+	test_die("before-setup");
 	if ((rc = setup_run(&u, &cf, serr, sizeof(serr))) < 0) {
 		status_msg(sfd, rc, serr);
 		u.end_reason = "SupervisorError";
@@ -1363,9 +1384,15 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 			check_limits(&u);
 			u.next_check_ms = now_mono_ms() + u.check_every_ms;
 		}
-		/* The command is done: what it left behind goes too. */
-		if (u.child_done && !u.term_sent)
+		/* The command is done: what it left behind goes too.  No
+		 * child left at all (we are the subreaper): nothing to find
+		 * in /proc, whose walk costs milliseconds a run. */
+		if (u.child_done && !u.term_sent && no_children) {
+			u.term_sent = true;
+			u.kill_at = now + LOCAL_KILL_GRACE_S * 1000;
+		} else if (u.child_done && !u.term_sent) {
 			begin_kill(&u, NULL);
+		}
 		if (u.term_sent && now >= u.kill_at) {
 			kill_tree(&u, SIGKILL);
 			if (u.cg)
@@ -1479,10 +1506,10 @@ fail:
 	_exit(1);
 }
 
-static int local_start_locked(struct local_spec *spec, char *abs, int lfd, char *err,
-			      size_t errlen);
+static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *status_fd,
+			      char *err, size_t errlen);
 
-int local_start(const struct local_spec *s0, char *err, size_t errlen)
+static int start_begin(const struct local_spec *s0, int *status_fd, char *err, size_t errlen)
 {
 	if (!s0 || !s0->run_dir || !s0->plan)
 		return errf(err, errlen, -EINVAL, "local: run directory and plan are required");
@@ -1513,13 +1540,86 @@ int local_start(const struct local_spec *s0, char *err, size_t errlen)
 		return e == EWOULDBLOCK ? errf(err, errlen, -EEXIST, "run %s is being started", abs)
 					: errf(err, errlen, -e, "run %s: lock: %s", abs, strerror(e));
 	}
-	int rc = local_start_locked(&s, abs, lfd, err, errlen);
+	int rc = local_start_locked(&s, abs, lfd, status_fd, err, errlen);
 	(void)close(lfd);
 	return rc;
 }
 
-static int local_start_locked(struct local_spec *spec, char *abs, int lfd, char *err,
-			      size_t errlen)
+int local_start_async(const struct local_spec *s, int *status_fd, char *err, size_t errlen)
+{
+	*status_fd = -1;
+	int rc = start_begin(s, status_fd, err, errlen);
+	if (rc < 0 && *status_fd >= 0) {
+		(void)close(*status_fd);
+		*status_fd = -1;
+	}
+	return rc;
+}
+
+/* "CODE MESSAGE" as the supervisor wrote it, or nothing (it died first). */
+static int start_verdict(const char *msg, const char *run_dir, char *err, size_t errlen)
+{
+	int code = 0, off = 0;
+	if (sscanf(msg, "%d %n", &code, &off) < 1)
+		return errf(err, errlen, -EIO, "run %s: the supervisor did not report back", run_dir);
+	if (code < 0)
+		return errf(err, errlen, code, "run %s: %s", run_dir, msg + off);
+	return 0;
+}
+
+int local_start_report(int fd, char *msg, size_t cap, size_t *len, const char *run_dir, char *err,
+		       size_t errlen)
+{
+	for (;;) {
+		if (*len + 1 >= cap)
+			break;
+		ssize_t n = read(fd, msg + *len, cap - 1 - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			msg[*len] = '\0';
+			/* "0 started" is the whole success report; its
+			 * descriptor closes when the command has exec'd. */
+			if (str_eq(msg, "0 started"))
+				break;
+			return 1;
+		}
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+	}
+	msg[*len] = '\0';
+	return start_verdict(msg, run_dir, err, errlen);
+}
+
+int local_start(const struct local_spec *s, char *err, size_t errlen)
+{
+	int fd = -1;
+	int rc = local_start_async(s, &fd, err, errlen);
+	if (rc < 0)
+		return rc;
+	char abs[PATH_MAX];
+	if (!realpath(s->run_dir, abs))
+		snprintf(abs, sizeof(abs), "%s", s->run_dir);
+	char msg[256];
+	size_t len = 0;
+	int64_t dl = now_mono_ms() + 30000;
+	for (;;) {
+		rc = local_start_report(fd, msg, sizeof(msg), &len, abs, err, errlen);
+		int64_t left = dl - now_mono_ms();
+		if (rc <= 0 || left <= 0)
+			break;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		(void)poll(&pf, 1, (int)left);
+	}
+	if (rc > 0)
+		rc = errf(err, errlen, -EIO, "run %s: the supervisor did not report back", abs);
+	(void)close(fd);
+	return rc;
+}
+
+static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *status_fd,
+			      char *err, size_t errlen)
 {
 	struct local_spec s = *spec;
 	if (s.entrypoint_path && access(s.entrypoint_path, R_OK) < 0)
@@ -1629,38 +1729,11 @@ static int local_start_locked(struct local_spec *spec, char *abs, int lfd, char 
 	int ast;
 	while (waitpid(a, &ast, 0) < 0 && errno == EINTR)
 		;
-	char msg[256];
-	size_t len = 0;
-	int64_t dl = now_mono_ms() + 30000;
-	for (;;) {
-		int64_t left = dl - now_mono_ms();
-		struct pollfd pf = {.fd = sp[0], .events = POLLIN};
-		if (left <= 0)
-			break;
-		int r = poll(&pf, 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		ssize_t n = read(sp[0], msg + len, sizeof(msg) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == sizeof(msg) - 1)
-			break;
-	}
-	msg[len] = '\0';
-	int code = 0;
-	int off = 0;
-	if (sscanf(msg, "%d %n", &code, &off) < 1) {
-		rc = errf(err, errlen, -EIO, "run %s: the supervisor did not report back", abs);
-	} else if (code < 0) {
-		rc = errf(err, errlen, code, "run %s: %s", abs, msg + off);
-	} else {
-		rc = 0;
-	}
+	/* The report comes later, on this descriptor (local_start_report). */
+	(void)fcntl(sp[0], F_SETFL, O_NONBLOCK);
+	*status_fd = sp[0];
+	sp[0] = -1;
+	rc = 0;
 out:
 	for (int i = 0; i < 2; i++) {
 		if (sp[i] >= 0)

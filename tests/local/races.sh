@@ -156,7 +156,46 @@ delete_during_start() {
 	pass "a delete between recording Running and starting the run: the run is killed and removed, the next waits"
 }
 
+# 4. the supervisor dies before it reports "started" (the controller no
+# longer waits for that report: it comes through the loop): the task is
+# Failed StartFailed "did not report back" as when the start waited, it
+# is not started again, no process of its run is left, and the slot is
+# free for the next task.  Both points: before supervisor.pid exists
+# (nothing on disk says a run began) and after (a pid that is gone).
+supervisor_dies() {
+	local point
+	start_controller none
+	for point in before-pid before-setup; do
+		local t=sd-$point
+		printf '%s' "$point" >"$PADDOCK_STATE_DIR/test-supervisor-die"
+		pd run --agent one --name "$t" -p go --detach >/dev/null
+		wait_phase "$t" Failed 20 || fail "$t is $(phase "$t"), not Failed"
+		rm -f "$PADDOCK_STATE_DIR/test-supervisor-die"
+		local js reason msg uid
+		js=$(pd get task "$t" -o json)
+		reason=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["reason"])' <<<"$js")
+		msg=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["message"])' <<<"$js")
+		[ "$reason" = StartFailed ] || fail "$t: reason $reason ($msg), not StartFailed"
+		grep -q "the supervisor did not report back" <<<"$msg" || fail "$t: message: $msg"
+		uid=$(uid_of "$t")
+		# not started again: still Failed a moment later, no result, no live process
+		sleep 1
+		[ "$(phase "$t")" = Failed ] || fail "$t went $(phase "$t") after Failed"
+		[ ! -e "$PADDOCK_STATE_DIR/runs/$uid/result.json" ] || fail "$t was started again (a result exists)"
+		! pgrep -f "__supervise $PADDOCK_STATE_DIR/runs/$uid" >/dev/null || fail "a supervisor of $t is alive"
+		[ "$point" = before-setup ] && { [ -e "$PADDOCK_STATE_DIR/runs/$uid/supervisor.pid" ] ||
+			fail "the hook did not fire after supervisor.pid: the case proves nothing"; }
+	done
+	# the slot is free and a run starts normally again
+	pd run --agent one --name sd-after -p go --detach >/dev/null
+	wait_phase sd-after Running 20 || fail "sd-after did not start: $(phase sd-after)"
+	pd stop sd-after >/dev/null
+	stop_controller
+	pass "a supervisor that dies before reporting started: Failed StartFailed, never restarted, nothing left, slot freed"
+}
+
 trap 'stop_controller; cleanup' EXIT
+run_case supervisor_dies
 run_case stop_beats_start
 run_case delete_beats_start
 run_case delete_during_start

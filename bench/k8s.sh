@@ -299,6 +299,8 @@ def ms(x):
 
 # ---- idle figures -------------------------------------------------------
 rss_idle = proc_status(CPID, "VmRSS")
+rss_idle_anon = proc_status(CPID, "RssAnon")  # the controller's own memory; the
+rss_idle_file = proc_status(CPID, "RssFile")  # rest is shared libraries' pages
 api_rss_idle = proc_status(APID, "VmRSS")
 
 # ---- baseline: one at a time --------------------------------------------
@@ -513,6 +515,8 @@ kib = lambda kb: kb / 1024.0
 print("controller RSS: idle %.1f MiB, after %d tasks %.1f MiB peak (VmHWM; ratio %.2f, %.1f KiB/task), %.1f MiB now"
       % (kib(rss_idle), N * ROUNDS + BASE, kib(hwm), hwm / rss_idle if rss_idle else 0,
          (hwm - rss_idle) / (N * ROUNDS + BASE), kib(rss_after)))
+print("  idle: %.1f MiB its own (RssAnon), %.1f MiB mapped libraries and binary (RssFile, shared)"
+      % (kib(rss_idle_anon), kib(rss_idle_file)))
 print("kube-apiserver RSS (for context): idle %.0f MiB, after the burst %.0f MiB (ratio %.2f)"
       % (kib(api_rss_idle), kib(api_rss_after), api_rss_after / api_rss_idle if api_rss_idle else 0))
 sys.exit(0 if seen_all == N * ROUNDS else 1)

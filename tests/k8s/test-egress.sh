@@ -25,7 +25,8 @@
 #     summary: the controller reads it when the run ends and records an
 #     EgressDenied Event per host, port and rule with its count and an
 #     EgressRejected for the 400s on the Task, and
-#     paddock_egress_{denied,requests,bytes}_total on its /metrics.
+#     paddock_egress_{denied,requests,bytes}_total on its /metrics;
+#     describe task shows the per-host table from the same log.
 # Prints "ok - ..."/"not ok - ..." and "N passed, N failed".
 set -uo pipefail
 
@@ -272,6 +273,8 @@ check "one EgressRejected Event for the 400s ($(cat "$work/rejected.out"))" \
 	grep -qx 'Warning egress proxy answered 30 clients 400 before a target (last: malformed request line)' "$work/rejected.out"
 "$PADDOCK_BIN" describe task leaky -n "$NS" >"$work/describe3.out" 2>&1
 check "describe task lists them" grep -q "egress refused evil.example:443" "$work/describe3.out"
+check "describe task shows the traffic table from the sidecar's summary" \
+	grep -Eq '^  pkg\.example +4 req +2\.7 KiB up +160\.2 KiB down' "$work/describe3.out"
 port=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$work/controller2.log" | tail -1)
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.out" 2>&1
 check "paddock_egress_denied_total on the controller's /metrics, by Agent and host" \

@@ -98,6 +98,15 @@ spec: {agentRef: {name: coder}, prompt: "fix it"}
 EOT
 POD_NAME=egress-test "$PADDOCK_BIN" controller >"$work/controller.log" 2>&1 &
 ctl=$!
+# A Task $1 of Agent coder with prompt $2.
+new_task() {
+	kc -n "$NS" apply -f - >/dev/null <<EOT
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: $1}
+spec: {agentRef: {name: coder}, prompt: "$2"}
+EOT
+}
 # The Job name of task $1, once it has one (60 s).
 job_of() {
 	local j=
@@ -212,12 +221,7 @@ check "the NetworkPolicy is gone after the Task is deleted" test -n "$gone"
 # The setting off (its default): no NetworkPolicy, and describe says so.
 kill -9 "$ctl" 2>/dev/null; wait "$ctl" 2>/dev/null; ctl=
 sed -i 's/, networkPolicy: true//' "$PADDOCK_CONFIG"
-kc -n "$NS" apply -f - >/dev/null <<EOT
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: unfenced}
-spec: {agentRef: {name: coder}, prompt: "fix it"}
-EOT
+new_task unfenced "fix it"
 POD_NAME=egress-test-2 "$PADDOCK_BIN" controller >"$work/controller2.log" 2>&1 &
 ctl=$!
 job2=$(job_of unfenced)
@@ -251,12 +255,7 @@ check "the previous run has ended (its sidecar's empty log read)" ended unfenced
 	echo '{"summary":{"hosts":[{"host":"pkg.example","requests":4,"bytesUp":2800,"bytesDown":164000}],"rejected":{"badRequest":30,"timeout":0,"busy":0}}}'
 } >"$work/egress-sidecar.log"
 "$HERE/env.sh" egress-log "$envdir" "$work/egress-sidecar.log" >/dev/null 2>&1
-kc -n "$NS" apply -f - >/dev/null <<EOT
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: leaky}
-spec: {agentRef: {name: coder}, prompt: "fetch it"}
-EOT
+new_task leaky "fetch it"
 for _ in $(seq 300); do ended leaky && break; sleep 0.2; done
 check "the run with refusals in its sidecar's log ends ($(kc -n "$NS" get task leaky -o jsonpath='{.status.phase}: {.status.message}'))" ended leaky
 luid=$(kc -n "$NS" get task leaky -o jsonpath='{.metadata.uid}')

@@ -632,15 +632,19 @@ static void collect_egress(struct kctl *k, const struct model_task *t, const cha
 	size_t len = 0;
 	int st = kube_get_log(k->kc, lpath, EGRESS_LOG_BYTES, &log, &len, NULL, err, sizeof(err));
 	free(lpath);
-	json_object_object_add(k->egress_done, t->uid, NULL);
 	if (st != 200) {
-		/* No sidecar (network.egress none) answers 400: nothing to say. */
-		if (st != 400 && st != 404)
+		/* A run without the sidecar answers 400: nothing
+		 * to say.  Else logged (a conflicting status write makes
+		 * the run looked at again, and read again). */
+		if (st == 400 || st == 404)
+			json_object_object_add(k->egress_done, t->uid, NULL);
+		else
 			log_warn("the egress sidecar's log could not be read", "namespace", t->ns, "task", t->name,
 				 "error", err);
 		free(log);
 		return;
 	}
+	json_object_object_add(k->egress_done, t->uid, NULL);
 	struct egress_log el;
 	egress_log_parse(log, len, &el);
 	free(log);

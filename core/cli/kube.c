@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "kube/client.h"
+#include "proxy/sidecar.h"
+#include "proxy/traffic.h"
 #include "control/pipeline.h"
 #include "control/template.h"
 #include "base/term.h"
@@ -968,6 +970,34 @@ static int job_pod(struct kcli *k, const char *ns, const char *job, json_object 
 	return rc;
 }
 
+
+int kcli_egress_traffic(struct kcli *k, json_object *task, json_object **doc, char *err, size_t errlen)
+{
+	const char *job = field(task, "status.jobName");
+	const char *ns = field(task, "status.runNamespace") ?: field(task, "metadata.namespace");
+	json_object *pod = NULL;
+	*doc = NULL;
+	if (!job || !ns)
+		return 0;
+	int rc = job_pod(k, ns, job, &pod, err, errlen);
+	if (rc < 0)
+		return rc == -ESRCH ? 0 : rc;
+	char *path = kube_path(&KUBE_PODS, ns, field(pod, "metadata.name"), "log",
+			       "container=" EGRESS_SIDECAR_NAME);
+	char *log = NULL;
+	size_t len = 0;
+	int st = kube_get_log(k->cl, path, EGRESS_LOG_BYTES, &log, &len, NULL, err, errlen);
+	free(path);
+	json_object_put(pod);
+	if (st == 200) {
+		struct egress_log el;
+		egress_log_parse(log, len, &el);
+		*doc = el.traffic; /* taken: egress_log_free not needed */
+	}
+	free(log);
+	/* 400: no sidecar (egress none or open), or it has not started. */
+	return st == 200 || st == 400 || st == 404 ? 0 : st < 0 ? st : -EIO;
+}
 
 static bool pod_done(json_object *pod)
 {

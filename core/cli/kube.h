@@ -102,6 +102,12 @@ int kcli_events(struct kcli *k, json_object *task, store_event_cb cb, void *ctx,
  * yet), negative when the API server could not say (err). */
 int kcli_netpol_exists(struct kcli *k, json_object *task, char *err, size_t errlen);
 
+/* The run's egress traffic per host, read from its pod's sidecar log
+ * (proxy/traffic.h egress_log_parse: the summary once the run ended, the
+ * request lines so far while it runs): *doc owned, NULL when the run has
+ * no pod or no sidecar.  Negative when the API server could not say. */
+int kcli_egress_traffic(struct kcli *k, json_object *task, json_object **doc, char *err, size_t errlen);
+
 struct kcli_watch;
 int kcli_watch_open(struct kcli *k, const char *ns, const char *name, struct kcli_watch **out,
 		    char *err, size_t errlen);

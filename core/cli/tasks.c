@@ -2085,22 +2085,35 @@ static void describe_host_keys(struct cli_ctx *ctx, struct backend *be, json_obj
 	}
 }
 
-/* "Egress traffic:" per allowed host, from the run's
- * egress-traffic.json (its supervisor rewrites it while the run lasts). */
-static void describe_traffic(const char *run_dir)
+/* "Egress traffic:" per allowed host (proxy/traffic.h's document). */
+static void describe_traffic_doc(json_object *doc)
 {
-	char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
-	char *data = NULL, *text = NULL;
-	size_t len = 0;
-	json_object *doc = read_file(path, 1 << 20, &data, &len) == 0 ? json_tokener_parse(data) : NULL;
+	char *text = NULL;
 	if (doc && (text = egress_traffic_format(doc, "  "))) {
 		printf("Egress traffic:\n");
 		put_safe(stdout, text, TERM_MULTILINE);
 	}
 	free(text);
+}
+
+/* Locally from the run's egress-traffic.json (its supervisor rewrites
+ * it while the run lasts); on Kubernetes from the sidecar's log. */
+static void describe_traffic(struct backend *be, json_object *task, const char *run_dir)
+{
+	json_object *doc = NULL;
+	char *data = NULL;
+	if (be->kc) {
+		char err[512];
+		(void)kcli_egress_traffic(be->kc, task, &doc, err, sizeof(err)); /* optional */
+	} else {
+		char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
+		size_t len = 0;
+		doc = read_file(path, 1 << 20, &data, &len) == 0 ? json_tokener_parse(data) : NULL;
+		free(path);
+	}
+	describe_traffic_doc(doc);
 	json_object_put(doc);
 	free(data);
-	free(path);
 }
 
 static int print_delivery(const struct store_delivery *d, void *ctx)
@@ -2336,10 +2349,11 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 					      jstr(st, "runNamespace") ? "/" : "", jstr(st, "jobName") ?: "");
 			describe_field("Job:", job);
 			free(job);
+			describe_traffic(&be, obj, NULL);
 		} else {
 			char *run_dir = runtime_run_dir(be.rt, obj);
 			describe_field("Run dir:", run_dir);
-			describe_traffic(run_dir);
+			describe_traffic(&be, obj, run_dir);
 			free(run_dir);
 		}
 		printf("Prompt:\n");

@@ -19,6 +19,7 @@
 
 #include "model/model.h"
 #include "base/util.h"
+#include "proxy/traffic.h"
 
 #define OTHER_LABEL "(other)"
 #define NO_AGENT_LABEL "(none)"
@@ -379,6 +380,27 @@ void metrics_egress_traffic(struct metrics *m, const char *agent, const char *ho
 	e->up += bytes_up;
 	e->down += bytes_down;
 	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_egress_traffic_doc(struct metrics *m, const char *agent, json_object *doc)
+{
+	json_object *hosts = NULL;
+	if (!json_object_object_get_ex(doc, "hosts", &hosts) || !json_object_is_type(hosts, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(hosts) && i <= EGRESS_TRAFFIC_HOSTS; i++) {
+		json_object *h = json_object_array_get_idx(hosts, i), *v = NULL;
+		int64_t n[3];
+		static const char *const keys[3] = { "requests", "bytesUp", "bytesDown" };
+		bool ok = json_object_object_get_ex(h, "host", &v) && json_object_is_type(v, json_type_string);
+		const char *host = ok ? json_object_get_string(v) : NULL;
+		for (int k = 0; k < 3; k++) {
+			json_object *nv = NULL;
+			n[k] = json_object_object_get_ex(h, keys[k], &nv) ? json_object_get_int64(nv) : -1;
+			ok = ok && n[k] >= 0;
+		}
+		if (ok)
+			metrics_egress_traffic(m, agent, host, (uint64_t)n[0], (uint64_t)n[1], (uint64_t)n[2]);
+	}
 }
 
 void metrics_set_default_limits(struct metrics *m, const struct run_limits *l)

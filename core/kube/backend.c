@@ -10,6 +10,7 @@
 #include "base/quantity.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 #include "kube/schedule.h"
 #include "kube/taskindex.h"
 #include "kube/usage.h"
+#include "proxy/sidecar.h"
+#include "proxy/traffic.h"
 #include "control/controller.h"
 #include "control/metrics.h"
 #include "model/model.h"
@@ -61,6 +64,7 @@ struct kctl {
 	json_object *writing;   /* "ns/name" -> null: a status write in flight */
 	struct kube_usage *usage; /* running Tasks' usage so far (kube/usage.h) */
 	json_object *over;      /* task uid -> null: its run was killed BudgetExceeded */
+	json_object *egress_done; /* task uid -> null: its sidecar's log is recorded */
 };
 
 /* Put what the controller wrote into its cache, and its indexes. */
@@ -240,8 +244,8 @@ static int dep_result(void *ctx, const char *dep, const char *key, const char **
 /* ---- writes ---------------------------------------------------------- */
 
 /* Record an Event about the task (what `paddock describe` lists). */
-static void record_event(struct kctl *k, const struct model_task *t, const char *phase,
-			 const char *reason, const char *message)
+static void record_event_as(struct kctl *k, const struct model_task *t, const char *type,
+			    const char *reason, const char *message)
 {
 	char ts[40];
 	format_time(now_wall_ms(), ts, sizeof(ts));
@@ -259,12 +263,9 @@ static void record_event(struct kctl *k, const struct model_task *t, const char 
 	jset_str(io, "namespace", t->ns);
 	jset_str(io, "uid", t->uid);
 	json_object_object_add(ev, "involvedObject", io);
-	jset_str(ev, "reason", reason && *reason ? reason : phase);
-	char *msg = xasprintf("%s: %.900s", phase, message ? message : "");
-	jset_str(ev, "message", msg);
-	free(msg);
-	bool bad = str_eq(phase, "Failed");
-	jset_str(ev, "type", bad ? "Warning" : "Normal");
+	jset_str(ev, "reason", reason);
+	jset_str(ev, "message", message);
+	jset_str(ev, "type", type);
 	jset_str(ev, "firstTimestamp", ts);
 	jset_str(ev, "lastTimestamp", ts);
 	json_object_object_add(ev, "count", json_object_new_int(1));
@@ -276,6 +277,15 @@ static void record_event(struct kctl *k, const struct model_task *t, const char 
 	/* Sent after the pass: a third of the requests a start makes, and
 	 * nothing waits for them. */
 	json_object_array_add(k->events, ev);
+}
+
+static void record_event(struct kctl *k, const struct model_task *t, const char *phase,
+			 const char *reason, const char *message)
+{
+	char *msg = xasprintf("%s: %.900s", phase, message ? message : "");
+	record_event_as(k, t, str_eq(phase, "Failed") ? "Warning" : "Normal", reason && *reason ? reason : phase,
+			msg);
+	free(msg);
 }
 
 static void event_done(void *ctx, int status, json_object *resp, const char *err)
@@ -608,6 +618,61 @@ static bool pod_terminated(json_object *pod)
 	return false;
 }
 
+/* The finished run's egress from its sidecar's log (proxy/traffic.h), as
+ * the local backend records its proxy's: an EgressDenied Event per refused
+ * destination (host, port, rule) with a count, the rest in one; an
+ * EgressRejected per status; the paddock_egress_* metrics.  Once per run
+ * (a status write that conflicts collects the run again). */
+static void collect_egress(struct kctl *k, const struct model_task *t, const char *ns, const char *pod_name)
+{
+	if (!t->uid || json_object_object_get_ex(k->egress_done, t->uid, NULL))
+		return;
+	char *lpath = kube_path(&KUBE_PODS, ns, pod_name, "log", "container=" EGRESS_SIDECAR_NAME);
+	char *log = NULL, err[512];
+	size_t len = 0;
+	int st = kube_get_log(k->kc, lpath, EGRESS_LOG_BYTES, &log, &len, NULL, err, sizeof(err));
+	free(lpath);
+	if (st != 200) {
+		/* A run without the sidecar answers 400: nothing
+		 * to say.  Else logged (a conflicting status write makes
+		 * the run looked at again, and read again). */
+		if (st == 400 || st == 404)
+			json_object_object_add(k->egress_done, t->uid, NULL);
+		else
+			log_warn("the egress sidecar's log could not be read", "namespace", t->ns, "task", t->name,
+				 "error", err);
+		free(log);
+		return;
+	}
+	json_object_object_add(k->egress_done, t->uid, NULL);
+	struct egress_log el;
+	egress_log_parse(log, len, &el);
+	free(log);
+	char agent[512], msg[900];
+	model_task_agent_key(t->obj, agent, sizeof(agent));
+	for (int i = 0; i < el.ndenied; i++) {
+		const struct egress_log_denied *d = &el.denied[i];
+		egress_denied_message(msg, sizeof(msg), d->host, d->port, d->reason, d->rule, (int64_t)d->count);
+		record_event_as(k, t, "Warning", "EgressDenied", msg);
+		metrics_egress_denied(k->m, agent, d->host, (long)d->count);
+	}
+	if (el.more_denied) {
+		snprintf(msg, sizeof(msg), "egress refused %" PRIu64 " more connections to other destinations "
+			 "(kubectl logs -c " EGRESS_SIDECAR_NAME ")", el.more_denied);
+		record_event_as(k, t, "Warning", "EgressDenied", msg);
+		metrics_egress_denied(k->m, agent, EGRESS_TRAFFIC_OTHER, (long)el.more_denied);
+	}
+	static const int status[3] = { 400, 408, 503 };
+	for (int i = 0; i < 3; i++) {
+		if (!el.rejected[i])
+			continue;
+		egress_rejected_message(msg, sizeof(msg), status[i], (int64_t)el.rejected[i], el.rejected_reason[i]);
+		record_event_as(k, t, "Warning", "EgressRejected", msg);
+	}
+	metrics_egress_traffic_doc(k->m, agent, el.traffic);
+	egress_log_free(&el);
+}
+
 /* The finished run: exit code from the pod, outputs and usage from the
  * agent container's log, parsed by the driver's parser. */
 static void collect_run(struct kctl *k, const struct model_task *t, const struct model_agent *a,
@@ -685,6 +750,8 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 				  err, sizeof(err));
 		free(lpath);
 	}
+	if (pod_name)
+		collect_egress(k, t, ns, pod_name);
 	if (st == 200 && log) {
 		pipeline_sink_text(&sink, log, len, LOG_LINE_MAX);
 	} else {
@@ -1430,6 +1497,8 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 			json_object_object_del(k->start_err, uid);
 		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
 			json_object_object_del(k->over, uid);
+		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
+			json_object_object_del(k->egress_done, uid);
 	}
 	else if (inf == k->inf[INF_JOBS])
 		kidx_job(k->idx, obj, type == KUBE_DELETED);
@@ -1595,6 +1664,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.start_err = json_object_new_object();
 	k.writing = json_object_new_object();
 	k.over = json_object_new_object();
+	k.egress_done = json_object_new_object();
 	k.usage = kube_usage_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg, ps);
 	kube_client_set_inflight(k.kc, cfg->kube_max_inflight > 0 ? (int)cfg->kube_max_inflight
 								  : KUBE_INFLIGHT_DEFAULT);
@@ -1621,6 +1691,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	ctl_free(c);
 	kube_usage_free(k.usage);
 	json_object_put(k.over);
+	json_object_put(k.egress_done);
 	for (int i = 0; i < N_INF; i++)
 		kube_informer_free(k.inf[i]);
 	kube_lease_free(k.lease);

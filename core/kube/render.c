@@ -910,7 +910,7 @@ static int egress_sidecar(const struct kube_render_in *in, json_object **out, ch
 {
 	const struct plan_route *r = in->plan->route;
 	json_object *c = json_object_new_object();
-	put(c, "name", jstr("paddock-egress"));
+	put(c, "name", jstr(EGRESS_SIDECAR_NAME));
 	put(c, "image", jstr(in->egress_image));
 	put(c, "restartPolicy", jstr("Always"));
 	json_object *cmd = json_object_new_array();

@@ -599,17 +599,7 @@ static void record_traffic(struct runtime *rt, const char *run_dir, const char *
 	char *data = NULL;
 	size_t len = 0;
 	json_object *doc = read_file(path, 1 << 20, &data, &len) == 0 ? json_tokener_parse(data) : NULL;
-	json_object *hosts = jget(doc, "hosts");
-	for (size_t i = 0; hosts && json_object_is_type(hosts, json_type_array) &&
-			   i < json_object_array_length(hosts) && i <= EGRESS_TRAFFIC_HOSTS; i++) {
-		json_object *h = json_object_array_get_idx(hosts, i);
-		int64_t req = json_object_get_int64(jget(h, "requests")),
-			up = json_object_get_int64(jget(h, "bytesUp")),
-			down = json_object_get_int64(jget(h, "bytesDown"));
-		if (jstr(h, "host") && req >= 0 && up >= 0 && down >= 0)
-			metrics_egress_traffic(rt->metrics, agent, jstr(h, "host"), (uint64_t)req,
-					       (uint64_t)up, (uint64_t)down);
-	}
+	metrics_egress_traffic_doc(rt->metrics, agent, doc);
 	json_object_put(doc);
 	free(data);
 	free(path);
@@ -662,11 +652,8 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 		json_object *o = jget(first, key);
 		char msg[900];
 		json_object *pv = jget(o, "port");
-		snprintf(msg, sizeof(msg), "egress refused %.255s:%d (%.255s; rule: %.120s)%s%.64s",
-			 jstr(o, "host") ? jstr(o, "host") : "?", pv ? json_object_get_int(pv) : 0,
-			 jstr(o, "reason") ? jstr(o, "reason") : "refused",
-			 jstr(o, "rule") ? jstr(o, "rule") : "-", json_object_get_int(cnt) > 1 ? ", times: " : "",
-			 json_object_get_int(cnt) > 1 ? json_object_get_string(cnt) : "");
+		egress_denied_message(msg, sizeof(msg), jstr(o, "host"), pv ? json_object_get_int(pv) : 0,
+				      jstr(o, "reason"), jstr(o, "rule"), json_object_get_int(cnt));
 		char err[256];
 		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressDenied", msg, err,
 				      sizeof(err));
@@ -680,9 +667,8 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 	}
 	json_object_object_foreach(rejected, status, rj) {
 		char msg[400], err[256];
-		snprintf(msg, sizeof(msg), "egress proxy answered %" PRId64 " client%s %s before a target (last: %.200s)",
-			 json_object_get_int64(jget(rj, "count")), json_object_get_int64(jget(rj, "count")) == 1 ? "" : "s",
-			 status, jstr(rj, "reason") ? jstr(rj, "reason") : "-");
+		egress_rejected_message(msg, sizeof(msg), atoi(status), json_object_get_int64(jget(rj, "count")),
+					jstr(rj, "reason"));
 		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressRejected", msg, err,
 				      sizeof(err));
 	}

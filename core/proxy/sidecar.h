@@ -10,6 +10,10 @@
 #include <stdbool.h>
 
 #define EGRESS_SIDECAR_ARG "__egress"
+#define EGRESS_SIDECAR_NAME "paddock-egress" /* the container's name in a run's pod */
+/* How much of its log the controller reads when the run ends (its head
+ * and its tail: the summary is the last line). */
+#define EGRESS_LOG_BYTES (1 << 20)
 
 /* When argv[1] is EGRESS_SIDECAR_ARG: run the sidecar, *rc its exit
  * status, true.  Otherwise false. */

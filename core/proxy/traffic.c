@@ -145,3 +145,166 @@ char *egress_traffic_format(json_object *doc, const char *indent)
 	}
 	return buf_steal(&b);
 }
+
+/* ---- the sidecar's log, read back (traffic.h) ---------------------------- */
+
+static const char *jtext(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+static bool jcount(json_object *o, const char *key, uint64_t *n)
+{
+	json_object *v = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0)
+		return false;
+	*n = (uint64_t)json_object_get_int64(v);
+	return true;
+}
+
+static int status_slot(int64_t status)
+{
+	return status == 400 ? 0 : status == 408 ? 1 : status == 503 ? 2 : -1;
+}
+
+/* Add to a host's counters (the summary's numbers, or one request's). */
+static void traffic_put(struct egress_traffic *t, const char *host, uint64_t req, uint64_t up, uint64_t down)
+{
+	struct egress_host_traffic *h = slot(t, host);
+	h->requests += req;
+	h->bytes_up += up;
+	h->bytes_down += down;
+}
+
+static void log_denied(struct egress_log *l, const char *host, int port, const char *rule, const char *reason)
+{
+	for (int i = 0; i < l->ndenied; i++) {
+		struct egress_log_denied *d = &l->denied[i];
+		if (d->port == port && !strcmp(d->host, host) && !strcmp(d->rule, rule)) {
+			d->count++;
+			return;
+		}
+	}
+	if (l->ndenied == EGRESS_LOG_DENIED_MAX) {
+		l->more_denied++;
+		return;
+	}
+	struct egress_log_denied *d = &l->denied[l->ndenied++];
+	snprintf(d->host, sizeof(d->host), "%s", host);
+	snprintf(d->rule, sizeof(d->rule), "%s", rule);
+	snprintf(d->reason, sizeof(d->reason), "%s", reason ? reason : "");
+	d->port = port;
+	d->count = 1;
+}
+
+/* {"summary":{"hosts":[...],"rejected":{...}}}: its totals into `sum`. */
+static bool log_summary(json_object *s, struct egress_traffic *sum)
+{
+	json_object *hosts = NULL, *rej = NULL;
+	if (!json_object_object_get_ex(s, "hosts", &hosts) || !json_object_is_type(hosts, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(hosts) && i <= EGRESS_TRAFFIC_HOSTS; i++) {
+		json_object *h = json_object_array_get_idx(hosts, i);
+		const char *host = jtext(h, "host");
+		uint64_t req, up, down;
+		if (host && *host && jcount(h, "requests", &req) && jcount(h, "bytesUp", &up) &&
+		    jcount(h, "bytesDown", &down))
+			traffic_put(sum, host, req, up, down);
+	}
+	if (json_object_object_get_ex(s, "rejected", &rej)) {
+		static const char *const keys[3] = { "badRequest", "timeout", "busy" };
+		for (int i = 0; i < 3; i++)
+			(void)jcount(rej, keys[i], &sum->rejected[i]);
+	}
+	return true;
+}
+
+/* One line of the log, NUL-terminated. */
+static void log_line(struct egress_log *l, const char *line, struct egress_traffic *lines,
+		     struct egress_traffic *sum)
+{
+	json_object *o = line[0] == '{' ? json_tokener_parse(line) : NULL, *s = NULL;
+	const char *host = jtext(o, "host");
+	json_object *allowed = NULL;
+	uint64_t n, st, port, up, down;
+	if (o && json_object_object_get_ex(o, "summary", &s) && log_summary(s, sum)) {
+		l->summary = true;
+	} else if (o && jcount(o, "rejected", &n) && jcount(o, "status", &st) && status_slot((int64_t)st) >= 0) {
+		int i = status_slot((int64_t)st);
+		lines->rejected[i] += n;
+		if (jtext(o, "reason"))
+			snprintf(l->rejected_reason[i], sizeof(l->rejected_reason[i]), "%s", jtext(o, "reason"));
+	} else if (host && *host && strlen(host) <= EGRESS_TRAFFIC_HOST_MAX && jcount(o, "port", &port) &&
+		   port <= 65535 && json_object_object_get_ex(o, "allowed", &allowed) &&
+		   json_object_is_type(allowed, json_type_boolean)) {
+		if (!json_object_get_boolean(allowed))
+			log_denied(l, host, (int)port, jtext(o, "rule") ? jtext(o, "rule") : "",
+				   jtext(o, "reason"));
+		else if (jcount(o, "bytesUp", &up) && jcount(o, "bytesDown", &down))
+			traffic_put(lines, host, 1, up, down);
+		else
+			l->ignored++;
+	} else {
+		l->ignored++;
+	}
+	json_object_put(o);
+}
+
+void egress_log_parse(const char *log, size_t len, struct egress_log *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct egress_traffic lines, sum;
+	egress_traffic_init(&lines);
+	egress_traffic_init(&sum);
+	char *line = xmalloc(EGRESS_LOG_LINE_MAX + 1);
+	for (size_t i = 0; log && i < len;) {
+		const char *nl = memchr(log + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - log) : len, n = end - i;
+		if (n && log[end - 1] == '\r')
+			n--;
+		if (n > EGRESS_LOG_LINE_MAX || memchr(log + i, '\0', n)) {
+			out->ignored++;
+		} else if (n) {
+			memcpy(line, log + i, n);
+			line[n] = '\0';
+			log_line(out, line, &lines, &sum);
+		}
+		i = end + 1;
+	}
+	free(line);
+	/* A sidecar killed before its summary: what its lines say. */
+	struct egress_traffic *t = out->summary ? &sum : &lines;
+	for (int i = 0; i < 3; i++)
+		t->rejected[i] = lines.rejected[i] > sum.rejected[i] ? lines.rejected[i] : sum.rejected[i];
+	for (int i = 0; i < 3; i++)
+		out->rejected[i] = t->rejected[i];
+	out->traffic = egress_traffic_json(t, NULL);
+	egress_traffic_destroy(&lines);
+	egress_traffic_destroy(&sum);
+}
+
+void egress_log_free(struct egress_log *l)
+{
+	json_object_put(l->traffic);
+	l->traffic = NULL;
+}
+
+void egress_denied_message(char *buf, size_t len, const char *host, int port, const char *reason,
+			   const char *rule, int64_t count)
+{
+	char times[32] = "";
+	if (count > 1)
+		snprintf(times, sizeof(times), ", times: %" PRId64, count);
+	snprintf(buf, len, "egress refused %.255s:%d (%.255s; rule: %.120s)%s", host && *host ? host : "?", port,
+		 reason && *reason ? reason : "refused", rule && *rule ? rule : "-", times);
+}
+
+void egress_rejected_message(char *buf, size_t len, int status, int64_t count, const char *reason)
+{
+	snprintf(buf, len, "egress proxy answered %" PRId64 " client%s %d before a target (last: %.200s)", count,
+		 count == 1 ? "" : "s", status, reason && *reason ? reason : "-");
+}

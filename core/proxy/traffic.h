@@ -57,4 +57,46 @@ json_object *egress_traffic_json(struct egress_traffic *t, uint64_t *version);
  * there is nothing to show. */
 char *egress_traffic_format(json_object *doc, const char *indent);
 
+/* ---- the Kubernetes sidecar's log, read back by the controller --------- */
+
+#define EGRESS_LOG_DENIED_MAX 20   /* distinct (host, port, rule) kept */
+#define EGRESS_LOG_LINE_MAX 4096   /* longer lines are not the sidecar's */
+#define EGRESS_LOG_TEXT_MAX 128
+
+struct egress_log_denied {
+	char host[EGRESS_TRAFFIC_HOST_MAX + 1];
+	int port;
+	char rule[EGRESS_LOG_TEXT_MAX], reason[EGRESS_LOG_TEXT_MAX]; /* the first one's reason */
+	uint64_t count;
+};
+
+struct egress_log {
+	struct egress_log_denied denied[EGRESS_LOG_DENIED_MAX];
+	int ndenied;
+	uint64_t more_denied;   /* refusals of destinations past the first EGRESS_LOG_DENIED_MAX */
+	uint64_t rejected[3];   /* clients answered 400, 408, 503 before a target */
+	char rejected_reason[3][EGRESS_LOG_TEXT_MAX]; /* the last one's */
+	json_object *traffic;   /* owned, as egress_traffic_json(): the summary line's,
+				 * else summed from the per-request lines */
+	bool summary;           /* the sidecar printed its summary (ended cleanly) */
+	uint64_t ignored;       /* lines that are not the sidecar's JSON (its
+				 * stderr, garbage, cut or over-long lines) */
+};
+
+/* Read the `paddock __egress` sidecar's log (sidecar.c's lines: one per
+ * request, {"rejected":N,"status":S,...} counts, a last {"summary":...}).
+ * Pure and bounded: whatever the log holds, at most
+ * EGRESS_LOG_DENIED_MAX refused destinations and EGRESS_TRAFFIC_HOSTS
+ * hosts (+ "other") come out; anything unreadable is counted in
+ * `ignored`.  Free with egress_log_free(). */
+void egress_log_parse(const char *log, size_t len, struct egress_log *out);
+void egress_log_free(struct egress_log *l);
+
+/* The wording both backends give these Events: EgressDenied for one
+ * refused destination (count times), EgressRejected for clients answered
+ * `status` before a target. */
+void egress_denied_message(char *buf, size_t len, const char *host, int port, const char *reason,
+			   const char *rule, int64_t count);
+void egress_rejected_message(char *buf, size_t len, int status, int64_t count, const char *reason);
+
 #endif

@@ -14,6 +14,9 @@
 #   tests/k8s/env.sh log DIR [FILE]         set the agent log that kwok serves
 #                                           for every container (plain text
 #                                           from FILE or stdin)
+#   tests/k8s/env.sh egress-log DIR [FILE]  the same for the runs' egress
+#                                           sidecars (container
+#                                           paddock-egress; empty at start)
 #
 # Everything lives in DIR: certificates, etcd data, logs/<component>.log,
 # pids/<component>.pid, ports.env.  Every listener is on 127.0.0.1, on a
@@ -38,7 +41,7 @@ die() { say "error: $*"; exit 1; }
 elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 ))ms"; }
 
 usage() {
-	sed -n '3,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -214,10 +217,11 @@ to_cri_log() {
 	done
 }
 
-set_agent_log() {
+set_agent_log() { # set_agent_log [FILE]: agent.log (default) or FILE under kwok/
+	local f=${1:-agent.log}
 	mkdir -p "$DIR/kwok"
-	to_cri_log > "$DIR/kwok/agent.log.tmp"
-	mv "$DIR/kwok/agent.log.tmp" "$DIR/kwok/agent.log"
+	to_cri_log > "$DIR/kwok/$f.tmp"
+	mv "$DIR/kwok/$f.tmp" "$DIR/kwok/$f"
 }
 
 write_kwok_config() {
@@ -226,18 +230,23 @@ write_kwok_config() {
 		printf '%s\n' "hello from kwok" "" "---PADDOCK_OUTPUTS_START---" "branch: main" \
 			"---PADDOCK_OUTPUTS_END---" | set_agent_log
 	fi
+	[ -f "$DIR/kwok/egress.log" ] || : >"$DIR/kwok/egress.log"
 	{
 		cat "$HERE/kwok/stages.yaml"
 		cat <<EOF
 ---
 # Every container of every pod: the log in $DIR/kwok/agent.log
-# (tests/k8s/env.sh log DIR < FILE replaces it).
+# (tests/k8s/env.sh log DIR < FILE replaces it); the egress sidecars':
+# $DIR/kwok/egress.log (env.sh egress-log).  kwok prefers the entry that
+# names the container.
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterLogs
 metadata:
   name: paddock-agent-log
 spec:
   logs:
+  - containers: [paddock-egress]
+    logsFile: $DIR/kwok/egress.log
   - logsFile: $DIR/kwok/agent.log
 EOF
 	} > "$DIR/kwok/kwok.yaml"
@@ -495,6 +504,11 @@ log)
 	[ -d "$DIR" ] || die "$DIR: no such directory"
 	if [ $# -ge 3 ]; then set_agent_log < "$3"; else set_agent_log; fi
 	say "kwok serves $DIR/kwok/agent.log for every container"
+	;;
+egress-log)
+	[ -d "$DIR" ] || die "$DIR: no such directory"
+	if [ $# -ge 3 ]; then set_agent_log egress.log < "$3"; else set_agent_log egress.log; fi
+	say "kwok serves $DIR/kwok/egress.log for the paddock-egress containers"
 	;;
 *) usage ;;
 esac

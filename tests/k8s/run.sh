@@ -512,7 +512,7 @@ fi
 # ---- the egress sidecar under pod-security restricted, and kubernetes.networkPolicy (its own namespace and controller) ----
 if [ -x "$HERE/test-egress.sh" ]; then
 	if PADDOCK_BIN=$PADDOCK_BIN TOP_SRCDIR=$TOP_SRCDIR TOP_BUILDDIR=$TOP_BUILDDIR "$HERE/test-egress.sh" "$KUBECONFIG" >"$work/egress.log" 2>&1; then
-		ok "tests/k8s/test-egress.sh ($(grep -c '^ok' "$work/egress.log") checks: sidecar, no credential on the agent, restricted, the run's NetworkPolicy)"
+		ok "tests/k8s/test-egress.sh ($(grep -c '^ok' "$work/egress.log") checks: sidecar, no credential on the agent, restricted, the run's NetworkPolicy, the sidecar's log as Events and metrics)"
 	else
 		nok "tests/k8s/test-egress.sh"; grep -v '^ok' "$work/egress.log" | tail -20
 	fi

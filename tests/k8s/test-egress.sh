@@ -19,7 +19,14 @@
 #     kube-dns and the allowlist's addresses and ports only (an
 #     allowlisted metadata address left out), owned by the Task and gone
 #     once the Task is deleted; describe says it is in place.  With the
-#     setting off (a second controller), a run has none.
+#     setting off (a second controller), a run has none;
+#   - a run whose sidecar's log (served by kwok from env.sh egress-log)
+#     holds refusals, allowed requests, a rejected count, garbage and the
+#     summary: the controller reads it when the run ends and records an
+#     EgressDenied Event per host, port and rule with its count and an
+#     EgressRejected for the 400s on the Task, and
+#     paddock_egress_{denied,requests,bytes}_total on its /metrics;
+#     describe task shows the per-host table from the same log.
 # Prints "ok - ..."/"not ok - ..." and "N passed, N failed".
 set -uo pipefail
 
@@ -46,6 +53,7 @@ ctl=
 cleanup() {
 	[ -n "$ctl" ] && kill -9 "$ctl" 2>/dev/null
 	kc delete namespace "$NS" "$NS-system" --wait=false >/dev/null 2>&1
+	: | "$HERE/env.sh" egress-log "$envdir" >/dev/null 2>&1
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -90,6 +98,15 @@ spec: {agentRef: {name: coder}, prompt: "fix it"}
 EOT
 POD_NAME=egress-test "$PADDOCK_BIN" controller >"$work/controller.log" 2>&1 &
 ctl=$!
+# A Task $1 of Agent coder with prompt $2.
+new_task() {
+	kc -n "$NS" apply -f - >/dev/null <<EOT
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: $1}
+spec: {agentRef: {name: coder}, prompt: "$2"}
+EOT
+}
 # The Job name of task $1, once it has one (60 s).
 job_of() {
 	local j=
@@ -204,12 +221,7 @@ check "the NetworkPolicy is gone after the Task is deleted" test -n "$gone"
 # The setting off (its default): no NetworkPolicy, and describe says so.
 kill -9 "$ctl" 2>/dev/null; wait "$ctl" 2>/dev/null; ctl=
 sed -i 's/, networkPolicy: true//' "$PADDOCK_CONFIG"
-kc -n "$NS" apply -f - >/dev/null <<EOT
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: unfenced}
-spec: {agentRef: {name: coder}, prompt: "fix it"}
-EOT
+new_task unfenced "fix it"
 POD_NAME=egress-test-2 "$PADDOCK_BIN" controller >"$work/controller2.log" 2>&1 &
 ctl=$!
 job2=$(job_of unfenced)
@@ -220,5 +232,57 @@ check "and has no NetworkPolicy (the API server answered: $(kc -n "$NS" get netw
 	test ! -s "$work/np2.out"
 "$PADDOCK_BIN" describe task unfenced -n "$NS" >"$work/describe2.out" 2>&1
 check "describe task says there is none" grep -q "^NetworkPolicy: none (kubernetes.networkPolicy is off)" "$work/describe2.out"
+
+# ---- the sidecar's log read back when the run ends ------------------------
+# kwok serves $envdir/kwok/egress.log as every paddock-egress container's
+# log (env.sh egress-log): the lines sidecar.c prints, refusals, allowed
+# requests, a rejected count, its stderr and garbage, and its summary.
+# (kwok ends a run at once with exit code 0; the agent log it serves is
+# not claude's stream, so the Task fails on its output: either phase means
+# the run was collected.)
+ended() { case "$(kc -n "$NS" get task "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" in Succeeded|Failed) ;; *) false ;; esac; }
+for _ in $(seq 300); do ended unfenced && break; sleep 0.2; done
+check "the previous run has ended (its sidecar's empty log read)" ended unfenced
+{
+	echo 'paddock __egress: serving 127.0.0.1:3128 (allowlist)'
+	for _ in 1 2 3; do
+		echo '{"host":"evil.example","port":443,"method":"CONNECT","rule":"","allowed":false,"status":403,"reason":"not in the allowlist","bytesUp":0,"bytesDown":0}'
+	done
+	echo '{"host":"169.254.169.254","port":80,"method":"GET","rule":"169.254.169.254","allowed":false,"status":403,"reason":"a link-local address","bytesUp":0,"bytesDown":0}'
+	echo '{"host":"pkg.example","port":443,"method":"CONNECT","rule":"pkg.example","allowed":true,"status":200,"addr":"203.0.113.7:443","bytesUp":700,"bytesDown":41000}'
+	echo '{"rejected":30,"status":400,"reason":"malformed request line"}'
+	echo 'not json {{{'
+	echo '{"summary":{"hosts":[{"host":"pkg.example","requests":4,"bytesUp":2800,"bytesDown":164000}],"rejected":{"badRequest":30,"timeout":0,"busy":0}}}'
+} >"$work/egress-sidecar.log"
+"$HERE/env.sh" egress-log "$envdir" "$work/egress-sidecar.log" >/dev/null 2>&1
+new_task leaky "fetch it"
+for _ in $(seq 300); do ended leaky && break; sleep 0.2; done
+check "the run with refusals in its sidecar's log ends ($(kc -n "$NS" get task leaky -o jsonpath='{.status.phase}: {.status.message}'))" ended leaky
+luid=$(kc -n "$NS" get task leaky -o jsonpath='{.metadata.uid}')
+task_events() { kc -n "$NS" get events --field-selector "involvedObject.uid=$luid,reason=$1" \
+	-o jsonpath='{range .items[*]}{.type} {.message}{"\n"}{end}'; }
+for _ in $(seq 50); do [ -n "$(task_events EgressRejected)" ] && break; sleep 0.2; done
+task_events EgressDenied >"$work/denied.out"
+task_events EgressRejected >"$work/rejected.out"
+check "an EgressDenied Event per refused host, port and rule, with its count ($(tr '\n' '|' <"$work/denied.out"))" \
+	bash -c "[ \$(wc -l <'$work/denied.out') = 2 ] &&
+		grep -qx 'Warning egress refused evil.example:443 (not in the allowlist; rule: -), times: 3' '$work/denied.out' &&
+		grep -qx 'Warning egress refused 169.254.169.254:80 (a link-local address; rule: 169.254.169.254)' '$work/denied.out'"
+check "one EgressRejected Event for the 400s ($(cat "$work/rejected.out"))" \
+	grep -qx 'Warning egress proxy answered 30 clients 400 before a target (last: malformed request line)' "$work/rejected.out"
+"$PADDOCK_BIN" describe task leaky -n "$NS" >"$work/describe3.out" 2>&1
+check "describe task lists them" grep -q "egress refused evil.example:443" "$work/describe3.out"
+check "describe task shows the traffic table from the sidecar's summary" \
+	grep -Eq '^  pkg\.example +4 req +2\.7 KiB up +160\.2 KiB down' "$work/describe3.out"
+port=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$work/controller2.log" | tail -1)
+curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.out" 2>&1
+check "paddock_egress_denied_total on the controller's /metrics, by Agent and host" \
+	grep -qx "paddock_egress_denied_total{agent=\"$NS/coder\",host=\"evil.example\"} 3" "$work/metrics.out"
+check "paddock_egress_requests_total and _bytes_total from the sidecar's summary" bash -c "
+	grep -qx 'paddock_egress_requests_total{agent=\"$NS/coder\",host=\"pkg.example\"} 4' '$work/metrics.out' &&
+	grep -qx 'paddock_egress_bytes_total{agent=\"$NS/coder\",host=\"pkg.example\",direction=\"down\"} 164000' '$work/metrics.out'"
+check "the key's value is in no Event or controller log" bash -c \
+	"kc() { $KUBECTL --kubeconfig '$KUBECONFIG' \"\$@\"; }; ! { kc -n '$NS' get events -o json; cat '$work/controller2.log'; } | grep -qF '$key'"
+: | "$HERE/env.sh" egress-log "$envdir" >/dev/null 2>&1
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1524,6 +1524,128 @@ START_TEST(test_route_start_errors)
 }
 END_TEST
 
+/* ---- the sidecar's log read back (Kubernetes) ------------------------------ */
+
+static json_object *host_of(json_object *doc, const char *name)
+{
+	json_object *hosts = json_object_object_get(doc, "hosts");
+	for (size_t i = 0; i < json_object_array_length(hosts); i++) {
+		json_object *h = json_object_array_get_idx(hosts, i);
+		if (!strcmp(json_object_get_string(json_object_object_get(h, "host")), name))
+			return h;
+	}
+	return NULL;
+}
+
+static int64_t jint(json_object *o, const char *key)
+{
+	return json_object_get_int64(json_object_object_get(o, key));
+}
+
+/* Lines as sidecar.c prints them: allowed and denied requests, rejected
+ * counts, its stderr, garbage; with the summary, without it (killed). */
+START_TEST(test_sidecar_log_parse)
+{
+	const char *base =
+		"paddock __egress: serving 127.0.0.1:3128\n"
+		"{\"host\":\"pkg.example\",\"port\":443,\"method\":\"CONNECT\",\"rule\":\"pkg.example\",\"allowed\":true,"
+		"\"status\":200,\"addr\":\"203.0.113.7:443\",\"bytesUp\":100,\"bytesDown\":5000}\n"
+		"{\"host\":\"pkg.example\",\"port\":443,\"method\":\"CONNECT\",\"rule\":\"pkg.example\",\"allowed\":true,"
+		"\"status\":200,\"bytesUp\":50,\"bytesDown\":1000}\n"
+		"{\"host\":\"evil.example\",\"port\":443,\"method\":\"CONNECT\",\"rule\":\"\",\"allowed\":false,"
+		"\"status\":403,\"reason\":\"not in the allowlist\",\"bytesUp\":0,\"bytesDown\":0}\n"
+		"{\"host\":\"evil.example\",\"port\":443,\"method\":\"CONNECT\",\"rule\":\"\",\"allowed\":false,"
+		"\"status\":403,\"reason\":\"not in the allowlist\",\"bytesUp\":0,\"bytesDown\":0}\r\n"
+		"{\"host\":\"169.254.169.254\",\"port\":80,\"method\":\"GET\",\"rule\":\"169.254.169.254\","
+		"\"allowed\":false,\"status\":403,\"reason\":\"a link-local address\",\"bytesUp\":0,\"bytesDown\":0}\n"
+		"{\"rejected\":1,\"status\":400,\"reason\":\"malformed request line\"}\n"
+		"{\"rejected\":4,\"status\":400,\"reason\":\"header too large\"}\n"
+		"{\"rejected\":2,\"status\":999}\n"
+		"not json at all {\n"
+		"{\"host\":5,\"port\":443,\"allowed\":false}\n"
+		"{\"host\":\"x.example\",\"port\":70000,\"allowed\":false}\n"
+		"{\"host\":\"y.example\",\"port\":1,\"allowed\":true,\"bytesUp\":-5,\"bytesDown\":0}\n"
+		"[paddock] 1234 bytes cut here\n";
+	/* Killed: no summary, the per-request lines summed. */
+	struct egress_log el;
+	egress_log_parse(base, strlen(base), &el);
+	ck_assert(!el.summary);
+	ck_assert_int_eq(el.ndenied, 2);
+	ck_assert_str_eq(el.denied[0].host, "evil.example");
+	ck_assert_int_eq(el.denied[0].port, 443);
+	ck_assert_int_eq((int)el.denied[0].count, 2);
+	ck_assert_str_eq(el.denied[0].reason, "not in the allowlist");
+	ck_assert_str_eq(el.denied[1].rule, "169.254.169.254");
+	ck_assert_int_eq((int)el.denied[1].count, 1);
+	ck_assert_int_eq((int)el.rejected[0], 5);
+	ck_assert_str_eq(el.rejected_reason[0], "header too large");
+	ck_assert_int_eq((int)el.rejected[1] + (int)el.rejected[2], 0);
+	ck_assert_int_eq((int)el.ignored, 7);
+	json_object *h = host_of(el.traffic, "pkg.example");
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(jint(h, "requests"), 2);
+	ck_assert_int_eq(jint(h, "bytesUp"), 150);
+	ck_assert_int_eq(jint(h, "bytesDown"), 6000);
+	ck_assert_ptr_null(host_of(el.traffic, "evil.example")); /* refusals carry no traffic */
+	ck_assert_int_eq(jint(json_object_object_get(el.traffic, "rejected"), "badRequest"), 5);
+	egress_log_free(&el);
+
+	/* With the summary: its totals win (they count what was never
+	 * printed, e.g. a cut middle). */
+	char *full = xasprintf("%s{\"summary\":{\"hosts\":[{\"host\":\"pkg.example\",\"requests\":9,\"bytesUp\":900,"
+			       "\"bytesDown\":90000},{\"host\":\"other\",\"requests\":3,\"bytesUp\":3,\"bytesDown\":3},"
+			       "{\"host\":\"bad\",\"requests\":\"x\"}],"
+			       "\"rejected\":{\"badRequest\":6,\"timeout\":1,\"busy\":0}}}\n",
+			       base);
+	egress_log_parse(full, strlen(full), &el);
+	ck_assert(el.summary);
+	ck_assert_int_eq(el.ndenied, 2);
+	h = host_of(el.traffic, "pkg.example");
+	ck_assert_int_eq(jint(h, "requests"), 9);
+	ck_assert_int_eq(jint(h, "bytesDown"), 90000);
+	ck_assert_int_eq(jint(host_of(el.traffic, "other"), "requests"), 3);
+	ck_assert_ptr_null(host_of(el.traffic, "bad"));
+	ck_assert_int_eq((int)el.rejected[0], 6);
+	ck_assert_int_eq((int)el.rejected[1], 1);
+	char msg[900];
+	egress_denied_message(msg, sizeof(msg), el.denied[0].host, el.denied[0].port, el.denied[0].reason,
+			      el.denied[0].rule, (int64_t)el.denied[0].count);
+	ck_assert_str_eq(msg, "egress refused evil.example:443 (not in the allowlist; rule: -), times: 2");
+	egress_rejected_message(msg, sizeof(msg), 400, 6, el.rejected_reason[0]);
+	ck_assert_str_eq(msg, "egress proxy answered 6 clients 400 before a target (last: header too large)");
+	egress_log_free(&el);
+	free(full);
+
+	/* Bounds: distinct refusals past the cap folded into one count; an
+	 * over-long line (a forged host of 10 KiB) ignored, never cut into
+	 * something else; a NUL in a line ignored. */
+	struct buf b;
+	buf_init(&b, 0);
+	for (int i = 0; i < EGRESS_LOG_DENIED_MAX + 5; i++)
+		(void)buf_printf(&b, "{\"host\":\"d%d.example\",\"port\":443,\"rule\":\"\",\"allowed\":false}\n", i);
+	(void)buf_printf(&b, "{\"host\":\"");
+	for (int i = 0; i < 10000; i++)
+		(void)buf_printf(&b, "a");
+	(void)buf_printf(&b, "\",\"port\":443,\"allowed\":false}\n");
+	size_t at = b.len;
+	(void)buf_printf(&b, "{\"host\":\"nul.example\",\"port\":1,\"allowed\":false}\n");
+	b.data[at + 3] = '\0';
+	egress_log_parse(b.data, b.len, &el);
+	ck_assert_int_eq(el.ndenied, EGRESS_LOG_DENIED_MAX);
+	ck_assert_int_eq((int)el.more_denied, 5);
+	ck_assert_int_eq((int)el.ignored, 2);
+	ck_assert_int_eq((int)json_object_array_length(json_object_object_get(el.traffic, "hosts")), 0);
+	egress_log_free(&el);
+	buf_free(&b);
+
+	/* Nothing at all. */
+	egress_log_parse(NULL, 0, &el);
+	ck_assert_int_eq(el.ndenied + (int)el.ignored + (int)el.rejected[0], 0);
+	ck_assert_ptr_nonnull(el.traffic);
+	egress_log_free(&el);
+}
+END_TEST
+
 static Suite *egress_suite(void)
 {
 	Suite *s = suite_create("egress");
@@ -1533,6 +1655,7 @@ static Suite *egress_suite(void)
 	tcase_add_test(tc, test_name_policy);
 	tcase_add_test(tc, test_addr_check);
 	tcase_add_test(tc, test_traffic_counts);
+	tcase_add_test(tc, test_sidecar_log_parse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("server");

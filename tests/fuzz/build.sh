@@ -65,6 +65,7 @@ OUTPUTS=$(obj outputs "$top/core/control/outputs.c" "$CORE_CPPFLAGS")
 TEMPLATE=$(obj template "$top/core/control/template.c" "$CORE_CPPFLAGS")
 CRON=$(obj cron "$top/core/base/cron.c" "$CORE_CPPFLAGS")
 SHA=$(obj sha256 "$top/core/base/sha256.c" "$CORE_CPPFLAGS")
+HEADTAIL=$(obj headtail "$top/core/base/headtail.c" "$CORE_CPPFLAGS")
 SPAWNER=$(obj spawner "$top/core/control/spawner.c" "$CORE_CPPFLAGS")
 # The Kubernetes client: kubeconfig and watch framing are pure, but the
 # module links libcurl for the rest.
@@ -91,6 +92,6 @@ target fuzz_config $CONF $QUANTITY $UTIL
 target fuzz_outputs $OUTPUTS $UTIL
 target fuzz_template $TEMPLATE $UTIL
 target fuzz_driver $DRV $DRIVERS
-target fuzz_kubeconfig $KUBE $MANIFEST $MODEL $QUANTITY $CRON $UTIL $CURL_LIBS
-target fuzz_watch $KUBE $MANIFEST $MODEL $QUANTITY $CRON $UTIL $CURL_LIBS
+target fuzz_kubeconfig $KUBE $HEADTAIL $MANIFEST $MODEL $QUANTITY $CRON $UTIL $CURL_LIBS
+target fuzz_watch $KUBE $HEADTAIL $MANIFEST $MODEL $QUANTITY $CRON $UTIL $CURL_LIBS
 target fuzz_webhook $SPAWNER $TEMPLATE $SHA $MODEL $MANIFEST $QUANTITY $CRON $UTIL

@@ -38,6 +38,13 @@
 
 #define KLOG_BUF_MAX ((size_t)4 * 1024 * 1024) /* a log followed, not yet read */
 #define KLOG_MAX_BYTES ((size_t)64 * 1024 * 1024)
+/* The Tasks' watch and its cache live while the dashboard is used: this
+ * long after the last look (a page open keeps looking), the watch ends at
+ * its next event or bookmark (about a minute on a quiet cluster) and the
+ * cache is dropped, so a controller nobody watches keeps no second copy
+ * of every Task.  The next look lists again. */
+#define KWATCH_IDLE_MS 60000
+#define KWATCH_SYNC_WAIT_MS 5000
 
 struct ksrc {
 	const struct cli_ctx *ctx; /* borrowed: opens the log followers' clients */
@@ -51,6 +58,9 @@ struct ksrc {
 	int64_t seq;               /* the last change's number */
 	int64_t seen;              /* the ticker's last look */
 	bool synced;               /* a list has been read */
+	bool idle;                 /* the watch sleeps, the cache is empty */
+	int64_t used_ms;           /* the last look (mono) */
+	pthread_cond_t cv;         /* a look wakes an idle watch; a list wakes a look */
 	int werr_rc;               /* why the tasks cannot be listed, before that */
 	char werr[512];
 };
@@ -84,6 +94,38 @@ static json_object *copy(json_object *o)
 /* ---- the watch thread ------------------------------------------------------ */
 
 /* Under s->lock: the Task as the API server has it now (NULL: gone). */
+/* A look at the Tasks (lock held): keeps the watch, or wakes it. */
+static void touch(struct ksrc *s)
+{
+	s->used_ms = now_mono_ms();
+	if (s->idle) {
+		s->idle = false;
+		pthread_cond_broadcast(&s->cv);
+	}
+}
+
+/* A look that needs the cache (lock held): wakes the watch and waits, a
+ * few seconds at most, for its list (or its error). */
+static void look(struct ksrc *s)
+{
+	touch(s);
+	if (s->synced || s->werr_rc)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += KWATCH_SYNC_WAIT_MS / 1000;
+	while (!s->synced && !s->werr_rc && !s->stop && pthread_cond_timedwait(&s->cv, &s->lock, &ts) == 0)
+		;
+}
+
+static bool unused(struct ksrc *s)
+{
+	pthread_mutex_lock(&s->lock);
+	bool u = now_mono_ms() - s->used_ms >= KWATCH_IDLE_MS;
+	pthread_mutex_unlock(&s->lock);
+	return u;
+}
+
 static void cache_put(struct ksrc *s, const char *key, json_object *obj)
 {
 	json_object *old = jget(s->tasks, key);
@@ -142,7 +184,7 @@ static int watch_chunk(void *ctx, const char *data, size_t len)
 		log_warn("dashboard: the watch of tasks broke; listing again", "error", err);
 		w->bad = true;
 	}
-	return w->gone || w->bad || w->s->stop;
+	return w->gone || w->bad || w->s->stop || unused(w->s);
 }
 
 /* The list, as the cache: what is new or changed, what is gone.
@@ -162,6 +204,7 @@ static char *relist(struct ksrc *s, struct kube_client *cl, char *err, size_t er
 		pthread_mutex_lock(&s->lock);
 		s->werr_rc = st == 401 || st == 403 ? -EACCES : st < 0 ? -EHOSTUNREACH : -EIO;
 		snprintf(s->werr, sizeof(s->werr), "%s", err);
+		pthread_cond_broadcast(&s->cv);
 		pthread_mutex_unlock(&s->lock);
 		json_object_put(list);
 		return NULL;
@@ -169,6 +212,7 @@ static char *relist(struct ksrc *s, struct kube_client *cl, char *err, size_t er
 	json_object *seen = json_object_new_object();
 	pthread_mutex_lock(&s->lock);
 	s->synced = true;
+	pthread_cond_broadcast(&s->cv);
 	for (size_t i = 0; i < json_object_array_length(items); i++) {
 		json_object *it = json_object_array_get_idx(items, i);
 		char *key = task_key(it);
@@ -205,6 +249,22 @@ static void *watch_main(void *arg)
 	long backoff_ms = 500;
 	bool said = false;
 	while (!s->stop) {
+		pthread_mutex_lock(&s->lock);
+		if (now_mono_ms() - s->used_ms >= KWATCH_IDLE_MS) { /* drop the cache; sleep until a look */
+			json_object_put(s->tasks);
+			s->tasks = json_object_new_object();
+			s->synced = false;
+			s->werr_rc = 0;
+			s->seq++; /* versions stay increasing across the gap */
+			s->idle = true;
+			while (s->idle && !s->stop)
+				pthread_cond_wait(&s->cv, &s->lock);
+			backoff_ms = 500;
+			said = false;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (s->stop)
+			break;
 		char err[1024] = "";
 		char *rv = relist(s, cl, err, sizeof(err));
 		int st = -1;
@@ -221,6 +281,8 @@ static void *watch_main(void *arg)
 		}
 		if (s->stop)
 			break;
+		if (unused(s)) /* watch_chunk ended it: nobody looks */
+			continue;
 		if (st >= 200 && st < 300) {
 			backoff_ms = 500;
 			said = false;
@@ -254,6 +316,7 @@ static int by_seq(const void *a, const void *b)
 static struct seq_item *tasks_since(struct ksrc *s, int64_t since, size_t *n, int64_t *rv)
 {
 	pthread_mutex_lock(&s->lock);
+	touch(s);
 	size_t cap = (size_t)json_object_object_length(s->tasks), k = 0;
 	struct seq_item *v = xcalloc(cap ? cap : 1, sizeof(*v));
 	json_object_object_foreach(s->tasks, key, e) {
@@ -289,6 +352,7 @@ static int k_list(void *p, enum model_kind kind, dash_obj_cb cb, void *ctx, int6
 	if (kind != MODEL_TASK)
 		return kcli_list(s->http, kind, s->ns, cb, ctx, err, errlen);
 	pthread_mutex_lock(&s->lock);
+	look(s);
 	int rc = s->synced ? 0 : s->werr_rc;
 	if (rc < 0)
 		snprintf(err, errlen, "%s", s->werr);
@@ -338,6 +402,7 @@ static int64_t k_rv(void *p)
 {
 	struct ksrc *s = p;
 	pthread_mutex_lock(&s->lock);
+	touch(s);
 	int64_t v = s->seq;
 	pthread_mutex_unlock(&s->lock);
 	return v;
@@ -354,6 +419,7 @@ static long k_count(void *p)
 {
 	struct ksrc *s = p;
 	pthread_mutex_lock(&s->lock);
+	touch(s);
 	long n = (long)json_object_object_length(s->tasks);
 	pthread_mutex_unlock(&s->lock);
 	return n;
@@ -368,6 +434,7 @@ static int k_get(void *p, enum model_kind kind, const char *ns, const char *name
 	}
 	char *key = xasprintf("%s/%s", ns, name);
 	pthread_mutex_lock(&s->lock);
+	look(s);
 	json_object *e = jget(s->tasks, key);
 	*out = e ? copy(jget(e, "obj")) : NULL;
 	pthread_mutex_unlock(&s->lock);
@@ -494,13 +561,17 @@ static void k_free(void *p)
 	struct ksrc *s = p;
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->lock);
 	s->stop = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->lock);
 	if (s->watching)
 		pthread_join(s->watcher, NULL);
 	kcli_close(s->http);
 	kcli_close(s->tick);
 	kcli_close(s->watch);
 	json_object_put(s->tasks);
+	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->lock);
 	free(s->ns);
 	free(s);
@@ -528,7 +599,9 @@ int dash_source_kube(const struct cli_ctx *ctx, const char *ns_flag, bool all, s
 	struct ksrc *s = xcalloc(1, sizeof(*s));
 	s->ctx = ctx;
 	s->tasks = json_object_new_object();
+	s->used_ms = now_mono_ms() - KWATCH_IDLE_MS; /* no watch before the first look */
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cv, NULL);
 	int rc = kcli_open(ctx, ns_flag, NULL, &s->http, err, errlen);
 	if (rc == 0)
 		rc = kcli_open(ctx, ns_flag, NULL, &s->tick, err, errlen);

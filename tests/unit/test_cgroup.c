@@ -588,6 +588,21 @@ static void spin(void)
 	_exit(0);
 }
 
+/* Burns 0.6 s of its own CPU time, however loaded the machine is (at
+ * most 30 s of wall time): the cgroup's cpu.stat must show it. */
+static void burn(void)
+{
+	int64_t end = now_mono_ms() + 30000;
+	volatile unsigned long x = 0;
+	struct timespec ts;
+	do {
+		for (int i = 0; i < 100000; i++)
+			x++;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	} while (ts.tv_sec * 1000 + ts.tv_nsec / 1000000 < 600 && now_mono_ms() < end);
+	_exit(0);
+}
+
 START_TEST(test_real_v1)
 {
 	if (!real_v1())
@@ -736,7 +751,7 @@ START_TEST(test_real_v2_unified)
 	ck_assert_msg(rc == 0, "cg_create: %s", err);
 	char *want = xasprintf("%s%s/%s", root, str_eq(own, "/") ? "" : own, name);
 	ck_assert_str_eq(cg_path(c, "memory"), want);
-	pid_t spinner = spawn(c, spin);
+	pid_t spinner = spawn(c, burn);
 	pid_t sleeper = spawn(c, nap);
 	int st;
 	ck_assert_int_eq(waitpid(spinner, &st, 0), spinner);

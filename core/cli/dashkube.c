@@ -93,7 +93,6 @@ static json_object *copy(json_object *o)
 
 /* ---- the watch thread ------------------------------------------------------ */
 
-/* Under s->lock: the Task as the API server has it now (NULL: gone). */
 /* A look at the Tasks (lock held): keeps the watch, or wakes it. */
 static void touch(struct ksrc *s)
 {
@@ -126,6 +125,7 @@ static bool unused(struct ksrc *s)
 	return u;
 }
 
+/* Under s->lock: the Task as the API server has it now (NULL: gone). */
 static void cache_put(struct ksrc *s, const char *key, json_object *obj)
 {
 	json_object *old = jget(s->tasks, key);

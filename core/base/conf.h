@@ -82,8 +82,8 @@ struct pd_config {
 				   * paddock binary, the controller's); NULL: no sidecar */
 	char *kube_lease_ns;      /* kubernetes.leaseNamespace; NULL: $POD_NAMESPACE, else paddock-system */
 	long kube_max_inflight;   /* kubernetes.maxRequestsInFlight: writes at once; 0: 16 */
-	bool kube_network_policy; /* kubernetes.networkPolicy: a NetworkPolicy per run behind
-				   * the sidecar (kube/render.h); default false */
+	bool kube_network_policy; /* kubernetes.networkPolicy: a NetworkPolicy per run that
+				   * is not open (kube/netpol.h); default false */
 	char *listen;             /* controller.listen, default 127.0.0.1:9464 */
 	/* dashboard: the web dashboard on controller.listen (core/web/).
 	 * token: what stop and delete need (header X-Paddock-Token); NULL:

@@ -53,6 +53,7 @@
 #include "web/dashboard.h"
 #include "proxy/traffic.h"
 #include "cli/dashkube.h"
+#include "kube/netpol.h"
 
 extern const struct cli_command cmd_apply, cmd_run, cmd_get, cmd_describe, cmd_logs, cmd_stop,
 	cmd_delete;
@@ -1953,24 +1954,25 @@ static void describe_block(const char *text)
 }
 
 /* "NetworkPolicy:" on Kubernetes: whether the run has one
- * (kubernetes.networkPolicy, behind the sidecar: kube/render.h), asked of
+ * (kubernetes.networkPolicy, a run that is not open: kube/netpol.h), asked of
  * the API server once the run exists; `task` NULL: an Agent's runs. */
 static void describe_netpol(struct cli_ctx *ctx, struct backend *be, json_object *task,
 			    const struct pipeline_net *net)
 {
 	const struct pd_config *cfg = ctx->cfg;
-	bool sidecar = net->mode == EGRESS_ALLOWLIST && cfg->kube_proxy_image && *cfg->kube_proxy_image;
+	const char *what = net->mode == EGRESS_NONE ? "DNS and its git hosts only"
+						    : "DNS, the allowlist's and the git hosts' addresses only";
 	char err[256], *line;
 	if (!cfg->kube_network_policy)
 		line = xstrdup("none (kubernetes.networkPolicy is off): the sidecar fences what honours the proxy variables");
-	else if (!sidecar)
-		line = xstrdup("none (only runs behind the egress sidecar get one)");
+	else if (!kube_netpol_wanted(cfg->kube_network_policy, net->mode))
+		line = xstrdup("none (egress open)");
 	else if (!task)
-		line = xstrdup("one per run: DNS and the allowlist's addresses only (kubernetes.networkPolicy)");
+		line = xasprintf("one per run: %s (kubernetes.networkPolicy)", what);
 	else {
 		int rc = kcli_netpol_exists(be->kc, task, err, sizeof(err));
 		const char *job = jstr(jget(task, "status"), "jobName");
-		line = rc > 0  ? xasprintf("in place (%s): DNS and the allowlist's addresses only", job)
+		line = rc > 0  ? xasprintf("in place (%s): %s", job, what)
 		       : rc < 0 ? xasprintf("unknown: %s", err)
 		       : job    ? xasprintf("missing (%s not found)", job)
 				: xstrdup("rendered when the run starts (kubernetes.networkPolicy)");

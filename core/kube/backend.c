@@ -521,11 +521,15 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	in.known_hosts = known_hosts;
 	if ((rc = kube_render(&in, &job, &cm, err, errlen)) < 0)
 		goto out;
-	if (sidecar && k->cfg->kube_network_policy) {
+	if (kube_netpol_wanted(k->cfg->kube_network_policy, net.mode)) {
 		struct kube_np_dest *d = NULL;
 		size_t nd = 0;
+		const char **repos = xcalloc(plan.n_gits + 1, sizeof(*repos));
+		for (size_t i = 0; i < plan.n_gits; i++)
+			repos[i] = plan.gits[i].repository;
 		kube_netpol_dests((const char *const *)net.allow.v, plan.route ? plan.route->upstream : NULL,
-				  k->cfg->allow_loopback, k->cfg->allow_private, &d, &nd);
+				  repos, k->cfg->allow_loopback, k->cfg->allow_private, &d, &nd);
+		free(repos);
 		rc = kube_render_netpol(&in, d, nd, &np, err, errlen);
 		free(d);
 		if (rc < 0)
@@ -1177,7 +1181,10 @@ static int delete_run(struct kctl *k, json_object *task, bool cm)
 		rc = delete_object(k, &KUBE_JOBS, jns, jn);
 	if (rc == 0 && cm)
 		rc = delete_object(k, &KUBE_CONFIGMAPS, jns, jn);
-	if (rc == 0 && cm && k->cfg->kube_network_policy)
+	/* A run's NetworkPolicy in the Task's namespace is the garbage
+	 * collector's (owned by the Task); in another one it has no owner:
+	 * deleted here, whatever kubernetes.networkPolicy says now. */
+	if (rc == 0 && cm && !str_eq(jns, jstr(jget(task, "metadata"), "namespace")))
 		rc = delete_object(k, &KUBE_NETWORKPOLICIES, jns, jn);
 	return rc;
 }
@@ -1494,8 +1501,7 @@ static void sweep_orphans(struct kctl *k)
 			 name, "job_namespace", ns);
 		(void)delete_object(k, &KUBE_JOBS, ns, name);
 		(void)delete_object(k, &KUBE_CONFIGMAPS, ns, name);
-		if (k->cfg->kube_network_policy)
-			(void)delete_object(k, &KUBE_NETWORKPOLICIES, ns, name);
+		(void)delete_object(k, &KUBE_NETWORKPOLICIES, ns, name); /* none: a 404 */
 	}
 	json_object_put(o.found);
 	json_object_put(o.uids);
@@ -1510,12 +1516,11 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 	if (inf == k->inf[INF_TASKS]) {
 		kidx_task(k->idx, obj, type == KUBE_DELETED);
 		const char *uid = jstr(jget(obj, "metadata"), "uid");
-		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
+		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj)))) {
 			json_object_object_del(k->start_err, uid);
-		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
 			json_object_object_del(k->over, uid);
-		if (uid && (type == KUBE_DELETED || rec_phase_terminal(task_phase_of(obj))))
 			json_object_object_del(k->egress_done, uid);
+		}
 	}
 	else if (inf == k->inf[INF_JOBS])
 		kidx_job(k->idx, obj, type == KUBE_DELETED);

@@ -11,10 +11,12 @@
 #include "base/util.h"
 #include "plugin/http.h"
 #include "proxy/egress.h"
+#include "base/conf.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,62 +48,118 @@ static void dest_add(struct dests *d, const struct sockaddr *sa, int port)
 	d->n++;
 }
 
-/* `host` (a name or an IP literal, IPv6 without brackets) resolved, each
- * address that passes the address policy added with `port`. */
-static void resolve_into(struct dests *d, const char *host, int port, bool lo, bool priv)
+/* Names resolved, kept a minute: a burst of runs with one allowlist asks
+ * the resolver once per name, not once per run (the controller resolves
+ * on its loop thread).  Keyed by the host and the two address flags. */
+#define NP_CACHE_MS 60000
+#define NP_CACHE_MAX 64
+#define NP_ADDRS_MAX 16
+
+struct np_cached {
+	char host[EGRESS_HOST_MAX + 1];
+	bool lo, priv;
+	int64_t at;                         /* mono ms; 0: empty slot */
+	struct sockaddr_storage addrs[NP_ADDRS_MAX];
+	size_t n;
+};
+
+static struct np_cached np_cache[NP_CACHE_MAX];
+static pthread_mutex_t np_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* `host`'s addresses that pass the address policy, from the cache or the
+ * resolver (then kept). */
+static size_t np_resolve(const char *host, bool lo, bool priv, struct sockaddr_storage *out)
 {
+	int64_t now = now_mono_ms();
+	struct np_cached *c = NULL, *oldest = &np_cache[0];
+	pthread_mutex_lock(&np_lock);
+	for (size_t i = 0; i < NP_CACHE_MAX && !c; i++) {
+		struct np_cached *e = &np_cache[i];
+		if (e->at && now - e->at < NP_CACHE_MS && e->lo == lo && e->priv == priv && str_eq(e->host, host))
+			c = e;
+		else if (e->at < oldest->at)
+			oldest = e;
+	}
+	if (c) {
+		size_t n = c->n;
+		memcpy(out, c->addrs, n * sizeof(*out));
+		pthread_mutex_unlock(&np_lock);
+		return n;
+	}
+	pthread_mutex_unlock(&np_lock);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(host, NULL, &hints, &res);
-	if (rc != 0) {
+	size_t n = 0;
+	if (rc != 0)
 		log_warn("NetworkPolicy: a host does not resolve; left out", "host", host, "error",
 			 gai_strerror(rc));
-		return;
-	}
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+	for (struct addrinfo *ai = rc == 0 ? res : NULL; ai && n < NP_ADDRS_MAX; ai = ai->ai_next) {
 		const char *why = NULL;
-		if (http_addr_check(ai->ai_addr, ai->ai_addrlen, lo, priv, &why) < 0) {
+		if (ai->ai_addrlen > sizeof(*out) ||
+		    http_addr_check(ai->ai_addr, ai->ai_addrlen, lo, priv, &why) < 0) {
 			log_warn("NetworkPolicy: an address refused by the address policy; left out", "host",
 				 host, "why", why ? why : "refused");
 			continue;
 		}
-		dest_add(d, ai->ai_addr, port);
+		memcpy(&out[n++], ai->ai_addr, ai->ai_addrlen);
 	}
-	freeaddrinfo(res);
+	if (res)
+		freeaddrinfo(res);
+	pthread_mutex_lock(&np_lock);
+	snprintf(oldest->host, sizeof(oldest->host), "%s", host);
+	oldest->lo = lo;
+	oldest->priv = priv;
+	oldest->at = now ? now : 1;
+	memcpy(oldest->addrs, out, n * sizeof(*out));
+	oldest->n = n;
+	pthread_mutex_unlock(&np_lock);
+	return n;
 }
 
-/* "scheme://host[:port][/...]" -> host (brackets off) and port (the
- * scheme's default): false when it is not such a URL. */
-static bool url_host_port(const char *url, char *host, size_t hostlen, int *port)
+/* `host` (a name or an IP literal, IPv6 without brackets) resolved, each
+ * address that passes the address policy added with `port`. */
+static void resolve_into(struct dests *d, const char *host, int port, bool lo, bool priv)
 {
-	const char *p = strstr(url, "://");
-	if (!p)
-		return false;
-	*port = !strncmp(url, "https", 5) ? 443 : 80;
-	p += 3;
-	size_t n = strcspn(p, "/?#");
-	const char *end = p + n, *colon = NULL;
-	if (*p == '[') {
-		const char *rb = memchr(p, ']', n);
-		if (!rb)
-			return false;
-		snprintf(host, hostlen, "%.*s", (int)(rb - p - 1), p + 1);
-		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		colon = memchr(p, ':', n);
-		snprintf(host, hostlen, "%.*s", (int)((colon ? colon : end) - p), p);
-	}
-	if (colon) {
-		long v = strtol(colon + 1, NULL, 10);
-		if (v < 1 || v > 65535)
-			return false;
-		*port = (int)v;
-	}
-	return *host != '\0';
+	struct sockaddr_storage a[NP_ADDRS_MAX];
+	size_t n = np_resolve(host, lo, priv, a);
+	for (size_t i = 0; i < n; i++)
+		dest_add(d, (const struct sockaddr *)&a[i], port);
 }
 
-void kube_netpol_dests(const char *const *allow, const char *route_upstream, bool allow_loopback,
-		       bool allow_private, struct kube_np_dest **out, size_t *n)
+/* A git repository's host and port as its init container connects to it,
+ * before the sidecar runs: SSH (22 or the URL's port) or HTTP(S). */
+static bool git_host_port(const char *repo, char *host, size_t hostlen, int *port)
+{
+	char h[EGRESS_HOST_MAX + 16];
+	if (config_git_ssh_host(repo, h, sizeof(h))) { /* "host", or "[host]:port" */
+		char *rb = h[0] == '[' ? strstr(h, "]:") : NULL;
+		*port = 22;
+		if (rb) {
+			*rb = '\0';
+			long v = strtol(rb + 2, NULL, 10);
+			if (v < 1 || v > 65535)
+				return false;
+			*port = (int)v;
+		}
+		const char *hh = rb ? h + 1 : h;
+		size_t hl = strlen(hh);
+		if (hl == 0 || hl >= hostlen)
+			return false;
+		memcpy(host, hh, hl + 1);
+		return true;
+	}
+	bool tls;
+	const char *why;
+	char nh[EGRESS_HOST_MAX + 1];
+	if (!egress_url_split(repo, nh, port, &tls, &why))
+		return false;
+	snprintf(host, hostlen, "%s", nh);
+	return true;
+}
+
+void kube_netpol_dests(const char *const *allow, const char *route_upstream, const char *const *git_repos,
+		       bool allow_loopback, bool allow_private, struct kube_np_dest **out, size_t *n)
 {
 	struct dests d = { NULL, 0 };
 	struct egress_policy pol = { .mode = EGRESS_ALLOWLIST };
@@ -119,10 +177,20 @@ void kube_netpol_dests(const char *const *allow, const char *route_upstream, boo
 		resolve_into(&d, r->host, r->port, allow_loopback, allow_private);
 	}
 	egress_policy_free(&pol);
-	char host[256];
+	char host[EGRESS_HOST_MAX + 1];
 	int port;
-	if (route_upstream && url_host_port(route_upstream, host, sizeof(host), &port))
+	bool tls;
+	const char *why;
+	if (route_upstream && egress_url_split(route_upstream, host, &port, &tls, &why))
 		resolve_into(&d, host, port, allow_loopback, allow_private);
+	for (size_t i = 0; git_repos && git_repos[i]; i++)
+		if (git_host_port(git_repos[i], host, sizeof(host), &port))
+			resolve_into(&d, host, port, allow_loopback, allow_private);
 	*out = d.v;
 	*n = d.n;
+}
+
+bool kube_netpol_wanted(bool network_policy, enum egress_mode mode)
+{
+	return network_policy && mode != EGRESS_OPEN;
 }

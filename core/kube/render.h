@@ -184,7 +184,7 @@ struct kube_np_dest {
 #define KUBE_NP_DNS_VALUE "kube-dns"
 
 /* The run's networking.k8s.io/v1 NetworkPolicy (kubernetes.networkPolicy,
- * for a run behind the egress sidecar): named like the Job, same labels,
+ * for a run whose egress is not open: kube/netpol.h): named like the Job, same labels,
  * annotations and owner (the Task, when the run lives in its namespace;
  * else the controller deletes it with the Job); selects the run's pod by
  * its paddock.dev/task-uid label; policyTypes Ingress and Egress with no

@@ -1816,25 +1816,37 @@ static void route_free(struct egress *eg)
 }
 
 /* The route's upstream URL and TLS context into eg->rt. */
+const char *egress_url_split(const char *url, char *host, int *port, bool *tls, const char **why)
+{
+	const char *u = url ? url : "";
+	const char *auth = !strncmp(u, "https://", 8) ? u + 8 : !strncmp(u, "http://", 7) ? u + 7 : NULL;
+	if (!auth) {
+		*why = "is not http(s)://";
+		return NULL;
+	}
+	*tls = auth == u + 8;
+	size_t an = strcspn(auth, "/?#");
+	const char *h;
+	size_t hn;
+	if (memchr(auth, '@', an) || auth[an] == '?' || auth[an] == '#') {
+		*why = "bad host";
+		return NULL;
+	}
+	if ((*why = authority_split(auth, an, &h, &hn, port)) || (*why = host_norm(h, hn, true, host)))
+		return NULL;
+	if (*port == 0)
+		*port = *tls ? 443 : 80;
+	return auth + an;
+}
+
 static int route_init(struct egress *eg, const struct egress_route *r, char *err, size_t errlen)
 {
-	const char *u = r->upstream ? r->upstream : "";
-	const char *auth = !strncmp(u, "https://", 8) ? u + 8 : !strncmp(u, "http://", 7) ? u + 7 : NULL;
-	if (!auth)
-		return errf(err, errlen, -EINVAL, "credential route: upstream \"%.*s\" is not http(s)://",
-			    EG_SHOWN_MAX, u);
-	eg->rt.tls = auth == u + 8;
-	size_t an = strcspn(auth, "/?#");
-	const char *h, *why;
-	size_t hn;
-	if (memchr(auth, '@', an) || auth[an] == '?' || auth[an] == '#' ||
-	    (why = authority_split(auth, an, &h, &hn, &eg->rt.port)) ||
-	    (why = host_norm(h, hn, true, eg->rt.host)))
-		return errf(err, errlen, -EINVAL, "credential route: upstream \"%.*s\": bad host",
-			    EG_SHOWN_MAX, u);
-	if (eg->rt.port == 0)
-		eg->rt.port = eg->rt.tls ? 443 : 80;
-	eg->rt.base = xstrdup(auth + an);
+	const char *u = r->upstream ? r->upstream : "", *why;
+	const char *path = egress_url_split(u, eg->rt.host, &eg->rt.port, &eg->rt.tls, &why);
+	if (!path)
+		return errf(err, errlen, -EINVAL, "credential route: upstream \"%.*s\": %s", EG_SHOWN_MAX, u,
+			    why);
+	eg->rt.base = xstrdup(path);
 	size_t bl = strlen(eg->rt.base);
 	while (bl && eg->rt.base[bl - 1] == '/')
 		eg->rt.base[--bl] = '\0';

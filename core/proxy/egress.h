@@ -82,6 +82,17 @@ const char *egress_mode_name(enum egress_mode mode);
  * \"*github.com\": a wildcard is \"*.\" followed by a domain"); pol is
  * unchanged then. */
 int egress_policy_add(struct egress_policy *pol, const char *entry, char *err, size_t errlen);
+
+#define EGRESS_HOST_MAX 253
+
+/* "http(s)://host[:port][/path]" as the credential route and the
+ * NetworkPolicy read it: the host normalized as the policy's rules are
+ * (lower case, IPv6 without brackets) into `host` (EGRESS_HOST_MAX + 1
+ * bytes), the port (the scheme's default when none), whether TLS.
+ * Returns the path part ("" when none), or NULL with *why ("is not
+ * http(s)://", or what is wrong with the host); userinfo, and a
+ * query or fragment right after the host, are refused. */
+const char *egress_url_split(const char *url, char *host, int *port, bool *tls, const char **why);
 /* Frees the rules (not pol itself) and leaves an empty NONE policy. */
 void egress_policy_free(struct egress_policy *pol);
 

@@ -210,6 +210,34 @@ PY
 check "describe task says the NetworkPolicy is in place" grep -q "^NetworkPolicy: in place ($job)" "$work/describe.out"
 "$PADDOCK_BIN" describe agent coder -n "$NS" >"$work/describe-agent.out" 2>&1
 check "describe agent says its runs get one" grep -q "^NetworkPolicy: one per run" "$work/describe-agent.out"
+
+# An Agent narrowed to egress: none has no sidecar, and its runs get the
+# narrowest policy, not the pod network: DNS only (no git host here).
+kc -n "$NS" apply -f - >/dev/null <<EOT
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: closed}
+spec:
+  type: claude-code
+  credentials: {type: api-key, secretRef: {name: anthropic}}
+  network: {egress: none}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: shut}
+spec: {agentRef: {name: closed}, prompt: "fix it"}
+EOT
+jobn=$(job_of shut)
+kc -n "$NS" get networkpolicy "$jobn" -o json >"$work/np-none.json" 2>"$work/np-none.err"
+check "an egress: none run ($jobn) gets a NetworkPolicy too: DNS only, no ipBlock, no ingress" \
+	python3 -c '
+import json, sys
+np = json.load(open(sys.argv[1])); eg = np["spec"]["egress"]
+ok = len(eg) == 1 and all("ipBlock" not in p for r in eg for p in r.get("to", [])) and not np["spec"].get("ingress")
+sys.exit(0 if ok else print(json.dumps(np["spec"])) or 1)' "$work/np-none.json"
+"$PADDOCK_BIN" describe task shut -n "$NS" >"$work/describe-none.out" 2>&1
+check "describe task says so" grep -q "^NetworkPolicy: in place ($jobn): DNS and its git hosts only" "$work/describe-none.out"
+kc -n "$NS" delete task shut --wait=false >/dev/null 2>&1
 kc -n "$NS" delete task fenced --wait=false >/dev/null 2>&1
 gone=
 for _ in $(seq 300); do

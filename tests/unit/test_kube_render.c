@@ -1561,13 +1561,29 @@ START_TEST(netpol_destinations)
 				"localhost:8080", "203.0.113.7", "[2001:db8::9]:8443", NULL };
 	struct kube_np_dest *d = NULL;
 	size_t n = 0;
-	kube_netpol_dests(allow, "https://[2001:db8::10]:9443/v1", false, false, &d, &n);
+	kube_netpol_dests(allow, "https://[2001:db8::10]:9443/v1", NULL, false, false, &d, &n);
 	ck_assert_msg(n == 3, "%zu destinations", n);
 	ck_assert(has_dest(d, n, "203.0.113.7/32", 0));
 	ck_assert(has_dest(d, n, "2001:db8::9/128", 8443));
 	ck_assert(has_dest(d, n, "2001:db8::10/128", 9443));
 	free(d);
-	kube_netpol_dests(allow, "http://127.0.0.1:8080", true, true, &d, &n);
+	/* The git init containers clone before the sidecar: SSH on 22 or the
+	 * URL's port, HTTPS on the URL's; a metadata address never; a local
+	 * path names no host. */
+	const char *repos[] = { "git@203.0.113.20:org/repo.git", "ssh://git@[2001:db8::21]:2222/repo.git",
+				"https://203.0.113.22:8443/repo.git", "ssh://169.254.169.254/x.git",
+				"/srv/git/repo", NULL };
+	kube_netpol_dests(NULL, NULL, repos, false, false, &d, &n);
+	ck_assert_msg(n == 3, "%zu git destinations", n);
+	ck_assert(has_dest(d, n, "203.0.113.20/32", 22));
+	ck_assert(has_dest(d, n, "2001:db8::21/128", 2222));
+	ck_assert(has_dest(d, n, "203.0.113.22/32", 8443));
+	free(d);
+	/* The user info of a route upstream is refused, as the proxy does. */
+	kube_netpol_dests(NULL, "https://user:pw@203.0.113.30", NULL, false, false, &d, &n);
+	ck_assert_uint_eq(n, 0);
+	free(d);
+	kube_netpol_dests(allow, "http://127.0.0.1:8080", NULL, true, true, &d, &n);
 	ck_assert(has_dest(d, n, "10.1.2.3/32", 22));
 	ck_assert(has_dest(d, n, "127.0.0.1/32", 8080));
 	for (size_t i = 0; i < n; i++)

@@ -39,12 +39,23 @@
 #define KLOG_BUF_MAX ((size_t)4 * 1024 * 1024) /* a log followed, not yet read */
 #define KLOG_MAX_BYTES ((size_t)64 * 1024 * 1024)
 /* The Tasks' watch and its cache live while the dashboard is used: this
- * long after the last look (a page open keeps looking), the watch ends at
- * its next event or bookmark (about a minute on a quiet cluster) and the
- * cache is dropped, so a controller nobody watches keeps no second copy
- * of every Task.  The next look lists again. */
+ * long after the last look (an open page looks at every tick: k_keep),
+ * the watch ends within a second (watch_chunk, called at least that
+ * often) and the cache is dropped, so a controller nobody watches keeps
+ * no second copy of every Task.  The next look lists again, and waits
+ * for the list KWATCH_SYNC_WAIT_MS at most (then -EAGAIN: try again). */
 #define KWATCH_IDLE_MS 60000
 #define KWATCH_SYNC_WAIT_MS 5000
+
+static int64_t idle_ms(void)
+{
+#ifdef PADDOCK_TEST_HOOKS
+	const char *v = getenv("PADDOCK_TEST_DASH_IDLE_MS");
+	if (v && *v)
+		return strtoll(v, NULL, 10);
+#endif
+	return KWATCH_IDLE_MS;
+}
 
 struct ksrc {
 	const struct cli_ctx *ctx; /* borrowed: opens the log followers' clients */
@@ -120,7 +131,7 @@ static void look(struct ksrc *s)
 static bool unused(struct ksrc *s)
 {
 	pthread_mutex_lock(&s->lock);
-	bool u = now_mono_ms() - s->used_ms >= KWATCH_IDLE_MS;
+	bool u = now_mono_ms() - s->used_ms >= idle_ms();
 	pthread_mutex_unlock(&s->lock);
 	return u;
 }
@@ -250,15 +261,18 @@ static void *watch_main(void *arg)
 	bool said = false;
 	while (!s->stop) {
 		pthread_mutex_lock(&s->lock);
-		if (now_mono_ms() - s->used_ms >= KWATCH_IDLE_MS) { /* drop the cache; sleep until a look */
+		if (now_mono_ms() - s->used_ms >= idle_ms()) { /* drop the cache; sleep until a look */
 			json_object_put(s->tasks);
 			s->tasks = json_object_new_object();
 			s->synced = false;
 			s->werr_rc = 0;
 			s->seq++; /* versions stay increasing across the gap */
 			s->idle = true;
+			log_info("dashboard: nobody looks; the Tasks' watch and its cache dropped");
 			while (s->idle && !s->stop)
 				pthread_cond_wait(&s->cv, &s->lock);
+			if (!s->stop)
+				log_info("dashboard: looked at; listing the Tasks again");
 			backoff_ms = 500;
 			said = false;
 		}
@@ -353,8 +367,10 @@ static int k_list(void *p, enum model_kind kind, dash_obj_cb cb, void *ctx, int6
 		return kcli_list(s->http, kind, s->ns, cb, ctx, err, errlen);
 	pthread_mutex_lock(&s->lock);
 	look(s);
-	int rc = s->synced ? 0 : s->werr_rc;
-	if (rc < 0)
+	int rc = s->synced ? 0 : s->werr_rc ? s->werr_rc : -EAGAIN;
+	if (rc == -EAGAIN)
+		snprintf(err, errlen, "the Tasks are being listed from the API server; try again");
+	else if (rc < 0)
 		snprintf(err, errlen, "%s", s->werr);
 	pthread_mutex_unlock(&s->lock);
 	if (rc < 0)
@@ -398,6 +414,14 @@ static bool k_changed(void *p)
 	return changed;
 }
 
+static void k_keep(void *p)
+{
+	struct ksrc *s = p;
+	pthread_mutex_lock(&s->lock);
+	touch(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
 static int64_t k_rv(void *p)
 {
 	struct ksrc *s = p;
@@ -420,7 +444,7 @@ static long k_count(void *p)
 	struct ksrc *s = p;
 	pthread_mutex_lock(&s->lock);
 	touch(s);
-	long n = (long)json_object_object_length(s->tasks);
+	long n = s->synced ? (long)json_object_object_length(s->tasks) : -1;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
@@ -435,11 +459,12 @@ static int k_get(void *p, enum model_kind kind, const char *ns, const char *name
 	char *key = xasprintf("%s/%s", ns, name);
 	pthread_mutex_lock(&s->lock);
 	look(s);
+	bool known = s->synced;
 	json_object *e = jget(s->tasks, key);
 	*out = e ? copy(jget(e, "obj")) : NULL;
 	pthread_mutex_unlock(&s->lock);
 	free(key);
-	return *out ? 0 : -ENOENT;
+	return *out ? 0 : known ? -ENOENT : -EAGAIN;
 }
 
 static int k_events(void *p, json_object *task, dash_event_cb cb, void *ctx)
@@ -582,6 +607,7 @@ static const struct dash_source_ops kube_ops = {
 	.stop = k_stop,
 	.delete = k_delete,
 	.changed = k_changed,
+	.keep = k_keep,
 	.rv = k_rv,
 	.changed_tasks = k_changed_tasks,
 	.count_tasks = k_count,

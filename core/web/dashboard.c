@@ -493,9 +493,10 @@ static void tick_task(struct dash *d, struct stream_job *j, bool changed)
 {
 	j->new_finished = j->finished;
 	json_object *task = NULL;
+	int grc = 0;
 	if (!changed && !j->fresh) {
 		/* nothing written: only the log may have grown */
-	} else if (d->src.ops->get(d->src.impl, MODEL_TASK, j->ns, j->name, &task) == 0) {
+	} else if ((grc = d->src.ops->get(d->src.impl, MODEL_TASK, j->ns, j->name, &task)) == 0) {
 		json_object *md = jget(task, "metadata");
 		const char *rvs = jstr(md, "resourceVersion");
 		int64_t rv = rvs ? strtoll(rvs, NULL, 10) : 0;
@@ -516,6 +517,8 @@ static void tick_task(struct dash *d, struct stream_job *j, bool changed)
 		int ph = model_phase_parse(jstr(jget(task, "status"), "phase"));
 		j->new_finished = ph >= 0 && model_phase_finished((enum model_phase)ph);
 		(void)render_slot(d, j->id, task);
+	} else if (grc == -EAGAIN) {
+		/* the source is filling its cache: asked again next tick */
 	} else if (j->rv != 0) {
 		json_object *o = json_object_new_string("no such task (deleted?)");
 		job_emit(j, "gone", NULL, o);
@@ -576,6 +579,8 @@ void dashboard_tick(struct dash *d)
 		j->fresh = s->fresh;
 	}
 	pthread_mutex_unlock(&d->lock);
+	if (n && d->src.ops->keep)
+		d->src.ops->keep(d->src.impl);
 	long total = -2; /* not counted yet */
 	for (i = 0; i < n; i++) {
 		if (jobs[i].kind == STREAM_LIST)
@@ -667,7 +672,8 @@ static enum MHD_Result send_failure(struct MHD_Connection *c, int rc, const char
 	unsigned status = rc == -ENOENT ? MHD_HTTP_NOT_FOUND :
 			  rc == -EACCES || rc == -EPERM ? MHD_HTTP_FORBIDDEN :
 			  rc == -EALREADY ? MHD_HTTP_CONFLICT :
-			  rc == -EHOSTUNREACH ? MHD_HTTP_BAD_GATEWAY : MHD_HTTP_INTERNAL_SERVER_ERROR;
+			  rc == -EHOSTUNREACH ? MHD_HTTP_BAD_GATEWAY :
+			  rc == -EAGAIN ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR;
 	return send_error(c, status, err && *err ? err : strerror(-rc));
 }
 

@@ -50,13 +50,17 @@ struct dash_source_ops {
 
 	/* TICK: did anything change since the last call? (cheap) */
 	bool (*changed)(void *src);
+	/* TICK, while a page is open: a source that keeps a cache only while
+	 * it is used (cli/dashkube.c) keeps it.  May be NULL. */
+	void (*keep)(void *src);
 	/* TICK: the version now; the Tasks written after `since`, oldest
 	 * first, each with metadata.resourceVersion (a number) above it;
 	 * how many Tasks there are (< 0: unknown). */
 	int64_t (*rv)(void *src);
 	int (*changed_tasks)(void *src, int64_t since, dash_obj_cb cb, void *ctx);
 	long (*count_tasks)(void *src);
-	/* TICK: one object; -ENOENT when there is none. */
+	/* TICK: one object; -ENOENT when there is none, -EAGAIN when the
+	 * source cannot tell yet (list too: its cache is being filled). */
 	int (*get)(void *src, enum model_kind kind, const char *ns, const char *name, json_object **out);
 	/* TICK: a Task's events, oldest first. */
 	int (*events)(void *src, json_object *task, dash_event_cb cb, void *ctx);

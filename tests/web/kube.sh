@@ -174,7 +174,11 @@ set -e
 	fail "the Kubernetes controller on 0.0.0.0 without dashboard.token: exit $rc: $out"
 pass "the Kubernetes controller on 0.0.0.0 without dashboard.token (nor dashboard.listen) refuses to start"
 ctl_cfg 127.0.0.1:0 127.0.0.1:0 >"$work/ctl.yaml"
-PADDOCK_CONFIG=$work/ctl.yaml POD_NAME=web-ctl "$PADDOCK_BIN" controller >"$work/ctl.log" 2>&1 &
+# A test build drops the dashboard's idle watch after 2 s instead of a
+# minute (PADDOCK_TEST_DASH_IDLE_MS), for the check below.
+hooks=
+"$PADDOCK_BIN" version | grep -q "test hooks: compiled in" && hooks=1
+PADDOCK_TEST_DASH_IDLE_MS=${hooks:+2000} PADDOCK_CONFIG=$work/ctl.yaml POD_NAME=web-ctl "$PADDOCK_BIN" controller >"$work/ctl.log" 2>&1 &
 ctl=$!
 pids+=($ctl)
 dport= mport=
@@ -212,6 +216,38 @@ EOT
 wait $sse || true
 grep -q '"name":"from-ctl"' "$work/sse.txt" || fail "the controller's dashboard stream: $(head -c 600 "$work/sse.txt")"
 pass "the Kubernetes controller serves the dashboard on dashboard.listen only, read-only without a token, live from its watch"
+# The dashboard's watch of Tasks lives while the dashboard is used: an
+# open page keeps it past the idle time (and stays live), a closed one
+# lets it drop its cache, and the next look lists again.
+if [ -n "$hooks" ]; then
+	rv=$(curl -sf "http://127.0.0.1:$dport/api/tasks" | sed -n 's/^{"rv":\([0-9]*\).*/\1/p')
+	before=$(grep -c "nobody looks" "$work/ctl.log" || true)
+	curl -sN --max-time 8 "http://127.0.0.1:$dport/api/stream?since=$rv" >"$work/sse-kept.txt" &
+	sse=$!
+	sleep 5 # past the 2 s idle time, the page open
+	kc -n "$ns" create -f - >/dev/null <<EOT
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: kept-live}
+spec: {type: exec, prompt: hi}
+EOT
+	wait $sse || true
+	during=$(grep -c "nobody looks" "$work/ctl.log" || true)
+	grep -q '"name":"kept-live"' "$work/sse-kept.txt" ||
+		fail "an open page past the idle time missed a new Task: $(head -c 600 "$work/sse-kept.txt")"
+	[ "$during" = "$before" ] || fail "the watch was dropped while a page was open ($before -> $during)"
+	for _ in $(seq 50); do
+		[ "$(grep -c "nobody looks" "$work/ctl.log" || true)" -gt "$during" ] && break
+		sleep 0.2
+	done
+	[ "$(grep -c "nobody looks" "$work/ctl.log" || true)" -gt "$during" ] ||
+		fail "the watch was not dropped once no page was open: $(tail -5 "$work/ctl.log")"
+	tasks=$(curl -sf "http://127.0.0.1:$dport/api/tasks")
+	grep -q '"name":"kept-live"' <<<"$tasks" && grep -q '"name":"from-ctl"' <<<"$tasks" ||
+		fail "the first look after the drop does not list the Tasks: $(head -c 400 <<<"$tasks")"
+	grep -q "looked at; listing the Tasks again" "$work/ctl.log" || fail "no relist logged"
+	pass "the dashboard's watch stays while a page is open (live past the idle time), drops its cache once none is, and lists again at the next look"
+fi
 ls "$shots" | grep '^kube-' || true
 kill -TERM "$ctl"
 for _ in $(seq 100); do kill -0 "$ctl" 2>/dev/null || break; sleep 0.1; done

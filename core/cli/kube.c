@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kube/client.h"
+#include "kube/render.h"
 #include "proxy/sidecar.h"
 #include "proxy/traffic.h"
 #include "control/pipeline.h"
@@ -982,6 +983,10 @@ int kcli_egress_traffic(struct kcli *k, json_object *task, json_object **doc, ch
 	int rc = job_pod(k, ns, job, &pod, err, errlen);
 	if (rc < 0)
 		return rc == -ESRCH ? 0 : rc;
+	if (!kube_pod_has_sidecar(pod)) {
+		json_object_put(pod);
+		return 0;
+	}
 	char *path = kube_path(&KUBE_PODS, ns, field(pod, "metadata.name"), "log",
 			       "container=" EGRESS_SIDECAR_NAME);
 	char *log = NULL;

@@ -127,10 +127,10 @@ void metrics_egress_denied(struct metrics *m, const char *agent, const char *hos
  * paddock_egress_requests_total and paddock_egress_bytes_total. */
 void metrics_egress_traffic(struct metrics *m, const char *agent, const char *host, uint64_t requests,
 			    uint64_t bytes_up, uint64_t bytes_down);
-/* The operator's default limits (paddock_default_limit). */
 /* An ended run's traffic document (proxy/traffic.h egress_traffic_json's
  * form) into metrics_egress_traffic, host by host; both backends. */
 void metrics_egress_traffic_doc(struct metrics *m, const char *agent, json_object *doc);
+/* The operator's default limits (paddock_default_limit). */
 void metrics_set_default_limits(struct metrics *m, const struct run_limits *l);
 
 /* Kubernetes backend: whether this replica leads (paddock_leader; /readyz

@@ -627,23 +627,6 @@ static bool pod_terminated(json_object *pod)
  * destination (host, port, rule) with a count, the rest in one; an
  * EgressRejected per status; the paddock_egress_* metrics.  Once per run
  * (a status write that conflicts collects the run again). */
-/* Whether the pod runs the egress sidecar: only then is there its log to
- * read (one request less per finished run without it).  The watch's pods
- * are trimmed to their status: its init containers' statuses name it. */
-static bool pod_has_sidecar(json_object *pod)
-{
-	json_object *lists[2] = { jget(jget(pod, "spec"), "initContainers"),
-				  jget(jget(pod, "status"), "initContainerStatuses") };
-	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
-		json_object *a = lists[l];
-		size_t n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-		for (size_t i = 0; i < n; i++)
-			if (str_eq(jstr(json_object_array_get_idx(a, i), "name"), EGRESS_SIDECAR_NAME))
-				return true;
-	}
-	return false;
-}
-
 static void collect_egress(struct kctl *k, const struct model_task *t, const char *ns, const char *pod_name)
 {
 	if (!t->uid || json_object_object_get_ex(k->egress_done, t->uid, NULL))
@@ -771,7 +754,7 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 				  err, sizeof(err));
 		free(lpath);
 	}
-	if (pod_name && pod_has_sidecar(pod))
+	if (pod_name && kube_pod_has_sidecar(pod))
 		collect_egress(k, t, ns, pod_name);
 	if (st == 200 && log) {
 		pipeline_sink_text(&sink, log, len, LOG_LINE_MAX);

@@ -1241,3 +1241,26 @@ int kube_render_netpol(const struct kube_render_in *in, const struct kube_np_des
 	*np = o;
 	return 0;
 }
+
+/* kube/render.h */
+static json_object *member(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+bool kube_pod_has_sidecar(json_object *pod)
+{
+	json_object *lists[2] = { member(member(pod, "spec"), "initContainers"),
+				  member(member(pod, "status"), "initContainerStatuses") };
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		json_object *a = lists[l];
+		size_t n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+		for (size_t i = 0; i < n; i++) {
+			const char *name = json_object_get_string(member(json_object_array_get_idx(a, i), "name"));
+			if (name && !strcmp(name, EGRESS_SIDECAR_NAME))
+				return true;
+		}
+	}
+	return false;
+}

@@ -208,4 +208,9 @@ char *kube_job_name(const char *task_ns, const char *task_name, const char *uid)
 int kube_render(const struct kube_render_in *in, json_object **job, json_object **cm, char *err,
 		size_t errlen);
 
+/* Whether a pod (a Job's, listed or from a watch trimmed to its status)
+ * runs the egress sidecar: only then is there its log to read (its init
+ * containers, or their statuses, name it). */
+bool kube_pod_has_sidecar(json_object *pod);
+
 #endif

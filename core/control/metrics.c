@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -401,6 +402,32 @@ void metrics_egress_traffic_doc(struct metrics *m, const char *agent, json_objec
 		if (ok)
 			metrics_egress_traffic(m, agent, host, (uint64_t)n[0], (uint64_t)n[1], (uint64_t)n[2]);
 	}
+}
+
+void metrics_egress_log(struct metrics *m, const char *agent, const struct egress_log *el,
+			const char *more_hint, egress_report_fn report, void *ctx)
+{
+	char msg[900];
+	for (int i = 0; i < el->ndenied; i++) {
+		const struct egress_log_denied *d = &el->denied[i];
+		egress_denied_message(msg, sizeof(msg), d->host, d->port, d->reason, d->rule, (int64_t)d->count);
+		report(ctx, "EgressDenied", msg);
+		metrics_egress_denied(m, agent, d->host, (long)d->count);
+	}
+	if (el->more_denied) {
+		snprintf(msg, sizeof(msg), "egress refused %" PRIu64 " more connections to other destinations (%s)",
+			 el->more_denied, more_hint);
+		report(ctx, "EgressDenied", msg);
+		metrics_egress_denied(m, agent, EGRESS_TRAFFIC_OTHER, (long)el->more_denied);
+	}
+	static const int status[3] = { 400, 408, 503 };
+	for (int i = 0; i < 3; i++) {
+		if (!el->rejected[i])
+			continue;
+		egress_rejected_message(msg, sizeof(msg), status[i], (int64_t)el->rejected[i], el->rejected_reason[i]);
+		report(ctx, "EgressRejected", msg);
+	}
+	metrics_egress_traffic_doc(m, agent, el->traffic);
 }
 
 void metrics_set_default_limits(struct metrics *m, const struct run_limits *l)

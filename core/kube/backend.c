@@ -627,6 +627,17 @@ static bool pod_terminated(json_object *pod)
  * destination (host, port, rule) with a count, the rest in one; an
  * EgressRejected per status; the paddock_egress_* metrics.  Once per run
  * (a status write that conflicts collects the run again). */
+struct egress_report_ctx {
+	struct kctl *k;
+	const struct model_task *t;
+};
+
+static void egress_report(void *ctx, const char *reason, const char *message)
+{
+	struct egress_report_ctx *rc = ctx;
+	record_event_as(rc->k, rc->t, "Warning", reason, message);
+}
+
 static void collect_egress(struct kctl *k, const struct model_task *t, const char *ns, const char *pod_name)
 {
 	if (!t->uid || json_object_object_get_ex(k->egress_done, t->uid, NULL))
@@ -652,28 +663,10 @@ static void collect_egress(struct kctl *k, const struct model_task *t, const cha
 	struct egress_log el;
 	egress_log_parse(log, len, &el);
 	free(log);
-	char agent[512], msg[900];
+	char agent[512];
 	model_task_agent_key(t->obj, agent, sizeof(agent));
-	for (int i = 0; i < el.ndenied; i++) {
-		const struct egress_log_denied *d = &el.denied[i];
-		egress_denied_message(msg, sizeof(msg), d->host, d->port, d->reason, d->rule, (int64_t)d->count);
-		record_event_as(k, t, "Warning", "EgressDenied", msg);
-		metrics_egress_denied(k->m, agent, d->host, (long)d->count);
-	}
-	if (el.more_denied) {
-		snprintf(msg, sizeof(msg), "egress refused %" PRIu64 " more connections to other destinations "
-			 "(kubectl logs -c " EGRESS_SIDECAR_NAME ")", el.more_denied);
-		record_event_as(k, t, "Warning", "EgressDenied", msg);
-		metrics_egress_denied(k->m, agent, EGRESS_TRAFFIC_OTHER, (long)el.more_denied);
-	}
-	static const int status[3] = { 400, 408, 503 };
-	for (int i = 0; i < 3; i++) {
-		if (!el.rejected[i])
-			continue;
-		egress_rejected_message(msg, sizeof(msg), status[i], (int64_t)el.rejected[i], el.rejected_reason[i]);
-		record_event_as(k, t, "Warning", "EgressRejected", msg);
-	}
-	metrics_egress_traffic_doc(k->m, agent, el.traffic);
+	struct egress_report_ctx rc = { k, t };
+	metrics_egress_log(k->m, agent, &el, "kubectl logs -c " EGRESS_SIDECAR_NAME, egress_report, &rc);
 	egress_log_free(&el);
 }
 

@@ -569,45 +569,37 @@ static json_object *op_queue_head(void *b, const char *agent_key)
 	return store_next_queued(rt->store, agent_key, &head) == 0 ? head : NULL;
 }
 
-#define EGRESS_EVENTS_MAX 20 /* distinct refusals recorded as Events per run */
-
-/* A line of clients the proxy rejected before a target (rate-limited
- * counts, proxy/egress.h EGRESS_EV_REJECTED) into `acc`, by status. */
-static void rejected_add(json_object *acc, json_object *o)
-{
-	char key[16];
-	json_object *sv = jget(o, "status");
-	snprintf(key, sizeof(key), "%d", sv ? json_object_get_int(sv) : 0);
-	json_object *r = jget(acc, key);
-	int64_t n = json_object_get_int64(jget(o, "count"));
-	if (!r) {
-		r = json_object_new_object();
-		json_object_object_add(acc, key, r);
-	}
-	n += r && jget(r, "count") ? json_object_get_int64(jget(r, "count")) : 0;
-	json_object_object_add(r, "count", json_object_new_int64(n));
-	if (jstr(o, "reason"))
-		json_object_object_add(r, "reason", json_object_new_string(jstr(o, "reason")));
-	json_object_put(o);
-}
-
 /* An ended run's traffic per allowed host (RUN_DIR/egress-traffic.json,
- * written by its supervisor) into the metrics. */
-static void record_traffic(struct runtime *rt, const char *run_dir, const char *agent)
+ * written by its supervisor): what a supervisor that died before its
+ * summary line left. */
+static json_object *saved_traffic(const char *run_dir)
 {
 	char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
 	char *data = NULL;
 	size_t len = 0;
 	json_object *doc = read_file(path, 1 << 20, &data, &len) == 0 ? json_tokener_parse(data) : NULL;
-	metrics_egress_traffic_doc(rt->metrics, agent, doc);
-	json_object_put(doc);
 	free(data);
 	free(path);
+	return doc;
 }
 
-/* The egress proxy's refusals of an ended run (RUN_DIR/egress.jsonl) as
- * Events on its task, one per host, port and reason with a count; once
- * (egress.recorded marks it). */
+struct egress_report_ctx {
+	struct runtime *rt;
+	const struct model_task *t;
+};
+
+static void egress_report(void *ctx, const char *reason, const char *message)
+{
+	struct egress_report_ctx *rc = ctx;
+	char err[256];
+	(void)store_add_event(rc->rt->store, rc->t->ns, rc->t->name, "Warning", reason, message, err,
+			      sizeof(err));
+}
+
+/* The egress proxy's log of an ended run (RUN_DIR/egress.jsonl: its
+ * refusals and its summary, the sidecar's lines) as Events on its task
+ * and metrics, as the Kubernetes backend records its sidecar's
+ * (metrics_egress_log); once (egress.recorded marks it). */
 static void record_egress(struct runtime *rt, const struct model_task *t, const char *run_dir)
 {
 	char *path = xasprintf("%s/" LOCAL_EGRESS_EVENTS, run_dir);
@@ -618,64 +610,15 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 	size_t len = 0;
 	if (access(mark, F_OK) == 0 || read_file(path, 1 << 20, &data, &len) < 0)
 		goto out;
-	json_object *rejected = json_object_new_object(); /* "status" -> {count, reason} */
-	json_object *seen = json_object_new_object(); /* "host:port reason" -> count */
-	json_object *first = json_object_new_object(); /* the same -> the line */
-	for (char *line = data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		json_object *o = json_tokener_parse(line);
-		if (!o)
-			continue;
-		if (jget(o, "count")) {
-			rejected_add(rejected, o);
-			continue;
-		}
-		char key[600];
-		json_object *pv = jget(o, "port");
-		snprintf(key, sizeof(key), "%.255s:%d %.255s", jstr(o, "host") ? jstr(o, "host") : "?",
-			 pv ? json_object_get_int(pv) : 0, jstr(o, "reason") ? jstr(o, "reason") : "");
-		json_object *c = jget(seen, key);
-		json_object_object_add(seen, key, json_object_new_int(c ? json_object_get_int(c) + 1 : 1));
-		if (!c)
-			json_object_object_add(first, key, o);
-		else
-			json_object_put(o);
+	struct egress_log el;
+	egress_log_parse(data, len, &el);
+	if (!el.summary) { /* the lines hold refusals only */
+		json_object_put(el.traffic);
+		el.traffic = saved_traffic(run_dir);
 	}
-	int n = 0, more = 0;
-	json_object_object_foreach(seen, key, cnt) {
-		if (n++ >= EGRESS_EVENTS_MAX) {
-			more++;
-			continue;
-		}
-		json_object *o = jget(first, key);
-		char msg[900];
-		json_object *pv = jget(o, "port");
-		egress_denied_message(msg, sizeof(msg), jstr(o, "host"), pv ? json_object_get_int(pv) : 0,
-				      jstr(o, "reason"), jstr(o, "rule"), json_object_get_int(cnt));
-		char err[256];
-		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressDenied", msg, err,
-				      sizeof(err));
-		metrics_egress_denied(rt->metrics, agent, jstr(o, "host"), json_object_get_int(cnt));
-	}
-	if (more) {
-		char msg[128], err[256];
-		snprintf(msg, sizeof(msg), "egress refused %d more destinations (see %s)", more, path);
-		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressDenied", msg, err,
-				      sizeof(err));
-	}
-	json_object_object_foreach(rejected, status, rj) {
-		char msg[400], err[256];
-		egress_rejected_message(msg, sizeof(msg), atoi(status), json_object_get_int64(jget(rj, "count")),
-					jstr(rj, "reason"));
-		(void)store_add_event(rt->store, t->ns, t->name, "Warning", "EgressRejected", msg, err,
-				      sizeof(err));
-	}
-	json_object_put(rejected);
-	json_object_put(seen);
-	json_object_put(first);
-	record_traffic(rt, run_dir, agent);
+	struct egress_report_ctx rc = { rt, t };
+	metrics_egress_log(rt->metrics, agent, &el, path, egress_report, &rc);
+	egress_log_free(&el);
 	(void)write_file_atomic(mark, "", 0, 0600);
 out:
 	free(data);

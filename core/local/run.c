@@ -1085,17 +1085,7 @@ static void proxy_event(void *ctx, const struct egress_event *ev)
 		pe->dropped++;
 		return;
 	}
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "host", json_object_new_string(ev->host ? ev->host : ""));
-	json_object_object_add(o, "port", json_object_new_int(ev->port));
-	json_object_object_add(o, "rule", json_object_new_string(ev->rule ? ev->rule : ""));
-	json_object_object_add(o, "reason", json_object_new_string(ev->reason ? ev->reason : ""));
-	if (ev->addr)
-		json_object_object_add(o, "addr", json_object_new_string(ev->addr));
-	if (ev->kind == EGRESS_EV_REJECTED) {
-		json_object_object_add(o, "status", json_object_new_int(ev->status));
-		json_object_object_add(o, "count", json_object_new_int64((int64_t)ev->count));
-	}
+	json_object *o = egress_event_json(ev);
 	char *line = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	if (write(pe->fd, line, strlen(line)) > 0)
@@ -1122,6 +1112,21 @@ static void traffic_save(const char *run_dir, bool now_too)
 		pe->saved_ms = now;
 	}
 	json_object_put(doc);
+}
+
+/* The events file's last line, past its cap, as the sidecar's log ends:
+ * the run's complete counts (egress_log_parse reads both alike). */
+static void proxy_summary(void)
+{
+	struct proxy_events *pe = &proxy_ev;
+	if (pe->fd < 0)
+		return;
+	json_object *o = egress_summary_json(&pe->traffic);
+	char *line = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	ssize_t w = write(pe->fd, line, strlen(line)); /* a lost summary: the lines are summed */
+	(void)w;
+	free(line);
 }
 
 /* Receive the listening socket the command's process made in the run's
@@ -1420,8 +1425,10 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 	if (u.cg)
 		(void)cg_kill_all(u.cg, 2000);
 	egress_stop(proxy);
-	if (proxy)
+	if (proxy) {
 		traffic_save(s->run_dir, true);
+		proxy_summary();
+	}
 	finish_run(&u, start_ms);
 	(void)cg_destroy(u.cg);
 	_exit(0);

@@ -73,26 +73,7 @@ static int listen_on(int port)
 static void log_event(void *ctx, const struct egress_event *ev)
 {
 	egress_traffic_add(ctx, ev);
-	json_object *o = json_object_new_object();
-	if (ev->kind == EGRESS_EV_REJECTED) {
-		json_object_object_add(o, "rejected", json_object_new_int64((int64_t)ev->count));
-		json_object_object_add(o, "status", json_object_new_int(ev->status));
-		json_object_object_add(o, "reason", json_object_new_string(ev->reason ? ev->reason : ""));
-		goto out;
-	}
-	json_object_object_add(o, "host", json_object_new_string(ev->host ? ev->host : ""));
-	json_object_object_add(o, "port", json_object_new_int(ev->port));
-	json_object_object_add(o, "method", json_object_new_string(ev->method ? ev->method : ""));
-	json_object_object_add(o, "rule", json_object_new_string(ev->rule ? ev->rule : ""));
-	json_object_object_add(o, "allowed", json_object_new_boolean(ev->allowed));
-	json_object_object_add(o, "status", json_object_new_int(ev->status));
-	if (ev->reason)
-		json_object_object_add(o, "reason", json_object_new_string(ev->reason));
-	if (ev->addr)
-		json_object_object_add(o, "addr", json_object_new_string(ev->addr));
-	json_object_object_add(o, "bytesUp", json_object_new_int64((int64_t)ev->bytes_up));
-	json_object_object_add(o, "bytesDown", json_object_new_int64((int64_t)ev->bytes_down));
-out:
+	json_object *o = egress_event_json(ev);
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	(void)fflush(stdout);
 	json_object_put(o);
@@ -186,8 +167,7 @@ static int sidecar_main(int argc, char **argv)
 	(void)sigwait(&set, &sig);
 	egress_stop(eg); /* the credential is zeroed with it */
 	/* The last line: the run's traffic per allowed host. */
-	json_object *sum = json_object_new_object();
-	json_object_object_add(sum, "summary", egress_traffic_json(&traffic, NULL));
+	json_object *sum = egress_summary_json(&traffic);
 	printf("%s\n", json_object_to_json_string_ext(sum, JSON_C_TO_STRING_PLAIN));
 	(void)fflush(stdout);
 	json_object_put(sum);

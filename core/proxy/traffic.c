@@ -308,3 +308,34 @@ void egress_rejected_message(char *buf, size_t len, int status, int64_t count, c
 	snprintf(buf, len, "egress proxy answered %" PRId64 " client%s %d before a target (last: %.200s)", count,
 		 count == 1 ? "" : "s", status, reason && *reason ? reason : "-");
 }
+
+json_object *egress_event_json(const struct egress_event *ev)
+{
+	json_object *o = json_object_new_object();
+	if (ev->kind == EGRESS_EV_REJECTED) {
+		json_object_object_add(o, "rejected", json_object_new_int64((int64_t)ev->count));
+		json_object_object_add(o, "status", json_object_new_int(ev->status));
+		json_object_object_add(o, "reason", json_object_new_string(ev->reason ? ev->reason : ""));
+		return o;
+	}
+	json_object_object_add(o, "host", json_object_new_string(ev->host ? ev->host : ""));
+	json_object_object_add(o, "port", json_object_new_int(ev->port));
+	json_object_object_add(o, "method", json_object_new_string(ev->method ? ev->method : ""));
+	json_object_object_add(o, "rule", json_object_new_string(ev->rule ? ev->rule : ""));
+	json_object_object_add(o, "allowed", json_object_new_boolean(ev->allowed));
+	json_object_object_add(o, "status", json_object_new_int(ev->status));
+	if (ev->reason)
+		json_object_object_add(o, "reason", json_object_new_string(ev->reason));
+	if (ev->addr)
+		json_object_object_add(o, "addr", json_object_new_string(ev->addr));
+	json_object_object_add(o, "bytesUp", json_object_new_int64((int64_t)ev->bytes_up));
+	json_object_object_add(o, "bytesDown", json_object_new_int64((int64_t)ev->bytes_down));
+	return o;
+}
+
+json_object *egress_summary_json(struct egress_traffic *t)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "summary", egress_traffic_json(t, NULL));
+	return o;
+}

@@ -83,8 +83,21 @@ struct egress_log {
 				 * stderr, garbage, cut or over-long lines) */
 };
 
+/* One proxy event as the line both proxies write (the sidecar to its
+ * log, the local supervisor to RUN_DIR/egress.jsonl), which
+ * egress_log_parse reads back: {"host","port","method","rule","allowed",
+ * "status","reason","addr","bytesUp","bytesDown"} for a request,
+ * {"rejected":N,"status","reason"} for clients rejected before a target.
+ * Owned. */
+json_object *egress_event_json(const struct egress_event *ev);
+
+/* The last line of such a log: {"summary": egress_traffic_json(t)}. */
+json_object *egress_summary_json(struct egress_traffic *t);
+
 /* Read the `paddock __egress` sidecar's log (sidecar.c's lines: one per
  * request, {"rejected":N,"status":S,...} counts, a last {"summary":...}).
+ * The local supervisor's RUN_DIR/egress.jsonl has the same lines (its
+ * refusals only, then the summary).
  * Pure and bounded: whatever the log holds, at most
  * EGRESS_LOG_DENIED_MAX refused destinations and EGRESS_TRAFFIC_HOSTS
  * hosts (+ "other") come out; anything unreadable is counted in

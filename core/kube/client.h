@@ -148,8 +148,11 @@ int kube_stream(struct kube_client *c, const char *path, kube_chunk_fn chunk, vo
 /* A whole pod log (GET `path`, streamed) kept within `cap` bytes by its
  * head and its tail, with the "[paddock] N bytes cut here" line between
  * them (base/headtail.h): the end of an agent's log holds its final
- * error and its outputs block.  Read in one client timeout at most.
- * Returns the status or a negative errno like kube_stream; for 2xx *out
+ * error and its outputs block.  Read in one client timeout at most: a log
+ * not read to its end by then keeps what was read, ending with a
+ * "[paddock] the log was not read to its end" line (the head still holds
+ * what it held).  Returns the status or a negative errno like
+ * kube_stream; for 2xx *out
  * (owned, NUL-terminated) and *len, and *cut (may be NULL) the bytes cut. */
 int kube_get_log(struct kube_client *c, const char *path, size_t cap, char **out, size_t *len,
 		 uint64_t *cut, char *err, size_t errlen);

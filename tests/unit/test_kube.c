@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -536,6 +537,61 @@ START_TEST(test_stream)
 }
 END_TEST
 
+/* A log server that never ends its answer: a line every 50 ms, forever
+ * (until the client goes). */
+static void *dribble(void *arg)
+{
+	int fd = *(int *)arg, c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	char req[4096];
+	(void)!read(c, req, sizeof(req));
+	const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
+	if (send(c, head, strlen(head), MSG_NOSIGNAL) < 0)
+		goto out;
+	for (int i = 0; i < 400; i++) {
+		char line[64], chunk[96];
+		int n = snprintf(line, sizeof(line), "line %d\n", i);
+		int m = snprintf(chunk, sizeof(chunk), "%x\r\n%s\r\n", n, line);
+		if (send(c, chunk, (size_t)m, MSG_NOSIGNAL) < 0)
+			break;
+		usleep(50 * 1000);
+	}
+out:
+	close(c);
+	return NULL;
+}
+
+/* A log not read to its end within the client's timeout keeps what was
+ * read (its head, where the run's start is), marked, instead of nothing. */
+START_TEST(test_get_log_late)
+{
+	struct kube_config *cfg = cfg_closed_port();
+	int fd;
+	free(cfg->server);
+	cfg->server = xasprintf("http://127.0.0.1:%d", silent_port(&fd));
+	struct kube_limits lim = { .timeout_s = 1 };
+	struct kube_client *c = NULL;
+	ck_assert_int_eq(kube_client_new(cfg, &lim, &c, err, sizeof(err)), 0);
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, dribble, &fd), 0);
+	char *log = NULL;
+	size_t len = 0;
+	int rc = kube_get_log(c, "/api/v1/namespaces/a/pods/p/log?container=agent", 1 << 20, &log, &len, NULL,
+			      err, sizeof(err));
+	ck_assert_int_eq(rc, 200);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(!strncmp(log, "line 0\n", 7), "%.80s", log);
+	ck_assert_msg(strstr(log, "[paddock] the log was not read to its end within 1 s\n"), "%s", log);
+	ck_assert_ptr_null(strstr(log, "line 399"));
+	free(log);
+	kube_client_free(c);
+	pthread_join(th, NULL);
+	close(fd);
+	kube_config_free(cfg);
+}
+END_TEST
+
 /* ---- paths ----------------------------------------------------------------- */
 
 START_TEST(test_paths)
@@ -840,6 +896,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_paths);
 	tcase_add_test(t, test_informer_cache_and_backoff);
 	tcase_add_test(t, test_stream);
+	tcase_add_test(t, test_get_log_late);
 	tcase_set_timeout(t, 30);
 	suite_add_tcase(s, t);
 	t = tcase_create("watch");

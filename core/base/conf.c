@@ -546,6 +546,15 @@ static int walk_dashboard(struct walk *w, const struct cnode *n, struct pd_confi
 	if (c->dashboard_listen && !strchr(c->dashboard_listen, ':'))
 		return werr(w, map_get(n, "listen"), "dashboard.listen: invalid value \"%s\": use HOST:PORT, e.g. "
 			    "127.0.0.1:9465", c->dashboard_listen);
+	/* The same address as controller.listen (a fixed port): one listener,
+	 * as without dashboard.listen; two binds of it would leave the
+	 * dashboard nowhere. */
+	size_t dl = c->dashboard_listen ? strlen(c->dashboard_listen) : 0;
+	if (dl && c->listen && str_eq(c->dashboard_listen, c->listen) &&
+	    !(dl >= 2 && !strcmp(c->dashboard_listen + dl - 2, ":0"))) {
+		free(c->dashboard_listen);
+		c->dashboard_listen = NULL;
+	}
 	const char *t = c->dashboard_token;
 	if (!t)
 		return 0;

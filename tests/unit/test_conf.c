@@ -710,6 +710,14 @@ START_TEST(dashboard)
 	c = parse_ok("");
 	ck_assert_ptr_null(c->dashboard_listen);
 	config_free(c);
+	/* controller.listen's own address: one listener, the dashboard on it
+	 * (two binds of one port would leave it nowhere); port 0 is two. */
+	c = parse_ok("controller: {listen: \"127.0.0.1:9470\"}\ndashboard: {listen: \"127.0.0.1:9470\"}\n");
+	ck_assert_ptr_null(c->dashboard_listen);
+	config_free(c);
+	c = parse_ok("controller: {listen: \"127.0.0.1:0\"}\ndashboard: {listen: \"127.0.0.1:0\"}\n");
+	ck_assert_str_eq(c->dashboard_listen, "127.0.0.1:0");
+	config_free(c);
 	parse_fails("dashboard: {listen: \"9465\"}\n",
 		    "t.yaml:1:21: dashboard.listen: invalid value \"9465\": use HOST:PORT, e.g. 127.0.0.1:9465");
 }

@@ -1054,6 +1054,8 @@ static void watch_drop(struct runtime *rt, struct run_watch *w)
 	}
 	if (w->wd >= 0)
 		(void)inotify_rm_watch(rt->ino_fd, w->wd);
+	else
+		rt->runs_unwatched_dir--;
 	free(w->key);
 	free(w);
 }
@@ -1087,6 +1089,8 @@ static void watch_run(struct runtime *rt, json_object *task)
 	char *run_dir = runtime_run_dir(rt, task);
 	w->wd = inotify_add_watch(rt->ino_fd, run_dir,
 				  IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW);
+	if (w->wd < 0)
+		rt->runs_unwatched_dir++;
 	w->pidfd = local_pidfd(run_dir);
 	bool gone = w->pidfd == -ESRCH;
 	if (w->pidfd >= 0) {
@@ -1144,11 +1148,20 @@ static bool watch_read_inotify(struct runtime *rt)
 					store = true;
 				continue;
 			}
+			/* Each usage.json (and egress-traffic.json) rewrite is a
+			 * temporary file made then renamed: only the names acted
+			 * on below are worth the walk of the runs.  IN_CREATE
+			 * stays in the mask for supervisor.pid (a link()). */
+			if (!(e->mask & IN_IGNORED) &&
+			    !(e->len && (str_eq(e->name, LOCAL_USAGE_FILE) || str_eq(e->name, "result.json") ||
+					 str_eq(e->name, "supervisor.pid"))))
+				continue;
 			for (struct run_watch *w = rt->runs; w; w = w->next) {
 				if (w->wd != e->wd)
 					continue;
 				if (e->mask & IN_IGNORED) {
 					w->wd = -1; /* the directory went */
+					rt->runs_unwatched_dir++;
 				} else if (e->len && str_eq(e->name, LOCAL_USAGE_FILE)) {
 					/* The usage so far changed: budgets look
 					 * at it in the task's reconcile. */
@@ -1212,9 +1225,7 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		/* A live run's usage so far (usage.json, renamed into its
 		 * directory) wakes us through its inotify watch; a run watched
 		 * by its pidfd alone has its usage read each RUN_POLL_MS. */
-		bool usage_blind = false;
-		for (struct run_watch *w = rt->runs; w && !usage_blind; w = w->next)
-			usage_blind = w->wd < 0;
+		bool usage_blind = rt->runs_unwatched_dir > 0;
 		if ((blind || usage_blind) && left > RUN_POLL_MS)
 			left = RUN_POLL_MS;
 		if (rt->schedule_in_ms >= 0 && left > rt->schedule_in_ms)

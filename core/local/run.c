@@ -1111,16 +1111,17 @@ static void traffic_save(const char *run_dir, bool now_too)
 	int64_t now = now_mono_ms();
 	if (!now_too && now - pe->saved_ms < LOCAL_TRAFFIC_EVERY_MS)
 		return;
+	/* Nothing counted since the last write: no document to build. */
+	if (egress_traffic_version(&pe->traffic) == pe->saved)
+		return;
 	uint64_t version;
 	json_object *doc = egress_traffic_json(&pe->traffic, &version);
-	if (version != pe->saved) {
-		const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
-		char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
-		if (write_file_atomic(path, text, strlen(text), 0600) == 0)
-			pe->saved = version;
-		free(path);
-		pe->saved_ms = now;
-	}
+	const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
+	if (write_file_atomic(path, text, strlen(text), 0600) == 0)
+		pe->saved = version;
+	free(path);
+	pe->saved_ms = now;
 	json_object_put(doc);
 }
 

@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "base/headtail.h"
 #include "base/quantity.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -581,6 +582,11 @@ static int walk_limits(struct walk *w, const struct cnode *n, struct pd_limits *
 	BYTES("contextTotalBytes", context_total_bytes);
 	BYTES("urlFetchBytes", url_fetch_bytes);
 #undef BYTES
+	if (l->log_bytes_per_run < HEADTAIL_CAP_MIN)
+		return werr(w, map_get(n, "logBytesPerRun"),
+			    "limits.logBytesPerRun: %zu bytes is below the minimum of %d (4Ki): the log "
+			    "keeps its head and its tail, each needs room; use 4Ki or more",
+			    l->log_bytes_per_run, HEADTAIL_CAP_MIN);
 	if ((rc = get_long(w, map_get(n, "maxConcurrentTasks"), "limits.maxConcurrentTasks", 1,
 			   100000, &l->max_concurrent_tasks)) < 0 ||
 	    (rc = get_long(w, map_get(n, "urlMaxRedirects"), "limits.urlMaxRedirects", 0, 20,

@@ -286,6 +286,19 @@ START_TEST(wrong_types)
 	parse_fails("limits: {outputBytes: 99999999999999999999999}\n",
 		    "t.yaml:1:23: limits.outputBytes: invalid size \"99999999999999999999999\": "
 		    "use a positive byte count such as 65536, 64Ki or 1Mi");
+	/* Below the minimum the log's tail would get no room: refused,
+	 * naming the field and the minimum; the minimum itself is fine. */
+	parse_fails("limits: {logBytesPerRun: 1Ki}\n",
+		    "t.yaml:1:26: limits.logBytesPerRun: 1024 bytes is below the minimum of 4096 "
+		    "(4Ki): the log keeps its head and its tail, each needs room; use 4Ki or more");
+	{
+		const char *y = "limits: {logBytesPerRun: 4Ki}\n";
+		struct pd_config *c4 = NULL;
+		ck_assert_msg(config_parse("t.yaml", y, strlen(y), &c4, err, sizeof(err)) == 0, "%s",
+			      err);
+		ck_assert_uint_eq(c4->limits.log_bytes_per_run, 4096);
+		config_free(c4);
+	}
 	parse_fails("limits: {maxConcurrentTasks: 0}\n",
 		    "t.yaml:1:30: limits.maxConcurrentTasks: invalid value \"0\": use a whole "
 		    "number from 1 to 100000");

@@ -1220,11 +1220,28 @@ bool config_git_local(const char *url)
 	return !config_git_ssh_host(url, host, sizeof(host));
 }
 
+const char *config_git_local_path(const char *url)
+{
+	if (!strncasecmp(url, "file://", 7)) {
+		url += 7;
+		if (!strncasecmp(url, "localhost/", 10))
+			url += 9;
+	}
+	return url;
+}
+
 int config_git_local_check(const struct pd_git *g, const char *url, const char *field, char *err,
 			   size_t errlen)
 {
-	if (!config_git_local(url) || (g && g->allow_local))
+	if (!config_git_local(url))
 		return 0;
+	/* Relative to the controller's working directory: never meant. */
+	if (g && g->allow_local)
+		return config_git_local_path(url)[0] == '/'
+			       ? 0
+			       : errf(err, errlen, -EINVAL,
+				      "%s: local repository \"%.200s\": give an absolute path (or file:///path)",
+				      field, url);
 	return errf(err, errlen, -EPERM,
 		    "%s: local repository \"%.200s\" refused: a Task may not read the controller's "
 		    "files; use a remote URL (an operator may allow local repositories with "

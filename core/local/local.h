@@ -400,8 +400,12 @@ int local_stage_binds(char *const *srcs);
 /* Root only: become `uid` (and gid), with no supplementary groups, an
  * empty capability bounding set and no_new_privs.  0 or -errno. */
 int local_drop_to(uid_t uid);
+/* The first of `privates` (NULL-terminated) that `path` contains or lies
+ * inside, compared as real paths (*inside says which; one it lies inside
+ * is preferred), or NULL. */
+const char *local_private_overlap(const char *path, const char *const *privates, bool *inside);
 /* -EPERM with a message naming `field` when `path` contains or lies
- * inside one of `privates` (NULL-terminated; compared as real paths). */
+ * inside one of `privates` (local_private_overlap). */
 int local_check_bind(const char *path, const char *const *privates, const char *field, char *err,
 		     size_t errlen);
 /* True when the run takes a host uid of its own (isolation, as root). */

@@ -591,6 +591,14 @@ START_TEST(git_local_repositories)
 	ck_assert(c->git.allow_local);
 	ck_assert_str_eq(config_plugin_setting(c, "git", "allowFileRepositories"), "true");
 	ck_assert_int_eq(config_git_local_check(&c->git, "/srv/r", "f", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_git_local_check(&c->git, "file://localhost/srv/r", "f", err,
+						sizeof(err)), 0);
+	/* Allowed, still absolute: relative to the controller's cwd is refused. */
+	ck_assert_int_eq(config_git_local_check(&c->git, "../r", "spec.workspace.repo", err,
+						sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "spec.workspace.repo: local repository \"../r\": give an absolute "
+			      "path (or file:///path)");
+	ck_assert_int_eq(config_git_local_check(&c->git, "file://r", "f", err, sizeof(err)), -EINVAL);
 	config_free(c);
 
 	c = parse_ok("contexts: {git: {enabled: true, settings: {allowFileRepositories: \"true\"}}}\n");

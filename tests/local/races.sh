@@ -201,6 +201,8 @@ supervisor_dies() {
 # blocked: only SIGKILL ends it) is killed, and the slot is free.
 supervisor_hangs() {
 	local t=sh-hang uid i js reason msg
+	# On a failure too: the next cases need the lock and no hook.
+	trap 'stop_controller; rm -f "$PADDOCK_STATE_DIR/test-supervisor-die"' EXIT
 	PADDOCK_TEST_START_REPORT_MS=3000 start_controller none
 	printf 'hang:before-setup' >"$PADDOCK_STATE_DIR/test-supervisor-die"
 	pd run --agent one --name "$t" -p go --detach >/dev/null

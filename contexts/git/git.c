@@ -60,8 +60,20 @@ static int git_check_repo(struct cu_instance *in, const char *repo, const char *
 						 fp, repo);
 	bool is_file = strncasecmp(repo, "file://", 7) == 0 || repo[0] == '/' || repo[0] == '.';
 	if (is_file) {
+		/* The core's rule (config_git_local_check), which a plugin
+		 * cannot call: an absolute path or file:///path. */
+		const char *path = repo;
+		if (strncasecmp(path, "file://", 7) == 0) {
+			path += 7;
+			if (strncasecmp(path, "localhost/", 10) == 0)
+				path += 9;
+		}
 		if (git_file_allowed(in))
-			return 0;
+			return path[0] == '/'
+				       ? 0
+				       : cu_errf(err, errlen, -EINVAL,
+						 "%s.git.repository: local repository \"%.200s\": give an absolute path (or file:///path)",
+						 fp, repo);
 		return cu_errf(err, errlen, -EPERM,
 			       "%s.git.repository: local repository \"%.200s\" refused: a Task may not read the controller's files; use a remote URL (an operator may allow local repositories with git.allowLocalRepositories: true in paddock.yaml)",
 			       fp, repo);

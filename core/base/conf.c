@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "base/headtail.h"
 #include "base/quantity.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -590,6 +591,11 @@ static int walk_limits(struct walk *w, const struct cnode *n, struct pd_limits *
 	BYTES("contextTotalBytes", context_total_bytes);
 	BYTES("urlFetchBytes", url_fetch_bytes);
 #undef BYTES
+	if (l->log_bytes_per_run < HEADTAIL_CAP_MIN)
+		return werr(w, map_get(n, "logBytesPerRun"),
+			    "limits.logBytesPerRun: %zu bytes is below the minimum of %d (4Ki): the log "
+			    "keeps its head and its tail, each needs room; use 4Ki or more",
+			    l->log_bytes_per_run, HEADTAIL_CAP_MIN);
 	if ((rc = get_long(w, map_get(n, "maxConcurrentTasks"), "limits.maxConcurrentTasks", 1,
 			   100000, &l->max_concurrent_tasks)) < 0 ||
 	    (rc = get_long(w, map_get(n, "urlMaxRedirects"), "limits.urlMaxRedirects", 0, 20,
@@ -1223,11 +1229,28 @@ bool config_git_local(const char *url)
 	return !config_git_ssh_host(url, host, sizeof(host));
 }
 
+const char *config_git_local_path(const char *url)
+{
+	if (!strncasecmp(url, "file://", 7)) {
+		url += 7;
+		if (!strncasecmp(url, "localhost/", 10))
+			url += 9;
+	}
+	return url;
+}
+
 int config_git_local_check(const struct pd_git *g, const char *url, const char *field, char *err,
 			   size_t errlen)
 {
-	if (!config_git_local(url) || (g && g->allow_local))
+	if (!config_git_local(url))
 		return 0;
+	/* Relative to the controller's working directory: never meant. */
+	if (g && g->allow_local)
+		return config_git_local_path(url)[0] == '/'
+			       ? 0
+			       : errf(err, errlen, -EINVAL,
+				      "%s: local repository \"%.200s\": give an absolute path (or file:///path)",
+				      field, url);
 	return errf(err, errlen, -EPERM,
 		    "%s: local repository \"%.200s\" refused: a Task may not read the controller's "
 		    "files; use a remote URL (an operator may allow local repositories with "

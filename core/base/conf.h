@@ -138,9 +138,12 @@ int config_known_hosts_check(const char *text, size_t len, const char *what, cha
  * path (absolute, ./, ../, or anything that is neither a URL nor
  * scp-like host:path). */
 bool config_git_local(const char *url);
+/* The path of a local repository's URL: after file:// (and localhost). */
+const char *config_git_local_path(const char *url);
 /* A local repository (config_git_local) refused unless
  * git.allowLocalRepositories: 0, or -EPERM with "FIELD: local repository
- * "URL" refused: ..." naming the setting. */
+ * "URL" refused: ..." naming the setting.  Allowed, it must be an
+ * absolute path or file:///path (-EINVAL: relative to what?). */
 int config_git_local_check(const struct pd_git *g, const char *url, const char *field, char *err,
 			   size_t errlen);
 

@@ -19,6 +19,10 @@
 /* Room kept in the cap for what a keeper adds at the cut: the marker
  * line and, locally, the note written when the head fills. */
 #define HEADTAIL_RESERVE 256
+/* The smallest cap configuration accepts (limits.logBytesPerRun, base/conf.c):
+ * below 4 * HEADTAIL_RESERVE the tail gets no share, and a log whose
+ * keeper says its end is held would lose that end. */
+#define HEADTAIL_CAP_MIN (16 * HEADTAIL_RESERVE)
 /* The marker's fixed start, for readers that look for it. */
 #define HEADTAIL_MARK_PREFIX "[paddock] "
 

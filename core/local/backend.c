@@ -59,9 +59,10 @@ static void watch_run(struct runtime *rt, json_object *task);
 static void watch_unrun(struct runtime *rt, json_object *task);
 static char *task_key(json_object *task);
 static struct start_wait *start_find(struct runtime *rt, const char *key);
-static void start_wait_add(struct runtime *rt, json_object *task, int fd);
+static void start_wait_add(struct runtime *rt, json_object *task, int fd, pid_t sid);
 static void start_drop(struct runtime *rt, struct start_wait *sw);
 static bool start_read(struct runtime *rt, struct start_wait *sw);
+static void start_settle(struct runtime *rt, struct start_wait *sw, int rc);
 
 /* ---- open / lock ---------------------------------------------------- */
 
@@ -292,7 +293,7 @@ static bool is_entrypoint_placeholder(const char *cmd)
 /* Prepare and start the run of `task`.  Returns 0, or a negative errno
  * with the reason (a failure of this task, not of the controller). */
 static int start_run(struct runtime *rt, json_object *task, const struct model_task *t,
-		     const struct model_agent *a, int *sfd, char *err, size_t errlen)
+		     const struct model_agent *a, int *sfd, pid_t *sid, char *err, size_t errlen)
 {
 	struct pipeline_eff e;
 	pipeline_effective(t, a, &e);
@@ -394,7 +395,7 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 	local_obs_free(&obs);
 	rc = local_prepare(&spec, err, errlen);
 	if (rc == 0)
-		rc = local_start_async(&spec, sfd, err, errlen);
+		rc = local_start_async(&spec, sfd, sid, err, errlen);
 	free(git_locks);
 	free(uid_slots);
 	free(cfgdir);
@@ -632,16 +633,33 @@ out:
  * on `fd`, watched by op_wait's epoll set.  "started" drops it (the run
  * is watched as any live run); a failure (or a supervisor that died
  * before reporting) is kept, with the reason, until the reconcile it
- * queues has recorded the task Failed (op_write_status). */
+ * queues has recorded the task Failed (op_write_status).  One that does
+ * not report by its deadline (stuck in its setup) has failed too, and
+ * its session is killed (local_start_late). */
 struct start_wait {
 	struct start_wait *next;
 	char *key, *run_dir;
 	int fd;
+	pid_t sid;          /* the supervisor's session */
+	int64_t deadline;   /* now_mono_ms() by which it reports */
 	int rc;         /* 1: waiting; < 0: failed, err says why */
 	size_t len;
 	char msg[256];
 	char err[768];
 };
+
+/* How long a supervisor has to report; a test build may shorten it
+ * (races.sh: a supervisor that hangs before reporting). */
+static long start_report_ms(void)
+{
+#ifdef PADDOCK_TEST_HOOKS
+	const char *v = getenv("PADDOCK_TEST_START_REPORT_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+	if (ms > 0)
+		return ms;
+#endif
+	return LOCAL_START_REPORT_MS;
+}
 
 static char *task_key(json_object *task)
 {
@@ -681,38 +699,33 @@ static void start_drop(struct runtime *rt, struct start_wait *sw)
 	free(sw);
 }
 
-static void start_wait_add(struct runtime *rt, json_object *task, int fd)
+static void start_wait_add(struct runtime *rt, json_object *task, int fd, pid_t sid)
 {
 	struct start_wait *sw = xcalloc(1, sizeof(*sw));
 	sw->key = task_key(task);
 	sw->run_dir = runtime_run_dir(rt, task);
 	sw->fd = fd;
+	sw->sid = sid;
+	sw->deadline = now_mono_ms() + start_report_ms();
 	sw->rc = 1;
 	sw->next = rt->starts;
 	rt->starts = sw;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = sw };
 	if (epoll_ctl(rt->ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		/* Cannot be watched: wait for the report here. */
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		int64_t dl = now_mono_ms() + 30000;
-		while (start_read(rt, sw) && now_mono_ms() < dl)
-			(void)poll(&pf, 1, 1000);
+		int rc = local_start_wait(fd, sw->msg, sizeof(sw->msg), &sw->len, sw->run_dir, sid,
+					  start_report_ms(), sw->err, sizeof(sw->err));
+		start_settle(rt, sw, rc);
 	}
 }
 
-/* Read what the supervisor reported so far.  True while it has not. */
-static bool start_read(struct runtime *rt, struct start_wait *sw)
+/* The report is complete (rc 0: started; < 0: failed, sw->err says why). */
+static void start_settle(struct runtime *rt, struct start_wait *sw, int rc)
 {
-	if (sw->rc <= 0)
-		return false;
-	int rc = local_start_report(sw->fd, sw->msg, sizeof(sw->msg), &sw->len, sw->run_dir, sw->err,
-				    sizeof(sw->err));
-	if (rc > 0)
-		return true;
 	start_close(rt, sw);
 	if (rc == 0) {
 		start_drop(rt, sw);
-		return false;
+		return;
 	}
 	sw->rc = rc;
 	log_warn("start failed", "task", sw->key, "error", sw->err);
@@ -721,7 +734,39 @@ static bool start_read(struct runtime *rt, struct start_wait *sw)
 	snprintf(ns, sizeof(ns), "%.*s", (int)(sl - sw->key), sw->key);
 	if (rt->ctl)
 		ctl_enqueue(rt->ctl, ns, sl + 1);
+}
+
+/* Read what the supervisor reported so far.  True while it has not (and
+ * its deadline has not passed). */
+static bool start_read(struct runtime *rt, struct start_wait *sw)
+{
+	if (sw->rc <= 0)
+		return false;
+	int rc = local_start_report(sw->fd, sw->msg, sizeof(sw->msg), &sw->len, sw->run_dir, sw->err,
+				    sizeof(sw->err));
+	if (rc > 0 && now_mono_ms() < sw->deadline)
+		return true;
+	if (rc > 0)
+		rc = local_start_late(sw->run_dir, sw->sid, start_report_ms(), sw->err, sizeof(sw->err));
+	start_settle(rt, sw, rc);
 	return false;
+}
+
+/* Starts past their deadline fail; returns the ms until the next one's
+ * (or `left` if that is sooner). */
+static int start_expire(struct runtime *rt, int left)
+{
+	int64_t now = now_mono_ms();
+	for (struct start_wait *sw = rt->starts, *next; sw; sw = next) {
+		next = sw->next; /* start_read may drop it */
+		if (sw->rc <= 0)
+			continue;
+		if (sw->deadline <= now)
+			(void)start_read(rt, sw);
+		else if (sw->deadline - now < left)
+			left = (int)(sw->deadline - now);
+	}
+	return left;
 }
 
 static void op_observe(void *b, json_object *task, const struct model_task *t,
@@ -787,29 +832,24 @@ static int op_start(void *b, json_object *task, const struct model_task *t,
 	(void)patch;
 	struct runtime *rt = b;
 	int sfd = -1;
+	pid_t sid = 0;
 	char *key = task_key(task);
 	struct start_wait *old = start_find(rt, key);
 	free(key);
 	if (old)
 		start_drop(rt, old); /* a failure already recorded, or a start redone */
-	int rc = start_run(rt, task, t, a, &sfd, err, errlen);
+	int rc = start_run(rt, task, t, a, &sfd, &sid, err, errlen);
 	/* The supervisor reports through the loop (op_wait); outside
 	 * `paddock controller` (runtime_sync), here. */
 	if (rc == 0 && (!rt->serving || rt->ep_fd < 0)) {
 		char msg[256], *run_dir = runtime_run_dir(rt, task);
 		size_t len = 0;
-		int64_t dl = now_mono_ms() + 30000;
-		while ((rc = local_start_report(sfd, msg, sizeof(msg), &len, run_dir, err, errlen)) > 0 &&
-		       now_mono_ms() < dl) {
-			struct pollfd pf = { .fd = sfd, .events = POLLIN };
-			(void)poll(&pf, 1, 1000);
-		}
-		if (rc > 0)
-			rc = errf(err, errlen, -EIO, "run %s: the supervisor did not report back", run_dir);
+		rc = local_start_wait(sfd, msg, sizeof(msg), &len, run_dir, sid, start_report_ms(), err,
+				      errlen);
 		free(run_dir);
 		(void)close(sfd);
 	} else if (rc == 0) {
-		start_wait_add(rt, task, sfd);
+		start_wait_add(rt, task, sfd, sid);
 	}
 	/* Started meanwhile (by a controller that died while starting it):
 	 * that run is this task's run. */
@@ -957,6 +997,8 @@ static void watch_drop(struct runtime *rt, struct run_watch *w)
 	}
 	if (w->wd >= 0)
 		(void)inotify_rm_watch(rt->ino_fd, w->wd);
+	else
+		rt->runs_unwatched_dir--;
 	free(w->key);
 	free(w);
 }
@@ -990,6 +1032,8 @@ static void watch_run(struct runtime *rt, json_object *task)
 	char *run_dir = runtime_run_dir(rt, task);
 	w->wd = inotify_add_watch(rt->ino_fd, run_dir,
 				  IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW);
+	if (w->wd < 0)
+		rt->runs_unwatched_dir++;
 	w->pidfd = local_pidfd(run_dir);
 	bool gone = w->pidfd == -ESRCH;
 	if (w->pidfd >= 0) {
@@ -1047,11 +1091,20 @@ static bool watch_read_inotify(struct runtime *rt)
 					store = true;
 				continue;
 			}
+			/* Each usage.json (and egress-traffic.json) rewrite is a
+			 * temporary file made then renamed: only the names acted
+			 * on below are worth the walk of the runs.  IN_CREATE
+			 * stays in the mask for supervisor.pid (a link()). */
+			if (!(e->mask & IN_IGNORED) &&
+			    !(e->len && (str_eq(e->name, LOCAL_USAGE_FILE) || str_eq(e->name, "result.json") ||
+					 str_eq(e->name, "supervisor.pid"))))
+				continue;
 			for (struct run_watch *w = rt->runs; w; w = w->next) {
 				if (w->wd != e->wd)
 					continue;
 				if (e->mask & IN_IGNORED) {
 					w->wd = -1; /* the directory went */
+					rt->runs_unwatched_dir++;
 				} else if (e->len && str_eq(e->name, LOCAL_USAGE_FILE)) {
 					/* The usage so far changed: budgets look
 					 * at it in the task's reconcile. */
@@ -1115,13 +1168,12 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		/* A live run's usage so far (usage.json, renamed into its
 		 * directory) wakes us through its inotify watch; a run watched
 		 * by its pidfd alone has its usage read each RUN_POLL_MS. */
-		bool usage_blind = false;
-		for (struct run_watch *w = rt->runs; w && !usage_blind; w = w->next)
-			usage_blind = w->wd < 0;
+		bool usage_blind = rt->runs_unwatched_dir > 0;
 		if ((blind || usage_blind) && left > RUN_POLL_MS)
 			left = RUN_POLL_MS;
 		if (rt->schedule_in_ms >= 0 && left > rt->schedule_in_ms)
 			left = rt->schedule_in_ms;
+		left = start_expire(rt, left);
 		bool store = rt->ep_fd < 0, runs = false;
 		if (rt->ep_fd >= 0) {
 			struct epoll_event ev[WATCH_EVENTS];

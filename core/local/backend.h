@@ -46,6 +46,8 @@ struct runtime {
 	int ep_fd, ino_fd, store_wd;
 	struct run_watch *runs;        /* live runs being waited on */
 	bool runs_blind;               /* a run could not be watched: poll them */
+	int runs_unwatched_dir;        /* runs whose directory has no inotify watch:
+					* their usage is polled (op_wait) */
 	struct start_wait *starts;     /* supervisors that have not reported yet, and
 					* failed starts until their Failed is written */
 	bool serving;                  /* runtime_serve: starts do not wait for the report */

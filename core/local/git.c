@@ -650,28 +650,15 @@ static int local_repo_check(const struct local_spec *s, const char *repo, char *
 	int rc = config_git_local_check(s->git_hosts, repo, "git", err, errlen);
 	if (rc < 0 || !config_git_local(repo))
 		return rc;
-	const char *path = repo;
-	if (!strncasecmp(path, "file://", 7)) {
-		path += 7;
-		if (!strncasecmp(path, "localhost/", 10))
-			path += 9;
-	}
-	if (path[0] != '/')
-		return errf(err, errlen, -EINVAL,
-			    "git: local repository \"%.200s\": give an absolute path (or file:///path)",
-			    repo);
-	char rp[PATH_MAX], rq[PATH_MAX];
-	if (!realpath(path, rp))
-		return 0; /* nothing there: git says so */
-	for (size_t i = 0; s->private_paths && s->private_paths[i]; i++) {
-		size_t n;
-		if (!realpath(s->private_paths[i], rq) || strncmp(rp, rq, n = strlen(rq)) ||
-		    (rp[n] != '/' && rp[n] != '\0'))
-			continue;
+	const char *path = config_git_local_path(repo); /* absolute: checked above */
+	/* Nothing there: git says so.  One that contains them is cloned by
+	 * what it has committed, not by its files: allowed. */
+	bool inside = false;
+	const char *priv = local_private_overlap(path, s->private_paths, &inside);
+	if (priv && inside)
 		return errf(err, errlen, -EPERM,
 			    "git: local repository \"%.200s\" lies inside %s, which holds Paddock's state or configuration (Secrets, other runs): refused",
-			    repo, s->private_paths[i]);
-	}
+			    repo, priv);
 	return 0;
 }
 

@@ -232,8 +232,10 @@ int local_start(const struct local_spec *s, char *err, size_t errlen);
  * with *status_fd (owned, close-on-exec, non-blocking) the descriptor its
  * report comes on; readable when there is something to read (poll it).
  * The run counts as started from here: its start.lock is held, so a
- * second start fails with -EEXIST.  On failure *status_fd is -1. */
-int local_start_async(const struct local_spec *s, int *status_fd, char *err, size_t errlen);
+ * second start fails with -EEXIST.  On failure *status_fd is -1.  *sid
+ * is the session the supervisor runs in (for local_start_abort). */
+int local_start_async(const struct local_spec *s, int *status_fd, pid_t *sid, char *err,
+		      size_t errlen);
 
 /* Read the report on `fd` into msg (cap bytes, *len read so far; start
  * with *len 0).  1: not complete yet; 0: started; a negative errno with
@@ -241,6 +243,23 @@ int local_start_async(const struct local_spec *s, int *status_fd, char *err, siz
  * supervisor did not report back" when it died first). */
 int local_start_report(int fd, char *msg, size_t cap, size_t *len, const char *run_dir, char *err,
 		       size_t errlen);
+
+/* How long a supervisor has to report its start (setup, cgroup, bwrap,
+ * proxy) before the start counts as failed and its session is killed. */
+#define LOCAL_START_REPORT_MS 30000
+
+/* local_start_report() until it is complete, at most timeout_ms; then
+ * local_start_late().  What local_start() waits with. */
+int local_start_wait(int fd, char *msg, size_t cap, size_t *len, const char *run_dir, pid_t sid,
+		     long timeout_ms, char *err, size_t errlen);
+
+/* A start not reported within timeout_ms: kill the supervisor's session
+ * (local_start_abort) and return -ETIMEDOUT with the reason in err. */
+int local_start_late(const char *run_dir, pid_t sid, long timeout_ms, char *err, size_t errlen);
+
+/* SIGKILL every process of session `sid` (from local_start_async) while
+ * run_dir's start.lock is still held by it: a start that never reported. */
+void local_start_abort(const char *run_dir, pid_t sid);
 
 enum local_state { LOCAL_NONE, LOCAL_RUNNING, LOCAL_EXITED, LOCAL_LOST };
 
@@ -381,8 +400,12 @@ int local_stage_binds(char *const *srcs);
 /* Root only: become `uid` (and gid), with no supplementary groups, an
  * empty capability bounding set and no_new_privs.  0 or -errno. */
 int local_drop_to(uid_t uid);
+/* The first of `privates` (NULL-terminated) that `path` contains or lies
+ * inside, compared as real paths (*inside says which; one it lies inside
+ * is preferred), or NULL. */
+const char *local_private_overlap(const char *path, const char *const *privates, bool *inside);
 /* -EPERM with a message naming `field` when `path` contains or lies
- * inside one of `privates` (NULL-terminated; compared as real paths). */
+ * inside one of `privates` (local_private_overlap). */
 int local_check_bind(const char *path, const char *const *privates, const char *field, char *err,
 		     size_t errlen);
 /* True when the run takes a host uid of its own (isolation, as root). */

@@ -1101,16 +1101,17 @@ static void traffic_save(const char *run_dir, bool now_too)
 	int64_t now = now_mono_ms();
 	if (!now_too && now - pe->saved_ms < LOCAL_TRAFFIC_EVERY_MS)
 		return;
+	/* Nothing counted since the last write: no document to build. */
+	if (egress_traffic_version(&pe->traffic) == pe->saved)
+		return;
 	uint64_t version;
 	json_object *doc = egress_traffic_json(&pe->traffic, &version);
-	if (version != pe->saved) {
-		const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
-		char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
-		if (write_file_atomic(path, text, strlen(text), 0600) == 0)
-			pe->saved = version;
-		free(path);
-		pe->saved_ms = now;
-	}
+	const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	char *path = xasprintf("%s/" LOCAL_EGRESS_TRAFFIC, run_dir);
+	if (write_file_atomic(path, text, strlen(text), 0600) == 0)
+		pe->saved = version;
+	free(path);
+	pe->saved_ms = now;
 	json_object_put(doc);
 }
 
@@ -1220,7 +1221,9 @@ static char *route_take(char **envp)
 
 /* A test build's crash of the supervisor before it reports (races.sh):
  * STATE_DIR/test-supervisor-die (the run directory is STATE_DIR/runs/UID,
- * our cwd) names the point, "before-pid" or "before-setup". */
+ * our cwd) names the point, "before-pid" or "before-setup"; "hang:POINT"
+ * makes it hang there instead, alive and silent (signals blocked: only
+ * SIGKILL ends it), as a supervisor stuck in its setup would. */
 static void test_die(const char *point)
 {
 #ifdef PADDOCK_TEST_HOOKS
@@ -1232,6 +1235,9 @@ static void test_die(const char *point)
 	(void)close(fd);
 	if (n > 0 && !strncmp(buf, point, strlen(point)))
 		_exit(3);
+	if (n > 5 && !strncmp(buf, "hang:", 5) && !strncmp(buf + 5, point, strlen(point)))
+		for (;;)
+			(void)pause();
 #else
 	(void)point;
 #endif
@@ -1514,9 +1520,10 @@ fail:
 }
 
 static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *status_fd,
-			      char *err, size_t errlen);
+			      pid_t *sid, char *err, size_t errlen);
 
-static int start_begin(const struct local_spec *s0, int *status_fd, char *err, size_t errlen)
+static int start_begin(const struct local_spec *s0, int *status_fd, pid_t *sid, char *err,
+		       size_t errlen)
 {
 	if (!s0 || !s0->run_dir || !s0->plan)
 		return errf(err, errlen, -EINVAL, "local: run directory and plan are required");
@@ -1547,15 +1554,17 @@ static int start_begin(const struct local_spec *s0, int *status_fd, char *err, s
 		return e == EWOULDBLOCK ? errf(err, errlen, -EEXIST, "run %s is being started", abs)
 					: errf(err, errlen, -e, "run %s: lock: %s", abs, strerror(e));
 	}
-	int rc = local_start_locked(&s, abs, lfd, status_fd, err, errlen);
+	int rc = local_start_locked(&s, abs, lfd, status_fd, sid, err, errlen);
 	(void)close(lfd);
 	return rc;
 }
 
-int local_start_async(const struct local_spec *s, int *status_fd, char *err, size_t errlen)
+int local_start_async(const struct local_spec *s, int *status_fd, pid_t *sid, char *err,
+		      size_t errlen)
 {
 	*status_fd = -1;
-	int rc = start_begin(s, status_fd, err, errlen);
+	*sid = 0;
+	int rc = start_begin(s, status_fd, sid, err, errlen);
 	if (rc < 0 && *status_fd >= 0) {
 		(void)close(*status_fd);
 		*status_fd = -1;
@@ -1599,10 +1608,34 @@ int local_start_report(int fd, char *msg, size_t cap, size_t *len, const char *r
 	return start_verdict(msg, run_dir, err, errlen);
 }
 
+int local_start_late(const char *run_dir, pid_t sid, long timeout_ms, char *err, size_t errlen)
+{
+	local_start_abort(run_dir, sid);
+	return errf(err, errlen, -ETIMEDOUT, "run %s: the supervisor did not report within %ld s",
+		    run_dir, (timeout_ms + 999) / 1000);
+}
+
+int local_start_wait(int fd, char *msg, size_t cap, size_t *len, const char *run_dir, pid_t sid,
+		     long timeout_ms, char *err, size_t errlen)
+{
+	int64_t dl = now_mono_ms() + timeout_ms;
+	int rc;
+	for (;;) {
+		rc = local_start_report(fd, msg, cap, len, run_dir, err, errlen);
+		int64_t left = dl - now_mono_ms();
+		if (rc <= 0 || left <= 0)
+			break;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		(void)poll(&pf, 1, (int)left);
+	}
+	return rc > 0 ? local_start_late(run_dir, sid, timeout_ms, err, errlen) : rc;
+}
+
 int local_start(const struct local_spec *s, char *err, size_t errlen)
 {
 	int fd = -1;
-	int rc = local_start_async(s, &fd, err, errlen);
+	pid_t sid = 0;
+	int rc = local_start_async(s, &fd, &sid, err, errlen);
 	if (rc < 0)
 		return rc;
 	char abs[PATH_MAX];
@@ -1610,23 +1643,14 @@ int local_start(const struct local_spec *s, char *err, size_t errlen)
 		snprintf(abs, sizeof(abs), "%s", s->run_dir);
 	char msg[256];
 	size_t len = 0;
-	int64_t dl = now_mono_ms() + 30000;
-	for (;;) {
-		rc = local_start_report(fd, msg, sizeof(msg), &len, abs, err, errlen);
-		int64_t left = dl - now_mono_ms();
-		if (rc <= 0 || left <= 0)
-			break;
-		struct pollfd pf = {.fd = fd, .events = POLLIN};
-		(void)poll(&pf, 1, (int)left);
-	}
-	if (rc > 0)
-		rc = errf(err, errlen, -EIO, "run %s: the supervisor did not report back", abs);
+	rc = local_start_wait(fd, msg, sizeof(msg), &len, abs, sid, LOCAL_START_REPORT_MS, err,
+			      errlen);
 	(void)close(fd);
 	return rc;
 }
 
 static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *status_fd,
-			      char *err, size_t errlen)
+			      pid_t *sid, char *err, size_t errlen)
 {
 	struct local_spec s = *spec;
 	if (s.entrypoint_path && access(s.entrypoint_path, R_OK) < 0)
@@ -1736,9 +1760,12 @@ static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *
 	int ast;
 	while (waitpid(a, &ast, 0) < 0 && errno == EINTR)
 		;
-	/* The report comes later, on this descriptor (local_start_report). */
+	/* The report comes later, on this descriptor (local_start_report).
+	 * The intermediate's setsid() made the session the supervisor and
+	 * the sink process live in (local_start_abort). */
 	(void)fcntl(sp[0], F_SETFL, O_NONBLOCK);
 	*status_fd = sp[0];
+	*sid = a;
 	sp[0] = -1;
 	rc = 0;
 out:
@@ -1819,6 +1846,49 @@ static bool start_locked(const char *run_dir)
 	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	(void)close(fd);
 	return held;
+}
+
+/* The session id of /proc/PID/stat (its sixth field), or -1. */
+static pid_t proc_session(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold anything */
+	char state;
+	int ppid, pgrp, sess;
+	if (!p || sscanf(p + 1, " %c %d %d %d", &state, &ppid, &pgrp, &sess) != 4)
+		return -1;
+	return sess;
+}
+
+void local_start_abort(const char *run_dir, pid_t sid)
+{
+	/* Still held: the session is the supervisor's, not a pid reused. */
+	if (sid <= 0 || !start_locked(run_dir))
+		return;
+	(void)kill(-sid, SIGKILL);
+	/* Its children in process groups of their own (the command). */
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long v = strtol(e->d_name, &end, 10);
+		if (*end || v <= 0 || v == getpid())
+			continue;
+		if (proc_session((pid_t)v) == sid)
+			(void)kill((pid_t)v, SIGKILL);
+	}
+	(void)closedir(d);
 }
 
 int local_observe(const char *run_dir, struct local_obs *o)

@@ -226,20 +226,37 @@ static char *path_lookup(const char *name, const char *path)
 	return NULL;
 }
 
-int local_check_bind(const char *path, const char *const *privates, const char *field, char *err,
-		     size_t errlen)
+const char *local_private_overlap(const char *path, const char *const *privates, bool *inside)
 {
 	char rp[PATH_MAX], rq[PATH_MAX];
+	const char *found = NULL;
+	*inside = false;
 	if (!realpath(path, rp))
-		return 0; /* nothing there to expose; binding it fails later */
+		return NULL; /* nothing there to expose */
+	/* One it lies inside first: a caller may allow containing. */
 	for (size_t i = 0; privates && privates[i]; i++) {
 		if (!realpath(privates[i], rq))
 			continue;
-		if (below(rp, rq) || below(rq, rp))
-			return errf(err, errlen, -EPERM,
-				    "%s: %s %s %s, which holds Paddock's state or configuration (Secrets, other runs): bind a directory that lies beside it, not above or inside it",
-				    field, path, below(rp, rq) ? "lies inside" : "contains", privates[i]);
+		if (below(rp, rq)) {
+			*inside = true;
+			return privates[i];
+		}
+		if (!found && below(rq, rp))
+			found = privates[i];
 	}
+	return found;
+}
+
+int local_check_bind(const char *path, const char *const *privates, const char *field, char *err,
+		     size_t errlen)
+{
+	bool inside = false;
+	/* Nothing there: binding it fails later. */
+	const char *priv = local_private_overlap(path, privates, &inside);
+	if (priv)
+		return errf(err, errlen, -EPERM,
+			    "%s: %s %s %s, which holds Paddock's state or configuration (Secrets, other runs): bind a directory that lies beside it, not above or inside it",
+			    field, path, inside ? "lies inside" : "contains", priv);
 	return 0;
 }
 

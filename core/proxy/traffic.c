@@ -71,6 +71,14 @@ static void host_add(json_object *arr, const struct egress_host_traffic *h)
 	json_object_array_add(arr, o);
 }
 
+uint64_t egress_traffic_version(struct egress_traffic *t)
+{
+	(void)pthread_mutex_lock(&t->lock);
+	uint64_t v = t->version;
+	(void)pthread_mutex_unlock(&t->lock);
+	return v;
+}
+
 json_object *egress_traffic_json(struct egress_traffic *t, uint64_t *version)
 {
 	struct egress_host_traffic hosts[EGRESS_TRAFFIC_HOSTS + 1];

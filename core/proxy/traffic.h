@@ -51,6 +51,9 @@ void egress_traffic_add(struct egress_traffic *t, const struct egress_event *ev)
  * first, "other" last), "rejected":{"badRequest","timeout","busy"}}. */
 json_object *egress_traffic_json(struct egress_traffic *t, uint64_t *version);
 
+/* The version alone: whether there is anything new to write. */
+uint64_t egress_traffic_version(struct egress_traffic *t);
+
 /* One line per host of such a JSON document (`indent` before each):
  * "api.anthropic.com  12 requests  3.1 KiB up  48.2 KiB down", then the
  * rejections if any; for `paddock describe`.  Owned string, or NULL when

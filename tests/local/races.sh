@@ -194,8 +194,53 @@ supervisor_dies() {
 	pass "a supervisor that dies before reporting started: Failed StartFailed, never restarted, nothing left, slot freed"
 }
 
+# 5. the supervisor stays alive but never reports (stuck in its setup:
+# the cgroup, bwrap, the proxy): past the start deadline (3 s here,
+# PADDOCK_TEST_START_REPORT_MS; 30 s in a real build) the task is Failed
+# StartFailed "did not report within 3 s", the hung supervisor (signals
+# blocked: only SIGKILL ends it) is killed, and the slot is free.
+supervisor_hangs() {
+	local t=sh-hang uid i js reason msg
+	# On a failure too: the next cases need the lock and no hook.
+	trap 'stop_controller; rm -f "$PADDOCK_STATE_DIR/test-supervisor-die"' EXIT
+	PADDOCK_TEST_START_REPORT_MS=3000 start_controller none
+	printf 'hang:before-setup' >"$PADDOCK_STATE_DIR/test-supervisor-die"
+	pd run --agent one --name "$t" -p go --detach >/dev/null
+	for i in $(seq 40); do uid=$(uid_of "$t" 2>/dev/null) && [ -n "$uid" ] && break; sleep 0.05; done
+	# the payload ran: a supervisor of this run is alive and silent, the task Running
+	for i in $(seq 40); do
+		pgrep -f "__supervise $PADDOCK_STATE_DIR/runs/$uid" >/dev/null && break
+		sleep 0.05
+	done
+	pgrep -f "__supervise $PADDOCK_STATE_DIR/runs/$uid" >/dev/null ||
+		fail "no supervisor of $t is alive: the hang hook did not fire"
+	[ -e "$PADDOCK_STATE_DIR/runs/$uid/supervisor.pid" ] ||
+		fail "the hook did not fire after supervisor.pid: the case proves nothing"
+	[ "$(phase "$t")" = Running ] || fail "$t is $(phase "$t") while its supervisor hangs, not Running"
+	wait_phase "$t" Failed 20 || fail "$t is $(phase "$t") 20 s after a 3 s start deadline, not Failed"
+	rm -f "$PADDOCK_STATE_DIR/test-supervisor-die"
+	js=$(pd get task "$t" -o json)
+	reason=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["reason"])' <<<"$js")
+	msg=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["message"])' <<<"$js")
+	[ "$reason" = StartFailed ] || fail "$t: reason $reason ($msg), not StartFailed"
+	grep -q "the supervisor did not report within 3 s" <<<"$msg" || fail "$t: message: $msg"
+	for i in $(seq 40); do
+		pgrep -f "__supervise $PADDOCK_STATE_DIR/runs/$uid" >/dev/null || break
+		sleep 0.05
+	done
+	! pgrep -f "__supervise $PADDOCK_STATE_DIR/runs/$uid" >/dev/null || fail "the hung supervisor of $t is alive"
+	sleep 1
+	[ "$(phase "$t")" = Failed ] || fail "$t went $(phase "$t") after Failed"
+	pd run --agent one --name sh-after -p go --detach >/dev/null
+	wait_phase sh-after Running 20 || fail "sh-after did not start: $(phase sh-after)"
+	pd stop sh-after >/dev/null
+	stop_controller
+	pass "a supervisor that hangs before reporting: Failed StartFailed past the start deadline, killed, slot freed"
+}
+
 trap 'stop_controller; cleanup' EXIT
 run_case supervisor_dies
+run_case supervisor_hangs
 run_case stop_beats_start
 run_case delete_beats_start
 run_case delete_during_start

@@ -286,6 +286,19 @@ START_TEST(wrong_types)
 	parse_fails("limits: {outputBytes: 99999999999999999999999}\n",
 		    "t.yaml:1:23: limits.outputBytes: invalid size \"99999999999999999999999\": "
 		    "use a positive byte count such as 65536, 64Ki or 1Mi");
+	/* Below the minimum the log's tail would get no room: refused,
+	 * naming the field and the minimum; the minimum itself is fine. */
+	parse_fails("limits: {logBytesPerRun: 1Ki}\n",
+		    "t.yaml:1:26: limits.logBytesPerRun: 1024 bytes is below the minimum of 4096 "
+		    "(4Ki): the log keeps its head and its tail, each needs room; use 4Ki or more");
+	{
+		const char *y = "limits: {logBytesPerRun: 4Ki}\n";
+		struct pd_config *c4 = NULL;
+		ck_assert_msg(config_parse("t.yaml", y, strlen(y), &c4, err, sizeof(err)) == 0, "%s",
+			      err);
+		ck_assert_uint_eq(c4->limits.log_bytes_per_run, 4096);
+		config_free(c4);
+	}
 	parse_fails("limits: {maxConcurrentTasks: 0}\n",
 		    "t.yaml:1:30: limits.maxConcurrentTasks: invalid value \"0\": use a whole "
 		    "number from 1 to 100000");
@@ -578,6 +591,14 @@ START_TEST(git_local_repositories)
 	ck_assert(c->git.allow_local);
 	ck_assert_str_eq(config_plugin_setting(c, "git", "allowFileRepositories"), "true");
 	ck_assert_int_eq(config_git_local_check(&c->git, "/srv/r", "f", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_git_local_check(&c->git, "file://localhost/srv/r", "f", err,
+						sizeof(err)), 0);
+	/* Allowed, still absolute: relative to the controller's cwd is refused. */
+	ck_assert_int_eq(config_git_local_check(&c->git, "../r", "spec.workspace.repo", err,
+						sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "spec.workspace.repo: local repository \"../r\": give an absolute "
+			      "path (or file:///path)");
+	ck_assert_int_eq(config_git_local_check(&c->git, "file://r", "f", err, sizeof(err)), -EINVAL);
 	config_free(c);
 
 	c = parse_ok("contexts: {git: {enabled: true, settings: {allowFileRepositories: \"true\"}}}\n");

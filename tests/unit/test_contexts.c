@@ -491,6 +491,18 @@ START_TEST(test_git_local_repos)
 	ck_assert_msg(resolve(it) == 0, "%s", err);
 	ck_assert_uint_eq(plan.n_gits, 1);
 	ch_item_free(it);
+	/* Allowed, still absolute: a relative one is refused at submit,
+	 * naming the field; file://localhost/path is absolute. */
+	it = git_item("./repo", NULL);
+	ASSERT_ERR(validate(it), -EINVAL,
+		   "spec.contexts[3].git.repository: local repository \"./repo\": give an absolute path");
+	ch_item_free(it);
+	it = git_item("file://repo", NULL);
+	ASSERT_ERR(validate(it), -EINVAL, "give an absolute path (or file:///path)");
+	ch_item_free(it);
+	it = git_item("file://localhost/srv/repo.git", NULL);
+	ck_assert_msg(validate(it) == 0, "%s", err);
+	ch_item_free(it);
 }
 END_TEST
 

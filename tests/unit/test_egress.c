@@ -445,6 +445,16 @@ START_TEST(test_traffic_counts)
 	doc = egress_traffic_json(&empty, NULL);
 	ck_assert_ptr_null(egress_traffic_format(doc, ""));
 	json_object_put(doc);
+	/* The version alone says whether there is anything new to write
+	 * (the supervisor's traffic_save): a refusal changes nothing. */
+	uint64_t v0 = egress_traffic_version(&empty);
+	egress_traffic_add(&empty, &denied);
+	ck_assert(egress_traffic_version(&empty) == v0);
+	egress_traffic_add(&empty, &rej);
+	ck_assert(egress_traffic_version(&empty) != v0);
+	doc = egress_traffic_json(&empty, &v);
+	ck_assert(v == egress_traffic_version(&empty));
+	json_object_put(doc);
 	egress_traffic_destroy(&empty);
 	egress_traffic_destroy(&t);
 }

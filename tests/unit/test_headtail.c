@@ -131,6 +131,28 @@ START_TEST(a_tiny_cap_keeps_the_head)
 }
 END_TEST
 
+/* The smallest cap configuration accepts still holds the end: the tail
+ * gets its share, the last line survives a cut. */
+START_TEST(the_minimum_cap_keeps_the_end)
+{
+	struct headtail h;
+	headtail_init(&h, HEADTAIL_CAP_MIN);
+	ck_assert_uint_gt(h.tail_cap, 0);
+	ck_assert_uint_le(h.head_cap + h.tail_cap + HEADTAIL_RESERVE, HEADTAIL_CAP_MIN);
+	headtail_free(&h);
+	char *s = lines(2000);
+	uint64_t cut;
+	char *k = keep(HEADTAIL_CAP_MIN, s, 77, &cut);
+	ck_assert_uint_gt(cut, 0);
+	ck_assert_uint_le(strlen(k), HEADTAIL_CAP_MIN);
+	ck_assert_ptr_eq(strstr(k, "line 0000\n"), k);
+	size_t kl = strlen(k);
+	ck_assert_str_eq(k + kl - strlen("line 1999\n"), "line 1999\n");
+	free(k);
+	free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("headtail");
@@ -140,6 +162,7 @@ int main(void)
 	tcase_add_test(t, over_the_head_within_the_tail);
 	tcase_add_test(t, a_tail_without_newline);
 	tcase_add_test(t, a_tiny_cap_keeps_the_head);
+	tcase_add_test(t, the_minimum_cap_keeps_the_end);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_NORMAL);

@@ -108,6 +108,7 @@ bad '{repositories: [widgets], tokenSecretRef: {name: t}}' "spec.github.reposito
 bad '{repositories: [o/r]}' "spec.github.tokenSecretRef: required field is missing"
 bad '{repositories: [o/r], tokenSecretRef: {name: t}, claim: {label: a, assignee: b}}' "spec.github.claim: set one of label"
 bad '{repositories: [o/r], tokenSecretRef: {name: t}, baseURL: "ftp://x"}' "spec.github.baseURL: invalid value"
+bad '{repositories: [o/r], tokenSecretRef: {name: t}, baseURL: "http://api.github.com"}' "spec.github.baseURL: \"http://api.github.com\" is plain http to a host that is not loopback: the token would be sent unencrypted; use https://"
 bad '{repositories: [o/r], tokenSecretRef: {name: t}, pollSeconds: 60, maxPollSeconds: 10}' "spec.github.maxPollSeconds: 10 is below pollSeconds 60"
 bad '{repositories: [o/r], tokenSecretRef: {name: t}, onStart: {move: [x]}}' "spec.github.onStart"
 pass "bad github sources are refused naming the field"

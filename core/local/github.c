@@ -39,6 +39,10 @@ struct ghrl {
 	char key[65]; /* SHA-256 of the base URL and the token */
 	long remaining, limit; /* -1: unknown */
 	int64_t reset_s, wait_until_ms;
+	/* The login the token posts as (the user.login of the answer to our
+	 * own comment's POST): a GitHub App's or bot's comments carry
+	 * author_association NONE.  "" until it is known. */
+	char login[64];
 };
 
 /* What the poller keeps of one Spawner between polls. */
@@ -51,6 +55,9 @@ struct ghs {
 	long last_status;
 	struct ghrl *rl; /* its token's, set at each look */
 	char last_error[600];
+	/* its token's login as the state file keeps it across a restart,
+	 * with the limit key (16 hex) of the token it is of */
+	char login[64], login_for[17];
 	char *written; /* the state file as last written */
 	json_object *etags;  /* list query -> its last ETag */
 	json_object *others; /* event id -> true: claimed by someone else */
@@ -214,21 +221,24 @@ static json_object *comments(struct gh *c, const char *repo, long num)
 	return j;
 }
 
-/* A comment by someone with write access to the repository: only those
- * count as claims and markers (anyone may comment on a public issue, and
- * a forged claim must not keep an issue from being taken). */
-static bool trusted(json_object *comment)
+/* A comment by someone with write access to the repository, or by our
+ * own token's login: only those count as claims and markers (anyone may
+ * comment on a public issue, and a forged claim must not keep an issue
+ * from being taken; a GitHub App's or bot's own comments say NONE). */
+static bool trusted(struct gh *c, json_object *comment)
 {
 	const char *a = jstr(comment, "author_association");
-	return str_eq(a, "OWNER") || str_eq(a, "MEMBER") || str_eq(a, "COLLABORATOR");
+	if (str_eq(a, "OWNER") || str_eq(a, "MEMBER") || str_eq(a, "COLLABORATOR"))
+		return true;
+	return c->s->rl->login[0] && str_eq(jstr(jget(comment, "user"), "login"), c->s->rl->login);
 }
 
 /* The claimer id in the first claim comment, "" when none (out: 17). */
-static void first_claim(json_object *cs, char out[17])
+static void first_claim(struct gh *c, json_object *cs, char out[17])
 {
 	out[0] = '\0';
 	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
-		if (!trusted(json_object_array_get_idx(cs, i)))
+		if (!trusted(c, json_object_array_get_idx(cs, i)))
 			continue;
 		const char *b = jstr(json_object_array_get_idx(cs, i), "body");
 		const char *m = b ? strstr(b, CLAIM_MARK) : NULL;
@@ -239,11 +249,11 @@ static void first_claim(json_object *cs, char out[17])
 	}
 }
 
-static bool has_marker(json_object *cs, const char *mark)
+static bool has_marker(struct gh *c, json_object *cs, const char *mark)
 {
 	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
 		const char *b = jstr(json_object_array_get_idx(cs, i), "body");
-		if (b && strstr(b, mark) && trusted(json_object_array_get_idx(cs, i)))
+		if (b && strstr(b, mark) && trusted(c, json_object_array_get_idx(cs, i)))
 			return true;
 	}
 	return false;
@@ -261,9 +271,26 @@ static bool post_field(struct gh *c, const char *repo, long num, const char *tai
 	return ok;
 }
 
+/* Post a comment; its answer tells the login our token posts as. */
 static bool post_comment(struct gh *c, const char *repo, long num, const char *text)
 {
-	return post_field(c, repo, num, "/comments", "body", json_object_new_string(text));
+	json_object *b = json_object_new_object();
+	json_object_object_add(b, "body", json_object_new_string(text));
+	char *p = issue_path(repo, num, "/comments");
+	struct http_reply r;
+	int rc = call(c, "POST", p, NULL, b, &r);
+	free(p);
+	json_object_put(b);
+	if (rc < 0)
+		return false;
+	bool ok = r.status >= 200 && r.status < 300;
+	json_object *j = ok ? json_tokener_parse(r.body) : NULL;
+	const char *login = jstr(jget(j, "user"), "login");
+	if (login && strlen(login) < sizeof(c->s->rl->login))
+		snprintf(c->s->rl->login, sizeof(c->s->rl->login), "%s", login);
+	json_object_put(j);
+	http_reply_free(&r);
+	return ok;
 }
 
 static bool has_label(json_object *issue, const char *label)
@@ -325,7 +352,7 @@ static int claim(struct gh *c, const char *repo, long num, json_object *issue, c
 		json_object *cs = comments(c, repo, num);
 		if (!cs)
 			return -1;
-		first_claim(cs, first);
+		first_claim(c, cs, first);
 		json_object_put(cs);
 		if (*first && strcmp(first, c->s->claimer))
 			return 0;
@@ -361,7 +388,7 @@ static int claim(struct gh *c, const char *repo, long num, json_object *issue, c
 	json_object *cs = comments(c, repo, num);
 	if (!cs)
 		return -1;
-	first_claim(cs, first);
+	first_claim(c, cs, first);
 	json_object_put(cs);
 	return !strcmp(first, c->s->claimer);
 }
@@ -581,7 +608,7 @@ static bool report(struct gh *c, json_object *task, const char *repo, long num, 
 	json_object *cs = comments(c, repo, num);
 	if (!cs)
 		return false;
-	bool seen = has_marker(cs, mark);
+	bool seen = has_marker(c, cs, mark);
 	json_object_put(cs);
 	if (seen)
 		return true;
@@ -661,6 +688,12 @@ static void write_state(struct gh *c)
 	}
 	if (c->s->last_error[0])
 		json_object_object_add(o, "lastError", json_object_new_string(c->s->last_error));
+	if (rl->login[0]) { /* kept across a restart: its own comments are known */
+		char of[17];
+		snprintf(of, sizeof(of), "%.16s", rl->key);
+		json_object_object_add(o, "tokenLogin", json_object_new_string(rl->login));
+		json_object_object_add(o, "tokenLoginOf", json_object_new_string(of));
+	}
 	char *dir = xasprintf("%s/github/%s", c->g->state_dir, c->ns);
 	char *path = xasprintf("%s/%s.json", dir, c->name);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
@@ -711,6 +744,13 @@ static struct ghs *state_of(struct github *g, const char *ns, const char *name)
 	if (t && *t)
 		snprintf(s->claimer, sizeof(s->claimer), "%.16s", t);
 #endif
+	json_object *old = github_state_read(g->state_dir, ns, name);
+	const char *l = jstr(old, "tokenLogin"), *f = jstr(old, "tokenLoginOf");
+	if (l && f && strlen(l) < sizeof(s->login) && strlen(f) == 16) {
+		snprintf(s->login, sizeof(s->login), "%s", l);
+		snprintf(s->login_for, sizeof(s->login_for), "%s", f);
+	}
+	json_object_put(old);
 	s->next = g->states;
 	g->states = s;
 	return s;
@@ -766,6 +806,8 @@ static int spawner_cb(json_object *sp, void *ctx)
 		return 0;
 	}
 	c.s->rl = limit_of(g, c.base, tok, tlen);
+	if (!c.s->rl->login[0] && c.s->login[0] && !strncmp(c.s->login_for, c.s->rl->key, 16))
+		snprintf(c.s->rl->login, sizeof(c.s->rl->login), "%s", c.s->login);
 	c.auth_len = tlen + 32;
 	c.auth = xcalloc(1, c.auth_len);
 	snprintf(c.auth, c.auth_len, "Authorization: Bearer %s", tok);

@@ -16,8 +16,11 @@
  *  - The claim: a claim comment carrying this controller's claimer id,
  *    then the claim label (or assignee); the issue's comments
  *    are read back and the first claim comment wins (only comments by
- *    the repository's owner, members and collaborators count: a forged
- *    claim by anyone else is ignored).  An issue claimed
+ *    the repository's owner, members and collaborators count, and those
+ *    by the login the token posts as, from the answer to its own first
+ *    comment and kept in the state file, since a GitHub App's or bot's
+ *    comments say author_association NONE: a forged claim by anyone
+ *    else is ignored).  An issue claimed
  *    before (label present) is taken only if the first claim is ours
  *    (a restart between the claim and the Task), so two Spawners or two
  *    controllers never take one issue.

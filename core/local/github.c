@@ -61,6 +61,7 @@ struct ghs {
 	char *written; /* the state file as last written */
 	json_object *etags;  /* list query -> its last ETag */
 	json_object *others; /* event id -> true: claimed by someone else */
+	json_object *pending; /* Task name -> true: a report is due (see changed_cb) */
 };
 
 struct github {
@@ -72,6 +73,7 @@ struct github {
 	volatile int stop;
 	struct ghs *states;
 	struct ghrl *limits;
+	int64_t task_rv; /* the store's resource version the Tasks were read at */
 };
 
 /* One Spawner's poll or report: the connection to its GitHub. */
@@ -620,21 +622,33 @@ static bool report(struct gh *c, json_object *task, const char *repo, long num, 
 	return ok;
 }
 
+/* A Task of a github Spawner whose start or end is yet to be reported
+ * (and can be: it started); its Spawner's name in *spawner. */
+static bool report_due(json_object *task, const char **spawner)
+{
+	json_object *md = jget(task, "metadata");
+	const char *ev = jstr(jget(md, "annotations"), MODEL_ANNOTATION_EVENT);
+	*spawner = jstr(jget(md, "labels"), MODEL_LABEL_SPAWNER);
+	if (!*spawner || !ev || strncmp(ev, "github/", 7))
+		return false;
+	const char *done = jstr(jget(md, "annotations"), REPORTED);
+	const char *ph = jstr(jget(task, "status"), "phase");
+	int p = model_phase_parse(ph ? ph : "Pending");
+	if (str_eq(done, "end") || p < MODEL_PHASE_RUNNING)
+		return false;
+	return !str_eq(done, "start") || model_phase_finished((enum model_phase)p);
+}
+
 static int follow_cb(json_object *task, void *ctx)
 {
 	struct gh *c = ctx;
 	json_object *md = jget(task, "metadata");
-	const char *ev = jstr(jget(md, "annotations"), MODEL_ANNOTATION_EVENT);
-	if (c->g->stop || !str_eq(jstr(jget(md, "labels"), MODEL_LABEL_SPAWNER), c->name) || !ev ||
-	    strncmp(ev, "github/", 7))
+	const char *ev = jstr(jget(md, "annotations"), MODEL_ANNOTATION_EVENT), *sp = NULL;
+	if (c->g->stop || !report_due(task, &sp) || !str_eq(sp, c->name))
 		return 0;
 	const char *done = jstr(jget(md, "annotations"), REPORTED);
-	if (str_eq(done, "end"))
-		return 0;
 	const char *ph = jstr(jget(task, "status"), "phase");
 	int p = model_phase_parse(ph ? ph : "Pending");
-	if (p < 0 || p < MODEL_PHASE_RUNNING)
-		return 0;
 	char repo[256];
 	const char *hash = strrchr(ev + 7, '#');
 	if (!hash || (size_t)(hash - (ev + 7)) >= sizeof(repo) || wall_ms() < c->s->rl->wait_until_ms)
@@ -656,6 +670,29 @@ static int follow_cb(json_object *task, void *ctx)
 		(void)store_set_annotation(c->g->store, MODEL_TASK, c->ns, tname, REPORTED, "end", err,
 					   sizeof(err));
 	return 0;
+}
+
+/* Report on the Spawner's Tasks with a report due, read afresh; the set
+ * itself is kept by changed_cb (a report written is a change too). */
+static void follow_pending(struct gh *c)
+{
+	json_object *gone = json_object_new_array();
+	json_object_object_foreach(c->s->pending, name, v)
+	{
+		(void)v;
+		json_object *task = NULL;
+		int rc = c->g->stop ? 0 : store_get(c->g->store, MODEL_TASK, c->ns, name, &task);
+		if (rc == -ENOENT) /* deleted: it is not written again */
+			json_object_array_add(gone, json_object_new_string(name));
+		if (rc < 0 || !task)
+			continue;
+		(void)follow_cb(task, c);
+		json_object_put(task);
+	}
+	for (size_t i = 0; i < json_object_array_length(gone); i++)
+		json_object_object_del(c->s->pending,
+				       json_object_get_string(json_object_array_get_idx(gone, i)));
+	json_object_put(gone);
 }
 
 /* ---- the state file and the loop --------------------------------------- */
@@ -722,17 +759,28 @@ json_object *github_state_read(const char *state_dir, const char *ns, const char
 	return o;
 }
 
-static struct ghs *state_of(struct github *g, const char *ns, const char *name)
+static struct ghs *find_state(struct github *g, const char *ns, const char *name)
 {
 	char key[160];
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	for (struct ghs *s = g->states; s; s = s->next)
 		if (!strcmp(s->key, key))
 			return s;
-	struct ghs *s = xcalloc(1, sizeof(*s));
+	return NULL;
+}
+
+static struct ghs *state_of(struct github *g, const char *ns, const char *name)
+{
+	char key[160];
+	struct ghs *s = find_state(g, ns, name);
+	if (s)
+		return s;
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	s = xcalloc(1, sizeof(*s));
 	snprintf(s->key, sizeof(s->key), "%s", key);
 	s->etags = json_object_new_object();
 	s->others = json_object_new_object();
+	s->pending = json_object_new_object();
 	/* Who claims: this state dir on this host, for this Spawner; the
 	 * same after a restart. */
 	char host[256] = "", id[600];
@@ -787,6 +835,15 @@ static int spawner_cb(json_object *sp, void *ctx)
 	static struct ghrl none = { .remaining = -1, .limit = -1 };
 	if (!c.s->rl)
 		c.s->rl = &none; /* until its token is read */
+	/* The token is read (and its limit found) only when a poll or a
+	 * report is due: most turns of the loop have nothing to do. */
+	int64_t now = wall_ms();
+	bool poll = !json_object_get_boolean(jget(spec, "suspend")) && now >= c.s->next_poll_ms;
+	bool follow = json_object_object_length(c.s->pending) > 0;
+	if ((!poll && !follow) || now < c.s->rl->wait_until_ms) {
+		write_state(&c);
+		return 0;
+	}
 	json_object *ref = jget(ghs, "tokenSecretRef");
 	char *tok = NULL, err[512];
 	size_t tlen = 0;
@@ -812,11 +869,29 @@ static int spawner_cb(json_object *sp, void *ctx)
 	c.auth = xcalloc(1, c.auth_len);
 	snprintf(c.auth, c.auth_len, "Authorization: Bearer %s", tok);
 	secure_free(tok, tlen);
-	if (!json_object_get_boolean(jget(spec, "suspend")))
+	if (poll)
 		poll_spawner(&c);
-	(void)store_list(g->store, MODEL_TASK, c.ns, follow_cb, &c);
+	follow_pending(&c);
 	write_state(&c);
 	secure_free(c.auth, c.auth_len);
+	return 0;
+}
+
+/* A Task written since the last look: into or out of its Spawner's set
+ * of Tasks with a report due. */
+static int changed_cb(json_object *task, void *ctx)
+{
+	struct github *g = ctx;
+	json_object *md = jget(task, "metadata");
+	const char *sp = NULL, *name = jstr(md, "name"), *ns = jstr(md, "namespace");
+	bool due = report_due(task, &sp);
+	if (!sp || !name || !ns)
+		return 0;
+	struct ghs *s = due ? state_of(g, ns, sp) : find_state(g, ns, sp);
+	if (due)
+		json_object_object_add(s->pending, name, json_object_new_boolean(1));
+	else if (s)
+		json_object_object_del(s->pending, name);
 	return 0;
 }
 
@@ -824,6 +899,12 @@ static void *loop(void *arg)
 {
 	struct github *g = arg;
 	while (!g->stop) {
+		/* the Tasks written since the last turn (all of them at the
+		 * first: a restart finds the reports still due) */
+		int64_t rv = store_rv(g->store);
+		if (rv >= 0 && rv != g->task_rv &&
+		    store_changed_tasks(g->store, g->task_rv, changed_cb, g) >= 0)
+			g->task_rv = rv;
 		(void)store_list(g->store, MODEL_SPAWNER, NULL, spawner_cb, g);
 		for (int i = 0; i < LOOP_MS / 50 && !g->stop; i++) {
 			struct timespec ts = { 0, 50 * 1000 * 1000 };
@@ -872,6 +953,7 @@ void github_free(struct github *g)
 		n = s->next;
 		json_object_put(s->etags);
 		json_object_put(s->others);
+		json_object_put(s->pending);
 		free(s->written);
 		free(s);
 	}

@@ -28,6 +28,10 @@
  *    (start, end), written after the post; a post checks the issue's
  *    comments for its marker first, so a controller killed between the
  *    two posts nothing twice.
+ *  - The Tasks to report on come from the store's change feed
+ *    (store_changed_tasks after the last resource version; all of them
+ *    at start): each Spawner keeps the set whose start or end report is
+ *    due, and the token is read only when a poll or a report is due.
  *  - The token (spec.github.tokenSecretRef) is only ever in the
  *    Authorization header: never logged, stored or in a message.
  *  - The last poll and the rate-limit state are written to

@@ -93,22 +93,6 @@ static int64_t wall_ms(void)
 
 /* ---- requests ----------------------------------------------------------- */
 
-/* Percent-encode s (a path segment or query value) onto b. */
-static void put_escaped(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    strchr("-_.~", c)) {
-			(void)buf_append(b, s, 1);
-		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-			(void)buf_append(b, e, 3);
-		}
-	}
-}
-
 /* Rate-limit headers of any answer into the state. */
 static void note_rate(struct gh *c, const struct http_reply *r)
 {
@@ -322,7 +306,7 @@ static bool remove_labels(struct gh *c, const char *repo, long num, json_object 
 		struct buf b;
 		buf_init(&b, 4096);
 		(void)buf_puts(&b, "/labels/");
-		put_escaped(&b, json_object_get_string(json_object_array_get_idx(labels, i)));
+		buf_put_escaped(&b, json_object_get_string(json_object_array_get_idx(labels, i)), true);
 		char *p = issue_path(repo, num, b.data);
 		ok = call_ok(c, "DELETE", p, NULL, true) && ok;
 		free(p);
@@ -489,12 +473,12 @@ static bool poll_repo(struct gh *c, const char *repo)
 	json_object *labels = jget(c->spec, "labels");
 	for (size_t i = 0; labels && i < json_object_array_length(labels); i++) {
 		(void)buf_puts(&q, i ? "," : "&labels=");
-		put_escaped(&q, json_object_get_string(json_object_array_get_idx(labels, i)));
+		buf_put_escaped(&q, json_object_get_string(json_object_array_get_idx(labels, i)), false);
 	}
 	const char *as = jstr(c->spec, "assignee");
 	if (as) {
 		(void)buf_puts(&q, "&assignee=");
-		put_escaped(&q, as);
+		buf_put_escaped(&q, as, false);
 	}
 	struct http_reply r;
 	/* ETags by query: a Spawner whose labels change asks anew */

@@ -159,6 +159,18 @@ void buf_free(struct buf *b)
 	b->len = b->alloc = 0;
 }
 
+void buf_put_escaped(struct buf *b, const char *s, bool segment)
+{
+	bool dots = segment && (strcmp(s, ".") == 0 || strcmp(s, "..") == 0);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '_' || *p == '~' || (*p == '.' && !dots))
+			(void)buf_append(b, p, 1);
+		else
+			(void)buf_printf(b, "%%%02X", *p);
+	}
+}
+
 /* ---- strv --------------------------------------------------------- */
 
 void strv_push_owned(struct strv *s, char *str)

@@ -47,6 +47,10 @@ int buf_printf(struct buf *b, const char *fmt, ...) PD_PRINTF(2, 3);
 char *buf_steal(struct buf *b);        /* owned result, never NULL; resets b */
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
+/* Append s percent-encoded: all but RFC 3986's unreserved bytes; as a
+ * path segment (segment true), a whole "." or ".." has its dots encoded
+ * too, so that it is never a dot segment. */
+void buf_put_escaped(struct buf *b, const char *s, bool segment);
 
 /* A NULL-terminated vector of owned strings. */
 struct strv {

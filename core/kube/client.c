@@ -1133,27 +1133,13 @@ int kube_get_log(struct kube_client *c, const char *path, size_t cap, char **out
 
 /* ---- paths ------------------------------------------------------------- */
 
-/* Percent-encode all but RFC 3986 unreserved bytes; a whole "." or ".."
- * has its dots encoded too, so that it is never a dot segment. */
-static void esc_into(struct buf *b, const char *s, bool segment)
-{
-	bool dots = segment && (strcmp(s, ".") == 0 || strcmp(s, "..") == 0);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '~' || (*p == '.' && !dots))
-			buf_append(b, p, 1);
-		else
-			buf_printf(b, "%%%02X", *p);
-	}
-}
-
 char *kube_query_escape(const char *s)
 {
 	struct buf b;
 	if (!s)
 		return NULL;
 	buf_init(&b, 0);
-	esc_into(&b, s, false);
+	buf_put_escaped(&b, s, false);
 	return buf_steal(&b);
 }
 
@@ -1167,15 +1153,15 @@ char *kube_path(const struct kube_resource *r, const char *ns, const char *name,
 	buf_puts(&b, r->prefix);
 	if (r->namespaced && ns && *ns) {
 		buf_puts(&b, "/namespaces/");
-		esc_into(&b, ns, true);
+		buf_put_escaped(&b, ns, true);
 	}
 	buf_printf(&b, "/%s", r->plural);
 	if (name && *name) {
 		buf_puts(&b, "/");
-		esc_into(&b, name, true);
+		buf_put_escaped(&b, name, true);
 		if (sub && *sub) {
 			buf_puts(&b, "/");
-			esc_into(&b, sub, true);
+			buf_put_escaped(&b, sub, true);
 		}
 	}
 	if (query && *query)
@@ -1546,22 +1532,22 @@ static void inf_start(struct kube_informer *inf, int64_t now)
 		buf_printf(&q, "limit=%d", KUBE_LIST_PAGE);
 		if (inf->cont) {
 			buf_puts(&q, "&continue=");
-			esc_into(&q, inf->cont, false);
+			buf_put_escaped(&q, inf->cont, false);
 		}
 	} else {
 		timeout_s = KUBE_WATCH_TIMEOUT_S + (long)(((uint64_t)now ^ (uintptr_t)inf) % 60);
 		buf_printf(&q, "watch=1&allowWatchBookmarks=true&timeoutSeconds=%ld&resourceVersion=",
 			   timeout_s);
-		esc_into(&q, inf->rv ? inf->rv : "", false);
+		buf_put_escaped(&q, inf->rv ? inf->rv : "", false);
 		timeout_s += 60; /* the server ends it first; this catches a dead connection */
 	}
 	if (inf->selector) {
 		buf_puts(&q, "&labelSelector=");
-		esc_into(&q, inf->selector, false);
+		buf_put_escaped(&q, inf->selector, false);
 	}
 	if (inf->field_selector) {
 		buf_puts(&q, "&fieldSelector=");
-		esc_into(&q, inf->field_selector, false);
+		buf_put_escaped(&q, inf->field_selector, false);
 	}
 	char *path = kube_path(inf->r, inf->ns, NULL, NULL, q.data);
 	buf_free(&q);

@@ -39,6 +39,10 @@ struct ghrl {
 	char key[65]; /* SHA-256 of the base URL and the token */
 	long remaining, limit; /* -1: unknown */
 	int64_t reset_s, wait_until_ms;
+	/* The login the token posts as (the user.login of the answer to our
+	 * own comment's POST): a GitHub App's or bot's comments carry
+	 * author_association NONE.  "" until it is known. */
+	char login[64];
 };
 
 /* What the poller keeps of one Spawner between polls. */
@@ -51,9 +55,13 @@ struct ghs {
 	long last_status;
 	struct ghrl *rl; /* its token's, set at each look */
 	char last_error[600];
+	/* its token's login as the state file keeps it across a restart,
+	 * with the limit key (16 hex) of the token it is of */
+	char login[64], login_for[17];
 	char *written; /* the state file as last written */
 	json_object *etags;  /* list query -> its last ETag */
 	json_object *others; /* event id -> true: claimed by someone else */
+	json_object *pending; /* Task name -> true: a report is due (see changed_cb) */
 };
 
 struct github {
@@ -65,6 +73,7 @@ struct github {
 	volatile int stop;
 	struct ghs *states;
 	struct ghrl *limits;
+	int64_t task_rv; /* the store's resource version the Tasks were read at */
 };
 
 /* One Spawner's poll or report: the connection to its GitHub. */
@@ -83,22 +92,6 @@ static int64_t wall_ms(void)
 }
 
 /* ---- requests ----------------------------------------------------------- */
-
-/* Percent-encode s (a path segment or query value) onto b. */
-static void put_escaped(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    strchr("-_.~", c)) {
-			(void)buf_append(b, s, 1);
-		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-			(void)buf_append(b, e, 3);
-		}
-	}
-}
 
 /* Rate-limit headers of any answer into the state. */
 static void note_rate(struct gh *c, const struct http_reply *r)
@@ -214,21 +207,24 @@ static json_object *comments(struct gh *c, const char *repo, long num)
 	return j;
 }
 
-/* A comment by someone with write access to the repository: only those
- * count as claims and markers (anyone may comment on a public issue, and
- * a forged claim must not keep an issue from being taken). */
-static bool trusted(json_object *comment)
+/* A comment by someone with write access to the repository, or by our
+ * own token's login: only those count as claims and markers (anyone may
+ * comment on a public issue, and a forged claim must not keep an issue
+ * from being taken; a GitHub App's or bot's own comments say NONE). */
+static bool trusted(struct gh *c, json_object *comment)
 {
 	const char *a = jstr(comment, "author_association");
-	return str_eq(a, "OWNER") || str_eq(a, "MEMBER") || str_eq(a, "COLLABORATOR");
+	if (str_eq(a, "OWNER") || str_eq(a, "MEMBER") || str_eq(a, "COLLABORATOR"))
+		return true;
+	return c->s->rl->login[0] && str_eq(jstr(jget(comment, "user"), "login"), c->s->rl->login);
 }
 
 /* The claimer id in the first claim comment, "" when none (out: 17). */
-static void first_claim(json_object *cs, char out[17])
+static void first_claim(struct gh *c, json_object *cs, char out[17])
 {
 	out[0] = '\0';
 	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
-		if (!trusted(json_object_array_get_idx(cs, i)))
+		if (!trusted(c, json_object_array_get_idx(cs, i)))
 			continue;
 		const char *b = jstr(json_object_array_get_idx(cs, i), "body");
 		const char *m = b ? strstr(b, CLAIM_MARK) : NULL;
@@ -239,11 +235,11 @@ static void first_claim(json_object *cs, char out[17])
 	}
 }
 
-static bool has_marker(json_object *cs, const char *mark)
+static bool has_marker(struct gh *c, json_object *cs, const char *mark)
 {
 	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
 		const char *b = jstr(json_object_array_get_idx(cs, i), "body");
-		if (b && strstr(b, mark) && trusted(json_object_array_get_idx(cs, i)))
+		if (b && strstr(b, mark) && trusted(c, json_object_array_get_idx(cs, i)))
 			return true;
 	}
 	return false;
@@ -261,9 +257,26 @@ static bool post_field(struct gh *c, const char *repo, long num, const char *tai
 	return ok;
 }
 
+/* Post a comment; its answer tells the login our token posts as. */
 static bool post_comment(struct gh *c, const char *repo, long num, const char *text)
 {
-	return post_field(c, repo, num, "/comments", "body", json_object_new_string(text));
+	json_object *b = json_object_new_object();
+	json_object_object_add(b, "body", json_object_new_string(text));
+	char *p = issue_path(repo, num, "/comments");
+	struct http_reply r;
+	int rc = call(c, "POST", p, NULL, b, &r);
+	free(p);
+	json_object_put(b);
+	if (rc < 0)
+		return false;
+	bool ok = r.status >= 200 && r.status < 300;
+	json_object *j = ok ? json_tokener_parse(r.body) : NULL;
+	const char *login = jstr(jget(j, "user"), "login");
+	if (login && strlen(login) < sizeof(c->s->rl->login))
+		snprintf(c->s->rl->login, sizeof(c->s->rl->login), "%s", login);
+	json_object_put(j);
+	http_reply_free(&r);
+	return ok;
 }
 
 static bool has_label(json_object *issue, const char *label)
@@ -293,7 +306,7 @@ static bool remove_labels(struct gh *c, const char *repo, long num, json_object 
 		struct buf b;
 		buf_init(&b, 4096);
 		(void)buf_puts(&b, "/labels/");
-		put_escaped(&b, json_object_get_string(json_object_array_get_idx(labels, i)));
+		buf_put_escaped(&b, json_object_get_string(json_object_array_get_idx(labels, i)), true);
 		char *p = issue_path(repo, num, b.data);
 		ok = call_ok(c, "DELETE", p, NULL, true) && ok;
 		free(p);
@@ -325,7 +338,7 @@ static int claim(struct gh *c, const char *repo, long num, json_object *issue, c
 		json_object *cs = comments(c, repo, num);
 		if (!cs)
 			return -1;
-		first_claim(cs, first);
+		first_claim(c, cs, first);
 		json_object_put(cs);
 		if (*first && strcmp(first, c->s->claimer))
 			return 0;
@@ -361,7 +374,7 @@ static int claim(struct gh *c, const char *repo, long num, json_object *issue, c
 	json_object *cs = comments(c, repo, num);
 	if (!cs)
 		return -1;
-	first_claim(cs, first);
+	first_claim(c, cs, first);
 	json_object_put(cs);
 	return !strcmp(first, c->s->claimer);
 }
@@ -460,12 +473,12 @@ static bool poll_repo(struct gh *c, const char *repo)
 	json_object *labels = jget(c->spec, "labels");
 	for (size_t i = 0; labels && i < json_object_array_length(labels); i++) {
 		(void)buf_puts(&q, i ? "," : "&labels=");
-		put_escaped(&q, json_object_get_string(json_object_array_get_idx(labels, i)));
+		buf_put_escaped(&q, json_object_get_string(json_object_array_get_idx(labels, i)), false);
 	}
 	const char *as = jstr(c->spec, "assignee");
 	if (as) {
 		(void)buf_puts(&q, "&assignee=");
-		put_escaped(&q, as);
+		buf_put_escaped(&q, as, false);
 	}
 	struct http_reply r;
 	/* ETags by query: a Spawner whose labels change asks anew */
@@ -581,7 +594,7 @@ static bool report(struct gh *c, json_object *task, const char *repo, long num, 
 	json_object *cs = comments(c, repo, num);
 	if (!cs)
 		return false;
-	bool seen = has_marker(cs, mark);
+	bool seen = has_marker(c, cs, mark);
 	json_object_put(cs);
 	if (seen)
 		return true;
@@ -593,21 +606,33 @@ static bool report(struct gh *c, json_object *task, const char *repo, long num, 
 	return ok;
 }
 
+/* A Task of a github Spawner whose start or end is yet to be reported
+ * (and can be: it started); its Spawner's name in *spawner. */
+static bool report_due(json_object *task, const char **spawner)
+{
+	json_object *md = jget(task, "metadata");
+	const char *ev = jstr(jget(md, "annotations"), MODEL_ANNOTATION_EVENT);
+	*spawner = jstr(jget(md, "labels"), MODEL_LABEL_SPAWNER);
+	if (!*spawner || !ev || strncmp(ev, "github/", 7))
+		return false;
+	const char *done = jstr(jget(md, "annotations"), REPORTED);
+	const char *ph = jstr(jget(task, "status"), "phase");
+	int p = model_phase_parse(ph ? ph : "Pending");
+	if (str_eq(done, "end") || p < MODEL_PHASE_RUNNING)
+		return false;
+	return !str_eq(done, "start") || model_phase_finished((enum model_phase)p);
+}
+
 static int follow_cb(json_object *task, void *ctx)
 {
 	struct gh *c = ctx;
 	json_object *md = jget(task, "metadata");
-	const char *ev = jstr(jget(md, "annotations"), MODEL_ANNOTATION_EVENT);
-	if (c->g->stop || !str_eq(jstr(jget(md, "labels"), MODEL_LABEL_SPAWNER), c->name) || !ev ||
-	    strncmp(ev, "github/", 7))
+	const char *ev = jstr(jget(md, "annotations"), MODEL_ANNOTATION_EVENT), *sp = NULL;
+	if (c->g->stop || !report_due(task, &sp) || !str_eq(sp, c->name))
 		return 0;
 	const char *done = jstr(jget(md, "annotations"), REPORTED);
-	if (str_eq(done, "end"))
-		return 0;
 	const char *ph = jstr(jget(task, "status"), "phase");
 	int p = model_phase_parse(ph ? ph : "Pending");
-	if (p < 0 || p < MODEL_PHASE_RUNNING)
-		return 0;
 	char repo[256];
 	const char *hash = strrchr(ev + 7, '#');
 	if (!hash || (size_t)(hash - (ev + 7)) >= sizeof(repo) || wall_ms() < c->s->rl->wait_until_ms)
@@ -629,6 +654,29 @@ static int follow_cb(json_object *task, void *ctx)
 		(void)store_set_annotation(c->g->store, MODEL_TASK, c->ns, tname, REPORTED, "end", err,
 					   sizeof(err));
 	return 0;
+}
+
+/* Report on the Spawner's Tasks with a report due, read afresh; the set
+ * itself is kept by changed_cb (a report written is a change too). */
+static void follow_pending(struct gh *c)
+{
+	json_object *gone = json_object_new_array();
+	json_object_object_foreach(c->s->pending, name, v)
+	{
+		(void)v;
+		json_object *task = NULL;
+		int rc = c->g->stop ? 0 : store_get(c->g->store, MODEL_TASK, c->ns, name, &task);
+		if (rc == -ENOENT) /* deleted: it is not written again */
+			json_object_array_add(gone, json_object_new_string(name));
+		if (rc < 0 || !task)
+			continue;
+		(void)follow_cb(task, c);
+		json_object_put(task);
+	}
+	for (size_t i = 0; i < json_object_array_length(gone); i++)
+		json_object_object_del(c->s->pending,
+				       json_object_get_string(json_object_array_get_idx(gone, i)));
+	json_object_put(gone);
 }
 
 /* ---- the state file and the loop --------------------------------------- */
@@ -661,6 +709,12 @@ static void write_state(struct gh *c)
 	}
 	if (c->s->last_error[0])
 		json_object_object_add(o, "lastError", json_object_new_string(c->s->last_error));
+	if (rl->login[0]) { /* kept across a restart: its own comments are known */
+		char of[17];
+		snprintf(of, sizeof(of), "%.16s", rl->key);
+		json_object_object_add(o, "tokenLogin", json_object_new_string(rl->login));
+		json_object_object_add(o, "tokenLoginOf", json_object_new_string(of));
+	}
 	char *dir = xasprintf("%s/github/%s", c->g->state_dir, c->ns);
 	char *path = xasprintf("%s/%s.json", dir, c->name);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
@@ -689,17 +743,28 @@ json_object *github_state_read(const char *state_dir, const char *ns, const char
 	return o;
 }
 
-static struct ghs *state_of(struct github *g, const char *ns, const char *name)
+static struct ghs *find_state(struct github *g, const char *ns, const char *name)
 {
 	char key[160];
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	for (struct ghs *s = g->states; s; s = s->next)
 		if (!strcmp(s->key, key))
 			return s;
-	struct ghs *s = xcalloc(1, sizeof(*s));
+	return NULL;
+}
+
+static struct ghs *state_of(struct github *g, const char *ns, const char *name)
+{
+	char key[160];
+	struct ghs *s = find_state(g, ns, name);
+	if (s)
+		return s;
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	s = xcalloc(1, sizeof(*s));
 	snprintf(s->key, sizeof(s->key), "%s", key);
 	s->etags = json_object_new_object();
 	s->others = json_object_new_object();
+	s->pending = json_object_new_object();
 	/* Who claims: this state dir on this host, for this Spawner; the
 	 * same after a restart. */
 	char host[256] = "", id[600];
@@ -711,6 +776,13 @@ static struct ghs *state_of(struct github *g, const char *ns, const char *name)
 	if (t && *t)
 		snprintf(s->claimer, sizeof(s->claimer), "%.16s", t);
 #endif
+	json_object *old = github_state_read(g->state_dir, ns, name);
+	const char *l = jstr(old, "tokenLogin"), *f = jstr(old, "tokenLoginOf");
+	if (l && f && strlen(l) < sizeof(s->login) && strlen(f) == 16) {
+		snprintf(s->login, sizeof(s->login), "%s", l);
+		snprintf(s->login_for, sizeof(s->login_for), "%s", f);
+	}
+	json_object_put(old);
 	s->next = g->states;
 	g->states = s;
 	return s;
@@ -747,6 +819,15 @@ static int spawner_cb(json_object *sp, void *ctx)
 	static struct ghrl none = { .remaining = -1, .limit = -1 };
 	if (!c.s->rl)
 		c.s->rl = &none; /* until its token is read */
+	/* The token is read (and its limit found) only when a poll or a
+	 * report is due: most turns of the loop have nothing to do. */
+	int64_t now = wall_ms();
+	bool poll = !json_object_get_boolean(jget(spec, "suspend")) && now >= c.s->next_poll_ms;
+	bool follow = json_object_object_length(c.s->pending) > 0;
+	if ((!poll && !follow) || now < c.s->rl->wait_until_ms) {
+		write_state(&c);
+		return 0;
+	}
 	json_object *ref = jget(ghs, "tokenSecretRef");
 	char *tok = NULL, err[512];
 	size_t tlen = 0;
@@ -766,15 +847,35 @@ static int spawner_cb(json_object *sp, void *ctx)
 		return 0;
 	}
 	c.s->rl = limit_of(g, c.base, tok, tlen);
+	if (!c.s->rl->login[0] && c.s->login[0] && !strncmp(c.s->login_for, c.s->rl->key, 16))
+		snprintf(c.s->rl->login, sizeof(c.s->rl->login), "%s", c.s->login);
 	c.auth_len = tlen + 32;
 	c.auth = xcalloc(1, c.auth_len);
 	snprintf(c.auth, c.auth_len, "Authorization: Bearer %s", tok);
 	secure_free(tok, tlen);
-	if (!json_object_get_boolean(jget(spec, "suspend")))
+	if (poll)
 		poll_spawner(&c);
-	(void)store_list(g->store, MODEL_TASK, c.ns, follow_cb, &c);
+	follow_pending(&c);
 	write_state(&c);
 	secure_free(c.auth, c.auth_len);
+	return 0;
+}
+
+/* A Task written since the last look: into or out of its Spawner's set
+ * of Tasks with a report due. */
+static int changed_cb(json_object *task, void *ctx)
+{
+	struct github *g = ctx;
+	json_object *md = jget(task, "metadata");
+	const char *sp = NULL, *name = jstr(md, "name"), *ns = jstr(md, "namespace");
+	bool due = report_due(task, &sp);
+	if (!sp || !name || !ns)
+		return 0;
+	struct ghs *s = due ? state_of(g, ns, sp) : find_state(g, ns, sp);
+	if (due)
+		json_object_object_add(s->pending, name, json_object_new_boolean(1));
+	else if (s)
+		json_object_object_del(s->pending, name);
 	return 0;
 }
 
@@ -782,6 +883,12 @@ static void *loop(void *arg)
 {
 	struct github *g = arg;
 	while (!g->stop) {
+		/* the Tasks written since the last turn (all of them at the
+		 * first: a restart finds the reports still due) */
+		int64_t rv = store_rv(g->store);
+		if (rv >= 0 && rv != g->task_rv &&
+		    store_changed_tasks(g->store, g->task_rv, changed_cb, g) >= 0)
+			g->task_rv = rv;
 		(void)store_list(g->store, MODEL_SPAWNER, NULL, spawner_cb, g);
 		for (int i = 0; i < LOOP_MS / 50 && !g->stop; i++) {
 			struct timespec ts = { 0, 50 * 1000 * 1000 };
@@ -830,6 +937,7 @@ void github_free(struct github *g)
 		n = s->next;
 		json_object_put(s->etags);
 		json_object_put(s->others);
+		json_object_put(s->pending);
 		free(s->written);
 		free(s);
 	}

@@ -16,8 +16,11 @@
  *  - The claim: a claim comment carrying this controller's claimer id,
  *    then the claim label (or assignee); the issue's comments
  *    are read back and the first claim comment wins (only comments by
- *    the repository's owner, members and collaborators count: a forged
- *    claim by anyone else is ignored).  An issue claimed
+ *    the repository's owner, members and collaborators count, and those
+ *    by the login the token posts as, from the answer to its own first
+ *    comment and kept in the state file, since a GitHub App's or bot's
+ *    comments say author_association NONE: a forged claim by anyone
+ *    else is ignored).  An issue claimed
  *    before (label present) is taken only if the first claim is ours
  *    (a restart between the claim and the Task), so two Spawners or two
  *    controllers never take one issue.
@@ -25,6 +28,10 @@
  *    (start, end), written after the post; a post checks the issue's
  *    comments for its marker first, so a controller killed between the
  *    two posts nothing twice.
+ *  - The Tasks to report on come from the store's change feed
+ *    (store_changed_tasks after the last resource version; all of them
+ *    at start): each Spawner keeps the set whose start or end report is
+ *    due, and the token is read only when a poll or a report is due.
  *  - The token (spec.github.tokenSecretRef) is only ever in the
  *    Authorization header: never logged, stored or in a message.
  *  - The last poll and the rate-limit state are written to

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <arpa/inet.h>
 
 #include "base/cron.h"
 #include "base/jsonutil.h"
@@ -1552,6 +1555,24 @@ static int check_label_move(struct vctx *v, json_object *gh, const char *key)
 	return check_str_list(v, o, "remove", p, 50, "use a label name");
 }
 
+/* The host of a URL after "http://" is loopback (localhost, 127/8,
+ * [::1]): plain http carries the token only where it cannot be read on
+ * the wire. */
+static bool loopback_url(const char *hp)
+{
+	char host[64];
+	size_t n = hp[0] == '[' ? strcspn(hp, "]") + 1 : strcspn(hp, ":/");
+	if (n >= sizeof(host) || (hp[0] == '[' && hp[n - 1] != ']'))
+		return false;
+	memcpy(host, hp, n);
+	host[n] = '\0';
+	if (hp[n] && hp[n] != ':' && hp[n] != '/')
+		return false;
+	struct in_addr a;
+	return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
+	       (!strncmp(host, "127.", 4) && inet_pton(AF_INET, host, &a) == 1);
+}
+
 static int check_github(struct vctx *v, json_object *gh)
 {
 	static const char *const fields[] = { "repositories", "labels", "assignee", "authors",
@@ -1594,6 +1615,9 @@ static int check_github(struct vctx *v, json_object *gh)
 	if (s && ((strncmp(s, "https://", 8) && strncmp(s, "http://", 7)) || strlen(s) > 200 ||
 		  has_ctl(s) || strpbrk(s, "?#@ ")))
 		return verr(v, "spec.github.baseURL: invalid value \"%.64s\": use the API's URL such as https://api.github.com or https://github.example.com/api/v3",
+			    s);
+	if (s && !strncmp(s, "http://", 7) && !loopback_url(s + 7))
+		return verr(v, "spec.github.baseURL: \"%.64s\" is plain http to a host that is not loopback: the token would be sent unencrypted; use https://",
 			    s);
 	if (!s)
 		json_object_object_add(gh, "baseURL", json_object_new_string("https://api.github.com"));

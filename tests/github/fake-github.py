@@ -15,6 +15,9 @@ server, never through Prism):
   POST /_test/ratelimit {remaining, reset_in}   answers say so until the reset
   POST /_test/refuse    {status: 403|429, retry_after}  the next request
   POST /_test/noetag    {}   the next list ignores If-None-Match (a retried poll)
+  POST /_test/botmode   {login}  comments the tokens post from now on are by
+                        login with author_association NONE (a GitHub App's
+                        or bot's token)
   GET  /_test/state     issues and the request log
 
 Each request is logged with the index of the token it carried ("who"),
@@ -28,14 +31,14 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 PORTFILE, TOKENS = sys.argv[1], sys.argv[2:]
 lock = threading.Lock()
 issues = {}  # repo -> {number: issue state}
 log = []  # {t, method, path, status, inm}
 state = {"remaining": 5000, "reset": int(time.time()) + 3600, "refuse": None, "noetag": False,
-         "ids": 1000}
+         "ids": 1000, "bot": None}
 BASE = "https://api.github.com"
 
 
@@ -45,14 +48,16 @@ def next_id():
 
 
 def user(login):
-    u = f"{BASE}/users/{login}"
+    q = quote(login)  # paddock-app[bot]: brackets are not allowed in a URI
+    u = f"{BASE}/users/{q}"
     return {"login": login, "id": abs(hash(login)) % 100000 + 1, "node_id": "U_" + login,
             "avatar_url": f"https://avatars.githubusercontent.com/u/1", "gravatar_id": "",
-            "url": u, "html_url": f"https://github.com/{login}", "followers_url": u + "/followers",
+            "url": u, "html_url": f"https://github.com/{q}", "followers_url": u + "/followers",
             "following_url": u + "/following{/other_user}", "gists_url": u + "/gists{/gist_id}",
             "starred_url": u + "/starred{/owner}{/repo}", "subscriptions_url": u + "/subscriptions",
             "organizations_url": u + "/orgs", "repos_url": u + "/repos", "events_url": u + "/events{/privacy}",
-            "received_events_url": u + "/received_events", "type": "User", "site_admin": False}
+            "received_events_url": u + "/received_events", "type": "Bot" if login.endswith("[bot]") else "User",
+            "site_admin": False}
 
 
 def label(repo, name):
@@ -147,6 +152,9 @@ class H(BaseHTTPRequestHandler):
         if path == "/_test/noetag":
             state["noetag"] = True
             return self.send(200, {})
+        if path == "/_test/botmode":
+            state["bot"] = b["login"]
+            return self.send(200, {})
         return self.send(404, {"message": "no such test call"})
 
     def handle_any(self, method):
@@ -201,6 +209,8 @@ class H(BaseHTTPRequestHandler):
             return self.send(200, [comment_json(repo, num, c) for c in i["comments"]], self.rate())
         if tail == ["comments"] and method == "POST":
             c = {"id": next_id(), "body": self.body()["body"], "t": time.time()}
+            if state["bot"]:
+                c.update(user=state["bot"], association="NONE")
             i["comments"].append(c)
             i["updated"] = time.time()
             return self.send(201, comment_json(repo, num, c),

@@ -14,6 +14,9 @@
 #   - polls after the first are conditional (304s);
 #   - X-RateLimit-Remaining 0 makes it wait for the reset; a 403 and a 429
 #     with Retry-After make it wait that long;
+#   - a bot or App token, whose comments say author_association NONE,
+#     still knows its own claims and markers (by the login its comments
+#     were posted as), also after a restart; an outsider's do not count;
 #   - the token is nowhere: logs, describe, events, the state dir;
 #   - Prism reports no violation (tests/github/check-prism.py).
 ISOLATION=none
@@ -108,6 +111,7 @@ bad '{repositories: [widgets], tokenSecretRef: {name: t}}' "spec.github.reposito
 bad '{repositories: [o/r]}' "spec.github.tokenSecretRef: required field is missing"
 bad '{repositories: [o/r], tokenSecretRef: {name: t}, claim: {label: a, assignee: b}}' "spec.github.claim: set one of label"
 bad '{repositories: [o/r], tokenSecretRef: {name: t}, baseURL: "ftp://x"}' "spec.github.baseURL: invalid value"
+bad '{repositories: [o/r], tokenSecretRef: {name: t}, baseURL: "http://api.github.com"}' "spec.github.baseURL: \"http://api.github.com\" is plain http to a host that is not loopback: the token would be sent unencrypted; use https://"
 bad '{repositories: [o/r], tokenSecretRef: {name: t}, pollSeconds: 60, maxPollSeconds: 10}' "spec.github.maxPollSeconds: 10 is below pollSeconds 60"
 bad '{repositories: [o/r], tokenSecretRef: {name: t}, onStart: {move: [x]}}' "spec.github.onStart"
 pass "bad github sources are refused naming the field"
@@ -311,6 +315,36 @@ for code in 403 429; do
 		fail "$code Retry-After 3: the next request came after $gap s"
 	pass "a $code with Retry-After 3 made it wait (next request after $gap s)"
 done
+
+# ---- a bot or App token: its own comments say author_association NONE -----------
+# From here the comments controller A posts are by paddock-app[bot] with
+# association NONE: it still knows its own claim (the login its claim
+# comment was posted as), takes the issue once, and an outsider's forged
+# claim (mallory, NONE too) still does not count.
+t botmode '{"login": "paddock-app[bot]"}'
+i7=$(issue '{"repo": "octo/widgets", "title": "Taken with a bot token", "labels": ["bug"], "user": "alice"}')
+t comment "{\"repo\": \"octo/widgets\", \"number\": $i7, \"body\": \"<!-- paddock-claim: 0123456789abcdef -->\"}"
+curl -sf -X POST "$GH/_test/label" -d "{\"repo\": \"octo/widgets\", \"number\": $i7, \"label\": \"ready\"}" >/dev/null || fail "fake github: label"
+wait_for 60 finished_for "$i7" || { all_tasks; ghstate | head -c 3000; tail -20 "$work/a.log"; fail "issue $i7: a bot token's own claim (association NONE) was not recognised"; }
+bot_comments() { # NUMBER: "login association" of each comment of issue NUMBER
+	ghstate | python3 -c '
+import json, sys
+for c in json.load(sys.stdin)["issues"]["octo/widgets"][sys.argv[1]]["comments"]:
+    print(c.get("user", "paddock-bot"), c.get("association", "OWNER"))' "$1"
+}
+[ "$(bot_comments "$i7" | grep -c '^paddock-app\[bot\] NONE$')" = 3 ] ||
+	fail "issue $i7: not 3 comments (claim, start, end) by the bot with association NONE: $(bot_comments "$i7")"
+# and after a restart (SIGKILL) it still knows them: nothing posted twice
+kill -9 "$apid"
+wait "$apid" 2>/dev/null || true
+start_a
+sleep 4
+[ "$(all_tasks | grep -c " $i7\$")" = 1 ] || fail "issue $i7: not one Task"
+[ "$(comments_on "$i7" 'paddock-claim: ')" = 2 ] || fail "issue $i7: not one claim of its own besides the forged one"
+for w in start end; do
+	[ "$(comments_on "$i7" "paddock-task: \\S+ $w")" = 1 ] || fail "issue $i7: $w comment not posted exactly once"
+done
+pass "a bot token (its comments author_association NONE) took an issue once past a forged claim, and posted nothing twice after a restart"
 
 # ---- the token -------------------------------------------------------
 PADDOCK_STATE_DIR=$STATE_A pd get spawner fixer -o yaml >>"$work/describe.txt"

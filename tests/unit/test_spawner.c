@@ -244,7 +244,38 @@ static const struct {
 	  "spec.github.comment: expected a boolean" },
 	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, github: {repositories: [o/r], tokenSecretRef: {name: t}, pollSeconds: 0}}",
 	  "spec.github.pollSeconds" },
+	/* plain http would send the token unencrypted: only to loopback */
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, github: {repositories: [o/r], tokenSecretRef: {name: t}, baseURL: 'http://api.github.com'}}",
+	  "spec.github.baseURL: \"http://api.github.com\" is plain http to a host that is not loopback: the token would be sent unencrypted; use https://" },
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, github: {repositories: [o/r], tokenSecretRef: {name: t}, baseURL: 'http://127.0.0.1.evil.example/api'}}",
+	  "spec.github.baseURL: \"http://127.0.0.1.evil.example/api\" is plain http" },
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, github: {repositories: [o/r], tokenSecretRef: {name: t}, baseURL: 'http://localhost.evil.example'}}",
+	  "spec.github.baseURL: \"http://localhost.evil.example\" is plain http" },
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, github: {repositories: [o/r], tokenSecretRef: {name: t}, baseURL: 'http://10.0.0.1:8080'}}",
+	  "spec.github.baseURL: \"http://10.0.0.1:8080\" is plain http" },
+	{ "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, github: {repositories: [o/r], tokenSecretRef: {name: t}, baseURL: 'http://[::1'}}",
+	  "spec.github.baseURL: \"http://[::1\" is plain http" },
 };
+
+/* https anywhere, plain http to loopback (a local proxy, the tests) */
+START_TEST(test_github_base_url_ok)
+{
+	static const char *const ok[] = { "https://api.github.com", "https://github.example.com/api/v3",
+					  "http://127.0.0.1:8080", "http://127.1.2.3/api/v3",
+					  "http://localhost:3000", "http://[::1]:9000/api" };
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		char *y = xasprintf("apiVersion: paddock.dev/v1alpha1\nkind: Spawner\nmetadata: {name: s}\n"
+				    "spec: {taskTemplate: {spec: {type: exec, prompt: x}}, github: {repositories: [o/r], tokenSecretRef: {name: t}, baseURL: '%s'}}\n",
+				    ok[i]);
+		json_object *d = doc_of(y);
+		enum model_kind k;
+		char err[512] = "";
+		ck_assert_msg(model_validate(d, NULL, &k, err, sizeof(err)) == 0, "%s: %s", ok[i], err);
+		json_object_put(d);
+		free(y);
+	}
+}
+END_TEST
 
 START_TEST(test_invalid)
 {
@@ -599,6 +630,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_bearer);
 	tcase_add_test(t, test_wanted_and_task);
 	tcase_add_loop_test(t, test_invalid, 0, (int)ARRAY_SIZE(BAD));
+	tcase_add_test(t, test_github_base_url_ok);
 	tcase_add_test(t, test_template_event);
 	suite_add_tcase(s, t);
 	tcase_add_test(t, test_cron);

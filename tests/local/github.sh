@@ -295,7 +295,13 @@ wait_for 10 bash -c "[ \$(curl -sf $GH/_test/state | python3 -c 'import json,sys
 	fail "no poll after the rate-limit change"
 t_zero=$(ghstate | python3 -c 'import json,sys; print(json.load(sys.stdin)["log"]['"$n0"']["t"])')
 t_reset=$(ghstate | python3 -c 'import json,sys; print(json.load(sys.stdin)["reset"])')
-PADDOCK_STATE_DIR=$STATE_A pd describe spawner fixer >"$work/describe.txt"
+# The answer is in the fake's log before the controller has written what
+# it learnt (its state file, which describe reads): look for 5 s.
+for _ in $(seq 25); do
+	PADDOCK_STATE_DIR=$STATE_A pd describe spawner fixer >"$work/describe.txt"
+	grep -q "Rate limit:.*0 of 5000 left.*waiting until" "$work/describe.txt" && break
+	sleep 0.2
+done
 grep -q "Rate limit:.*0 of 5000 left.*waiting until" "$work/describe.txt" || { cat "$work/describe.txt"; fail "describe does not show the rate-limit wait"; }
 grep -q "Last poll:" "$work/describe.txt" || fail "describe lacks the last poll"
 sleep 6

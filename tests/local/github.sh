@@ -296,8 +296,9 @@ wait_for 10 bash -c "[ \$(curl -sf $GH/_test/state | python3 -c 'import json,sys
 t_zero=$(ghstate | python3 -c 'import json,sys; print(json.load(sys.stdin)["log"]['"$n0"']["t"])')
 t_reset=$(ghstate | python3 -c 'import json,sys; print(json.load(sys.stdin)["reset"])')
 # The answer is in the fake's log before the controller has written what
-# it learnt (its state file, which describe reads): look for 5 s.
-for _ in $(seq 25); do
+# it learnt (its state file, which describe reads): look for 3 s (the
+# wait lasts 5).
+for _ in $(seq 15); do
 	PADDOCK_STATE_DIR=$STATE_A pd describe spawner fixer >"$work/describe.txt"
 	grep -q "Rate limit:.*0 of 5000 left.*waiting until" "$work/describe.txt" && break
 	sleep 0.2

@@ -1370,7 +1370,8 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 static bool op_budget(void *b, json_object *task, bool running, char *msg, size_t n)
 {
 	struct kctl *k = b;
-	return kube_budget(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, task, running, msg, n);
+	return kube_budget(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, k->idx, task, running,
+			   msg, n);
 }
 
 static int phase_count_cb(void *ctx, json_object *task)
@@ -1420,7 +1421,7 @@ static void op_housekeeping(void *b, struct ctl *c)
 		vals[i++] = (long)json_object_get_int64(dv);
 	}
 	metrics_set_queue_depths(k->m, keys, vals, n);
-	kube_budget_metrics(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, k->m);
+	kube_budget_metrics(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, k->idx, k->m);
 	free(keys);
 	free(vals);
 	json_object_put(depths);

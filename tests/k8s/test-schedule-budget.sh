@@ -17,7 +17,8 @@
 #   - a Budget with maxCostUSD counts the finished Tasks' status.usage;
 #   - a running Task (ten minutes under kwok) whose log reports usage past
 #     its spec.maxCostUSD, or past its Agent's Budget, is stopped
-#     BudgetExceeded: the leader follows its log (kube/usage.h).
+#     BudgetExceeded: the leader follows its log (kube/usage.h);
+#   - three Tasks applied at once under maxTasks 2: two start.
 #
 # Needs a running test cluster (tests/k8s/env.sh start DIR); env as
 # tests/k8s/test-cli.sh.  Prints "ok"/"not ok" per check.
@@ -75,9 +76,9 @@ count() { K -n "$ns" get tasks -l "paddock.dev/spawner=$1" -o name 2>/dev/null |
 count_is() { [ "$(count "$1")" -eq "$2" ]; }
 apply_quiet() { "$P" apply -f - >/dev/null; }
 
-# Agents: "quick" and "spender" run a second (kwok), "slow", "held" and
-# "runaway" ten minutes.
-for a in quick:1s spender:1s slow:10m held:10m runaway:10m; do
+# Agents: "quick" and "spender" run a second (kwok), "slow", "held",
+# "burst" and "runaway" ten minutes.
+for a in quick:1s spender:1s slow:10m held:10m burst:10m runaway:10m; do
 	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Agent\nmetadata: {name: %s, namespace: %s}\nspec: {type: exec, image: debian:bookworm-slim, command: "true", pod: {labels: {kwok.paddock.dev/run-time: "%s"}}}\n' \
 		"${a%%:*}" "$ns" "${a#*:}"
 done | "$P" apply -f - >/dev/null || { echo "not ok - paddock apply of the Agents"; exit 1; }
@@ -212,6 +213,32 @@ wait_for 30 bash -c "[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get tas
 check "raising maxTasks to 3 lets it start ($(reason b3), within $((SECONDS - raised)) s)" bash -c \
 	"[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task b3 -o jsonpath='{.status.phase}')\" = Running ]"
 for n in b1 b2 b3; do "$P" stop -n "$ns" "$n" >/dev/null 2>&1; done
+
+# ---- Budgets: a burst -------------------------------------------------------
+# Three Tasks in one apply under maxTasks 2: admitted Tasks count before
+# their pods run (a Task gets status.startTime only then), so the third
+# waits even though none of the three had started when it was looked at.
+"$P" apply -f - >/dev/null <<EOF
+apiVersion: paddock.dev/v1alpha1
+kind: Budget
+metadata: {name: burst-two, namespace: $ns}
+spec: {agentRef: {name: burst}, window: day, maxTasks: 2}
+EOF
+for n in r1 r2 r3; do
+	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: %s, namespace: %s}\nspec: {agentRef: {name: burst}, prompt: "burst %s"}\n' "$n" "$ns" "$n"
+done >"$work/burst.yaml"
+"$P" apply -f "$work/burst.yaml" >/dev/null
+phases() { K -n "$ns" get tasks r1 r2 r3 -o jsonpath='{range .items[*]}{.status.phase}/{.status.reason}{"\n"}{end}' 2>/dev/null | sort | tr '\n' ' '; }
+nrunning() { phases | grep -o 'Running/' | wc -l; }
+burst_settled() { [ "$(nrunning)" -ge 2 ] && phases | grep -q 'Queued/BudgetExhausted'; }
+wait_for 60 burst_settled
+sleep 3 # an admission that overshot would have started the third by now
+bphases=$(phases) brun=$(nrunning)
+bjobs=$(K -n "$ns" get jobs -o name | grep -c '/r[123]-')
+check "3 Tasks applied at once under maxTasks 2: exactly 2 start, the third waits BudgetExhausted ($bphases; $bjobs Jobs)" \
+	bash -c "[ $brun -eq 2 ] && grep -q 'Queued/BudgetExhausted' <<<'$bphases' && [ $bjobs -eq 2 ]"
+for n in r1 r2 r3; do "$P" stop -n "$ns" "$n" >/dev/null 2>&1; done
+K -n "$ns" delete budget burst-two >/dev/null
 
 # ---- Budgets: cost from the finished Tasks' usage ----------------------------
 # kwok serves one log for every container: a run that reports $0.30.

@@ -17,7 +17,8 @@
 #   - a Budget with maxCostUSD counts the finished Tasks' status.usage;
 #   - a running Task (ten minutes under kwok) whose log reports usage past
 #     its spec.maxCostUSD, or past its Agent's Budget, is stopped
-#     BudgetExceeded: the leader follows its log (kube/usage.h);
+#     BudgetExceeded: the leader follows its log (kube/usage.h), also
+#     when the usage comes after more than limits.logBytesPerRun of noise;
 #   - three Tasks applied at once under maxTasks 2: two start.
 #
 # Needs a running test cluster (tests/k8s/env.sh start DIR); env as
@@ -77,8 +78,8 @@ count_is() { [ "$(count "$1")" -eq "$2" ]; }
 apply_quiet() { "$P" apply -f - >/dev/null; }
 
 # Agents: "quick" and "spender" run a second (kwok), "slow", "held",
-# "burst" and "runaway" ten minutes.
-for a in quick:1s spender:1s slow:10m held:10m burst:10m runaway:10m; do
+# "burst", "runaway" and "noisy" ten minutes.
+for a in quick:1s spender:1s slow:10m held:10m burst:10m runaway:10m noisy:10m; do
 	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Agent\nmetadata: {name: %s, namespace: %s}\nspec: {type: exec, image: debian:bookworm-slim, command: "true", pod: {labels: {kwok.paddock.dev/run-time: "%s"}}}\n' \
 		"${a%%:*}" "$ns" "${a#*:}"
 done | "$P" apply -f - >/dev/null || { echo "not ok - paddock apply of the Agents"; exit 1; }
@@ -299,6 +300,48 @@ wait_for 60 reason_is m2 Failed/BudgetExceeded
 check "a running Task whose usage so far takes its Agent's Budget past maxCostUSD is stopped BudgetExceeded ($(reason m2))" \
 	reason_is m2 Failed/BudgetExceeded
 check "... its Job is deleted" bash -c "! '$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get jobs -o name | grep -q '/m[12]-'"
+
+# ---- a loud log: more than limits.logBytesPerRun before the usage -----------
+# The controller again, with logBytesPerRun 64Ki; kwok serves 200 KiB of
+# noise, then a usage line past the Budget's cap: the run is still stopped.
+cap=65536
+stop_controller
+printf 'limits: {logBytesPerRun: %s}\n' "$cap" >>"$PADDOCK_CONFIG"
+start_controller
+{
+	for i in $(seq 1 2000); do printf 'noise line %05d: %s\n' "$i" "$(printf '%080d' 0)"; done
+	printf 'PADDOCK_USAGE input=1000 output=500 cost=0.30\nstill going\n'
+} >"$work/noisy.log"
+"$HERE/env.sh" log "$ENVDIR" "$work/noisy.log" >/dev/null
+"$P" apply -f - >/dev/null <<EOF
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: w1, namespace: $ns}
+spec: {agentRef: {name: slow}, prompt: "witness"}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Budget
+metadata: {name: noisy-cost, namespace: $ns}
+spec: {agentRef: {name: noisy}, window: day, maxCostUSD: 0.25}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: n1, namespace: $ns}
+spec: {agentRef: {name: noisy}, prompt: "noise"}
+EOF
+t_apply=$SECONDS
+# The witness (no cap covers it) runs on: the log its pod serves.
+wait_for 60 tphase_is w1 Running
+wpod=$(K -n "$ns" get pods -o name | grep -m1 '/w1-')
+K -n "$ns" logs "$wpod" -c agent >"$work/served.log" 2>/dev/null
+served=$(wc -c <"$work/served.log")
+at=$(grep -b -m1 '^PADDOCK_USAGE' "$work/served.log" | cut -d: -f1)
+check "the agent log served is $served bytes, its usage line at byte ${at:-none}: past logBytesPerRun ($cap)" \
+	bash -c "[ $served -gt $cap ] && [ -n '$at' ] && [ '${at:-0}' -gt $cap ]"
+wait_for 60 reason_is n1 Failed/BudgetExceeded
+check "a run whose usage comes after more than logBytesPerRun of noise is still stopped BudgetExceeded ($(reason n1), $((SECONDS - t_apply)) s after apply)" \
+	reason_is n1 Failed/BudgetExceeded
+"$P" stop -n "$ns" w1 >/dev/null 2>&1
 
 # The log kwok serves back to the suite's (tests/k8s/run.sh).
 printf 'hello from kwok\n\n---PADDOCK_OUTPUTS_START---\nbranch: main\ncommit: 0123abc\n---PADDOCK_OUTPUTS_END---\n' |

@@ -19,7 +19,9 @@
 #     its spec.maxCostUSD, or past its Agent's Budget, is stopped
 #     BudgetExceeded: the leader follows its log (kube/usage.h), also
 #     when the usage comes after more than limits.logBytesPerRun of noise;
-#   - three Tasks applied at once under maxTasks 2: two start.
+#   - three Tasks applied at once under maxTasks 2: two start;
+#   - a controller under RBAC from before Spawners and Budgets (403 on
+#     their lists) says so once and runs Tasks.
 #
 # Needs a running test cluster (tests/k8s/env.sh start DIR); env as
 # tests/k8s/test-cli.sh.  Prints "ok"/"not ok" per check.
@@ -42,6 +44,7 @@ check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
 cleanup() {
 	[ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
 	K delete namespace "$ns" --wait=false >/dev/null 2>&1
+	K delete clusterrole,clusterrolebinding "paddock-controller-$ns" --ignore-not-found >/dev/null 2>&1
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -346,6 +349,38 @@ check "a run whose usage comes after more than logBytesPerRun of noise is still 
 # The log kwok serves back to the suite's (tests/k8s/run.sh).
 printf 'hello from kwok\n\n---PADDOCK_OUTPUTS_START---\nbranch: main\ncommit: 0123abc\n---PADDOCK_OUTPUTS_END---\n' |
 	"$HERE/env.sh" log "$ENVDIR" >/dev/null
+
+# ---- an upgrade: this binary under an install from before Spawners and Budgets
+# The controller's RBAC (etc/kubernetes/rbac.yaml) without the spawners
+# and budgets rules, through a ServiceAccount token: their lists answer
+# 403; the controller says so once for each and runs Tasks all the same.
+stop_controller
+python3 - "$SRC/etc/kubernetes/rbac.yaml" "$ns" >"$work/old-rbac.yaml" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read().replace("paddock-system", sys.argv[2])
+t = t.replace("  name: paddock-controller\n", "  name: paddock-controller-%s\n" % sys.argv[2])
+t = re.sub(r"  - apiGroups: \[paddock.dev\]\n    resources: \[(spawners|spawners/status|budgets)\]\n.*\n", "", t)
+print(t)
+PY
+K apply -f "$work/old-rbac.yaml" >/dev/null
+token=$(K -n "$ns" create token paddock 2>/dev/null)
+"$KUBECTL" --kubeconfig "$KUBECONFIG" config view --raw --minify --flatten >"$work/old.kubeconfig"
+"$KUBECTL" --kubeconfig "$work/old.kubeconfig" config set-credentials old-rbac --token="$token" >/dev/null
+"$KUBECTL" --kubeconfig "$work/old.kubeconfig" config set-context --current --user=old-rbac >/dev/null
+listable() { "$KUBECTL" --kubeconfig "$work/old.kubeconfig" -n "$ns" auth can-i list "$1" 2>/dev/null; }
+check "the old RBAC: budgets and spawners not listable ($(listable budgets.paddock.dev), $(listable spawners.paddock.dev)), tasks listable ($(listable tasks.paddock.dev))" \
+	bash -c "[ '$(listable budgets.paddock.dev)' = no ] && [ '$(listable spawners.paddock.dev)' = no ] && [ '$(listable tasks.paddock.dev)' = yes ]"
+sed "s|kubeconfig: \"$KUBECONFIG\"|kubeconfig: \"$work/old.kubeconfig\"|" "$PADDOCK_CONFIG" >"$work/old.yaml"
+: >"$log"
+PADDOCK_CONFIG=$work/old.yaml start_controller
+"$P" run -n "$ns" --agent quick --name u1 -p "after the upgrade" --detach >/dev/null
+wait_for 60 phase_is u1 Succeeded
+check "a controller under the old RBAC runs Tasks ($(reason u1))" phase_is u1 Succeeded
+offs() { grep 'cannot list: off until it can' "$log" | grep -c "resource=$1"; }
+check "... and says once that Budgets and Spawners are off ($(offs budgets), $(offs spawners) warnings)" \
+	bash -c "[ $(offs budgets) -eq 1 ] && [ $(offs spawners) -eq 1 ] && grep 'cannot list: off until it can' '$log' | grep -q 'feature=Budgets'"
+stop_controller
+K delete -f "$work/old-rbac.yaml" --wait=false >/dev/null 2>&1
 
 [ $failed -eq 0 ] || { echo "--- controller log (tail)"; tail -30 "$log"; }
 echo "# $passed passed, $failed failed"

@@ -54,6 +54,7 @@ struct kctl {
 	struct kube_lease *lease;
 	int64_t lease_next_ms;  /* monotonic: next lease attempt */
 	bool was_leading;       /* leading and caches synced at the last look */
+	uint64_t spawner_gen;   /* Spawner events seen: the schedule tick looks again */
 	struct ctl *ctl;
 	int64_t last_sweep_ms;
 	json_object *events;    /* Events to send after the pass: array of {ns, event} */
@@ -1360,7 +1361,8 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 	if (k->m)
 		metrics_set_api(k->m, kube_client_errors(k->kc), kube_client_retries(k->kc));
 	if (lead && synced && k->was_leading) { /* the leader alone */
-		kube_schedule_tick(k->kc, k->inf[INF_SPAWNERS], k->inf[INF_TASKS], c);
+		kube_schedule_tick(k->kc, k->inf[INF_SPAWNERS], k->inf[INF_TASKS], k->spawner_gen,
+				   c);
 		kube_usage_sync(k->usage, k->inf[INF_TASKS], k->inf[INF_AGENTS], k->inf[INF_BUDGETS],
 				k->pod_of, c);
 	}
@@ -1563,8 +1565,10 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 			ctl_admit(k->ctl); /* a slot may be free */
 		return;
 	}
-	if (inf == k->inf[INF_SPAWNERS])
-		return; /* schedules: looked at on the loop (kube_schedule_tick) */
+	if (inf == k->inf[INF_SPAWNERS]) {
+		k->spawner_gen++; /* schedules: looked at on the loop (kube_schedule_tick) */
+		return;
+	}
 	/* An Agent changed: who waits for it may resolve differently; a
 	 * Budget changed (raised, deleted): who waits for it may start. */
 	ctl_enqueue_all(k->ctl);

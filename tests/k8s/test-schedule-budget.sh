@@ -79,6 +79,15 @@ wait_for() { # SECONDS CMD...
 count() { K -n "$ns" get tasks -l "paddock.dev/spawner=$1" -o name 2>/dev/null | wc -l; }
 count_is() { [ "$(count "$1")" -eq "$2" ]; }
 apply_quiet() { "$P" apply -f - >/dev/null; }
+# yaml_task NAME AGENT PROMPT [SPEC...], yaml_budget NAME AGENT SPEC...: manifests.
+yaml_task() {
+	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: %s, namespace: %s}\nspec: {agentRef: {name: %s}, prompt: "%s"%s}\n' \
+		"$1" "$ns" "$2" "$3" "${4:+, $4}"
+}
+yaml_budget() {
+	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Budget\nmetadata: {name: %s, namespace: %s}\nspec: {agentRef: {name: %s}, %s}\n' \
+		"$1" "$ns" "$2" "$3"
+}
 
 # Agents: "quick" and "spender" run a second (kwok), "slow", "held",
 # "burst", "runaway" and "noisy" ten minutes.
@@ -222,15 +231,8 @@ for n in b1 b2 b3; do "$P" stop -n "$ns" "$n" >/dev/null 2>&1; done
 # Three Tasks in one apply under maxTasks 2: admitted Tasks count before
 # their pods run (a Task gets status.startTime only then), so the third
 # waits even though none of the three had started when it was looked at.
-"$P" apply -f - >/dev/null <<EOF
-apiVersion: paddock.dev/v1alpha1
-kind: Budget
-metadata: {name: burst-two, namespace: $ns}
-spec: {agentRef: {name: burst}, window: day, maxTasks: 2}
-EOF
-for n in r1 r2 r3; do
-	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: %s, namespace: %s}\nspec: {agentRef: {name: burst}, prompt: "burst %s"}\n' "$n" "$ns" "$n"
-done >"$work/burst.yaml"
+yaml_budget burst-two burst "window: day, maxTasks: 2" | apply_quiet
+for n in r1 r2 r3; do yaml_task "$n" burst "burst $n"; done >"$work/burst.yaml"
 "$P" apply -f "$work/burst.yaml" >/dev/null
 phases() { K -n "$ns" get tasks r1 r2 r3 -o jsonpath='{range .items[*]}{.status.phase}/{.status.reason}{"\n"}{end}' 2>/dev/null | sort | tr '\n' ' '; }
 nrunning() { phases | grep -o 'Running/' | wc -l; }
@@ -277,22 +279,11 @@ check "deleting the Budget lets it run ($(reason c2))" phase_is c2 Succeeded
 
 # ---- a running Task stopped midway: its log followed, usage so far ----------
 # Both run ten minutes (kwok); the log already reports $0.30.
-"$P" apply -f - >/dev/null <<EOF
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: m1, namespace: $ns}
-spec: {agentRef: {name: slow}, prompt: "spend", maxCostUSD: 0.2}
----
-apiVersion: paddock.dev/v1alpha1
-kind: Budget
-metadata: {name: runaway-cost, namespace: $ns}
-spec: {agentRef: {name: runaway}, window: day, maxCostUSD: 0.25}
----
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: m2, namespace: $ns}
-spec: {agentRef: {name: runaway}, prompt: "spend"}
-EOF
+{
+	yaml_task m1 slow spend "maxCostUSD: 0.2"
+	yaml_budget runaway-cost runaway "window: day, maxCostUSD: 0.25"
+	yaml_task m2 runaway spend
+} | apply_quiet
 t_apply=$SECONDS
 wait_for 60 reason_is m1 Failed/BudgetExceeded
 check "a running Task whose usage so far passes its spec.maxCostUSD is stopped BudgetExceeded ($(reason m1), $((SECONDS - t_apply)) s after apply; it would run 10 min)" \
@@ -316,22 +307,11 @@ start_controller
 	printf 'PADDOCK_USAGE input=1000 output=500 cost=0.30\nstill going\n'
 } >"$work/noisy.log"
 "$HERE/env.sh" log "$ENVDIR" "$work/noisy.log" >/dev/null
-"$P" apply -f - >/dev/null <<EOF
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: w1, namespace: $ns}
-spec: {agentRef: {name: slow}, prompt: "witness"}
----
-apiVersion: paddock.dev/v1alpha1
-kind: Budget
-metadata: {name: noisy-cost, namespace: $ns}
-spec: {agentRef: {name: noisy}, window: day, maxCostUSD: 0.25}
----
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: n1, namespace: $ns}
-spec: {agentRef: {name: noisy}, prompt: "noise"}
-EOF
+{
+	yaml_task w1 slow witness
+	yaml_budget noisy-cost noisy "window: day, maxCostUSD: 0.25"
+	yaml_task n1 noisy noise
+} | apply_quiet
 t_apply=$SECONDS
 # The witness (no cap covers it) runs on: the log its pod serves.
 wait_for 60 tphase_is w1 Running

@@ -101,6 +101,8 @@ int budget_sum_task(json_object *task, void *sum)
 		free(k);
 	}
 	int64_t started = jtime(st, "startTime");
+	if (!started && s->admitted && s->admitted(s->ctx, task))
+		started = s->start_ms; /* its run is being started: in this window */
 	if (!started || started < s->start_ms)
 		return 0;
 	s->sp.tasks++;

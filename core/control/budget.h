@@ -39,12 +39,17 @@ void budget_add_usage(struct budget_spend *sp, json_object *usage);
  * (its usage so far, owned, or NULL: none known; so_far NULL: its
  * status.usage), another with status.usage.  A covered Task waiting
  * Queued with BudgetExhausted is pushed ("ns/name") onto `waiting` (may
- * be NULL).  Both backends' and the CLI's spend. */
+ * be NULL).  Both backends' and the CLI's spend.  A covered Task with no
+ * startTime yet counts as started now when `admitted(ctx, task)` (set
+ * after init; NULL: none): on Kubernetes its Job exists while its pod
+ * waits, and maxTasks must count it before the pod runs. */
 typedef json_object *(*budget_so_far_fn)(void *ctx, json_object *task);
+typedef bool (*budget_admitted_fn)(void *ctx, json_object *task);
 struct budget_sum {
 	json_object *budget;
 	int64_t start_ms;
 	budget_so_far_fn so_far;
+	budget_admitted_fn admitted;
 	void *ctx;
 	struct strv *waiting;
 	struct budget_spend sp;

@@ -490,6 +490,14 @@ static int act_start(struct ctl *c, struct rec_state *s, const struct rec_decisi
 	return rc < 0 && rc != -ESTALE ? rc : 0;
 }
 
+/* Could a Budget hold this task?  Only one with no run that nothing else
+ * stops or holds first (reconcile.c's decide_before, in its order). */
+static bool budget_may_hold(const struct rec_input *in)
+{
+	return in->run == REC_RUN_NONE && !in->stop_requested && !in->invalid && !in->dep_cycle &&
+	       !in->deps_failed && !in->deps_missing && in->deps_succeeded >= in->deps_total;
+}
+
 /* One reconcile of `key` from the task as it is now.  -ESTALE: the task
  * changed under the decision, reconcile again. */
 static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bool *started)
@@ -549,14 +557,18 @@ static int reconcile_once(struct ctl *c, const char *key, enum rec_mode mode, bo
 		in.global_max = c->cfg->limits.max_concurrent_tasks;
 		in.head_of_queue = mode == MODE_ADMIT ||
 				   (mode == MODE_CHANGE && head_of_queue(c, task, akey));
-		if (c->ops->budget && c->ops->budget(c->b, task, false, budget_msg, sizeof(budget_msg)))
-			in.budget_hold = budget_msg;
 		/* A backend that creates the run before recording Running may
 		 * have a run for a task still recorded before it (a crash or a
 		 * conflict in between): the reconciler adopts it, never starts a
 		 * second one. */
 		if (c->ops->start_first)
 			c->ops->observe(c->b, task, s.t, &s.a, &in, &s.run);
+		/* The budget walks the cached Tasks per covering Budget: only
+		 * for a task it could hold (rec_decide reads budget_hold after
+		 * all of these), not one starting or waiting on something else. */
+		if (c->ops->budget && budget_may_hold(&in) &&
+		    c->ops->budget(c->b, task, false, budget_msg, sizeof(budget_msg)))
+			in.budget_hold = budget_msg;
 	}
 	if (ph == REC_RUNNING) {
 		c->ops->observe(c->b, task, s.t, &s.a, &in, &s.run);

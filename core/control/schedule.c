@@ -30,6 +30,18 @@ int64_t schedule_now_s(void)
 	return now_wall_ms() / 1000;
 }
 
+bool schedule_gate_open(struct schedule_gate *g, int64_t now_s, uint64_t gen)
+{
+	int64_t minute = now_s / 60;
+	if (g->looked && minute == g->minute && gen == g->gen && !g->retry)
+		return false;
+	g->looked = true;
+	g->minute = minute;
+	g->gen = gen;
+	g->retry = false;
+	return true;
+}
+
 bool schedule_active(json_object *spawner)
 {
 	json_object *spec = jget(spawner, "spec");

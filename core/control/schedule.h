@@ -44,6 +44,19 @@ struct schedule_step {
 /* Seconds since the epoch (the test clock in test builds). */
 int64_t schedule_now_s(void);
 
+/* Whether a tick must look at the Spawners' crons (up to 10,080 matches
+ * each, with time zone switches): a start time can come due only when
+ * the wall-clock minute changes (crons have minute resolution), a
+ * Spawner changes (`gen`, the caller's change count), or the last look
+ * left a start time to retry (`retry`, set by the caller after it).
+ * The first call says yes. */
+struct schedule_gate {
+	int64_t minute;
+	uint64_t gen;
+	bool looked, retry;
+};
+bool schedule_gate_open(struct schedule_gate *g, int64_t now_s, uint64_t gen);
+
 /* Does `spawner` have a schedule that is not suspended? */
 bool schedule_active(json_object *spawner);
 

@@ -54,6 +54,7 @@ struct kctl {
 	struct kube_lease *lease;
 	int64_t lease_next_ms;  /* monotonic: next lease attempt */
 	bool was_leading;       /* leading and caches synced at the last look */
+	uint64_t spawner_gen;   /* Spawner events seen: the schedule tick looks again */
 	struct ctl *ctl;
 	int64_t last_sweep_ms;
 	json_object *events;    /* Events to send after the pass: array of {ns, event} */
@@ -1343,7 +1344,8 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 	if (k->m)
 		metrics_set_api(k->m, kube_client_errors(k->kc), kube_client_retries(k->kc));
 	if (lead && synced && k->was_leading) { /* the leader alone */
-		kube_schedule_tick(k->kc, k->inf[INF_SPAWNERS], k->inf[INF_TASKS], c);
+		kube_schedule_tick(k->kc, k->inf[INF_SPAWNERS], k->inf[INF_TASKS], k->spawner_gen,
+				   c);
 		kube_usage_sync(k->usage, k->inf[INF_TASKS], k->inf[INF_AGENTS], k->inf[INF_BUDGETS],
 				k->pod_of, c);
 	}
@@ -1353,7 +1355,8 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 static bool op_budget(void *b, json_object *task, bool running, char *msg, size_t n)
 {
 	struct kctl *k = b;
-	return kube_budget(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, task, running, msg, n);
+	return kube_budget(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, k->idx, task, running,
+			   msg, n);
 }
 
 static int phase_count_cb(void *ctx, json_object *task)
@@ -1403,7 +1406,7 @@ static void op_housekeeping(void *b, struct ctl *c)
 		vals[i++] = (long)json_object_get_int64(dv);
 	}
 	metrics_set_queue_depths(k->m, keys, vals, n);
-	kube_budget_metrics(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, k->m);
+	kube_budget_metrics(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, k->idx, k->m);
 	free(keys);
 	free(vals);
 	json_object_put(depths);
@@ -1543,8 +1546,10 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 			ctl_admit(k->ctl); /* a slot may be free */
 		return;
 	}
-	if (inf == k->inf[INF_SPAWNERS])
-		return; /* schedules: looked at on the loop (kube_schedule_tick) */
+	if (inf == k->inf[INF_SPAWNERS]) {
+		k->spawner_gen++; /* schedules: looked at on the loop (kube_schedule_tick) */
+		return;
+	}
 	/* An Agent changed: who waits for it may resolve differently; a
 	 * Budget changed (raised, deleted): who waits for it may start. */
 	ctl_enqueue_all(k->ctl);
@@ -1656,6 +1661,9 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	kube_informer_set_trim(k.inf[INF_PODS], trim_pod);
 	k.inf[INF_SPAWNERS] = kube_informer_new(k.kc, &KUBE_SPAWNERS, ns, NULL, on_event, &k);
 	k.inf[INF_BUDGETS] = kube_informer_new(k.kc, &KUBE_BUDGETS, ns, NULL, on_event, &k);
+	/* A new binary under an older install's RBAC or CRDs: the rest works. */
+	kube_informer_set_optional(k.inf[INF_SPAWNERS], "Spawners (schedules and webhooks)");
+	kube_informer_set_optional(k.inf[INF_BUDGETS], "Budgets");
 	k.idx = kidx_new();
 	k.pod_of = json_object_new_object();
 	k.starting = json_object_new_object();

@@ -1348,6 +1348,8 @@ struct kube_informer {
 	char *stop;                      /* set by an ERROR event: why the watch is dropped */
 	bool stop_gone;                  /* ... and it was 410 Gone */
 	void (*trim)(json_object *obj);  /* kube_informer_set_trim(), or NULL */
+	char *optional;                  /* kube_informer_set_optional(), or NULL */
+	bool off;                        /* optional, and its list answered 403/404 */
 };
 
 /* What the cache keeps of an object: never metadata.managedFields (three
@@ -1437,6 +1439,19 @@ static void inf_backoff(struct kube_informer *inf, int64_t now, const char *op, 
 	snprintf(ms, sizeof(ms), "%ld", inf->backoff_ms);
 	log_warn("kube: request failed, retrying", "resource", inf->r->plural, "namespace",
 		 inf_ns(inf), "op", op, "reason", why, "retry_in_ms", ms);
+}
+
+/* An optional informer's first list answered 403 or 404 (the RBAC or the
+ * CRD of an older install): synced and empty, said once, listed again at the
+ * longest backoff (a later grant or CRD turns it on, no restart). */
+static void inf_off(struct kube_informer *inf, int64_t now, const char *why)
+{
+	if (!inf->off)
+		log_warn("kube: cannot list: off until it can", "resource", inf->r->plural,
+			 "namespace", inf_ns(inf), "feature", inf->optional, "reason", why, "fix",
+			 "apply this version's CRDs and the controller's RBAC (etc/kubernetes/)");
+	inf->off = inf->synced = true;
+	inf->next_ms = now + KUBE_BACKOFF_MAX_MS;
 }
 
 static void inf_relist(struct kube_informer *inf, int64_t now, bool backoff, const char *why)
@@ -1644,6 +1659,10 @@ static void inf_list_done(struct kube_informer *inf)
 	inf->listing = NULL;
 	inf->need_list = false;
 	inf->backoff_ms = 0;
+	if (inf->off)
+		log_info("kube: listed again: on", "resource", inf->r->plural, "namespace",
+			 inf_ns(inf), "feature", inf->optional);
+	inf->off = false;
 	if (inf->synced)
 		inf->relists++;
 	inf->synced = true;
@@ -1702,7 +1721,10 @@ static void inf_finish(struct kube_informer *inf, int64_t now)
 			inf->c->errors++;
 		if (list)
 			inf_reset_listing(inf);
-		if (cc == CURLE_OK && code == 410 && !list) {
+		if (list && inf->optional && (!inf->synced || inf->off) && cc == CURLE_OK &&
+		    (code == 403 || code == 404)) {
+			inf_off(inf, now, why);
+		} else if (cc == CURLE_OK && code == 410 && !list) {
 			inf_relist(inf, now, false, why);
 		} else if (cc == CURLE_OK && code == 410) { /* the continue token expired */
 			inf->c->retries++;
@@ -2157,6 +2179,7 @@ void kube_informer_free(struct kube_informer *inf)
 	free(inf->ns);
 	free(inf->selector);
 	free(inf->field_selector);
+	free(inf->optional);
 	free(inf->stop);
 	buf_free(&inf->body);
 	buf_free(&inf->pending);
@@ -2231,6 +2254,14 @@ void kube_informer_set_trim(struct kube_informer *inf, void (*trim)(json_object 
 {
 	if (inf)
 		inf->trim = trim;
+}
+
+void kube_informer_set_optional(struct kube_informer *inf, const char *feature)
+{
+	if (!inf)
+		return;
+	free(inf->optional);
+	inf->optional = feature ? xstrdup(feature) : NULL;
 }
 
 void kube_informer_set_field_selector(struct kube_informer *inf, const char *field_selector)

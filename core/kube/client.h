@@ -294,6 +294,12 @@ void kube_informer_store(struct kube_informer *inf, json_object *obj);
  * owner never reads (the controller keeps only metadata and status of
  * Jobs).  Set it before the first poll. */
 void kube_informer_set_trim(struct kube_informer *inf, void (*trim)(json_object *obj));
+/* A list answered 403 or 404 (no RBAC for it, no CRD) leaves the cache
+ * synced and empty, with one warning that `feature` (e.g. "Budgets") is
+ * off and why, instead of retrying with the informer unsynced; it is
+ * listed again every 30 s and works once it can.  Set it before the
+ * first poll. */
+void kube_informer_set_optional(struct kube_informer *inf, const char *feature);
 /* Restrict the list and watch with a field selector
  * ("metadata.name=NAME": one object, without every other object's
  * events); NULL or "" for none.  Copied.  Set it before the first poll. */

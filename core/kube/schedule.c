@@ -51,15 +51,15 @@ static void mark_status(void *ctx, json_object *fresh)
 
 /* The start time is taken: status.lastScheduleTime, with what became of
  * it.  The answer goes into the cache at once, so the next tick does
- * not take it again. */
-static void mark(struct kube_client *kc, struct kube_informer *spawners, json_object *sp,
+ * not take it again.  false: not recorded, to retry. */
+static bool mark(struct kube_client *kc, struct kube_informer *spawners, json_object *sp,
 		 const char *when, const char *outcome)
 {
 	struct mark m = { when, outcome };
 	json_object *copy = NULL, *updated = NULL;
 	char err[512];
 	if (json_object_deep_copy(sp, &copy, NULL) < 0)
-		return;
+		return false;
 	mark_status(&m, copy);
 	int st = kube_update_status(kc, &KUBE_SPAWNERS, copy, mark_status, &m, &updated, err,
 				    sizeof(err));
@@ -70,6 +70,7 @@ static void mark(struct kube_client *kc, struct kube_informer *spawners, json_ob
 			 jstr(jget(sp, "metadata"), "name"), "error", err);
 	json_object_put(updated);
 	json_object_put(copy);
+	return st == 200 || st == 404;
 }
 
 static void stop_task(struct kube_client *kc, const char *ns, const char *name, struct ctl *c)
@@ -95,6 +96,8 @@ struct tick {
 	struct kube_client *kc;
 	struct kube_informer *spawners, *tasks;
 	struct ctl *c;
+	int64_t now_s;
+	bool retry;
 };
 
 static void step(struct tick *t, json_object *raw, json_object *sp)
@@ -105,10 +108,10 @@ static void step(struct tick *t, json_object *raw, json_object *sp)
 	if (last <= 0)
 		last = jtime(md, "creationTimestamp") / 1000;
 	struct schedule_step st;
-	enum schedule_what w = schedule_step(sp, last, schedule_now_s(), &st);
+	enum schedule_what w = schedule_step(sp, last, t->now_s, &st);
 	if (w == SCHEDULE_LATE) {
 		log_info("schedule: start time missed", "spawner", name, "detail", st.why);
-		mark(t->kc, t->spawners, raw, st.when, st.why);
+		t->retry |= !mark(t->kc, t->spawners, raw, st.when, st.why);
 	}
 	if (w != SCHEDULE_DUE)
 		return;
@@ -121,7 +124,7 @@ static void step(struct tick *t, json_object *raw, json_object *sp)
 	strv_free(&a.names);
 	if (w == SCHEDULE_FORBID) {
 		log_info("schedule: start time skipped", "spawner", name, "detail", st.why);
-		mark(t->kc, t->spawners, raw, st.when, st.why);
+		t->retry |= !mark(t->kc, t->spawners, raw, st.when, st.why);
 		return;
 	}
 	json_object *ev = schedule_event(&st);
@@ -129,12 +132,13 @@ static void step(struct tick *t, json_object *raw, json_object *sp)
 	char err[512], outcome[sizeof(r.why) + sizeof(st.detail) + 32];
 	if (kube_spawner_take(t->kc, sp, "schedule", st.id, ev, &r, err, sizeof(err)) < 0) {
 		log_warn("schedule: cannot take a start time; retried", "spawner", name, "error", err);
+		t->retry = true;
 	} else {
 		log_info("schedule: start time", "spawner", name, "time", st.when, "outcome",
 			 spawner_outcome_name(r.outcome), "detail", *st.detail ? st.detail : r.why);
 		snprintf(outcome, sizeof(outcome), "%s%s: %s", st.detail,
 			 spawner_outcome_name(r.outcome), r.why);
-		mark(t->kc, t->spawners, raw, st.when, outcome);
+		t->retry |= !mark(t->kc, t->spawners, raw, st.when, outcome);
 	}
 	json_object_put(ev);
 }
@@ -147,17 +151,21 @@ static int collect_cb(void *ctx, json_object *raw)
 }
 
 void kube_schedule_tick(struct kube_client *kc, struct kube_informer *spawners,
-			struct kube_informer *tasks, struct ctl *c)
+			struct kube_informer *tasks, uint64_t gen, struct ctl *c)
 {
 	static int64_t last_tick;
+	static struct schedule_gate gate;
 	int64_t now = now_mono_ms();
 	if (now - last_tick < TICK_MS)
 		return;
 	last_tick = now;
+	int64_t now_s = schedule_now_s();
+	if (!schedule_gate_open(&gate, now_s, gen))
+		return;
 	/* A copy of the list: a start time taken writes into the cache. */
 	json_object *due = json_object_new_array();
 	(void)kube_informer_foreach(spawners, collect_cb, due);
-	struct tick t = { kc, spawners, tasks, c };
+	struct tick t = { kc, spawners, tasks, c, now_s, false };
 	for (size_t i = 0; i < json_object_array_length(due); i++) {
 		json_object *raw = json_object_array_get_idx(due, i), *sp = NULL;
 		enum model_kind k;
@@ -170,4 +178,5 @@ void kube_schedule_tick(struct kube_client *kc, struct kube_informer *spawners,
 		json_object_put(sp);
 	}
 	json_object_put(due);
+	gate.retry = t.retry;
 }

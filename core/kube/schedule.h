@@ -14,14 +14,18 @@
 #ifndef PADDOCK_KUBE_SCHEDULE_H
 #define PADDOCK_KUBE_SCHEDULE_H
 
+#include <stdint.h>
+
 #include "kube/client.h"
 
 struct ctl;
 
-/* Look at the schedules in `spawners` (at most every 100 ms); `tasks`
- * is the Task cache.  Made Tasks reach the controller through its watch;
- * Replace's stop requests are queued on `c`. */
+/* Look at the schedules in `spawners` (at most every 100 ms, and only
+ * when the minute changed, `gen` (a count of Spawner events) moved or
+ * the last look left something to retry: control/schedule.h's gate);
+ * `tasks` is the Task cache.  Made Tasks reach the controller through
+ * its watch; Replace's stop requests are queued on `c`. */
 void kube_schedule_tick(struct kube_client *kc, struct kube_informer *spawners,
-			struct kube_informer *tasks, struct ctl *c);
+			struct kube_informer *tasks, uint64_t gen, struct ctl *c);
 
 #endif

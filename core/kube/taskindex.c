@@ -285,6 +285,15 @@ bool kidx_job_active(const struct kidx *x, const char *uid)
 	return e->job;
 }
 
+bool kidx_admitted(const struct kidx *x, const char *uid)
+{
+	json_object *o = NULL;
+	if (!uid || !json_object_object_get_ex(x->ents, uid, &o))
+		return false;
+	const struct ent *e = json_object_get_userdata(o);
+	return e->job || e->starting;
+}
+
 void kidx_waiting(const struct kidx *x, struct strv *keys)
 {
 	json_object_object_foreach(x->waiting, k, v) {

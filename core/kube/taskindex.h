@@ -45,5 +45,8 @@ const char *kidx_queue_head(const struct kidx *x, const char *agent_key);
 void kidx_waiting(const struct kidx *x, struct strv *keys);
 /* A Job of this task uid exists and has not ended. */
 bool kidx_job_active(const struct kidx *x, const char *uid);
+/* Admitted: its Job is being created, or exists and has not ended (a
+ * Budget's maxTasks counts it before its pod runs). */
+bool kidx_admitted(const struct kidx *x, const char *uid);
 
 #endif

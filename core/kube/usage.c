@@ -31,7 +31,6 @@ struct follow {
 	volatile sig_atomic_t stop;
 	int64_t ended_ms; /* mono: when the thread ended, 0 while it runs */
 	bool joined;
-	bool full;        /* the thread read limits.logBytesPerRun: not followed again */
 	/* under mu */
 	bool done, changed;
 	int64_t in, out;
@@ -54,7 +53,6 @@ struct reader {
 	struct pipeline_sink sink;
 	void (*peek)(void *parser, struct paddock_run_result *so_far);
 	struct buf line; /* the line so far, cut at LINE_MAX_BYTES */
-	int64_t total;   /* bytes read */
 };
 
 static void publish(struct reader *r)
@@ -76,7 +74,6 @@ static void publish(struct reader *r)
 static int chunk(void *ctx, const char *data, size_t len)
 {
 	struct reader *r = ctx;
-	r->total += (int64_t)len;
 	while (len) {
 		const char *nl = memchr(data, '\n', len);
 		size_t n = nl ? (size_t)(nl - data) : len;
@@ -107,22 +104,23 @@ static void *follow_main(void *arg)
 	r.peek = PLUGIN_DRIVER_OP(plugins_driver(u->ps, f->driver), parser_peek);
 	if (r.peek && r.sink.parser && kube_config_load(u->kubeconfig, u->context, &kcfg, err, sizeof(err)) == 0 &&
 	    kube_client_new(kcfg, NULL, &kc, err, sizeof(err)) == 0) {
-		char *q = xasprintf("container=agent&follow=true&limitBytes=%lld",
-				    (long long)u->cfg->limits.log_bytes_per_run);
-		char *path = kube_path(&KUBE_PODS, f->pod_ns, f->pod, "log", q);
+		/* No limitBytes: a log that reached it would no longer be
+		 * followed, and an agent printing that much before its cost
+		 * crosses a cap would never be stopped.  Each chunk is parsed
+		 * and dropped; only the line being read is kept (LINE_MAX_BYTES). */
+		char *path = kube_path(&KUBE_PODS, f->pod_ns, f->pod, "log",
+				       "container=agent&follow=true");
 		int st = kube_stream(kc, path, chunk, &r, &f->stop, err, sizeof(err));
 		if (st >= 300 || st < 0)
 			log_debug("usage so far: cannot follow the agent's log", "namespace", f->ns,
 				  "task", f->name, "error", err);
 		free(path);
-		free(q);
 	}
 	kube_client_free(kc);
 	kube_config_free(kcfg);
 	pipeline_sink_free(&r.sink);
 	buf_free(&r.line);
 	pthread_mutex_lock(&u->mu);
-	f->full = r.total >= (int64_t)u->cfg->limits.log_bytes_per_run; /* read before done, after the join */
 	f->done = true;
 	pthread_mutex_unlock(&u->mu);
 	return NULL;
@@ -268,7 +266,7 @@ static int sync_cb(void *ctx, json_object *task)
 		start(s->u, task, driver_of(s->agents, task), json_object_get_string(pk));
 		return 0;
 	}
-	if (f->ended_ms && !f->full && now_mono_ms() - f->ended_ms >= RETRY_MS) {
+	if (f->ended_ms && now_mono_ms() - f->ended_ms >= RETRY_MS) {
 		/* the stream ended while the Task runs: follow it again */
 		struct follow **pp = &s->u->list;
 		while (*pp != f)

@@ -57,6 +57,8 @@ static void record(struct runtime *rt, const char *ns, const char *name, const c
 }
 
 static bool any_schedule; /* seen by the last tick */
+static struct schedule_gate gate;
+static int64_t tick_now_s;
 
 static int spawner_cb(json_object *sp, void *ctx)
 {
@@ -70,7 +72,7 @@ static int spawner_cb(json_object *sp, void *ctx)
 	int64_t last = jtime(md, "creationTimestamp") / 1000;
 	(void)store_deliveries(rt->store, ns, name, 1, last_cb, &last);
 	struct schedule_step st;
-	enum schedule_what w = schedule_step(sp, last, schedule_now_s(), &st);
+	enum schedule_what w = schedule_step(sp, last, tick_now_s, &st);
 	if (w == SCHEDULE_LATE)
 		record(rt, ns, name, st.id, "filtered", st.why);
 	if (w != SCHEDULE_DUE)
@@ -95,6 +97,7 @@ static int spawner_cb(json_object *sp, void *ctx)
 	struct spawner_result r;
 	if (intake_take(rt->store, sp, "schedule", st.id, ev, &r, err, sizeof(err)) < 0) {
 		log_warn("schedule: cannot take a start time; retried", "spawner", name, "error", err);
+		gate.retry = true;
 	} else {
 		if (r.task[0] && r.outcome == SPAWNER_ACCEPTED)
 			ctl_enqueue(rt->ctl, ns, r.task);
@@ -112,6 +115,10 @@ int local_schedule_tick(struct runtime *rt)
 	if (t - last_tick < TICK_MS)
 		return any_schedule ? (int)(TICK_MS - (t - last_tick)) : -1;
 	last_tick = t;
+	/* Another connection's commit (an apply) moves data_version. */
+	tick_now_s = schedule_now_s();
+	if (!schedule_gate_open(&gate, tick_now_s, (uint64_t)store_data_version(rt->store)))
+		return any_schedule ? TICK_MS : -1;
 	any_schedule = false;
 	(void)store_list(rt->store, MODEL_SPAWNER, NULL, spawner_cb, rt);
 	return any_schedule ? TICK_MS : -1;

@@ -17,7 +17,11 @@
 #   - a Budget with maxCostUSD counts the finished Tasks' status.usage;
 #   - a running Task (ten minutes under kwok) whose log reports usage past
 #     its spec.maxCostUSD, or past its Agent's Budget, is stopped
-#     BudgetExceeded: the leader follows its log (kube/usage.h).
+#     BudgetExceeded: the leader follows its log (kube/usage.h), also
+#     when the usage comes after more than limits.logBytesPerRun of noise;
+#   - three Tasks applied at once under maxTasks 2: two start;
+#   - a controller under RBAC from before Spawners and Budgets (403 on
+#     their lists) says so once and runs Tasks.
 #
 # Needs a running test cluster (tests/k8s/env.sh start DIR); env as
 # tests/k8s/test-cli.sh.  Prints "ok"/"not ok" per check.
@@ -40,6 +44,7 @@ check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
 cleanup() {
 	[ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
 	K delete namespace "$ns" --wait=false >/dev/null 2>&1
+	K delete clusterrole,clusterrolebinding "paddock-controller-$ns" --ignore-not-found >/dev/null 2>&1
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -74,10 +79,19 @@ wait_for() { # SECONDS CMD...
 count() { K -n "$ns" get tasks -l "paddock.dev/spawner=$1" -o name 2>/dev/null | wc -l; }
 count_is() { [ "$(count "$1")" -eq "$2" ]; }
 apply_quiet() { "$P" apply -f - >/dev/null; }
+# yaml_task NAME AGENT PROMPT [SPEC...], yaml_budget NAME AGENT SPEC...: manifests.
+yaml_task() {
+	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: %s, namespace: %s}\nspec: {agentRef: {name: %s}, prompt: "%s"%s}\n' \
+		"$1" "$ns" "$2" "$3" "${4:+, $4}"
+}
+yaml_budget() {
+	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Budget\nmetadata: {name: %s, namespace: %s}\nspec: {agentRef: {name: %s}, %s}\n' \
+		"$1" "$ns" "$2" "$3"
+}
 
-# Agents: "quick" and "spender" run a second (kwok), "slow", "held" and
-# "runaway" ten minutes.
-for a in quick:1s spender:1s slow:10m held:10m runaway:10m; do
+# Agents: "quick" and "spender" run a second (kwok), "slow", "held",
+# "burst", "runaway" and "noisy" ten minutes.
+for a in quick:1s spender:1s slow:10m held:10m burst:10m runaway:10m noisy:10m; do
 	printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Agent\nmetadata: {name: %s, namespace: %s}\nspec: {type: exec, image: debian:bookworm-slim, command: "true", pod: {labels: {kwok.paddock.dev/run-time: "%s"}}}\n' \
 		"${a%%:*}" "$ns" "${a#*:}"
 done | "$P" apply -f - >/dev/null || { echo "not ok - paddock apply of the Agents"; exit 1; }
@@ -213,6 +227,25 @@ check "raising maxTasks to 3 lets it start ($(reason b3), within $((SECONDS - ra
 	"[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task b3 -o jsonpath='{.status.phase}')\" = Running ]"
 for n in b1 b2 b3; do "$P" stop -n "$ns" "$n" >/dev/null 2>&1; done
 
+# ---- Budgets: a burst -------------------------------------------------------
+# Three Tasks in one apply under maxTasks 2: admitted Tasks count before
+# their pods run (a Task gets status.startTime only then), so the third
+# waits even though none of the three had started when it was looked at.
+yaml_budget burst-two burst "window: day, maxTasks: 2" | apply_quiet
+for n in r1 r2 r3; do yaml_task "$n" burst "burst $n"; done >"$work/burst.yaml"
+"$P" apply -f "$work/burst.yaml" >/dev/null
+phases() { K -n "$ns" get tasks r1 r2 r3 -o jsonpath='{range .items[*]}{.status.phase}/{.status.reason}{"\n"}{end}' 2>/dev/null | sort | tr '\n' ' '; }
+nrunning() { phases | grep -o 'Running/' | wc -l; }
+burst_settled() { [ "$(nrunning)" -ge 2 ] && phases | grep -q 'Queued/BudgetExhausted'; }
+wait_for 60 burst_settled
+sleep 3 # an admission that overshot would have started the third by now
+bphases=$(phases) brun=$(nrunning)
+bjobs=$(K -n "$ns" get jobs -o name | grep -c '/r[123]-')
+check "3 Tasks applied at once under maxTasks 2: exactly 2 start, the third waits BudgetExhausted ($bphases; $bjobs Jobs)" \
+	bash -c "[ $brun -eq 2 ] && grep -q 'Queued/BudgetExhausted' <<<'$bphases' && [ $bjobs -eq 2 ]"
+for n in r1 r2 r3; do "$P" stop -n "$ns" "$n" >/dev/null 2>&1; done
+K -n "$ns" delete budget burst-two >/dev/null
+
 # ---- Budgets: cost from the finished Tasks' usage ----------------------------
 # kwok serves one log for every container: a run that reports $0.30.
 printf 'working\nPADDOCK_USAGE input=1000 output=500 cost=0.30\ndone\n' | "$HERE/env.sh" log "$ENVDIR" >/dev/null
@@ -246,22 +279,11 @@ check "deleting the Budget lets it run ($(reason c2))" phase_is c2 Succeeded
 
 # ---- a running Task stopped midway: its log followed, usage so far ----------
 # Both run ten minutes (kwok); the log already reports $0.30.
-"$P" apply -f - >/dev/null <<EOF
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: m1, namespace: $ns}
-spec: {agentRef: {name: slow}, prompt: "spend", maxCostUSD: 0.2}
----
-apiVersion: paddock.dev/v1alpha1
-kind: Budget
-metadata: {name: runaway-cost, namespace: $ns}
-spec: {agentRef: {name: runaway}, window: day, maxCostUSD: 0.25}
----
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: m2, namespace: $ns}
-spec: {agentRef: {name: runaway}, prompt: "spend"}
-EOF
+{
+	yaml_task m1 slow spend "maxCostUSD: 0.2"
+	yaml_budget runaway-cost runaway "window: day, maxCostUSD: 0.25"
+	yaml_task m2 runaway spend
+} | apply_quiet
 t_apply=$SECONDS
 wait_for 60 reason_is m1 Failed/BudgetExceeded
 check "a running Task whose usage so far passes its spec.maxCostUSD is stopped BudgetExceeded ($(reason m1), $((SECONDS - t_apply)) s after apply; it would run 10 min)" \
@@ -273,9 +295,72 @@ check "a running Task whose usage so far takes its Agent's Budget past maxCostUS
 	reason_is m2 Failed/BudgetExceeded
 check "... its Job is deleted" bash -c "! '$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get jobs -o name | grep -q '/m[12]-'"
 
+# ---- a loud log: more than limits.logBytesPerRun before the usage -----------
+# The controller again, with logBytesPerRun 64Ki; kwok serves 200 KiB of
+# noise, then a usage line past the Budget's cap: the run is still stopped.
+cap=65536
+stop_controller
+printf 'limits: {logBytesPerRun: %s}\n' "$cap" >>"$PADDOCK_CONFIG"
+start_controller
+{
+	for i in $(seq 1 2000); do printf 'noise line %05d: %s\n' "$i" "$(printf '%080d' 0)"; done
+	printf 'PADDOCK_USAGE input=1000 output=500 cost=0.30\nstill going\n'
+} >"$work/noisy.log"
+"$HERE/env.sh" log "$ENVDIR" "$work/noisy.log" >/dev/null
+{
+	yaml_task w1 slow witness
+	yaml_budget noisy-cost noisy "window: day, maxCostUSD: 0.25"
+	yaml_task n1 noisy noise
+} | apply_quiet
+t_apply=$SECONDS
+# The witness (no cap covers it) runs on: the log its pod serves.
+wait_for 60 tphase_is w1 Running
+wpod=$(K -n "$ns" get pods -o name | grep -m1 '/w1-')
+K -n "$ns" logs "$wpod" -c agent >"$work/served.log" 2>/dev/null
+served=$(wc -c <"$work/served.log")
+at=$(grep -b -m1 '^PADDOCK_USAGE' "$work/served.log" | cut -d: -f1)
+check "the agent log served is $served bytes, its usage line at byte ${at:-none}: past logBytesPerRun ($cap)" \
+	bash -c "[ $served -gt $cap ] && [ -n '$at' ] && [ '${at:-0}' -gt $cap ]"
+wait_for 60 reason_is n1 Failed/BudgetExceeded
+check "a run whose usage comes after more than logBytesPerRun of noise is still stopped BudgetExceeded ($(reason n1), $((SECONDS - t_apply)) s after apply)" \
+	reason_is n1 Failed/BudgetExceeded
+"$P" stop -n "$ns" w1 >/dev/null 2>&1
+
 # The log kwok serves back to the suite's (tests/k8s/run.sh).
 printf 'hello from kwok\n\n---PADDOCK_OUTPUTS_START---\nbranch: main\ncommit: 0123abc\n---PADDOCK_OUTPUTS_END---\n' |
 	"$HERE/env.sh" log "$ENVDIR" >/dev/null
+
+# ---- an upgrade: this binary under an install from before Spawners and Budgets
+# The controller's RBAC (etc/kubernetes/rbac.yaml) without the spawners
+# and budgets rules, through a ServiceAccount token: their lists answer
+# 403; the controller says so once for each and runs Tasks all the same.
+stop_controller
+python3 - "$SRC/etc/kubernetes/rbac.yaml" "$ns" >"$work/old-rbac.yaml" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read().replace("paddock-system", sys.argv[2])
+t = t.replace("  name: paddock-controller\n", "  name: paddock-controller-%s\n" % sys.argv[2])
+t = re.sub(r"  - apiGroups: \[paddock.dev\]\n    resources: \[(spawners|spawners/status|budgets)\]\n.*\n", "", t)
+print(t)
+PY
+K apply -f "$work/old-rbac.yaml" >/dev/null
+token=$(K -n "$ns" create token paddock 2>/dev/null)
+"$KUBECTL" --kubeconfig "$KUBECONFIG" config view --raw --minify --flatten >"$work/old.kubeconfig"
+"$KUBECTL" --kubeconfig "$work/old.kubeconfig" config set-credentials old-rbac --token="$token" >/dev/null
+"$KUBECTL" --kubeconfig "$work/old.kubeconfig" config set-context --current --user=old-rbac >/dev/null
+listable() { "$KUBECTL" --kubeconfig "$work/old.kubeconfig" -n "$ns" auth can-i list "$1" 2>/dev/null; }
+check "the old RBAC: budgets and spawners not listable ($(listable budgets.paddock.dev), $(listable spawners.paddock.dev)), tasks listable ($(listable tasks.paddock.dev))" \
+	bash -c "[ '$(listable budgets.paddock.dev)' = no ] && [ '$(listable spawners.paddock.dev)' = no ] && [ '$(listable tasks.paddock.dev)' = yes ]"
+sed "s|kubeconfig: \"$KUBECONFIG\"|kubeconfig: \"$work/old.kubeconfig\"|" "$PADDOCK_CONFIG" >"$work/old.yaml"
+: >"$log"
+PADDOCK_CONFIG=$work/old.yaml start_controller
+"$P" run -n "$ns" --agent quick --name u1 -p "after the upgrade" --detach >/dev/null
+wait_for 60 phase_is u1 Succeeded
+check "a controller under the old RBAC runs Tasks ($(reason u1))" phase_is u1 Succeeded
+offs() { grep 'cannot list: off until it can' "$log" | grep -c "resource=$1"; }
+check "... and says once that Budgets and Spawners are off ($(offs budgets), $(offs spawners) warnings)" \
+	bash -c "[ $(offs budgets) -eq 1 ] && [ $(offs spawners) -eq 1 ] && grep 'cannot list: off until it can' '$log' | grep -q 'feature=Budgets'"
+stop_controller
+K delete -f "$work/old-rbac.yaml" --wait=false >/dev/null 2>&1
 
 [ $failed -eq 0 ] || { echo "--- controller log (tail)"; tail -30 "$log"; }
 echo "# $passed passed, $failed failed"

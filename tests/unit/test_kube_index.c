@@ -140,13 +140,22 @@ START_TEST(a_start_in_flight_holds_a_slot_and_leaves_the_line)
 	kidx_task(x, t, false);
 	ck_assert_str_eq(kidx_queue_head(x, "ns/a"), "ns/t1");
 	ck_assert_int_eq(kidx_running(x, "ns/a"), 0);
+	ck_assert(!kidx_admitted(x, "u001"));
 	kidx_starting(x, "u001", NULL, true);
+	ck_assert(kidx_admitted(x, "u001")); /* a Budget's maxTasks counts it */
 	ck_assert_ptr_null(kidx_queue_head(x, "ns/a"));
 	ck_assert_int_eq(kidx_running(x, "ns/a"), 1);
 	ck_assert_int_eq(kidx_running(x, NULL), 1);
 	kidx_starting(x, "u001", NULL, false);
+	ck_assert(!kidx_admitted(x, "u001"));
 	ck_assert_str_eq(kidx_queue_head(x, "ns/a"), "ns/t1");
 	ck_assert_int_eq(kidx_running(x, NULL), 0);
+	json_object *j = job(1, "a", false); /* its Job, not ended: admitted */
+	kidx_job(x, j, false);
+	ck_assert(kidx_admitted(x, "u001"));
+	kidx_job(x, j, true);
+	ck_assert(!kidx_admitted(x, "u001"));
+	json_object_put(j);
 	json_object_put(t);
 	kidx_free(x);
 }

@@ -585,6 +585,13 @@ static json_object *so_far(void *ctx, json_object *task)
 	return json_tokener_parse(ctx);
 }
 
+static bool admitted_all(void *ctx, json_object *task)
+{
+	(void)ctx;
+	(void)task;
+	return true;
+}
+
 START_TEST(test_budget_sum)
 {
 	json_object *b = budget_of("{agentRef: {name: a}, maxCostUSD: 1}");
@@ -614,10 +621,36 @@ START_TEST(test_budget_sum)
 		(void)budget_sum_task(all[i], &s);
 	ck_assert_int_eq(s.sp.tasks, 2);
 	ck_assert(s.sp.cost_usd > 0.249 && s.sp.cost_usd < 0.251);
+	/* admitted (its Job made, no startTime yet): counts as started now;
+	 * one with a startTime before the window does not */
+	budget_sum_init(&s, b, WED_MS, NULL, NULL, NULL);
+	s.admitted = admitted_all;
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		(void)budget_sum_task(all[i], &s);
+	ck_assert_int_eq(s.sp.tasks, 3);
+	ck_assert(s.sp.cost_usd > 0.249 && s.sp.cost_usd < 0.251);
 	strv_free(&waiting);
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
 		json_object_put(all[i]);
 	json_object_put(b);
+}
+END_TEST
+
+START_TEST(test_schedule_gate)
+{
+	struct schedule_gate g = { 0 };
+	int64_t t0 = 1796292000; /* a whole minute */
+	ck_assert(schedule_gate_open(&g, t0 + 5, 0));   /* the first look */
+	ck_assert(!schedule_gate_open(&g, t0 + 6, 0));  /* same minute, nothing changed */
+	ck_assert(!schedule_gate_open(&g, t0 + 59, 0));
+	ck_assert(schedule_gate_open(&g, t0 + 60, 0));  /* the next minute */
+	ck_assert(!schedule_gate_open(&g, t0 + 61, 0));
+	ck_assert(schedule_gate_open(&g, t0 + 62, 1));  /* a Spawner changed */
+	ck_assert(!schedule_gate_open(&g, t0 + 63, 1));
+	g.retry = true;                                 /* a take failed */
+	ck_assert(schedule_gate_open(&g, t0 + 64, 1));
+	ck_assert(!schedule_gate_open(&g, t0 + 65, 1));
+	ck_assert(schedule_gate_open(&g, t0 - 60, 1));  /* the clock went back */
 }
 END_TEST
 
@@ -641,6 +674,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_budget_decisions);
 	tcase_add_test(t, test_budget_sum);
 	tcase_add_test(t, test_schedule_step);
+	tcase_add_test(t, test_schedule_gate);
 	suite_add_tcase(s, t);
 	return s;
 }

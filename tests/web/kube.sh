@@ -203,17 +203,24 @@ code=$(curl -s -o "$work/stop.json" -w '%{http_code}' -X POST -H 'X-Paddock-Toke
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/api/tasks")
 [ "$code" = 404 ] || fail "the dashboard is also on controller.listen (HTTP $code): dashboard.listen should be its only listener"
 curl -sf "http://127.0.0.1:$mport/healthz" >/dev/null || fail "healthz on controller.listen"
-# Live: a Task written now comes on the stream of the list.
-curl -sN --max-time 6 "http://127.0.0.1:$dport/api/stream?since=$(sed -n 's/^{"rv":\([0-9]*\).*/\1/p' <<<"$tasks")" >"$work/sse.txt" &
-sse=$!
-sleep 1
-kc -n "$ns" create -f - >/dev/null <<EOT
+# stream_with_task FILE SECONDS AFTER NAME: the list's stream (from
+# version $rv) held open SECONDS into FILE, Task NAME created AFTER
+# seconds into it.
+stream_with_task() {
+	curl -sN --max-time "$2" "http://127.0.0.1:$dport/api/stream?since=$rv" >"$1" &
+	local sse=$!
+	sleep "$3"
+	kc -n "$ns" create -f - >/dev/null <<EOT
 apiVersion: paddock.dev/v1alpha1
 kind: Task
-metadata: {name: from-ctl}
+metadata: {name: $4}
 spec: {type: exec, prompt: hi}
 EOT
-wait $sse || true
+	wait $sse || true
+}
+# Live: a Task written now comes on the stream of the list.
+rv=$(sed -n 's/^{"rv":\([0-9]*\).*/\1/p' <<<"$tasks")
+stream_with_task "$work/sse.txt" 6 1 from-ctl
 grep -q '"name":"from-ctl"' "$work/sse.txt" || fail "the controller's dashboard stream: $(head -c 600 "$work/sse.txt")"
 pass "the Kubernetes controller serves the dashboard on dashboard.listen only, read-only without a token, live from its watch"
 # The dashboard's watch of Tasks lives while the dashboard is used: an
@@ -222,16 +229,7 @@ pass "the Kubernetes controller serves the dashboard on dashboard.listen only, r
 if [ -n "$hooks" ]; then
 	rv=$(curl -sf "http://127.0.0.1:$dport/api/tasks" | sed -n 's/^{"rv":\([0-9]*\).*/\1/p')
 	before=$(grep -c "nobody looks" "$work/ctl.log" || true)
-	curl -sN --max-time 8 "http://127.0.0.1:$dport/api/stream?since=$rv" >"$work/sse-kept.txt" &
-	sse=$!
-	sleep 5 # past the 2 s idle time, the page open
-	kc -n "$ns" create -f - >/dev/null <<EOT
-apiVersion: paddock.dev/v1alpha1
-kind: Task
-metadata: {name: kept-live}
-spec: {type: exec, prompt: hi}
-EOT
-	wait $sse || true
+	stream_with_task "$work/sse-kept.txt" 8 5 kept-live # past the 2 s idle time, the page open
 	during=$(grep -c "nobody looks" "$work/ctl.log" || true)
 	grep -q '"name":"kept-live"' "$work/sse-kept.txt" ||
 		fail "an open page past the idle time missed a new Task: $(head -c 600 "$work/sse-kept.txt")"

@@ -758,8 +758,16 @@ static int cmd_dashboard_fn(struct cli_ctx *ctx, int argc, char **argv)
 	       host, metrics_port(m), token);
 	printf("(the token in the URL allows stop and delete as your kubeconfig's user; Ctrl-C ends)\n");
 	fflush(stdout);
+	/* The signals are blocked between the test and the wait: a Ctrl-C
+	 * arriving just after the test still ends the wait. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	(void)sigprocmask(SIG_BLOCK, &block, &old);
 	while (!dash_stop)
-		pause();
+		(void)sigsuspend(&old);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	dashboard_shutdown(d);
 	metrics_free(m);
 	dashboard_free(d);

@@ -269,6 +269,15 @@ check "helm lint etc/kubernetes/chart" bash -c "'$REAL_BIN/helm' lint '$CHART' >
 check "helm template | kubectl apply --dry-run=server (default values)" bash -c \
 	"'$REAL_BIN/helm' template paddock '$CHART' -n paddock-system 2>/dev/null |
 	 kubectl apply --dry-run=server -f - >'$work/helm-dry.log' 2>&1"
+check "the chart's Service and containerPort follow config.dashboard.listen" bash -c \
+	"'$REAL_BIN/helm' template paddock '$CHART' --set config.dashboard.listen=127.0.0.1:9777 2>/dev/null |
+	 python3 -c 'import sys,yaml
+d=[o for o in yaml.safe_load_all(sys.stdin) if o]
+svc=[o for o in d if o[\"kind\"]==\"Service\"][0]
+dep=[o for o in d if o[\"kind\"]==\"Deployment\"][0]
+sp={p[\"name\"]:p[\"port\"] for p in svc[\"spec\"][\"ports\"]}
+cp={p[\"name\"]:p[\"containerPort\"] for p in dep[\"spec\"][\"template\"][\"spec\"][\"containers\"][0][\"ports\"]}
+sys.exit(0 if sp[\"dashboard\"]==9777 and cp[\"dashboard\"]==9777 else 1)'"
 check "the chart renders the same RBAC rules and controller container as paddock install" \
 	python3 "$HERE/chart-vs-install.py" "$REAL_BIN/helm" "$CHART" "$PADDOCK_BIN"
 

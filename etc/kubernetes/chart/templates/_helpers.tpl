@@ -16,3 +16,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "paddock.serviceAccount" -}}
 {{- .Values.serviceAccount.name | default "paddock" -}}
 {{- end -}}
+
+{{- /* The port of config.dashboard.listen ("127.0.0.1:9465", "[::1]:9465"),
+9465 when the config has none. */ -}}
+{{- define "paddock.dashboardPort" -}}
+{{- $l := "" }}
+{{- with .Values.config.dashboard }}{{ $l = .listen | default "" }}{{ end }}
+{{- if $l }}{{ $l | splitList ":" | last }}{{ else }}9465{{ end }}
+{{- end }}

@@ -22,18 +22,24 @@
 
 #define LOOP_MS 1000
 #define PAGE "250"
+#define LEAD_GRACE_MS 2000 /* the loop says it leads several times a second */
+#define LIST_RETRY_MS 30000 /* a refused list of Spawners: looked at again */
 
 struct kube_github {
 	struct kube_client *kc; /* the poller thread's own */
 	char *ns;               /* NULL: all namespaces */
-	atomic_bool leading;
+	/* monotonic ms until which this controller leads, as its loop last
+	 * said: a loop that stops saying so (stalled) stops the polls too */
+	_Atomic int64_t lead_until;
 	struct github *poller;
+	int64_t quiet_until; /* monotonic: the Spawners' list was refused */
+	char last_err[512];  /* the list error last logged (said once) */
 };
 
 static bool op_active(void *ctx)
 {
 	struct kube_github *g = ctx;
-	return atomic_load(&g->leading);
+	return now_mono_ms() < atomic_load(&g->lead_until);
 }
 
 /* Each object of a LIST of path (query q), page by page: cb(raw). */
@@ -57,7 +63,12 @@ static int list_pages(struct kube_github *g, const struct kube_resource *r, cons
 		free(cont);
 		cont = NULL;
 		if (st != 200) {
-			log_warn("github: cannot list", "resource", r->plural, "error", err);
+			/* once per error, not once a second (an install without
+			 * the CRD or the RBAC: off until it can) */
+			if (strcmp(err, g->last_err))
+				log_warn("github: cannot list: off until it can", "resource",
+					 r->plural, "error", err);
+			snprintf(g->last_err, sizeof(g->last_err), "%s", err);
 			json_object_put(list);
 			return st < 0 ? st : -EIO;
 		}
@@ -103,7 +114,12 @@ static int op_spawners(void *ctx, github_obj_cb cb, void *arg)
 {
 	struct kube_github *g = ctx;
 	struct each e = { cb, arg };
-	return list_pages(g, &KUBE_SPAWNERS, g->ns, NULL, spawner_cb, &e);
+	if (now_mono_ms() < g->quiet_until)
+		return 0;
+	int rc = list_pages(g, &KUBE_SPAWNERS, g->ns, NULL, spawner_cb, &e);
+	if (rc < 0)
+		g->quiet_until = now_mono_ms() + LIST_RETRY_MS;
+	return rc;
 }
 
 static int op_secret(void *ctx, const char *ns, const char *name, const char *key, char **value,
@@ -217,7 +233,7 @@ struct kube_github *kube_github_new(const char *kubeconfig, const char *context,
 	struct kube_config *kcfg = NULL;
 	char err[512];
 	struct kube_github *g = xcalloc(1, sizeof(*g));
-	atomic_init(&g->leading, false);
+	atomic_init(&g->lead_until, 0);
 	if (kube_config_load(kubeconfig, context, &kcfg, err, sizeof(err)) < 0 ||
 	    kube_client_new(kcfg, NULL, &g->kc, err, sizeof(err)) < 0) {
 		log_error("github polling disabled", "error", err);
@@ -243,7 +259,7 @@ struct kube_github *kube_github_new(const char *kubeconfig, const char *context,
 void kube_github_lead(struct kube_github *g, bool leading)
 {
 	if (g)
-		atomic_store(&g->leading, leading);
+		atomic_store(&g->lead_until, leading ? now_mono_ms() + LEAD_GRACE_MS : 0);
 }
 
 void kube_github_free(struct kube_github *g)

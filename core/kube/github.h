@@ -33,7 +33,8 @@ struct metrics;
  * (NULL: all).  NULL when its client cannot be made (logged). */
 struct kube_github *kube_github_new(const char *kubeconfig, const char *context, const char *ns,
 				    const struct pd_config *cfg, struct metrics *m);
-/* Poll (true) or not: the controller loop says whether it leads. */
+/* Poll (true) or not: the controller loop says whether it leads, at each
+ * turn; unsaid for 2 s (a stalled loop), polling stops as well. */
 void kube_github_lead(struct kube_github *g, bool leading); /* NULL-safe */
 void kube_github_free(struct kube_github *g);               /* NULL-safe; joins */
 

@@ -1665,7 +1665,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.inf[INF_SPAWNERS] = kube_informer_new(k.kc, &KUBE_SPAWNERS, ns, NULL, on_event, &k);
 	k.inf[INF_BUDGETS] = kube_informer_new(k.kc, &KUBE_BUDGETS, ns, NULL, on_event, &k);
 	/* A new binary under an older install's RBAC or CRDs: the rest works. */
-	kube_informer_set_optional(k.inf[INF_SPAWNERS], "Spawners (schedules and webhooks)");
+	kube_informer_set_optional(k.inf[INF_SPAWNERS], "Spawners (schedules, webhooks, github)");
 	kube_informer_set_optional(k.inf[INF_BUDGETS], "Budgets");
 	k.idx = kidx_new();
 	k.pod_of = json_object_new_object();

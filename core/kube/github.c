@@ -42,7 +42,8 @@ static bool op_active(void *ctx)
 	return now_mono_ms() < atomic_load(&g->lead_until);
 }
 
-/* Each object of a LIST of path (query q), page by page: cb(raw). */
+/* Each object of a LIST of r in ns (selector: a label selector, or NULL),
+ * page by page: cb(raw). */
 static int list_pages(struct kube_github *g, const struct kube_resource *r, const char *ns,
 		      const char *selector, github_obj_cb cb, void *arg)
 {
@@ -62,12 +63,14 @@ static int list_pages(struct kube_github *g, const struct kube_resource *r, cons
 		free(path);
 		free(cont);
 		cont = NULL;
+		if (st == 403 || st == 404) {
+			/* an install without the CRD or the RBAC: the Spawners'
+			 * informer says so, once (kube: cannot list: off until it can) */
+			log_debug("github: cannot list", "resource", r->plural, "error", err);
+		} else if (st != 200 && strcmp(err, g->last_err)) { /* once per error */
+			log_warn("github: cannot list", "resource", r->plural, "error", err);
+		}
 		if (st != 200) {
-			/* once per error, not once a second (an install without
-			 * the CRD or the RBAC: off until it can) */
-			if (strcmp(err, g->last_err))
-				log_warn("github: cannot list: off until it can", "resource",
-					 r->plural, "error", err);
 			snprintf(g->last_err, sizeof(g->last_err), "%s", err);
 			json_object_put(list);
 			return st < 0 ? st : -EIO;

@@ -15,6 +15,9 @@
 #     `paddock describe spawner` shows it;
 #   - the controller SIGKILLed mid-claim and restarted (twice) makes one
 #     Task and posts each comment once;
+#   - a standby replica polls nothing; when the leader is SIGKILLed
+#     mid-claim it takes over and finishes the issue: one Task, each
+#     comment once;
 #   - a wrong token (GitHub answers 401) and a missing Secret key give a
 #     clear error in describe; the token is in no log, status, describe or
 #     Event;
@@ -31,7 +34,7 @@ K() { "$KUBECTL" --kubeconfig "$KUBECONFIG" --request-timeout=20s "$@"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-k8s-github.XXXXXX")
 ns=github-$$
-cpid=
+cpid= bpid=
 passed=0 failed=0
 ok() { echo "ok - $*"; passed=$((passed + 1)); }
 nok() { echo "not ok - $*"; failed=$((failed + 1)); }
@@ -39,6 +42,7 @@ check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
 . "$SRC/tests/github/servers.sh"
 cleanup() {
 	[ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
+	[ -n "$bpid" ] && kill -9 "$bpid" 2>/dev/null
 	for p in "${GH_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	K delete namespace "$ns" --wait=false >/dev/null 2>&1
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
@@ -59,27 +63,7 @@ K apply -f "$SRC/etc/kubernetes/crds.yaml" >/dev/null &&
 	K wait --for condition=established --timeout=60s crd/spawners.paddock.dev >/dev/null ||
 	{ echo "not ok - the Spawner CRD is not established"; exit 1; }
 K create namespace "$ns" >/dev/null
-export PADDOCK_CONFIG=$work/paddock.yaml
-cat >"$PADDOCK_CONFIG" <<EOF
-backend: kubernetes
-log: {level: info}
-controller: {listen: "127.0.0.1:0"}
-kubernetes: {kubeconfig: "$KUBECONFIG", namespace: $ns, leaseNamespace: $ns}
-drivers: {exec: {enabled: true}}
-network: {allowLoopback: true}
-EOF
-log=$work/controller.log
-# The same identity after a restart: the Lease is taken back at once.
-start_controller() {
-	POD_NAME=github-$$ "$P" controller >>"$log" 2>&1 &
-	cpid=$!
-}
-stop_controller() { kill -9 "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; cpid=; }
-wait_for() { # SECONDS CMD...
-	local end=$((SECONDS + $1)); shift
-	while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.3; done
-	return 1
-}
+own_controller "$ns" "github-$$" "network: {allowLoopback: true}"
 
 spawner() { # NAME SECRET AGENT REPO [BASEURL]
 	cat <<EOT
@@ -131,7 +115,7 @@ check "paddock apply refuses a bad github source naming the field and the fix" b
 	spawner wrong gh-wrong quick octo/nothing "$GH"
 	spawner nokey gh-nokey quick octo/nothing
 } >"$work/spawners.yaml"
-check "paddock apply takes github Spawners on Kubernetes" "$P" apply -f "$work/spawners.yaml"
+check "paddock apply takes github Spawners on Kubernetes" bash -c "'$P' apply -f '$work/spawners.yaml' >/dev/null"
 check "spec.github is kept by the CRD schema" bash -c \
 	"[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get spawner fixer -o jsonpath='{.spec.github.repositories[0]}')\" = octo/widgets ]"
 
@@ -210,6 +194,22 @@ check "... and nothing twice for the issues done before" bash -c \
 	"[ \$(comments_on octo/widgets $i1 'paddock-task: ') = 2 ] && [ \$(wtasks | grep -c ' $i1 ') = 1 ]"
 check "three Tasks in all (fixer and fixer-two never both)" bash -c "[ \$(tasks | wc -l) = 3 ]"
 
+# ---- a standby replica; the leader SIGKILLed mid-claim: it takes over -------
+POD_NAME=github-b-$$ "$P" controller >>"$work/standby.log" 2>&1 &
+bpid=$!
+sleep 4
+check "a standby replica polls nothing" bash -c "! grep -q 'github:' '$work/standby.log'"
+i6=$(gh_issue '{"repo": "octo/widgets", "title": "Fail over mid-claim", "labels": ["ready"], "user": "alice"}')
+wait_for 30 bash -c "[ \$(comments_on octo/widgets $i6 'paddock-claim: ') -ge 1 ]" || nok "issue $i6 was never claimed"
+stop_controller
+wait_for 90 finished octo/widgets "$i6" || { nok "issue $i6 was not done after the failover"; tasks; tail -5 "$work/standby.log"; }
+sleep 3
+# the leader is gone: whatever was posted since, the standby posted
+check "the leader SIGKILLed mid-claim: the standby took over and finished the issue (one Task)" bash -c \
+	"[ \$(wtasks | grep -c ' $i6 ') = 1 ]"
+check "... one claim, one start and one end comment" bash -c \
+	"[ \$(comments_on octo/widgets $i6 'paddock-claim: ') = 1 ] && [ \$(comments_on octo/widgets $i6 'paddock-task: \\S+ start') = 1 ] && [ \$(comments_on octo/widgets $i6 'paddock-task: \\S+ end') = 1 ]"
+
 # ---- bad tokens: a clear error, never the token ---------------------------
 wait_for 20 bash -c "'$P' describe spawner wrong -n $ns 2>&1 | grep -q '^Last error:.*401'" || true
 "$P" describe spawner wrong -n "$ns" >"$work/wrong.txt" 2>&1
@@ -223,13 +223,15 @@ K -n "$ns" get tasks -o yaml >"$work/tasks.out"
 K -n "$ns" get events -o yaml >"$work/events.out"
 leak=
 for tok in "$TOKEN_A" "$WRONG"; do
-	grep -lF "$tok" "$log" "$work"/*.txt "$work/spawners.out" "$work/tasks.out" "$work/events.out" && leak=1
+	grep -lF "$tok" "$log" "$work/standby.log" "$work"/*.txt "$work/spawners.out" "$work/tasks.out" "$work/events.out" && leak=1
 	ghstate | grep -qF "$tok" && leak=1
 done
 check "the token is in no log, describe, status, Task, Event or comment" test -z "$leak"
 
 # ---- Prism -------------------------------------------------------------
-stop_controller
+kill -9 "$bpid" 2>/dev/null
+wait "$bpid" 2>/dev/null
+bpid=
 # The wrong token's requests went to the scripted GitHub itself, not
 # through Prism (its 401 is outside the description): left out of the
 # log check-prism.py counts; every other request went through Prism.

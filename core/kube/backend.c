@@ -1351,7 +1351,8 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		kube_usage_sync(k->usage, k->inf[INF_TASKS], k->inf[INF_AGENTS], k->inf[INF_BUDGETS],
 				k->pod_of, c);
 	}
-	kube_github_lead(k->github, lead && synced && k->was_leading);
+	kube_github_sync(k->github, lead && synced && k->was_leading, k->inf[INF_SPAWNERS],
+			 k->spawner_gen);
 	return lead && synced && k->was_leading;
 }
 
@@ -1675,8 +1676,8 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.over = json_object_new_object();
 	k.egress_done = json_object_new_object();
 	k.usage = kube_usage_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg, ps);
-	k.github = kube_github_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, ns,
-				   cfg, k.m);
+	k.github = kube_github_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg,
+				   k.m);
 	kube_client_set_inflight(k.kc, cfg->kube_max_inflight > 0 ? (int)cfg->kube_max_inflight
 								  : KUBE_INFLIGHT_DEFAULT);
 	const struct host_backend hb = { &k, hb_secret_get, hb_object_get };

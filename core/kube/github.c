@@ -7,6 +7,7 @@
 #include "kube/github.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +24,21 @@
 #define LOOP_MS 1000
 #define PAGE "250"
 #define LEAD_GRACE_MS 2000 /* the loop says it leads several times a second */
-#define LIST_RETRY_MS 30000 /* a refused list of Spawners: looked at again */
 
 struct kube_github {
 	struct kube_client *kc; /* the poller thread's own */
-	char *ns;               /* NULL: all namespaces */
 	/* monotonic ms until which this controller leads, as its loop last
 	 * said: a loop that stops saying so (stalled) stops the polls too */
 	_Atomic int64_t lead_until;
 	struct github *poller;
-	int64_t quiet_until; /* monotonic: the Spawners' list was refused */
-	char last_err[512];  /* the list error last logged (said once) */
+	char last_err[512]; /* the list error last logged (said once) */
+	/* The Spawners with spec.github, copied from the controller's cache
+	 * when its count of Spawner events moved (gen): the poller lists
+	 * nothing itself, and a cluster without one costs nothing. */
+	pthread_mutex_t mu;
+	json_object *spawners; /* array of server objects, under mu */
+	uint64_t gen;
+	bool synced;
 };
 
 static bool op_active(void *ctx)
@@ -63,13 +68,8 @@ static int list_pages(struct kube_github *g, const struct kube_resource *r, cons
 		free(path);
 		free(cont);
 		cont = NULL;
-		if (st == 403 || st == 404) {
-			/* an install without the CRD or the RBAC: the Spawners'
-			 * informer says so, once (kube: cannot list: off until it can) */
-			log_debug("github: cannot list", "resource", r->plural, "error", err);
-		} else if (st != 200 && strcmp(err, g->last_err)) { /* once per error */
+		if (st != 200 && strcmp(err, g->last_err)) /* once per error, not each turn */
 			log_warn("github: cannot list", "resource", r->plural, "error", err);
-		}
 		if (st != 200) {
 			snprintf(g->last_err, sizeof(g->last_err), "%s", err);
 			json_object_put(list);
@@ -117,11 +117,13 @@ static int op_spawners(void *ctx, github_obj_cb cb, void *arg)
 {
 	struct kube_github *g = ctx;
 	struct each e = { cb, arg };
-	if (now_mono_ms() < g->quiet_until)
-		return 0;
-	int rc = list_pages(g, &KUBE_SPAWNERS, g->ns, NULL, spawner_cb, &e);
-	if (rc < 0)
-		g->quiet_until = now_mono_ms() + LIST_RETRY_MS;
+	pthread_mutex_lock(&g->mu);
+	json_object *all = json_object_get(g->spawners);
+	pthread_mutex_unlock(&g->mu);
+	int rc = 0;
+	for (size_t i = 0; all && i < json_object_array_length(all) && rc == 0; i++)
+		rc = spawner_cb(json_object_array_get_idx(all, i), &e);
+	json_object_put(all);
 	return rc;
 }
 
@@ -151,10 +153,13 @@ static int op_take(void *ctx, json_object *spawner, const char *id, json_object 
 	return kube_spawner_take(g->kc, spawner, "github", id, ev, r, err, errlen);
 }
 
+/* The Spawner's Tasks whose end is not yet reported (the label set with
+ * the annotation): the list stays as short as the Tasks in flight, however
+ * many the Spawner made. */
 static int op_tasks(void *ctx, const char *ns, const char *spawner, github_obj_cb cb, void *arg)
 {
 	struct kube_github *g = ctx;
-	char *sel = xasprintf("%s=%s", MODEL_LABEL_SPAWNER, spawner);
+	char *sel = xasprintf("%s=%s,%s!=end", MODEL_LABEL_SPAWNER, spawner, GITHUB_REPORTED);
 	int rc = list_pages(g, &KUBE_TASKS, ns, sel, cb, arg);
 	free(sel);
 	return rc;
@@ -175,9 +180,11 @@ static int op_mark(void *ctx, const char *ns, const char *task, const char *valu
 {
 	struct kube_github *g = ctx;
 	json_object *b = json_object_new_object(), *md = json_object_new_object(),
-		    *ann = json_object_new_object();
+		    *ann = json_object_new_object(), *lab = json_object_new_object();
 	json_object_object_add(ann, GITHUB_REPORTED, json_object_new_string(value));
+	json_object_object_add(lab, GITHUB_REPORTED, json_object_new_string(value));
 	json_object_object_add(md, "annotations", ann);
+	json_object_object_add(md, "labels", lab);
 	json_object_object_add(b, "metadata", md);
 	return patch(g, kube_path(&KUBE_TASKS, ns, task, NULL, NULL), b, err, errlen);
 }
@@ -230,13 +237,14 @@ static void op_claimer(void *ctx, json_object *sp, char out[17])
 	sha256_hex(id, strlen(id), out, 16);
 }
 
-struct kube_github *kube_github_new(const char *kubeconfig, const char *context, const char *ns,
+struct kube_github *kube_github_new(const char *kubeconfig, const char *context,
 				    const struct pd_config *cfg, struct metrics *m)
 {
 	struct kube_config *kcfg = NULL;
 	char err[512];
 	struct kube_github *g = xcalloc(1, sizeof(*g));
 	atomic_init(&g->lead_until, 0);
+	pthread_mutex_init(&g->mu, NULL);
 	if (kube_config_load(kubeconfig, context, &kcfg, err, sizeof(err)) < 0 ||
 	    kube_client_new(kcfg, NULL, &g->kc, err, sizeof(err)) < 0) {
 		log_error("github polling disabled", "error", err);
@@ -245,7 +253,6 @@ struct kube_github *kube_github_new(const char *kubeconfig, const char *context,
 		return NULL;
 	}
 	kube_config_free(kcfg);
-	g->ns = ns ? xstrdup(ns) : NULL;
 	const struct github_ops ops = {
 		.ctx = g, .active = op_active, .spawners = op_spawners, .secret = op_secret,
 		.seen = op_seen, .take = op_take, .tasks = op_tasks, .mark = op_mark,
@@ -259,10 +266,31 @@ struct kube_github *kube_github_new(const char *kubeconfig, const char *context,
 	return g;
 }
 
-void kube_github_lead(struct kube_github *g, bool leading)
+static int copy_cb(void *ctx, json_object *sp)
 {
-	if (g)
-		atomic_store(&g->lead_until, leading ? now_mono_ms() + LEAD_GRACE_MS : 0);
+	json_object *copy = NULL;
+	if (jget(jget(sp, "spec"), "github") && json_object_deep_copy(sp, &copy, NULL) == 0)
+		json_object_array_add(ctx, copy);
+	return 0;
+}
+
+void kube_github_sync(struct kube_github *g, bool leading, struct kube_informer *spawners,
+		      uint64_t gen)
+{
+	if (!g)
+		return;
+	if (leading && (!g->synced || gen != g->gen)) {
+		json_object *all = json_object_new_array();
+		(void)kube_informer_foreach(spawners, copy_cb, all);
+		pthread_mutex_lock(&g->mu);
+		json_object *old = g->spawners;
+		g->spawners = all;
+		pthread_mutex_unlock(&g->mu);
+		json_object_put(old);
+		g->gen = gen;
+		g->synced = true;
+	}
+	atomic_store(&g->lead_until, leading ? now_mono_ms() + LEAD_GRACE_MS : 0);
 }
 
 void kube_github_free(struct kube_github *g)
@@ -270,7 +298,8 @@ void kube_github_free(struct kube_github *g)
 	if (!g)
 		return;
 	github_free(g->poller);
+	json_object_put(g->spawners);
+	pthread_mutex_destroy(&g->mu);
 	kube_client_free(g->kc);
-	free(g->ns);
 	free(g);
 }

@@ -9,8 +9,8 @@
 #     make nothing;
 #   - when the Task ends (kwok ends its pod) its outcome comes back as a
 #     comment and the labels move ready -> in-progress -> needs-review, or
-#     failed for a failing Agent; the Task carries the annotation
-#     paddock.dev/github-reported: end;
+#     failed for a failing Agent; the Task carries the annotation (and
+#     label) paddock.dev/github-reported: end;
 #   - the leader's poll state is the Spawner's status.github and
 #     `paddock describe spawner` shows it;
 #   - the controller SIGKILLed mid-claim and restarted (twice) makes one
@@ -165,8 +165,8 @@ check "labels moved ready -> in-progress -> needs-review ($(labels_of octo/widge
 check "a failing Task: the end comment says Failed, labels -> failed ($(labels_of octo/gadgets "$g1"))" bash -c \
 	"[ \$(comments_on octo/gadgets $g1 'finished: \\*\\*Failed\\*\\*') = 1 ] && [ '$(labels_of octo/gadgets "$g1")' = failed,paddock ]"
 t1=$(wtasks | awk -v n="$i1" '$3 == n {print $1}')
-check "the Task carries paddock.dev/github-reported: end" bash -c \
-	"[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task '$t1' -o jsonpath='{.metadata.annotations.paddock\\.dev/github-reported}')\" = end ]"
+check "the Task carries paddock.dev/github-reported: end (annotation and label)" bash -c \
+	"[ \"\$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get task '$t1' -o jsonpath='{.metadata.annotations.paddock\\.dev/github-reported}/{.metadata.labels.paddock\\.dev/github-reported}')\" = end/end ]"
 check "the issue's comments and labels were left alone for the stranger" bash -c \
 	"[ \$(comments_on octo/widgets $i2 .) = 0 ] && [ '$(labels_of octo/widgets "$i2")' = ready ]"
 

@@ -13,6 +13,9 @@
 #   did not start.
 # ghstate            the fake's state (issues, comments, labels, log) as JSON
 # gh_issue JSON      make an issue; prints its number
+# gh_flow            the spec.github lines both tests' Spawners share (label
+#                    moves ready -> in-progress -> needs-review or failed,
+#                    polls every 1 to 2 s), indented for spec.github
 GH_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GH_PIDS=()
 
@@ -42,4 +45,9 @@ gh_servers() {
 }
 
 ghstate() { curl -sf "$GH/_test/state"; }
+gh_flow() {
+	printf '    %s\n' "onStart: {add: [in-progress], remove: [ready]}" \
+		"onSuccess: {add: [needs-review], remove: [in-progress]}" \
+		"onFailure: {add: [failed], remove: [in-progress]}" "pollSeconds: 1" "maxPollSeconds: 2"
+}
 gh_issue() { curl -sf -X POST "$GH/_test/issue" -d "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["number"])'; }

@@ -85,11 +85,7 @@ spec:
     tokenSecretRef: {name: $2, key: token}
     claim: {label: paddock}
     comment: true
-    onStart: {add: [in-progress], remove: [ready]}
-    onSuccess: {add: [needs-review], remove: [in-progress]}
-    onFailure: {add: [failed], remove: [in-progress]}
-    pollSeconds: 1
-    maxPollSeconds: 2
+$(gh_flow)
 EOT
 }
 

@@ -60,11 +60,7 @@ spec:
     tokenSecretRef: {name: $2}
     claim: ${4:-{label: paddock\}}
     comment: ${5:-true}
-    onStart: {add: [in-progress], remove: [ready]}
-    onSuccess: {add: [needs-review], remove: [in-progress]}
-    onFailure: {add: [failed], remove: [in-progress]}
-    pollSeconds: 1
-    maxPollSeconds: 2
+$(gh_flow)
 EOT
 }
 agent() {

@@ -32,11 +32,13 @@ struct kube_github {
 	_Atomic int64_t lead_until;
 	struct github *poller;
 	char last_err[512]; /* the list error last logged (said once) */
-	/* The Spawners with spec.github, copied from the controller's cache
-	 * when its count of Spawner events moved (gen): the poller lists
-	 * nothing itself, and a cluster without one costs nothing. */
+	/* The Spawners with spec.github, validated from the controller's
+	 * cache when its count of Spawner events moved (gen): the poller
+	 * lists nothing itself, and a cluster without one costs nothing.
+	 * Every reference count change of the array is made under mu (two
+	 * threads hold it). */
 	pthread_mutex_t mu;
-	json_object *spawners; /* array of server objects, under mu */
+	json_object *spawners; /* array of documents */
 	uint64_t gen;
 	bool synced;
 };
@@ -87,43 +89,18 @@ static int list_pages(struct kube_github *g, const struct kube_resource *r, cons
 	return rc;
 }
 
-struct each {
-	github_obj_cb cb;
-	void *arg;
-};
-
-/* A listed Spawner with spec.github, validated, to the poller. */
-static int spawner_cb(json_object *raw, void *arg)
-{
-	struct each *e = arg;
-	if (!jget(jget(raw, "spec"), "github"))
-		return 0;
-	json_object *doc = NULL;
-	enum model_kind k;
-	char err[512];
-	if (model_from_server(raw, NULL, &k, &doc, err, sizeof(err)) < 0 || k != MODEL_SPAWNER) {
-		json_object *md = jget(raw, "metadata");
-		log_warn("github: unreadable spawner", "namespace", jstr(md, "namespace"), "spawner",
-			 jstr(md, "name"), "error", err);
-		json_object_put(doc);
-		return 0;
-	}
-	int rc = e->cb(doc, e->arg);
-	json_object_put(doc);
-	return rc;
-}
-
 static int op_spawners(void *ctx, github_obj_cb cb, void *arg)
 {
 	struct kube_github *g = ctx;
-	struct each e = { cb, arg };
 	pthread_mutex_lock(&g->mu);
 	json_object *all = json_object_get(g->spawners);
 	pthread_mutex_unlock(&g->mu);
 	int rc = 0;
 	for (size_t i = 0; all && i < json_object_array_length(all) && rc == 0; i++)
-		rc = spawner_cb(json_object_array_get_idx(all, i), &e);
+		rc = cb(json_object_array_get_idx(all, i), arg);
+	pthread_mutex_lock(&g->mu);
 	json_object_put(all);
+	pthread_mutex_unlock(&g->mu);
 	return rc;
 }
 
@@ -266,11 +243,23 @@ struct kube_github *kube_github_new(const char *kubeconfig, const char *context,
 	return g;
 }
 
-static int copy_cb(void *ctx, json_object *sp)
+/* A cached Spawner with spec.github, validated (said once per change
+ * when it is not), into the array ctx. */
+static int copy_cb(void *ctx, json_object *raw)
 {
-	json_object *copy = NULL;
-	if (jget(jget(sp, "spec"), "github") && json_object_deep_copy(sp, &copy, NULL) == 0)
-		json_object_array_add(ctx, copy);
+	if (!jget(jget(raw, "spec"), "github"))
+		return 0;
+	json_object *doc = NULL;
+	enum model_kind k;
+	char err[512];
+	if (model_from_server(raw, NULL, &k, &doc, err, sizeof(err)) < 0 || k != MODEL_SPAWNER) {
+		json_object *md = jget(raw, "metadata");
+		log_warn("github: unreadable spawner", "namespace", jstr(md, "namespace"), "spawner",
+			 jstr(md, "name"), "error", err);
+		json_object_put(doc);
+		return 0;
+	}
+	json_object_array_add(ctx, doc);
 	return 0;
 }
 
@@ -283,10 +272,9 @@ void kube_github_sync(struct kube_github *g, bool leading, struct kube_informer 
 		json_object *all = json_object_new_array();
 		(void)kube_informer_foreach(spawners, copy_cb, all);
 		pthread_mutex_lock(&g->mu);
-		json_object *old = g->spawners;
+		json_object_put(g->spawners);
 		g->spawners = all;
 		pthread_mutex_unlock(&g->mu);
-		json_object_put(old);
 		g->gen = gen;
 		g->synced = true;
 	}

@@ -603,9 +603,6 @@ int kcli_apply(struct kcli *k, json_object *doc, bool create_only, enum store_ap
 	int rc = model_validate(doc, &lim, &kd, err, errlen);
 	if (rc < 0 || (rc = kind_unsupported(kd, err, errlen)) < 0)
 		return rc;
-	if (kd == MODEL_SPAWNER && json_object_object_get_ex(member(doc, "spec"), "github", NULL))
-		return errf(err, errlen, -EOPNOTSUPP,
-			    "spec.github: not served by the Kubernetes backend yet: use spec.webhook or spec.schedule, or the local backend");
 	if (kd == MODEL_TASK && (rc = check_task(k, doc, err, errlen)) < 0)
 		return rc;
 	if (kd == MODEL_AGENT) { /* its egress within paddock.yaml's, as runtime_apply() */

@@ -2133,10 +2133,11 @@ static int print_delivery(const struct store_delivery *d, void *ctx)
 	return 0;
 }
 
-/* A github source: what it polls and how the last poll went. */
-static void describe_github(const char *state_dir, json_object *sp)
+/* A github source: what it polls and how the last poll went (st: the
+ * poll state, the local state file's or the Spawner's status.github). */
+static void describe_github(json_object *sp, json_object *st)
 {
-	json_object *md = jget(sp, "metadata"), *gh = jget(jget(sp, "spec"), "github");
+	json_object *gh = jget(jget(sp, "spec"), "github");
 	json_object *repos = jget(gh, "repositories"), *labels = jget(gh, "labels");
 	char line[512];
 	snprintf(line, sizeof(line), "github %s, labels %s",
@@ -2145,7 +2146,6 @@ static void describe_github(const char *state_dir, json_object *sp)
 	describe_field("Source:", line);
 	describe_field("API:", jstr(gh, "baseURL"));
 	describe_field("Token:", jstr(jget(gh, "tokenSecretRef"), "name"));
-	json_object *st = github_state_read(state_dir, jstr(md, "namespace"), jstr(md, "name"));
 	json_object *v;
 	describe_field("Last poll:", jstr(st, "lastPoll") ? jstr(st, "lastPoll") : "never");
 	describe_field("Next poll:", jstr(st, "nextPoll") ? jstr(st, "nextPoll") : "-");
@@ -2162,7 +2162,6 @@ static void describe_github(const char *state_dir, json_object *sp)
 	}
 	if (jstr(st, "lastError"))
 		describe_field("Last error:", jstr(st, "lastError"));
-	json_object_put(st);
 }
 
 /* A Spawner: its source, where its webhook is, what it took. */
@@ -2187,7 +2186,9 @@ static void describe_spawner(struct store *st, const char *state_dir, json_objec
 		describe_field("Source:", line);
 		describe_field("Next:", next);
 	} else if (jget(jget(sp, "spec"), "github")) {
-		describe_github(state_dir, sp);
+		json_object *gst = github_state_read(state_dir, ns, name);
+		describe_github(sp, gst);
+		json_object_put(gst);
 	} else {
 		describe_field("Source:", wh ? jstr(wh, "type") : "-");
 		describe_field("Webhook:", hook);
@@ -2370,6 +2371,9 @@ static int cmd_describe_fn(struct cli_ctx *ctx, int argc, char **argv)
 		}
 	} else if (kind == MODEL_SPAWNER && !be.kc) {
 		describe_spawner(be.rt->store, be.rt->state_dir, obj);
+	} else if (kind == MODEL_SPAWNER && jget(spec, "github")) { /* Kubernetes: its status */
+		describe_github(obj, jget(st, "github"));
+		describe_field("Suspended:", json_object_get_boolean(jget(spec, "suspend")) ? "true" : "false");
 	} else if (kind == MODEL_BUDGET) {
 		describe_budget(&be, obj);
 	} else {
@@ -3180,8 +3184,8 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	struct metrics *m = start_metrics(ctx, dash, rt->state_dir, &in, NULL);
 	struct metrics *dm = dashboard_listener(ctx, dash);
 	rt->metrics = m;
-	struct github *gh = NULL; /* Spawners' github source: a thread of its own */
-	if (github_start(rt->state_dir, ctx->cfg, m, &gh, oerr, sizeof(oerr)) < 0)
+	struct local_github *gh = NULL; /* Spawners' github source: a thread of its own */
+	if (local_github_start(rt->state_dir, ctx->cfg, m, &gh, oerr, sizeof(oerr)) < 0)
 		log_error("github polling disabled", "error", oerr);
 	ctlinfo_write(rt->state_dir, ctx->cfg, ctx->plugins);
 	struct sigaction sa;
@@ -3197,7 +3201,7 @@ static int cmd_controller_fn(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	log_info(reload_flag ? "controller reloading paddock.yaml: restarting; runs keep going under their supervisors"
 			     : "controller stopping; runs keep going under their supervisors");
-	github_free(gh);
+	local_github_free(gh);
 	rt->metrics = NULL;
 	dashboard_shutdown(dash); /* its streams end before the listener stops */
 	metrics_free(dm);

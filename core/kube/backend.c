@@ -19,6 +19,7 @@
 
 #include "plugin/host.h"
 #include "base/jsonutil.h"
+#include "kube/github.h"
 #include "kube/lease.h"
 #include "kube/render.h"
 #include "kube/netpol.h"
@@ -64,6 +65,7 @@ struct kctl {
 	json_object *start_err; /* task uid -> why creating them failed (StartFailed) */
 	json_object *writing;   /* "ns/name" -> null: a status write in flight */
 	struct kube_usage *usage; /* running Tasks' usage so far (kube/usage.h) */
+	struct kube_github *github; /* Spawners' github source: the leader's (kube/github.h) */
 	json_object *over;      /* task uid -> null: its run was killed BudgetExceeded */
 	json_object *egress_done; /* task uid -> null: its sidecar's log is recorded */
 };
@@ -1349,6 +1351,8 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		kube_usage_sync(k->usage, k->inf[INF_TASKS], k->inf[INF_AGENTS], k->inf[INF_BUDGETS],
 				k->pod_of, c);
 	}
+	kube_github_sync(k->github, lead && synced && k->was_leading, k->inf[INF_SPAWNERS],
+			 k->spawner_gen);
 	return lead && synced && k->was_leading;
 }
 
@@ -1662,7 +1666,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.inf[INF_SPAWNERS] = kube_informer_new(k.kc, &KUBE_SPAWNERS, ns, NULL, on_event, &k);
 	k.inf[INF_BUDGETS] = kube_informer_new(k.kc, &KUBE_BUDGETS, ns, NULL, on_event, &k);
 	/* A new binary under an older install's RBAC or CRDs: the rest works. */
-	kube_informer_set_optional(k.inf[INF_SPAWNERS], "Spawners (schedules and webhooks)");
+	kube_informer_set_optional(k.inf[INF_SPAWNERS], "Spawners (schedules, webhooks, github)");
 	kube_informer_set_optional(k.inf[INF_BUDGETS], "Budgets");
 	k.idx = kidx_new();
 	k.pod_of = json_object_new_object();
@@ -1672,6 +1676,8 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.over = json_object_new_object();
 	k.egress_done = json_object_new_object();
 	k.usage = kube_usage_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg, ps);
+	k.github = kube_github_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg,
+				   k.m);
 	kube_client_set_inflight(k.kc, cfg->kube_max_inflight > 0 ? (int)cfg->kube_max_inflight
 								  : KUBE_INFLIGHT_DEFAULT);
 	const struct host_backend hb = { &k, hb_secret_get, hb_object_get };
@@ -1696,6 +1702,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	host_set_backend(NULL);
 	ctl_free(c);
 	kube_usage_free(k.usage);
+	kube_github_free(k.github);
 	json_object_put(k.over);
 	json_object_put(k.egress_done);
 	for (int i = 0; i < N_INF; i++)

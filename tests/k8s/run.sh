@@ -475,6 +475,19 @@ if [ -x "$HERE/test-spawner.sh" ]; then
 	fi
 fi
 
+# ---- Spawners' github source (a controller of its own, scripted GitHub behind Prism) --
+if [ -x "$HERE/test-github.sh" ]; then
+	if PADDOCK_BIN=$PADDOCK_BIN "$HERE/test-github.sh" "$KUBECONFIG" >"$work/github.log" 2>&1; then
+		if grep -q '^ok - SKIP' "$work/github.log"; then
+			ok "tests/k8s/test-github.sh $(sed -n 's/^ok - //p' "$work/github.log" | head -1)"
+		else
+			ok "tests/k8s/test-github.sh ($(grep -c '^ok' "$work/github.log") checks)"
+		fi
+	else
+		nok "tests/k8s/test-github.sh"; grep -v '^ok' "$work/github.log" | tail -30
+	fi
+fi
+
 # ---- schedules and Budgets (a controller of its own, the test clock) ----------------
 if [ -x "$HERE/test-schedule-budget.sh" ]; then
 	# It needs the test clock: a test-hooks build (run-all passes the

@@ -57,25 +57,7 @@ clock=$work/clock
 export PADDOCK_TEST_CLOCK=$clock
 t0=$(( ($(date +%s) / 60 + 1) * 60 )) # the next whole minute
 echo $((t0 - 30)) >"$clock"
-export PADDOCK_CONFIG=$work/paddock.yaml
-cat >"$PADDOCK_CONFIG" <<EOF
-backend: kubernetes
-log: {level: info}
-controller: {listen: "127.0.0.1:0"}
-kubernetes: {kubeconfig: "$KUBECONFIG", namespace: $ns, leaseNamespace: $ns}
-drivers: {exec: {enabled: true}}
-EOF
-log=$work/controller.log
-start_controller() {
-	POD_NAME=sched-$$ "$P" controller >>"$log" 2>&1 &
-	cpid=$!
-}
-stop_controller() { kill -9 "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; cpid=; }
-wait_for() { # SECONDS CMD...
-	local end=$((SECONDS + $1)); shift
-	while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.2; done
-	return 1
-}
+own_controller "$ns" "sched-$$"
 count() { K -n "$ns" get tasks -l "paddock.dev/spawner=$1" -o name 2>/dev/null | wc -l; }
 count_is() { [ "$(count "$1")" -eq "$2" ]; }
 apply_quiet() { "$P" apply -f - >/dev/null; }

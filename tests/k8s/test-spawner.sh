@@ -8,8 +8,8 @@
 #     one Task (the API server refuses the second create of its name);
 #   - a bad or missing signature: 401, nothing made;
 #   - a filtered event: nothing made;
-#   - a github Spawner is refused by `paddock apply` here.
-# Schedules and Budgets: tests/k8s/test-schedule-budget.sh.
+# Schedules and Budgets: tests/k8s/test-schedule-budget.sh; the github
+# source: tests/k8s/test-github.sh.
 #
 # Needs a running test cluster (tests/k8s/env.sh start DIR); env as
 # tests/k8s/test-cli.sh.  Prints "ok"/"not ok" per check.
@@ -99,7 +99,5 @@ check "a filtered event (issues edited): 202 filtered, nothing made" bash -c \
 	 [ \$('$KUBECTL' --kubeconfig '$KUBECONFIG' -n $ns get tasks -o name | wc -l) -eq 1 ]"
 check "an oversized body: 413" bash -c "$SEND '$work/b.log' $hook '$secret' issues opened big-1 --pad 2000000 | grep -q '^413 '"
 check "the webhook secret is in no controller log" bash -c "! grep -qF '$secret' '$work/a.log' '$work/b.log'"
-check "paddock apply refuses a github Spawner here, naming the field" bash -c \
-	"printf 'apiVersion: paddock.dev/v1alpha1\nkind: Spawner\nmetadata: {name: g, namespace: $ns}\nspec: {taskTemplate: {spec: {type: exec, prompt: x}}, github: {repositories: [o/r], tokenSecretRef: {name: t}}}\n' | '$P' apply -f - 2>&1 | grep -q 'spec.github: not served by the Kubernetes backend'"
 echo "# $passed passed, $failed failed"
 [ $failed -eq 0 ]

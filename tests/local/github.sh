@@ -21,31 +21,20 @@
 #   - Prism reports no violation (tests/github/check-prism.py).
 ISOLATION=none
 . "$(dirname "$0")/lib.sh"
-# npm is needed once, to fill the cache (PADDOCK_CACHE_DIR)
-prefix=$("$TOP_SRCDIR/tests/github/install.sh" 2>"$work/install.err") ||
-	{ echo "SKIP: @stoplight/prism-cli and @octokit/openapi from npm are not installed and tests/github/install.sh failed: $(tail -1 "$work/install.err")"; exit 77; }
-PRISM=$prefix/node_modules/.bin/prism
-SPEC=$prefix/node_modules/@octokit/openapi/generated/api.github.com.deref.json
-[ -x "$PRISM" ] && [ -f "$SPEC" ] || fail "tests/github/install.sh left no prism or description in $prefix"
 TOKEN_A="ghp_tokenA$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 TOKEN_B="ghp_tokenB$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 journal=$work/journal
 echo "network: {allowLoopback: true}" >>"$PADDOCK_CONFIG"
 
-python3 "$TOP_SRCDIR/tests/github/fake-github.py" "$work/gh.port" "$TOKEN_A" "$TOKEN_B" 2>"$work/gh.err" &
-cleanup_pids+=($!)
-for _ in $(seq 100); do [ -s "$work/gh.port" ] && break; sleep 0.05; done
-GH="http://127.0.0.1:$(cat "$work/gh.port")"
-pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$PRISM" proxy --errors -h 127.0.0.1 -p "$pport" "$SPEC" "$GH" >"$work/prism.log" 2>&1 &
-cleanup_pids+=($!)
-for _ in $(seq 600); do grep -q "Prism is listening" "$work/prism.log" && break; sleep 0.1; done
-grep -q "Prism is listening" "$work/prism.log" || { tail -5 "$work/prism.log"; fail "prism did not start"; }
-API="http://127.0.0.1:$pport"
+. "$TOP_SRCDIR/tests/github/servers.sh"
+gh_servers "$work" "$TOKEN_A" "$TOKEN_B"
+rc=$?
+cleanup_pids+=("${GH_PIDS[@]}")
+[ $rc = 77 ] && { echo "SKIP: $GH_WHY"; exit 77; }
+[ $rc = 0 ] || fail "$GH_WHY"
 
 t() { curl -sf -X POST "$GH/_test/$1" -d "$2" >/dev/null || fail "fake github: $1"; }
-ghstate() { curl -sf "$GH/_test/state"; }
-issue() { curl -sf -X POST "$GH/_test/issue" -d "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["number"])'; }
+issue() { gh_issue "$@"; }
 
 spawner() { # NAME TOKEN-SECRET [REPO [CLAIM [COMMENT]]]
 	cat <<EOT
@@ -71,11 +60,7 @@ spec:
     tokenSecretRef: {name: $2}
     claim: ${4:-{label: paddock\}}
     comment: ${5:-true}
-    onStart: {add: [in-progress], remove: [ready]}
-    onSuccess: {add: [needs-review], remove: [in-progress]}
-    onFailure: {add: [failed], remove: [in-progress]}
-    pollSeconds: 1
-    maxPollSeconds: 2
+$(gh_flow)
 EOT
 }
 agent() {

@@ -318,7 +318,8 @@ static bool move_labels(struct gh *c, const char *repo, long num, const char *wh
 }
 
 /* Claim issue num of repo and decide: 1 when it is ours to take, 0 when
- * someone else's, -1 when GitHub did not answer (tried again).  The
+ * someone else's, 2 when ours and taken before (its Task's start
+ * comment is there), -1 when GitHub did not answer (tried again).  The
  * comments are read first: a claimer killed after its claim comment
  * finds it when it comes back (and posts no second one). */
 static int claim(struct gh *c, const char *repo, long num, json_object *issue, const char *task)
@@ -334,7 +335,16 @@ static int claim(struct gh *c, const char *repo, long num, json_object *issue, c
 		if (!cs)
 			return -1;
 		first_claim(c, cs, first);
+		/* Ours, and its Task's start was reported: the Task was made
+		 * and is gone since (deleted, or its TTL): taken for good.
+		 * The issue's comments are the record where the backend keeps
+		 * none once the Task is gone (Kubernetes). */
+		char mark[160];
+		snprintf(mark, sizeof(mark), "<!-- paddock-task: %s start -->", task);
+		bool done = !strcmp(first, c->s->claimer) && has_marker(c, cs, mark);
 		json_object_put(cs);
+		if (done)
+			return 2;
 		if (*first && strcmp(first, c->s->claimer))
 			return 0;
 		if (!*first && claimed)
@@ -422,14 +432,19 @@ static int take_issue(struct gh *c, const char *repo, json_object *issue)
 	int mine = claim(c, repo, num, issue, task);
 	if (mine < 0)
 		return -1; /* the next poll tries again (no ETag kept) */
-	if (!mine) {
+	if (mine != 1) {
 		/* remembered until a restart; no event id recorded: not taken for good */
 		json_object_object_add(c->s->others, id, json_object_new_boolean(1));
-		char why[300];
-		snprintf(why, sizeof(why), "%s is claimed by another Spawner or controller", id);
+		char why[400];
+		if (mine == 2)
+			snprintf(why, sizeof(why),
+				 "%s was taken before: its Task %s started and no longer exists", id, task);
+		else
+			snprintf(why, sizeof(why), "%s is claimed by another Spawner or controller", id);
 		if (c->g->ops.filtered)
 			c->g->ops.filtered(c->g->ops.ctx, c->ns, c->name, why);
-		count(c, SPAWNER_FILTERED);
+		log_info("github: issue not taken", "spawner", c->s->key, "issue", id, "why", why);
+		count(c, mine == 2 ? SPAWNER_DUPLICATE : SPAWNER_FILTERED);
 		return 0;
 	}
 	/* re-read after the claim: the Task gets the issue as it is now */

@@ -18,6 +18,8 @@
 #   - a standby replica polls nothing; when the leader is SIGKILLed
 #     mid-claim it takes over and finishes the issue: one Task, each
 #     comment once;
+#   - a finished issue whose Task was deleted and which is labelled ready
+#     again is not made again (its start comment is the record);
 #   - a wrong token (GitHub answers 401) and a missing Secret key give a
 #     clear error in describe; the token is in no log, status, describe or
 #     Event;
@@ -205,6 +207,20 @@ check "the leader SIGKILLed mid-claim: the standby took over and finished the is
 	"[ \$(wtasks | grep -c ' $i6 ') = 1 ]"
 check "... one claim, one start and one end comment" bash -c \
 	"[ \$(comments_on octo/widgets $i6 'paddock-claim: ') = 1 ] && [ \$(comments_on octo/widgets $i6 'paddock-task: \\S+ start') = 1 ] && [ \$(comments_on octo/widgets $i6 'paddock-task: \\S+ end') = 1 ]"
+
+# ---- a finished issue's Task deleted, the issue labelled ready again ------
+# (a TTL or a user deletes Tasks): the claim and start comments on the
+# issue say it was taken; it is not made again.
+K -n "$ns" delete task "$t1" --wait=true >/dev/null 2>&1
+curl -sf -X POST -H "Authorization: Bearer $TOKEN_A" -H 'Content-Type: application/json' \
+	"$GH/repos/octo/widgets/issues/$i1/labels" -d '{"labels": ["ready"]}' >/dev/null ||
+	nok "could not label issue $i1 ready again"
+check "the issue is labelled ready again ($(labels_of octo/widgets "$i1"))" bash -c \
+	"labels_of octo/widgets $i1 | grep -q ready"
+sleep 8 # several polls of both Spawners (every 1 to 2 s)
+check "its Task deleted and the issue labelled ready again: no Task made again" bash -c \
+	"! wtasks | grep -q ' $i1 ' && [ \$(comments_on octo/widgets $i1 'paddock-task: \\S+ start') = 1 ]"
+check "... and the leader logged why (taken before)" grep -q "was taken before" "$work/standby.log"
 
 # ---- bad tokens: a clear error, never the token ---------------------------
 wait_for 20 bash -c "'$P' describe spawner wrong -n $ns 2>&1 | grep -q '^Last error:.*401'" || true

@@ -1444,13 +1444,61 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 
 #define SUPERVISOR_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* The program the supervisor runs as (local.h): *exe to execve, and
- * `shown`, its argv[0] (the real path, for ps and /proc/PID/cmdline). */
-static int supervisor_exe(const struct local_spec *s, const char **exe, char *shown,
+/* paddock-supervisor for the running paddock (local.h): beside it (a
+ * build tree, or an install that puts both in one directory), or in
+ * PADDOCK_LIBEXECDIR when it runs from PADDOCK_BINDIR (`make install`).
+ * Opened once per process and executed through that descriptor, so every
+ * run of this controller gets the file it found first, even after an
+ * upgrade replaced it.  -1 and shown empty: none (a paddock copied
+ * elsewhere supervises with itself). */
+static int small_supervisor(char *shown, size_t shownlen)
+{
+	static int fd = -2;
+	static char path[PATH_MAX];
+	if (fd != -2) {
+		snprintf(shown, shownlen, "%s", fd >= 0 ? path : "");
+		return fd;
+	}
+	fd = -1;
+	char self[PATH_MAX], dir[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	char *sl = strrchr(self, '/');
+	if (!sl)
+		return -1;
+	*sl = '\0';
+	const char *cand[2] = { self, NULL };
+	if (realpath(PADDOCK_BINDIR, dir) && str_eq(dir, self))
+		cand[1] = PADDOCK_LIBEXECDIR;
+	for (int i = 0; i < 2 && fd < 0 && cand[i]; i++) {
+		snprintf(path, sizeof(path), "%s/paddock-supervisor", cand[i]);
+		fd = open(path, O_PATH | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))) {
+			(void)close(fd);
+			fd = -1;
+		}
+	}
+	snprintf(shown, shownlen, "%s", fd >= 0 ? path : "");
+	return fd;
+}
+
+/* The program the supervisor runs as (local.h): *exe to execve (or *fd
+ * to execveat, -1 for none), and `shown`, its argv[0] (the real path,
+ * for ps and /proc/PID/cmdline). */
+static int supervisor_exe(const struct local_spec *s, const char **exe, int *fd, char *shown,
 			  size_t shownlen, char *err, size_t errlen)
 {
 	const char *p = s->supervisor_exe;
+	*fd = -1;
 	if (!p && local_sup_self()) {
+		*fd = small_supervisor(shown, shownlen);
+		if (*fd >= 0) {
+			*exe = shown;
+			return 0;
+		}
 		ssize_t n = readlink("/proc/self/exe", shown, shownlen - 1);
 		if (n <= 0)
 			return errf(err, errlen, -errno, "cannot resolve /proc/self/exe: %s", strerror(errno));
@@ -1462,7 +1510,7 @@ static int supervisor_exe(const struct local_spec *s, const char **exe, char *sh
 		p = getenv("PADDOCK_SUPERVISOR");
 	if (!p || !*p)
 		return errf(err, errlen, -ENOENT,
-			    "no program to run the run's supervisor with: this program is not paddock; set PADDOCK_SUPERVISOR to the paddock binary");
+			    "no program to run the run's supervisor with: this program is not paddock; set PADDOCK_SUPERVISOR to paddock-supervisor or the paddock binary");
 	if (p[0] != '/' || strlen(p) >= shownlen)
 		return errf(err, errlen, -EINVAL, "supervisor program \"%s\": give an absolute path", p);
 	if (access(p, X_OK) < 0)
@@ -1475,8 +1523,8 @@ static int supervisor_exe(const struct local_spec *s, const char **exe, char *sh
 /* The grandchild of local_start(): only what the supervisor needs, at the
  * numbers it expects (local.h, LOCAL_SUP_FD_*), no_new_privs, then exec.
  * Async-signal-safe up to the exec (a fork of a threaded caller). */
-static _Noreturn void exec_supervisor(const char *exe, char *const *xargv, char *const *xenv,
-				      int sfd, int efd, int kfd, int lfd)
+static _Noreturn void exec_supervisor(const char *exe, int xfd, char *const *xargv,
+				      char *const *xenv, int sfd, int efd, int kfd, int lfd)
 {
 	/* A stop that comes before the supervisor is listening waits for it. */
 	sigset_t set;
@@ -1491,8 +1539,8 @@ static _Noreturn void exec_supervisor(const char *exe, char *const *xargv, char 
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void)signal(sig, SIG_DFL);
 	/* Out of the way first (>= 16), so that no move clobbers another. */
-	int from[4] = {sfd, efd, kfd, lfd}, tmp[4] = {-1, -1, -1, -1};
-	for (int i = 0; i < 4; i++)
+	int from[5] = {sfd, efd, kfd, lfd, xfd}, tmp[5] = {-1, -1, -1, -1, -1};
+	for (int i = 0; i < 5; i++)
 		if (from[i] >= 0 && (tmp[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 16)) < 0)
 			goto fail;
 	int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -1503,14 +1551,20 @@ static _Noreturn void exec_supervisor(const char *exe, char *const *xargv, char 
 			goto fail;
 	if (kfd < 0)
 		(void)close(LOCAL_SUP_FD_SINK);
+	/* The program's own descriptor (close-on-exec) right above them. */
+	int xat = LOCAL_SUP_FD_START + 1;
+	if (tmp[4] >= 0 && dup3(tmp[4], xat, O_CLOEXEC) < 0)
+		goto fail;
 	/* Everything of the caller's goes: its database, its listening
 	 * sockets, whatever it had open without O_CLOEXEC. */
-	local_close_from(LOCAL_SUP_FD_START + 1);
+	local_close_from(tmp[4] >= 0 ? xat + 1 : xat);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		status_msg(LOCAL_SUP_FD_STATUS, -errno, "cannot set no_new_privs for the supervisor");
 		_exit(1);
 	}
-	execve(exe, xargv, xenv);
+	if (tmp[4] >= 0)
+		(void)execveat(xat, "", xargv, xenv, AT_EMPTY_PATH);
+	execve(exe, xargv, xenv); /* no execveat (valgrind): by its path */
 	int e = errno;
 	(void)dprintf(LOCAL_SUP_FD_STATUS, "%d cannot run the supervisor %s: %s", -e, xargv[0], strerror(e));
 	_exit(127);
@@ -1676,7 +1730,8 @@ static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *
 			    abs);
 	const char *exe = NULL;
 	char shown[PATH_MAX];
-	if ((rc = supervisor_exe(&s, &exe, shown, sizeof(shown), err, errlen)) < 0)
+	int xfd = -1;
+	if ((rc = supervisor_exe(&s, &exe, &xfd, shown, sizeof(shown), err, errlen)) < 0)
 		return rc;
 	struct strv argv = {0}, srcs = {0};
 	char **envp = NULL;
@@ -1746,7 +1801,7 @@ static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *
 		}
 		if (b > 0)
 			_exit(0);
-		exec_supervisor(exe, xargv, xenv, sp[1], efd, proxy ? kp[0] : -1, lfd);
+		exec_supervisor(exe, xfd, xargv, xenv, sp[1], efd, proxy ? kp[0] : -1, lfd);
 	}
 	(void)close(sp[1]);
 	sp[1] = -1;

@@ -3,8 +3,9 @@
 # (core/local/local.h, docs/sandbox.md "Supervision and limits").  With a
 # controller that holds its SQLite database and a metrics listener open,
 # and a run that waits for the test, the test checks from the host:
-#   - /proc/PID/exe of the supervisor is the paddock binary and its
-#     command line is exactly "PADDOCK_BIN __supervise RUN_DIR";
+#   - /proc/PID/exe of the supervisor is paddock-supervisor, found beside
+#     the paddock binary of the build tree, and its command line is
+#     exactly "DIR/paddock-supervisor __supervise RUN_DIR";
 #   - NoNewPrivs is 1; its environment holds nothing of the controller's;
 #   - /proc/PID/fd holds only what it needs (/dev/null, pipes, its
 #     signalfd, the run's log, its uid slot lock, the sink's unix
@@ -31,7 +32,8 @@
 # tests/local/egress.sh covers.
 echo "network: {egress: open}" >>"$PADDOCK_CONFIG"
 
-bin=$(readlink -f "$PADDOCK_BIN")
+bin=$(dirname "$(readlink -f "$PADDOCK_BIN")")/paddock-supervisor
+[ -x "$bin" ] || fail "no $bin beside $PADDOCK_BIN"
 key="sup-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 cat >"$work/sup.yaml" <<EOT
 apiVersion: v1

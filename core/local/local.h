@@ -347,9 +347,13 @@ int local_sup_env_fd(char *const *envp, char *err, size_t errlen);
 _Noreturn void local_sink_process(const struct local_sink *sink, int fd);
 /* True once local_supervisor_dispatch() ran in this process. */
 bool local_sup_self(void);
-/* local/run.c: the supervisor proper, once everything is in place. */
+/* local/run.c: the supervisor proper, once everything is in place but
+ * what `late` (may be NULL) sets up (the sink): it is called after the
+ * command's process is forked, while that process enters the run's
+ * cgroup; a failure of it ends the run as SupervisorError. */
 _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
-			       int sfd);
+			       int sfd, int (*late)(void *ctx, char *err, size_t errlen),
+			       void *late_ctx);
 /* Close every descriptor from `from` up. */
 void local_close_from(int from);
 

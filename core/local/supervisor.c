@@ -63,6 +63,7 @@ struct local_sup {
 	struct strv allow;        /* net.allow */
 	char *events_path;        /* net.events_path */
 	char *route[5];           /* net.route_*: upstream, header, prefix, placeholder, CA file */
+	json_object *sink_doc;    /* supervisor.json's "sink", built late (sup_sink) */
 };
 
 /* ---- supervisor.json -------------------------------------------------- */
@@ -547,15 +548,29 @@ static int sup_load(const char *run_dir, struct local_sup *u, char *err, size_t 
 	}
 	rc = env_take(LOCAL_SUP_FD_ENV, &u->envp, err, errlen);
 	json_object *so = NULL;
-	if (rc == 0 && json_object_object_get_ex(o, "sink", &so)) {
-		if (json_object_object_get_ex(so, "process", &v) && json_object_get_boolean(v))
-			rc = sink_proxy(u, err, errlen);
-		else
-			rc = sink_rebuild(so, u, err, errlen);
-		if (rc == 0)
-			s->sink = &u->sink;
-	}
+	if (rc == 0 && json_object_object_get_ex(o, "sink", &so))
+		u->sink_doc = json_object_get(so);
 	json_object_put(o);
+	return rc;
+}
+
+/* The sink, once the command's process is forked (local_supervise's
+ * `late`): loading the driver's parser overlaps its entering the cgroup. */
+static int sup_sink(void *ctx, char *err, size_t errlen)
+{
+	struct local_sup *u = ctx;
+	json_object *so = u->sink_doc, *v;
+	if (!so)
+		return 0;
+	int rc;
+	if (json_object_object_get_ex(so, "process", &v) && json_object_get_boolean(v))
+		rc = sink_proxy(u, err, errlen);
+	else
+		rc = sink_rebuild(so, u, err, errlen);
+	if (rc == 0)
+		u->spec.sink = &u->sink;
+	json_object_put(so);
+	u->sink_doc = NULL;
 	return rc;
 }
 
@@ -642,7 +657,7 @@ static int supervisor_main(int argc, char **argv)
 		(void)dprintf(sfd, "%d %s", rc, err);
 		_exit(1);
 	}
-	local_supervise(&u.spec, u.argv.v, u.srcs.v, u.envp, sfd);
+	local_supervise(&u.spec, u.argv.v, u.srcs.v, u.envp, sfd, sup_sink, &u);
 }
 
 bool local_supervisor_dispatch(int argc, char **argv, int *rc)

@@ -139,6 +139,7 @@ struct local_sink_rebuild {
 	const char *driver;
 	const char *config_path;
 	const char *const *plugin_dirs;
+	const char *plugin_file; /* the driver's .so the caller loaded, or NULL */
 };
 
 /* The run's network (paddock.yaml network.egress; docs/sandbox.md):

@@ -131,6 +131,7 @@ int local_sup_write(const struct local_spec *s, char *const *argv, char *const *
 		add_str(so, "config", k->config_path);
 		if (k->plugin_dirs)
 			json_object_object_add(so, "pluginDirs", str_array(k->plugin_dirs));
+		add_str(so, "pluginFile", k->plugin_file);
 		json_object_object_add(o, "sink", so);
 	} else if (proxy) {
 		json_object *so = json_object_new_object();
@@ -393,7 +394,9 @@ static int sink_rebuild(json_object *so, struct local_sup *u, char *err, size_t 
 		if (pc->kind != PADDOCK_KIND_DRIVER || !str_eq(pc->name, driver))
 			pc->enabled = false;
 	}
-	if ((rc = plugins_load(r->cfg, true, &r->ps, e2, sizeof(e2))) < 0) {
+	const char *file = jstring(so, "pluginFile");
+	if ((rc = file ? plugins_load_file(r->cfg, file, &r->ps, e2, sizeof(e2))
+		       : plugins_load(r->cfg, true, &r->ps, e2, sizeof(e2))) < 0) {
 		config_free(r->cfg);
 		free(r);
 		return errf(err, errlen, rc, "driver %s's parser: %s", driver, e2);

@@ -813,8 +813,11 @@ static int claim_pidfile(const char *run_dir, int64_t start_ms)
 	}
 	if (write(fd, data, (size_t)len) != len)
 		rc = -EIO;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
+	/* No fsync: the file names a process, and no process outlives the
+	 * power loss that could tear it (a torn file reads as a lost run,
+	 * local_observe).  result.json keeps its fsync: it is the only
+	 * record of how a finished run ended until the controller has put
+	 * it in the store, and the store survives a power loss. */
 	close(fd);
 	/* Two concurrent starts: only one link() succeeds. */
 	if (rc == 0 && link(tmp, dst) < 0)
@@ -2076,6 +2079,12 @@ int local_observe(const char *run_dir, struct local_obs *o)
 	rc = read_pidfile(run_dir, &pi);
 	if (rc == -ENOENT) {
 		r.state = start_locked(run_dir) ? LOCAL_RUNNING : LOCAL_NONE;
+		goto done;
+	}
+	/* Torn by a power loss (it is not fsynced): its supervisor went
+	 * with the machine unless it still holds the start lock. */
+	if (rc == -EINVAL && !start_locked(run_dir)) {
+		r.state = LOCAL_LOST;
 		goto done;
 	}
 	if (rc < 0)

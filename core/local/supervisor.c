@@ -82,6 +82,23 @@ static json_object *str_array(const char *const *v)
 	return a;
 }
 
+/* A path the caller may have given relative to its own directory, made
+ * absolute: the supervisor reads it from the run directory. */
+static void add_path(json_object *o, const char *key, const char *v)
+{
+	char abs[PATH_MAX];
+	add_str(o, key, v && v[0] != '/' && realpath(v, abs) ? abs : v);
+}
+
+static json_object *path_array(const char *const *v)
+{
+	json_object *a = json_object_new_array();
+	char abs[PATH_MAX];
+	for (size_t i = 0; v && v[i]; i++)
+		json_object_array_add(a, json_object_new_string(v[i][0] != '/' && realpath(v[i], abs) ? abs : v[i]));
+	return a;
+}
+
 int local_sup_write(const struct local_spec *s, char *const *argv, char *const *srcs, bool proxy,
 		    char *err, size_t errlen)
 {
@@ -128,10 +145,10 @@ int local_sup_write(const struct local_spec *s, char *const *argv, char *const *
 	if (k && k->driver) {
 		json_object *so = json_object_new_object();
 		add_str(so, "driver", k->driver);
-		add_str(so, "config", k->config_path);
+		add_path(so, "config", k->config_path);
 		if (k->plugin_dirs)
-			json_object_object_add(so, "pluginDirs", str_array(k->plugin_dirs));
-		add_str(so, "pluginFile", k->plugin_file);
+			json_object_object_add(so, "pluginDirs", path_array(k->plugin_dirs));
+		add_path(so, "pluginFile", k->plugin_file);
 		json_object_object_add(o, "sink", so);
 	} else if (proxy) {
 		json_object *so = json_object_new_object();

@@ -42,7 +42,6 @@
 #include <sys/socket.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1696,62 +1695,6 @@ fail:
 static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *status_fd,
 			      pid_t *sid, char *err, size_t errlen);
 
-/* The supervisor started without a copy of the caller's address space
- * (a fork of the controller copies its page tables twice, for the
- * intermediate and the supervisor, and blocks its loop meanwhile): the
- * intermediate and the supervisor are clone(CLONE_VM | CLONE_VFORK)
- * children, as posix_spawn makes them, each on a stack of its own.  The
- * caller resumes once the intermediate has exited, which it does once
- * the supervisor has exec'd: both stacks are free by then.  Only for a
- * start without a sink process (that one needs the caller's memory). */
-#define SPAWN_STACK (256 * 1024)
-
-struct sup_spawn {
-	const char *exe;
-	char *const *xargv, *const *xenv;
-	int xfd, sfd, efd, lfd;
-	char *stack2; /* the supervisor's, SPAWN_STACK bytes */
-};
-
-static int spawn_supervisor(void *p)
-{
-	const struct sup_spawn *a = p;
-	exec_supervisor(a->exe, a->xfd, a->xargv, a->xenv, a->sfd, a->efd, -1, a->lfd);
-}
-
-static int spawn_intermediate(void *p)
-{
-	struct sup_spawn *a = p;
-	(void)setsid();
-	if (clone(spawn_supervisor, a->stack2 + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
-		  a) < 0) {
-		status_msg(a->sfd, -errno, "cannot start the supervisor");
-		_exit(1);
-	}
-	_exit(0);
-}
-
-/* The intermediate's pid (to reap), or -errno. */
-static pid_t spawn_detached(const struct sup_spawn *a0)
-{
-	char *stk = mmap(NULL, 2 * SPAWN_STACK, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stk == MAP_FAILED)
-		return -errno;
-	struct sup_spawn a = *a0;
-	a.stack2 = stk + SPAWN_STACK;
-	/* No handler of the caller's runs in a child sharing its memory:
-	 * every signal stays blocked until exec_supervisor sets its mask. */
-	sigset_t all, old;
-	sigfillset(&all);
-	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid_t pid = clone(spawn_intermediate, stk + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
-	int e = errno;
-	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-	(void)munmap(stk, 2 * SPAWN_STACK);
-	return pid < 0 ? -e : pid;
-}
-
 static int start_begin(const struct local_spec *s0, int *status_fd, pid_t *sid, char *err,
 		       size_t errlen)
 {
@@ -1947,14 +1890,8 @@ static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *
 	char *xenv[] = {path_env, ld_env, NULL};
 	char arg1[] = LOCAL_SUPERVISE_ARG;
 	char *xargv[] = {shown, arg1, abs, NULL};
-	pid_t a;
-	if (!proxy) {
-		const struct sup_spawn ss = {exe, xargv, xenv, xfd, sp[1], efd, lfd, NULL};
-		if ((a = spawn_detached(&ss)) < 0) {
-			rc = errf(err, errlen, a, "cannot start the supervisor: %s", strerror(-a));
-			goto out;
-		}
-	} else if ((a = fork()) < 0) {
+	pid_t a = fork();
+	if (a < 0) {
 		rc = errf(err, errlen, -errno, "fork: %s", strerror(errno));
 		goto out;
 	}

@@ -2,8 +2,7 @@
 /*
  * local/run.c - the local backend's run directory and supervisor.
  *
- * local_start() double-forks (setsid; clone(CLONE_VM|CLONE_VFORK) unless a
- * sink process needs the caller's memory) and execs the supervisor, a fresh
+ * local_start() double-forks (setsid) and execs the supervisor, a fresh
  * `paddock-supervisor __supervise RUN_DIR` (local/supervisor.c carries the spec, the
  * environment and the sink across; local.h says how), a subreaper that
  * owns the run until it ends: it spawns the command in its own process group,

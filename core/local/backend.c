@@ -339,8 +339,10 @@ static int start_run(struct runtime *rt, json_object *task, const struct model_t
 	struct local_sink sink = { &sc, sink_line, sink_finish };
 	/* The supervisor, a fresh program, builds the driver's parser itself:
 	 * nothing of this process parses the agent's output. */
+	const struct loaded_plugin *dp = plugins_driver(rt->plugins, e.driver);
 	const struct local_sink_rebuild rebuild = { e.driver, rt->cfg->path,
-						    (const char *const *)rt->cfg->plugin_dirs.v };
+						    (const char *const *)rt->cfg->plugin_dirs.v,
+						    dp ? dp->path : NULL };
 	struct local_secrets secrets = { rt->store, ls_secret_get };
 	const char *const *ro = a ? (const char *const *)a->ro_paths.v : NULL;
 	char *git_locks = xasprintf("%s/git-slots", rt->state_dir);

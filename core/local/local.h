@@ -30,13 +30,19 @@
  * Nothing here is ever run twice: a second local_start() on the same
  * run_dir fails with -EEXIST.
  *
- * EXE, the first of: local_spec.supervisor_exe; the running program
- * through /proc/self/exe, when its main() called
- * local_supervisor_dispatch() (the paddock binary: a supervisor then
- * always is its controller's version, even after the file was replaced);
- * $PADDOCK_SUPERVISOR, an absolute path (programs that call local_start()
- * but are not paddock: the unit tests, which tests/Makefile.am points at
- * the build tree's paddock).  None: local_start() fails saying so.
+ * EXE, the first of: local_spec.supervisor_exe; when the running
+ * program's main() called local_supervisor_dispatch() (the paddock
+ * binary), paddock-supervisor (local/supmain.c: the same code, linking a
+ * handful of libraries where paddock links 39) beside the running program
+ * (a build tree) or in PADDOCK_LIBEXECDIR when the program runs from
+ * PADDOCK_BINDIR (an install), opened once and executed through that
+ * descriptor, else the running program itself through /proc/self/exe (a
+ * paddock copied elsewhere): either way a supervisor is what its
+ * controller found when it started its first run, even after an upgrade
+ * replaced the file; $PADDOCK_SUPERVISOR, an absolute path (programs that
+ * call local_start() but are not paddock: the unit tests, which
+ * tests/Makefile.am points at the build tree's paddock-supervisor).
+ * None: local_start() fails saying so.
  *
  * The sink (struct local_sink: the driver's parser of the output) cannot
  * cross an exec as function pointers.  Either the caller names its driver
@@ -133,6 +139,7 @@ struct local_sink_rebuild {
 	const char *driver;
 	const char *config_path;
 	const char *const *plugin_dirs;
+	const char *plugin_file; /* the driver's .so the caller loaded, or NULL */
 };
 
 /* The run's network (paddock.yaml network.egress; docs/sandbox.md):
@@ -307,8 +314,8 @@ int local_cleanup(const char *run_dir, char *err, size_t errlen);
  * may start runs (the paddock binary).  For `PROG __supervise RUN_DIR`
  * it runs the supervisor and sets *rc to its exit status (true: return
  * it from main); otherwise it only records that this program can be its
- * own supervisor (local_start() then execs /proc/self/exe) and returns
- * false.  Not a command: it is listed nowhere. */
+ * own supervisor (local_start() then execs paddock-supervisor or
+ * /proc/self/exe, above) and returns false.  Not a command: it is listed nowhere. */
 #define LOCAL_SUPERVISE_ARG "__supervise"
 bool local_supervisor_dispatch(int argc, char **argv, int *rc);
 
@@ -341,9 +348,13 @@ int local_sup_env_fd(char *const *envp, char *err, size_t errlen);
 _Noreturn void local_sink_process(const struct local_sink *sink, int fd);
 /* True once local_supervisor_dispatch() ran in this process. */
 bool local_sup_self(void);
-/* local/run.c: the supervisor proper, once everything is in place. */
+/* local/run.c: the supervisor proper, once everything is in place but
+ * what `late` (may be NULL) sets up (the sink): it is called after the
+ * command's process is forked, while that process enters the run's
+ * cgroup; a failure of it ends the run as SupervisorError. */
 _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
-			       int sfd);
+			       int sfd, int (*late)(void *ctx, char *err, size_t errlen),
+			       void *late_ctx);
 /* Close every descriptor from `from` up. */
 void local_close_from(int from);
 

@@ -3,7 +3,7 @@
  * local/run.c - the local backend's run directory and supervisor.
  *
  * local_start() double-forks (setsid) and execs the supervisor, a fresh
- * `paddock __supervise RUN_DIR` (local/supervisor.c carries the spec, the
+ * `paddock-supervisor __supervise RUN_DIR` (local/supervisor.c carries the spec, the
  * environment and the sink across; local.h says how), a subreaper that
  * owns the run until it ends: it spawns the command in its own process group,
  * reads its combined output line by line (bounded), keeps a capped log,
@@ -813,8 +813,11 @@ static int claim_pidfile(const char *run_dir, int64_t start_ms)
 	}
 	if (write(fd, data, (size_t)len) != len)
 		rc = -EIO;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
+	/* No fsync: the file names a process, and no process outlives the
+	 * power loss that could tear it (a torn file reads as a lost run,
+	 * local_observe).  result.json keeps its fsync: it is the only
+	 * record of how a finished run ended until the controller has put
+	 * it in the store, and the store survives a power loss. */
 	close(fd);
 	/* Two concurrent starts: only one link() succeeds. */
 	if (rc == 0 && link(tmp, dst) < 0)
@@ -847,7 +850,71 @@ struct child_fds {
 	int seccomp, userns; /* -1: none */
 	char **srcs;         /* bind sources, NULL-terminated (may be NULL) */
 	int net_sock;        /* PROXY: where the proxy's listening socket goes; -1 */
+	int handoff;         /* the rest from the supervisor (handoff_send); -1 */
+	int handoff_peer;    /* the supervisor's end, closed in the child */
 };
+
+/* What the supervisor hands the command's process once its setup is
+ * done (setup_ident): the run's uid, and the seccomp filter and user
+ * namespace as descriptors.  Nothing (EOF): the setup failed. */
+struct handoff {
+	long uid;
+	int have[2]; /* seccomp, userns */
+};
+
+static int handoff_send(int sock, long uid, const struct child_fds *cf)
+{
+	struct handoff h = { .uid = uid, .have = { cf->seccomp >= 0, cf->userns >= 0 } };
+	int fds[2], n = 0;
+	if (cf->seccomp >= 0)
+		fds[n++] = cf->seccomp;
+	if (cf->userns >= 0)
+		fds[n++] = cf->userns;
+	char cbuf[CMSG_SPACE(sizeof(fds))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct iovec iov = { &h, sizeof(h) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (n) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(h) ? 0 : -1;
+}
+
+/* In the command's process: wait for the handoff.  -1: none came. */
+static int handoff_take(int sock, long *uid, struct child_fds *cf)
+{
+	struct handoff h;
+	int fds[2] = { -1, -1 };
+	char cbuf[CMSG_SPACE(sizeof(fds))];
+	struct iovec iov = { &h, sizeof(h) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	ssize_t r;
+	do
+		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r != (ssize_t)sizeof(h))
+		return -1;
+	size_t n = 0;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		memcpy(fds, CMSG_DATA(cm), sizeof(int) * (n < 2 ? n : 2));
+	}
+	if (n != (size_t)(!!h.have[0] + !!h.have[1]))
+		return -1;
+	size_t i = 0;
+	cf->seccomp = h.have[0] ? fds[i++] : -1;
+	cf->userns = h.have[1] ? fds[i++] : -1;
+	*uid = h.uid;
+	return 0;
+}
 
 /* The run's own network namespace, made as root before the run's uid is
  * taken (the agent gets no capability over it): loopback up, nothing
@@ -933,11 +1000,22 @@ static _Noreturn void spawn_child(const struct local_spec *s, const struct sup *
 	int dn = open("/dev/null", O_RDONLY);
 	if (dn < 0 || dup2(dn, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
 		_exit(126);
-	/* Into the run's cgroup before anything of the run exists. */
+	/* Into the run's cgroup before anything of the run exists.  The
+	 * move waits for an RCU grace period (the kernel's cgroup threadgroup
+	 * lock), milliseconds this process spends while the supervisor goes
+	 * on with its setup. */
 	if (u->cg && cg_attach(u->cg, getpid()) < 0) {
 		dprintf(2, "paddock: cannot enter the run's cgroup: %s\n", strerror(errno));
 		_exit(126);
 	}
+	/* Only the supervisor holds its end: its death is our EOF. */
+	(void)close(cf->handoff_peer);
+	struct child_fds got = *cf;
+	long uid = -1;
+	if (handoff_take(cf->handoff, &uid, &got) < 0)
+		_exit(126); /* the supervisor's setup failed: it says why */
+	(void)close(cf->handoff);
+	cf = &got;
 	if (place_fds(cf) < 0) {
 		dprintf(2, "paddock: cannot pass the sandbox its descriptors: %s\n", strerror(errno));
 		_exit(126);
@@ -958,8 +1036,8 @@ static _Noreturn void spawn_child(const struct local_spec *s, const struct sup *
 	if (cf->net_sock >= 0)
 		(void)close(cf->net_sock);
 	/* The run's own uid from here on: bwrap too is never root. */
-	if (u->uid >= 0 && local_drop_to((uid_t)u->uid) < 0) {
-		dprintf(2, "paddock: cannot become uid %ld: %s\n", u->uid, strerror(errno));
+	if (uid >= 0 && local_drop_to((uid_t)uid) < 0) {
+		dprintf(2, "paddock: cannot become uid %ld: %s\n", uid, strerror(errno));
 		_exit(126);
 	}
 	/* A fresh, empty session keyring: nothing of the controller's. */
@@ -1013,10 +1091,11 @@ static int chown_run(const struct local_spec *s, uid_t uid, char *err, size_t er
 	return 0;
 }
 
-/* Everything the command needs beyond argv and envp: its uid, user
- * namespace, seccomp filter and cgroup.  Runs in the supervisor, before
- * the fork; `sfd` reports a failure to local_start(). */
-static int setup_run(struct sup *u, struct child_fds *cf, char *err, size_t errlen)
+/* What the command needs beyond argv, envp and its cgroup: its uid,
+ * user namespace and seccomp filter.  Runs in the supervisor while the
+ * command's process, forked already, enters the cgroup; handed to it by
+ * handoff_send. */
+static int setup_ident(struct sup *u, struct child_fds *cf, char *err, size_t errlen)
 {
 	const struct local_spec *s = u->s;
 	int rc;
@@ -1036,6 +1115,14 @@ static int setup_run(struct sup *u, struct child_fds *cf, char *err, size_t errl
 		if ((cf->userns = local_userns_new(uid, err, errlen)) < 0)
 			return cf->userns;
 	}
+	return 0;
+}
+
+/* The run's cgroup, before the command's process is forked. */
+static int setup_cgroup(struct sup *u, char *err, size_t errlen)
+{
+	const struct local_spec *s = u->s;
+	int rc;
 	const struct run_limits *l = s->limits;
 	if (l && (l->cpu_milli > 0 || l->memory_bytes > 0 || l->pids > 0)) {
 		const char *id = strrchr(s->run_dir, '/');
@@ -1244,7 +1331,7 @@ static void test_die(const char *point)
 }
 
 _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **srcs, char **envp,
-			       int sfd)
+			       int sfd, int (*late)(void *ctx, char *err, size_t errlen), void *late_ctx)
 {
 	int64_t start_ms = now_wall_ms();
 	sigset_t set;
@@ -1282,10 +1369,10 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 	u.log_fd = open(LOG_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	u.times_fd = open(LOG_TIMES_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	u.line = xmalloc(LOCAL_LINE_MAX);
-	struct child_fds cf = {-1, -1, srcs, -1};
+	struct child_fds cf = {-1, -1, srcs, -1, -1, -1};
 	char serr[768];
 	test_die("before-setup");
-	if ((rc = setup_run(&u, &cf, serr, sizeof(serr))) < 0) {
+	if ((rc = setup_cgroup(&u, serr, sizeof(serr))) < 0) {
 		status_msg(sfd, rc, serr);
 		u.end_reason = "SupervisorError";
 		snprintf(u.end_message, sizeof(u.end_message), "%.200s", serr);
@@ -1294,11 +1381,13 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 		_exit(1);
 	}
 	int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	int op[2];
-	if (sigfd < 0 || pipe2(op, O_CLOEXEC) < 0) {
+	int op[2], hs[2] = {-1, -1};
+	if (sigfd < 0 || pipe2(op, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hs) < 0) {
 		status_msg(sfd, -errno, "cannot set up the supervisor");
 		u.end_reason = "SupervisorError";
 		finish_run(&u, start_ms);
+		(void)cg_destroy(u.cg);
 		_exit(1);
 	}
 	fcntl(sfd, F_SETFD, FD_CLOEXEC);
@@ -1308,28 +1397,57 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 		status_msg(sfd, -errno, "cannot set up the egress proxy");
 		u.end_reason = "SupervisorError";
 		finish_run(&u, start_ms);
+		(void)cg_destroy(u.cg);
 		_exit(1);
 	}
 	cf.net_sock = netsv[1];
+	cf.handoff = hs[1];
+	cf.handoff_peer = hs[0];
 	char *route_value = route_take(envp);
 	pid_t sup_pid = getpid();
+	/* The command's process first, then the rest of the setup (the
+	 * driver's parser, uid, user namespace, filter) while it enters the
+	 * cgroup: the two waits overlap. */
 	u.child = fork();
 	if (u.child < 0) {
 		status_msg(sfd, -errno, "cannot fork the command");
 		u.end_reason = "SupervisorError";
 		finish_run(&u, start_ms);
+		(void)cg_destroy(u.cg);
 		_exit(1);
 	}
 	if (u.child == 0)
 		spawn_child(s, &u, argv, envp, op[1], &cf, sup_pid);
 	setpgid(u.child, u.child);
 	close(op[1]);
+	close(hs[1]);
+	if (netsv[1] >= 0)
+		close(netsv[1]);
+	rc = late ? late(late_ctx, serr, sizeof(serr)) : 0;
+	if (rc == 0)
+		rc = setup_ident(&u, &cf, serr, sizeof(serr));
+	if (rc == 0 && handoff_send(hs[0], u.uid, &cf) < 0)
+		rc = errf(serr, sizeof(serr), -errno, "cannot hand the command its sandbox: %s",
+			  strerror(errno));
+	close(hs[0]);
 	if (cf.seccomp >= 0)
 		close(cf.seccomp);
 	if (cf.userns >= 0)
 		close(cf.userns);
-	if (netsv[1] >= 0)
-		close(netsv[1]);
+	if (rc < 0) {
+		/* The command's process never got its sandbox: it exits on
+		 * its own (EOF); make sure, and reap it. */
+		(void)kill(u.child, SIGKILL);
+		while (waitpid(u.child, NULL, 0) < 0 && errno == EINTR)
+			;
+		status_msg(sfd, rc, serr);
+		u.end_reason = "SupervisorError";
+		snprintf(u.end_message, sizeof(u.end_message), "%.200s", serr);
+		u.child = -1;
+		finish_run(&u, start_ms);
+		(void)cg_destroy(u.cg);
+		_exit(1);
+	}
 	/* The proxy's threads start only now: the command has been forked. */
 	struct egress *proxy = NULL;
 	if (netsv[0] >= 0) {
@@ -1444,13 +1562,61 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 
 #define SUPERVISOR_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* The program the supervisor runs as (local.h): *exe to execve, and
- * `shown`, its argv[0] (the real path, for ps and /proc/PID/cmdline). */
-static int supervisor_exe(const struct local_spec *s, const char **exe, char *shown,
+/* paddock-supervisor for the running paddock (local.h): beside it (a
+ * build tree, or an install that puts both in one directory), or in
+ * PADDOCK_LIBEXECDIR when it runs from PADDOCK_BINDIR (`make install`).
+ * Opened once per process and executed through that descriptor, so every
+ * run of this controller gets the file it found first, even after an
+ * upgrade replaced it.  -1 and shown empty: none (a paddock copied
+ * elsewhere supervises with itself). */
+static int small_supervisor(char *shown, size_t shownlen)
+{
+	static int fd = -2;
+	static char path[PATH_MAX];
+	if (fd != -2) {
+		snprintf(shown, shownlen, "%s", fd >= 0 ? path : "");
+		return fd;
+	}
+	fd = -1;
+	char self[PATH_MAX], dir[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	char *sl = strrchr(self, '/');
+	if (!sl)
+		return -1;
+	*sl = '\0';
+	const char *cand[2] = { self, NULL };
+	if (realpath(PADDOCK_BINDIR, dir) && str_eq(dir, self))
+		cand[1] = PADDOCK_LIBEXECDIR;
+	for (int i = 0; i < 2 && fd < 0 && cand[i]; i++) {
+		snprintf(path, sizeof(path), "%s/paddock-supervisor", cand[i]);
+		fd = open(path, O_PATH | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))) {
+			(void)close(fd);
+			fd = -1;
+		}
+	}
+	snprintf(shown, shownlen, "%s", fd >= 0 ? path : "");
+	return fd;
+}
+
+/* The program the supervisor runs as (local.h): *exe to execve (or *fd
+ * to execveat, -1 for none), and `shown`, its argv[0] (the real path,
+ * for ps and /proc/PID/cmdline). */
+static int supervisor_exe(const struct local_spec *s, const char **exe, int *fd, char *shown,
 			  size_t shownlen, char *err, size_t errlen)
 {
 	const char *p = s->supervisor_exe;
+	*fd = -1;
 	if (!p && local_sup_self()) {
+		*fd = small_supervisor(shown, shownlen);
+		if (*fd >= 0) {
+			*exe = shown;
+			return 0;
+		}
 		ssize_t n = readlink("/proc/self/exe", shown, shownlen - 1);
 		if (n <= 0)
 			return errf(err, errlen, -errno, "cannot resolve /proc/self/exe: %s", strerror(errno));
@@ -1462,7 +1628,7 @@ static int supervisor_exe(const struct local_spec *s, const char **exe, char *sh
 		p = getenv("PADDOCK_SUPERVISOR");
 	if (!p || !*p)
 		return errf(err, errlen, -ENOENT,
-			    "no program to run the run's supervisor with: this program is not paddock; set PADDOCK_SUPERVISOR to the paddock binary");
+			    "no program to run the run's supervisor with: this program is not paddock; set PADDOCK_SUPERVISOR to paddock-supervisor or the paddock binary");
 	if (p[0] != '/' || strlen(p) >= shownlen)
 		return errf(err, errlen, -EINVAL, "supervisor program \"%s\": give an absolute path", p);
 	if (access(p, X_OK) < 0)
@@ -1475,8 +1641,8 @@ static int supervisor_exe(const struct local_spec *s, const char **exe, char *sh
 /* The grandchild of local_start(): only what the supervisor needs, at the
  * numbers it expects (local.h, LOCAL_SUP_FD_*), no_new_privs, then exec.
  * Async-signal-safe up to the exec (a fork of a threaded caller). */
-static _Noreturn void exec_supervisor(const char *exe, char *const *xargv, char *const *xenv,
-				      int sfd, int efd, int kfd, int lfd)
+static _Noreturn void exec_supervisor(const char *exe, int xfd, char *const *xargv,
+				      char *const *xenv, int sfd, int efd, int kfd, int lfd)
 {
 	/* A stop that comes before the supervisor is listening waits for it. */
 	sigset_t set;
@@ -1491,8 +1657,8 @@ static _Noreturn void exec_supervisor(const char *exe, char *const *xargv, char 
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void)signal(sig, SIG_DFL);
 	/* Out of the way first (>= 16), so that no move clobbers another. */
-	int from[4] = {sfd, efd, kfd, lfd}, tmp[4] = {-1, -1, -1, -1};
-	for (int i = 0; i < 4; i++)
+	int from[5] = {sfd, efd, kfd, lfd, xfd}, tmp[5] = {-1, -1, -1, -1, -1};
+	for (int i = 0; i < 5; i++)
 		if (from[i] >= 0 && (tmp[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 16)) < 0)
 			goto fail;
 	int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -1503,14 +1669,20 @@ static _Noreturn void exec_supervisor(const char *exe, char *const *xargv, char 
 			goto fail;
 	if (kfd < 0)
 		(void)close(LOCAL_SUP_FD_SINK);
+	/* The program's own descriptor (close-on-exec) right above them. */
+	int xat = LOCAL_SUP_FD_START + 1;
+	if (tmp[4] >= 0 && dup3(tmp[4], xat, O_CLOEXEC) < 0)
+		goto fail;
 	/* Everything of the caller's goes: its database, its listening
 	 * sockets, whatever it had open without O_CLOEXEC. */
-	local_close_from(LOCAL_SUP_FD_START + 1);
+	local_close_from(tmp[4] >= 0 ? xat + 1 : xat);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		status_msg(LOCAL_SUP_FD_STATUS, -errno, "cannot set no_new_privs for the supervisor");
 		_exit(1);
 	}
-	execve(exe, xargv, xenv);
+	if (tmp[4] >= 0)
+		(void)execveat(xat, "", xargv, xenv, AT_EMPTY_PATH);
+	execve(exe, xargv, xenv); /* no execveat (valgrind): by its path */
 	int e = errno;
 	(void)dprintf(LOCAL_SUP_FD_STATUS, "%d cannot run the supervisor %s: %s", -e, xargv[0], strerror(e));
 	_exit(127);
@@ -1676,7 +1848,8 @@ static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *
 			    abs);
 	const char *exe = NULL;
 	char shown[PATH_MAX];
-	if ((rc = supervisor_exe(&s, &exe, shown, sizeof(shown), err, errlen)) < 0)
+	int xfd = -1;
+	if ((rc = supervisor_exe(&s, &exe, &xfd, shown, sizeof(shown), err, errlen)) < 0)
 		return rc;
 	struct strv argv = {0}, srcs = {0};
 	char **envp = NULL;
@@ -1746,7 +1919,7 @@ static int local_start_locked(struct local_spec *spec, char *abs, int lfd, int *
 		}
 		if (b > 0)
 			_exit(0);
-		exec_supervisor(exe, xargv, xenv, sp[1], efd, proxy ? kp[0] : -1, lfd);
+		exec_supervisor(exe, xfd, xargv, xenv, sp[1], efd, proxy ? kp[0] : -1, lfd);
 	}
 	(void)close(sp[1]);
 	sp[1] = -1;
@@ -1906,6 +2079,12 @@ int local_observe(const char *run_dir, struct local_obs *o)
 	rc = read_pidfile(run_dir, &pi);
 	if (rc == -ENOENT) {
 		r.state = start_locked(run_dir) ? LOCAL_RUNNING : LOCAL_NONE;
+		goto done;
+	}
+	/* Torn by a power loss (it is not fsynced): its supervisor went
+	 * with the machine unless it still holds the start lock. */
+	if (rc == -EINVAL && !start_locked(run_dir)) {
+		r.state = LOCAL_LOST;
 		goto done;
 	}
 	if (rc < 0)

@@ -63,6 +63,7 @@ struct local_sup {
 	struct strv allow;        /* net.allow */
 	char *events_path;        /* net.events_path */
 	char *route[5];           /* net.route_*: upstream, header, prefix, placeholder, CA file */
+	json_object *sink_doc;    /* supervisor.json's "sink", built late (sup_sink) */
 };
 
 /* ---- supervisor.json -------------------------------------------------- */
@@ -78,6 +79,23 @@ static json_object *str_array(const char *const *v)
 	json_object *a = json_object_new_array();
 	for (size_t i = 0; v && v[i]; i++)
 		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+/* A path the caller may have given relative to its own directory, made
+ * absolute: the supervisor reads it from the run directory. */
+static void add_path(json_object *o, const char *key, const char *v)
+{
+	char abs[PATH_MAX];
+	add_str(o, key, v && v[0] != '/' && realpath(v, abs) ? abs : v);
+}
+
+static json_object *path_array(const char *const *v)
+{
+	json_object *a = json_object_new_array();
+	char abs[PATH_MAX];
+	for (size_t i = 0; v && v[i]; i++)
+		json_object_array_add(a, json_object_new_string(v[i][0] != '/' && realpath(v[i], abs) ? abs : v[i]));
 	return a;
 }
 
@@ -127,9 +145,10 @@ int local_sup_write(const struct local_spec *s, char *const *argv, char *const *
 	if (k && k->driver) {
 		json_object *so = json_object_new_object();
 		add_str(so, "driver", k->driver);
-		add_str(so, "config", k->config_path);
+		add_path(so, "config", k->config_path);
 		if (k->plugin_dirs)
-			json_object_object_add(so, "pluginDirs", str_array(k->plugin_dirs));
+			json_object_object_add(so, "pluginDirs", path_array(k->plugin_dirs));
+		add_path(so, "pluginFile", k->plugin_file);
 		json_object_object_add(o, "sink", so);
 	} else if (proxy) {
 		json_object *so = json_object_new_object();
@@ -392,7 +411,9 @@ static int sink_rebuild(json_object *so, struct local_sup *u, char *err, size_t 
 		if (pc->kind != PADDOCK_KIND_DRIVER || !str_eq(pc->name, driver))
 			pc->enabled = false;
 	}
-	if ((rc = plugins_load(r->cfg, true, &r->ps, e2, sizeof(e2))) < 0) {
+	const char *file = jstring(so, "pluginFile");
+	if ((rc = file ? plugins_load_file(r->cfg, file, &r->ps, e2, sizeof(e2))
+		       : plugins_load(r->cfg, true, &r->ps, e2, sizeof(e2))) < 0) {
 		config_free(r->cfg);
 		free(r);
 		return errf(err, errlen, rc, "driver %s's parser: %s", driver, e2);
@@ -547,15 +568,29 @@ static int sup_load(const char *run_dir, struct local_sup *u, char *err, size_t 
 	}
 	rc = env_take(LOCAL_SUP_FD_ENV, &u->envp, err, errlen);
 	json_object *so = NULL;
-	if (rc == 0 && json_object_object_get_ex(o, "sink", &so)) {
-		if (json_object_object_get_ex(so, "process", &v) && json_object_get_boolean(v))
-			rc = sink_proxy(u, err, errlen);
-		else
-			rc = sink_rebuild(so, u, err, errlen);
-		if (rc == 0)
-			s->sink = &u->sink;
-	}
+	if (rc == 0 && json_object_object_get_ex(o, "sink", &so))
+		u->sink_doc = json_object_get(so);
 	json_object_put(o);
+	return rc;
+}
+
+/* The sink, once the command's process is forked (local_supervise's
+ * `late`): loading the driver's parser overlaps its entering the cgroup. */
+static int sup_sink(void *ctx, char *err, size_t errlen)
+{
+	struct local_sup *u = ctx;
+	json_object *so = u->sink_doc, *v;
+	if (!so)
+		return 0;
+	int rc;
+	if (json_object_object_get_ex(so, "process", &v) && json_object_get_boolean(v))
+		rc = sink_proxy(u, err, errlen);
+	else
+		rc = sink_rebuild(so, u, err, errlen);
+	if (rc == 0)
+		u->spec.sink = &u->sink;
+	json_object_put(so);
+	u->sink_doc = NULL;
 	return rc;
 }
 
@@ -642,7 +677,7 @@ static int supervisor_main(int argc, char **argv)
 		(void)dprintf(sfd, "%d %s", rc, err);
 		_exit(1);
 	}
-	local_supervise(&u.spec, u.argv.v, u.srcs.v, u.envp, sfd);
+	local_supervise(&u.spec, u.argv.v, u.srcs.v, u.envp, sfd, sup_sink, &u);
 }
 
 bool local_supervisor_dispatch(int argc, char **argv, int *rc)

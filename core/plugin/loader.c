@@ -371,11 +371,13 @@ static int instantiate_all(struct plugin_set *s, const struct pd_config *cfg, ch
 	return 0;
 }
 
-int plugins_load(const struct pd_config *cfg, bool instantiate, struct plugin_set **out,
-		 char *err, size_t errlen)
+static int load_set(const struct pd_config *cfg, const char *file, bool instantiate,
+		    struct plugin_set **out, char *err, size_t errlen)
 {
 	struct plugin_set *s = xcalloc(1, sizeof(*s));
-	for (size_t i = 0; i < cfg->plugin_dirs.n; i++)
+	if (file)
+		load_one(s, cfg, file);
+	for (size_t i = 0; !file && i < cfg->plugin_dirs.n; i++)
 		scan_dir(s, cfg, cfg->plugin_dirs.v[i]);
 	int rc = check_enabled(s, cfg, err, errlen);
 	if (rc == 0 && instantiate)
@@ -386,6 +388,18 @@ int plugins_load(const struct pd_config *cfg, bool instantiate, struct plugin_se
 	}
 	*out = s;
 	return 0;
+}
+
+int plugins_load(const struct pd_config *cfg, bool instantiate, struct plugin_set **out,
+		 char *err, size_t errlen)
+{
+	return load_set(cfg, NULL, instantiate, out, err, errlen);
+}
+
+int plugins_load_file(const struct pd_config *cfg, const char *path, struct plugin_set **out,
+		      char *err, size_t errlen)
+{
+	return load_set(cfg, path, true, out, err, errlen);
 }
 
 void plugins_free(struct plugin_set *s)

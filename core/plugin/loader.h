@@ -40,6 +40,11 @@ struct plugin_set {
  * enabled plugin was refused, missing or failed to create. */
 int plugins_load(const struct pd_config *cfg, bool instantiate, struct plugin_set **out,
 		 char *err, size_t errlen);
+/* The same with the one plugin file `path` (checked as a scanned one):
+ * a run's supervisor loads the driver the controller found, not every
+ * plugin of every directory (dlopen of each costs its start-up). */
+int plugins_load_file(const struct pd_config *cfg, const char *path, struct plugin_set **out,
+		      char *err, size_t errlen);
 void plugins_free(struct plugin_set *s); /* destroys instances, then dlclose */
 
 /* Enabled, instantiated plugins only.  Borrowed. */

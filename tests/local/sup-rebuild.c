@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 			strv_push_owned(&dirs, xstrndup(p, n));
 		p += n + (e ? 1 : 0);
 	}
-	struct local_sink_rebuild rb = {"exec", argv[2], (const char *const *)dirs.v};
+	struct local_sink_rebuild rb = {"exec", argv[2], (const char *const *)dirs.v, NULL};
 	struct local_spec s = {
 		.run_dir = argv[1],
 		.plan = &plan,

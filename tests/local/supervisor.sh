@@ -3,8 +3,9 @@
 # (core/local/local.h, docs/sandbox.md "Supervision and limits").  With a
 # controller that holds its SQLite database and a metrics listener open,
 # and a run that waits for the test, the test checks from the host:
-#   - /proc/PID/exe of the supervisor is the paddock binary and its
-#     command line is exactly "PADDOCK_BIN __supervise RUN_DIR";
+#   - /proc/PID/exe of the supervisor is paddock-supervisor, found beside
+#     the paddock binary of the build tree, and its command line is
+#     exactly "DIR/paddock-supervisor __supervise RUN_DIR";
 #   - NoNewPrivs is 1; its environment holds nothing of the controller's;
 #   - /proc/PID/fd holds only what it needs (/dev/null, pipes, its
 #     signalfd, the run's log, its uid slot lock, the sink's unix
@@ -24,6 +25,8 @@
 # backend does not use yet): sup-rebuild starts a run whose supervisor
 # builds the exec driver's parser itself from the config and the plugin
 # directories: no sink process, no socket, and the parse arrives.
+# Last, a paddock copied alone (no paddock-supervisor beside it) runs a
+# task with itself as the supervisor.
 . "$(dirname "$0")/lib.sh"
 # The supervisor's own descriptors on the host's network: under the
 # default allowlist (as root) it also holds the egress proxy's (an
@@ -31,7 +34,8 @@
 # tests/local/egress.sh covers.
 echo "network: {egress: open}" >>"$PADDOCK_CONFIG"
 
-bin=$(readlink -f "$PADDOCK_BIN")
+bin=$(dirname "$(readlink -f "$PADDOCK_BIN")")/paddock-supervisor
+[ -x "$bin" ] || fail "no $bin beside $PADDOCK_BIN"
 key="sup-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 cat >"$work/sup.yaml" <<EOT
 apiVersion: v1
@@ -239,3 +243,48 @@ assert r["result"] == "parsed in the supervisor" and r["outcome"] == 1, r
 assert r["outputs"] == {"answer": "43"}, r
 PY
 pass "sink rebuilt in the supervisor ($rp, descriptors: $(printf '%s ' $rfds)): $(cat "$work/rebuild.out")"
+
+# ---- a paddock alone: it supervises with itself --------------------------------
+# A paddock copied where no paddock-supervisor lies beside it (and that is
+# not the installed one) runs `paddock __supervise RUN_DIR` through
+# /proc/self/exe: the same code, started from the same file.
+mkdir -p "$work/alone"
+cp "$(readlink -f "$PADDOCK_BIN")" "$work/alone/paddock"
+cat >"$work/alone.yaml" <<'EOT'
+apiVersion: paddock.dev/v1alpha1
+kind: Task
+metadata: {name: alone}
+spec:
+  agentRef: {name: waiter}
+  timeout: 5m
+  prompt: |
+    echo started
+    while [ ! -e go ]; do sleep 0.1; done
+    echo "alone done"
+EOT
+pd apply -f "$work/alone.yaml" >/dev/null
+"$work/alone/paddock" controller >>"$work/controller.log" 2>&1 &
+cpid=$!
+cleanup_pids+=("$cpid")
+a_dir=
+for _ in $(seq 300); do
+	a_dir=$(pd describe task alone | sed -n 's/^Run dir: *//p')
+	[ -n "$a_dir" ] && grep -qs '^started$' "$a_dir/log" && break
+	sleep 0.1
+done
+grep -qs '^started$' "$a_dir/log" || fail "the run of a lone paddock did not start: $(tail -5 "$work/controller.log")"
+a_dir=$(readlink -f "$a_dir")
+ap=$(cut -d' ' -f1 "$a_dir/supervisor.pid")
+[ "$(readlink "/proc/$ap/exe")" = "$work/alone/paddock" ] ||
+	fail "a lone paddock's supervisor runs $(readlink "/proc/$ap/exe"), not $work/alone/paddock"
+acmd=$(tr '\0' ' ' <"/proc/$ap/cmdline")
+[ "$acmd" = "$work/alone/paddock __supervise $a_dir " ] || fail "a lone paddock's supervisor: $acmd"
+touch "$a_dir/workspace/go"
+for _ in $(seq 300); do
+	[ "$(pd get task alone -o jsonpath='{.status.phase}' 2>/dev/null)" = Succeeded ] && break
+	sleep 0.1
+done
+[ "$(pd get task alone -o jsonpath='{.status.phase}')" = Succeeded ] || fail "the lone paddock's run: $(pd describe task alone)"
+pass "a paddock without paddock-supervisor beside it supervises with itself ($ap): $acmd"
+kill -TERM "$cpid" 2>/dev/null || true
+wait "$cpid" 2>/dev/null || true

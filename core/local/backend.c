@@ -115,6 +115,8 @@ void runtime_close(struct runtime *rt)
 		return;
 	host_set_backend(NULL);
 	watch_free(rt);
+	json_object_put(rt->agents);
+	json_object_put(rt->budgets);
 	store_close(rt->store);
 	ctl_free(rt->ctl);
 	if (rt->lock_fd >= 0)
@@ -150,10 +152,79 @@ char *runtime_run_dir(const struct runtime *rt, json_object *task)
 
 /* ---- apply ---------------------------------------------------------- */
 
+/* The read cache of Agents and Budgets: valid while no other connection
+ * committed since the loop last looked (rt->watch_dv); outside the loop
+ * (runtime_sync, the CLI) nothing is cached. */
+static bool cache_valid(struct runtime *rt)
+{
+	if (rt->cache_dv != rt->watch_dv || !rt->serving) {
+		json_object_put(rt->agents);
+		json_object_put(rt->budgets);
+		rt->agents = rt->budgets = NULL;
+		rt->cache_dv = rt->watch_dv;
+	}
+	if (!rt->serving)
+		return false;
+	if (!rt->agents)
+		rt->agents = json_object_new_object();
+	if (!rt->budgets)
+		rt->budgets = json_object_new_object();
+	return true;
+}
+
+/* The Agent's document (a reference), or NULL with -ENOENT or the error. */
+static json_object *agent_doc(struct runtime *rt, const char *ns, const char *name, int *rc)
+{
+	bool cached = cache_valid(rt);
+	char *key = xasprintf("%s/%s", ns ? ns : "", name ? name : "");
+	json_object *doc = NULL;
+	if (cached && json_object_object_get_ex(rt->agents, key, &doc)) {
+		*rc = doc ? 0 : -ENOENT;
+		free(key);
+		return json_object_get(doc);
+	}
+	*rc = store_get(rt->store, MODEL_AGENT, ns, name, &doc);
+	if (*rc < 0)
+		doc = NULL;
+	if (cached && (*rc == 0 || *rc == -ENOENT))
+		json_object_object_add(rt->agents, key, json_object_get(doc));
+	free(key);
+	return doc;
+}
+
+static int collect_doc(json_object *obj, void *ctx)
+{
+	json_object_array_add(ctx, json_object_get(obj));
+	return 0;
+}
+
+int runtime_budgets(struct runtime *rt, const char *ns, store_obj_cb cb, void *ctx)
+{
+	if (!cache_valid(rt))
+		return store_list(rt->store, MODEL_BUDGET, ns, cb, ctx);
+	json_object *list = NULL;
+	if (!json_object_object_get_ex(rt->budgets, ns ? ns : "", &list)) {
+		list = json_object_new_array();
+		int rc = store_list(rt->store, MODEL_BUDGET, ns, collect_doc, list);
+		if (rc < 0) {
+			json_object_put(list);
+			return rc;
+		}
+		json_object_object_add(rt->budgets, ns ? ns : "", list);
+	}
+	/* A callback may write (not a Budget): iterate over our own reference. */
+	json_object_get(list);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < json_object_array_length(list); i++)
+		rc = cb(json_object_array_get_idx(list, i), ctx);
+	json_object_put(list);
+	return rc;
+}
+
 static int load_agent(struct runtime *rt, const char *ns, const char *name, struct model_agent **out)
 {
-	json_object *doc = NULL;
-	int rc = store_get(rt->store, MODEL_AGENT, ns, name, &doc);
+	int rc = 0;
+	json_object *doc = agent_doc(rt, ns, name, &rc);
 	if (rc < 0)
 		return rc;
 	char err[256];

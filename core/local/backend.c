@@ -117,6 +117,8 @@ void runtime_close(struct runtime *rt)
 	watch_free(rt);
 	json_object_put(rt->agents);
 	json_object_put(rt->budgets);
+	json_object_put(rt->tasks);
+	json_object_put(rt->running);
 	store_close(rt->store);
 	ctl_free(rt->ctl);
 	if (rt->lock_fd >= 0)
@@ -188,6 +190,52 @@ static json_object *agent_doc(struct runtime *rt, const char *ns, const char *na
 		doc = NULL;
 	if (cached && (*rc == 0 || *rc == -ENOENT))
 		json_object_object_add(rt->agents, key, json_object_get(doc));
+	free(key);
+	return doc;
+}
+
+static json_object *doc_copy(json_object *doc)
+{
+	json_object *c = NULL;
+	return json_object_deep_copy(doc, &c, NULL) == 0 ? c : NULL;
+}
+
+/* The read cache of Tasks and Running counts: valid while nothing was
+ * written since it was filled, by anyone. */
+static bool task_cache_valid(struct runtime *rt)
+{
+	int64_t ch = store_own_changes(rt->store);
+	if (rt->tasks_dv != rt->watch_dv || rt->tasks_changes != ch || !rt->serving) {
+		json_object_put(rt->tasks);
+		json_object_put(rt->running);
+		rt->tasks = rt->running = NULL;
+		rt->tasks_dv = rt->watch_dv;
+		rt->tasks_changes = ch;
+	}
+	if (!rt->serving)
+		return false;
+	if (!rt->tasks)
+		rt->tasks = json_object_new_object();
+	if (!rt->running)
+		rt->running = json_object_new_object();
+	return true;
+}
+
+/* The Task now (a copy the caller owns), or NULL. */
+static json_object *task_get(struct runtime *rt, const char *ns, const char *name)
+{
+	bool cached = task_cache_valid(rt);
+	char *key = xasprintf("%s/%s", ns ? ns : "", name ? name : "");
+	json_object *doc = NULL;
+	if (cached && json_object_object_get_ex(rt->tasks, key, &doc)) {
+		free(key);
+		return doc ? doc_copy(doc) : NULL;
+	}
+	int rc = store_get(rt->store, MODEL_TASK, ns, name, &doc);
+	if (rc < 0)
+		doc = NULL;
+	if (cached && (rc == 0 || rc == -ENOENT))
+		json_object_object_add(rt->tasks, key, doc ? doc_copy(doc) : NULL);
 	free(key);
 	return doc;
 }
@@ -540,9 +588,7 @@ static int lk_secret(void *ctx, const char *ns, const char *name, const char *ke
 
 static json_object *op_get(void *b, const char *ns, const char *name)
 {
-	struct runtime *rt = b;
-	json_object *task = NULL;
-	return store_get(rt->store, MODEL_TASK, ns, name, &task) == 0 ? task : NULL;
+	return task_get(b, ns, name);
 }
 
 struct list_ctx {
@@ -608,8 +654,17 @@ static void op_lookup_done(void *b, struct pipeline_lookup *lk)
 static long op_running(void *b, const char *agent_key)
 {
 	struct runtime *rt = b;
+	bool cached = task_cache_valid(rt);
+	json_object *v = NULL;
+	if (cached && json_object_object_get_ex(rt->running, agent_key ? agent_key : "", &v))
+		return (long)json_object_get_int64(v);
 	long n = store_count_phase(rt->store, MODEL_PHASE_RUNNING, agent_key);
-	return n < 0 ? LONG_MAX : n; /* unknown: admit nothing */
+	if (n < 0)
+		return LONG_MAX; /* unknown: admit nothing */
+	if (cached)
+		json_object_object_add(rt->running, agent_key ? agent_key : "",
+				       json_object_new_int64(n));
+	return n;
 }
 
 static long op_agent_max(void *b, const char *agent_key)
@@ -981,6 +1036,10 @@ static int op_write_status(void *b, json_object *task, json_object *st, const ch
 			start_drop(rt, sw);
 		free(key);
 	}
+	/* A conflict: what the cache holds is not the task any more (another
+	 * connection wrote it, and the loop has not looked yet). */
+	if (rc < 0)
+		rt->tasks_changes = -1;
 	if (rc < 0 && rc != -ESTALE && rc != -ENOENT)
 		log_error("status write failed", "namespace", jstr(md, "namespace"), "task",
 			  jstr(md, "name"), "error", err);

@@ -60,6 +60,12 @@ struct runtime {
 	 * changes them, and that wakes the loop (poll_changes). */
 	json_object *agents, *budgets;
 	int64_t cache_dv;
+	/* Tasks ("ns/name" -> doc, null: none) and Running counts (agent
+	 * key -> count, "" for all) read while serving, kept while neither
+	 * another connection (watch_dv) nor this one (store_own_changes)
+	 * wrote: the reconciles of one wake-up share them. */
+	json_object *tasks, *running;
+	int64_t tasks_dv, tasks_changes;
 };
 
 /* Call cb for each Budget of `ns` (from the cache while serving). */

@@ -503,6 +503,11 @@ int64_t store_data_version(struct store *s)
 	return pragma_int(s, "PRAGMA data_version");
 }
 
+int64_t store_own_changes(struct store *s)
+{
+	return sqlite3_total_changes64(s->db);
+}
+
 /* ---- objects ------------------------------------------------------- */
 
 static void new_uid(char out[37])

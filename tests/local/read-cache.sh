@@ -14,15 +14,8 @@ task() { # NAME AGENT
 	printf 'apiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: %s}\nspec: {agentRef: {name: %s}, prompt: go}\n' \
 		"$1" "$2" | pd apply -f - >/dev/null
 }
-field() { pd get task "$1" -o json 2>/dev/null | python3 -c "import json,sys; t=json.load(sys.stdin); print(eval(sys.argv[1]))" "$2"; }
-wait_phase() { # NAME PHASE [REASON]
-	local deadline=$((SECONDS + 60))
-	until [ "$(field "$1" 't["status"].get("phase")')" = "$2" ] &&
-		{ [ -z "${3:-}" ] || [ "$(field "$1" 't["status"].get("reason")')" = "$3" ]; }; do
-		[ $SECONDS -lt $deadline ] || fail "$1: not $2 ${3:-} after 60 s: $(pd get task "$1" -o wide 2>&1)"
-		sleep 0.1
-	done
-}
+field() { task_field "$@"; }
+wait_phase() { wait_task_phase "$@"; }
 out() { cat "$PADDOCK_STATE_DIR/runs/$(field "$1" 't["metadata"]["uid"]')/workspace/out.txt" 2>/dev/null; }
 
 agent flip "echo one > out.txt"

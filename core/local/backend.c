@@ -115,6 +115,10 @@ void runtime_close(struct runtime *rt)
 		return;
 	host_set_backend(NULL);
 	watch_free(rt);
+	json_object_put(rt->agents);
+	json_object_put(rt->budgets);
+	json_object_put(rt->tasks);
+	json_object_put(rt->running);
 	store_close(rt->store);
 	ctl_free(rt->ctl);
 	if (rt->lock_fd >= 0)
@@ -150,10 +154,125 @@ char *runtime_run_dir(const struct runtime *rt, json_object *task)
 
 /* ---- apply ---------------------------------------------------------- */
 
+/* The read cache of Agents and Budgets: valid while no other connection
+ * committed since the loop last looked (rt->watch_dv); outside the loop
+ * (runtime_sync, the CLI) nothing is cached. */
+static bool cache_valid(struct runtime *rt)
+{
+	if (rt->cache_dv != rt->watch_dv || !rt->serving) {
+		json_object_put(rt->agents);
+		json_object_put(rt->budgets);
+		rt->agents = rt->budgets = NULL;
+		rt->cache_dv = rt->watch_dv;
+	}
+	if (!rt->serving)
+		return false;
+	if (!rt->agents)
+		rt->agents = json_object_new_object();
+	if (!rt->budgets)
+		rt->budgets = json_object_new_object();
+	return true;
+}
+
+/* The Agent's document (a reference), or NULL with -ENOENT or the error. */
+static json_object *agent_doc(struct runtime *rt, const char *ns, const char *name, int *rc)
+{
+	bool cached = cache_valid(rt);
+	char *key = xasprintf("%s/%s", ns ? ns : "", name ? name : "");
+	json_object *doc = NULL;
+	if (cached && json_object_object_get_ex(rt->agents, key, &doc)) {
+		*rc = doc ? 0 : -ENOENT;
+		free(key);
+		return json_object_get(doc);
+	}
+	*rc = store_get(rt->store, MODEL_AGENT, ns, name, &doc);
+	if (*rc < 0)
+		doc = NULL;
+	if (cached && (*rc == 0 || *rc == -ENOENT))
+		json_object_object_add(rt->agents, key, json_object_get(doc));
+	free(key);
+	return doc;
+}
+
+static json_object *doc_copy(json_object *doc)
+{
+	json_object *c = NULL;
+	return json_object_deep_copy(doc, &c, NULL) == 0 ? c : NULL;
+}
+
+/* The read cache of Tasks and Running counts: valid while nothing was
+ * written since it was filled, by anyone. */
+static bool task_cache_valid(struct runtime *rt)
+{
+	int64_t ch = store_own_changes(rt->store);
+	if (rt->tasks_dv != rt->watch_dv || rt->tasks_changes != ch || !rt->serving) {
+		json_object_put(rt->tasks);
+		json_object_put(rt->running);
+		rt->tasks = rt->running = NULL;
+		rt->tasks_dv = rt->watch_dv;
+		rt->tasks_changes = ch;
+	}
+	if (!rt->serving)
+		return false;
+	if (!rt->tasks)
+		rt->tasks = json_object_new_object();
+	if (!rt->running)
+		rt->running = json_object_new_object();
+	return true;
+}
+
+/* The Task now (a copy the caller owns), or NULL. */
+static json_object *task_get(struct runtime *rt, const char *ns, const char *name)
+{
+	bool cached = task_cache_valid(rt);
+	char *key = xasprintf("%s/%s", ns ? ns : "", name ? name : "");
+	json_object *doc = NULL;
+	if (cached && json_object_object_get_ex(rt->tasks, key, &doc)) {
+		free(key);
+		return doc ? doc_copy(doc) : NULL;
+	}
+	int rc = store_get(rt->store, MODEL_TASK, ns, name, &doc);
+	if (rc < 0)
+		doc = NULL;
+	if (cached && (rc == 0 || rc == -ENOENT))
+		json_object_object_add(rt->tasks, key, doc ? doc_copy(doc) : NULL);
+	free(key);
+	return doc;
+}
+
+static int collect_doc(json_object *obj, void *ctx)
+{
+	json_object_array_add(ctx, json_object_get(obj));
+	return 0;
+}
+
+int runtime_budgets(struct runtime *rt, const char *ns, store_obj_cb cb, void *ctx)
+{
+	if (!cache_valid(rt))
+		return store_list(rt->store, MODEL_BUDGET, ns, cb, ctx);
+	json_object *list = NULL;
+	if (!json_object_object_get_ex(rt->budgets, ns ? ns : "", &list)) {
+		list = json_object_new_array();
+		int rc = store_list(rt->store, MODEL_BUDGET, ns, collect_doc, list);
+		if (rc < 0) {
+			json_object_put(list);
+			return rc;
+		}
+		json_object_object_add(rt->budgets, ns ? ns : "", list);
+	}
+	/* A callback may write (not a Budget): iterate over our own reference. */
+	json_object_get(list);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < json_object_array_length(list); i++)
+		rc = cb(json_object_array_get_idx(list, i), ctx);
+	json_object_put(list);
+	return rc;
+}
+
 static int load_agent(struct runtime *rt, const char *ns, const char *name, struct model_agent **out)
 {
-	json_object *doc = NULL;
-	int rc = store_get(rt->store, MODEL_AGENT, ns, name, &doc);
+	int rc = 0;
+	json_object *doc = agent_doc(rt, ns, name, &rc);
 	if (rc < 0)
 		return rc;
 	char err[256];
@@ -471,9 +590,7 @@ static int lk_secret(void *ctx, const char *ns, const char *name, const char *ke
 
 static json_object *op_get(void *b, const char *ns, const char *name)
 {
-	struct runtime *rt = b;
-	json_object *task = NULL;
-	return store_get(rt->store, MODEL_TASK, ns, name, &task) == 0 ? task : NULL;
+	return task_get(b, ns, name);
 }
 
 struct list_ctx {
@@ -539,8 +656,17 @@ static void op_lookup_done(void *b, struct pipeline_lookup *lk)
 static long op_running(void *b, const char *agent_key)
 {
 	struct runtime *rt = b;
+	bool cached = task_cache_valid(rt);
+	json_object *v = NULL;
+	if (cached && json_object_object_get_ex(rt->running, agent_key ? agent_key : "", &v))
+		return (long)json_object_get_int64(v);
 	long n = store_count_phase(rt->store, MODEL_PHASE_RUNNING, agent_key);
-	return n < 0 ? LONG_MAX : n; /* unknown: admit nothing */
+	if (n < 0)
+		return LONG_MAX; /* unknown: admit nothing */
+	if (cached)
+		json_object_object_add(rt->running, agent_key ? agent_key : "",
+				       json_object_new_int64(n));
+	return n;
 }
 
 static long op_agent_max(void *b, const char *agent_key)
@@ -599,6 +725,16 @@ static void egress_report(void *ctx, const char *reason, const char *message)
 			      sizeof(err));
 }
 
+/* Nothing in an egress log that metrics_egress_log would record. */
+static bool egress_log_empty(const struct egress_log *el)
+{
+	json_object *hosts = NULL;
+	if (el->ndenied || el->more_denied || el->rejected[0] || el->rejected[1] || el->rejected[2])
+		return false;
+	return !json_object_object_get_ex(el->traffic, "hosts", &hosts) ||
+	       !json_object_is_type(hosts, json_type_array) || json_object_array_length(hosts) == 0;
+}
+
 /* The egress proxy's log of an ended run (RUN_DIR/egress.jsonl: its
  * refusals and its summary, the sidecar's lines) as Events on its task
  * and metrics, as the Kubernetes backend records its sidecar's
@@ -621,8 +757,12 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 	}
 	struct egress_report_ctx rc = { rt, t };
 	metrics_egress_log(rt->metrics, agent, &el, path, egress_report, &rc);
+	/* Recording nothing twice is harmless: a run that sent nothing and
+	 * was refused nothing (every run without network use) leaves no
+	 * mark, one file fewer to create per run. */
+	if (!egress_log_empty(&el))
+		(void)write_file_atomic(mark, "", 0, 0600);
 	egress_log_free(&el);
-	(void)write_file_atomic(mark, "", 0, 0600);
 out:
 	free(data);
 	free(path);
@@ -912,6 +1052,10 @@ static int op_write_status(void *b, json_object *task, json_object *st, const ch
 			start_drop(rt, sw);
 		free(key);
 	}
+	/* A conflict: what the cache holds is not the task any more (another
+	 * connection wrote it, and the loop has not looked yet). */
+	if (rc < 0)
+		rt->tasks_changes = -1;
 	if (rc < 0 && rc != -ESTALE && rc != -ENOENT)
 		log_error("status write failed", "namespace", jstr(md, "namespace"), "task",
 			  jstr(md, "name"), "error", err);

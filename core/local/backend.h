@@ -54,7 +54,22 @@ struct runtime {
 	int schedule_in_ms;            /* local_schedule_tick(): when to look again, -1: no
 					* schedule; 0 (calloc) at start: look at once */
 	char sweep_after[128];         /* the orphan sweep's last directory */
+	/* Agents ("ns/name" -> doc, null: none) and Budgets (ns -> array)
+	 * read while serving, kept while PRAGMA data_version stays watch_dv:
+	 * the controller writes neither, so only another connection's commit
+	 * changes them, and that wakes the loop (poll_changes). */
+	json_object *agents, *budgets;
+	int64_t cache_dv;
+	/* Tasks ("ns/name" -> doc, null: none) and Running counts (agent
+	 * key -> count, "" for all) read while serving, kept while neither
+	 * another connection (watch_dv) nor this one (store_own_changes)
+	 * wrote: the reconciles of one wake-up share them. */
+	json_object *tasks, *running;
+	int64_t tasks_dv, tasks_changes;
 };
+
+/* Call cb for each Budget of `ns` (from the cache while serving). */
+int runtime_budgets(struct runtime *rt, const char *ns, store_obj_cb cb, void *ctx);
 
 /* Open the store in the configured state dir.  Owned *out. */
 int runtime_open(const struct pd_config *cfg, const struct plugin_set *ps, struct runtime **out,

@@ -78,8 +78,7 @@ bool local_budget(void *b, json_object *task, bool running, char *msg, size_t n)
 			return true;
 	}
 	struct check c = { rt, task, running, false, msg, n };
-	(void)store_list(rt->store, MODEL_BUDGET, jstr(jget(task, "metadata"), "namespace"), check_cb,
-			 &c);
+	(void)runtime_budgets(rt, jstr(jget(task, "metadata"), "namespace"), check_cb, &c);
 	return c.hit;
 }
 

@@ -22,9 +22,22 @@
 #define MAX_EVENTS_PER_OBJECT 1000
 #define MAX_EVENT_MESSAGE 4096
 
+/* Statements kept prepared for the connection's life, by the address of
+ * their SQL text (every prep() caller passes a string literal): the
+ * controller runs the same few dozen statements for every task, and
+ * compiling each again cost more than running it. */
+#define STMT_CACHE 48
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *st;
+	bool busy; /* handed out; a nested use of the same SQL gets its own */
+};
+
 struct store {
 	sqlite3 *db;
 	char *path;
+	struct stmt_slot stmts[STMT_CACHE];
 };
 
 /* One SQL script per schema version; index i upgrades version i to i+1.
@@ -103,14 +116,47 @@ static int exec(struct store *s, const char *sql, char *err, size_t errlen)
 	return r == SQLITE_OK ? 0 : db_err(s, r, err, errlen, sql);
 }
 
+/* A statement for `sql`, a string literal; give it back with unprep(). */
 static int prep(struct store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
 {
-	int r = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	struct stmt_slot *free_slot = NULL;
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		struct stmt_slot *sl = &s->stmts[i];
+		if (sl->sql == sql && !sl->busy) {
+			sl->busy = true;
+			*st = sl->st;
+			return 0;
+		}
+		if (!sl->sql && !free_slot)
+			free_slot = sl;
+	}
+	int r = sqlite3_prepare_v3(s->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, st,
+				   NULL);
 	if (r != SQLITE_OK) {
 		*st = NULL;
 		return db_err(s, r, err, errlen, "prepare");
 	}
+	if (free_slot)
+		*free_slot = (struct stmt_slot){ sql, *st, true };
 	return 0;
+}
+
+/* Done with a statement from prep(): reset (ending its read, dropping
+ * its row and bound values) and kept, or finalized if it is not cached. */
+static void unprep(struct store *s, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		struct stmt_slot *sl = &s->stmts[i];
+		if (sl->st == st) {
+			(void)sqlite3_reset(st);
+			(void)sqlite3_clear_bindings(st);
+			sl->busy = false;
+			return;
+		}
+	}
+	(void)sqlite3_finalize(st);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -214,7 +260,7 @@ static int next_rv(struct store *s, int64_t *rv, char *err, size_t errlen)
 		*rv = sqlite3_column_int64(st, 0);
 	else
 		rc = db_err(s, r, err, errlen, "next resource version");
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return rc;
 }
 
@@ -429,6 +475,8 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < STMT_CACHE; i++)
+		(void)sqlite3_finalize(s->stmts[i].st);
 	sqlite3_close_v2(s->db);
 	free(s->path);
 	free(s);
@@ -438,10 +486,10 @@ void store_close(struct store *s)
 static int64_t pragma_int(struct store *s, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (prep(s, sql, &st, NULL, 0) < 0)
 		return -EIO;
 	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -EIO;
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return v;
 }
 
@@ -453,6 +501,11 @@ int store_schema_version(struct store *s)
 int64_t store_data_version(struct store *s)
 {
 	return pragma_int(s, "PRAGMA data_version");
+}
+
+int64_t store_own_changes(struct store *s)
+{
+	return sqlite3_total_changes64(s->db);
 }
 
 /* ---- objects ------------------------------------------------------- */
@@ -530,7 +583,7 @@ static int insert_event(struct store *s, int64_t seq, const char *type, const ch
 	bind_text(st, 4, reason ? reason : "");
 	bind_text(st, 5, msg);
 	int r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	unprep(s, st);
 	free(msg);
 	if (r != SQLITE_DONE)
 		return db_err(s, r, err, errlen, "insert event");
@@ -542,7 +595,7 @@ static int insert_event(struct store *s, int64_t seq, const char *type, const ch
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int(st, 2, MAX_EVENTS_PER_OBJECT);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return r == SQLITE_DONE ? 0 : db_err(s, r, err, errlen, "trim events");
 }
 
@@ -582,7 +635,7 @@ static int load(struct store *s, const char *kind, const char *ns, const char *n
 			out->phase = xstrdup(col_text(st, 4));
 		}
 	}
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return rc;
 }
 
@@ -598,7 +651,7 @@ static int64_t last_created_ms(struct store *s)
 	if (prep(s, "SELECT created_ms FROM objects ORDER BY seq DESC LIMIT 1", &st, NULL, 0) < 0)
 		return 0;
 	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return v;
 }
 
@@ -747,7 +800,7 @@ static int apply_locked(struct store *s, json_object *doc, enum model_kind kind,
 		int r = sqlite3_step(st);
 		if (r != SQLITE_DONE)
 			rc = db_err(s, r, err, errlen, exists ? "update" : "insert");
-		sqlite3_finalize(st);
+		unprep(s, st);
 	}
 	if (rc == 0 && kind == MODEL_TASK && !exists)
 		rc = insert_event(s, sqlite3_last_insert_rowid(s->db), "Normal", "Created",
@@ -821,7 +874,7 @@ static int walk(struct store *s, sqlite3_stmt *st, store_obj_cb cb, void *ctx)
 	}
 	if (r != SQLITE_DONE)
 		rc = db_err(s, r, NULL, 0, "select");
-	sqlite3_finalize(st);
+	unprep(s, st);
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)
 			rc = cb(v[i], ctx);
@@ -885,7 +938,7 @@ int store_delete(struct store *s, enum model_kind kind, const char *ns, const ch
 			rc = db_err(s, r, err, errlen, "delete");
 		else if (sqlite3_changes(s->db) == 0)
 			rc = errf(err, errlen, -ENOENT, "%s \"%s/%s\" not found", k, ns, name);
-		sqlite3_finalize(st);
+		unprep(s, st);
 	}
 	return tx_end(s, own, rc, err, errlen);
 }
@@ -910,7 +963,7 @@ static int task_seq(struct store *s, const char *ns, const char *name, int64_t *
 	}
 	else
 		rc = db_err(s, r, err, errlen, "select");
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return rc;
 }
 
@@ -955,7 +1008,7 @@ int store_set_status_if(struct store *s, const char *ns, const char *name, const
 	sqlite3_bind_int64(st, 4, rv);
 	sqlite3_bind_int64(st, 5, seq);
 	int r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	unprep(s, st);
 	if (r != SQLITE_DONE) {
 		rc = db_err(s, r, err, errlen, "update status");
 		goto out;
@@ -997,7 +1050,7 @@ int store_events(struct store *s, const char *ns, const char *name, store_event_
 			col_text(st, 3), ctx);
 	if (rc == 0 && r != SQLITE_DONE)
 		rc = db_err(s, r, NULL, 0, "select events");
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return rc;
 }
 
@@ -1022,7 +1075,7 @@ int store_next_queued(struct store *s, const char *agent_key, json_object **task
 	} else {
 		rc = r == SQLITE_DONE ? -ENOENT : db_err(s, r, NULL, 0, "select");
 	}
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return rc;
 }
 
@@ -1043,7 +1096,7 @@ long store_count_phase(struct store *s, enum model_phase phase, const char *agen
 		bind_text(st, 2, agent_key);
 	int r = sqlite3_step(st);
 	long n = r == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : db_err(s, r, NULL, 0, "count");
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return n;
 }
 
@@ -1067,7 +1120,7 @@ static int update_meta(struct store *s, struct row *r, char *err, size_t errlen)
 	sqlite3_bind_int64(st, 4, rv);
 	sqlite3_bind_int64(st, 5, r->seq);
 	int x = sqlite3_step(st);
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return x == SQLITE_DONE ? 0 : db_err(s, x, err, errlen, "update metadata");
 }
 
@@ -1101,7 +1154,7 @@ int64_t store_rv(struct store *s)
 		return -EIO;
 	int r = sqlite3_step(st);
 	int64_t v = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -EIO;
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return v;
 }
 
@@ -1118,7 +1171,7 @@ int store_agent_keys(struct store *s, struct strv *keys, size_t max)
 		strv_push_owned(keys, xasprintf("%s/%s", col_text(st, 0), col_text(st, 1)));
 	if (r != SQLITE_DONE)
 		rc = db_err(s, r, NULL, 0, "select");
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return rc;
 }
 
@@ -1134,7 +1187,7 @@ int store_queued_agents(struct store *s, struct strv *keys)
 		strv_push(keys, col_text(st, 0) ? col_text(st, 0) : "");
 	if (r != SQLITE_DONE)
 		rc = db_err(s, r, NULL, 0, "select");
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return rc;
 }
 
@@ -1315,7 +1368,7 @@ int store_delivery_seen(struct store *s, const char *ns, const char *spawner, co
 	bind_text(st, 3, id);
 	int r = sqlite3_step(st);
 	rc = r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : db_err(s, r, NULL, 0, "select delivery");
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return rc;
 }
 
@@ -1343,7 +1396,7 @@ int store_delivery_add(struct store *s, const struct store_delivery *d, char *er
 			rc = errf(err, errlen, -EEXIST, "event %s was taken already", d->id ? d->id : "");
 		else if (r != SQLITE_DONE)
 			rc = db_err(s, r, err, errlen, "insert delivery");
-		sqlite3_finalize(st);
+		unprep(s, st);
 	}
 	if (rc == 0 && !str_eq(d->outcome, "accepted") && !str_eq(d->outcome, "filtered") &&
 	    (rc = prep(s,
@@ -1355,7 +1408,7 @@ int store_delivery_add(struct store *s, const struct store_delivery *d, char *er
 		int r = sqlite3_step(st);
 		if (r != SQLITE_DONE)
 			rc = db_err(s, r, err, errlen, "prune deliveries");
-		sqlite3_finalize(st);
+		unprep(s, st);
 	}
 	return tx_end(s, own, rc, err, errlen);
 }
@@ -1380,7 +1433,7 @@ int store_deliveries(struct store *s, const char *ns, const char *spawner, size_
 	}
 	if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
 		rc = db_err(s, r, NULL, 0, "select deliveries");
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return rc;
 }
 
@@ -1393,6 +1446,6 @@ long store_delivery_count(struct store *s, const char *ns, const char *spawner, 
 		return rc;
 	bind_text(st, 3, outcome);
 	long n = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : -EIO;
-	sqlite3_finalize(st);
+	unprep(s, st);
 	return n;
 }

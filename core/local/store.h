@@ -191,4 +191,8 @@ long store_delivery_count(struct store *s, const char *ns, const char *spawner, 
  * whenever another connection commits (PRAGMA data_version). */
 int64_t store_data_version(struct store *s);
 
+/* Rows this connection changed since it opened (sqlite3_total_changes64):
+ * with store_data_version, says whether anything could have changed. */
+int64_t store_own_changes(struct store *s);
+
 #endif

@@ -57,15 +57,8 @@ task() { # NAME AGENT [maxCostUSD]
 	printf 'apiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: %s}\nspec: {agentRef: {name: %s}, prompt: go%s}\n' \
 		"$1" "$2" "${3:+, maxCostUSD: $3}" | pd apply -f - >/dev/null
 }
-field() { pd get task "$1" -o json | python3 -c "import json,sys; t=json.load(sys.stdin); print(eval(sys.argv[1]))" "$2"; }
-wait_phase() { # NAME PHASE [REASON]
-	local deadline=$((SECONDS + 60))
-	until [ "$(field "$1" 't["status"].get("phase")')" = "$2" ] &&
-		{ [ -z "${3:-}" ] || [ "$(field "$1" 't["status"].get("reason")')" = "$3" ]; }; do
-		[ $SECONDS -lt $deadline ] || fail "$1: not $2 ${3:-} after 60 s: $(pd get task "$1" -o wide)"
-		sleep 0.1
-	done
-}
+field() { task_field "$@"; }
+wait_phase() { wait_task_phase "$@"; }
 
 # ---- its own maxCostUSD: 0.10, then 0.40 > 0.30 -> stopped at that update
 echo 0.40 >"$work/step2-own"

@@ -66,3 +66,14 @@ run_case() {
 	set -e
 	[ $rc -eq 0 ] || failed+=("$1")
 }
+# A Task's field as a Python expression over its JSON (`t`), and a wait
+# for its phase (and reason) for at most 60 s.
+task_field() { pd get task "$1" -o json 2>/dev/null | python3 -c "import json,sys; t=json.load(sys.stdin); print(eval(sys.argv[1]))" "$2"; }
+wait_task_phase() { # NAME PHASE [REASON]
+	local deadline=$((SECONDS + 60))
+	until [ "$(task_field "$1" 't["status"].get("phase")')" = "$2" ] &&
+		{ [ -z "${3:-}" ] || [ "$(task_field "$1" 't["status"].get("reason")')" = "$3" ]; }; do
+		[ $SECONDS -lt $deadline ] || fail "$1: not $2 ${3:-} after 60 s: $(pd get task "$1" -o wide 2>&1)"
+		sleep 0.1
+	done
+}

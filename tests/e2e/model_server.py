@@ -24,7 +24,8 @@ model request gets HTTP 401 in the protocol's own error shape.
 Each request is logged as one JSON line to --log FILE: method, path, the
 NAMES of the auth headers present (never their values) and the sha256 of
 each credential ("Bearer " stripped), whether tools were offered and what
-was replied.
+was replied, "time" (when logged, ms) and "arrived" (when the request line
+was read, us: the stamp bench/agent-start.sh measures a CLI's start to).
 
 Usage: model_server.py [--port N] [--fail-401] [--log FILE] [--port-file FILE]
                        [--lifetime SECONDS] [--host ADDR (default 127.0.0.1)]
@@ -291,11 +292,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet: the JSON log is the record
         pass
 
+    def parse_request(self):
+        # Right after the request line was read, before the headers and
+        # the body: when the request reached the server.
+        self.arrived = time.time()
+        return super().parse_request()
+
     def entry(self, **kw):
         e = {"method": self.command, "path": self.path,
              "auth_headers": sorted(h.lower() for h in self.headers.keys() if h.lower() in AUTH_HEADERS),
              "auth_sha256": sorted(key_digest(v) for h, v in self.headers.items() if h.lower() in AUTH_HEADERS),
-             "time": round(time.time(), 3)}
+             "time": round(time.time(), 3),
+             "arrived": round(getattr(self, "arrived", time.time()), 6)}
         e.update(kw)
         log_request(e)
 

@@ -101,10 +101,10 @@ for line in sys.stdin:
 log_lines() { wc -l <"$work/server.log"; }
 
 # timed OUT_PREFIX CWD [--env FILE] COMMAND...: runs COMMAND (stdin
-# /dev/null, output to OUT_PREFIX.out/.err, its own process group killed
-# after RUN_TIMEOUT); prints the unix times of its exec and of its first
-# byte on stdout, then its exit status.  --env FILE: the whole
-# environment, NUL-separated.
+# /dev/null, stdout and stderr together to OUT_PREFIX.out, as a run's
+# log has them; its own process group killed after RUN_TIMEOUT); prints
+# the unix times of its exec and of its first output byte, then its exit
+# status.  --env FILE: the whole environment, NUL-separated.
 timed() {
 	python3 - "$RUN_TIMEOUT" "$@" <<'PY'
 import os, signal, subprocess, sys, threading, time
@@ -117,10 +117,10 @@ first, killed = 0.0, []
 def kill():
     killed.append(1)
     os.killpg(p.pid, signal.SIGKILL)
-with open(prefix + ".out", "wb") as out, open(prefix + ".err", "wb") as err:
+with open(prefix + ".out", "wb") as out:
     t0 = time.time()
     p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=err, start_new_session=True)
+                         stderr=subprocess.STDOUT, start_new_session=True)
     timer = threading.Timer(limit, kill)
     timer.start()
     while True:
@@ -136,13 +136,11 @@ print("%.6f %.6f %s" % (t0, first, "timeout" if killed else rc))
 PY
 }
 
-plan_dump=$build/tests/e2e/plan-dump
-if [ ! -x "$plan_dump" ]; then
-	plan_dump=$work/plan-dump
-	cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I"$build" -I"$here/core" \
-		-I"$here/core/include" "$e2e/plan-dump.c" "$here/core/control/plan.c" "$here/core/base/util.c" \
-		-ldl -o "$plan_dump"
-fi
+# tests/e2e/plan-dump, built here from the current sources.
+plan_dump=$work/plan-dump
+cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I"$build" -I"$here/core" \
+	-I"$here/core/include" "$e2e/plan-dump.c" "$here/core/control/plan.c" "$here/core/base/util.c" \
+	-ldl -o "$plan_dump"
 
 export PADDOCK_DATA_DIR=$here
 export PADDOCK_PLUGIN_PATH=$build/drivers/.libs:$build/contexts/.libs
@@ -209,7 +207,7 @@ EOT
 		cd "$d/template/ws"
 		env -i PATH="$(dirname "$(command -v node)"):/usr/local/bin:/usr/bin:/bin" \
 			PADDOCK_LIB="$here/drivers/paddock_lib.sh" \
-			sh -c '. "$1"; shift; exec "$@"' sh "$d/env.sh" "$here/drivers/$cli/paddock_entrypoint.sh" "$PROMPT"
+			sh -c '. "$1"; shift; exec "$@"' sh "$d/env.sh" "$here/drivers/$cli/paddock_entrypoint.sh" "$PROMPT"$'\n'
 	) </dev/null >"$d/entrypoint.out" 2>&1 || true
 	[ -s "$d/argv" ] || { echo "agent-start.sh: $cli: the entrypoint did not run the CLI: $(tail -3 "$d/entrypoint.out")" >&2; return 1; }
 	# The paths of the template become those of each round's copy.
@@ -231,13 +229,13 @@ bare_round() { # bare_round DIR CLI N
 	r=$(timed "$d/bare.$n" "$d/round/ws" --env "$d/environ" "$(bin_of "$cli")" "${argv[@]}")
 	read -r t0 fb rc <<<"$r"
 	t1=$(first_post "$lines")
-	[ -n "$t1" ] || { echo "agent-start.sh: $cli bare round $n: no model request (rc $rc): $(tail -c 300 "$d/bare.$n.err")" >&2; return 1; }
+	[ -n "$t1" ] || { echo "agent-start.sh: $cli bare round $n: no model request (rc $rc): $(tail -c 300 "$d/bare.$n.out")" >&2; return 1; }
 	echo "$t0 $t1 $fb" | awk '{printf "%.1f %.1f\n", ($2 - $1) * 1000, ($3 - $1) * 1000}'
 }
 
 # One `paddock run` round: ms from exec to the first POST, and the
-# breakdown (ms after exec): stored started supjson suppid firstbyte.
-run_round() { # run_round DIR CLI N -> "TOTAL STORED STARTED SUPJSON SUPPID FIRSTBYTE"
+# breakdown (ms after exec): stored started supjson suppid cliexec firstbyte.
+run_round() { # run_round DIR CLI N -> "TOTAL STORED STARTED SUPJSON SUPPID CLIEXEC FIRSTBYTE"
 	local d=$1 cli=$2 n=$3 lines r t0 rc t1 name
 	name=bench-$n
 	lines=$(log_lines)
@@ -245,7 +243,7 @@ run_round() { # run_round DIR CLI N -> "TOTAL STORED STARTED SUPJSON SUPPID FIRS
 		timed "$d/run.$n" "$d" "$paddock" run --agent "$cli" --name "$name" -p "$PROMPT" --timeout 100s)
 	read -r t0 _ rc <<<"$r"
 	t1=$(first_post "$lines")
-	[ -n "$t1" ] || { echo "agent-start.sh: $cli paddock run round $n: no model request (rc $rc): $(tail -c 300 "$d/run.$n.err")" >&2; return 1; }
+	[ -n "$t1" ] || { echo "agent-start.sh: $cli paddock run round $n: no model request (rc $rc): $(tail -c 300 "$d/run.$n.out")" >&2; return 1; }
 	[ "$rc" = 0 ] || echo "agent-start.sh: note: $cli paddock run round $n exited $rc" >&2
 	local db=$d/state/paddock.db rd created started sj sp fb
 	rd=$(PADDOCK_STATE_DIR=$d/state PADDOCK_CONFIG=$d/paddock.yaml "$paddock" describe task "$name" 2>/dev/null |
@@ -256,10 +254,15 @@ run_round() { # run_round DIR CLI N -> "TOTAL STORED STARTED SUPJSON SUPPID FIRS
 	sj=$(date -r "$rd/supervisor.json" +%s%3N 2>/dev/null || echo)
 	sp=$(date -r "$rd/supervisor.pid" +%s%3N 2>/dev/null || echo)
 	fb=$(awk 'NR == 1 {print $2}' "$rd/log.times" 2>/dev/null || echo)
-	echo "$t0 $t1 $created $started $sj $sp $fb" | awk '{
+	# The CLI's exec, nearly: the entrypoint's last mkdir -p before it
+	# (its birth time; 0 where the file system keeps none).
+	local mark=.tmp ce
+	[ "$cli" = claude-code ] && mark=.cache/claude-tmp
+	ce=$(stat -c %.6W "$rd/home/$mark" 2>/dev/null | awk '$1 > 0 {printf "%.3f", $1 * 1000}')
+	echo "$t0 $t1 $created $started $sj $sp $ce $fb" | awk '{
 		t0 = $1 * 1000
 		printf "%.1f", ($2 * 1000 - t0)
-		for (i = 3; i <= 7; i++) printf " %s", ($i == "" ? "-" : sprintf("%.1f", $i - t0))
+		for (i = 3; i <= 8; i++) printf " %s", ($i == "" ? "-" : sprintf("%.1f", $i - t0))
 		printf "\n"}'
 }
 
@@ -272,7 +275,7 @@ for cli in "${have[@]}"; do
 	PADDOCK_STATE_DIR=$cdir/ctl/state PADDOCK_CONFIG=$cdir/ctl/paddock.yaml \
 		"$paddock" controller </dev/null >"$cdir/controller.out" 2>"$cdir/controller.err" &
 	cpid=$!
-	wait_for 10 grep -q 'controller started' "$cdir/controller.err" ||
+	wait_for 10 grep -qs 'controller started' "$cdir/controller.err" ||
 		{ echo "agent-start.sh: controller did not start: $(tail -3 "$cdir/controller.err")" >&2; exit 2; }
 	# One unmeasured round of each: the page cache and the CLI's first
 	# start (the same for all three).
@@ -285,8 +288,10 @@ for cli in "${have[@]}"; do
 		r=$(run_round "$cdir/ctl" "$cli" "$n")
 		i=$(run_round "$cdir/inproc" "$cli" "$n")
 		bv+=("${b%% *}") bf+=("${b#* }") rv+=("${r%% *}") iv+=("${i%% *}") rrows+=("$r") irows+=("$i")
-		printf 'round %d: bare %s ms, paddock run %s ms, paddock run starting the controller %s ms\n' \
-			"$n" "${b%% *}" "${r%% *}" "${i%% *}"
+		# Task stored -> Started: how soon the controller took it up.
+		printf 'round %d: bare %s ms, paddock run %s ms (stored -> Started %s ms), paddock run starting the controller %s ms (%s ms)\n' \
+			"$n" "${b%% *}" "${r%% *}" "$(echo "$r" | awk '{print $3 - $2}')" \
+			"${i%% *}" "$(echo "$i" | awk '{print $3 - $2}')"
 	done
 	kill "$cpid"
 	timeout 10 tail --pid="$cpid" -f /dev/null || true
@@ -299,13 +304,13 @@ for cli in "${have[@]}"; do
 	printf '  %-34s %8s ms  ratio %.2f\n' "paddock run (no controller)" "$mi" "$(echo "$mi / $mb" | bc -l)"
 	# Where the time goes: the median of each stamp (ms after the
 	# command's exec) over the rounds.
-	printf "  %-24s %8s %8s %8s %8s %8s %8s\n" "ms after exec (medians)" stored Started sup.json sup.pid 1st-byte request
-	printf '  %-24s %8s %8s %8s %8s %8s %8s\n' "bare CLI" - - - - "$(median "${bf[@]}")" "$mb"
+	printf "  %-24s %8s %8s %8s %8s %8s %8s %8s\n" "ms after exec (medians)" stored Started sup.json sup.pid CLI-exec 1st-byte request
+	printf '  %-24s %8s %8s %8s %8s %8s %8s %8s\n' "bare CLI" - - - - 0 "$(median "${bf[@]}")" "$mb"
 	for k in r i; do
 		local_rows="${k}rows[@]"
 		rows=("${!local_rows}")
 		printf '  %-24s' "$([ $k = r ] && echo "run, controller serving" || echo "run, no controller")"
-		for c in 2 3 4 5 6 1; do
+		for c in 2 3 4 5 6 7 1; do
 			v=()
 			for row in "${rows[@]}"; do
 				set -- $row

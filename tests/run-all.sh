@@ -40,6 +40,7 @@ valgrind_pass() { "$here/tests/valgrind.sh" "$build"; }
 fuzz() { "$here/tests/fuzz/run.sh" "$build" "${FUZZ_SECONDS:-20}"; }
 
 bench() { make -C "$build/core" bench && N=${BENCH_TASKS:-200} "$here/bench/pipeline.sh" "$build" &&
+	"$here/bench/agent-start.sh" "$build" &&
 	"$here/bench/dashboard.sh" "$build" &&
 	{ [ "${PADDOCK_SKIP_K8S:-0}" = 1 ] || [ ! -x "$here/tests/k8s/env.sh" ] || "$here/bench/k8s.sh" "$build"; }; }
 

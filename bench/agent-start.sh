@@ -46,8 +46,15 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-agent-start.XXXXXX")
 spid= cpid=
 cleanup() {
-	local p
+	local p f st
 	for p in $cpid $spid; do
+		kill "$p" 2>/dev/null && timeout 10 tail --pid="$p" -f /dev/null
+	done
+	# A run cut short (interrupt, failure): its supervisor (pid and start
+	# time in supervisor.pid) stops its process tree on SIGTERM.
+	for f in "$work"/*/*/state/runs/*/supervisor.pid; do
+		[ -f "$f" ] && read -r p st _ <"$f" || continue
+		[ "$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $20}')" = "$st" ] || continue
 		kill "$p" 2>/dev/null && timeout 10 tail --pid="$p" -f /dev/null
 	done
 	if [ -n "${KEEP:-}" ]; then echo "agent-start.sh: kept $work" >&2; else rm -rf "$work"; fi
@@ -57,6 +64,10 @@ trap 'exit 130' INT TERM
 
 have=()
 for cli in $CLIS; do
+	case $cli in
+	claude-code | codex | gemini | opencode) ;;
+	*) echo "agent-start.sh: unknown CLI \"$cli\" in CLIS: use claude-code, codex, gemini or opencode" >&2; exit 2 ;;
+	esac
 	if bin=$("$e2e/install-clis.sh" --print "$cli" 2>/dev/null); then
 		have+=("$cli")
 	else
@@ -65,7 +76,7 @@ for cli in $CLIS; do
 done
 [ ${#have[@]} -gt 0 ] || exit 0
 
-# The helpers of the e2e tests: bin_of, base_url_of, model_of.
+# The helpers of the e2e tests: bin_of, base_url_of, model_of, agent_objects.
 HERE=$e2e WORK=$work
 . "$e2e/lib.sh"
 BINS=$("$e2e/install-clis.sh" --print "${have[@]}")
@@ -165,20 +176,7 @@ drivers:
 contexts: {text: {enabled: true}}
 network: {egress: $EGRESS, allowLoopback: true}
 EOT
-	cat >"$d/objects.yaml" <<EOT
-apiVersion: v1
-kind: Secret
-metadata: {name: bench-key}
-stringData: {apiKey: "$KEY"}
----
-apiVersion: paddock.dev/v1alpha1
-kind: Agent
-metadata: {name: $cli}
-spec:
-  type: $cli
-  model: $(model_of "$cli")
-  credentials: {type: api-key, secretRef: {name: bench-key}}
-EOT
+	agent_objects "$cli" "$KEY" >"$d/objects.yaml"
 	PADDOCK_STATE_DIR=$d/state PADDOCK_CONFIG=$d/paddock.yaml "$paddock" apply -f "$d/objects.yaml" >/dev/null
 }
 

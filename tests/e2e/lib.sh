@@ -40,3 +40,22 @@ model_of() {
 	opencode) echo mock/mock-model ;; # a gateway: OpenAI-compatible chat completions
 	esac
 }
+
+# The Secret e2e-key holding KEY and an Agent named after the CLI that
+# uses it (api-key credentials), as YAML for paddock apply.
+agent_objects() { # agent_objects CLI KEY
+	cat <<EOT
+apiVersion: v1
+kind: Secret
+metadata: {name: e2e-key}
+stringData: {apiKey: "$2"}
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
+metadata: {name: $1}
+spec:
+  type: $1
+  model: $(model_of "$1")
+  credentials: {type: api-key, secretRef: {name: e2e-key}}
+EOT
+}

@@ -286,20 +286,7 @@ for cli in $CLIS; do
 	write_config "$cdir/success.yaml" "$cli" "$(base_url_of "$cli" "$PORT")"
 	write_config "$cdir/401.yaml" "$cli" "$(base_url_of "$cli" "$PORT401")"
 	write_config "$cdir/unreachable.yaml" "$cli" "$(base_url_of "$cli" "$DEAD_PORT")"
-	cat >"$cdir/objects.yaml" <<EOT
-apiVersion: v1
-kind: Secret
-metadata: {name: e2e-key}
-stringData: {apiKey: "$CANARY"}
----
-apiVersion: paddock.dev/v1alpha1
-kind: Agent
-metadata: {name: $cli}
-spec:
-  type: $cli
-  model: $(model_of "$cli")
-  credentials: {type: api-key, secretRef: {name: e2e-key}}
-EOT
+	agent_objects "$cli" "$CANARY" >"$cdir/objects.yaml"
 	export PADDOCK_CONFIG=$cdir/success.yaml
 	if ! pd apply -f "$cdir/objects.yaml" >"$cdir/apply.out" 2>&1; then
 		bad "$cli: paddock apply: $(cat "$cdir/apply.out")"

@@ -37,6 +37,7 @@ struct stmt_slot {
 struct store {
 	sqlite3 *db;
 	char *path;
+	int wake_fd; /* STORE_WAKE_NAME, or -1 */
 	struct stmt_slot stmts[STMT_CACHE];
 };
 
@@ -319,6 +320,33 @@ const char *store_default_dir(void)
 	return buf;
 }
 
+
+/* SQLite calls this once a commit is visible and its write lock is let go
+ * (WAL mode): the write to STORE_WAKE_NAME is the watchers' event (see
+ * store.h).  A wal hook replaces the automatic checkpoint, so it does the
+ * same here as SQLite's own (a passive checkpoint past 1,000 frames). */
+#define WAL_CHECKPOINT_FRAMES 1000
+static int wal_committed(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = arg;
+	if (frames >= WAL_CHECKPOINT_FRAMES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	/* Failed, there is no event: the watcher's timeout looks again. */
+	ssize_t n = s->wake_fd >= 0 ? pwrite(s->wake_fd, "", 1, 0) : 0;
+	(void)n;
+	return SQLITE_OK;
+}
+
+/* The wake file beside the database (mode 0600, never a link); without
+ * it, commits raise only the -wal write's event, as before. */
+static void wake_open(struct store *s, const char *dir)
+{
+	char *p = xasprintf("%s/%s", dir, STORE_WAKE_NAME);
+	s->wake_fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	free(p);
+	sqlite3_wal_hook(s->db, wal_committed, s);
+}
+
 /* Make `path` private: ours and wider -> chmod; someone else's -> refuse. */
 static int check_private(const char *path, int fd, const char *what, unsigned want, char *err,
 			 size_t errlen)
@@ -387,6 +415,7 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 		return rc;
 
 	s = xcalloc(1, sizeof(*s));
+	s->wake_fd = -1;
 	s->path = xasprintf("%s/%s", dir, STORE_DB_NAME);
 	/* Create the file ourselves so its mode never depends on the umask;
 	 * SQLite gives -wal and -shm the mode of the database file.  An
@@ -462,6 +491,7 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	}
 	if ((rc = exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", err, errlen)) < 0)
 		goto fail;
+	wake_open(s, dir);
 	if ((rc = migrate(s, err, errlen)) < 0)
 		goto fail;
 	*out = s;
@@ -478,6 +508,8 @@ void store_close(struct store *s)
 	for (size_t i = 0; i < STMT_CACHE; i++)
 		(void)sqlite3_finalize(s->stmts[i].st);
 	sqlite3_close_v2(s->db);
+	if (s->wake_fd >= 0)
+		(void)close(s->wake_fd);
 	free(s->path);
 	free(s);
 }

@@ -44,6 +44,12 @@
 struct store;
 
 #define STORE_DB_NAME "paddock.db"
+/* Written (one byte) after each commit of any connection, once the commit
+ * is visible: inotify on it wakes a watcher that would otherwise wake on
+ * the -wal write and read the store a moment too early (the commit shows
+ * only when the WAL index in -shm, which raises no inotify event, is
+ * updated), and then sleep. */
+#define STORE_WAKE_NAME STORE_DB_NAME "-wake"
 #define STORE_SCHEMA_VERSION 3
 
 /* $PADDOCK_STATE_DIR, else /var/lib/paddock for root, else

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -681,6 +682,52 @@ START_TEST(second_store_in_process)
 }
 END_TEST
 
+/* A watcher (the controller) wakes on inotify events in the state dir.
+ * The -wal write comes before the commit is visible, so a commit must
+ * also raise an event once it is: STORE_WAKE_NAME, after which another
+ * connection's data_version has moved.  The wal hook that writes it
+ * replaces SQLite's automatic checkpoint, so the WAL must still be
+ * checkpointed (it stays bounded over many commits). */
+START_TEST(wake_after_commit)
+{
+	struct store *w = open_store(), *s = open_store();
+	int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ck_assert_int_ge(ino, 0);
+	ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MODIFY), 0);
+	int64_t dv = store_data_version(w);
+	add_task(s, "woken", NULL);
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool woke = false;
+	ssize_t n;
+	while ((n = read(ino, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const void *)p;
+			p += sizeof(*e) + e->len;
+			if (e->len && !strcmp(e->name, STORE_WAKE_NAME))
+				woke = true;
+		}
+	(void)close(ino);
+	ck_assert_msg(woke, "no event on %s after a commit", STORE_WAKE_NAME);
+	ck_assert_msg(store_data_version(w) != dv, "the commit was not visible to another connection");
+	char *wake = xasprintf("%s/%s", dir, STORE_WAKE_NAME);
+	ck_assert_uint_eq(mode_of(wake), 0600);
+	free(wake);
+	for (int i = 0; i < 1500; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "w%d", i);
+		add_task(s, name, NULL);
+	}
+	char *wal = xasprintf("%s/paddock.db-wal", dir);
+	struct stat st;
+	ck_assert_int_eq(stat(wal, &st), 0);
+	ck_assert_msg(st.st_size < 8 * 1024 * 1024, "the WAL grew to %lld bytes over 1,500 commits: "
+		      "no checkpoint", (long long)st.st_size);
+	free(wal);
+	store_close(s);
+	store_close(w);
+}
+END_TEST
+
 /* A controller and CLIs opening a fresh state dir at the same moment:
  * each must get the store (switching a new database to WAL needs it
  * exclusively; two openers used to wait on each other for the whole busy
@@ -737,6 +784,7 @@ int main(void)
 	tcase_add_test(tc, two_processes);
 	tcase_add_test(tc, second_store_in_process);
 	tcase_add_test(tc, fresh_store_opened_at_once);
+	tcase_add_test(tc, wake_after_commit);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1812,10 +1812,12 @@ struct kube_req {
 	char cerr[CURL_ERROR_SIZE];
 	long retry_after_s;     /* the server's Retry-After, or 0 */
 	bool finished;
+	bool no_body;           /* KUBE_SUBMIT_NO_BODY */
 	CURLcode result;
 };
 
 static struct kube_req *kube_reqs;       /* queued and in flight, in order */
+static struct kube_req *kube_reqs_tail;  /* its last, or NULL */
 static unsigned long kube_req_done;      /* completions (wakes kube_informers_poll) */
 
 void kube_client_set_inflight(struct kube_client *c, int n)
@@ -1845,9 +1847,12 @@ static void req_free(struct kube_req *r)
 
 static void req_unlink(struct kube_req *r)
 {
-	for (struct kube_req **pp = &kube_reqs; *pp; pp = &(*pp)->next)
+	struct kube_req *prev = NULL;
+	for (struct kube_req **pp = &kube_reqs; *pp; prev = *pp, pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
+			if (kube_reqs_tail == r)
+				kube_reqs_tail = prev;
 			return;
 		}
 }
@@ -1962,7 +1967,8 @@ static void req_done(struct kube_req *r, int64_t now)
 		return;
 	}
 	json_object *j = NULL;
-	if (status > 0 && r->x.body.len && kube_json_parse(r->x.body.data, r->x.body.len, &j) < 0)
+	if (status > 0 && r->x.body.len && !(r->no_body && status < 400) &&
+	    kube_json_parse(r->x.body.data, r->x.body.len, &j) < 0)
 		j = NULL;
 	if (status >= 400)
 		request_error(r->method, r->path, r->data && strstr(r->path, "/secrets"), status, j,
@@ -2021,6 +2027,55 @@ static void reqs_process(int64_t now)
 	}
 }
 
+/* Queue `r` last: the tail is remembered, so a burst of submissions
+ * does not walk the queue once each. */
+static void req_append(struct kube_req *r)
+{
+	struct kube_req **pp = &kube_reqs;
+	if (kube_reqs_tail && kube_reqs)
+		pp = &kube_reqs_tail->next;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = r;
+	kube_reqs_tail = r;
+}
+
+int kube_submit_str(struct kube_client *c, const char *method, const char *path, char *data,
+		    size_t len, unsigned flags, kube_done_fn done, void *ctx)
+{
+	if (!c || !method || !path || path[0] != '/') {
+		free(data);
+		return -EINVAL;
+	}
+	if (!kube_multi) {
+		json_object *body = NULL;
+		if (data && kube_json_parse(data, len, &body) < 0) {
+			free(data);
+			return -EINVAL;
+		}
+		free(data);
+		int rc = kube_submit(c, method, path, body, NULL, done, ctx);
+		json_object_put(body);
+		return rc;
+	}
+	struct kube_req *r = xcalloc(1, sizeof(*r));
+	c->submitted = true;
+	r->c = c;
+	r->method = xstrdup(method);
+	r->path = xstrdup(path);
+	if (data) {
+		r->data = data;
+		r->dlen = len;
+		r->ctype = xstrdup("application/json");
+	}
+	r->no_body = flags & KUBE_SUBMIT_NO_BODY;
+	r->done = done;
+	r->ctx = ctx;
+	buf_init(&r->x.body, 1);
+	req_append(r);
+	return 0;
+}
+
 int kube_submit(struct kube_client *c, const char *method, const char *path, json_object *body,
 		const char *content_type, kube_done_fn done, void *ctx)
 {
@@ -2050,10 +2105,7 @@ int kube_submit(struct kube_client *c, const char *method, const char *path, jso
 	r->done = done;
 	r->ctx = ctx;
 	buf_init(&r->x.body, 1);
-	struct kube_req **pp = &kube_reqs;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = r;
+	req_append(r);
 	return 0;
 }
 
@@ -2246,6 +2298,20 @@ void kube_informer_store(struct kube_informer *inf, json_object *obj)
 	    json_object_deep_copy(obj, &copy, NULL) == 0) {
 		inf_trim(inf, copy);
 		json_object_object_add(inf->cache, key, copy);
+	}
+	free(key);
+}
+
+void kube_informer_take(struct kube_informer *inf, json_object *obj)
+{
+	json_object *cur = NULL;
+	char *key = inf && obj ? inf_key(inf, obj) : NULL;
+	if (!key)
+		return;
+	if (!(json_object_object_get_ex(inf->cache, key, &cur) &&
+	      rv_newer(meta_str(cur, "resourceVersion"), meta_str(obj, "resourceVersion")))) {
+		inf_trim(inf, obj);
+		json_object_object_add(inf->cache, key, json_object_get(obj));
 	}
 	free(key);
 }

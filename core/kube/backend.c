@@ -11,6 +11,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,7 @@
 #include "control/template.h"
 
 #define SWEEP_INTERVAL_MS 10000
+#define TRIM_INTERVAL_MS 10000  /* free heap pages handed back, at most this often */
 /* On a Job: when its task was admitted (status.startTime once it runs). */
 #define KUBE_ANNOTATION_STARTED "paddock.dev/started-at"
 #define LOG_LINE_MAX (64 * 1024)
@@ -57,6 +61,7 @@ struct kctl {
 	uint64_t spawner_gen;   /* Spawner events seen: the schedule tick looks again */
 	struct ctl *ctl;
 	int64_t last_sweep_ms;
+	int64_t last_trim_ms;
 	json_object *events;    /* Events to send after the pass: array of {ns, event} */
 	struct kidx *idx;       /* slots and the line, per change (kube/taskindex.h) */
 	json_object *pod_of;    /* task uid -> "ns/name" of its newest pod */
@@ -71,7 +76,7 @@ struct kctl {
 /* Put what the controller wrote into its cache, and its indexes. */
 static void cache_task(struct kctl *k, json_object *task)
 {
-	kube_informer_store(k->inf[INF_TASKS], task);
+	kube_informer_take(k->inf[INF_TASKS], task);
 	json_object *md = jget(task, "metadata");
 	json_object *now = kube_informer_get(k->inf[INF_TASKS], jstr(md, "namespace"), jstr(md, "name"));
 	if (now)
@@ -80,7 +85,7 @@ static void cache_task(struct kctl *k, json_object *task)
 
 static void cache_job(struct kctl *k, json_object *job)
 {
-	kube_informer_store(k->inf[INF_JOBS], job);
+	kube_informer_take(k->inf[INF_JOBS], job);
 	json_object *md = jget(job, "metadata");
 	json_object *now = kube_informer_get(k->inf[INF_JOBS], jstr(md, "namespace"), jstr(md, "name"));
 	if (now)
@@ -305,7 +310,10 @@ static void flush_events(struct kctl *k)
 		json_object *ev = json_object_array_get_idx(k->events, i);
 		const char *ns = jstr(jget(ev, "metadata"), "namespace");
 		char *path = kube_path(&KUBE_EVENTS, ns, NULL, NULL, NULL);
-		(void)kube_submit(k->kc, "POST", path, ev, NULL, event_done, NULL);
+		size_t len = 0;
+		const char *d = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN, &len);
+		(void)kube_submit_str(k->kc, "POST", path, xstrndup(d, len), len, KUBE_SUBMIT_NO_BODY,
+				      event_done, NULL);
 		free(path);
 	}
 	if (n)
@@ -341,9 +349,20 @@ struct kstart {
 	struct kctl *k;
 	char *uid, *key;        /* the task */
 	char *run_ns, *name;    /* the Job's (and ConfigMap's) */
-	json_object *job;       /* to create once the ConfigMap exists */
-	json_object *cm;        /* to create once the NetworkPolicy exists */
+	/* Serialized when rendered: a parsed Job is some 40 objects, and a
+	 * burst holds one per admitted task until its ConfigMap exists. */
+	char *job;              /* to create once the ConfigMap exists */
+	size_t job_len;
+	char *cm;               /* to create once the NetworkPolicy exists */
+	size_t cm_len;
 };
+
+/* The JSON text of `o`, malloc'd. */
+static char *json_text(json_object *o, size_t *len)
+{
+	const char *d = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, len);
+	return xstrndup(d, *len);
+}
 
 /* Done, either way: the task is looked at again (its Job observed, or
  * its failure recorded) and the slot may be free. */
@@ -366,8 +385,8 @@ static void start_end(struct kstart *ks, const char *fail)
 		ctl_enqueue(k->ctl, ns, sl + 1);
 		ctl_admit(k->ctl);
 	}
-	json_object_put(ks->job);
-	json_object_put(ks->cm);
+	free(ks->job);
+	free(ks->cm);
 	free(ks->uid);
 	free(ks->key);
 	free(ks->run_ns);
@@ -424,7 +443,9 @@ static void start_cm_done(void *ctx, int status, json_object *resp, const char *
 		return;
 	}
 	char *path = kube_path(&KUBE_JOBS, ks->run_ns, NULL, NULL, NULL);
-	(void)kube_submit(ks->k->kc, "POST", path, ks->job, NULL, start_job_done, ks);
+	char *job = ks->job;
+	ks->job = NULL;
+	(void)kube_submit_str(ks->k->kc, "POST", path, job, ks->job_len, 0, start_job_done, ks);
 	free(path);
 }
 
@@ -442,10 +463,10 @@ static void start_np_done(void *ctx, int status, json_object *resp, const char *
 		return;
 	}
 	char *path = kube_path(&KUBE_CONFIGMAPS, ks->run_ns, NULL, NULL, NULL);
-	json_object *cm = ks->cm;
+	char *cm = ks->cm;
 	ks->cm = NULL;
-	(void)kube_submit(ks->k->kc, "POST", path, cm, NULL, start_cm_done, ks);
-	json_object_put(cm);
+	(void)kube_submit_str(ks->k->kc, "POST", path, cm, ks->cm_len, KUBE_SUBMIT_NO_BODY,
+			      start_cm_done, ks);
 	free(path);
 }
 
@@ -553,21 +574,23 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	ks->key = xasprintf("%s/%s", t->ns, t->name);
 	ks->run_ns = xstrdup(e.run_ns);
 	ks->name = xstrdup(jstr(jget(job, "metadata"), "name"));
-	ks->job = job;
-	job = NULL;
+	ks->job = json_text(job, &ks->job_len);
 	kidx_starting(k->idx, t->uid, NULL, true); /* the task is indexed: its agent key */
 	json_object_object_add(k->starting, t->uid, NULL);
 	/* ConfigMap, then Job (from the ConfigMap's answer), in parallel
 	 * with the other tasks' requests. */
 	char *path;
+	size_t cm_len = 0;
+	char *cm_text = json_text(cm, &cm_len);
 	if (np) {
-		ks->cm = cm;
-		cm = NULL;
+		ks->cm = cm_text;
+		ks->cm_len = cm_len;
 		path = kube_path(&KUBE_NETWORKPOLICIES, e.run_ns, NULL, NULL, NULL);
 		(void)kube_submit(k->kc, "POST", path, np, NULL, start_np_done, ks);
 	} else {
 		path = kube_path(&KUBE_CONFIGMAPS, e.run_ns, NULL, NULL, NULL);
-		(void)kube_submit(k->kc, "POST", path, cm, NULL, start_cm_done, ks);
+		(void)kube_submit_str(k->kc, "POST", path, cm_text, cm_len, KUBE_SUBMIT_NO_BODY,
+				      start_cm_done, ks);
 	}
 	free(path);
 	*job_name = xstrdup(ks->name);
@@ -1384,13 +1407,21 @@ static int queue_depth_cb(void *ctx, json_object *task)
 
 static void op_housekeeping(void *b, struct ctl *c)
 {
-	(void)c;
 	struct kctl *k = b;
 	int64_t mono = now_mono_ms();
 	if (k->was_leading && mono - k->last_sweep_ms >= SWEEP_INTERVAL_MS) {
 		k->last_sweep_ms = mono;
 		sweep_orphans(k);
 	}
+#ifdef __GLIBC__
+	/* After a burst the heap holds the freed request bodies, answers and
+	 * rendered runs; once nothing is in flight its free pages go back. */
+	if (mono - k->last_trim_ms >= TRIM_INTERVAL_MS && !kube_submitted(k->kc) &&
+	    !ctl_queue_len(c)) {
+		k->last_trim_ms = mono;
+		(void)malloc_trim(0);
+	}
+#endif
 	if (!k->m)
 		return;
 	long phases[METRICS_N_PHASES] = { 0 };
@@ -1555,11 +1586,31 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 	ctl_enqueue_all(k->ctl);
 }
 
-/* Of a Job the controller reads metadata (name, labels) and
- * status.conditions only: the pod template is most of its size. */
+static void keep_only(json_object *o, const char *const *keep);
+
+/* Of a Job the controller reads its name, labels, annotations, creation
+ * time and its conditions' type, status and reason: the rest (the pod
+ * template, owner references, counts, times) is dropped.  Each JSON
+ * object kept costs some 700 bytes (json-c's table of 16 entries). */
 static void trim_job(json_object *job)
 {
-	json_object_object_del(job, "spec");
+	static const char *const top[] = { "apiVersion", "kind", "metadata", "status", NULL };
+	static const char *const md[] = { "name", "namespace", "uid", "resourceVersion", "labels",
+					   "annotations", "creationTimestamp", "deletionTimestamp",
+					   NULL };
+	static const char *const st[] = { "conditions", NULL };
+	static const char *const cond[] = { "type", "status", "reason", NULL };
+	keep_only(job, top);
+	keep_only(jget(job, "metadata"), md);
+	json_object *s = jget(job, "status");
+	keep_only(s, st);
+	json_object *conds = jget(s, "conditions");
+	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
+			   i < json_object_array_length(conds); i++)
+		keep_only(json_object_array_get_idx(conds, i), cond);
+	/* A Job without conditions keeps no empty status object. */
+	if (s && !conds)
+		json_object_object_del(job, "status");
 }
 
 /* Keep the keys of `o` in `keep` only. */
@@ -1594,6 +1645,10 @@ static void trim_pod(json_object *pod)
 	static const char *const st[] = { "phase", "reason", "message", "conditions",
 					  "containerStatuses", "initContainerStatuses", NULL };
 	static const char *const cs[] = { "name", "state", NULL };
+	/* A running container's state ({"running": {"startedAt"}}) is read
+	 * by nobody: two objects fewer per container. */
+	static const char *const state[] = { "waiting", "terminated", NULL };
+	static const char *const cond[] = { "type", "status", "reason", "message", NULL };
 	keep_only(pod, top);
 	keep_only(jget(pod, "metadata"), md);
 	keep_only(jget(jget(pod, "metadata"), "labels"), labels);
@@ -1603,16 +1658,22 @@ static void trim_pod(json_object *pod)
 	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
 		json_object *a = jget(s, lists[l]);
 		for (size_t i = 0; a && json_object_is_type(a, json_type_array) &&
-				   i < json_object_array_length(a); i++)
-			keep_only(json_object_array_get_idx(a, i), cs);
+				   i < json_object_array_length(a); i++) {
+			json_object *c = json_object_array_get_idx(a, i);
+			keep_only(c, cs);
+			keep_only(jget(c, "state"), state);
+		}
 	}
 	json_object *conds = jget(s, "conditions");
 	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
 			   i < json_object_array_length(conds);) {
-		if (str_eq(jstr(json_object_array_get_idx(conds, i), "type"), "PodScheduled"))
+		json_object *c = json_object_array_get_idx(conds, i);
+		if (str_eq(jstr(c, "type"), "PodScheduled")) {
+			keep_only(c, cond);
 			i++;
-		else
+		} else {
 			json_object_array_del_idx(conds, i, 1);
+		}
 	}
 }
 

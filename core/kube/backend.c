@@ -1382,20 +1382,22 @@ static bool op_budget(void *b, json_object *task, bool running, char *msg, size_
 			   msg, n);
 }
 
-static int phase_count_cb(void *ctx, json_object *task)
-{
-	long *phases = ctx;
-	int mp = model_phase_parse(rec_phase_name(task_phase_of(task)));
-	if (mp >= 0 && mp < METRICS_N_PHASES)
-		phases[mp]++;
-	return 0;
-}
+struct counts {
+	long phases[METRICS_N_PHASES];
+	json_object *depths;  /* agent key -> Queued tasks */
+};
 
-static int queue_depth_cb(void *ctx, json_object *task)
+/* Phases and queue depths in one walk of the cache. */
+static int count_cb(void *ctx, json_object *task)
 {
-	json_object *depths = ctx;
-	if (task_phase_of(task) != REC_QUEUED)
+	struct counts *cn = ctx;
+	enum rec_phase ph = task_phase_of(task);
+	int mp = model_phase_parse(rec_phase_name(ph));
+	if (mp >= 0 && mp < METRICS_N_PHASES)
+		cn->phases[mp]++;
+	if (ph != REC_QUEUED)
 		return 0;
+	json_object *depths = cn->depths;
 	char key[320];
 	model_task_agent_key(task, key, sizeof(key));
 	json_object *v = NULL;
@@ -1424,11 +1426,10 @@ static void op_housekeeping(void *b, struct ctl *c)
 #endif
 	if (!k->m)
 		return;
-	long phases[METRICS_N_PHASES] = { 0 };
-	kube_informer_foreach(k->inf[INF_TASKS], phase_count_cb, phases);
-	metrics_set_phase_counts(k->m, phases);
-	json_object *depths = json_object_new_object();
-	kube_informer_foreach(k->inf[INF_TASKS], queue_depth_cb, depths);
+	struct counts cn = { .depths = json_object_new_object() };
+	kube_informer_foreach(k->inf[INF_TASKS], count_cb, &cn);
+	metrics_set_phase_counts(k->m, cn.phases);
+	json_object *depths = cn.depths;
 	size_t n = (size_t)json_object_object_length(depths), i = 0;
 	const char **keys = xcalloc(n + 1, sizeof(char *));
 	long *vals = xcalloc(n + 1, sizeof(long));

@@ -1818,6 +1818,10 @@ struct kube_req {
 
 static struct kube_req *kube_reqs;       /* queued and in flight, in order */
 static struct kube_req *kube_reqs_tail;  /* its last, or NULL */
+/* The one client whose requests are queued, or NULL when several are:
+ * then a full client ends reqs_start()'s walk. */
+static struct kube_client *kube_reqs_client;
+static bool kube_reqs_mixed;
 static unsigned long kube_req_done;      /* completions (wakes kube_informers_poll) */
 
 void kube_client_set_inflight(struct kube_client *c, int n)
@@ -1990,8 +1994,11 @@ static int64_t reqs_start(int64_t now)
 				next = r->not_before;
 			continue;
 		}
-		if (r->c->inflight >= r->c->max_inflight)
+		if (r->c->inflight >= r->c->max_inflight) {
+			if (!kube_reqs_mixed)
+				break; /* the rest are its too: a burst queues thousands */
 			continue;
+		}
 		char err[512];
 		if (req_start(r, err, sizeof(err)) < 0) {
 			r->c->errors++;
@@ -2031,6 +2038,12 @@ static void reqs_process(int64_t now)
  * does not walk the queue once each. */
 static void req_append(struct kube_req *r)
 {
+	if (!kube_reqs) {
+		kube_reqs_client = r->c;
+		kube_reqs_mixed = false;
+	} else if (kube_reqs_client != r->c) {
+		kube_reqs_mixed = true;
+	}
 	struct kube_req **pp = &kube_reqs;
 	if (kube_reqs_tail && kube_reqs)
 		pp = &kube_reqs_tail->next;
@@ -2170,8 +2183,14 @@ int kube_informers_poll(struct kube_informer **infs, size_t n, int timeout_ms)
 			break;
 		/* Submitted by a callback just now: start it at once. */
 		bool ready = false;
-		for (struct kube_req *r = kube_reqs; r && !ready; r = r->next)
-			ready = !r->h && r->not_before <= now && r->c->inflight < r->c->max_inflight;
+		for (struct kube_req *r = kube_reqs; r && !ready; r = r->next) {
+			if (r->c->inflight >= r->c->max_inflight) {
+				if (!kube_reqs_mixed)
+					break; /* one client, full: nothing may start */
+				continue;
+			}
+			ready = !r->h && r->not_before <= now;
+		}
 		if (ready)
 			continue;
 		int64_t wait = deadline - now;

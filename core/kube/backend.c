@@ -71,6 +71,9 @@ struct kctl {
 	struct kube_usage *usage; /* running Tasks' usage so far (kube/usage.h) */
 	json_object *over;      /* task uid -> null: its run was killed BudgetExceeded */
 	json_object *egress_done; /* task uid -> null: its sidecar's log is recorded */
+	/* "ns/name" -> {"rv", "doc"}: an Agent checked and defaulted, reused
+	 * while its resourceVersion stays (every reconcile resolves it). */
+	json_object *agent_docs;
 };
 
 /* Put what the controller wrote into its cache, and its indexes. */
@@ -201,8 +204,22 @@ static int lk_agent(void *ctx, const char *ns, const char *name, struct model_ag
 	 * checks refuse counts as missing (its message is in the log). */
 	struct model_limits lim = { .prompt_bytes = l->k->cfg->limits.prompt_bytes };
 	enum model_kind kind;
-	char err[512];
-	int rc = model_from_server(a, &lim, &kind, &doc, err, sizeof(err));
+	char err[512], key[512];
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+	const char *rv = jstr(jget(a, "metadata"), "resourceVersion");
+	json_object *seen = jget(l->k->agent_docs, key);
+	int rc = 0;
+	if (rv && seen && str_eq(jstr(seen, "rv"), rv)) {
+		doc = json_object_get(jget(seen, "doc"));
+	} else {
+		rc = model_from_server(a, &lim, &kind, &doc, err, sizeof(err));
+		if (rc == 0 && rv) {
+			seen = json_object_new_object();
+			jset_str(seen, "rv", rv);
+			json_object_object_add(seen, "doc", json_object_get(doc));
+			json_object_object_add(l->k->agent_docs, key, seen);
+		}
+	}
 	if (rc == 0)
 		rc = model_agent_from_json(doc, out, err, sizeof(err));
 	if (rc < 0) {
@@ -1733,6 +1750,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.writing = json_object_new_object();
 	k.over = json_object_new_object();
 	k.egress_done = json_object_new_object();
+	k.agent_docs = json_object_new_object();
 	k.usage = kube_usage_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg, ps);
 	kube_client_set_inflight(k.kc, cfg->kube_max_inflight > 0 ? (int)cfg->kube_max_inflight
 								  : KUBE_INFLIGHT_DEFAULT);
@@ -1760,6 +1778,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	kube_usage_free(k.usage);
 	json_object_put(k.over);
 	json_object_put(k.egress_done);
+	json_object_put(k.agent_docs);
 	for (int i = 0; i < N_INF; i++)
 		kube_informer_free(k.inf[i]);
 	kube_lease_free(k.lease);

@@ -2053,6 +2053,29 @@ static void req_append(struct kube_req *r)
 	kube_reqs_tail = r;
 }
 
+/* Queue a request; `data` (may be NULL) is owned from here on. */
+static int req_queue(struct kube_client *c, const char *method, const char *path, char *data,
+		     size_t len, const char *content_type, unsigned flags, kube_done_fn done,
+		     void *ctx)
+{
+	struct kube_req *r = xcalloc(1, sizeof(*r));
+	c->submitted = true;
+	r->c = c;
+	r->method = xstrdup(method);
+	r->path = xstrdup(path);
+	if (data) {
+		r->data = data;
+		r->dlen = len;
+		r->ctype = xstrdup(content_type ? content_type : "application/json");
+	}
+	r->no_body = flags & KUBE_SUBMIT_NO_BODY;
+	r->done = done;
+	r->ctx = ctx;
+	buf_init(&r->x.body, 1);
+	req_append(r);
+	return 0;
+}
+
 int kube_submit_str(struct kube_client *c, const char *method, const char *path, char *data,
 		    size_t len, unsigned flags, kube_done_fn done, void *ctx)
 {
@@ -2071,22 +2094,7 @@ int kube_submit_str(struct kube_client *c, const char *method, const char *path,
 		json_object_put(body);
 		return rc;
 	}
-	struct kube_req *r = xcalloc(1, sizeof(*r));
-	c->submitted = true;
-	r->c = c;
-	r->method = xstrdup(method);
-	r->path = xstrdup(path);
-	if (data) {
-		r->data = data;
-		r->dlen = len;
-		r->ctype = xstrdup("application/json");
-	}
-	r->no_body = flags & KUBE_SUBMIT_NO_BODY;
-	r->done = done;
-	r->ctx = ctx;
-	buf_init(&r->x.body, 1);
-	req_append(r);
-	return 0;
+	return req_queue(c, method, path, data, len, NULL, flags, done, ctx);
 }
 
 int kube_submit(struct kube_client *c, const char *method, const char *path, json_object *body,
@@ -2104,22 +2112,13 @@ int kube_submit(struct kube_client *c, const char *method, const char *path, jso
 		json_object_put(out);
 		return 0;
 	}
-	struct kube_req *r = xcalloc(1, sizeof(*r));
-	c->submitted = true;
-	r->c = c;
-	r->method = xstrdup(method);
-	r->path = xstrdup(path);
+	char *data = NULL;
+	size_t len = 0;
 	if (body) {
-		const char *d = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &r->dlen);
-		r->data = xmalloc(r->dlen + 1);
-		memcpy(r->data, d, r->dlen + 1);
-		r->ctype = xstrdup(content_type ? content_type : "application/json");
+		const char *d = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &len);
+		data = xstrndup(d, len);
 	}
-	r->done = done;
-	r->ctx = ctx;
-	buf_init(&r->x.body, 1);
-	req_append(r);
-	return 0;
+	return req_queue(c, method, path, data, len, content_type, 0, done, ctx);
 }
 
 size_t kube_submitted(const struct kube_client *c)

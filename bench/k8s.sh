@@ -19,38 +19,47 @@
 #     every Job exists as a ratio to it (goal: at most 1.5x).
 #   - from a Task's pod Running (its watch event) to the Task's Running:
 #     median and p99 (goal: within 1 s).
+#   - the controller's CPU by symbol (perf record, when perf is there).
 # The floor and the burst run BENCH_K8S_ROUNDS (3) times, interleaved;
-# the figures are medians of the rounds.
+# the figures are medians of the rounds.  Above 1,000 Tasks (10,000: not
+# for CI, 30 minutes or more on 2 CPUs) one round runs, after a reference
+# burst of BENCH_K8S_REF (1,000) Tasks: per-task CPU and memory compared.
 #
 # Environment: BENCH_K8S_TASKS (N, default 1000), BENCH_K8S_TIMEOUT
 # (seconds to wait for the burst's Jobs, default 900), BENCH_K8S_THREADS
 # (POSTing threads, default 4), BENCH_K8S_LOG_LEVEL (the controller's
 # log.level, default info), K8S_NODES (fake nodes; default enough for
-# every pod to be scheduled), KEEP=1 (keep the work directory: controller
-# log, cluster logs).  Needs tests/k8s/build.sh's binaries (built once).
+# every pod to be scheduled), BENCH_K8S_PERF (0: no perf; graph: DWARF
+# call graphs), KEEP=1 (keep the work directory: controller log, cluster
+# logs, perf.data).  Needs tests/k8s/build.sh's binaries (built once).
 # Nothing is asserted about time: it prints figures and ratios.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$here/_build}" && pwd) || exit 1
 bin=$build/core/paddock
 N=${BENCH_K8S_TASKS:-1000}
-ROUNDS=${BENCH_K8S_ROUNDS:-3}
+# Above 1,000 Tasks: one round (bounded time), after a reference burst of
+# BENCH_K8S_REF (1,000) Tasks whose per-task CPU and memory it is compared
+# with; BENCH_K8S_REF=0 leaves the reference out.
+case ${BENCH_K8S_TASKS:-} in '' | *[!0-9]*) big=0 ;; *) big=$((N > 1000)) ;; esac
+if [ "$big" = 1 ]; then REF=${BENCH_K8S_REF:-1000}; ROUNDS=${BENCH_K8S_ROUNDS:-1}; else REF=${BENCH_K8S_REF:-0}; ROUNDS=${BENCH_K8S_ROUNDS:-3}; fi
 FLOOR_CLIENTS=${BENCH_K8S_FLOOR_CLIENTS:-16}
 BASE=20
 TIMEOUT=${BENCH_K8S_TIMEOUT:-900}
 THREADS=${BENCH_K8S_THREADS:-4}
 [ -x "$bin" ] || { echo "bench/k8s: $bin not built" >&2; exit 1; }
-case $N in '' | *[!0-9]*) echo "bench/k8s: BENCH_K8S_TASKS must be a number" >&2; exit 2 ;; esac
+case $N$REF in '' | *[!0-9]*) echo "bench/k8s: BENCH_K8S_TASKS and BENCH_K8S_REF must be numbers" >&2; exit 2 ;; esac
 
 K8S_BIN=$("$here/tests/k8s/build.sh" | tail -n1) || { echo "bench/k8s: building the control plane failed" >&2; exit 1; }
 export K8S_BIN
 # 110 pods per fake node: enough nodes that every run's pod is scheduled.
-export K8S_NODES=${K8S_NODES:-$(((N * ROUNDS + BASE + 109) / 110 + 1))}
+export K8S_NODES=${K8S_NODES:-$(((N * ROUNDS + REF + BASE + 109) / 110 + 1))}
 work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-bench-k8s.XXXXXX")
 cluster=$work/cluster
-cpid='' ppid=''
+cpid='' ppid='' perf_pid=''
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
+	[ -z "$perf_pid" ] || { kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null; }
 	[ -z "$ppid" ] || { kill -TERM "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null; }
 	if [ -n "$cpid" ]; then
 		kill -TERM "$cpid" 2>/dev/null
@@ -91,9 +100,12 @@ backend: kubernetes
 log: {level: ${BENCH_K8S_LOG_LEVEL:-info}}
 controller: {listen: "127.0.0.1:0"}
 kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system}
-limits: {maxConcurrentTasks: $((N * ROUNDS + BASE + 100)), defaultTaskTimeout: 2h}
+limits: {maxConcurrentTasks: $((N * ROUNDS + REF + BASE + 100)), defaultTaskTimeout: 2h}
 drivers: {exec: {enabled: true}}
 contexts: {text: {enabled: true}}
+# Small requests: with none the limits (2 CPUs, 4Gi) are the requests and a
+# fake node (32 CPUs) takes 16 pods, so most runs would stay Unschedulable.
+resources: {requests: {cpu: 10m, memory: 16Mi, ephemeral-storage: 16Mi}}
 EOF
 POD_NAME=bench "$bin" controller >"$work/controller.log" 2>&1 &
 cpid=$!
@@ -115,11 +127,21 @@ done
 [ -n "${ready:-}" ] || { echo "bench/k8s: the controller did not take the Lease within 60 s" >&2; tail -n 20 "$work/controller.log" >&2; exit 1; }
 sleep 1 # settle: a few idle passes, Lease renewals
 
+# The controller's CPU by symbol: perf samples it from here to the end
+# (BENCH_K8S_PERF=0 to skip; 499 Hz, no call graphs, so it costs little).
+if [ "${BENCH_K8S_PERF:-1}" != 0 ] && command -v perf >/dev/null 2>&1; then
+	pg=()
+	[ "${BENCH_K8S_PERF:-1}" != graph ] || pg=(--call-graph dwarf,16384)
+	perf record -q -F 499 "${pg[@]}" -p "$cpid" -o "$work/perf.data" >/dev/null 2>"$work/perf.log" &
+	perf_pid=$!
+fi
+
 python3 - "$cluster" "$N" "$BASE" "$TIMEOUT" "$THREADS" "$cpid" \
-	"$(cat "$cluster/pids/kube-apiserver.pid")" "$port" "$ROUNDS" "$FLOOR_CLIENTS" <<'PY' &
+	"$(cat "$cluster/pids/kube-apiserver.pid")" "$port" "$ROUNDS" "$FLOOR_CLIENTS" "$REF" <<'PY' &
 import http.client, json, os, ssl, statistics, sys, threading, time
 
-cluster, N, BASE, TIMEOUT, THREADS, CPID, APID, MPORT, ROUNDS, FLOOR_CLIENTS = sys.argv[1:11]
+cluster, N, BASE, TIMEOUT, THREADS, CPID, APID, MPORT, ROUNDS, FLOOR_CLIENTS, REF = sys.argv[1:12]
+REF = int(REF)
 N, BASE, TIMEOUT, THREADS = int(N), int(BASE), float(TIMEOUT), max(1, int(THREADS))
 ROUNDS, FLOOR_CLIENTS = max(1, int(ROUNDS)), max(1, int(FLOOR_CLIENTS))
 ports = dict(l.strip().split("=", 1) for l in open(os.path.join(cluster, "ports.env")) if "=" in l)
@@ -401,8 +423,9 @@ def floor_round(r):
     return time.monotonic() - t0
 
 # ---- burst: N Tasks as fast as THREADS clients can ------------------------
-def burst_round(r):
-    names = ["burst%d-%04d" % (r, i) for i in range(N)]
+def burst_round(r, n=N, prefix="burst"):
+    names = ["%s%d-%05d" % (prefix, r, i) for i in range(n)]
+    rss0 = proc_status(CPID, "VmRSS")
     burst_posted = {}
     plock = threading.Lock()
     cpu0 = {p: cpu_s(p) for p in (CPID, APID)}
@@ -432,27 +455,41 @@ def burst_round(r):
     t_end = max([job_seen[n] for n in seen], default=time.monotonic())
     # The controller's figures are taken once every task with a Job is Running.
     with lock:
-        lock.wait_for(lambda: n_running[0] >= running_before + len(seen), timeout=120)
+        lock.wait_for(lambda: n_running[0] >= running_before + len(seen), timeout=max(120, n * 0.1))
         t_run = max([phase_seen.get((n, "Running"), 0) for n in seen], default=t_end)
     time.sleep(0.3)
     cpu1 = {p: cpu_s(p) for p in (CPID, APID)}
+    rss1 = proc_status(CPID, "VmRSS")
     m1 = metrics()
     a1 = api_metrics()
     lat = [job_seen[n] - burst_posted[n] for n in seen]
     if not lat:
-        sys.exit("bench/k8s: no Job seen for any of the %d burst tasks (%d POSTed)" % (N, len(burst_posted)))
+        sys.exit("bench/k8s: no Job seen for any of the %d burst tasks (%d POSTed)" % (n, len(burst_posted)))
     out = {"span": t_end - t0, "med": statistics.median(lat), "p99": pct(lat, 99), "seen": len(seen),
            "posted": len(burst_posted), "post_s": t_posted - t0, "wspan": max(t_run, t_end) - t0,
            "passes": m1[0] - m0[0], "psum": m1[1] - m0[1], "ccpu": cpu1[CPID] - cpu0[CPID],
            "acpu": cpu1[APID] - cpu0[APID], "names": seen, "split": split(seen, burst_posted),
-           "t0": t0, "a0": a0, "a1": a1}
-    print("round %d: burst of %d: %d jobs in %.2f s (%.0f tasks/s), task->job median %.0f ms, p99 %.0f ms; controller CPU %.1f s"
-          % (r + 1, N, len(seen), out["span"], len(seen) / out["span"] if out["span"] > 0 else 0,
+           "t0": t0, "a0": a0, "a1": a1, "rss_kib": rss1 - rss0,
+           "lag": t_end - max(burst_posted.values(), default=t_end)}
+    print("%s %d: burst of %d: %d jobs in %.2f s (%.0f tasks/s), task->job median %.0f ms, p99 %.0f ms; controller CPU %.1f s"
+          % ("reference" if prefix == "ref" else "round", r + 1, n, len(seen), out["span"], len(seen) / out["span"] if out["span"] > 0 else 0,
              ms(out["med"]), ms(out["p99"]), out["ccpu"]), flush=True)
-    if len(seen) < N:
+    if len(seen) < n:
         print("bench/k8s: INCOMPLETE: %d of %d tasks POSTed, %d Jobs seen within %.0f s"
-              % (len(burst_posted), N, len(seen), TIMEOUT), flush=True)
+              % (len(burst_posted), n, len(seen), TIMEOUT), flush=True)
     return out
+
+# Per task, from the first POST until every Task is Running: the
+# controller's CPU and its VmRSS growth (caches; freed heap handed back).
+def per_task(b):
+    return b["ccpu"] / max(1, b["seen"]), b["rss_kib"] / max(1, b["seen"])
+
+ref = None
+if REF:
+    ref = burst_round(0, REF, "ref")
+    print("reference: %d tasks: controller CPU %.2f ms/task, memory %.1f KiB/task (VmRSS growth)"
+          % ((REF,) + (per_task(ref)[0] * 1000, per_task(ref)[1])), flush=True)
+    time.sleep(2)
 
 floors, bursts = [], []
 for r in range(ROUNDS):
@@ -484,8 +521,9 @@ if lags:
              ms(statistics.median([pct(l, 99) for l in lags])), sum(len(l) for l in lags)))
 last = bursts[-1]
 print("  last round: " + last["split"])
-print("  POSTing %d tasks took %.1f s (%.0f tasks/s, %d threads)"
-      % (last["posted"], last["post_s"], last["posted"] / max(1e-9, last["post_s"]), THREADS))
+print("  POSTing %d tasks took %.1f s (%.0f tasks/s, %d threads; median of the rounds %.2fx the floor); the last Job existed %.2f s after the last POST (median)"
+      % (last["posted"], last["post_s"], last["posted"] / max(1e-9, last["post_s"]), THREADS,
+         mid("post_s") / floor, mid("lag")))
 print("  first POST to all Running, %.1f s (median): %d reconcile passes, %.1f s in passes; controller CPU %.1f s, kube-apiserver CPU %.1f s"
       % (mid("wspan"), mid("passes"), mid("psum"), mid("ccpu"), mid("acpu")))
 t0, wspan, a0, a1 = last["t0"], last["wspan"], last["a0"], last["a1"]
@@ -512,19 +550,34 @@ rss_after = proc_status(CPID, "VmRSS")
 api_rss_after = proc_status(APID, "VmRSS")
 seen_all = sum(b["seen"] for b in bursts)
 kib = lambda kb: kb / 1024.0
+total = N * ROUNDS + REF + BASE
 print("controller RSS: idle %.1f MiB, after %d tasks %.1f MiB peak (VmHWM; ratio %.2f, %.1f KiB/task), %.1f MiB now"
-      % (kib(rss_idle), N * ROUNDS + BASE, kib(hwm), hwm / rss_idle if rss_idle else 0,
-         (hwm - rss_idle) / (N * ROUNDS + BASE), kib(rss_after)))
+      % (kib(rss_idle), total, kib(hwm), hwm / rss_idle if rss_idle else 0,
+         (hwm - rss_idle) / total, kib(rss_after)))
+if ref:
+    rc, rm = per_task(ref)
+    bc = statistics.median([per_task(b)[0] for b in bursts])
+    bm = statistics.median([per_task(b)[1] for b in bursts])
+    print("per task, %d against the %d-task reference: controller CPU %.2f against %.2f ms (ratio %.2f), memory %.1f against %.1f KiB (ratio %.2f; goal: both within 1.2x)"
+          % (N, REF, bc * 1000, rc * 1000, bc / rc if rc else 0, bm, rm, bm / rm if rm else 0))
 print("  idle: %.1f MiB its own (RssAnon), %.1f MiB mapped libraries and binary (RssFile, shared)"
       % (kib(rss_idle_anon), kib(rss_idle_file)))
 print("kube-apiserver RSS (for context): idle %.0f MiB, after the burst %.0f MiB (ratio %.2f)"
       % (kib(api_rss_idle), kib(api_rss_after), api_rss_after / api_rss_idle if api_rss_idle else 0))
-sys.exit(0 if seen_all == N * ROUNDS else 1)
+sys.exit(0 if seen_all == N * ROUNDS and (not ref or ref["seen"] == REF) else 1)
 PY
 ppid=$!
 wait "$ppid"
 rc=$?
 ppid=
+if [ -n "$perf_pid" ]; then
+	kill -INT "$perf_pid" 2>/dev/null
+	wait "$perf_pid" 2>/dev/null
+	perf_pid=''
+	echo "controller CPU by symbol (perf, whole run from the baseline on; self time, top 25):"
+	perf report -q -i "$work/perf.data" --no-children -F overhead,dso,sym --stdio 2>/dev/null |
+		grep -v '^$' | head -n 25 | sed 's/^/  /'
+fi
 kill -0 "$cpid" 2>/dev/null || { echo "bench/k8s: the controller died during the run:" >&2; tail -n 20 "$work/controller.log" >&2; rc=1; }
 n_err=$(grep -c 'level=error' "$work/controller.log")
 [ "$n_err" -eq 0 ] || { echo "bench/k8s: $n_err errors in the controller log, e.g.:" >&2; grep -m3 'level=error' "$work/controller.log" >&2; }

@@ -35,6 +35,7 @@ struct ctl {
 	json_object *queued;
 	/* Timers: key -> due wall ms (one per key, the earliest wins). */
 	json_object *timers;
+	int64_t timers_min;     /* no timer is due before this (0: none) */
 	bool admit;
 	unsigned long writes;
 	json_object *collecting; /* ctl_enqueue_all's FIFO sort */
@@ -225,26 +226,33 @@ static void set_timer(struct ctl *c, const char *key, int64_t due)
 	if (json_object_object_get_ex(c->timers, key, &v) && json_object_get_int64(v) <= due)
 		return;
 	json_object_object_add(c->timers, key, json_object_new_int64(due));
+	if (!c->timers_min || due < c->timers_min)
+		c->timers_min = due;
 }
 
+/* The earliest timer, or earlier when that one was dropped since: the
+ * loop then wakes once for nothing, and fire_timers() finds the next. */
 int64_t ctl_next_due(const struct ctl *c)
 {
-	int64_t next = 0;
-	json_object_object_foreach(c->timers, key, v) {
-		(void)key;
-		int64_t d = json_object_get_int64(v);
-		if (!next || d < next)
-			next = d;
-	}
-	return next;
+	return c->timers_min;
 }
 
+/* The timers are walked when the earliest is due, not at every pass:
+ * a burst holds one per task (a write held back, a wait). */
 static void fire_timers(struct ctl *c, int64_t now)
 {
+	if (!c->timers_min || now < c->timers_min)
+		return;
 	struct strv due = { 0 };
-	json_object_object_foreach(c->timers, key, v)
-		if (json_object_get_int64(v) <= now)
+	int64_t next = 0;
+	json_object_object_foreach(c->timers, key, v) {
+		int64_t d = json_object_get_int64(v);
+		if (d <= now)
 			strv_push(&due, key);
+		else if (!next || d < next)
+			next = d;
+	}
+	c->timers_min = next;
 	for (size_t i = 0; i < due.n; i++) {
 		json_object_object_del(c->timers, due.v[i]);
 		enqueue_key(c, due.v[i]);

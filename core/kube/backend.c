@@ -11,6 +11,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +40,7 @@
 #include "control/template.h"
 
 #define SWEEP_INTERVAL_MS 10000
+#define TRIM_INTERVAL_MS 10000  /* free heap pages handed back, at most this often */
 /* On a Job: when its task was admitted (status.startTime once it runs). */
 #define KUBE_ANNOTATION_STARTED "paddock.dev/started-at"
 #define LOG_LINE_MAX (64 * 1024)
@@ -58,6 +62,7 @@ struct kctl {
 	uint64_t spawner_gen;   /* Spawner events seen: the schedule tick looks again */
 	struct ctl *ctl;
 	int64_t last_sweep_ms;
+	int64_t last_trim_ms;
 	json_object *events;    /* Events to send after the pass: array of {ns, event} */
 	struct kidx *idx;       /* slots and the line, per change (kube/taskindex.h) */
 	json_object *pod_of;    /* task uid -> "ns/name" of its newest pod */
@@ -68,12 +73,15 @@ struct kctl {
 	struct kube_github *github; /* Spawners' github source: the leader's (kube/github.h) */
 	json_object *over;      /* task uid -> null: its run was killed BudgetExceeded */
 	json_object *egress_done; /* task uid -> null: its sidecar's log is recorded */
+	/* "ns/name" -> {"rv", "doc"}: an Agent checked and defaulted, reused
+	 * while its resourceVersion stays (every reconcile resolves it). */
+	json_object *agent_docs;
 };
 
 /* Put what the controller wrote into its cache, and its indexes. */
 static void cache_task(struct kctl *k, json_object *task)
 {
-	kube_informer_store(k->inf[INF_TASKS], task);
+	kube_informer_take(k->inf[INF_TASKS], task);
 	json_object *md = jget(task, "metadata");
 	json_object *now = kube_informer_get(k->inf[INF_TASKS], jstr(md, "namespace"), jstr(md, "name"));
 	if (now)
@@ -82,7 +90,7 @@ static void cache_task(struct kctl *k, json_object *task)
 
 static void cache_job(struct kctl *k, json_object *job)
 {
-	kube_informer_store(k->inf[INF_JOBS], job);
+	kube_informer_take(k->inf[INF_JOBS], job);
 	json_object *md = jget(job, "metadata");
 	json_object *now = kube_informer_get(k->inf[INF_JOBS], jstr(md, "namespace"), jstr(md, "name"));
 	if (now)
@@ -198,8 +206,22 @@ static int lk_agent(void *ctx, const char *ns, const char *name, struct model_ag
 	 * checks refuse counts as missing (its message is in the log). */
 	struct model_limits lim = { .prompt_bytes = l->k->cfg->limits.prompt_bytes };
 	enum model_kind kind;
-	char err[512];
-	int rc = model_from_server(a, &lim, &kind, &doc, err, sizeof(err));
+	char err[512], key[512];
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+	const char *rv = jstr(jget(a, "metadata"), "resourceVersion");
+	json_object *seen = jget(l->k->agent_docs, key);
+	int rc = 0;
+	if (rv && seen && str_eq(jstr(seen, "rv"), rv)) {
+		doc = json_object_get(jget(seen, "doc"));
+	} else {
+		rc = model_from_server(a, &lim, &kind, &doc, err, sizeof(err));
+		if (rc == 0 && rv) {
+			seen = json_object_new_object();
+			jset_str(seen, "rv", rv);
+			json_object_object_add(seen, "doc", json_object_get(doc));
+			json_object_object_add(l->k->agent_docs, key, seen);
+		}
+	}
 	if (rc == 0)
 		rc = model_agent_from_json(doc, out, err, sizeof(err));
 	if (rc < 0) {
@@ -307,7 +329,10 @@ static void flush_events(struct kctl *k)
 		json_object *ev = json_object_array_get_idx(k->events, i);
 		const char *ns = jstr(jget(ev, "metadata"), "namespace");
 		char *path = kube_path(&KUBE_EVENTS, ns, NULL, NULL, NULL);
-		(void)kube_submit(k->kc, "POST", path, ev, NULL, event_done, NULL);
+		size_t len = 0;
+		const char *d = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN, &len);
+		(void)kube_submit_str(k->kc, "POST", path, xstrndup(d, len), len, KUBE_SUBMIT_NO_BODY,
+				      event_done, NULL);
 		free(path);
 	}
 	if (n)
@@ -343,9 +368,20 @@ struct kstart {
 	struct kctl *k;
 	char *uid, *key;        /* the task */
 	char *run_ns, *name;    /* the Job's (and ConfigMap's) */
-	json_object *job;       /* to create once the ConfigMap exists */
-	json_object *cm;        /* to create once the NetworkPolicy exists */
+	/* Serialized when rendered: a parsed Job is some 40 objects, and a
+	 * burst holds one per admitted task until its ConfigMap exists. */
+	char *job;              /* to create once the ConfigMap exists */
+	size_t job_len;
+	char *cm;               /* to create once the NetworkPolicy exists */
+	size_t cm_len;
 };
+
+/* The JSON text of `o`, malloc'd. */
+static char *json_text(json_object *o, size_t *len)
+{
+	const char *d = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, len);
+	return xstrndup(d, *len);
+}
 
 /* Done, either way: the task is looked at again (its Job observed, or
  * its failure recorded) and the slot may be free. */
@@ -368,8 +404,8 @@ static void start_end(struct kstart *ks, const char *fail)
 		ctl_enqueue(k->ctl, ns, sl + 1);
 		ctl_admit(k->ctl);
 	}
-	json_object_put(ks->job);
-	json_object_put(ks->cm);
+	free(ks->job);
+	free(ks->cm);
 	free(ks->uid);
 	free(ks->key);
 	free(ks->run_ns);
@@ -426,7 +462,9 @@ static void start_cm_done(void *ctx, int status, json_object *resp, const char *
 		return;
 	}
 	char *path = kube_path(&KUBE_JOBS, ks->run_ns, NULL, NULL, NULL);
-	(void)kube_submit(ks->k->kc, "POST", path, ks->job, NULL, start_job_done, ks);
+	char *job = ks->job;
+	ks->job = NULL;
+	(void)kube_submit_str(ks->k->kc, "POST", path, job, ks->job_len, 0, start_job_done, ks);
 	free(path);
 }
 
@@ -444,10 +482,10 @@ static void start_np_done(void *ctx, int status, json_object *resp, const char *
 		return;
 	}
 	char *path = kube_path(&KUBE_CONFIGMAPS, ks->run_ns, NULL, NULL, NULL);
-	json_object *cm = ks->cm;
+	char *cm = ks->cm;
 	ks->cm = NULL;
-	(void)kube_submit(ks->k->kc, "POST", path, cm, NULL, start_cm_done, ks);
-	json_object_put(cm);
+	(void)kube_submit_str(ks->k->kc, "POST", path, cm, ks->cm_len, KUBE_SUBMIT_NO_BODY,
+			      start_cm_done, ks);
 	free(path);
 }
 
@@ -555,21 +593,23 @@ static int start_job(struct kctl *k, const struct model_task *t, const struct mo
 	ks->key = xasprintf("%s/%s", t->ns, t->name);
 	ks->run_ns = xstrdup(e.run_ns);
 	ks->name = xstrdup(jstr(jget(job, "metadata"), "name"));
-	ks->job = job;
-	job = NULL;
+	ks->job = json_text(job, &ks->job_len);
 	kidx_starting(k->idx, t->uid, NULL, true); /* the task is indexed: its agent key */
 	json_object_object_add(k->starting, t->uid, NULL);
 	/* ConfigMap, then Job (from the ConfigMap's answer), in parallel
 	 * with the other tasks' requests. */
 	char *path;
+	size_t cm_len = 0;
+	char *cm_text = json_text(cm, &cm_len);
 	if (np) {
-		ks->cm = cm;
-		cm = NULL;
+		ks->cm = cm_text;
+		ks->cm_len = cm_len;
 		path = kube_path(&KUBE_NETWORKPOLICIES, e.run_ns, NULL, NULL, NULL);
 		(void)kube_submit(k->kc, "POST", path, np, NULL, start_np_done, ks);
 	} else {
 		path = kube_path(&KUBE_CONFIGMAPS, e.run_ns, NULL, NULL, NULL);
-		(void)kube_submit(k->kc, "POST", path, cm, NULL, start_cm_done, ks);
+		(void)kube_submit_str(k->kc, "POST", path, cm_text, cm_len, KUBE_SUBMIT_NO_BODY,
+				      start_cm_done, ks);
 	}
 	free(path);
 	*job_name = xstrdup(ks->name);
@@ -1363,20 +1403,22 @@ static bool op_budget(void *b, json_object *task, bool running, char *msg, size_
 			   msg, n);
 }
 
-static int phase_count_cb(void *ctx, json_object *task)
-{
-	long *phases = ctx;
-	int mp = model_phase_parse(rec_phase_name(task_phase_of(task)));
-	if (mp >= 0 && mp < METRICS_N_PHASES)
-		phases[mp]++;
-	return 0;
-}
+struct counts {
+	long phases[METRICS_N_PHASES];
+	json_object *depths;  /* agent key -> Queued tasks */
+};
 
-static int queue_depth_cb(void *ctx, json_object *task)
+/* Phases and queue depths in one walk of the cache. */
+static int count_cb(void *ctx, json_object *task)
 {
-	json_object *depths = ctx;
-	if (task_phase_of(task) != REC_QUEUED)
+	struct counts *cn = ctx;
+	enum rec_phase ph = task_phase_of(task);
+	int mp = model_phase_parse(rec_phase_name(ph));
+	if (mp >= 0 && mp < METRICS_N_PHASES)
+		cn->phases[mp]++;
+	if (ph != REC_QUEUED)
 		return 0;
+	json_object *depths = cn->depths;
 	char key[320];
 	model_task_agent_key(task, key, sizeof(key));
 	json_object *v = NULL;
@@ -1388,20 +1430,27 @@ static int queue_depth_cb(void *ctx, json_object *task)
 
 static void op_housekeeping(void *b, struct ctl *c)
 {
-	(void)c;
 	struct kctl *k = b;
 	int64_t mono = now_mono_ms();
 	if (k->was_leading && mono - k->last_sweep_ms >= SWEEP_INTERVAL_MS) {
 		k->last_sweep_ms = mono;
 		sweep_orphans(k);
 	}
+#ifdef __GLIBC__
+	/* After a burst the heap holds the freed request bodies, answers and
+	 * rendered runs; once nothing is in flight its free pages go back. */
+	if (mono - k->last_trim_ms >= TRIM_INTERVAL_MS && !kube_submitted(k->kc) &&
+	    !ctl_queue_len(c)) {
+		k->last_trim_ms = mono;
+		(void)malloc_trim(0);
+	}
+#endif
 	if (!k->m)
 		return;
-	long phases[METRICS_N_PHASES] = { 0 };
-	kube_informer_foreach(k->inf[INF_TASKS], phase_count_cb, phases);
-	metrics_set_phase_counts(k->m, phases);
-	json_object *depths = json_object_new_object();
-	kube_informer_foreach(k->inf[INF_TASKS], queue_depth_cb, depths);
+	struct counts cn = { .depths = json_object_new_object() };
+	kube_informer_foreach(k->inf[INF_TASKS], count_cb, &cn);
+	metrics_set_phase_counts(k->m, cn.phases);
+	json_object *depths = cn.depths;
 	size_t n = (size_t)json_object_object_length(depths), i = 0;
 	const char **keys = xcalloc(n + 1, sizeof(char *));
 	long *vals = xcalloc(n + 1, sizeof(long));
@@ -1559,11 +1608,31 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 	ctl_enqueue_all(k->ctl);
 }
 
-/* Of a Job the controller reads metadata (name, labels) and
- * status.conditions only: the pod template is most of its size. */
+static void keep_only(json_object *o, const char *const *keep);
+
+/* Of a Job the controller reads its name, labels, annotations, creation
+ * time and its conditions' type, status and reason: the rest (the pod
+ * template, owner references, counts, times) is dropped.  Each JSON
+ * object kept costs some 700 bytes (json-c's table of 16 entries). */
 static void trim_job(json_object *job)
 {
-	json_object_object_del(job, "spec");
+	static const char *const top[] = { "apiVersion", "kind", "metadata", "status", NULL };
+	static const char *const md[] = { "name", "namespace", "uid", "resourceVersion", "labels",
+					   "annotations", "creationTimestamp", "deletionTimestamp",
+					   NULL };
+	static const char *const st[] = { "conditions", NULL };
+	static const char *const cond[] = { "type", "status", "reason", NULL };
+	keep_only(job, top);
+	keep_only(jget(job, "metadata"), md);
+	json_object *s = jget(job, "status");
+	keep_only(s, st);
+	json_object *conds = jget(s, "conditions");
+	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
+			   i < json_object_array_length(conds); i++)
+		keep_only(json_object_array_get_idx(conds, i), cond);
+	/* A Job without conditions keeps no empty status object. */
+	if (s && !conds)
+		json_object_object_del(job, "status");
 }
 
 /* Keep the keys of `o` in `keep` only. */
@@ -1598,6 +1667,10 @@ static void trim_pod(json_object *pod)
 	static const char *const st[] = { "phase", "reason", "message", "conditions",
 					  "containerStatuses", "initContainerStatuses", NULL };
 	static const char *const cs[] = { "name", "state", NULL };
+	/* A running container's state ({"running": {"startedAt"}}) is read
+	 * by nobody: two objects fewer per container. */
+	static const char *const state[] = { "waiting", "terminated", NULL };
+	static const char *const cond[] = { "type", "status", "reason", "message", NULL };
 	keep_only(pod, top);
 	keep_only(jget(pod, "metadata"), md);
 	keep_only(jget(jget(pod, "metadata"), "labels"), labels);
@@ -1607,16 +1680,22 @@ static void trim_pod(json_object *pod)
 	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
 		json_object *a = jget(s, lists[l]);
 		for (size_t i = 0; a && json_object_is_type(a, json_type_array) &&
-				   i < json_object_array_length(a); i++)
-			keep_only(json_object_array_get_idx(a, i), cs);
+				   i < json_object_array_length(a); i++) {
+			json_object *c = json_object_array_get_idx(a, i);
+			keep_only(c, cs);
+			keep_only(jget(c, "state"), state);
+		}
 	}
 	json_object *conds = jget(s, "conditions");
 	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
 			   i < json_object_array_length(conds);) {
-		if (str_eq(jstr(json_object_array_get_idx(conds, i), "type"), "PodScheduled"))
+		json_object *c = json_object_array_get_idx(conds, i);
+		if (str_eq(jstr(c, "type"), "PodScheduled")) {
+			keep_only(c, cond);
 			i++;
-		else
+		} else {
 			json_object_array_del_idx(conds, i, 1);
+		}
 	}
 }
 
@@ -1675,6 +1754,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.writing = json_object_new_object();
 	k.over = json_object_new_object();
 	k.egress_done = json_object_new_object();
+	k.agent_docs = json_object_new_object();
 	k.usage = kube_usage_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg, ps);
 	k.github = kube_github_new(o->kubeconfig ? o->kubeconfig : cfg->kubeconfig, o->context, cfg,
 				   k.m);
@@ -1705,6 +1785,7 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	kube_github_free(k.github);
 	json_object_put(k.over);
 	json_object_put(k.egress_done);
+	json_object_put(k.agent_docs);
 	for (int i = 0; i < N_INF; i++)
 		kube_informer_free(k.inf[i]);
 	kube_lease_free(k.lease);

@@ -1812,10 +1812,16 @@ struct kube_req {
 	char cerr[CURL_ERROR_SIZE];
 	long retry_after_s;     /* the server's Retry-After, or 0 */
 	bool finished;
+	bool no_body;           /* KUBE_SUBMIT_NO_BODY */
 	CURLcode result;
 };
 
 static struct kube_req *kube_reqs;       /* queued and in flight, in order */
+static struct kube_req *kube_reqs_tail;  /* its last, or NULL */
+/* The one client whose requests are queued, or NULL when several are:
+ * then a full client ends reqs_start()'s walk. */
+static struct kube_client *kube_reqs_client;
+static bool kube_reqs_mixed;
 static unsigned long kube_req_done;      /* completions (wakes kube_informers_poll) */
 
 void kube_client_set_inflight(struct kube_client *c, int n)
@@ -1845,9 +1851,12 @@ static void req_free(struct kube_req *r)
 
 static void req_unlink(struct kube_req *r)
 {
-	for (struct kube_req **pp = &kube_reqs; *pp; pp = &(*pp)->next)
+	struct kube_req *prev = NULL;
+	for (struct kube_req **pp = &kube_reqs; *pp; prev = *pp, pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
+			if (kube_reqs_tail == r)
+				kube_reqs_tail = prev;
 			return;
 		}
 }
@@ -1962,7 +1971,8 @@ static void req_done(struct kube_req *r, int64_t now)
 		return;
 	}
 	json_object *j = NULL;
-	if (status > 0 && r->x.body.len && kube_json_parse(r->x.body.data, r->x.body.len, &j) < 0)
+	if (status > 0 && r->x.body.len && !(r->no_body && status < 400) &&
+	    kube_json_parse(r->x.body.data, r->x.body.len, &j) < 0)
 		j = NULL;
 	if (status >= 400)
 		request_error(r->method, r->path, r->data && strstr(r->path, "/secrets"), status, j,
@@ -1984,8 +1994,11 @@ static int64_t reqs_start(int64_t now)
 				next = r->not_before;
 			continue;
 		}
-		if (r->c->inflight >= r->c->max_inflight)
+		if (r->c->inflight >= r->c->max_inflight) {
+			if (!kube_reqs_mixed)
+				break; /* the rest are its too: a burst queues thousands */
 			continue;
+		}
 		char err[512];
 		if (req_start(r, err, sizeof(err)) < 0) {
 			r->c->errors++;
@@ -2021,6 +2034,69 @@ static void reqs_process(int64_t now)
 	}
 }
 
+/* Queue `r` last: the tail is remembered, so a burst of submissions
+ * does not walk the queue once each. */
+static void req_append(struct kube_req *r)
+{
+	if (!kube_reqs) {
+		kube_reqs_client = r->c;
+		kube_reqs_mixed = false;
+	} else if (kube_reqs_client != r->c) {
+		kube_reqs_mixed = true;
+	}
+	struct kube_req **pp = &kube_reqs;
+	if (kube_reqs_tail && kube_reqs)
+		pp = &kube_reqs_tail->next;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = r;
+	kube_reqs_tail = r;
+}
+
+/* Queue a request; `data` (may be NULL) is owned from here on. */
+static int req_queue(struct kube_client *c, const char *method, const char *path, char *data,
+		     size_t len, const char *content_type, unsigned flags, kube_done_fn done,
+		     void *ctx)
+{
+	struct kube_req *r = xcalloc(1, sizeof(*r));
+	c->submitted = true;
+	r->c = c;
+	r->method = xstrdup(method);
+	r->path = xstrdup(path);
+	if (data) {
+		r->data = data;
+		r->dlen = len;
+		r->ctype = xstrdup(content_type ? content_type : "application/json");
+	}
+	r->no_body = flags & KUBE_SUBMIT_NO_BODY;
+	r->done = done;
+	r->ctx = ctx;
+	buf_init(&r->x.body, 1);
+	req_append(r);
+	return 0;
+}
+
+int kube_submit_str(struct kube_client *c, const char *method, const char *path, char *data,
+		    size_t len, unsigned flags, kube_done_fn done, void *ctx)
+{
+	if (!c || !method || !path || path[0] != '/') {
+		free(data);
+		return -EINVAL;
+	}
+	if (!kube_multi) {
+		json_object *body = NULL;
+		if (data && kube_json_parse(data, len, &body) < 0) {
+			free(data);
+			return -EINVAL;
+		}
+		free(data);
+		int rc = kube_submit(c, method, path, body, NULL, done, ctx);
+		json_object_put(body);
+		return rc;
+	}
+	return req_queue(c, method, path, data, len, NULL, flags, done, ctx);
+}
+
 int kube_submit(struct kube_client *c, const char *method, const char *path, json_object *body,
 		const char *content_type, kube_done_fn done, void *ctx)
 {
@@ -2036,25 +2112,13 @@ int kube_submit(struct kube_client *c, const char *method, const char *path, jso
 		json_object_put(out);
 		return 0;
 	}
-	struct kube_req *r = xcalloc(1, sizeof(*r));
-	c->submitted = true;
-	r->c = c;
-	r->method = xstrdup(method);
-	r->path = xstrdup(path);
+	char *data = NULL;
+	size_t len = 0;
 	if (body) {
-		const char *d = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &r->dlen);
-		r->data = xmalloc(r->dlen + 1);
-		memcpy(r->data, d, r->dlen + 1);
-		r->ctype = xstrdup(content_type ? content_type : "application/json");
+		const char *d = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &len);
+		data = xstrndup(d, len);
 	}
-	r->done = done;
-	r->ctx = ctx;
-	buf_init(&r->x.body, 1);
-	struct kube_req **pp = &kube_reqs;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = r;
-	return 0;
+	return req_queue(c, method, path, data, len, content_type, 0, done, ctx);
 }
 
 size_t kube_submitted(const struct kube_client *c)
@@ -2118,8 +2182,14 @@ int kube_informers_poll(struct kube_informer **infs, size_t n, int timeout_ms)
 			break;
 		/* Submitted by a callback just now: start it at once. */
 		bool ready = false;
-		for (struct kube_req *r = kube_reqs; r && !ready; r = r->next)
-			ready = !r->h && r->not_before <= now && r->c->inflight < r->c->max_inflight;
+		for (struct kube_req *r = kube_reqs; r && !ready; r = r->next) {
+			if (r->c->inflight >= r->c->max_inflight) {
+				if (!kube_reqs_mixed)
+					break; /* one client, full: nothing may start */
+				continue;
+			}
+			ready = !r->h && r->not_before <= now;
+		}
 		if (ready)
 			continue;
 		int64_t wait = deadline - now;
@@ -2246,6 +2316,20 @@ void kube_informer_store(struct kube_informer *inf, json_object *obj)
 	    json_object_deep_copy(obj, &copy, NULL) == 0) {
 		inf_trim(inf, copy);
 		json_object_object_add(inf->cache, key, copy);
+	}
+	free(key);
+}
+
+void kube_informer_take(struct kube_informer *inf, json_object *obj)
+{
+	json_object *cur = NULL;
+	char *key = inf && obj ? inf_key(inf, obj) : NULL;
+	if (!key)
+		return;
+	if (!(json_object_object_get_ex(inf->cache, key, &cur) &&
+	      rv_newer(meta_str(cur, "resourceVersion"), meta_str(obj, "resourceVersion")))) {
+		inf_trim(inf, obj);
+		json_object_object_add(inf->cache, key, json_object_get(obj));
 	}
 	free(key);
 }

@@ -174,6 +174,14 @@ int kube_get_log(struct kube_client *c, const char *path, size_t cap, char **out
 typedef void (*kube_done_fn)(void *ctx, int status, json_object *resp, const char *err);
 int kube_submit(struct kube_client *c, const char *method, const char *path, json_object *body,
 		const char *content_type, kube_done_fn done, void *ctx);
+/* kube_submit() with a body already serialized: `data` (len bytes,
+ * malloc'd, owned from here on, may be NULL) as JSON.  With
+ * KUBE_SUBMIT_NO_BODY a success's answer is not parsed (resp is NULL):
+ * the caller needs its status only, as for a ConfigMap or an Event whose
+ * echo is as large as what was sent. */
+#define KUBE_SUBMIT_NO_BODY 1u
+int kube_submit_str(struct kube_client *c, const char *method, const char *path, char *data,
+		    size_t len, unsigned flags, kube_done_fn done, void *ctx);
 /* Requests of `c` queued or in flight. */
 size_t kube_submitted(const struct kube_client *c);
 /* Requests of `c` in flight at once: 1..KUBE_INFLIGHT_MAX. */
@@ -289,6 +297,10 @@ size_t kube_informer_count(const struct kube_informer *inf);
  * than what the watch has delivered so far); ignored when the cache
  * already holds a newer resourceVersion.  obj is copied. */
 void kube_informer_store(struct kube_informer *inf, json_object *obj);
+/* kube_informer_store() without the copy: the cache takes a reference to
+ * `obj` itself and trims it in place (the caller reads no more of it than
+ * the cache keeps). */
+void kube_informer_take(struct kube_informer *inf, json_object *obj);
 /* The cache never keeps metadata.managedFields; `trim` (may be NULL),
  * called on each object before it is cached, may drop more of what the
  * owner never reads (the controller keeps only metadata and status of

@@ -835,6 +835,22 @@ START_TEST(test_informer_cache_and_backoff)
 	json_object_put(t);
 	ck_assert_uint_eq(kube_informer_count(inf), 2);
 	ck_assert_str_eq(phase_of(kube_informer_get(inf, "b", "t1")), "Queued");
+	/* Taken, not copied: the cache holds that very object, trimmed;
+	 * an older one is still ignored. */
+	t = task("b", "t1", "4", "Running");
+	json_object_object_add(json_object_object_get(t, "metadata"), "managedFields",
+			       json_object_new_array());
+	kube_informer_take(inf, t);
+	ck_assert_ptr_eq(kube_informer_get(inf, "b", "t1"), t);
+	json_object *tmd = json_object_object_get(t, "metadata");
+	ck_assert(!json_object_object_get_ex(tmd, "managedFields", NULL));
+	json_object_put(t); /* the cache's reference remains */
+	ck_assert_str_eq(phase_of(kube_informer_get(inf, "b", "t1")), "Running");
+	t = task("b", "t1", "2", "Failed");
+	kube_informer_take(inf, t); /* older: ignored */
+	json_object_put(t);
+	ck_assert_str_eq(phase_of(kube_informer_get(inf, "b", "t1")), "Running");
+	ck_assert_uint_eq(kube_informer_count(inf), 2);
 	ck_assert_ptr_null(kube_informer_get(inf, "c", "t1"));
 	ck_assert_ptr_null(kube_informer_get(inf, "a", NULL));
 	kube_informer_store(inf, NULL);

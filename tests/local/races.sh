@@ -49,12 +49,13 @@ cleanup_pids+=("$sampler_pid")
 
 ctl_pid=
 start_controller() { # POINT:TASK to pause at
+	local i n
+	# counted before the launch: a quick controller logs at once
+	n=$(grep -c "controller started" "$work/controller.log" 2>/dev/null || true)
 	PADDOCK_TEST_PAUSE=$1 PADDOCK_TEST_PAUSE_DIR=$pause \
 		"$PADDOCK_BIN" controller >>"$work/controller.log" 2>&1 &
 	ctl_pid=$!
 	cleanup_pids+=("$ctl_pid")
-	local i n
-	n=$(grep -c "controller started" "$work/controller.log" 2>/dev/null || true)
 	for i in $(seq 200); do
 		[ "$(grep -c "controller started" "$work/controller.log" 2>/dev/null || true)" -gt "${n:-0}" ] && return 0
 		sleep 0.05

@@ -278,6 +278,14 @@ dep=[o for o in d if o[\"kind\"]==\"Deployment\"][0]
 sp={p[\"name\"]:p[\"port\"] for p in svc[\"spec\"][\"ports\"]}
 cp={p[\"name\"]:p[\"containerPort\"] for p in dep[\"spec\"][\"template\"][\"spec\"][\"containers\"][0][\"ports\"]}
 sys.exit(0 if sp[\"dashboard\"]==9777 and cp[\"dashboard\"]==9777 else 1)'"
+check "the chart declares no dashboard port for config.dashboard.listen port 0" bash -c \
+	"'$REAL_BIN/helm' template paddock '$CHART' --set config.dashboard.listen=127.0.0.1:0 2>/dev/null |
+	 python3 -c 'import sys,yaml
+d=[o for o in yaml.safe_load_all(sys.stdin) if o]
+svc=[o for o in d if o[\"kind\"]==\"Service\"][0]
+dep=[o for o in d if o[\"kind\"]==\"Deployment\"][0]
+ports=[p[\"name\"] for p in svc[\"spec\"][\"ports\"]]+[p[\"name\"] for p in dep[\"spec\"][\"template\"][\"spec\"][\"containers\"][0][\"ports\"]]
+sys.exit(0 if ports==[\"metrics\",\"metrics\"] else 1)'"
 check "the chart renders the same RBAC rules and controller container as paddock install" \
 	python3 "$HERE/chart-vs-install.py" "$REAL_BIN/helm" "$CHART" "$PADDOCK_BIN"
 

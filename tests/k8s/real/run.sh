@@ -269,23 +269,23 @@ check "helm lint etc/kubernetes/chart" bash -c "'$REAL_BIN/helm' lint '$CHART' >
 check "helm template | kubectl apply --dry-run=server (default values)" bash -c \
 	"'$REAL_BIN/helm' template paddock '$CHART' -n paddock-system 2>/dev/null |
 	 kubectl apply --dry-run=server -f - >'$work/helm-dry.log' 2>&1"
-check "the chart's Service and containerPort follow config.dashboard.listen" bash -c \
-	"'$REAL_BIN/helm' template paddock '$CHART' --set config.dashboard.listen=127.0.0.1:9777 2>/dev/null |
-	 python3 -c 'import sys,yaml
-d=[o for o in yaml.safe_load_all(sys.stdin) if o]
-svc=[o for o in d if o[\"kind\"]==\"Service\"][0]
-dep=[o for o in d if o[\"kind\"]==\"Deployment\"][0]
-sp={p[\"name\"]:p[\"port\"] for p in svc[\"spec\"][\"ports\"]}
-cp={p[\"name\"]:p[\"containerPort\"] for p in dep[\"spec\"][\"template\"][\"spec\"][\"containers\"][0][\"ports\"]}
-sys.exit(0 if sp[\"dashboard\"]==9777 and cp[\"dashboard\"]==9777 else 1)'"
-check "the chart declares no dashboard port for config.dashboard.listen port 0" bash -c \
-	"'$REAL_BIN/helm' template paddock '$CHART' --set config.dashboard.listen=127.0.0.1:0 2>/dev/null |
-	 python3 -c 'import sys,yaml
-d=[o for o in yaml.safe_load_all(sys.stdin) if o]
-svc=[o for o in d if o[\"kind\"]==\"Service\"][0]
-dep=[o for o in d if o[\"kind\"]==\"Deployment\"][0]
-ports=[p[\"name\"] for p in svc[\"spec\"][\"ports\"]]+[p[\"name\"] for p in dep[\"spec\"][\"template\"][\"spec\"][\"containers\"][0][\"ports\"]]
-sys.exit(0 if ports==[\"metrics\",\"metrics\"] else 1)'"
+# The dashboard's ports the chart renders for a dashboard.listen:
+# "service=PORT container=PORT", "none" for a port left out.
+chart_dashboard_ports() {
+	"$REAL_BIN/helm" template paddock "$CHART" --set config.dashboard.listen="$1" 2>/dev/null |
+		python3 -c 'import sys, yaml
+d = [o for o in yaml.safe_load_all(sys.stdin) if o]
+def port(ports, key):
+    return next((str(p[key]) for p in ports if p["name"] == "dashboard"), "none")
+svc = next(o for o in d if o["kind"] == "Service")
+dep = next(o for o in d if o["kind"] == "Deployment")
+print("service=" + port(svc["spec"]["ports"], "port"),
+      "container=" + port(dep["spec"]["template"]["spec"]["containers"][0].get("ports", []), "containerPort"))'
+}
+check "the chart's Service and containerPort follow config.dashboard.listen" \
+	test "$(chart_dashboard_ports 127.0.0.1:9777)" = "service=9777 container=9777"
+check "the chart declares no dashboard port for config.dashboard.listen port 0" \
+	test "$(chart_dashboard_ports 127.0.0.1:0)" = "service=none container=none"
 check "the chart renders the same RBAC rules and controller container as paddock install" \
 	python3 "$HERE/chart-vs-install.py" "$REAL_BIN/helm" "$CHART" "$PADDOCK_BIN"
 

@@ -501,10 +501,11 @@ static int get_duration(struct walk *w, const struct cnode *n, const char *path,
 static const char *const top_keys[] = {
 	"backend", "pluginDirs", "stateDir", "isolation", "log", "network",
 	"kubernetes", "controller", "limits", "resources", "sandbox", "drivers", "contexts",
-	"git", "dashboard",
+	"git", "dashboard", "github",
 };
 static const char *const git_keys[] = { "knownHosts", "knownHostsFile", "trustOnFirstUse",
 					"allowLocalRepositories" };
+static const char *const github_keys[] = { "baseURLs" };
 static const char *const log_keys[] = { "level", "format" };
 static const char *const network_keys[] = { "allowLoopback", "allowPrivate", "egress", "allow" };
 static const char *const egress_modes[] = { "open", "none", "allowlist" };
@@ -909,6 +910,22 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 			   &c->kube_network_policy)) < 0)
 		return rc;
 
+	const struct cnode *gh = map_get(root, "github"), *urls = map_get(gh, "baseURLs");
+	if ((rc = MAP_CHECK(w, gh, "github", github_keys)) < 0)
+		return rc;
+	if (!cnode_is_null(urls)) {
+		if (urls->type != CN_SEQ)
+			return werr(w, urls, "github.baseURLs: expected a list of GitHub API URLs (\"https://api.github.com\", \"https://github.example.com/api/v3\"), got %s",
+				    type_name(urls));
+		for (size_t i = 0; i < urls->n; i++) {
+			const struct cnode *u = urls->kids[i];
+			if (u->type != CN_SCALAR || (strncmp(u->value, "https://", 8) &&
+						     strncmp(u->value, "http://", 7)))
+				return werr(w, u, "github.baseURLs[%zu]: expected an http(s) URL such as https://github.example.com/api/v3", i);
+			strv_push(&c->github_base_urls, u->value);
+		}
+	}
+
 	const struct cnode *git = map_get(root, "git");
 	char kerr[256];
 	if ((rc = MAP_CHECK(w, git, "git", git_keys)) < 0 ||
@@ -1077,6 +1094,7 @@ void config_free(struct pd_config *c)
 	free(c->isolation);
 	free(c->egress);
 	strv_free(&c->egress_allow);
+	strv_free(&c->github_base_urls);
 	free(c->kubeconfig);
 	free(c->kube_namespace);
 	free(c->kube_default_image);

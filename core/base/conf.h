@@ -74,6 +74,9 @@ struct pd_config {
 				   * pipeline_egress (allowlist as root with bwrap,
 				   * else open) */
 	struct strv egress_allow; /* network.allow: "host", "*.domain", "host:port" */
+	/* github.baseURLs: the GitHub API URLs a Spawner's token may be sent
+	 * to (spec.github.baseURL must be one); empty: https://api.github.com */
+	struct strv github_base_urls;
 	char *kubeconfig;         /* kubernetes.kubeconfig */
 	char *kube_namespace;     /* kubernetes.namespace */
 	char *kube_default_image; /* kubernetes.defaultImage: runs whose Agent and driver name none */

@@ -830,17 +830,22 @@ int ctl_process(struct ctl *c)
 void ctl_run(struct ctl *c, volatile sig_atomic_t *stop)
 {
 	int64_t last_resync = now_mono_ms(), last_house = 0;
+	bool act = true;
 	ctl_enqueue_all(c);
 	while (!*stop) {
 		int timeout = 1000;
 		int64_t next = ctl_next_due(c);
-		if (c->qlen || c->admit) {
+		/* A backend that did not let us act (a standby replica) keeps
+		 * its queue for when it leads: waiting 0 on it would spin. */
+		if (!act) {
+			timeout = 1000;
+		} else if (c->qlen || c->admit) {
 			timeout = 0;
 		} else if (next) {
 			int64_t in = next - now_wall_ms();
 			timeout = in <= 0 ? 0 : in < timeout ? (int)in : timeout;
 		}
-		bool act = c->ops->wait(c->b, c, timeout);
+		act = c->ops->wait(c->b, c, timeout);
 		if (*stop)
 			break;
 		int64_t mono = now_mono_ms();

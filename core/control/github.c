@@ -57,6 +57,8 @@ struct ghs {
 	char *written; /* the state file as last written */
 	json_object *etags;  /* list query -> its last ETag */
 	json_object *others; /* event id -> true: claimed by someone else */
+	json_object *retry;  /* Task name -> {at, wait} (ms): its failed report's back-off */
+	char uid[64];        /* the Spawner's uid its claimer id is of */
 };
 
 struct github {
@@ -68,6 +70,7 @@ struct github {
 	volatile int stop;
 	struct ghs *states;
 	struct ghrl *limits;
+	struct strv bases; /* github.baseURLs (without a trailing '/') */
 };
 
 /* One Spawner's poll or report: the connection to its GitHub. */
@@ -87,6 +90,21 @@ static int64_t wall_ms(void)
 }
 
 /* ---- requests ----------------------------------------------------------- */
+
+/* May this poller act: not stopping, and (Kubernetes) still the leader.
+ * Asked before every request, not once a turn: a turn begun as leader
+ * must not go on claiming and posting after the Lease was lost. */
+static bool leading(struct github *g)
+{
+	return !g->stop && (!g->ops.active || g->ops.active(g->ops.ctx));
+}
+
+/* The marker of a Task's start or end comment (the record that it was
+ * posted, and that the issue was taken: see claim()). */
+static void task_mark(char *buf, size_t len, const char *task, const char *what)
+{
+	snprintf(buf, len, "<!-- paddock-task: %s %s -->", task, what);
+}
 
 /* Rate-limit headers of any answer into the state. */
 static void note_rate(struct gh *c, const struct http_reply *r)
@@ -121,6 +139,8 @@ static void note_rate(struct gh *c, const struct http_reply *r)
 static int call(struct gh *c, const char *method, const char *path, const char *etag,
 		json_object *body, struct http_reply *r)
 {
+	if (!leading(c->g))
+		return -ECANCELED; /* stopping, or no longer the leader: nothing more is sent */
 	if (wall_ms() < c->s->rl->wait_until_ms)
 		return -EAGAIN; /* rate limited: nothing is sent before the wait is over */
 	char *url = xasprintf("%s%s", c->base, path), *inm = NULL;
@@ -340,7 +360,7 @@ static int claim(struct gh *c, const char *repo, long num, json_object *issue, c
 		 * The issue's comments are the record where the backend keeps
 		 * none once the Task is gone (Kubernetes). */
 		char mark[160];
-		snprintf(mark, sizeof(mark), "<!-- paddock-task: %s start -->", task);
+		task_mark(mark, sizeof(mark), task, "start");
 		bool done = !strcmp(first, c->s->claimer) && has_marker(c, cs, mark);
 		json_object_put(cs);
 		if (done)
@@ -601,7 +621,7 @@ static bool report(struct gh *c, json_object *task, const char *repo, long num, 
 	if (!ok || !json_object_get_boolean(jget(c->spec, "comment")))
 		return ok;
 	char mark[160];
-	snprintf(mark, sizeof(mark), "<!-- paddock-task: %s %s -->", tname, what);
+	task_mark(mark, sizeof(mark), tname, what);
 	json_object *cs = comments(c, repo, num);
 	if (!cs)
 		return false;
@@ -634,13 +654,34 @@ bool github_report_due(json_object *task, const char **spawner)
 	return !str_eq(done, "start") || model_phase_finished((enum model_phase)p);
 }
 
+/* A report that failed (an issue gone, a refused label, GitHub down) is
+ * tried again after 5 s, doubling to 10 minutes, not at every turn: one
+ * stuck Task must not spend the token's rate limit. */
+#define RETRY_FIRST_MS 5000
+#define RETRY_MAX_MS (10 * 60 * 1000)
+static void retry_after(struct gh *c, const char *task, bool ok)
+{
+	if (ok || c->g->stop) {
+		json_object_object_del(c->s->retry, task);
+		return;
+	}
+	int64_t wait = json_object_get_int64(jget(jget(c->s->retry, task), "wait"));
+	wait = wait ? (wait * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : wait * 2) : RETRY_FIRST_MS;
+	json_object *b = json_object_new_object();
+	json_object_object_add(b, "at", json_object_new_int64(wall_ms() + wait));
+	json_object_object_add(b, "wait", json_object_new_int64(wait));
+	json_object_object_add(c->s->retry, task, b);
+}
+
 static int follow_cb(json_object *task, void *ctx)
 {
 	struct gh *c = ctx;
 	json_object *md = jget(task, "metadata");
-	const char *ev = jstr(jget(md, "annotations"), MODEL_ANNOTATION_EVENT), *sp = NULL;
-	if (c->g->stop || !github_report_due(task, &sp) || !str_eq(sp, c->name))
-		return 0;
+	const char *ev = jstr(jget(md, "annotations"), MODEL_ANNOTATION_EVENT);
+	const char *tname = jstr(md, "name");
+	json_object *back = jget(c->s->retry, tname);
+	if (c->g->stop || wall_ms() < json_object_get_int64(jget(back, "at")))
+		return 0; /* its last report failed: tried again after the back-off */
 	const char *done = jstr(jget(md, "annotations"), REPORTED);
 	const char *ph = jstr(jget(task, "status"), "phase");
 	int p = model_phase_parse(ph ? ph : "Pending");
@@ -650,18 +691,15 @@ static int follow_cb(json_object *task, void *ctx)
 		return 0;
 	snprintf(repo, sizeof(repo), "%.*s", (int)(hash - (ev + 7)), ev + 7);
 	long num = strtol(hash + 1, NULL, 10);
-	const char *tname = jstr(md, "name");
 	char err[256];
-	if (!str_eq(done, "start")) {
-		if (!report(c, task, repo, num, "start"))
-			return 0; /* retried on the next loop */
-		if (c->g->ops.mark(c->g->ops.ctx, c->ns, tname, "start", err, sizeof(err)) < 0)
-			return 0;
-	}
-	if (!model_phase_finished((enum model_phase)p))
-		return 0;
-	if (report(c, task, repo, num, "end"))
-		(void)c->g->ops.mark(c->g->ops.ctx, c->ns, tname, "end", err, sizeof(err));
+	bool ok = true;
+	if (!str_eq(done, "start"))
+		ok = report(c, task, repo, num, "start") &&
+		     c->g->ops.mark(c->g->ops.ctx, c->ns, tname, "start", err, sizeof(err)) == 0;
+	if (ok && model_phase_finished((enum model_phase)p))
+		ok = report(c, task, repo, num, "end") &&
+		     c->g->ops.mark(c->g->ops.ctx, c->ns, tname, "end", err, sizeof(err)) == 0;
+	retry_after(c, tname, ok);
 	return 0;
 }
 
@@ -734,14 +772,24 @@ static struct ghs *find_state(struct github *g, const char *ns, const char *name
 static struct ghs *state_of(struct github *g, json_object *sp, const char *ns, const char *name)
 {
 	char key[160];
+	const char *uid = jstr(jget(sp, "metadata"), "uid");
 	struct ghs *s = find_state(g, ns, name);
-	if (s)
+	if (s && str_eq(s->uid, uid ? uid : ""))
 		return s;
+	if (s) { /* deleted and made again under its name: another Spawner */
+		json_object_put(s->others);
+		s->others = json_object_new_object();
+		snprintf(s->uid, sizeof(s->uid), "%s", uid ? uid : "");
+		g->ops.claimer(g->ops.ctx, sp, s->claimer);
+		return s;
+	}
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	s = xcalloc(1, sizeof(*s));
 	snprintf(s->key, sizeof(s->key), "%s", key);
+	snprintf(s->uid, sizeof(s->uid), "%s", uid ? uid : "");
 	s->etags = json_object_new_object();
 	s->others = json_object_new_object();
+	s->retry = json_object_new_object();
 	g->ops.claimer(g->ops.ctx, sp, s->claimer);
 #ifdef PADDOCK_TEST_HOOKS
 	const char *t = getenv("PADDOCK_TEST_GITHUB_CLAIMER");
@@ -779,6 +827,21 @@ static struct ghrl *limit_of(struct github *g, const char *base, const char *tok
 	return l;
 }
 
+/* Is base one of github.baseURLs (https://api.github.com without it)?
+ * A trailing '/' on either side does not count. */
+static bool base_allowed(const struct github *g, const char *base)
+{
+	size_t n = base ? strlen(base) : 0;
+	while (n && base[n - 1] == '/')
+		n--;
+	if (!g->bases.n)
+		return n == strlen("https://api.github.com") && !strncmp(base, "https://api.github.com", n);
+	for (size_t i = 0; i < g->bases.n; i++)
+		if (strlen(g->bases.v[i]) == n && !strncmp(g->bases.v[i], base, n))
+			return true;
+	return false;
+}
+
 static int spawner_cb(json_object *sp, void *ctx)
 {
 	struct github *g = ctx;
@@ -807,6 +870,16 @@ static int spawner_cb(json_object *sp, void *ctx)
 	json_object *ref = jget(ghs, "tokenSecretRef");
 	char *tok = NULL, err[512];
 	size_t tlen = 0;
+	if (!base_allowed(g, c.base)) {
+		/* Before the Secret is read: a Spawner's author must not be
+		 * able to send a Secret of its namespace to a host of theirs. */
+		snprintf(c.s->last_error, sizeof(c.s->last_error),
+			 "spec.github.baseURL: %.200s is not in github.baseURLs of paddock.yaml (without it only https://api.github.com): the token is sent nowhere else; an operator adds a GitHub Enterprise URL there",
+			 c.base);
+		write_state(&c);
+		json_object_put(c.due);
+		return 0;
+	}
 	if (g->ops.secret(g->ops.ctx, c.ns, jstr(ref, "name"), jstr(ref, "key"), &tok, &tlen, err,
 			  sizeof(err)) < 0) {
 		snprintf(c.s->last_error, sizeof(c.s->last_error), "tokenSecretRef: %s", err);
@@ -845,7 +918,7 @@ static void *loop(void *arg)
 {
 	struct github *g = arg;
 	while (!g->stop) {
-		if (!g->ops.active || g->ops.active(g->ops.ctx)) {
+		if (leading(g)) {
 			if (g->ops.turn)
 				g->ops.turn(g->ops.ctx);
 			(void)g->ops.spawners(g->ops.ctx, spawner_cb, g);
@@ -868,8 +941,16 @@ int github_start(const struct github_ops *ops, const struct pd_config *cfg, stru
 				       .allow_loopback = cfg->allow_loopback,
 				       .allow_private = cfg->allow_private };
 	g->loop_ms = loop_ms;
+	for (size_t i = 0; i < cfg->github_base_urls.n; i++) {
+		const char *u = cfg->github_base_urls.v[i];
+		size_t n = strlen(u);
+		while (n && u[n - 1] == '/')
+			n--;
+		strv_push_owned(&g->bases, xstrndup(u, n));
+	}
 	int rc = pthread_create(&g->thread, NULL, loop, g);
 	if (rc != 0) {
+		strv_free(&g->bases);
 		free(g);
 		return errf(err, errlen, -rc, "github: cannot start the poller: %s", strerror(rc));
 	}
@@ -891,8 +972,10 @@ void github_free(struct github *g)
 		n = s->next;
 		json_object_put(s->etags);
 		json_object_put(s->others);
+		json_object_put(s->retry);
 		free(s->written);
 		free(s);
 	}
+	strv_free(&g->bases);
 	free(g);
 }

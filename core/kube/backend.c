@@ -1553,6 +1553,8 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 			json_object_object_del(k->over, uid);
 			json_object_object_del(k->egress_done, uid);
 		}
+		if (jget(jget(jget(obj, "metadata"), "labels"), MODEL_LABEL_SPAWNER))
+			kube_github_task_changed(k->github);
 	}
 	else if (inf == k->inf[INF_JOBS])
 		kidx_job(k->idx, obj, type == KUBE_DELETED);

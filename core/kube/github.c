@@ -41,6 +41,12 @@ struct kube_github {
 	json_object *spawners; /* array of documents */
 	uint64_t gen;
 	bool synced;
+	/* Events of Spawners' Tasks the controller's watch saw (the loop
+	 * counts, the poller reads), and per Spawner (ns/name) the count at
+	 * its last list when that list had no report due: until it moves,
+	 * nothing can have become due and the list is not made again. */
+	_Atomic uint64_t task_gen;
+	json_object *quiet; /* poller thread only */
 };
 
 static bool op_active(void *ctx)
@@ -77,6 +83,7 @@ static int list_pages(struct kube_github *g, const struct kube_resource *r, cons
 			json_object_put(list);
 			return st < 0 ? st : -EIO;
 		}
+		g->last_err[0] = '\0'; /* the same error coming back is said again */
 		json_object *items = jget(list, "items");
 		for (size_t i = 0; items && i < json_object_array_length(items) && rc == 0; i++)
 			rc = cb(json_object_array_get_idx(items, i), arg);
@@ -133,12 +140,37 @@ static int op_take(void *ctx, json_object *spawner, const char *id, json_object 
 /* The Spawner's Tasks whose end is not yet reported (the label set with
  * the annotation): the list stays as short as the Tasks in flight, however
  * many the Spawner made. */
+struct tasks_walk {
+	github_obj_cb cb;
+	void *arg;
+	bool due;
+};
+
+static int tasks_cb(json_object *task, void *arg)
+{
+	struct tasks_walk *w = arg;
+	const char *sp;
+	w->due |= github_report_due(task, &sp);
+	return w->cb(task, w->arg);
+}
+
 static int op_tasks(void *ctx, const char *ns, const char *spawner, github_obj_cb cb, void *arg)
 {
 	struct kube_github *g = ctx;
+	uint64_t gen = atomic_load(&g->task_gen);
+	char key[320];
+	snprintf(key, sizeof(key), "%s/%s", ns, spawner);
+	json_object *q = jget(g->quiet, key);
+	if (q && (uint64_t)json_object_get_int64(q) == gen)
+		return 0; /* no Task of a Spawner changed since a list with nothing due */
 	char *sel = xasprintf("%s=%s,%s!=end", MODEL_LABEL_SPAWNER, spawner, GITHUB_REPORTED);
-	int rc = list_pages(g, &KUBE_TASKS, ns, sel, cb, arg);
+	struct tasks_walk w = { cb, arg, false };
+	int rc = list_pages(g, &KUBE_TASKS, ns, sel, tasks_cb, &w);
 	free(sel);
+	if (rc == 0 && !w.due)
+		json_object_object_add(g->quiet, key, json_object_new_int64((int64_t)gen));
+	else
+		json_object_object_del(g->quiet, key);
 	return rc;
 }
 
@@ -221,11 +253,14 @@ struct kube_github *kube_github_new(const char *kubeconfig, const char *context,
 	char err[512];
 	struct kube_github *g = xcalloc(1, sizeof(*g));
 	atomic_init(&g->lead_until, 0);
+	atomic_init(&g->task_gen, 0);
+	g->quiet = json_object_new_object();
 	pthread_mutex_init(&g->mu, NULL);
 	if (kube_config_load(kubeconfig, context, &kcfg, err, sizeof(err)) < 0 ||
 	    kube_client_new(kcfg, NULL, &g->kc, err, sizeof(err)) < 0) {
 		log_error("github polling disabled", "error", err);
 		kube_config_free(kcfg);
+		json_object_put(g->quiet);
 		free(g);
 		return NULL;
 	}
@@ -281,12 +316,19 @@ void kube_github_sync(struct kube_github *g, bool leading, struct kube_informer 
 	atomic_store(&g->lead_until, leading ? now_mono_ms() + LEAD_GRACE_MS : 0);
 }
 
+void kube_github_task_changed(struct kube_github *g)
+{
+	if (g)
+		atomic_fetch_add(&g->task_gen, 1);
+}
+
 void kube_github_free(struct kube_github *g)
 {
 	if (!g)
 		return;
 	github_free(g->poller);
 	json_object_put(g->spawners);
+	json_object_put(g->quiet);
 	pthread_mutex_destroy(&g->mu);
 	kube_client_free(g->kc);
 	free(g);

@@ -43,6 +43,9 @@ struct kube_github *kube_github_new(const char *kubeconfig, const char *context,
  * gen, its count of Spawner events, moved. */
 void kube_github_sync(struct kube_github *g, bool leading, struct kube_informer *spawners,
 		      uint64_t gen); /* NULL-safe */
+/* A Task with a Spawner's label changed (the controller's watch): its
+ * report may be due.  NULL-safe; from the loop thread. */
+void kube_github_task_changed(struct kube_github *g);
 void kube_github_free(struct kube_github *g);               /* NULL-safe; joins */
 
 #endif

@@ -15,11 +15,13 @@
 #     `paddock describe spawner` shows it;
 #   - the controller SIGKILLed mid-claim and restarted (twice) makes one
 #     Task and posts each comment once;
-#   - a standby replica polls nothing; when the leader is SIGKILLed
+#   - a standby replica polls nothing and does not spin; when the leader is SIGKILLed
 #     mid-claim it takes over and finishes the issue: one Task, each
 #     comment once;
 #   - a finished issue whose Task was deleted and which is labelled ready
 #     again is not made again (its start comment is the record);
+#   - a Spawner whose baseURL is not in github.baseURLs: the token (and
+#     any request) never reaches that host, describe says why;
 #   - a wrong token (GitHub answers 401) and a missing Secret key give a
 #     clear error in describe; the token is in no log, status, describe or
 #     Event;
@@ -65,7 +67,22 @@ K apply -f "$SRC/etc/kubernetes/crds.yaml" >/dev/null &&
 	K wait --for condition=established --timeout=60s crd/spawners.paddock.dev >/dev/null ||
 	{ echo "not ok - the Spawner CRD is not established"; exit 1; }
 K create namespace "$ns" >/dev/null
-own_controller "$ns" "github-$$" "network: {allowLoopback: true}"
+# A recorder of whatever reaches it: a Spawner's baseURL not in
+# github.baseURLs must never get the token (nor any request).
+python3 -c 'import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(sys.argv[1], "a").write(self.path + " " + str(self.headers.get("Authorization")) + "\n")
+        self.send_response(404); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[2], "w").write(str(s.server_address[1]))
+s.serve_forever()' "$work/recorded" "$work/recorder.port" &
+GH_PIDS+=($!)
+for _ in $(seq 50); do [ -s "$work/recorder.port" ] && break; sleep 0.1; done
+ELSEWHERE="http://127.0.0.1:$(cat "$work/recorder.port")"
+: >"$work/recorded"
+own_controller "$ns" "github-$$" "network: {allowLoopback: true}" "github: {baseURLs: [\"$API\", \"$GH/\"]}"
 
 spawner() { # NAME SECRET AGENT REPO [BASEURL]
 	cat <<EOT
@@ -112,6 +129,8 @@ check "paddock apply refuses a bad github source naming the field and the fix" b
 	# description of the issues list (the request is the same as above)
 	spawner wrong gh-wrong quick octo/nothing "$GH"
 	spawner nokey gh-nokey quick octo/nothing
+	# another namespace member's Spawner sending the token elsewhere
+	spawner elsewhere gh-token quick octo/widgets "$ELSEWHERE"
 } >"$work/spawners.yaml"
 check "paddock apply takes github Spawners on Kubernetes" bash -c "'$P' apply -f '$work/spawners.yaml' >/dev/null"
 check "spec.github is kept by the CRD schema" bash -c \
@@ -196,7 +215,20 @@ check "three Tasks in all (fixer and fixer-two never both)" bash -c "[ \$(tasks 
 POD_NAME=github-b-$$ "$P" controller >>"$work/standby.log" 2>&1 &
 bpid=$!
 sleep 4
-check "a standby replica polls nothing" bash -c "! grep -q 'github:' '$work/standby.log'"
+# The leader stopped (SIGSTOP: it keeps the Lease, 15 s): any request the
+# scripted GitHub gets in the next 4 s is the standby's.
+ghreqs() { ghstate | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["log"]))'; }
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+kill -STOP "$cpid"
+sleep 1
+r0=$(ghreqs) c0=$(cputicks "$bpid")
+sleep 4
+r1=$(ghreqs) c1=$(cputicks "$bpid")
+kill -CONT "$cpid"
+check "a standby replica polls nothing (GitHub requests while the leader is stopped: $((r1 - r0)))" \
+	test "$r1" -eq "$r0"
+# 4 s at 100 Hz: a standby spinning on its queue burns most of them
+check "a standby replica waits, it does not spin ($((c1 - c0)) CPU ticks in 4 s)" test $((c1 - c0)) -lt 100
 i6=$(gh_issue '{"repo": "octo/widgets", "title": "Fail over mid-claim", "labels": ["ready"], "user": "alice"}')
 wait_for 30 bash -c "[ \$(comments_on octo/widgets $i6 'paddock-claim: ') -ge 1 ]" || nok "issue $i6 was never claimed"
 stop_controller
@@ -230,6 +262,12 @@ check "a wrong token: describe says GitHub answered 401 ($(grep '^Last error' "$
 	grep -q '^Last error:.*GET /repos/octo/nothing/issues.*401' "$work/wrong.txt"
 check "a Secret without the key: describe names tokenSecretRef and the key ($(grep '^Last error' "$work/nokey.txt"))" \
 	grep -q '^Last error: *tokenSecretRef:.*token' "$work/nokey.txt"
+wait_for 20 bash -c "'$P' describe spawner elsewhere -n $ns 2>&1 | grep -q '^Last error:.*github.baseURLs'" || true
+"$P" describe spawner elsewhere -n "$ns" >"$work/elsewhere.txt" 2>&1
+check "a baseURL not in github.baseURLs: describe names the setting ($(grep '^Last error' "$work/elsewhere.txt" | cut -c1-90))" \
+	grep -q '^Last error:.*is not in github.baseURLs' "$work/elsewhere.txt"
+check "... and the host got no request and no token ($(wc -l <"$work/recorded") requests)" \
+	bash -c "[ ! -s '$work/recorded' ]"
 K -n "$ns" get spawners -o yaml >"$work/spawners.out"
 K -n "$ns" get tasks -o yaml >"$work/tasks.out"
 K -n "$ns" get events -o yaml >"$work/events.out"

@@ -242,7 +242,15 @@ START_TEST(unknown_keys)
 	parse_fails("limit: {}\n",
 		    "t.yaml:1:1: unknown key \"limit\": valid keys are backend, pluginDirs, "
 		    "stateDir, isolation, log, network, kubernetes, controller, limits, resources, "
-		    "sandbox, drivers, contexts, git and dashboard");
+		    "sandbox, drivers, contexts, git, dashboard and github");
+	parse_fails("github: {baseURLs: https://github.example.com}\n",
+		    "t.yaml:1:20: github.baseURLs: expected a list of GitHub API URLs "
+		    "(\"https://api.github.com\", \"https://github.example.com/api/v3\"), got a scalar");
+	parse_fails("github: {baseURLs: [\"ftp://x\"]}\n",
+		    "t.yaml:1:21: github.baseURLs[0]: expected an http(s) URL such as "
+		    "https://github.example.com/api/v3");
+	parse_fails("github: {baseURL: x}\n",
+		    "t.yaml:1:10: unknown key \"baseURL\" in github: valid keys are baseURLs");
 	parse_fails("log: {level: info, colour: true}\n",
 		    "t.yaml:1:20: unknown key \"colour\" in log: valid keys are level and format");
 	parse_fails("drivers:\n  exec: {enable: true}\n",

@@ -822,3 +822,19 @@ void log_kv(int level, const char *msg, ...)
 	log_kvv(level, msg, ap);
 	va_end(ap);
 }
+
+const char *file_mode_unsafe(const struct stat *st, char *buf, size_t len)
+{
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(buf, len, "writable by group or others (mode %04o): chmod go-w",
+			 (unsigned)(st->st_mode & 07777));
+		return buf;
+	}
+	uid_t me = geteuid();
+	if (st->st_uid != 0 && st->st_uid != me) {
+		snprintf(buf, len, "owned by uid %u, not by root or the current user (uid %u): "
+			 "chown it", (unsigned)st->st_uid, (unsigned)me);
+		return buf;
+	}
+	return NULL;
+}

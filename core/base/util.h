@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct stat;
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PD_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define PD_UNUSED __attribute__((unused))
@@ -126,5 +128,10 @@ void log_kv(int level, const char *msg, ...);
 #define log_info(...) log_kv(LOG_INFO, __VA_ARGS__, (char *)NULL)
 #define log_debug(...) log_kv(LOG_DEBUG, __VA_ARGS__, (char *)NULL)
 void log_kvv(int level, const char *msg, va_list ap);
+
+/* NULL when a file of this stat is safe to load or run for this process
+ * (owned by root or the effective user, not writable by group or
+ * others), else why not (static or in buf). */
+const char *file_mode_unsafe(const struct stat *st, char *buf, size_t len);
 
 #endif

@@ -348,6 +348,9 @@ int local_sup_env_fd(char *const *envp, char *err, size_t errlen);
 _Noreturn void local_sink_process(const struct local_sink *sink, int fd);
 /* True once local_supervisor_dispatch() ran in this process. */
 bool local_sup_self(void);
+/* Open paddock-supervisor for this program now (local_supervisor_dispatch
+ * does, at the start): runs use that file, whatever replaces it later. */
+void local_supervisor_pin(void);
 /* local/run.c: the supervisor proper, once everything is in place but
  * what `late` (may be NULL) sets up (the sink): it is called after the
  * command's process is forked, while that process enters the run's

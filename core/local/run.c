@@ -1562,12 +1562,15 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 
 #define SUPERVISOR_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* paddock-supervisor for the running paddock (local.h): beside it (a
- * build tree, or an install that puts both in one directory), or in
- * PADDOCK_LIBEXECDIR when it runs from PADDOCK_BINDIR (`make install`).
- * Opened once per process and executed through that descriptor, so every
- * run of this controller gets the file it found first, even after an
- * upgrade replaced it.  -1 and shown empty: none (a paddock copied
+/* paddock-supervisor for the running paddock (local.h): in
+ * PADDOCK_LIBEXECDIR when it runs from PADDOCK_BINDIR (`make install`),
+ * else beside it (a build tree).  It must be as safe to run as a plugin
+ * is to load (owned by root or us, not writable by group or others): a
+ * paddock run by root from a directory others may write to must not run
+ * their file.  Opened once per process, when the program starts
+ * (local_supervisor_pin), and executed through that descriptor, so every
+ * run of a controller gets the build it started with, even after an
+ * upgrade replaced the file.  -1 and shown empty: none (a paddock copied
  * elsewhere supervises with itself). */
 static int small_supervisor(char *shown, size_t shownlen)
 {
@@ -1587,20 +1590,30 @@ static int small_supervisor(char *shown, size_t shownlen)
 	if (!sl)
 		return -1;
 	*sl = '\0';
-	const char *cand[2] = { self, NULL };
-	if (realpath(PADDOCK_BINDIR, dir) && str_eq(dir, self))
-		cand[1] = PADDOCK_LIBEXECDIR;
-	for (int i = 0; i < 2 && fd < 0 && cand[i]; i++) {
-		snprintf(path, sizeof(path), "%s/paddock-supervisor", cand[i]);
-		fd = open(path, O_PATH | O_CLOEXEC);
-		struct stat st;
-		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))) {
-			(void)close(fd);
-			fd = -1;
-		}
+	const char *where = realpath(PADDOCK_BINDIR, dir) && str_eq(dir, self) ? PADDOCK_LIBEXECDIR
+									   : self;
+	if (snprintf(path, sizeof(path), "%s/paddock-supervisor", where) >= (int)sizeof(path))
+		return -1;
+	fd = open(path, O_PATH | O_CLOEXEC);
+	struct stat st;
+	char why[160];
+	const char *bad = NULL;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR) ||
+			(bad = file_mode_unsafe(&st, why, sizeof(why))))) {
+		if (bad)
+			log_warn("paddock-supervisor not used: runs are supervised by paddock itself",
+				 "path", path, "reason", bad);
+		(void)close(fd);
+		fd = -1;
 	}
 	snprintf(shown, shownlen, "%s", fd >= 0 ? path : "");
 	return fd;
+}
+
+void local_supervisor_pin(void)
+{
+	char shown[PATH_MAX];
+	(void)small_supervisor(shown, sizeof(shown));
 }
 
 /* The program the supervisor runs as (local.h): *exe to execve (or *fd
@@ -1680,9 +1693,10 @@ static _Noreturn void exec_supervisor(const char *exe, int xfd, char *const *xar
 		status_msg(LOCAL_SUP_FD_STATUS, -errno, "cannot set no_new_privs for the supervisor");
 		_exit(1);
 	}
-	if (tmp[4] >= 0)
-		(void)execveat(xat, "", xargv, xenv, AT_EMPTY_PATH);
-	execve(exe, xargv, xenv); /* no execveat (valgrind): by its path */
+	/* By its path only where execveat does not exist (valgrind): any
+	 * other failure must not run whatever the path holds now. */
+	if (tmp[4] < 0 || (execveat(xat, "", xargv, xenv, AT_EMPTY_PATH) < 0 && errno == ENOSYS))
+		execve(exe, xargv, xenv);
 	int e = errno;
 	(void)dprintf(LOCAL_SUP_FD_STATUS, "%d cannot run the supervisor %s: %s", -e, xargv[0], strerror(e));
 	_exit(127);

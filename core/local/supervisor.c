@@ -687,5 +687,6 @@ bool local_supervisor_dispatch(int argc, char **argv, int *rc)
 		return true;
 	}
 	self_supervises = true;
+	local_supervisor_pin(); /* the supervisor of this build, before any upgrade */
 	return false;
 }

@@ -69,23 +69,6 @@ static void refuse(struct plugin_set *s, const char *path, const char *fmt, ...)
 	log_debug("plugin refused", "path", path, "reason", reason);
 }
 
-/* NULL if st is safe to trust, else a reason (static or in buf). */
-static const char *unsafe_mode(const struct stat *st, char *buf, size_t len)
-{
-	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(buf, len, "writable by group or others (mode %04o): chmod go-w",
-			 (unsigned)(st->st_mode & 07777));
-		return buf;
-	}
-	uid_t me = geteuid();
-	if (st->st_uid != 0 && st->st_uid != me) {
-		snprintf(buf, len, "owned by uid %u, not by root or the current user (uid %u): "
-			 "chown it", (unsigned)st->st_uid, (unsigned)me);
-		return buf;
-	}
-	return NULL;
-}
-
 static bool name_valid(const char *s)
 {
 	size_t n = strnlen(s, PLUGIN_NAME_MAX + 1);
@@ -164,7 +147,7 @@ static void load_one(struct plugin_set *s, const struct pd_config *cfg, const ch
 		refuse(s, path, "not a regular file");
 		return;
 	}
-	const char *bad = unsafe_mode(&st, why, sizeof(why));
+	const char *bad = file_mode_unsafe(&st, why, sizeof(why));
 	if (bad) {
 		refuse(s, path, "%s", bad);
 		return;
@@ -265,7 +248,7 @@ static void scan_dir(struct plugin_set *s, const struct pd_config *cfg, const ch
 		refuse(s, dir, "plugin directory is not a directory");
 		return;
 	}
-	const char *bad = unsafe_mode(&st, why, sizeof(why));
+	const char *bad = file_mode_unsafe(&st, why, sizeof(why));
 	if (bad) {
 		refuse(s, dir, "plugin directory %s", bad);
 		return;

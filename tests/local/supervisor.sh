@@ -248,12 +248,14 @@ pass "sink rebuilt in the supervisor ($rp, descriptors: $(printf '%s ' $rfds)): 
 # A paddock copied where no paddock-supervisor lies beside it (and that is
 # not the installed one) runs `paddock __supervise RUN_DIR` through
 # /proc/self/exe: the same code, started from the same file.
-mkdir -p "$work/alone"
-cp "$(readlink -f "$PADDOCK_BIN")" "$work/alone/paddock"
-cat >"$work/alone.yaml" <<'EOT'
+# lone_run NAME DIR: task NAME under a controller run from DIR/paddock;
+# sets ap (its supervisor's pid, seen while it ran) and acmd.
+lone_run() {
+	local name=$1 dir=$2 cpid a_dir
+	cat >"$work/$name.yaml" <<EOT
 apiVersion: paddock.dev/v1alpha1
 kind: Task
-metadata: {name: alone}
+metadata: {name: $name}
 spec:
   agentRef: {name: waiter}
   timeout: 5m
@@ -262,29 +264,51 @@ spec:
     while [ ! -e go ]; do sleep 0.1; done
     echo "alone done"
 EOT
-pd apply -f "$work/alone.yaml" >/dev/null
-"$work/alone/paddock" controller >>"$work/controller.log" 2>&1 &
-cpid=$!
-cleanup_pids+=("$cpid")
-a_dir=
-for _ in $(seq 300); do
-	a_dir=$(pd describe task alone | sed -n 's/^Run dir: *//p')
-	[ -n "$a_dir" ] && grep -qs '^started$' "$a_dir/log" && break
-	sleep 0.1
-done
-grep -qs '^started$' "$a_dir/log" || fail "the run of a lone paddock did not start: $(tail -5 "$work/controller.log")"
-a_dir=$(readlink -f "$a_dir")
-ap=$(cut -d' ' -f1 "$a_dir/supervisor.pid")
-[ "$(readlink "/proc/$ap/exe")" = "$work/alone/paddock" ] ||
-	fail "a lone paddock's supervisor runs $(readlink "/proc/$ap/exe"), not $work/alone/paddock"
-acmd=$(tr '\0' ' ' <"/proc/$ap/cmdline")
-[ "$acmd" = "$work/alone/paddock __supervise $a_dir " ] || fail "a lone paddock's supervisor: $acmd"
-touch "$a_dir/workspace/go"
-for _ in $(seq 300); do
-	[ "$(pd get task alone -o jsonpath='{.status.phase}' 2>/dev/null)" = Succeeded ] && break
-	sleep 0.1
-done
-[ "$(pd get task alone -o jsonpath='{.status.phase}')" = Succeeded ] || fail "the lone paddock's run: $(pd describe task alone)"
+	pd apply -f "$work/$name.yaml" >/dev/null
+	"$dir/paddock" controller >>"$work/$name.log" 2>&1 &
+	cpid=$!
+	cleanup_pids+=("$cpid")
+	a_dir=
+	for _ in $(seq 300); do
+		a_dir=$(pd describe task "$name" | sed -n 's/^Run dir: *//p')
+		[ -n "$a_dir" ] && grep -qs '^started$' "$a_dir/log" && break
+		sleep 0.1
+	done
+	grep -qs '^started$' "$a_dir/log" || fail "the run of $dir/paddock did not start: $(tail -5 "$work/$name.log")"
+	a_dir=$(readlink -f "$a_dir")
+	ap=$(cut -d' ' -f1 "$a_dir/supervisor.pid")
+	aexe=$(readlink "/proc/$ap/exe")
+	acmd=$(tr '\0' ' ' <"/proc/$ap/cmdline")
+	[ "$acmd" = "$dir/paddock __supervise $a_dir " ] || fail "$dir/paddock's supervisor: $acmd"
+	touch "$a_dir/workspace/go"
+	for _ in $(seq 300); do
+		[ "$(pd get task "$name" -o jsonpath='{.status.phase}' 2>/dev/null)" = Succeeded ] && break
+		sleep 0.1
+	done
+	[ "$(pd get task "$name" -o jsonpath='{.status.phase}')" = Succeeded ] || fail "$name: $(pd describe task "$name")"
+	kill -TERM "$cpid" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
+}
+mkdir -p "$work/alone"
+cp "$(readlink -f "$PADDOCK_BIN")" "$work/alone/paddock"
+lone_run alone "$work/alone"
+[ "$aexe" = "$work/alone/paddock" ] || fail "a lone paddock's supervisor runs $aexe, not $work/alone/paddock"
 pass "a paddock without paddock-supervisor beside it supervises with itself ($ap): $acmd"
-kill -TERM "$cpid" 2>/dev/null || true
-wait "$cpid" 2>/dev/null || true
+
+# ---- a planted paddock-supervisor is not run ------------------------------------
+# Beside a paddock run by root from a directory others may write to, a
+# paddock-supervisor writable by group (or owned by another user) is not
+# run: it would get every run's credentials.  Its payload is proved first.
+mkdir -p "$work/planted"
+cp "$(readlink -f "$PADDOCK_BIN")" "$work/planted/paddock"
+printf '#!/bin/sh\ntouch %s/planted-ran\nexec %s "$@"\n' "$work" "$bin" >"$work/planted/paddock-supervisor"
+chmod 0775 "$work/planted/paddock-supervisor"
+"$work/planted/paddock-supervisor" --version >/dev/null 2>&1 || true
+[ -e "$work/planted-ran" ] || fail "the planted supervisor's payload did not run when called directly"
+rm -f "$work/planted-ran"
+lone_run planted "$work/planted"
+[ ! -e "$work/planted-ran" ] || fail "the controller ran a group-writable paddock-supervisor"
+[ "$aexe" = "$work/planted/paddock" ] || fail "with a planted paddock-supervisor the supervisor runs $aexe"
+grep -q "paddock-supervisor not used.*writable by group" "$work/planted.log" ||
+	fail "no warning about the planted paddock-supervisor: $(grep -i supervisor "$work/planted.log" | tail -3)"
+pass "a group-writable paddock-supervisor beside paddock is not run (warned; paddock supervises itself)"

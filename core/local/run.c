@@ -988,8 +988,13 @@ static int place_fds(const struct child_fds *cf)
 }
 
 static _Noreturn void spawn_child(const struct local_spec *s, const struct sup *u, char **argv,
-				  char **envp, int out_w, const struct child_fds *cf, pid_t sup_pid)
+				  char **envp, int out_w, const struct child_fds *cf, pid_t sup_pid,
+				  int status_fd)
 {
+	/* The supervisor's report to the controller is the supervisor's
+	 * alone: held here, it would stay open past the supervisor's death
+	 * while this process waits for its sandbox. */
+	(void)close(status_fd);
 	setpgid(0, 0);
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
@@ -1308,7 +1313,8 @@ static char *route_take(char **envp)
 
 /* A test build's crash of the supervisor before it reports (races.sh):
  * STATE_DIR/test-supervisor-die (the run directory is STATE_DIR/runs/UID,
- * our cwd) names the point, "before-pid" or "before-setup"; "hang:POINT"
+ * our cwd) names the point, "before-pid", "before-setup" or "after-fork"
+ * (the command's process forked, its sandbox not yet handed over); "hang:POINT"
  * makes it hang there instead, alive and silent (signals blocked: only
  * SIGKILL ends it), as a supervisor stuck in its setup would. */
 static void test_die(const char *point)
@@ -1417,8 +1423,9 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 		_exit(1);
 	}
 	if (u.child == 0)
-		spawn_child(s, &u, argv, envp, op[1], &cf, sup_pid);
+		spawn_child(s, &u, argv, envp, op[1], &cf, sup_pid, sfd);
 	setpgid(u.child, u.child);
+	test_die("after-fork");
 	close(op[1]);
 	close(hs[1]);
 	if (netsv[1] >= 0)
@@ -1440,6 +1447,18 @@ _Noreturn void local_supervise(const struct local_spec *s, char **argv, char **s
 		(void)kill(u.child, SIGKILL);
 		while (waitpid(u.child, NULL, 0) < 0 && errno == EINTR)
 			;
+		/* It may have failed first (entering the cgroup), and said why
+		 * on its output: that is the cause, our EPIPE only its echo. */
+		char said[256];
+		(void)fcntl(op[0], F_SETFL, O_NONBLOCK);
+		ssize_t n = read(op[0], said, sizeof(said) - 1);
+		while (n > 0 && (said[n - 1] == '\n' || said[n - 1] == '\r'))
+			n--;
+		if (n > 0) {
+			said[n] = '\0';
+			size_t l = strlen(serr);
+			snprintf(serr + l, sizeof(serr) - l, " (the command's process: %s)", said);
+		}
 		status_msg(sfd, rc, serr);
 		u.end_reason = "SupervisorError";
 		snprintf(u.end_message, sizeof(u.end_message), "%.200s", serr);

@@ -161,12 +161,15 @@ delete_during_start() {
 # longer waits for that report: it comes through the loop): the task is
 # Failed StartFailed "did not report back" as when the start waited, it
 # is not started again, no process of its run is left, and the slot is
-# free for the next task.  Both points: before supervisor.pid exists
-# (nothing on disk says a run began) and after (a pid that is gone).
+# free for the next task.  Three points: before supervisor.pid exists
+# (nothing on disk says a run began), after (a pid that is gone), and
+# after the command's process was forked but before it was handed its
+# sandbox: that process must never run the command (it exits when the
+# hand-over's socket closes), and nothing of it may be left.
 supervisor_dies() {
 	local point
 	start_controller none
-	for point in before-pid before-setup; do
+	for point in before-pid before-setup after-fork; do
 		local t=sd-$point
 		printf '%s' "$point" >"$PADDOCK_STATE_DIR/test-supervisor-die"
 		pd run --agent one --name "$t" -p go --detach >/dev/null
@@ -176,16 +179,32 @@ supervisor_dies() {
 		js=$(pd get task "$t" -o json)
 		reason=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["reason"])' <<<"$js")
 		msg=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["message"])' <<<"$js")
-		[ "$reason" = StartFailed ] || fail "$t: reason $reason ($msg), not StartFailed"
-		grep -q "the supervisor did not report back" <<<"$msg" || fail "$t: message: $msg"
+		# After the fork, whether the controller hears first of the
+		# report pipe's end or of the supervisor's death is not ordered:
+		# either ends the task Failed, which is what matters here.
+		case $point:$reason in
+		*:StartFailed) grep -q "the supervisor did not report back" <<<"$msg" || fail "$t: message: $msg" ;;
+		after-fork:RunLost) ;;
+		*) fail "$t: reason $reason ($msg), not StartFailed" ;;
+		esac
 		uid=$(uid_of "$t")
 		# not started again: still Failed a moment later, no result, no live process
 		sleep 1
 		[ "$(phase "$t")" = Failed ] || fail "$t went $(phase "$t") after Failed"
 		[ ! -e "$PADDOCK_STATE_DIR/runs/$uid/result.json" ] || fail "$t was started again (a result exists)"
 		! pgrep -f "__supervise $PADDOCK_STATE_DIR/runs/$uid" >/dev/null || fail "a supervisor of $t is alive"
-		[ "$point" = before-setup ] && { [ -e "$PADDOCK_STATE_DIR/runs/$uid/supervisor.pid" ] ||
-			fail "the hook did not fire after supervisor.pid: the case proves nothing"; }
+		[ "$point" = before-pid ] || [ -e "$PADDOCK_STATE_DIR/runs/$uid/supervisor.pid" ] ||
+			fail "$t: the hook did not fire after supervisor.pid: the case proves nothing"
+		# no process of the run (the forked command's process has its cwd
+		# in the run's workspace once it runs the command)
+		local p rd
+		rd=$(readlink -f "$PADDOCK_STATE_DIR/runs/$uid")
+		for p in /proc/[0-9]*; do
+			case $(readlink "$p/cwd" 2>/dev/null) in
+			"$rd"*) fail "$t: process ${p#/proc/} of its run is alive: $(tr '\0' ' ' <"$p/cmdline")" ;;
+			esac
+		done
+		! grep -qs . "$PADDOCK_STATE_DIR/runs/$uid/log" || fail "$t: its command wrote: $(head -c 200 "$PADDOCK_STATE_DIR/runs/$uid/log")"
 	done
 	# the slot is free and a run starts normally again
 	pd run --agent one --name sd-after -p go --detach >/dev/null

@@ -93,6 +93,7 @@ int runtime_open(const struct pd_config *cfg, const struct plugin_set *ps, struc
 	}
 	egress_policy_free(&pol);
 	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	rt->live.own = true; /* the controller writes Tasks */
 	rt->cfg = cfg;
 	rt->plugins = ps;
 	rt->store = st;
@@ -115,10 +116,10 @@ void runtime_close(struct runtime *rt)
 		return;
 	host_set_backend(NULL);
 	watch_free(rt);
-	json_object_put(rt->agents);
-	json_object_put(rt->budgets);
-	json_object_put(rt->tasks);
-	json_object_put(rt->running);
+	json_object_put(rt->kinds.m[0]);
+	json_object_put(rt->kinds.m[1]);
+	json_object_put(rt->live.m[0]);
+	json_object_put(rt->live.m[1]);
 	store_close(rt->store);
 	ctl_free(rt->ctl);
 	if (rt->lock_fd >= 0)
@@ -154,33 +155,37 @@ char *runtime_run_dir(const struct runtime *rt, json_object *task)
 
 /* ---- apply ---------------------------------------------------------- */
 
-/* The read cache of Agents and Budgets: valid while no other connection
- * committed since the loop last looked (rt->watch_dv); outside the loop
- * (runtime_sync, the CLI) nothing is cached. */
-static bool cache_valid(struct runtime *rt)
+/* Is cache c still what the store holds (emptied when not)?  Asked at
+ * each lookup, against the store as it is now: an Agent applied while a
+ * wake-up's reconciles run reaches the next one.  Outside the serving
+ * loop (runtime_sync, the CLI) nothing is cached. */
+static bool cache_fresh(struct runtime *rt, struct read_cache *c)
 {
-	if (rt->cache_dv != rt->watch_dv || !rt->serving) {
-		json_object_put(rt->agents);
-		json_object_put(rt->budgets);
-		rt->agents = rt->budgets = NULL;
-		rt->cache_dv = rt->watch_dv;
+	int64_t dv = rt->serving ? store_data_version(rt->store) : -1;
+	int64_t ch = c->own ? store_own_changes(rt->store) : 0;
+	if (!rt->serving || dv != c->dv || ch != c->changes) {
+		for (size_t i = 0; i < ARRAY_SIZE(c->m); i++) {
+			json_object_put(c->m[i]);
+			c->m[i] = NULL;
+		}
+		c->dv = dv;
+		c->changes = ch;
 	}
 	if (!rt->serving)
 		return false;
-	if (!rt->agents)
-		rt->agents = json_object_new_object();
-	if (!rt->budgets)
-		rt->budgets = json_object_new_object();
+	for (size_t i = 0; i < ARRAY_SIZE(c->m); i++)
+		if (!c->m[i])
+			c->m[i] = json_object_new_object();
 	return true;
 }
 
 /* The Agent's document (a reference), or NULL with -ENOENT or the error. */
 static json_object *agent_doc(struct runtime *rt, const char *ns, const char *name, int *rc)
 {
-	bool cached = cache_valid(rt);
+	bool cached = cache_fresh(rt, &rt->kinds);
 	char *key = xasprintf("%s/%s", ns ? ns : "", name ? name : "");
 	json_object *doc = NULL;
-	if (cached && json_object_object_get_ex(rt->agents, key, &doc)) {
+	if (cached && json_object_object_get_ex(rt->kinds.m[0], key, &doc)) {
 		*rc = doc ? 0 : -ENOENT;
 		free(key);
 		return json_object_get(doc);
@@ -189,7 +194,7 @@ static json_object *agent_doc(struct runtime *rt, const char *ns, const char *na
 	if (*rc < 0)
 		doc = NULL;
 	if (cached && (*rc == 0 || *rc == -ENOENT))
-		json_object_object_add(rt->agents, key, json_object_get(doc));
+		json_object_object_add(rt->kinds.m[0], key, json_object_get(doc));
 	free(key);
 	return doc;
 }
@@ -200,34 +205,13 @@ static json_object *doc_copy(json_object *doc)
 	return json_object_deep_copy(doc, &c, NULL) == 0 ? c : NULL;
 }
 
-/* The read cache of Tasks and Running counts: valid while nothing was
- * written since it was filled, by anyone. */
-static bool task_cache_valid(struct runtime *rt)
-{
-	int64_t ch = store_own_changes(rt->store);
-	if (rt->tasks_dv != rt->watch_dv || rt->tasks_changes != ch || !rt->serving) {
-		json_object_put(rt->tasks);
-		json_object_put(rt->running);
-		rt->tasks = rt->running = NULL;
-		rt->tasks_dv = rt->watch_dv;
-		rt->tasks_changes = ch;
-	}
-	if (!rt->serving)
-		return false;
-	if (!rt->tasks)
-		rt->tasks = json_object_new_object();
-	if (!rt->running)
-		rt->running = json_object_new_object();
-	return true;
-}
-
 /* The Task now (a copy the caller owns), or NULL. */
 static json_object *task_get(struct runtime *rt, const char *ns, const char *name)
 {
-	bool cached = task_cache_valid(rt);
+	bool cached = cache_fresh(rt, &rt->live);
 	char *key = xasprintf("%s/%s", ns ? ns : "", name ? name : "");
 	json_object *doc = NULL;
-	if (cached && json_object_object_get_ex(rt->tasks, key, &doc)) {
+	if (cached && json_object_object_get_ex(rt->live.m[0], key, &doc)) {
 		free(key);
 		return doc ? doc_copy(doc) : NULL;
 	}
@@ -235,7 +219,7 @@ static json_object *task_get(struct runtime *rt, const char *ns, const char *nam
 	if (rc < 0)
 		doc = NULL;
 	if (cached && (rc == 0 || rc == -ENOENT))
-		json_object_object_add(rt->tasks, key, doc ? doc_copy(doc) : NULL);
+		json_object_object_add(rt->live.m[0], key, doc ? doc_copy(doc) : NULL);
 	free(key);
 	return doc;
 }
@@ -248,17 +232,17 @@ static int collect_doc(json_object *obj, void *ctx)
 
 int runtime_budgets(struct runtime *rt, const char *ns, store_obj_cb cb, void *ctx)
 {
-	if (!cache_valid(rt))
+	if (!cache_fresh(rt, &rt->kinds))
 		return store_list(rt->store, MODEL_BUDGET, ns, cb, ctx);
 	json_object *list = NULL;
-	if (!json_object_object_get_ex(rt->budgets, ns ? ns : "", &list)) {
+	if (!json_object_object_get_ex(rt->kinds.m[1], ns ? ns : "", &list)) {
 		list = json_object_new_array();
 		int rc = store_list(rt->store, MODEL_BUDGET, ns, collect_doc, list);
 		if (rc < 0) {
 			json_object_put(list);
 			return rc;
 		}
-		json_object_object_add(rt->budgets, ns ? ns : "", list);
+		json_object_object_add(rt->kinds.m[1], ns ? ns : "", list);
 	}
 	/* A callback may write (not a Budget): iterate over our own reference. */
 	json_object_get(list);
@@ -656,15 +640,15 @@ static void op_lookup_done(void *b, struct pipeline_lookup *lk)
 static long op_running(void *b, const char *agent_key)
 {
 	struct runtime *rt = b;
-	bool cached = task_cache_valid(rt);
+	bool cached = cache_fresh(rt, &rt->live);
 	json_object *v = NULL;
-	if (cached && json_object_object_get_ex(rt->running, agent_key ? agent_key : "", &v))
+	if (cached && json_object_object_get_ex(rt->live.m[1], agent_key ? agent_key : "", &v))
 		return (long)json_object_get_int64(v);
 	long n = store_count_phase(rt->store, MODEL_PHASE_RUNNING, agent_key);
 	if (n < 0)
 		return LONG_MAX; /* unknown: admit nothing */
 	if (cached)
-		json_object_object_add(rt->running, agent_key ? agent_key : "",
+		json_object_object_add(rt->live.m[1], agent_key ? agent_key : "",
 				       json_object_new_int64(n));
 	return n;
 }
@@ -1052,10 +1036,6 @@ static int op_write_status(void *b, json_object *task, json_object *st, const ch
 			start_drop(rt, sw);
 		free(key);
 	}
-	/* A conflict: what the cache holds is not the task any more (another
-	 * connection wrote it, and the loop has not looked yet). */
-	if (rc < 0)
-		rt->tasks_changes = -1;
 	if (rc < 0 && rc != -ESTALE && rc != -ENOENT)
 		log_error("status write failed", "namespace", jstr(md, "namespace"), "task",
 			  jstr(md, "name"), "error", err);

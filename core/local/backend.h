@@ -29,6 +29,15 @@ struct ctl;
 struct run_watch;
 struct start_wait;
 
+/* A read cache of the serving loop: two maps, kept while the store's
+ * PRAGMA data_version (another connection's commit) and, when `own`,
+ * this connection's own changes are what they were when it was filled. */
+struct read_cache {
+	json_object *m[2];
+	int64_t dv, changes;
+	bool own;
+};
+
 struct runtime {
 	const struct pd_config *cfg;   /* borrowed */
 	const struct plugin_set *plugins; /* borrowed; instances needed to act */
@@ -54,18 +63,15 @@ struct runtime {
 	int schedule_in_ms;            /* local_schedule_tick(): when to look again, -1: no
 					* schedule; 0 (calloc) at start: look at once */
 	char sweep_after[128];         /* the orphan sweep's last directory */
-	/* Agents ("ns/name" -> doc, null: none) and Budgets (ns -> array)
-	 * read while serving, kept while PRAGMA data_version stays watch_dv:
-	 * the controller writes neither, so only another connection's commit
-	 * changes them, and that wakes the loop (poll_changes). */
-	json_object *agents, *budgets;
-	int64_t cache_dv;
-	/* Tasks ("ns/name" -> doc, null: none) and Running counts (agent
-	 * key -> count, "" for all) read while serving, kept while neither
-	 * another connection (watch_dv) nor this one (store_own_changes)
-	 * wrote: the reconciles of one wake-up share them. */
-	json_object *tasks, *running;
-	int64_t tasks_dv, tasks_changes;
+	/* Agents (m[0]: "ns/name" -> doc, null: none) and Budgets (m[1]:
+	 * ns -> array) read while serving; the controller writes neither,
+	 * so they are kept while no other connection committed. */
+	struct read_cache kinds;
+	/* Tasks (m[0]: "ns/name" -> doc, null: none) and Running counts
+	 * (m[1]: agent key -> count, "" for all) read while serving, kept
+	 * while neither another connection nor this one wrote: the
+	 * reconciles of one wake-up share them. */
+	struct read_cache live;
 };
 
 /* Call cb for each Budget of `ns` (from the cache while serving). */

@@ -383,11 +383,12 @@ void metrics_egress_traffic(struct metrics *m, const char *agent, const char *ho
 	pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_egress_traffic_doc(struct metrics *m, const char *agent, json_object *doc)
+int metrics_egress_traffic_doc(struct metrics *m, const char *agent, json_object *doc)
 {
 	json_object *hosts = NULL;
+	int n_hosts = 0;
 	if (!json_object_object_get_ex(doc, "hosts", &hosts) || !json_object_is_type(hosts, json_type_array))
-		return;
+		return 0;
 	for (size_t i = 0; i < json_object_array_length(hosts) && i <= EGRESS_TRAFFIC_HOSTS; i++) {
 		json_object *h = json_object_array_get_idx(hosts, i), *v = NULL;
 		int64_t n[3];
@@ -399,15 +400,19 @@ void metrics_egress_traffic_doc(struct metrics *m, const char *agent, json_objec
 			n[k] = json_object_object_get_ex(h, keys[k], &nv) ? json_object_get_int64(nv) : -1;
 			ok = ok && n[k] >= 0;
 		}
-		if (ok)
+		if (ok) {
 			metrics_egress_traffic(m, agent, host, (uint64_t)n[0], (uint64_t)n[1], (uint64_t)n[2]);
+			n_hosts++;
+		}
 	}
+	return n_hosts;
 }
 
-void metrics_egress_log(struct metrics *m, const char *agent, const struct egress_log *el,
+bool metrics_egress_log(struct metrics *m, const char *agent, const struct egress_log *el,
 			const char *more_hint, egress_report_fn report, void *ctx)
 {
 	char msg[900];
+	bool any = el->ndenied > 0 || el->more_denied;
 	for (int i = 0; i < el->ndenied; i++) {
 		const struct egress_log_denied *d = &el->denied[i];
 		egress_denied_message(msg, sizeof(msg), d->host, d->port, d->reason, d->rule, (int64_t)d->count);
@@ -426,8 +431,9 @@ void metrics_egress_log(struct metrics *m, const char *agent, const struct egres
 			continue;
 		egress_rejected_message(msg, sizeof(msg), status[i], (int64_t)el->rejected[i], el->rejected_reason[i]);
 		report(ctx, "EgressRejected", msg);
+		any = true;
 	}
-	metrics_egress_traffic_doc(m, agent, el->traffic);
+	return metrics_egress_traffic_doc(m, agent, el->traffic) > 0 || any;
 }
 
 void metrics_set_default_limits(struct metrics *m, const struct run_limits *l)

@@ -130,14 +130,14 @@ void metrics_egress_traffic(struct metrics *m, const char *agent, const char *ho
 			    uint64_t bytes_up, uint64_t bytes_down);
 /* An ended run's traffic document (proxy/traffic.h egress_traffic_json's
  * form) into metrics_egress_traffic, host by host; both backends. */
-void metrics_egress_traffic_doc(struct metrics *m, const char *agent, json_object *doc);
+int metrics_egress_traffic_doc(struct metrics *m, const char *agent, json_object *doc); /* hosts */
 /* An ended run's proxy log, read back (proxy/traffic.h egress_log_parse),
  * as both backends record it: one EgressDenied Event (a Warning) per
  * refused destination with its count, one for the rest (`more_hint` says
  * where to look), one EgressRejected per status, through `report`; and
- * the paddock_egress_* metrics. */
+ * the paddock_egress_* metrics.  True when it recorded anything. */
 typedef void (*egress_report_fn)(void *ctx, const char *reason, const char *message);
-void metrics_egress_log(struct metrics *m, const char *agent, const struct egress_log *el,
+bool metrics_egress_log(struct metrics *m, const char *agent, const struct egress_log *el,
 			const char *more_hint, egress_report_fn report, void *ctx);
 /* The operator's default limits (paddock_default_limit). */
 void metrics_set_default_limits(struct metrics *m, const struct run_limits *l);

@@ -709,7 +709,7 @@ static void collect_egress(struct kctl *k, const struct model_task *t, const cha
 	char agent[512];
 	model_task_agent_key(t->obj, agent, sizeof(agent));
 	struct egress_report_ctx rc = { k, t };
-	metrics_egress_log(k->m, agent, &el, "kubectl logs -c " EGRESS_SIDECAR_NAME, egress_report, &rc);
+	(void)metrics_egress_log(k->m, agent, &el, "kubectl logs -c " EGRESS_SIDECAR_NAME, egress_report, &rc);
 	egress_log_free(&el);
 }
 

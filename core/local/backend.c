@@ -709,16 +709,6 @@ static void egress_report(void *ctx, const char *reason, const char *message)
 			      sizeof(err));
 }
 
-/* Nothing in an egress log that metrics_egress_log would record. */
-static bool egress_log_empty(const struct egress_log *el)
-{
-	json_object *hosts = NULL;
-	if (el->ndenied || el->more_denied || el->rejected[0] || el->rejected[1] || el->rejected[2])
-		return false;
-	return !json_object_object_get_ex(el->traffic, "hosts", &hosts) ||
-	       !json_object_is_type(hosts, json_type_array) || json_object_array_length(hosts) == 0;
-}
-
 /* The egress proxy's log of an ended run (RUN_DIR/egress.jsonl: its
  * refusals and its summary, the sidecar's lines) as Events on its task
  * and metrics, as the Kubernetes backend records its sidecar's
@@ -740,11 +730,10 @@ static void record_egress(struct runtime *rt, const struct model_task *t, const 
 		el.traffic = saved_traffic(run_dir);
 	}
 	struct egress_report_ctx rc = { rt, t };
-	metrics_egress_log(rt->metrics, agent, &el, path, egress_report, &rc);
 	/* Recording nothing twice is harmless: a run that sent nothing and
 	 * was refused nothing (every run without network use) leaves no
 	 * mark, one file fewer to create per run. */
-	if (!egress_log_empty(&el))
+	if (metrics_egress_log(rt->metrics, agent, &el, path, egress_report, &rc))
 		(void)write_file_atomic(mark, "", 0, 0600);
 	egress_log_free(&el);
 out:

@@ -329,11 +329,12 @@ const char *store_default_dir(void)
 static int wal_committed(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct store *s = arg;
-	if (frames >= WAL_CHECKPOINT_FRAMES)
-		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	/* Failed, there is no event: the watcher's timeout looks again. */
+	/* The wake first: a checkpoint's fsyncs must not delay it.  Failed,
+	 * there is no event: the watcher's timeout looks again. */
 	ssize_t n = s->wake_fd >= 0 ? pwrite(s->wake_fd, "", 1, 0) : 0;
 	(void)n;
+	if (frames >= WAL_CHECKPOINT_FRAMES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
 }
 

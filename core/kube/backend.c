@@ -63,6 +63,7 @@ struct kctl {
 	struct ctl *ctl;
 	int64_t last_sweep_ms;
 	int64_t last_trim_ms;
+	bool trim_due; /* work was in flight since the last trim */
 	json_object *events;    /* Events to send after the pass: array of {ns, event} */
 	struct kidx *idx;       /* slots and the line, per change (kube/taskindex.h) */
 	json_object *pod_of;    /* task uid -> "ns/name" of its newest pod */
@@ -1439,9 +1440,12 @@ static void op_housekeeping(void *b, struct ctl *c)
 #ifdef __GLIBC__
 	/* After a burst the heap holds the freed request bodies, answers and
 	 * rendered runs; once nothing is in flight its free pages go back. */
-	if (mono - k->last_trim_ms >= TRIM_INTERVAL_MS && !kube_submitted(k->kc) &&
-	    !ctl_queue_len(c)) {
-		k->last_trim_ms = mono;
+	bool idle = !kube_submitted(k->kc) && !ctl_queue_len(c);
+	if (!idle) {
+		k->trim_due = true;
+	} else if (k->trim_due && mono - k->last_trim_ms >= TRIM_INTERVAL_MS) {
+		k->last_trim_ms = mono; /* once after work, not every interval while idle */
+		k->trim_due = false;
 		(void)malloc_trim(0);
 	}
 #endif
@@ -1607,6 +1611,13 @@ static void on_event(void *ctx, struct kube_informer *inf, enum kube_event_type 
 	}
 	/* An Agent changed: who waits for it may resolve differently; a
 	 * Budget changed (raised, deleted): who waits for it may start. */
+	if (inf == k->inf[INF_AGENTS] && type == KUBE_DELETED) {
+		json_object *md = jget(obj, "metadata");
+		char key[512];
+		snprintf(key, sizeof(key), "%s/%s", jstr(md, "namespace") ? jstr(md, "namespace") : "",
+			 jstr(md, "name") ? jstr(md, "name") : "");
+		json_object_object_del(k->agent_docs, key); /* its checked document */
+	}
 	ctl_enqueue_all(k->ctl);
 }
 

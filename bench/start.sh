@@ -16,9 +16,11 @@ base=${2:-}
 N=${N:-30}
 ROUNDS=${ROUNDS:-3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-start.XXXXXX")
-cpid=
+# through() runs in $(...): its controller's pid goes in a file for the
+# trap of this shell.
 cleanup() {
-	[ -z "$cpid" ] || kill "$cpid" 2>/dev/null || true
+	local p
+	for p in $(cat "$work"/cpid.* 2>/dev/null); do kill "$p" 2>/dev/null || true; done
 	rm -rf "$work" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -47,16 +49,20 @@ EOT
 			printf -- '---\napiVersion: paddock.dev/v1alpha1\nkind: Task\nmetadata: {name: s%d}\nspec: {agentRef: {name: bench}, prompt: "p"}\n' "$i"
 		done
 	} >"$d/tasks.yaml"
-	"$b/core/paddock" apply -f "$d/tasks.yaml" >/dev/null 2>&1
+	"$b/core/paddock" apply -f "$d/tasks.yaml" >/dev/null 2>&1 ||
+		{ echo "start.sh: paddock apply failed ($b)" >&2; return 1; }
 	"$b/core/paddock" controller 2>"$d/controller.log" &
-	cpid=$!
-	local db=$PADDOCK_STATE_DIR/paddock.db
-	while [ "$(sqlite3 "$db" "SELECT count(*) FROM objects WHERE kind='Task' AND phase NOT IN ('Succeeded','Failed','Stopped')")" -ne 0 ]; do
+	local cpid=$! db=$PADDOCK_STATE_DIR/paddock.db left=-1 end=$((SECONDS + 30 + N * 2))
+	echo "$cpid" >"$work/cpid.$cpid"
+	# Until every task ended, the controller died, or the time is up.
+	while [ "$left" != 0 ] && kill -0 "$cpid" 2>/dev/null && [ $SECONDS -lt $end ]; do
 		sleep 0.1
+		left=$(sqlite3 "$db" "SELECT count(*) FROM objects WHERE kind='Task' AND phase NOT IN ('Succeeded','Failed','Stopped')" 2>/dev/null) || left=-1
 	done
-	kill "$cpid"
+	kill "$cpid" 2>/dev/null
 	wait "$cpid" 2>/dev/null || true
-	cpid=
+	rm -f "$work/cpid.$cpid"
+	[ "$left" = 0 ] || { echo "start.sh: tasks left unfinished ($b): $(tail -3 "$d/controller.log")" >&2; return 1; }
 	local failed v=() r t0 t1
 	failed=$(sqlite3 "$db" "SELECT count(*) FROM objects WHERE kind='Task' AND phase != 'Succeeded'")
 	[ "$failed" -eq 0 ] || { echo "start.sh: $failed of $N tasks failed ($b): $(tail -3 "$d/controller.log")" >&2; return 1; }

@@ -764,10 +764,10 @@ static int cmd_dashboard_fn(struct cli_ctx *ctx, int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
-	(void)sigprocmask(SIG_BLOCK, &block, &old);
+	(void)pthread_sigmask(SIG_BLOCK, &block, &old);
 	while (!dash_stop)
 		(void)sigsuspend(&old);
-	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	dashboard_shutdown(d);
 	metrics_free(m);
 	dashboard_free(d);

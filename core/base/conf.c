@@ -403,6 +403,25 @@ static int get_enum_str(struct walk *w, const struct cnode *n, const char *path,
 	return rc;
 }
 
+/* A list of non-empty strings (absent: nothing) appended to out:
+ * "PATH: expected a list of LIST, got ..." / "PATH[i]: expected ITEM". */
+static int get_str_list(struct walk *w, const struct cnode *n, const char *path, const char *list,
+			const char *item, struct strv *out)
+{
+	if (cnode_is_null(n))
+		return 0;
+	if (n->type != CN_SEQ)
+		return werr(w, n, "%s: expected a list of %s, got %s", path, list, type_name(n));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct cnode *k = n->kids[i];
+		if (k->type != CN_SCALAR || !k->value[0])
+			return werr(w, k, "%s[%zu]: expected %s, got %s", path, i, item,
+				    k->type == CN_SCALAR ? "an empty string" : type_name(k));
+		strv_push(out, k->value);
+	}
+	return 0;
+}
+
 static int get_bool(struct walk *w, const struct cnode *n, const char *path, bool *dst)
 {
 	static const char *const choices[] = { "false", "true" };
@@ -875,21 +894,12 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 	    (rc = get_enum_str(w, map_get(net, "egress"), "network.egress", egress_modes,
 			       ARRAY_SIZE(egress_modes), &c->egress)) < 0)
 		return rc;
-	const struct cnode *allow = map_get(net, "allow");
-	if (!cnode_is_null(allow)) {
-		if (allow->type != CN_SEQ)
-			return werr(w, allow, "network.allow: expected a list of hosts (\"api.example.com\", \"*.example.com\", \"host:port\"), got %s",
-				    type_name(allow));
-		for (size_t i = 0; i < allow->n; i++) {
-			const struct cnode *h = allow->kids[i];
-			/* The entries' syntax is the proxy's to check
-			 * (egress_policy_add), when the controller starts. */
-			if (h->type != CN_SCALAR || !h->value[0])
-				return werr(w, h, "network.allow[%zu]: expected a host, got %s", i,
-					    h->type == CN_SCALAR ? "an empty string" : type_name(h));
-			strv_push(&c->egress_allow, h->value);
-		}
-	}
+	/* The entries' syntax is the proxy's to check (egress_policy_add),
+	 * when the controller starts. */
+	if ((rc = get_str_list(w, map_get(net, "allow"), "network.allow",
+			       "hosts (\"api.example.com\", \"*.example.com\", \"host:port\")", "a host",
+			       &c->egress_allow)) < 0)
+		return rc;
 
 	const struct cnode *kube = map_get(root, "kubernetes");
 	if ((rc = MAP_CHECK(w, kube, "kubernetes", kube_keys)) < 0 ||
@@ -911,19 +921,15 @@ static int walk_root(struct walk *w, struct pd_config *c, const struct cnode *ro
 		return rc;
 
 	const struct cnode *gh = map_get(root, "github"), *urls = map_get(gh, "baseURLs");
-	if ((rc = MAP_CHECK(w, gh, "github", github_keys)) < 0)
+	if ((rc = MAP_CHECK(w, gh, "github", github_keys)) < 0 ||
+	    (rc = get_str_list(w, urls, "github.baseURLs",
+			       "GitHub API URLs (\"https://api.github.com\", \"https://github.example.com/api/v3\")",
+			       "a GitHub API URL", &c->github_base_urls)) < 0)
 		return rc;
-	if (!cnode_is_null(urls)) {
-		if (urls->type != CN_SEQ)
-			return werr(w, urls, "github.baseURLs: expected a list of GitHub API URLs (\"https://api.github.com\", \"https://github.example.com/api/v3\"), got %s",
-				    type_name(urls));
-		for (size_t i = 0; i < urls->n; i++) {
-			const struct cnode *u = urls->kids[i];
-			if (u->type != CN_SCALAR || (strncmp(u->value, "https://", 8) &&
-						     strncmp(u->value, "http://", 7)))
-				return werr(w, u, "github.baseURLs[%zu]: expected an http(s) URL such as https://github.example.com/api/v3", i);
-			strv_push(&c->github_base_urls, u->value);
-		}
+	for (size_t i = 0; i < c->github_base_urls.n; i++) {
+		const char *u = c->github_base_urls.v[i];
+		if (strncmp(u, "https://", 8) && strncmp(u, "http://", 7))
+			return werr(w, urls->kids[i], "github.baseURLs[%zu]: expected an http(s) URL such as https://github.example.com/api/v3", i);
 	}
 
 	const struct cnode *git = map_get(root, "git");

@@ -239,7 +239,7 @@ int local_start(const struct local_spec *s, char *err, size_t errlen);
 /* local_start() without the wait: returns once the supervisor is forked,
  * with *status_fd (owned, close-on-exec, non-blocking) the descriptor its
  * report comes on; readable when there is something to read (poll it).
- * The run counts as started from here: its start.lock is held, so a
+ * The run counts as started from here: its start lock is held, so a
  * second start fails with -EEXIST.  On failure *status_fd is -1.  *sid
  * is the session the supervisor runs in (for local_start_abort). */
 int local_start_async(const struct local_spec *s, int *status_fd, pid_t *sid, char *err,
@@ -266,7 +266,7 @@ int local_start_wait(int fd, char *msg, size_t cap, size_t *len, const char *run
 int local_start_late(const char *run_dir, pid_t sid, long timeout_ms, char *err, size_t errlen);
 
 /* SIGKILL every process of session `sid` (from local_start_async) while
- * run_dir's start.lock is still held by it: a start that never reported. */
+ * run_dir's start lock is still held by it: a start that never reported. */
 void local_start_abort(const char *run_dir, pid_t sid);
 
 enum local_state { LOCAL_NONE, LOCAL_RUNNING, LOCAL_EXITED, LOCAL_LOST };
@@ -329,7 +329,8 @@ bool local_supervisor_dispatch(int argc, char **argv, int *rc);
 #define LOCAL_SUP_FD_STATUS 3
 #define LOCAL_SUP_FD_ENV 4
 #define LOCAL_SUP_FD_SINK 5
-/* RUN_DIR/start.lock, flock(2)ed by local_start before it forks and held
+/* RUN_DIR itself (a directory descriptor; RUN_DIR/start.lock before
+ * 2026-12), flock(2)ed by local_start before it forks and held
  * by the supervisor for its whole life: a run whose supervisor is still
  * coming up (its caller died meanwhile) is seen RUNNING, never NONE, so
  * that nobody starts it a second time. */

@@ -47,7 +47,9 @@
 #include <unistd.h>
 
 #define PID_FILE "supervisor.pid"
-#define START_LOCK "start.lock"
+/* The start lock (LOCAL_SUP_FD_START) is on the run directory itself;
+ * this file is only where a paddock before 2026-12 put it. */
+#define START_LOCK_OLD "start.lock"
 #define SECRET_FILES "secret-files"
 
 /* The secret files local_prepare wrote (codex's auth.json ...), removed
@@ -1747,12 +1749,11 @@ static int start_begin(const struct local_spec *s0, int *status_fd, pid_t *sid, 
 	struct pidinfo pi;
 	if (read_pidfile(abs, &pi) == 0)
 		return errf(err, errlen, -EEXIST, "run %s was already started", abs);
-	/* Held from here by us, then by the supervisor for its life. */
-	char *lpath = xasprintf("%s/" START_LOCK, abs);
-	int lfd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	free(lpath);
+	/* Held from here by us, then by the supervisor for its life: a lock
+	 * on the run directory, no file to create for it. */
+	int lfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (lfd < 0)
-		return errf(err, errlen, -errno, "run %s: %s: %s", abs, START_LOCK, strerror(errno));
+		return errf(err, errlen, -errno, "run %s: cannot open it to lock it: %s", abs, strerror(errno));
 	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 		(void)close(lfd);
@@ -2041,16 +2042,25 @@ static int read_result(const char *run_dir, struct local_obs *o)
 	return rc;
 }
 
-/* A supervisor (or the local_start making it) holds RUN_DIR/start.lock. */
-static bool start_locked(const char *run_dir)
+static bool lock_held(const char *path, int flags)
 {
-	char *path = xasprintf("%s/" START_LOCK, run_dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags);
 	if (fd < 0)
 		return false;
 	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	(void)close(fd);
+	return held;
+}
+
+/* A supervisor (or the local_start making it) holds the lock on
+ * RUN_DIR, or on RUN_DIR/start.lock if an older paddock started it. */
+static bool start_locked(const char *run_dir)
+{
+	if (lock_held(run_dir, O_DIRECTORY))
+		return true;
+	char *path = xasprintf("%s/" START_LOCK_OLD, run_dir);
+	bool held = lock_held(path, 0);
+	free(path);
 	return held;
 }
 

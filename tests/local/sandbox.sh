@@ -5,7 +5,8 @@
 #   - the workspace is writable and the environment is exactly the plan's;
 #   - the sandbox knows its user (agent 1000:1000) from a read-only
 #     /etc/passwd and /etc/group that are no files of the run directory,
-#     and a run that used no network leaves no egress.jsonl;
+#     and a run that used no network leaves no egress.jsonl (nor a
+#     start.lock: the start lock is on the run directory);
 #   - a timeout kills the whole process tree (reason Timeout);
 #   - `paddock stop` kills a running task (reason Stopped).
 . "$(dirname "$0")/lib.sh"
@@ -84,8 +85,9 @@ pd logs users | grep -qx users-ok || fail "users: the check did not run: $(pd lo
 run_dir=$(pd describe task users | sed -n 's/^Run dir: *//p')
 [ -d "$run_dir/workspace" ] || fail "users: no run directory ($run_dir)"
 [ ! -e "$run_dir/etc" ] || fail "users: the run directory holds $(ls "$run_dir/etc")"
+[ ! -e "$run_dir/start.lock" ] || fail "users: a start.lock file (the start lock is on the run directory)"
 [ ! -e "$run_dir/egress.jsonl" ] || fail "users: egress.jsonl without network use: $(cat "$run_dir/egress.jsonl")"
-pass "the sandbox's users: agent 1000:1000 from a read-only /etc/passwd and /etc/group, no file of the run's; no egress.jsonl without network use"
+pass "the sandbox's users: agent 1000:1000 from a read-only /etc/passwd and /etc/group, no file of the run's; no egress.jsonl without network use, no start.lock"
 
 set +e
 pd run --agent sleeper --name sleeper -p "sleep" --timeout 2s >/dev/null 2>&1

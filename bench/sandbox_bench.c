@@ -46,7 +46,8 @@ static int run(char **argv, char **srcs, int seccomp_fd, int userns_fd, const st
 			_exit(126);
 		if (userns_fd >= 0 && dup2(userns_fd, LOCAL_FD_USERNS) < 0)
 			_exit(126);
-		if (local_stage_binds(srcs) < 0 || (uid >= 0 && local_drop_to((uid_t)uid) < 0))
+		if (local_stage_binds(srcs) < 0 || (uid >= 0 && local_drop_to((uid_t)uid) < 0) ||
+		    local_etc_fds() < 0)
 			_exit(126);
 		execv(argv[0], argv);
 		_exit(127);

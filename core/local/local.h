@@ -8,7 +8,6 @@
  *   workspace/       the agent's cwd (/workspace in the sandbox)
  *   home/            its $HOME (/home/agent in the sandbox)
  *   tmp/             its /tmp
- *   etc/             the passwd and group files the sandbox sees
  *   log              the combined stdout+stderr within log_cap bytes: its
  *                    head as it comes, its tail when the run ends, a
  *                    "[paddock] N bytes cut here" line between them
@@ -94,13 +93,14 @@ struct pd_git; /* base/conf.h */
 /* The uid and gid the agent has inside the sandbox's user namespace. */
 #define LOCAL_SANDBOX_UID 1000
 /* Descriptors the command's bwrap finds its seccomp filter and user
- * namespace on. */
+ * namespace on, and the passwd and group files the sandbox sees
+ * (local_etc_fds). */
 #define LOCAL_FD_SECCOMP 10
 #define LOCAL_FD_USERNS 11
+#define LOCAL_FD_PASSWD 12
+#define LOCAL_FD_GROUP 13
 /* The most binds of a run's own (readOnlyPaths included). */
 #define LOCAL_BINDS_MAX 64
-/* run_dir/etc: the passwd and group files the sandbox sees. */
-#define LOCAL_ETC_DIR "etc"
 
 /* Secret lookup.  On success *value is owned by the caller, who releases
  * it with secure_free(*value, *len).  -ENOENT if the Secret or key is
@@ -161,7 +161,8 @@ enum local_net_mode { LOCAL_NET_HOST = 0, LOCAL_NET_NONE, LOCAL_NET_PROXY };
 #define LOCAL_ROUTE_ENDPOINT EGRESS_ROUTE_ENDPOINT
 #define LOCAL_ROUTE_ENV "\x01paddock-route"
 /* RUN_DIR/egress.jsonl: the proxy's refusals, one JSON object a line
- * ({host, port, rule, reason, addr}), at most 1000. */
+ * ({host, port, rule, reason, addr}), at most 1000, and its summary at
+ * the end; made at its first line (none for a run that used no network). */
 #define LOCAL_EGRESS_EVENTS "egress.jsonl"
 /* RUN_DIR/egress-traffic.json: the proxy's counts per allowed host so far
  * (proxy/traffic.h's egress_traffic_json), rewritten by the supervisor
@@ -238,7 +239,7 @@ int local_start(const struct local_spec *s, char *err, size_t errlen);
 /* local_start() without the wait: returns once the supervisor is forked,
  * with *status_fd (owned, close-on-exec, non-blocking) the descriptor its
  * report comes on; readable when there is something to read (poll it).
- * The run counts as started from here: its start.lock is held, so a
+ * The run counts as started from here: its start lock is held, so a
  * second start fails with -EEXIST.  On failure *status_fd is -1.  *sid
  * is the session the supervisor runs in (for local_start_abort). */
 int local_start_async(const struct local_spec *s, int *status_fd, pid_t *sid, char *err,
@@ -265,7 +266,7 @@ int local_start_wait(int fd, char *msg, size_t cap, size_t *len, const char *run
 int local_start_late(const char *run_dir, pid_t sid, long timeout_ms, char *err, size_t errlen);
 
 /* SIGKILL every process of session `sid` (from local_start_async) while
- * run_dir's start.lock is still held by it: a start that never reported. */
+ * run_dir's start lock is still held by it: a start that never reported. */
 void local_start_abort(const char *run_dir, pid_t sid);
 
 enum local_state { LOCAL_NONE, LOCAL_RUNNING, LOCAL_EXITED, LOCAL_LOST };
@@ -328,7 +329,8 @@ bool local_supervisor_dispatch(int argc, char **argv, int *rc);
 #define LOCAL_SUP_FD_STATUS 3
 #define LOCAL_SUP_FD_ENV 4
 #define LOCAL_SUP_FD_SINK 5
-/* RUN_DIR/start.lock, flock(2)ed by local_start before it forks and held
+/* RUN_DIR itself (a directory descriptor; RUN_DIR/start.lock before
+ * 2026-12), flock(2)ed by local_start before it forks and held
  * by the supervisor for its whole life: a run whose supervisor is still
  * coming up (its caller died meanwhile) is seen RUNNING, never NONE, so
  * that nobody starts it a second time. */
@@ -411,6 +413,12 @@ const char *local_stage_dir(void);
  * bwrap, as the run's uid, reaches them whatever the modes above them.
  * 0 or -errno. */
 int local_stage_binds(char *const *srcs);
+/* The passwd and group files the sandbox sees (`agent` LOCAL_SANDBOX_UID,
+ * root, nobody), each on a pipe at LOCAL_FD_PASSWD and LOCAL_FD_GROUP
+ * for bwrap's --ro-bind-data: no file per run on disk.  Called last
+ * before the exec (it may replace whatever those descriptors held).
+ * 0 or -errno. */
+int local_etc_fds(void);
 /* Root only: become `uid` (and gid), with no supplementary groups, an
  * empty capability bounding set and no_new_privs.  0 or -errno. */
 int local_drop_to(uid_t uid);

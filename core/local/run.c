@@ -47,7 +47,9 @@
 #include <unistd.h>
 
 #define PID_FILE "supervisor.pid"
-#define START_LOCK "start.lock"
+/* The start lock (LOCAL_SUP_FD_START) is on the run directory itself;
+ * this file is only where a paddock before 2026-12 put it. */
+#define START_LOCK_OLD "start.lock"
 #define SECRET_FILES "secret-files"
 
 /* The secret files local_prepare wrote (codex's auth.json ...), removed
@@ -176,26 +178,6 @@ static int write_plan_file(const struct local_spec *s, const struct plan_file *f
 	return 0;
 }
 
-/* The users the sandbox knows: the agent, and root and nobody for the
- * files it sees owned by ids outside its namespace. */
-static int write_etc(int rfd, char *err, size_t errlen)
-{
-	char e2[256], passwd[256], group[128];
-	snprintf(passwd, sizeof(passwd),
-		 "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-		 "agent:x:%d:%d:Paddock agent:" LOCAL_SANDBOX_HOME ":/bin/sh\n"
-		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-		 LOCAL_SANDBOX_UID, LOCAL_SANDBOX_UID);
-	snprintf(group, sizeof(group), "root:x:0:\nagent:x:%d:\nnogroup:x:65534:\n",
-		 LOCAL_SANDBOX_UID);
-	int rc = local_write_at(rfd, LOCAL_ETC_DIR "/passwd", passwd, strlen(passwd), 0644, e2,
-				sizeof(e2));
-	if (rc == 0)
-		rc = local_write_at(rfd, LOCAL_ETC_DIR "/group", group, strlen(group), 0644, e2,
-				    sizeof(e2));
-	return rc < 0 ? errf(err, errlen, rc, "%s", e2) : 0;
-}
-
 int local_prepare(const struct local_spec *s, char *err, size_t errlen)
 {
 	if (!s || !s->run_dir || !*s->run_dir || !s->plan)
@@ -258,8 +240,6 @@ int local_prepare(const struct local_spec *s, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	if (s->isolation)
-		rc = write_etc(rfd, err, errlen);
 out:
 	if (ws >= 0)
 		close(ws);
@@ -1070,9 +1050,14 @@ static _Noreturn void spawn_child(const struct local_spec *s, const struct sup *
 		}
 	}
 	umask(022);
-	/* Only 0-2 and the sandbox's own two descriptors reach the command. */
+	int erc = s->isolation ? local_etc_fds() : 0;
+	if (erc < 0) {
+		dprintf(2, "paddock: cannot pass the sandbox its passwd and group: %s\n", strerror(-erc));
+		_exit(126);
+	}
+	/* Only 0-2 and the sandbox's own descriptors reach bwrap. */
 	close_fds(3, LOCAL_FD_SECCOMP - 1);
-	close_fds(LOCAL_FD_USERNS + 1, ~0U);
+	close_fds(s->isolation ? LOCAL_FD_GROUP + 1 : LOCAL_FD_USERNS + 1, ~0U);
 	execve(argv[0], argv, envp);
 	dprintf(2, "paddock: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -1154,7 +1139,8 @@ static int setup_cgroup(struct sup *u, char *err, size_t errlen)
 #define EGRESS_EVENTS_MAX 1000 /* lines in the events file; the rest are counted */
 
 struct proxy_events {
-	int fd;       /* RUN_DIR/egress.jsonl, O_APPEND */
+	int fd;       /* RUN_DIR/egress.jsonl, O_APPEND; opened at its first line */
+	char *path;   /* where it goes */
 	long written, dropped;
 	struct egress_traffic traffic; /* per allowed host, for egress-traffic.json */
 	uint64_t saved;                /* traffic.version last written */
@@ -1162,6 +1148,21 @@ struct proxy_events {
 };
 
 static struct proxy_events proxy_ev = { .fd = -1 };
+
+/* The events file, made when there is a first line for it: a run that
+ * is refused nothing (most) leaves none, one file fewer to create per
+ * run (backend.c's record_egress reads a missing one as nothing). */
+static int events_fd(struct proxy_events *pe)
+{
+	if (pe->fd < 0 && pe->path) {
+		pe->fd = open(pe->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (pe->fd < 0) { /* once: the lines are lost, the counts are not */
+			free(pe->path);
+			pe->path = NULL;
+		}
+	}
+	return pe->fd;
+}
 
 /* A refused connection (or a rate-limited count of clients rejected
  * before naming a target), as one JSON line the controller turns into
@@ -1171,12 +1172,14 @@ static void proxy_event(void *ctx, const struct egress_event *ev)
 {
 	struct proxy_events *pe = ctx;
 	egress_traffic_add(&pe->traffic, ev);
-	if (ev->allowed || pe->fd < 0)
+	if (ev->allowed)
 		return;
 	if (pe->written >= EGRESS_EVENTS_MAX) {
 		pe->dropped++;
 		return;
 	}
+	if (events_fd(pe) < 0)
+		return;
 	json_object *o = egress_event_json(ev);
 	char *line = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -1212,7 +1215,8 @@ static void traffic_save(const char *run_dir, bool now_too)
 static void proxy_summary(void)
 {
 	struct proxy_events *pe = &proxy_ev;
-	if (pe->fd < 0)
+	/* Nothing allowed, refused or rejected: no summary to give. */
+	if (egress_traffic_version(&pe->traffic) == 0 || events_fd(pe) < 0)
 		return;
 	json_object *o = egress_summary_json(&pe->traffic);
 	char *line = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -1265,10 +1269,8 @@ static struct egress *proxy_start(const struct local_spec *s, int sock, const ch
 			(void)close(lfd);
 			return NULL;
 		}
-	char *path = s->net.events_path ? xstrdup(s->net.events_path)
-					: xasprintf("%s/" LOCAL_EGRESS_EVENTS, s->run_dir);
-	proxy_ev.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	free(path);
+	proxy_ev.path = s->net.events_path ? xstrdup(s->net.events_path)
+					   : xasprintf("%s/" LOCAL_EGRESS_EVENTS, s->run_dir);
 	egress_traffic_init(&proxy_ev.traffic);
 	struct egress_route route = {
 		.upstream = s->net.route_upstream,
@@ -1747,12 +1749,11 @@ static int start_begin(const struct local_spec *s0, int *status_fd, pid_t *sid, 
 	struct pidinfo pi;
 	if (read_pidfile(abs, &pi) == 0)
 		return errf(err, errlen, -EEXIST, "run %s was already started", abs);
-	/* Held from here by us, then by the supervisor for its life. */
-	char *lpath = xasprintf("%s/" START_LOCK, abs);
-	int lfd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	free(lpath);
+	/* Held from here by us, then by the supervisor for its life: a lock
+	 * on the run directory, no file to create for it. */
+	int lfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (lfd < 0)
-		return errf(err, errlen, -errno, "run %s: %s: %s", abs, START_LOCK, strerror(errno));
+		return errf(err, errlen, -errno, "run %s: cannot open it to lock it: %s", abs, strerror(errno));
 	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 		(void)close(lfd);
@@ -2041,16 +2042,25 @@ static int read_result(const char *run_dir, struct local_obs *o)
 	return rc;
 }
 
-/* A supervisor (or the local_start making it) holds RUN_DIR/start.lock. */
-static bool start_locked(const char *run_dir)
+static bool lock_held(const char *path, int flags)
 {
-	char *path = xasprintf("%s/" START_LOCK, run_dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags);
 	if (fd < 0)
 		return false;
 	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	(void)close(fd);
+	return held;
+}
+
+/* A supervisor (or the local_start making it) holds the lock on
+ * RUN_DIR, or on RUN_DIR/start.lock if an older paddock started it. */
+static bool start_locked(const char *run_dir)
+{
+	if (lock_held(run_dir, O_DIRECTORY))
+		return true;
+	char *path = xasprintf("%s/" START_LOCK_OLD, run_dir);
+	bool held = lock_held(path, 0);
+	free(path);
 	return held;
 }
 

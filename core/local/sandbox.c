@@ -196,6 +196,45 @@ static bool below(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
 }
 
+/* `text` on a pipe at descriptor `at`, its writing end closed. */
+static int data_fd(const char *text, int at)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -errno;
+	size_t n = strlen(text); /* a few hundred bytes: within the pipe's buffer */
+	ssize_t w = write(p[1], text, n);
+	int e = w < 0 ? errno : EIO;
+	(void)close(p[1]);
+	if (w != (ssize_t)n) {
+		(void)close(p[0]);
+		return -e;
+	}
+	if (p[0] != at) {
+		if (dup2(p[0], at) < 0) {
+			e = errno;
+			(void)close(p[0]);
+			return -e;
+		}
+		(void)close(p[0]);
+	}
+	return 0;
+}
+
+int local_etc_fds(void)
+{
+	char passwd[256], group[128];
+	snprintf(passwd, sizeof(passwd),
+		 "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+		 "agent:x:%d:%d:Paddock agent:" LOCAL_SANDBOX_HOME ":/bin/sh\n"
+		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+		 LOCAL_SANDBOX_UID, LOCAL_SANDBOX_UID);
+	snprintf(group, sizeof(group), "root:x:0:\nagent:x:%d:\nnogroup:x:65534:\n",
+		 LOCAL_SANDBOX_UID);
+	int rc = data_fd(passwd, LOCAL_FD_PASSWD);
+	return rc < 0 ? rc : data_fd(group, LOCAL_FD_GROUP);
+}
+
 /* Bound anyway: /usr and the merged-/usr directories. */
 static bool already_bound(const char *path)
 {
@@ -367,13 +406,14 @@ int local_argv_build(const struct local_spec *s, struct strv *out, struct strv *
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(etc_files); i++)
 		add3(&a, "--ro-bind-try", etc_files[i], etc_files[i]);
-	/* Users and groups as the sandbox sees them (written by prepare). */
-	char *passwd = xasprintf("%s/" LOCAL_ETC_DIR "/passwd", s->run_dir);
-	char *group = xasprintf("%s/" LOCAL_ETC_DIR "/group", s->run_dir);
-	bind_staged(&a, bs, true, passwd, "/etc/passwd");
-	bind_staged(&a, bs, true, group, "/etc/group");
-	free(passwd);
-	free(group);
+	/* Users and groups as the sandbox sees them: read-only files that
+	 * bwrap fills from the descriptors local_etc_fds() leaves. */
+	snprintf(fdnum, sizeof(fdnum), "%d", LOCAL_FD_PASSWD);
+	add2(&a, "--perms", "0644");
+	add3(&a, "--ro-bind-data", fdnum, "/etc/passwd");
+	snprintf(fdnum, sizeof(fdnum), "%d", LOCAL_FD_GROUP);
+	add2(&a, "--perms", "0644");
+	add3(&a, "--ro-bind-data", fdnum, "/etc/group");
 	add2(&a, "--proc", "/proc");
 	add2(&a, "--dev", "/dev");
 	/* /tmp is the run's own directory: on disk, counted against its

@@ -3,6 +3,10 @@
 #   - a task that writes outside its workspace (the user's home, /etc)
 #     fails, and the files are not there afterwards;
 #   - the workspace is writable and the environment is exactly the plan's;
+#   - the sandbox knows its user (agent 1000:1000) from a read-only
+#     /etc/passwd and /etc/group that are no files of the run directory,
+#     and a run that used no network leaves no egress.jsonl (nor a
+#     start.lock: the start lock is on the run directory);
 #   - a timeout kills the whole process tree (reason Timeout);
 #   - `paddock stop` kills a running task (reason Stopped).
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +36,23 @@ spec:
 ---
 apiVersion: paddock.dev/v1alpha1
 kind: Agent
+metadata: {name: users}
+spec:
+  type: exec
+  command: |
+    set -e
+    test "\$(id -un):\$(id -gn)" = agent:agent
+    grep -qx 'agent:x:1000:1000:Paddock agent:/home/agent:/bin/sh' /etc/passwd
+    grep -qx 'agent:x:1000:' /etc/group
+    test "\$(stat -c %a /etc/passwd /etc/group)" = "644
+    644"
+    ! (echo x >>/etc/passwd) 2>/dev/null
+    ! (echo x >>/etc/group) 2>/dev/null
+    ! chmod 666 /etc/passwd 2>/dev/null
+    echo users-ok
+---
+apiVersion: paddock.dev/v1alpha1
+kind: Agent
 metadata: {name: sleeper}
 spec:
   type: exec
@@ -58,6 +79,15 @@ done
 CANARY_FROM_PARENT=leak pd run --agent envcheck --name envcheck -p "env" >/dev/null 2>&1 ||
 	fail "env check task failed: $(pd logs envcheck)"
 pass "environment is the plan's (no parent variables), HOME private, cwd the workspace"
+
+pd run --agent users --name users -p "users" >/dev/null 2>&1 || fail "users task failed: $(pd logs users)"
+pd logs users | grep -qx users-ok || fail "users: the check did not run: $(pd logs users)"
+run_dir=$(pd describe task users | sed -n 's/^Run dir: *//p')
+[ -d "$run_dir/workspace" ] || fail "users: no run directory ($run_dir)"
+[ ! -e "$run_dir/etc" ] || fail "users: the run directory holds $(ls "$run_dir/etc")"
+[ ! -e "$run_dir/start.lock" ] || fail "users: a start.lock file (the start lock is on the run directory)"
+[ ! -e "$run_dir/egress.jsonl" ] || fail "users: egress.jsonl without network use: $(cat "$run_dir/egress.jsonl")"
+pass "the sandbox's users: agent 1000:1000 from a read-only /etc/passwd and /etc/group, no file of the run's; no egress.jsonl without network use, no start.lock"
 
 set +e
 pd run --agent sleeper --name sleeper -p "sleep" --timeout 2s >/dev/null 2>&1

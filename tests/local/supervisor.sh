@@ -128,7 +128,7 @@ for fd in /proc/"$sp"/fd/*; do
 	case $t in
 	/dev/null) [ "$n" -le 2 ] || fail "supervisor fd $n: /dev/null above 2" ;;
 	"$run_dir/log" | "$run_dir/log.times" | pipe:\[*\] | anon_inode:\[signalfd\]) ;;
-	"$run_dir/start.lock") [ "$n" = 6 ] || fail "supervisor fd $n: its start lock is not on fd 6" ;;
+	"$run_dir") [ "$n" = 6 ] || fail "supervisor fd $n: its start lock (the run directory) is not on fd 6" ;;
 	"$PADDOCK_STATE_DIR"/uid-slots/*) [ "$(id -u)" = 0 ] || fail "supervisor fd $n: $t without root" ;;
 	socket:\[*\]) i=${t#socket:[}; i=${i%]}; is_unix "$i" || fail "supervisor fd $n: $t is not a unix socket" ;;
 	*) fail "supervisor fd $n: $t is not one it needs; all: $(printf '%s ' $sup_fds)" ;;

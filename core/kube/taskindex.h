@@ -13,6 +13,8 @@
  *     yet, in FIFO order (creationTimestamp, then uid), one sorted array
  *     per agent key and one for all: the head is O(1), an insertion or
  *     removal a binary search and a move.
+ *   - the metrics' figures: Tasks by phase and Queued Tasks by agent key,
+ *     so that they cost nothing per Task when they are read.
  * Single-threaded, like the controller.
  */
 #ifndef PADDOCK_KUBE_TASKINDEX_H
@@ -48,5 +50,13 @@ bool kidx_job_active(const struct kidx *x, const char *uid);
 /* Admitted: its Job is being created, or exists and has not ended (a
  * Budget's maxTasks counts it before its pod runs). */
 bool kidx_admitted(const struct kidx *x, const char *uid);
+
+/* Tasks by phase, indexed by model_phase_parse() (a Task with no phase
+ * or an unknown one counts as Pending). */
+#define KIDX_PHASES 16
+void kidx_phase_counts(const struct kidx *x, long counts[KIDX_PHASES]);
+/* Tasks whose phase is Queued by agent key ("(none)" for spec.type):
+ * agent key -> int, borrowed until the next change. */
+json_object *kidx_queue_depths(const struct kidx *x);
 
 #endif

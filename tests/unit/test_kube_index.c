@@ -77,8 +77,35 @@ static int scan_head(const char *akey)
 	return best;
 }
 
+/* The metrics' figures, as op_housekeeping found them by a walk: Tasks
+ * by phase, Queued Tasks by agent key. */
+static void agree_counts(struct kidx *x, int step)
+{
+	long want[KIDX_PHASES] = { 0 }, got[KIDX_PHASES];
+	long qa = 0, qb = 0;
+	for (int i = 0; i < N; i++) {
+		if (!tasks[i])
+			continue;
+		const char *ph = jstr(jget(tasks[i], "status"), "phase");
+		want[model_phase_parse(ph)]++;
+		if (str_eq(ph, "Queued"))
+			(*(i % 3 ? &qa : &qb))++;
+	}
+	kidx_phase_counts(x, got);
+	for (int p = 0; p < KIDX_PHASES; p++)
+		ck_assert_msg(got[p] == want[p], "step %d: phase %d: %ld Tasks, a scan says %ld", step, p,
+			      got[p], want[p]);
+	json_object *d = kidx_queue_depths(x), *v = NULL;
+	long da = json_object_object_get_ex(d, "ns/a", &v) ? (long)json_object_get_int64(v) : 0;
+	long db = json_object_object_get_ex(d, "ns/b", &v) ? (long)json_object_get_int64(v) : 0;
+	ck_assert_msg(da == qa && db == qb, "step %d: Queued by agent %ld/%ld, a scan says %ld/%ld", step,
+		      da, db, qa, qb);
+	ck_assert_int_eq(json_object_object_length(d), (qa > 0) + (qb > 0));
+}
+
 static void agree(struct kidx *x, int step)
 {
+	agree_counts(x, step);
 	static const char *const keys[] = { "ns/a", "ns/b", NULL };
 	for (size_t k = 0; k < 3; k++) {
 		ck_assert_msg(kidx_running(x, keys[k]) == scan_running(keys[k]),
@@ -97,7 +124,7 @@ static void agree(struct kidx *x, int step)
 START_TEST(random_changes_agree_with_a_scan)
 {
 	static const char *const phases[] = { "Pending", "Queued", "Queued", "Running", "Succeeded",
-					      "Waiting" };
+					      "Waiting", "Failed", "Stopped" };
 	struct kidx *x = kidx_new();
 	srand(18);
 	for (int step = 0; step < 20000; step++) {
@@ -107,7 +134,7 @@ START_TEST(random_changes_agree_with_a_scan)
 		if (what < 6) {
 			json_object_put(tasks[i]);
 			/* Same creation time for some: the uid breaks the tie. */
-			tasks[i] = task(i, phases[rand() % 6], agent, (i * 7) % 40, rand() % 8 == 0);
+			tasks[i] = task(i, phases[rand() % 8], agent, (i * 7) % 40, rand() % 8 == 0);
 			kidx_task(x, tasks[i], false);
 		} else if (what < 7 && tasks[i]) {
 			kidx_task(x, tasks[i], true);

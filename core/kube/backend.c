@@ -1566,7 +1566,7 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		kube_schedule_tick(k->kc, k->inf[INF_SPAWNERS], k->inf[INF_TASKS], k->spawner_gen,
 				   c);
 		kube_usage_sync(k->usage, k->inf[INF_TASKS], k->inf[INF_AGENTS], k->inf[INF_BUDGETS],
-				k->pod_of, c);
+				k->idx, k->pod_of, c);
 	}
 	kube_github_sync(k->github, lead && synced && k->was_leading, k->inf[INF_SPAWNERS],
 			 k->spawner_gen);

@@ -41,6 +41,8 @@ struct kidx {
 	json_object *lines;  /* agent key -> (userdata struct line) */
 	json_object *waiting; /* "ns/name" of Waiting tasks -> null */
 	json_object *depths; /* agent key ("(none)" for "") -> Tasks in phase Queued */
+	json_object *runs;   /* "ns/name" of Running tasks -> null */
+	json_object *runs_capped; /* ... of those with spec.maxCostUSD */
 	long phases[KIDX_PHASES];
 	struct line all;
 	long total;
@@ -71,6 +73,8 @@ struct kidx *kidx_new(void)
 	x->lines = json_object_new_object();
 	x->waiting = json_object_new_object();
 	x->depths = json_object_new_object();
+	x->runs = json_object_new_object();
+	x->runs_capped = json_object_new_object();
 	return x;
 }
 
@@ -83,6 +87,8 @@ void kidx_free(struct kidx *x)
 	json_object_put(x->lines);
 	json_object_put(x->waiting);
 	json_object_put(x->depths);
+	json_object_put(x->runs);
+	json_object_put(x->runs_capped);
 	free(x->all.v);
 	free(x);
 }
@@ -255,6 +261,14 @@ void kidx_task(struct kidx *x, json_object *task, bool deleted)
 		json_object_object_add(x->waiting, e->key, NULL);
 	else
 		json_object_object_del(x->waiting, e->key);
+	if (e->running)
+		json_object_object_add(x->runs, e->key, NULL);
+	else
+		json_object_object_del(x->runs, e->key);
+	if (e->running && jget(jget(task, "spec"), "maxCostUSD"))
+		json_object_object_add(x->runs_capped, e->key, NULL);
+	else
+		json_object_object_del(x->runs_capped, e->key);
 	ent_in(x, e);
 }
 
@@ -362,4 +376,12 @@ void kidx_phase_counts(const struct kidx *x, long counts[KIDX_PHASES])
 json_object *kidx_queue_depths(const struct kidx *x)
 {
 	return x->depths;
+}
+
+void kidx_running_tasks(const struct kidx *x, bool capped_only, struct strv *keys)
+{
+	json_object_object_foreach(capped_only ? x->runs_capped : x->runs, k, v) {
+		(void)v;
+		strv_push(keys, k);
+	}
 }

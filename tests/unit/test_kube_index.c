@@ -21,9 +21,10 @@ static json_object *task(int i, const char *phase, const char *agent, int create
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"t%d\",\"uid\":\"u%03d\","
 		 "\"creationTimestamp\":\"2030-01-01T00:%02d:%02dZ\"%s},"
-		 "\"spec\":{\"agentRef\":{\"name\":\"%s\"}},\"status\":{\"phase\":\"%s\"}}",
+		 "\"spec\":{\"agentRef\":{\"name\":\"%s\"}%s},\"status\":{\"phase\":\"%s\"}}",
 		 i, i, created_s / 60, created_s % 60,
-		 stop ? ",\"annotations\":{\"" MODEL_ANNOTATION_STOP "\":\"true\"}" : "", agent, phase);
+		 stop ? ",\"annotations\":{\"" MODEL_ANNOTATION_STOP "\":\"true\"}" : "", agent,
+		 i % 5 == 0 ? ",\"maxCostUSD\":1" : "", phase);
 	return json_tokener_parse(buf);
 }
 
@@ -101,6 +102,28 @@ static void agree_counts(struct kidx *x, int step)
 	ck_assert_msg(da == qa && db == qb, "step %d: Queued by agent %ld/%ld, a scan says %ld/%ld", step,
 		      da, db, qa, qb);
 	ck_assert_int_eq(json_object_object_length(d), (qa > 0) + (qb > 0));
+	/* The Running tasks, and those with their own cost cap. */
+	for (int capped = 0; capped < 2; capped++) {
+		struct strv keys = { 0 };
+		kidx_running_tasks(x, capped, &keys);
+		size_t want_n = 0;
+		for (int i = 0; i < N; i++) {
+			if (!tasks[i] || !str_eq(jstr(jget(tasks[i], "status"), "phase"), "Running") ||
+			    (capped && i % 5))
+				continue;
+			want_n++;
+			char k[32];
+			snprintf(k, sizeof(k), "ns/t%d", i);
+			bool found = false;
+			for (size_t j = 0; j < keys.n && !found; j++)
+				found = str_eq(keys.v[j], k);
+			ck_assert_msg(found, "step %d: %s Running%s, not in the index", step, k,
+				      capped ? " and capped" : "");
+		}
+		ck_assert_msg(keys.n == want_n, "step %d: %zu Running%s in the index, a scan says %zu",
+			      step, keys.n, capped ? " and capped" : "", want_n);
+		strv_free(&keys);
+	}
 }
 
 static void agree(struct kidx *x, int step)

@@ -733,14 +733,9 @@ static void admission(struct ctl *c)
 	/* Agents whose queue head a Budget holds: their queues wait, the
 	 * others go on (a held head must not stall everyone younger). */
 	struct strv held = { 0 };
-	bool busy = false;
 	for (int n = 0; n < ADMIT_MAX; n++) {
 		if (global_max > 0 && c->ops->running(c->b, NULL) >= global_max)
 			break;
-		if (c->ops->busy && c->ops->busy(c->b)) {
-			busy = true; /* the next start's end admits again */
-			break;
-		}
 		json_object *best = NULL;
 		struct strv keys = { 0 };
 		(void)c->ops->queued_agents(c->b, &keys);
@@ -799,8 +794,6 @@ static void admission(struct ctl *c)
 		free(key);
 	}
 	strv_free(&held);
-	if (busy)
-		return; /* the ready tasks wait for a start to end, not for a slot */
 	/* The ready tasks that got no slot say why they wait. */
 	struct strv left = { 0 };
 	json_object_object_foreach(c->ready, lkey, lv) {

@@ -115,10 +115,6 @@ struct ctl_backend {
 	 * usage so far crossed a Budget or its spec.maxCostUSD.  true with
 	 * the reason in msg. */
 	bool (*budget)(void *b, json_object *task, bool running, char *msg, size_t n);
-	/* Enough starts in flight (may be NULL): admission stops there and
-	 * keeps the tasks it found ready; the backend calls ctl_admit() when
-	 * a start ends.  Bounds what rendered runs waiting to be sent hold. */
-	bool (*busy)(void *b);
 	/* Periodic chores: orphaned runs, metrics.  May be NULL. */
 	void (*housekeeping)(void *b, struct ctl *c);
 	/* Create the run before recording Running (Kubernetes: a restart in

@@ -1624,20 +1624,6 @@ static void op_housekeeping(void *b, struct ctl *c)
 		metrics_observe_tick(k->m, 0, true, NULL); /* a standby is healthy too */
 }
 
-/* Runs rendered and being created at once: the client sends
- * kubernetes.maxRequestsInFlight requests at a time, a run's two or three
- * one after another; more rendered at once would only wait in the queue,
- * each holding its Job and ConfigMap as text (some 10 KiB). */
-#define STARTING_PER_INFLIGHT 4
-
-static bool op_busy(void *b)
-{
-	struct kctl *k = b;
-	long max = (k->cfg->kube_max_inflight > 0 ? k->cfg->kube_max_inflight : KUBE_INFLIGHT_DEFAULT) *
-		   STARTING_PER_INFLIGHT;
-	return json_object_object_length(k->starting) >= max;
-}
-
 static const struct ctl_backend kube_ops = {
 	.name = "kubernetes",
 	.get = op_get,
@@ -1658,7 +1644,6 @@ static const struct ctl_backend kube_ops = {
 	.wait = op_wait,
 	.budget = op_budget,
 	.housekeeping = op_housekeeping,
-	.busy = op_busy,
 	.start_first = true,
 	.await_running = true,
 };

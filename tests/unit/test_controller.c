@@ -30,7 +30,6 @@ struct fake {
 	long rv;
 	long agent_max;       /* of Agent default/a */
 	int starts, max_live;
-	int busy_at;          /* > 0: busy (ctl_backend.busy) from this many starts on */
 	/* Before the next status write of `race_task`: write this intent. */
 	const char *race_task;
 	void (*race)(struct fake *f, const char *name);
@@ -323,20 +322,6 @@ static const struct ctl_backend fake_ops = {
 	.remove = op_remove, .write_status = op_write_status, .wait = op_wait,
 };
 
-static bool op_busy(void *b)
-{
-	struct fake *f = b;
-	return f->busy_at > 0 && f->starts >= f->busy_at;
-}
-
-static const struct ctl_backend busy_ops = {
-	.name = "fake", .get = op_get, .list = op_list, .list_deleting = op_list_deleting,
-	.view = op_view, .lookup = op_lookup, .lookup_done = op_lookup_done, .running = op_running,
-	.agent_max = op_agent_max, .queued_agents = op_queued_agents, .queue_head = op_queue_head,
-	.observe = op_observe, .start = op_start, .kill = op_kill, .purge = op_purge,
-	.remove = op_remove, .write_status = op_write_status, .wait = op_wait, .busy = op_busy,
-};
-
 /* The CLI's intents, written between the controller's read and write. */
 static void intent_stop(struct fake *f, const char *name)
 {
@@ -416,46 +401,6 @@ START_TEST(fifo_under_a_limit)
 		ck_assert_str_eq(phase(&f, names[i]), "Succeeded");
 		ck_assert_ptr_nonnull(jstr(jget(jget(f.tasks, names[i]), "status"), "completionTime"));
 	}
-	ctl_free(c);
-}
-END_TEST
-
-/* A busy backend: admission stops, the waiting tasks keep their state
- * (no "why it waits" written), and go on in FIFO order once a start ends. */
-START_TEST(busy_backend_holds_admission)
-{
-	add_task(&f, "b", 2, "a");
-	add_task(&f, "c", 1, "a");
-	add_task(&f, "a", 3, "a");
-	add_task(&f, "d", 4, "a");
-	f.agent_max = 0; /* no Agent limit: only busy holds them */
-	f.busy_at = 2;
-	struct ctl *c = ctl_new(cfg, ps, &busy_ops, &f);
-	ctl_enqueue_all(c);
-	(void)ctl_process(c);
-	ck_assert_int_eq(f.starts, 2);
-	ck_assert_str_eq(phase(&f, "c"), "Running");
-	ck_assert_str_eq(phase(&f, "b"), "Running");
-	const char *held[] = { "a", "d" };
-	for (int i = 0; i < 2; i++) {
-		const char *r = jstr(jget(jget(f.tasks, held[i]), "status"), "reason");
-		ck_assert_msg(!str_eq(phase(&f, held[i]), "Running") && !str_eq(r, "AgentCapacity") &&
-				      !str_eq(r, "GlobalCapacity"),
-			      "%s: %s (%s): held by a busy backend, not parked", held[i],
-			      phase(&f, held[i]), r ? r : "");
-	}
-	/* A start ended: the backend admits again (ctl_admit), oldest first. */
-	f.busy_at = 3;
-	ctl_admit(c);
-	(void)ctl_process(c);
-	ck_assert_int_eq(f.starts, 3);
-	ck_assert_str_eq(phase(&f, "a"), "Running");
-	ck_assert_str_ne(phase(&f, "d"), "Running");
-	f.busy_at = 0;
-	ctl_admit(c);
-	(void)ctl_process(c);
-	ck_assert_str_eq(phase(&f, "d"), "Running");
-	ck_assert_int_eq(f.starts, 4);
 	ctl_free(c);
 }
 END_TEST
@@ -553,7 +498,6 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("loop");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, fifo_under_a_limit);
-	tcase_add_test(tc, busy_backend_holds_admission);
 	tcase_add_test(tc, a_lone_task_is_never_queued);
 	tcase_add_test(tc, stop_wins_the_race_with_a_start);
 	tcase_add_test(tc, delete_wins_the_race_with_a_start);

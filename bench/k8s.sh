@@ -11,7 +11,8 @@
 #     Tasks one at a time, each waiting for its Job.  Burst: N Tasks
 #     POSTed as fast as a few client threads can.
 #   - the controller's memory: VmRSS with its caches synced and no Tasks,
-#     then VmHWM and VmRSS after the bursts.
+#     VmRSS and VmHWM after the first burst, then VmHWM and VmRSS after
+#     the bursts.
 #   - the API server's floor for the same writes: the ConfigMap and the
 #     Job the controller made for a baseline Task, created N times by
 #     BENCH_K8S_FLOOR_CLIENTS (16) raw clients in parallel (in namespace
@@ -498,6 +499,12 @@ for r in range(ROUNDS):
           % (r + 1, N, N, FLOOR_CLIENTS, floors[-1], 2 * N / floors[-1]), flush=True)
     time.sleep(1)
     bursts.append(burst_round(r))
+    if r == 0:
+        # The goal is the memory after one burst (of 1,000): the later
+        # rounds' caches add to it.
+        print("controller RSS after the first burst of %d tasks: %.1f MiB now (VmRSS), %.1f MiB peak (VmHWM; goal: at most 40 MiB after 1,000), %.1f MiB its own (RssAnon)"
+              % (N, proc_status(CPID, "VmRSS") / 1024.0, proc_status(CPID, "VmHWM") / 1024.0,
+                 proc_status(CPID, "RssAnon") / 1024.0), flush=True)
     time.sleep(2)
 
 mid = lambda key: statistics.median([b[key] for b in bursts])

@@ -11,12 +11,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +61,7 @@ struct kctl {
 	struct kube_lease *lease;
 	int64_t lease_next_ms;  /* monotonic: next lease attempt */
 	bool was_leading;       /* leading and caches synced at the last look */
+	bool code_dropped;      /* drop_startup_code() has run */
 	uint64_t spawner_gen;   /* Spawner events seen: the schedule tick looks again */
 	struct ctl *ctl;
 	int64_t last_sweep_ms;
@@ -79,6 +82,234 @@ struct kctl {
 	json_object *agent_docs;
 };
 
+/* ---- Jobs and pods as the caches keep them --------------------------------
+ *
+ * A Job or a pod is cached as the few fields the controller reads, packed
+ * in one allocation (kube_informer_set_compact): as trimmed JSON a Job was
+ * some 8 json-c objects and a pod a dozen, about 700 bytes each. */
+
+/* A struct of `size` bytes followed by copies of strs[i] (NULL: left
+ * NULL), each pointed to by the char * at offs[i] of the struct. */
+static void *packed_new(size_t size, const size_t *offs, const char *const *strs, size_t n)
+{
+	size_t total = size;
+	for (size_t i = 0; i < n; i++)
+		total += strs[i] ? strlen(strs[i]) + 1 : 0;
+	char *p = xcalloc(1, total), *tail = p + size;
+	for (size_t i = 0; i < n; i++) {
+		if (!strs[i])
+			continue;
+		size_t l = strlen(strs[i]) + 1;
+		memcpy(tail, strs[i], l);
+		memcpy(p + offs[i], &tail, sizeof(tail));
+		tail += l;
+	}
+	return p;
+}
+
+static void compact_free_one(struct kube_compact *c)
+{
+	free(c); /* packed_new's: one allocation */
+}
+
+struct kjob {
+	struct kube_compact c;      /* c.rv */
+	const char *name, *ns;
+	const char *task_uid, *task_ns, *task; /* its labels */
+	const char *agent;          /* KUBE_ANNOTATION_AGENT */
+	const char *started_at;     /* KUBE_ANNOTATION_STARTED */
+	int64_t created_ms;
+	int64_t deleted_ms;         /* metadata.deletionTimestamp */
+	bool deleting;              /* it has a deletionTimestamp */
+	bool complete, failed;      /* conditions Complete, Failed True */
+	const char *failed_reason;  /* the Failed condition's reason */
+};
+
+static const char *cond_true(json_object *conds, const char *type, const char **reason)
+{
+	size_t n = conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(conds, i);
+		if (str_eq(jstr(c, "type"), type) && str_eq(jstr(c, "status"), "True")) {
+			if (reason)
+				*reason = jstr(c, "reason");
+			return type;
+		}
+	}
+	return NULL;
+}
+
+static struct kube_compact *kjob_make(json_object *job)
+{
+	json_object *md = jget(job, "metadata"), *labels = jget(md, "labels"),
+		    *ann = jget(md, "annotations");
+	json_object *conds = jget(jget(job, "status"), "conditions");
+	const char *why = NULL;
+	bool complete = cond_true(conds, "Complete", NULL) != NULL;
+	bool failed = cond_true(conds, "Failed", &why) != NULL;
+	const char *strs[] = { jstr(md, "resourceVersion"), jstr(md, "name"), jstr(md, "namespace"),
+			       jstr(labels, KUBE_LABEL_TASK_UID), jstr(labels, KUBE_LABEL_TASK_NS),
+			       jstr(labels, KUBE_LABEL_TASK), jstr(ann, KUBE_ANNOTATION_AGENT),
+			       jstr(ann, KUBE_ANNOTATION_STARTED), failed ? why : NULL };
+	static const size_t offs[] = { offsetof(struct kjob, c.rv), offsetof(struct kjob, name),
+				       offsetof(struct kjob, ns), offsetof(struct kjob, task_uid),
+				       offsetof(struct kjob, task_ns), offsetof(struct kjob, task),
+				       offsetof(struct kjob, agent), offsetof(struct kjob, started_at),
+				       offsetof(struct kjob, failed_reason) };
+	_Static_assert(ARRAY_SIZE(strs) == ARRAY_SIZE(offs), "one offset per string");
+	struct kjob *j = packed_new(sizeof(*j), offs, strs, ARRAY_SIZE(strs));
+	j->created_ms = jtime(md, "creationTimestamp");
+	j->deleting = jstr(md, "deletionTimestamp") != NULL;
+	j->deleted_ms = j->deleting ? jtime(md, "deletionTimestamp") : 0;
+	j->complete = complete;
+	j->failed = failed;
+	return &j->c;
+}
+
+/* What the Job informer's callback reads of a Job found gone by a
+ * relist: its name and its task's labels (kidx_job). */
+static json_object *kjob_ident(const struct kube_compact *c)
+{
+	const struct kjob *j = (const struct kjob *)c;
+	json_object *o = json_object_new_object(), *md = json_object_new_object(),
+		    *labels = json_object_new_object(), *ann = json_object_new_object();
+	jset_str(md, "name", j->name);
+	jset_str(md, "namespace", j->ns);
+	jset_str(md, "resourceVersion", j->c.rv);
+	jset_str(labels, KUBE_LABEL_TASK_UID, j->task_uid);
+	jset_str(labels, KUBE_LABEL_TASK_NS, j->task_ns);
+	jset_str(labels, KUBE_LABEL_TASK, j->task);
+	jset_str(ann, KUBE_ANNOTATION_AGENT, j->agent);
+	json_object_object_add(md, "labels", labels);
+	json_object_object_add(md, "annotations", ann);
+	json_object_object_add(o, "metadata", md);
+	return o;
+}
+
+static const struct kjob *kjob_get(struct kctl *k, const char *ns, const char *name)
+{
+	return (const struct kjob *)kube_informer_get_compact(k->inf[INF_JOBS], ns, name);
+}
+
+struct kpod {
+	struct kube_compact c;
+	const char *name, *ns;
+	const char *task_uid, *task_ns, *task, *job_name; /* its labels */
+	const char *phase;            /* status.phase */
+	const char *reason, *message; /* status.reason, status.message (an eviction) */
+	bool scheduled;               /* PodScheduled True */
+	const char *unsched_msg;      /* PodScheduled False Unschedulable: its message */
+	bool unschedulable;
+	const char *wait_reason, *wait_msg; /* the first container waiting: init ones first */
+	bool wait_normal;             /* ContainerCreating or PodInitializing */
+	bool agent_terminated;        /* the agent container has ended */
+	bool has_exit;
+	int exit_code;
+	int64_t started_ms, finished_ms; /* the agent container's, when it has ended */
+	bool oom;                     /* ... OOMKilled */
+	bool sidecar;                 /* it has the egress sidecar */
+};
+
+/* A waiting reason of a container, unless it is the normal way up. */
+static const char *container_wait(json_object *statuses, const char **msg, bool *normal)
+{
+	size_t n = statuses && json_object_is_type(statuses, json_type_array) ?
+			   json_object_array_length(statuses) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *w = jget(jget(json_object_array_get_idx(statuses, i), "state"), "waiting");
+		const char *r = jstr(w, "reason");
+		if (!r)
+			continue;
+		*msg = jstr(w, "message");
+		*normal = str_eq(r, "ContainerCreating") || str_eq(r, "PodInitializing");
+		return r;
+	}
+	return NULL;
+}
+
+static struct kube_compact *kpod_make(json_object *pod)
+{
+	json_object *md = jget(pod, "metadata"), *labels = jget(md, "labels"), *ps = jget(pod, "status");
+	json_object *conds = jget(ps, "conditions");
+	bool scheduled = false, unsched = false;
+	const char *unsched_msg = NULL;
+	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
+			   i < json_object_array_length(conds); i++) {
+		json_object *c = json_object_array_get_idx(conds, i);
+		if (!str_eq(jstr(c, "type"), "PodScheduled"))
+			continue;
+		if (str_eq(jstr(c, "status"), "True"))
+			scheduled = true;
+		if (str_eq(jstr(c, "status"), "False") && str_eq(jstr(c, "reason"), "Unschedulable") &&
+		    !unsched) {
+			unsched = true;
+			unsched_msg = jstr(c, "message");
+		}
+	}
+	const char *wmsg = NULL;
+	bool normal = true;
+	const char *wr = container_wait(jget(ps, "initContainerStatuses"), &wmsg, &normal);
+	if (!wr)
+		wr = container_wait(jget(ps, "containerStatuses"), &wmsg, &normal);
+	json_object *term = NULL;
+	bool agent_term = false;
+	json_object *cs = jget(ps, "containerStatuses");
+	for (size_t i = 0; cs && json_object_is_type(cs, json_type_array) &&
+			   i < json_object_array_length(cs); i++) {
+		json_object *c = json_object_array_get_idx(cs, i);
+		if (!str_eq(jstr(c, "name"), "agent"))
+			continue;
+		term = jget(jget(c, "state"), "terminated");
+		agent_term = term != NULL;
+		break;
+	}
+	const char *strs[] = { jstr(md, "resourceVersion"), jstr(md, "name"), jstr(md, "namespace"),
+			       jstr(labels, KUBE_LABEL_TASK_UID), jstr(labels, KUBE_LABEL_TASK_NS),
+			       jstr(labels, KUBE_LABEL_TASK), jstr(labels, "batch.kubernetes.io/job-name"),
+			       jstr(ps, "phase"), jstr(ps, "reason"), jstr(ps, "message"), unsched_msg,
+			       wr, wmsg };
+	static const size_t offs[] = { offsetof(struct kpod, c.rv), offsetof(struct kpod, name),
+				       offsetof(struct kpod, ns), offsetof(struct kpod, task_uid),
+				       offsetof(struct kpod, task_ns), offsetof(struct kpod, task),
+				       offsetof(struct kpod, job_name), offsetof(struct kpod, phase),
+				       offsetof(struct kpod, reason), offsetof(struct kpod, message),
+				       offsetof(struct kpod, unsched_msg), offsetof(struct kpod, wait_reason),
+				       offsetof(struct kpod, wait_msg) };
+	_Static_assert(ARRAY_SIZE(strs) == ARRAY_SIZE(offs), "one offset per string");
+	struct kpod *p = packed_new(sizeof(*p), offs, strs, ARRAY_SIZE(strs));
+	p->scheduled = scheduled;
+	p->unschedulable = unsched;
+	p->wait_normal = wr ? normal : true;
+	p->agent_terminated = agent_term;
+	json_object *ec = jget(term, "exitCode");
+	p->has_exit = ec != NULL;
+	p->exit_code = ec ? json_object_get_int(ec) : 0;
+	p->started_ms = jtime(term, "startedAt");
+	p->finished_ms = jtime(term, "finishedAt");
+	p->oom = str_eq(jstr(term, "reason"), "OOMKilled");
+	p->sidecar = kube_pod_has_sidecar(pod);
+	return &p->c;
+}
+
+/* What the pod informer's callback reads of a pod found gone by a
+ * relist: its name and its task's labels. */
+static json_object *kpod_ident(const struct kube_compact *c)
+{
+	const struct kpod *p = (const struct kpod *)c;
+	json_object *o = json_object_new_object(), *md = json_object_new_object(),
+		    *labels = json_object_new_object();
+	jset_str(md, "name", p->name);
+	jset_str(md, "namespace", p->ns);
+	jset_str(md, "resourceVersion", p->c.rv);
+	jset_str(labels, KUBE_LABEL_TASK_UID, p->task_uid);
+	jset_str(labels, KUBE_LABEL_TASK_NS, p->task_ns);
+	jset_str(labels, KUBE_LABEL_TASK, p->task);
+	jset_str(labels, "batch.kubernetes.io/job-name", p->job_name);
+	json_object_object_add(md, "labels", labels);
+	json_object_object_add(o, "metadata", md);
+	return o;
+}
+
 /* Put what the controller wrote into its cache, and its indexes. */
 static void cache_task(struct kctl *k, json_object *task)
 {
@@ -91,11 +322,9 @@ static void cache_task(struct kctl *k, json_object *task)
 
 static void cache_job(struct kctl *k, json_object *job)
 {
-	kube_informer_take(k->inf[INF_JOBS], job);
-	json_object *md = jget(job, "metadata");
-	json_object *now = kube_informer_get(k->inf[INF_JOBS], jstr(md, "namespace"), jstr(md, "name"));
-	if (now)
-		kidx_job(k->idx, now, false);
+	/* Not cached: the cache holds a newer version, indexed already. */
+	if (kube_informer_take(k->inf[INF_JOBS], job))
+		kidx_job(k->idx, job, false);
 }
 
 static enum rec_phase task_phase_of(json_object *task)
@@ -639,33 +868,6 @@ struct kobs {
 	char end_message[256];
 };
 
-static bool job_condition(json_object *job, const char *type, const char **reason)
-{
-	json_object *conds = jget(jget(job, "status"), "conditions");
-	size_t n = conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
-	for (size_t i = 0; i < n; i++) {
-		json_object *c = json_object_array_get_idx(conds, i);
-		if (str_eq(jstr(c, "type"), type) && str_eq(jstr(c, "status"), "True")) {
-			if (reason)
-				*reason = jstr(c, "reason");
-			return true;
-		}
-	}
-	return false;
-}
-
-/* The agent container of a pod has ended. */
-static bool pod_terminated(json_object *pod)
-{
-	json_object *cs = jget(jget(pod, "status"), "containerStatuses");
-	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
-		json_object *c = json_object_array_get_idx(cs, i);
-		if (str_eq(jstr(c, "name"), "agent"))
-			return jget(jget(c, "state"), "terminated") != NULL;
-	}
-	return false;
-}
-
 /* The finished run's egress from its sidecar's log (proxy/traffic.h), as
  * the local backend records its proxy's: an EgressDenied Event per refused
  * destination (host, port, rule) with a count, the rest in one; an
@@ -720,16 +922,18 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 			const char *ns, const char *job_name, bool complete, struct kobs *o)
 {
 	o->exit_code = complete ? 0 : 1;
-	json_object *pods = NULL, *pod = NULL;
+	json_object *pods = NULL;
+	struct kube_compact *listed = NULL;
+	const struct kpod *pod = NULL;
 	char err[512] = "";
 	int st = 200;
 	/* The pod from the watch's cache; a LIST only when it is not there. */
 	json_object *pk = t->uid ? jget(k->pod_of, t->uid) : NULL;
 	const char *pkey = pk ? json_object_get_string(pk) : NULL;
 	const char *psl = pkey ? strchr(pkey, '/') : NULL;
-	json_object *cached = psl ? kube_informer_get(k->inf[INF_PODS], ns, psl + 1) : NULL;
-	if (cached && str_eq(jstr(jget(jget(cached, "metadata"), "labels"), "batch.kubernetes.io/job-name"),
-			     job_name) && pod_terminated(cached))
+	const struct kpod *cached = psl ? (const struct kpod *)kube_informer_get_compact(
+						  k->inf[INF_PODS], ns, psl + 1) : NULL;
+	if (cached && str_eq(cached->job_name, job_name) && cached->agent_terminated)
 		pod = cached; /* else the watch lags behind the Job's: ask */
 	if (!pod) {
 		char *sel = xasprintf("batch.kubernetes.io/job-name=%s", job_name);
@@ -742,27 +946,22 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 		st = kube_request(k->kc, "GET", path, NULL, NULL, &pods, err, sizeof(err));
 		free(path);
 		json_object *items = jget(pods, "items");
-		pod = items && json_object_array_length(items) ? json_object_array_get_idx(items, 0) : NULL;
+		if (items && json_object_is_type(items, json_type_array) && json_object_array_length(items))
+			pod = (const struct kpod *)(listed = kpod_make(json_object_array_get_idx(items, 0)));
+		json_object_put(pods);
 	}
-	const char *pod_name = jstr(jget(pod, "metadata"), "name");
-	json_object *cs = jget(jget(pod, "status"), "containerStatuses");
-	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
-		json_object *c = json_object_array_get_idx(cs, i);
-		if (!str_eq(jstr(c, "name"), "agent"))
-			continue;
-		json_object *term = jget(jget(c, "state"), "terminated");
-		json_object *ec = jget(term, "exitCode");
-		if (ec)
-			o->exit_code = json_object_get_int(ec);
-		o->start_ms = jtime(term, "startedAt");
-		o->end_ms = jtime(term, "finishedAt");
-		if (str_eq(jstr(term, "reason"), "OOMKilled"))
+	const char *pod_name = pod ? pod->name : NULL;
+	if (pod && pod->has_exit)
+		o->exit_code = pod->exit_code;
+	if (pod && pod->agent_terminated) {
+		o->start_ms = pod->started_ms;
+		o->end_ms = pod->finished_ms;
+		if (pod->oom)
 			o->end_reason = "OOMKilled";
 	}
 	/* The kubelet evicts a pod over its ephemeral-storage limit. */
-	const char *pmsg = jstr(jget(pod, "status"), "message");
-	if (!o->end_reason && str_eq(jstr(jget(pod, "status"), "reason"), "Evicted") && pmsg &&
-	    strstr(pmsg, "ephemeral"))
+	if (pod && !o->end_reason && str_eq(pod->reason, "Evicted") && pod->message &&
+	    strstr(pod->message, "ephemeral"))
 		o->end_reason = "DiskQuotaExceeded";
 	if (o->end_reason) {
 		struct run_limits lim;
@@ -791,7 +990,7 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 				  err, sizeof(err));
 		free(lpath);
 	}
-	if (pod_name && kube_pod_has_sidecar(pod))
+	if (pod_name && pod->sidecar)
 		collect_egress(k, t, ns, pod_name);
 	if (st == 200 && log) {
 		pipeline_sink_text(&sink, log, len, LOG_LINE_MAX);
@@ -805,7 +1004,7 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 	if (warn && !jget(o->result, "outputsWarning"))
 		jset_str(o->result, "outputsWarning", warn);
 	free(log);
-	json_object_put(pods);
+	compact_free_one(listed);
 }
 
 /* ---- validation: what `paddock apply` checks before storing ------------- */
@@ -981,8 +1180,8 @@ static json_object *op_queue_head(void *b, const char *akey)
 
 /* The Job of a task: status.jobName/runNamespace once recorded, else
  * the name it gets (kube_job_name) in its Agent's namespace. */
-static json_object *task_job(struct kctl *k, json_object *task, const struct model_task *t,
-			     const struct model_agent *a, char *jn, size_t jnl, char *jns, size_t jnsl)
+static const struct kjob *task_job(struct kctl *k, json_object *task, const struct model_task *t,
+				   const struct model_agent *a, char *jn, size_t jnl, char *jns, size_t jnsl)
 {
 	json_object *st = jget(task, "status");
 	if (jstr(st, "jobName") && jstr(st, "runNamespace")) {
@@ -996,48 +1195,31 @@ static json_object *task_job(struct kctl *k, json_object *task, const struct mod
 		snprintf(jns, jnsl, "%s", e.run_ns ? e.run_ns : t->ns);
 		free(name);
 	}
-	json_object *job = kube_informer_get(k->inf[INF_JOBS], jns, jn);
+	const struct kjob *job = kjob_get(k, jns, jn);
 	/* Only a Job of this very task (the uid label) is its run. */
-	if (job && !str_eq(jstr(jget(jget(job, "metadata"), "labels"), KUBE_LABEL_TASK_UID), t->uid))
+	if (job && !str_eq(job->task_uid, t->uid))
 		job = NULL;
 	return job;
 }
 
-/* A waiting reason of a container, unless it is the normal way up. */
-static const char *container_wait(json_object *statuses, const char **msg, bool *normal)
-{
-	size_t n = statuses && json_object_is_type(statuses, json_type_array) ?
-			   json_object_array_length(statuses) : 0;
-	for (size_t i = 0; i < n; i++) {
-		json_object *w = jget(jget(json_object_array_get_idx(statuses, i), "state"), "waiting");
-		const char *r = jstr(w, "reason");
-		if (!r)
-			continue;
-		*msg = jstr(w, "message");
-		*normal = str_eq(r, "ContainerCreating") || str_eq(r, "PodInitializing");
-		return r;
-	}
-	return NULL;
-}
 
 /* Where the run of a not yet Running task is: the agent's pod running
  * (ACTIVE), or why it waits (STARTING, with the pod's own reason). */
-static void observe_pod(struct kctl *k, json_object *job, const struct model_task *t,
+static void observe_pod(struct kctl *k, const struct kjob *job, const struct model_task *t,
 			struct rec_input *in)
 {
 	json_object *pk = jget(k->pod_of, t->uid);
 	const char *key = pk ? json_object_get_string(pk) : NULL;
 	const char *sl = key ? strchr(key, '/') : NULL;
-	json_object *pod = NULL;
+	const struct kpod *pod = NULL;
 	if (sl) {
 		char ns[256];
 		snprintf(ns, sizeof(ns), "%.*s", (int)(sl - key), key);
-		pod = kube_informer_get(k->inf[INF_PODS], ns, sl + 1);
+		pod = (const struct kpod *)kube_informer_get_compact(k->inf[INF_PODS], ns, sl + 1);
 	}
-	json_object *ps = jget(pod, "status");
-	const char *phase = jstr(ps, "phase");
+	const char *phase = pod ? pod->phase : NULL;
 	in->run_awaited = true;
-	in->run_wait_since_ms = jtime(jget(job, "metadata"), "creationTimestamp");
+	in->run_wait_since_ms = job->created_ms;
 	/* startTime is when the controller saw it run (write_phase): the
 	 * pod's own startedAt has whole seconds only, and the slot it is
 	 * compared with is freed on the controller's clock too. */
@@ -1052,27 +1234,17 @@ static void observe_pod(struct kctl *k, json_object *job, const struct model_tas
 		in->run_wait_message = "the Job exists: waiting for its pod";
 		return;
 	}
-	json_object *conds = jget(ps, "conditions");
-	bool scheduled = false;
-	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
-		json_object *c = json_object_array_get_idx(conds, i);
-		if (str_eq(jstr(c, "type"), "PodScheduled") && str_eq(jstr(c, "status"), "True"))
-			scheduled = true;
-		if (str_eq(jstr(c, "type"), "PodScheduled") && str_eq(jstr(c, "status"), "False") &&
-		    str_eq(jstr(c, "reason"), "Unschedulable")) {
-			in->run_wait_reason = jstr(c, "reason") ?: "Unschedulable";
-			in->run_wait_message = jstr(c, "message") ?: "the pod cannot be scheduled yet";
-			in->run_wait_normal = false;
-			return;
-		}
+	if (pod->unschedulable) {
+		in->run_wait_reason = "Unschedulable";
+		in->run_wait_message = pod->unsched_msg ?: "the pod cannot be scheduled yet";
+		in->run_wait_normal = false;
+		return;
 	}
-	const char *msg = NULL;
-	const char *r = container_wait(jget(ps, "initContainerStatuses"), &msg, &in->run_wait_normal);
-	if (!r)
-		r = container_wait(jget(ps, "containerStatuses"), &msg, &in->run_wait_normal);
-	in->run_wait_reason = r ?: scheduled ? "ContainerCreating" : "Scheduling";
-	in->run_wait_message = msg ?: r ? "the pod's containers are being created" :
-					  "the pod waits to be scheduled";
+	const char *r = pod->wait_reason;
+	in->run_wait_normal = pod->wait_normal;
+	in->run_wait_reason = r ?: pod->scheduled ? "ContainerCreating" : "Scheduling";
+	in->run_wait_message = pod->wait_msg ?: r ? "the pod's containers are being created" :
+						    "the pod waits to be scheduled";
 }
 
 static void op_observe(void *b, json_object *task, const struct model_task *t,
@@ -1087,7 +1259,7 @@ static void op_observe(void *b, json_object *task, const struct model_task *t,
 		in->run_wait_reason = "JobCreating";
 		return;
 	}
-	json_object *job = task_job(k, task, t, *a, jn, sizeof(jn), jns, sizeof(jns));
+	const struct kjob *job = task_job(k, task, t, *a, jn, sizeof(jn), jns, sizeof(jns));
 	json_object *failed = t->uid ? jget(k->start_err, t->uid) : NULL;
 	if (!job && failed && task_phase_of(task) != REC_RUNNING) {
 		in->invalid = json_object_get_string(failed);
@@ -1109,13 +1281,12 @@ static void op_observe(void *b, json_object *task, const struct model_task *t,
 		jset_str(run->patch, "jobName", jn);
 		jset_str(run->patch, "runNamespace", jns);
 		jset_str(run->patch, "runId", t->uid ? t->uid : "");
-		const char *at = jstr(jget(jget(job, "metadata"), "annotations"), KUBE_ANNOTATION_STARTED);
-		if (at)
-			jset_str(run->patch, "startTime", at);
+		if (job->started_at)
+			jset_str(run->patch, "startTime", job->started_at);
 	}
-	const char *why = NULL;
-	bool complete = job_condition(job, "Complete", NULL);
-	if (!complete && !job_condition(job, "Failed", &why)) {
+	const char *why = job->failed ? job->failed_reason : NULL;
+	bool complete = job->complete;
+	if (!complete && !job->failed) {
 		if (before)
 			observe_pod(k, job, t, in);
 		else
@@ -1170,7 +1341,7 @@ static int op_start(void *b, json_object *task, const struct model_task *t,
 /* The Job of a task as a document (task_job, with its Agent looked up):
  * *job borrowed from the cache or NULL.  False when the task cannot be
  * read at all. */
-static bool job_of(struct kctl *k, json_object *task, json_object **job, char *jn, size_t jnl,
+static bool job_of(struct kctl *k, json_object *task, const struct kjob **job, char *jn, size_t jnl,
 		   char *jns, size_t jnsl)
 {
 	struct model_task *t = NULL;
@@ -1193,7 +1364,7 @@ static bool job_of(struct kctl *k, json_object *task, json_object **job, char *j
 static int delete_run(struct kctl *k, json_object *task, bool cm)
 {
 	char jn[256], jns[256];
-	json_object *job = NULL;
+	const struct kjob *job = NULL;
 	if (!job_of(k, task, &job, jn, sizeof(jn), jns, sizeof(jns)))
 		return 0;
 	int rc = 0;
@@ -1219,20 +1390,19 @@ static int op_kill(void *b, json_object *task, const char *reason)
 {
 	struct kctl *k = b;
 	char jn[256], jns[256];
-	json_object *job = NULL;
+	const struct kjob *job = NULL;
 	const char *uid = jstr(jget(task, "metadata"), "uid");
 	if (uid && str_eq(reason, "BudgetExceeded"))
 		json_object_object_add(k->over, uid, NULL);
 	if (!job_of(k, task, &job, jn, sizeof(jn), jns, sizeof(jns)))
 		return 0;
 	int rc = 0;
-	bool ended = job && (job_condition(job, "Complete", NULL) || job_condition(job, "Failed", NULL));
+	bool ended = job && (job->complete || job->failed);
 	if (ended) {
 		(void)delete_object(k, &KUBE_JOBS, jns, jn); /* its pod has ended */
 	} else if (job) {
-		const char *dts = jstr(jget(job, "metadata"), "deletionTimestamp");
-		int64_t since = dts ? jtime(jget(job, "metadata"), "deletionTimestamp") : 0;
-		if (!dts) {
+		int64_t since = job->deleted_ms;
+		if (!job->deleting) {
 			(void)delete_object(k, &KUBE_JOBS, jns, jn);
 			rc = 1;
 		} else if (since > 0 && now_wall_ms() - since > JOB_GONE_WAIT_MS) {
@@ -1365,6 +1535,8 @@ static int op_write_status(void *b, json_object *task, json_object *st, const ch
 	return 0;
 }
 
+static void drop_startup_code(void);
+
 static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 {
 	struct kctl *k = b;
@@ -1378,6 +1550,10 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		      kube_informer_synced(k->inf[INF_PODS]) &&
 		      kube_informer_synced(k->inf[INF_SPAWNERS]) &&
 		      kube_informer_synced(k->inf[INF_BUDGETS]);
+	if (synced && !k->code_dropped) {
+		k->code_dropped = true;
+		drop_startup_code();
+	}
 	if (lead && !k->was_leading && synced) {
 		ctl_enqueue_all(c); /* taking over: look at everything */
 		k->was_leading = true;
@@ -1390,7 +1566,7 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		kube_schedule_tick(k->kc, k->inf[INF_SPAWNERS], k->inf[INF_TASKS], k->spawner_gen,
 				   c);
 		kube_usage_sync(k->usage, k->inf[INF_TASKS], k->inf[INF_AGENTS], k->inf[INF_BUDGETS],
-				k->pod_of, c);
+				k->idx, k->pod_of, c);
 	}
 	kube_github_sync(k->github, lead && synced && k->was_leading, k->inf[INF_SPAWNERS],
 			 k->spawner_gen);
@@ -1404,30 +1580,7 @@ static bool op_budget(void *b, json_object *task, bool running, char *msg, size_
 			   msg, n);
 }
 
-struct counts {
-	long phases[METRICS_N_PHASES];
-	json_object *depths;  /* agent key -> Queued tasks */
-};
-
-/* Phases and queue depths in one walk of the cache. */
-static int count_cb(void *ctx, json_object *task)
-{
-	struct counts *cn = ctx;
-	enum rec_phase ph = task_phase_of(task);
-	int mp = model_phase_parse(rec_phase_name(ph));
-	if (mp >= 0 && mp < METRICS_N_PHASES)
-		cn->phases[mp]++;
-	if (ph != REC_QUEUED)
-		return 0;
-	json_object *depths = cn->depths;
-	char key[320];
-	model_task_agent_key(task, key, sizeof(key));
-	json_object *v = NULL;
-	long n = json_object_object_get_ex(depths, key[0] ? key : "(none)", &v) ?
-			 (long)json_object_get_int64(v) : 0;
-	json_object_object_add(depths, key[0] ? key : "(none)", json_object_new_int64(n + 1));
-	return 0;
-}
+_Static_assert(KIDX_PHASES >= METRICS_N_PHASES, "the index counts every phase the metrics show");
 
 static void op_housekeeping(void *b, struct ctl *c)
 {
@@ -1451,10 +1604,11 @@ static void op_housekeeping(void *b, struct ctl *c)
 #endif
 	if (!k->m)
 		return;
-	struct counts cn = { .depths = json_object_new_object() };
-	kube_informer_foreach(k->inf[INF_TASKS], count_cb, &cn);
-	metrics_set_phase_counts(k->m, cn.phases);
-	json_object *depths = cn.depths;
+	/* Kept per change by the index: no walk over every Task. */
+	long phases[KIDX_PHASES];
+	kidx_phase_counts(k->idx, phases);
+	metrics_set_phase_counts(k->m, phases);
+	json_object *depths = kidx_queue_depths(k->idx);
 	size_t n = (size_t)json_object_object_length(depths), i = 0;
 	const char **keys = xcalloc(n + 1, sizeof(char *));
 	long *vals = xcalloc(n + 1, sizeof(long));
@@ -1466,7 +1620,6 @@ static void op_housekeeping(void *b, struct ctl *c)
 	kube_budget_metrics(k->inf[INF_BUDGETS], k->inf[INF_TASKS], k->usage, k->idx, k->m);
 	free(keys);
 	free(vals);
-	json_object_put(depths);
 	if (!k->was_leading)
 		metrics_observe_tick(k->m, 0, true, NULL); /* a standby is healthy too */
 }
@@ -1507,17 +1660,20 @@ static int add_uid(void *ctx, json_object *task)
 
 struct orphans {
 	json_object *uids;     /* every task's uid */
-	json_object *found;    /* [job, ...] whose task is gone */
+	struct strv found;     /* ns, name, task ns, task: of each Job whose task is gone */
 };
 
-static int find_orphan(void *ctx, json_object *job)
+static int find_orphan(void *ctx, const struct kube_compact *c)
 {
 	struct orphans *o = ctx;
-	json_object *md = jget(job, "metadata"), *labels = jget(md, "labels");
-	const char *uid = jstr(labels, KUBE_LABEL_TASK_UID);
-	if (uid && !str_eq(jstr(labels, KUBE_LABEL_TASK_NS), jstr(md, "namespace")) &&
-	    !json_object_object_get_ex(o->uids, uid, NULL))
-		json_object_array_add(o->found, json_object_get(job));
+	const struct kjob *j = (const struct kjob *)c;
+	if (j->task_uid && !str_eq(j->task_ns, j->ns) &&
+	    !json_object_object_get_ex(o->uids, j->task_uid, NULL)) {
+		strv_push(&o->found, j->ns ? j->ns : "");
+		strv_push(&o->found, j->name ? j->name : "");
+		strv_push(&o->found, j->task_ns ? j->task_ns : "");
+		strv_push(&o->found, j->task ? j->task : "");
+	}
 	return 0;
 }
 
@@ -1525,21 +1681,18 @@ static int find_orphan(void *ctx, json_object *job)
  * namespaces): their Jobs and ConfigMaps go when their Task has gone. */
 static void sweep_orphans(struct kctl *k)
 {
-	struct orphans o = { json_object_new_object(), json_object_new_array() };
+	struct orphans o = { json_object_new_object(), { 0 } };
 	kube_informer_foreach(k->inf[INF_TASKS], add_uid, o.uids);
-	kube_informer_foreach(k->inf[INF_JOBS], find_orphan, &o);
-	for (size_t i = 0; i < json_object_array_length(o.found); i++) {
-		json_object *md = jget(json_object_array_get_idx(o.found, i), "metadata");
-		json_object *labels = jget(md, "labels");
-		const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
-		log_info("deleting the run of a deleted task", "namespace",
-			 jstr(labels, KUBE_LABEL_TASK_NS), "task", jstr(labels, KUBE_LABEL_TASK), "job",
-			 name, "job_namespace", ns);
+	kube_informer_foreach_compact(k->inf[INF_JOBS], find_orphan, &o);
+	for (size_t i = 0; i + 3 < o.found.n; i += 4) {
+		const char *ns = o.found.v[i], *name = o.found.v[i + 1];
+		log_info("deleting the run of a deleted task", "namespace", o.found.v[i + 2], "task",
+			 o.found.v[i + 3], "job", name, "job_namespace", ns);
 		(void)delete_object(k, &KUBE_JOBS, ns, name);
 		(void)delete_object(k, &KUBE_CONFIGMAPS, ns, name);
 		(void)delete_object(k, &KUBE_NETWORKPOLICIES, ns, name); /* none: a 404 */
 	}
-	json_object_put(o.found);
+	strv_free(&o.found);
 	json_object_put(o.uids);
 }
 
@@ -1712,6 +1865,37 @@ static void trim_pod(json_object *pod)
 	}
 }
 
+/*
+ * Once at start-up, when the caches are first synced: the program's and
+ * its libraries' code pages are unmapped (they stay in the page cache and
+ * come back on their next use), and later faults map the page used, not
+ * the 64 KiB around it (MADV_RANDOM: no fault-around, no read-ahead).
+ * Reading the kubeconfig and paddock.yaml, loading the plugins and the
+ * TLS libraries' set-up touch code the loop never runs again: some 4 MiB
+ * of the idle controller's RSS.  Only read-only executable mappings are
+ * dropped (never written: nothing private is lost); read-only data may
+ * hold relocated pages and is only advised.
+ */
+static void drop_startup_code(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	char line[1024];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perm[8] = "", path[2] = "";
+		/* a line cut by the buffer parses as nothing and is skipped */
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %1s", &lo, &hi, perm, path) != 4 ||
+		    path[0] != '/' || strlen(perm) != 4 || perm[1] == 'w' || perm[3] != 'p' || hi <= lo)
+			continue;
+		(void)madvise((void *)lo, hi - lo, MADV_RANDOM);
+		if (perm[0] == 'r' && perm[2] == 'x')
+			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	(void)fclose(f);
+}
+
 static char *default_identity(void)
 {
 	const char *pod = getenv("POD_NAME");
@@ -1751,10 +1935,12 @@ int kube_controller_run(const struct pd_config *cfg, const struct plugin_set *ps
 	k.inf[INF_AGENTS] = kube_informer_new(k.kc, &KUBE_AGENTS, NULL, NULL, on_event, &k);
 	k.inf[INF_JOBS] = kube_informer_new(k.kc, &KUBE_JOBS, NULL,
 					    KUBE_LABEL_MANAGED "=paddock", on_event, &k);
-	kube_informer_set_trim(k.inf[INF_JOBS], trim_job);
+	kube_informer_set_trim(k.inf[INF_JOBS], trim_job); /* a list's pages */
+	kube_informer_set_compact(k.inf[INF_JOBS], kjob_make, kjob_ident);
 	k.inf[INF_PODS] = kube_informer_new(k.kc, &KUBE_PODS, NULL,
 					    KUBE_LABEL_MANAGED "=paddock", on_event, &k);
-	kube_informer_set_trim(k.inf[INF_PODS], trim_pod);
+	kube_informer_set_trim(k.inf[INF_PODS], trim_pod); /* a list's pages */
+	kube_informer_set_compact(k.inf[INF_PODS], kpod_make, kpod_ident);
 	k.inf[INF_SPAWNERS] = kube_informer_new(k.kc, &KUBE_SPAWNERS, ns, NULL, on_event, &k);
 	k.inf[INF_BUDGETS] = kube_informer_new(k.kc, &KUBE_BUDGETS, ns, NULL, on_event, &k);
 	/* A new binary under an older install's RBAC or CRDs: the rest works. */

@@ -1350,7 +1350,55 @@ struct kube_informer {
 	void (*trim)(json_object *obj);  /* kube_informer_set_trim(), or NULL */
 	char *optional;                  /* kube_informer_set_optional(), or NULL */
 	bool off;                        /* optional, and its list answered 403/404 */
+	kube_compact_fn compact;         /* kube_informer_set_compact(), or NULL */
+	json_object *(*ident)(const struct kube_compact *c);
 };
+
+/* A compact cache's value: an int object holding the struct as userdata. */
+static void compact_free(json_object *o, void *p)
+{
+	(void)o;
+	struct kube_compact *c = p;
+	if (c && c->free)
+		c->free(c);
+	else
+		free(c);
+}
+
+static const struct kube_compact *compact_of(json_object *v)
+{
+	return v ? json_object_get_userdata(v) : NULL;
+}
+
+/* The resourceVersion of a cached value, JSON or compact. */
+static const char *cached_rv(const struct kube_informer *inf, json_object *v)
+{
+	if (inf->compact && !json_object_is_type(v, json_type_object)) {
+		const struct kube_compact *c = compact_of(v);
+		return c ? c->rv : NULL;
+	}
+	return meta_str(v, "resourceVersion");
+}
+
+static void inf_trim(const struct kube_informer *inf, json_object *obj);
+
+/* Put `obj` (borrowed) into the cache under `key`: a reference to it,
+ * trimmed in place, or its compact form. */
+static void inf_cache_put(struct kube_informer *inf, json_object *cache, const char *key,
+			  json_object *obj)
+{
+	if (inf->compact) {
+		struct kube_compact *c = inf->compact(obj);
+		if (!c)
+			return;
+		json_object *v = json_object_new_int(0);
+		json_object_set_userdata(v, c, compact_free);
+		json_object_object_add(cache, key, v);
+		return;
+	}
+	inf_trim(inf, obj);
+	json_object_object_add(cache, key, json_object_get(obj));
+}
 
 /* What the cache keeps of an object: never metadata.managedFields (three
  * quarters of a parsed Job or Task, and nobody reads it), and less when
@@ -1502,12 +1550,11 @@ static void inf_event(void *ctx, enum kube_event_type type, json_object *obj)
 	if (type == KUBE_DELETED) {
 		json_object_object_del(inf->cache, key);
 	} else {
-		if (have && rv_newer(meta_str(cur, "resourceVersion"), rv)) {
+		if (have && rv_newer(cached_rv(inf, cur), rv)) {
 			free(key); /* older than what kube_informer_store() put there */
 			return;
 		}
-		inf_trim(inf, obj);
-		json_object_object_add(inf->cache, key, json_object_get(obj));
+		inf_cache_put(inf, inf->cache, key, obj);
 	}
 	free(key);
 	inf_deliver(inf, type, obj);
@@ -1671,18 +1718,31 @@ static void inf_list_done(struct kube_informer *inf)
 	struct inf_change *ch = xcalloc(cap ? cap : 1, sizeof(*ch));
 	json_object_object_foreach(old, k, v)
 	{
-		if (!json_object_object_get_ex(inf->cache, k, NULL))
-			ch[n++] = (struct inf_change){ KUBE_DELETED, json_object_get(v) };
+		if (json_object_object_get_ex(inf->cache, k, NULL))
+			continue;
+		json_object *gone = !inf->compact ? json_object_get(v)
+			: inf->ident ? inf->ident(compact_of(v)) : NULL;
+		if (gone)
+			ch[n++] = (struct inf_change){ KUBE_DELETED, gone };
 	}
 	json_object_object_foreach(inf->cache, k2, v2)
 	{
 		json_object *prev = NULL;
 		if (!json_object_object_get_ex(old, k2, &prev))
 			ch[n++] = (struct inf_change){ KUBE_ADDED, json_object_get(v2) };
-		else if (!str_eq(meta_str(prev, "resourceVersion"), meta_str(v2, "resourceVersion")))
+		else if (!str_eq(cached_rv(inf, prev), meta_str(v2, "resourceVersion")))
 			ch[n++] = (struct inf_change){ KUBE_MODIFIED, json_object_get(v2) };
 	}
 	json_object_put(old);
+	if (inf->compact) {
+		/* The listed JSON becomes the compact form before anyone reads
+		 * the cache; the changes keep their JSON for the callback. */
+		json_object *cache = json_object_new_object();
+		json_object_object_foreach(inf->cache, k3, v3)
+			inf_cache_put(inf, cache, k3, v3);
+		json_object_put(inf->cache);
+		inf->cache = cache;
+	}
 	char count[24];
 	snprintf(count, sizeof(count), "%d", json_object_object_length(inf->cache));
 	log_debug("kube: listed", "resource", inf->r->plural, "namespace", inf_ns(inf), "objects",
@@ -2274,13 +2334,60 @@ json_object *kube_informer_get(const struct kube_informer *inf, const char *ns, 
 	if (!json_object_object_get_ex(inf->cache, key, &o))
 		o = NULL;
 	free(key);
-	return o;
+	return inf->compact ? NULL : o;
+}
+
+const struct kube_compact *kube_informer_get_compact(const struct kube_informer *inf,
+						     const char *ns, const char *name)
+{
+	json_object *o = NULL;
+	if (!inf || !name || !inf->compact)
+		return NULL;
+	char key[600];
+	if (inf->r->namespaced)
+		snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name);
+	else
+		snprintf(key, sizeof(key), "%s", name);
+	if (!json_object_object_get_ex(inf->cache, key, &o))
+		return NULL;
+	return compact_of(o);
+}
+
+int kube_informer_foreach_compact(const struct kube_informer *inf,
+				  int (*fn)(void *ctx, const struct kube_compact *c), void *ctx)
+{
+	if (!inf || !fn || !inf->compact)
+		return 0;
+	size_t n = 0;
+	json_object **v = xcalloc((size_t)json_object_object_length(inf->cache) + 1, sizeof(*v));
+	json_object_object_foreach(inf->cache, k, o)
+	{
+		(void)k;
+		v[n++] = json_object_get(o);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = fn(ctx, compact_of(v[i]));
+		json_object_put(v[i]);
+	}
+	free(v);
+	return rc;
+}
+
+void kube_informer_set_compact(struct kube_informer *inf, kube_compact_fn make,
+			       json_object *(*ident)(const struct kube_compact *c))
+{
+	if (!inf)
+		return;
+	inf->compact = make;
+	inf->ident = ident;
 }
 
 int kube_informer_foreach(const struct kube_informer *inf,
 			  int (*fn)(void *ctx, json_object *obj), void *ctx)
 {
-	if (!inf || !fn)
+	if (!inf || !fn || inf->compact)
 		return 0;
 	/* On a snapshot: fn may store into the cache. */
 	size_t n = 0;
@@ -2311,27 +2418,31 @@ void kube_informer_store(struct kube_informer *inf, json_object *obj)
 	char *key = inf && obj ? inf_key(inf, obj) : NULL;
 	if (!key)
 		return;
-	if (!(json_object_object_get_ex(inf->cache, key, &cur) &&
-	      rv_newer(meta_str(cur, "resourceVersion"), meta_str(obj, "resourceVersion"))) &&
-	    json_object_deep_copy(obj, &copy, NULL) == 0) {
-		inf_trim(inf, copy);
-		json_object_object_add(inf->cache, key, copy);
+	if (json_object_object_get_ex(inf->cache, key, &cur) &&
+	    rv_newer(cached_rv(inf, cur), meta_str(obj, "resourceVersion"))) {
+		free(key);
+		return;
 	}
+	if (inf->compact)
+		inf_cache_put(inf, inf->cache, key, obj);
+	else if (json_object_deep_copy(obj, &copy, NULL) == 0)
+		inf_cache_put(inf, inf->cache, key, copy);
+	json_object_put(copy);
 	free(key);
 }
 
-void kube_informer_take(struct kube_informer *inf, json_object *obj)
+bool kube_informer_take(struct kube_informer *inf, json_object *obj)
 {
 	json_object *cur = NULL;
 	char *key = inf && obj ? inf_key(inf, obj) : NULL;
 	if (!key)
-		return;
-	if (!(json_object_object_get_ex(inf->cache, key, &cur) &&
-	      rv_newer(meta_str(cur, "resourceVersion"), meta_str(obj, "resourceVersion")))) {
-		inf_trim(inf, obj);
-		json_object_object_add(inf->cache, key, json_object_get(obj));
-	}
+		return false;
+	bool put = !(json_object_object_get_ex(inf->cache, key, &cur) &&
+		     rv_newer(cached_rv(inf, cur), meta_str(obj, "resourceVersion")));
+	if (put)
+		inf_cache_put(inf, inf->cache, key, obj);
 	free(key);
+	return put;
 }
 
 void kube_informer_set_trim(struct kube_informer *inf, void (*trim)(json_object *obj))

@@ -299,8 +299,9 @@ size_t kube_informer_count(const struct kube_informer *inf);
 void kube_informer_store(struct kube_informer *inf, json_object *obj);
 /* kube_informer_store() without the copy: the cache takes a reference to
  * `obj` itself and trims it in place (the caller reads no more of it than
- * the cache keeps). */
-void kube_informer_take(struct kube_informer *inf, json_object *obj);
+ * the cache keeps; a compact cache leaves `obj` alone).  True when it was
+ * cached (false: the cache holds a newer version). */
+bool kube_informer_take(struct kube_informer *inf, json_object *obj);
 /* The cache never keeps metadata.managedFields; `trim` (may be NULL),
  * called on each object before it is cached, may drop more of what the
  * owner never reads (the controller keeps only metadata and status of
@@ -316,6 +317,33 @@ void kube_informer_set_optional(struct kube_informer *inf, const char *feature);
  * ("metadata.name=NAME": one object, without every other object's
  * events); NULL or "" for none.  Copied.  Set it before the first poll. */
 void kube_informer_set_field_selector(struct kube_informer *inf, const char *field_selector);
+/*
+ * A compact cache: instead of JSON (every json-c object costs some 700
+ * bytes, a trimmed Pod is a dozen of them), the informer keeps what
+ * `make` returns for each object: a C struct of its owner's, beginning
+ * with a struct kube_compact (its resourceVersion and how to free it).
+ * The callback still gets the JSON of each change (for a DELETED found by
+ * a relist: what `ident` makes of the compact form: metadata.name,
+ * namespace and labels at least).  kube_informer_get() and
+ * kube_informer_foreach() see nothing: read it with
+ * kube_informer_get_compact() and kube_informer_foreach_compact().  Set it
+ * before the first poll; `trim` still applies to a list's pages.
+ */
+struct kube_compact {
+	const char *rv;                         /* metadata.resourceVersion, or NULL */
+	void (*free)(struct kube_compact *c);   /* NULL: free() */
+};
+typedef struct kube_compact *(*kube_compact_fn)(json_object *obj);
+void kube_informer_set_compact(struct kube_informer *inf, kube_compact_fn make,
+			       json_object *(*ident)(const struct kube_compact *c));
+/* Borrowed until the next poll or kube_informer_take(); NULL when absent. */
+const struct kube_compact *kube_informer_get_compact(const struct kube_informer *inf,
+						     const char *ns, const char *name);
+/* fn for each cached object (on a snapshot: fn may store into the cache);
+ * stops early when fn returns non-zero (that value is returned). */
+int kube_informer_foreach_compact(const struct kube_informer *inf,
+				  int (*fn)(void *ctx, const struct kube_compact *c), void *ctx);
+
 /* How many relists (initial list excluded) this informer has done. */
 unsigned long kube_informer_relists(const struct kube_informer *inf);
 

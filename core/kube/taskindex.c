@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/jsonutil.h"
+#include "control/reconcile.h"
 #include "kube/render.h"
 #include "model/model.h"
 
@@ -23,6 +24,9 @@ struct ent {
 	bool starting;      /* its Job is being created */
 	bool holds;         /* counted in the slots */
 	bool in_line;
+	bool counted;       /* in the phase counts (and the depths when qdepth) */
+	bool qdepth;        /* its phase is Queued (stop-requested or not) */
+	int mphase;         /* its phase (model_phase_parse), counted while `counted` */
 };
 
 /* A FIFO line: entries sorted by (created_ms, uid). */
@@ -36,6 +40,10 @@ struct kidx {
 	json_object *slots;  /* agent key -> int */
 	json_object *lines;  /* agent key -> (userdata struct line) */
 	json_object *waiting; /* "ns/name" of Waiting tasks -> null */
+	json_object *depths; /* agent key ("(none)" for "") -> Tasks in phase Queued */
+	json_object *runs;   /* "ns/name" of Running tasks -> null */
+	json_object *runs_capped; /* ... of those with spec.maxCostUSD */
+	long phases[KIDX_PHASES];
 	struct line all;
 	long total;
 };
@@ -64,6 +72,9 @@ struct kidx *kidx_new(void)
 	x->slots = json_object_new_object();
 	x->lines = json_object_new_object();
 	x->waiting = json_object_new_object();
+	x->depths = json_object_new_object();
+	x->runs = json_object_new_object();
+	x->runs_capped = json_object_new_object();
 	return x;
 }
 
@@ -75,6 +86,9 @@ void kidx_free(struct kidx *x)
 	json_object_put(x->slots);
 	json_object_put(x->lines);
 	json_object_put(x->waiting);
+	json_object_put(x->depths);
+	json_object_put(x->runs);
+	json_object_put(x->runs_capped);
 	free(x->all.v);
 	free(x);
 }
@@ -147,9 +161,27 @@ static void slots_add(struct kidx *x, const char *akey, int d)
 	x->total += d;
 }
 
+static void depth_add(struct kidx *x, const char *akey, int d)
+{
+	const char *k = akey[0] ? akey : "(none)";
+	json_object *o = NULL;
+	long n = json_object_object_get_ex(x->depths, k, &o) ? (long)json_object_get_int64(o) : 0;
+	n += d;
+	if (n <= 0)
+		json_object_object_del(x->depths, k);
+	else
+		json_object_object_add(x->depths, k, json_object_new_int64(n));
+}
+
 /* Take `e` out of the counts and the lines (before a change). */
 static void ent_out(struct kidx *x, struct ent *e)
 {
+	if (e->counted) {
+		x->phases[e->mphase]--;
+		if (e->qdepth)
+			depth_add(x, e->akey, -1);
+	}
+	e->counted = false;
 	if (e->holds)
 		slots_add(x, e->akey, -1);
 	e->holds = false;
@@ -169,6 +201,12 @@ static void ent_out(struct kidx *x, struct ent *e)
  * is known of it any more. */
 static void ent_in(struct kidx *x, struct ent *e)
 {
+	if (e->task) {
+		e->counted = true;
+		x->phases[e->mphase]++;
+		if (e->qdepth)
+			depth_add(x, e->akey, 1);
+	}
 	if (e->running || e->job || e->starting) {
 		e->holds = true;
 		slots_add(x, e->akey, 1);
@@ -207,6 +245,14 @@ void kidx_task(struct kidx *x, json_object *task, bool deleted)
 	const char *ph = jstr(jget(task, "status"), "phase");
 	e->running = !deleted && str_eq(ph, "Running");
 	e->queued = !deleted && str_eq(ph, "Queued") && !model_stop_requested(task);
+	/* Counted as the metrics name it: no phase (or an unknown one) is
+	 * Pending, as the reconciler reads it. */
+	enum rec_phase rp = REC_PENDING;
+	if (ph)
+		(void)rec_phase_parse(ph, &rp);
+	int mp = model_phase_parse(rec_phase_name(rp));
+	e->mphase = mp >= 0 && mp < KIDX_PHASES ? mp : 0;
+	e->qdepth = rp == REC_QUEUED;
 	e->created_ms = jtime(md, "creationTimestamp");
 	if (!e->key)
 		e->key = xasprintf("%s/%s", jstr(md, "namespace") ?: "", jstr(md, "name") ?: "");
@@ -215,6 +261,14 @@ void kidx_task(struct kidx *x, json_object *task, bool deleted)
 		json_object_object_add(x->waiting, e->key, NULL);
 	else
 		json_object_object_del(x->waiting, e->key);
+	if (e->running)
+		json_object_object_add(x->runs, e->key, NULL);
+	else
+		json_object_object_del(x->runs, e->key);
+	if (e->running && jget(jget(task, "spec"), "maxCostUSD"))
+		json_object_object_add(x->runs_capped, e->key, NULL);
+	else
+		json_object_object_del(x->runs_capped, e->key);
 	ent_in(x, e);
 }
 
@@ -312,4 +366,22 @@ void kidx_starting(struct kidx *x, const char *uid, const char *agent_key, bool 
 	if (!e->task && agent_key)
 		snprintf(e->akey, sizeof(e->akey), "%s", agent_key);
 	ent_in(x, e);
+}
+
+void kidx_phase_counts(const struct kidx *x, long counts[KIDX_PHASES])
+{
+	memcpy(counts, x->phases, sizeof(x->phases));
+}
+
+json_object *kidx_queue_depths(const struct kidx *x)
+{
+	return x->depths;
+}
+
+void kidx_running_tasks(const struct kidx *x, bool capped_only, struct strv *keys)
+{
+	json_object_object_foreach(capped_only ? x->runs_capped : x->runs, k, v) {
+		(void)v;
+		strv_push(keys, k);
+	}
 }

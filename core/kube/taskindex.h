@@ -13,6 +13,9 @@
  *     yet, in FIFO order (creationTimestamp, then uid), one sorted array
  *     per agent key and one for all: the head is O(1), an insertion or
  *     removal a binary search and a move.
+ *   - the metrics' figures: Tasks by phase and Queued Tasks by agent key,
+ *     so that they cost nothing per Task when they are read;
+ *   - the Running tasks, and those of them with a spec.maxCostUSD.
  * Single-threaded, like the controller.
  */
 #ifndef PADDOCK_KUBE_TASKINDEX_H
@@ -48,5 +51,17 @@ bool kidx_job_active(const struct kidx *x, const char *uid);
 /* Admitted: its Job is being created, or exists and has not ended (a
  * Budget's maxTasks counts it before its pod runs). */
 bool kidx_admitted(const struct kidx *x, const char *uid);
+
+/* "ns/name" of the tasks in phase Running; with capped_only, of those
+ * with a spec.maxCostUSD (kube/usage.h follows only tasks a cap could
+ * stop: without a capped Budget, those alone). */
+void kidx_running_tasks(const struct kidx *x, bool capped_only, struct strv *keys);
+/* Tasks by phase, indexed by model_phase_parse() (a Task with no phase
+ * or an unknown one counts as Pending). */
+#define KIDX_PHASES 16
+void kidx_phase_counts(const struct kidx *x, long counts[KIDX_PHASES]);
+/* Tasks whose phase is Queued by agent key ("(none)" for spec.type):
+ * agent key -> int, borrowed until the next change. */
+json_object *kidx_queue_depths(const struct kidx *x);
 
 #endif

@@ -16,6 +16,7 @@
 #include "control/budget.h"
 #include "control/controller.h"
 #include "control/pipeline.h"
+#include "kube/taskindex.h"
 #include "model/model.h"
 
 #define SYNC_MS 1000
@@ -278,9 +279,16 @@ static int sync_cb(void *ctx, json_object *task)
 	return 0;
 }
 
+static int budget_capped_cb(void *ctx, json_object *budget)
+{
+	(void)ctx;
+	json_object *spec = jget(budget, "spec");
+	return jget(spec, "maxCostUSD") || jget(spec, "maxTokens");
+}
+
 void kube_usage_sync(struct kube_usage *u, struct kube_informer *tasks,
-		     struct kube_informer *agents, struct kube_informer *budgets, json_object *pod_of,
-		     struct ctl *c)
+		     struct kube_informer *agents, struct kube_informer *budgets,
+		     const struct kidx *idx, json_object *pod_of, struct ctl *c)
 {
 	int64_t now = now_mono_ms();
 	/* what changed is queued at every look; new followers once a second */
@@ -303,7 +311,21 @@ void kube_usage_sync(struct kube_usage *u, struct kube_informer *tasks,
 		return;
 	u->last_sync = now;
 	struct sync s = { u, budgets, agents, pod_of, json_object_new_object() };
-	(void)kube_informer_foreach(tasks, sync_cb, &s);
+	/* The Running tasks from the index, not a walk over every task: all
+	 * of them when a Budget has a cap, else those with their own. */
+	bool budget_cap = kube_informer_foreach(budgets, budget_capped_cb, NULL) != 0;
+	struct strv keys = { 0 };
+	kidx_running_tasks(idx, !budget_cap, &keys);
+	for (size_t i = 0; i < keys.n; i++) {
+		char *sl = strchr(keys.v[i], '/');
+		if (!sl)
+			continue;
+		*sl = '\0';
+		json_object *task = kube_informer_get(tasks, keys.v[i], sl + 1);
+		if (task)
+			(void)sync_cb(&s, task);
+	}
+	strv_free(&keys);
 	/* Stop following what no longer runs (or is no longer capped). */
 	for (struct follow **pp = &u->list; *pp;) {
 		struct follow *f = *pp;

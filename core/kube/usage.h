@@ -36,10 +36,12 @@ void kube_usage_free(struct kube_usage *u); /* NULL-safe; ends and joins the fol
 /* Queue on `c` the Tasks whose usage so far changed; at most once a
  * second, follow the capped running Tasks of `tasks` whose pod is known
  * (pod_of: task uid -> "ns/pod"; the driver from spec.type or the Agent
- * in `agents`) and stop following the others. */
+ * in `agents`) and stop following the others.  The running ones are
+ * found in `idx` (kube/taskindex.h), not by a walk over every Task. */
+struct kidx;
 void kube_usage_sync(struct kube_usage *u, struct kube_informer *tasks,
-		     struct kube_informer *agents, struct kube_informer *budgets, json_object *pod_of,
-		     struct ctl *c);
+		     struct kube_informer *agents, struct kube_informer *budgets,
+		     const struct kidx *idx, json_object *pod_of, struct ctl *c);
 
 /* The usage so far of the Task with this uid ({inputTokens, outputTokens,
  * costUSD}, owned), or NULL when none is known. */

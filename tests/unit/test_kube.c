@@ -896,6 +896,82 @@ START_TEST(test_informer_cache_and_backoff)
 }
 END_TEST
 
+/* A compact cache: what `make` returns is kept, the newest version wins,
+ * the JSON is never kept nor changed. */
+struct phase_only {
+	struct kube_compact c;
+	char rv[16], phase[16];
+};
+
+static int made;
+
+static struct kube_compact *make_phase(json_object *obj)
+{
+	struct phase_only *p = xcalloc(1, sizeof(*p));
+	json_object *md = json_object_object_get(obj, "metadata");
+	snprintf(p->rv, sizeof(p->rv), "%s", json_object_get_string(json_object_object_get(md, "resourceVersion")));
+	snprintf(p->phase, sizeof(p->phase), "%s", phase_of(obj));
+	p->c.rv = p->rv;
+	made++;
+	return &p->c;
+}
+
+static const char *compact_phase(struct kube_informer *inf, const char *ns, const char *name)
+{
+	const struct kube_compact *c = kube_informer_get_compact(inf, ns, name);
+	return c ? ((const struct phase_only *)c)->phase : NULL;
+}
+
+static int count_compact(void *ctx, const struct kube_compact *c)
+{
+	ck_assert_ptr_nonnull(c);
+	++*(int *)ctx;
+	return 0;
+}
+
+START_TEST(test_informer_compact_cache)
+{
+	struct kube_config *cfg = cfg_closed_port();
+	struct kube_client *c = NULL;
+	ck_assert_int_eq(kube_client_new(cfg, NULL, &c, err, sizeof(err)), 0);
+	kube_config_free(cfg);
+	struct kube_informer *inf = kube_informer_new(c, &KUBE_JOBS, NULL, NULL, on_change, NULL);
+	kube_informer_set_compact(inf, make_phase, NULL);
+	json_object *t = task("a", "j1", "10", "Running");
+	json_object_object_add(json_object_object_get(t, "metadata"), "managedFields",
+			       json_object_new_array());
+	ck_assert(kube_informer_take(inf, t));
+	/* the JSON is left as it was, and not what the cache holds */
+	ck_assert(json_object_object_get_ex(json_object_object_get(t, "metadata"), "managedFields", NULL));
+	ck_assert_int_eq(json_object_put(t), 1); /* the last reference: the cache kept none */
+	ck_assert_str_eq(compact_phase(inf, "a", "j1"), "Running");
+	ck_assert_ptr_null(kube_informer_get(inf, "a", "j1")); /* no JSON to read */
+	t = task("a", "j1", "9", "Pending");
+	ck_assert(!kube_informer_take(inf, t)); /* older: ignored */
+	kube_informer_store(inf, t);
+	json_object_put(t);
+	ck_assert_str_eq(compact_phase(inf, "a", "j1"), "Running");
+	t = task("a", "j1", "11", "Succeeded");
+	kube_informer_store(inf, t);
+	json_object_put(t);
+	ck_assert_str_eq(compact_phase(inf, "a", "j1"), "Succeeded");
+	t = task("b", "j1", "3", "Queued");
+	ck_assert(kube_informer_take(inf, t));
+	json_object_put(t);
+	ck_assert_int_eq(made, 3);
+	ck_assert_uint_eq(kube_informer_count(inf), 2);
+	ck_assert_ptr_null(compact_phase(inf, "c", "j1"));
+	int n = 0;
+	ck_assert_int_eq(kube_informer_foreach_compact(inf, count_compact, &n), 0);
+	ck_assert_int_eq(n, 2);
+	n = 0;
+	ck_assert_int_eq(kube_informer_foreach(inf, count_cb, &n), 0); /* JSON: none */
+	ck_assert_int_eq(n, 0);
+	kube_informer_free(inf); /* frees the compact forms (valgrind, ASan) */
+	kube_client_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kube");
@@ -911,6 +987,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_client_errors_no_token);
 	tcase_add_test(t, test_paths);
 	tcase_add_test(t, test_informer_cache_and_backoff);
+	tcase_add_test(t, test_informer_compact_cache);
 	tcase_add_test(t, test_stream);
 	tcase_add_test(t, test_get_log_late);
 	tcase_set_timeout(t, 30);

@@ -21,9 +21,10 @@ static json_object *task(int i, const char *phase, const char *agent, int create
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"t%d\",\"uid\":\"u%03d\","
 		 "\"creationTimestamp\":\"2030-01-01T00:%02d:%02dZ\"%s},"
-		 "\"spec\":{\"agentRef\":{\"name\":\"%s\"}},\"status\":{\"phase\":\"%s\"}}",
+		 "\"spec\":{\"agentRef\":{\"name\":\"%s\"}%s},\"status\":{\"phase\":\"%s\"}}",
 		 i, i, created_s / 60, created_s % 60,
-		 stop ? ",\"annotations\":{\"" MODEL_ANNOTATION_STOP "\":\"true\"}" : "", agent, phase);
+		 stop ? ",\"annotations\":{\"" MODEL_ANNOTATION_STOP "\":\"true\"}" : "", agent,
+		 i % 5 == 0 ? ",\"maxCostUSD\":1" : "", phase);
 	return json_tokener_parse(buf);
 }
 
@@ -77,8 +78,57 @@ static int scan_head(const char *akey)
 	return best;
 }
 
+/* The metrics' figures, as op_housekeeping found them by a walk: Tasks
+ * by phase, Queued Tasks by agent key. */
+static void agree_counts(struct kidx *x, int step)
+{
+	long want[KIDX_PHASES] = { 0 }, got[KIDX_PHASES];
+	long qa = 0, qb = 0;
+	for (int i = 0; i < N; i++) {
+		if (!tasks[i])
+			continue;
+		const char *ph = jstr(jget(tasks[i], "status"), "phase");
+		want[model_phase_parse(ph)]++;
+		if (str_eq(ph, "Queued"))
+			(*(i % 3 ? &qa : &qb))++;
+	}
+	kidx_phase_counts(x, got);
+	for (int p = 0; p < KIDX_PHASES; p++)
+		ck_assert_msg(got[p] == want[p], "step %d: phase %d: %ld Tasks, a scan says %ld", step, p,
+			      got[p], want[p]);
+	json_object *d = kidx_queue_depths(x), *v = NULL;
+	long da = json_object_object_get_ex(d, "ns/a", &v) ? (long)json_object_get_int64(v) : 0;
+	long db = json_object_object_get_ex(d, "ns/b", &v) ? (long)json_object_get_int64(v) : 0;
+	ck_assert_msg(da == qa && db == qb, "step %d: Queued by agent %ld/%ld, a scan says %ld/%ld", step,
+		      da, db, qa, qb);
+	ck_assert_int_eq(json_object_object_length(d), (qa > 0) + (qb > 0));
+	/* The Running tasks, and those with their own cost cap. */
+	for (int capped = 0; capped < 2; capped++) {
+		struct strv keys = { 0 };
+		kidx_running_tasks(x, capped, &keys);
+		size_t want_n = 0;
+		for (int i = 0; i < N; i++) {
+			if (!tasks[i] || !str_eq(jstr(jget(tasks[i], "status"), "phase"), "Running") ||
+			    (capped && i % 5))
+				continue;
+			want_n++;
+			char k[32];
+			snprintf(k, sizeof(k), "ns/t%d", i);
+			bool found = false;
+			for (size_t j = 0; j < keys.n && !found; j++)
+				found = str_eq(keys.v[j], k);
+			ck_assert_msg(found, "step %d: %s Running%s, not in the index", step, k,
+				      capped ? " and capped" : "");
+		}
+		ck_assert_msg(keys.n == want_n, "step %d: %zu Running%s in the index, a scan says %zu",
+			      step, keys.n, capped ? " and capped" : "", want_n);
+		strv_free(&keys);
+	}
+}
+
 static void agree(struct kidx *x, int step)
 {
+	agree_counts(x, step);
 	static const char *const keys[] = { "ns/a", "ns/b", NULL };
 	for (size_t k = 0; k < 3; k++) {
 		ck_assert_msg(kidx_running(x, keys[k]) == scan_running(keys[k]),
@@ -97,7 +147,7 @@ static void agree(struct kidx *x, int step)
 START_TEST(random_changes_agree_with_a_scan)
 {
 	static const char *const phases[] = { "Pending", "Queued", "Queued", "Running", "Succeeded",
-					      "Waiting" };
+					      "Waiting", "Failed", "Stopped" };
 	struct kidx *x = kidx_new();
 	srand(18);
 	for (int step = 0; step < 20000; step++) {
@@ -107,7 +157,7 @@ START_TEST(random_changes_agree_with_a_scan)
 		if (what < 6) {
 			json_object_put(tasks[i]);
 			/* Same creation time for some: the uid breaks the tie. */
-			tasks[i] = task(i, phases[rand() % 6], agent, (i * 7) % 40, rand() % 8 == 0);
+			tasks[i] = task(i, phases[rand() % 8], agent, (i * 7) % 40, rand() % 8 == 0);
 			kidx_task(x, tasks[i], false);
 		} else if (what < 7 && tasks[i]) {
 			kidx_task(x, tasks[i], true);

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,7 +60,6 @@ struct kctl {
 	struct kube_lease *lease;
 	int64_t lease_next_ms;  /* monotonic: next lease attempt */
 	bool was_leading;       /* leading and caches synced at the last look */
-	bool code_dropped;      /* drop_startup_code() has run */
 	uint64_t spawner_gen;   /* Spawner events seen: the schedule tick looks again */
 	struct ctl *ctl;
 	int64_t last_sweep_ms;
@@ -1535,8 +1533,6 @@ static int op_write_status(void *b, json_object *task, json_object *st, const ch
 	return 0;
 }
 
-static void drop_startup_code(void);
-
 static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 {
 	struct kctl *k = b;
@@ -1550,10 +1546,6 @@ static bool op_wait(void *b, struct ctl *c, int timeout_ms)
 		      kube_informer_synced(k->inf[INF_PODS]) &&
 		      kube_informer_synced(k->inf[INF_SPAWNERS]) &&
 		      kube_informer_synced(k->inf[INF_BUDGETS]);
-	if (synced && !k->code_dropped) {
-		k->code_dropped = true;
-		drop_startup_code();
-	}
 	if (lead && !k->was_leading && synced) {
 		ctl_enqueue_all(c); /* taking over: look at everything */
 		k->was_leading = true;
@@ -1863,37 +1855,6 @@ static void trim_pod(json_object *pod)
 			json_object_array_del_idx(conds, i, 1);
 		}
 	}
-}
-
-/*
- * Once at start-up, when the caches are first synced: the program's and
- * its libraries' code pages are unmapped (they stay in the page cache and
- * come back on their next use), and later faults map the page used, not
- * the 64 KiB around it (MADV_RANDOM: no fault-around, no read-ahead).
- * Reading the kubeconfig and paddock.yaml, loading the plugins and the
- * TLS libraries' set-up touch code the loop never runs again: some 4 MiB
- * of the idle controller's RSS.  Only read-only executable mappings are
- * dropped (never written: nothing private is lost); read-only data may
- * hold relocated pages and is only advised.
- */
-static void drop_startup_code(void)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return;
-	char line[1024];
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char perm[8] = "", path[2] = "";
-		/* a line cut by the buffer parses as nothing and is skipped */
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %1s", &lo, &hi, perm, path) != 4 ||
-		    path[0] != '/' || strlen(perm) != 4 || perm[1] == 'w' || perm[3] != 'p' || hi <= lo)
-			continue;
-		(void)madvise((void *)lo, hi - lo, MADV_RANDOM);
-		if (perm[0] == 'r' && perm[2] == 'x')
-			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
-	}
-	(void)fclose(f);
 }
 
 static char *default_identity(void)

@@ -259,8 +259,15 @@ jsonpath() {
 	printf 'jp1 Succeeded\njp2 Succeeded\n' | cmp -s - "$work/range.out" || fail "{range .items[*]}...{end}: $(od -c "$work/range.out")"
 	want "--sort-by with jsonpath" "$(pd get agents --sort-by .metadata.name -o name | sed 's|^Agent/||' | xargs)" \
 		"$(pd get agents --sort-by .metadata.name -o jsonpath='{.items[*].metadata.name}')"
-	want "the same as -o json" "$(pd get task jp1 -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["usage"])' | tr -d "' " | sed 's/True/true/g')" \
-		"$(pd get task jp1 -o jsonpath='{.status.usage}' | tr -d '"')"
+	# The same value as -o json's (compared as JSON: 0.020 and 0.02 are one number).
+	pd get task jp1 -o json >"$work/jp1.json"
+	pd get task jp1 -o jsonpath='{.status.usage}' >"$work/jp1.usage"
+	python3 - "$work/jp1.json" "$work/jp1.usage" <<'EOT' || fail "{.status.usage} is not -o json's status.usage: $(cat "$work/jp1.usage")"
+import json, sys
+want = json.load(open(sys.argv[1]))["status"]["usage"]
+got = json.load(open(sys.argv[2]))
+sys.exit(0 if want == got and want else 1)
+EOT
 	pd apply -f - >/dev/null <<'EOT'
 apiVersion: v1
 kind: Secret

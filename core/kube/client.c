@@ -1358,11 +1358,7 @@ struct kube_informer {
 static void compact_free(json_object *o, void *p)
 {
 	(void)o;
-	struct kube_compact *c = p;
-	if (c && c->free)
-		c->free(c);
-	else
-		free(c);
+	free(p); /* one allocation (struct kube_compact) */
 }
 
 static const struct kube_compact *compact_of(json_object *v)
@@ -2353,18 +2349,27 @@ const struct kube_compact *kube_informer_get_compact(const struct kube_informer 
 	return compact_of(o);
 }
 
+/* The cached values, each with a reference (the caller puts them and
+ * frees the array): a walk on it may store into the cache. */
+static json_object **cache_snapshot(const struct kube_informer *inf, size_t *n)
+{
+	json_object **v = xcalloc((size_t)json_object_object_length(inf->cache) + 1, sizeof(*v));
+	*n = 0;
+	json_object_object_foreach(inf->cache, k, o)
+	{
+		(void)k;
+		v[(*n)++] = json_object_get(o);
+	}
+	return v;
+}
+
 int kube_informer_foreach_compact(const struct kube_informer *inf,
 				  int (*fn)(void *ctx, const struct kube_compact *c), void *ctx)
 {
 	if (!inf || !fn || !inf->compact)
 		return 0;
 	size_t n = 0;
-	json_object **v = xcalloc((size_t)json_object_object_length(inf->cache) + 1, sizeof(*v));
-	json_object_object_foreach(inf->cache, k, o)
-	{
-		(void)k;
-		v[n++] = json_object_get(o);
-	}
+	json_object **v = cache_snapshot(inf, &n);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)
@@ -2389,14 +2394,8 @@ int kube_informer_foreach(const struct kube_informer *inf,
 {
 	if (!inf || !fn || inf->compact)
 		return 0;
-	/* On a snapshot: fn may store into the cache. */
 	size_t n = 0;
-	json_object **v = xcalloc((size_t)json_object_object_length(inf->cache) + 1, sizeof(*v));
-	json_object_object_foreach(inf->cache, k, o)
-	{
-		(void)k;
-		v[n++] = json_object_get(o);
-	}
+	json_object **v = cache_snapshot(inf, &n);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)

@@ -321,7 +321,8 @@ void kube_informer_set_field_selector(struct kube_informer *inf, const char *fie
  * A compact cache: instead of JSON (every json-c object costs some 700
  * bytes, a trimmed Pod is a dozen of them), the informer keeps what
  * `make` returns for each object: a C struct of its owner's, beginning
- * with a struct kube_compact (its resourceVersion and how to free it).
+ * with a struct kube_compact (its resourceVersion), in one allocation
+ * that free() releases.
  * The callback still gets the JSON of each change (for a DELETED found by
  * a relist: what `ident` makes of the compact form: metadata.name,
  * namespace and labels at least).  kube_informer_get() and
@@ -330,8 +331,7 @@ void kube_informer_set_field_selector(struct kube_informer *inf, const char *fie
  * before the first poll; `trim` still applies to a list's pages.
  */
 struct kube_compact {
-	const char *rv;                         /* metadata.resourceVersion, or NULL */
-	void (*free)(struct kube_compact *c);   /* NULL: free() */
+	const char *rv; /* metadata.resourceVersion, or NULL */
 };
 typedef struct kube_compact *(*kube_compact_fn)(json_object *obj);
 void kube_informer_set_compact(struct kube_informer *inf, kube_compact_fn make,

@@ -149,28 +149,27 @@ static struct line *line_of(struct kidx *x, const char *akey, bool create)
 	return l;
 }
 
-static void slots_add(struct kidx *x, const char *akey, int d)
+/* map[key] += d, the key dropped at 0. */
+static void count_add(json_object *map, const char *key, int d)
 {
 	json_object *o = NULL;
-	long n = json_object_object_get_ex(x->slots, akey, &o) ? (long)json_object_get_int64(o) : 0;
+	long n = json_object_object_get_ex(map, key, &o) ? (long)json_object_get_int64(o) : 0;
 	n += d;
 	if (n <= 0)
-		json_object_object_del(x->slots, akey);
+		json_object_object_del(map, key);
 	else
-		json_object_object_add(x->slots, akey, json_object_new_int64(n));
+		json_object_object_add(map, key, json_object_new_int64(n));
+}
+
+static void slots_add(struct kidx *x, const char *akey, int d)
+{
+	count_add(x->slots, akey, d);
 	x->total += d;
 }
 
 static void depth_add(struct kidx *x, const char *akey, int d)
 {
-	const char *k = akey[0] ? akey : "(none)";
-	json_object *o = NULL;
-	long n = json_object_object_get_ex(x->depths, k, &o) ? (long)json_object_get_int64(o) : 0;
-	n += d;
-	if (n <= 0)
-		json_object_object_del(x->depths, k);
-	else
-		json_object_object_add(x->depths, k, json_object_new_int64(n));
+	count_add(x->depths, akey[0] ? akey : "(none)", d);
 }
 
 /* Take `e` out of the counts and the lines (before a change). */

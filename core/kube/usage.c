@@ -186,11 +186,17 @@ struct capped {
 	bool yes;
 };
 
+/* A Budget with a cost or token cap (maxTasks alone stops nothing running). */
+static bool budget_has_cap(json_object *budget)
+{
+	json_object *spec = jget(budget, "spec");
+	return jget(spec, "maxCostUSD") || jget(spec, "maxTokens");
+}
+
 static int capped_cb(void *ctx, json_object *budget)
 {
 	struct capped *c = ctx;
-	json_object *spec = jget(budget, "spec");
-	if ((jget(spec, "maxCostUSD") || jget(spec, "maxTokens")) && budget_covers(budget, c->task))
+	if (budget_has_cap(budget) && budget_covers(budget, c->task))
 		c->yes = true;
 	return c->yes;
 }
@@ -282,8 +288,7 @@ static int sync_cb(void *ctx, json_object *task)
 static int budget_capped_cb(void *ctx, json_object *budget)
 {
 	(void)ctx;
-	json_object *spec = jget(budget, "spec");
-	return jget(spec, "maxCostUSD") || jget(spec, "maxTokens");
+	return budget_has_cap(budget);
 }
 
 void kube_usage_sync(struct kube_usage *u, struct kube_informer *tasks,

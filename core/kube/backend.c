@@ -105,11 +105,6 @@ static void *packed_new(size_t size, const size_t *offs, const char *const *strs
 	return p;
 }
 
-static void compact_free_one(struct kube_compact *c)
-{
-	free(c); /* packed_new's: one allocation */
-}
-
 struct kjob {
 	struct kube_compact c;      /* c.rv */
 	const char *name, *ns;
@@ -123,7 +118,8 @@ struct kjob {
 	const char *failed_reason;  /* the Failed condition's reason */
 };
 
-static const char *cond_true(json_object *conds, const char *type, const char **reason)
+/* The condition `type` is True (and *reason, when asked, its reason). */
+static bool cond_true(json_object *conds, const char *type, const char **reason)
 {
 	size_t n = conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
 	for (size_t i = 0; i < n; i++) {
@@ -131,10 +127,10 @@ static const char *cond_true(json_object *conds, const char *type, const char **
 		if (str_eq(jstr(c, "type"), type) && str_eq(jstr(c, "status"), "True")) {
 			if (reason)
 				*reason = jstr(c, "reason");
-			return type;
+			return true;
 		}
 	}
-	return NULL;
+	return false;
 }
 
 static struct kube_compact *kjob_make(json_object *job)
@@ -143,8 +139,8 @@ static struct kube_compact *kjob_make(json_object *job)
 		    *ann = jget(md, "annotations");
 	json_object *conds = jget(jget(job, "status"), "conditions");
 	const char *why = NULL;
-	bool complete = cond_true(conds, "Complete", NULL) != NULL;
-	bool failed = cond_true(conds, "Failed", &why) != NULL;
+	bool complete = cond_true(conds, "Complete", NULL);
+	bool failed = cond_true(conds, "Failed", &why);
 	const char *strs[] = { jstr(md, "resourceVersion"), jstr(md, "name"), jstr(md, "namespace"),
 			       jstr(labels, KUBE_LABEL_TASK_UID), jstr(labels, KUBE_LABEL_TASK_NS),
 			       jstr(labels, KUBE_LABEL_TASK), jstr(ann, KUBE_ANNOTATION_AGENT),
@@ -164,23 +160,36 @@ static struct kube_compact *kjob_make(json_object *job)
 	return &j->c;
 }
 
+/* {metadata: {name, namespace, resourceVersion, labels: {the task's uid,
+ * namespace and name}}} of a cached Job or pod found gone by a relist;
+ * *md and *labels borrowed, for what the caller adds. */
+static json_object *ident_new(const struct kube_compact *c, const char *name, const char *ns,
+			      const char *task_uid, const char *task_ns, const char *task,
+			      json_object **md, json_object **labels)
+{
+	json_object *o = json_object_new_object();
+	*md = json_object_new_object();
+	*labels = json_object_new_object();
+	jset_str(*md, "name", name);
+	jset_str(*md, "namespace", ns);
+	jset_str(*md, "resourceVersion", c->rv);
+	jset_str(*labels, KUBE_LABEL_TASK_UID, task_uid);
+	jset_str(*labels, KUBE_LABEL_TASK_NS, task_ns);
+	jset_str(*labels, KUBE_LABEL_TASK, task);
+	json_object_object_add(*md, "labels", *labels);
+	json_object_object_add(o, "metadata", *md);
+	return o;
+}
+
 /* What the Job informer's callback reads of a Job found gone by a
  * relist: its name and its task's labels (kidx_job). */
 static json_object *kjob_ident(const struct kube_compact *c)
 {
 	const struct kjob *j = (const struct kjob *)c;
-	json_object *o = json_object_new_object(), *md = json_object_new_object(),
-		    *labels = json_object_new_object(), *ann = json_object_new_object();
-	jset_str(md, "name", j->name);
-	jset_str(md, "namespace", j->ns);
-	jset_str(md, "resourceVersion", j->c.rv);
-	jset_str(labels, KUBE_LABEL_TASK_UID, j->task_uid);
-	jset_str(labels, KUBE_LABEL_TASK_NS, j->task_ns);
-	jset_str(labels, KUBE_LABEL_TASK, j->task);
+	json_object *md = NULL, *labels = NULL, *ann = json_object_new_object();
+	json_object *o = ident_new(c, j->name, j->ns, j->task_uid, j->task_ns, j->task, &md, &labels);
 	jset_str(ann, KUBE_ANNOTATION_AGENT, j->agent);
-	json_object_object_add(md, "labels", labels);
 	json_object_object_add(md, "annotations", ann);
-	json_object_object_add(o, "metadata", md);
 	return o;
 }
 
@@ -294,17 +303,9 @@ static struct kube_compact *kpod_make(json_object *pod)
 static json_object *kpod_ident(const struct kube_compact *c)
 {
 	const struct kpod *p = (const struct kpod *)c;
-	json_object *o = json_object_new_object(), *md = json_object_new_object(),
-		    *labels = json_object_new_object();
-	jset_str(md, "name", p->name);
-	jset_str(md, "namespace", p->ns);
-	jset_str(md, "resourceVersion", p->c.rv);
-	jset_str(labels, KUBE_LABEL_TASK_UID, p->task_uid);
-	jset_str(labels, KUBE_LABEL_TASK_NS, p->task_ns);
-	jset_str(labels, KUBE_LABEL_TASK, p->task);
+	json_object *md = NULL, *labels = NULL;
+	json_object *o = ident_new(c, p->name, p->ns, p->task_uid, p->task_ns, p->task, &md, &labels);
 	jset_str(labels, "batch.kubernetes.io/job-name", p->job_name);
-	json_object_object_add(md, "labels", labels);
-	json_object_object_add(o, "metadata", md);
 	return o;
 }
 
@@ -1002,7 +1003,7 @@ static void collect_run(struct kctl *k, const struct model_task *t, const struct
 	if (warn && !jget(o->result, "outputsWarning"))
 		jset_str(o->result, "outputsWarning", warn);
 	free(log);
-	compact_free_one(listed);
+	free(listed); /* packed_new's: one allocation */
 }
 
 /* ---- validation: what `paddock apply` checks before storing ------------- */

@@ -2349,18 +2349,26 @@ const struct kube_compact *kube_informer_get_compact(const struct kube_informer 
 	return compact_of(o);
 }
 
-/* The cached values, each with a reference (the caller puts them and
- * frees the array): a walk on it may store into the cache. */
-static json_object **cache_snapshot(const struct kube_informer *inf, size_t *n)
+/* fn (JSON) or cfn (compact) for each cached value, on a snapshot (a
+ * walk may store into the cache); stops at the first non-zero. */
+static int cache_walk(const struct kube_informer *inf, int (*fn)(void *ctx, json_object *obj),
+		      int (*cfn)(void *ctx, const struct kube_compact *c), void *ctx)
 {
+	size_t n = 0;
 	json_object **v = xcalloc((size_t)json_object_object_length(inf->cache) + 1, sizeof(*v));
-	*n = 0;
 	json_object_object_foreach(inf->cache, k, o)
 	{
 		(void)k;
-		v[(*n)++] = json_object_get(o);
+		v[n++] = json_object_get(o);
 	}
-	return v;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = fn ? fn(ctx, v[i]) : cfn(ctx, compact_of(v[i]));
+		json_object_put(v[i]);
+	}
+	free(v);
+	return rc;
 }
 
 int kube_informer_foreach_compact(const struct kube_informer *inf,
@@ -2368,16 +2376,7 @@ int kube_informer_foreach_compact(const struct kube_informer *inf,
 {
 	if (!inf || !fn || !inf->compact)
 		return 0;
-	size_t n = 0;
-	json_object **v = cache_snapshot(inf, &n);
-	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = fn(ctx, compact_of(v[i]));
-		json_object_put(v[i]);
-	}
-	free(v);
-	return rc;
+	return cache_walk(inf, NULL, fn, ctx);
 }
 
 void kube_informer_set_compact(struct kube_informer *inf, kube_compact_fn make,
@@ -2394,16 +2393,7 @@ int kube_informer_foreach(const struct kube_informer *inf,
 {
 	if (!inf || !fn || inf->compact)
 		return 0;
-	size_t n = 0;
-	json_object **v = cache_snapshot(inf, &n);
-	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = fn(ctx, v[i]);
-		json_object_put(v[i]);
-	}
-	free(v);
-	return rc;
+	return cache_walk(inf, fn, NULL, ctx);
 }
 
 size_t kube_informer_count(const struct kube_informer *inf)

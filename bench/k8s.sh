@@ -36,6 +36,9 @@
 # Nothing is asserted about time: it prints figures and ratios.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+export PADDOCK_BENCH_DIR=$here/bench # bench/k8sclient.py, for the Python below
+# shellcheck source=bench/k8s-paddock.sh
+. "$here/bench/k8s-paddock.sh"
 build=$(cd "${1:-$here/_build}" && pwd) || exit 1
 bin=$build/core/paddock
 N=${BENCH_K8S_TASKS:-1000}
@@ -82,50 +85,13 @@ kc apply -f "$here/etc/kubernetes/crds.yaml" >/dev/null &&
 	kc wait --for condition=established --timeout=60s crd/tasks.paddock.dev crd/agents.paddock.dev >/dev/null ||
 	{ echo "bench/k8s: CRDs not established" >&2; exit 1; }
 for ns in paddock-system bench floor; do kc create namespace "$ns" >/dev/null || exit 1; done
-kc apply -f - >/dev/null <<'EOF' || { echo "bench/k8s: applying the Agent failed" >&2; exit 1; }
-apiVersion: paddock.dev/v1alpha1
-kind: Agent
-metadata: {name: bench, namespace: bench}
-spec:
-  type: exec
-  image: debian:bookworm-slim
-  command: "true"
-  pod: {labels: {kwok.paddock.dev/run-time: "1h"}}
-EOF
-
-export PADDOCK_CONFIG=$work/paddock.yaml
-export PADDOCK_PLUGIN_PATH=$build/drivers/.libs:$build/contexts/.libs
-export PADDOCK_DATA_DIR=$here
-cat >"$PADDOCK_CONFIG" <<EOF
-backend: kubernetes
-log: {level: ${BENCH_K8S_LOG_LEVEL:-info}}
-controller: {listen: "127.0.0.1:0"}
-kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system}
-limits: {maxConcurrentTasks: $((N * ROUNDS + REF + BASE + 100)), defaultTaskTimeout: 2h}
-drivers: {exec: {enabled: true}}
-contexts: {text: {enabled: true}}
-# Small requests: with none the limits (2 CPUs, 4Gi) are the requests and a
-# fake node (32 CPUs) takes 16 pods, so most runs would stay Unschedulable.
-resources: {requests: {cpu: 10m, memory: 16Mi, ephemeral-storage: 16Mi}}
-EOF
+paddock_bench_setup "$work" "$build" "$here" $((N * ROUNDS + REF + BASE + 100)) "${BENCH_K8S_LOG_LEVEL:-info}" || exit 1
 POD_NAME=bench "$bin" controller >"$work/controller.log" 2>&1 &
 cpid=$!
 
 # Ready: holds the Lease, and its metrics endpoint says a pass ran with
 # synced caches (/readyz?leader).
-port='' ready='' end=$((SECONDS + 60))
-while [ $SECONDS -lt $end ]; do
-	kill -0 "$cpid" 2>/dev/null || { echo "bench/k8s: the controller exited:" >&2; tail -n 20 "$work/controller.log" >&2; exit 1; }
-	[ -n "$port" ] || port=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$work/controller.log" | head -n1)
-	holder=$(kc -n paddock-system get lease paddock-controller -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)
-	if [ "$holder" = bench ] && [ -n "$port" ] &&
-		curl -fsS --max-time 2 "http://127.0.0.1:$port/readyz?leader" >/dev/null 2>&1; then
-		ready=1
-		break
-	fi
-	sleep 0.1
-done
-[ -n "${ready:-}" ] || { echo "bench/k8s: the controller did not take the Lease within 60 s" >&2; tail -n 20 "$work/controller.log" >&2; exit 1; }
+port=$(paddock_bench_ready "$cpid" "$work/controller.log") || exit 1
 sleep 1 # settle: a few idle passes, Lease renewals
 
 # The controller's CPU by symbol: perf samples it from here to the end
@@ -139,38 +105,17 @@ fi
 
 python3 - "$cluster" "$N" "$BASE" "$TIMEOUT" "$THREADS" "$cpid" \
 	"$(cat "$cluster/pids/kube-apiserver.pid")" "$port" "$ROUNDS" "$FLOOR_CLIENTS" "$REF" <<'PY' &
-import http.client, json, os, ssl, statistics, sys, threading, time
+import http.client, json, os, statistics, sys, threading, time
 
 cluster, N, BASE, TIMEOUT, THREADS, CPID, APID, MPORT, ROUNDS, FLOOR_CLIENTS, REF = sys.argv[1:12]
 REF = int(REF)
 N, BASE, TIMEOUT, THREADS = int(N), int(BASE), float(TIMEOUT), max(1, int(THREADS))
 ROUNDS, FLOOR_CLIENTS = max(1, int(ROUNDS)), max(1, int(FLOOR_CLIENTS))
-ports = dict(l.strip().split("=", 1) for l in open(os.path.join(cluster, "ports.env")) if "=" in l)
-HOST, PORT = "127.0.0.1", int(ports["APISERVER_PORT"])
-pki = os.path.join(cluster, "pki")
-ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
-ctx.load_cert_chain(os.path.join(pki, "admin.crt"), os.path.join(pki, "admin.key"))
+sys.path.insert(0, os.environ["PADDOCK_BENCH_DIR"])
+from k8sclient import conn, cpu_s, init, proc_status, watch
+init(cluster)
 NS = "bench"
 TASKS = "/apis/paddock.dev/v1alpha1/namespaces/%s/tasks" % NS
-
-def conn(timeout=30):
-    return http.client.HTTPSConnection(HOST, PORT, context=ctx, timeout=timeout)
-
-def proc_status(pid, key):
-    try:
-        for l in open("/proc/%s/status" % pid):
-            if l.startswith(key + ":"):
-                return int(l.split()[1])  # kB
-    except OSError:
-        pass
-    return 0
-
-def cpu_s(pid):
-    try:
-        f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 def metrics():
     """The controller's pass-duration histogram: (count, sum seconds)."""
@@ -219,34 +164,6 @@ lock = threading.Condition()
 job_seen = {}       # task name -> monotonic time of the Job's ADDED event
 phase_seen = {}     # (task name, phase) -> monotonic time first seen
 n_running = [0]     # tasks seen Running
-
-def watch(path, on_event, ready):
-    rv = None
-    while True:
-        try:
-            c = conn(timeout=None)
-            q = "?watch=1&timeoutSeconds=3600" + ("&resourceVersion=" + rv if rv else "")
-            c.request("GET", path + q)
-            r = c.getresponse()
-            if r.status != 200:
-                raise OSError("watch %s: HTTP %d" % (path, r.status))
-            ready.set()
-            while True:
-                line = r.readline()
-                if not line:
-                    break
-                now = time.monotonic()
-                ev = json.loads(line)
-                if ev.get("type") == "ERROR":
-                    rv = None
-                    break
-                obj = ev.get("object", {})
-                rv = obj.get("metadata", {}).get("resourceVersion", rv)
-                on_event(ev["type"], obj, now)
-            c.close()
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            print("# watch %s: %s; reopening" % (path, e), file=sys.stderr)
-            time.sleep(0.5)
 
 def on_job(typ, obj, now):
     if typ != "ADDED":

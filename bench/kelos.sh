@@ -60,6 +60,9 @@
 # logs, perf data, each run's CPU timeline RUN.cpu.tsv).  Needs tests/k8s/build.sh's binaries (built once).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+export PADDOCK_BENCH_DIR=$here/bench # bench/k8sclient.py, for measure.py
+# shellcheck source=bench/k8s-paddock.sh
+. "$here/bench/k8s-paddock.sh"
 if [ -z "${KELOS_BIN:-}" ]; then
 	echo "bench/kelos: skipped: KELOS_BIN is not set (a kelos-controller binary built from Kelos's source, with KELOS_CRDS its CRD manifests; see the header of bench/kelos.sh)"
 	exit 0
@@ -84,22 +87,15 @@ export K8S_BIN
 export K8S_NODES=${K8S_NODES:-$(((N + 109) / 110 + 1))}
 work=$(mktemp -d "${TMPDIR:-/tmp}/paddock-bench-kelos.XXXXXX")
 cluster='' cpid='' ppid='' perf_pid=''
-stop_controller() {
-	[ -n "$cpid" ] || return 0
-	kill -TERM "$cpid" 2>/dev/null
-	for _ in $(seq 1 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$cpid" 2>/dev/null
-	wait "$cpid" 2>/dev/null
-	cpid=''
+stop_pid() { # stop_pid PID SIGNAL TENTHS: SIGNAL, SIGKILL after TENTHS x 0.1 s
+	[ -n "$1" ] || return 0
+	kill -"$2" "$1" 2>/dev/null
+	for _ in $(seq 1 "$3"); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 }
-stop_perf() {
-	[ -n "$perf_pid" ] || return 0
-	kill -INT "$perf_pid" 2>/dev/null
-	for _ in $(seq 1 100); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$perf_pid" 2>/dev/null
-	wait "$perf_pid" 2>/dev/null
-	perf_pid=''
-}
+stop_controller() { stop_pid "$cpid" TERM 50; cpid=''; }
+stop_perf() { stop_pid "$perf_pid" INT 100; perf_pid=''; }
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	[ -z "$ppid" ] || { kill -TERM "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null; }
@@ -139,70 +135,20 @@ PY
 # The measuring client: idle figures, the burst, the quiet moment.  One
 # JSON line of results appended to OUT.
 cat >"$work/measure.py" <<'PY'
-import http.client, json, os, ssl, sys, threading, time
+import http.client, json, os, sys, threading, time
 
 (cluster, KIND, N, TIMEOUT, THREADS, CPID, APID, TASKS, LABEL, BODY, OUT, TRACE) = sys.argv[1:13]
 N, TIMEOUT, THREADS = int(N), float(TIMEOUT), max(1, int(THREADS))
 NS = "bench"
 QUIET_S, QUIET_CPU = 2.0, 0.020
-ports = dict(l.strip().split("=", 1) for l in open(os.path.join(cluster, "ports.env")) if "=" in l)
-HOST, PORT = "127.0.0.1", int(ports["APISERVER_PORT"])
-pki = os.path.join(cluster, "pki")
-ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
-ctx.load_cert_chain(os.path.join(pki, "admin.crt"), os.path.join(pki, "admin.key"))
-HZ = os.sysconf("SC_CLK_TCK")
-
-def conn(timeout=30):
-    return http.client.HTTPSConnection(HOST, PORT, context=ctx, timeout=timeout)
-
-def proc_status(pid, key):
-    try:
-        for l in open("/proc/%s/status" % pid):
-            if l.startswith(key + ":"):
-                return int(l.split()[1])  # kB
-    except OSError:
-        pass
-    return 0
-
-def cpu_s(pid):
-    try:
-        f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / HZ
-    except (OSError, IndexError, ValueError):
-        return 0.0
+sys.path.insert(0, os.environ["PADDOCK_BENCH_DIR"])
+from k8sclient import conn, cpu_s, init, proc_status, watch
+init(cluster)
 
 lock = threading.Condition()
 job_seen = {}    # task name -> monotonic time of its Job's ADDED event
 job_task = {}    # job name -> task name
 pod_done = {}    # job name -> monotonic time its pod was first Running or finished
-
-def watch(path, on_event, ready):
-    rv = None
-    while True:
-        try:
-            c = conn(timeout=None)
-            q = "?watch=1&timeoutSeconds=3600" + ("&resourceVersion=" + rv if rv else "")
-            c.request("GET", path + q)
-            r = c.getresponse()
-            if r.status != 200:
-                raise OSError("watch %s: HTTP %d" % (path, r.status))
-            ready.set()
-            while True:
-                line = r.readline()
-                if not line:
-                    break
-                now = time.monotonic()
-                ev = json.loads(line)
-                if ev.get("type") == "ERROR":
-                    rv = None
-                    break
-                obj = ev.get("object", {})
-                rv = obj.get("metadata", {}).get("resourceVersion", rv)
-                on_event(ev["type"], obj, now)
-            c.close()
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            print("# watch %s: %s; reopening" % (path, e), file=sys.stderr)
-            time.sleep(0.5)
 
 def on_job(typ, obj, now):
     if typ != "ADDED":
@@ -358,46 +304,12 @@ start_paddock() {
 		kc wait --for condition=established --timeout=60s crd/tasks.paddock.dev crd/agents.paddock.dev >/dev/null ||
 		die "Paddock's CRDs not established"
 	kc create namespace paddock-system >/dev/null || die "creating namespace paddock-system failed"
-	kc apply -f - >/dev/null <<'EOF' || die "applying the Agent failed"
-apiVersion: paddock.dev/v1alpha1
-kind: Agent
-metadata: {name: bench, namespace: bench}
-spec:
-  type: exec
-  image: debian:bookworm-slim
-  command: "true"
-  pod: {labels: {kwok.paddock.dev/run-time: "1h"}}
-EOF
-	export PADDOCK_CONFIG=$work/paddock.yaml
-	export PADDOCK_PLUGIN_PATH=$build/drivers/.libs:$build/contexts/.libs
-	export PADDOCK_DATA_DIR=$here
-	cat >"$PADDOCK_CONFIG" <<EOF
-backend: kubernetes
-log: {level: info}
-controller: {listen: "127.0.0.1:0"}
-kubernetes: {kubeconfig: "$KUBECONFIG", leaseNamespace: paddock-system}
-limits: {maxConcurrentTasks: $((N + 100)), defaultTaskTimeout: 2h}
-drivers: {exec: {enabled: true}}
-contexts: {text: {enabled: true}}
-resources: {requests: {cpu: 10m, memory: 16Mi, ephemeral-storage: 16Mi}}
-EOF
+	paddock_bench_setup "$work" "$build" "$here" $((N + 100)) info || die "setting Paddock up failed"
 	log=$work/$run.log
 	POD_NAME=bench "$bin" controller >"$log" 2>&1 &
 	cpid=$!
 	# Ready: holds the Lease and /readyz?leader says a pass ran with synced caches.
-	local port='' end=$((SECONDS + 60)) holder
-	while [ $SECONDS -lt $end ]; do
-		kill -0 "$cpid" 2>/dev/null || { tail -n 20 "$log" >&2; die "Paddock's controller exited"; }
-		[ -n "$port" ] || port=$(sed -n 's/.*metrics endpoint listening.* port=\([0-9]*\).*/\1/p' "$log" | head -n1)
-		holder=$(kc -n paddock-system get lease paddock-controller -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)
-		if [ "$holder" = bench ] && [ -n "$port" ] &&
-			curl -fsS --max-time 2 "http://127.0.0.1:$port/readyz?leader" >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	tail -n 20 "$log" >&2
-	die "Paddock's controller was not ready within 60 s"
+	paddock_bench_ready "$cpid" "$log" >/dev/null || die "Paddock's controller was not ready"
 }
 PADDOCK_BODY='{"apiVersion": "paddock.dev/v1alpha1", "kind": "Task", "metadata": {"name": "@NAME@", "namespace": "bench"}, "spec": {"agentRef": {"name": "bench"}, "prompt": "p"}}'
 

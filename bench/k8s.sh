@@ -112,6 +112,7 @@ REF = int(REF)
 N, BASE, TIMEOUT, THREADS = int(N), int(BASE), float(TIMEOUT), max(1, int(THREADS))
 ROUNDS, FLOOR_CLIENTS = max(1, int(ROUNDS)), max(1, int(FLOOR_CLIENTS))
 sys.path.insert(0, os.environ["PADDOCK_BENCH_DIR"])
+import k8sclient
 from k8sclient import conn, cpu_s, init, proc_status, watch
 init(cluster)
 NS = "bench"
@@ -213,21 +214,7 @@ def task_body(name):
 
 def post(c, name):
     """POST one Task; returns (the connection to reuse, monotonic time of the 201)."""
-    for attempt in range(3):
-        try:
-            c.request("POST", TASKS, task_body(name), {"Content-Type": "application/json"})
-            r = c.getresponse()
-            r.read()
-            t = time.monotonic()
-            if r.status == 201:
-                return c, t
-            raise OSError("HTTP %d" % r.status)
-        except (OSError, http.client.HTTPException) as e:
-            print("# POST %s: %s (attempt %d)" % (name, e, attempt + 1), file=sys.stderr)
-            c.close()
-            c = conn()
-            time.sleep(0.2)
-    return c, None
+    return k8sclient.post(c, TASKS, task_body(name), name)
 
 def pct(v, p):
     """Nearest-rank percentile."""

@@ -68,3 +68,22 @@ def watch(path, on_event, ready):
         except (OSError, http.client.HTTPException, ValueError) as e:
             print("# watch %s: %s; reopening" % (path, e), file=sys.stderr)
             time.sleep(0.5)
+
+def post(c, path, body, name):
+    """POST `body` (JSON text) to `path`, three tries; returns (the
+    connection to reuse, monotonic time of the 201, or None)."""
+    for attempt in range(3):
+        try:
+            c.request("POST", path, body, {"Content-Type": "application/json"})
+            r = c.getresponse()
+            data = r.read()
+            t = time.monotonic()
+            if r.status == 201:
+                return c, t
+            raise OSError("HTTP %d: %s" % (r.status, data[:300]))
+        except (OSError, http.client.HTTPException) as e:
+            print("# POST %s: %s (attempt %d)" % (name, e, attempt + 1), file=sys.stderr)
+            c.close()
+            c = conn()
+            time.sleep(0.2)
+    return c, None

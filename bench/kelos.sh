@@ -142,6 +142,7 @@ N, TIMEOUT, THREADS = int(N), float(TIMEOUT), max(1, int(THREADS))
 NS = "bench"
 QUIET_S, QUIET_CPU = 2.0, 0.020
 sys.path.insert(0, os.environ["PADDOCK_BENCH_DIR"])
+import k8sclient
 from k8sclient import conn, cpu_s, init, proc_status, watch
 init(cluster)
 
@@ -193,21 +194,8 @@ time.sleep(3)
 idle_rate = (cpu_s(CPID) - c0) / 3
 
 def post(c, name):
-    body = BODY.replace("@NAME@", name)
-    for attempt in range(3):
-        try:
-            c.request("POST", TASKS, body, {"Content-Type": "application/json"})
-            r = c.getresponse()
-            data = r.read()
-            if r.status == 201:
-                return c, True
-            raise OSError("HTTP %d: %s" % (r.status, data[:300]))
-        except (OSError, http.client.HTTPException) as e:
-            print("# POST %s: %s (attempt %d)" % (name, e, attempt + 1), file=sys.stderr)
-            c.close()
-            c = conn()
-            time.sleep(0.2)
-    return c, False
+    c, t = k8sclient.post(c, TASKS, BODY.replace("@NAME@", name), name)
+    return c, t is not None
 
 names = ["t-%05d" % i for i in range(N)]
 posted = []

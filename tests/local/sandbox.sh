@@ -46,9 +46,17 @@ spec:
     grep -qx 'agent:x:1000:' /etc/group
     test "\$(stat -c %a /etc/passwd /etc/group)" = "644
     644"
-    ! (echo x >>/etc/passwd) 2>/dev/null
-    ! (echo x >>/etc/group) 2>/dev/null
-    ! chmod 666 /etc/passwd 2>/dev/null
+    # (set -e does not stop at a failed "! cmd": each refusal is tested)
+    (echo x >>/etc/passwd) 2>/dev/null && { echo "appended to /etc/passwd"; exit 1; }
+    (echo x >>/etc/group) 2>/dev/null && { echo "appended to /etc/group"; exit 1; }
+    chmod 666 /etc/passwd 2>/dev/null && { echo "chmod of /etc/passwd"; exit 1; }
+    # nor replaced: by a rename over it, or a mount on it
+    printf 'root:x:0:0::/root:/bin/sh\\nagent:x:0:0::/:/bin/sh\\n' >/tmp/pw
+    mv -f /tmp/pw /etc/passwd 2>/dev/null && { echo "renamed over /etc/passwd"; exit 1; }
+    mount --bind /tmp/pw /etc/passwd 2>/dev/null && { echo "mounted over /etc/passwd"; exit 1; }
+    test "\$(cat /etc/passwd /etc/group | wc -l)" = 6
+    # the pipes that carried them are not left to the command
+    for fd in 12 13; do ! test -e /proc/self/fd/\$fd || { ls -l /proc/self/fd; exit 1; }; done
     echo users-ok
 ---
 apiVersion: paddock.dev/v1alpha1
